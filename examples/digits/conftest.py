@@ -1,0 +1,55 @@
+"""The documented example of pytest-mlguard's model contract.
+
+pytest-mlguard reads three fixtures from this file:
+
+* ``mlguard_model``: the model under test with its input spec;
+* ``mlguard_data``: labelled evaluation samples in the model's raw input units;
+* ``mlguard_pipeline`` (optional): the production pipeline, raw input -> prediction, with the
+  exceptions it declares as clean rejections.
+
+``pytest --mlguard`` runs the built-in suite on them, with the floors of ``pyproject.toml``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_mlguard import EvalData, Pipeline, TorchModel
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from model import CLASS_NAMES, MEAN, STD, load_digits_split, load_model  # noqa: E402
+from pipeline import DigitsService, InvalidImage  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def digits_net():
+    return load_model()
+
+
+@pytest.fixture(scope="session")
+def mlguard_model(digits_net):
+    return TorchModel(
+        digits_net,
+        input_shape=(1, 8, 8),  # one sample, channels first
+        value_range=(0.0, 1.0),  # raw pixel units; attack epsilons are in these units
+        mean=MEAN,
+        std=STD,  # the normalisation the network expects, applied by mlguard
+        class_names=CLASS_NAMES,
+        name="digits",
+    )
+
+
+@pytest.fixture(scope="session")
+def mlguard_data():
+    x, y = load_digits_split("test")
+    return EvalData(x, y, name="digits-test")
+
+
+@pytest.fixture(scope="session")
+def mlguard_pipeline(digits_net):
+    service = DigitsService(digits_net)
+    return Pipeline(service.predict, rejects=InvalidImage, input="image-bytes", name="digits-service")

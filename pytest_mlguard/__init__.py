@@ -1,0 +1,61 @@
+"""pytest-mlguard: a pytest plugin that turns the ways deep-learning models fail in production
+into test failures.
+
+The public API is imported lazily (PEP 562), so that pytest loading the plugin stays cheap::
+
+    from pytest_mlguard import TorchModel, EvalData, Pipeline
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+from .errors import CheckError, ConfigError, InvalidArgument, MissingDependency, MlguardError, NotApplicable
+
+if TYPE_CHECKING:
+    from .checks.base import CheckResult
+    from .contract import CallableModel, EvalData, Model, Pipeline, SklearnModel, TorchModel
+    from .fixture import MlguardFixture
+
+__all__ = [
+    "CallableModel",
+    "CheckError",
+    "CheckResult",
+    "ConfigError",
+    "EvalData",
+    "InvalidArgument",
+    "MissingDependency",
+    "MlguardError",
+    "MlguardFixture",
+    "Model",
+    "NotApplicable",
+    "Pipeline",
+    "SklearnModel",
+    "TorchModel",
+    "__version__",
+]
+
+_LAZY = {
+    "CallableModel": "pytest_mlguard.contract",
+    "CheckResult": "pytest_mlguard.checks.base",
+    "EvalData": "pytest_mlguard.contract",
+    "MlguardFixture": "pytest_mlguard.fixture",
+    "Model": "pytest_mlguard.contract",
+    "Pipeline": "pytest_mlguard.contract",
+    "SklearnModel": "pytest_mlguard.contract",
+    "TorchModel": "pytest_mlguard.contract",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'pytest_mlguard' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

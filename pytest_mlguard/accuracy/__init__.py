@@ -1,0 +1,35 @@
+"""Clean accuracy against a floor: the ``accuracy`` check.
+
+Settings (``[tool.mlguard.accuracy]``):
+
+* ``floor``: a number in [0, 1], or relative to chance (``"0.5*above_chance"``, the default: halfway
+  from chance level to perfect).
+"""
+
+from __future__ import annotations
+
+from ..checks.base import CheckSpec, Family
+from ..config.parse import Threshold, parse_threshold
+from ..config.settings import Key, Settings
+
+__all__ = ["FAMILY"]
+
+
+def _plan(settings: Settings) -> list[CheckSpec]:
+    return [CheckSpec("accuracy", None, "accuracy", settings.get("accuracy.floor"))]
+
+
+FAMILY = Family(
+    name="accuracy",
+    keys=(
+        Key(
+            "accuracy.floor",
+            parse_threshold,
+            Threshold(0.5, "above_chance"),
+            "floor of clean accuracy: a number in [0, 1] or '0.5*above_chance'",
+        ),
+    ),
+    plan=_plan,
+    run="pytest_mlguard.accuracy.functional:run_check",
+    doc="clean top-1 accuracy against a floor",
+)

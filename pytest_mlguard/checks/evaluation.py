@@ -1,0 +1,114 @@
+"""An evaluation: one model on one data set under one set of settings, with what checks share.
+
+Checks of every family read the same seeded subset of the data and the same clean predictions,
+computed once per evaluation. Randomness is derived from the run's seed and the check's id, so a
+check gives the same value whether it runs alone (``-k``), in a full run or on an xdist worker.
+
+Example:
+    >>> from pytest_mlguard.contract import CallableModel, EvalData
+    >>> from pytest_mlguard.config import resolve
+    >>> model = CallableModel(lambda x: np.eye(2)[(x[:, 0] > 0.5).astype(int)], input_shape=(1,), n_classes=2)
+    >>> data = EvalData(np.array([[0.0], [1.0]]), [0, 1])
+    >>> Evaluation(model, data, resolve()).clean_accuracy()
+    1.0
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..config.settings import Settings
+from ..contract.data import EvalData
+from ..contract.model import Model
+from ..contract.pipeline import Pipeline
+from .base import CheckResult, CheckSpec, Family
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = ["Evaluation", "stable_seed"]
+
+
+def stable_seed(seed: int, *parts: str) -> int:
+    """A 32-bit seed derived from the run's seed and names (stable across processes, unlike ``hash``)."""
+    return zlib.crc32("\x1f".join(parts).encode(), seed) & 0xFFFFFFFF
+
+
+class Evaluation:
+    """One model, one data set, one set of settings.
+
+    Args:
+        model: the model adapter.
+        data: all evaluation data; checks use :attr:`data`, the seeded subset of ``settings.samples``.
+        settings: the resolved settings.
+        pipeline: the production pipeline, if the project declared one.
+        model_id: the model's name in node ids and reports (default: ``model.name``).
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        data: EvalData,
+        settings: Settings,
+        *,
+        pipeline: Pipeline | None = None,
+        model_id: str | None = None,
+    ) -> None:
+        self.model = model
+        self.full_data = data
+        self.settings = settings
+        self.pipeline = pipeline
+        self.model_id = model_id or model.name
+        self.data = data.subset(settings.samples, stable_seed(settings.seed, "samples"))
+        self._memo: dict[Any, Any] = {}
+
+    # -- shared, computed once ------------------------------------------------------------------
+    @cached_property
+    def clean_proba(self) -> np.ndarray:
+        """Probabilities of the model on the clean data subset."""
+        with self.model.running(self.settings.device):
+            return self.model.predict_proba(self.data.x)
+
+    def clean_correct(self) -> np.ndarray:
+        return self.clean_proba.argmax(axis=1) == self.data.y
+
+    def clean_accuracy(self) -> float:
+        return float(self.clean_correct().mean())
+
+    def memo(self, key: Any, compute: Any) -> Any:
+        """Cache ``compute()`` under ``key`` for the life of this evaluation."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    # -- per check ------------------------------------------------------------------------------
+    def rng(self, spec: CheckSpec) -> np.random.Generator:
+        """The check's random generator, derived from the run's seed and the check id."""
+        return np.random.default_rng(stable_seed(self.settings.seed, self.model_id, spec.id))
+
+    def artifact_dir(self, spec: CheckSpec) -> Path:
+        """Where a check saves its artefacts (failing inputs, per-sample outcomes), created on demand."""
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{self.model_id}-{spec.id}")
+        path = self.settings.output / "artifacts" / safe
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def run(self, family: Family, spec: CheckSpec) -> CheckResult:
+        """Measure ``spec`` and return its result with the verdict."""
+        run = family.runner()
+        start = time.perf_counter()
+        with self.model.running(self.settings.device):
+            measurement = run(spec, self)
+        return CheckResult.from_measurement(
+            spec, self.model_id, measurement, seed=self.settings.seed, duration_s=time.perf_counter() - start
+        )
+
+    def batches(self, size: int) -> Iterator[slice]:
+        for start in range(0, self.data.n, size):
+            yield slice(start, min(start + size, self.data.n))

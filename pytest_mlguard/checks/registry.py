@@ -1,0 +1,27 @@
+"""The families of checks, in the order the built-in suite runs them, and every settings key."""
+
+from __future__ import annotations
+
+from ..accuracy import FAMILY as ACCURACY
+from ..attacks import FAMILY as ATTACK
+from ..calibration import FAMILY as CALIBRATION
+from ..config.settings import CORE_KEYS, Key
+from ..corruptions import FAMILY as CORRUPTION
+from ..inputs import FAMILY as INPUTS
+from ..reporting.score import SCORE_KEYS
+from .base import Family
+
+__all__ = ["FAMILIES", "all_keys", "family"]
+
+FAMILIES: tuple[Family, ...] = (ACCURACY, CORRUPTION, ATTACK, CALIBRATION, INPUTS)
+
+
+def family(name: str) -> Family:
+    for candidate in FAMILIES:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(f"unknown check family {name!r}; expected one of {[f.name for f in FAMILIES]}")
+
+
+def all_keys() -> tuple[Key, ...]:
+    return (*CORE_KEYS, *SCORE_KEYS, *(key for fam in FAMILIES for key in fam.all_keys))

@@ -1,0 +1,121 @@
+"""The evaluation data contract: what a project's ``mlguard_data`` fixture returns.
+
+:class:`EvalData` holds labelled samples as numpy arrays in the model's raw input units. The fixture
+may return an ``EvalData``, a pair ``(x, y)`` of arrays or tensors, a torch ``Dataset`` of
+``(x, y)`` pairs, or a ``DataLoader``: :func:`as_data` turns each into an ``EvalData``.
+
+Example:
+    >>> data = EvalData(np.zeros((4, 1, 8, 8)), [0, 1, 0, 1])
+    >>> data.subset(2, seed=0).n
+    2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidArgument
+
+__all__ = ["EvalData", "as_data"]
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    if hasattr(value, "detach"):  # torch tensor
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+class EvalData:
+    """Labelled evaluation samples.
+
+    Args:
+        x: samples, shape ``(N, *sample_shape)``, in the model's raw input units.
+        y: integer labels ``0 .. K-1``, shape ``(N,)``.
+        name: a name for reports (``None``: ``"data"``).
+    """
+
+    def __init__(self, x: Any, y: Any, *, name: str | None = None) -> None:
+        x = _to_numpy(x)
+        y = _to_numpy(y)
+        if x.ndim < 2 or len(x) == 0:
+            raise InvalidArgument(
+                f"Expected x of shape (N, ...) with N >= 1 samples but got an array of shape {x.shape}"
+            )
+        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+            raise InvalidArgument(f"Expected x to hold real numbers but got dtype {x.dtype}")
+        if y.ndim != 1 or len(y) != len(x):
+            raise InvalidArgument(f"Expected y of shape ({len(x)},), one label per sample, but got shape {y.shape}")
+        if not (np.issubdtype(y.dtype, np.integer) or (np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y)))):
+            raise InvalidArgument(f"Expected integer class labels in y but got dtype {y.dtype}")
+        if y.min() < 0:
+            raise InvalidArgument(f"Expected class labels 0..K-1 in y but got a label {int(y.min())}")
+        x = x.astype(np.float32, copy=False)
+        if not np.isfinite(x).all():
+            bad = int(np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))[0])
+            raise InvalidArgument(f"Expected finite values in x but sample {bad} holds NaN or inf")
+        self.x = x
+        self.y = y.astype(np.int64)
+        self.name = name or "data"
+
+    @property
+    def n(self) -> int:
+        return len(self.y)
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.x.shape[1:])
+
+    @property
+    def n_classes(self) -> int:
+        return max(2, int(self.y.max()) + 1)
+
+    def value_range(self) -> tuple[float, float]:
+        """The observed (min, max); ``(0, 1)``, ``(0, 255)`` or ``(-1, 1)`` when the data fits one."""
+        low, high = float(self.x.min()), float(self.x.max())
+        for candidate in ((0.0, 1.0), (0.0, 255.0), (-1.0, 1.0)):
+            if candidate[0] <= low and high <= candidate[1]:
+                return candidate
+        return (low, high if high > low else low + 1.0)
+
+    def subset(self, n: int | None, seed: int) -> EvalData:
+        """A seeded subset of ``n`` samples (all of them if ``n`` is ``None`` or too large), in data order."""
+        if n is None or n >= self.n:
+            return self
+        rng = np.random.default_rng(seed)
+        index = np.sort(rng.choice(self.n, size=n, replace=False))
+        return EvalData(self.x[index], self.y[index], name=self.name)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __repr__(self) -> str:
+        return f"EvalData(name={self.name!r}, n={self.n}, sample_shape={self.sample_shape})"
+
+
+def as_data(obj: Any) -> EvalData:
+    """Turn what ``mlguard_data`` returned into :class:`EvalData`."""
+    if isinstance(obj, EvalData):
+        return obj
+    if isinstance(obj, tuple) and len(obj) == 2:
+        return EvalData(*obj)
+    expected = "an EvalData, a pair (x, y), a torch Dataset of (x, y) pairs, or a DataLoader"
+    if type(obj).__name__ == "DataLoader" or (hasattr(obj, "__iter__") and hasattr(obj, "batch_size")):
+        xs: list[np.ndarray] = []
+        ys: list[np.ndarray] = []
+        for batch in obj:
+            if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+                raise InvalidArgument.expected("batches of (x, y)", "a DataLoader batch", batch)
+            xs.append(_to_numpy(batch[0]))
+            ys.append(_to_numpy(batch[1]).reshape(-1))
+        if not xs:
+            raise InvalidArgument("Expected a DataLoader with at least one batch but it yielded none")
+        return EvalData(np.concatenate(xs), np.concatenate(ys))
+    if hasattr(obj, "__getitem__") and hasattr(obj, "__len__") and not isinstance(obj, (str, bytes, np.ndarray)):
+        items: Sequence[Any] = [obj[i] for i in range(len(obj))]
+        if not items or not all(isinstance(item, (tuple, list)) and len(item) >= 2 for item in items):
+            raise InvalidArgument.expected(expected, "mlguard_data", obj)
+        return EvalData(np.stack([_to_numpy(item[0]) for item in items]), np.array([int(item[1]) for item in items]))
+    raise InvalidArgument.expected(expected, "mlguard_data", obj)

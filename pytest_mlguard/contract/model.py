@@ -1,0 +1,468 @@
+"""The model contract: what a project's ``mlguard_model`` fixture returns.
+
+Three adapters give every check one interface, :meth:`Model.predict_proba` over a numpy batch in
+the model's *raw input units* (the units the value range is given in, before any normalisation):
+
+* :class:`TorchModel` wraps a ``torch.nn.Module`` with its input spec;
+* :class:`CallableModel` wraps any callable ``batch -> scores`` (a black box, say a model behind an
+  HTTP API);
+* :class:`SklearnModel` wraps a scikit-learn style estimator with ``predict_proba``.
+
+A fixture may also return the bare module, estimator or callable: :func:`as_model` then infers the
+input shape and value range from the evaluation data.
+
+Example:
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    >>> model = TorchModel(net, input_shape=(1, 8, 8), n_classes=10, name="digits")
+    >>> model.predict_proba(np.zeros((2, 1, 8, 8), np.float32)).shape
+    (2, 10)
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+
+from ..errors import InvalidArgument
+
+if TYPE_CHECKING:
+    import torch
+
+    from .data import EvalData
+
+__all__ = ["CallableModel", "Model", "SklearnModel", "TorchModel", "as_model"]
+
+Output = Literal["logits", "probabilities", "log_probabilities"]
+_OUTPUTS = ("logits", "probabilities", "log_probabilities")
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _check_shape(shape: Any, name: str = "input_shape") -> tuple[int, ...]:
+    if (
+        not isinstance(shape, (tuple, list))
+        or not shape
+        or not all(isinstance(dim, (int, np.integer)) and not isinstance(dim, bool) and dim > 0 for dim in shape)
+    ):
+        raise InvalidArgument.expected("a non-empty tuple of positive ints, such as (3, 32, 32)", name, shape)
+    return tuple(int(dim) for dim in shape)
+
+
+def _check_range(value_range: Any) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        raise InvalidArgument.expected("a pair (low, high) of numbers", "value_range", value_range) from None
+    if not np.isfinite([low, high]).all() or not low < high:
+        raise InvalidArgument.expected("a pair (low, high) of finite numbers with low < high", "value_range", value_range)
+    return low, high
+
+
+class Model(abc.ABC):
+    """Base of the model adapters. Subclasses implement :meth:`_scores`."""
+
+    kind: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        input_shape: Sequence[int],
+        n_classes: int | None = None,
+        class_names: Sequence[str] | None = None,
+        value_range: tuple[float, float] = (0.0, 1.0),
+        output: Output = "probabilities",
+        name: str | None = None,
+        batch_size: int = 256,
+    ) -> None:
+        self.input_shape = _check_shape(input_shape)
+        self.value_range = _check_range(value_range)
+        if class_names is not None:
+            if isinstance(class_names, str) or not all(isinstance(c, str) for c in class_names):
+                raise InvalidArgument.expected("a sequence of class-name strings", "class_names", class_names)
+            class_names = tuple(class_names)
+            if len(set(class_names)) != len(class_names):
+                raise InvalidArgument.expected("distinct class names", "class_names", class_names)
+        if n_classes is None:
+            if class_names is None:
+                raise InvalidArgument("Expected n_classes or class_names: a model needs its number of classes")
+            n_classes = len(class_names)
+        if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
+            raise InvalidArgument.expected("an int >= 2", "n_classes", n_classes)
+        if class_names is not None and len(class_names) != n_classes:
+            raise InvalidArgument(
+                f"Expected {n_classes} class names (n_classes={n_classes}) but got {len(class_names)}: {class_names!r}"
+            )
+        if output not in _OUTPUTS:
+            raise InvalidArgument.expected(f"one of {_OUTPUTS}", "output", output)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidArgument.expected("a positive int", "batch_size", batch_size)
+        self.n_classes = int(n_classes)
+        self.class_names: tuple[str, ...] = class_names or tuple(str(i) for i in range(self.n_classes))
+        self.output: Output = output
+        self.name = name or self.kind
+        self.batch_size = batch_size
+
+    # -- subclass interface -------------------------------------------------------------------
+    @abc.abstractmethod
+    def _scores(self, batch: np.ndarray) -> np.ndarray:
+        """Raw outputs (as declared by ``output``) for one batch in raw input units."""
+
+    # -- public -------------------------------------------------------------------------------
+    def predict_proba(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """Class probabilities, shape ``(N, n_classes)``, for ``x`` of shape ``(N, *input_shape)``."""
+        x = self._check_batch(x)
+        size = batch_size or self.batch_size
+        parts = [self._to_proba(self._scores(x[start : start + size])) for start in range(0, len(x), size)]
+        if not parts:
+            return np.zeros((0, self.n_classes), np.float32)
+        return np.concatenate(parts).astype(np.float32, copy=False)
+
+    def predict(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """Top-1 class indices for ``x``."""
+        return self.predict_proba(x, batch_size).argmax(axis=1)
+
+    @contextlib.contextmanager
+    def running(self, device: str | None = None) -> Iterator[Model]:
+        """Context in which checks use the model; adapters with state restore it on exit."""
+        yield self
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-safe description for reports."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "input_shape": list(self.input_shape),
+            "value_range": list(self.value_range),
+            "n_classes": self.n_classes,
+            "class_names": list(self.class_names),
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, input_shape={self.input_shape}, n_classes={self.n_classes})"
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _check_batch(self, x: Any) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim != len(self.input_shape) + 1 or tuple(x.shape[1:]) != self.input_shape:
+            raise InvalidArgument(
+                f"Expected a batch of shape (N, {', '.join(map(str, self.input_shape))}) for model {self.name!r} "
+                f"but got shape {tuple(x.shape)}"
+            )
+        return x.astype(np.float32, copy=False)
+
+    def _to_proba(self, scores: Any) -> np.ndarray:
+        scores = np.asarray(scores, dtype=np.float64)
+        if scores.ndim != 2 or scores.shape[1] != self.n_classes:
+            raise InvalidArgument(
+                f"model {self.name!r} returned outputs of shape {scores.shape}: expected (batch, {self.n_classes}) "
+                f"{self.output}"
+            )
+        if self.output == "logits":
+            return _softmax(scores)
+        if self.output == "log_probabilities":
+            return np.exp(scores)
+        return scores
+
+
+class TorchModel(Model):
+    """A ``torch.nn.Module`` with its input spec.
+
+    Args:
+        module: the network; it receives *normalised* inputs ``(x - mean) / std``.
+        input_shape: shape of one sample, channels first for images, such as ``(3, 224, 224)``.
+        n_classes: number of classes (or give ``class_names``).
+        class_names: names of the classes, in output order.
+        value_range: range of raw inputs, such as ``(0, 1)`` or ``(0, 255)``; attacks clip to it and
+            their epsilons are in these units.
+        mean, std: per-channel normalisation applied before ``module`` (``None``: none).
+        device: torch device to run on; ``None`` uses ``--mlguard-device`` (default ``cpu``).
+        output: what the module returns: ``"logits"`` (default), ``"probabilities"`` or
+            ``"log_probabilities"``.
+        name: name in node ids and reports.
+        batch_size: batch size for inference.
+
+    Example:
+        >>> import torch
+        >>> TorchModel(torch.nn.Linear(4, 3), input_shape=(4,), n_classes=3).n_classes
+        3
+    """
+
+    kind = "torch"
+
+    def __init__(
+        self,
+        module: torch.nn.Module,
+        *,
+        input_shape: Sequence[int],
+        n_classes: int | None = None,
+        class_names: Sequence[str] | None = None,
+        value_range: tuple[float, float] = (0.0, 1.0),
+        mean: float | Sequence[float] | None = None,
+        std: float | Sequence[float] | None = None,
+        device: str | None = None,
+        output: Output = "logits",
+        name: str | None = None,
+        batch_size: int = 256,
+    ) -> None:
+        import torch
+
+        if not isinstance(module, torch.nn.Module):
+            raise InvalidArgument.expected("a torch.nn.Module", "module", module)
+        super().__init__(
+            input_shape=input_shape,
+            n_classes=n_classes,
+            class_names=class_names,
+            value_range=value_range,
+            output=output,
+            name=name,
+            batch_size=batch_size,
+        )
+        self.module = module
+        self.mean = self._check_norm(mean, "mean", positive=False)
+        self.std = self._check_norm(std, "std", positive=True)
+        if device is not None:
+            torch.device(device)  # raises a clear RuntimeError for a malformed device string
+        self.device = device
+        self._active_device: str | None = None
+
+    def _check_norm(self, value: Any, name: str, *, positive: bool) -> tuple[float, ...] | None:
+        if value is None:
+            return None
+        values = (value,) if np.isscalar(value) else tuple(value)
+        try:
+            floats = tuple(float(v) for v in values)
+        except (TypeError, ValueError):
+            raise InvalidArgument.expected("a number or one number per channel", name, value) from None
+        channels = self.input_shape[0] if len(self.input_shape) >= 3 else 1
+        if len(floats) not in (1, channels) or not np.isfinite(floats).all() or (positive and min(floats) <= 0):
+            what = f"a {'positive ' if positive else ''}number or {channels} per-channel numbers"
+            raise InvalidArgument.expected(what, name, value)
+        return floats
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """``(x - mean) / std`` with the model's normalisation (identity if none)."""
+
+        def per_channel(values: tuple[float, ...]) -> torch.Tensor:
+            tensor = x.new_tensor(values)
+            return tensor.reshape((1, -1) + (1,) * (x.dim() - 2)) if len(values) > 1 else tensor
+
+        if self.mean is not None:
+            x = x - per_channel(self.mean)
+        if self.std is not None:
+            x = x / per_channel(self.std)
+        return x
+
+    def raw_module(self) -> torch.nn.Module:
+        """A module over raw inputs: normalisation, then the network (sharing its parameters)."""
+        import torch
+
+        outer = self
+
+        class RawInput(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.net = outer.module
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return self.net(outer.normalize(x))
+
+        return RawInput()
+
+    @property
+    def active_device(self) -> str:
+        return self._active_device or self.device or "cpu"
+
+    @contextlib.contextmanager
+    def running(self, device: str | None = None) -> Iterator[TorchModel]:
+        """Evaluation mode on ``device``; on exit the module is exactly as it was.
+
+        Restores each submodule's train/eval mode, each parameter's ``requires_grad`` and
+        ``.grad``, and the device of the parameters.
+        """
+        if self._active_device is not None:  # re-entrant
+            yield self
+            return
+        module = self.module
+        target = self.device or device or "cpu"
+        modes = [(m, m.training) for m in module.modules()]
+        params = list(module.parameters())
+        grads = [(p, p.requires_grad, p.grad) for p in params]
+        original = params[0].device if params else None
+        try:
+            module.eval()
+            if original is not None and str(original) != target:
+                module.to(target)
+            self._active_device = target
+            yield self
+        finally:
+            self._active_device = None
+            if original is not None and str(next(iter(module.parameters())).device) != str(original):
+                module.to(original)
+            for m, training in modes:
+                m.training = training
+            for p, requires_grad, grad in grads:
+                p.requires_grad_(requires_grad)
+                p.grad = grad
+
+    def _scores(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        with self.running(), torch.inference_mode():
+            tensor = torch.from_numpy(np.ascontiguousarray(batch)).to(self.active_device)
+            return self.module(self.normalize(tensor)).float().cpu().numpy()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "mean": list(self.mean) if self.mean else None,
+            "std": list(self.std) if self.std else None,
+            "device": self.device,
+            "parameters": int(sum(p.numel() for p in self.module.parameters())),
+        }
+
+
+class CallableModel(Model):
+    """Any callable ``batch -> scores``: a black box, such as a model behind an HTTP API.
+
+    The callable receives a float32 numpy batch ``(N, *input_shape)`` in raw input units and returns
+    ``(N, n_classes)`` scores (``output``: probabilities by default). Gradient attacks do not apply;
+    black-box attacks do.
+
+    Example:
+        >>> model = CallableModel(lambda x: np.full((len(x), 2), 0.5), input_shape=(4,), n_classes=2)
+        >>> model.predict(np.zeros((3, 4))).tolist()
+        [0, 0, 0]
+    """
+
+    kind = "callable"
+
+    def __init__(
+        self,
+        fn: Callable[[np.ndarray], Any],
+        *,
+        input_shape: Sequence[int],
+        n_classes: int | None = None,
+        class_names: Sequence[str] | None = None,
+        value_range: tuple[float, float] = (0.0, 1.0),
+        output: Output = "probabilities",
+        name: str | None = None,
+        batch_size: int = 256,
+    ) -> None:
+        if not callable(fn):
+            raise InvalidArgument.expected("a callable batch -> scores", "fn", fn)
+        super().__init__(
+            input_shape=input_shape,
+            n_classes=n_classes,
+            class_names=class_names,
+            value_range=value_range,
+            output=output,
+            name=name,
+            batch_size=batch_size,
+        )
+        self.fn = fn
+
+    def _scores(self, batch: np.ndarray) -> np.ndarray:
+        scores = self.fn(batch)
+        if hasattr(scores, "detach"):  # a torch tensor
+            scores = scores.detach().cpu().numpy()
+        return np.asarray(scores)
+
+
+class SklearnModel(Model):
+    """A scikit-learn style estimator with ``predict_proba``.
+
+    Samples are flattened to ``(N, n_features)`` before ``predict_proba``. The estimator's
+    ``classes_`` must be ``0 .. n_classes - 1`` in order, matching the labels of the data.
+
+    Example:
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> est = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+        >>> SklearnModel(est, input_shape=(1,)).n_classes
+        2
+    """
+
+    kind = "sklearn"
+
+    def __init__(
+        self,
+        estimator: Any,
+        *,
+        input_shape: Sequence[int] | None = None,
+        class_names: Sequence[str] | None = None,
+        value_range: tuple[float, float] = (0.0, 1.0),
+        name: str | None = None,
+        batch_size: int = 4096,
+    ) -> None:
+        if not callable(getattr(estimator, "predict_proba", None)):
+            raise InvalidArgument.expected("an estimator with predict_proba", "estimator", estimator)
+        classes = getattr(estimator, "classes_", None)
+        if classes is None:
+            raise InvalidArgument(f"Expected a fitted estimator (with classes_) but got {estimator!r}: fit it first")
+        if list(classes) != list(range(len(classes))):
+            raise InvalidArgument(
+                f"Expected estimator.classes_ == [0, 1, ..., K-1] but got {list(classes)!r}: "
+                "encode the labels as 0..K-1 (sklearn.preprocessing.LabelEncoder) and pass class_names"
+            )
+        if input_shape is None:
+            n_features = getattr(estimator, "n_features_in_", None)
+            if n_features is None:
+                raise InvalidArgument("Expected input_shape, or an estimator with n_features_in_")
+            input_shape = (int(n_features),)
+        super().__init__(
+            input_shape=input_shape,
+            n_classes=len(classes),
+            class_names=class_names,
+            value_range=value_range,
+            output="probabilities",
+            name=name,
+            batch_size=batch_size,
+        )
+        self.estimator = estimator
+
+    def _scores(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self.estimator.predict_proba(batch.reshape(len(batch), -1)))
+
+
+def as_model(obj: Any, data: EvalData | None = None, *, name: str | None = None) -> Model:
+    """Turn what ``mlguard_model`` returned into a :class:`Model`.
+
+    Bare modules, estimators and callables get their input shape from ``data``, their value range
+    from the data's minimum and maximum, and their number of classes from the labels.
+    """
+    if isinstance(obj, Model):
+        return obj
+    expected = (
+        "a pytest_mlguard.TorchModel, CallableModel or SklearnModel, a torch.nn.Module, "
+        "a fitted estimator with predict_proba, or a callable batch -> scores"
+    )
+    if data is None:
+        raise InvalidArgument.expected(expected, "mlguard_model", obj)
+    spec: dict[str, Any] = {
+        "input_shape": data.sample_shape,
+        "value_range": data.value_range(),
+        "name": name,
+    }
+    if callable(getattr(obj, "predict_proba", None)) and hasattr(obj, "classes_"):
+        return SklearnModel(obj, **spec)
+    torch_module = _torch_module_type()
+    if torch_module is not None and isinstance(obj, torch_module):
+        return TorchModel(obj, n_classes=data.n_classes, **spec)
+    if callable(obj):
+        return CallableModel(obj, n_classes=data.n_classes, **spec)
+    raise InvalidArgument.expected(expected, "mlguard_model", obj)
+
+
+def _torch_module_type() -> type | None:
+    import sys
+
+    torch = sys.modules.get("torch")  # a bare nn.Module means torch is imported already
+    return torch.nn.Module if torch is not None else None

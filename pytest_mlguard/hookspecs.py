@@ -1,0 +1,28 @@
+"""Hooks other plugins and conftest files implement to extend pytest-mlguard.
+
+Registered with ``pytest_addhooks``, in the manner of pytest-xdist's ``newhooks.py``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from .checks.base import CheckResult, CheckSpec
+
+
+@pytest.hookspec
+def pytest_mlguard_plan(config: pytest.Config, family: str, checks: list[CheckSpec]) -> None:
+    """Called at collection with the checks planned for ``family``; add, remove or reorder in place."""
+
+
+@pytest.hookspec
+def pytest_mlguard_result(config: pytest.Config, result: CheckResult) -> None:
+    """Called after a check has run (on the process that ran it), with its result."""
+
+
+@pytest.hookspec
+def pytest_mlguard_report(config: pytest.Config, report: dict[str, Any]) -> None:
+    """Called on the controller with the report before it is written; modify it in place."""

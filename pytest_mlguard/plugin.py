@@ -1,0 +1,207 @@
+"""The pytest plugin: options, ini keys, markers and fixtures; every hook hands over to the session.
+
+Loading this module imports pytest and the standard library only: torch, ART, albumentations and
+matplotlib are imported when a check needs them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .errors import ConfigError, MlguardError
+from .stash import SESSION_KEY, session_of
+
+if TYPE_CHECKING:
+    from .fixture import MlguardFixture
+
+SKIP_REASON = "mlguard tests run only with --mlguard: run `pytest --mlguard` (or add it to a separate CI stage)"
+MARKER = (
+    "mlguard(*, seed=None, samples=None, device=None, output=None, settings=None): a robustness test, run only "
+    "with --mlguard; its keyword arguments are settings at the lowest precedence (below CLI, environment and "
+    "pyproject), settings={'corruption.floor': 0.8} for dotted keys"
+)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mlguard", "robustness checks of ML models (pytest-mlguard)")
+    group.addoption(
+        "--mlguard",
+        action="store_true",
+        dest="mlguard",
+        default=False,
+        help="run the built-in robustness suite on the models declared in conftest.py, and the tests "
+        "marked mlguard (default: off)",
+    )
+    group.addoption("--mlguard-seed", dest="mlguard_seed", metavar="INT", help="seed of every random choice (default: 0)")
+    group.addoption(
+        "--mlguard-samples",
+        dest="mlguard_samples",
+        metavar="N",
+        help="evaluation samples each check uses, a seeded subset; 'none' for all (default: all)",
+    )
+    group.addoption(
+        "--mlguard-output",
+        dest="mlguard_output",
+        metavar="DIR",
+        help="directory for report.json and badge.svg, relative to the current directory (default: mlguard-report)",
+    )
+    group.addoption(
+        "--mlguard-device", dest="mlguard_device", metavar="DEVICE", help="torch device the models run on (default: cpu)"
+    )
+    group.addoption(
+        "--mlguard-set",
+        dest="mlguard_set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="set any setting, such as accuracy.floor=0.9 or corruption.floors.gaussian_noise-3=0.7; "
+        "repeatable (default: none)",
+    )
+    for name, text in (
+        ("seed", "seed of every random choice (default: 0)"),
+        ("samples", "evaluation samples each check uses (default: all)"),
+        ("output", "directory for the reports, relative to the rootdir (default: mlguard-report)"),
+        ("device", "torch device the models run on (default: cpu)"),
+    ):
+        parser.addini(f"mlguard_{name}", f"pytest-mlguard: {text}", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from .session import MlguardSession
+
+    config.addinivalue_line("markers", MARKER)
+    try:
+        config.stash[SESSION_KEY] = MlguardSession(config)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    session = session_of(config)
+    if not session.enabled:
+        return None
+    settings = session.settings
+    samples = "all" if settings.samples is None else settings.samples
+    return f"mlguard: seed={settings.seed}, samples={samples}, device={settings.device}, output={settings.output}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+    """A conftest.py named on the command line that declares ``mlguard_model`` is the suite itself."""
+    from .suite import MlguardSuite, declares_model
+
+    if session_of(parent.config).enabled and declares_model(parent.config, module_path):
+        return MlguardSuite.from_parent(parent, path=module_path)
+    return None
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    from .suite import MlguardSuite, declares_model
+
+    if file_path.name != "conftest.py" or not session_of(parent.config).enabled:
+        return None
+    if parent.session.isinitpath(file_path):  # collected by pytest_pycollect_makemodule
+        return None
+    if declares_model(parent.config, file_path):
+        return MlguardSuite.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Any:
+    from .suite import SUITE_CLASS, MlguardClass, MlguardSuite
+
+    if isinstance(collector, MlguardSuite) and name == SUITE_CLASS:
+        return MlguardClass.from_parent(collector, name=name, obj=obj)
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    session = session_of(config)
+    for item in items:
+        marker = item.get_closest_marker("mlguard")
+        if marker is None:
+            continue
+        if not session.enabled:
+            item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+            continue
+        try:
+            session.settings_for_marker(marker, item.nodeid)
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        spec = getattr(item, "callspec", None) and item.callspec.params.get("mlguard_check")  # type: ignore[attr-defined]
+        if spec is not None:
+            item.extra_keyword_matches.update(spec.keywords)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    session_of(session.config).sessionfinish()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist: merge a worker's results on the controller."""
+    session_of(node.config).testnodedown(node)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    session_of(terminalreporter.config).terminal_summary(terminalreporter)
+
+
+# -- fixtures -------------------------------------------------------------------------------------
+@pytest.fixture
+def mlguard_model() -> Any:
+    """The model under test. Projects override this fixture in their conftest.py."""
+    pytest.fail(
+        "no mlguard_model fixture: define one in conftest.py that returns a pytest_mlguard.TorchModel, "
+        "CallableModel or SklearnModel (see docs/model-contract.md)",
+        pytrace=False,
+    )
+
+
+@pytest.fixture
+def mlguard_data() -> Any:
+    """The labelled evaluation data. Projects override this fixture in their conftest.py."""
+    pytest.fail(
+        "no mlguard_data fixture: define one in conftest.py that returns a pytest_mlguard.EvalData, "
+        "a pair (x, y), a torch Dataset or a DataLoader (see docs/model-contract.md)",
+        pytrace=False,
+    )
+
+
+@pytest.fixture
+def mlguard_pipeline() -> Any:
+    """The production pipeline (optional): ``None`` unless a project's conftest.py overrides it."""
+    return None
+
+
+@pytest.fixture
+def mlguard(request: pytest.FixtureRequest, mlguard_model: Any, mlguard_data: Any, mlguard_pipeline: Any) -> MlguardFixture:
+    """The declared model, data and pipeline with the evaluation helpers, for custom robustness tests."""
+    from .fixture import MlguardFixture
+
+    session = session_of(request.config)
+    nodeid = request.node.nodeid
+    try:
+        settings = session.settings_for_marker(request.node.get_closest_marker("mlguard"), nodeid)
+    except ConfigError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+    def evaluation() -> Any:
+        try:
+            return session.evaluation(mlguard_model, mlguard_data, mlguard_pipeline, settings)
+        except MlguardError as exc:
+            pytest.fail(str(exc), pytrace=False)
+
+    return MlguardFixture(
+        evaluation,
+        record=lambda result: session.record(result, request.node),
+        describe_failure=lambda result: session.failure_message(result, nodeid),
+    )

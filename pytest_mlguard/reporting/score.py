@@ -1,0 +1,72 @@
+"""The robustness score: 0 to 100, with every component visible.
+
+For each model, each family present gets a component in [0, 1], the mean over its checks of:
+
+* checks with a clean reference (corruption, attack): ``min(1, value / clean_accuracy)``, the
+  relative robustness (0 when the clean accuracy is 0);
+* ceiling checks (calibration's ECE): ``max(0, 1 - value)``;
+* other floor checks (accuracy, inputs): the value, clipped to [0, 1].
+
+A model's score is ``100 *`` the weighted mean of its components (weights from ``score.weights``,
+1 by default); the run's score is the mean over models, rounded to one decimal.
+
+Example:
+    >>> results = [{"model": "m", "family": "accuracy", "metric": "accuracy", "value": 0.9, "floor": 0.5, "details": {}}]
+    >>> robustness_score(results)["score"]
+    90.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..config.parse import parse_number, parse_table
+from ..config.settings import Key
+
+__all__ = ["SCORE_KEYS", "check_goodness", "robustness_score"]
+
+SCORE_KEYS = (
+    Key(
+        "score.weights",
+        parse_table(parse_number(0.0, 1000.0)),
+        {},
+        "weight of each family in the score (default 1 each), such as {attack = 2}",
+        table=True,
+    ),
+)
+
+
+def check_goodness(result: Mapping[str, Any]) -> float:
+    """One check's contribution to its family's component, in [0, 1]."""
+    if result["value"] is None:  # NaN in the measurement
+        return 0.0
+    value = float(result["value"])
+    clean = result.get("details", {}).get("clean_accuracy")
+    if "ceiling" in result:
+        return max(0.0, min(1.0, 1.0 - value))
+    if clean is not None and result["family"] != "accuracy":
+        return 0.0 if clean <= 0 else max(0.0, min(1.0, value / clean))
+    return max(0.0, min(1.0, value))
+
+
+def robustness_score(results: Iterable[Mapping[str, Any]], weights: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """The score and its components, by model and family (see the module docstring)."""
+    weights = dict(weights or {})
+    by_model: dict[str, dict[str, list[float]]] = {}
+    for result in results:
+        by_model.setdefault(result["model"], {}).setdefault(result["family"], []).append(check_goodness(result))
+    models: dict[str, Any] = {}
+    for model, families in by_model.items():
+        components = {family: sum(values) / len(values) for family, values in families.items()}
+        total_weight = sum(weights.get(family, 1.0) for family in components)
+        score = (
+            100.0 * sum(weights.get(f, 1.0) * c for f, c in components.items()) / total_weight if total_weight else 0.0
+        )
+        models[model] = {
+            "score": round(score, 1),
+            "components": {f: round(c, 4) for f, c in sorted(components.items())},
+            "weights": {f: weights.get(f, 1.0) for f in sorted(components)},
+        }
+    overall = round(sum(m["score"] for m in models.values()) / len(models), 1) if models else 0.0
+    return {"score": overall, "models": models}

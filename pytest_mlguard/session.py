@@ -1,0 +1,236 @@
+"""The run's state and the pytest hooks' work, behind the thin layer of :mod:`pytest_mlguard.plugin`.
+
+One :class:`MlguardSession` is created in ``pytest_configure`` and kept in ``config.stash``
+(pytest-timeout's way). It holds the resolved settings, the evaluations shared by checks, and the
+results: workers send theirs through ``config.workeroutput``, the controller merges them in
+``pytest_testnodedown`` and is the only process that writes reports (pytest-xdist's ``DSession``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import OrderedDict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .checks.base import CheckResult, CheckSpec, Family
+from .config.files import pyproject_source
+from .config.settings import Settings, Source, resolve
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .checks.evaluation import Evaluation
+
+__all__ = ["MlguardSession", "WORKER_OUTPUT_KEY", "cli_values"]
+
+WORKER_OUTPUT_KEY = "mlguard_results"
+INI_KEYS = ("seed", "samples", "output", "device")
+MARKER_CORE_KEYS = ("seed", "samples", "output", "device")
+
+
+def cli_values(config: pytest.Config) -> dict[str, Any]:
+    """Settings given on the command line, by dotted key."""
+    values: dict[str, Any] = {}
+    for name in INI_KEYS:
+        value = config.getoption(f"mlguard_{name}")
+        if value is not None:
+            values[name] = value
+    for assignment in config.getoption("mlguard_set") or ():
+        key, sep, value = assignment.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"invalid --mlguard-set {assignment!r}: expected KEY=VALUE, such as accuracy.floor=0.9")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def file_sources(config: pytest.Config, keys: Any) -> list[Source]:
+    """ini keys (``mlguard_seed`` ...) first, then ``[tool.mlguard]`` of the project's pyproject.toml."""
+    sources = []
+    ini_values = {}
+    where_by_key = {}
+    ini_name = config.inipath.name if config.inipath else "ini"
+    for name in INI_KEYS:
+        value = config.getini(f"mlguard_{name}")
+        if value not in ("", None):
+            ini_values[name] = value
+            where_by_key[name] = f"{ini_name} (mlguard_{name})"
+    if ini_values:
+        sources.append(Source(ini_values, ini_name, where_by_key))
+    pyproject = config.inipath if config.inipath and config.inipath.name == "pyproject.toml" else None
+    if pyproject is None and (config.rootpath / "pyproject.toml").is_file():
+        pyproject = config.rootpath / "pyproject.toml"
+    if pyproject is not None:
+        display = os.path.relpath(pyproject, config.invocation_params.dir)
+        source = pyproject_source(pyproject, keys, display=display)
+        if source is not None:
+            sources.append(source)
+    return sources
+
+
+class MlguardSession:
+    """Everything pytest-mlguard keeps for one pytest run."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        from .checks.registry import all_keys
+
+        self.config = config
+        self.enabled: bool = bool(config.getoption("mlguard"))
+        self.keys = all_keys()
+        self._cli = cli_values(config)
+        self._files = file_sources(config, self.keys)
+        self.settings = self.resolve()
+        self.results: list[dict[str, Any]] = []
+        self.models: dict[str, Any] = {}
+        self._evaluations: OrderedDict[Any, tuple[Evaluation, tuple[Any, ...]]] = OrderedDict()
+        self.written: dict[str, Path] = {}
+        self.write_error: str | None = None
+
+    # -- settings ---------------------------------------------------------------------------------
+    def resolve(self, marker: Mapping[str, Any] | None = None, marker_where: str = "the mlguard marker") -> Settings:
+        settings = resolve(
+            cli=self._cli, files=self._files, marker=marker, marker_where=marker_where, keys=self.keys
+        )
+        return self._with_output_dir(settings)
+
+    def _with_output_dir(self, settings: Settings) -> Settings:
+        output = settings.output
+        if output.is_absolute():
+            return settings
+        where = settings.source("output")
+        if where.startswith("command line") or where.startswith("environment"):
+            base = self.config.invocation_params.dir
+        else:
+            base = self.config.rootpath
+        values = settings.as_dict()
+        values["output"] = (base / output).resolve()
+        return Settings(values, {key: settings.source(key) for key in values})
+
+    def settings_for_marker(self, marker: pytest.Mark | None, nodeid: str) -> Settings:
+        """Settings for a custom test: the ``@pytest.mark.mlguard(...)`` kwargs at the lowest precedence."""
+        if marker is None or not marker.kwargs:
+            return self.settings
+        where = f"@pytest.mark.mlguard(...) on {nodeid}"
+        values = {k: v for k, v in marker.kwargs.items() if k != "settings"}
+        unknown = sorted(set(values) - set(MARKER_CORE_KEYS))
+        if unknown:
+            raise ConfigError(
+                f"unknown keyword {unknown[0]!r} in {where}: expected {', '.join(MARKER_CORE_KEYS)} "
+                "or settings={'dotted.key': value}"
+            )
+        extra = marker.kwargs.get("settings", {})
+        if not isinstance(extra, Mapping):
+            raise ConfigError(f"invalid settings={extra!r} in {where}: expected a dict of dotted keys, such as {{'corruption.floor': 0.8}}")
+        return self.resolve({**values, **extra}, where)
+
+    def plan(self, family: Family, settings: Settings | None = None) -> list[CheckSpec]:
+        checks = family.planned(settings or self.settings)
+        self.config.hook.pytest_mlguard_plan(config=self.config, family=family.name, checks=checks)
+        return checks
+
+    # -- evaluations --------------------------------------------------------------------------------
+    def evaluation(self, model: Any, data: Any, pipeline: Any, settings: Settings) -> Evaluation:
+        """The evaluation of these fixture values under ``settings``, shared by every check that uses them."""
+        from .checks.evaluation import Evaluation
+        from .contract.data import as_data
+        from .contract.model import as_model
+        from .contract.pipeline import Pipeline
+        from .errors import InvalidArgument
+
+        key = (id(model), id(data), id(pipeline), repr(sorted(settings.as_dict().items(), key=lambda kv: kv[0])))
+        if key in self._evaluations:
+            self._evaluations.move_to_end(key)
+            return self._evaluations[key][0]
+        eval_data = as_data(data)
+        adapted = as_model(model, eval_data)
+        if adapted.input_shape != eval_data.sample_shape:
+            raise InvalidArgument(
+                f"Expected evaluation samples of the model's input shape {adapted.input_shape} "
+                f"but mlguard_data holds samples of shape {eval_data.sample_shape}"
+            )
+        if int(eval_data.y.max()) >= adapted.n_classes:
+            raise InvalidArgument(
+                f"Expected labels in 0..{adapted.n_classes - 1} for model {adapted.name!r} "
+                f"but mlguard_data holds label {int(eval_data.y.max())}"
+            )
+        if pipeline is not None and not isinstance(pipeline, Pipeline):
+            raise InvalidArgument.expected("a pytest_mlguard.Pipeline or None", "mlguard_pipeline", pipeline)
+        evaluation = Evaluation(adapted, eval_data, settings, pipeline=pipeline)
+        self._evaluations[key] = (evaluation, (model, data, pipeline))  # keep the objects alive: ids stay unique
+        while len(self._evaluations) > 8:
+            self._evaluations.popitem(last=False)
+        self.models[evaluation.model_id] = adapted.describe()
+        return evaluation
+
+    # -- results ------------------------------------------------------------------------------------
+    def record(self, result: CheckResult, item: pytest.Item | None = None) -> None:
+        self.results.append(result.to_dict())
+        if item is not None:
+            for name in ("metric", "value", result.kind, "n"):
+                value = result.to_dict()[name]
+                item.user_properties.append((f"mlguard_{name}", value))
+        self.config.hook.pytest_mlguard_result(config=self.config, result=result)
+
+    def rerun_command(self, nodeid: str) -> str:
+        target = self.config.cwd_relative_nodeid(nodeid)
+        return f"pytest --mlguard '{target}' --mlguard-seed {self.settings.seed}"
+
+    def failure_message(self, result: CheckResult, nodeid: str) -> str:
+        lines = [
+            f"{result.id} on model {result.model!r}: {result.verdict()}",
+            f"  measured on n={result.n} samples with seed={result.seed}",
+        ]
+        if result.message:
+            lines.append("  " + result.message.replace("\n", "\n  "))
+        lines.append(f"  rerun alone: {self.rerun_command(nodeid)}")
+        return "\n".join(lines)
+
+    # -- end of run -----------------------------------------------------------------------------------
+    @property
+    def is_worker(self) -> bool:
+        return hasattr(self.config, "workerinput")
+
+    def sessionfinish(self) -> None:
+        if self.is_worker:
+            self.config.workeroutput[WORKER_OUTPUT_KEY] = json.dumps(  # type: ignore[attr-defined]
+                {"results": self.results, "models": self.models}
+            )
+            return
+        if not self.results:
+            return
+        from .reporting.report import build_report, write_outputs
+
+        report = build_report(
+            self.results,
+            seed=self.settings.seed,
+            samples=self.settings.samples,
+            models=self.models,
+            weights=self.settings.get("score.weights"),
+        )
+        self.config.hook.pytest_mlguard_report(config=self.config, report=report)
+        self.report = report
+        try:
+            self.written = write_outputs(report, self.settings.output)
+        except OSError as exc:
+            self.write_error = f"could not write the mlguard report to {self.settings.output}: {exc}"
+
+    def testnodedown(self, node: Any) -> None:
+        payload = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
+        if payload:
+            data = json.loads(payload)
+            self.results.extend(data["results"])
+            self.models.update(data["models"])
+
+    def terminal_summary(self, reporter: Any) -> None:
+        if self.is_worker or not self.results:
+            return
+        from .reporting.terminal import summary_lines
+
+        reporter.write_sep("=", "mlguard")
+        for line, markup in summary_lines(getattr(self, "report", None), self.written, verbosity=self.config.getoption("verbose")):
+            reporter.write_line(line, **markup)
+        if self.write_error:
+            reporter.write_line(self.write_error, red=True)
