@@ -175,7 +175,8 @@ class MlguardSession:
         self.config.hook.pytest_mlguard_result(config=self.config, result=result)
 
     def rerun_command(self, nodeid: str) -> str:
-        target = self.config.cwd_relative_nodeid(nodeid)
+        path, sep, rest = str(nodeid).partition("::")
+        target = os.path.relpath(self.config.rootpath / path, self.config.invocation_params.dir) + sep + rest
         return f"pytest --mlguard '{target}' --mlguard-seed {self.settings.seed}"
 
     def failure_message(self, result: CheckResult, nodeid: str) -> str:

@@ -1,0 +1,117 @@
+"""Settings: parsers, precedence (CLI > environment > files > marker > default) and error messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_mlguard.checks.registry import all_keys
+from pytest_mlguard.config import Threshold, pyproject_source, resolve
+from pytest_mlguard.config.settings import Source
+from pytest_mlguard.errors import ConfigError
+
+KEYS = all_keys()
+
+
+def settings(**sources):
+    return resolve(keys=KEYS, environ=sources.pop("environ", {}), **sources)
+
+
+def test_defaults():
+    s = settings()
+    assert (s.seed, s.samples, s.output, s.device) == (0, None, Path("mlguard-report"), "cpu")
+    assert s.get("accuracy.floor") == Threshold(0.5, "above_chance")
+    assert s.source("seed") == "default"
+
+
+def test_precedence_cli_over_env_over_file_over_marker():
+    file = Source({"seed": 3, "samples": 30}, "pyproject.toml [tool.mlguard]")
+    marker = {"seed": 4, "samples": 40, "device": "meta"}
+    s = settings(cli={"seed": "1"}, environ={"MLGUARD_SEED": "2", "MLGUARD_SAMPLES": "20"}, files=[file], marker=marker)
+    assert (s.seed, s.samples, s.device) == (1, 20, "meta")
+    assert s.source("seed") == "command line (--mlguard-seed)"
+    assert s.source("samples") == "environment variable MLGUARD_SAMPLES"
+    assert s.source("device") == "the mlguard marker"
+
+
+def test_earlier_file_source_wins():
+    first = Source({"seed": 5}, "pytest.ini")
+    second = Source({"seed": 6, "samples": 7}, "pyproject.toml")
+    s = settings(files=[first, second])
+    assert (s.seed, s.samples) == (5, 7)
+
+
+def test_table_entries_merge_across_sources():
+    file = Source({"corruption.floors": {"gaussian_noise": 0.5, "gaussian_noise-3": 0.6}}, "pyproject.toml")
+    s = settings(cli={"corruption.floors.gaussian_noise-3": "0.7"}, files=[file])
+    assert dict(s.get("corruption.floors")) == {"gaussian_noise": Threshold(0.5), "gaussian_noise-3": Threshold(0.7)}
+
+
+def test_env_dotted_keys_use_double_underscores():
+    s = settings(environ={"MLGUARD_ACCURACY__FLOOR": "0.9"})
+    assert s.get("accuracy.floor") == Threshold(0.9)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"cli": {"seed": "-1"}}, "invalid value '-1' (type=str) for 'seed' in command line (--mlguard-seed)"),
+        ({"cli": {"samples": "0"}}, "for 'samples' in command line (--mlguard-samples): expected an integer in [1, inf]"),
+        (
+            {"files": [Source({"accuracy.floor": 1.7}, "pyproject.toml [tool.mlguard]")]},
+            "invalid value 1.7 (type=float) for 'accuracy.floor' in pyproject.toml [tool.mlguard]: expected a number in [0, 1]",
+        ),
+        ({"cli": {"accuracy.flor": "0.9"}}, "unknown mlguard setting 'accuracy.flor' in command line (--mlguard-set accuracy.flor=...); did you mean 'accuracy.floor'?"),
+        ({"environ": {"MLGUARD_SEEED": "1"}}, "unknown mlguard setting 'MLGUARD_SEEED' in the environment; did you mean 'MLGUARD_SEED'?"),
+        ({"cli": {"corruption.corruptions": "gaussian_nose"}}, "invalid value 'gaussian_nose' (type=str) for 'corruption.corruptions[0]'"),
+        ({"cli": {"corruption.severities": "6"}}, "for 'corruption.severities[0]' in command line"),
+        ({"cli": {"attack.checks": "pgd-l3-0.1"}}, "for 'attack.checks[0]' in command line (--mlguard-set attack.checks=...): expected an attack check"),
+        ({"cli": {"attack.checks": "foo-linf-0.1"}}, "expected an attack name, one of fgsm, pgd"),
+        ({"cli": {"attack.checks": "pgd-linf-0"}}, "expected a positive epsilon"),
+        ({"cli": {"corruption.floor": "2*clean"}}, "expected a number in [0, 1], or a relative threshold such as '0.8*clean'"),
+        ({"cli": {"corruption.floors.motion-3": "0.5"}}, "invalid value 'motion-3' (type=str) for 'corruption.floors'"),
+        ({"cli": {"calibration.enabled": "maybe"}}, "expected a boolean"),
+        ({"marker": {"samples": "many"}, "marker_where": "@pytest.mark.mlguard(...) on t.py::test"}, "for 'samples' in @pytest.mark.mlguard(...) on t.py::test"),
+        ({"cli": {"attack.checks": "pgd-linf-0.1,pgd-linf-0.1"}}, "expected a list without repeated entries"),
+    ],
+)
+def test_invalid_settings_name_key_value_and_place(kwargs, message):
+    with pytest.raises(ConfigError) as info:
+        settings(**kwargs)
+    assert message in str(info.value)
+
+
+def test_fractions_and_relative_thresholds():
+    s = settings(cli={"attack.checks": "pgd-linf-8/255", "corruption.floor": "0.8*clean"})
+    assert s.get("attack.checks") == ("pgd-linf-8/255",)
+    assert s.get("corruption.floor").resolve(clean=0.9) == pytest.approx(0.72)
+
+
+def test_pyproject_source(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[tool.mlguard]\nseed = 4\n[tool.mlguard.corruption]\nfloor = 0.6\nfloors = {gaussian_noise-3 = "0.9*clean"}\n')
+    source = pyproject_source(path, KEYS, display="pyproject.toml")
+    s = settings(files=[source])
+    assert s.seed == 4 and s.get("corruption.floor") == Threshold(0.6)
+    assert s.get("corruption.floors")["gaussian_noise-3"] == Threshold(0.9, "clean")
+    assert s.source("seed") == "pyproject.toml [tool.mlguard]"
+
+
+def test_pyproject_unknown_table_key(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text("[tool.mlguard.corruption]\nflor = 0.6\n")
+    with pytest.raises(ConfigError, match=r"unknown mlguard setting 'corruption.flor' in pyproject.toml \[tool.mlguard\]; did you mean"):
+        pyproject_source(path, KEYS, display="pyproject.toml")
+
+
+def test_pyproject_without_table_is_no_source(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text("[project]\nname = 'x'\n")
+    assert pyproject_source(path, KEYS) is None
+
+
+def test_settings_are_frozen():
+    s = settings()
+    with pytest.raises(TypeError):
+        s.get("corruption.floors")["x"] = 1  # type: ignore[index]

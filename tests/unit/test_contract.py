@@ -1,0 +1,123 @@
+"""The model contract: adapters, data, pipeline, and that running a check leaves a model as it was."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from pytest_mlguard import CallableModel, EvalData, InvalidArgument, Pipeline, SklearnModel, TorchModel
+from pytest_mlguard.contract import as_data, as_model
+
+
+def tiny_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.BatchNorm1d(3))
+
+
+def test_torch_model_probabilities_and_normalisation():
+    net = nn.Sequential(nn.Flatten(), nn.Identity())
+    model = TorchModel(net, input_shape=(2, 1, 1), n_classes=2, mean=(1.0, 0.0), std=(1.0, 2.0), output="logits")
+    proba = model.predict_proba(np.array([[[[1.0]], [[4.0]]]], np.float32))
+    # normalised input is (0, 2): softmax of logits (0, 2)
+    expected = np.exp([0.0, 2.0]) / np.exp([0.0, 2.0]).sum()
+    np.testing.assert_allclose(proba[0], expected, rtol=1e-6)
+
+
+def test_running_restores_mode_requires_grad_grad_and_device():
+    net = tiny_net()
+    net.train()
+    net[1].weight.requires_grad_(False)
+    net[1].bias.grad = torch.ones(3)
+    model = TorchModel(net, input_shape=(4,), n_classes=3)
+    with model.running("cpu"):
+        assert not net.training
+        for p in net.parameters():
+            p.requires_grad_(False)
+            p.grad = None
+        model.predict_proba(np.zeros((2, 4), np.float32))
+    assert net.training and net[2].training
+    assert net[1].weight.requires_grad is False and net[1].bias.requires_grad is True
+    assert torch.equal(net[1].bias.grad, torch.ones(3))
+
+
+def test_batch_shape_is_checked():
+    model = TorchModel(tiny_net(), input_shape=(4,), n_classes=3)
+    with pytest.raises(InvalidArgument, match=r"Expected a batch of shape \(N, 4\) for model 'torch' but got shape \(2, 5\)"):
+        model.predict_proba(np.zeros((2, 5)))
+
+
+def test_wrong_output_width_is_reported():
+    model = CallableModel(lambda x: np.zeros((len(x), 4)), input_shape=(4,), n_classes=3, name="api")
+    with pytest.raises(InvalidArgument, match=r"model 'api' returned outputs of shape \(2, 4\): expected \(batch, 3\)"):
+        model.predict_proba(np.zeros((2, 4)))
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: TorchModel(object(), input_shape=(4,), n_classes=3), "Expected a torch.nn.Module but got module="),
+        (lambda: TorchModel(tiny_net(), input_shape=(0, 4), n_classes=3), "Expected a non-empty tuple of positive ints"),
+        (lambda: TorchModel(tiny_net(), input_shape=(4,), n_classes=1), "Expected an int >= 2 but got n_classes=1"),
+        (lambda: TorchModel(tiny_net(), input_shape=(4,)), "Expected n_classes or class_names"),
+        (lambda: TorchModel(tiny_net(), input_shape=(4,), class_names=["a", "a"]), "Expected distinct class names"),
+        (lambda: TorchModel(tiny_net(), input_shape=(4,), n_classes=3, class_names=["a", "b"]), "Expected 3 class names"),
+        (lambda: TorchModel(tiny_net(), input_shape=(4,), n_classes=3, value_range=(1, 0)), "low < high"),
+        (lambda: TorchModel(tiny_net(), input_shape=(4,), n_classes=3, std=0.0), "Expected a positive number"),
+        (lambda: TorchModel(tiny_net(), input_shape=(3, 2, 2), n_classes=3, mean=(0.1, 0.2)), "3 per-channel numbers"),
+        (lambda: TorchModel(tiny_net(), input_shape=(4,), n_classes=3, output="scores"), "but got output='scores'"),
+        (lambda: CallableModel("f", input_shape=(4,), n_classes=3), "Expected a callable batch -> scores"),
+        (lambda: SklearnModel(object()), "Expected an estimator with predict_proba"),
+        (lambda: EvalData(np.zeros((3, 2)), [0, 1]), "Expected y of shape (3,)"),
+        (lambda: EvalData(np.zeros((2, 2)), [0.5, 1]), "Expected integer class labels"),
+        (lambda: EvalData(np.array([[0.0], [np.nan]]), [0, 1]), "sample 1 holds NaN or inf"),
+        (lambda: EvalData(np.zeros((0, 2)), []), "N >= 1 samples"),
+        (lambda: Pipeline(lambda b: 0, rejects=Exception), "declare the pipeline's own error class"),
+        (lambda: Pipeline(lambda b: 0, rejects="ValueError"), "Expected Exception subclasses"),
+        (lambda: Pipeline(lambda b: 0, input="video"), "but got input='video'"),
+        (lambda: Pipeline(lambda r: 0, input="record"), "at least one valid record"),
+        (lambda: as_model(42, EvalData(np.zeros((2, 2)), [0, 1])), "but got mlguard_model=42 (type=int)"),
+        (lambda: as_data("data.csv"), "but got mlguard_data='data.csv'"),
+    ],
+)
+def test_invalid_arguments(make, message):
+    with pytest.raises(InvalidArgument) as info:
+        make()
+    assert message in str(info.value)
+
+
+def test_sklearn_model_and_label_encoding():
+    from sklearn.linear_model import LogisticRegression
+
+    est = LogisticRegression().fit([[0.0], [1.0], [0.1], [0.9]], [0, 1, 0, 1])
+    model = SklearnModel(est)
+    assert model.input_shape == (1,) and model.predict(np.array([[0.0], [1.0]])).tolist() == [0, 1]
+    strings = LogisticRegression().fit([[0.0], [1.0]], ["cat", "dog"])
+    with pytest.raises(InvalidArgument, match="LabelEncoder"):
+        SklearnModel(strings)
+
+
+def test_as_model_infers_spec_from_data():
+    data = EvalData(np.random.default_rng(0).random((6, 4)), [0, 1, 2, 0, 1, 2])
+    model = as_model(tiny_net().eval(), data)
+    assert isinstance(model, TorchModel) and model.input_shape == (4,) and model.n_classes == 3
+    assert model.value_range == (0.0, 1.0)
+    black_box = as_model(lambda x: np.full((len(x), 3), 1 / 3), data)
+    assert isinstance(black_box, CallableModel)
+
+
+def test_as_data_from_tensors_dataset_and_loader():
+    x, y = torch.rand(10, 1, 2, 2), torch.arange(10) % 2
+    dataset = torch.utils.data.TensorDataset(x, y)
+    for source in ((x, y), dataset, torch.utils.data.DataLoader(dataset, batch_size=3)):
+        data = as_data(source)
+        assert data.n == 10 and data.sample_shape == (1, 2, 2)
+        np.testing.assert_array_equal(data.y, y.numpy())
+
+
+def test_subset_is_seeded_and_ordered():
+    data = EvalData(np.arange(20, dtype=np.float32)[:, None], np.arange(20) % 2)
+    a, b = data.subset(5, seed=1), data.subset(5, seed=1)
+    np.testing.assert_array_equal(a.x, b.x)
+    assert list(a.x[:, 0]) == sorted(a.x[:, 0]) and data.subset(None, 0) is data
