@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -177,7 +178,15 @@ class MlguardSession:
     def rerun_command(self, nodeid: str) -> str:
         path, sep, rest = str(nodeid).partition("::")
         target = os.path.relpath(self.config.rootpath / path, self.config.invocation_params.dir) + sep + rest
-        return f"pytest --mlguard '{target}' --mlguard-seed {self.settings.seed}"
+        words = ["pytest", "--mlguard", target, "--mlguard-seed", str(self.settings.seed)]
+        for key, value in self._cli.items():
+            if key == "seed":
+                continue
+            if key in INI_KEYS:
+                words += [f"--mlguard-{key}", str(value)]
+            else:
+                words += ["--mlguard-set", f"{key}={value}"]
+        return " ".join(shlex.quote(word) for word in words)
 
     def failure_message(self, result: CheckResult, nodeid: str) -> str:
         lines = [
