@@ -163,6 +163,7 @@ class MlguardFixture:
 
             mlguard.check("attack[pgd-linf-0.1]", floor=0.3)
         """
+        __tracebackhide__ = True
         result = self.measure(check_id, floor=floor, ceiling=ceiling)
         self._record(result)
         if not result.passed:

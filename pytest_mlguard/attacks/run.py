@@ -16,7 +16,7 @@ import numpy as np
 from ..checks.base import CheckSpec, Measurement
 from ..checks.evaluation import stable_seed
 from ..contract.model import Model, SklearnModel, TorchModel
-from ..errors import NotApplicable
+from ..errors import CheckError, NotApplicable
 from ._art import import_art
 from .registry import ATTACKS
 
@@ -132,7 +132,16 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         step_size=spec.param("step_size"),
         batch_size=spec.param("batch_size"),
     )
-    x_adv = art_attack.generate(x=data.x, y=data.y).astype(np.float32)
+    try:
+        x_adv = art_attack.generate(x=data.x, y=data.y).astype(np.float32)
+    except RuntimeError as exc:
+        if "does not require grad" not in str(exc):
+            raise
+        raise CheckError(
+            f"the output of model {model.name!r} has no gradient with respect to its input, so a gradient attack "
+            "cannot evaluate it (a model that ignores its input, or one that masks its gradients with a "
+            "non-differentiable step)"
+        ) from None
     outcome = robustness(model, data.x, data.y, x_adv)
     flipped = outcome["flipped"]
     details = {

@@ -14,7 +14,7 @@ FAST = """
 [tool.mlguard]
 samples = 120
 [tool.mlguard.accuracy]
-floor = 0.9
+floor = 0.85
 [tool.mlguard.corruption]
 floor = "0.7*clean"
 [tool.mlguard.attack]
