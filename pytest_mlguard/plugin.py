@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 SKIP_REASON = "mlguard tests run only with --mlguard: run `pytest --mlguard` (or add it to a separate CI stage)"
 MARKER = (
-    "mlguard(*, seed=None, samples=None, device=None, output=None, settings=None): a robustness test, run only "
+    "mlguard(*, seed=None, samples=None, device=None, output=None, profile=None, settings=None): a robustness test, run only "
     "with --mlguard; its keyword arguments are settings at the lowest precedence (below CLI, environment and "
     "pyproject), settings={'corruption.floor': 0.8} for dotted keys"
 )
@@ -58,6 +58,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--mlguard-device", dest="mlguard_device", metavar="DEVICE", help="torch device the models run on (default: cpu)"
     )
     group.addoption(
+        "--mlguard-profile",
+        dest="mlguard_profile",
+        metavar="NAME",
+        help="a named bundle of settings: smoke, ci, nightly, or one of [tool.mlguard.profiles] (default: none)",
+    )
+    group.addoption(
         "--mlguard-set",
         dest="mlguard_set",
         action="append",
@@ -70,6 +76,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ("samples", "evaluation samples each check uses (default: all)"),
         ("output", "directory for the reports, relative to the rootdir (default: mlguard-report)"),
         ("device", "torch device the models run on (default: cpu)"),
+        ("profile", "a named bundle of settings: smoke, ci, nightly or your own (default: none)"),
     ):
         parser.addini(f"mlguard_{name}", f"pytest-mlguard: {text}", default="")
 

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 __all__ = ["MlguardSession", "WORKER_OUTPUT_KEY", "cli_values"]
 
 WORKER_OUTPUT_KEY = "mlguard_results"
-INI_KEYS = ("seed", "samples", "output", "device")
-MARKER_CORE_KEYS = ("seed", "samples", "output", "device")
+INI_KEYS = ("seed", "samples", "output", "device", "profile")
+MARKER_CORE_KEYS = ("seed", "samples", "output", "device", "profile")
 
 
 def cli_values(config: pytest.Config) -> dict[str, Any]:
@@ -92,8 +92,15 @@ class MlguardSession:
 
     # -- settings ---------------------------------------------------------------------------------
     def resolve(self, marker: Mapping[str, Any] | None = None, marker_where: str = "the mlguard marker") -> Settings:
+        from .config.profiles import BUILTIN_PROFILES
+
         settings = resolve(
-            cli=self._cli, files=self._files, marker=marker, marker_where=marker_where, keys=self.keys
+            cli=self._cli,
+            files=self._files,
+            marker=marker,
+            marker_where=marker_where,
+            keys=self.keys,
+            profiles=BUILTIN_PROFILES,
         )
         return self._with_output_dir(settings)
 

@@ -32,4 +32,11 @@ def pyproject_source(path: Path, keys: Iterable[Key], *, display: str | None = N
     if not isinstance(table, dict):
         raise ConfigError(f"expected a table at [tool.mlguard] in {shown}, got {type(table).__name__}")
     known = {key.name: key for key in keys}
-    return Source(flatten(table, known, where), where)
+    table = dict(table)
+    profiles = table.pop("profiles", {})
+    if not isinstance(profiles, dict) or not all(isinstance(v, dict) for v in profiles.values()):
+        raise ConfigError(f"expected tables [tool.mlguard.profiles.<name>] in {shown}, got profiles = {profiles!r}")
+    flat_profiles = {
+        name: flatten(values, known, f"{shown} [tool.mlguard.profiles.{name}]") for name, values in profiles.items()
+    }
+    return Source(flatten(table, known, where), where, profiles=flat_profiles)

@@ -53,6 +53,8 @@ class Source:
     where: str
     # per-key descriptions of the place, where the place differs from key to key
     where_by_key: Mapping[str, str] = field(default_factory=dict)
+    # settings profiles this source defines ([tool.mlguard.profiles.<name>]), flattened
+    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def where_of(self, key: str) -> str:
         return self.where_by_key.get(key, self.where)
@@ -69,6 +71,13 @@ CORE_KEYS: tuple[Key, ...] = (
     ),
     Key("output", parse_path, Path("mlguard-report"), "directory the reports and badges are written to", cli="--mlguard-output"),
     Key("device", parse_str, "cpu", "torch device the models run on, such as cpu or cuda:0", cli="--mlguard-device"),
+    Key(
+        "profile",
+        parse_optional(parse_str),
+        None,
+        "a named bundle of settings: smoke, ci, nightly or one defined in [tool.mlguard.profiles.<name>]",
+        cli="--mlguard-profile",
+    ),
 )
 
 
@@ -164,6 +173,30 @@ def env_source(environ: Mapping[str, str], keys: Mapping[str, Key]) -> Source:
     return Source(values, "the environment", where_by_key)
 
 
+def _profile_source(sources: list[Source], known: Mapping[str, Key], builtin: Mapping[str, Mapping[str, Any]]) -> Source | None:
+    """The selected profile's values as the lowest-precedence source, or ``None`` if none is selected."""
+    name, place = None, ""
+    for source in sources:  # highest precedence first
+        if "profile" in source.values:
+            place = source.where_of("profile")
+            name = known["profile"].parse(source.values["profile"], "profile", place)
+            break
+    if name is None:
+        return None
+    merged: dict[str, dict[str, Any]] = {key: dict(values) for key, values in builtin.items()}
+    defined_in: dict[str, str] = {key: "the built-in profile" for key in builtin}
+    for source in reversed(sources):  # higher-precedence definitions win
+        for profile, values in source.profiles.items():
+            merged.setdefault(profile, {}).update(values)
+            defined_in[profile] = f"{source.where} (profiles.{profile})"
+    if name not in merged:
+        raise ConfigError(
+            f"unknown profile {name!r} in {place}: expected one of {', '.join(sorted(merged))}, "
+            "or define it in [tool.mlguard.profiles.<name>]"
+        )
+    return Source(merged[name], f"profile {name!r} from {defined_in[name]}")
+
+
 def resolve(
     *,
     cli: Mapping[str, Any] | None = None,
@@ -172,8 +205,12 @@ def resolve(
     marker: Mapping[str, Any] | None = None,
     marker_where: str = "the mlguard marker",
     keys: Iterable[Key] = CORE_KEYS,
+    profiles: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Settings:
     """Resolve settings from every source, highest precedence first.
+
+    A selected profile (``profile`` = a name) supplies values below every other source, like
+    Hypothesis' settings profiles: explicit settings override the profile's.
 
     Args:
         cli: values from the command line, by dotted key (strings, as typed).
@@ -183,6 +220,7 @@ def resolve(
         marker: keyword arguments of ``@pytest.mark.mlguard(...)``.
         marker_where: how to name the marker in errors.
         keys: every known key.
+        profiles: built-in profiles by name (flattened values); sources' own profiles extend them.
     """
     known = {key.name: key for key in keys}
     cli_where = {}
@@ -196,6 +234,9 @@ def resolve(
         *files,
         Source(dict(marker or {}), marker_where),
     ]
+    profile_source = _profile_source(sources, known, profiles or {})
+    if profile_source is not None:
+        sources.append(profile_source)
 
     values: dict[str, Any] = {}
     where: dict[str, str] = {}

@@ -120,4 +120,4 @@ def test_help_lists_every_option_with_its_default(pytester):
 
 def test_markers_are_registered(pytester):
     result = pytester.runpytest_subprocess("--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.mlguard(*, seed=None, samples=None, device=None, output=None, settings=None): *"])
+    result.stdout.fnmatch_lines(["@pytest.mark.mlguard(*, seed=None, samples=None, device=None, output=None, profile=None, settings=None): *"])

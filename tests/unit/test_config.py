@@ -115,3 +115,40 @@ def test_settings_are_frozen():
     s = settings()
     with pytest.raises(TypeError):
         s.get("corruption.floors")["x"] = 1  # type: ignore[index]
+
+
+def test_profiles_sit_below_explicit_settings():
+    from pytest_mlguard.config.profiles import BUILTIN_PROFILES
+
+    file = Source({"samples": 30}, "pyproject.toml [tool.mlguard]", profiles={"ci": {"attack.steps": 3}, "mine": {"seed": 9}})
+    s = resolve(keys=KEYS, environ={}, cli={"profile": "ci"}, files=[file], profiles=BUILTIN_PROFILES)
+    assert s.samples == 30  # explicit beats the profile's 500
+    assert s.get("attack.steps") == 3  # the project's [tool.mlguard.profiles.ci] extends the built-in
+    assert s.get("corruption.severities") == (1, 3, 5)
+    assert s.source("corruption.severities") == "profile 'ci' from pyproject.toml [tool.mlguard] (profiles.ci)"
+    mine = resolve(keys=KEYS, environ={"MLGUARD_PROFILE": "mine"}, files=[file], profiles=BUILTIN_PROFILES)
+    assert mine.seed == 9
+
+
+def test_every_builtin_profile_resolves():
+    from pytest_mlguard.config.profiles import BUILTIN_PROFILES
+
+    for name in BUILTIN_PROFILES:
+        assert resolve(keys=KEYS, environ={}, cli={"profile": name}, profiles=BUILTIN_PROFILES).get("profile") == name
+
+
+def test_unknown_profile_names_the_choices(tmp_path):
+    from pytest_mlguard.config.profiles import BUILTIN_PROFILES
+
+    with pytest.raises(ConfigError, match=r"unknown profile 'fast' in command line \(--mlguard-profile\): expected one of ci, nightly, smoke"):
+        resolve(keys=KEYS, environ={}, cli={"profile": "fast"}, profiles=BUILTIN_PROFILES)
+
+
+def test_pyproject_profiles(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text("[tool.mlguard]\nprofile = 'quick'\n[tool.mlguard.profiles.quick]\nsamples = 10\n")
+    source = pyproject_source(path, KEYS, display="pyproject.toml")
+    assert resolve(keys=KEYS, environ={}, files=[source]).samples == 10
+    path.write_text("[tool.mlguard.profiles.quick]\nsampels = 10\n")
+    with pytest.raises(ConfigError, match=r"unknown mlguard setting 'sampels' in pyproject.toml \[tool.mlguard.profiles.quick\]"):
+        pyproject_source(path, KEYS, display="pyproject.toml")
