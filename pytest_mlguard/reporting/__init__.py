@@ -1,6 +1,7 @@
 """Reports, score and badges: written by the controller only, whole or not at all."""
 
-from .report import SCHEMA, build_report, write_outputs
-from .score import robustness_score
+from .progress import PROGRESS_KEYS
+from .report import REPORT_KEYS, SCHEMA, build_report, write_outputs
+from .score import SCORE_KEYS, robustness_score
 
-__all__ = ["SCHEMA", "build_report", "robustness_score", "write_outputs"]
+__all__ = ["PROGRESS_KEYS", "REPORT_KEYS", "SCHEMA", "SCORE_KEYS", "build_report", "robustness_score", "write_outputs"]

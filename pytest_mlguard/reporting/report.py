@@ -16,22 +16,32 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
+from ..config.parse import parse_bool, parse_int
+from ..config.settings import Key
 from .atomic import write_files
-from .badge import badge_svg
 from .score import robustness_score
 
-__all__ = ["SCHEMA", "build_report", "sort_key", "write_outputs"]
+__all__ = ["REPORT_KEYS", "SCHEMA", "build_report", "family_rank", "sort_key", "write_outputs"]
+
+REPORT_KEYS: tuple[Key, ...] = (
+    Key("report.html", parse_bool, True, "write report.html (plots and failing examples) beside report.json"),
+    Key("report.examples", parse_int(0, 100), 6, "thumbnails of failing examples shown per failing check in report.html"),
+)
 
 SCHEMA = "pytest-mlguard/report/1"
 
 _FAMILY_ORDER = ("accuracy", "corruption", "attack", "calibration", "inputs")
 
 
+def family_rank(family: str) -> int:
+    """A family's place in the suite's order (families the suite does not know come last)."""
+    return _FAMILY_ORDER.index(family) if family in _FAMILY_ORDER else len(_FAMILY_ORDER)
+
+
 def sort_key(check: Mapping[str, Any]) -> tuple[Any, ...]:
     """Checks sort by model, family (suite order) and id, so that every run orders them alike."""
     family = check["family"]
-    order = _FAMILY_ORDER.index(family) if family in _FAMILY_ORDER else len(_FAMILY_ORDER)
-    return (check["model"], order, family, check["id"])
+    return (check["model"], family_rank(family), family, check["id"])
 
 
 def build_report(
@@ -59,14 +69,45 @@ def build_report(
     }
 
 
-def write_outputs(report: Mapping[str, Any], directory: Path) -> dict[str, Path]:
-    """Write ``report.json`` and ``badge.svg`` into ``directory``, whole or not at all."""
-    paths = {"report": directory / "report.json", "badge": directory / "badge.svg"}
+def write_outputs(
+    report: Mapping[str, Any], directory: Path, *, html: bool = True, examples_per_check: int = 6
+) -> dict[str, Path]:
+    """Write the run's files into ``directory``, whole or not at all.
+
+    ``report.json``; ``badge.svg`` and ``badge.json`` (the score, as SVG and as a shields.io endpoint);
+    ``badge-<family>.svg`` and ``.json`` for each family's component; and, unless ``html`` is false,
+    ``report.html`` (thumbnails of failing examples are read from ``directory/artifacts``).
+
+    Returns:
+        The paths written, by name: ``report``, ``badge``, ``endpoint``, ``html`` and
+        ``badge-<family>``/``endpoint-<family>``.
+    """
+    from .badge import badge_files
+
     text = json.dumps(report, indent=2, sort_keys=False, allow_nan=False) + "\n"
-    write_files(
-        {
-            paths["report"]: text.encode(),
-            paths["badge"]: badge_svg(float(report["score"])).encode(),
-        }
-    )
-    return paths
+    files: dict[str, tuple[Path, bytes]] = {"report": (directory / "report.json", text.encode())}
+    for name, content in badge_files(report).items():
+        stem, _, suffix = name.rpartition(".")
+        key = stem.replace("badge", "badge" if suffix == "svg" else "endpoint", 1)
+        files[key] = (directory / name, content.encode())
+    if html:
+        files["html"] = (directory / "report.html", _html_page(report, directory, examples_per_check).encode())
+    write_files(dict(files.values()))
+    return {key: path for key, (path, _) in files.items()}
+
+
+def _html_page(report: Mapping[str, Any], directory: Path, examples_per_check: int) -> str:
+    """report.html, or a page that says why it could not be drawn (report.json is written either way)."""
+    from .html import render_html
+
+    try:
+        return render_html(report, directory, examples_per_check=examples_per_check)
+    except Exception as exc:  # noqa: BLE001 - a plotting bug must not cost the user the JSON report
+        import html
+        import traceback
+
+        detail = html.escape("".join(traceback.format_exception(exc)))
+        return (
+            "<!DOCTYPE html><html><head><meta charset='utf-8'><title>mlguard report: not drawn</title></head><body>"
+            f"<h1>report.html could not be drawn</h1><p>report.json holds every result.</p><pre>{detail}</pre></body></html>"
+        )

@@ -4,8 +4,12 @@ For each model, each family present gets a component in [0, 1], the mean over it
 
 * checks with a clean reference (corruption, attack): ``min(1, value / clean_accuracy)``, the
   relative robustness (0 when the clean accuracy is 0);
-* ceiling checks (calibration's ECE): ``max(0, 1 - value)``;
-* other floor checks (accuracy, inputs): the value, clipped to [0, 1].
+* checks of a metric in physical units (milliseconds, megabytes, samples per second: a value or a
+  threshold above 1), relative to their threshold: ``min(1, value / floor)`` for a floor,
+  ``min(1, ceiling / value)`` for a ceiling (1 when the value is 0), so a check that passes scores 1;
+* other ceiling checks (ECE, confidence on garbage): ``max(0, 1 - value)``;
+* other floor checks (accuracy, graceful fraction): the value, clipped to [0, 1];
+* a NaN measurement: 0.
 
 A model's score is ``100 *`` the weighted mean of its components (weights from ``score.weights``,
 1 by default); the run's score is the mean over models, rounded to one decimal.
@@ -43,10 +47,15 @@ def check_goodness(result: Mapping[str, Any]) -> float:
         return 0.0
     value = float(result["value"])
     clean = result.get("details", {}).get("clean_accuracy")
+    threshold = float(result["ceiling"] if "ceiling" in result else result.get("floor", 0.0))
+    if clean is not None and result["family"] != "accuracy" and "ceiling" not in result:
+        return 0.0 if clean <= 0 else max(0.0, min(1.0, value / clean))
+    if abs(value) > 1.0 or abs(threshold) > 1.0:  # physical units: relative to the threshold
+        if "ceiling" in result:
+            return 1.0 if value <= 0 else max(0.0, min(1.0, threshold / value))
+        return 1.0 if threshold <= 0 else max(0.0, min(1.0, value / threshold))
     if "ceiling" in result:
         return max(0.0, min(1.0, 1.0 - value))
-    if clean is not None and result["family"] != "accuracy":
-        return 0.0 if clean <= 0 else max(0.0, min(1.0, value / clean))
     return max(0.0, min(1.0, value))
 
 

@@ -33,6 +33,14 @@ def summary_lines(
         yield f"robustness score of {model}: {entry['score']:.1f}/100 ({components})", {"bold": True}
     if len(report["score_components"]) > 1:
         yield f"robustness score: {report['score']:.1f}/100 (mean over models)", {"bold": True}
+    if report.get("comparison"):
+        from ..baseline.compare import comparison_lines
+
+        yield from comparison_lines(report["comparison"])
     if written:
-        shown = ", ".join(f"{name} {os.path.relpath(path)}" for name, path in written.items())
+        shown = ", ".join(f"{name} {os.path.relpath(written[name])}" for name in ("report", "badge") if name in written)
         yield f"written: {shown}", {}
+        if "html" in written:
+            yield f"plots and failing examples: {os.path.relpath(written['html'])}", {}
+        if "baseline" in written:
+            yield f"baseline saved: {os.path.relpath(written['baseline'])}", {}

@@ -1,0 +1,302 @@
+"""The files a run writes: badges and shields.io endpoints, report.html (escaping, plots, thumbnails,
+graceful gaps), the terminal summary, and the progress lines of long checks."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pytest_mlguard.reporting import build_report, write_outputs
+from pytest_mlguard.reporting.badge import badge_files, endpoint_json, family_scores
+from pytest_mlguard.reporting.examples import artifact_dir_name, failing_examples, thumbnail
+from pytest_mlguard.reporting.html import render_html
+from pytest_mlguard.reporting.progress import Progress, check_label
+from pytest_mlguard.reporting.terminal import summary_lines
+
+EVIL = "<script>alert(1)</script>"
+
+
+def check(check_id, value, *, model="digits", metric="accuracy", kind="floor", passed=True, details=None, threshold=0.5):
+    return {
+        "id": check_id,
+        "model": model,
+        "family": check_id.partition("[")[0],
+        "metric": metric,
+        "value": value,
+        kind: threshold,
+        "threshold": f"{threshold:g}",
+        "n": 100,
+        "passed": passed,
+        "seed": 0,
+        "duration_s": 0.1,
+        "details": details or {},
+    }
+
+
+def reliability(n_bins=10):
+    rng = np.random.default_rng(0)
+    confidence = np.linspace(0.05, 0.95, n_bins)
+    return {
+        "edges": np.linspace(0, 1, n_bins + 1).tolist(),
+        "count": [0.0, 0.0, *rng.integers(1, 50, n_bins - 2).astype(float).tolist()],
+        "accuracy": [0.0, 0.0, *(confidence[2:] - 0.1).tolist()],
+        "confidence": [0.0, 0.0, *confidence[2:].tolist()],
+    }
+
+
+def full_checks():
+    """A run with every kind of plot data, as the families write it."""
+    checks = [check("accuracy", 0.97, details={"per_class": {"0": 1.0}})]
+    for severity, value in ((1, 0.95), (3, 0.9), (5, 0.6)):
+        checks.append(
+            check(f"corruption[gaussian_noise-{severity}]", value, passed=value > 0.7,
+                  details={"corruption": "gaussian_noise", "severity": severity, "clean_accuracy": 0.97, "ece": 0.02 * severity})
+        )
+    for eps, value in ((0.05, 0.8), (0.1, 0.5)):
+        checks.append(
+            check(f"attack[pgd-linf-{eps}]", value, metric="robust_accuracy",
+                  details={"attack": "pgd", "norm": "linf", "eps": eps, "clean_accuracy": 0.97, "ece": eps})
+        )
+    checks.append(check("calibration[ece]", 0.03, metric="ece", kind="ceiling", details={"reliability": reliability()}))
+    return checks
+
+
+def report_of(checks, models=None):
+    models = models or {"digits": {"name": "digits", "kind": "torch", "input_shape": [1, 8, 8], "value_range": [0.0, 1.0], "class_names": [str(i) for i in range(10)]}}
+    return build_report(checks, seed=0, samples=None, models=models)
+
+
+def images_in(page):
+    return re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+
+
+# -- badges ---------------------------------------------------------------------------------------
+def test_family_badges_and_shields_endpoints():
+    checks = [check("accuracy", 0.9), check("accuracy", 0.7, model="other"), check("attack[fgsm-linf-0.1]", 0.4, details={"clean_accuracy": 0.8})]
+    report = report_of(checks, models={"digits": {}, "other": {}})
+    assert family_scores(report) == {"accuracy": 80.0, "attack": 50.0}
+    files = badge_files(report)
+    assert sorted(files) == ["badge-accuracy.json", "badge-accuracy.svg", "badge-attack.json", "badge-attack.svg", "badge.json", "badge.svg"]
+    endpoint = json.loads(files["badge.json"])
+    assert endpoint == {"schemaVersion": 1, "label": "robustness", "message": f"{report['score']:.1f}", "color": "yellow"}
+    assert json.loads(files["badge-attack.json"]) == {"schemaVersion": 1, "label": "robustness: attack", "message": "50.0", "color": "orange"}
+    assert ">robustness: attack<" in files["badge-attack.svg"] and ">50.0<" in files["badge-attack.svg"]
+    assert json.loads(endpoint_json(99.96))["message"] == "100.0"
+
+
+def test_write_outputs_writes_every_file_and_returns_their_paths(tmp_path):
+    report = report_of(full_checks())
+    paths = write_outputs(report, tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "report.json", "report.html", "badge.svg", "badge.json",
+        *(f"badge-{f}.{s}" for f in ("accuracy", "attack", "calibration", "corruption") for s in ("svg", "json")),
+    }
+    assert paths["report"] == tmp_path / "report.json" and paths["html"] == tmp_path / "report.html"
+    assert paths["endpoint"] == tmp_path / "badge.json" and paths["badge-attack"] == tmp_path / "badge-attack.svg"
+    without_html = write_outputs(report, tmp_path / "no-html", html=False)
+    assert "html" not in without_html and not (tmp_path / "no-html" / "report.html").exists()
+
+
+def test_a_plotting_bug_still_writes_the_json_and_says_so_in_the_page(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"boom {EVIL}")
+
+    monkeypatch.setattr("pytest_mlguard.reporting.html.render_html", broken)
+    write_outputs(report_of(full_checks()), tmp_path)
+    assert json.loads((tmp_path / "report.json").read_text())["summary"]["total"] == 7
+    page = (tmp_path / "report.html").read_text()
+    assert "report.html could not be drawn" in page and "boom &lt;script&gt;" in page and EVIL not in page
+
+
+# -- report.html ----------------------------------------------------------------------------------
+def test_page_escapes_every_user_string(tmp_path):
+    evil_model = f'model"><img src=x onerror=alert(2)>{EVIL}'
+    checks = [check("accuracy", 0.2, model=evil_model, passed=False)]
+    directory = tmp_path / "artifacts" / artifact_dir_name(evil_model, "accuracy")
+    directory.mkdir(parents=True)
+    (directory / "<b>evil.bin").write_bytes(b"\x89PNG\r\n\x1a\ntruncated")
+    models = {evil_model: {"name": evil_model, "kind": "torch", "class_names": [EVIL, "<i>cat</i>"], "input_shape": [3, 8, 8]}}
+    page = render_html(report_of(checks, models), tmp_path)
+    assert "<script" not in page and "<img src=x" not in page and "<b>evil" not in page and "<i>cat" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;b&gt;evil.bin" in page
+    assert "default-src 'none'" in page  # and nothing may run or load even if escaping were missed
+
+
+def test_page_has_every_plot_when_the_checks_carry_their_data(tmp_path):
+    page = render_html(report_of(full_checks()), tmp_path)
+    kinds = re.findall(r'data-plot="([a-z-]+)"', page)
+    assert kinds == ["reliability", "corruption", "attack", "calibration-shift"]
+    assert "No reliability diagram" not in page and "no corruption check" not in page
+    for encoded in images_in(page):
+        image = Image.open(io.BytesIO(base64.b64decode(encoded)))
+        assert image.format == "PNG" and image.width >= 300
+    assert "failed" in page and "corruption[gaussian_noise-5]" in page
+
+
+def test_page_degrades_gracefully_without_plot_data_or_results(tmp_path):
+    page = render_html(report_of([check("accuracy", 0.9), check("calibration[ece]", 0.1, metric="ece", kind="ceiling", details={"reliability": {"count": "junk"}})]), tmp_path)
+    assert re.findall(r'data-plot="([a-z-]+)"', page) == []
+    for line in ("No reliability diagram", "No accuracy-against-severity plot", "No robust-accuracy-against-epsilon plot", "No check failed."):
+        assert line in page
+    empty = render_html(build_report([], seed=0, samples=None, models={}), tmp_path)
+    assert "No checks ran." in empty
+
+
+def test_page_shows_intervals_and_inconclusive_verdicts_where_checks_carry_them(tmp_path):
+    checks = [dict(check("accuracy", 0.9), interval=[0.85, 0.93], verdict="inconclusive"), check("attack[fgsm-linf-0.1]", 0.5, details={"interval": {"low": 0.4, "high": 0.6}})]
+    page = render_html(report_of(checks), tmp_path)
+    assert "[0.8500, 0.9300]" in page and "[0.4000, 0.6000]" in page
+    assert 'class="verdict-inconclusive">inconclusive' in page
+
+
+def test_page_shows_the_baseline_comparison(tmp_path):
+    from pytest_mlguard.baseline import Tolerance
+    from pytest_mlguard.baseline.compare import compare_runs
+
+    base = report_of([check("accuracy", 0.97)])
+    report = report_of([check("accuracy", 0.90)])
+    report["comparison"] = compare_runs(report, dict(base, name="main"), [Tolerance.parse("accuracy:1pp")])
+    page = render_html(report, tmp_path)
+    assert "Comparison with baseline main" in page
+    assert re.search(r'<tr class="regressed">\s*<td>digits</td><td><code>accuracy</code></td>', page)
+    assert "Regressed beyond tolerance: digits::accuracy accuracy" in page
+
+
+# -- thumbnails of failing examples ---------------------------------------------------------------
+def test_thumbnails_from_arrays_images_and_undecodable_files(tmp_path):
+    batch = np.random.default_rng(0).random((3, 1, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "adversarial.npy", batch)
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "photo.png")
+    (tmp_path / "truncated.bin").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    shown = thumbnail(tmp_path / "adversarial.npy", limit=2)
+    assert [e["file"] for e in shown] == ["adversarial.npy [0]", "adversarial.npy [1]"]
+    assert Image.open(io.BytesIO(base64.b64decode(shown[0]["png"]))).size == (96, 96)  # 8x8 enlarged pixel for pixel
+    assert thumbnail(tmp_path / "photo.png")[0]["size"] == [30, 20]  # the original size, shown under the thumbnail
+    card = thumbnail(tmp_path / "truncated.bin")[0]
+    assert "png" not in card and card["head"] == "89 50 4e 47 0d 0a 1a 0a 00 00" and card["error"]
+    hwc = np.zeros((8, 8, 3), np.float32)
+    assert len(thumbnail(_saved(tmp_path / "hwc.npy", hwc))) == 1
+    assert "not an image" in thumbnail(_saved(tmp_path / "flat.npy", np.zeros(5)))[0]["error"]
+
+
+def _saved(path, array):
+    np.save(path, array)
+    return path
+
+
+def test_failing_examples_come_from_details_and_artifact_dirs_of_failing_checks_only(tmp_path):
+    directory = tmp_path / "artifacts" / artifact_dir_name("digits", "attack[pgd-linf-0.1]")
+    directory.mkdir(parents=True)
+    np.save(directory / "adversarial.npy", np.zeros((10, 1, 8, 8)))
+    (directory / "verdicts.json").write_text("{}")
+    np.save(tmp_path / "garbage.npy", np.ones((1, 1, 8, 8)))
+    checks = [
+        check("attack[pgd-linf-0.1]", 0.1, passed=False),
+        check("calibration[garbage-noise]", 0.99, passed=False, details={"artifact": str(tmp_path / "garbage.npy"), "examples": [{"file": "garbage.npy", "caption": "said 99% '0'"}]}),
+        check("accuracy", 0.99, details={"artifact": str(tmp_path / "garbage.npy")}),
+    ]
+    groups = failing_examples({"checks": checks}, tmp_path, per_check=4)
+    assert [(g["check"], len(g["examples"])) for g in groups] == [("attack[pgd-linf-0.1]", 4), ("calibration[garbage-noise]", 1)]
+    assert groups[1]["examples"][0]["caption"] == "said 99% '0'"  # named twice, shown once
+    assert failing_examples({"checks": checks}, tmp_path, per_check=0) == []
+
+
+# -- terminal -------------------------------------------------------------------------------------
+def test_terminal_summary_names_the_files_and_the_comparison(tmp_path):
+    from pytest_mlguard.baseline.compare import compare_runs
+
+    report = report_of([check("accuracy", 0.9)])
+    report["comparison"] = compare_runs(report, dict(report, name="main"))
+    written = {"report": tmp_path / "report.json", "badge": tmp_path / "badge.svg", "html": tmp_path / "report.html", "baseline": tmp_path / "b.json", "endpoint": tmp_path / "badge.json"}
+    lines = [line for line, _ in summary_lines(report, written)]
+    assert lines[-4].startswith("no metric regressed beyond tolerance against baseline 'main'")
+    assert re.fullmatch(r"written: report \S+report\.json, badge \S+badge\.svg", lines[-3])
+    assert lines[-2].startswith("plots and failing examples: ") and lines[-2].endswith("report.html")
+    assert lines[-1].startswith("baseline saved: ")
+
+
+# -- progress -------------------------------------------------------------------------------------
+def test_progress_lines_name_the_check_its_place_and_how_far_then_done():
+    lines: list[str] = []
+    progress = Progress(lines.append, after=0.05, every=0.1)
+    progress.position(3, 6)
+    with progress.running("digits", "attack[pgd-linf-0.1]"):
+        progress.update("digits", 120, 360)
+        time.sleep(0.4)
+    assert lines, "a check running past `after` shows progress"
+    assert re.fullmatch(r"mlguard \[3/6\] attack\[pgd-linf-0\.1\] on digits: 120/360 samples, \d+ s", lines[0])
+    assert 2 <= len(lines) <= 6  # one line every `every` seconds, not one per update
+    assert re.fullmatch(r"mlguard \[3/6\] attack\[pgd-linf-0\.1\] on digits: done in \d+ s", lines[-1])
+    count = len(lines)
+    time.sleep(0.15)
+    assert len(lines) == count  # nothing after the check is done
+
+
+def test_fast_checks_quiet_runs_and_disabled_progress_show_nothing():
+    lines: list[str] = []
+    with Progress(lines.append, after=5.0, every=1.0).running("m", "accuracy"):
+        time.sleep(0.05)
+    with Progress(None, after=0.0, every=0.1).running("m", "accuracy"):  # -q or an xdist worker
+        time.sleep(0.05)
+    with Progress(lines.append, after=None, every=0.1).running("m", "accuracy"):  # progress.after = none
+        time.sleep(0.05)
+    assert lines == []
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "label"),
+    [
+        ("examples/digits/conftest.py::mlguard::attack[pgd-linf-0.1]", "attack[pgd-linf-0.1]"),
+        ("conftest.py::mlguard::accuracy", "accuracy"),
+        ("tests/test_robust.py::test_noise[a::b]", "b]"),
+        ("tests/test_robust.py::TestX::test_noise", "test_noise"),
+    ],
+)
+def test_check_labels(nodeid, label):
+    assert check_label(nodeid) == label
+
+
+def test_npz_archives_of_attacks_show_adversarial_inputs_with_label_and_predicted_class(tmp_path):
+    x = np.zeros((2, 1, 8, 8), np.float32)
+    np.savez_compressed(tmp_path / "adversarial.npz", index=[3, 7], x=x, x_adv=x + 0.5, y=[1, 2], adversarial_class=[7, 0])
+    shown = thumbnail(tmp_path / "adversarial.npz", limit=5, class_names=["zero", "one", "two"])
+    assert [e["label"] for e in shown] == ["x_adv: one → 7", "x_adv: two → zero"]
+    np.savez(tmp_path / "other.npz", weights=np.zeros(3))
+    assert "no image array" in thumbnail(tmp_path / "other.npz")[0]["error"]
+
+
+def test_sweeps_draw_their_whole_curve_one_panel_per_norm(tmp_path):
+    sweep = check("attack[pgd-linf-sweep]", 0.6, metric="mean_robust_accuracy",
+                  details={"attack": "pgd", "norm": "linf", "clean_accuracy": 0.97, "curve": {"eps": [0.01, 0.02, 0.05], "robust_accuracy": [0.9, 0.7, 0.2]}})
+    l2 = check("attack[deepfool-l2]", 0.3, metric="median_norm", details={"attack": "deepfool", "norm": "l2", "curve": {"eps": [0.5, 1.0], "robust_accuracy": [0.6, 0.1]}})
+    from pytest_mlguard.reporting.plots import attack_figure
+
+    image = Image.open(io.BytesIO(base64.b64decode(attack_figure("digits", [sweep, l2]))))
+    assert image.width >= 2 * 500  # two panels: L-inf and L2 epsilons are not on one axis
+    assert attack_figure("digits", [check("attack[pgd-linf-sweep]", 0.5, details={"curve": {"eps": [1], "robust_accuracy": [1, 2]}})]) is None
+
+
+@pytest.mark.parametrize(
+    ("result", "goodness"),
+    [
+        (check("resources[latency-p95]", 4.0, metric="latency_p95_ms", kind="ceiling", threshold=10.0), 1.0),
+        (check("resources[latency-p95]", 20.0, metric="latency_p95_ms", kind="ceiling", threshold=10.0), 0.5),
+        (check("resources[throughput]", 150.0, metric="samples_per_s", threshold=200.0), 0.75),
+        (check("resources[memory]", 0.0, metric="peak_mb", kind="ceiling", threshold=512.0), 1.0),
+        (check("calibration[garbage-noise]", 0.76, metric="mean_confidence", kind="ceiling", threshold=0.85), 0.24),
+        (check("corruption[x-3]", 0.45, details={"clean_accuracy": 0.9}), 0.5),
+        (check("accuracy", None), 0.0),
+    ],
+)
+def test_score_goodness_of_each_kind_of_check(result, goodness):
+    from pytest_mlguard.reporting.score import check_goodness
+
+    assert check_goodness(result) == pytest.approx(goodness)
