@@ -1,0 +1,80 @@
+"""The ``calibration`` checks' measurements: metrics of the clean predictions, and garbage inputs.
+
+The metric checks (``ece``, ``mce``, ``classwise-ece``, ``brier``, ``nll``) reuse
+``evaluation.clean_proba``, so they cost no model pass; their details hold the reliability diagram
+and the temperature-scaling advice, which their failure message repeats. The garbage checks
+(:mod:`.garbage`) cost one model pass per source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..checks.base import CheckSpec, Measurement
+from . import garbage
+from .metrics import (
+    brier_score,
+    classwise_calibration_error,
+    expected_calibration_error,
+    maximum_calibration_error,
+    negative_log_likelihood,
+    reliability_bins,
+)
+from .temperature import temperature_advice
+
+if TYPE_CHECKING:
+    from ..checks.evaluation import Evaluation
+
+__all__ = ["METRICS", "advice_message", "run_check", "run_metric"]
+
+# metric -> (function of proba, labels, bins, binning; its name in messages)
+METRICS: dict[str, tuple[Callable[[np.ndarray, np.ndarray, int, Any], float], str]] = {
+    "ece": (lambda p, y, b, m: expected_calibration_error(p, y, b, binning=m), "ECE"),
+    "mce": (lambda p, y, b, m: maximum_calibration_error(p, y, b, binning=m), "MCE"),
+    "classwise_ece": (lambda p, y, b, m: classwise_calibration_error(p, y, b, binning=m), "class-wise ECE"),
+    "brier": (lambda p, y, b, m: brier_score(p, y), "Brier score"),
+    "nll": (lambda p, y, b, m: negative_log_likelihood(p, y), "NLL"),
+}
+
+
+def advice_message(advice: dict[str, Any], metric: str = "ece") -> str:
+    """``temperature 1.80 would give ECE 0.0200 (now 0.0900); ...`` for a failure message."""
+    label = METRICS[metric][1]
+    before, after, temperature = advice["before"], advice["after"], advice["temperature"]
+    text = f"temperature {temperature:.2f} would give {label} {after[metric]:.4f} (now {before[metric]:.4f})"
+    if metric != "ece":
+        text += f", ECE {after['ece']:.4f} (now {before['ece']:.4f})"
+    if advice["at_bound"]:
+        return text + (
+            f"; the fit stopped at the edge of its range (T={temperature:g}), so no single temperature "
+            "calibrates this model: its confidence does not follow its accuracy"
+        )
+    return text + (
+        f"; T {'>' if temperature > 1 else '<'} 1 {'softens' if temperature > 1 else 'sharpens'} the probabilities "
+        "without changing a prediction. Advice, not a fix: fit the temperature you deploy on held-out data"
+    )
+
+
+def run_metric(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    metric, bins, binning = spec.metric, int(spec.param("bins", 15)), spec.param("binning", "equal-width")
+    proba, labels = evaluation.clean_proba, evaluation.data.y
+    advice = evaluation.memo(
+        ("calibration-temperature", bins, binning), lambda: temperature_advice(proba, labels, bins, binning=binning)
+    )
+    details: dict[str, Any] = {
+        "reliability": reliability_bins(proba, labels, bins, binning=binning),
+        "mean_confidence": float(proba.max(axis=1).mean()),
+        "accuracy": evaluation.clean_accuracy(),
+        "temperature": advice,
+    }
+    value = METRICS[metric][0](proba, labels, bins, binning)
+    return Measurement(value=value, n=evaluation.data.n, details=details, message=advice_message(advice, metric))
+
+
+def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    if spec.param("source") is not None:
+        return garbage.run_check(spec, evaluation)
+    return run_metric(spec, evaluation)
