@@ -1,0 +1,26 @@
+"""Production readiness: the checks of where and how a model will run, rather than of odd inputs.
+
+Four families, each in its own folder, all opt-in (they run where ``pyproject.toml`` describes the
+production setting; see docs/production.md):
+
+* ``resources``: latency, throughput and peak memory in a process limited like the production
+  server (``[tool.mlguard.server]``), against budgets;
+* ``determinism``: repeated calls, concurrent requests and batch composition give the same outputs;
+* ``drift``: bfloat16, other thread counts, TorchScript / ``torch.export`` and int8 agree with the
+  float32 eager model;
+* ``gate``: a candidate model against the baseline in production (``mlguard_baseline_model``).
+
+Importing this package imports neither numpy nor torch.
+"""
+
+from __future__ import annotations
+
+from .determinism import FAMILY as DETERMINISM
+from .drift import FAMILY as DRIFT
+from .gate import FAMILY as GATE
+from .resources import FAMILY as RESOURCES
+from .server import SERVER_KEYS
+
+__all__ = ["DETERMINISM", "DRIFT", "FAMILIES", "GATE", "RESOURCES", "SERVER_KEYS"]
+
+FAMILIES = (RESOURCES, DETERMINISM, DRIFT, GATE)

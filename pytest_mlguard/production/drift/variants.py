@@ -1,0 +1,171 @@
+"""The model deployed some other way, and the ``drift`` checks' measurements.
+
+:func:`variant_proba` gives the probabilities of a variant of the model on a batch; the checks
+compare them with the float32 eager model's (:func:`pytest_mlguard.production.compare.compare_predictions`).
+
+Example:
+    >>> import torch
+    >>> from pytest_mlguard.contract import TorchModel
+    >>> model = TorchModel(torch.nn.Linear(4, 3), input_shape=(4,), n_classes=3)
+    >>> variant_proba(model, "int8", np.ones((2, 4), np.float32)).shape
+    (2, 3)
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ...checks.base import CheckSpec, Measurement
+from ...errors import CheckError, NotApplicable
+from ..compare import compare_predictions, thread_count
+
+if TYPE_CHECKING:
+    import torch
+
+    from ...checks.evaluation import Evaluation
+    from ...contract.model import CallableModel, Model, TorchModel
+
+__all__ = ["run_check", "variant_model", "variant_proba"]
+
+_TORCH_ONLY = ("bfloat16", "torchscript", "export", "int8")
+
+
+def _deployed(model: TorchModel, module: Any, device: str) -> CallableModel:
+    """``module`` (a traced, exported or quantised copy of the network) behind the model's input spec.
+
+    A :class:`CallableModel`, since exported modules do not support ``.eval()`` (``TorchModel.running``).
+    """
+    import torch
+
+    from ...contract.model import CallableModel
+
+    def scores(batch: np.ndarray) -> torch.Tensor:
+        with torch.inference_mode():
+            return module(model.normalize(torch.from_numpy(np.ascontiguousarray(batch)).to(device))).float()
+
+    return CallableModel(
+        scores,
+        input_shape=model.input_shape,
+        n_classes=model.n_classes,
+        class_names=model.class_names,
+        value_range=model.value_range,
+        output=model.output,
+        name=model.name,
+        batch_size=model.batch_size,
+    )
+
+
+def _example(model: TorchModel, x: np.ndarray) -> torch.Tensor:
+    import torch
+
+    batch = x[: max(2, min(len(x), 8))]
+    if len(batch) < 2:
+        batch = np.concatenate([batch, batch])
+    return model.normalize(torch.from_numpy(np.ascontiguousarray(batch)).to(model.active_device))
+
+
+def variant_model(model: TorchModel, variant: str, x: np.ndarray) -> CallableModel:
+    """A copy of ``model`` deployed as ``variant`` (``torchscript``, ``export`` or ``int8``); ``x`` is
+    example input for tracing. The user's module is not modified.
+
+    Raises:
+        CheckError: the model cannot be exported that way (the message says why).
+        NotApplicable: int8 dynamic quantisation finds no layer to quantise.
+    """
+    import torch
+
+    example = _example(model, x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (DeprecationWarning, FutureWarning, UserWarning))
+        try:
+            if variant == "torchscript":
+                with torch.no_grad():
+                    traced = torch.jit.trace(model.module, example, check_trace=False)
+                return _deployed(model, traced, model.active_device)
+            if variant == "export":
+                dynamic = ({0: torch.export.Dim("batch")},)
+                exported = torch.export.export(model.module, (example,), dynamic_shapes=dynamic)
+                return _deployed(model, exported.module(), model.active_device)
+        except Exception as exc:  # noqa: BLE001 - the reason the model cannot be deployed that way
+            raise CheckError(f"the model cannot be deployed with {variant}: {type(exc).__name__}: {exc}") from exc
+        if variant == "int8":
+            from torch.ao.quantization import quantize_dynamic
+
+            module = copy.deepcopy(model.module).to("cpu").eval()
+            quantized = quantize_dynamic(module, dtype=torch.qint8)
+            if not any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in quantized.modules()):
+                raise NotApplicable(
+                    "dynamic int8 quantisation applies to Linear, LSTM and GRU layers; the model has none"
+                )
+            return _deployed(model, quantized, "cpu")
+    raise ValueError(f"unknown variant {variant!r}")
+
+
+def variant_proba(model: Model, variant: str, x: np.ndarray, *, threads: int | None = None) -> np.ndarray:
+    """Probabilities of ``model`` deployed as ``variant`` on ``x``.
+
+    ``threads`` (the ``threads`` variant) is the thread count; the other variants run with the
+    current one.
+    """
+    if variant == "threads":
+        with thread_count(threads or max(2, os.cpu_count() or 2)):
+            return model.predict_proba(x)
+    from ...contract.model import TorchModel
+
+    if not isinstance(model, TorchModel):
+        raise NotApplicable(f"drift[{variant}] needs a TorchModel; model {model.name!r} is a {model.kind} model")
+    if variant == "bfloat16":
+        import torch
+
+        with torch.autocast(device_type=torch.device(model.active_device).type, dtype=torch.bfloat16):
+            return model.predict_proba(x)
+    return variant_model(model, variant, x).predict_proba(x)
+
+
+def _reference(evaluation: Evaluation, variant: str) -> np.ndarray:
+    if variant == "threads":
+        return evaluation.memo(("drift", "one-thread"), lambda: _one_thread(evaluation.model, evaluation.data.x))
+    return evaluation.clean_proba
+
+
+def _one_thread(model: Model, x: np.ndarray) -> np.ndarray:
+    with thread_count(1):
+        return model.predict_proba(x)
+
+
+def _threads(spec: CheckSpec) -> int:
+    threads = spec.param("threads")
+    return threads if threads and threads > 1 else max(2, os.cpu_count() or 2)
+
+
+def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    variant = spec.param("variant")
+    threads = _threads(spec)
+    x = evaluation.data.x
+    proba = evaluation.memo(("drift", variant, threads), lambda: variant_proba(evaluation.model, variant, x, threads=threads))
+    reference = _reference(evaluation, variant)
+    comparison = compare_predictions(reference, proba)
+    against = f"1 thread against {threads}" if variant == "threads" else f"{variant} against float32 eager"
+    details: dict[str, Any] = {"variant": variant, "compared": against, **comparison}
+    if variant == "threads":
+        details["threads"] = threads
+    largest = comparison["max_proba_diff"]
+    largest_text = "NaN" if largest is None else f"{largest:.3g}"
+    message = (
+        f"{against}: top-1 agreement {comparison['agreement']:.4f}, {comparison['n_flipped']} of {len(x)} predictions "
+        f"flipped, probabilities differ by up to {largest_text}"
+    )
+    if comparison["flipped"]:
+        message += "; flipped samples: " + ", ".join(
+            f"{f['index']} ({f['reference']}->{f['other']})" for f in comparison["flipped"][:5]
+        )
+    if spec.metric == "max_proba_diff":
+        value = np.nan if largest is None else largest
+    else:
+        value = comparison["agreement"]
+    return Measurement(value=float(value), n=len(x), details=details, message=message)

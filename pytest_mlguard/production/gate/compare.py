@@ -1,0 +1,303 @@
+"""Comparing a candidate model with the baseline in production, and the ``gate`` checks' measurements.
+
+:func:`compare_models` (predictions, per-class accuracy, disagreements) and :func:`compare_results`
+(every robustness metric and the score) are plain functions; the checks share one comparison per
+evaluation and baseline.
+
+Example:
+    >>> from pytest_mlguard.contract import CallableModel, EvalData
+    >>> baseline = CallableModel(lambda x: np.eye(2)[(x[:, 0] > 0.5).astype(int)], input_shape=(1,), n_classes=2)
+    >>> candidate = CallableModel(lambda x: np.eye(2)[np.zeros(len(x), int)], input_shape=(1,), n_classes=2)
+    >>> comparison = compare_models(candidate, baseline, EvalData(np.array([[0.0], [1.0]]), [0, 1]))
+    >>> comparison["agreement"], comparison["max_class_drop"]
+    (0.5, 1.0)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ...checks.base import CheckResult, CheckSpec, Measurement
+from ...errors import CheckError, MlguardError, NotApplicable
+
+if TYPE_CHECKING:
+    from ...checks.evaluation import Evaluation
+    from ...contract.data import EvalData
+    from ...contract.model import Model
+
+__all__ = ["compare_models", "compare_results", "run_check"]
+
+#: families the gate does not rerun on the baseline: the production families themselves
+PRODUCTION_FAMILIES = ("resources", "determinism", "drift", "gate")
+
+
+def _per_class(predicted: np.ndarray, labels: np.ndarray, classes: int) -> list[float | None]:
+    return [float((predicted[labels == k] == k).mean()) if (labels == k).any() else None for k in range(classes)]
+
+
+def compare_models(
+    candidate: Model,
+    baseline: Model,
+    data: EvalData,
+    *,
+    candidate_proba: np.ndarray | None = None,
+    baseline_proba: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Predictions of ``candidate`` and ``baseline`` on ``data``, compared (JSON-safe).
+
+    Returns ``agreement``, ``accuracy`` of both, ``per_class`` (each class's accuracy in both and the
+    change), ``max_class_drop`` (the largest drop, negative when every class improved),
+    ``disagreements`` (every sample on which they differ: label and both predictions) and the counts
+    ``fixed`` (the baseline was wrong, the candidate is right) and ``broken`` (the reverse).
+    """
+    if candidate.n_classes != baseline.n_classes:
+        raise CheckError(
+            f"the candidate {candidate.name!r} has {candidate.n_classes} classes and the baseline "
+            f"{baseline.name!r} {baseline.n_classes}: they cannot be compared"
+        )
+    p_c = candidate.predict_proba(data.x) if candidate_proba is None else candidate_proba
+    p_b = baseline.predict_proba(data.x) if baseline_proba is None else baseline_proba
+    top_c, top_b, y = p_c.argmax(axis=1), p_b.argmax(axis=1), data.y
+    per_class_c = _per_class(top_c, y, candidate.n_classes)
+    per_class_b = _per_class(top_b, y, candidate.n_classes)
+    per_class = {}
+    drops = []
+    for k, name in enumerate(candidate.class_names):
+        if per_class_c[k] is None or per_class_b[k] is None:
+            continue
+        change = per_class_c[k] - per_class_b[k]  # type: ignore[operator]
+        drops.append(-change)
+        per_class[name] = {"baseline": per_class_b[k], "candidate": per_class_c[k], "change": round(change, 6)}
+    differ = np.flatnonzero(top_c != top_b)
+    return {
+        "agreement": float((top_c == top_b).mean()),
+        "accuracy": {"baseline": float((top_b == y).mean()), "candidate": float((top_c == y).mean())},
+        "per_class": per_class,
+        "max_class_drop": float(max(drops)) if drops else 0.0,
+        "disagreements": [
+            {"index": int(i), "label": int(y[i]), "baseline": int(top_b[i]), "candidate": int(top_c[i])} for i in differ
+        ],
+        "fixed": int(((top_b != y) & (top_c == y)).sum()),
+        "broken": int(((top_b == y) & (top_c != y)).sum()),
+    }
+
+
+def _tolerance(result: CheckResult, tolerances: Mapping[str, float], default: float) -> float:
+    for name in (result.id, result.metric, result.family):
+        if name in tolerances:
+            return float(tolerances[name])
+    return default
+
+
+def compare_results(
+    candidate: Iterable[CheckResult],
+    baseline: Iterable[CheckResult],
+    *,
+    tolerance: float = 0.02,
+    tolerances: Mapping[str, float] | None = None,
+    score_drop: float = 2.0,
+    weights: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
+    """Every metric measured on both models, its change and whether it regressed beyond its tolerance.
+
+    A floor metric (accuracy, robust accuracy) regresses when it falls, a ceiling metric (ECE) when
+    it rises. The robustness score of each (:func:`pytest_mlguard.reporting.score.robustness_score`)
+    regresses when it falls by more than ``score_drop`` points.
+    """
+    from ...reporting.score import robustness_score
+
+    tolerances = dict(tolerances or {})
+    by_id = {result.id: result for result in baseline}
+    metrics = []
+    candidate = list(candidate)
+    for result in candidate:
+        base = by_id.get(result.id)
+        if base is None:
+            continue
+        sign = 1.0 if result.kind == "floor" else -1.0
+        if math.isnan(result.value) and not math.isnan(base.value):
+            regression = math.inf
+        elif math.isnan(result.value) or math.isnan(base.value):
+            regression = 0.0 if math.isnan(result.value) else -math.inf
+        else:
+            regression = sign * (base.value - result.value)
+        allowed = _tolerance(result, tolerances, tolerance)
+        metrics.append(
+            {
+                "id": result.id,
+                "metric": result.metric,
+                "kind": result.kind,
+                "baseline": None if math.isnan(base.value) else base.value,
+                "candidate": None if math.isnan(result.value) else result.value,
+                "change": None if not math.isfinite(regression) else round(-sign * regression, 6),
+                "tolerance": allowed,
+                "regressed": regression > allowed + 1e-12,
+            }
+        )
+    scores = {
+        name: robustness_score([r.to_dict() for r in results], weights)["score"]
+        for name, results in (("baseline", list(by_id.values())), ("candidate", candidate))
+    }
+    score_change = round(scores["candidate"] - scores["baseline"], 1)
+    score = {**scores, "change": score_change, "tolerance": score_drop, "regressed": -score_change > score_drop + 1e-9}
+    regressions = [m["id"] for m in metrics if m["regressed"]] + (["score"] if score["regressed"] else [])
+    return {"metrics": metrics, "score": score, "regressions": regressions}
+
+
+def _baseline_model(evaluation: Evaluation) -> tuple[Any, Model]:
+    """What ``mlguard_baseline_model`` returned, and it as a :class:`Model`."""
+    from ...contract.model import as_model
+
+    extras = getattr(evaluation, "extras", {}) or {}
+    baseline = extras.get("baseline_model")
+    if baseline is None:
+        raise CheckError(
+            "the gate compares the candidate (mlguard_model) with the model in production: define a fixture "
+            "mlguard_baseline_model in conftest.py that returns it (see docs/production.md)"
+        )
+    model = as_model(baseline, evaluation.full_data)
+    if model.input_shape != evaluation.model.input_shape:
+        raise CheckError(
+            f"the baseline {model.name!r} takes inputs of shape {model.input_shape} and the candidate "
+            f"{evaluation.model.name!r} {evaluation.model.input_shape}: they cannot be compared on the same data"
+        )
+    return baseline, model
+
+
+def _robustness_results(evaluation: Evaluation, baseline: Evaluation) -> tuple[list[CheckResult], list[CheckResult], list[str]]:
+    """The candidate's planned checks of the other model-and-data families, run on both models."""
+    from ...checks.registry import FAMILIES
+
+    candidate_results, baseline_results, skipped = [], [], []
+    for family in FAMILIES:
+        if family.name in PRODUCTION_FAMILIES or not set(family.needs) <= {"model", "data"}:
+            continue
+        for spec in family.planned(evaluation.settings):
+            try:
+                ours = evaluation.memo(("gate-rerun", spec.id), lambda family=family, spec=spec: evaluation.run(family, spec))
+                theirs = baseline.run(family, spec)
+            except NotApplicable as exc:
+                skipped.append(f"{spec.id}: {exc}")
+                continue
+            except MlguardError as exc:
+                raise CheckError(f"{spec.id} could not run for the comparison: {exc}") from exc
+            candidate_results.append(ours)
+            baseline_results.append(theirs)
+    return candidate_results, baseline_results, skipped
+
+
+def _comparison(spec: CheckSpec, evaluation: Evaluation) -> dict[str, Any]:
+    from ...checks.evaluation import Evaluation
+
+    raw, baseline_model = _baseline_model(evaluation)
+    key = ("gate", id(raw), spec.params)
+
+    def compute() -> dict[str, Any]:
+        # the same samples, and the same random draws (keyed by model id), for both models
+        baseline = Evaluation(baseline_model, evaluation.full_data, evaluation.settings, model_id=evaluation.model_id)
+        with baseline_model.running(evaluation.settings.device):
+            models = compare_models(
+                evaluation.model,
+                baseline_model,
+                evaluation.data,
+                candidate_proba=evaluation.clean_proba,
+                baseline_proba=baseline.clean_proba,
+            )
+        results = _robustness_results(evaluation, baseline)
+        robustness = compare_results(
+            results[0],
+            results[1],
+            tolerance=spec.param("tolerance"),
+            tolerances=dict(spec.param("tolerances")),
+            score_drop=spec.param("score_drop"),
+            weights=evaluation.settings.get("score.weights"),
+        )
+        robustness["skipped"] = results[2]
+        return {"baseline": baseline_model.name, "models": models, "robustness": robustness}
+
+    return evaluation.memo(key, compute)
+
+
+def _rollback(spec: CheckSpec, comparison: dict[str, Any], candidate: str) -> dict[str, Any]:
+    models, robustness = comparison["models"], comparison["robustness"]
+    reasons = []
+    gated = spec.param("gated")
+    if "agreement" in gated and models["agreement"] < spec.param("agreement"):
+        reasons.append(
+            f"the candidate agrees with the baseline on {models['agreement']:.1%} of samples "
+            f"(floor {spec.param('agreement'):.1%}; {models['broken']} newly wrong, {models['fixed']} newly right)"
+        )
+    if "accuracy" in gated and models["max_class_drop"] > spec.param("class_drop"):
+        worst = min(models["per_class"].items(), key=lambda item: item[1]["change"])
+        reasons.append(
+            f"class {worst[0]!r} accuracy fell from {worst[1]['baseline']:.3f} to {worst[1]['candidate']:.3f} "
+            f"(tolerated drop {spec.param('class_drop'):g})"
+        )
+    if "robustness" in gated:
+        for metric in robustness["metrics"]:
+            if metric["regressed"]:
+                change = "NaN" if metric["change"] is None else f"{metric['change']:+.4f}"
+                reasons.append(
+                    f"{metric['id']} {metric['metric']} {metric['baseline']} -> {metric['candidate']} "
+                    f"({change}, tolerance {metric['tolerance']:g})"
+                )
+        if robustness["score"]["regressed"]:
+            score = robustness["score"]
+            reasons.append(
+                f"robustness score {score['baseline']:.1f} -> {score['candidate']:.1f} (tolerated drop {score['tolerance']:g})"
+            )
+    baseline = comparison["baseline"]
+    if reasons:
+        verdict = (
+            f"ROLLBACK INDICATED: keep the baseline {baseline!r} in production; the candidate {candidate!r} "
+            f"regresses: " + "; ".join(reasons)
+        )
+    else:
+        verdict = f"no rollback indicated: the candidate {candidate!r} is within every tolerance of the baseline {baseline!r}"
+    return {"indicated": bool(reasons), "reasons": reasons, "verdict": verdict}
+
+
+def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    comparison = _comparison(spec, evaluation)
+    models, robustness = comparison["models"], comparison["robustness"]
+    rollback = _rollback(spec, comparison, evaluation.model.name)
+    details: dict[str, Any] = {"baseline": comparison["baseline"], "rollback": rollback}
+    data = evaluation.data
+    if spec.name == "agreement":
+        path = evaluation.artifact_dir(spec) / "disagreements.json"
+        path.write_text(json.dumps(models["disagreements"], indent=1) + "\n")
+        details.update(
+            agreement=models["agreement"],
+            n_disagreements=len(models["disagreements"]),
+            fixed=models["fixed"],
+            broken=models["broken"],
+            disagreements=models["disagreements"][:20],
+            disagreements_file=str(path),
+        )
+        value = models["agreement"]
+        summary = (
+            f"they disagree on {len(models['disagreements'])} of {data.n} samples ({models['broken']} the candidate "
+            f"gets wrong that the baseline got right, {models['fixed']} the reverse), listed in {path}"
+        )
+    elif spec.name == "accuracy":
+        details.update(accuracy=models["accuracy"], per_class=models["per_class"], max_class_drop=models["max_class_drop"])
+        value = models["max_class_drop"]
+        summary = (
+            f"accuracy {models['accuracy']['baseline']:.4f} (baseline) -> {models['accuracy']['candidate']:.4f} (candidate)"
+        )
+    else:
+        details.update(metrics=robustness["metrics"], score=robustness["score"], skipped=robustness["skipped"])
+        details["regressions"] = robustness["regressions"]
+        value = float(len(robustness["regressions"]))
+        score = robustness["score"]
+        summary = (
+            f"{len(robustness['metrics'])} metrics compared, {len(robustness['regressions'])} regressed; robustness "
+            f"score {score['baseline']:.1f} (baseline) -> {score['candidate']:.1f} (candidate)"
+        )
+    message = f"{summary}\n{rollback['verdict']}"
+    return Measurement(value=float(value), n=data.n, details=details, message=message)

@@ -1,0 +1,418 @@
+"""Production readiness: determinism, drift, resources and the model-version gate.
+
+Each broken model of the zoo fails the check built to catch it and passes the others of its kind;
+budgets here are deliberately generous or deliberately impossible, never timings of this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zoo
+
+from pytest_mlguard import CallableModel
+from pytest_mlguard.checks.base import CheckResult
+from pytest_mlguard.checks.evaluation import Evaluation
+from pytest_mlguard.checks.registry import FAMILIES, all_keys, family
+from pytest_mlguard.config import resolve
+from pytest_mlguard.errors import CheckError, ConfigError, NotApplicable
+from pytest_mlguard.production.compare import compare_predictions, per_sample_diff, thread_count, top1_agreement
+from pytest_mlguard.production.gate.compare import compare_models, compare_results
+from pytest_mlguard.production.server import Server, machine
+
+PRODUCTION = ("resources", "determinism", "drift", "gate")
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One intra-op thread: on a CI machine whose cores are all busy, two OpenMP threads per process
+    make every small forward pass wait for a descheduled thread (tens of times slower)."""
+    with thread_count(1):
+        yield
+
+
+def settings(**cli):
+    return resolve(cli={k.replace("__", "."): v for k, v in cli.items()}, environ={}, keys=all_keys())
+
+
+def run(model, check_id, extras=None, samples="120", **cli):
+    s = settings(samples=samples, **cli)
+    name, _, rest = check_id.partition("[")
+    fam = family(name)
+    evaluation = Evaluation(model, zoo.digits(), s).with_extras(extras or {})
+    return evaluation.run(fam, fam.spec(rest.rstrip("]"), s))
+
+
+# -- planning and settings -----------------------------------------------------------------------------
+def test_production_families_plan_nothing_until_configured():
+    s = settings()
+    assert [spec.id for fam in FAMILIES if fam.name in PRODUCTION for spec in fam.planned(s)] == []
+
+
+def test_plan_from_config_gives_readable_ids():
+    s = resolve(
+        cli={
+            "resources.latency_ms.p99": "20",
+            "resources.latency_ms.p50": "5",
+            "resources.throughput.32": "1000",
+            "resources.throughput.1": "100",
+            "resources.memory_mb.load": "600",
+            "server.memory_mb": "1024",
+            "determinism.checks": "threads,batch",
+            "drift.checks": "bfloat16,int8",
+            "drift.max_proba_diff": "0.05",
+            "gate.checks": "robustness",
+        },
+        environ={},
+        keys=all_keys(),
+    )
+    ids = [spec.id for fam in FAMILIES if fam.name in PRODUCTION for spec in fam.planned(s)]
+    assert ids == [
+        "resources[latency-p50]",
+        "resources[latency-p99]",
+        "resources[throughput-bs1]",
+        "resources[throughput-bs32]",
+        "resources[memory-load]",
+        "resources[memory-inference]",
+        "determinism[threads]",
+        "determinism[batch]",
+        "drift[bfloat16]",
+        "drift[int8]",
+        "drift[bfloat16-proba]",
+        "drift[int8-proba]",
+        "gate[robustness]",
+    ]
+    specs = {spec.id: spec for fam in FAMILIES for spec in fam.planned(s)}
+    assert specs["resources[latency-p99]"].kind == "ceiling" and specs["resources[latency-p99]"].threshold.value == 20
+    assert specs["resources[throughput-bs32]"].kind == "floor" and specs["resources[throughput-bs32]"].threshold.value == 1000
+    assert specs["resources[memory-inference]"].threshold.value == 1024  # the server's memory
+    assert specs["drift[int8-proba]"].kind == "ceiling"
+
+
+@pytest.mark.parametrize(
+    "key, value, expected",
+    [
+        ("server.threads", "0", "invalid value '0' (type=str) for 'server.threads' in command line (--mlguard-set server.threads=...): expected an integer in [1, 1024]"),
+        ("server.memory_mb", "lots", "for 'server.memory_mb' in command line (--mlguard-set server.memory_mb=...): expected a number in [1, inf]"),
+        ("resources.latency_ms.p95", "-3", "for 'resources.latency_ms.p95' in command line (--mlguard-set resources.latency_ms.p95=...): expected a number in (0, inf]"),
+        ("resources.latency_ms.median", "5", "invalid value 'median' (type=str) for 'resources.latency_ms' in command line (--mlguard-set resources.latency_ms.median=...): expected a percentile name such as 'p50', 'p95', 'p99' or 'p99.9'"),
+        ("resources.throughput.big", "5", "expected a batch size, a positive integer such as '1' or '32'"),
+        ("resources.memory_mb.peak", "5", "expected 'load' or 'inference'"),
+        ("resources.factory", "not a path", "expected 'module:function', such as 'myproject.serving:load_model'"),
+        ("determinism.checks", "threads,race", "for 'determinism.checks[1]' in command line (--mlguard-set determinism.checks=...): expected one of 'repeat', 'threads', 'batch'"),
+        ("determinism.tolerance", "2", "for 'determinism.tolerance' in command line (--mlguard-set determinism.tolerance=...): expected a number in [0, 1]"),
+        ("drift.checks", "float8", "expected one of 'bfloat16', 'threads', 'torchscript', 'export', 'int8'"),
+        ("drift.floor", "0.8*clean", "for 'drift.floor' in command line (--mlguard-set drift.floor=...): expected a number in [0, 1]"),
+        ("gate.checks", "latency", "expected one of 'agreement', 'accuracy', 'robustness'"),
+        ("gate.class_drop", "1.5", "for 'gate.class_drop' in command line (--mlguard-set gate.class_drop=...): expected a number in [0, 1]"),
+    ],
+)
+def test_invalid_settings_name_key_value_and_place(key, value, expected):
+    with pytest.raises(ConfigError) as info:
+        resolve(cli={key: value}, environ={}, keys=all_keys())
+    assert expected in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "check_id, expected",
+    [
+        ("resources[latency-p95]", "resources[latency-p95] has no budget: set its budget in [tool.mlguard.resources]"),
+        ("resources[speed]", "expected resources[latency-p<q>], resources[throughput-bs<size>]"),
+        ("determinism[race]", "no check determinism[race]"),
+        ("drift[float8]", "no check drift[float8]"),
+        ("gate[latency]", "no check gate[latency]"),
+    ],
+)
+def test_unknown_or_unbudgeted_checks_say_what_exists(check_id, expected):
+    name, _, rest = check_id.partition("[")
+    with pytest.raises(KeyError) as info:
+        family(name).spec(rest.rstrip("]"), settings())
+    assert expected in str(info.value)
+
+
+def test_server_description_and_machine():
+    assert Server.from_settings(settings(server__threads="2", server__memory_mb="1024", server__name="c6i.large")).describe() == (
+        "server 'c6i.large': 2 threads, 1024 MB"
+    )
+    assert Server().describe() == "server: not described"
+    info = machine()
+    assert info["cpus"] >= 1 and info["cpus_usable"] >= 1 and info["python"].count(".") == 2
+    json.dumps(info)
+
+
+# -- comparison helpers against a direct computation --------------------------------------------------
+def test_comparison_helpers_match_a_direct_computation():
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(5), size=200)
+    q = np.clip(p + rng.normal(0, 0.05, p.shape), 0, None)
+    q /= q.sum(axis=1, keepdims=True)
+    expected_diff = [max(abs(a - b) for a, b in zip(row_p, row_q)) for row_p, row_q in zip(p.tolist(), q.tolist())]
+    expected_agreement = sum(int(np.argmax(a) == np.argmax(b)) for a, b in zip(p, q)) / len(p)
+    assert per_sample_diff(p, q) == pytest.approx(expected_diff, abs=1e-12)
+    assert top1_agreement(p, q) == expected_agreement
+    summary = compare_predictions(p, q)
+    assert summary["agreement"] == expected_agreement and summary["max_proba_diff"] == pytest.approx(max(expected_diff))
+    assert summary["n_flipped"] == round((1 - expected_agreement) * len(p))
+    assert [f["index"] for f in summary["flipped"]] == sorted(
+        (i for i in range(len(p)) if np.argmax(p[i]) != np.argmax(q[i])), key=lambda i: -expected_diff[i]
+    )[:10]
+    nan = q.copy()
+    nan[3] = np.nan
+    assert per_sample_diff(p, nan)[3] == math.inf
+
+
+def test_thread_count_sets_and_restores():
+    import torch
+
+    before = torch.get_num_threads()
+    with thread_count(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+# -- determinism -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def good():
+    return zoo.good_model()
+
+
+@pytest.mark.parametrize("check", ["repeat", "threads", "batch"])
+def test_example_model_is_deterministic(good, check):
+    result = run(good, f"determinism[{check}]")
+    assert result.passed and result.value == 1.0, result.verdict()
+
+
+@pytest.mark.parametrize(
+    "broken, fails",
+    [(zoo.thread_unsafe_model, "threads"), (zoo.batch_dependent_model, "batch")],
+)
+def test_broken_model_fails_only_its_determinism_check(broken, fails):
+    model = broken()
+    outcomes = {check: run(model, f"determinism[{check}]") for check in ("repeat", "threads", "batch")}
+    assert {check for check, result in outcomes.items() if not result.passed} == {fails}
+    failed = outcomes[fails]
+    assert failed.value < 0.9 and failed.details["n_mismatched"] > 10
+    assert "samples changed between" in failed.message
+    assert ("threads at once" if fails == "threads" else "alone against batches") in failed.message
+
+
+def test_concurrent_crash_is_a_failure_with_the_error():
+    def predict(batch):
+        if threading.current_thread().name.startswith("mlguard-client"):
+            raise RuntimeError("connection pool exhausted")
+        return np.tile([0.3, 0.7], (len(batch), 1))
+
+    model = CallableModel(predict, input_shape=(1, 8, 8), n_classes=2, name="flaky")
+    data = zoo.digits()
+    from pytest_mlguard.contract import EvalData
+
+    two_class = EvalData(data.x[:40], data.y[:40] % 2)
+    s = settings(determinism__threads="4")
+    fam = family("determinism")
+    result = Evaluation(model, two_class, s).run(fam, fam.spec("threads", s))
+    assert not result.passed and result.value == 0.0
+    assert result.details["n_errors"] == 40
+    assert "concurrent requests raised: request 0: RuntimeError: connection pool exhausted (and 39 more)" in result.message
+
+
+# -- drift -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("variant", ["bfloat16", "threads", "torchscript", "export", "int8"])
+def test_example_model_agrees_with_itself_deployed_otherwise(good, variant):
+    result = run(good, f"drift[{variant}]")
+    assert result.passed and result.value >= 0.99, result.verdict()
+    assert result.details["variant"] == variant and result.details["max_proba_diff"] < 0.1
+
+
+def test_bfloat16_fragile_model_fails_only_bfloat16():
+    model = zoo.bfloat16_fragile_model()
+    outcomes = {v: run(model, f"drift[{v}]") for v in ("bfloat16", "threads", "torchscript", "int8")}
+    assert {v for v, result in outcomes.items() if not result.passed} == {"bfloat16"}
+    failed = outcomes["bfloat16"]
+    assert failed.value < 0.5 and failed.details["max_proba_diff"] > 0.5
+    assert "bfloat16 against float32 eager: top-1 agreement" in failed.message and "flipped samples:" in failed.message
+
+
+def test_probability_ceiling_is_a_check_that_can_fail(good):
+    result = run(good, "drift[bfloat16-proba]", drift__max_proba_diff="0.001")
+    assert result.metric == "max_proba_diff" and result.kind == "ceiling"
+    assert not result.passed and result.value == pytest.approx(run(good, "drift[bfloat16]").details["max_proba_diff"])
+
+
+def test_drift_of_a_black_box_applies_to_threads_only():
+    model = zoo.black_box_model()
+    assert run(model, "drift[threads]").passed
+    with pytest.raises(NotApplicable, match="drift\\[bfloat16\\] needs a TorchModel; model 'black-box' is a callable model"):
+        run(model, "drift[bfloat16]")
+
+
+def test_drift_leaves_the_model_as_it_was(good):
+    import torch
+
+    module = good.module
+    module.train()
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    threads = torch.get_num_threads()
+    for variant in ("bfloat16", "threads", "int8", "torchscript"):
+        run(good, f"drift[{variant}]")
+    assert module.training and torch.get_num_threads() == threads
+    assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())
+    assert not any("quantized" in type(m).__module__ for m in module.modules())  # not quantised in place
+    module.eval()
+
+
+# -- gate --------------------------------------------------------------------------------------------
+GATE = {"gate__checks": "agreement,accuracy,robustness", "attack__checks": "fgsm-linf-0.1", "attack__steps": "5"}
+
+
+def test_compare_models_counts_per_class_changes_and_disagreements():
+    data = zoo.digits()
+    good, linear = zoo.good_model(), zoo.linear_model()
+    comparison = compare_models(linear, good, data)
+    top_good, top_linear = good.predict(data.x), linear.predict(data.x)
+    assert comparison["agreement"] == float((top_good == top_linear).mean())
+    assert [d["index"] for d in comparison["disagreements"]] == np.flatnonzero(top_good != top_linear).tolist()
+    assert comparison["broken"] == int(((top_good == data.y) & (top_linear != data.y)).sum())
+    for k in range(10):
+        mask = data.y == k
+        change = (top_linear[mask] == k).mean() - (top_good[mask] == k).mean()
+        assert comparison["per_class"][str(k)]["change"] == pytest.approx(change, abs=1e-6)
+    assert comparison["max_class_drop"] == pytest.approx(-min(c["change"] for c in comparison["per_class"].values()), abs=1e-6)
+
+
+def _result(check_id, metric, value, kind="floor", family_name="attack"):
+    return CheckResult(check_id, "m", family_name, metric, value, 0.5, "0.5", kind, 100, True, 0, 0.0, {})
+
+
+def test_compare_results_regression_direction_and_tolerances():
+    baseline = [
+        _result("attack[pgd]", "robust_accuracy", 0.50),
+        _result("calibration[ece]", "ece", 0.02, "ceiling", "calibration"),
+        _result("accuracy", "accuracy", 0.97, family_name="accuracy"),
+        _result("corruption[fog-3]", "accuracy", 0.80, family_name="corruption"),
+    ]
+    candidate = [
+        _result("attack[pgd]", "robust_accuracy", 0.46),  # -0.04: within its family's 0.05
+        _result("calibration[ece]", "ece", 0.035, "ceiling", "calibration"),  # +0.015: beyond the metric's 0.01
+        _result("accuracy", "accuracy", 0.99, family_name="accuracy"),  # improved
+        _result("corruption[fog-3]", "accuracy", math.nan, family_name="corruption"),  # NaN: regressed
+    ]
+    out = compare_results(candidate, baseline, tolerance=0.02, tolerances={"ece": 0.01, "attack": 0.05})
+    rows = {m["id"]: m for m in out["metrics"]}
+    assert rows["attack[pgd]"]["regressed"] is False and rows["attack[pgd]"]["tolerance"] == 0.05
+    assert rows["calibration[ece]"]["regressed"] is True and rows["calibration[ece]"]["change"] == pytest.approx(0.015)
+    assert rows["accuracy"]["regressed"] is False and rows["accuracy"]["change"] == pytest.approx(0.02)
+    assert rows["corruption[fog-3]"]["regressed"] is True and rows["corruption[fog-3]"]["candidate"] is None
+    assert out["regressions"][:2] == ["calibration[ece]", "corruption[fog-3]"]
+    assert set(out["score"]) == {"baseline", "candidate", "change", "tolerance", "regressed"}
+
+
+def test_gate_passes_a_better_candidate_and_says_no_rollback(tmp_path):
+    extras = {"baseline_model": zoo.linear_model()}
+    for check in ("agreement", "accuracy", "robustness"):
+        # every sample: with 120, a class has about 12 and one error moves its accuracy by 8 points
+        result = run(zoo.good_model(), f"gate[{check}]", extras, samples="none", output=str(tmp_path), **GATE)
+        assert result.passed, result.message
+        assert result.details["rollback"]["indicated"] is False
+        assert result.details["rollback"]["verdict"].startswith("no rollback indicated")
+
+
+def test_gate_fails_a_regressed_candidate_and_indicates_rollback(tmp_path):
+    extras = {"baseline_model": zoo.good_model()}
+    results = {c: run(zoo.linear_model(), f"gate[{c}]", extras, output=str(tmp_path), **GATE) for c in ("agreement", "accuracy", "robustness")}
+    robustness = results["robustness"]
+    assert not robustness.passed and robustness.value >= 1
+    assert "attack[fgsm-linf-0.1]" in robustness.details["regressions"]
+    assert {m["id"] for m in robustness.details["metrics"]} >= {"accuracy", "corruption[gaussian_noise-3]", "attack[fgsm-linf-0.1]"}
+    for result in results.values():
+        assert result.details["rollback"]["indicated"] is True
+    assert "ROLLBACK INDICATED: keep the baseline 'digits' in production; the candidate 'linear' regresses" in robustness.message
+    agreement = results["agreement"]
+    saved = json.loads(Path(agreement.details["disagreements_file"]).read_text())
+    assert len(saved) == agreement.details["n_disagreements"] == round((1 - agreement.value) * agreement.n)
+
+
+def test_gate_without_baseline_says_how_to_declare_it():
+    with pytest.raises(CheckError, match="define a fixture mlguard_baseline_model in conftest.py"):
+        run(zoo.good_model(), "gate[agreement]", **GATE)
+
+
+# -- resources (each test starts one measuring process) -------------------------------------------------
+RESOURCES = {"server__threads": "1", "resources__requests": "50", "resources__throughput_s": "0.1"}
+
+
+def _resources(model, budgets, **cli):
+    """Results of several resources checks under ``budgets``, from one measurement."""
+    s = settings(**RESOURCES, **cli, **budgets)
+    fam = family("resources")
+    evaluation = Evaluation(model, zoo.digits(), s)
+    out = {}
+    for spec in fam.planned(s):
+        try:
+            out[spec.name] = evaluation.run(fam, spec)
+        except NotApplicable as exc:
+            out[spec.name] = exc
+    return out
+
+
+@pytest.mark.slow
+def test_generous_budgets_pass_impossible_ones_fail(good):
+    generous = _resources(
+        good,
+        {
+            "resources__latency_ms__p50": "10000",
+            "resources__latency_ms__p99": "1e-6",
+            "resources__throughput__8": "0.001",
+            "resources__throughput__1": "1e12",
+            "resources__memory_mb__load": "100000",
+            "resources__memory_mb__inference": "1",
+        },
+    )
+    assert generous["latency-p50"].passed and not generous["latency-p99"].passed
+    assert generous["throughput-bs8"].passed and not generous["throughput-bs1"].passed
+    assert generous["memory-load"].passed and not generous["memory-inference"].passed
+    p50 = generous["latency-p50"]
+    assert p50.n == 50 and 0 < p50.value <= generous["latency-p99"].value
+    assert p50.details["server"]["threads"] == 1 and p50.details["machine"]["cpus"] >= 1
+    assert "measured on" in p50.message and "1 thread" in p50.message
+    assert 0 < generous["memory-load"].value <= generous["memory-inference"].value
+    assert generous["throughput-bs8"].details["calls"] >= 3
+
+
+@pytest.mark.slow
+def test_model_needing_more_memory_than_the_server_fails_before_it_ships():
+    outcomes = _resources(
+        zoo.memory_hungry_model(1536),
+        {"server__memory_mb": "1024", "resources__memory_mb__load": "100000", "resources__latency_ms__p95": "10000"},
+    )
+    assert outcomes["memory-load"].passed
+    inference = outcomes["memory-inference"]
+    assert not inference.passed and math.isnan(inference.value)
+    assert "could not allocate memory during inference under the server's 1024 MB" in inference.message
+    assert isinstance(outcomes["latency-p95"], NotApplicable)
+    assert "ran out of memory during inference" in str(outcomes["latency-p95"])
+
+
+class HoldsALock:
+    def __init__(self):
+        self.lock = threading.Lock()
+
+    def __call__(self, batch):
+        return np.full((len(batch), 10), 0.1)
+
+
+def test_unpicklable_model_is_told_to_use_a_factory():
+    model = CallableModel(HoldsALock(), input_shape=(1, 8, 8), n_classes=10, name="locked")
+    with pytest.raises(CheckError, match="cannot be pickled .*set \\[tool.mlguard.resources\\] factory = 'module:function'"):
+        _resources(model, {"resources__latency_ms__p50": "10000"})
+
+
+@pytest.mark.slow
+def test_factory_builds_the_model_in_the_worker():
+    model = CallableModel(HoldsALock(), input_shape=(1, 8, 8), n_classes=10, name="locked")
+    out = _resources(model, {"resources__latency_ms__p50": "10000", "resources__factory": "zoo:black_box_model"})
+    assert out["latency-p50"].passed
