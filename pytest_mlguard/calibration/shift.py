@@ -1,7 +1,8 @@
 """Calibration under shift: ECE against corruption severity and attack epsilon, from the report.
 
 The corruption and attack checks put the ECE of the model on their corrupted or adversarial set in
-their details (``details["ece"]``, computed with
+their details (``details["ece"]`` of corruption checks, ``details["ece_adversarial"]`` or
+``details["ece"]`` of attack checks, computed with
 :func:`~pytest_mlguard.calibration.metrics.expected_calibration_error`), next to
 ``corruption``/``severity`` or ``attack``/``norm``/``eps``. :func:`ece_curves` gathers those into
 curves a report can plot, so that it shows how confidence degrades, not only accuracy.
@@ -43,7 +44,7 @@ def ece_curves(checks: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
 
     Args:
         checks: result dicts, such as ``report["checks"]`` (``CheckResult.to_dict()``); checks
-            without ``details["ece"]`` are left out.
+            without an ECE in their details are left out.
 
     Returns:
         ``{model: {"clean_ece": float | None, "corruption": {name: {"severity": [...], "ece": [...],
@@ -57,7 +58,7 @@ def ece_curves(checks: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
         details = check.get("details") or {}
         if check["family"] == "calibration" and check.get("id") == "calibration[ece]":
             model["clean_ece"] = check["value"]
-        ece = details.get("ece")
+        ece = details.get("ece_adversarial", details.get("ece")) if check["family"] == "attack" else details.get("ece")
         if ece is None:
             continue
         if check["family"] == "corruption" and "corruption" in details and "severity" in details:

@@ -386,7 +386,7 @@ def test_ece_curves_from_report_checks():
     ece = expected_calibration_error(proba, labels)
     checks = [
         {"model": "a", "family": "attack", "value": 0.3, "details": {"attack": "pgd", "norm": "linf", "eps": 0.1, "ece": 0.4}},
-        {"model": "a", "family": "attack", "value": 0.6, "details": {"attack": "pgd", "norm": "linf", "eps": 0.05, "ece": 0.2}},
+        {"model": "a", "family": "attack", "value": 0.6, "details": {"attack": "pgd", "norm": "linf", "eps": 0.05, "ece_adversarial": 0.2}},
         {"model": "a", "family": "attack", "value": 0.7, "details": {"attack": "fgsm", "norm": "linf", "eps": 0.05}},  # no ECE
         {"model": "a", "family": "corruption", "value": 0.9, "details": {"corruption": "gaussian_noise", "severity": 5, "ece": ece}},
         {"model": "a", "family": "calibration", "id": "calibration[ece]", "value": 0.02, "details": {}},
