@@ -29,6 +29,7 @@ _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".t
 _SHOWN_SUFFIXES = _IMAGE_SUFFIXES | {".npy", ".npz", ".bin", ""}
 #: arrays of an ``.npz`` shown first, in this order (the attacks save ``x_adv``, the adversarial inputs)
 _NPZ_IMAGES = ("x_adv", "adversarial", "corrupted", "x")
+_NPZ_WORDS = {"x_adv": "adversarial", "adversarial": "adversarial", "corrupted": "corrupted", "x": "original"}
 _MAX_BYTES = 32 * 1024 * 1024
 _THUMB = 96
 
@@ -92,14 +93,21 @@ def _npz_images(archive: Any, class_names: Sequence[str]) -> tuple[list[Any], li
     if name is None:
         raise ValueError(f"no image array in {sorted(archive.files)} (expected one of {list(_NPZ_IMAGES)})")
     images = _array_images(archive[name])
-    captions = [""] * len(images)
+    word = _NPZ_WORDS[name]
+    captions = [word] * len(images)
     predicted = next((n for n in ("adversarial_class", "prediction", "predicted") if n in archive.files), None)
-    if "y" in archive.files and predicted is not None:
+    labels = [int(v) for v in archive["y"]] if "y" in archive.files else []
 
-        def named(index: int) -> str:
-            return str(class_names[index]) if 0 <= index < len(class_names) else str(index)
+    def named(index: int) -> str:
+        return str(class_names[index]) if 0 <= index < len(class_names) else str(index)
 
-        captions = [f"{name}: {named(int(a))} → {named(int(b))}" for a, b in zip(archive["y"], archive[predicted])]
+    if labels and predicted is not None:
+        captions = [f"{word}: {named(a)} → {named(int(b))}" for a, b in zip(labels, archive[predicted])]
+    if name != "x" and "x" in archive.files and len(archive["x"]) == len(images):  # each input beside its original
+        originals = _array_images(archive["x"])
+        clean = [f"original: {named(a)}" if labels else "original" for a in (labels or [0] * len(originals))]
+        images = [image for pair in zip(originals, images) for image in pair]
+        captions = [caption for pair in zip(clean, captions) for caption in pair]
     return images, captions
 
 
@@ -180,16 +188,18 @@ def failing_examples(report: Mapping[str, Any], output: Path, *, per_check: int 
                 candidates += [(p, "") for p in sorted(directory.iterdir()) if p.is_file() and p.suffix.lower() in _SHOWN_SUFFIXES]
         model = report.get("models", {}).get(check["model"], {})
         class_names = model.get("class_names", []) if isinstance(model, Mapping) else []
+        files: list[list[Example]] = []
         for path, caption in candidates:
-            if len(shown) >= per_check:
-                break
             resolved = path.resolve()
-            if resolved in seen or not resolved.is_file():
+            if resolved in seen or not resolved.is_file() or len(files) >= per_check:
                 continue
             seen.add(resolved)
-            for example in thumbnail(resolved, limit=per_check - len(shown), class_names=class_names):
-                example["caption"] = caption
-                shown.append(example)
+            examples = thumbnail(resolved, limit=per_check, class_names=class_names)
+            examples[0]["caption"] = caption  # a file's caption once, under its first thumbnail
+            files.append(examples)
+        # one image of each file in turn, so that batches saved side by side (clean.npy and
+        # corrupted.npy) show as pairs
+        shown = [f[i] for i in range(per_check) for f in files if i < len(f)][:per_check]
         if shown:
             groups.append({"model": check["model"], "check": check["id"], "examples": shown})
     return groups

@@ -209,6 +209,16 @@ def test_failing_examples_come_from_details_and_artifact_dirs_of_failing_checks_
     assert failing_examples({"checks": checks}, tmp_path, per_check=0) == []
 
 
+def test_batches_saved_side_by_side_show_as_pairs_with_each_caption_once(tmp_path):
+    np.save(tmp_path / "clean.npy", np.zeros((5, 1, 8, 8)))
+    np.save(tmp_path / "corrupted.npy", np.ones((5, 1, 8, 8)))
+    details = {"examples": [{"file": "clean.npy", "caption": "clean inputs"}, {"file": "corrupted.npy", "caption": "under noise"}]}
+    groups = failing_examples({"checks": [check("corruption[gaussian_noise-5]", 0.1, passed=False, details=details)]}, tmp_path, per_check=5)
+    shown = groups[0]["examples"]
+    assert [e["file"] for e in shown] == ["clean.npy [0]", "corrupted.npy [0]", "clean.npy [1]", "corrupted.npy [1]", "clean.npy [2]"]
+    assert [e.get("caption") for e in shown] == ["clean inputs", "under noise", None, None, None]
+
+
 # -- terminal -------------------------------------------------------------------------------------
 def test_terminal_summary_names_the_files_and_the_comparison(tmp_path):
     from pytest_mlguard.baseline.compare import compare_runs
@@ -268,7 +278,7 @@ def test_npz_archives_of_attacks_show_adversarial_inputs_with_label_and_predicte
     x = np.zeros((2, 1, 8, 8), np.float32)
     np.savez_compressed(tmp_path / "adversarial.npz", index=[3, 7], x=x, x_adv=x + 0.5, y=[1, 2], adversarial_class=[7, 0])
     shown = thumbnail(tmp_path / "adversarial.npz", limit=5, class_names=["zero", "one", "two"])
-    assert [e["label"] for e in shown] == ["x_adv: one → 7", "x_adv: two → zero"]
+    assert [e["label"] for e in shown] == ["original: one", "adversarial: one → 7", "original: two", "adversarial: two → zero"]  # each beside its original
     np.savez(tmp_path / "other.npz", weights=np.zeros(3))
     assert "no image array" in thumbnail(tmp_path / "other.npz")[0]["error"]
 
