@@ -88,6 +88,7 @@ class Progress:
         self._lock = threading.Lock()
         self._done: dict[str, Any] = {}
         self._label: str | None = None
+        self._depth = 0  # a check that runs other checks (the gate) is reported as itself
 
     def position(self, index: int | None, total: int | None) -> None:
         """The test item now starting is the ``index``-th of ``total`` (``None``: not a suite item)."""
@@ -109,8 +110,12 @@ class Progress:
     @contextlib.contextmanager
     def running(self, model: str, check: str) -> Iterator[None]:
         """While ``check`` measures ``model``: a timer thread writes its lines when they are due."""
-        if self.write is None or self.after is None:
-            yield
+        if self.write is None or self.after is None or self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
             return
         write, after, every = self.write, self.after, self.every
         stop = threading.Event()
@@ -131,9 +136,11 @@ class Progress:
 
         timer = threading.Thread(target=tick, name="mlguard-progress", daemon=True)
         timer.start()
+        self._depth += 1
         try:
             yield
         finally:
+            self._depth -= 1
             with self._lock:  # no line is written after this: the check's output capture is still pytest's
                 stop.set()
                 if shown.is_set():

@@ -310,3 +310,14 @@ def test_score_goodness_of_each_kind_of_check(result, goodness):
     from pytest_mlguard.reporting.score import check_goodness
 
     assert check_goodness(result) == pytest.approx(goodness)
+
+
+def test_a_check_that_runs_other_checks_is_reported_as_itself():
+    lines: list[str] = []
+    progress = Progress(lines.append, after=0.0, every=0.05)
+    with progress.running("digits", "gate[robustness]"):
+        with progress.running("digits", "attack[pgd-linf-0.1]"):
+            time.sleep(0.15)
+        time.sleep(0.1)
+    assert lines and all("gate[robustness] on digits" in line for line in lines)
+    assert lines[-1].endswith(" s") and "done in" in lines[-1]
