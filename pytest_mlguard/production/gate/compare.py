@@ -223,6 +223,10 @@ def _comparison(spec: CheckSpec, evaluation: Evaluation) -> dict[str, Any]:
     return evaluation.memo(key, compute)
 
 
+def _number(value: float | None) -> str:
+    return "NaN" if value is None else f"{value:.4f}"
+
+
 def _rollback(spec: CheckSpec, comparison: dict[str, Any], candidate: str) -> dict[str, Any]:
     models, robustness = comparison["models"], comparison["robustness"]
     reasons = []
@@ -242,8 +246,9 @@ def _rollback(spec: CheckSpec, comparison: dict[str, Any], candidate: str) -> di
         for metric in robustness["metrics"]:
             if metric["regressed"]:
                 change = "NaN" if metric["change"] is None else f"{metric['change']:+.4f}"
+                name = metric["id"] if metric["id"] == metric["metric"] else f"{metric['id']} {metric['metric']}"
                 reasons.append(
-                    f"{metric['id']} {metric['metric']} {metric['baseline']} -> {metric['candidate']} "
+                    f"{name} {_number(metric['baseline'])} -> {_number(metric['candidate'])} "
                     f"({change}, tolerance {metric['tolerance']:g})"
                 )
         if robustness["score"]["regressed"]:
@@ -296,8 +301,8 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         value = float(len(robustness["regressions"]))
         score = robustness["score"]
         summary = (
-            f"{len(robustness['metrics'])} metrics compared, {len(robustness['regressions'])} regressed; robustness "
-            f"score {score['baseline']:.1f} (baseline) -> {score['candidate']:.1f} (candidate)"
+            f"{len(robustness['metrics'])} metrics and the robustness score compared, {len(robustness['regressions'])} "
+            f"regressed beyond tolerance; score {score['baseline']:.1f} (baseline) -> {score['candidate']:.1f} (candidate)"
         )
     message = f"{summary}\n{rollback['verdict']}"
     return Measurement(value=float(value), n=data.n, details=details, message=message)
