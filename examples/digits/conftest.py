@@ -5,7 +5,9 @@ pytest-mlguard reads three fixtures from this file:
 * ``mlguard_model``: the model under test with its input spec;
 * ``mlguard_data``: labelled evaluation samples in the model's raw input units;
 * ``mlguard_pipeline`` (optional): the production pipeline, raw input -> prediction, with the
-  exceptions it declares as clean rejections.
+  exceptions it declares as clean rejections;
+* ``mlguard_baseline_model`` (optional): the model now in production, which the gate checks compare
+  ``mlguard_model`` with.
 
 ``pytest --mlguard`` runs the built-in suite on them, with the floors of ``pyproject.toml``.
 """
@@ -21,6 +23,7 @@ from pytest_mlguard import EvalData, Pipeline, TorchModel
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from baseline import load_baseline  # noqa: E402
 from model import CLASS_NAMES, MEAN, STD, load_digits_split, load_model  # noqa: E402
 from pipeline import DigitsService, InvalidImage  # noqa: E402
 
@@ -47,6 +50,13 @@ def mlguard_model(digits_net):
 def mlguard_data():
     x, y = load_digits_split("test")
     return EvalData(x, y, name="digits-test")
+
+
+@pytest.fixture(scope="session")
+def mlguard_baseline_model():
+    """The model in production now (a linear softmax, baseline.py), which the gate checks compare the
+    candidate ``mlguard_model`` with."""
+    return TorchModel(load_baseline(), input_shape=(1, 8, 8), class_names=CLASS_NAMES, name="digits-v1")
 
 
 @pytest.fixture(scope="session")
