@@ -98,7 +98,6 @@ def measure_resources(
         env = dict(os.environ)
         if threads:
             env.update({variable: str(threads) for variable in _THREAD_VARIABLES})
-        env.pop("PYTEST_XDIST_WORKER", None)
         command = [sys.executable, "-m", "pytest_mlguard.production.resources.worker", str(directory)]
         try:
             done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s, check=False)
