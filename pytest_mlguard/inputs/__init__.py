@@ -1,44 +1,141 @@
-"""Graceful failure of the production pipeline on bad inputs: ``inputs[corrupt-files]``.
+"""Graceful failure of the production pipeline on the inputs production sends: ``inputs[...]``.
 
-The pipeline gets valid image files made from evaluation samples and corrupted versions of them
-(truncated, header only, zero bytes, not an image). Every valid file must give a valid prediction;
-every corrupted one a valid prediction or a declared rejection with a message.
+For every input the pipeline must return a valid prediction or raise one of the exceptions it
+declared as clean rejections, with a message. Anything else fails the check: another exception,
+NaN or inf, a wrong shape, a crash of the process, a hang past ``timeout``, memory past
+``memory_mb``. The pipeline runs in an isolated worker process (see :mod:`.isolation`), so the
+session survives all of these.
 
-Settings (``[tool.mlguard.inputs]``):
+Checks (``[tool.mlguard.inputs] checks``), each a Hypothesis search with its own example budget,
+after fixed seed cases:
 
-* ``examples``: how many evaluation samples to make files from (default 3);
-* ``floor``: the fraction of inputs that must be handled gracefully (default 1.0, all).
+* ``corrupt-files``: truncated, bit-flipped, mangled, mislabelled files, garbage, decompression bombs;
+* ``odd-modes``: valid files in every format and mode (CMYK, 16-bit, palette with transparency,
+  LA, 1-bit, EXIF orientation, interlaced/progressive, several frames);
+* ``odd-resolutions``: 1x1, 1xN, extreme aspect ratios, sizes off a stride, large images;
+* ``dtypes``: 1-, 8-, 16-, 32-bit and float pixels (image pipelines), values of the wrong type,
+  out of range or unseen categories (record pipelines);
+* ``missing-fields``: records with missing fields, ``None``, NaN, inf, empty or odd strings, extra fields;
+* ``compression``: the model's accuracy on its evaluation data re-encoded as JPEG and WebP at
+  each quality, against ``compression.floor``, as a curve;
+* ``corpus-<dir>``, one per directory of ``corpora``: every file, each with its verdict. They run
+  before the searches.
+
+Settings (``[tool.mlguard.inputs]``): ``checks``, ``max_examples`` (the example budget of each
+search, default 100), ``budgets`` (per check, ``{odd-modes = 300}``), ``examples`` (valid examples
+the seed cases are made from, default 3), ``floor`` (the fraction of inputs to handle gracefully,
+default 1.0), ``timeout`` (seconds per input, default 10), ``memory_mb`` (memory an input may
+allocate, default 1024; 0: no cap), ``isolation`` (``"process"`` or ``"none"``), ``time_budget``
+(seconds per check, default 120), ``max_side`` and ``max_pixels`` (odd resolutions), ``corpora``,
+``replay`` (run one saved input), and ``[tool.mlguard.inputs.compression]`` ``formats``,
+``qualities``, ``floor``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from ..checks.base import CheckSpec, Family
-from ..config.parse import Threshold, parse_int, parse_threshold
+from ..config.parse import (
+    Threshold,
+    invalid,
+    parse_choice,
+    parse_int,
+    parse_list,
+    parse_number,
+    parse_optional,
+    parse_path,
+    parse_table,
+    parse_threshold,
+)
 from ..config.settings import Key, Settings
 
-__all__ = ["FAMILY"]
+__all__ = ["CHECKS", "FAMILY", "safe_name"]
+
+#: the graceful-failure searches and the compression curve, in the order they run
+CHECKS: tuple[str, ...] = ("corrupt-files", "odd-modes", "odd-resolutions", "dtypes", "missing-fields", "compression")
+_FUZZ_CHECKS = CHECKS[:-1]
+
+
+def _parse_check(value: Any, key: str, where: str) -> str:
+    if value not in CHECKS:
+        raise invalid(value, key, where, f"an inputs check, one of {', '.join(CHECKS)}")
+    return str(value)
+
+
+def _parse_format(value: Any, key: str, where: str) -> str:
+    if not isinstance(value, str) or value.lower() not in ("jpeg", "webp"):
+        raise invalid(value, key, where, "'jpeg' or 'webp'")
+    return value.lower()
+
+
+def safe_name(name: str) -> str:
+    """``name`` with every character but letters, digits, ``-``, ``_`` and ``.`` replaced by ``_``."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _corpus_names(paths: tuple[Path, ...]) -> list[str]:
+    """``corpus-<dir name>`` for each corpus directory, numbered where names repeat."""
+    names: list[str] = []
+    for path in paths:
+        base = "corpus-" + (safe_name(path.name) or "dir")
+        name, count = base, 2
+        while name in names:
+            name, count = f"{base}-{count}", count + 1
+        names.append(name)
+    return names
+
+
+def _make(name: str | None, settings: Settings) -> CheckSpec:
+    """The spec of ``inputs[<name>]`` under ``settings``."""
+    floor = settings.get("inputs.floor")
+    if name in _FUZZ_CHECKS:
+        budget = settings.get("inputs.budgets").get(name, settings.get("inputs.max_examples"))
+        return CheckSpec("inputs", name, "graceful_fraction", floor, params=(("kind", "fuzz"), ("examples", budget)), keywords=("fuzz",))
+    if name == "compression":
+        params = (
+            ("kind", "compression"),
+            ("formats", settings.get("inputs.compression.formats")),
+            ("qualities", settings.get("inputs.compression.qualities")),
+        )
+        return CheckSpec("inputs", name, "accuracy", settings.get("inputs.compression.floor"), params=params)
+    corpora = settings.get("inputs.corpora")
+    for corpus_name, path in zip(_corpus_names(corpora), corpora):
+        if corpus_name == name:
+            return CheckSpec("inputs", name, "graceful_fraction", floor, params=(("kind", "corpus"), ("path", str(path))), keywords=("corpus",))
+    known = [*CHECKS, *_corpus_names(corpora)]
+    raise KeyError(f"no check inputs[{name}]; expected one of {known} (corpus checks come from inputs.corpora)")
 
 
 def _plan(settings: Settings) -> list[CheckSpec]:
-    return [
-        CheckSpec(
-            "inputs",
-            "corrupt-files",
-            "graceful_fraction",
-            settings.get("inputs.floor"),
-            params=(("examples", settings.get("inputs.examples")),),
-        )
-    ]
+    corpora = [_make(name, settings) for name in _corpus_names(settings.get("inputs.corpora"))]
+    return corpora + [_make(name, settings) for name in settings.get("inputs.checks")]
 
 
 FAMILY = Family(
     name="inputs",
     keys=(
-        Key("inputs.examples", parse_int(1, 1000), 3, "evaluation samples the corrupted files are made from"),
+        Key("inputs.checks", parse_list(_parse_check), CHECKS, "inputs checks to run, besides one per corpus directory"),
+        Key("inputs.max_examples", parse_int(1, 100000), 100, "Hypothesis example budget of each inputs check"),
+        Key("inputs.budgets", parse_table(parse_int(1, 100000), name=_parse_check), {}, "example budgets per check, such as odd-modes = 300", table=True),
+        Key("inputs.examples", parse_int(1, 1000), 3, "valid examples the seed cases are made from"),
         Key("inputs.floor", parse_threshold, Threshold(1.0), "fraction of inputs that must be handled gracefully"),
+        Key("inputs.timeout", parse_number(0.0, 3600.0, open_min=True), 10.0, "seconds the pipeline may take on one input before it counts as hung"),
+        Key("inputs.memory_mb", parse_int(0, 1 << 20), 1024, "MiB one input may allocate in the isolated worker (0: no cap)"),
+        Key("inputs.isolation", parse_choice("process", "none"), "process", "run the pipeline in an isolated worker process, or in the test process"),
+        Key("inputs.time_budget", parse_number(0.0, 86400.0, open_min=True), 120.0, "seconds each inputs check may search and shrink"),
+        Key("inputs.max_side", parse_int(1, 65535), 1024, "largest side of the odd-resolutions images"),
+        Key("inputs.max_pixels", parse_int(1), 1 << 20, "most pixels of an odd-resolutions image"),
+        Key("inputs.corpora", parse_list(parse_path), (), "corpus directories: every file gets a verdict, one check per directory"),
+        Key("inputs.replay", parse_optional(parse_path), None, "a saved failing input: run only it (the failure message gives the command)"),
+        Key("inputs.compression.formats", parse_list(_parse_format), ("jpeg", "webp"), "formats of the compression curve"),
+        Key("inputs.compression.qualities", parse_list(parse_int(1, 100)), (90, 75, 50, 30, 10), "qualities of the compression curve"),
+        Key("inputs.compression.floor", parse_threshold, Threshold(0.8, "clean"), "floor of accuracy at each point of the compression curve"),
     ),
     plan=_plan,
+    make=_make,
     run="pytest_mlguard.inputs.run:run_check",
     needs=("model", "data", "pipeline"),
-    doc="the production pipeline on corrupted files: a valid prediction or a declared rejection, nothing else",
+    doc="the production pipeline on messy inputs: a valid prediction or a declared rejection, nothing else",
 )

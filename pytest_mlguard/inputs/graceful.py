@@ -83,8 +83,12 @@ def outcome_of(
         if not str(exc).strip():
             return Outcome("failure", f"raised declared {type(exc).__name__} with an empty message")
         return Outcome("rejection", f"{type(exc).__name__}: {exc}")
+    except MemoryError as exc:
+        return Outcome("failure", f"ran out of memory: MemoryError{': ' + str(exc) if str(exc) else ''}")
     except Exception as exc:  # noqa: BLE001 - classifying every stray exception is the point
         return Outcome("failure", f"raised undeclared {type(exc).__name__}: {exc}")
+    except SystemExit as exc:
+        return Outcome("failure", f"called sys.exit({exc.code!r})")
     problem = check_prediction(output, n_classes, class_names)
     if problem:
         return Outcome("failure", problem)

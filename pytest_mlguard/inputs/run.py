@@ -1,73 +1,252 @@
-"""The ``inputs[corrupt-files]`` check's measurement."""
+"""The measurements of the ``inputs[...]`` checks.
+
+* ``corrupt-files``, ``odd-modes``, ``odd-resolutions``, ``dtypes`` (image pipelines),
+  ``missing-fields`` and ``dtypes`` (record pipelines): graceful failure. Fixed seed cases first
+  (the pipeline's valid examples, which must get a prediction, and corrupted versions of them),
+  then a Hypothesis search with the check's example budget; the failing inputs are shrunk,
+  saved, and replayable with ``--mlguard-set inputs.replay=<file>``.
+* ``corpus-<dir>``: every file of a corpus directory, each with its verdict.
+* ``compression``: the model's accuracy on its evaluation data re-encoded as JPEG and WebP at
+  each quality, against the floor, as a curve.
+"""
 
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..checks.base import CheckSpec, Measurement
-from ..errors import NotApplicable
+from ..checks.evaluation import stable_seed
+from ..errors import CheckError, NotApplicable
+from . import generate as G
+from . import safe_name
 from .files import CORRUPT_FILE_CASES, encode_image
-from .graceful import Outcome, outcome_of
+from .fuzz import Failure, Fuzzer, database_dir, database_key, load_input, pipeline_runner
+from .records import MISSING_MUTATIONS, TYPE_MUTATIONS
 
 if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+
     from ..checks.evaluation import Evaluation
 
 __all__ = ["run_check"]
 
+IMAGE_CHECKS = ("corrupt-files", "odd-modes", "odd-resolutions")
 
-def _cases(evaluation: Evaluation, examples: int) -> list[tuple[str, bytes, bool]]:
-    """(name, file bytes, valid) for each example and each corruption of it."""
+
+def _artifacts(evaluation: Evaluation, spec: CheckSpec) -> Path:
+    """The check's artefact directory, one folder per pipeline (a fixture may be parametrised over several)."""
+    name = evaluation.pipeline.name if evaluation.pipeline is not None else "pipeline"
+    directory = evaluation.artifact_dir(spec) / safe_name(name)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def _pipeline(evaluation: Evaluation) -> Any:
+    if evaluation.pipeline is None:
+        raise NotApplicable("no production pipeline: define an mlguard_pipeline fixture to fuzz it")
+    return evaluation.pipeline
+
+
+def _examples(evaluation: Evaluation, count: int) -> list[G.Case]:
+    """The pipeline's valid examples (default: evaluation samples encoded as PNG)."""
     pipeline, model, data = evaluation.pipeline, evaluation.model, evaluation.data
     assert pipeline is not None
     if pipeline.examples is not None:
-        originals = [bytes(e) for e in pipeline.examples[:examples]]
-    else:
-        originals = [encode_image(data.x[i], model.value_range) for i in range(min(examples, data.n))]
-    cases = []
-    for index, original in enumerate(originals):
-        cases.append((f"example{index}-valid", original, True))
+        raws = list(pipeline.examples[:count])
+        if pipeline.input != "record":
+            raws = [Path(raw).read_bytes() if isinstance(raw, (str, Path)) else bytes(raw) for raw in raws]
+        suffix = ".json" if pipeline.input == "record" else ".png"
+        return [G.Case(raw, f"example {i}", suffix, valid=True) for i, raw in enumerate(raws)]
+    if len(model.input_shape) != 3 or model.input_shape[0] not in (1, 3, 4):
+        raise NotApplicable(
+            f"the model's input {model.input_shape} is not an image (C, H, W): give the pipeline examples=[...] of valid files"
+        )
+    return [
+        G.Case(encode_image(data.x[i], model.value_range), f"evaluation sample {i} as PNG", ".png", valid=True)
+        for i in range(min(count, data.n))
+    ]
+
+
+def _image_seeds(examples: list[G.Case]) -> list[tuple[str, G.Case, bool]]:
+    cases: list[tuple[str, G.Case, bool]] = []
+    for index, example in enumerate(examples):
+        cases.append((f"example{index}-valid", example, True))
         for name, corrupt in CORRUPT_FILE_CASES.items():
-            cases.append((f"example{index}-{name}", corrupt(original), False))
+            cases.append((f"example{index}-{name}", G.Case(corrupt(example.raw), f"{example.description}, {name}", example.suffix), False))
     return cases
 
 
-def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
-    pipeline, model = evaluation.pipeline, evaluation.model
-    if pipeline is None:
-        raise NotApplicable("no production pipeline: define an mlguard_pipeline fixture to fuzz it")
-    if pipeline.input == "record":
-        raise NotApplicable("corrupted files apply to image pipelines; this pipeline takes records")
-    verdicts: list[dict[str, Any]] = []
-    failures: list[tuple[str, bytes, Outcome]] = []
-    with tempfile.TemporaryDirectory(prefix="mlguard-inputs-") as tmp:
-        for name, raw, valid in _cases(evaluation, int(spec.param("examples", 3))):
-            argument: Any = raw
-            if pipeline.input == "image-path":
-                argument = str(Path(tmp) / f"{name}.png")
-                Path(argument).write_bytes(raw)
-            outcome = outcome_of(
-                pipeline.fn, argument, rejects=pipeline.rejects, n_classes=model.n_classes, class_names=model.class_names
+def _strategy(name: str, evaluation: Evaluation, examples: list[G.Case]) -> SearchStrategy[G.Case]:
+    """The Hypothesis strategy of a graceful-failure check."""
+    from hypothesis import strategies as st
+
+    settings = evaluation.settings
+    if name == "corrupt-files":
+        valid = st.one_of(st.sampled_from(examples), G.file_cases(max_frames=1)) if examples else G.file_cases(max_frames=1)
+        return G.corrupt_file_cases(files=valid)
+    if name == "odd-modes":
+        return G.file_cases(float_ranges=("unit",))
+    if name == "odd-resolutions":
+        sizes = G.resolutions(max_side=settings.get("inputs.max_side"), max_pixels=settings.get("inputs.max_pixels"))
+        return G.file_cases(formats=("PNG", "JPEG"), modes=("L", "RGB"), resolution=sizes, interlaced=False, exif=False, max_frames=1)
+    if name == "dtypes":
+        return G.file_cases(formats=("PNG", "TIFF"), modes=("L", "1", "I;16", "I", "F"), interlaced=False, exif=False, max_frames=1)
+    raise AssertionError(name)
+
+
+def _fuzz(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    pipeline = _pipeline(evaluation)
+    name = str(spec.name)
+    is_record = pipeline.input == "record"
+    if is_record and name in IMAGE_CHECKS:
+        raise NotApplicable(f"{name} applies to image pipelines; this pipeline takes records")
+    if not is_record and name == "missing-fields":
+        raise NotApplicable("missing-fields applies to record pipelines; this pipeline takes image files")
+    settings = evaluation.settings
+    runner, isolation = pipeline_runner(evaluation)
+    fuzzer = Fuzzer(runner, pipeline.input, settings.get("inputs.time_budget"))
+    extra: dict[str, Any] = {"pipeline": pipeline.name, "isolation": isolation}
+    try:
+        replay = settings.get("inputs.replay")
+        if replay is not None:
+            path = Path(replay)
+            if not path.is_file():
+                raise CheckError(f"inputs.replay: no file {path}")
+            case = G.Case(load_input(path, pipeline.input), f"replayed {path}", path.suffix)
+            fuzzer.seed([(f"replay-{path.stem}", case, False)])
+            extra["replayed"] = str(path)
+        else:
+            examples = _examples(evaluation, int(settings.get("inputs.examples")))
+            budget = int(spec.param("examples"))
+            if is_record:
+                mutations = MISSING_MUTATIONS if name == "missing-fields" else TYPE_MUTATIONS
+                seeds = [(f"example{i}-valid", example, True) for i, example in enumerate(examples)]
+                strategy = G.malformed_record_cases(examples=[e.raw for e in examples], mutations=mutations)
+            else:
+                seeds = _image_seeds(examples) if name == "corrupt-files" else [(f"example{i}-valid", e, True) for i, e in enumerate(examples)]
+                strategy = _strategy(name, evaluation, examples)
+            fuzzer.replay(database_dir(evaluation), database_key(evaluation, spec))
+            fuzzer.seed(seeds)
+            fuzzer.search(
+                strategy,
+                budget=budget,
+                seed=stable_seed(settings.seed, evaluation.model_id, spec.id),
+                database=database_dir(evaluation),
+                key=database_key(evaluation, spec),
             )
-            if valid and outcome.kind == "rejection":
-                outcome = Outcome("failure", f"rejected a valid input: {outcome.detail}")
-            verdicts.append({"input": name, "bytes": len(raw), "outcome": outcome.kind, "detail": outcome.detail})
+            extra["budget"] = budget
+        if fuzzer.failures and replay is None:
+            fuzzer.save(_artifacts(evaluation, spec))
+        value, n, details, message = fuzzer.measurement_parts(extra)
+        if replay is not None:
+            details.pop("replay", None)  # the rerun command already replays it
+    finally:
+        fuzzer.close()
+    details["restarts"] = getattr(runner, "restarts", 0)
+    return Measurement(value=value, n=n, details=details, message=message)
+
+
+# -- corpora --------------------------------------------------------------------------------------
+def _corpus_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts))
+
+
+def _corpus(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    pipeline = _pipeline(evaluation)
+    directory = Path(spec.param("path"))
+    if not directory.is_dir():
+        raise CheckError(f"corpus directory {directory} (inputs.corpora) does not exist or is not a directory")
+    files = _corpus_files(directory)
+    if not files:
+        raise CheckError(f"corpus directory {directory} (inputs.corpora) holds no files")
+    runner, isolation = pipeline_runner(evaluation)
+    fuzzer = Fuzzer(runner, pipeline.input, float("inf"))
+    unreadable: list[dict[str, Any]] = []
+    try:
+        for path in files:
+            name = str(path.relative_to(directory))
+            if pipeline.input == "record":
+                try:
+                    loaded = json.loads(path.read_text(encoding="utf-8"))
+                except (UnicodeDecodeError, ValueError) as exc:
+                    unreadable.append({"input": name, "outcome": "unreadable", "detail": f"not a JSON record: {exc}"})
+                    continue
+                records = loaded if isinstance(loaded, list) else [loaded]
+                for index, record in enumerate(records):
+                    label = name if len(records) == 1 else f"{name}[{index}]"
+                    outcome = fuzzer.run(G.Case(record, label, ".json"), label, repeats=True)
+                    if not outcome.graceful:
+                        fuzzer.failures.append(_corpus_failure(label, record, outcome, path))
+                continue
+            raw = str(path) if pipeline.input == "image-path" else path.read_bytes()
+            outcome = fuzzer.run(G.Case(raw, name, path.suffix), name, repeats=True)
             if not outcome.graceful:
-                failures.append((name, raw, outcome))
-    message = ""
-    if failures:
-        directory = evaluation.artifact_dir(spec)
-        for name, raw, _ in failures:
-            (directory / f"{name}.bin").write_bytes(raw)
-        (directory / "verdicts.json").write_text(json.dumps(verdicts, indent=2))
-        lines = [f"  {name}: {outcome.detail}  (saved as {directory / (name + '.bin')})" for name, _, outcome in failures]
-        message = "inputs the pipeline did not handle gracefully:\n" + "\n".join(lines)
-    graceful = sum(v["outcome"] != "failure" for v in verdicts)
+                fuzzer.failures.append(_corpus_failure(name, raw, outcome, path))
+        value, n, details, message = fuzzer.measurement_parts({"pipeline": pipeline.name, "isolation": isolation, "directory": str(directory)})
+    finally:
+        fuzzer.close()
+    listed = details["inputs"]
+    n = len(listed)
+    value = sum(v["outcome"] != "failure" for v in listed) / n if n else value
+    details["inputs"] = listed + unreadable
+    details["files"] = len(files)
+    if fuzzer.failures:
+        first = fuzzer.failures[0]
+        details["replay"] = ["--mlguard-set", f"inputs.replay={first.saved}"]
+        (_artifacts(evaluation, spec) / "verdicts.json").write_text(json.dumps(details["inputs"], indent=1) + "\n")
+    if not n:
+        raise CheckError(f"no file of corpus directory {directory} could be read as input of a {pipeline.input} pipeline")
+    return Measurement(value=value, n=n, details=details, message=message)
+
+
+def _corpus_failure(name: str, raw: Any, outcome: Any, path: Path) -> Failure:
+    return Failure(name, G.Case(raw, name, path.suffix), outcome, saved=path)
+
+
+# -- compression ----------------------------------------------------------------------------------
+def _compression(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    from .compression import compress_batch
+
+    model, data = evaluation.model, evaluation.data
+    shape = model.input_shape
+    if len(shape) != 3 or shape[0] not in (1, 3):
+        raise NotApplicable(f"compression applies to image models with input (1 or 3, H, W); this model takes {shape}")
+    clean = evaluation.clean_accuracy()
+
+    def accuracy(x: np.ndarray) -> float:
+        return float((model.predict_proba(x).argmax(axis=1) == data.y).mean())
+
+    lossless = accuracy(compress_batch(data.x, model.value_range, "PNG", 100))
+    curve = []
+    for fmt in spec.param("formats"):
+        for quality in spec.param("qualities"):
+            value = accuracy(compress_batch(data.x, model.value_range, fmt.upper(), quality))
+            curve.append({"format": fmt, "quality": quality, "accuracy": value})
+    worst = min(curve, key=lambda point: point["accuracy"])
     return Measurement(
-        value=graceful / len(verdicts),
-        n=len(verdicts),
-        details={"pipeline": pipeline.name, "inputs": verdicts},
-        message=message,
+        value=worst["accuracy"],
+        n=data.n,
+        clean=clean,
+        details={
+            "clean_accuracy": clean,
+            "png_accuracy": lossless,
+            "curve": curve,
+            "worst": f"{worst['format']}-{worst['quality']}",
+        },
+        message=f"worst: {worst['format']} quality {worst['quality']}: accuracy {worst['accuracy']:.4f} "
+        f"(clean {clean:.4f}, 8-bit PNG {lossless:.4f}); the curve is in the report",
     )
+
+
+def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    kind = spec.param("kind")
+    if kind == "corpus":
+        return _corpus(spec, evaluation)
+    if kind == "compression":
+        return _compression(spec, evaluation)
+    return _fuzz(spec, evaluation)
+

@@ -23,6 +23,10 @@ steps = 5
 floor = 0.4
 [tool.mlguard.calibration]
 ece_ceiling = 0.08
+[tool.mlguard.inputs]
+checks = ["corrupt-files"]  # the other inputs checks: tests/plugin/test_inputs_suite.py
+isolation = "none"
+max_examples = 20
 """
 
 

@@ -100,21 +100,24 @@ def test_attack_leaves_model_as_it_was():
         assert np.array_equal(p.detach().numpy(), before[name].numpy())
 
 
+INPUTS_FAST = {"inputs.isolation": "none", "inputs.max_examples": "20"}  # the inputs tests: tests/unit/test_inputs_*.py
+
+
 @pytest.mark.parametrize(
     "pipeline, passes",
     [(zoo.good_pipeline, True), (zoo.index_error_pipeline, False), (zoo.nan_pipeline, False)],
 )
 def test_inputs_check(good, pipeline, passes, tmp_path):
-    result = run(good, "inputs[corrupt-files]", pipeline=pipeline(), output=str(tmp_path))
+    result = run(good, "inputs[corrupt-files]", pipeline=pipeline(), output=str(tmp_path), **INPUTS_FAST)
     assert result.passed is passes
     if not passes:
         assert "saved as" in result.message
-        saved = list(tmp_path.rglob("*.bin"))
+        saved = list(tmp_path.rglob("example*.png"))
         assert saved, "the failing inputs are saved"
 
 
 def test_inputs_check_names_the_stray_exception(good, tmp_path):
-    result = run(good, "inputs[corrupt-files]", pipeline=zoo.index_error_pipeline(), output=str(tmp_path))
+    result = run(good, "inputs[corrupt-files]", pipeline=zoo.index_error_pipeline(), output=str(tmp_path), **INPUTS_FAST)
     assert "raised undeclared IndexError" in result.message
     assert "example0-truncated-half" in result.message
 
@@ -129,4 +132,9 @@ def test_every_family_plans_with_defaults():
         "attack[pgd-linf-2/255]",
         "calibration[ece]",
         "inputs[corrupt-files]",
+        "inputs[odd-modes]",
+        "inputs[odd-resolutions]",
+        "inputs[dtypes]",
+        "inputs[missing-fields]",
+        "inputs[compression]",
     ]

@@ -1,0 +1,56 @@
+"""The tabular example: a classifier of scikit-learn's wine table behind a record -> prediction service.
+
+* ``mlguard_model``: the fitted scikit-learn pipeline (standardisation and logistic regression);
+* ``mlguard_data``: the held-out split;
+* ``mlguard_pipeline``: the service, which takes a JSON record and validates it, declaring
+  :class:`InvalidRecord` as its clean rejection, with the held-out records as valid examples
+  (the inputs checks infer the fields, their types and ranges from them).
+
+``pytest --mlguard examples/tabular`` fuzzes the service with missing fields, ``None``, NaN, wrong
+types and out-of-range values, and runs the logged bad records of ``bad-records/``.
+``pytest --mlguard examples/tabular/broken`` runs the broken variant, which passes NaN through.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_mlguard import EvalData, Pipeline, SklearnModel
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from wine_model import CLASS_NAMES, as_records, load_wine_split, train_model  # noqa: E402
+from wine_service import InvalidRecord, WineService  # noqa: E402
+
+collect_ignore = ["broken"]  # the broken variant runs only when named: pytest --mlguard examples/tabular/broken
+
+
+@pytest.fixture(scope="session")
+def wine_estimator():
+    return train_model()
+
+
+@pytest.fixture(scope="session")
+def mlguard_model(wine_estimator):
+    return SklearnModel(wine_estimator, class_names=CLASS_NAMES, name="wine")
+
+
+@pytest.fixture(scope="session")
+def mlguard_data():
+    x, y = load_wine_split("test")
+    return EvalData(x, y, name="wine-test")
+
+
+@pytest.fixture(scope="session")
+def valid_records():
+    x, _ = load_wine_split("test")
+    return as_records(x)
+
+
+@pytest.fixture(scope="session")
+def mlguard_pipeline(wine_estimator, valid_records):
+    service = WineService(wine_estimator)
+    return Pipeline(service.predict, rejects=InvalidRecord, input="record", examples=valid_records, name="wine-service")

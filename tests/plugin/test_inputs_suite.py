@@ -1,0 +1,127 @@
+"""The inputs checks as a user runs them: broken pipelines in one session, the replay command, and
+the digits and tabular examples end to end."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parents[1]
+EXAMPLES = TESTS.parent / "examples"
+
+BROKEN = {
+    # zoo function: (pipeline name, the check it fails, what the failure says, what the shrunk input is)
+    "index_error_pipeline": ("index-error", "corrupt-files", "raised undeclared IndexError: list index out of range", "truncated at 8 of"),
+    "abort_on_tiny_pipeline": ("abort-on-1x1", "odd-resolutions", "crashed the worker process: killed by SIGABRT", "PNG 1x1 L"),
+    "hang_on_empty_pipeline": ("hang-on-empty", "corrupt-files", "hung: no answer within 1 s", "truncated at 0 of"),
+    "unbounded_allocation_pipeline": ("allocates-declared-size", "corrupt-files", "ran out of memory: MemoryError", ""),
+}
+
+
+@pytest.fixture
+def broken_project(pytester: pytest.Pytester) -> pytest.Pytester:
+    conftest = f"""
+        import sys
+        sys.path.insert(0, {str(TESTS)!r})
+        import pytest
+        import zoo
+
+        @pytest.fixture(scope="session")
+        def mlguard_model():
+            return zoo.good_model()
+
+        @pytest.fixture(scope="session")
+        def mlguard_data():
+            return zoo.digits()
+
+        @pytest.fixture(scope="session", params={list(BROKEN)!r})
+        def mlguard_pipeline(request):
+            return getattr(zoo, request.param)()
+        """
+    pytester.makeconftest(textwrap.dedent(conftest))
+    pytester.makefile(
+        ".toml",
+        pyproject="""
+        [tool.pytest.ini_options]
+        addopts = '-p no:cacheprovider'
+        [tool.mlguard]
+        samples = 60
+        [tool.mlguard.inputs]
+        checks = ["corrupt-files", "odd-resolutions"]
+        max_examples = 30
+        max_side = 256
+        timeout = 1
+        memory_mb = 512
+        time_budget = 60
+        """,
+    )
+    return pytester
+
+
+@pytest.mark.slow
+def test_broken_pipelines_fail_the_right_check_and_the_session_survives(broken_project):
+    result = broken_project.runpytest_subprocess("--mlguard", "-k", "inputs", "-p", "no:randomly")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) + outcomes.get("passed", 0) == 8, result.stdout.str()[-3000:]
+    report = json.loads((broken_project.path / "mlguard-report" / "report.json").read_text())
+    assert len(report["checks"]) == 8  # every item ran to a verdict: no crash, hang or blow-up ended the session
+    output = result.stdout.str()
+    for fixture, (name, check, detail, shrunk) in BROKEN.items():
+        result.stdout.fnmatch_lines([f"FAILED *::mlguard::inputs[[]{check}-{fixture}[]]*"])
+        failed = next(c for c in report["checks"] if c["id"] == f"inputs[{check}]" and c["details"]["pipeline"] == name)
+        assert not failed["passed"]
+        found = [f for f in failed["details"]["failures"] if f["input"] == "shrunk"]
+        assert found and detail in found[0]["detail"] and shrunk in found[0]["what"], (fixture, failed["details"]["failures"])
+        assert Path(found[0]["saved"]).is_file() and f"/{name}/shrunk" in found[0]["saved"]
+    assert "shrunk by Hypothesis: evaluation sample 0 as PNG truncated at 8 of" in output
+
+    # the replay command of a failure runs exactly the saved input again
+    replay = re.search(r"replay the failing input: (pytest .*corrupt-files-index_error_pipeline.*)", output)
+    assert replay, output[-3000:]
+    args = [arg.strip("'") for arg in replay.group(1).split()[1:]]
+    again = broken_project.runpytest_subprocess(*args)
+    again.assert_outcomes(failed=1)
+    again.stdout.fnmatch_lines(
+        ["*graceful_fraction 0.0000 < floor 1.0000*", "*replay-shrunk: replayed */index-error/shrunk.png", "*raised undeclared IndexError*"]
+    )
+    assert "replay the failing input" not in again.stdout.str()
+
+
+def run_example(pytester: pytest.Pytester, target: Path, *args: str) -> tuple[pytest.RunResult, dict]:
+    output = pytester.path / "report"
+    result = pytester.runpytest_subprocess("--mlguard", str(target), "--mlguard-output", str(output), "-p", "no:randomly", *args)
+    return result, json.loads((output / "report.json").read_text())
+
+
+@pytest.mark.slow
+def test_tabular_example_passes_and_its_broken_variant_is_caught(pytester):
+    result, report = run_example(pytester, EXAMPLES / "tabular")
+    result.assert_outcomes(passed=5)
+    checks = {c["id"]: c for c in report["checks"]}
+    assert checks["inputs[corpus-bad-records]"]["n"] == 9 and checks["inputs[missing-fields]"]["passed"]
+
+    result, report = run_example(pytester, EXAMPLES / "tabular" / "broken")
+    result.assert_outcomes(passed=2, failed=3)
+    missing = next(c for c in report["checks"] if c["id"] == "inputs[missing-fields]")
+    shrunk = next(f for f in missing["details"]["failures"] if f["input"] == "shrunk")
+    assert shrunk["detail"] == "returned NaN or inf probabilities" and re.fullmatch(r"record with missing-field '\w+'", shrunk["what"])
+    record = json.loads(Path(shrunk["saved"]).read_text())
+    assert len(record) == 12  # one of the 13 measurements missing
+    result.stdout.fnmatch_lines(["*inputs[[]missing-fields[]] on model 'wine-lenient': graceful_fraction * < floor 1.0000*"])
+
+
+@pytest.mark.slow
+def test_digits_example_passes_every_inputs_check(pytester):
+    result, report = run_example(pytester, EXAMPLES / "digits", "-k", "inputs", "--mlguard-set", "inputs.max_examples=40")
+    result.assert_outcomes(passed=6, skipped=1, deselected=result.parseoutcomes().get("deselected", 0))
+    ids = {c["id"]: c for c in report["checks"]}
+    assert set(ids) == {f"inputs[{name}]" for name in ("corpus-images", "corrupt-files", "odd-modes", "odd-resolutions", "dtypes", "compression")}
+    corpus = ids["inputs[corpus-images]"]
+    manifest = json.loads((TESTS.parent / "corpora" / "manifest.json").read_text())
+    assert corpus["n"] == len(manifest["files"]) == len(corpus["details"]["inputs"])
+    assert all(c["passed"] for c in ids.values())
+    assert [p["quality"] for p in ids["inputs[compression]"]["details"]["curve"]] == [90, 75, 50, 30, 10] * 2
