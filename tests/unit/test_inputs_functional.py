@@ -238,3 +238,29 @@ def test_compression_artifacts():
     x = np.random.default_rng(1).random((2, 1, 8, 8)).astype(np.float32) * 255
     out = compress_batch(x, (0.0, 255.0), "JPEG", 30)
     assert out.shape == x.shape and out.min() >= 0 and out.max() <= 255 and not np.allclose(out, x)
+
+
+def test_seed_corpus_matches_its_manifest_and_regenerates_identically(tmp_path):
+    import hashlib
+    import importlib.util
+    from importlib.metadata import version
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "corpora"
+    manifest = json.loads((root / "manifest.json").read_text())
+    listed = {entry["file"]: entry for entry in manifest["files"]}
+    assert sorted(p.name for p in (root / "images").iterdir()) == sorted(listed)
+    for name, entry in listed.items():
+        data = (root / "images" / name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"] and len(data) == entry["bytes"], name
+        if entry["kind"] == "odd":
+            decode(data)  # every odd file is a valid image
+        else:
+            assert entry["kind"] == "corrupt"
+    spec = importlib.util.spec_from_file_location("make_corpus", root / "make_corpus.py")
+    make_corpus = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_corpus)
+    if {package: version(package) for package in manifest["made_with"]} != manifest["made_with"]:
+        pytest.skip(f"the corpus was made with {manifest['made_with']}: other versions may encode other bytes")
+    make_corpus.write(tmp_path / "images", tmp_path / "manifest.json")
+    assert json.loads((tmp_path / "manifest.json").read_text())["files"] == manifest["files"]
