@@ -365,7 +365,12 @@ class IsolatedPipeline:
         if self._process is None:
             self.start()
         if self._worker is None:
-            self._fork()
+            try:
+                self._fork()
+            except (EOFError, OSError) as exc:
+                from ..errors import CheckError
+
+                raise CheckError(f"the isolated worker's zygote process died ({exc}): {self._log_tail()}") from None
         assert self._worker is not None
         self.calls += 1
         log_offset = self._log.seek(0, os.SEEK_END)

@@ -125,7 +125,8 @@ def _fuzz(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
             if is_record:
                 mutations = MISSING_MUTATIONS if name == "missing-fields" else TYPE_MUTATIONS
                 seeds = [(f"example{i}-valid", example, True) for i, example in enumerate(examples)]
-                strategy = G.malformed_record_cases(examples=[e.raw for e in examples], mutations=mutations)
+                # every example: the fields' types and ranges are inferred from all of them
+                strategy = G.malformed_record_cases(examples=list(pipeline.examples), mutations=mutations)
             else:
                 seeds = _image_seeds(examples) if name == "corrupt-files" else [(f"example{i}-valid", e, True) for i, e in enumerate(examples)]
                 strategy = _strategy(name, evaluation, examples)
