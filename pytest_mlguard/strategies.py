@@ -52,7 +52,10 @@ __all__ = [
 
 
 def resolutions(
-    min_side: int = 1, max_side: int = 512, max_pixels: int = 1_000_000, stride: int | None = 32
+    min_side: int | SearchStrategy[int] = 1,
+    max_side: int | SearchStrategy[int] = 512,
+    max_pixels: int | SearchStrategy[int] = 1_000_000,
+    stride: int | SearchStrategy[int] | None = 32,
 ) -> SearchStrategy[tuple[int, int]]:
     """``(height, width)`` pairs: any size up to ``max_side`` and ``max_pixels``, and the odd ones: 1x1,
     1xN and Nx1, extreme aspect ratios, sizes that are not multiples of ``stride`` (a network's total
@@ -147,7 +150,7 @@ def corrupt_image_files(
     *,
     files: SearchStrategy[bytes] | None = None,
     corruptions: str | Sequence[str] | SearchStrategy[str] = _g.CORRUPTIONS,
-    max_declared_side: int = 65_535,
+    max_declared_side: int | SearchStrategy[int] = 65_535,
 ) -> SearchStrategy[bytes]:
     """Corrupted image files (bytes): a valid file with one corruption.
 

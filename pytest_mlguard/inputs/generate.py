@@ -148,33 +148,43 @@ def _draw_flag(draw: Callable[[SearchStrategy[Any]], Any], value: Any, name: str
 
 
 # -- sizes and pixels -------------------------------------------------------------------------------
-def resolutions(
-    min_side: int = 1, max_side: int = 512, max_pixels: int = 1_000_000, stride: int | None = 32
-) -> SearchStrategy[tuple[int, int]]:
+def resolutions(min_side: Any = 1, max_side: Any = 512, max_pixels: Any = 1_000_000, stride: Any = 32) -> SearchStrategy[tuple[int, int]]:
     """(height, width): any size, or an odd one (1x1, 1xN, extreme aspect ratios, a stride plus or
     minus one, the largest under ``max_pixels``); shrinks toward ``min_side`` x ``min_side``."""
 
-    def build() -> SearchStrategy[tuple[int, int]]:
-        lo = _integer(min_side, "min_side", 1)
-        hi = _integer(max_side, "max_side", 1)
-        cap = _integer(max_pixels, "max_pixels", 1)
-        step = _integer(stride, "stride", 2) if stride is not None else None
-        if any(isinstance(v, SearchStrategy) for v in (lo, hi, cap, step)):
-            raise InvalidArgument("Expected values, not strategies, for the arguments of resolutions(); draw a size instead")
-        assert isinstance(lo, int) and isinstance(hi, int) and isinstance(cap, int)
+    def bounds(lo: int, hi: int, cap: int, drawn: bool) -> None:
         if hi < lo:
-            raise InvalidArgument(f"Expected max_side >= min_side but got min_side={lo}, max_side={hi}")
+            raise InvalidArgument(f"Expected max_side >= min_side but got min_side={lo}, max_side={hi}" + (" (drawn)" if drawn else ""))
         if lo * lo > cap:
-            raise InvalidArgument(f"Expected max_pixels >= min_side**2 but got min_side={lo}, max_pixels={cap}")
+            raise InvalidArgument(f"Expected max_pixels >= min_side**2 but got min_side={lo}, max_pixels={cap}" + (" (drawn)" if drawn else ""))
 
+    def odd_sizes(lo: int, hi: int, cap: int, step: int | None) -> list[tuple[int, int]]:
         square = min(hi, int(math.isqrt(cap)))
         special = [(lo, hi), (hi, lo), (lo, lo + 1), (lo + 1, lo), (square, square), (max(lo, hi // 64), hi)]
         if step is not None:
             special += [(step + 1, step + 1), (step - 1, 2 * step + 1), (3 * step + 1, step - 1)]
-        valid = [(h, w) for h, w in dict.fromkeys(special) if lo <= h <= hi and lo <= w <= hi and h * w <= cap]
+        return [(h, w) for h, w in dict.fromkeys(special) if lo <= h <= hi and lo <= w <= hi and h * w <= cap]
+
+    def build() -> SearchStrategy[tuple[int, int]]:
+        args = (
+            _integer(min_side, "min_side", 1),
+            _integer(max_side, "max_side", 1),
+            _integer(max_pixels, "max_pixels", 1),
+            _integer(stride, "stride", 2) if stride is not None else None,
+        )
+        fixed = not any(isinstance(v, SearchStrategy) for v in args)
+        if fixed:
+            bounds(args[0], args[1], args[2], False)  # type: ignore[arg-type]
 
         @st.composite
         def size(draw: Any) -> tuple[int, int]:
+            lo = _draw_integer(draw, args[0], "min_side", 1)
+            hi = _draw_integer(draw, args[1], "max_side", 1)
+            cap = _draw_integer(draw, args[2], "max_pixels", 1)
+            step = _draw_integer(draw, args[3], "stride", 2) if args[3] is not None else None
+            if not fixed:
+                bounds(lo, hi, cap, True)
+            valid = odd_sizes(lo, hi, cap, step)
             # every example draws the same choices (Hypothesis shrinks shorter choice sequences first):
             # which kind of size (0: any), then a height and a width
             pick = draw(st.integers(0, len(valid)))
@@ -326,7 +336,7 @@ def corrupt_file_cases(
     *,
     files: Any = None,
     corruptions: Any = CORRUPTIONS,
-    max_declared_side: int = 65_535,
+    max_declared_side: Any = 65_535,
 ) -> SearchStrategy[Case]:
     """Corrupted files: a valid file (from ``files``, a strategy of :class:`Case` or of bytes) with
     one corruption: truncated at any offset, bit flips, a mangled header or length field, the wrong
@@ -336,8 +346,6 @@ def corrupt_file_cases(
     def build() -> SearchStrategy[Case]:
         kinds = _choices(corruptions, "corruptions", CORRUPTIONS)
         side = _integer(max_declared_side, "max_declared_side", 10_000, 2**31 - 1)
-        if isinstance(side, SearchStrategy):
-            raise _fail("an int", "max_declared_side", side, False)
         source = files if files is not None else file_cases(max_frames=1)
         if not isinstance(source, SearchStrategy):
             raise _fail("a strategy of files (bytes)", "files", files, False)
@@ -377,8 +385,9 @@ def corrupt_file_cases(
                 noun = f"{prefix_fmt} magic then " if prefix_fmt else ""
                 return Case(F.garbage(draw(st.integers(0, 2**32 - 1)), length, prefix), f"{noun}{length} random bytes", ".bin")
             if kind == "bomb":
-                width = draw(st.integers(10_000, side))
-                height = draw(st.integers(10_000, side))
+                largest = _draw_integer(draw, side, "max_declared_side", 10_000, 2**31 - 1)
+                width = draw(st.integers(10_000, largest))
+                height = draw(st.integers(10_000, largest))
                 fmt = F.file_format(data)
                 if fmt not in ("PNG", "GIF", "BMP", "JPEG"):
                     data, fmt = F.encode_file(np.zeros((1, 1)), "PNG", "L"), "PNG"

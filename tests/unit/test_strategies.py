@@ -39,7 +39,8 @@ def test_all_matches_exports():
         (lambda: mst.resolutions(min_side=0), "Expected an int in [1, inf] but got min_side=0 (type=int)"),
         (lambda: mst.resolutions(min_side=5, max_side=4), "Expected max_side >= min_side but got min_side=5, max_side=4"),
         (lambda: mst.resolutions(max_pixels=3, min_side=2), "Expected max_pixels >= min_side**2"),
-        (lambda: mst.resolutions(stride=st.just(8)), "Expected values, not strategies, for the arguments of resolutions()"),
+        (lambda: mst.resolutions(min_side=st.just(9), max_side=8), "Expected max_side >= min_side but got min_side=9, max_side=8 (drawn)"),
+        (lambda: mst.resolutions(stride=st.just(1)), "Expected an int in [2, inf] but got stride=1 (type=int), drawn from"),
         (lambda: mst.image_arrays(channels=2), "Expected one of (1, 3, 4) or a non-empty sequence of them but got channels=2"),
         (lambda: mst.image_arrays(channels=st.just(2)), "but got channels=2 (type=int), drawn from the strategy passed as channels"),
         (lambda: mst.image_arrays(dtype="int8"), "but got dtype='int8'"),
@@ -96,6 +97,12 @@ def test_shrinks_a_failure_to_its_simplest_cause():
     assert minimal(mst.resolutions(), lambda size: 40 <= size[0] <= 90) == (40, 1)
     record = minimal(G.malformed_record_cases(schema={"a": float, "b": float}, max_mutations=3), lambda c: "b" in c.raw and c.raw["b"] is None)
     assert record.description == "record with null 'b'"
+
+
+@FAST
+@given(mst.resolutions(min_side=st.integers(2, 4), max_side=st.just(40), stride=st.sampled_from([8, 16])))
+def test_resolution_bounds_may_be_drawn(size):
+    assert 2 <= min(size) and max(size) <= 40
 
 
 @FAST
