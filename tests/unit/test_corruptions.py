@@ -1,0 +1,229 @@
+"""The corruption registry and functional core: every corruption on every kind of image, the
+ImageNet-C parameters, independent implementations where there are some, and the input contract."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from pytest_mlguard.corruptions import functional as F
+from pytest_mlguard.corruptions.functional import corrupt
+from pytest_mlguard.corruptions.registry import GROUPS, REGISTRY, names
+from pytest_mlguard.errors import InvalidArgument
+
+ALL = list(REGISTRY)
+SHAPES = [(1, 1), (1, 5), (7, 3, 1), (2, 2, 3), (17, 40, 3), (33, 32), (31, 64, 4)]
+#: corruptions that draw random numbers: another seed gives another image
+RANDOM = {
+    "gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise", "glass_blur", "motion_blur", "snow", "frost",
+    "fog", "spatter", "elastic_transform",
+}  # fmt: skip
+
+
+def photo(side: int = 64) -> np.ndarray:
+    from skimage import data
+
+    image = data.astronaut()
+    step = max(1, image.shape[0] // side)
+    return np.ascontiguousarray(image[::step, ::step][:side, :side])
+
+
+def test_registry_is_imagenet_c():
+    assert len(REGISTRY) == 19
+    assert {group: len(names(group)) for group in GROUPS} == {"noise": 4, "blur": 5, "weather": 5, "digital": 5}
+    assert {c.name for c in REGISTRY.values() if c.held_out} == {"speckle_noise", "gaussian_blur", "spatter", "saturate"}
+    # spot checks against make_imagenet_c.py
+    assert [REGISTRY["gaussian_noise"].params_for(s)["sigma"] for s in range(1, 6)] == [0.08, 0.12, 0.18, 0.26, 0.38]
+    assert REGISTRY["glass_blur"].params_for(4) == {"sigma": 1.1, "max_delta": 3, "iterations": 2}
+    assert REGISTRY["motion_blur"].params_for(5) == {"radius": 20, "sigma": 15}
+    assert [len(REGISTRY["zoom_blur"].params_for(s)["zooms"]) for s in range(1, 6)] == [
+        len(np.arange(1, stop, step)) for stop, step in ((1.11, 0.01), (1.16, 0.01), (1.21, 0.02), (1.26, 0.02), (1.31, 0.03))
+    ]
+    assert REGISTRY["jpeg_compression"].params_for(3) == {"quality": 15}
+    assert REGISTRY["elastic_transform"].params_for(1) == pytest.approx({"alpha": 244 * 2, "sigma": 244 * 0.7, "affine": 244 * 0.1})
+
+
+def test_spatial_parameters_scale_and_the_others_do_not():
+    half = REGISTRY["defocus_blur"].params_for(3, scale=0.5)
+    assert half == {"radius": 3.0, "alias_blur": 0.25}
+    assert REGISTRY["gaussian_noise"].params_for(3, scale=0.5) == {"sigma": 0.18}
+    assert REGISTRY["zoom_blur"].params_for(2, scale=0.1) == REGISTRY["zoom_blur"].params_for(2)
+    with pytest.raises(ValueError, match="expected a severity in 1..5"):
+        REGISTRY["fog"].params_for(6)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_shape_and_dtype_deterministic_in_range(name):
+    rng = np.random.default_rng(0)
+    for shape in SHAPES:
+        for dtype in (np.uint8, np.float32, np.float64):
+            image = rng.random(shape)
+            image = (image * 255).astype(np.uint8) if dtype == np.uint8 else image.astype(dtype)
+            for severity in (1, 3, 5):
+                out = corrupt(image, name, severity, seed=11)
+                assert out.shape == image.shape and out.dtype == image.dtype, (shape, dtype, severity)
+                assert np.array_equal(out, corrupt(image, name, severity, seed=11)), "not deterministic for a seed"
+                if dtype != np.uint8:
+                    assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+                if shape[-1] == 4 and len(shape) == 3:
+                    assert np.array_equal(out[..., 3], image[..., 3]), "alpha is kept"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_changes_a_photo_more_at_severity_5_than_1_and_seeds_matter(name):
+    image = photo(64)
+    change = [np.abs(corrupt(image, name, s, seed=0).astype(float) - image).mean() for s in (1, 5)]
+    if name != "elastic_transform":  # ImageNet-C's elastic severities 1-2 warp more than 3-5 (as published)
+        assert change[1] > change[0] > 0, change
+    if name in RANDOM:
+        assert not np.array_equal(corrupt(image, name, 5, seed=0), corrupt(image, name, 5, seed=1))
+    else:
+        assert np.array_equal(corrupt(image, name, 5, seed=0), corrupt(image, name, 5, seed=1))
+
+
+def test_colour_only_corruption_leaves_gray_unchanged():
+    gray = photo(32)[..., 0]
+    assert np.array_equal(corrupt(gray, "saturate", 5), gray)
+    assert REGISTRY["saturate"].colour_only
+
+
+# -- against independent implementations ---------------------------------------------------------------
+def test_gaussian_speckle_and_shot_noise_statistics():
+    flat = np.full((256, 256), 0.5)
+    for severity, sigma in enumerate((0.08, 0.12, 0.18), start=1):
+        assert (corrupt(flat, "gaussian_noise", severity, seed=0) - 0.5).std() == pytest.approx(sigma, rel=0.02)
+    assert (corrupt(flat, "speckle_noise", 3, seed=0) - 0.5).std() == pytest.approx(0.5 * 0.35, rel=0.02)
+    photons = 25  # severity 2: Poisson(x * 25) / 25 has mean x and variance x / 25
+    shot = corrupt(flat, "shot_noise", 2, seed=0)
+    assert shot.mean() == pytest.approx(0.5, abs=0.005) and shot.var() == pytest.approx(0.5 / photons, rel=0.05)
+
+
+def test_impulse_noise_replaces_the_published_fraction_of_values_by_0_or_1():
+    flat = np.full((128, 128, 3), 0.5)
+    out = corrupt(flat, "impulse_noise", 4, seed=0)  # amount 0.17, per value as skimage's random_noise
+    changed = out != 0.5
+    assert changed.mean() == pytest.approx(0.17, abs=0.01)
+    assert set(np.unique(out[changed])) == {0.0, 1.0}
+    assert not (changed.all(axis=2) == changed.any(axis=2)).all(), "channels are hit independently"
+
+
+def test_brightness_and_saturate_match_skimage_hsv():
+    from skimage.color import hsv2rgb, rgb2hsv
+
+    image = photo(48).astype(np.float64) / 255
+    hsv = rgb2hsv(image)
+    hsv[..., 2] = np.clip(hsv[..., 2] + 0.3, 0, 1)
+    np.testing.assert_allclose(corrupt(image, "brightness", 3), hsv2rgb(hsv), atol=2e-3)
+    hsv = rgb2hsv(image)
+    hsv[..., 1] = np.clip(hsv[..., 1] * 5 + 0.1, 0, 1)
+    np.testing.assert_allclose(corrupt(image, "saturate", 4), hsv2rgb(hsv), atol=2e-3)
+
+
+def test_contrast_and_gaussian_blur_match_numpy_and_scipy():
+    from scipy.ndimage import gaussian_filter
+
+    image = photo(96).astype(np.float64) / 255
+    mean = image.mean(axis=(0, 1), keepdims=True)
+    np.testing.assert_allclose(corrupt(image, "contrast", 2), np.clip((image - mean) * 0.3 + mean, 0, 1), atol=1e-5)
+    # severity 3 (sigma 3 at 224 px) on a 224 px image, interior pixels (borders differ by convention)
+    big = photo(224)[..., 1].astype(np.float64) / 255
+    expected = gaussian_filter(big, sigma=3, truncate=10 / 3)  # the 21 taps of PIL and albumentations
+    np.testing.assert_allclose(corrupt(big, "gaussian_blur", 3)[16:-16, 16:-16], expected[16:-16, 16:-16], atol=1e-5)
+
+
+def test_jpeg_and_pixelate_match_pillow():
+    from PIL import Image
+
+    gray = photo(64)[..., 0]
+    buffer = io.BytesIO()
+    Image.fromarray(gray).save(buffer, "JPEG", quality=15)  # severity 3
+    pillow = np.asarray(Image.open(buffer))
+    assert np.abs(corrupt(gray, "jpeg_compression", 3).astype(int) - pillow).mean() < 1.0
+    # severity 2 halves 64 -> 32: a box filter down, nearest up
+    small = Image.fromarray(gray).resize((32, 32), Image.Resampling.BOX).resize((64, 64), Image.Resampling.NEAREST)
+    assert np.abs(corrupt(gray, "pixelate", 2).astype(int) - np.asarray(small)).max() <= 1
+
+
+def test_disk_kernel_matches_imagenet_c_at_whole_radii_and_blurs_below_a_pixel():
+    import cv2
+
+    for radius in (3, 6, 10):
+        half = max(8, radius)
+        grid = np.arange(-half, half + 1)
+        disk = ((grid[:, None] ** 2 + grid[None, :] ** 2) <= radius**2).astype(np.float32)
+        reference = cv2.GaussianBlur(disk / disk.sum(), (3, 3) if radius <= 8 else (5, 5), sigmaX=0.5)
+        assert np.abs(F.disk_kernel(radius, 0.5) - reference).sum() < 0.25, radius  # edge pixels differ only
+    small = F.disk_kernel(0.8, 0.01)
+    assert 0.3 < small.max() < 0.9, "a sub-pixel disk spreads onto its neighbours"
+
+
+def test_motion_kernel_is_a_one_sided_gaussian_line():
+    kernel = F.motion_kernel(radius=3, sigma=2, angle=0)
+    centre = kernel.shape[0] // 2
+    assert kernel.sum() == pytest.approx(1.0) and kernel[centre, :centre].sum() == 0
+    row = kernel[centre, centre:]
+    weights = np.exp(-np.arange(7) ** 2 / (2 * 2**2))
+    np.testing.assert_allclose(row, weights / weights.sum(), rtol=1e-5)
+    diagonal = F.motion_kernel(radius=3, sigma=2, angle=45)
+    assert np.allclose(diagonal, diagonal.T), "45 degrees is symmetric about the diagonal"
+
+
+def test_plasma_fractal_smoother_with_larger_decay():
+    rng = np.random.default_rng(0)
+
+    def roughness(decay: float) -> float:
+        maps = [F.plasma_fractal(rng, (128, 128), decay) for _ in range(8)]
+        return float(np.mean([np.diff(m, axis=0).std() / m.std() for m in maps]))
+
+    assert roughness(2.0) < roughness(1.4) < roughness(1.0)
+    assert F.plasma_fractal(rng, (5, 3), 2.0).shape == (5, 3)
+
+
+def test_a_blur_commutes_with_upscaling_the_scale_is_relative():
+    """Blurring an image 4x larger and downscaling it gives the small image blurred: the spatial
+    parameters follow the image's size (default scale: shorter side / 224)."""
+    import cv2
+
+    small = photo(56)[..., 0].astype(np.float32) / 255
+    large = cv2.resize(small, (224, 224), interpolation=cv2.INTER_CUBIC)
+    for name in ("gaussian_blur", "defocus_blur"):
+        down = cv2.resize(corrupt(np.clip(large, 0, 1), name, 4), (56, 56), interpolation=cv2.INTER_AREA)
+        direct = corrupt(small, name, 4)
+        assert np.abs(down - direct)[8:-8, 8:-8].mean() < 0.02, name
+        assert np.abs(direct - small).mean() > 0.03, name
+
+
+def test_explicit_scale_overrides_the_image_size():
+    image = photo(32)
+    assert np.array_equal(corrupt(image, "gaussian_blur", 3, scale=32 / 224), corrupt(image, "gaussian_blur", 3))
+    assert not np.array_equal(corrupt(image, "gaussian_blur", 3, scale=1.0), corrupt(image, "gaussian_blur", 3))
+
+
+def test_glass_blur_fractional_delta_swaps_fewer_pixels():
+    rng = np.random.default_rng(0)
+    full = F.sample_glass_blur(rng, (64, 64, 1), sigma=0.1, max_delta=1, iterations=1)["dxy"]
+    part = F.sample_glass_blur(rng, (64, 64, 1), sigma=0.1, max_delta=0.25, iterations=1)["dxy"]
+    moved = lambda dxy: (dxy != 0).any(axis=2).mean()  # noqa: E731
+    assert moved(full) > 0.7 and moved(part) == pytest.approx(0.25 * moved(full), abs=0.05)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: corrupt(np.zeros((4, 4)), "gaussian_nose", 1), "unknown corruption 'gaussian_nose'"),
+        (lambda: corrupt(np.zeros((4, 4)), "fog", 6), "Expected a severity, an int in 1..5 but got severity=6 (type=int)"),
+        (lambda: corrupt(np.zeros((4, 4)), "fog", True), "but got severity=True (type=bool)"),
+        (lambda: corrupt(np.zeros((4, 4)), "fog", 1, scale=0), "Expected a positive number or None but got scale=0"),
+        (lambda: corrupt(np.zeros((4, 4, 2)), "fog", 1), "but got image.shape=(4, 4, 2)"),
+        (lambda: corrupt(np.zeros((0, 4)), "fog", 1), "but got image.shape=(0, 4)"),
+        (lambda: corrupt(np.zeros((2, 4, 4, 3)), "fog", 1), "an image of shape (H, W) or (H, W, C)"),
+        (lambda: corrupt(np.full((4, 4), 2.0), "fog", 1), "Expected a float image with values in [0, 1] but got values in [2.0, 2.0]"),
+        (lambda: corrupt(np.zeros((4, 4), np.int32), "fog", 1), "Expected a uint8 or float image but got image.dtype=dtype('int32')"),
+    ],
+)
+def test_invalid_arguments(call, message):
+    with pytest.raises(InvalidArgument) as info:
+        call()
+    assert message in str(info.value)
