@@ -336,6 +336,21 @@ def test_gate_fails_a_regressed_candidate_and_indicates_rollback(tmp_path):
     assert len(saved) == agreement.details["n_disagreements"] == round((1 - agreement.value) * agreement.n)
 
 
+def test_gate_compares_only_what_compare_names(tmp_path):
+    extras = {"baseline_model": zoo.good_model()}
+    cli = {**GATE, "gate__compare": "accuracy,attack[fgsm-linf-0.1],fog"}
+    result = run(zoo.linear_model(), "gate[robustness]", extras, output=str(tmp_path), **cli)
+    assert [m["id"] for m in result.details["metrics"]] == ["accuracy", "attack[fgsm-linf-0.1]"]
+    assert result.details["skipped"] == ["gate.compare names 'fog', which is no planned check or family"]
+
+
+def test_gate_of_agreement_alone_reruns_no_other_check(tmp_path):
+    extras = {"baseline_model": zoo.good_model()}
+    result = run(zoo.linear_model(), "gate[agreement]", extras, output=str(tmp_path), gate__checks="agreement")
+    assert result.passed and result.details["rollback"]["indicated"] is False
+    assert "metrics" not in result.details
+
+
 def test_gate_without_baseline_says_how_to_declare_it():
     with pytest.raises(CheckError, match="define a fixture mlguard_baseline_model in conftest.py"):
         run(zoo.good_model(), "gate[agreement]", **GATE)

@@ -23,7 +23,9 @@ Settings (``[tool.mlguard.gate]``):
 * ``class_drop``: ceiling of the largest per-class accuracy drop (default 0.05);
 * ``tolerance``: the regression tolerated in any robustness metric, in its units (default 0.02);
 * ``tolerances``: per check id (``"attack[pgd-linf-0.1]"``), metric (``ece``) or family (``attack``);
-* ``score_drop``: the robustness-score drop tolerated, in points of 100 (default 2).
+* ``score_drop``: the robustness-score drop tolerated, in points of 100 (default 2);
+* ``compare``: the families or check ids ``gate[robustness]`` reruns on both models (default: every
+  planned check of those families).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...checks.base import CheckSpec, Family
-from ...config.parse import Threshold, parse_choice, parse_list, parse_number, parse_table, parse_unit_interval
+from ...config.parse import Threshold, parse_choice, parse_list, parse_number, parse_str, parse_table, parse_unit_interval
 from ...config.settings import Key, Settings
 
 __all__ = ["CHECKS", "FAMILY"]
@@ -48,6 +50,7 @@ def _params(settings: Settings) -> tuple[tuple[str, Any], ...]:
         ("tolerance", settings.get("gate.tolerance")),
         ("tolerances", tuple(sorted(settings.get("gate.tolerances").items()))),
         ("score_drop", settings.get("gate.score_drop")),
+        ("compare", tuple(settings.get("gate.compare"))),
     )
 
 
@@ -82,6 +85,13 @@ FAMILY = Family(
             table=True,
         ),
         Key("gate.score_drop", parse_number(0.0, 100.0), 2.0, "robustness-score drop tolerated, in points"),
+        Key(
+            "gate.compare",
+            parse_list(parse_str),
+            (),
+            "families or check ids gate[robustness] reruns on both models, such as ['accuracy', 'attack[pgd-linf-0.1]']; "
+            "none: every planned check",
+        ),
     ),
     plan=_plan,
     make=_make,

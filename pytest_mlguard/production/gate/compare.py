@@ -169,15 +169,22 @@ def _baseline_model(evaluation: Evaluation) -> tuple[Any, Model]:
     return baseline, model
 
 
-def _robustness_results(evaluation: Evaluation, baseline: Evaluation) -> tuple[list[CheckResult], list[CheckResult], list[str]]:
-    """The candidate's planned checks of the other model-and-data families, run on both models."""
+def _robustness_results(
+    evaluation: Evaluation, baseline: Evaluation, compare: tuple[str, ...] = ()
+) -> tuple[list[CheckResult], list[CheckResult], list[str]]:
+    """The candidate's planned checks of the other model-and-data families (those of ``compare``, if
+    given: family names or check ids), run on both models."""
     from ...checks.registry import FAMILIES
 
     candidate_results, baseline_results, skipped = [], [], []
+    matched: set[str] = set()
     for family in FAMILIES:
         if family.name in PRODUCTION_FAMILIES or not set(family.needs) <= {"model", "data"}:
             continue
         for spec in family.planned(evaluation.settings):
+            if compare and spec.family not in compare and spec.id not in compare:
+                continue
+            matched.update((spec.family, spec.id))
             try:
                 ours = evaluation.memo(("gate-rerun", spec.id), lambda family=family, spec=spec: evaluation.run(family, spec))
                 theirs = baseline.run(family, spec)
@@ -188,6 +195,7 @@ def _robustness_results(evaluation: Evaluation, baseline: Evaluation) -> tuple[l
                 raise CheckError(f"{spec.id} could not run for the comparison: {exc}") from exc
             candidate_results.append(ours)
             baseline_results.append(theirs)
+    skipped += [f"gate.compare names {name!r}, which is no planned check or family" for name in compare if name not in matched]
     return candidate_results, baseline_results, skipped
 
 
@@ -195,7 +203,8 @@ def _comparison(spec: CheckSpec, evaluation: Evaluation) -> dict[str, Any]:
     from ...checks.evaluation import Evaluation
 
     raw, baseline_model = _baseline_model(evaluation)
-    key = ("gate", id(raw), spec.params)
+    rerun = "robustness" in spec.param("gated") or spec.name == "robustness"
+    key = ("gate", id(raw), spec.params, rerun)
 
     def compute() -> dict[str, Any]:
         # the same samples, and the same random draws (keyed by model id), for both models
@@ -208,7 +217,9 @@ def _comparison(spec: CheckSpec, evaluation: Evaluation) -> dict[str, Any]:
                 candidate_proba=evaluation.clean_proba,
                 baseline_proba=baseline.clean_proba,
             )
-        results = _robustness_results(evaluation, baseline)
+        if not rerun:  # agreement and accuracy alone need no rerun of the other checks
+            return {"baseline": baseline_model.name, "models": models, "robustness": None}
+        results = _robustness_results(evaluation, baseline, spec.param("compare", ()))
         robustness = compare_results(
             results[0],
             results[1],
@@ -242,7 +253,7 @@ def _rollback(spec: CheckSpec, comparison: dict[str, Any], candidate: str) -> di
             f"class {worst[0]!r} accuracy fell from {worst[1]['baseline']:.3f} to {worst[1]['candidate']:.3f} "
             f"(tolerated drop {spec.param('class_drop'):g})"
         )
-    if "robustness" in gated:
+    if robustness is not None:
         for metric in robustness["metrics"]:
             if metric["regressed"]:
                 change = "NaN" if metric["change"] is None else f"{metric['change']:+.4f}"
