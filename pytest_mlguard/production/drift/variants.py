@@ -94,7 +94,12 @@ def variant_model(model: TorchModel, variant: str, x: np.ndarray) -> CallableMod
         except Exception as exc:  # noqa: BLE001 - the reason the model cannot be deployed that way
             raise CheckError(f"the model cannot be deployed with {variant}: {type(exc).__name__}: {exc}") from exc
         if variant == "int8":
-            from torch.ao.quantization import quantize_dynamic
+            try:
+                from torch.ao.quantization import quantize_dynamic
+            except ImportError:  # removed from torch in favour of torchao
+                raise NotApplicable(
+                    f"torch {torch.__version__} has no torch.ao.quantization.quantize_dynamic (now in torchao)"
+                ) from None
 
             module = copy.deepcopy(model.module).to("cpu").eval()
             quantized = quantize_dynamic(module, dtype=torch.qint8)
