@@ -108,24 +108,14 @@ class MlguardFixture:
         return F.from_unit_hwc(corrupt_batch(images, corruption, severity, rng), model.value_range, model.input_shape)
 
     def attack(self, attack: str, x: np.ndarray | None = None, y: np.ndarray | None = None) -> np.ndarray:
-        """Adversarial examples of ``attack`` (``"pgd-linf-8/255"``) for ``(x, y)`` or the evaluation data."""
-        from .attacks.run import art_classifier, make_attack
+        """Adversarial examples of ``attack`` (``"pgd-linf-8/255"``, ``"deepfool-l2"``) for ``(x, y)`` or the
+        evaluation data, seeded; works inside ``torch.no_grad()`` and leaves the model as it was."""
+        from .attacks.run import adversarial_examples
 
         spec = self._spec("attack", attack)
         x = self.data.x if x is None else np.asarray(x, dtype=np.float32)
         y = self.data.y if y is None else np.asarray(y)
-        with self.model.running(self.settings.device):
-            classifier = art_classifier(self.model)
-            art_attack = make_attack(
-                classifier,
-                spec.param("attack"),
-                spec.param("norm"),
-                spec.param("eps"),
-                steps=spec.param("steps"),
-                step_size=spec.param("step_size"),
-                batch_size=spec.param("batch_size"),
-            )
-            return art_attack.generate(x=x, y=y).astype(np.float32)
+        return adversarial_examples(self.model, spec, x, y, self.settings)
 
     def ece(self, bins: int = 15) -> float:
         """Expected calibration error on the evaluation data."""

@@ -1,36 +1,59 @@
-"""Adversarial robustness through ART: robust accuracy against a floor, ``attack[<attack>-<norm>-<eps>]``.
+"""Adversarial robustness through ART: robust-accuracy floors, epsilon sweeps and minimal attacks.
+
+Check ids (see :mod:`pytest_mlguard.attacks.registry` and docs/attacks.md):
+
+* ``attack[<attack>-<norm>-<eps>]``: robust accuracy within the epsilon ball (``pgd-linf-8/255``);
+* ``attack[<attack>-<norm>-sweep]``: robust accuracy against epsilon; the metric is the mean robust
+  accuracy over the sweep's epsilons (the normalised area under the curve);
+* ``attack[<attack>-<norm>]``: a minimal-perturbation attack (``deepfool-l2``, ``cw-l2``,
+  ``hopskipjump-l2``); the metric is the median perturbation norm that flips a correctly classified
+  sample, in raw input units.
 
 Settings (``[tool.mlguard.attack]``):
 
-* ``checks``: attacks as ``<attack>-<norm>-<eps>`` with epsilon in the model's raw input units,
-  fractions allowed (default ``["fgsm-linf-2/255", "pgd-linf-2/255"]``);
-* ``steps``: iterations of iterative attacks (default 10);
-* ``step_size``: step of iterative attacks as a fraction of epsilon (default ``2.5 / steps``);
-* ``samples``: evaluation samples the attacks use (default: all of ``samples``);
-* ``batch_size``: attack batch size (default 128);
+* ``checks``: the checks to run (default ``["fgsm-linf-2/255", "pgd-linf-2/255"]``);
+* ``steps``, ``step_size``: iterations of PGD and its step as a fraction of epsilon (default 10 and
+  ``2.5 / steps``);
+* ``queries``: query budget per sample of the black-box attacks (default 1000);
+* ``sweep``, ``sweep_l2``: the epsilons of L-inf and L2 sweeps;
+* ``params``: parameters per attack, ``[tool.mlguard.attack.params.pgd] restarts = 1``;
+* ``samples``, ``batch_size``: samples the attacks use (default all of ``samples``) and batch size;
 * ``floor``, ``floors``: the robust-accuracy floor of every check (default ``"0.5*clean"``) and per
-  check (``pgd-linf-0.1``) or per attack (``pgd``).
+  check (``pgd-linf-0.1``) or per attack (``pgd``); for a minimal attack the floor is a radius;
+* ``soundness``: ``"fail"`` (default) or ``"warn"``: what an unsound evaluation does;
+* ``tolerance``: the fraction of samples an unsound sign may concern before it is reported;
+* ``early_stop``: stop a floor check once its verdict cannot change (default false).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any
 
 from ..checks.base import CheckSpec, Family
 from ..config.parse import (
     Threshold,
     invalid,
+    parse_bool,
+    parse_choice,
     parse_int,
     parse_list,
     parse_number,
     parse_optional,
-    parse_table,
     parse_threshold,
+    parse_unit_interval,
 )
 from ..config.settings import Key, Settings
-from .registry import ATTACKS, parse_attack_id
+from .registry import ATTACKS, AttackId, parse_attack_id, parse_attack_params, parse_eps
 
-__all__ = ["FAMILY"]
+__all__ = ["FAMILY", "UnsoundEvaluationWarning"]
+
+
+class UnsoundEvaluationWarning(UserWarning):
+    """An attack evaluation shows a sign of being unsound (gradient masking, say) and
+    ``attack.soundness`` is ``"warn"``. ``-W error::pytest_mlguard.attacks.UnsoundEvaluationWarning``
+    or ``attack.soundness = "fail"`` turns it into a failure."""
 
 
 def _parse_check(value: Any, key: str, where: str) -> str:
@@ -48,26 +71,112 @@ def _parse_floor_name(name: str, key: str, where: str) -> str:
     return _parse_check(name, key, where)
 
 
+def _is_minimal(name: str) -> bool:
+    attack = name.split("-", 1)[0]
+    return attack in ATTACKS and ATTACKS[attack].minimal
+
+
+_parse_radius = parse_number(0.0)
+
+
+def _parse_floors(value: Any, key: str, where: str) -> dict[str, Threshold]:
+    """``{pgd = 0.3, "pgd-linf-8/255" = "0.5*clean", "deepfool-l2" = 0.4}``: robust-accuracy floors,
+    and for minimal attacks a radius in raw input units."""
+    if not isinstance(value, Mapping):
+        raise invalid(value, key, where, "a table of name = floor")
+    parsed: dict[str, Threshold] = {}
+    for raw_name, floor in value.items():
+        name = _parse_floor_name(str(raw_name), key, where)
+        entry = f"{key}.{raw_name}"
+        if _is_minimal(name):
+            if isinstance(floor, str) and "*" in floor:
+                raise invalid(floor, entry, where, f"a radius >= 0 in raw input units: {name} is a minimal attack")
+            parsed[name] = Threshold(_parse_radius(floor, entry, where))
+        else:
+            parsed[name] = parse_threshold(floor, entry, where)
+    return parsed
+
+
+def _parse_params(value: Any, key: str, where: str) -> dict[str, Any]:
+    """``{pgd = {steps = 20}}`` or, from the command line, ``pgd.steps = 20``: flattened to ``pgd.steps``."""
+    if not isinstance(value, Mapping):
+        raise invalid(value, key, where, "a table of attack = {parameter = value}, such as {pgd = {restarts = 1}}")
+    parsed: dict[str, Any] = {}
+    for name, entry in value.items():
+        attack, _, param = str(name).partition(".")
+        if attack not in ATTACKS:
+            raise invalid(attack, key, where, f"an attack name, one of {', '.join(ATTACKS)}")
+        table = {param: entry} if param else entry
+        for param_name, param_value in parse_attack_params(table, f"{key}.{attack}", where).items():
+            parsed[f"{attack}.{param_name}"] = param_value
+    return parsed
+
+
+def _parse_sweep(value: Any, key: str, where: str) -> tuple[float, ...]:
+    def one(entry: Any, entry_key: str, entry_where: str) -> float:
+        try:
+            eps = parse_eps(str(entry)) if not isinstance(entry, bool) else math.nan
+        except ValueError:
+            eps = math.nan
+        if math.isnan(eps):
+            raise invalid(entry, entry_key, entry_where, "a positive epsilon such as 0.1 or 8/255")
+        return eps
+
+    epsilons = parse_list(one)(value, key, where)
+    if not epsilons or list(epsilons) != sorted(epsilons):
+        raise invalid(value, key, where, "a non-empty list of epsilons in increasing order")
+    return epsilons
+
+
+def attack_params(attack: AttackId, settings: Settings) -> dict[str, Any]:
+    """Every parameter of ``attack`` under ``settings``: attack.params.<attack>.*, then the family-wide keys."""
+    definition = ATTACKS[attack.attack]
+    configured = {
+        name.partition(".")[2]: value
+        for name, value in settings.get("attack.params").items()
+        if name.partition(".")[0] == attack.attack
+    }
+    params: dict[str, Any] = {}
+    for param in definition.params:
+        if param.name in configured:
+            params[param.name] = configured[param.name]
+        elif param.default is not None:
+            params[param.name] = param.default
+        else:
+            params[param.name] = settings.get(f"attack.{param.name}")
+    if "step_size" in params and params["step_size"] is None:
+        params["step_size"] = 2.5 / params["steps"]
+    return params
+
+
 def _make(check: str | None, settings: Settings) -> CheckSpec:
-    """The spec of ``<attack>-<norm>-<eps>`` under ``settings``."""
+    """The spec of ``<attack>-<norm>-<eps>``, ``<attack>-<norm>-sweep`` or ``<attack>-<norm>`` under ``settings``."""
     try:
         attack = parse_attack_id(str(check))
     except ValueError as exc:
         raise KeyError(f"expected {exc}, got {check!r}") from None
     floors = settings.get("attack.floors")
-    threshold = floors.get(attack.name, floors.get(attack.attack, settings.get("attack.floor")))
-    steps = settings.get("attack.steps")
-    step_size = settings.get("attack.step_size")
+    if attack.minimal:
+        threshold = floors.get(attack.name, floors.get(attack.attack, Threshold(0.0)))
+        metric = "median_perturbation"
+    else:
+        threshold = floors.get(attack.name, floors.get(attack.attack, settings.get("attack.floor")))
+        metric = "mean_robust_accuracy" if attack.sweep else "robust_accuracy"
+    sweep = settings.get("attack.sweep" if attack.norm == "linf" else "attack.sweep_l2")
     params: tuple[tuple[str, Any], ...] = (
         ("attack", attack.attack),
         ("norm", attack.norm),
         ("eps", attack.eps),
-        ("steps", steps),
-        ("step_size", step_size if step_size is not None else 2.5 / steps),
+        ("sweep", sweep if attack.sweep or attack.minimal else None),
+        ("params", tuple(sorted(attack_params(attack, settings).items()))),
         ("samples", settings.get("attack.samples")),
         ("batch_size", settings.get("attack.batch_size")),
+        ("soundness", settings.get("attack.soundness")),
+        ("tolerance", settings.get("attack.tolerance")),
+        ("early_stop", settings.get("attack.early_stop")),
     )
-    return CheckSpec("attack", attack.name, "robust_accuracy", threshold, params=params, keywords=(attack.attack,))
+    keywords = (attack.attack, ATTACKS[attack.attack].access, *(("sweep",) if attack.sweep else ()))
+    return CheckSpec("attack", attack.name, metric, threshold, params=params, keywords=keywords)
 
 
 def _plan(settings: Settings) -> list[CheckSpec]:
@@ -77,16 +186,49 @@ def _plan(settings: Settings) -> list[CheckSpec]:
 FAMILY = Family(
     name="attack",
     keys=(
-        Key("attack.checks", parse_list(_parse_check), ("fgsm-linf-2/255", "pgd-linf-2/255"), "attacks to run, <attack>-<norm>-<eps>"),
-        Key("attack.steps", parse_int(1, 100000), 10, "iterations of iterative attacks (PGD)"),
-        Key("attack.step_size", parse_optional(parse_number(0.0, 10.0, open_min=True)), None, "step of iterative attacks, a fraction of eps (none: 2.5/steps)"),
+        Key(
+            "attack.checks",
+            parse_list(_parse_check),
+            ("fgsm-linf-2/255", "pgd-linf-2/255"),
+            "attack checks: <attack>-<norm>-<eps>, <attack>-<norm>-sweep, or <attack>-<norm> for minimal attacks",
+        ),
+        Key("attack.steps", parse_int(1, 100000), 10, "iterations of PGD"),
+        Key(
+            "attack.step_size",
+            parse_optional(parse_number(0.0, 10.0, open_min=True)),
+            None,
+            "step of PGD, a fraction of eps (none: 2.5/steps)",
+        ),
+        Key("attack.queries", parse_int(1, 10**7), 1000, "query budget per sample of the black-box attacks"),
+        Key("attack.sweep", _parse_sweep, (1 / 255, 2 / 255, 4 / 255, 8 / 255, 16 / 255), "epsilons of L-inf sweeps"),
+        Key("attack.sweep_l2", _parse_sweep, (0.125, 0.25, 0.5, 1.0, 2.0), "epsilons of L2 sweeps"),
+        Key("attack.params", _parse_params, {}, "parameters per attack, such as {pgd = {restarts = 1}}", table=True),
         Key("attack.samples", parse_optional(parse_int(1)), None, "evaluation samples the attacks use (none: all of samples)"),
         Key("attack.batch_size", parse_int(1), 128, "batch size of the attacks"),
         Key("attack.floor", parse_threshold, Threshold(0.5, "clean"), "floor of robust accuracy under each attack"),
-        Key("attack.floors", parse_table(parse_threshold, name=_parse_floor_name), {}, "floors per attack or per attack check", table=True),
+        Key(
+            "attack.floors",
+            _parse_floors,
+            {},
+            "floors per attack or per check; a radius for minimal attacks",
+            table=True,
+        ),
+        Key(
+            "attack.soundness",
+            parse_choice("fail", "warn"),
+            "fail",
+            "what a sign of an unsound evaluation (masked gradients, ...) does: fail the check or warn",
+        ),
+        Key(
+            "attack.tolerance",
+            parse_unit_interval,
+            0.02,
+            "fraction of samples a sign of an unsound evaluation may concern before it is reported",
+        ),
+        Key("attack.early_stop", parse_bool, False, "stop a floor check once its verdict cannot change"),
     ),
     plan=_plan,
     make=_make,
     run="pytest_mlguard.attacks.run:run_check",
-    doc="robust accuracy under ART attacks (FGSM, PGD) against a floor",
+    doc="robust accuracy under ART attacks (FGSM, PGD, AutoAttack, Square; DeepFool, CW, HopSkipJump) against a floor",
 )

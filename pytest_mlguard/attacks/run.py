@@ -1,161 +1,436 @@
-"""The ``attack`` check's measurement: robust accuracy under an ART attack.
+"""The ``attack`` check's measurement: robust accuracy, sweeps and minimal perturbations through ART.
 
-The user's model goes through ART's ``PyTorchClassifier`` (a ``torch.nn.Module``) or
-``SklearnClassifier`` (an estimator). Normalisation is folded into the module, so ART sees raw
-inputs and clips to the model's value range; the parameters are frozen for the attack (ART would
-otherwise compute every weight's gradient), and ``TorchModel.running`` restores the module as it
-was afterwards.
+:func:`run_check` runs one planned check inside ``model.running(device)``:
+
+1. the model becomes an ART estimator (:mod:`.adapters`), shared by the evaluation's attack checks;
+2. the attack runs seeded (:func:`.build.seeded`), with gradients enabled even if the caller is
+   inside ``torch.no_grad()`` or ``torch.inference_mode()``, and the parameters frozen;
+3. the outcome becomes the metric, per-sample outcomes saved under the report's ``artifacts/``,
+   and the soundness probes (:mod:`.soundness`), which fail the check (``attack.soundness = "fail"``)
+   or warn.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+import math
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..checks.base import CheckSpec, Measurement
 from ..checks.evaluation import stable_seed
-from ..contract.model import Model, SklearnModel, TorchModel
-from ..errors import CheckError, NotApplicable
-from ._art import import_art
-from .registry import ATTACKS
+from ..contract.data import EvalData
+from ..contract.model import Model
+from ..errors import CheckError, InvalidArgument, NotApplicable
+from . import UnsoundEvaluationWarning, metrics, soundness
+from .build import make_attack, seeded, starting_points
+from .registry import ATTACKS, AttackDef
 
 if TYPE_CHECKING:
     from ..checks.evaluation import Evaluation
+    from ..config.settings import Settings
+    from .adapters import Adapter
 
-__all__ = ["art_classifier", "make_attack", "robustness", "run_check"]
-
-
-def art_classifier(model: Model) -> Any:
-    """The ART estimator for ``model`` (inside ``model.running(...)`` for a torch model)."""
-    import_art()
-    if isinstance(model, TorchModel):
-        import torch
-        from art.estimators.classification import PyTorchClassifier
-
-        module = model.raw_module()
-        if model.output != "logits":
-            module = _LogOf(module, model.output)
-        for parameter in model.module.parameters():
-            parameter.requires_grad_(False)
-        device = torch.device(model.active_device)
-        return PyTorchClassifier(
-            model=module,
-            loss=torch.nn.CrossEntropyLoss(),
-            input_shape=model.input_shape,
-            nb_classes=model.n_classes,
-            clip_values=model.value_range,
-            device_type="gpu" if device.type == "cuda" else "cpu",
-        )
-    if isinstance(model, SklearnModel):
-        from art.estimators.classification import SklearnClassifier
-
-        return SklearnClassifier(model=model.estimator, clip_values=model.value_range)
-    raise NotApplicable(f"gradient attacks need a TorchModel or SklearnModel; model {model.name!r} is a {model.kind} black box")
+__all__ = ["adversarial_examples", "attack_batch", "gradients_enabled", "run_check"]
 
 
-def _LogOf(module: Any, output: str) -> Any:  # noqa: N802 - a module factory
+@contextlib.contextmanager
+def gradients_enabled() -> Iterator[None]:
+    """Autograd on, even inside ``torch.no_grad()`` or ``torch.inference_mode()``."""
     import torch
 
-    class LogOf(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.inner = module
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            out = self.inner(x)
-            return out if output == "log_probabilities" else torch.log(out.clamp_min(1e-12))
-
-    return LogOf()
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
 
 
-def make_attack(classifier: Any, attack: str, norm: str, eps: float, *, steps: int, step_size: float, batch_size: int) -> Any:
-    """The ART attack object for a registry name."""
-    from art.attacks.evasion import FastGradientMethod, ProjectedGradientDescent
-
-    art_norm = np.inf if norm == "linf" else 2
-    if attack == "fgsm":
-        return FastGradientMethod(classifier, norm=art_norm, eps=eps, eps_step=eps, batch_size=batch_size)
-    if attack == "pgd":
-        return ProjectedGradientDescent(
-            classifier,
-            norm=art_norm,
-            eps=eps,
-            eps_step=step_size * eps,
-            max_iter=steps,
-            num_random_init=0,
-            batch_size=batch_size,
-            verbose=False,
+def check_applicable(definition: AttackDef, model: Model, adapter: Adapter | None = None) -> None:
+    """``NotApplicable`` with the reason when ``model`` cannot be attacked by ``definition``."""
+    if definition.gradients and model.kind == "callable":
+        raise NotApplicable(
+            f"{definition.name} needs the model's gradients; model {model.name!r} is a {model.kind} black box "
+            "(use a black-box attack: square or hopskipjump)"
         )
-    raise ValueError(f"unknown attack {attack!r}; expected one of {sorted(ATTACKS)}")
+    if adapter is not None and definition.gradients and not adapter.gradients:
+        raise NotApplicable(f"ART has no gradients for {type(model.estimator).__name__}; use square or hopskipjump")  # type: ignore[attr-defined]
+    if definition.name == "square" and (len(model.input_shape) != 3 or model.kind == "sklearn"):
+        raise NotApplicable(
+            f"ART's Square attack needs a neural network on images (channels, height, width); model {model.name!r} is a "
+            f"{model.kind} model of inputs {model.input_shape} (use hopskipjump)"
+        )
 
 
-def robustness(model: Model, x: np.ndarray, y: np.ndarray, x_adv: np.ndarray) -> dict[str, Any]:
-    """Robust accuracy and what flipped: a sample is robust if it is right clean and adversarially."""
-    clean_pred = model.predict(x)
-    adv_pred = model.predict(x_adv)
-    clean_ok = clean_pred == y
-    robust = clean_ok & (adv_pred == y)
-    flipped = clean_ok & ~robust
-    delta = (x_adv - x).reshape(len(x), -1)
-    return {
-        "robust_accuracy": float(robust.mean()),
-        "clean_accuracy": float(clean_ok.mean()),
-        "success_rate": float(flipped.sum() / max(1, clean_ok.sum())),
-        "linf": np.abs(delta).max(axis=1),
-        "l2": np.linalg.norm(delta, axis=1),
-        "flipped": np.flatnonzero(flipped),
-        "adv_pred": adv_pred,
-    }
+def attack_batch(
+    adapter: Adapter,
+    definition: AttackDef,
+    norm: str,
+    eps: float | None,
+    params: Mapping[str, Any],
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    batch_size: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Adversarial examples of ``x`` (model input shape) under one attack, through ART."""
+    attack = make_attack(adapter.estimator, definition.name, norm, eps, params, batch_size=batch_size)
+    x_in = adapter.to_estimator(x)
+    kwargs: dict[str, Any] = {}
+    if definition.name == "hopskipjump":
+        kwargs["x_adv_init"] = starting_points(x_in, adapter.labels(x), rng, adapter.model.value_range)
+    try:
+        x_adv = attack.generate(x=x_in, y=None if definition.name == "deepfool" else y, **kwargs)
+    except (RuntimeError, ValueError) as exc:
+        text = str(exc)
+        if any(sign in text for sign in ("does not require grad", "Gradient term in PyTorch model is `None`", "appears to not have been used")):
+            raise CheckError(
+                f"the output of model {adapter.model.name!r} has no gradient with respect to its input, so a gradient "
+                "attack cannot evaluate it (a model that ignores its input, or one that masks its gradients with a "
+                "non-differentiable step); try a black-box attack such as square"
+            ) from None
+        raise
+    return adapter.from_estimator(x_adv)
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
-    model = evaluation.model
-    attack, norm, eps = spec.param("attack"), spec.param("norm"), spec.param("eps")
-    if ATTACKS[attack].gradients and not isinstance(model, (TorchModel, SklearnModel)):
-        raise NotApplicable(
-            f"{attack} needs the model's gradients; model {model.name!r} is a {model.kind} black box"
-        )
-    data = evaluation.data.subset(spec.param("samples"), stable_seed(evaluation.settings.seed, "attack-samples"))
-    import torch
+    from .adapters import make_adapter
 
-    torch.manual_seed(stable_seed(evaluation.settings.seed, evaluation.model_id, spec.id))
-    classifier = art_classifier(model)
-    if not hasattr(classifier, "loss_gradient"):
-        raise NotApplicable(f"ART has no gradients for {type(model.estimator).__name__}")  # type: ignore[attr-defined]
-    art_attack = make_attack(
-        classifier,
-        attack,
-        norm,
-        eps,
-        steps=spec.param("steps"),
-        step_size=spec.param("step_size"),
-        batch_size=spec.param("batch_size"),
-    )
-    try:
-        x_adv = art_attack.generate(x=data.x, y=data.y).astype(np.float32)
-    except RuntimeError as exc:
-        if "does not require grad" not in str(exc):
-            raise
-        raise CheckError(
-            f"the output of model {model.name!r} has no gradient with respect to its input, so a gradient attack "
-            "cannot evaluate it (a model that ignores its input, or one that masks its gradients with a "
-            "non-differentiable step)"
-        ) from None
-    outcome = robustness(model, data.x, data.y, x_adv)
-    flipped = outcome["flipped"]
-    details = {
-        "attack": attack,
-        "norm": norm,
-        "eps": eps,
-        "clean_accuracy": outcome["clean_accuracy"],
-        "success_rate": outcome["success_rate"],
-        "perturbation": {
-            "linf_max": float(outcome["linf"].max()),
-            "l2_median": float(np.median(outcome["l2"])),
-        },
-        "flipped": [
-            {"index": int(i), "label": int(data.y[i]), "adversarial_class": int(outcome["adv_pred"][i])} for i in flipped
-        ],
-    }
-    return Measurement(value=outcome["robust_accuracy"], n=data.n, clean=outcome["clean_accuracy"], details=details)
+    definition = ATTACKS[spec.param("attack")]
+    model = evaluation.model
+    check_applicable(definition, model)
+    settings = evaluation.settings
+    data = evaluation.data.subset(spec.param("samples"), stable_seed(settings.seed, "attack-samples"))
+    batch_size = spec.param("batch_size")
+    adapter: Adapter = evaluation.memo(("attack", "adapter", batch_size), lambda: make_adapter(model, batch_size))
+    check_applicable(definition, model, adapter)
+    seed = stable_seed(settings.seed, evaluation.model_id, spec.id)
+    run = _Run(spec, evaluation, definition, adapter, data, seed)
+    with seeded(seed), gradients_enabled():
+        adapter.freeze()
+        return run.measure()
+
+
+class _Run:
+    """The work of one check (kept together so that the phases share their arrays)."""
+
+    def __init__(self, spec: CheckSpec, evaluation: Evaluation, definition: AttackDef, adapter: Adapter, data: EvalData, seed: int) -> None:
+        self.spec = spec
+        self.evaluation = evaluation
+        self.definition = definition
+        self.adapter = adapter
+        self.data = data
+        self.seed = seed
+        self.norm: str = spec.param("norm")
+        self.params = dict(spec.param("params"))
+        self.tolerance: float = spec.param("tolerance")
+        self.rng = evaluation.rng(spec)
+        self.problems: list[dict[str, Any]] = []
+        self._per_eps: np.ndarray | None = None  # adversarial classes at each epsilon of a sweep
+        self._norms: np.ndarray | None = None  # the norms a minimal attack needed
+
+    # -- phases ---------------------------------------------------------------------------------
+    def measure(self) -> Measurement:
+        before = self.adapter.log.snapshot()
+        x, y = self.data.x, self.data.y
+        clean_pred = self.adapter.labels(x)
+        self._probe_model(clean_pred)
+        if self.definition.minimal:
+            value, details, x_adv, adv_pred = self._minimal(clean_pred)
+        elif self.spec.param("eps") is None:
+            value, details, x_adv, adv_pred = self._sweep(clean_pred)
+        else:
+            value, details, x_adv, adv_pred = self._fixed(clean_pred)
+        spent = self.adapter.log.since(before)
+        if self.definition.gradients:
+            if not spent["gradient_rows"]:  # the attack computed gradients on an estimator of its own (AutoAttack)
+                self._probe_gradients(clean_pred)
+                spent = self.adapter.log.since(before)
+            self.problems += soundness.gradient_problems(spent, self.tolerance)
+        details["model_evaluations"] = spent["evaluations"] + spent["gradient_rows"]
+        details["gradient_evaluations"] = spent["gradient_rows"]
+        details["queries_per_sample"] = round(spent["evaluations"] / max(1, len(y)), 2)
+        details["cached_predictions"] = spent["requested"] - spent["evaluations"]
+        adv_proba = self.adapter.proba(x_adv)
+        from ..calibration.metrics import expected_calibration_error
+
+        details["ece_adversarial"] = expected_calibration_error(adv_proba, y)
+        details["artifacts"] = self._save(x, y, clean_pred, x_adv, adv_pred, details)
+        return self._verdict(value, details)
+
+    def _probe_model(self, clean_pred: np.ndarray) -> None:
+        evaluation, model = self.evaluation, self.evaluation.model
+
+        def determinism() -> dict[str, Any] | None:
+            size = min(evaluation.data.n, self.spec.param("batch_size"))
+            again = model.predict_proba(evaluation.data.x[:size])
+            return soundness.nondeterministic(evaluation.clean_proba[:size], again)
+
+        problem = evaluation.memo(("attack", "determinism"), determinism)
+        if problem:
+            self.problems.append(problem)
+            return  # a model that changes its mind also disagrees with itself on the clean samples
+        if self.data is evaluation.data:
+            model_labels = evaluation.clean_proba.argmax(axis=1)
+        else:
+            model_labels = model.predict(self.data.x)
+        problem = soundness.clean_mismatch(clean_pred, model_labels, self.data.y)
+        if problem:
+            self.problems.append(problem)
+
+    def _probe_gradients(self, clean_pred: np.ndarray) -> None:
+        """One loss gradient at the clean samples, for the attacks whose gradients ART hides from the log."""
+        size = self.spec.param("batch_size")
+        x = self.adapter.to_estimator(self.data.x[:size])
+        one_hot = np.eye(self.evaluation.model.n_classes, dtype=np.float32)[self.data.y[:size]]
+        try:
+            self.adapter.estimator.loss_gradient(x, one_hot)  # the estimator logs the gradient
+        except (RuntimeError, ValueError):
+            pass
+
+    def _attack(self, eps: float | None, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return attack_batch(
+            self.adapter, self.definition, self.norm, eps, self.params, x, y, batch_size=self.spec.param("batch_size"), rng=self.rng
+        )
+
+    def _fixed(self, clean_pred: np.ndarray) -> tuple[float, dict[str, Any], np.ndarray, np.ndarray]:
+        x, y = self.data.x, self.data.y
+        eps = self.spec.param("eps")
+        clean_ok = clean_pred == y
+        x_adv, adv_pred = x.copy(), clean_pred.copy()
+        stopped: dict[str, Any] | None = None
+        if self.spec.param("early_stop") and self.spec.kind == "floor":
+            stopped = self._early_stop(clean_ok, x_adv, adv_pred, eps)
+        else:
+            x_adv[:] = self._attack(eps, x, y)
+            adv_pred[:] = self.adapter.labels(x_adv)
+        out = metrics.outcome(y, clean_pred, adv_pred)
+        value = out["robust_accuracy"]
+        details = self._common(out, adv_pred)
+        details["eps"] = eps
+        norms = metrics.perturbation_norms(x, x_adv, self.norm)
+        details["perturbation"] = {
+            "linf_max": float(metrics.perturbation_norms(x, x_adv, "linf").max()),
+            "l2_median": float(np.median(metrics.perturbation_norms(x, x_adv, "l2"))),
+            "flipped": metrics.norm_summary(norms[out["flipped"]]),
+        }
+        if stopped is not None:
+            details["early_stop"] = stopped
+            if stopped["stopped"]:
+                value = stopped["bound"]
+        else:
+            self._compare_access(eps, out["robust"])
+        return value, details, x_adv, adv_pred
+
+    def _early_stop(self, clean_ok: np.ndarray, x_adv: np.ndarray, adv_pred: np.ndarray, eps: float) -> dict[str, Any]:
+        """Attack the correctly classified samples batch by batch until the verdict cannot change."""
+        x, y = self.data.x, self.data.y
+        n = len(y)
+        threshold = self.spec.threshold.resolve(clean=float(clean_ok.mean()))
+        needed = math.ceil(threshold * n - 1e-9)
+        robust, broken = 0, int((~clean_ok).sum())
+        order = np.flatnonzero(clean_ok)
+        size = self.spec.param("batch_size")
+        before = self.adapter.log.snapshot()
+        attacked = 0
+        bound: float | None = None
+        verdict = ""
+        for start in range(0, len(order), size):
+            if robust >= needed:
+                bound, verdict = robust / n, "pass"
+                break
+            if n - broken < needed:
+                bound, verdict = (n - broken) / n, "fail"
+                break
+            index = order[start : start + size]
+            x_adv[index] = self._attack(eps, x[index], y[index])
+            adv_pred[index] = self.adapter.labels(x_adv[index])
+            survived = int((adv_pred[index] == y[index]).sum())
+            robust, broken, attacked = robust + survived, broken + len(index) - survived, attacked + len(index)
+        spent = self.adapter.log.since(before)
+        per_sample = (spent["evaluations"] + spent["gradient_rows"]) / max(1, attacked)
+        skipped = n - attacked
+        return {
+            "stopped": bound is not None,
+            "verdict": verdict or "attacked every sample",
+            "bound": bound,
+            "samples_attacked": attacked,
+            "samples_skipped": skipped,
+            "evaluations_saved": int(round(per_sample * skipped)),
+        }
+
+    def _sweep(self, clean_pred: np.ndarray) -> tuple[float, dict[str, Any], np.ndarray, np.ndarray]:
+        x, y = self.data.x, self.data.y
+        epsilons = list(self.spec.param("sweep"))
+        masks, adv_preds = [], []
+        x_adv = x
+        for eps in epsilons:
+            x_adv = self._attack(eps, x, y)
+            adv_pred = self.adapter.labels(x_adv)
+            out = metrics.outcome(y, clean_pred, adv_pred)
+            masks.append(out["robust"])
+            adv_preds.append(adv_pred)
+            self._compare_access(eps, out["robust"])
+        raw, sound, inconsistent = metrics.curve_from_masks(masks)
+        problem = soundness.rising(raw, epsilons, self.tolerance)
+        if problem:
+            problem["inconsistent_samples"] = inconsistent
+            self.problems.append(problem)
+        out = metrics.outcome(y, clean_pred, adv_preds[-1])
+        details = self._common(out, adv_preds[-1])
+        details["curve"] = {"eps": epsilons, "robust_accuracy": sound, "raw_robust_accuracy": raw}
+        details["inconsistent_samples"] = inconsistent
+        self._per_eps = np.stack(adv_preds)
+        return float(np.mean(sound)), details, x_adv, adv_preds[-1]
+
+    def _minimal(self, clean_pred: np.ndarray) -> tuple[float, dict[str, Any], np.ndarray, np.ndarray]:
+        x, y = self.data.x, self.data.y
+        x_adv = self._attack(None, x, y)
+        adv_pred = self.adapter.labels(x_adv)
+        out = metrics.outcome(y, clean_pred, adv_pred)
+        norms = metrics.minimal_norms(x, x_adv, y, clean_pred, adv_pred, self.norm, self.evaluation.model.value_range)
+        self._norms = norms
+        correct = norms[out["clean_ok"]]
+        value = float(np.median(correct)) if len(correct) else 0.0
+        details = self._common(out, adv_pred, clean_key="clean")
+        epsilons = list(self.spec.param("sweep"))
+        details["perturbation"] = {
+            "norm": self.norm,
+            "flipped": metrics.norm_summary(norms[out["flipped"]]),
+            "correctly_classified": metrics.norm_summary(correct),
+            "failed": int((out["clean_ok"] & ~out["flipped"]).sum()),
+            "box_diameter": metrics.box_diameter(x.shape[1:], self.evaluation.model.value_range, self.norm),
+        }
+        details["curve"] = {"eps": epsilons, "robust_accuracy": metrics.robust_curve(norms, epsilons)}
+        return value, details, x_adv, adv_pred
+
+    # -- shared pieces --------------------------------------------------------------------------
+    def _common(self, out: dict[str, Any], adv_pred: np.ndarray, clean_key: str = "clean_accuracy") -> dict[str, Any]:
+        definition = self.definition
+        details: dict[str, Any] = {
+            "attack": definition.name,
+            "art": definition.art,
+            "norm": self.norm,
+            "access": definition.access,
+            "params": {**self.params, "batch_size": self.spec.param("batch_size")},
+            clean_key: out["clean_accuracy"],
+            "robust_accuracy": out["robust_accuracy"],
+            "success_rate": out["success_rate"],
+            "seed": self.seed,
+            "seeded": definition.seeded,
+        }
+        if definition.seed_note:
+            details["seed_note"] = definition.seed_note
+        flipped = np.flatnonzero(out["flipped"])
+        details["flipped"] = [
+            {"index": int(i), "label": int(self.data.y[i]), "adversarial_class": int(adv_pred[i])} for i in flipped[:10000]
+        ]
+        return details
+
+    def _compare_access(self, eps: float, robust: np.ndarray) -> None:
+        """Record robust accuracy at ``eps``; compare with the other kind of attack at the same epsilon."""
+        registry: dict[Any, list[tuple[str, str, float]]] = self.evaluation.memo(("attack", "by-eps"), dict)
+        key = (self.spec.param("samples"), self.norm, round(float(eps), 12))
+        mine = (self.spec.id, self.definition.access, float(robust.mean()))
+        for other_id, access, value in registry.get(key, []):
+            if (access == "gradients") == (mine[1] == "gradients"):
+                continue
+            white, black = ((other_id, value), (mine[0], mine[2])) if access == "gradients" else ((mine[0], mine[2]), (other_id, value))
+            problem = soundness.black_box_beats_white_box(white, black, eps, self.tolerance)
+            if problem:
+                self.problems.append(problem)
+        registry.setdefault(key, []).append(mine)
+
+    def _save(
+        self, x: np.ndarray, y: np.ndarray, clean_pred: np.ndarray, x_adv: np.ndarray, adv_pred: np.ndarray, details: dict[str, Any]
+    ) -> str:
+        """Per-sample outcomes (``outcomes.json``) and the flipped samples (``adversarial.npz``) to replay."""
+        from ..reporting.atomic import write_files
+
+        directory = self.evaluation.artifact_dir(self.spec)
+        flipped = (clean_pred == y) & (adv_pred != y)
+        columns: dict[str, Any] = {
+            "check": self.spec.id,
+            "model": self.evaluation.model_id,
+            "seed": self.seed,
+            "label": y.tolist(),
+            "clean_class": clean_pred.tolist(),
+            "adversarial_class": adv_pred.tolist(),
+            "flipped": flipped.tolist(),
+            "norm_" + self.norm: np.round(metrics.perturbation_norms(x, x_adv, self.norm), 6).tolist(),
+        }
+        if self._per_eps is not None:
+            columns["sweep_eps"] = list(self.spec.param("sweep"))
+            columns["adversarial_class_at_eps"] = self._per_eps.tolist()
+        if self._norms is not None:
+            columns["minimal_norm"] = np.round(self._norms, 6).tolist()
+        index = np.flatnonzero(flipped)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, index=index, x=x[index], x_adv=x_adv[index], y=y[index], adversarial_class=adv_pred[index])
+        write_files(
+            {
+                directory / "outcomes.json": json.dumps(columns).encode(),
+                directory / "adversarial.npz": buffer.getvalue(),
+            }
+        )
+        return str(directory)
+
+    def _verdict(self, value: float, details: dict[str, Any]) -> Measurement:
+        mode = self.spec.param("soundness")
+        details["soundness"] = {"mode": mode, "problems": self.problems}
+        clean = None if self.definition.minimal else details["clean_accuracy"]
+        message = ""
+        if self.problems:
+            lines = "\n".join(f"- {p['code']}: {p['message']}" for p in self.problems)
+            if mode == "fail":
+                message = (
+                    f"unsound evaluation: the measured {self.spec.metric} {value:.4f} is not evidence of robustness\n"
+                    f"{lines}\n(attack.soundness = \"warn\" reports these as warnings instead)"
+                )
+                details["untrusted_value"] = value
+                value = math.nan
+            else:
+                for problem in self.problems:
+                    warnings.warn(
+                        UnsoundEvaluationWarning(f"{self.spec.id} on model {self.evaluation.model_id!r}: {problem['message']}"),
+                        stacklevel=2,
+                    )
+                message = f"signs of an unsound evaluation (attack.soundness = \"warn\"):\n{lines}"
+        return Measurement(value=value, n=self.data.n, clean=clean, details=details, message=message)
+
+
+def adversarial_examples(model: Model, spec: CheckSpec, x: np.ndarray, y: np.ndarray, settings: Settings) -> np.ndarray:
+    """Adversarial examples of a fixed-epsilon or minimal attack check for ``(x, y)``, seeded as the
+    check is, leaving the model as it was; for the ``mlguard.attack(...)`` helper."""
+    from .adapters import make_adapter
+
+    definition = ATTACKS[spec.param("attack")]
+    if not definition.minimal and spec.param("eps") is None:
+        raise InvalidArgument(f"Expected an attack with an epsilon or a minimal attack but got {spec.name!r}: a sweep has no single set of adversarial examples")
+    check_applicable(definition, model)
+    seed = stable_seed(settings.seed, model.name, spec.id)
+    with model.running(settings.device), seeded(seed), gradients_enabled():
+        adapter = make_adapter(model, spec.param("batch_size"))
+        check_applicable(definition, model, adapter)
+        adapter.freeze()
+        return attack_batch(
+            adapter,
+            definition,
+            spec.param("norm"),
+            spec.param("eps"),
+            dict(spec.param("params")),
+            np.asarray(x, dtype=np.float32),
+            np.asarray(y),
+            batch_size=spec.param("batch_size"),
+            rng=np.random.default_rng(seed),
+        )
+
+
+def load_adversarial(directory: str | Path) -> dict[str, np.ndarray]:
+    """The saved flipped samples of a check (``index``, ``x``, ``x_adv``, ``y``, ``adversarial_class``)."""
+    with np.load(Path(directory) / "adversarial.npz") as saved:
+        return {name: saved[name] for name in saved.files}

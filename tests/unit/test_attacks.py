@@ -1,0 +1,387 @@
+"""The attack family: registry and settings, the ART adapters, metrics against independent code, the
+soundness probes against broken models, and what an attack leaves behind."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import zoo
+
+from pytest_mlguard.attacks import UnsoundEvaluationWarning
+from pytest_mlguard.attacks.adapters import QueryLog
+from pytest_mlguard.attacks.build import hopskipjump_schedule
+from pytest_mlguard.attacks.metrics import curve_from_masks, minimal_norms, perturbation_norms, robust_curve
+from pytest_mlguard.attacks.registry import ATTACKS, parse_attack_id
+from pytest_mlguard.attacks.run import load_adversarial
+from pytest_mlguard.attacks.soundness import black_box_beats_white_box, clean_mismatch, rising
+from pytest_mlguard.checks.evaluation import Evaluation
+from pytest_mlguard.checks.registry import all_keys, family
+from pytest_mlguard.config import resolve
+from pytest_mlguard.contract import CallableModel, SklearnModel
+from pytest_mlguard.errors import CheckError, ConfigError, NotApplicable
+from pytest_mlguard.fixture import MlguardFixture
+
+KEYS = all_keys()
+ATTACK = family("attack")
+
+
+def settings(**cli):
+    return resolve(cli={k.replace("__", "."): str(v) for k, v in cli.items()}, environ={}, keys=KEYS)
+
+
+def run(model, check, tmp_path, **cli):
+    """One attack check on the digits test split (``attack.samples`` of it), reports under tmp_path."""
+    s = settings(output=tmp_path, **cli)
+    evaluation = Evaluation(model, zoo.digits(), s)
+    return evaluation.run(ATTACK, ATTACK.spec(check, s)), evaluation
+
+
+# -- registry and settings ---------------------------------------------------------------------------
+
+
+def test_check_ids_parse_and_keep_their_spelling():
+    assert parse_attack_id("pgd-linf-8/255").eps == pytest.approx(8 / 255)
+    assert parse_attack_id("pgd-linf-8/255").name == "pgd-linf-8/255"
+    sweep = parse_attack_id("pgd-l2-sweep")
+    assert (sweep.sweep, sweep.eps, sweep.name) == (True, None, "pgd-l2-sweep")
+    minimal = parse_attack_id("deepfool-l2")
+    assert (minimal.minimal, minimal.eps, minimal.name) == (True, None, "deepfool-l2")
+    assert {a.access for a in ATTACKS.values()} == {"gradients", "scores", "decisions"}
+
+
+@pytest.mark.parametrize(
+    "cli, message",
+    [
+        ({"attack.checks": "pgd-l3-0.1"}, "expected an attack check such as 'pgd-linf-0.1'"),
+        ({"attack.checks": "foo-linf-0.1"}, "expected an attack name, one of fgsm, pgd, autoattack, cw, deepfool, square, hopskipjump"),
+        ({"attack.checks": "deepfool-linf"}, "expected a norm of 'deepfool', one of l2"),
+        ({"attack.checks": "deepfool-l2-0.5"}, "expected 'deepfool-l2' without an epsilon: deepfool is a minimal-perturbation attack"),
+        ({"attack.checks": "pgd-linf"}, "expected an epsilon or 'sweep' after 'pgd-linf-'"),
+        ({"attack.checks": "square-l2-1/0"}, "expected a positive epsilon such as 0.1 or 8/255"),
+        ({"attack.sweep": "0.1,0.05"}, "for 'attack.sweep' in command line (--mlguard-set attack.sweep=...): expected a non-empty list of epsilons in increasing order"),
+        ({"attack.sweep_l2": "0.1,x"}, "invalid value 'x' (type=str) for 'attack.sweep_l2[1]'"),
+        ({"attack.params.pgd.stepz": "3"}, "invalid value 'stepz' (type=str) for 'attack.params.pgd' in command line (--mlguard-set attack.params.pgd.stepz=...): expected a parameter of pgd, one of steps, step_size, restarts"),
+        ({"attack.params.square.queries": "0"}, "for 'attack.params.square.queries' in command line (--mlguard-set attack.params.square.queries=...): expected an integer in [1, 10000000]"),
+        ({"attack.params.fgsm.steps": "3"}, "expected a parameter of fgsm, none: it has no parameters"),
+        ({"attack.params.pdg.steps": "3"}, "invalid value 'pdg' (type=str) for 'attack.params'"),
+        ({"attack.floors.deepfool-l2": "0.5*clean"}, "for 'attack.floors.deepfool-l2' in command line (--mlguard-set attack.floors.deepfool-l2=...): expected a radius >= 0 in raw input units: deepfool-l2 is a minimal attack"),
+        ({"attack.floors.pgd-linf-0.1": "1.5"}, "expected a number in [0, 1], or a relative threshold"),
+        ({"attack.soundness": "ignore"}, "for 'attack.soundness' in command line (--mlguard-set attack.soundness=...): expected one of 'fail', 'warn'"),
+        ({"attack.tolerance": "2"}, "for 'attack.tolerance' in command line (--mlguard-set attack.tolerance=...): expected a number in [0, 1]"),
+    ],
+)
+def test_invalid_attack_settings_name_key_value_and_place(cli, message):
+    with pytest.raises(ConfigError) as info:
+        settings(**cli)
+    assert message in str(info.value)
+
+
+def test_params_merge_per_attack_and_floors_resolve_per_check():
+    s = resolve(
+        cli={"attack.params.pgd.restarts": "2", "attack.floors.deepfool": "0.3"},
+        files=[],
+        marker={"attack.params": {"pgd": {"steps": 20, "step_size": 0.1}}, "attack.steps": 7},
+        environ={},
+        keys=KEYS,
+    )
+    pgd = ATTACK.spec("pgd-linf-0.1", s)
+    assert dict(pgd.param("params")) == {"steps": 20, "step_size": 0.1, "restarts": 2}
+    assert dict(ATTACK.spec("autoattack-linf-0.1", s).param("params"))["steps"] == 100
+    deepfool = ATTACK.spec("deepfool-l2", s)
+    assert (deepfool.metric, deepfool.threshold.resolve()) == ("median_perturbation", 0.3)
+    assert ATTACK.spec("pgd-l2-sweep", s).metric == "mean_robust_accuracy"
+    assert ATTACK.spec("pgd-l2-sweep", s).param("sweep") == (0.125, 0.25, 0.5, 1.0, 2.0)
+
+
+# -- pure metrics and probes against independent code -------------------------------------------------
+
+
+def test_perturbation_norms_match_torch():
+    rng = np.random.default_rng(0)
+    x, x_adv = rng.uniform(size=(5, 1, 8, 8)), rng.uniform(size=(5, 1, 8, 8))
+    delta = torch.from_numpy(x_adv - x).flatten(1)
+    assert np.allclose(perturbation_norms(x, x_adv, "l2"), torch.linalg.vector_norm(delta, 2, dim=1).numpy())
+    assert np.allclose(perturbation_norms(x, x_adv, "linf"), torch.linalg.vector_norm(delta, float("inf"), dim=1).numpy())
+
+
+def test_minimal_norms_and_their_curve():
+    x = np.zeros((4, 1, 2, 2))
+    x_adv = x.copy()
+    x_adv[0, 0, 0, 0] = 0.5  # flipped at 0.5
+    y, clean, adv = np.array([0, 0, 0, 0]), np.array([0, 0, 1, 0]), np.array([1, 0, 1, 0])
+    norms = minimal_norms(x, x_adv, y, clean, adv, "l2", (0.0, 1.0))
+    assert norms.tolist() == [0.5, 2.0, 0.0, 2.0]  # failed attacks: the L2 diameter of the box, sqrt(4)
+    assert robust_curve(norms, [0.1, 1.0, 3.0]) == [0.75, 0.5, 0.0]
+
+
+def test_sound_curve_keeps_a_sample_broken_once_broken():
+    masks = [np.array([True, True, False]), np.array([True, False, True]), np.array([False, False, True])]
+    raw, sound, inconsistent = curve_from_masks(masks)
+    assert raw == pytest.approx([2 / 3, 2 / 3, 1 / 3])
+    assert sound == pytest.approx([2 / 3, 1 / 3, 0.0])
+    assert inconsistent == 1
+    assert rising([0.5, 0.4, 0.3], [1, 2, 3], 0.0) is None
+    assert rising([0.5, 0.4, 0.45], [1, 2, 3], 0.02)["code"] == "rising-with-epsilon"
+    assert black_box_beats_white_box(("pgd", 0.6), ("square", 0.59), 0.1, 0.02) is None
+    assert black_box_beats_white_box(("pgd", 0.6), ("square", 0.5), 0.1, 0.02)["code"] == "black-box-beats-white-box"
+    assert clean_mismatch(np.array([0, 1]), np.array([0, 1]), np.array([0, 0])) is None
+    assert clean_mismatch(np.array([0, 1]), np.array([0, 0]), np.array([0, 0]))["differ"] == 1
+
+
+def test_query_log_evaluates_each_distinct_row_once_and_counts():
+    calls = []
+    log = QueryLog()
+
+    def compute(rows):
+        calls.append(len(rows))
+        return rows.reshape(len(rows), -1)[:, :2] * 2
+
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    first = log.predict(np.concatenate([x, x[:1]]), compute)
+    again = log.predict(x[::-1], compute)
+    assert np.array_equal(first[:3], x[:, :2] * 2) and np.array_equal(again, x[::-1, :2] * 2)
+    assert calls == [3] and (log.evaluations, log.requested) == (3, 7)
+    log.gradients(torch.tensor([[0.0, 0.0], [1.0, float("nan")], [0.0, 2.0]]))
+    assert (log.gradient_rows, log.zero_gradient_rows, log.nonfinite_gradient_rows) == (3, 1, 1)
+
+
+@pytest.mark.parametrize("queries", [50, 300, 1000, 5000])
+def test_hopskipjump_schedule_keeps_to_the_budget(queries):
+    iterations, max_eval, init_eval = hopskipjump_schedule(queries, 100)
+    spent = sum(min(int(init_eval * math.sqrt(i + 1)), max_eval) + 25 for i in range(iterations))
+    assert iterations >= 1 and (spent <= queries or iterations == 1)
+
+
+# -- against an independent PGD ----------------------------------------------------------------------
+
+
+def independent_pgd(module, x, y, eps, steps, norm):
+    """Madry et al.'s PGD from the clean input in a few lines of torch (step 2.5 * eps / steps)."""
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    step = np.float32(2.5 * eps / steps)
+    adv = x.clone()
+    for _ in range(steps):
+        adv.requires_grad_(True)
+        (grad,) = torch.autograd.grad(torch.nn.functional.cross_entropy(module(adv), y), adv)
+        if norm == "linf":
+            direction = grad.sign()
+        else:
+            direction = grad / grad.flatten(1).norm(dim=1).clamp_min(1e-30).reshape(-1, 1, 1, 1)
+        adv = (adv.detach() + step * direction).clamp(0, 1)
+        delta = adv - x
+        if norm == "linf":
+            delta = delta.clamp(-eps, eps)
+        else:
+            delta = delta * (eps / delta.flatten(1).norm(dim=1).clamp_min(1e-30)).clamp(max=1).reshape(-1, 1, 1, 1)
+        adv = x + delta
+    return adv.detach().numpy()
+
+
+@pytest.mark.parametrize("check, norm, eps", [("pgd-linf-0.1", "linf", 0.1), ("pgd-l2-0.5", "l2", 0.5)])
+def test_pgd_agrees_with_an_independent_pgd(check, norm, eps, tmp_path):
+    model = zoo.good_model()
+    data = zoo.digits()
+    x, y = data.x[:96], data.y[:96]
+    fixture = MlguardFixture(lambda: Evaluation(model, data, settings(output=tmp_path, **{"attack.batch_size": 96})))
+    ours = fixture.attack(check, x, y)
+    theirs = independent_pgd(model.raw_module().eval(), x, y, eps, 10, norm)
+    assert np.abs(ours - theirs).max() < 1e-5
+    assert not np.array_equal(ours, x)
+
+
+# -- the model is left as it was ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("context", [torch.no_grad, torch.inference_mode])
+def test_attack_inside_no_grad_leaves_the_model_exactly_as_it_was(context, tmp_path):
+    model = zoo.good_model()
+    module = model.module
+    module.train()
+    module.head.eval()
+    module.features[0].weight.requires_grad_(False)
+    module.head[1].bias.grad = torch.ones_like(module.head[1].bias)
+    grad = module.head[1].bias.grad
+    modes = [m.training for m in module.modules()]
+    flags = [p.requires_grad for p in module.parameters()]
+    values = [p.detach().clone() for p in module.parameters()]
+    with context():
+        result, _ = run(model, "pgd-linf-0.1", tmp_path, **{"attack.samples": 40})
+        adversarial = MlguardFixture(lambda: Evaluation(model, zoo.digits(), settings(output=tmp_path))).attack(
+            "fgsm-linf-0.1", zoo.digits().x[:8], zoo.digits().y[:8]
+        )
+    assert result.value < result.details["clean_accuracy"] and np.abs(adversarial - zoo.digits().x[:8]).max() > 0
+    assert [m.training for m in module.modules()] == modes
+    assert [p.requires_grad for p in module.parameters()] == flags
+    assert module.head[1].bias.grad is grad and all(p.grad is None for p in module.features.parameters())
+    assert all(torch.equal(p, v) and p.device.type == "cpu" for p, v in zip(module.parameters(), values))
+
+
+def test_attack_prints_no_progress_bars(capfd, tmp_path):
+    run(zoo.good_model(), "pgd-linf-0.1", tmp_path, **{"attack.samples": 20})
+    run(zoo.good_model(), "square-linf-0.1", tmp_path, **{"attack.samples": 20, "attack.queries": 5})
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
+
+
+# -- metrics of a check, saved outcomes, replay -------------------------------------------------------
+
+
+def test_adversarial_ece_matches_torchmetrics(tmp_path):
+    from torchmetrics.functional.classification import multiclass_calibration_error
+
+    model = zoo.good_model()
+    result, evaluation = run(model, "fgsm-linf-0.1", tmp_path)
+    x_adv = MlguardFixture(lambda: evaluation).attack("fgsm-linf-0.1")
+    proba = torch.from_numpy(model.predict_proba(x_adv)).double()
+    expected = multiclass_calibration_error(proba, torch.from_numpy(zoo.digits().y), num_classes=10, n_bins=15, norm="l1")
+    assert result.details["ece_adversarial"] == pytest.approx(float(expected), abs=1e-6)
+
+
+def test_per_sample_outcomes_are_saved_and_replay(tmp_path):
+    model = zoo.good_model()
+    result, _ = run(model, "pgd-linf-0.1", tmp_path, **{"attack.samples": 80})
+    directory = result.details["artifacts"]
+    outcomes = json.loads((tmp_path / "artifacts").joinpath(directory.rsplit("/", 1)[-1], "outcomes.json").read_text())
+    saved = load_adversarial(directory)
+    flipped = [f["index"] for f in result.details["flipped"]]
+    assert saved["index"].tolist() == flipped == [i for i, f in enumerate(outcomes["flipped"]) if f]
+    assert np.array_equal(model.predict(saved["x_adv"]), saved["adversarial_class"])
+    assert (saved["adversarial_class"] != saved["y"]).all() and (model.predict(saved["x"]) == saved["y"]).all()
+    assert np.abs(saved["x_adv"] - saved["x"]).max() <= 0.1 + 1e-6
+    assert result.details["soundness"] == {"mode": "fail", "problems": []}
+    assert result.details["model_evaluations"] >= 80 * 10 and result.details["seeded"] is True
+
+
+def test_sweep_is_a_falling_curve_and_its_mean(tmp_path):
+    result, _ = run(zoo.good_model(), "pgd-linf-sweep", tmp_path, **{"attack.samples": 64, "attack.sweep": "0.02,0.05,0.1,0.2"})
+    curve = result.details["curve"]
+    assert curve["eps"] == [0.02, 0.05, 0.1, 0.2]
+    assert curve["robust_accuracy"] == sorted(curve["robust_accuracy"], reverse=True)
+    assert result.value == pytest.approx(np.mean(curve["robust_accuracy"]))
+    assert curve["robust_accuracy"][-1] < curve["robust_accuracy"][0]
+
+
+def test_deepfool_reports_the_distribution_of_minimal_perturbations(tmp_path):
+    result, _ = run(zoo.good_model(), "deepfool-l2", tmp_path, **{"attack.samples": 32, "attack.params.deepfool.steps": 6})
+    details = result.details
+    saved = load_adversarial(details["artifacts"])
+    norms = np.linalg.norm((saved["x_adv"] - saved["x"]).reshape(len(saved["x"]), -1), axis=1)
+    assert details["perturbation"]["flipped"]["median"] == pytest.approx(np.median(norms), rel=1e-5)
+    assert 0 < result.value < details["perturbation"]["box_diameter"]
+    assert details["curve"]["robust_accuracy"] == sorted(details["curve"]["robust_accuracy"], reverse=True)
+    assert result.metric == "median_perturbation" and "clean_accuracy" not in details
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "check, cli",
+    [
+        ("cw-l2", {"attack.params.cw.search_steps": 3}),
+        ("autoattack-linf-0.1", {"attack.params.autoattack.steps": 5, "attack.queries": 10}),
+    ],
+)
+def test_carlini_wagner_and_autoattack_run(check, cli, tmp_path):
+    result, _ = run(zoo.good_model(), check, tmp_path, **{"attack.samples": 16, **cli})
+    assert result.details["success_rate"] > 0 and not math.isnan(result.value)
+
+
+# -- floors and early stopping -----------------------------------------------------------------------
+
+
+def test_adversarially_trained_model_passes_the_pgd_floor_the_plain_model_fails(tmp_path):
+    floor = {"attack.floors.pgd-linf-0.1": "0.75"}
+    adversarial, _ = run(zoo.adversarial_model(), "pgd-linf-0.1", tmp_path, **floor)
+    plain, _ = run(zoo.good_model(), "pgd-linf-0.1", tmp_path, **floor)
+    assert adversarial.passed and adversarial.value > 0.8, adversarial.verdict()
+    assert not plain.passed and plain.value < 0.6, plain.verdict()
+
+
+@pytest.mark.parametrize("model, passes", [(zoo.good_model, True), (zoo.linear_model, False)])
+def test_early_stop_keeps_the_verdict_and_saves_evaluations(model, passes, tmp_path):
+    cli = {"attack.floor": "0.4", "attack.batch_size": 32, "attack.samples": 120}
+    full, _ = run(model(), "pgd-linf-0.1", tmp_path, **cli)
+    early, _ = run(model(), "pgd-linf-0.1", tmp_path, **cli, **{"attack.early_stop": "true"})
+    stop = early.details["early_stop"]
+    assert full.passed is early.passed is passes
+    assert stop["stopped"] and stop["verdict"] == ("pass" if passes else "fail")
+    assert stop["evaluations_saved"] > 0 and early.details["model_evaluations"] < full.details["model_evaluations"]
+    assert (early.value <= full.value) if passes else (early.value >= full.value)
+
+
+# -- soundness: the zoo's broken models are flagged -----------------------------------------------------
+
+
+def test_gradient_masking_fails_the_check_or_warns(tmp_path):
+    failed, _ = run(zoo.rounding_model(), "pgd-linf-0.1", tmp_path, **{"attack.samples": 48})
+    assert math.isnan(failed.value) and not failed.passed
+    assert failed.details["untrusted_value"] == failed.details["clean_accuracy"]  # PGD could not move at all
+    assert "unsound evaluation" in failed.message and "zero-gradients: the loss gradient was exactly zero for 100%" in failed.message
+    with pytest.warns(UnsoundEvaluationWarning, match="exactly zero"):
+        warned, _ = run(zoo.rounding_model(), "pgd-linf-0.1", tmp_path, **{"attack.samples": 48, "attack.soundness": "warn"})
+    assert warned.passed and warned.value == warned.details["clean_accuracy"]
+
+
+def test_black_box_attack_beating_the_white_box_one_is_flagged(tmp_path):
+    s = settings(output=tmp_path, **{"attack.samples": 48, "attack.queries": 30, "attack.soundness": "warn"})
+    evaluation = Evaluation(zoo.rounding_model(), zoo.digits(), s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnsoundEvaluationWarning)
+        white = evaluation.run(ATTACK, ATTACK.spec("pgd-linf-0.1", s))
+        black = evaluation.run(ATTACK, ATTACK.spec("square-linf-0.1", s))
+    codes = [p["code"] for p in black.details["soundness"]["problems"]]
+    assert codes == ["black-box-beats-white-box"] and black.value < white.value
+
+
+def test_randomised_model_is_flagged_as_nondeterministic(tmp_path):
+    result, _ = run(zoo.randomized_model(), "fgsm-linf-0.1", tmp_path, **{"attack.samples": 40})
+    assert [p["code"] for p in result.details["soundness"]["problems"]] == ["nondeterministic"]
+    assert not result.passed
+
+
+def test_model_without_input_gradient_cannot_be_evaluated(tmp_path):
+    with pytest.raises(CheckError, match="has no gradient with respect to its input"):
+        run(zoo.ignores_input_model(), "pgd-linf-0.1", tmp_path, **{"attack.samples": 20})
+
+
+# -- other adapters ------------------------------------------------------------------------------------
+
+
+def test_black_box_gets_black_box_attacks_only_and_they_are_seeded(tmp_path):
+    model = zoo.black_box_model()
+    with pytest.raises(NotApplicable, match="use a black-box attack"):
+        run(model, "deepfool-l2", tmp_path)
+    cli = {"attack.samples": 12, "attack.queries": 60}
+    first, _ = run(model, "hopskipjump-l2", tmp_path, **cli)
+    second, _ = run(zoo.black_box_model(), "hopskipjump-l2", tmp_path, **cli)
+    assert first.value == second.value and first.details["perturbation"] == second.details["perturbation"]
+    assert first.details["seeded"] is False and "x_adv_init" in first.details["seed_note"]
+    square, _ = run(model, "square-linf-0.1", tmp_path, **{"attack.samples": 24, "attack.queries": 20})
+    assert square.value < square.details["clean_accuracy"] and square.details["queries_per_sample"] <= 2 * 20 + 2
+
+
+def test_sklearn_models_go_through_arts_sklearn_wrapper(tmp_path):
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    train = zoo.digits("train")
+    flat = train.x.reshape(len(train.x), -1)
+    logistic = SklearnModel(LogisticRegression(max_iter=300).fit(flat, train.y), input_shape=(1, 8, 8))
+    result, _ = run(logistic, "pgd-linf-0.1", tmp_path, **{"attack.samples": 60})
+    assert result.value < result.details["clean_accuracy"] and result.details["soundness"]["problems"] == []
+    forest = SklearnModel(RandomForestClassifier(n_estimators=5, random_state=0).fit(flat, train.y), input_shape=(1, 8, 8))
+    with pytest.raises(NotApplicable, match="ART has no gradients for RandomForestClassifier"):
+        run(forest, "fgsm-linf-0.1", tmp_path)
+    with pytest.raises(NotApplicable, match="Square attack needs a neural network"):
+        run(forest, "square-linf-0.1", tmp_path)
+
+
+def test_callable_black_box_model_with_square(tmp_path):
+    net = zoo.good_model()
+    box = CallableModel(net.predict_proba, input_shape=(1, 8, 8), n_classes=10, name="api")
+    result, _ = run(box, "square-linf-0.1", tmp_path, **{"attack.samples": 16, "attack.queries": 10})
+    assert result.details["access"] == "scores" and result.details["gradient_evaluations"] == 0
