@@ -12,7 +12,9 @@ a group. Settings (``[tool.mlguard.corruption]``):
   ``<group>`` or ``severity-<severity>``, the first that matches winning;
 * ``scale``: multiplies the spatial parameters (blur radii, displacements), ``auto`` (default):
   the image's shorter side / 224, the size ImageNet-C defines them at;
-* ``workers``: threads that corrupt ahead of inference (default 1; 0: corrupt, then predict);
+* ``workers``: threads that corrupt ahead of inference (0: corrupt, then predict); ``auto``
+  (default): one thread where the model runs on an accelerator or inference barely uses the CPU (a
+  remote model), none where inference keeps the cores busy;
 * ``baseline``: a previous ``report.json`` whose corruption errors normalise the Corruption Error
   (CE, mCE) of the report's corruption summary (default: none).
 
@@ -82,6 +84,15 @@ def _parse_scale(value: Any, key: str, where: str) -> float | None:
         return number(value, key, where)
     except ValueError:
         raise invalid(value, key, where, "'auto' or a number in (0, 100]") from None
+
+
+def _parse_workers(value: Any, key: str, where: str) -> int | None:
+    if value in (None, "auto"):
+        return None
+    try:
+        return parse_int(0, 64)(value, key, where)
+    except ValueError:
+        raise invalid(value, key, where, "'auto' or an integer in [0, 64]") from None
 
 
 def _split(name: str) -> tuple[str, int | None]:
@@ -177,9 +188,9 @@ FAMILY = Family(
         ),
         Key(
             "corruption.workers",
-            parse_int(0, 64),
-            1,
-            "threads that corrupt the next chunk while the model predicts (0: none)",
+            _parse_workers,
+            None,
+            "threads that corrupt ahead of inference (0: none); auto: 1 on an accelerator or for a remote model",
         ),
         Key(
             "corruption.baseline",

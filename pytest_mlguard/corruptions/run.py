@@ -1,8 +1,9 @@
 """The ``corruption`` check's measurement: accuracy (and ECE) on the corrupted evaluation data.
 
-The evaluation data is corrupted in chunks by ``corruption.workers`` background threads while the
-model predicts the previous chunk, so that corrupting and inference overlap (benchmarks/
-bench_corruptions.py measures this against worker processes). Image ``i`` of the data is corrupted
+The evaluation data is corrupted in chunks, by ``corruption.workers`` background threads while the
+model predicts the previous chunk where inference leaves the CPU free (a GPU, a remote model), so
+that corrupting and inference overlap; benchmarks/bench_corruptions.py measures threads against
+worker processes and against no overlap at all. Image ``i`` of the data is corrupted
 with its own generator, seeded from the run's seed, the check and ``i``: the result does not depend
 on the chunking, on the number of workers or on which other checks ran.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from ..contract.model import Model
 
 __all__ = [
+    "AutoWorkers",
     "CorruptedPredictions",
     "Prefetcher",
     "check_applies",
@@ -40,6 +43,7 @@ __all__ = [
     "image_scale",
     "pipelined",
     "run_check",
+    "workers_for",
 ]
 
 T = TypeVar("T")
@@ -113,10 +117,13 @@ def pipelined(tasks: Iterable[T], produce: Callable[[T], R], workers: int) -> It
 class CorruptedPredictions:
     """The model's probabilities on the corrupted data, and how much the corruption changed it."""
 
-    def __init__(self, proba: np.ndarray, mean_abs_change: float, corrupted: dict[int, np.ndarray]) -> None:
+    def __init__(
+        self, proba: np.ndarray, mean_abs_change: float, corrupted: dict[int, np.ndarray], inference: tuple[float, float] = (0.0, 0.0)
+    ) -> None:
         self.proba = proba
         self.mean_abs_change = mean_abs_change
         self.corrupted = corrupted  # kept inputs (raw units), by sample index
+        self.inference_wall, self.inference_cpu = inference  # seconds in model.predict_proba: wall, process CPU
 
 
 #: the fewest input values worth a separate inference call: below it, per-call overhead dominates
@@ -190,8 +197,11 @@ def corrupted_predictions(
     proba = np.empty((n, model.n_classes), np.float32)
     total_change = 0.0
     kept: dict[int, np.ndarray] = {}
+    wall = cpu = 0.0
     for start, corrupted, change in chunks:
+        wall0, cpu0 = time.perf_counter(), time.process_time()
         proba[start : start + len(corrupted)] = model.predict_proba(corrupted)
+        wall, cpu = wall + time.perf_counter() - wall0, cpu + time.process_time() - cpu0
         total_change += change
         if keep is not None:
             predicted = proba[start : start + len(corrupted)].argmax(axis=1)
@@ -199,7 +209,7 @@ def corrupted_predictions(
                 if len(kept) < MAX_SAVED and keep(start + offset, int(predicted[offset])):
                     kept[start + offset] = corrupted[offset].copy()
     size = max(1, x[:1].size) * max(1, n)
-    return CorruptedPredictions(proba, total_change / size, kept)
+    return CorruptedPredictions(proba, total_change / size, kept, (wall, cpu))
 
 
 class Prefetcher:
@@ -218,6 +228,11 @@ class Prefetcher:
 
     def take(self, check_id: str) -> Future[Chunk] | None:
         return self._pending.pop(check_id, None)
+
+    def drain(self) -> None:
+        """Wait for the prefetches in flight (a benchmark stops its clock after them)."""
+        for future in list(self._pending.values()):
+            future.exception()
 
     def after(self, spec: CheckSpec, evaluation: Evaluation) -> None:
         """``spec`` is about to run: prefetch its successor's first chunk if the run is in order."""
@@ -247,6 +262,38 @@ class Prefetcher:
             0,
             image_scale(evaluation),
         )
+
+
+#: inference that keeps less than this share of one core busy is waiting on something else
+BUSY_FOR_THREADS = 0.25
+
+
+class AutoWorkers:
+    """``corruption.workers = "auto"``: the first check of an evaluation runs without threads; later
+    checks corrupt in one thread ahead of inference if the model runs on an accelerator or if its
+    inference kept less than a quarter of one core busy (a black box behind an API), and without
+    threads otherwise: on CPU, inference keeps the cores busy and a corrupting thread competes with it
+    (benchmarks/bench_corruptions.py measures both)."""
+
+    def __init__(self) -> None:
+        self.workers: int | None = None
+        self.busy: float | None = None  # cores inference kept busy, on average, in the first check
+
+    def record(self, result: CorruptedPredictions, model: Model) -> None:
+        if self.workers is not None or result.inference_wall <= 0:
+            return
+        self.busy = result.inference_cpu / result.inference_wall
+        accelerator = str(getattr(model, "active_device", "cpu")).split(":")[0] not in ("cpu", "")
+        self.workers = 1 if accelerator or self.busy < BUSY_FOR_THREADS else 0
+
+
+def workers_for(evaluation: Evaluation) -> tuple[int, AutoWorkers | None]:
+    """The threads of the next check: ``corruption.workers``, or the :class:`AutoWorkers` choice."""
+    setting = evaluation.settings.get("corruption.workers")
+    if setting is not None:
+        return int(setting), None
+    auto = evaluation.memo(("corruption-auto-workers",), AutoWorkers)
+    return (auto.workers or 0), auto
 
 
 def _planned(evaluation: Evaluation) -> list[CheckSpec]:
@@ -291,7 +338,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
 
     model, data = evaluation.model, evaluation.data
     name, severity = spec.param("corruption"), spec.param("severity")
-    workers = int(evaluation.settings.get("corruption.workers"))
+    workers, auto = workers_for(evaluation)
     first = None
     if workers > 0:  # before check_applies: a skipped check keeps the run in order
         prefetcher = evaluation.memo(("corruption-prefetcher",), Prefetcher)
@@ -312,6 +359,8 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         first=first,
         keep=lambda i, predicted: bool(clean_correct[i]) and predicted != data.y[i],
     )
+    if auto is not None:
+        auto.record(result, model)
     predicted = result.proba.argmax(axis=1)
     correct = predicted == data.y
     accuracy, clean = float(correct.mean()), evaluation.clean_accuracy()
@@ -330,6 +379,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         "flipped": int((clean_correct & ~correct).sum()),
         "mean_abs_change": result.mean_abs_change,
         "scale": scale,
+        "workers": workers,
     }
     message = (
         f"under {name} at severity {severity}: accuracy {accuracy:.4f}, clean {clean:.4f} "

@@ -89,7 +89,7 @@ def test_floor_precedence_most_specific_first():
         ({"corruption.floors.severity-6": "0.5"}, "or 'severity-<severity>'"),
         ({"corruption.floors.weather-9": "0.5"}, "invalid value 'weather-9'"),
         ({"corruption.scale": "0"}, "expected 'auto' or a number in (0, 100]"),
-        ({"corruption.workers": "-1"}, "for 'corruption.workers'"),
+        ({"corruption.workers": "-1"}, "expected 'auto' or an integer in [0, 64]"),
     ],
 )
 def test_invalid_settings(cli, message):
@@ -206,6 +206,26 @@ def test_chunk_size_and_pipelined_order_and_errors():
 
     with pytest.raises(ValueError, match="chunk 0"):
         list(pipelined(range(3), boom, workers=1))
+
+
+def test_auto_workers_thread_only_where_inference_leaves_the_cpu_idle(good):
+    """A model behind an API (here: one that sleeps) leaves the CPU free: after the first check, a
+    thread corrupts ahead of inference; the torch CNN on CPU keeps a core busy: no thread. The
+    results do not depend on it."""
+
+    def remote(batch: np.ndarray) -> np.ndarray:
+        time.sleep(0.2)
+        return good.predict_proba(batch)
+
+    model = CallableModel(remote, input_shape=(1, 8, 8), n_classes=10, name="remote")
+    s = make_settings(**{"corruption.corruptions": "gaussian_noise", "corruption.severities": "1,2"})
+    evaluation = Evaluation(model, zoo.digits(), s)
+    first, second = (evaluation.run(CORRUPTION, spec) for spec in CORRUPTION.plan(s))
+    assert (first.details["workers"], second.details["workers"]) == (0, 1)
+    local = Evaluation(good, zoo.digits(), s)
+    assert [local.run(CORRUPTION, spec).details["workers"] for spec in CORRUPTION.plan(s)] == [0, 0]
+    serial = make_settings(**{"corruption.corruptions": "gaussian_noise", "corruption.severities": "1,2", "corruption.workers": "0"})
+    assert second.value == Evaluation(model, zoo.digits(), serial).run(CORRUPTION, CORRUPTION.spec("gaussian_noise-2", serial)).value
 
 
 def test_prefetcher_only_prefetches_in_plan_order(good):
