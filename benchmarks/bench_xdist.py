@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -41,16 +43,20 @@ CONFIGS: dict[str, list[str]] = {
 }
 
 
-def run(args: list[str], output: Path) -> float:
-    """Wall seconds of one pytest process over the example (its exit code may be 1: failing checks count)."""
+def run(args: list[str], output: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, of pytest and its workers) of one pytest process over the
+    example; its exit code may be 1 (failing checks count)."""
     command = [sys.executable, "-m", "pytest", str(EXAMPLE), "--mlguard", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
                "--mlguard-output", str(output), *args]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode not in (0, 1) or not (output / "report.json").is_file():
         raise SystemExit(f"pytest failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return seconds
+    return seconds, cpu
 
 
 #: families that measure the machine (latency, throughput, memory): their values differ from run to run
@@ -75,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mlguard-bench-xdist-") as tmp:
         for config in args.config:
             extra = CONFIGS[config] + select
-            times: dict[str, list[float]] = {"serial": [], **{f"-n {n}": [] for n in args.workers}}
+            times: dict[str, list[tuple[float, float]]] = {"serial": [], **{f"-n {n}": [] for n in args.workers}}
             for repeat in range(args.repeats):
                 for name in times:
                     output = Path(tmp) / config / name.replace(" ", "") / str(repeat)
@@ -86,12 +92,14 @@ def main(argv: list[str] | None = None) -> int:
                     if metrics(Path(tmp) / config / name.replace(" ", "") / str(repeat)) != serial_metrics:
                         raise SystemExit(f"{config}: the report of {name} (repeat {repeat}) differs from the serial one")
             checks, score = serial_metrics
-            base = statistics.median(times["serial"])
+            base = statistics.median(wall for wall, _ in times["serial"])
             print(f"{config}: {len(checks)} checks, score {score}, identical reports serial and parallel")
-            for name, seconds in times.items():
-                median = statistics.median(seconds)
-                runs = ", ".join(f"{s:.1f}" for s in seconds)
-                print(f"  {name:>8}: median {median:6.1f} s  (runs: {runs})  serial / {name} = {base / median:.2f}")
+            for name, runs in times.items():
+                median = statistics.median(wall for wall, _ in runs)
+                cpu = statistics.median(c for _, c in runs)
+                walls = ", ".join(f"{wall:.1f}" for wall, _ in runs)
+                print(f"  {name:>8}: median {median:6.1f} s wall, {cpu:6.1f} s CPU  (runs: {walls})  serial / {name} = {base / median:.2f}")
+    print(f"load average at the end: {', '.join(f'{v:.1f}' for v in os.getloadavg())} on {os.cpu_count()} cores")
     return 0
 
 
