@@ -208,22 +208,24 @@ def attack_figure(model: str, checks: Sequence[Mapping[str, Any]]) -> str | None
 
 
 def shift_calibration_figure(model: str, corruption: Sequence[Mapping[str, Any]], attack: Sequence[Mapping[str, Any]]) -> str | None:
-    """ECE against severity and against epsilon, where the checks measured it under shift."""
-    panels = [
-        (series, xlabel)
-        for series, xlabel in (
-            (_curves(corruption, ("corruption",), "severity", "ece"), "severity"),
-            (_curves(attack, ("attack", "norm"), "eps", "ece") or _curves(attack, ("attack", "norm"), "eps", "ece_adversarial"), "epsilon"),
-        )
-        if series
-    ]
+    """ECE against severity and against epsilon (one panel per norm), where the checks measured it
+    under shift, from the clean ECE at 0 where a check gives it (``details["clean_ece"]``)."""
+    attacks = _curves(attack, ("attack", "norm"), "eps", "ece") or _curves(attack, ("attack", "norm"), "eps", "ece_adversarial")
+    panels = [(series, "severity")] if (series := _curves(corruption, ("corruption",), "severity", "ece")) else []
+    for norm in sorted({_norm_of(name) for name in attacks}, key=lambda n: (n != "linf", n)):  # one panel per norm
+        panels.append(({k: v for k, v in attacks.items() if _norm_of(k) == norm}, f"epsilon ({norm})" if norm else "epsilon"))
     if not panels:
         return None
+    clean_values = [_number(c.get("details", {}).get("clean_ece")) for c in [*corruption, *attack]]
+    clean = next((v for v in clean_values if v is not None), None)  # the ECE on clean data, at 0
     figure = _figure(5.2 * len(panels), 3.6)
     axes_list = figure.subplots(1, len(panels), squeeze=False)[0]
     for axes, (series, xlabel) in zip(axes_list, panels):
         for name, points in series.items():
-            axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
+            xs, ys = [p[0] for p in points], [p[1] for p in points]
+            if clean is not None:
+                xs, ys = [0.0, *xs], [clean, *ys]
+            axes.plot(xs, ys, marker="o", label=name)
         axes.set_title(f"{_short(model)}: calibration under shift", fontsize=10)
         axes.set_xlabel(xlabel)
         axes.set_ylabel("ECE")
