@@ -265,13 +265,13 @@ class Prefetcher:
 
 
 #: inference that keeps less than this share of one core busy is waiting on something else
-BUSY_FOR_THREADS = 0.25
+BUSY_FOR_THREADS = 0.5
 
 
 class AutoWorkers:
     """``corruption.workers = "auto"``: the first check of an evaluation runs without threads; later
     checks corrupt in one thread ahead of inference if the model runs on an accelerator or if its
-    inference kept less than a quarter of one core busy (a black box behind an API), and without
+    inference kept less than half of one core busy (a black box behind an API), and without
     threads otherwise: on CPU, inference keeps the cores busy and a corrupting thread competes with it
     (benchmarks/bench_corruptions.py measures both)."""
 
