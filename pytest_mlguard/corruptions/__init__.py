@@ -53,7 +53,7 @@ from .registry import GROUPS, REGISTRY, SEVERITIES, names
 if TYPE_CHECKING:
     from .functional import corrupt
 
-__all__ = ["FAMILY", "GROUPS", "REGISTRY", "SEVERITIES", "corrupt", "floor_for", "names"]
+__all__ = ["FAMILY", "GROUPS", "REGISTRY", "SEVERITIES", "corrupt", "floor_for", "names", "selected"]
 
 
 def __getattr__(name: str) -> Any:
