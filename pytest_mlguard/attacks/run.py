@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import math
 import warnings
@@ -148,7 +147,7 @@ class _Run:
         spent = self.adapter.log.since(before)
         if self.definition.gradients:
             if not spent["gradient_rows"]:  # the attack computed gradients on an estimator of its own (AutoAttack)
-                self._probe_gradients(clean_pred)
+                self._probe_gradients()
                 spent = self.adapter.log.since(before)
             self.problems += soundness.gradient_problems(spent, self.tolerance)
         details["model_evaluations"] = spent["evaluations"] + spent["gradient_rows"]
@@ -182,7 +181,7 @@ class _Run:
         if problem:
             self.problems.append(problem)
 
-    def _probe_gradients(self, clean_pred: np.ndarray) -> None:
+    def _probe_gradients(self) -> None:
         """One loss gradient at the clean samples, for the attacks whose gradients ART hides from the log."""
         size = self.spec.param("batch_size")
         x = self.adapter.to_estimator(self.data.x[:size])
@@ -349,8 +348,6 @@ class _Run:
         self, x: np.ndarray, y: np.ndarray, clean_pred: np.ndarray, x_adv: np.ndarray, adv_pred: np.ndarray, details: dict[str, Any]
     ) -> str:
         """Per-sample outcomes (``outcomes.json``) and the flipped samples (``adversarial.npz``) to replay."""
-        from ..reporting.atomic import write_files
-
         directory = self.evaluation.artifact_dir(self.spec)
         flipped = (clean_pred == y) & (adv_pred != y)
         columns: dict[str, Any] = {
@@ -369,14 +366,8 @@ class _Run:
         if self._norms is not None:
             columns["minimal_norm"] = np.round(self._norms, 6).tolist()
         index = np.flatnonzero(flipped)
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, index=index, x=x[index], x_adv=x_adv[index], y=y[index], adversarial_class=adv_pred[index])
-        write_files(
-            {
-                directory / "outcomes.json": json.dumps(columns).encode(),
-                directory / "adversarial.npz": buffer.getvalue(),
-            }
-        )
+        np.savez(directory / "adversarial.npz", index=index, x=x[index], x_adv=x_adv[index], y=y[index], adversarial_class=adv_pred[index])
+        (directory / "outcomes.json").write_text(json.dumps(columns))
         return str(directory)
 
     def _verdict(self, value: float, details: dict[str, Any]) -> Measurement:

@@ -337,6 +337,18 @@ def test_black_box_attack_beating_the_white_box_one_is_flagged(tmp_path):
     assert codes == ["black-box-beats-white-box"] and black.value < white.value
 
 
+def test_robust_accuracy_rising_with_epsilon_is_flagged(tmp_path):
+    cli = {"attack.samples": 120, "attack.sweep": "1/64,1/32,3/64,1/16,5/64,3/32"}
+    result, _ = run(zoo.shattered_model(), "pgd-linf-sweep", tmp_path, **cli)
+    raw = result.details["curve"]["raw_robust_accuracy"]
+    assert raw[-1] - raw[0] > 0.05 and not result.passed
+    assert [p["code"] for p in result.details["soundness"]["problems"]] == ["rising-with-epsilon"]
+    assert result.details["inconsistent_samples"] > 0
+    assert result.details["untrusted_value"] == pytest.approx(np.mean(result.details["curve"]["robust_accuracy"]))
+    good, _ = run(zoo.good_model(), "pgd-linf-sweep", tmp_path, **cli)
+    assert good.passed and good.details["soundness"]["problems"] == []
+
+
 def test_randomised_model_is_flagged_as_nondeterministic(tmp_path):
     result, _ = run(zoo.randomized_model(), "fgsm-linf-0.1", tmp_path, **{"attack.samples": 40})
     assert [p["code"] for p in result.details["soundness"]["problems"]] == ["nondeterministic"]
