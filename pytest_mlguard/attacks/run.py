@@ -158,6 +158,7 @@ class _Run:
         from ..calibration.metrics import expected_calibration_error
 
         details["ece_adversarial"] = expected_calibration_error(adv_proba, y)
+        details["clean_ece"] = expected_calibration_error(self.adapter.proba(x), y)
         details["artifacts"] = self._save(x, y, clean_pred, x_adv, adv_pred, details)
         return self._verdict(value, details)
 

@@ -209,6 +209,11 @@ def test_attack_inside_no_grad_leaves_the_model_exactly_as_it_was(context, tmp_p
     modes = [m.training for m in module.modules()]
     flags = [p.requires_grad for p in module.parameters()]
     values = [p.detach().clone() for p in module.parameters()]
+    np.random.seed(123)
+    torch.manual_seed(123)
+    user_random = (np.random.random(), torch.rand(1))
+    np.random.seed(123)
+    torch.manual_seed(123)
     with context():
         result, _ = run(model, "pgd-linf-0.1", tmp_path, **{"attack.samples": 40})
         adversarial = MlguardFixture(lambda: Evaluation(model, zoo.digits(), settings(output=tmp_path))).attack(
@@ -219,6 +224,7 @@ def test_attack_inside_no_grad_leaves_the_model_exactly_as_it_was(context, tmp_p
     assert [p.requires_grad for p in module.parameters()] == flags
     assert module.head[1].bias.grad is grad and all(p.grad is None for p in module.features.parameters())
     assert all(torch.equal(p, v) and p.device.type == "cpu" for p, v in zip(module.parameters(), values))
+    assert (np.random.random(), torch.rand(1)) == user_random  # the attacks' seeding restored the global generators
 
 
 def test_attack_prints_no_progress_bars(capfd, tmp_path):
@@ -240,6 +246,11 @@ def test_adversarial_ece_matches_torchmetrics(tmp_path):
     proba = torch.from_numpy(model.predict_proba(x_adv)).double()
     expected = multiclass_calibration_error(proba, torch.from_numpy(zoo.digits().y), num_classes=10, n_bins=15, norm="l1")
     assert result.details["ece_adversarial"] == pytest.approx(float(expected), abs=1e-6)
+    clean = multiclass_calibration_error(
+        torch.from_numpy(model.predict_proba(zoo.digits().x)).double(), torch.from_numpy(zoo.digits().y), num_classes=10, n_bins=15, norm="l1"
+    )
+    assert result.details["clean_ece"] == pytest.approx(float(clean), abs=1e-6)
+    assert result.details["clean_ece"] < result.details["ece_adversarial"]
 
 
 def test_per_sample_outcomes_are_saved_and_replay(tmp_path):
@@ -372,8 +383,13 @@ def test_black_box_gets_black_box_attacks_only_and_they_are_seeded(tmp_path):
     second, _ = run(zoo.black_box_model(), "hopskipjump-l2", tmp_path, **cli)
     assert first.value == second.value and first.details["perturbation"] == second.details["perturbation"]
     assert first.details["seeded"] is False and "x_adv_init" in first.details["seed_note"]
-    square, _ = run(model, "square-linf-0.1", tmp_path, **{"attack.samples": 24, "attack.queries": 20})
+    cli = {"attack.samples": 24, "attack.queries": 20}
+    square, _ = run(model, "square-linf-0.1", tmp_path, **cli)
     assert square.value < square.details["clean_accuracy"] and square.details["queries_per_sample"] <= 2 * 20 + 2
+    again, _ = run(zoo.black_box_model(), "square-linf-0.1", tmp_path, **cli)
+    other_seed, _ = run(zoo.black_box_model(), "square-linf-0.1", tmp_path, seed=1, **cli)
+    assert again.details["flipped"] == square.details["flipped"] and again.seed == 0
+    assert other_seed.details["seed"] != square.details["seed"]
 
 
 def test_sklearn_models_go_through_arts_sklearn_wrapper(tmp_path):
