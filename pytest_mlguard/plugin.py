@@ -52,7 +52,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--mlguard-output",
         dest="mlguard_output",
         metavar="DIR",
-        help="directory for report.json and badge.svg, relative to the current directory (default: mlguard-report)",
+        help="directory for report.json, report.html and the badges, relative to the current directory "
+        "(default: mlguard-report)",
     )
     group.addoption(
         "--mlguard-device", dest="mlguard_device", metavar="DEVICE", help="torch device the models run on (default: cpu)"
@@ -70,6 +71,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="KEY=VALUE",
         help="set any setting, such as accuracy.floor=0.9 or corruption.floors.gaussian_noise-3=0.7; "
         "repeatable (default: none)",
+    )
+    group.addoption(
+        "--mlguard-save-baseline",
+        dest="mlguard_save_baseline",
+        metavar="NAME",
+        help="save this run's metrics as the baseline NAME, mlguard-baselines/NAME.json under the rootdir "
+        "(default: none)",
+    )
+    group.addoption(
+        "--mlguard-compare",
+        dest="mlguard_compare",
+        metavar="NAME|PATH",
+        help="compare this run with the saved baseline NAME, or with a baseline or report.json at PATH "
+        "(default: none)",
+    )
+    group.addoption(
+        "--mlguard-compare-fail",
+        dest="mlguard_compare_fail",
+        action="append",
+        metavar="METRIC:TOLERANCE",
+        help="fail when METRIC regresses against the baseline by more than TOLERANCE, such as "
+        "robust_accuracy:2pp, ece:0.01, score:5%%, attack[pgd-linf-0.1]:1pp or *:0; repeatable (default: none)",
     )
     for name, text in (
         ("seed", "seed of every random choice (default: 0)"),
@@ -89,6 +112,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[SESSION_KEY] = MlguardSession(config)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    from .corruptions import report as corruption_report
+
+    config.pluginmanager.register(corruption_report, "mlguard-corruption-report")
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -148,8 +174,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.extra_keyword_matches.update(spec.keywords)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    session_of(session.config).collected(session.items)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    session_of(item.config).item_started(item.nodeid)  # progress lines of long checks name the item
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    session_of(item.config).item_finished()
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    session_of(session.config).sessionfinish()
+    mlguard = session_of(session.config)
+    mlguard.sessionfinish()
+    if mlguard.regressed and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED  # as pytest-benchmark's --benchmark-compare-fail
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -186,6 +227,13 @@ def mlguard_data() -> Any:
 @pytest.fixture
 def mlguard_pipeline() -> Any:
     """The production pipeline (optional): ``None`` unless a project's conftest.py overrides it."""
+    return None
+
+
+@pytest.fixture
+def mlguard_baseline_model() -> Any:
+    """The model now in production, which the gate checks compare ``mlguard_model`` with (optional):
+    ``None`` unless a project's conftest.py overrides it (see docs/production.md)."""
     return None
 
 

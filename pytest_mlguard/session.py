@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import sys
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +32,12 @@ __all__ = ["MlguardSession", "WORKER_OUTPUT_KEY", "cli_values"]
 WORKER_OUTPUT_KEY = "mlguard_results"
 INI_KEYS = ("seed", "samples", "output", "device", "profile")
 MARKER_CORE_KEYS = ("seed", "samples", "output", "device", "profile")
+#: settings with a dedicated command-line option of their own: (key, option dest)
+CLI_OPTION_KEYS = (
+    ("baseline.save", "mlguard_save_baseline"),
+    ("baseline.compare", "mlguard_compare"),
+    ("baseline.compare_fail", "mlguard_compare_fail"),
+)
 
 
 def cli_values(config: pytest.Config) -> dict[str, Any]:
@@ -40,12 +47,32 @@ def cli_values(config: pytest.Config) -> dict[str, Any]:
         value = config.getoption(f"mlguard_{name}")
         if value is not None:
             values[name] = value
+    for key, dest in CLI_OPTION_KEYS:
+        value = config.getoption(dest, None)
+        if value is not None:
+            values[key] = value
     for assignment in config.getoption("mlguard_set") or ():
         key, sep, value = assignment.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"invalid --mlguard-set {assignment!r}: expected KEY=VALUE, such as accuracy.floor=0.9")
         values[key.strip()] = value.strip()
     return values
+
+
+def share_cores(workers: int) -> int | None:
+    """Give this xdist worker its share of the cores for torch's threads (of ``workers`` workers).
+
+    Workers that each run torch with a thread per core oversubscribe the CPU: their threads spin
+    waiting for each other and the run gets slower, not faster. Nothing changes where the user set
+    ``OMP_NUM_THREADS`` (or MKL's), or where torch is not in use. Returns the threads per worker, or
+    ``None`` if left alone.
+    """
+    torch = sys.modules.get("torch")
+    if workers <= 1 or torch is None or any(os.environ.get(name) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")):
+        return None
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    torch.set_num_threads(threads)
+    return threads
 
 
 def file_sources(config: pytest.Config, keys: Any) -> list[Source]:
@@ -89,6 +116,7 @@ class MlguardSession:
         self._evaluations: OrderedDict[Any, tuple[Evaluation, tuple[Any, ...]]] = OrderedDict()
         self.written: dict[str, Path] = {}
         self.write_error: str | None = None
+        self._start_run()
 
     # -- settings ---------------------------------------------------------------------------------
     def resolve(self, marker: Mapping[str, Any] | None = None, marker_where: str = "the mlguard marker") -> Settings:
@@ -105,16 +133,19 @@ class MlguardSession:
         return self._with_output_dir(settings)
 
     def _with_output_dir(self, settings: Settings) -> Settings:
-        output = settings.output
-        if output.is_absolute():
-            return settings
-        where = settings.source("output")
-        if where.startswith("command line") or where.startswith("environment"):
-            base = self.config.invocation_params.dir
-        else:
-            base = self.config.rootpath
+        """Relative paths (``output``, ``calibration.ood_data``, ...) made absolute: against the
+        invocation directory when given on the command line or in the environment, else the rootdir."""
         values = settings.as_dict()
-        values["output"] = (base / output).resolve()
+        for key, value in values.items():
+            paths = isinstance(value, tuple) and bool(value) and all(isinstance(v, Path) for v in value)
+            if not paths and (not isinstance(value, Path) or value.is_absolute()):
+                continue
+            where = settings.source(key)
+            if where.startswith("command line") or where.startswith("environment"):
+                base = self.config.invocation_params.dir
+            else:
+                base = self.config.rootpath
+            values[key] = tuple((base / v).resolve() for v in value) if paths else (base / value).resolve()
         return Settings(values, {key: settings.source(key) for key in values})
 
     def settings_for_marker(self, marker: pytest.Mark | None, nodeid: str) -> Settings:
@@ -167,6 +198,9 @@ class MlguardSession:
         if pipeline is not None and not isinstance(pipeline, Pipeline):
             raise InvalidArgument.expected("a pytest_mlguard.Pipeline or None", "mlguard_pipeline", pipeline)
         evaluation = Evaluation(adapted, eval_data, settings, pipeline=pipeline)
+        evaluation.progress = self.progress
+        if self._workers > 1 and not self._evaluations:
+            share_cores(self._workers)
         self._evaluations[key] = (evaluation, (model, data, pipeline))  # keep the objects alive: ids stay unique
         while len(self._evaluations) > 8:
             self._evaluations.popitem(last=False)
@@ -176,10 +210,10 @@ class MlguardSession:
     # -- results ------------------------------------------------------------------------------------
     def record(self, result: CheckResult, item: pytest.Item | None = None) -> None:
         self.results.append(result.to_dict())
-        if item is not None:
-            for name in ("metric", "value", result.kind, "n"):
-                value = result.to_dict()[name]
-                item.user_properties.append((f"mlguard_{name}", value))
+        if item is not None:  # JUnit XML <property> elements, for CI dashboards
+            data = result.to_dict()
+            for name in ("model", "metric", "value", result.kind, "threshold", "n", "passed"):
+                item.user_properties.append((f"mlguard_{name}", data[name]))
         self.config.hook.pytest_mlguard_result(config=self.config, result=result)
 
     def rerun_command(self, nodeid: str) -> str:
@@ -187,7 +221,7 @@ class MlguardSession:
         target = os.path.relpath(self.config.rootpath / path, self.config.invocation_params.dir) + sep + rest
         words = ["pytest", "--mlguard", target, "--mlguard-seed", str(self.settings.seed)]
         for key, value in self._cli.items():
-            if key == "seed":
+            if key == "seed" or key.startswith("baseline."):  # a check rerun alone must not save or gate a baseline
                 continue
             if key in INI_KEYS:
                 words += [f"--mlguard-{key}", str(value)]
@@ -203,6 +237,9 @@ class MlguardSession:
         if result.message:
             lines.append("  " + result.message.replace("\n", "\n  "))
         lines.append(f"  rerun alone: {self.rerun_command(nodeid)}")
+        replay = result.details.get("replay")  # extra arguments that replay the failing input
+        if replay:
+            lines.append(f"  replay the failing input: {self.rerun_command(nodeid)} {shlex.join(replay)}")
         return "\n".join(lines)
 
     # -- end of run -----------------------------------------------------------------------------------
@@ -227,12 +264,64 @@ class MlguardSession:
             models=self.models,
             weights=self.settings.get("score.weights"),
         )
+        if self.baseline is not None:
+            from .baseline.compare import compare_runs
+
+            report["comparison"] = compare_runs(report, self.baseline, self.settings.get("baseline.compare_fail"))
         self.config.hook.pytest_mlguard_report(config=self.config, report=report)
         self.report = report
         try:
-            self.written = write_outputs(report, self.settings.output)
+            self.written = write_outputs(
+                report,
+                self.settings.output,
+                html=self.settings.get("report.html"),
+                examples_per_check=self.settings.get("report.examples"),
+            )
+            if self.settings.get("baseline.save"):
+                from .baseline.store import save_baseline
+
+                self.written["baseline"] = save_baseline(report, self.settings.get("baseline.save"), self.settings.get("baseline.dir"))
         except OSError as exc:
             self.write_error = f"could not write the mlguard report to {self.settings.output}: {exc}"
+
+    @property
+    def regressed(self) -> bool:
+        """Whether a metric regressed beyond its tolerance against the baseline (the run then fails)."""
+        comparison = getattr(self, "report", {}).get("comparison")
+        return bool(comparison) and not comparison["passed"]
+
+    # -- baseline, progress, xdist workers ------------------------------------------------------------
+    def _start_run(self) -> None:
+        """Load the baseline to compare with (a missing one stops the run now, not after the suite),
+        set up the progress lines of long checks, and count the xdist workers that share the cores."""
+        from .baseline.store import load_baseline, resolve_baseline
+        from .reporting.progress import Progress, terminal_writer
+
+        self.baseline: dict[str, Any] | None = None
+        name = self.settings.get("baseline.compare")
+        if self.enabled and not self.is_worker and name is not None:
+            where = self.settings.source("baseline.compare")
+            path = resolve_baseline(name, self.settings.get("baseline.dir"), where, self.config.invocation_params.dir, self.config.rootpath)
+            self.baseline = load_baseline(path, name=name, where=where)
+        quiet = self.is_worker or not self.enabled or self.config.getoption("verbose") < 0
+        self.progress = Progress(
+            None if quiet else terminal_writer(self.config),
+            after=self.settings.get("progress.after"),
+            every=self.settings.get("progress.every"),
+        )
+        self._suite_items: dict[str, int] = {}
+        self._workers = int(self.config.workerinput.get("workercount", 1)) if self.is_worker else 1  # type: ignore[attr-defined]
+
+    def collected(self, items: list[pytest.Item]) -> None:
+        """Number the mlguard items, for the ``[3/6]`` of progress lines."""
+        marked = [item.nodeid for item in items if item.get_closest_marker("mlguard") is not None]
+        self._suite_items = {nodeid: index for index, nodeid in enumerate(marked, 1)}
+
+    def item_started(self, nodeid: str) -> None:
+        self.progress.position(self._suite_items.get(nodeid), len(self._suite_items))
+
+    def item_finished(self) -> None:
+        self.progress.position(None, None)
 
     def testnodedown(self, node: Any) -> None:
         payload = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)

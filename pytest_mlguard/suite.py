@@ -69,6 +69,8 @@ def run_suite_check(request: pytest.FixtureRequest, family: Family, spec: CheckS
         evaluation = session.evaluation(
             values["mlguard_model"], values["mlguard_data"], values.get("mlguard_pipeline"), session.settings
         )
+        extras = {need: values[f"mlguard_{need}"] for need in family.needs if need not in ("model", "data", "pipeline")}
+        evaluation = evaluation.with_extras(extras)
         result = evaluation.run(family, spec)
     except NotApplicable as exc:
         pytest.skip(f"{spec.id}: {exc}")

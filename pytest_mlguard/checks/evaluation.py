@@ -15,6 +15,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import time
 import zlib
 from functools import cached_property
@@ -49,6 +51,9 @@ class Evaluation:
         settings: the resolved settings.
         pipeline: the production pipeline, if the project declared one.
         model_id: the model's name in node ids and reports (default: ``model.name``).
+
+    :attr:`extras` holds the values of the further fixtures a family needs (``Family.needs`` beyond
+    model, data and pipeline, such as the gate's ``baseline_model``), by need; see :meth:`with_extras`.
     """
 
     def __init__(
@@ -67,6 +72,15 @@ class Evaluation:
         self.model_id = model_id or model.name
         self.data = data.subset(settings.samples, stable_seed(settings.seed, "samples"))
         self._memo: dict[Any, Any] = {}
+        self.extras: dict[str, Any] = {}
+
+    def with_extras(self, extras: dict[str, Any]) -> Evaluation:
+        """This evaluation with :attr:`extras` set; it shares the data, clean predictions and memo."""
+        if not extras:
+            return self
+        view = copy.copy(self)
+        view.extras = dict(extras)
+        return view
 
     # -- shared, computed once ------------------------------------------------------------------
     @cached_property
@@ -94,8 +108,9 @@ class Evaluation:
 
     def artifact_dir(self, spec: CheckSpec) -> Path:
         """Where a check saves its artefacts (failing inputs, per-sample outcomes), created on demand."""
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{self.model_id}-{spec.id}")
-        path = self.settings.output / "artifacts" / safe
+        from ..reporting.examples import artifact_dir_name
+
+        path = self.settings.output / "artifacts" / artifact_dir_name(self.model_id, spec.id)
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -103,12 +118,23 @@ class Evaluation:
         """Measure ``spec`` and return its result with the verdict."""
         run = family.runner()
         start = time.perf_counter()
-        with self.model.running(self.settings.device):
+        progress = self.progress.running(self.model_id, spec.id) if self.progress is not None else contextlib.nullcontext()
+        with self.model.running(self.settings.device), progress:
             measurement = run(spec, self)
         return CheckResult.from_measurement(
             spec, self.model_id, measurement, seed=self.settings.seed, duration_s=time.perf_counter() - start
         )
 
     def batches(self, size: int) -> Iterator[slice]:
+        """Slices of :attr:`data` of ``size`` samples; each finished batch is reported as progress."""
         for start in range(0, self.data.n, size):
             yield slice(start, min(start + size, self.data.n))
+            self.report_progress(min(start + size, self.data.n), self.data.n)
+
+    #: the terminal's progress lines of long checks (a :class:`~pytest_mlguard.reporting.progress.Progress`), if any
+    progress: Any = None
+
+    def report_progress(self, done: int, total: int | None = None, unit: str = "samples") -> None:
+        """Say how far the running check has got, for the terminal's progress lines of long checks."""
+        if self.progress is not None:
+            self.progress.update(self.model_id, done, total, unit)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from ..accuracy import FAMILY as ACCURACY
 from ..attacks import FAMILY as ATTACK
+from ..baseline import BASELINE_KEYS
 from ..calibration import FAMILY as CALIBRATION
 from ..config.settings import CORE_KEYS, Key
 from ..corruptions import FAMILY as CORRUPTION
 from ..inputs import FAMILY as INPUTS
+from ..production import FAMILIES as PRODUCTION
+from ..reporting import PROGRESS_KEYS, REPORT_KEYS
 from ..reporting.score import SCORE_KEYS
 from .base import Family
 
 __all__ = ["FAMILIES", "all_keys", "family"]
 
-FAMILIES: tuple[Family, ...] = (ACCURACY, CORRUPTION, ATTACK, CALIBRATION, INPUTS)
+FAMILIES: tuple[Family, ...] = (ACCURACY, CORRUPTION, ATTACK, CALIBRATION, INPUTS, *PRODUCTION)
 
 
 def family(name: str) -> Family:
@@ -24,4 +27,4 @@ def family(name: str) -> Family:
 
 
 def all_keys() -> tuple[Key, ...]:
-    return (*CORE_KEYS, *SCORE_KEYS, *(key for fam in FAMILIES for key in fam.all_keys))
+    return (*CORE_KEYS, *SCORE_KEYS, *REPORT_KEYS, *PROGRESS_KEYS, *BASELINE_KEYS, *(key for fam in FAMILIES for key in fam.all_keys))

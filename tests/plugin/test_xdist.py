@@ -1,0 +1,93 @@
+"""pytest-xdist and CI: the model is loaded once per worker, results merge on the controller, and
+JUnit XML carries each suite item's metric, value and floor as properties."""
+
+from __future__ import annotations
+
+import collections
+import json
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parents[1]
+PYPROJECT = """
+[tool.pytest.ini_options]
+addopts = "-p no:cacheprovider"
+[tool.mlguard]
+samples = 120
+[tool.mlguard.attack]
+checks = ["pgd-linf-0.1"]
+steps = 5
+floor = 0.4
+"""
+CONFTEST = f"""
+import os, sys
+sys.path.insert(0, {str(TESTS)!r})
+import pytest
+import zoo
+
+@pytest.fixture(scope="session")
+def mlguard_model():
+    with open("loads.txt", "a") as log:  # one line per load, naming the process that loaded it
+        log.write(os.environ.get("PYTEST_XDIST_WORKER", "controller") + "\\n")
+    return zoo.good_model()
+
+@pytest.fixture(scope="session")
+def mlguard_data():
+    return zoo.digits()
+"""
+
+
+def test_two_workers_load_the_model_once_each_merge_results_and_write_junit_properties(pytester):
+    pytester.makeconftest(textwrap.dedent(CONFTEST))
+    pytester.makefile(".toml", pyproject=PYPROJECT)
+    result = pytester.runpytest_subprocess(
+        "--mlguard", "-n", "2", "-k", "accuracy or corruption or pgd or ece", "--junitxml=junit.xml",
+        "--mlguard-set", "progress.after=0",
+    )
+    result.assert_outcomes(passed=4)
+    loads = collections.Counter((pytester.path / "loads.txt").read_text().split())
+    assert set(loads) <= {"gw0", "gw1"} and set(loads.values()) == {1}, loads  # once per worker, never on the controller
+    report = json.loads((pytester.path / "mlguard-report" / "report.json").read_text())
+    assert [c["id"] for c in report["checks"]] == ["accuracy", "corruption[gaussian_noise-3]", "attack[pgd-linf-0.1]", "calibration[ece]"]
+    assert (pytester.path / "mlguard-report" / "report.html").is_file()
+    assert "mlguard [" not in result.stdout.str()  # workers show no progress lines: the controller shows each item
+
+    cases = {case.get("name"): case for case in ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")}
+    assert set(cases) == {"accuracy", "corruption[gaussian_noise-3]", "attack[pgd-linf-0.1]", "calibration[ece]"}
+    by_id = {c["id"]: c for c in report["checks"]}
+    for name, case in cases.items():
+        properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+        check = by_id[name]
+        kind = "floor" if "floor" in check else "ceiling"
+        assert properties == {
+            "mlguard_model": "digits",
+            "mlguard_metric": check["metric"],
+            "mlguard_value": str(check["value"]),
+            f"mlguard_{kind}": str(check[kind]),
+            "mlguard_threshold": check["threshold"],
+            "mlguard_n": "120",
+            "mlguard_passed": "True",
+        }
+
+
+def test_each_worker_gets_its_share_of_the_cores_unless_the_user_chose(monkeypatch):
+    import os
+    import sys
+    import types
+
+    from pytest_mlguard.session import share_cores
+
+    calls = []
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(set_num_threads=calls.append))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert share_cores(4) == 4 and calls == [4]
+    assert share_cores(32) == 1  # never below one thread
+    assert share_cores(1) is None  # a serial run keeps torch's default
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert share_cores(4) is None and calls == [4, 1]
+    monkeypatch.delitem(sys.modules, "torch")
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert share_cores(4) is None  # no torch in use: nothing to share
