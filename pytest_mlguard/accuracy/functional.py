@@ -35,9 +35,12 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         evaluation.model.class_names[k]: float((proba[data.y == k].argmax(axis=1) == k).mean())
         for k in np.unique(data.y)
     }
+    correct = proba.argmax(axis=1) == data.y
     return Measurement(
         value=accuracy(proba, data.y),
         n=data.n,
         chance=1.0 / evaluation.model.n_classes,
         details={"per_class": per_class},
+        successes=int(correct.sum()),
+        evaluations=data.n,
     )

@@ -22,7 +22,6 @@ Settings (``[tool.mlguard.attack]``):
   check (``pgd-linf-0.1``) or per attack (``pgd``); for a minimal attack the floor is a radius;
 * ``soundness``: ``"fail"`` (default) or ``"warn"``: what an unsound evaluation does;
 * ``tolerance``: the fraction of samples an unsound sign may concern before it is reported;
-* ``early_stop``: stop a floor check once its verdict cannot change (default false).
 """
 
 from __future__ import annotations
@@ -173,7 +172,6 @@ def _make(check: str | None, settings: Settings) -> CheckSpec:
         ("batch_size", settings.get("attack.batch_size")),
         ("soundness", settings.get("attack.soundness")),
         ("tolerance", settings.get("attack.tolerance")),
-        ("early_stop", settings.get("attack.early_stop")),
     )
     keywords = (attack.attack, ATTACKS[attack.attack].access, *(("sweep",) if attack.sweep else ()))
     return CheckSpec("attack", attack.name, metric, threshold, params=params, keywords=keywords)
@@ -225,7 +223,6 @@ FAMILY = Family(
             0.02,
             "fraction of samples a sign of an unsound evaluation may concern before it is reported",
         ),
-        Key("attack.early_stop", parse_bool, False, "stop a floor check once its verdict cannot change"),
     ),
     plan=_plan,
     make=_make,

@@ -131,6 +131,11 @@ class _Run:
         self.problems: list[dict[str, Any]] = []
         self._per_eps: np.ndarray | None = None  # adversarial classes at each epsilon of a sweep
         self._norms: np.ndarray | None = None  # the norms a minimal attack needed
+        self.looked: np.ndarray | None = None  # the samples looked at, when a floor check stopped early
+        self.stopper: Any = None
+        self.successes: int | None = None  # robust samples, for the binomial interval of robust accuracy
+        self.interval: tuple[float, float] | None = None
+        self.interval_method: str | None = None
 
     # -- phases ---------------------------------------------------------------------------------
     def measure(self) -> Measurement:
@@ -144,6 +149,9 @@ class _Run:
             value, details, x_adv, adv_pred = self._sweep(clean_pred)
         else:
             value, details, x_adv, adv_pred = self._fixed(clean_pred)
+        if self.looked is not None:  # stopped early: the rest of the report covers the samples looked at
+            x, y, clean_pred = x[self.looked], y[self.looked], clean_pred[self.looked]
+            self.data = EvalData(x, y, name=self.data.name)
         spent = self.adapter.log.since(before)
         if self.definition.gradients:
             if not spent["gradient_rows"]:  # the attack computed gradients on an estimator of its own (AutoAttack)
@@ -151,6 +159,8 @@ class _Run:
                 spent = self.adapter.log.since(before)
             self.problems += soundness.gradient_problems(spent, self.tolerance)
         details["model_evaluations"] = spent["evaluations"] + spent["gradient_rows"]
+        if self.stopper is not None:
+            details["early_stop"] = self.stopper.details(details["model_evaluations"])
         details["gradient_evaluations"] = spent["gradient_rows"]
         details["queries_per_sample"] = round(spent["evaluations"] / max(1, len(y)), 2)
         details["cached_predictions"] = spent["requested"] - spent["evaluations"]
@@ -202,14 +212,19 @@ class _Run:
         eps = self.spec.param("eps")
         clean_ok = clean_pred == y
         x_adv, adv_pred = x.copy(), clean_pred.copy()
-        stopped: dict[str, Any] | None = None
-        if self.spec.param("early_stop") and self.spec.kind == "floor":
-            stopped = self._early_stop(clean_ok, x_adv, adv_pred, eps)
+        stopper = self.evaluation.early_stop(self.spec, len(y), clean=float(clean_ok.mean()))
+        if self.spec.kind == "floor" and stopper.mode != "off":
+            self.looked = self._early_stop(stopper, clean_ok, x_adv, adv_pred, eps)
         else:
             x_adv[:] = self._attack(eps, x, y)
             adv_pred[:] = self.adapter.labels(x_adv)
+        self._compare_access(eps, adv_pred == y, self.looked)
+        if self.looked is not None:
+            x, y, x_adv, adv_pred, clean_pred = x[self.looked], y[self.looked], x_adv[self.looked], adv_pred[self.looked], clean_pred[self.looked]
         out = metrics.outcome(y, clean_pred, adv_pred)
-        value = out["robust_accuracy"]
+        stopper.update(int(out["robust"].sum()), len(y), known_failures=stopper.known_failures)
+        value, self.interval, self.interval_method = stopper.value_and_interval()
+        self.successes = None if stopper.stopped and stopper.mode == "exact" else int(out["robust"].sum())
         details = self._common(out, adv_pred)
         details["eps"] = eps
         norms = metrics.perturbation_norms(x, x_adv, self.norm)
@@ -218,50 +233,37 @@ class _Run:
             "l2_median": float(np.median(metrics.perturbation_norms(x, x_adv, "l2"))),
             "flipped": metrics.norm_summary(norms[out["flipped"]]),
         }
-        if stopped is not None:
-            details["early_stop"] = stopped
-            if stopped["stopped"]:
-                value = stopped["bound"]
-        else:
-            self._compare_access(eps, out["robust"])
+        self.stopper = stopper
         return value, details, x_adv, adv_pred
 
-    def _early_stop(self, clean_ok: np.ndarray, x_adv: np.ndarray, adv_pred: np.ndarray, eps: float) -> dict[str, Any]:
-        """Attack the correctly classified samples batch by batch until the verdict cannot change."""
+    def _early_stop(self, stopper: Any, clean_ok: np.ndarray, x_adv: np.ndarray, adv_pred: np.ndarray, eps: float) -> np.ndarray | None:
+        """Attack the samples look by look until ``stopper`` says the verdict is decided; return the
+        indices looked at (``None``: all of them).
+
+        ``sequential`` looks at the samples in the evaluation's random order (its error guarantee
+        needs that), counting misclassified samples as broken without an attack; ``exact`` attacks
+        the correctly classified samples first, since the misclassified ones are known to fail.
+        """
+        from ..corruptions.run import LOOKS, MIN_LOOK
+
         x, y = self.data.x, self.data.y
         n = len(y)
-        threshold = self.spec.threshold.resolve(clean=float(clean_ok.mean()))
-        needed = math.ceil(threshold * n - 1e-9)
-        robust, broken = 0, int((~clean_ok).sum())
-        order = np.flatnonzero(clean_ok)
-        size = self.spec.param("batch_size")
-        before = self.adapter.log.snapshot()
-        attacked = 0
-        bound: float | None = None
-        verdict = ""
-        for start in range(0, len(order), size):
-            if robust >= needed:
-                bound, verdict = robust / n, "pass"
-                break
-            if n - broken < needed:
-                bound, verdict = (n - broken) / n, "fail"
-                break
+        exact = stopper.mode == "exact"
+        order = np.concatenate([np.flatnonzero(clean_ok), np.flatnonzero(~clean_ok)]) if exact else np.arange(n)
+        size = min(self.spec.param("batch_size"), max(MIN_LOOK, math.ceil(n / LOOKS)))
+        robust, misclassified = 0, int((~clean_ok).sum())
+        for start in range(0, n, size):
+            looked = order[: start + size]
             index = order[start : start + size]
-            x_adv[index] = self._attack(eps, x[index], y[index])
-            adv_pred[index] = self.adapter.labels(x_adv[index])
-            survived = int((adv_pred[index] == y[index]).sum())
-            robust, broken, attacked = robust + survived, broken + len(index) - survived, attacked + len(index)
-        spent = self.adapter.log.since(before)
-        per_sample = (spent["evaluations"] + spent["gradient_rows"]) / max(1, attacked)
-        skipped = n - attacked
-        return {
-            "stopped": bound is not None,
-            "verdict": verdict or "attacked every sample",
-            "bound": bound,
-            "samples_attacked": attacked,
-            "samples_skipped": skipped,
-            "evaluations_saved": int(round(per_sample * skipped)),
-        }
+            index = index[clean_ok[index]]
+            if len(index):
+                x_adv[index] = self._attack(eps, x[index], y[index])
+                adv_pred[index] = self.adapter.labels(x_adv[index])
+                robust += int((adv_pred[index] == y[index]).sum())
+            known = misclassified - int((~clean_ok[looked]).sum()) if exact else 0
+            if stopper.update(robust, len(looked), known_failures=known):
+                return np.sort(looked)
+        return None
 
     def _sweep(self, clean_pred: np.ndarray) -> tuple[float, dict[str, Any], np.ndarray, np.ndarray]:
         x, y = self.data.x, self.data.y
@@ -276,6 +278,9 @@ class _Run:
             adv_preds.append(adv_pred)
             self._compare_access(eps, out["robust"])
         raw, sound, inconsistent = metrics.curve_from_masks(masks)
+        survived = np.logical_and.accumulate(np.stack(masks), axis=0).mean(axis=0)  # per sample: share of the sound curve
+        self.interval = self.evaluation.bootstrap(self.spec, lambda i: float(survived[i].mean()), len(survived))
+        self.interval_method = "bootstrap" if self.interval else None
         problem = soundness.rising(raw, epsilons, self.tolerance)
         if problem:
             problem["inconsistent_samples"] = inconsistent
@@ -296,6 +301,9 @@ class _Run:
         self._norms = norms
         correct = norms[out["clean_ok"]]
         value = float(np.median(correct)) if len(correct) else 0.0
+        if len(correct):
+            self.interval = self.evaluation.bootstrap(self.spec, lambda i: float(np.median(correct[i])), len(correct))
+            self.interval_method = "bootstrap" if self.interval else None
         details = self._common(out, adv_pred, clean_key="clean")
         epsilons = list(self.spec.param("sweep"))
         details["perturbation"] = {
@@ -331,19 +339,25 @@ class _Run:
         ]
         return details
 
-    def _compare_access(self, eps: float, robust: np.ndarray) -> None:
-        """Record robust accuracy at ``eps``; compare with the other kind of attack at the same epsilon."""
-        registry: dict[Any, list[tuple[str, str, float]]] = self.evaluation.memo(("attack", "by-eps"), dict)
+    def _compare_access(self, eps: float, robust: np.ndarray, looked: np.ndarray | None = None) -> None:
+        """Record the robust samples at ``eps``; compare with the other kind of attack at the same
+        epsilon, on the samples both looked at (a check that stopped early looked at some only)."""
+        registry: dict[Any, list[tuple[str, str, np.ndarray, np.ndarray]]] = self.evaluation.memo(("attack", "by-eps"), dict)
         key = (self.spec.param("samples"), self.norm, round(float(eps), 12))
-        mine = (self.spec.id, self.definition.access, float(robust.mean()))
-        for other_id, access, value in registry.get(key, []):
-            if (access == "gradients") == (mine[1] == "gradients"):
+        seen = np.ones(len(robust), bool)
+        if looked is not None:
+            seen[:] = False
+            seen[looked] = True
+        for other_id, access, other, other_seen in registry.get(key, []):
+            common = seen & other_seen
+            if (access == "gradients") == (self.definition.access == "gradients") or not common.any():
                 continue
-            white, black = ((other_id, value), (mine[0], mine[2])) if access == "gradients" else ((mine[0], mine[2]), (other_id, value))
+            theirs, ours = (other_id, float(other[common].mean())), (self.spec.id, float(robust[common].mean()))
+            white, black = (theirs, ours) if access == "gradients" else (ours, theirs)
             problem = soundness.black_box_beats_white_box(white, black, eps, self.tolerance)
             if problem:
                 self.problems.append(problem)
-        registry.setdefault(key, []).append(mine)
+        registry.setdefault(key, []).append((self.spec.id, self.definition.access, robust, seen))
 
     def _save(
         self, x: np.ndarray, y: np.ndarray, clean_pred: np.ndarray, x_adv: np.ndarray, adv_pred: np.ndarray, details: dict[str, Any]
@@ -392,7 +406,19 @@ class _Run:
                         stacklevel=2,
                     )
                 message = f"signs of an unsound evaluation (attack.soundness = \"warn\"):\n{lines}"
-        return Measurement(value=value, n=self.data.n, clean=clean, details=details, message=message)
+        early = details.get("early_stop") or {}
+        return Measurement(
+            value=value,
+            n=self.data.n,
+            clean=clean,
+            details=details,
+            message=message,
+            successes=self.successes,
+            interval=self.interval,
+            interval_method=self.interval_method,
+            evaluations=details["model_evaluations"],
+            evaluations_saved=early.get("evaluations_saved"),
+        )
 
 
 def adversarial_examples(model: Model, spec: CheckSpec, x: np.ndarray, y: np.ndarray, settings: Settings) -> np.ndarray:

@@ -176,4 +176,18 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         np.save(path, x[worst : worst + 1])
         details["artifact"] = str(path)
         message += f"\nthe most confident input ({proba[worst].max():.3f} for {model.class_names[int(proba[worst].argmax())]!r}) is saved as {path}"
-    return Measurement(value=value, n=len(x), clean=clean, chance=chance, details=details, message=message)
+    interval = None
+    if statistic == "mean":  # the maximum of a sample has no useful bootstrap interval
+        confidence = proba.max(axis=1)
+        interval = evaluation.bootstrap(spec, lambda i: float(confidence[i].mean()), len(x))
+    return Measurement(
+        value=value,
+        n=len(x),
+        clean=clean,
+        chance=chance,
+        details=details,
+        message=message,
+        interval=interval,
+        interval_method="bootstrap" if interval else None,
+        evaluations=len(x),
+    )

@@ -70,8 +70,18 @@ def run_metric(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         "accuracy": evaluation.clean_accuracy(),
         "temperature": advice,
     }
-    value = METRICS[metric][0](proba, labels, bins, binning)
-    return Measurement(value=value, n=evaluation.data.n, details=details, message=advice_message(advice, metric))
+    compute = METRICS[metric][0]
+    value = compute(proba, labels, bins, binning)
+    interval = evaluation.bootstrap(spec, lambda i: compute(proba[i], labels[i], bins, binning), len(labels))
+    return Measurement(
+        value=value,
+        n=evaluation.data.n,
+        details=details,
+        message=advice_message(advice, metric),
+        interval=interval,
+        interval_method="bootstrap" if interval else None,
+        evaluations=0,  # the shared clean predictions
+    )
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:

@@ -26,7 +26,7 @@ from ..config.settings import Key, Settings
 if TYPE_CHECKING:
     from .evaluation import Evaluation
 
-__all__ = ["CheckResult", "CheckSpec", "Family", "Measurement", "ThresholdKind"]
+__all__ = ["CheckResult", "CheckSpec", "Family", "Measurement", "ThresholdKind", "VerdictRules"]
 
 ThresholdKind = Literal["floor", "ceiling"]
 
@@ -66,6 +66,12 @@ class Measurement:
         chance: the chance level of the metric, for ``0.5*above_chance`` thresholds.
         details: JSON-safe extra data for the reports (curves, per-sample outcomes, ...).
         message: a line to add to a failure message (the worst input, say).
+        successes: for a proportion (accuracy-like metrics), the samples that count, so that the
+            verdict gets a binomial interval (``verdict.interval``).
+        interval: an interval the family computed itself (a bootstrap interval of ECE, the
+            confidence sequence of a check that stopped early), with ``interval_method`` naming it.
+        evaluations: the model evaluations (forward passes per sample, gradients counted) the check used.
+        evaluations_saved: those early stopping saved.
     """
 
     value: float
@@ -74,11 +80,33 @@ class Measurement:
     chance: float | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
     message: str = ""
+    successes: int | None = None
+    interval: tuple[float, float] | None = None
+    interval_method: str | None = None
+    evaluations: int | None = None
+    evaluations_saved: int | None = None
+
+
+@dataclass(frozen=True)
+class VerdictRules:
+    """How intervals become verdicts (the ``verdict.*`` settings); see :mod:`pytest_mlguard.verdicts`."""
+
+    confidence: float = 0.95
+    interval: str = "wilson"
+    policy: str = "estimate"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> VerdictRules:
+        return cls(settings.get("verdict.confidence"), settings.get("verdict.interval"), settings.get("verdict.policy"))
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The JSON-safe outcome of one check on one model (see docs/report-schema.md)."""
+    """The JSON-safe outcome of one check on one model (see docs/report-schema.md).
+
+    ``label`` is ``passed``, ``failed`` or ``inconclusive`` (the interval straddles the threshold);
+    ``passed`` is the test outcome, which for an inconclusive check follows ``policy``.
+    """
 
     id: str
     model: str
@@ -94,19 +122,39 @@ class CheckResult:
     duration_s: float
     details: Mapping[str, Any] = field(default_factory=dict)
     message: str = ""
+    label: str = ""
+    interval: tuple[float, float] | None = None
+    interval_method: str | None = None
+    confidence: float | None = None
+    policy: str = "estimate"
+    required_n: int | None = None
+    evaluations: int | None = None
+    evaluations_saved: int | None = None
 
     @classmethod
     def from_measurement(
-        cls, spec: CheckSpec, model: str, measurement: Measurement, *, seed: int, duration_s: float
+        cls,
+        spec: CheckSpec,
+        model: str,
+        measurement: Measurement,
+        *,
+        seed: int,
+        duration_s: float,
+        rules: VerdictRules | None = None,
     ) -> CheckResult:
+        from ..verdicts.policy import decide, required_n
+
+        rules = rules or VerdictRules()
         threshold = spec.threshold.resolve(measurement.clean, measurement.chance)
         value = float(measurement.value)
-        if math.isnan(value):
-            passed = False
-        elif spec.kind == "floor":
-            passed = value >= threshold
-        else:
-            passed = value <= threshold
+        interval, method = _interval(measurement, rules)
+        verdict = decide(value, interval, threshold=threshold, kind=spec.kind, policy=rules.policy)  # type: ignore[arg-type]
+        needed = None
+        if verdict.label == "inconclusive" and interval is not None:
+            if method in ("wilson", "clopper-pearson", "confidence-sequence") and measurement.successes is not None:
+                needed = required_n(value, threshold, rules.confidence, "clopper-pearson" if method == "clopper-pearson" else "wilson")
+            else:
+                needed = _scaled_n(value, interval, threshold, measurement.n)
         return cls(
             id=spec.id,
             model=model,
@@ -117,24 +165,44 @@ class CheckResult:
             threshold_spec=spec.threshold.describe(),
             kind=spec.kind,
             n=int(measurement.n),
-            passed=passed,
+            passed=verdict.passed,
             seed=seed,
             duration_s=round(duration_s, 4),
             details=dict(measurement.details),
             message=measurement.message,
+            label=verdict.label,
+            interval=interval,
+            interval_method=method,
+            confidence=rules.confidence if interval is not None else None,
+            policy=rules.policy,
+            required_n=needed,
+            evaluations=measurement.evaluations,
+            evaluations_saved=measurement.evaluations_saved,
         )
 
     def verdict(self) -> str:
-        """``accuracy 0.912 >= floor 0.900`` (or ``<``/``>`` when it fails)."""
+        """``accuracy 0.912 >= floor 0.900`` (or ``<``/``>`` when it fails), with the interval and,
+        for an inconclusive check, the policy and the sample size that would decide it."""
         if self.kind == "floor":
-            op = ">=" if self.passed else "<"
+            op = ">=" if self.value >= self.threshold else "<"
         else:
-            op = "<=" if self.passed else ">"
+            op = "<=" if self.value <= self.threshold else ">"
         spec = f" ({self.threshold_spec})" if self.threshold_spec != f"{self.threshold:g}" else ""
-        return f"{self.metric} {self.value:.4f} {op} {self.kind} {self.threshold:.4f}{spec}"
+        text = f"{self.metric} {self.value:.4f} {op} {self.kind} {self.threshold:.4f}{spec}"
+        if self.interval is not None:
+            text += f", {self.confidence:.0%} interval [{self.interval[0]:.4f}, {self.interval[1]:.4f}]"
+        if self.label == "inconclusive":
+            outcome = "passes" if self.passed else "fails"
+            text += f": inconclusive ({outcome} under policy {self.policy!r})"
+            if self.required_n:
+                text += f"; about n={self.required_n} samples would decide it"
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         """The report's check object: ``floor`` or ``ceiling`` holds the threshold."""
+        interval = None
+        if self.interval is not None:
+            interval = {"low": self.interval[0], "high": self.interval[1], "method": self.interval_method, "confidence": self.confidence}
         return {
             "id": self.id,
             "model": self.model,
@@ -145,6 +213,12 @@ class CheckResult:
             "threshold": self.threshold_spec,
             "n": self.n,
             "passed": self.passed,
+            "verdict": self.label or ("passed" if self.passed else "failed"),
+            "interval": interval,
+            "policy": self.policy,
+            "required_n": self.required_n,
+            "evaluations": self.evaluations,
+            "evaluations_saved": self.evaluations_saved,
             "seed": self.seed,
             "duration_s": self.duration_s,
             "details": dict(self.details),
@@ -153,6 +227,7 @@ class CheckResult:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
         kind: ThresholdKind = "floor" if "floor" in data else "ceiling"
+        interval = data.get("interval")
         return cls(
             id=data["id"],
             model=data["model"],
@@ -167,7 +242,36 @@ class CheckResult:
             seed=data["seed"],
             duration_s=data["duration_s"],
             details=data.get("details", {}),
+            label=data.get("verdict", ""),
+            interval=(interval["low"], interval["high"]) if interval else None,
+            interval_method=interval["method"] if interval else None,
+            confidence=interval["confidence"] if interval else None,
+            policy=data.get("policy", "estimate"),
+            required_n=data.get("required_n"),
+            evaluations=data.get("evaluations"),
+            evaluations_saved=data.get("evaluations_saved"),
         )
+
+
+def _interval(measurement: Measurement, rules: VerdictRules) -> tuple[tuple[float, float] | None, str | None]:
+    """The interval of a measurement: its own, or a binomial one for a proportion."""
+    if measurement.interval is not None:
+        low, high = measurement.interval
+        return (float(low), float(high)), measurement.interval_method or "bootstrap"
+    if measurement.successes is None or measurement.n < 1 or math.isnan(measurement.value):
+        return None, None
+    from ..verdicts.intervals import binomial_interval
+
+    return binomial_interval(measurement.successes, measurement.n, rules.confidence, rules.interval), rules.interval  # type: ignore[arg-type]
+
+
+def _scaled_n(value: float, interval: tuple[float, float], threshold: float, n: int) -> int | None:
+    """The sample size at which an interval of this width, shrinking as 1/sqrt(n), would clear the threshold."""
+    half = (interval[1] - interval[0]) / 2
+    distance = abs(value - threshold)
+    if distance == 0 or half <= 0 or math.isnan(value):
+        return None
+    return max(n + 1, math.ceil(n * (half / distance) ** 2))
 
 
 RunFunction = Callable[[CheckSpec, "Evaluation"], Measurement]
@@ -186,6 +290,9 @@ class Family:
         doc: one line for ``--help`` and the docs.
         make: ``(name, settings) -> CheckSpec`` for a check that is not in the plan (custom tests
             ask for any corruption or attack); ``None``: only planned checks can be made.
+        cacheable: whether ``--mlguard-cache`` may reuse a result measured earlier on the same
+            weights, data and settings; ``False`` for checks that measure the machine or run-to-run
+            differences (latency, determinism).
     """
 
     name: str
@@ -195,6 +302,7 @@ class Family:
     needs: tuple[str, ...] = ("model", "data")
     doc: str = ""
     make: Callable[[str | None, Settings], CheckSpec] | None = None
+    cacheable: bool = True
 
     @property
     def all_keys(self) -> tuple[Key, ...]:

@@ -1,7 +1,8 @@
 """An evaluation: one model on one data set under one set of settings, with what checks share.
 
-Checks of every family read the same seeded subset of the data and the same clean predictions,
-computed once per evaluation. Randomness is derived from the run's seed and the check's id, so a
+Checks of every family read the same seeded subset of the data, in a seeded random order (so that a
+check that stops early has seen a random sample), and the same clean predictions, computed once per
+evaluation. Randomness is derived from the run's seed and the check's id, so a
 check gives the same value whether it runs alone (``-k``), in a full run or on an xdist worker.
 
 Example:
@@ -29,10 +30,10 @@ from ..config.settings import Settings
 from ..contract.data import EvalData
 from ..contract.model import Model
 from ..contract.pipeline import Pipeline
-from .base import CheckResult, CheckSpec, Family
+from .base import CheckResult, CheckSpec, Family, VerdictRules
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 __all__ = ["Evaluation", "stable_seed"]
 
@@ -47,7 +48,8 @@ class Evaluation:
 
     Args:
         model: the model adapter.
-        data: all evaluation data; checks use :attr:`data`, the seeded subset of ``settings.samples``.
+        data: all evaluation data; checks use :attr:`data`, the seeded subset of ``settings.samples``
+            in a seeded random order.
         settings: the resolved settings.
         pipeline: the production pipeline, if the project declared one.
         model_id: the model's name in node ids and reports (default: ``model.name``).
@@ -70,7 +72,9 @@ class Evaluation:
         self.settings = settings
         self.pipeline = pipeline
         self.model_id = model_id or model.name
-        self.data = data.subset(settings.samples, stable_seed(settings.seed, "samples"))
+        subset = data.subset(settings.samples, stable_seed(settings.seed, "samples"))
+        order = np.random.default_rng(stable_seed(settings.seed, "order")).permutation(subset.n)
+        self.data = EvalData(subset.x[order], subset.y[order], name=subset.name)
         self._memo: dict[Any, Any] = {}
         self.extras: dict[str, Any] = {}
 
@@ -122,8 +126,33 @@ class Evaluation:
         with self.model.running(self.settings.device), progress:
             measurement = run(spec, self)
         return CheckResult.from_measurement(
-            spec, self.model_id, measurement, seed=self.settings.seed, duration_s=time.perf_counter() - start
+            spec,
+            self.model_id,
+            measurement,
+            seed=self.settings.seed,
+            duration_s=time.perf_counter() - start,
+            rules=VerdictRules.from_settings(self.settings),
         )
+
+    def bootstrap(self, spec: CheckSpec, statistic: Callable[[np.ndarray], float], n: int) -> tuple[float, float] | None:
+        """The ``verdict.bootstrap`` percentile interval of ``statistic(indices)`` over ``n`` samples
+        at ``verdict.confidence``, seeded by the check; ``None`` when bootstrapping is off."""
+        from ..verdicts.intervals import bootstrap_interval
+
+        resamples = self.settings.get("verdict.bootstrap")
+        if not resamples or n < 2:
+            return None
+        rng = np.random.default_rng(stable_seed(self.settings.seed, self.model_id, spec.id, "bootstrap"))
+        return bootstrap_interval(statistic, n, self.settings.get("verdict.confidence"), resamples=resamples, rng=rng)
+
+    def early_stop(self, spec: CheckSpec, total: int, clean: float | None = None) -> Any:
+        """An :class:`~pytest_mlguard.verdicts.sequential.EarlyStop` for a proportion check of ``total``
+        samples under ``verdict.early_stop`` (a relative threshold resolves against ``clean``)."""
+        from ..verdicts.sequential import EarlyStop
+
+        mode = self.settings.get("verdict.early_stop")
+        threshold = spec.threshold.resolve(clean=clean)
+        return EarlyStop(mode, threshold, total, kind=spec.kind, confidence=self.settings.get("verdict.confidence"))
 
     def batches(self, size: int) -> Iterator[slice]:
         """Slices of :attr:`data` of ``size`` samples; each finished batch is reported as progress."""

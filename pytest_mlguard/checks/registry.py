@@ -12,6 +12,7 @@ from ..inputs import FAMILY as INPUTS
 from ..production import FAMILIES as PRODUCTION
 from ..reporting import PROGRESS_KEYS, REPORT_KEYS
 from ..reporting.score import SCORE_KEYS
+from ..verdicts import VERDICT_KEYS
 from .base import Family
 
 __all__ = ["FAMILIES", "all_keys", "family"]
@@ -27,4 +28,4 @@ def family(name: str) -> Family:
 
 
 def all_keys() -> tuple[Key, ...]:
-    return (*CORE_KEYS, *SCORE_KEYS, *REPORT_KEYS, *PROGRESS_KEYS, *BASELINE_KEYS, *(key for fam in FAMILIES for key in fam.all_keys))
+    return (*CORE_KEYS, *VERDICT_KEYS, *SCORE_KEYS, *REPORT_KEYS, *PROGRESS_KEYS, *BASELINE_KEYS, *(key for fam in FAMILIES for key in fam.all_keys))

@@ -35,6 +35,7 @@ __all__ = [
     "Prefetcher",
     "check_applies",
     "check_seed",
+    "check_chunk",
     "chunk_size",
     "corrupt_batch",
     "corrupt_chunk",
@@ -150,6 +151,19 @@ def chunk_size(model: Model, n: int) -> int:
     return max(1, math.ceil(n / chunks))
 
 
+#: early stopping looks at the verdict after each chunk: about this many looks per check ...
+LOOKS = 12
+#: ... of at least this many samples each
+MIN_LOOK = 20
+
+
+def check_chunk(model: Model, n: int, early_stop: bool) -> int:
+    """Images per chunk of a check: :func:`chunk_size`, or smaller with early stopping, so that the
+    verdict is looked at about ``LOOKS`` times."""
+    chunk = chunk_size(model, n)
+    return min(chunk, max(MIN_LOOK, math.ceil(n / LOOKS))) if early_stop else chunk
+
+
 def corrupt_chunk(model: Model, x: np.ndarray, name: str, severity: int, seed: int, start: int, scale: float | None) -> Chunk:
     """Samples ``x`` (raw units), the chunk of the data from index ``start``, corrupted."""
     clean = F.to_unit_hwc(x, model.value_range)
@@ -170,6 +184,7 @@ def corrupted_predictions(
     chunk: int | None = None,
     first: Future[Chunk] | None = None,
     keep: Callable[[int, int], bool] | None = None,
+    stop: Callable[[int, np.ndarray], bool] | None = None,
 ) -> CorruptedPredictions:
     """Corrupt ``x`` (raw units, the model's input shape) in chunks while the model predicts.
 
@@ -183,33 +198,40 @@ def corrupted_predictions(
         first: the first chunk, already being corrupted (by :class:`Prefetcher`).
         keep: ``keep(index, predicted_class)``: whether to keep that sample's corrupted input (for
             artefacts); at most ``MAX_SAVED`` are kept.
+        stop: ``stop(done, proba_so_far)`` after each chunk: whether to stop there (early stopping);
+            the result then holds the probabilities of the first ``done`` samples only.
     """
     n = len(x)
     chunk = chunk or chunk_size(model, n)
-    starts = range(chunk if first is not None else 0, n, chunk)
+    prefetched = first.result() if first is not None else None
+    starts = range(len(prefetched[1]) if prefetched is not None else 0, n, chunk)
 
     def produce(start: int) -> Chunk:
         return corrupt_chunk(model, x[start : start + chunk], name, severity, seed, start, scale)
 
     chunks: Iterator[Chunk] = pipelined(starts, produce, workers)
-    if first is not None:
-        chunks = itertools.chain([first.result()], chunks)
+    if prefetched is not None:
+        chunks = itertools.chain([prefetched], chunks)
     proba = np.empty((n, model.n_classes), np.float32)
     total_change = 0.0
     kept: dict[int, np.ndarray] = {}
     wall = cpu = 0.0
+    done = 0
     for start, corrupted, change in chunks:
         wall0, cpu0 = time.perf_counter(), time.process_time()
         proba[start : start + len(corrupted)] = model.predict_proba(corrupted)
         wall, cpu = wall + time.perf_counter() - wall0, cpu + time.process_time() - cpu0
         total_change += change
+        done = start + len(corrupted)
         if keep is not None:
-            predicted = proba[start : start + len(corrupted)].argmax(axis=1)
+            predicted = proba[start:done].argmax(axis=1)
             for offset in range(len(corrupted)):
                 if len(kept) < MAX_SAVED and keep(start + offset, int(predicted[offset])):
                     kept[start + offset] = corrupted[offset].copy()
-    size = max(1, x[:1].size) * max(1, n)
-    return CorruptedPredictions(proba, total_change / size, kept, (wall, cpu))
+        if stop is not None and done < n and stop(done, proba[:done]):
+            break
+    size = max(1, x[:1].size) * max(1, done)
+    return CorruptedPredictions(proba[:done], total_change / size, kept, (wall, cpu))
 
 
 class Prefetcher:
@@ -251,7 +273,7 @@ class Prefetcher:
             check_applies(model, following.param("corruption"))
         except (CheckError, NotApplicable):
             return
-        chunk = chunk_size(model, data.n)
+        chunk = check_chunk(model, data.n, _stops_early(following, evaluation))
         self._pending[following.id] = self._pool.submit(
             corrupt_chunk,
             model,
@@ -333,6 +355,10 @@ def image_scale(evaluation: Evaluation) -> float:
     return F.default_scale(height, width)
 
 
+def _stops_early(spec: CheckSpec, evaluation: Evaluation) -> bool:
+    return spec.kind == "floor" and evaluation.settings.get("verdict.early_stop") != "off"
+
+
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     from ..calibration.metrics import expected_calibration_error
 
@@ -347,7 +373,14 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     check_applies(model, name)
     corruption = get(name)
     clean_correct = evaluation.clean_correct()
+    clean = evaluation.clean_accuracy()
     scale = image_scale(evaluation)
+    stopper = evaluation.early_stop(spec, data.n, clean=clean)
+    labels = data.y
+
+    def stop(done: int, proba: np.ndarray) -> bool:
+        return stopper.update(int((proba.argmax(axis=1) == labels[:done]).sum()), done)
+
     result = corrupted_predictions(
         model,
         data.x,
@@ -357,13 +390,19 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         scale=scale,
         workers=workers,
         first=first,
+        chunk=check_chunk(model, data.n, _stops_early(spec, evaluation)),
         keep=lambda i, predicted: bool(clean_correct[i]) and predicted != data.y[i],
+        stop=stop if _stops_early(spec, evaluation) else None,
     )
     if auto is not None:
         auto.record(result, model)
+    done = len(result.proba)
+    labels, clean_correct = data.y[:done], clean_correct[:done]
     predicted = result.proba.argmax(axis=1)
-    correct = predicted == data.y
-    accuracy, clean = float(correct.mean()), evaluation.clean_accuracy()
+    correct = predicted == labels
+    successes = int(correct.sum())
+    stopper.update(successes, done)
+    accuracy, interval, method = stopper.value_and_interval()
     bins = _bins(evaluation)
     clean_ece = evaluation.memo(("clean_ece", bins), lambda: expected_calibration_error(evaluation.clean_proba, data.y, bins))
     details: dict[str, Any] = {
@@ -374,24 +413,38 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         "clean_accuracy": clean,
         "relative_robustness": accuracy / clean if clean > 0 else None,
         "error": 1.0 - accuracy,
-        "ece": expected_calibration_error(result.proba, data.y, bins),
+        "ece": expected_calibration_error(result.proba, labels, bins),
         "clean_ece": clean_ece,
         "flipped": int((clean_correct & ~correct).sum()),
         "mean_abs_change": result.mean_abs_change,
         "scale": scale,
         "workers": workers,
+        "early_stop": stopper.details(done),
     }
     message = (
         f"under {name} at severity {severity}: accuracy {accuracy:.4f}, clean {clean:.4f} "
         f"(relative {accuracy / clean if clean else float('nan'):.3f}); "
         f"{details['flipped']} of {int(clean_correct.sum())} correct predictions flipped; ECE {details['ece']:.4f}"
     )
+    if stopper.stopped:
+        message += f"\nstopped early after {done} of {data.n} samples: the verdict was decided ({stopper.mode})"
     if accuracy < spec.threshold.resolve(clean=clean):
         saved, examples = _save_flipped(evaluation, spec, result, clean_correct & ~correct, predicted)
         message += saved
         if examples:
             details["examples"] = examples
-    return Measurement(value=accuracy, n=data.n, clean=clean, details=details, message=message)
+    return Measurement(
+        value=accuracy,
+        n=done,
+        clean=clean,
+        details=details,
+        message=message,
+        successes=None if stopper.stopped and stopper.mode == "exact" else successes,
+        interval=interval,
+        interval_method=method,
+        evaluations=done,
+        evaluations_saved=data.n - done,
+    )
 
 
 def _bins(evaluation: Evaluation) -> int:

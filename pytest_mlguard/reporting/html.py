@@ -56,7 +56,10 @@ def _interval(check: Mapping[str, Any]) -> str | None:
         return None
     if not all(isinstance(v, (int, float)) for v in (low, high)):
         return None
-    return f"[{low:.4f}, {high:.4f}]"
+    text = f"[{low:.4f}, {high:.4f}]"
+    if isinstance(value, Mapping) and isinstance(value.get("confidence"), (int, float)):
+        text += f" {value['confidence']:.0%} {value.get('method') or ''}".rstrip()
+    return text
 
 
 def _verdict(check: Mapping[str, Any]) -> str:
@@ -64,6 +67,18 @@ def _verdict(check: Mapping[str, Any]) -> str:
     if isinstance(verdict, str) and verdict:
         return verdict
     return "passed" if check.get("passed") else "failed"
+
+
+def _verdict_note(check: Mapping[str, Any]) -> str:
+    """What an inconclusive verdict counted as, and the sample size that would decide it; early stopping."""
+    notes = []
+    if _verdict(check) == "inconclusive":
+        notes.append(f"{'passed' if check.get('passed') else 'failed'} by policy {check.get('policy', 'estimate')}")
+        if check.get("required_n"):
+            notes.append(f"n={check['required_n']} would decide")
+    if check.get("evaluations_saved"):
+        notes.append(f"stopped early: {check['evaluations_saved']} evaluations saved")
+    return "; ".join(notes)
 
 
 def _check_row(check: Mapping[str, Any]) -> dict[str, Any]:
@@ -82,6 +97,7 @@ def _check_row(check: Mapping[str, Any]) -> dict[str, Any]:
         "n": check.get("n"),
         "passed": bool(check.get("passed")),
         "verdict": _verdict(check),
+        "note": _verdict_note(check),
     }
 
 

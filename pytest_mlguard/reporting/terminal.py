@@ -13,7 +13,8 @@ __all__ = ["summary_lines"]
 def summary_lines(
     report: Mapping[str, Any] | None, written: Mapping[str, Path], *, verbosity: int = 0
 ) -> Iterator[tuple[str, dict[str, bool]]]:
-    """One line per check (value, threshold, verdict, n), then the score and where the files went."""
+    """One line per check (value with its interval, threshold, n, verdict), then the score and where
+    the files went. An inconclusive check says how its policy counted it and the n that would decide it."""
     if report is None:
         return
     checks = report["checks"]
@@ -21,12 +22,24 @@ def summary_lines(
     for check in checks:
         kind = "floor" if "floor" in check else "ceiling"
         value = "nan" if check["value"] is None else f"{check['value']:.4f}"
-        op = (">=" if kind == "floor" else "<=") if check["passed"] else ("<" if kind == "floor" else ">")
+        if check["value"] is None:
+            op = "<" if kind == "floor" else ">"
+        else:
+            op = (">=" if check["value"] >= check[kind] else "<") if kind == "floor" else ("<=" if check["value"] <= check[kind] else ">")
+        interval = check.get("interval")
+        if interval:
+            value += f" [{interval['low']:.3f}, {interval['high']:.3f}]"
+        label = check.get("verdict") or ("passed" if check["passed"] else "failed")
         verdict = "PASSED" if check["passed"] else "FAILED"
+        if label == "inconclusive":
+            verdict = f"INCONCLUSIVE ({verdict.lower()} by policy {check.get('policy', 'estimate')}"
+            verdict += f"; n={check['required_n']} would decide)" if check.get("required_n") else ")"
+        saved = check.get("evaluations_saved")
+        n = f"n={check['n']}" + (f" ({saved} evaluations saved)" if saved else "")
         name = f"{check['model']}::{check['id']}"
         yield (
-            f"{name:<{width}} {check['metric']} {value} {op} {kind} {check[kind]:.4f}  n={check['n']:<5} {verdict}",
-            {"green": check["passed"], "red": not check["passed"]},
+            f"{name:<{width}} {check['metric']} {value} {op} {kind} {check[kind]:.4f}  {n:<6} {verdict}",
+            {"green": check["passed"] and label != "inconclusive", "yellow": label == "inconclusive", "red": not check["passed"]},
         )
     for model, entry in report["score_components"].items():
         components = ", ".join(f"{family} {value:.3f}" for family, value in entry["components"].items())

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-__all__ = ["SequentialFloorTest", "log_mixture_martingale"]
+__all__ = ["EarlyStop", "SequentialFloorTest", "confidence_sequence", "log_mixture_martingale"]
 
 Decision = Literal["passed", "failed", "undecided"]
 
@@ -73,3 +73,114 @@ class SequentialFloorTest:
         if self.kind == "floor":
             return "passed" if above else "failed"
         return "failed" if above else "passed"
+
+
+def confidence_sequence(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The interval of proportions the mixture test has not rejected after ``successes`` of ``n``.
+
+    Valid after optional stopping: an interval reported when a sequential check stopped early.
+
+    Example:
+        >>> low, high = confidence_sequence(45, 50)
+        >>> round(low, 3), round(high, 3)
+        (0.712, 0.984)
+    """
+    from scipy.optimize import brentq
+
+    if n < 1:
+        raise ValueError(f"expected n >= 1 samples, got n={n}")
+    if not 0 <= successes <= n:
+        raise ValueError(f"expected 0 <= successes <= n, got successes={successes}, n={n}")
+    level = math.log(1.0 / (1.0 - confidence))
+    estimate = successes / n
+
+    def excess(p: float) -> float:
+        return log_mixture_martingale(successes, n, p) - level
+
+    tiny = 1e-12
+    low = 0.0 if excess(tiny) < 0 else brentq(excess, tiny, max(estimate, tiny), xtol=1e-9)
+    high = 1.0 if excess(1 - tiny) < 0 else brentq(excess, min(estimate, 1 - tiny), 1 - tiny, xtol=1e-9)
+    return float(low), float(high)
+
+
+class EarlyStop:
+    """Whether a floor (or ceiling) check on a proportion may stop after the samples seen so far.
+
+    Args:
+        mode: ``sequential`` (stop once the confidence sequence excludes the threshold), ``exact``
+            (stop once no remaining sample could change the verdict of all ``total`` samples) or ``off``.
+        threshold: the floor or ceiling of the proportion.
+        total: the samples the check would evaluate without stopping.
+
+    The samples must come in an order unrelated to their outcomes (the evaluation's data are a
+    seeded random permutation), or ``sequential`` loses its error guarantee.
+
+    Example:
+        >>> stop = EarlyStop("exact", threshold=0.5, total=10)
+        >>> stop.update(successes=5, n=5)
+        True
+        >>> stop.decision
+        'passed'
+    """
+
+    def __init__(
+        self, mode: str, threshold: float, total: int, *, kind: Literal["floor", "ceiling"] = "floor", confidence: float = 0.95
+    ) -> None:
+        self.mode, self.threshold, self.total, self.kind = mode, threshold, total, kind
+        self.confidence = confidence
+        self._test = SequentialFloorTest(threshold, confidence, kind)
+        self.successes = self.n = self.known_failures = 0
+        self.decision: Decision = "undecided"
+
+    def update(self, successes: int, n: int, *, known_failures: int = 0) -> bool:
+        """Record cumulative ``successes`` of ``n``; return whether the check may stop now.
+
+        ``known_failures``: samples not yet looked at that are known to fail (``exact`` only: a
+        misclassified sample cannot be robust).
+        """
+        self.successes, self.n, self.known_failures = int(successes), int(n), int(known_failures)
+        if self.mode == "sequential" and n < self.total:
+            self.decision = self._test.update(successes, n)
+        elif self.mode == "exact":
+            self.decision = self._exact()
+        return self.decision != "undecided" and n < self.total
+
+    def _exact(self) -> Decision:
+        best = (self.successes + self.total - self.n - self.known_failures) / self.total  # every open sample succeeds
+        worst = self.successes / self.total  # every remaining sample fails
+        if self.kind == "floor":
+            return "passed" if worst >= self.threshold else "failed" if best < self.threshold else "undecided"
+        return "passed" if best <= self.threshold else "failed" if worst > self.threshold else "undecided"
+
+    @property
+    def stopped(self) -> bool:
+        return self.decision != "undecided" and self.n < self.total
+
+    def value_and_interval(self) -> tuple[float, tuple[float, float] | None, str | None]:
+        """The reported value, its interval and the interval's method, once the check is over.
+
+        A sequential stop reports the estimate with its confidence sequence (valid after stopping);
+        an exact stop the bound that decided the full run's verdict, with no interval; otherwise the
+        caller's fixed-sample interval applies (``None``).
+        """
+        estimate = self.successes / max(1, self.n)
+        if not self.stopped:
+            return estimate, None, None
+        if self.mode == "sequential":
+            return estimate, confidence_sequence(self.successes, self.n, self.confidence), "confidence-sequence"
+        if (self.decision == "passed") == (self.kind == "floor"):
+            return self.successes / self.total, None, None
+        return (self.successes + self.total - self.n - self.known_failures) / self.total, None, None
+
+    def details(self, evaluations: int) -> dict[str, Any]:
+        """What the report says of the stop: samples used and skipped, model evaluations saved."""
+        per_sample = evaluations / max(1, self.n)
+        skipped = self.total - self.n
+        return {
+            "mode": self.mode,
+            "stopped": self.stopped,
+            "decision": self.decision,
+            "samples_used": self.n,
+            "samples_skipped": skipped,
+            "evaluations_saved": int(round(per_sample * skipped)) if self.stopped else 0,
+        }

@@ -241,13 +241,14 @@ def test_adversarial_ece_matches_torchmetrics(tmp_path):
     from torchmetrics.functional.classification import multiclass_calibration_error
 
     model = zoo.good_model()
-    result, evaluation = run(model, "fgsm-linf-0.1", tmp_path)
+    result, evaluation = run(model, "fgsm-linf-0.1", tmp_path, **{"verdict.early_stop": "off"})
     x_adv = MlguardFixture(lambda: evaluation).attack("fgsm-linf-0.1")
     proba = torch.from_numpy(model.predict_proba(x_adv)).double()
-    expected = multiclass_calibration_error(proba, torch.from_numpy(zoo.digits().y), num_classes=10, n_bins=15, norm="l1")
+    labels = torch.from_numpy(evaluation.data.y)
+    expected = multiclass_calibration_error(proba, labels, num_classes=10, n_bins=15, norm="l1")
     assert result.details["ece_adversarial"] == pytest.approx(float(expected), abs=1e-6)
     clean = multiclass_calibration_error(
-        torch.from_numpy(model.predict_proba(zoo.digits().x)).double(), torch.from_numpy(zoo.digits().y), num_classes=10, n_bins=15, norm="l1"
+        torch.from_numpy(model.predict_proba(evaluation.data.x)).double(), labels, num_classes=10, n_bins=15, norm="l1"
     )
     assert result.details["clean_ece"] == pytest.approx(float(clean), abs=1e-6)
     assert result.details["clean_ece"] < result.details["ece_adversarial"]
@@ -312,16 +313,23 @@ def test_adversarially_trained_model_passes_the_pgd_floor_the_plain_model_fails(
     assert not plain.passed and plain.value < 0.6, plain.verdict()
 
 
-@pytest.mark.parametrize("model, passes", [(zoo.good_model, True), (zoo.linear_model, False)])
-def test_early_stop_keeps_the_verdict_and_saves_evaluations(model, passes, tmp_path):
-    cli = {"attack.floor": "0.4", "attack.batch_size": 32, "attack.samples": 120}
-    full, _ = run(model(), "pgd-linf-0.1", tmp_path, **cli)
-    early, _ = run(model(), "pgd-linf-0.1", tmp_path, **cli, **{"attack.early_stop": "true"})
+@pytest.mark.parametrize("mode", ["exact", "sequential"])
+@pytest.mark.parametrize("model, floor, passes", [(zoo.good_model, 0.25, True), (zoo.linear_model, 0.4, False)])
+def test_early_stop_keeps_the_verdict_and_saves_evaluations(model, floor, passes, mode, tmp_path):
+    cli = {"attack.floor": str(floor), "attack.batch_size": 32, "attack.samples": 120}
+    full, _ = run(model(), "pgd-linf-0.1", tmp_path, **cli, **{"verdict.early_stop": "off"})
+    early, _ = run(model(), "pgd-linf-0.1", tmp_path, **cli, **{"verdict.early_stop": mode})
     stop = early.details["early_stop"]
     assert full.passed is early.passed is passes
-    assert stop["stopped"] and stop["verdict"] == ("pass" if passes else "fail")
-    assert stop["evaluations_saved"] > 0 and early.details["model_evaluations"] < full.details["model_evaluations"]
-    assert (early.value <= full.value) if passes else (early.value >= full.value)
+    assert stop["stopped"] and stop["decision"] == ("passed" if passes else "failed") and stop["mode"] == mode
+    assert stop["evaluations_saved"] > 0 and early.evaluations < full.evaluations
+    assert early.evaluations_saved == stop["evaluations_saved"] and early.n == stop["samples_used"] < full.n
+    if mode == "exact":  # the bound that decided the full run's verdict
+        assert (early.value <= full.value) if passes else (early.value >= full.value)
+    else:  # the estimate with its confidence sequence, which excludes the floor
+        low, high = early.interval
+        assert early.interval_method == "confidence-sequence" and ((low > floor) if passes else (high < floor))
+    assert full.interval_method == "wilson" and full.interval[0] <= full.value <= full.interval[1]
 
 
 # -- soundness: the zoo's broken models are flagged -----------------------------------------------------

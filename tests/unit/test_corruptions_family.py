@@ -117,7 +117,7 @@ def test_check_details_and_relative_floor(good):
 def test_ece_is_measured_on_the_corrupted_predictions(good):
     from pytest_mlguard.calibration.metrics import expected_calibration_error
 
-    s = make_settings(**{"corruption.workers": "0"})
+    s = make_settings(**{"corruption.workers": "0", "verdict.early_stop": "off"})
     evaluation = Evaluation(good, zoo.digits(), s)
     spec = CORRUPTION.spec("gaussian_noise-5", s)
     result = evaluation.run(CORRUPTION, spec)
@@ -218,13 +218,15 @@ def test_auto_workers_thread_only_where_inference_leaves_the_cpu_idle(good):
         return good.predict_proba(batch)
 
     model = CallableModel(remote, input_shape=(1, 8, 8), n_classes=10, name="remote")
-    s = make_settings(**{"corruption.corruptions": "gaussian_noise", "corruption.severities": "1,2"})
+    s = make_settings(**{"corruption.corruptions": "gaussian_noise", "corruption.severities": "1,2", "verdict.early_stop": "off"})
     evaluation = Evaluation(model, zoo.digits(), s)
     first, second = (evaluation.run(CORRUPTION, spec) for spec in CORRUPTION.plan(s))
     assert (first.details["workers"], second.details["workers"]) == (0, 1)
     local = Evaluation(good, zoo.digits(), s)
     assert [local.run(CORRUPTION, spec).details["workers"] for spec in CORRUPTION.plan(s)] == [0, 0]
-    serial = make_settings(**{"corruption.corruptions": "gaussian_noise", "corruption.severities": "1,2", "corruption.workers": "0"})
+    serial = make_settings(
+        **{"corruption.corruptions": "gaussian_noise", "corruption.severities": "1,2", "corruption.workers": "0", "verdict.early_stop": "off"}
+    )
     assert second.value == Evaluation(model, zoo.digits(), serial).run(CORRUPTION, CORRUPTION.spec("gaussian_noise-2", serial)).value
 
 

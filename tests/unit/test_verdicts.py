@@ -100,3 +100,111 @@ def test_error_rate_holds_under_peeking_at_every_sample(p):
         wrong_naive += decided_naive
     assert wrong_sequential / runs <= alpha
     assert wrong_naive / runs > alpha  # the reason for the confidence sequence
+
+
+# -- confidence sequences and early stopping -------------------------------------------------------------
+
+from pytest_mlguard.verdicts.sequential import EarlyStop, confidence_sequence  # noqa: E402
+
+
+@pytest.mark.parametrize("k, n", [(0, 20), (7, 20), (45, 50), (300, 360), (360, 360)])
+def test_confidence_sequence_is_what_the_sequential_test_has_not_rejected(k, n):
+    low, high = confidence_sequence(k, n, 0.95)
+    assert low <= k / n <= high and (low, high) != (0.0, 1.0)
+    for p in np.linspace(0.01, 0.99, 99):
+        inside = low <= p <= high
+        test = SequentialFloorTest(floor=float(p), confidence=0.95, min_samples=1)
+        assert (test.update(k, n) == "undecided") == inside or abs(p - low) < 1e-6 or abs(p - high) < 1e-6
+
+
+def test_confidence_sequence_is_wider_than_the_fixed_n_interval():
+    sequence, fixed = confidence_sequence(300, 360), wilson(300, 360)
+    assert sequence[0] < fixed[0] and sequence[1] > fixed[1]
+
+
+@pytest.mark.parametrize("kind", ["floor", "ceiling"])
+def test_exact_early_stop_gives_the_full_run_verdict(kind):
+    rng = np.random.default_rng(3)
+    stops = 0
+    for _ in range(300):
+        total, threshold = int(rng.integers(20, 200)), float(rng.uniform(0.1, 0.9))
+        outcomes = rng.random(total) < rng.uniform(0, 1)
+        full = outcomes.mean() >= threshold if kind == "floor" else outcomes.mean() <= threshold
+        stop = EarlyStop("exact", threshold, total, kind=kind)
+        for n in range(1, total + 1):
+            if stop.update(int(outcomes[:n].sum()), n):
+                stops += 1
+                assert (stop.decision == "passed") == full
+                break
+        value, interval, _ = stop.value_and_interval()
+        assert interval is None and ((value >= threshold) if kind == "floor" else (value <= threshold)) == full
+    assert stops > 100  # it does stop early, often
+
+
+def test_sequential_early_stop_reports_the_confidence_sequence():
+    stop = EarlyStop("sequential", 0.5, 1000)
+    n = next(n for n in range(20, 1000, 20) if stop.update(int(0.9 * n), n))
+    value, interval, method = stop.value_and_interval()
+    assert method == "confidence-sequence" and interval == confidence_sequence(int(0.9 * n), n) and interval[0] > 0.5
+    assert stop.details(evaluations=n)["evaluations_saved"] == 1000 - n
+    assert not EarlyStop("off", 0.5, 1000).update(900, 1000)
+
+
+# -- verdicts of real checks ---------------------------------------------------------------------------------
+
+import zoo  # noqa: E402
+
+from pytest_mlguard.checks.base import CheckResult  # noqa: E402
+from pytest_mlguard.checks.evaluation import Evaluation  # noqa: E402
+from pytest_mlguard.checks.registry import all_keys, family  # noqa: E402
+from pytest_mlguard.config.settings import resolve  # noqa: E402
+
+
+def accuracy_result(samples, floor, **cli):
+    settings = resolve(cli={"samples": str(samples), "accuracy.floor": str(floor), **cli}, environ={}, keys=all_keys())
+    accuracy = family("accuracy")
+    return Evaluation(zoo.good_model(), zoo.digits(), settings).run(accuracy, accuracy.spec(None, settings))
+
+
+def test_floor_just_below_the_accuracy_is_inconclusive_at_50_and_decided_at_the_suggested_n():
+    floor = 0.93  # the digits model's accuracy on all 360 test images is 0.978
+    small = accuracy_result(50, floor)
+    assert small.label == "inconclusive" and small.passed and small.interval[0] < floor <= small.value
+    assert small.required_n is not None and 50 < small.required_n <= 360
+    assert f"about n={small.required_n} samples would decide it" in small.verdict()
+    large = accuracy_result(small.required_n, floor)
+    assert large.label == "passed" and large.interval[0] > floor
+
+
+@pytest.mark.parametrize("policy, passed", [("strict", False), ("estimate", True), ("lenient", True)])
+def test_policy_decides_the_outcome_of_an_inconclusive_check(policy, passed):
+    result = accuracy_result(50, 0.93, **{"verdict.policy": policy})
+    assert result.label == "inconclusive" and result.passed is passed and result.policy == policy
+
+
+def test_interval_method_and_confidence_are_configurable():
+    wilson_result = accuracy_result(100, 0.9)
+    exact = accuracy_result(100, 0.9, **{"verdict.interval": "clopper-pearson"})
+    loose = accuracy_result(100, 0.9, **{"verdict.confidence": "0.8"})
+    k = round(wilson_result.value * 100)
+    assert wilson_result.interval == pytest.approx(wilson(k, 100, 0.95)) and wilson_result.interval_method == "wilson"
+    assert exact.interval == pytest.approx(clopper_pearson(k, 100, 0.95)) and exact.interval_method == "clopper-pearson"
+    assert loose.interval == pytest.approx(wilson(k, 100, 0.8)) and loose.confidence == 0.8
+
+
+def test_interval_and_verdict_survive_the_report_round_trip():
+    result = accuracy_result(50, 0.93)
+    again = CheckResult.from_dict(result.to_dict())
+    assert again == result
+    data = result.to_dict()
+    assert data["verdict"] == "inconclusive" and data["interval"]["method"] == "wilson" and data["required_n"] == result.required_n
+
+
+def test_calibration_gets_a_bootstrap_interval_and_none_when_turned_off():
+    settings = resolve(cli={"samples": "200"}, environ={}, keys=all_keys())
+    calibration = family("calibration")
+    spec = calibration.spec("ece", settings)
+    result = Evaluation(zoo.good_model(), zoo.digits(), settings).run(calibration, spec)
+    assert result.interval_method == "bootstrap" and result.interval[0] <= result.value <= result.interval[1]
+    off = resolve(cli={"samples": "200", "verdict.bootstrap": "0"}, environ={}, keys=all_keys())
+    assert Evaluation(zoo.good_model(), zoo.digits(), off).run(calibration, calibration.spec("ece", off)).interval is None
