@@ -1,10 +1,16 @@
 """The result cache: a check's result keyed by everything that determines it.
 
-The key hashes the model's weights (a torch module's state dict, a pickled estimator, or a black
-box's declared ``version``), the evaluation data, the check's spec, the settings that shape the
-measurement, and the versions of the libraries involved, so that re-running an unchanged check is
-instant and any change to the weights gives a new key. Results live as JSON files under pytest's
-cache directory (``.pytest_cache/d/mlguard/results``); ``--mlguard-cache-clear`` empties it.
+The key hashes the model (a torch module's parameters, buffers, plain attributes and the source
+files of its classes; a pickled estimator; or a black box's declared ``version``), the evaluation
+data, the check's spec, the settings that shape the measurement (with the size and time of the files
+they name), the source of pytest-mlguard itself and the versions of the libraries involved, so that
+re-running an unchanged check is instant and any change to the weights gives a new key.
+
+Results live as JSON files under pytest's cache directory (``.pytest_cache/d/mlguard/results``),
+beside a copy of the artefacts the check saved (``artifacts/<key>/``), which a cache hit restores
+into this run's report directory, so that report.html shows the same failing examples as the run
+that measured them. ``--mlguard-cache-clear`` empties it. Every file is written whole or not at all,
+so xdist workers share one cache.
 
 Example:
     >>> fingerprint_arrays(np.zeros(3), np.ones(2)) == fingerprint_arrays(np.zeros(3), np.ones(2))
@@ -13,10 +19,16 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
+import inspect
 import json
+import os
 import pickle
 import shutil
+import time
+import warnings
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
@@ -27,16 +39,33 @@ import numpy as np
 from .reporting.atomic import write_files
 
 if TYPE_CHECKING:
-    from .checks.base import CheckSpec
+    from .checks.base import CheckResult, CheckSpec, Family
     from .checks.evaluation import Evaluation
     from .contract.model import Model
 
-__all__ = ["ResultCache", "cache_key", "fingerprint_arrays", "fingerprint_model"]
+__all__ = [
+    "FORMAT",
+    "ResultCache",
+    "cache_key",
+    "cache_summary",
+    "fingerprint_arrays",
+    "fingerprint_model",
+    "fingerprint_paths",
+    "run_cached",
+]
 
+#: the layout of a cache entry; a new layout gives new keys, so old entries are never misread
+FORMAT = 1
 _LIBRARIES = ("pytest-mlguard", "torch", "adversarial-robustness-toolbox", "albumentations", "numpy", "pillow", "scikit-learn")
+#: settings that decide where results go or how they are shown, never what a check measures
+_NOT_MEASURED = ("output", "cache")
+_NOT_MEASURED_PREFIXES = ("report.", "progress.", "baseline.")
+#: artefacts of one check larger than this stay where they are instead of being copied into the cache
+MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 
 
 def fingerprint_arrays(*arrays: np.ndarray) -> str:
+    """A hash of the arrays' dtypes, shapes and contents."""
     digest = hashlib.sha256()
     for array in arrays:
         array = np.ascontiguousarray(array)
@@ -46,16 +75,14 @@ def fingerprint_arrays(*arrays: np.ndarray) -> str:
 
 
 def fingerprint_model(model: Model) -> str | None:
-    """A hash of the model's weights and input spec; ``None`` for a black box without a ``version``."""
+    """A hash of everything that decides the model's outputs; ``None`` for a black box without a
+    ``version`` attribute (its code is out of reach, so nothing tells that it changed)."""
     from .contract.model import SklearnModel, TorchModel
 
     digest = hashlib.sha256(json.dumps(model.describe(), sort_keys=True, default=str).encode())
+    digest.update(f"{type(model).__qualname__}:{model.output}:{model.batch_size}".encode())
     if isinstance(model, TorchModel):
-        digest.update(f"{type(model.module).__module__}.{type(model.module).__qualname__}:{model.output}".encode())
-        for name, tensor in model.module.state_dict().items():
-            array = tensor.detach().cpu().contiguous()
-            digest.update(f"{name}{array.dtype}{tuple(array.shape)}".encode())
-            digest.update(array.view(-1).view(dtype=_byte_dtype()).numpy().tobytes() if array.numel() else b"")
+        _hash_module(digest, model.module)
         return digest.hexdigest()
     if isinstance(model, SklearnModel):
         digest.update(pickle.dumps(model.estimator, protocol=4))
@@ -67,66 +94,299 @@ def fingerprint_model(model: Model) -> str | None:
     return digest.hexdigest()
 
 
-def _byte_dtype() -> Any:
+def _hash_module(digest: Any, module: Any) -> None:
+    """Parameters and buffers (persistent or not), the plain attributes of every submodule (a
+    ``scale = 20.0``) and the source files of the module classes outside torch (``forward``'s code)."""
+    for name, tensor in (*module.named_parameters(), *module.named_buffers()):
+        digest.update(f"{name}{tensor.dtype}{tuple(tensor.shape)}".encode())
+        digest.update(_tensor_bytes(tensor))
+    classes = set()
+    for name, submodule in module.named_modules():
+        plain = {k: v for k, v in vars(submodule).items() if not k.startswith("_") and k != "training" and _is_plain(v)}
+        digest.update(f"{name}:{type(submodule).__module__}.{type(submodule).__qualname__}:{sorted(plain.items())!r}".encode())
+        classes.add(type(submodule))
+    for cls in sorted(classes, key=lambda c: f"{c.__module__}.{c.__qualname__}"):
+        if not cls.__module__.startswith("torch."):  # torch's own modules: its version is in the key
+            digest.update(_source_of(cls))
+
+
+def _is_plain(value: Any) -> bool:
+    if isinstance(value, (tuple, list)):
+        return all(_is_plain(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _tensor_bytes(tensor: Any) -> bytes:
     import torch
 
-    return torch.uint8
+    array = tensor.detach().cpu().contiguous()
+    if not array.numel():
+        return b""
+    try:
+        return array.view(-1).view(dtype=torch.uint8).numpy().tobytes()
+    except (RuntimeError, TypeError):  # quantized and other exotic tensors
+        import io
+
+        buffer = io.BytesIO()
+        torch.save(array, buffer)
+        return buffer.getvalue()
 
 
-def _versions() -> dict[str, str]:
-    versions = {}
+def _source_of(cls: type) -> bytes:
+    """The source file of a class (its whole module: ``forward`` may call helpers beside it)."""
+    try:
+        path = inspect.getsourcefile(cls)
+        return Path(path).read_bytes() if path else cls.__qualname__.encode()
+    except (OSError, TypeError):
+        return cls.__qualname__.encode()
+
+
+def fingerprint_paths(paths: Any) -> list[Any]:
+    """Name, size and modification time of a file, or of every file under a directory."""
+    listing: list[Any] = []
+    for root in paths if isinstance(paths, tuple) else (paths,):
+        root = Path(root)
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root] if root.is_file() else []
+        for path in files:
+            stat = path.stat()
+            listing.append([str(path), stat.st_size, stat.st_mtime_ns])
+    return listing
+
+
+@functools.lru_cache(maxsize=1)
+def _versions() -> tuple[tuple[str, str], ...]:
+    """Library versions, and a hash of pytest-mlguard's own source (an editable install's edits
+    change no version number)."""
+    versions = []
     for name in _LIBRARIES:
         try:
-            versions[name] = metadata.version(name)
+            versions.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
-            versions[name] = "absent"
-    return versions
+            versions.append((name, "absent"))
+    package = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    versions.append(("pytest-mlguard source", digest.hexdigest()))
+    return tuple(versions)
 
 
-def cache_key(evaluation: Evaluation, spec: CheckSpec) -> str | None:
+def _measured(key: str) -> bool:
+    return key not in _NOT_MEASURED and not key.startswith(_NOT_MEASURED_PREFIXES)
+
+
+def _extras_fingerprint(evaluation: Evaluation) -> dict[str, str | None] | None:
+    """Fingerprints of the further fixtures a family needs (the gate's baseline model); ``None`` if
+    one cannot be fingerprinted."""
+    from .contract.model import Model, as_model
+    from .errors import InvalidArgument
+
+    prints: dict[str, str | None] = {}
+    for need, value in sorted(evaluation.extras.items()):
+        if value is None:
+            prints[need] = None
+            continue
+        try:
+            model = value if isinstance(value, Model) else as_model(value, evaluation.full_data)
+        except InvalidArgument:
+            return None
+        prints[need] = fingerprint_model(model)
+        if prints[need] is None:
+            return None
+    return prints
+
+
+def cache_key(evaluation: Evaluation, spec: CheckSpec, family: Family | None = None, *, limited: bool = True) -> str | None:
     """The cache key of ``spec`` on ``evaluation``, or ``None`` if the check cannot be cached.
 
-    Checks on a production pipeline are not cached: a pipeline is code, which no hash of its
-    inputs captures.
+    The limits ``--mlguard-budget`` gave the check (``evaluation.limits``: fewer samples, less
+    time) are part of the key; ``limited=False`` gives the key of the check without limits.
+
+    Not cached: families that declare ``cacheable=False`` (they measure the machine, such as
+    latency, or run-to-run differences), checks that run a production pipeline (code, which no hash
+    captures) and black boxes without a ``version``.
+
+    Example:
+        >>> cache_key(evaluation, spec)  # doctest: +SKIP
+        '5b0c...'
     """
-    if evaluation.pipeline is not None and spec.family == "inputs":
+    if family is not None and (not getattr(family, "cacheable", True) or ("pipeline" in family.needs and evaluation.pipeline is not None)):
+        return None
+    if family is None and evaluation.pipeline is not None and spec.family == "inputs":
         return None
     model = evaluation.memo("fingerprint:model", lambda: fingerprint_model(evaluation.model))
     if model is None:
         return None
+    extras = _extras_fingerprint(evaluation) if evaluation.extras else {}
+    if extras is None:
+        return None
     data = evaluation.memo("fingerprint:data", lambda: fingerprint_arrays(evaluation.data.x, evaluation.data.y))
-    settings = evaluation.settings
+    settings = {}
+    for key, value in sorted(evaluation.settings.as_dict().items()):
+        if not _measured(key):
+            continue
+        paths = isinstance(value, Path) or (isinstance(value, tuple) and bool(value) and all(isinstance(v, Path) for v in value))
+        settings[key] = [repr(value), fingerprint_paths(value)] if paths else repr(value)
     content = {
+        "format": FORMAT,
         "model": model,
         "model_id": evaluation.model_id,
+        "extras": extras,
         "data": data,
         "check": [spec.family, spec.name, spec.metric, spec.kind, spec.threshold.describe(), repr(spec.params)],
-        "settings": {key: repr(value) for key, value in sorted(settings.as_dict().items()) if key not in ("output", "cache")},
-        "versions": evaluation.memo("fingerprint:versions", _versions),
+        "limits": repr(getattr(evaluation, "limits", None)) if limited else "None",
+        "settings": settings,
+        "versions": _versions(),
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
+def _replace_paths(value: Any, old: str, new: str) -> Any:
+    """``value`` (JSON-like) with every string's ``old`` directory replaced by ``new``."""
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, Mapping):
+        return {k: _replace_paths(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_paths(v, old, new) for v in value]
+    return value
+
+
+def _artifact_path(evaluation: Evaluation, spec: CheckSpec) -> Path:
+    """Where :meth:`Evaluation.artifact_dir` puts the check's artefacts, without creating it."""
+    from .reporting.examples import artifact_dir_name
+
+    return Path(evaluation.settings.output) / "artifacts" / artifact_dir_name(evaluation.model_id, spec.id)
+
+
 class ResultCache:
-    """JSON results by key in a directory (normally ``config.cache.mkdir("mlguard") / "results"``)."""
+    """Results by key in a directory (normally ``config.cache.mkdir("mlguard")``).
+
+    ``results/<key>.json`` holds the result (:meth:`CheckResult.to_dict`), its message and where its
+    artefacts were; ``artifacts/<key>/`` a copy of the artefacts the check saved in that run.
+    """
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
+        self.directory = Path(directory)
+
+    def _entry(self, key: str) -> Path:
+        return self.directory / "results" / f"{key}.json"
 
     def get(self, key: str) -> Mapping[str, Any] | None:
-        path = self.directory / f"{key}.json"
+        """The stored entry, or ``None`` (none, or unreadable: a miss)."""
         try:
-            return json.loads(path.read_text())
+            entry = json.loads(self._entry(key).read_text())
         except (OSError, ValueError):
             return None
+        return entry if isinstance(entry, dict) and entry.get("format") == FORMAT else None
 
-    def put(self, key: str, result: Mapping[str, Any]) -> None:
-        write_files({self.directory / f"{key}.json": json.dumps(result).encode()})
+    def put(self, key: str, entry: Mapping[str, Any]) -> None:
+        write_files({self._entry(key): json.dumps({"format": FORMAT, **entry}).encode()})
+
+    def store(self, key: str, result: CheckResult, evaluation: Evaluation, spec: CheckSpec, *, started: float) -> None:
+        """Store ``result``, and a copy of the artefacts the check wrote since ``started`` (a
+        ``time.time()``), unless they exceed :data:`MAX_ARTIFACT_BYTES`."""
+        source = _artifact_path(evaluation, spec)
+        files = {}
+        if source.is_dir():
+            files = {p: p for p in sorted(source.rglob("*")) if p.is_file() and p.stat().st_mtime >= started - 1.0}
+        size = sum(p.stat().st_size for p in files)
+        artifacts: dict[str, Any] = {"directory": str(source), "files": sorted(str(p.relative_to(source)) for p in files)}
+        if size > MAX_ARTIFACT_BYTES:
+            artifacts["copied"] = False
+        elif files:
+            target = self.directory / "artifacts" / key
+            write_files({target / p.relative_to(source): p.read_bytes() for p in files})
+            artifacts["copied"] = True
+        entry = {
+            "result": result.to_dict(),
+            "message": result.message,
+            "artifacts": artifacts,
+            "stored_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        self.put(key, entry)  # last: a reader that finds the entry finds its artefacts
+
+    def lookup(self, key: str, evaluation: Evaluation, spec: CheckSpec) -> CheckResult | None:
+        """The cached result of ``key`` with its artefacts restored into this run's report directory
+        (paths in its details and message point there), marked ``details["cached"]``; ``None`` on a
+        miss."""
+        from .checks.base import CheckResult
+
+        start = time.perf_counter()
+        entry = self.get(key)
+        if entry is None:
+            return None
+        try:
+            result = CheckResult.from_dict(entry["result"])
+            artifacts = entry.get("artifacts", {})
+            old = artifacts.get("directory", "")
+            names = list(artifacts.get("files", []))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None  # an entry of another layout: measure again
+        new = _artifact_path(evaluation, spec)
+        restored = "none"
+        if names and artifacts.get("copied"):
+            stored = self.directory / "artifacts" / key
+            try:
+                write_files({new / name: (stored / name).read_bytes() for name in names})
+                restored = "restored"
+            except OSError:
+                return None  # artefacts gone (cleared by hand): measure again
+        elif names:
+            restored = "kept at the original path (too large to cache)"
+        details = dict(result.details)
+        message = result.message or str(entry.get("message", ""))
+        if restored == "restored" and old and old != str(new):
+            details = _replace_paths(details, old, str(new))
+            message = message.replace(old, str(new))
+        details["cached"] = {
+            "key": key,
+            "stored_at": entry.get("stored_at"),
+            "duration_s": result.duration_s,
+            "artifacts": restored,
+        }
+        return dataclasses.replace(result, details=details, message=message, duration_s=round(time.perf_counter() - start, 4))
 
     def clear(self) -> int:
-        """Remove every cached result; return how many there were."""
-        if not self.directory.exists():
-            return 0
-        count = len(list(self.directory.glob("*.json")))
-        shutil.rmtree(self.directory)
+        """Remove every cached result and artefact; return how many results there were."""
+        results = self.directory / "results"
+        count = len(list(results.glob("*.json"))) if results.is_dir() else 0
+        for path in (results, self.directory / "artifacts"):
+            shutil.rmtree(path, ignore_errors=True)
         return count
+
+
+def run_cached(cache: ResultCache | None, evaluation: Evaluation, family: Family, spec: CheckSpec) -> CheckResult:
+    """``evaluation.run(family, spec)``, or its cached result when nothing that determines it changed.
+
+    A hit evaluates the model not once: the key hashes weights and data, never predictions.
+    """
+    key = cache_key(evaluation, spec, family) if cache is not None else None
+    if cache is None or key is None:
+        return evaluation.run(family, spec)
+    keys = [key]
+    if getattr(evaluation, "limits", None) is not None:  # a result measured without the budget's limits does more than asked
+        keys.insert(0, cache_key(evaluation, spec, family, limited=False))
+    for candidate in keys:
+        hit = cache.lookup(candidate, evaluation, spec) if candidate is not None else None
+        if hit is not None:
+            return hit
+    started = time.time()
+    result = evaluation.run(family, spec)
+    try:
+        cache.store(key, result, evaluation, spec, started=started)
+    except OSError as exc:
+        warnings.warn(f"pytest-mlguard could not cache the result of {spec.id} in {cache.directory}: {exc}", RuntimeWarning, stacklevel=2)
+    return result
+
+
+def cache_summary(results: list[Mapping[str, Any]], directory: Path, start: Path) -> str:
+    """The terminal's line on the cache: how many results it gave, and where it is."""
+    cached = [r for r in results if isinstance(r.get("details"), Mapping) and r["details"].get("cached")]
+    saved = sum(float(r["details"]["cached"].get("duration_s") or 0.0) for r in cached)
+    where = os.path.relpath(directory, start)
+    return (
+        f"mlguard cache: {len(cached)} of {len(results)} results reused from {where} "
+        f"(unchanged weights, data and settings; {saved:.1f}s of checks not rerun); --mlguard-cache-clear empties it"
+    )

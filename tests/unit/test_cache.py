@@ -1,21 +1,36 @@
-"""The result cache's keys: stable for an unchanged check, new for any change to weights, data or settings."""
+"""The result cache: keys stable for an unchanged check and new for any change to what decides the
+result; entries that give back the same result, restore its artefacts and evaluate no model."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
 import torch
 import zoo
 
-from pytest_mlguard.cache import ResultCache, cache_key, fingerprint_model
+from pytest_mlguard import CallableModel, TorchModel
+from pytest_mlguard.cache import ResultCache, cache_key, fingerprint_model, run_cached
 from pytest_mlguard.checks.evaluation import Evaluation
 from pytest_mlguard.checks.registry import all_keys, family
 from pytest_mlguard.config import resolve
 from pytest_mlguard.contract import EvalData
 
+ACCURACY = family("accuracy")
+
+
+def evaluation(model, data=None, **cli):
+    settings = resolve(cli=cli, environ={}, keys=all_keys())
+    return Evaluation(model, data or zoo.digits(), settings)
+
 
 def key(model, data=None, **cli):
-    settings = resolve(cli=cli, environ={}, keys=all_keys())
-    evaluation = Evaluation(model, data or zoo.digits(), settings)
-    return cache_key(evaluation, family("accuracy").plan(settings)[0])
+    ev = evaluation(model, data, **cli)
+    return cache_key(ev, ACCURACY.plan(ev.settings)[0], ACCURACY)
 
 
 def test_unchanged_check_has_a_stable_key():
@@ -30,23 +45,167 @@ def test_any_weight_change_changes_the_key():
     assert key(model) != before
 
 
+def test_plain_attributes_and_buffers_of_the_module_change_the_key():
+    good = zoo.good_model()
+    model = TorchModel(zoo.Scaled(good.module, 20.0), input_shape=(1, 8, 8), n_classes=10)  # the factor is no parameter
+    before = key(model)
+    model.module.factor = 1.0
+    assert key(model) != before
+    model.module.register_buffer("offset", torch.zeros(1), persistent=False)  # not in the state dict
+    with_buffer = key(model)
+    model.module.offset += 1
+    assert key(model) != with_buffer
+
+
 def test_data_settings_and_threshold_change_the_key():
     base = key(zoo.good_model())
     data = zoo.digits()
     assert key(zoo.good_model(), EvalData(data.x[:-1], data.y[:-1])) != base
+    changed = data.x.copy()
+    changed[0, 0, 0, 0] += 0.5
+    assert key(zoo.good_model(), EvalData(changed, data.y)) != base
     assert key(zoo.good_model(), seed="1") != base
+    assert key(zoo.good_model(), samples="100") != base
     assert key(zoo.good_model(), **{"accuracy.floor": "0.9"}) != base
-    assert key(zoo.good_model(), output="elsewhere") == base  # where reports go does not change a result
+    assert key(zoo.good_model(), **{"corruption.floor": "0.5"}) != base  # a setting of another family: kept, to be safe
 
 
-def test_black_box_without_version_is_not_cached():
+def test_where_results_go_does_not_change_the_key(tmp_path):
+    base = key(zoo.good_model())
+    assert key(zoo.good_model(), output=str(tmp_path)) == base
+    assert key(zoo.good_model(), cache="true") == base
+    assert key(zoo.good_model(), **{"report.html": "false", "progress.after": "1"}) == base
+
+
+def test_files_named_by_settings_change_the_key(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.png").write_bytes(b"a")
+    before = key(zoo.good_model(), **{"inputs.corpora": str(corpus)})
+    (corpus / "b.png").write_bytes(b"b")
+    assert key(zoo.good_model(), **{"inputs.corpora": str(corpus)}) != before
+
+
+def test_the_baseline_model_of_the_gate_is_in_the_key():
+    ev = evaluation(zoo.good_model())
+    spec = ACCURACY.plan(ev.settings)[0]
+    other = zoo.good_model()
+    with torch.no_grad():
+        next(other.module.parameters()).view(-1)[0] += 1e-3
+    keys = {cache_key(ev.with_extras({"baseline_model": baseline}), spec, ACCURACY) for baseline in (other, zoo.good_model())}
+    assert len(keys) == 2 and None not in keys
+    assert cache_key(ev.with_extras({"baseline_model": zoo.black_box_model()}), spec, ACCURACY) is None
+
+
+def test_not_cached_black_boxes_pipelines_and_machine_measurements():
     assert fingerprint_model(zoo.black_box_model()) is None
     assert key(zoo.black_box_model()) is None
+    versioned = zoo.black_box_model()
+    versioned.version = "2024-05-01"  # a black box that names its version is cached under it
+    assert key(versioned) is not None
+    ev = evaluation(zoo.good_model())
+    ev.pipeline = zoo.good_pipeline()
+    inputs = family("inputs")
+    assert cache_key(ev, inputs.plan(ev.settings)[0], inputs) is None
+    for name in ("resources", "determinism"):
+        assert not family(name).cacheable
+        assert cache_key(ev, ACCURACY.plan(ev.settings)[0], family(name)) is None
+    assert all(family(name).cacheable for name in ("accuracy", "corruption", "attack", "calibration", "drift", "gate"))
 
 
-def test_store_and_clear(tmp_path):
-    cache = ResultCache(tmp_path / "results")
-    assert cache.get("k") is None
-    cache.put("k", {"value": 0.5})
-    assert cache.get("k") == {"value": 0.5}
-    assert cache.clear() == 1 and cache.get("k") is None
+def counting_model() -> tuple[CallableModel, list[int]]:
+    net = zoo.good_model()
+    calls: list[int] = []
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        calls.append(len(batch))
+        return net.predict_proba(batch)
+
+    model = CallableModel(predict, input_shape=(1, 8, 8), n_classes=10, name="counted")
+    model.version = "1"
+    return model, calls
+
+
+def test_a_hit_gives_the_same_result_without_evaluating_the_model(tmp_path):
+    cache = ResultCache(tmp_path / "cache")
+    model, calls = counting_model()
+    ev = evaluation(model, output=str(tmp_path / "out"))
+    first = run_cached(cache, ev, ACCURACY, ACCURACY.plan(ev.settings)[0])
+    assert sum(calls) == zoo.digits().n
+    calls.clear()
+    ev = evaluation(model, output=str(tmp_path / "out"))
+    second = run_cached(cache, ev, ACCURACY, ACCURACY.plan(ev.settings)[0])
+    assert calls == [] and "clean_proba" not in vars(ev)  # not even the clean predictions
+    assert second.details["cached"]["duration_s"] == first.duration_s
+    strip = lambda result: {**result.to_dict(), "duration_s": 0, "details": {k: v for k, v in result.details.items() if k != "cached"}}  # noqa: E731
+    assert strip(second) == strip(first)
+    assert json.loads(json.dumps(second.to_dict()))["details"]["cached"]["key"] == second.details["cached"]["key"]
+    assert run_cached(None, ev, ACCURACY, ACCURACY.plan(ev.settings)[0]).details.get("cached") is None  # cache off
+
+
+def test_artefacts_are_restored_into_this_runs_report_and_paths_follow(tmp_path):
+    cache = ResultCache(tmp_path / "cache")
+    before = evaluation(zoo.good_model(), output=str(tmp_path / "first"))
+    spec = ACCURACY.plan(before.settings)[0]
+    started = time.time()
+    directory = before.artifact_dir(spec)
+    (directory / "worst.npy").write_bytes(b"\x93NUMPY example")
+    result = dataclasses.replace(
+        before.run(ACCURACY, spec), details={"artifact": str(directory / "worst.npy")}, message=f"the worst input is saved as {directory / 'worst.npy'}"
+    )
+    cache.store("k", result, before, spec, started=started)
+
+    after = evaluation(zoo.good_model(), output=str(tmp_path / "second"))
+    hit = cache.lookup("k", after, spec)
+    restored = after.settings.output / "artifacts" / directory.name / "worst.npy"
+    assert restored.read_bytes() == b"\x93NUMPY example"
+    assert hit.details["artifact"] == str(restored) and str(restored) in hit.message
+    assert hit.details["cached"]["artifacts"] == "restored"
+
+
+def test_unreadable_or_foreign_entries_are_misses(tmp_path):
+    cache = ResultCache(tmp_path)
+    ev = evaluation(zoo.good_model())
+    spec = ACCURACY.plan(ev.settings)[0]
+    assert cache.lookup("absent", ev, spec) is None
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "broken.json").write_text("{not json")
+    (tmp_path / "results" / "old.json").write_text(json.dumps({"format": 0, "result": {}}))
+    (tmp_path / "results" / "odd.json").write_text(json.dumps({"format": 1, "result": {"id": "x"}}))
+    assert [cache.lookup(name, ev, spec) for name in ("broken", "old", "odd")] == [None, None, None]
+
+
+def test_clear_removes_results_and_artefacts(tmp_path):
+    cache = ResultCache(tmp_path / "mlguard")
+    assert cache.clear() == 0
+    cache.put("k", {"result": {"value": 0.5}})
+    (tmp_path / "mlguard" / "artifacts" / "k").mkdir(parents=True)
+    assert cache.get("k")["result"] == {"value": 0.5}
+    assert cache.clear() == 1
+    assert cache.get("k") is None and not (tmp_path / "mlguard" / "artifacts").exists()
+
+
+def test_a_cache_that_cannot_be_written_warns_and_keeps_the_result(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    ev = evaluation(zoo.good_model())
+    with pytest.warns(RuntimeWarning, match="could not cache the result of accuracy"):
+        result = run_cached(ResultCache(blocker), ev, ACCURACY, ACCURACY.plan(ev.settings)[0])
+    assert result.value == pytest.approx(ev.clean_accuracy())
+
+
+def test_budget_limits_are_in_the_key_and_a_full_result_serves_a_limited_run(tmp_path):
+    model, calls = counting_model()
+    ev = evaluation(model)
+    spec = ACCURACY.plan(ev.settings)[0]
+    full = cache_key(ev, spec, ACCURACY)
+    ev.limits = SimpleNamespace(samples=50)  # what --mlguard-budget gives a check it shortens
+    assert cache_key(ev, spec, ACCURACY) != full
+    assert cache_key(ev, spec, ACCURACY, limited=False) == full
+    cache = ResultCache(tmp_path)
+    ev.limits = None
+    run_cached(cache, ev, ACCURACY, spec)
+    calls.clear()
+    ev = evaluation(model)
+    ev.limits = SimpleNamespace(samples=50)
+    assert run_cached(cache, ev, ACCURACY, spec).details["cached"]["key"] == full and calls == []
