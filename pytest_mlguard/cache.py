@@ -357,6 +357,12 @@ class ResultCache:
         return count
 
 
+def cached_result(cache: ResultCache | None, evaluation: Evaluation, family: Family, spec: CheckSpec) -> CheckResult | None:
+    """The cached result of ``spec`` measured on all its samples, if there is one (no model evaluation)."""
+    key = cache_key(evaluation, spec, family, limited=False) if cache is not None else None
+    return cache.lookup(key, evaluation, spec) if cache is not None and key is not None else None
+
+
 def run_cached(cache: ResultCache | None, evaluation: Evaluation, family: Family, spec: CheckSpec) -> CheckResult:
     """``evaluation.run(family, spec)``, or its cached result when nothing that determines it changed.
 

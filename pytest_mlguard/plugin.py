@@ -6,6 +6,7 @@ matplotlib are imported when a check needs them.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,9 @@ from .stash import SESSION_KEY, session_of
 
 if TYPE_CHECKING:
     from .fixture import MlguardFixture
+
+#: when pytest loaded the plugin, early in its start: ``--mlguard-budget`` counts from here
+LOADED = time.perf_counter()
 
 SKIP_REASON = "mlguard tests run only with --mlguard: run `pytest --mlguard` (or add it to a separate CI stage)"
 MARKER = (
@@ -63,6 +67,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="mlguard_profile",
         metavar="NAME",
         help="a named bundle of settings: smoke, ci, nightly, or one of [tool.mlguard.profiles] (default: none)",
+    )
+    group.addoption(
+        "--mlguard-cache",
+        dest="mlguard_cache",
+        action="store_const",
+        const="true",
+        help="reuse the results of checks whose model weights, data and settings are unchanged, stored "
+        "under pytest's cache directory (.pytest_cache/d/mlguard); also `cache = true` in [tool.mlguard] "
+        "(default: off)",
+    )
+    group.addoption(
+        "--mlguard-cache-clear",
+        dest="mlguard_cache_clear",
+        action="store_true",
+        default=False,
+        help="empty the mlguard result cache before the run, with or without --mlguard-cache (default: off)",
+    )
+    group.addoption(
+        "--mlguard-budget",
+        dest="mlguard_budget",
+        metavar="DURATION",
+        help="fit the built-in suite into DURATION (120, 120s, 2m): the most informative checks run first, "
+        "others run on fewer samples or are cut, and the report says which (default: none)",
     )
     group.addoption(
         "--mlguard-set",
@@ -172,6 +199,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         spec = getattr(item, "callspec", None) and item.callspec.params.get("mlguard_check")  # type: ignore[attr-defined]
         if spec is not None:
             item.extra_keyword_matches.update(spec.keywords)
+    if session.enabled:
+        session.order_for_budget(items)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -12,6 +12,7 @@ import json
 import os
 import shlex
 import sys
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,6 +38,8 @@ CLI_OPTION_KEYS = (
     ("baseline.save", "mlguard_save_baseline"),
     ("baseline.compare", "mlguard_compare"),
     ("baseline.compare_fail", "mlguard_compare_fail"),
+    ("budget", "mlguard_budget"),
+    ("cache", "mlguard_cache"),
 )
 
 
@@ -105,6 +108,9 @@ class MlguardSession:
     def __init__(self, config: pytest.Config) -> None:
         from .checks.registry import all_keys
 
+        from .plugin import LOADED
+
+        self._started = LOADED  # --mlguard-budget counts from the plugin's import, early in pytest's start
         self.config = config
         self.enabled: bool = bool(config.getoption("mlguard"))
         self.keys = all_keys()
@@ -117,6 +123,7 @@ class MlguardSession:
         self.written: dict[str, Path] = {}
         self.write_error: str | None = None
         self._start_run()
+        self._open_cache()
 
     # -- settings ---------------------------------------------------------------------------------
     def resolve(self, marker: Mapping[str, Any] | None = None, marker_where: str = "the mlguard marker") -> Settings:
@@ -212,7 +219,7 @@ class MlguardSession:
         self.results.append(result.to_dict())
         if item is not None:  # JUnit XML <property> elements, for CI dashboards
             data = result.to_dict()
-            for name in ("model", "metric", "value", result.kind, "threshold", "n", "passed"):
+            for name in ("model", "metric", "value", result.kind, "threshold", "n", "passed", "verdict"):
                 item.user_properties.append((f"mlguard_{name}", data[name]))
         self.config.hook.pytest_mlguard_result(config=self.config, result=result)
 
@@ -221,7 +228,7 @@ class MlguardSession:
         target = os.path.relpath(self.config.rootpath / path, self.config.invocation_params.dir) + sep + rest
         words = ["pytest", "--mlguard", target, "--mlguard-seed", str(self.settings.seed)]
         for key, value in self._cli.items():
-            if key == "seed" or key.startswith("baseline."):  # a check rerun alone must not save or gate a baseline
+            if key in ("seed", "cache", "budget") or key.startswith("baseline."):  # a rerun must not save or gate a baseline, nor reuse a cached result
                 continue
             if key in INI_KEYS:
                 words += [f"--mlguard-{key}", str(value)]
@@ -232,10 +239,13 @@ class MlguardSession:
     def failure_message(self, result: CheckResult, nodeid: str) -> str:
         lines = [
             f"{result.id} on model {result.model!r}: {result.verdict()}",
-            f"  measured on n={result.n} samples with seed={result.seed}",
+            f"  measured on {result.evidence()}",
         ]
         if result.message:
             lines.append("  " + result.message.replace("\n", "\n  "))
+        cached = result.details.get("cached")
+        if cached:
+            lines.append(f"  from the mlguard cache (measured {cached.get('stored_at')}); --mlguard-cache-clear measures again")
         lines.append(f"  rerun alone: {self.rerun_command(nodeid)}")
         replay = result.details.get("replay")  # extra arguments that replay the failing input
         if replay:
@@ -250,7 +260,7 @@ class MlguardSession:
     def sessionfinish(self) -> None:
         if self.is_worker:
             self.config.workeroutput[WORKER_OUTPUT_KEY] = json.dumps(  # type: ignore[attr-defined]
-                {"results": self.results, "models": self.models}
+                {"results": self.results, "models": self.models, "budget": self.budget.summary() if self.budget else None}
             )
             return
         if not self.results:
@@ -268,6 +278,8 @@ class MlguardSession:
             from .baseline.compare import compare_runs
 
             report["comparison"] = compare_runs(report, self.baseline, self.settings.get("baseline.compare_fail"))
+        if self.budget is not None:
+            report["budget"] = self._budget_summary()
         self.config.hook.pytest_mlguard_report(config=self.config, report=report)
         self.report = report
         try:
@@ -283,6 +295,15 @@ class MlguardSession:
                 self.written["baseline"] = save_baseline(report, self.settings.get("baseline.save"), self.settings.get("baseline.dir"))
         except OSError as exc:
             self.write_error = f"could not write the mlguard report to {self.settings.output}: {exc}"
+
+    def _budget_summary(self) -> dict[str, Any]:
+        """The budget's plan, merged over xdist workers: what was cut or shortened, and the time spent."""
+        summary = self.budget.summary()  # type: ignore[union-attr]
+        for worker in self.budgets:
+            summary["cut"] += worker["cut"]
+            summary["shortened"] += worker["shortened"]
+            summary["throughput"] = summary["throughput"] or worker["throughput"]
+        return summary
 
     @property
     def regressed(self) -> bool:
@@ -311,11 +332,86 @@ class MlguardSession:
         )
         self._suite_items: dict[str, int] = {}
         self._workers = int(self.config.workerinput.get("workercount", 1)) if self.is_worker else 1  # type: ignore[attr-defined]
+        from .budget import Budget
+
+        self.budget = Budget.from_settings(self.settings, self._started, self._workers) if self.enabled else None
+        self.budgets: list[dict[str, Any]] = []  # the plans of xdist workers, merged on the controller
+
+    def _open_cache(self) -> None:
+        """The result cache under pytest's cache directory, if ``cache`` is on; emptied first (on
+        the controller only) with ``--mlguard-cache-clear``."""
+        self.cache: Any = None
+        self.cache_cleared: int | None = None
+        clear = bool(self.config.getoption("mlguard_cache_clear", False))
+        use = self.enabled and self.settings.get("cache")
+        if not (use or clear):
+            return
+        pytest_cache = getattr(self.config, "cache", None)
+        if pytest_cache is None:
+            asked = "--mlguard-cache-clear" if clear and not use else f"the mlguard cache (from {self.settings.source('cache')})"
+            ini = self.config.inipath.name if self.config.inipath else "the ini file"
+            where = f"in addopts of {ini}" if "no:cacheprovider" in " ".join(self.config.getini("addopts")) else "on the command line"
+            raise ConfigError(
+                f"{asked} needs pytest's cache directory, but pytest's cacheprovider plugin is disabled by "
+                f"-p no:cacheprovider {where}: remove it there (or override addopts for this run with -o addopts=), "
+                "or leave the mlguard cache off"
+            )
+        from .cache import ResultCache
+
+        cache = ResultCache(pytest_cache.mkdir("mlguard"))
+        if clear and not self.is_worker:
+            self.cache_cleared = cache.clear()
+        self.cache = cache if use else None
 
     def collected(self, items: list[pytest.Item]) -> None:
-        """Number the mlguard items, for the ``[3/6]`` of progress lines."""
+        """Number the mlguard items, for the ``[3/6]`` of progress lines; the budget's plan."""
+        from .suite import item_spec
+
         marked = [item.nodeid for item in items if item.get_closest_marker("mlguard") is not None]
         self._suite_items = {nodeid: index for index, nodeid in enumerate(marked, 1)}
+        if self.budget is not None:
+            for item in items:
+                spec = item_spec(item)
+                if spec is not None:
+                    self.budget.pending[item.nodeid] = spec
+
+    # -- --mlguard-budget -------------------------------------------------------------------------------
+    def order_for_budget(self, items: list[pytest.Item]) -> None:
+        """Under a budget, the suite's items run most informative first (:func:`~pytest_mlguard.budget.rank`);
+        other tests keep their places."""
+        if self.budget is None:
+            return
+        from .budget import rank
+        from .suite import item_spec
+
+        places = [index for index, item in enumerate(items) if item_spec(item) is not None]
+        ordered = sorted((items[index] for index in places), key=lambda item: rank(item_spec(item)))  # type: ignore[arg-type]
+        for index, item in zip(places, ordered):
+            items[index] = item
+
+    def budget_limits(self, nodeid: str, spec: CheckSpec, evaluation: Evaluation) -> None:
+        """Give the check its share of the budget (``evaluation.limits``), or skip it: cut."""
+        evaluation.limits = None
+        if self.budget is None:
+            return
+        if self.budget.throughput is None:  # the model's throughput: one warm batch, timed
+            evaluation.clean_proba  # noqa: B018  (the first call warms the model up)
+            x = evaluation.data.x[: min(evaluation.data.n, evaluation.model.batch_size)]
+            with evaluation.model.running(evaluation.settings.device):
+                start = time.perf_counter()
+                evaluation.model.predict_proba(x)
+                self.budget.measure(len(x), time.perf_counter() - start)
+        limits = self.budget.limits(nodeid, spec, evaluation.data.n)
+        if limits is None:
+            pytest.skip(f"{spec.id}: cut by --mlguard-budget: {self.budget.cut[-1]['reason']}")
+        evaluation.limits = limits
+        self._budget_start = time.perf_counter()
+
+    def budget_done(self, nodeid: str, spec: CheckSpec, evaluation: Evaluation, result: CheckResult | None) -> None:
+        if self.budget is not None:
+            seconds = time.perf_counter() - self._budget_start
+            self.budget.done(nodeid, spec, None if result is not None and result.details.get("cached") else result, seconds, evaluation.limits, evaluation.data.n)
+        evaluation.limits = None
 
     def item_started(self, nodeid: str) -> None:
         self.progress.position(self._suite_items.get(nodeid), len(self._suite_items))
@@ -329,9 +425,21 @@ class MlguardSession:
             data = json.loads(payload)
             self.results.extend(data["results"])
             self.models.update(data["models"])
+            if data.get("budget"):
+                self.budgets.append(data["budget"])
 
     def terminal_summary(self, reporter: Any) -> None:
-        if self.is_worker or not self.results:
+        if self.is_worker:
+            return
+        if self.cache_cleared is not None:
+            reporter.write_line(f"mlguard cache: cleared {self.cache_cleared} stored results")
+        if not self.results:
+            if self.budget is not None and self._budget_summary()["cut"]:  # nothing measured: say why
+                summary = self._budget_summary()
+                reporter.write_sep("=", "mlguard")
+                reporter.write_line(f"budget {summary['seconds']:g} s: every check was cut, no report written", yellow=True, bold=True)
+                for entry in summary["cut"]:
+                    reporter.write_line(f"  cut {entry['check']}: {entry['reason']}")
             return
         from .reporting.terminal import summary_lines
 
@@ -340,3 +448,7 @@ class MlguardSession:
             reporter.write_line(line, **markup)
         if self.write_error:
             reporter.write_line(self.write_error, red=True)
+        if self.cache is not None:
+            from .cache import cache_summary
+
+            reporter.write_line(cache_summary(self.results, self.cache.directory, self.config.invocation_params.dir))

@@ -21,7 +21,7 @@ from .checks.base import CheckSpec, Family
 from .errors import CheckError, MlguardError, NotApplicable
 from .stash import session_of
 
-__all__ = ["SUITE_CLASS", "MlguardClass", "MlguardSuite", "declares_model"]
+__all__ = ["SUITE_CLASS", "MlguardClass", "MlguardSuite", "declares_model", "item_spec"]
 
 SUITE_CLASS = "mlguard"
 MODEL_FIXTURE = "mlguard_model"
@@ -59,7 +59,15 @@ def _check_function(family: Family, fixtures: tuple[str, ...], single: CheckSpec
     check.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     check.__name__ = family.name
     check.__doc__ = family.doc
+    check.mlguard_spec = single  # type: ignore[attr-defined]  # for --mlguard-budget's plan
     return pytest.mark.mlguard(check)
+
+
+def item_spec(item: pytest.Item) -> CheckSpec | None:
+    """The check a suite item runs (``None`` for other items)."""
+    callspec = getattr(item, "callspec", None)
+    spec = callspec.params.get("mlguard_check") if callspec is not None else None
+    return spec if isinstance(spec, CheckSpec) else getattr(getattr(item, "obj", None), "mlguard_spec", None)
 
 
 def run_suite_check(request: pytest.FixtureRequest, family: Family, spec: CheckSpec, values: dict[str, Any]) -> None:
@@ -71,7 +79,17 @@ def run_suite_check(request: pytest.FixtureRequest, family: Family, spec: CheckS
         )
         extras = {need: values[f"mlguard_{need}"] for need in family.needs if need not in ("model", "data", "pipeline")}
         evaluation = evaluation.with_extras(extras)
-        result = evaluation.run(family, spec)
+        from .cache import cached_result, run_cached
+
+        nodeid, result = request.node.nodeid, cached_result(session.cache, evaluation, family, spec)
+        if result is None:
+            session.budget_limits(nodeid, spec, evaluation)  # under --mlguard-budget: shortens the check, or cuts it (skip)
+            try:
+                result = run_cached(session.cache, evaluation, family, spec)
+            finally:
+                session.budget_done(nodeid, spec, evaluation, result)
+        elif session.budget is not None:
+            session.budget.pending.pop(nodeid, None)  # reused from the cache: nothing to plan
     except NotApplicable as exc:
         pytest.skip(f"{spec.id}: {exc}")
     except CheckError as exc:

@@ -104,6 +104,9 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     check_applicable(definition, model)
     settings = evaluation.settings
     data = evaluation.data.subset(spec.param("samples"), stable_seed(settings.seed, "attack-samples"))
+    limit = evaluation.sample_limit(data.n)  # fewer under --mlguard-budget: the data are in random order
+    if limit < data.n:
+        data = EvalData(data.x[:limit], data.y[:limit], name=data.name)
     batch_size = spec.param("batch_size")
     adapter: Adapter = evaluation.memo(("attack", "adapter", batch_size), lambda: make_adapter(model, batch_size))
     check_applicable(definition, model, adapter)
@@ -349,7 +352,10 @@ class _Run:
             seen[:] = False
             seen[looked] = True
         for other_id, access, other, other_seen in registry.get(key, []):
-            common = seen & other_seen
+            size = min(len(seen), len(other_seen))  # under --mlguard-budget a check may run on a prefix of the samples
+            common = np.zeros(len(seen), bool)
+            common[:size] = seen[:size] & other_seen[:size]
+            other = np.resize(other, len(seen))
             if (access == "gradients") == (self.definition.access == "gradients") or not common.any():
                 continue
             theirs, ours = (other_id, float(other[common].mean())), (self.spec.id, float(robust[common].mean()))

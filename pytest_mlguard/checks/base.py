@@ -181,21 +181,28 @@ class CheckResult:
         )
 
     def verdict(self) -> str:
-        """``accuracy 0.912 >= floor 0.900`` (or ``<``/``>`` when it fails), with the interval and,
-        for an inconclusive check, the policy and the sample size that would decide it."""
+        """``accuracy 0.912 >= floor 0.900`` (or ``<``/``>`` when it fails), and for an inconclusive
+        check the policy and the sample size that would decide it."""
         if self.kind == "floor":
             op = ">=" if self.value >= self.threshold else "<"
         else:
             op = "<=" if self.value <= self.threshold else ">"
         spec = f" ({self.threshold_spec})" if self.threshold_spec != f"{self.threshold:g}" else ""
         text = f"{self.metric} {self.value:.4f} {op} {self.kind} {self.threshold:.4f}{spec}"
-        if self.interval is not None:
-            text += f", {self.confidence:.0%} interval [{self.interval[0]:.4f}, {self.interval[1]:.4f}]"
         if self.label == "inconclusive":
             outcome = "passes" if self.passed else "fails"
             text += f": inconclusive ({outcome} under policy {self.policy!r})"
             if self.required_n:
                 text += f"; about n={self.required_n} samples would decide it"
+        return text
+
+    def evidence(self) -> str:
+        """``n=120 samples with seed=0; 95% wilson interval [0.8512, 0.9468]; stopped early ...``"""
+        text = f"n={self.n} samples with seed={self.seed}"
+        if self.interval is not None:
+            text += f"; {self.confidence:.0%} {self.interval_method} interval [{self.interval[0]:.4f}, {self.interval[1]:.4f}]"
+        if self.evaluations_saved:
+            text += f"; stopped early, {self.evaluations_saved} model evaluations saved"
         return text
 
     def to_dict(self) -> dict[str, Any]:

@@ -93,6 +93,14 @@ class Evaluation:
         with self.model.running(self.settings.device):
             return self.model.predict_proba(self.data.x)
 
+    #: what the running check may use under ``--mlguard-budget`` (a :class:`~pytest_mlguard.budget.Limits`), if anything
+    limits: Any = None
+
+    def sample_limit(self, n: int) -> int:
+        """How many of ``n`` samples the running check may use (all of them without a budget)."""
+        cap = getattr(self.limits, "samples", None)
+        return n if cap is None else max(1, min(n, int(cap)))
+
     def clean_correct(self) -> np.ndarray:
         return self.clean_proba.argmax(axis=1) == self.data.y
 
@@ -147,11 +155,14 @@ class Evaluation:
 
     def early_stop(self, spec: CheckSpec, total: int, clean: float | None = None) -> Any:
         """An :class:`~pytest_mlguard.verdicts.sequential.EarlyStop` for a proportion check of ``total``
-        samples under ``verdict.early_stop`` (a relative threshold resolves against ``clean``)."""
+        samples under ``verdict.early_stop`` (a relative threshold resolves against ``clean``); ``off``
+        where every value clears the threshold (a floor of 0: the check only measures)."""
         from ..verdicts.sequential import EarlyStop
 
         mode = self.settings.get("verdict.early_stop")
         threshold = spec.threshold.resolve(clean=clean)
+        if (spec.kind == "floor" and threshold <= 0) or (spec.kind == "ceiling" and threshold >= 1):
+            mode = "off"  # a threshold every value clears: the check is a measurement, made on every sample
         return EarlyStop(mode, threshold, total, kind=spec.kind, confidence=self.settings.get("verdict.confidence"))
 
     def batches(self, size: int) -> Iterator[slice]:

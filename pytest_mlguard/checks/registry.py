@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..accuracy import FAMILY as ACCURACY
+from ..budget import BUDGET_KEYS
 from ..attacks import FAMILY as ATTACK
 from ..baseline import BASELINE_KEYS
 from ..calibration import FAMILY as CALIBRATION
@@ -28,4 +29,4 @@ def family(name: str) -> Family:
 
 
 def all_keys() -> tuple[Key, ...]:
-    return (*CORE_KEYS, *VERDICT_KEYS, *SCORE_KEYS, *REPORT_KEYS, *PROGRESS_KEYS, *BASELINE_KEYS, *(key for fam in FAMILIES for key in fam.all_keys))
+    return (*CORE_KEYS, *BUDGET_KEYS, *VERDICT_KEYS, *SCORE_KEYS, *REPORT_KEYS, *PROGRESS_KEYS, *BASELINE_KEYS, *(key for fam in FAMILIES for key in fam.all_keys))

@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import ConfigError
-from .parse import Parser, parse_int, parse_optional, parse_path, parse_str
+from .parse import Parser, parse_bool, parse_int, parse_optional, parse_path, parse_str
 
 __all__ = ["CORE_KEYS", "ENV_PREFIX", "Key", "Settings", "Source", "resolve"]
 
@@ -77,6 +77,14 @@ CORE_KEYS: tuple[Key, ...] = (
         None,
         "a named bundle of settings: smoke, ci, nightly or one defined in [tool.mlguard.profiles.<name>]",
         cli="--mlguard-profile",
+    ),
+    Key(
+        "cache",
+        parse_bool,
+        False,
+        "reuse the results of checks whose model, data and settings are unchanged, from pytest's cache "
+        "directory (.pytest_cache/d/mlguard); --mlguard-cache-clear empties it",
+        cli="--mlguard-cache",
     ),
 )
 
@@ -174,7 +182,7 @@ def env_source(environ: Mapping[str, str], keys: Mapping[str, Key]) -> Source:
 
 
 def _profile_source(sources: list[Source], known: Mapping[str, Key], builtin: Mapping[str, Mapping[str, Any]]) -> Source | None:
-    """The selected profile's values as the lowest-precedence source, or ``None`` if none is selected."""
+    """The selected profile's values as a source, or ``None`` if none is selected."""
     name, place = None, ""
     for source in sources:  # highest precedence first
         if "profile" in source.values:
@@ -209,8 +217,9 @@ def resolve(
 ) -> Settings:
     """Resolve settings from every source, highest precedence first.
 
-    A selected profile (``profile`` = a name) supplies values below every other source, like
-    Hypothesis' settings profiles: explicit settings override the profile's.
+    A selected profile (``profile`` = a name), like a Hypothesis settings profile chosen for a run,
+    overrides the project's files (``[tool.mlguard]``) and markers, and is overridden by the command
+    line and the environment.
 
     Args:
         cli: values from the command line, by dotted key (strings, as typed).
@@ -235,8 +244,8 @@ def resolve(
         Source(dict(marker or {}), marker_where),
     ]
     profile_source = _profile_source(sources, known, profiles or {})
-    if profile_source is not None:
-        sources.append(profile_source)
+    if profile_source is not None:  # chosen for this run: above the project's files, below the run's own options
+        sources.insert(2, profile_source)
 
     values: dict[str, Any] = {}
     where: dict[str, str] = {}

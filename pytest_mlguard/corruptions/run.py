@@ -375,7 +375,8 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     clean_correct = evaluation.clean_correct()
     clean = evaluation.clean_accuracy()
     scale = image_scale(evaluation)
-    stopper = evaluation.early_stop(spec, data.n, clean=clean)
+    planned = evaluation.sample_limit(data.n)  # fewer than all under --mlguard-budget
+    stopper = evaluation.early_stop(spec, planned, clean=clean)
     labels = data.y
 
     def stop(done: int, proba: np.ndarray) -> bool:
@@ -383,14 +384,14 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
 
     result = corrupted_predictions(
         model,
-        data.x,
+        data.x[:planned],
         name,
         severity,
         check_seed(spec, evaluation),
         scale=scale,
         workers=workers,
         first=first,
-        chunk=check_chunk(model, data.n, _stops_early(spec, evaluation)),
+        chunk=check_chunk(model, planned, _stops_early(spec, evaluation)),
         keep=lambda i, predicted: bool(clean_correct[i]) and predicted != data.y[i],
         stop=stop if _stops_early(spec, evaluation) else None,
     )
@@ -421,13 +422,15 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         "workers": workers,
         "early_stop": stopper.details(done),
     }
+    if planned < data.n:
+        details["budget"] = {"planned_n": data.n, "n": planned}
     message = (
         f"under {name} at severity {severity}: accuracy {accuracy:.4f}, clean {clean:.4f} "
         f"(relative {accuracy / clean if clean else float('nan'):.3f}); "
         f"{details['flipped']} of {int(clean_correct.sum())} correct predictions flipped; ECE {details['ece']:.4f}"
     )
     if stopper.stopped:
-        message += f"\nstopped early after {done} of {data.n} samples: the verdict was decided ({stopper.mode})"
+        message += f"\nstopped early after {done} of {planned} samples: the verdict was decided ({stopper.mode})"
     if accuracy < spec.threshold.resolve(clean=clean):
         saved, examples = _save_flipped(evaluation, spec, result, clean_correct & ~correct, predicted)
         message += saved
@@ -443,7 +446,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         interval=interval,
         interval_method=method,
         evaluations=done,
-        evaluations_saved=data.n - done,
+        evaluations_saved=planned - done,
     )
 
 

@@ -108,7 +108,10 @@ def _fuzz(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         raise NotApplicable("missing-fields applies to record pipelines; this pipeline takes image files")
     settings = evaluation.settings
     runner, isolation = pipeline_runner(evaluation)
-    fuzzer = Fuzzer(runner, pipeline.input, settings.get("inputs.time_budget"))
+    seconds = settings.get("inputs.time_budget")
+    if getattr(evaluation.limits, "seconds", None) is not None:  # a share of --mlguard-budget
+        seconds = min(seconds, evaluation.limits.seconds)
+    fuzzer = Fuzzer(runner, pipeline.input, seconds)
     extra: dict[str, Any] = {"pipeline": pipeline.name, "isolation": isolation}
     try:
         replay = settings.get("inputs.replay")

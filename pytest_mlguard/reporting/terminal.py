@@ -27,8 +27,7 @@ def summary_lines(
         else:
             op = (">=" if check["value"] >= check[kind] else "<") if kind == "floor" else ("<=" if check["value"] <= check[kind] else ">")
         interval = check.get("interval")
-        if interval:
-            value += f" [{interval['low']:.3f}, {interval['high']:.3f}]"
+        shown = f"[{interval['low']:.3f}, {interval['high']:.3f}] " if interval else ""
         label = check.get("verdict") or ("passed" if check["passed"] else "failed")
         verdict = "PASSED" if check["passed"] else "FAILED"
         if label == "inconclusive":
@@ -36,9 +35,11 @@ def summary_lines(
             verdict += f"; n={check['required_n']} would decide)" if check.get("required_n") else ")"
         saved = check.get("evaluations_saved")
         n = f"n={check['n']}" + (f" ({saved} evaluations saved)" if saved else "")
+        if isinstance(check.get("details"), Mapping) and check["details"].get("cached"):
+            verdict += " (cached)"
         name = f"{check['model']}::{check['id']}"
         yield (
-            f"{name:<{width}} {check['metric']} {value} {op} {kind} {check[kind]:.4f}  {n:<6} {verdict}",
+            f"{name:<{width}} {check['metric']} {value} {op} {kind} {check[kind]:.4f}  {n:<6} {shown}{verdict}",
             {"green": check["passed"] and label != "inconclusive", "yellow": label == "inconclusive", "red": not check["passed"]},
         )
     for model, entry in report["score_components"].items():
@@ -46,6 +47,20 @@ def summary_lines(
         yield f"robustness score of {model}: {entry['score']:.1f}/100 ({components})", {"bold": True}
     if len(report["score_components"]) > 1:
         yield f"robustness score: {report['score']:.1f}/100 (mean over models)", {"bold": True}
+    budget = report.get("budget")
+    if budget:
+        yield (
+            f"budget {budget['seconds']:g} s: {budget['spent_s']:.1f} s spent before the reports; "
+            f"{len(budget['shortened'])} checks shortened, {len(budget['cut'])} cut",
+            {"bold": True, "yellow": bool(budget["cut"] or budget["shortened"])},
+        )
+        for entry in budget["shortened"]:
+            if "planned_n" in entry:
+                yield f"  shortened {entry['model']}::{entry['check']}: n={entry['n']} of {entry['planned_n']}", {}
+            else:
+                yield f"  shortened {entry['model']}::{entry['check']}: searched {entry['seconds']:g} s of {entry['planned_seconds']:g}", {}
+        for entry in budget["cut"]:
+            yield f"  cut {entry['check']}: {entry['reason']}", {}
     if report.get("comparison"):
         from ..baseline.compare import comparison_lines
 

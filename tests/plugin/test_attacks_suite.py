@@ -62,6 +62,8 @@ def test_every_kind_of_attack_check_runs_and_reports(project):
 MASKED = """
 [tool.mlguard]
 samples = 48
+[tool.mlguard.verdict]
+early_stop = "off"
 [tool.mlguard.attack]
 checks = ["pgd-linf-0.1", "square-linf-0.1"]
 queries = 30
@@ -95,8 +97,8 @@ def test_adversarially_trained_model_passes_the_floor_the_plain_model_fails(proj
     result.stdout.fnmatch_lines_random(
         [
             "FAILED conftest.py::mlguard::attack[[]pgd-linf-0.1-good_model[]]*",
-            "digits::attack[[]pgd-linf-0.1[]]*robust_accuracy 0.4917 < floor 0.7500 * FAILED",
-            "digits-adv::attack[[]pgd-linf-0.1[]]*robust_accuracy 0.8639 >= floor 0.7500 * PASSED",
+            "digits::attack[[]pgd-linf-0.1[]]*robust_accuracy 0.* < floor 0.7500 * FAILED",
+            "digits-adv::attack[[]pgd-linf-0.1[]]*robust_accuracy 0.8* >= floor 0.7500 * PASSED",
         ]
     )
 

@@ -55,7 +55,7 @@ def test_custom_tests_with_marker_and_fixture(project):
         @pytest.mark.mlguard(seed=5, samples=10)  # samples: pyproject.toml's 120 takes precedence
         def test_noise_keeps_most_accuracy(mlguard):
             result = mlguard.check("corruption[gaussian_noise-2]", floor="0.9*clean")
-            assert (result.seed, result.n) == (5, 120)
+            assert (result.seed, result.n + result.details["early_stop"]["samples_skipped"]) == (5, 120)
 
         @pytest.mark.mlguard(settings={"attack.steps": 3})
         def test_pgd_floor_fails(mlguard):

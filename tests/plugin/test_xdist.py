@@ -66,8 +66,9 @@ def test_two_workers_load_the_model_once_each_merge_results_and_write_junit_prop
             "mlguard_value": str(check["value"]),
             f"mlguard_{kind}": str(check[kind]),
             "mlguard_threshold": check["threshold"],
-            "mlguard_n": "120",
+            "mlguard_n": str(check["n"]),
             "mlguard_passed": "True",
+            "mlguard_verdict": check["verdict"],
         }
 
 

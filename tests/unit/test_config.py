@@ -117,12 +117,14 @@ def test_settings_are_frozen():
         s.get("corruption.floors")["x"] = 1  # type: ignore[index]
 
 
-def test_profiles_sit_below_explicit_settings():
+def test_profiles_sit_above_the_project_files_and_below_the_command_line():
     from pytest_mlguard.config.profiles import BUILTIN_PROFILES
 
-    file = Source({"samples": 30}, "pyproject.toml [tool.mlguard]", profiles={"ci": {"attack.steps": 3}, "mine": {"seed": 9}})
+    file = Source({"samples": 30, "seed": 4}, "pyproject.toml [tool.mlguard]", profiles={"ci": {"attack.steps": 3}, "mine": {"seed": 9}})
     s = resolve(keys=KEYS, environ={}, cli={"profile": "ci"}, files=[file], profiles=BUILTIN_PROFILES)
-    assert s.samples == 30  # explicit beats the profile's 500
+    assert s.samples == 500 and s.source("samples").startswith("profile 'ci'")  # the run's profile beats the project's 30
+    assert s.seed == 4  # what the profile leaves alone comes from the project
+    assert resolve(keys=KEYS, environ={}, cli={"profile": "ci", "samples": "7"}, files=[file], profiles=BUILTIN_PROFILES).samples == 7
     assert s.get("attack.steps") == 3  # the project's [tool.mlguard.profiles.ci] extends the built-in
     assert s.get("corruption.severities") == (1, 3, 5)
     assert s.source("corruption.severities") == "profile 'ci' from pyproject.toml [tool.mlguard] (profiles.ci)"

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...checks.base import CheckSpec, Measurement
+from ...contract.data import EvalData
 from ..compare import per_sample_diff
 
 if TYPE_CHECKING:
@@ -95,6 +96,9 @@ def batch_diff(model: Model, x: np.ndarray, rng: np.random.Generator, batch_size
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     model, data = evaluation.model, evaluation.data
+    limit = evaluation.sample_limit(data.n)  # fewer under --mlguard-budget: the data are in random order
+    if limit < data.n:
+        data = EvalData(data.x[:limit], data.y[:limit], name=data.name)
     tolerance = spec.param("tolerance")
     details: dict[str, Any] = {"tolerance": tolerance}
     errors: list[str] = []

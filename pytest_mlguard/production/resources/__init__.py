@@ -169,5 +169,6 @@ FAMILY = Family(
     plan=_plan,
     make=_make,
     run="pytest_mlguard.production.resources.run:run_check",
+    cacheable=False,  # measures this machine: --mlguard-cache never reuses an earlier run
     doc="latency, throughput and peak memory in a process limited like the production server, against budgets",
 )

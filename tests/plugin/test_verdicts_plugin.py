@@ -1,0 +1,53 @@
+"""Verdicts end to end: inconclusive checks under each policy, profiles, and the time budget's report."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import FAST
+
+INCONCLUSIVE = ("--mlguard", "-k", "accuracy", "--mlguard-samples", "50", "--mlguard-set", "accuracy.floor=0.93")
+
+
+@pytest.mark.parametrize("policy, outcome", [("estimate", "passed"), ("strict", "failed")])
+def test_an_inconclusive_floor_says_so_and_the_policy_decides(project, policy, outcome):
+    result = project.write(pipeline=None).run(*INCONCLUSIVE, "--mlguard-set", f"verdict.policy={policy}")
+    result.assert_outcomes(**{outcome: 1})
+    result.stdout.fnmatch_lines(
+        [f"digits::accuracy *accuracy 0.9* >= floor 0.9300  n=50 * [[]0.*, *[]] INCONCLUSIVE ({outcome} by policy {policy}; n=* would decide)"]
+    )
+    check = project.report()["checks"][0]
+    assert check["verdict"] == "inconclusive" and check["passed"] is (outcome == "passed") and check["policy"] == policy
+    assert check["interval"]["method"] == "wilson" and check["interval"]["low"] < 0.93 and check["required_n"] > 50
+    if policy == "strict":
+        result.stdout.fnmatch_lines([f"accuracy on model 'digits': accuracy 0.9* >= floor 0.9300: inconclusive (fails under policy 'strict'); about n={check['required_n']} samples would decide it"])
+        decided = project.run(*INCONCLUSIVE[:-4], "--mlguard-samples", str(check["required_n"]), "--mlguard-set", "accuracy.floor=0.93", "--mlguard-set", "verdict.policy=strict")
+        decided.assert_outcomes(passed=1)
+        assert project.report()["checks"][0]["verdict"] == "passed"
+
+
+def test_a_profile_overrides_the_project_and_the_command_line_overrides_the_profile(project):
+    project.write(pipeline=None)
+    project.run("--mlguard", "-k", "accuracy", "--mlguard-profile", "smoke").assert_outcomes(passed=1)
+    assert project.report()["samples"] == 100  # the project says 120
+    project.run("--mlguard", "-k", "accuracy", "--mlguard-profile", "smoke", "--mlguard-samples", "60").assert_outcomes(passed=1)
+    assert project.report()["samples"] == 60
+
+
+def test_a_budget_runs_the_informative_checks_first_and_reports_what_it_shortened_or_cut(project):
+    grid = FAST + '\n[tool.mlguard.corruption]\ncorruptions = "all"\nseverities = "all"\n'
+    grid = grid.replace('[tool.mlguard.corruption]\nfloor = "0.7*clean"\n', "")
+    project.write(pipeline=None, pyproject=grid)
+    heavy = ("--mlguard-samples", "360", "--mlguard-set", "verdict.early_stop=off", "--mlguard-set", "attack.checks=pgd-linf-0.1,pgd-linf-sweep")
+    result = project.run("--mlguard", "--mlguard-budget", "8s", *heavy, "-v", "-rs")
+    report = project.report()
+    budget = report["budget"]
+    ran = [line.split("::")[-1].split(" ")[0] for line in result.stdout.lines if line.startswith("conftest.py::mlguard::")]
+    assert ran[0] == "accuracy" and ran.index("calibration[ece]") < ran.index("corruption[gaussian_noise-1]") < ran.index("attack[pgd-linf-0.1]") < ran.index("attack[pgd-linf-sweep]")
+    assert budget["seconds"] == 8 and budget["throughput"] > 0 and budget["cut"] and budget["shortened"] is not None
+    cut = {entry["check"] for entry in budget["cut"]}
+    measured = {check["id"] for check in report["checks"]}
+    gray = [line for line in result.stdout.lines if line.startswith("SKIPPED") and "changes colour only" in line]
+    assert not cut & measured and len(cut) + len(measured) + len(gray) == len(ran)
+    result.stdout.fnmatch_lines(["*budget 8 s: * s spent before the reports; * checks shortened, * cut", "  cut *: *", "SKIPPED * cut by --mlguard-budget: *"])
+    for entry in budget["shortened"]:
+        assert entry["n"] < entry["planned_n"]
