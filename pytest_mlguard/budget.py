@@ -39,7 +39,20 @@ if TYPE_CHECKING:
     from .checks.base import CheckResult, CheckSpec
     from .config.settings import Settings
 
-__all__ = ["BUDGET_KEYS", "MIN_SAMPLES", "Budget", "Limits", "parse_duration", "rank"]
+__all__ = [
+    "ATTACK_UNIT",
+    "BUDGET_KEYS",
+    "Budget",
+    "FAMILY_RANK",
+    "INPUTS_PRIOR_SECONDS",
+    "Limits",
+    "MIN_SAMPLES",
+    "PRIOR_FORWARDS",
+    "PRIOR_SECONDS",
+    "SAMPLED",
+    "parse_duration",
+    "rank",
+]
 
 BUDGET_KEYS = (
     Key(

@@ -45,9 +45,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMAT",
+    "MAX_ARTIFACT_BYTES",
     "ResultCache",
     "cache_key",
     "cache_summary",
+    "cached_result",
     "fingerprint_arrays",
     "fingerprint_model",
     "fingerprint_paths",

@@ -7,7 +7,10 @@ For each model, each family present gets a component in [0, 1], the mean over it
 * checks of a metric in physical units (milliseconds, megabytes, samples per second: a value or a
   threshold above 1), relative to their threshold: ``min(1, value / floor)`` for a floor,
   ``min(1, ceiling / value)`` for a ceiling (1 when the value is 0), so a check that passes scores 1;
-* other ceiling checks (ECE, confidence on garbage): ``max(0, 1 - value)``;
+* minimal attacks (a median perturbation norm): ``min(1, value / floor)`` (1 for a floor of 0);
+* confidence on garbage inputs: ``(1 - value) / (1 - chance)``, so a model that answers garbage at
+  chance level scores 1;
+* other ceiling checks (ECE): ``max(0, 1 - value)``;
 * other floor checks (accuracy, graceful fraction): the value, clipped to [0, 1];
 * a NaN measurement: 0.
 
@@ -50,6 +53,11 @@ def check_goodness(result: Mapping[str, Any]) -> float:
     threshold = float(result["ceiling"] if "ceiling" in result else result.get("floor", 0.0))
     if clean is not None and result["family"] != "accuracy" and "ceiling" not in result:
         return 0.0 if clean <= 0 else max(0.0, min(1.0, value / clean))
+    if result["metric"] == "median_perturbation":  # a norm, not a fraction: relative to its floor
+        return (1.0 if value > 0 else 0.0) if threshold <= 0 else max(0.0, min(1.0, value / threshold))
+    chance = result.get("details", {}).get("chance")
+    if "ceiling" in result and chance is not None and 0 < chance < 1:  # confidence on garbage: chance is ideal
+        return max(0.0, min(1.0, (1.0 - value) / (1.0 - chance)))
     if abs(value) > 1.0 or abs(threshold) > 1.0:  # physical units: relative to the threshold
         if "ceiling" in result:
             return 1.0 if value <= 0 else max(0.0, min(1.0, threshold / value))

@@ -1,0 +1,73 @@
+"""How closely ``--mlguard-budget`` keeps its budget, and how long the built-in profiles take.
+
+Runs ``pytest --mlguard examples/digits`` as a user would (a fresh process each time, wall time
+measured around it, reports included):
+
+* budgets: the example with the full ImageNet-C grid (19 corruptions x 5 severities), 40-step
+  attacks and no early stopping, which takes longer than the budgets, under ``--mlguard-budget`` 30,
+  60 and 120 s, and without one;
+  printed as wall time / budget, with how many checks were shortened and cut;
+* profiles: the example under ``--mlguard-profile smoke``, ``ci`` and ``nightly``.
+
+    python benchmarks/bench_budget.py              # budgets and profiles (about 20 minutes on 2 cores)
+    python benchmarks/bench_budget.py --budgets    # budgets only
+    python benchmarks/bench_budget.py --profiles   # profiles only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NIGHTLY = ("--mlguard-profile", "nightly")  # every corruption and severity, 50-step attacks, long searches, no early stopping
+
+
+def run(*args: str) -> tuple[float, dict]:
+    """Wall seconds of one ``pytest --mlguard examples/digits`` run, and its report."""
+    with tempfile.TemporaryDirectory() as output:
+        command = [sys.executable, "-m", "pytest", "--mlguard", "examples/digits", "-q", "-p", "no:cacheprovider", "--mlguard-output", output, *args]
+        start = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        wall = time.perf_counter() - start
+        report_path = Path(output) / "report.json"
+        return wall, json.loads(report_path.read_text()) if report_path.is_file() else {}
+
+
+def budgets() -> None:
+    for seconds in (30, 60, 120):
+        wall, report = run(*NIGHTLY, "--mlguard-budget", f"{seconds}s")
+        plan = report.get("budget", {})
+        print(
+            f"nightly, --mlguard-budget {seconds:>3}s: wall {wall:6.1f} s, wall / budget = {wall / seconds:.2f}; "
+            f"{len(report.get('checks', []))} checks measured, {len(plan.get('shortened', []))} shortened, {len(plan.get('cut', []))} cut",
+            flush=True,
+        )
+
+
+def profiles() -> None:
+    wall, report = run()
+    print(f"no profile: {wall:.1f} s, {len(report.get('checks', []))} checks", flush=True)
+    for name in ("smoke", "ci", "nightly"):
+        wall, report = run("--mlguard-profile", name)
+        print(f"--mlguard-profile {name:<8} {wall:7.1f} s, {len(report.get('checks', []))} checks, samples={report.get('samples')}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budgets", action="store_true", help="budgets only")
+    parser.add_argument("--profiles", action="store_true", help="profiles only")
+    args = parser.parse_args()
+    if not args.budgets:
+        profiles()
+    if not args.profiles:
+        budgets()
+
+
+if __name__ == "__main__":
+    main()
