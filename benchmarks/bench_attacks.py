@@ -111,6 +111,7 @@ def mlguard_pgd(model: TorchModel, x: np.ndarray, y: np.ndarray, eps: float, ste
 def mlguard_check(model: TorchModel, x: np.ndarray, y: np.ndarray, eps: float, steps: int, batch_size: int, output: str) -> float:
     """The whole attack check, as the suite runs it (a fresh evaluation each time: nothing shared)."""
     cli = {"attack.checks": f"pgd-linf-{eps!r}", "attack.steps": str(steps), "attack.batch_size": str(batch_size), "output": output}
+    cli["verdict.early_stop"] = "off"  # every sample, as the other paths (benchmarks/bench_early_stop.py measures stopping)
     settings = resolve(cli=cli, environ={}, keys=all_keys())
     evaluation = Evaluation(model, EvalData(x, y), settings)
     fam = family("attack")
