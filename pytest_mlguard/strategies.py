@@ -38,12 +38,7 @@ from .inputs.files import FORMATS, MODES
 from .inputs.records import MUTATIONS
 
 __all__ = [
-    "COMPRESSION_FORMATS",
     "CorruptionCase",
-    "FORMATS",
-    "MODES",
-    "MUTATIONS",
-    "SUBSAMPLING",
     "compressed_images",
     "corrupt_image_files",
     "corruptions",

@@ -73,6 +73,7 @@ def item_spec(item: pytest.Item) -> CheckSpec | None:
 def run_suite_check(request: pytest.FixtureRequest, family: Family, spec: CheckSpec, values: dict[str, Any]) -> None:
     """The body of every suite item: measure, record, and fail with the verdict if it fails."""
     session = session_of(request.config)
+    skipped = failed = ""
     try:
         evaluation = session.evaluation(
             values["mlguard_model"], values["mlguard_data"], values.get("mlguard_pipeline"), session.settings
@@ -91,11 +92,16 @@ def run_suite_check(request: pytest.FixtureRequest, family: Family, spec: CheckS
         elif session.budget is not None:
             session.budget.pending.pop(nodeid, None)  # reused from the cache: nothing to plan
     except NotApplicable as exc:
-        pytest.skip(f"{spec.id}: {exc}")
+        skipped = f"{spec.id}: {exc}"
     except CheckError as exc:
-        pytest.fail(f"{spec.id} could not run: {exc}", pytrace=False)
+        failed = f"{spec.id} could not run: {exc}"
     except MlguardError as exc:
-        pytest.fail(f"{spec.id}: {exc}", pytrace=False)
+        failed = f"{spec.id}: {exc}"
+    # outside the except blocks, so that pytest shows the message once, not chained to the exception
+    if skipped:
+        pytest.skip(skipped)
+    if failed:
+        pytest.fail(failed, pytrace=False)
     session.record(result, request.node)
     if not result.passed:
         pytest.fail(session.failure_message(result, request.node.nodeid), pytrace=False)

@@ -136,6 +136,7 @@ class _Run:
         self._norms: np.ndarray | None = None  # the norms a minimal attack needed
         self.looked: np.ndarray | None = None  # the samples looked at, when a floor check stopped early
         self.stopper: Any = None
+        self.attack_evaluations = 0  # model evaluations of the attacks on the samples looked at, when stopped early
         self.successes: int | None = None  # robust samples, for the binomial interval of robust accuracy
         self.interval: tuple[float, float] | None = None
         self.interval_method: str | None = None
@@ -162,8 +163,8 @@ class _Run:
                 spent = self.adapter.log.since(before)
             self.problems += soundness.gradient_problems(spent, self.tolerance)
         details["model_evaluations"] = spent["evaluations"] + spent["gradient_rows"]
-        if self.stopper is not None:
-            details["early_stop"] = self.stopper.details(details["model_evaluations"])
+        if self.stopper is not None:  # saved: what the attacks cost per sample looked at, times the samples skipped
+            details["early_stop"] = self.stopper.details(self.attack_evaluations)
         details["gradient_evaluations"] = spent["gradient_rows"]
         details["queries_per_sample"] = round(spent["evaluations"] / max(1, len(y)), 2)
         details["cached_predictions"] = spent["requested"] - spent["evaluations"]
@@ -255,6 +256,7 @@ class _Run:
         order = np.concatenate([np.flatnonzero(clean_ok), np.flatnonzero(~clean_ok)]) if exact else np.arange(n)
         size = min(self.spec.param("batch_size"), max(MIN_LOOK, math.ceil(n / LOOKS)))
         robust, misclassified = 0, int((~clean_ok).sum())
+        before = self.adapter.log.snapshot()
         for start in range(0, n, size):
             looked = order[: start + size]
             index = order[start : start + size]
@@ -265,6 +267,8 @@ class _Run:
                 robust += int((adv_pred[index] == y[index]).sum())
             known = misclassified - int((~clean_ok[looked]).sum()) if exact else 0
             if stopper.update(robust, len(looked), known_failures=known):
+                spent = self.adapter.log.since(before)
+                self.attack_evaluations = spent["evaluations"] + spent["gradient_rows"]  # the attacks alone
                 return np.sort(looked)
         return None
 

@@ -8,7 +8,7 @@ their own, or extend these, in ``[tool.mlguard.profiles.<name>]`` tables.
 They change how much each check measures, not which checks run (the project's lists of corruptions
 and attacks stay), except ``nightly``, which runs the full ImageNet-C grid:
 
-* ``smoke``: seconds, for every push: 100 samples, 50 of them attacked with 5 steps, corruptions at
+* ``smoke``: seconds, for every push: 200 samples, 50 of them attacked with 5 steps, corruptions at
   severity 3, a short input search;
 * ``ci``: minutes: 500 samples, 200 attacked with 10 steps, severities 1, 3 and 5;
 * ``nightly``: everything: all samples and all of them attacked with 50 steps and 5000 queries, every
@@ -26,7 +26,7 @@ __all__ = ["BUILTIN_PROFILES"]
 
 BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {
-        "samples": 100,
+        "samples": 200,  # about 20 a class on 10 classes: per-class checks (gate[accuracy]) need them
         "attack.samples": 50,
         "attack.steps": 5,
         "attack.queries": 200,

@@ -227,7 +227,8 @@ def _float_range(pixels: np.ndarray, kind: str, seed: int) -> np.ndarray:
     if kind == "negative":
         return pixels * 2.0 - 1.0
     if kind == "huge":
-        return (pixels - 0.5) * 6e38
+        with np.errstate(over="ignore"):  # overflowing a small float type to inf is the point
+            return (pixels - 0.5) * 6e38
     if kind == "non-finite":
         out = pixels.copy()
         flat = out.reshape(-1)
@@ -303,9 +304,10 @@ def file_cases(
                 lace = False  # pypng writes no EXIF: an oriented PNG is written by Pillow, not interlaced
             frames = frames if fmt in F.MULTI_FRAME else 1
             transparency = want_transparency and mode == "P" and fmt in ("PNG", "GIF")
-            data = F.encode_file(
-                pixels, fmt, mode, interlaced=lace, exif_orientation=orientation, frames=frames, transparency=transparency
-            )
+            with np.errstate(invalid="ignore", over="ignore"):  # non-finite and huge float pixels are the point
+                data = F.encode_file(
+                    pixels, fmt, mode, interlaced=lace, exif_orientation=orientation, frames=frames, transparency=transparency
+                )
             if lace:
                 notes.append("progressive" if fmt == "JPEG" else "interlaced")
             if orientation is not None:

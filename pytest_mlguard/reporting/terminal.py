@@ -56,7 +56,7 @@ def summary_lines(
         )
         for entry in budget["shortened"]:
             if "planned_n" in entry:
-                yield f"  shortened {entry['model']}::{entry['check']}: n={entry['n']} of {entry['planned_n']}", {}
+                yield f"  shortened {entry['model']}::{entry['check']}: at most {entry['n']} of {entry['planned_n']} samples", {}
             else:
                 yield f"  shortened {entry['model']}::{entry['check']}: searched {entry['seconds']:g} s of {entry['planned_seconds']:g}", {}
         for entry in budget["cut"]:

@@ -28,7 +28,7 @@ def test_an_inconclusive_floor_says_so_and_the_policy_decides(project, policy, o
 def test_a_profile_overrides_the_project_and_the_command_line_overrides_the_profile(project):
     project.write(pipeline=None)
     project.run("--mlguard", "-k", "accuracy", "--mlguard-profile", "smoke").assert_outcomes(passed=1)
-    assert project.report()["samples"] == 100  # the project says 120
+    assert project.report()["samples"] == 200  # the project says 120
     project.run("--mlguard", "-k", "accuracy", "--mlguard-profile", "smoke", "--mlguard-samples", "60").assert_outcomes(passed=1)
     assert project.report()["samples"] == 60
 

@@ -18,7 +18,6 @@ PUBLIC_MODULES = [
     "pytest_mlguard.checks",
     "pytest_mlguard.reporting",
     "pytest_mlguard.fixture",
-    "pytest_mlguard.strategies",
     "pytest_mlguard.calibration",
     "pytest_mlguard.verdicts",
     "pytest_mlguard.budget",

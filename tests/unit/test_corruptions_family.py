@@ -19,7 +19,7 @@ from pytest_mlguard.config.parse import Threshold
 from pytest_mlguard.contract import CallableModel, EvalData
 from pytest_mlguard.corruptions import FAMILY, floor_for, selected
 from pytest_mlguard.corruptions.metrics import corruption_error, relative_corruption_error, summarize
-from pytest_mlguard.corruptions.run import Prefetcher, chunk_size, corrupt_images, corrupted_predictions, pipelined
+from pytest_mlguard.corruptions.run import BUSY_FOR_THREADS, AutoWorkers, Prefetcher, chunk_size, corrupt_images, corrupted_predictions, pipelined
 from pytest_mlguard.corruptions.strategies import CorruptionCase, corruptions
 from pytest_mlguard.errors import CheckError, ConfigError, InvalidArgument, NotApplicable
 
@@ -223,7 +223,9 @@ def test_auto_workers_thread_only_where_inference_leaves_the_cpu_idle(good):
     first, second = (evaluation.run(CORRUPTION, spec) for spec in CORRUPTION.plan(s))
     assert (first.details["workers"], second.details["workers"]) == (0, 1)
     local = Evaluation(good, zoo.digits(), s)
-    assert [local.run(CORRUPTION, spec).details["workers"] for spec in CORRUPTION.plan(s)] == [0, 0]
+    workers = [local.run(CORRUPTION, spec).details["workers"] for spec in CORRUPTION.plan(s)]
+    busy = local.memo(("corruption-auto-workers",), AutoWorkers).busy  # cores the CNN kept busy (less on a loaded machine)
+    assert workers == [0, 0 if busy >= BUSY_FOR_THREADS else 1]
     serial = make_settings(
         **{"corruption.corruptions": "gaussian_noise", "corruption.severities": "1,2", "corruption.workers": "0", "verdict.early_stop": "off"}
     )
