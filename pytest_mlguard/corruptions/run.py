@@ -356,7 +356,10 @@ def image_scale(evaluation: Evaluation) -> float:
 
 
 def _stops_early(spec: CheckSpec, evaluation: Evaluation) -> bool:
-    return spec.kind == "floor" and evaluation.settings.get("verdict.early_stop") != "off"
+    """Whether the check may stop early (and so looks at its verdict after smaller chunks)."""
+    if spec.kind != "floor" or evaluation.settings.get("verdict.early_stop") == "off":
+        return False
+    return evaluation.early_stop(spec, evaluation.data.n, clean=evaluation.clean_accuracy()).mode != "off"
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
