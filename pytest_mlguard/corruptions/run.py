@@ -204,6 +204,8 @@ def corrupted_predictions(
     n = len(x)
     chunk = chunk or chunk_size(model, n)
     prefetched = first.result() if first is not None else None
+    if prefetched is not None and len(prefetched[1]) > n:  # prefetched for more samples than a budget left
+        prefetched = None
     starts = range(len(prefetched[1]) if prefetched is not None else 0, n, chunk)
 
     def produce(start: int) -> Chunk:
@@ -356,7 +358,8 @@ def image_scale(evaluation: Evaluation) -> float:
 
 
 def _stops_early(spec: CheckSpec, evaluation: Evaluation) -> bool:
-    """Whether the check may stop early (and so looks at its verdict after smaller chunks)."""
+    """Whether a planned check may stop early (and so looks at its verdict after smaller chunks), for
+    the prefetcher, which prepares a check's first chunk before the check runs."""
     if spec.kind != "floor" or evaluation.settings.get("verdict.early_stop") == "off":
         return False
     return evaluation.early_stop(spec, evaluation.data.n, clean=evaluation.clean_accuracy()).mode != "off"
@@ -380,6 +383,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     scale = image_scale(evaluation)
     planned = evaluation.sample_limit(data.n)  # fewer than all under --mlguard-budget
     stopper = evaluation.early_stop(spec, planned, clean=clean)
+    stops = spec.kind == "floor" and stopper.mode != "off"
     labels = data.y
 
     def stop(done: int, proba: np.ndarray) -> bool:
@@ -394,9 +398,9 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         scale=scale,
         workers=workers,
         first=first,
-        chunk=check_chunk(model, planned, _stops_early(spec, evaluation)),
+        chunk=check_chunk(model, planned, stops),
         keep=lambda i, predicted: bool(clean_correct[i]) and predicted != data.y[i],
-        stop=stop if _stops_early(spec, evaluation) else None,
+        stop=stop if stops else None,
     )
     if auto is not None:
         auto.record(result, model)

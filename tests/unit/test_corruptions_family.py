@@ -331,3 +331,17 @@ def test_strategy_validates_on_first_use(strategy, message):
     with pytest.raises(InvalidArgument) as info:
         find(lazy, lambda case: True)
     assert message in str(info.value)
+
+
+def test_a_prefetched_chunk_larger_than_the_check_is_not_used(good):
+    """A budget can leave a check fewer samples than the chunk the prefetcher prepared for it."""
+    from concurrent.futures import Future
+
+    from pytest_mlguard.corruptions.run import corrupt_chunk
+
+    x = zoo.digits().x
+    first: Future = Future()
+    first.set_result(corrupt_chunk(good, x[:60], "gaussian_noise", 3, 7, 0, None))
+    limited = corrupted_predictions(good, x[:30], "gaussian_noise", 3, 7, workers=0, first=first)
+    alone = corrupted_predictions(good, x[:30], "gaussian_noise", 3, 7, workers=0)
+    assert limited.proba.shape == (30, 10) and np.array_equal(limited.proba, alone.proba)
