@@ -4,7 +4,9 @@ The key hashes the model (a torch module's parameters, buffers, plain attributes
 files of its classes; a pickled estimator; or a black box's declared ``version``), the evaluation
 data, the check's spec, the settings that shape the measurement (with the size and time of the files
 they name), the source of pytest-mlguard itself and the versions of the libraries involved, so that
-re-running an unchanged check is instant and any change to the weights gives a new key.
+re-running an unchanged check is instant and any change to the weights gives a new key. Checks of a
+production pipeline add the pipeline's code and state (:func:`fingerprint_pipeline`); checks whose
+result depends on the machine (latency, determinism, drift) add the machine's identity.
 
 Results live as JSON files under pytest's cache directory (``.pytest_cache/d/mlguard/results``),
 beside a copy of the artefacts the check saved (``artifacts/<key>/``), which a cache hit restores
@@ -19,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -53,6 +56,8 @@ __all__ = [
     "fingerprint_arrays",
     "fingerprint_model",
     "fingerprint_paths",
+    "fingerprint_pipeline",
+    "machine_identity",
     "run_cached",
 ]
 
@@ -110,6 +115,145 @@ def _hash_module(digest: Any, module: Any) -> None:
     for cls in sorted(classes, key=lambda c: f"{c.__module__}.{c.__qualname__}"):
         if not cls.__module__.startswith("torch."):  # torch's own modules: its version is in the key
             digest.update(_source_of(cls))
+
+
+def _hash_value(digest: Any, value: Any, depth: int = 0) -> None:
+    """What decides the behaviour of an object a pipeline holds: a torch module's weights and
+    code, an array's bytes, a plain value, the items of a container (to a depth of 3); otherwise
+    its type and the object's own plain attributes."""
+    if _is_plain(value):
+        digest.update(repr(value).encode())
+        return
+    if isinstance(value, np.ndarray):
+        digest.update(fingerprint_arrays(value).encode())
+        return
+    torch = __import__("sys").modules.get("torch")
+    if torch is not None and isinstance(value, torch.nn.Module):
+        _hash_module(digest, value)
+        return
+    if torch is not None and isinstance(value, torch.Tensor):
+        digest.update(_tensor_bytes(value))
+        return
+    digest.update(f"{type(value).__module__}.{type(value).__qualname__}".encode())
+    if depth >= 3:
+        return
+    if isinstance(value, Mapping):
+        for key in sorted(value, key=repr):
+            digest.update(repr(key).encode())
+            _hash_value(digest, value[key], depth + 1)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value:
+            _hash_value(digest, item, depth + 1)
+    elif hasattr(value, "__dict__") and not (inspect.isroutine(value) or inspect.isclass(value) or inspect.ismodule(value)):
+        for key, item in sorted(vars(value).items()):
+            digest.update(key.encode())
+            _hash_value(digest, item, depth + 1)
+
+
+def _user_file(module: Any) -> Path | None:
+    """The source file of ``module`` if it is the project's own code (not the standard library, an
+    installed package or pytest-mlguard, whose versions are in the key already)."""
+    import sysconfig
+
+    name = getattr(module, "__name__", "")
+    path = getattr(module, "__file__", None)
+    if not path or not str(path).endswith(".py") or name.split(".")[0] in ("pytest_mlguard", "_pytest", "pytest"):
+        return None
+    installed = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    resolved = Path(path).resolve()
+    if any(resolved.is_relative_to(Path(root).resolve()) for root in installed if root) or "site-packages" in resolved.parts:
+        return None
+    return resolved
+
+
+def _project_sources(*modules: Any, limit: int = 200) -> list[tuple[str, bytes]]:
+    """The source of ``modules`` and of every project module they reach through their globals
+    (modules they import, and the modules of functions, classes and objects they import), sorted."""
+    import sys
+
+    seen: dict[str, bytes] = {}
+    queue = [m for m in modules if m is not None]
+    while queue and len(seen) < limit:
+        module = queue.pop()
+        path = _user_file(module)
+        if path is None or str(path) in seen:
+            continue
+        try:
+            seen[str(path)] = path.read_bytes()
+        except OSError:
+            continue
+        for value in list(vars(module).values()):
+            if inspect.ismodule(value):
+                queue.append(value)
+            else:
+                owner = getattr(value, "__module__", None) if isinstance(getattr(value, "__module__", None), str) else None
+                if owner is None and not isinstance(value, type):
+                    owner = getattr(type(value), "__module__", None)
+                if owner and owner in sys.modules:
+                    queue.append(sys.modules[owner])
+    return sorted(seen.items())
+
+
+def fingerprint_pipeline(pipeline: Any) -> str | None:
+    """A hash of what decides a production pipeline's behaviour, or ``None`` if its code is out of reach.
+
+    The pipeline's settings (input kind, declared rejections, examples), the source of the project
+    modules its callable comes from and of every project module they import (transitively), the
+    state of the object a bound method belongs to (a service's torch model: weights and code), the
+    values the callable closes over, binds (``functools.partial``, defaults) or reads from its
+    module's globals, and the pipeline's ``version`` attribute if it has one.
+    """
+    import sys
+
+    digest = hashlib.sha256(f"{pipeline.input}:{sorted(f'{t.__module__}.{t.__qualname__}' for t in pipeline.rejects)}".encode())
+    fn = pipeline.fn
+    while isinstance(fn, functools.partial):  # the arguments a partial binds, then its function
+        _hash_value(digest, (fn.args, fn.keywords))
+        fn = fn.func
+    owner = getattr(fn, "__self__", None)
+    function = getattr(fn, "__func__", fn)
+    digest.update(f"version:{getattr(pipeline, 'version', None)}".encode())
+    if pipeline.examples is not None:
+        try:
+            digest.update(pickle.dumps(pipeline.examples, protocol=4))
+        except Exception:  # noqa: BLE001 - unpicklable examples: their repr
+            digest.update(repr(pipeline.examples).encode())
+    modules = [sys.modules.get(getattr(function, "__module__", None) or "")]
+    if not isinstance(function, type) and not inspect.isfunction(function) and not inspect.ismethod(fn):
+        modules.append(sys.modules.get(type(function).__module__))  # a callable object: its class's module
+        _hash_value(digest, function)
+    if owner is not None and not inspect.ismodule(owner):
+        modules.append(sys.modules.get(type(owner).__module__))
+        _hash_value(digest, owner)
+    for cell in getattr(function, "__closure__", None) or ():
+        try:
+            _hash_value(digest, cell.cell_contents)
+        except ValueError:  # an empty cell
+            pass
+    _hash_value(digest, (getattr(function, "__defaults__", None), getattr(function, "__kwdefaults__", None)))
+    code, scope = getattr(function, "__code__", None), getattr(function, "__globals__", {})
+    for name in sorted(set(code.co_names) if code is not None else ()):  # the module-level objects it uses
+        value = scope.get(name)
+        if value is not None and not (inspect.isroutine(value) or inspect.isclass(value) or inspect.ismodule(value)):
+            _hash_value(digest, value)
+    sources = _project_sources(*modules)
+    if not sources and getattr(pipeline, "version", None) is None:
+        return None  # neither code nor a version to tell that it changed
+    for path, source in sources:
+        digest.update(path.encode())
+        digest.update(source)
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def machine_identity() -> str:
+    """The host, CPU model, CPU and memory counts and OS: what latency, thread and precision
+    results depend on."""
+    import platform
+
+    from .production.server import machine
+
+    return json.dumps({"host": platform.node(), **machine()}, sort_keys=True)
 
 
 def _is_plain(value: Any) -> bool:
@@ -205,18 +349,31 @@ def cache_key(evaluation: Evaluation, spec: CheckSpec, family: Family | None = N
     The limits ``--mlguard-budget`` gave the check (``evaluation.limits``: fewer samples, less
     time) are part of the key; ``limited=False`` gives the key of the check without limits.
 
-    Not cached: families that declare ``cacheable=False`` (they measure the machine, such as
-    latency, or run-to-run differences), checks that run a production pipeline (code, which no hash
-    captures) and black boxes without a ``version``.
+    Checks of a production pipeline add :func:`fingerprint_pipeline`; families that declare
+    ``machine=True`` (latency, determinism, drift) add :func:`machine_identity` and torch's thread
+    count, so a result measured on another machine or with other threads is measured again.
+
+    Not cached: families that declare ``cacheable=False``, pipelines whose code is out of reach
+    (no project source and no ``version``) and black boxes without a ``version``.
 
     Example:
         >>> cache_key(evaluation, spec)  # doctest: +SKIP
         '5b0c...'
     """
-    if family is not None and (not getattr(family, "cacheable", True) or ("pipeline" in family.needs and evaluation.pipeline is not None)):
+    if family is not None and not getattr(family, "cacheable", True):
         return None
-    if family is None and evaluation.pipeline is not None and spec.family == "inputs":
-        return None
+    needs = family.needs if family is not None else ("pipeline",) if spec.family == "inputs" else ()
+    pipeline = None
+    if "pipeline" in needs and evaluation.pipeline is not None:
+        pipeline = evaluation.memo("fingerprint:pipeline", lambda: fingerprint_pipeline(evaluation.pipeline))
+        if pipeline is None:
+            return None
+    machine = None
+    if family is not None and getattr(family, "machine", False):
+        import sys
+
+        torch = sys.modules.get("torch")
+        machine = [machine_identity(), torch.get_num_threads() if torch is not None else None]
     model = evaluation.memo("fingerprint:model", lambda: fingerprint_model(evaluation.model))
     if model is None:
         return None
@@ -235,6 +392,8 @@ def cache_key(evaluation: Evaluation, spec: CheckSpec, family: Family | None = N
         "model": model,
         "model_id": evaluation.model_id,
         "extras": extras,
+        "pipeline": pipeline,
+        "machine": machine,
         "data": data,
         "check": [spec.family, spec.name, spec.metric, spec.kind, spec.threshold.describe(), repr(spec.params)],
         "limits": repr(getattr(evaluation, "limits", None)) if limited else "None",
@@ -312,13 +471,18 @@ class ResultCache:
     def lookup(self, key: str, evaluation: Evaluation, spec: CheckSpec) -> CheckResult | None:
         """The cached result of ``key`` with its artefacts restored into this run's report directory
         (paths in its details and message point there), marked ``details["cached"]``; ``None`` on a
-        miss."""
+        miss. Raises :class:`~pytest_mlguard.errors.NotApplicable` again for a check that did not
+        apply when it was measured."""
         from .checks.base import CheckResult
 
         start = time.perf_counter()
         entry = self.get(key)
         if entry is None:
             return None
+        if isinstance(entry.get("not_applicable"), str):  # the check does not apply to this model or pipeline
+            from .errors import NotApplicable
+
+            raise NotApplicable(entry["not_applicable"])
         try:
             result = CheckResult.from_dict(entry["result"])
             artifacts = entry.get("artifacts", {})
@@ -351,10 +515,10 @@ class ResultCache:
         return dataclasses.replace(result, details=details, message=message, duration_s=round(time.perf_counter() - start, 4))
 
     def clear(self) -> int:
-        """Remove every cached result and artefact; return how many results there were."""
+        """Remove every cached result, artefact and drawn plot; return how many results there were."""
         results = self.directory / "results"
         count = len(list(results.glob("*.json"))) if results.is_dir() else 0
-        for path in (results, self.directory / "artifacts"):
+        for path in (results, self.directory / "artifacts", self.directory / "plots"):
             shutil.rmtree(path, ignore_errors=True)
         return count
 
@@ -380,8 +544,15 @@ def run_cached(cache: ResultCache | None, evaluation: Evaluation, family: Family
         hit = cache.lookup(candidate, evaluation, spec) if candidate is not None else None
         if hit is not None:
             return hit
+    from .errors import NotApplicable
+
     started = time.time()
-    result = evaluation.run(family, spec)
+    try:
+        result = evaluation.run(family, spec)
+    except NotApplicable as exc:  # remembered too: deciding it may import what the check needs
+        with contextlib.suppress(OSError):
+            cache.put(key, {"not_applicable": str(exc), "stored_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        raise
     try:
         cache.store(key, result, evaluation, spec, started=started)
     except OSError as exc:

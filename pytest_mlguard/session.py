@@ -288,6 +288,7 @@ class MlguardSession:
                 self.settings.output,
                 html=self.settings.get("report.html"),
                 examples_per_check=self.settings.get("report.examples"),
+                figures=self.cache.directory / "plots" if self.cache is not None else None,
             )
             if self.settings.get("baseline.save"):
                 from .baseline.store import save_baseline

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from model import HERE, MEAN, STD, WEIGHTS, DigitsCNN, load_digits_split
+from model import HERE, MEAN, STD, WEIGHTS, DigitsCNN, freeze_test_split, load_digits_split
 
 WEIGHTS_ADV = HERE / "weights_adv.pt"
 WEIGHTS_NOISE = HERE / "weights_noise.pt"
@@ -82,6 +82,7 @@ def main() -> None:
         accuracy = (model((torch.from_numpy(x_test) - MEAN) / STD).argmax(1).numpy() == y_test).mean()
     torch.save(model.state_dict(), args.out)
     print(f"test accuracy {accuracy:.4f}; weights saved to {args.out}")
+    print(f"test split frozen in {freeze_test_split()}")
 
 
 if __name__ == "__main__":

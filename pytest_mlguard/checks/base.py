@@ -298,8 +298,9 @@ class Family:
         make: ``(name, settings) -> CheckSpec`` for a check that is not in the plan (custom tests
             ask for any corruption or attack); ``None``: only planned checks can be made.
         cacheable: whether ``--mlguard-cache`` may reuse a result measured earlier on the same
-            weights, data and settings; ``False`` for checks that measure the machine or run-to-run
-            differences (latency, determinism).
+            weights, data and settings.
+        machine: whether results depend on the machine (latency, thread counts, CPU arithmetic):
+            the cache key then holds the machine's identity and torch's thread count.
     """
 
     name: str
@@ -310,6 +311,7 @@ class Family:
     doc: str = ""
     make: Callable[[str | None, Settings], CheckSpec] | None = None
     cacheable: bool = True
+    machine: bool = False
 
     @property
     def all_keys(self) -> tuple[Key, ...]:

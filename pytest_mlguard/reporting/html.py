@@ -101,16 +101,17 @@ def _check_row(check: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _model_plots(model: str, checks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _model_plots(model: str, checks: Sequence[Mapping[str, Any]], figures_cache: Any) -> dict[str, Any]:
     from . import plots
 
+    cached = figures_cache.draw
     by_family: dict[str, list[Mapping[str, Any]]] = {}
     for check in checks:
         by_family.setdefault(check["family"], []).append(check)
     figures: list[dict[str, str]] = []
     missing: list[str] = []
     for check in by_family.get("calibration", []):
-        for png in plots.reliability_figures(check):
+        for png in cached(plots.reliability_figures, check):
             figures.append(
                 {
                     "kind": "reliability",
@@ -126,12 +127,12 @@ def _model_plots(model: str, checks: Sequence[Mapping[str, Any]]) -> dict[str, A
         ("corruption", plots.corruption_figure, "Accuracy against corruption severity, from the clean accuracy at 0; failing checks circled in red.", "No accuracy-against-severity plot: no corruption check recorded a result."),
         ("attack", plots.attack_figure, "Robust accuracy against epsilon, from the clean accuracy at 0; failing checks circled in red.", "No robust-accuracy-against-epsilon plot: no attack check recorded a result."),
     ):
-        png = draw(model, by_family.get(kind, []))
+        png = cached(draw, model, by_family.get(kind, []))
         if png:
             figures.append({"kind": kind, "png": png, "alt": f"{kind} curves of {model}", "caption": caption})
         else:
             missing.append(absent)
-    png = plots.shift_calibration_figure(model, by_family.get("corruption", []), by_family.get("attack", []))
+    png = cached(plots.shift_calibration_figure, model, by_family.get("corruption", []), by_family.get("attack", []))
     if png:
         figures.append({"kind": "calibration-shift", "png": png, "alt": f"ECE under shift of {model}", "caption": "ECE under corruption and under attack: how confidence degrades, not only accuracy."})
     return {"name": model, "figures": figures, "missing": missing}
@@ -163,8 +164,11 @@ def _model_rows(models: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return rows
 
 
-def render_html(report: Mapping[str, Any], output: Path, *, examples_per_check: int = 6) -> str:
-    """The page for ``report``; thumbnails are read from ``output`` (the report's directory)."""
+def render_html(report: Mapping[str, Any], output: Path, *, examples_per_check: int = 6, figures: Path | None = None) -> str:
+    """The page for ``report``; thumbnails are read from ``output`` (the report's directory).
+
+    ``figures``: a directory of plots drawn before (:class:`~.plots.FigureCache`), or ``None`` to draw all.
+    """
     import jinja2
 
     environment = jinja2.Environment(
@@ -183,16 +187,17 @@ def render_html(report: Mapping[str, Any], output: Path, *, examples_per_check: 
     from . import plots
 
     models = list(report.get("models", {}))
+    figures_cache = plots.FigureCache(figures)
     context = {
         "report": report,
         "title": ", ".join(models) if models else "no model",
         "score_color": score_color(float(report.get("score", 0.0))),
         "families": families,
-        "score_plot": plots.score_figure(report.get("score_components", {})),
+        "score_plot": figures_cache.draw(plots.score_figure, report.get("score_components", {})),
         "comparison": report.get("comparison"),
         "checks": rows,
         "has_intervals": any(r["interval"] for r in rows),
-        "plots": [_model_plots(model, model_checks) for model, model_checks in by_model.items()],
+        "plots": [_model_plots(model, model_checks, figures_cache) for model, model_checks in by_model.items()],
         "examples": failing_examples(report, output, per_check=examples_per_check),
         "models": _model_rows(report.get("models", {})),
         "fmt": _fmt,

@@ -70,13 +70,14 @@ def build_report(
 
 
 def write_outputs(
-    report: Mapping[str, Any], directory: Path, *, html: bool = True, examples_per_check: int = 6
+    report: Mapping[str, Any], directory: Path, *, html: bool = True, examples_per_check: int = 6, figures: Path | None = None
 ) -> dict[str, Path]:
     """Write the run's files into ``directory``, whole or not at all.
 
     ``report.json``; ``badge.svg`` and ``badge.json`` (the score, as SVG and as a shields.io endpoint);
     ``badge-<family>.svg`` and ``.json`` for each family's component; and, unless ``html`` is false,
-    ``report.html`` (thumbnails of failing examples are read from ``directory/artifacts``).
+    ``report.html`` (thumbnails of failing examples are read from ``directory/artifacts``; plots
+    drawn before are read from ``figures``, the result cache's, if given).
 
     Returns:
         The paths written, by name: ``report``, ``badge``, ``endpoint``, ``html`` and
@@ -91,17 +92,17 @@ def write_outputs(
         key = stem.replace("badge", "badge" if suffix == "svg" else "endpoint", 1)
         files[key] = (directory / name, content.encode())
     if html:
-        files["html"] = (directory / "report.html", _html_page(report, directory, examples_per_check).encode())
+        files["html"] = (directory / "report.html", _html_page(report, directory, examples_per_check, figures).encode())
     write_files(dict(files.values()))
     return {key: path for key, (path, _) in files.items()}
 
 
-def _html_page(report: Mapping[str, Any], directory: Path, examples_per_check: int) -> str:
+def _html_page(report: Mapping[str, Any], directory: Path, examples_per_check: int, figures: Path | None = None) -> str:
     """report.html, or a page that says why it could not be drawn (report.json is written either way)."""
     from .html import render_html
 
     try:
-        return render_html(report, directory, examples_per_check=examples_per_check)
+        return render_html(report, directory, examples_per_check=examples_per_check, figures=figures)
     except Exception as exc:  # noqa: BLE001 - a plotting bug must not cost the user the JSON report
         import html
         import traceback

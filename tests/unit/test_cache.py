@@ -4,8 +4,10 @@ result; entries that give back the same result, restore its artefacts and evalua
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,8 +15,8 @@ import pytest
 import torch
 import zoo
 
-from pytest_mlguard import CallableModel, TorchModel
-from pytest_mlguard.cache import ResultCache, cache_key, fingerprint_model, run_cached
+from pytest_mlguard import CallableModel, Pipeline, TorchModel
+from pytest_mlguard.cache import ResultCache, _project_sources, cache_key, fingerprint_model, run_cached
 from pytest_mlguard.checks.evaluation import Evaluation
 from pytest_mlguard.checks.registry import all_keys, family
 from pytest_mlguard.config import resolve
@@ -97,20 +99,81 @@ def test_the_baseline_model_of_the_gate_is_in_the_key():
     assert cache_key(ev.with_extras({"baseline_model": zoo.black_box_model()}), spec, ACCURACY) is None
 
 
-def test_not_cached_black_boxes_pipelines_and_machine_measurements():
+def test_black_boxes_are_cached_only_under_a_version():
     assert fingerprint_model(zoo.black_box_model()) is None
     assert key(zoo.black_box_model()) is None
     versioned = zoo.black_box_model()
     versioned.version = "2024-05-01"  # a black box that names its version is cached under it
     assert key(versioned) is not None
+    assert all(family(name).cacheable for name in ("accuracy", "corruption", "attack", "calibration", "drift", "gate", "inputs", "resources", "determinism"))
+
+
+def pipeline_key(pipeline):
     ev = evaluation(zoo.good_model())
-    ev.pipeline = zoo.good_pipeline()
+    ev.pipeline = pipeline
     inputs = family("inputs")
-    assert cache_key(ev, inputs.plan(ev.settings)[0], inputs) is None
-    for name in ("resources", "determinism"):
-        assert not family(name).cacheable
-        assert cache_key(ev, ACCURACY.plan(ev.settings)[0], family(name)) is None
-    assert all(family(name).cacheable for name in ("accuracy", "corruption", "attack", "calibration", "drift", "gate"))
+    return cache_key(ev, inputs.plan(ev.settings)[0], inputs)
+
+
+def test_pipeline_checks_are_keyed_by_the_pipelines_code_and_state():
+    pipeline = zoo.good_pipeline()
+    before = pipeline_key(pipeline)
+    assert before is not None and before == pipeline_key(zoo.good_pipeline())
+    assert before != pipeline_key(None)  # the key of the check without a pipeline is another
+    with torch.no_grad():  # the service's own model (a bound method's object): its weights count
+        next(pipeline.fn.__self__.model.parameters()).view(-1)[0] += 1e-6
+    assert pipeline_key(pipeline) != before
+    # another class (its module's source), other declared rejections, a closure's state
+    assert pipeline_key(Pipeline(zoo.IndexErrorOnTruncated().predict, rejects=zoo.InvalidImage)) != before
+    assert pipeline_key(Pipeline(zoo.DigitsService().predict, rejects=(zoo.InvalidImage, KeyError))) != before
+    services = [zoo.DigitsService(), zoo.DigitsService()]
+    with torch.no_grad():
+        next(services[1].model.parameters()).view(-1)[0] += 1e-3
+    closures = {pipeline_key(Pipeline(lambda data, s=service: s.predict(data), name="x")) for service in services}
+    closures |= {pipeline_key(Pipeline(functools.partial(lambda s, data: s.predict(data), service))) for service in services}
+    assert len(closures) == 4 and None not in closures
+
+
+def test_pipeline_code_outside_the_project_is_not_cached_unless_versioned():
+    pipeline = Pipeline(len, name="builtin")  # no project source: nothing tells that it changed
+    assert pipeline_key(pipeline) is None
+    pipeline.version = "3"
+    assert pipeline_key(pipeline) is not None
+
+
+def test_project_sources_follow_the_imports_of_the_pipelines_module(tmp_path, monkeypatch):
+    (tmp_path / "helper_mod.py").write_text("SCALE = 1.0\ndef scale(x):\n    return x * SCALE\n")
+    (tmp_path / "service_mod.py").write_text("from helper_mod import scale\ndef predict(data):\n    return scale(len(data))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import service_mod
+
+    names = [Path(path).name for path, _ in _project_sources(service_mod)]
+    assert names == ["helper_mod.py", "service_mod.py"]
+    before = pipeline_key(Pipeline(service_mod.predict))
+    (tmp_path / "helper_mod.py").write_text("SCALE = 2.0\ndef scale(x):\n    return x * SCALE\n")  # code predict imports
+    assert pipeline_key(Pipeline(service_mod.predict)) != before
+
+
+@pytest.mark.parametrize("name", ["resources", "determinism", "drift"])
+def test_machine_dependent_checks_are_keyed_by_the_machine_and_threads(name, monkeypatch):
+    from pytest_mlguard import cache
+
+    checks = family(name)
+    assert checks.machine
+    ev = evaluation(zoo.good_model())
+    spec = checks.plan(ev.settings)[0] if checks.plan(ev.settings) else ACCURACY.plan(ev.settings)[0]
+    here = cache_key(ev, spec, checks)
+    assert here is not None and here == cache_key(ev, spec, checks)
+    monkeypatch.setattr(cache, "machine_identity", lambda: '{"host": "another"}')
+    assert cache_key(ev, spec, checks) != here
+    monkeypatch.undo()
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads + 1)
+        assert cache_key(ev, spec, checks) != here
+    finally:
+        torch.set_num_threads(threads)
+    assert not ACCURACY.machine and cache_key(ev, ACCURACY.plan(ev.settings)[0], ACCURACY) == key(zoo.good_model())
 
 
 def counting_model() -> tuple[CallableModel, list[int]]:
@@ -141,6 +204,23 @@ def test_a_hit_gives_the_same_result_without_evaluating_the_model(tmp_path):
     assert strip(second) == strip(first)
     assert json.loads(json.dumps(second.to_dict()))["details"]["cached"]["key"] == second.details["cached"]["key"]
     assert run_cached(None, ev, ACCURACY, ACCURACY.plan(ev.settings)[0]).details.get("cached") is None  # cache off
+
+
+def test_a_check_that_does_not_apply_is_remembered_and_skipped_again(tmp_path):
+    from pytest_mlguard.errors import NotApplicable
+
+    cache = ResultCache(tmp_path / "cache")
+    inputs = family("inputs")
+    ev = evaluation(zoo.good_model(), output=str(tmp_path / "out"))
+    ev.pipeline = zoo.good_pipeline()  # image files: missing-fields is for records
+    spec = inputs.spec("missing-fields", ev.settings)
+    with pytest.raises(NotApplicable, match="record pipelines") as first:
+        run_cached(cache, ev, inputs, spec)
+    ran = []
+    ev.run = lambda *args: ran.append(args)  # a hit must not run the check
+    with pytest.raises(NotApplicable) as second:
+        run_cached(cache, ev, inputs, spec)
+    assert ran == [] and str(second.value) == str(first.value)
 
 
 def test_artefacts_are_restored_into_this_runs_report_and_paths_follow(tmp_path):

@@ -121,3 +121,18 @@ def test_subset_is_seeded_and_ordered():
     a, b = data.subset(5, seed=1), data.subset(5, seed=1)
     np.testing.assert_array_equal(a.x, b.x)
     assert list(a.x[:, 0]) == sorted(a.x[:, 0]) and data.subset(None, 0) is data
+
+
+def test_the_digits_examples_frozen_test_split_is_scikit_learns():
+    """examples/digits/digits_test.npz (loaded without scikit-learn) must be the split the weights were
+    measured on; a new scikit-learn that reshuffles load_digits would show here."""
+    import zoo  # puts examples/digits on sys.path
+    import model as digits_example
+
+    assert zoo.DIGITS.is_dir()
+
+    frozen = digits_example.load_digits_split("test")
+    fresh = digits_example.split_from_sklearn("test")
+    assert frozen[0].dtype == fresh[0].dtype == np.float32 and frozen[1].dtype == fresh[1].dtype == np.int64
+    assert np.array_equal(frozen[0], fresh[0]) and np.array_equal(frozen[1], fresh[1])
+    assert digits_example.TEST_SPLIT.is_file() and len(frozen[1]) == 360

@@ -130,6 +130,29 @@ def test_page_escapes_every_user_string(tmp_path):
     assert "default-src 'none'" in page  # and nothing may run or load even if escaping were missed
 
 
+def test_plots_drawn_before_are_reused_and_redrawn_when_what_they_show_changes(tmp_path, monkeypatch):
+    from pytest_mlguard.reporting import plots
+
+    figures = tmp_path / "figures"
+    checks = full_checks()
+    first = render_html(report_of(checks), tmp_path, figures=figures)
+    drawn = sorted(p.name for p in figures.iterdir())
+    assert len(drawn) >= 5  # score, reliability, corruption, attack, calibration-shift
+
+    calls = []
+    for name in ("score_figure", "reliability_figures", "corruption_figure", "attack_figure", "shift_calibration_figure"):
+        original = getattr(plots, name)
+        monkeypatch.setattr(plots, name, lambda *args, _f=original, _n=name: calls.append(_n) or _f(*args))
+        monkeypatch.setattr(getattr(plots, name), "__qualname__", original.__qualname__, raising=False)
+    # a cached re-run: the same results, other durations, marked as cached
+    rerun = [{**c, "duration_s": 0.001, "details": {**c["details"], "cached": {"key": "k"}}} for c in checks]
+    assert render_html(report_of(rerun), tmp_path, figures=figures) == first and calls == []
+    changed = [{**c, "value": 0.05} if c["family"] == "corruption" else c for c in checks]
+    render_html(report_of(changed), tmp_path, figures=figures)
+    assert "corruption_figure" in calls and "attack_figure" not in calls
+    assert render_html(report_of(checks), tmp_path) == first  # without a cache directory: drawn, the same
+
+
 def test_page_has_every_plot_when_the_checks_carry_their_data(tmp_path):
     page = render_html(report_of(full_checks()), tmp_path)
     kinds = re.findall(r'data-plot="([a-z-]+)"', page)

@@ -66,6 +66,6 @@ FAMILY = Family(
     plan=_plan,
     make=_make,
     run="pytest_mlguard.production.determinism.functional:run_check",
-    cacheable=False,  # run-to-run differences: a cached result would hide them
+    machine=True,  # measured on this machine: the cache key holds the machine's identity
     doc="same outputs for repeated calls, concurrent requests and any batch composition",
 )

@@ -169,6 +169,6 @@ FAMILY = Family(
     plan=_plan,
     make=_make,
     run="pytest_mlguard.production.resources.run:run_check",
-    cacheable=False,  # measures this machine: --mlguard-cache never reuses an earlier run
+    machine=True,  # measured on this machine: the cache key holds the machine's identity
     doc="latency, throughput and peak memory in a process limited like the production server, against budgets",
 )
