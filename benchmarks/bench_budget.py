@@ -3,10 +3,10 @@
 Runs ``pytest --mlguard examples/digits`` as a user would (a fresh process each time, wall time
 measured around it, reports included):
 
-* budgets: the example with the full ImageNet-C grid (19 corruptions x 5 severities), 40-step
-  attacks and no early stopping, which takes longer than the budgets, under ``--mlguard-budget`` 30,
-  60 and 120 s, and without one;
-  printed as wall time / budget, with how many checks were shortened and cut;
+* budgets: the example under the ``nightly`` profile (the full ImageNet-C grid of 19 corruptions x 5
+  severities, 50-step attacks, 5000-query black-box attacks, long input searches, no early stopping;
+  about 60 s without a budget on 2 cores) under ``--mlguard-budget`` 30, 60 and 120 s; printed as
+  wall time / budget, with how many checks were shortened and cut;
 * profiles: the example under ``--mlguard-profile smoke``, ``ci`` and ``nightly``.
 
     python benchmarks/bench_budget.py              # budgets and profiles (about 20 minutes on 2 cores)

@@ -4,13 +4,16 @@ The budget counts from the start of the pytest run (imports and fixtures include
 reserve for writing the reports. Under a budget:
 
 * the suite's items run most informative first: clean accuracy and calibration (free, given the clean
-  predictions), garbage inputs, corruptions, fixed-epsilon attacks, input fuzzing, determinism, drift
-  and the gate, then sweeps, minimal attacks and resource measurements (:func:`rank`);
-* before each check, :class:`Budget` estimates the cost of every check still to run from the model's
-  measured throughput (the clean predictions, timed) and what the checks before it actually took per
-  sample, and gives the check its share of the time left: a corruption or attack check whose share
-  does not cover all its samples runs on fewer of them (the evaluation's data are in random order, so
-  the first ``k`` are a random sample; determinism checks likewise), an inputs check searches for less time;
+  predictions), garbage inputs, corruptions, fixed-epsilon attacks, the input corpus and compression
+  curve, determinism, drift and the gate, then sweeps, minimal attacks and resource measurements, and
+  the input searches last, which can use any time and so take what the other checks leave (:func:`rank`);
+* before each check, :class:`Budget` estimates the cost of every check still to run, as a fixed cost
+  per check plus a cost per unit of work (samples, times forward passes per sample for attacks),
+  from the model's measured throughput (the clean predictions, timed) and, once checks of a family
+  have run, a fit to what they took; and gives the check its share of the time left: a corruption or
+  attack check whose share does not cover all its samples runs on fewer of them (the evaluation's
+  data are in random order, so the first ``k`` are a random sample; determinism checks likewise), an
+  inputs check searches for less time, or, when everything else fits, for the time left over;
 * a check whose share would leave fewer than :data:`MIN_SAMPLES` samples, or that does not fit in the
   time left at all, is skipped with a reason that names the budget ("cut").
 
@@ -40,7 +43,6 @@ if TYPE_CHECKING:
     from .config.settings import Settings
 
 __all__ = [
-    "ATTACK_UNIT",
     "BUDGET_KEYS",
     "Budget",
     "FAMILY_RANK",
@@ -49,7 +51,10 @@ __all__ = [
     "MIN_SAMPLES",
     "PRIOR_FORWARDS",
     "PRIOR_SECONDS",
+    "RERUN",
+    "RESOURCES_PRIOR_SECONDS",
     "SAMPLED",
+    "SHARED",
     "parse_duration",
     "rank",
 ]
@@ -72,10 +77,16 @@ FAMILY_RANK = {"accuracy": 0, "calibration": 1, "corruption": 3, "attack": 4, "i
 SAMPLED = ("corruption", "attack", "determinism")
 #: prior cost per sample in forward passes, until a check of the family has been timed
 PRIOR_FORWARDS = {"accuracy": 0.0, "calibration": 0.0, "determinism": 50.0, "drift": 10.0, "gate": 2.0, "corruption": 8.0}
-#: prior seconds of a check measured in seconds rather than samples (resources), until one is timed
+#: prior seconds of a check measured in seconds rather than samples, until one is timed
 PRIOR_SECONDS = 1.0
+#: prior seconds of the resources measurement (a worker process: start-up, latency requests, throughput runs)
+RESOURCES_PRIOR_SECONDS = 3.0
 #: prior seconds of an inputs check, until one is timed
 INPUTS_PRIOR_SECONDS = 3.0
+#: families whose checks share one measurement (a memo): the first check of the family pays for all
+SHARED = ("resources", "gate")
+#: the families a gate that compares robustness runs again, on the candidate and on the baseline
+RERUN = ("accuracy", "calibration", "corruption", "attack")
 
 
 def parse_duration(value: Any, key: str, where: str) -> float:
@@ -100,6 +111,8 @@ def parse_duration(value: Any, key: str, where: str) -> float:
 def rank(spec: CheckSpec) -> int:
     """Where a check runs under a budget: lower first."""
     base = FAMILY_RANK.get(spec.family, 6)
+    if spec.family == "inputs" and spec.param("kind") not in ("corpus", "compression"):
+        return 8  # searches last: they can use any time, so they take what the other checks leave
     if spec.family == "attack" and spec.param("eps") is None:
         return 6  # sweeps and minimal attacks: several attacks' worth each
     if spec.family == "calibration" and spec.param("source") is not None:
@@ -130,9 +143,11 @@ class Budget:
     reserve: float = 0.0
     workers: int = 1
     inputs_seconds: float = 120.0  # inputs.time_budget: how long an inputs check searches without a budget
+    pipeline_input: str | None = None  # the pipeline's input kind, once known: which searches apply
     pending: dict[str, CheckSpec] = field(default_factory=dict)  # node id -> spec, in run order
+    planned: dict[str, CheckSpec] = field(default_factory=dict)  # node id -> spec, every check of the run
     throughput: float | None = None  # forward passes per second of the model, measured on the clean data
-    per_sample: dict[str, float] = field(default_factory=dict)  # family -> seconds per sample, timed
+    timed: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # family -> (work, seconds) of its checks
     per_check: dict[str, float] = field(default_factory=dict)  # family -> seconds per check, timed
     used: dict[str, float] = field(default_factory=dict)  # family -> share of its samples a check used (early stopping)
     cut: list[dict[str, Any]] = field(default_factory=list)
@@ -167,32 +182,101 @@ class Budget:
             return int(spec.param("samples") or n)
         return n
 
-    def seconds_per_sample(self, spec: CheckSpec) -> float | None:
-        """Seconds one sample of ``spec`` costs: timed on this family, else a prior in forward passes."""
-        if spec.family in self.per_sample:
-            factor = 1.0
-            if spec.family == "attack":
-                factor = _attack_forwards(spec) / ATTACK_UNIT
-            return self.per_sample[spec.family] * factor
-        forwards = _attack_forwards(spec) if spec.family == "attack" else PRIOR_FORWARDS.get(spec.family)
-        if forwards is None or self.throughput is None:
+    def _unit(self, spec: CheckSpec) -> float:
+        """Work per sample: forward-equivalents for an attack (a gradient counts as two), 1 otherwise."""
+        return _attack_forwards(spec) if spec.family == "attack" else 1.0
+
+    def _prior_slope(self, family: str) -> float | None:
+        """Seconds per unit of work from the throughput alone, before a check of ``family`` is timed."""
+        forwards = 1.0 if family == "attack" else PRIOR_FORWARDS.get(family)
+        return None if forwards is None or self.throughput is None else forwards / self.throughput
+
+    def cost(self, family: str) -> tuple[float, float] | None:
+        """``(fixed seconds per check, seconds per unit of work)`` of ``family``, from its timed checks.
+
+        The first check of a family also paid for one-time costs (imports, building an ART estimator),
+        so once a second has run, the fit leaves the first out. The slope is a least-squares fit once
+        two checks of clearly different sizes are in it; before that, the throughput's prior (a check
+        whose time exceeds it has a fixed cost, not a higher cost per sample). The fixed cost is the
+        (lower) median of what the slope leaves unexplained.
+        """
+        timed = self.timed.get(family)
+        if not timed:
             return None
-        return forwards / self.throughput
+        timed = timed[1:] if len(timed) >= 2 else timed  # the first check of a family paid for its imports too
+        prior = self._prior_slope(family)
+        works = [w for w, _ in timed]
+        slope = None
+        if len(timed) >= 2 and max(works) >= 1.5 * min(works):
+            mean_w = sum(works) / len(works)
+            mean_t = sum(t for _, t in timed) / len(timed)
+            var = sum((w - mean_w) ** 2 for w in works)
+            fitted = sum((w - mean_w) * (t - mean_t) for w, t in timed) / var
+            if fitted > 0:
+                slope = fitted if prior is None else max(fitted, prior / 10)
+        if slope is None:
+            ratio = min(t / w for w, t in timed if w > 0) if any(w > 0 for w in works) else 0.0
+            slope = ratio if prior is None else min(ratio, prior)
+        residuals = sorted(max(0.0, t - slope * w) for w, t in timed)
+        return residuals[(len(residuals) - 1) // 2], slope
+
+    def seconds_per_sample(self, spec: CheckSpec) -> float | None:
+        """Seconds one sample of ``spec`` costs beyond the check's fixed cost: fitted on this family's
+        timed checks, else a prior in forward passes."""
+        fitted = self.cost(spec.family)
+        slope = fitted[1] if fitted is not None else self._prior_slope(spec.family)
+        return None if slope is None else slope * self._unit(spec)
+
+    def fixed_seconds(self, spec: CheckSpec) -> float:
+        fitted = self.cost(spec.family)
+        return fitted[0] if fitted is not None else 0.0
 
     def estimate(self, spec: CheckSpec, n: int) -> float:
         """Seconds ``spec`` would take on all its samples (``n``: the evaluation's samples)."""
-        if spec.family == "inputs":  # a search ends when its examples run out, mostly long before inputs.time_budget
-            return min(self.inputs_seconds, self.per_check.get("inputs", INPUTS_PRIOR_SECONDS))
+        if spec.family == "inputs":
+            if spec.param("kind") in ("corpus", "compression"):  # a file or a curve point at a time: timed like others
+                return self.per_check.get(f"inputs:{spec.param('kind')}", INPUTS_PRIOR_SECONDS)
+            return min(self.inputs_seconds, INPUTS_PRIOR_SECONDS) if self.searches(spec) else 0.0
+        if spec.family in SHARED and spec.family in self.per_check:
+            return 0.0  # the family's measurement is made: the checks after the first read it
+        if spec.family == "gate" and _gate_reruns(spec):  # the planned robustness checks, on both models
+            compare = tuple(spec.param("compare") or ())  # gate.compare: the families or checks it reruns
+            rerun = {s.id: s for s in self.planned.values() if s.family in RERUN and (not compare or s.family in compare or s.id in compare)}
+            return 2.0 * sum(self.estimate(s, n) for s in rerun.values()) + (self._prior_slope("gate") or 0.0) * n
         per_sample = self.seconds_per_sample(spec)
         if per_sample is None:
-            return self.per_check.get(spec.family, PRIOR_SECONDS)
-        return per_sample * self._samples(spec, n) * self.used.get(spec.family, 1.0)
+            return self.per_check.get(spec.family, RESOURCES_PRIOR_SECONDS if spec.family == "resources" else PRIOR_SECONDS)
+        return self.fixed_seconds(spec) + per_sample * self._samples(spec, n) * self.used.get(spec.family, 1.0)
+
+    def searches(self, spec: CheckSpec) -> bool:
+        """Whether ``spec`` is an input search that applies to the pipeline: it can use any time given."""
+        if spec.family != "inputs" or spec.param("kind") in ("corpus", "compression"):
+            return False
+        from .inputs import IMAGE_CHECKS
+
+        if self.pipeline_input is None:
+            return True
+        return spec.name not in IMAGE_CHECKS if self.pipeline_input == "record" else spec.name != "missing-fields"
+
+    def _later(self, nodeid: str, n: int) -> tuple[float, float, int]:
+        """Estimated seconds of the pending checks after ``nodeid`` (a shared family's once), the
+        part of them that input searches take, and how many searches there are."""
+        total, shared, searching, searches = 0.0, set(), 0.0, 0
+        for node, spec in self.pending.items():
+            if node == nodeid or (spec.family in SHARED and spec.family in shared):
+                continue
+            shared.add(spec.family)
+            estimate = self.estimate(spec, n)
+            total += estimate
+            if self.searches(spec):
+                searching, searches = searching + estimate, searches + 1
+        return total / self.workers, searching / self.workers, searches
 
     # -- the plan ---------------------------------------------------------------------------------
     def limits(self, nodeid: str, spec: CheckSpec, n: int) -> Limits | None:
         """This check's limits, or ``None`` if it is cut (recorded with the reason)."""
         left = self.left()
-        later = sum(self.estimate(s, n) for node, s in self.pending.items() if node != nodeid) / self.workers
+        later, searching, searches = self._later(nodeid, n)
         mine = self.estimate(spec, n)
         total = mine + later
         allowance = left * mine / total if total > 0 else left
@@ -204,12 +288,16 @@ class Budget:
             full = self._samples(spec, n)
             least = min(MIN_SAMPLES, full)
             share = self.used.get(spec.family, 1.0)  # early stopping: a check uses this share of its samples
-            samples = full if per_sample <= 0 else min(full, max(least, int(allowance / (per_sample * share))))
-            if per_sample * least > left:
-                reason = f"{left:.1f} s of the budget of {self.seconds:g} s left: {least} samples would take about {per_sample * least:.1f} s"
+            fixed = self.fixed_seconds(spec)
+            samples = full if per_sample <= 0 else min(full, max(least, int(max(0.0, allowance - fixed) / (per_sample * share))))
+            if fixed + per_sample * least > left:
+                reason = f"{left:.1f} s of the budget of {self.seconds:g} s left: {least} samples would take about {fixed + per_sample * least:.1f} s"
             else:
                 return Limits(samples=samples if samples < full else None)
-        elif spec.family == "inputs":
+        elif self.searches(spec):
+            spare = (left - (later - searching)) / (1 + searches / self.workers)
+            if spare >= mine:  # the other checks fit: the searches, which can use any time, share what they leave
+                allowance = spare
             return Limits(seconds=max(1.0, min(allowance, self.inputs_seconds)))
         elif mine > left:
             reason = f"{left:.1f} s of the budget of {self.seconds:g} s left; it takes about {mine:.1f} s"
@@ -230,12 +318,13 @@ class Budget:
             previous_share = self.used.get(spec.family)
             share = min(1.0, used / max(1, planned))
             self.used[spec.family] = share if previous_share is None else 0.5 * (previous_share + share)
-        if used > 0 and seconds > 0:
-            per_sample = seconds / used
-            if spec.family == "attack":
-                per_sample *= ATTACK_UNIT / _attack_forwards(spec)
-            previous = self.per_sample.get(spec.family)
-            self.per_sample[spec.family] = per_sample if previous is None else 0.5 * (previous + per_sample)
+        if spec.family in SHARED:
+            self.per_check.setdefault(spec.family, seconds)  # the first pays for the family's measurement
+        elif spec.family == "inputs":
+            if spec.param("kind") in ("corpus", "compression"):
+                self.per_check[f"inputs:{spec.param('kind')}"] = seconds
+        elif used > 0 and seconds > 0:
+            self.timed.setdefault(spec.family, []).append((self._unit(spec) * used, seconds))
         else:
             self.per_check[spec.family] = seconds
         if limits is not None and limits.samples is not None:
@@ -254,8 +343,9 @@ class Budget:
         }
 
 
-#: the unit ``Budget.per_sample["attack"]`` is kept in: the forward-equivalents of one sample of a 10-step PGD
-ATTACK_UNIT = 3.0 * 10 + 2
+def _gate_reruns(spec: CheckSpec) -> bool:
+    """Whether a gate check compares robustness, which runs the robustness checks on both models."""
+    return spec.name == "robustness" or "robustness" in (spec.param("gated") or ())
 
 
 def _attack_forwards(spec: CheckSpec) -> float:

@@ -374,7 +374,7 @@ class MlguardSession:
             for item in items:
                 spec = item_spec(item)
                 if spec is not None:
-                    self.budget.pending[item.nodeid] = spec
+                    self.budget.pending[item.nodeid] = self.budget.planned[item.nodeid] = spec
 
     # -- --mlguard-budget -------------------------------------------------------------------------------
     def order_for_budget(self, items: list[pytest.Item]) -> None:
@@ -402,6 +402,8 @@ class MlguardSession:
                 start = time.perf_counter()
                 evaluation.model.predict_proba(x)
                 self.budget.measure(len(x), time.perf_counter() - start)
+        if evaluation.pipeline is not None:
+            self.budget.pipeline_input = evaluation.pipeline.input
         limits = self.budget.limits(nodeid, spec, evaluation.data.n)
         if limits is None:
             pytest.skip(f"{spec.id}: cut by --mlguard-budget: {self.budget.cut[-1]['reason']}")

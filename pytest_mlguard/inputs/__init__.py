@@ -51,11 +51,13 @@ from ..config.parse import (
 )
 from ..config.settings import Key, Settings
 
-__all__ = ["CHECKS", "FAMILY", "safe_name"]
+__all__ = ["CHECKS", "FAMILY", "IMAGE_CHECKS", "safe_name"]
 
 #: the graceful-failure searches and the compression curve, in the order they run
 CHECKS: tuple[str, ...] = ("corrupt-files", "odd-modes", "odd-resolutions", "dtypes", "missing-fields", "compression")
 _FUZZ_CHECKS = CHECKS[:-1]
+#: the searches that apply to image pipelines only (``missing-fields`` applies to record pipelines only)
+IMAGE_CHECKS: tuple[str, ...] = ("corrupt-files", "odd-modes", "odd-resolutions")
 
 
 def _parse_check(value: Any, key: str, where: str) -> str:

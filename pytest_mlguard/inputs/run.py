@@ -22,7 +22,7 @@ from ..checks.base import CheckSpec, Measurement
 from ..checks.evaluation import stable_seed
 from ..errors import CheckError, NotApplicable
 from . import generate as G
-from . import safe_name
+from . import IMAGE_CHECKS, safe_name
 from .files import CORRUPT_FILE_CASES, encode_image
 from .fuzz import Failure, Fuzzer, database_dir, database_key, load_input, pipeline_runner
 from .records import MISSING_MUTATIONS, TYPE_MUTATIONS
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["run_check"]
 
-IMAGE_CHECKS = ("corrupt-files", "odd-modes", "odd-resolutions")
 
 
 def _artifacts(evaluation: Evaluation, spec: CheckSpec) -> Path:

@@ -54,6 +54,9 @@ def test_the_most_informative_checks_run_first():
     ids = [spec.id for spec in order]
     assert ids.index("accuracy") < ids.index("calibration[ece]") < ids.index("corruption[gaussian_noise-3]")
     assert ids.index("corruption[gaussian_noise-3]") < ids.index("attack[pgd-linf-0.1]") < ids.index("attack[pgd-linf-sweep]")
+    settings = resolve(cli={}, environ={}, keys=all_keys())
+    searches = [s for s in family("inputs").planned(settings) if s.param("kind") not in ("corpus", "compression")]
+    assert searches and all(rank(s) > rank(checks["attack[pgd-linf-sweep]"]) for s in searches)  # they take what is left
 
 
 def test_a_budget_that_fits_shortens_nothing_and_one_that_does_not_shortens_in_proportion():
@@ -87,13 +90,78 @@ def test_checks_are_cut_with_the_reason_once_the_budget_is_spent():
 def test_measured_costs_replace_the_priors():
     clock, checks = Clock(), specs()
     plan = budget(100.0, clock, checks)
-    plan.measure(forwards=1000, seconds=1.0)
+    plan.measure(forwards=1000, seconds=1.0)  # 1 ms a forward pass
     noise = checks["corruption[gaussian_noise-3]"]
-    before = plan.estimate(noise, 360)
+    assert plan.estimate(noise, 360) == pytest.approx(8 * 360 / 1000)  # the prior: 8 forward passes a sample
     plan.done("node::corruption[gaussian_noise-3]", noise, result(noise, 90), seconds=9.0, limits=None, n=360)
-    assert plan.per_sample["corruption"] == pytest.approx(0.1) and plan.used["corruption"] == pytest.approx(0.25)
-    assert plan.estimate(noise, 360) == pytest.approx(0.1 * 360 * 0.25) != before
-    pgd, fgsm = checks["attack[pgd-linf-0.1]"], checks["attack[fgsm-linf-0.1]"]
-    plan.done("node::attack[pgd-linf-0.1]", pgd, result(pgd, 100), seconds=3.2, limits=None, n=360)
-    assert plan.seconds_per_sample(fgsm) < plan.seconds_per_sample(pgd) == pytest.approx(0.032)
-    assert plan.seconds_per_sample(checks["attack[pgd-linf-sweep]"]) > plan.seconds_per_sample(pgd)
+    assert plan.used["corruption"] == pytest.approx(0.25)  # it stopped early after a quarter of its samples
+    fixed, slope = plan.cost("corruption")
+    assert fixed + slope * 90 == pytest.approx(9.0)  # the fit explains the time it took
+    assert plan.estimate(noise, 360) == pytest.approx(9.0)  # and the next such check costs the same
+
+
+def test_a_first_check_that_paid_for_imports_does_not_make_the_next_ones_look_expensive():
+    """FGSM came first and paid for building the attack machinery; PGD, 38 times the work per sample,
+    took a fraction of that. The fixed cost is not charged again per sample (the old per-sample average
+    planned PGD at 30 times what it took, and the run finished far inside its budget)."""
+    clock, checks = Clock(), specs()
+    plan = budget(100.0, clock, checks)
+    plan.measure(forwards=100_000, seconds=1.0)  # 10 us a forward pass
+    fgsm, pgd, sweep = checks["attack[fgsm-linf-0.1]"], checks["attack[pgd-linf-0.1]"], checks["attack[pgd-linf-sweep]"]
+    plan.done("node::attack[fgsm-linf-0.1]", fgsm, result(fgsm, 360), seconds=0.8, limits=None, n=360)
+    fixed, slope = plan.cost("attack")
+    assert slope == pytest.approx(1e-5) and fixed == pytest.approx(0.8 - 4 * 360 * 1e-5)  # the excess is a fixed cost
+    assert plan.estimate(pgd, 360) == pytest.approx(fixed + 32 * 360 * 1e-5)  # not 0.8 * 32 / 4 = 6.4 s
+    plan.done("node::attack[pgd-linf-0.1]", pgd, result(pgd, 360), seconds=0.28, limits=None, n=360)
+    assert plan.estimate(pgd, 360) == pytest.approx(0.28)  # from the second check alone: not the import's fixed cost
+    assert plan.estimate(sweep, 360) > plan.estimate(pgd, 360) > plan.estimate(fgsm, 360)
+    plan.done("node::attack[pgd-linf-0.1]", pgd, result(pgd, 100), seconds=0.114, limits=None, n=360)
+    fixed, slope = plan.cost("attack")  # two sizes: a least-squares fit, 0.05 s + 20 us a forward pass
+    assert slope == pytest.approx(2e-5, rel=0.01) and fixed == pytest.approx(0.05, abs=0.002)
+
+
+def test_the_searches_share_the_time_that_everything_else_leaves_over():
+    clock, checks = Clock(), specs()
+    settings = resolve(cli={}, environ={}, keys=all_keys())
+    inputs = [s for s in family("inputs").planned(settings) if s.name in ("corrupt-files", "odd-modes")]
+    plan = budget(100.0, clock, {"accuracy": checks["accuracy"], **{s.id: s for s in inputs}})
+    plan.inputs_seconds, plan.pipeline_input = 600.0, "image-bytes"
+    plan.measure(forwards=1000, seconds=1.0)
+    first = plan.limits(f"node::{inputs[0].id}", inputs[0], 360)
+    assert first.seconds == pytest.approx((100.0 - 0.0) / 2, rel=0.05)  # half of what is left: one more search to come
+    tight = budget(4.0, Clock(), {s.id: s for s in inputs})
+    tight.inputs_seconds = 600.0
+    assert tight.limits(f"node::{inputs[0].id}", inputs[0], 360).seconds == pytest.approx(2.0)  # over budget: shares
+    assert plan.searches(inputs[1]) and not plan.searches(family("inputs").spec("missing-fields", settings))  # image pipelines
+    plan.pipeline_input = "record"  # a record pipeline: the image searches are skipped, and take no time
+    assert not plan.searches(inputs[1]) and plan.estimate(inputs[1], 360) == 0.0
+    assert plan.searches(family("inputs").spec("missing-fields", settings))
+
+
+def test_checks_that_share_one_measurement_count_once():
+    clock = Clock()
+    settings = resolve(
+        cli={"resources.latency_ms": {"p50": 2, "p95": 20}, "resources.throughput": {"1": 200, "64": 2000}, "gate.checks": "accuracy,agreement,robustness"},
+        environ={},
+        keys=all_keys(),
+    )
+    resources = {s.id: s for s in family("resources").planned(settings)}
+    assert len(resources) == 4
+    plan = budget(100.0, clock, resources)
+    first = next(iter(resources.values()))
+    later, _, _ = plan._later(f"node::{first.id}", 360)
+    assert later == pytest.approx(3.0)  # the prior of one resources measurement, not one per check
+    plan.done(f"node::{first.id}", first, result(first, 1), seconds=3.0, limits=None, n=360)
+    assert plan.estimate(next(iter(list(resources.values())[1:])), 360) == 0.0  # the others read its results
+
+    robustness = specs()
+    gate = {s.id: s for s in family("gate").planned(settings)}
+    plan = budget(100.0, clock, {**robustness, **gate})
+    plan.planned = dict(plan.pending)
+    plan.measure(forwards=1000, seconds=1.0)
+    rerun = sum(plan.estimate(s, 360) for s in robustness.values())
+    assert plan.estimate(gate["gate[robustness]"], 360) == pytest.approx(2 * rerun + 2 * 360 / 1000)
+    settings = resolve(cli={"gate.checks": "robustness", "gate.compare": "corruption,attack[fgsm-linf-0.1]"}, environ={}, keys=all_keys())
+    compared = family("gate").planned(settings)[0]
+    rerun = sum(plan.estimate(s, 360) for s in robustness.values() if s.family == "corruption" or s.id == "attack[fgsm-linf-0.1]")
+    assert plan.estimate(compared, 360) == pytest.approx(2 * rerun + 2 * 360 / 1000)  # only what gate.compare names
