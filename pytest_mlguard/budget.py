@@ -148,6 +148,7 @@ class Budget:
     planned: dict[str, CheckSpec] = field(default_factory=dict)  # node id -> spec, every check of the run
     throughput: float | None = None  # forward passes per second of the model, measured on the clean data
     timed: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # family -> (work, seconds) of its checks
+    _fits: dict[str, tuple[float, float] | None] = field(default_factory=dict, repr=False)  # family -> cost(), until a check of it finishes
     per_check: dict[str, float] = field(default_factory=dict)  # family -> seconds per check, timed
     used: dict[str, float] = field(default_factory=dict)  # family -> share of its samples a check used (early stopping)
     cut: list[dict[str, Any]] = field(default_factory=list)
@@ -173,6 +174,7 @@ class Budget:
         """The model's throughput, from the clean predictions (``forwards`` samples in ``seconds``)."""
         if self.throughput is None and forwards > 0 and seconds > 0:
             self.throughput = forwards / seconds
+            self._fits.clear()  # the fits fall back on the throughput's prior
 
     # -- estimates ------------------------------------------------------------------------------
     def _samples(self, spec: CheckSpec, n: int) -> int:
@@ -200,6 +202,11 @@ class Budget:
         whose time exceeds it has a fixed cost, not a higher cost per sample). The fixed cost is the
         (lower) median of what the slope leaves unexplained.
         """
+        if family not in self._fits:
+            self._fits[family] = self._fit(family)
+        return self._fits[family]
+
+    def _fit(self, family: str) -> tuple[float, float] | None:
         timed = self.timed.get(family)
         if not timed:
             return None
@@ -325,6 +332,7 @@ class Budget:
                 self.per_check[f"inputs:{spec.param('kind')}"] = seconds
         elif used > 0 and seconds > 0:
             self.timed.setdefault(spec.family, []).append((self._unit(spec) * used, seconds))
+            self._fits.pop(spec.family, None)
         else:
             self.per_check[spec.family] = seconds
         if limits is not None and limits.samples is not None:

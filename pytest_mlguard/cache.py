@@ -30,6 +30,7 @@ import json
 import os
 import pickle
 import shutil
+import sys
 import time
 import warnings
 from collections.abc import Mapping
@@ -127,7 +128,7 @@ def _hash_value(digest: Any, value: Any, depth: int = 0) -> None:
     if isinstance(value, np.ndarray):
         digest.update(fingerprint_arrays(value).encode())
         return
-    torch = __import__("sys").modules.get("torch")
+    torch = sys.modules.get("torch")  # a value can only be a tensor or module if torch is imported
     if torch is not None and isinstance(value, torch.nn.Module):
         _hash_module(digest, value)
         return
@@ -150,18 +151,24 @@ def _hash_value(digest: Any, value: Any, depth: int = 0) -> None:
             _hash_value(digest, item, depth + 1)
 
 
+@functools.lru_cache(maxsize=1)
+def _installed_roots() -> tuple[Path, ...]:
+    """Where the standard library and installed packages live."""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    return tuple({Path(paths[k]).resolve() for k in ("stdlib", "platstdlib", "purelib", "platlib") if paths.get(k)})
+
+
 def _user_file(module: Any) -> Path | None:
     """The source file of ``module`` if it is the project's own code (not the standard library, an
     installed package or pytest-mlguard, whose versions are in the key already)."""
-    import sysconfig
-
     name = getattr(module, "__name__", "")
     path = getattr(module, "__file__", None)
     if not path or not str(path).endswith(".py") or name.split(".")[0] in ("pytest_mlguard", "_pytest", "pytest"):
         return None
-    installed = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
     resolved = Path(path).resolve()
-    if any(resolved.is_relative_to(Path(root).resolve()) for root in installed if root) or "site-packages" in resolved.parts:
+    if "site-packages" in resolved.parts or any(resolved.is_relative_to(root) for root in _installed_roots()):
         return None
     return resolved
 
@@ -169,8 +176,6 @@ def _user_file(module: Any) -> Path | None:
 def _project_sources(*modules: Any, limit: int = 200) -> list[tuple[str, bytes]]:
     """The source of ``modules`` and of every project module they reach through their globals
     (modules they import, and the modules of functions, classes and objects they import), sorted."""
-    import sys
-
     seen: dict[str, bytes] = {}
     queue = [m for m in modules if m is not None]
     while queue and len(seen) < limit:
@@ -185,12 +190,11 @@ def _project_sources(*modules: Any, limit: int = 200) -> list[tuple[str, bytes]]
         for value in list(vars(module).values()):
             if inspect.ismodule(value):
                 queue.append(value)
-            else:
-                owner = getattr(value, "__module__", None) if isinstance(getattr(value, "__module__", None), str) else None
-                if owner is None and not isinstance(value, type):
-                    owner = getattr(type(value), "__module__", None)
-                if owner and owner in sys.modules:
-                    queue.append(sys.modules[owner])
+                continue
+            owner = getattr(value, "__module__", None)  # where an imported function, class or object comes from
+            owner = owner if isinstance(owner, str) else type(value).__module__
+            if owner in sys.modules:
+                queue.append(sys.modules[owner])
     return sorted(seen.items())
 
 
@@ -203,8 +207,6 @@ def fingerprint_pipeline(pipeline: Any) -> str | None:
     values the callable closes over, binds (``functools.partial``, defaults) or reads from its
     module's globals, and the pipeline's ``version`` attribute if it has one.
     """
-    import sys
-
     digest = hashlib.sha256(f"{pipeline.input}:{sorted(f'{t.__module__}.{t.__qualname__}' for t in pipeline.rejects)}".encode())
     fn = pipeline.fn
     while isinstance(fn, functools.partial):  # the arguments a partial binds, then its function
@@ -370,8 +372,6 @@ def cache_key(evaluation: Evaluation, spec: CheckSpec, family: Family | None = N
             return None
     machine = None
     if family is not None and getattr(family, "machine", False):
-        import sys
-
         torch = sys.modules.get("torch")
         machine = [machine_identity(), torch.get_num_threads() if torch is not None else None]
     model = evaluation.memo("fingerprint:model", lambda: fingerprint_model(evaluation.model))
