@@ -248,13 +248,13 @@ class _Run:
         needs that), counting misclassified samples as broken without an attack; ``exact`` attacks
         the correctly classified samples first, since the misclassified ones are known to fail.
         """
-        from ..corruptions.run import LOOKS, MIN_LOOK
+        from ..verdicts.sequential import look_size
 
         x, y = self.data.x, self.data.y
         n = len(y)
         exact = stopper.mode == "exact"
         order = np.concatenate([np.flatnonzero(clean_ok), np.flatnonzero(~clean_ok)]) if exact else np.arange(n)
-        size = min(self.spec.param("batch_size"), max(MIN_LOOK, math.ceil(n / LOOKS)))
+        size = min(self.spec.param("batch_size"), look_size(n))
         robust, misclassified = 0, int((~clean_ok).sum())
         before = self.adapter.log.snapshot()
         for start in range(0, n, size):

@@ -165,6 +165,29 @@ class Evaluation:
             mode = "off"  # a threshold every value clears: the check is a measurement, made on every sample
         return EarlyStop(mode, threshold, total, kind=spec.kind, confidence=self.settings.get("verdict.confidence"))
 
+    def looks(
+        self, spec: CheckSpec, total: int, outcome: Callable[[slice], np.ndarray], *, clean: float | None = None, min_look: int = 1
+    ) -> tuple[np.ndarray, Any]:
+        """The per-sample outcomes ``outcome(rows)`` (booleans: the sample counts as a success) of the
+        first ``total`` samples, look by look (at least ``min_look`` samples each), until the check's
+        :meth:`early_stop` decides its verdict; returns the outcomes seen and the stopper. Without
+        early stopping (``off``, or a threshold every value clears), one look at all ``total``.
+        """
+        from ..verdicts.sequential import look_size
+
+        stopper = self.early_stop(spec, total, clean=clean)
+        size = max(look_size(total), min_look) if spec.kind in ("floor", "ceiling") and stopper.mode != "off" else max(1, total)
+        parts: list[np.ndarray] = []
+        successes = done = 0
+        for start in range(0, total, size):
+            part = np.asarray(outcome(slice(start, min(start + size, total))), dtype=bool)
+            parts.append(part)
+            successes, done = successes + int(part.sum()), done + len(part)
+            if stopper.update(successes, done):
+                break
+        stopper.update(successes, done)
+        return (np.concatenate(parts) if parts else np.zeros(0, dtype=bool)), stopper
+
     def batches(self, size: int) -> Iterator[slice]:
         """Slices of :attr:`data` of ``size`` samples; each finished batch is reported as progress."""
         for start in range(0, self.data.n, size):

@@ -151,17 +151,13 @@ def chunk_size(model: Model, n: int) -> int:
     return max(1, math.ceil(n / chunks))
 
 
-#: early stopping looks at the verdict after each chunk: about this many looks per check ...
-LOOKS = 12
-#: ... of at least this many samples each
-MIN_LOOK = 20
-
-
 def check_chunk(model: Model, n: int, early_stop: bool) -> int:
     """Images per chunk of a check: :func:`chunk_size`, or smaller with early stopping, so that the
-    verdict is looked at about ``LOOKS`` times."""
+    verdict is looked at about ``LOOKS`` times (:func:`~pytest_mlguard.verdicts.sequential.look_size`)."""
+    from ..verdicts.sequential import look_size
+
     chunk = chunk_size(model, n)
-    return min(chunk, max(MIN_LOOK, math.ceil(n / LOOKS))) if early_stop else chunk
+    return min(chunk, look_size(n)) if early_stop else chunk
 
 
 def corrupt_chunk(model: Model, x: np.ndarray, name: str, severity: int, seed: int, start: int, scale: float | None) -> Chunk:

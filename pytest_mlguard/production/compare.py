@@ -12,12 +12,37 @@ Example:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-__all__ = ["compare_predictions", "max_proba_diff", "per_sample_diff", "thread_count", "top1_agreement"]
+__all__ = ["PrefixPredictions", "compare_predictions", "max_proba_diff", "per_sample_diff", "thread_count", "top1_agreement"]
+
+
+class PrefixPredictions:
+    """Predictions of the first samples of ``x``, made as far as they are asked for: a check that
+    stops early does not predict the rest, and a later check that needs every sample predicts only
+    those still missing.
+
+    Example:
+        >>> calls = []
+        >>> prefix = PrefixPredictions(lambda batch: calls.append(len(batch)) or batch * 2, np.arange(5.0))
+        >>> prefix.upto(2).tolist(), prefix.upto(5).tolist(), calls
+        ([0.0, 2.0], [0.0, 2.0, 4.0, 6.0, 8.0], [2, 3])
+    """
+
+    def __init__(self, predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> None:
+        self.predict, self.x = predict, x
+        self.proba: np.ndarray | None = None
+
+    def upto(self, k: int) -> np.ndarray:
+        done = 0 if self.proba is None else len(self.proba)
+        if k > done:
+            more = np.asarray(self.predict(self.x[done:k]))
+            self.proba = more if self.proba is None else np.concatenate([self.proba, more])
+        assert self.proba is not None
+        return self.proba[:k]
 
 
 def _pair(p: Any, q: Any) -> tuple[np.ndarray, np.ndarray]:

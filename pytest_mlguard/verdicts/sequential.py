@@ -19,7 +19,17 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["EarlyStop", "SequentialFloorTest", "confidence_sequence", "log_mixture_martingale"]
+__all__ = ["LOOKS", "MIN_LOOK", "EarlyStop", "SequentialFloorTest", "confidence_sequence", "look_size", "log_mixture_martingale"]
+
+#: a check that may stop early looks at its verdict about this many times ...
+LOOKS = 12
+#: ... at least this many samples apart
+MIN_LOOK = 20
+
+
+def look_size(n: int) -> int:
+    """Samples between looks at the verdict of a check of ``n`` samples."""
+    return max(MIN_LOOK, math.ceil(n / LOOKS))
 
 Decision = Literal["passed", "failed", "undecided"]
 

@@ -201,6 +201,19 @@ def test_broken_model_fails_only_its_determinism_check(broken, fails):
     assert ("threads at once" if fails == "threads" else "alone against batches") in failed.message
 
 
+def test_a_determinism_floor_stops_at_the_look_that_decides_it():
+    model = zoo.randomized_model()  # fresh noise on every call: repeated calls disagree
+    stopped = run(model, "determinism[repeat]", samples="360")
+    full = run(model, "determinism[repeat]", samples="360", verdict__early_stop="off")
+    assert not stopped.passed and not full.passed
+    assert stopped.n == 30 and stopped.evaluations_saved == 3 * (360 - 30)  # the first look (360 / 12) decided it
+    assert full.n == 360 and full.evaluations_saved == 0
+    assert "stopped early after 30 of 360 samples" in stopped.message
+    assert run(zoo.good_model(), "determinism[repeat]", samples="360").n == 360  # a floor of 1.0 passes only on every sample
+    batch = run(zoo.batch_dependent_model(), "determinism[batch]", samples="360")  # looks of two batches (256) at least
+    assert not batch.passed and batch.n == 360
+
+
 def test_concurrent_crash_is_a_failure_with_the_error():
     def predict(batch):
         if threading.current_thread().name.startswith("mlguard-client"):
@@ -235,6 +248,26 @@ def test_bfloat16_fragile_model_fails_only_bfloat16():
     failed = outcomes["bfloat16"]
     assert failed.value < 0.5 and failed.details["max_proba_diff"] > 0.5
     assert "bfloat16 against float32 eager: top-1 agreement" in failed.message and "flipped samples:" in failed.message
+
+
+def test_an_agreement_floor_stops_once_decided_and_the_variants_other_checks_reuse_its_predictions():
+    model = zoo.bfloat16_fragile_model()
+    full = run(model, "drift[bfloat16]", samples="360", verdict__early_stop="off")
+    s = settings(samples="360", drift__max_proba_diff="0.5")
+    evaluation = Evaluation(model, zoo.digits(), s)
+    fam = family("drift")
+    stopped = evaluation.run(fam, fam.spec("bfloat16", s))
+    assert not stopped.passed and not full.passed  # the same verdict ...
+    assert stopped.n < 360 and stopped.evaluations_saved == 360 - stopped.n > 0  # ... on fewer samples
+    assert stopped.details["early_stop"]["stopped"] and stopped.interval_method == "confidence-sequence"
+    assert stopped.interval[1] < 0.99 and "stopped early after" in stopped.message
+    assert full.n == 360 and full.evaluations_saved == 0 and not full.details["early_stop"]["stopped"]
+    from pytest_mlguard.production.drift.variants import _threads
+
+    predicted = evaluation.memo(("drift", "bfloat16", _threads(fam.spec("bfloat16", s))), lambda: None)
+    proba = evaluation.run(fam, fam.spec("bfloat16-proba", s))  # every sample: the rest are predicted now
+    assert proba.n == 360 and len(predicted.proba) == 360
+    assert run(zoo.good_model(), "drift[bfloat16]", samples="360").n == 360  # a 0.99 floor it meets: not decided early
 
 
 def test_probability_ceiling_is_a_check_that_can_fail(good):
@@ -349,6 +382,31 @@ def test_gate_of_agreement_alone_reruns_no_other_check(tmp_path):
     result = run(zoo.linear_model(), "gate[agreement]", extras, output=str(tmp_path), gate__checks="agreement")
     assert result.passed and result.details["rollback"]["indicated"] is False
     assert "metrics" not in result.details
+
+
+def counted(model):
+    rows = []
+
+    def predict(batch):
+        rows.append(len(batch))
+        return model.predict_proba(batch)
+
+    return CallableModel(predict, input_shape=model.input_shape, n_classes=model.n_classes, name=f"counted-{model.name}"), rows
+
+
+def test_gate_of_agreement_alone_stops_once_decided_and_predicts_no_more_of_the_baseline(tmp_path):
+    baseline, rows = counted(zoo.ignores_input_model())  # agrees with the candidate on about a tenth of samples
+    stopped = run(zoo.good_model(), "gate[agreement]", {"baseline_model": baseline}, samples="360", output=str(tmp_path), gate__checks="agreement")
+    assert not stopped.passed and stopped.details["rollback"]["indicated"] is True
+    assert stopped.n == 30 == sum(rows) and stopped.evaluations_saved == 330  # the first look decided it
+    assert stopped.interval_method == "confidence-sequence" and "stopped early after 30 of 360 samples" in stopped.message
+    assert f"they disagree on {stopped.details['n_disagreements']} of 30 samples" in stopped.message
+    rows.clear()
+    full = run(zoo.good_model(), "gate[agreement]", {"baseline_model": baseline}, samples="360", output=str(tmp_path), gate__checks="agreement", verdict__early_stop="off")
+    assert not full.passed and full.n == 360 == sum(rows)
+    rows.clear()
+    both = run(zoo.good_model(), "gate[agreement]", {"baseline_model": baseline}, samples="360", output=str(tmp_path), gate__checks="agreement,accuracy")
+    assert both.n == 360 == sum(rows)  # gate[accuracy] needs every prediction of the baseline anyway
 
 
 def test_gate_without_baseline_says_how_to_declare_it():

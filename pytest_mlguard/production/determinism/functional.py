@@ -102,19 +102,39 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     tolerance = spec.param("tolerance")
     details: dict[str, Any] = {"tolerance": tolerance}
     errors: list[str] = []
-    if spec.name == "repeat":
-        diff = repeat_diff(model, data.x, spec.param("repeats"))
-        details["repeats"] = spec.param("repeats")
-        what = "repeated calls on the same inputs"
-    elif spec.name == "threads":
+    stopper = None
+    if spec.name == "threads":  # one burst of concurrent requests: it does not stop early
         threads, size = spec.param("threads"), spec.param("request_size")
         diff, errors = concurrent_diff(model, data.x, threads=threads, request_size=size)
         details.update(threads=threads, request_size=size, errors=errors[:10], n_errors=len(errors))
         what = f"requests of {size} sample{'s' if size > 1 else ''} from {threads} threads at once against the same requests one by one"
-    else:
-        diff = batch_diff(model, data.x, evaluation.rng(spec))
-        details["batch_size"] = model.batch_size
-        what = f"each sample alone against batches of {model.batch_size} in data, reverse and shuffled order"
+        per_sample = 2
+    else:  # repeat and batch compare each sample on its own: look by look, stopping once a mismatch decides
+        if spec.name == "repeat":
+            details["repeats"] = spec.param("repeats")
+            what, per_sample = "repeated calls on the same inputs", spec.param("repeats")
+
+            def differences(x: np.ndarray) -> np.ndarray:
+                return repeat_diff(model, x, spec.param("repeats"))
+
+        else:
+            details["batch_size"] = model.batch_size
+            what, per_sample = f"each sample alone against batches of {model.batch_size} in data, reverse and shuffled order", 4
+            rng = evaluation.rng(spec)
+
+            def differences(x: np.ndarray) -> np.ndarray:
+                return batch_diff(model, x, rng)
+
+        looked: list[np.ndarray] = []
+
+        def matches(rows: slice) -> np.ndarray:
+            looked.append(differences(data.x[rows]))
+            return looked[-1] <= tolerance
+
+        # batch: looks of two batches at least, so that batch boundaries and compositions still vary
+        _, stopper = evaluation.looks(spec, data.n, matches, min_look=2 * model.batch_size if spec.name == "batch" else 1)
+        diff = np.concatenate(looked)
+    n = len(diff)
     matching = diff <= tolerance
     mismatched = np.flatnonzero(~matching)
     worst = mismatched[np.argsort(-diff[mismatched], kind="stable")][:10]
@@ -128,9 +148,25 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     if len(mismatched):
         largest = "a call raised" if not np.isfinite(diff[worst[0]]) else f"probabilities differ by up to {diff[worst[0]]:.3g}"
         message = (
-            f"{len(mismatched)} of {data.n} samples changed between {what} ({largest}; tolerance {tolerance:g}); "
+            f"{len(mismatched)} of {n} samples changed between {what} ({largest}; tolerance {tolerance:g}); "
             f"first ones: samples {', '.join(str(int(i)) for i in worst[:5])}"
         )
         if errors:
             message += f"\nconcurrent requests raised: {errors[0]}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
-    return Measurement(value=float(matching.mean()), n=data.n, details=details, message=message)
+    value, interval, method = float(matching.mean()), None, None
+    if stopper is not None:
+        details["early_stop"] = stopper.details(per_sample * n)
+        value, interval, method = stopper.value_and_interval()
+        if stopper.stopped:
+            message += f"\nstopped early after {n} of {data.n} samples: the verdict was decided ({stopper.mode})"
+    return Measurement(
+        value=float(value),
+        n=n,
+        details=details,
+        message=message,
+        successes=None if stopper is not None and stopper.stopped and stopper.mode == "exact" else int(matching.sum()),
+        interval=interval,
+        interval_method=method,
+        evaluations=per_sample * n,
+        evaluations_saved=per_sample * (data.n - n),
+    )

@@ -2,6 +2,8 @@
 
 :func:`variant_proba` gives the probabilities of a variant of the model on a batch; the checks
 compare them with the float32 eager model's (:func:`pytest_mlguard.production.compare.compare_predictions`).
+An agreement floor predicts look by look and stops once its verdict is decided (``verdict.early_stop``);
+the predictions made are kept for the variant's other checks.
 
 Example:
     >>> import torch
@@ -22,15 +24,17 @@ import numpy as np
 
 from ...checks.base import CheckSpec, Measurement
 from ...errors import CheckError, NotApplicable
-from ..compare import compare_predictions, thread_count
+from ..compare import PrefixPredictions, compare_predictions, thread_count
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import torch
 
     from ...checks.evaluation import Evaluation
     from ...contract.model import CallableModel, Model, TorchModel
 
-__all__ = ["run_check", "variant_model", "variant_proba"]
+__all__ = ["run_check", "variant_model", "variant_predictor", "variant_proba"]
 
 _TORCH_ONLY = ("bfloat16", "torchscript", "export", "int8")
 
@@ -111,15 +115,21 @@ def variant_model(model: TorchModel, variant: str, x: np.ndarray) -> CallableMod
     raise ValueError(f"unknown variant {variant!r}")
 
 
-def variant_proba(model: Model, variant: str, x: np.ndarray, *, threads: int | None = None) -> np.ndarray:
-    """Probabilities of ``model`` deployed as ``variant`` on ``x``.
+def variant_predictor(model: Model, variant: str, x: np.ndarray, *, threads: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """A function that gives the probabilities of ``model`` deployed as ``variant`` on a batch; the
+    variant is built (traced, exported, quantised) once, with ``x`` as example input.
 
     ``threads`` (the ``threads`` variant) is the thread count; the other variants run with the
     current one.
     """
     if variant == "threads":
-        with thread_count(threads or max(2, os.cpu_count() or 2)):
-            return model.predict_proba(x)
+        count = threads or max(2, os.cpu_count() or 2)
+
+        def on_threads(batch: np.ndarray) -> np.ndarray:
+            with thread_count(count):
+                return model.predict_proba(batch)
+
+        return on_threads
     from ...contract.model import TorchModel
 
     if not isinstance(model, TorchModel):
@@ -127,20 +137,39 @@ def variant_proba(model: Model, variant: str, x: np.ndarray, *, threads: int | N
     if variant == "bfloat16":
         import torch
 
-        with torch.autocast(device_type=torch.device(model.active_device).type, dtype=torch.bfloat16):
-            return model.predict_proba(x)
-    return variant_model(model, variant, x).predict_proba(x)
+        def in_bfloat16(batch: np.ndarray) -> np.ndarray:
+            with torch.autocast(device_type=torch.device(model.active_device).type, dtype=torch.bfloat16):
+                return model.predict_proba(batch)
+
+        return in_bfloat16
+    return variant_model(model, variant, x).predict_proba
 
 
-def _reference(evaluation: Evaluation, variant: str) -> np.ndarray:
+def variant_proba(model: Model, variant: str, x: np.ndarray, *, threads: int | None = None) -> np.ndarray:
+    """Probabilities of ``model`` deployed as ``variant`` on ``x`` (:func:`variant_predictor`)."""
+    return variant_predictor(model, variant, x, threads=threads)(x)
+
+
+def _variant(evaluation: Evaluation, variant: str, threads: int) -> PrefixPredictions:
+    return evaluation.memo(
+        ("drift", variant, threads),
+        lambda: PrefixPredictions(variant_predictor(evaluation.model, variant, evaluation.data.x, threads=threads), evaluation.data.x),
+    )
+
+
+def _reference(evaluation: Evaluation, variant: str) -> PrefixPredictions:
+    """What ``variant`` is compared with: the model on one thread (``threads``), else its clean predictions."""
     if variant == "threads":
-        return evaluation.memo(("drift", "one-thread"), lambda: _one_thread(evaluation.model, evaluation.data.x))
-    return evaluation.clean_proba
+        return evaluation.memo(("drift", "one-thread"), lambda: PrefixPredictions(_one_thread(evaluation.model), evaluation.data.x))
+    return PrefixPredictions(lambda rows: rows, evaluation.clean_proba)  # made already, for every family
 
 
-def _one_thread(model: Model, x: np.ndarray) -> np.ndarray:
-    with thread_count(1):
-        return model.predict_proba(x)
+def _one_thread(model: Model) -> Callable[[np.ndarray], np.ndarray]:
+    def predict(batch: np.ndarray) -> np.ndarray:
+        with thread_count(1):
+            return model.predict_proba(batch)
+
+    return predict
 
 
 def _threads(spec: CheckSpec) -> int:
@@ -151,10 +180,19 @@ def _threads(spec: CheckSpec) -> int:
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     variant = spec.param("variant")
     threads = _threads(spec)
-    x = evaluation.data.x
-    proba = evaluation.memo(("drift", variant, threads), lambda: variant_proba(evaluation.model, variant, x, threads=threads))
-    reference = _reference(evaluation, variant)
-    comparison = compare_predictions(reference, proba)
+    n = evaluation.data.n
+    deployed, reference = _variant(evaluation, variant, threads), _reference(evaluation, variant)
+    stopper = None
+    if spec.metric == "agreement":  # a proportion against a floor: it may stop once its verdict is decided
+
+        def agrees(rows: slice) -> np.ndarray:
+            return deployed.upto(rows.stop)[rows].argmax(axis=1) == reference.upto(rows.stop)[rows].argmax(axis=1)
+
+        agreeing, stopper = evaluation.looks(spec, n, agrees)
+        n = len(agreeing)
+    x = evaluation.data.x[:n]
+    proba, reference_proba = deployed.upto(n), reference.upto(n)
+    comparison = compare_predictions(reference_proba, proba)
     against = f"1 thread against {threads}" if variant == "threads" else f"{variant} against float32 eager"
     details: dict[str, Any] = {"variant": variant, "compared": against, **comparison}
     if variant == "threads":
@@ -169,8 +207,21 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         message += "; flipped samples: " + ", ".join(
             f"{f['index']} ({f['reference']}->{f['other']})" for f in comparison["flipped"][:5]
         )
-    if spec.metric == "max_proba_diff":
-        value = np.nan if largest is None else largest
-    else:
-        value = comparison["agreement"]
-    return Measurement(value=float(value), n=len(x), details=details, message=message)
+    if stopper is None:  # max_proba_diff: the largest difference over every sample
+        return Measurement(value=float(np.nan if largest is None else largest), n=n, details=details, message=message)
+    details["early_stop"] = stopper.details(n)
+    planned = evaluation.data.n
+    if stopper.stopped:
+        message += f"\nstopped early after {n} of {planned} samples: the verdict was decided ({stopper.mode})"
+    value, interval, method = stopper.value_and_interval()
+    return Measurement(
+        value=float(value),
+        n=n,
+        details=details,
+        message=message,
+        successes=None if stopper.stopped and stopper.mode == "exact" else int(agreeing.sum()),
+        interval=interval,
+        interval_method=method,
+        evaluations=n,
+        evaluations_saved=planned - n,
+    )

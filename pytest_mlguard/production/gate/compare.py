@@ -209,14 +209,19 @@ def _comparison(spec: CheckSpec, evaluation: Evaluation) -> dict[str, Any]:
     def compute() -> dict[str, Any]:
         # the same samples, and the same random draws (keyed by model id), for both models
         baseline = Evaluation(baseline_model, evaluation.full_data, evaluation.settings, model_id=evaluation.model_id)
+        stopper, data, baseline_proba = None, evaluation.data, None
         with baseline_model.running(evaluation.settings.device):
+            if tuple(spec.param("gated")) == ("agreement",):  # agreement alone: it may stop once its verdict is decided
+                stopper, data, baseline_proba = _agreement_looks(spec, evaluation, baseline_model)
             models = compare_models(
                 evaluation.model,
                 baseline_model,
-                evaluation.data,
-                candidate_proba=evaluation.clean_proba,
-                baseline_proba=baseline.clean_proba,
+                data,
+                candidate_proba=evaluation.clean_proba[: data.n],
+                baseline_proba=baseline.clean_proba if baseline_proba is None else baseline_proba,
             )
+        if stopper is not None:
+            return {"baseline": baseline_model.name, "models": models, "robustness": None, "stopper": stopper, "n": data.n}
         if not rerun:  # agreement and accuracy alone need no rerun of the other checks
             return {"baseline": baseline_model.name, "models": models, "robustness": None}
         results = _robustness_results(evaluation, baseline, spec.param("compare", ()))
@@ -232,6 +237,23 @@ def _comparison(spec: CheckSpec, evaluation: Evaluation) -> dict[str, Any]:
         return {"baseline": baseline_model.name, "models": models, "robustness": robustness}
 
     return evaluation.memo(key, compute)
+
+
+def _agreement_looks(spec: CheckSpec, evaluation: Evaluation, baseline: Model) -> tuple[Any, EvalData, np.ndarray]:
+    """The baseline's predictions look by look until the agreement floor is decided: the stopper,
+    the samples looked at and the baseline's probabilities on them."""
+    from ...contract.data import EvalData
+    from ..compare import PrefixPredictions
+
+    data, candidate = evaluation.data, evaluation.clean_proba.argmax(axis=1)
+    predicted = PrefixPredictions(baseline.predict_proba, data.x)
+
+    def agrees(rows: slice) -> np.ndarray:
+        return predicted.upto(rows.stop)[rows].argmax(axis=1) == candidate[rows]
+
+    agreeing, stopper = evaluation.looks(spec, data.n, agrees)
+    n = len(agreeing)
+    return stopper, EvalData(data.x[:n], data.y[:n], name=data.name), predicted.upto(n)
 
 
 def _number(value: float | None) -> str:
@@ -297,7 +319,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         )
         value = models["agreement"]
         summary = (
-            f"they disagree on {len(models['disagreements'])} of {data.n} samples ({models['broken']} the candidate "
+            f"they disagree on {len(models['disagreements'])} of {comparison.get('n', data.n)} samples ({models['broken']} the candidate "
             f"gets wrong that the baseline got right, {models['fixed']} the reverse), listed in {path}"
         )
     elif spec.name == "accuracy":
@@ -316,4 +338,22 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
             f"regressed beyond tolerance; score {score['baseline']:.1f} (baseline) -> {score['candidate']:.1f} (candidate)"
         )
     message = f"{summary}\n{rollback['verdict']}"
-    return Measurement(value=float(value), n=data.n, details=details, message=message)
+    stopper = comparison.get("stopper")
+    if stopper is None:
+        return Measurement(value=float(value), n=data.n, details=details, message=message)
+    n = comparison["n"]
+    details["early_stop"] = stopper.details(n)
+    if stopper.stopped:
+        message += f"\nstopped early after {n} of {data.n} samples: the verdict was decided ({stopper.mode})"
+    value, interval, method = stopper.value_and_interval()
+    return Measurement(
+        value=float(value),
+        n=n,
+        details=details,
+        message=message,
+        successes=None if stopper.stopped and stopper.mode == "exact" else n - len(models["disagreements"]),
+        interval=interval,
+        interval_method=method,
+        evaluations=n,
+        evaluations_saved=data.n - n,
+    )
