@@ -153,20 +153,6 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         )
         if errors:
             message += f"\nconcurrent requests raised: {errors[0]}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
-    value, interval, method = float(matching.mean()), None, None
     if stopper is not None:
-        details["early_stop"] = stopper.details(per_sample * n)
-        value, interval, method = stopper.value_and_interval()
-        if stopper.stopped:
-            message += f"\nstopped early after {n} of {data.n} samples: the verdict was decided ({stopper.mode})"
-    return Measurement(
-        value=float(value),
-        n=n,
-        details=details,
-        message=message,
-        successes=None if stopper is not None and stopper.stopped and stopper.mode == "exact" else int(matching.sum()),
-        interval=interval,
-        interval_method=method,
-        evaluations=per_sample * n,
-        evaluations_saved=per_sample * (data.n - n),
-    )
+        return stopper.measurement(details, message, per_sample=per_sample)
+    return Measurement(value=float(matching.mean()), n=n, details=details, message=message, successes=int(matching.sum()), evaluations=per_sample * n)

@@ -209,19 +209,4 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         )
     if stopper is None:  # max_proba_diff: the largest difference over every sample
         return Measurement(value=float(np.nan if largest is None else largest), n=n, details=details, message=message)
-    details["early_stop"] = stopper.details(n)
-    planned = evaluation.data.n
-    if stopper.stopped:
-        message += f"\nstopped early after {n} of {planned} samples: the verdict was decided ({stopper.mode})"
-    value, interval, method = stopper.value_and_interval()
-    return Measurement(
-        value=float(value),
-        n=n,
-        details=details,
-        message=message,
-        successes=None if stopper.stopped and stopper.mode == "exact" else int(agreeing.sum()),
-        interval=interval,
-        interval_method=method,
-        evaluations=n,
-        evaluations_saved=planned - n,
-    )
+    return stopper.measurement(details, message)

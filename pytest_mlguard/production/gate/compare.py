@@ -341,19 +341,4 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     stopper = comparison.get("stopper")
     if stopper is None:
         return Measurement(value=float(value), n=data.n, details=details, message=message)
-    n = comparison["n"]
-    details["early_stop"] = stopper.details(n)
-    if stopper.stopped:
-        message += f"\nstopped early after {n} of {data.n} samples: the verdict was decided ({stopper.mode})"
-    value, interval, method = stopper.value_and_interval()
-    return Measurement(
-        value=float(value),
-        n=n,
-        details=details,
-        message=message,
-        successes=None if stopper.stopped and stopper.mode == "exact" else n - len(models["disagreements"]),
-        interval=interval,
-        interval_method=method,
-        evaluations=n,
-        evaluations_saved=data.n - n,
-    )
+    return stopper.measurement(details, message)
