@@ -147,7 +147,7 @@ class CheckResult:
         rules = rules or VerdictRules()
         threshold = spec.threshold.resolve(measurement.clean, measurement.chance)
         value = float(measurement.value)
-        interval, method = _interval(measurement, rules)
+        interval, method = _interval(measurement, rules, threshold, spec.kind)
         verdict = decide(value, interval, threshold=threshold, kind=spec.kind, policy=rules.policy)  # type: ignore[arg-type]
         needed = None
         if verdict.label == "inconclusive" and interval is not None:
@@ -260,12 +260,19 @@ class CheckResult:
         )
 
 
-def _interval(measurement: Measurement, rules: VerdictRules) -> tuple[tuple[float, float] | None, str | None]:
-    """The interval of a measurement: its own, or a binomial one for a proportion."""
+def _interval(measurement: Measurement, rules: VerdictRules, threshold: float, kind: str) -> tuple[tuple[float, float] | None, str | None]:
+    """The interval of a measurement: its own, or a binomial one for a proportion.
+
+    A proportion against a floor of 1 (or a ceiling of 0) gets no binomial interval: every sample
+    must count, which is a fact about the samples measured, not an estimate that more samples would
+    decide (no interval around a proportion can lie wholly at 1).
+    """
     if measurement.interval is not None:
         low, high = measurement.interval
         return (float(low), float(high)), measurement.interval_method or "bootstrap"
     if measurement.successes is None or measurement.n < 1 or math.isnan(measurement.value):
+        return None, None
+    if (kind == "floor" and threshold >= 1.0) or (kind == "ceiling" and threshold <= 0.0):
         return None, None
     from ..verdicts.intervals import binomial_interval
 

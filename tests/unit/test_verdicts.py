@@ -21,6 +21,11 @@ def test_intervals_match_scipy(k, n, confidence):
     assert wilson(k, n, confidence) == pytest.approx((score.low, score.high), abs=1e-9)
 
 
+@pytest.mark.parametrize("n", [1, 7, 360, 1000])
+def test_wilson_is_exact_at_the_ends(n):
+    assert wilson(n, n)[1] == 1.0 and wilson(0, n)[0] == 0.0  # rounding gave 0.9999999999999999
+
+
 def test_bootstrap_interval_covers_the_mean():
     values = np.random.default_rng(0).normal(0.3, 0.1, size=400)
     low, high = bootstrap_interval(lambda idx: float(values[idx].mean()), len(values), 0.95, rng=np.random.default_rng(1))
@@ -154,7 +159,7 @@ def test_sequential_early_stop_reports_the_confidence_sequence():
 
 import zoo  # noqa: E402
 
-from pytest_mlguard.checks.base import CheckResult  # noqa: E402
+from pytest_mlguard.checks.base import CheckResult, Measurement, VerdictRules  # noqa: E402
 from pytest_mlguard.checks.evaluation import Evaluation  # noqa: E402
 from pytest_mlguard.checks.registry import all_keys, family  # noqa: E402
 from pytest_mlguard.config.settings import resolve  # noqa: E402
@@ -174,6 +179,19 @@ def test_floor_just_below_the_accuracy_is_inconclusive_at_50_and_decided_at_the_
     assert f"about n={small.required_n} samples would decide it" in small.verdict()
     large = accuracy_result(small.required_n, floor)
     assert large.label == "passed" and large.interval[0] > floor
+
+
+@pytest.mark.parametrize("policy", ["strict", "estimate", "lenient"])
+def test_a_floor_of_one_is_a_requirement_on_every_sample_not_an_estimate(policy):
+    """Determinism's floor of 1: every sample must match. No interval can lie wholly at 1, so a
+    binomial interval would leave it inconclusive forever (and failed under strict)."""
+    result = accuracy_result(360, 0.9, **{"verdict.policy": policy})
+    spec = family("accuracy").spec(None, resolve(cli={"accuracy.floor": "1"}, environ={}, keys=all_keys()))
+    every = CheckResult.from_measurement(spec, "m", Measurement(1.0, 360, successes=360), seed=0, duration_s=0.0, rules=VerdictRules(policy=policy))
+    assert every.label == "passed" and every.passed and every.interval is None
+    one_off = CheckResult.from_measurement(spec, "m", Measurement(359 / 360, 360, successes=359), seed=0, duration_s=0.0, rules=VerdictRules(policy=policy))
+    assert one_off.label == "failed" and not one_off.passed
+    assert result.interval is not None  # a floor below 1 keeps its interval
 
 
 @pytest.mark.parametrize("policy, passed", [("strict", False), ("estimate", True), ("lenient", True)])
