@@ -10,7 +10,9 @@ saving against ``off``, and how many test outcomes differ from ``off``.
 Suites:
 
 * digits: the example's CNN on its 360 test images; the ImageNet-C grid (19 corruptions x 5
-  severities, floor ``0.8*clean``) and six fixed-epsilon attacks (floor 0.4);
+  severities, floor ``0.8*clean``), six fixed-epsilon attacks (floor 0.4), and the production
+  floors on proportions: drift agreement of bfloat16, threads and int8 (floor 0.99) and
+  determinism of repeated calls and batches (floor 1);
 * ResNet-18 (random weights, ``weights=None``) at 32x32 on crops of scikit-image's photos, labelled
   with its own predictions (so clean accuracy is 1); 19 corruptions at severities 1, 3 and 5
   (floor ``0.8*clean``) and FGSM/PGD at two epsilons (floor 0.4).
@@ -47,7 +49,7 @@ def run_suite(model: object, data: object, cli: dict[str, str], output: str) -> 
         evaluation = Evaluation(model, data, settings)  # type: ignore[arg-type]
         outcomes[mode] = {}
         start = time.perf_counter()
-        for name in ("corruption", "attack"):
+        for name in ("corruption", "attack", "drift", "determinism"):
             fam = family(name)
             for spec in fam.planned(settings):
                 try:
@@ -88,6 +90,8 @@ def main() -> None:
         "corruption.floor": "0.8*clean",
         "attack.checks": attacks,
         "attack.floor": "0.4",
+        "drift.checks": "bfloat16,threads,int8",  # the production floors on proportions
+        "determinism.checks": "repeat,batch",
     }
     resnet_cli = {
         "corruption.corruptions": "all",
