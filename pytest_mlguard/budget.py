@@ -197,10 +197,10 @@ class Budget:
         """``(fixed seconds per check, seconds per unit of work)`` of ``family``, from its timed checks.
 
         The first check of a family also paid for one-time costs (imports, building an ART estimator),
-        so once a second has run, the fit leaves the first out. The slope is a least-squares fit once
-        two checks of clearly different sizes are in it; before that, the throughput's prior (a check
-        whose time exceeds it has a fixed cost, not a higher cost per sample). The fixed cost is the
-        (lower) median of what the slope leaves unexplained.
+        so the fit leaves it out: until a second check has run, the throughput's prior stands. The
+        slope is a least-squares fit once two checks of clearly different sizes are in it; before
+        that, the throughput's prior (a check whose time exceeds it has a fixed cost, not a higher
+        cost per sample). The fixed cost is the (lower) median of what the slope leaves unexplained.
         """
         if family not in self._fits:
             self._fits[family] = self._fit(family)
@@ -210,8 +210,11 @@ class Budget:
         timed = self.timed.get(family)
         if not timed:
             return None
-        timed = timed[1:] if len(timed) >= 2 else timed  # the first check of a family paid for its imports too
         prior = self._prior_slope(family)
+        if len(timed) == 1:  # the first check of a family also paid for one-time costs: it tells little yet
+            work, seconds = timed[0]
+            return (0.0, prior) if prior is not None else (0.0, seconds / work) if work > 0 else None
+        timed = timed[1:]
         works = [w for w, _ in timed]
         slope = None
         if len(timed) >= 2 and max(works) >= 1.5 * min(works):

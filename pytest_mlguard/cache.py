@@ -565,6 +565,8 @@ def cache_summary(results: list[Mapping[str, Any]], directory: Path, start: Path
     cached = [r for r in results if isinstance(r.get("details"), Mapping) and r["details"].get("cached")]
     saved = sum(float(r["details"]["cached"].get("duration_s") or 0.0) for r in cached)
     where = os.path.relpath(directory, start)
+    if not cached:
+        return f"mlguard cache: 0 of {len(results)} results reused (measured and stored in {where}); --mlguard-cache-clear empties it"
     return (
         f"mlguard cache: {len(cached)} of {len(results)} results reused from {where} "
         f"(unchanged weights, data and settings; {saved:.1f}s of checks not rerun); --mlguard-cache-clear empties it"

@@ -56,7 +56,7 @@ def summary_lines(summaries: Mapping[str, Mapping[str, Any]]) -> Iterator[str]:
     """
     for model, summary in summaries.items():
         line = (
-            f"{model}: mean corruption accuracy {summary['mean_corruption_accuracy']:.4f} over {summary['checks']} checks "
+            f"{model}: mean corruption accuracy {summary['mean_corruption_accuracy']:.4f} over {summary['checks']} check{'' if summary['checks'] == 1 else 's'} "
             f"(clean {summary['clean_accuracy']:.4f}, relative robustness {summary['relative_robustness']:.3f})"
         )
         if summary.get("mce") is not None:

@@ -227,7 +227,7 @@ def _float_range(pixels: np.ndarray, kind: str, seed: int) -> np.ndarray:
     if kind == "negative":
         return pixels * 2.0 - 1.0
     if kind == "huge":
-        with np.errstate(over="ignore"):  # overflowing a small float type to inf is the point
+        with np.errstate(over="ignore", invalid="ignore"):  # overflowing a small float type to inf is the point
             return (pixels - 0.5) * 6e38
     if kind == "non-finite":
         out = pixels.copy()

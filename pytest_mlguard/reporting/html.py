@@ -70,7 +70,8 @@ def _verdict(check: Mapping[str, Any]) -> str:
 
 
 def _verdict_note(check: Mapping[str, Any]) -> str:
-    """What an inconclusive verdict counted as, and the sample size that would decide it; early stopping."""
+    """What an inconclusive verdict counted as, and the sample size that would decide it; early
+    stopping; a result reused from the cache."""
     notes = []
     if _verdict(check) == "inconclusive":
         notes.append(f"{'passed' if check.get('passed') else 'failed'} by policy {check.get('policy', 'estimate')}")
@@ -78,6 +79,9 @@ def _verdict_note(check: Mapping[str, Any]) -> str:
             notes.append(f"n={check['required_n']} would decide")
     if check.get("evaluations_saved"):
         notes.append(f"stopped early: {check['evaluations_saved']} evaluations saved")
+    cached = check.get("details", {}).get("cached") if isinstance(check.get("details"), Mapping) else None
+    if isinstance(cached, Mapping):
+        notes.append(f"from the cache, measured {cached.get('stored_at')}")
     return "; ".join(notes)
 
 

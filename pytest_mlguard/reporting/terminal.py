@@ -51,7 +51,7 @@ def summary_lines(
     if budget:
         yield (
             f"budget {budget['seconds']:g} s: {budget['spent_s']:.1f} s spent before the reports; "
-            f"{len(budget['shortened'])} checks shortened, {len(budget['cut'])} cut",
+            f"{len(budget['shortened'])} check{'' if len(budget['shortened']) == 1 else 's'} shortened, {len(budget['cut'])} cut",
             {"bold": True, "yellow": bool(budget["cut"] or budget["shortened"])},
         )
         for entry in budget["shortened"]:

@@ -80,7 +80,7 @@ def test_a_cached_rerun_reports_the_same_without_evaluating_the_model(cached_pro
     first = cached_project.runpytest_subprocess("--mlguard", "--mlguard-cache", "-p", "no:randomly")
     first.assert_outcomes(passed=3, failed=1)
     assert evaluations(cached_project) > 0
-    first.stdout.fnmatch_lines(["mlguard cache: 0 of 4 results reused from .pytest_cache/d/mlguard *"])
+    first.stdout.fnmatch_lines(["mlguard cache: 0 of 4 results reused (measured and stored in .pytest_cache/d/mlguard)*"])
     measured = checks(cached_project)
     shutil.rmtree(cached_project.path / "mlguard-report")  # as on a fresh CI checkout with the cache restored
 

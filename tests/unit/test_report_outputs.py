@@ -146,11 +146,20 @@ def test_plots_drawn_before_are_reused_and_redrawn_when_what_they_show_changes(t
         monkeypatch.setattr(getattr(plots, name), "__qualname__", original.__qualname__, raising=False)
     # a cached re-run: the same results, other durations, marked as cached
     rerun = [{**c, "duration_s": 0.001, "details": {**c["details"], "cached": {"key": "k"}}} for c in checks]
-    assert render_html(report_of(rerun), tmp_path, figures=figures) == first and calls == []
+    assert images_in(render_html(report_of(rerun), tmp_path, figures=figures)) == images_in(first) and calls == []
     changed = [{**c, "value": 0.05} if c["family"] == "corruption" else c for c in checks]
     render_html(report_of(changed), tmp_path, figures=figures)
     assert "corruption_figure" in calls and "attack_figure" not in calls
-    assert render_html(report_of(checks), tmp_path) == first  # without a cache directory: drawn, the same
+    assert render_html(report_of(checks), tmp_path) == first  # without a cache directory: drawn, the same page
+
+
+def test_page_says_which_checks_stopped_early_and_which_came_from_the_cache(tmp_path):
+    stopped = {**check("corruption[fog-3]", 0.9), "evaluations_saved": 300}
+    cached = check("accuracy", 0.95, details={"cached": {"key": "k", "stored_at": "2026-11-26T01:00:00+0000"}})
+    page = render_html(report_of([stopped, cached, check("calibration[ece]", 0.02, metric="ece", kind="ceiling")]), tmp_path)
+    assert "stopped early: 300 evaluations saved" in page
+    assert "from the cache, measured 2026-11-26T01:00:00+0000" in page
+    assert page.count("from the cache") == 1 and page.count("stopped early") == 1
 
 
 def test_page_has_every_plot_when_the_checks_carry_their_data(tmp_path):
