@@ -340,8 +340,8 @@ class Budget:
             self.per_check[spec.family] = seconds
         if limits is not None and limits.samples is not None:
             self.shortened.append({"check": spec.id, "model": result.model, "n": limits.samples, "planned_n": self._samples(spec, n)})
-        elif limits is not None and limits.seconds is not None and limits.seconds < self.inputs_seconds and seconds >= 0.9 * limits.seconds:
-            # the search ran into its share of the budget (one that ends sooner ran out of examples first)
+        elif limits is not None and limits.seconds is not None and limits.seconds < self.inputs_seconds and result.details.get("out_of_time", seconds >= 0.9 * limits.seconds):
+            # the search ran out of its share of the budget (not of examples: that one did all it was asked)
             self.shortened.append({"check": spec.id, "model": result.model, "seconds": round(limits.seconds, 1), "planned_seconds": self.inputs_seconds})
 
     def summary(self) -> dict[str, Any]:

@@ -141,6 +141,21 @@ def test_the_searches_share_the_time_that_everything_else_leaves_over():
     assert plan.searches(family("inputs").spec("missing-fields", settings))
 
 
+def test_a_search_counts_as_shortened_only_if_it_ran_out_of_time():
+    import dataclasses
+
+    from pytest_mlguard.budget import Limits
+
+    settings = resolve(cli={}, environ={}, keys=all_keys())
+    search = family("inputs").spec("corrupt-files", settings)
+    plan = budget(100.0, Clock(), {search.id: search})
+    plan.inputs_seconds = 600.0
+    for out_of_time in (False, True):  # both used their whole share of 5 s
+        done = dataclasses.replace(result(search, 400), details={"out_of_time": out_of_time})
+        plan.done(f"node::{search.id}", search, done, 5.0, Limits(seconds=5.0), 360)
+    assert plan.shortened == [{"check": search.id, "model": "m", "seconds": 5.0, "planned_seconds": 600.0}]
+
+
 def test_checks_that_share_one_measurement_count_once():
     clock = Clock()
     settings = resolve(
