@@ -206,6 +206,15 @@ class MlguardSession:
             raise InvalidArgument.expected("a pytest_mlguard.Pipeline or None", "mlguard_pipeline", pipeline)
         evaluation = Evaluation(adapted, eval_data, settings, pipeline=pipeline)
         evaluation.progress = self.progress
+        if settings.samples is not None and settings.samples > eval_data.n:  # asked for more than there is: say so
+            import warnings
+
+            warnings.warn(
+                f"samples = {settings.samples} (from {settings.source('samples')}) but mlguard_data "
+                f"{eval_data.name!r} holds {eval_data.n} samples: the checks use all {eval_data.n}",
+                UserWarning,
+                stacklevel=2,
+            )
         if self._workers > 1 and not self._evaluations:
             share_cores(self._workers)
         self._evaluations[key] = (evaluation, (model, data, pipeline))  # keep the objects alive: ids stay unique

@@ -45,6 +45,14 @@ def test_precedence_cli_over_env_over_pyproject(project, monkeypatch):
     result.stdout.fnmatch_lines(["mlguard: seed=7, samples=50, *"])
 
 
+def test_asking_for_more_samples_than_the_data_holds_says_so(project):
+    project.write()
+    result = project.run("--mlguard", "-k", "accuracy and not gate", "--mlguard-samples", "5000", "-p", "no:randomly")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*samples = 5000 (from command line (--mlguard-samples)) but mlguard_data 'digits-test' holds 360 samples: the checks use all 360*"])
+    result.stdout.fnmatch_lines(["digits::accuracy * n=360 *"])
+
+
 def test_custom_tests_with_marker_and_fixture(project):
     project.write()
     project.pytester.makepyfile(
