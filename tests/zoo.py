@@ -419,6 +419,33 @@ def unbounded_allocation_pipeline() -> Pipeline:
     return Pipeline(AllocatesDeclaredSize().predict, rejects=InvalidImage, input="image-bytes", name="allocates-declared-size")
 
 
+class IgnoresExif(DigitsService):
+    """Reads the stored pixels and never applies the EXIF orientation: a phone photo stored sideways
+    reaches the model sideways. Fails inputs[same-content] only (exif-2 .. exif-8)."""
+
+    def orient(self, image):
+        return image
+
+
+def ignores_exif_pipeline() -> Pipeline:
+    return Pipeline(IgnoresExif().predict, rejects=InvalidImage, input="image-bytes", name="ignores-exif")
+
+
+class Clips16Bit(DigitsService):
+    """Converts 16-bit pictures to 8-bit gray with Pillow's ``convert("L")``, which clips every value
+    above 255: a 16-bit picture reaches the model almost white. Fails inputs[same-content] only
+    (png-16, tiff-16)."""
+
+    def to_gray(self, image):
+        if image.mode.startswith("I;16"):
+            return image.convert("L")
+        return super().to_gray(image)
+
+
+def clips_16bit_pipeline() -> Pipeline:
+    return Pipeline(Clips16Bit().predict, rejects=InvalidImage, input="image-bytes", name="clips-16-bit")
+
+
 TABULAR = ROOT / "examples" / "tabular"
 
 
@@ -466,6 +493,25 @@ def nan_on_missing_field_pipeline() -> Pipeline:
     x, _ = wine.load_wine_split("test")
     predict = service.LenientWineService(wine_estimator()).predict
     return Pipeline(predict, rejects=service.InvalidRecord, input="record", examples=wine.as_records(x), name="nan-on-missing")
+
+
+def positional_record_pipeline() -> Pipeline:
+    """Checks that a record has exactly the 13 fields, then reads their values in the order they
+    come, not by name: a record with its fields in another order gets another class. Fails
+    inputs[same-content] only (reordered)."""
+    wine, service = _tabular()
+    x, _ = wine.load_wine_split("test")
+    valid = service.WineService(wine_estimator())
+
+    def predict(record):
+        row = valid.features(record)  # the same validation as the service: every field present, a number, in range
+        if set(record) != set(wine.FEATURES):
+            raise service.InvalidRecord(f"unknown fields: {sorted(set(record) - set(wine.FEATURES))}")
+        positional = np.asarray([[float(v) for v in record.values()]], dtype=np.float32)
+        del row
+        return wine_estimator().predict_proba(positional)[0]
+
+    return Pipeline(predict, rejects=service.InvalidRecord, input="record", examples=wine.as_records(x), name="positional-fields")
 
 
 class FineEdges(nn.Module):

@@ -16,6 +16,11 @@ after fixed seed cases:
 * ``dtypes``: 1-, 8-, 16-, 32-bit and float pixels (image pipelines), values of the wrong type,
   out of range or unseen categories (record pipelines);
 * ``missing-fields``: records with missing fields, ``None``, NaN, inf, empty or odd strings, extra fields;
+* ``same-content``: the same picture in other encodings (EXIF orientations, 16-bit, 32-bit and float
+  samples, CMYK, palettes, alpha, ICC profiles, ...) or the same record written otherwise (fields
+  reordered, ``3`` as ``3.0``, numbers as text, Unicode normal forms, an extra field) must get the
+  class of the canonical input (or, for records, a declared rejection), per encoding, against
+  ``same_content.floor``;
 * ``compression``: the model's accuracy on its evaluation data re-encoded as JPEG and WebP at
   each quality, against ``compression.floor``, as a curve;
 * ``corpus-<dir>``, one per directory of ``corpora``: every file, each with its verdict. They run
@@ -27,8 +32,9 @@ the seed cases are made from, default 3), ``floor`` (the fraction of inputs to h
 default 1.0), ``timeout`` (seconds per input, default 10), ``memory_mb`` (memory an input may
 allocate, default 1024; 0: no cap), ``isolation`` (``"process"`` or ``"none"``), ``time_budget``
 (seconds per check, default 120), ``max_side`` and ``max_pixels`` (odd resolutions), ``corpora``,
-``replay`` (run one saved input), and ``[tool.mlguard.inputs.compression]`` ``formats``,
-``qualities``, ``floor``.
+``replay`` (run one saved input), ``[tool.mlguard.inputs.same_content]`` ``samples``,
+``encodings``, ``floor``, and ``[tool.mlguard.inputs.compression]`` ``formats``, ``qualities``,
+``floor``.
 """
 
 from __future__ import annotations
@@ -53,9 +59,9 @@ from ..config.settings import Key, Settings
 
 __all__ = ["CHECKS", "FAMILY", "IMAGE_CHECKS", "safe_name"]
 
-#: the graceful-failure searches and the compression curve, in the order they run
-CHECKS: tuple[str, ...] = ("corrupt-files", "odd-modes", "odd-resolutions", "dtypes", "missing-fields", "compression")
-_FUZZ_CHECKS = CHECKS[:-1]
+#: the graceful-failure searches, encoding equivalence and the compression curve, in the order they run
+CHECKS: tuple[str, ...] = ("corrupt-files", "odd-modes", "odd-resolutions", "dtypes", "missing-fields", "same-content", "compression")
+_FUZZ_CHECKS = CHECKS[:5]
 #: the searches that apply to image pipelines only (``missing-fields`` applies to record pipelines only)
 IMAGE_CHECKS: tuple[str, ...] = ("corrupt-files", "odd-modes", "odd-resolutions")
 
@@ -70,6 +76,20 @@ def _parse_format(value: Any, key: str, where: str) -> str:
     if not isinstance(value, str) or value.lower() not in ("jpeg", "webp"):
         raise invalid(value, key, where, "'jpeg' or 'webp'")
     return value.lower()
+
+
+def _parse_encoding(value: Any, key: str, where: str) -> str:
+    from .encodings import ENCODINGS
+    from .records import EQUIVALENTS
+
+    known = (*ENCODINGS, *EQUIVALENTS)
+    if value not in known:
+        raise invalid(value, key, where, f"an encoding of the same content, one of {', '.join(known)}")
+    return str(value)
+
+
+def _parse_agreement(value: Any, key: str, where: str) -> Threshold:
+    return Threshold(parse_number(0.0, 1.0)(value, key, where))
 
 
 def safe_name(name: str) -> str:
@@ -95,6 +115,13 @@ def _make(name: str | None, settings: Settings) -> CheckSpec:
     if name in _FUZZ_CHECKS:
         budget = settings.get("inputs.budgets").get(name, settings.get("inputs.max_examples"))
         return CheckSpec("inputs", name, "graceful_fraction", floor, params=(("kind", "fuzz"), ("examples", budget)), keywords=("fuzz",))
+    if name == "same-content":
+        params = (
+            ("kind", "same-content"),
+            ("samples", settings.get("inputs.same_content.samples")),
+            ("encodings", settings.get("inputs.same_content.encodings")),
+        )
+        return CheckSpec("inputs", name, "agreement", settings.get("inputs.same_content.floor"), params=params)
     if name == "compression":
         params = (
             ("kind", "compression"),
@@ -131,6 +158,9 @@ FAMILY = Family(
         Key("inputs.max_pixels", parse_int(1), 1 << 20, "most pixels of an odd-resolutions image"),
         Key("inputs.corpora", parse_list(parse_path), (), "corpus directories: every file gets a verdict, one check per directory"),
         Key("inputs.replay", parse_optional(parse_path), None, "a saved failing input: run only it (the failure message gives the command)"),
+        Key("inputs.same_content.samples", parse_int(1, 100000), 100, "evaluation samples (or record examples) written in every encoding"),
+        Key("inputs.same_content.encodings", parse_list(_parse_encoding), (), "encodings of inputs[same-content] to run (empty: all)"),
+        Key("inputs.same_content.floor", _parse_agreement, Threshold(0.98), "fraction of samples whose class each encoding must keep"),
         Key("inputs.compression.formats", parse_list(_parse_format), ("jpeg", "webp"), "formats of the compression curve"),
         Key("inputs.compression.qualities", parse_list(parse_int(1, 100)), (90, 75, 50, 30, 10), "qualities of the compression curve"),
         Key("inputs.compression.floor", parse_threshold, Threshold(0.8, "clean"), "floor of accuracy at each point of the compression curve"),

@@ -4,8 +4,8 @@ For every input, a pipeline returns a valid prediction or raises one of the exce
 as clean rejections, with a non-empty message. Anything else is a failure.
 
 Example:
-    >>> outcome_of(lambda raw: [0.5, 0.5], b"", rejects=(), n_classes=2)
-    Outcome(kind='prediction', detail='probabilities')
+    >>> outcome_of(lambda raw: [0.25, 0.75], b"", rejects=(), n_classes=2)
+    Outcome(kind='prediction', detail='probabilities', label=1)
 """
 
 from __future__ import annotations
@@ -17,15 +17,17 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["Outcome", "check_prediction", "outcome_of"]
+__all__ = ["Outcome", "check_prediction", "outcome_of", "top_class"]
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the pipeline did with one input: ``prediction``, ``rejection`` or ``failure``."""
+    """What the pipeline did with one input: ``prediction``, ``rejection`` or ``failure``; for a
+    prediction, ``label`` is its top-1 class (an index, or a name not among the class names)."""
 
     kind: Literal["prediction", "rejection", "failure"]
     detail: str
+    label: int | str | None = None
 
     @property
     def graceful(self) -> bool:
@@ -92,4 +94,17 @@ def outcome_of(
     problem = check_prediction(output, n_classes, class_names)
     if problem:
         return Outcome("failure", problem)
-    return Outcome("prediction", "probabilities" if not isinstance(output, (int, str, np.integer)) else repr(output))
+    return Outcome("prediction", "probabilities" if not isinstance(output, (int, str, np.integer)) else repr(output), top_class(output, class_names))
+
+
+def top_class(output: Any, class_names: Sequence[str] = ()) -> int | str:
+    """The top-1 class of a valid prediction: its index (a class name among ``class_names`` becomes
+    its index; the first of tied probabilities wins)."""
+    if isinstance(output, str):
+        return list(class_names).index(output) if output in class_names else output
+    if isinstance(output, (int, np.integer)):
+        return int(output)
+    if hasattr(output, "detach"):
+        output = output.detach().cpu().numpy()
+    vector = np.asarray(output, dtype=np.float64).reshape(-1)
+    return int(vector[0]) if vector.size == 1 else int(vector.argmax())

@@ -169,7 +169,7 @@ def _serve(sock: socket.socket, target: tuple[Any, ...], memory_mb: int | None) 
             outcome = outcome_of(fn, raw, rejects=rejects, n_classes=n_classes, class_names=class_names)
         except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt, GeneratorExit: still an outcome
             outcome = Outcome("failure", f"raised {type(exc).__name__}: {exc}")
-        _send(sock, (outcome.kind, outcome.detail, time.perf_counter() - start))
+        _send(sock, (outcome.kind, outcome.detail, outcome.label, time.perf_counter() - start))
 
 
 def _zygote_main(fd: int) -> None:  # pragma: no cover - runs in the zygote process
@@ -377,7 +377,7 @@ class IsolatedPipeline:
         try:
             _send(self._worker, raw)
             self._worker.settimeout(self.timeout)
-            kind, detail, _ = _recv(self._worker)
+            kind, detail, label, _ = _recv(self._worker)
         except socket.timeout:
             self._reap()
             return Outcome("failure", f"hung: no answer within {self.timeout:g} s (the time budget inputs.timeout); worker killed")
@@ -387,7 +387,7 @@ class IsolatedPipeline:
             return Outcome("failure", _describe_status(status) + (f" ({tail})" if tail else ""))
         if kind == "failure" and detail.startswith("ran out of memory") and self.memory_mb:
             detail += f" (the memory cap inputs.memory_mb = {self.memory_mb} MiB)"
-        return Outcome(kind, detail)
+        return Outcome(kind, detail, label)
 
     def _log_tail(self, offset: int = 0) -> str:
         """What the worker printed when it died: faulthandler's error line and innermost frame."""

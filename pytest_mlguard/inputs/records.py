@@ -25,6 +25,8 @@ from typing import Any, Literal
 from ..errors import InvalidArgument
 
 __all__ = [
+    "EQUIVALENTS",
+    "EXTRA_FIELD",
     "MISSING_MUTATIONS",
     "MUTATIONS",
     "ODD_STRINGS",
@@ -34,6 +36,7 @@ __all__ = [
     "Mutation",
     "Schema",
     "as_schema",
+    "equivalent_record",
     "infer_schema",
     "mutate",
     "wrong_type_values",
@@ -343,3 +346,49 @@ def mutate(
         else:
             out[field] = f"unseen-{variant}"
     return out
+
+
+# -- the same record, written differently ------------------------------------------------------------
+#: the rewritings of ``inputs[same-content]`` on records, in the order it runs them
+EQUIVALENTS: tuple[str, ...] = ("reordered", "int-as-float", "float-as-int", "numeric-strings", "nfc", "nfd", "extra-field")
+#: the unknown field ``extra-field`` adds
+EXTRA_FIELD = "mlguard_unknown_field"
+
+
+def equivalent_record(record: Mapping[str, Any], kind: str) -> dict[str, Any] | None:
+    """``record`` written another way that means the same (``None``: nothing to rewrite).
+
+    ``reordered``: the fields in reverse order; ``int-as-float``: integers as floats (``3`` ->
+    ``3.0``); ``float-as-int``: integral floats as integers; ``numeric-strings``: numbers as their
+    text (``"3.5"``), which a schema may allow or the pipeline may reject; ``nfc`` / ``nfd``: strings
+    in Unicode normal form C / D; ``extra-field``: an unknown field added.
+
+    Example:
+        >>> equivalent_record({"a": 3, "b": "x"}, "int-as-float")
+        {'a': 3.0, 'b': 'x'}
+        >>> list(equivalent_record({"a": 3, "b": 1.5}, "reordered"))
+        ['b', 'a']
+    """
+    import unicodedata
+
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    items = list(record.items())
+    if kind == "reordered":
+        return dict(reversed(items)) if len(items) > 1 else None
+    if kind == "extra-field":
+        return {**record, EXTRA_FIELD: "ignored"} if EXTRA_FIELD not in record else None
+    if kind == "int-as-float":
+        rewrite: Any = lambda v: float(v) if number(v) and isinstance(v, int) and abs(v) < 2**53 else v  # noqa: E731
+    elif kind == "float-as-int":
+        rewrite = lambda v: int(v) if isinstance(v, float) and v.is_integer() else v  # noqa: E731
+    elif kind == "numeric-strings":
+        rewrite = lambda v: repr(v) if number(v) and math.isfinite(v) else v  # noqa: E731
+    elif kind in ("nfc", "nfd"):
+        form = kind.upper()
+        rewrite = lambda v: unicodedata.normalize(form, v) if isinstance(v, str) else v  # noqa: E731
+    else:
+        raise InvalidArgument.expected(f"one of {EQUIVALENTS}", "kind", kind)
+    rewritten = {key: rewrite(value) for key, value in items}
+    return rewritten if any(type(rewritten[k]) is not type(v) or rewritten[k] != v for k, v in items) else None

@@ -81,6 +81,7 @@ def test_plan_corpora_first_then_each_check_with_its_budget():
         "odd-resolutions",
         "dtypes",
         "missing-fields",
+        "same-content",
         "compression",
     ]
     budgets = {s.name: s.param("examples") for s in specs if s.param("kind") == "fuzz"}
