@@ -8,7 +8,8 @@ toward the simplest input: the smallest image, the first format, mode and corrup
 compression, the first mutation.
 
 * arrays and tensors: :func:`resolutions`, :func:`image_arrays`, :func:`image_tensors`;
-* image files as bytes: :func:`image_files` (valid, in odd formats and modes) and
+* image files as bytes: :func:`image_files` (valid, in odd formats and modes),
+  :func:`image_structures` (valid, in the rarer structures decoder bugs come from) and
   :func:`corrupt_image_files`;
 * compression artifacts: :func:`compressed_images`;
 * records: :func:`records` (valid) and :func:`malformed_records`.
@@ -44,6 +45,7 @@ __all__ = [
     "corruptions",
     "image_arrays",
     "image_files",
+    "image_structures",
     "image_tensors",
     "malformed_records",
     "records",
@@ -146,6 +148,27 @@ def image_files(
     ).map(lambda case: case.raw)
 
 
+def image_structures(
+    *,
+    structures: str | Sequence[str] | SearchStrategy[str] = _g.STRUCTURES,
+    resolution: tuple[int, int] | SearchStrategy[tuple[int, int]] | None = None,
+) -> SearchStrategy[bytes]:
+    """Valid image files (bytes) in the structures most decoder bugs come from.
+
+    Args:
+        structures: ``"tiff-lzw"``, ``"tiff-deflate"``, ``"tiff-jpeg"`` (JPEG-in-TIFF),
+            ``"tiff-g4"`` (CCITT group 4), ``"bigtiff"``, ``"tiff-tiled"``, ``"bmp-rle8"``,
+            ``"bmp-rle4"``, ``"bmp-bitfields-16"``, ``"bmp-bitfields-32"``, ``"ico"``, ``"mpo"``,
+            ``"tiff-lab"``, ``"sgi"``, ``"jpeg2000"``, ``"pcx"``.
+        resolution: ``(height, width)`` or a strategy (default: :func:`resolutions` up to 64).
+
+    Example:
+        >>> @given(mst.image_structures(structures=["tiff-lzw", "bigtiff", "tiff-tiled"]))
+        ... def test_tiffs_predict(data): ...
+    """
+    return _g.structure_cases(structures=structures, resolution=resolution).map(lambda case: case.raw)
+
+
 def corrupt_image_files(
     *,
     files: SearchStrategy[bytes] | None = None,
@@ -155,13 +178,19 @@ def corrupt_image_files(
     """Corrupted image files (bytes): a valid file with one corruption.
 
     Args:
-        files: the valid files to corrupt (default :func:`image_files`, one frame).
+        files: the valid files to corrupt (default :func:`image_files`, one frame, or
+            :func:`image_structures`).
         corruptions: ``"truncate"`` (at any offset, down to an empty file), ``"bit-flip"``,
             ``"header"`` (bytes of the header overwritten), ``"chunk-length"`` (a PNG chunk length,
             JPEG segment length, RIFF size or header field), ``"wrong-magic"``, ``"garbage"`` (random
-            bytes, sometimes after a valid magic), ``"bomb"`` (a header declaring up to
-            ``max_declared_side`` pixels a side over a few bytes), ``"wrong-extension"`` (the
-            file unchanged: for pipelines of paths).
+            bytes, sometimes after a valid magic), ``"bomb"`` (a PNG, GIF, BMP or JPEG header
+            declaring up to ``max_declared_side`` pixels a side over a few bytes),
+            ``"wrong-extension"`` (the file unchanged: for pipelines of paths), ``"insert"`` and
+            ``"delete"`` (up to 64 bytes put in or cut out anywhere), PNG corruptions that keep
+            valid CRCs: ``"png-colour-type"``, ``"png-bit-depth"``, ``"png-no-idat"``,
+            ``"png-after-iend"``, ``"apng-sequence"`` (frame sequence numbers out of order),
+            ``"text-bomb"`` (a zTXt chunk inflating to 32 MiB), and ``"container-bomb"`` (a TIFF,
+            WebP VP8X, ICO or GIF frame declaring up to ``max_declared_side`` pixels a side).
         max_declared_side: the largest side a decompression bomb declares (at least 10000).
 
     Example:

@@ -8,7 +8,8 @@ Pillow decodes (any size, any mode), reading the picture the file means, not onl
   values in [0, 1] (Pillow's ``convert("L")`` would clip them: a 16-bit picture turns white, a float
   one black); float pixels that are not finite or outside [0, 1] are rejected;
 * an embedded ICC profile is applied (the pixels are converted to sRGB);
-* an alpha channel is composited onto black, the digits' background;
+* an alpha channel is composited onto black, the digits' background; a L*a*b* picture is converted
+  to RGB first;
 
 then it converts to 8-bit gray and resizes to 8x8, as the service that serves the model would.
 """
@@ -66,6 +67,8 @@ class DigitsService:
     def to_gray(self, image: Image.Image) -> Image.Image:
         if image.mode in FULL_SCALE:
             return self.to_8bit(image)
+        if image.mode == "LAB":  # CIE L*a*b* (a TIFF from a print workflow): Pillow converts it to RGB, not to L
+            image = image.convert("RGB")
         image = self.to_srgb(image)
         if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
             rgba = image.convert("RGBA")

@@ -28,11 +28,13 @@ from hypothesis.strategies import SearchStrategy
 
 from ..errors import InvalidArgument
 from . import files as F
+from . import structures as S
 from .compression import COMPRESSION_FORMATS, SUBSAMPLING, recompress
 from .records import MUTATIONS, Schema, as_schema, infer_schema, mutate
 
 __all__ = [
     "CORRUPTIONS",
+    "STRUCTURES",
     "DTYPES",
     "LAYOUTS",
     "PATTERNS",
@@ -45,6 +47,7 @@ __all__ = [
     "malformed_record_cases",
     "record_values",
     "resolutions",
+    "structure_cases",
 ]
 
 #: corruptions of a file, simplest first
@@ -57,7 +60,13 @@ CORRUPTIONS: tuple[str, ...] = (
     "garbage",
     "bomb",
     "wrong-extension",
+    "insert",
+    "delete",
+    *S.PNG_CORRUPTIONS,
+    "container-bomb",
 )
+#: the valid file structures of :func:`structure_cases`, simplest first
+STRUCTURES: tuple[str, ...] = tuple(S.STRUCTURES)
 DTYPES: tuple[str, ...] = ("uint8", "uint16", "float32", "float16", "float64")
 LAYOUTS: tuple[str, ...] = ("HWC", "CHW", "HW")
 VALUE_RANGES: tuple[str, ...] = ("byte", "unit", "signed", "full")
@@ -324,6 +333,30 @@ def file_cases(
     return st.deferred(build)
 
 
+def structure_cases(*, structures: Any = STRUCTURES, resolution: Any = None) -> SearchStrategy[Case]:
+    """Valid files in the structures real decoder bugs come from (see
+    :data:`~.structures.STRUCTURES`): compressed, BigTIFF and tiled TIFF, RLE and bit-field BMP,
+    ICO, MPO, LAB TIFF, SGI, JPEG 2000, PCX."""
+
+    def build() -> SearchStrategy[Case]:
+        names = _choices(structures, "structures", STRUCTURES)
+        sizes = resolution if resolution is not None else resolutions(max_side=64, max_pixels=4096)
+        if not isinstance(sizes, SearchStrategy):
+            sizes = _size_value(sizes, "resolution")
+
+        @st.composite
+        def case(draw: Any) -> Case:
+            name = _pick(draw, names, "structures", STRUCTURES)
+            height, width = draw(sizes) if isinstance(sizes, SearchStrategy) else sizes
+            pixels = draw(_pixels(height, width, 3))
+            structure = S.STRUCTURES[name]
+            return Case(structure.encode(pixels), f"{structure.what} {width}x{height}", structure.suffix, valid=True, pixels=pixels)
+
+        return case()
+
+    return st.deferred(build)
+
+
 def _size_value(value: Any, name: str) -> tuple[int, int]:
     if (
         isinstance(value, tuple)
@@ -340,15 +373,18 @@ def corrupt_file_cases(
     corruptions: Any = CORRUPTIONS,
     max_declared_side: Any = 65_535,
 ) -> SearchStrategy[Case]:
-    """Corrupted files: a valid file (from ``files``, a strategy of :class:`Case` or of bytes) with
-    one corruption: truncated at any offset, bit flips, a mangled header or length field, the wrong
-    magic or extension, random garbage, or a decompression bomb declaring up to
-    ``max_declared_side`` pixels a side."""
+    """Corrupted files: a valid file (from ``files``, a strategy of :class:`Case` or of bytes;
+    default: :func:`file_cases` or :func:`structure_cases`) with one corruption: truncated at any
+    offset, bit flips, a mangled header or length field, the wrong magic or extension, random
+    garbage, a decompression bomb declaring up to ``max_declared_side`` pixels a side, bytes
+    inserted or deleted, a PNG corruption that keeps valid CRCs (colour type, bit depth, no IDAT,
+    data after IEND, APNG frame sequence, a text-chunk bomb), or a bomb in a TIFF, WebP, ICO or
+    GIF frame."""
 
     def build() -> SearchStrategy[Case]:
         kinds = _choices(corruptions, "corruptions", CORRUPTIONS)
         side = _integer(max_declared_side, "max_declared_side", 10_000, 2**31 - 1)
-        source = files if files is not None else file_cases(max_frames=1)
+        source = files if files is not None else st.one_of(file_cases(max_frames=1), structure_cases())
         if not isinstance(source, SearchStrategy):
             raise _fail("a strategy of files (bytes)", "files", files, False)
 
@@ -395,6 +431,31 @@ def corrupt_file_cases(
                     data, fmt = F.encode_file(np.zeros((1, 1)), "PNG", "L"), "PNG"
                 bomb = F.declare_size(data, width, height)
                 return Case(bomb, f"{fmt} decompression bomb declaring {width}x{height} pixels in {len(bomb)} bytes", F.EXTENSIONS[fmt])
+            if kind in ("insert", "delete"):
+                offset = draw(st.integers(0, len(data)))
+                if kind == "insert":
+                    inserted = draw(st.binary(min_size=1, max_size=64))
+                    return Case(S.insert_bytes(data, offset, inserted), f"{what} with {len(inserted)} bytes inserted at {offset}", base.suffix)
+                count = draw(st.integers(1, 64))
+                return Case(S.delete_bytes(data, offset, count), f"{what} with {count} bytes deleted at {offset}", base.suffix)
+            if kind in S.PNG_CORRUPTIONS:
+                variant = draw(st.integers(0, 15))
+                noun, corrupt = S.PNG_CORRUPTIONS[kind]
+                if kind == "apng-sequence":
+                    height, width = draw(resolutions(max_side=16, max_pixels=256))
+                    data = F.encode_file(make_pixels("noise", height, width, 3, variant, 0.0), "PNG", "RGB", frames=3)
+                    what = f"APNG {width}x{height}, 3 frames"
+                elif F.file_format(data) != "PNG":
+                    data, what = S.STRUCTURE_PNG(np.zeros((1, 1, 3))), "PNG 1x1 RGB"
+                return Case(corrupt(data, variant), f"{what} with {noun} (valid CRCs)", ".png")
+            if kind == "container-bomb":
+                container = draw(st.sampled_from(tuple(S.BOMB_CONTAINERS)))
+                largest = _draw_integer(draw, side, "max_declared_side", 10_000, 2**31 - 1)
+                width = draw(st.integers(10_000, largest))
+                height = draw(st.integers(10_000, largest))
+                bomb = S.bomb_in(container, width, height)
+                suffix = {"tiff": ".tif", "webp": ".webp", "ico": ".ico", "gif-frame": ".gif"}[container]
+                return Case(bomb, f"{S.BOMB_CONTAINERS[container][0]} decompression bomb declaring {width}x{height} pixels in {len(bomb)} bytes", suffix)
             other = draw(st.sampled_from([f for f in F.FORMATS if F.EXTENSIONS[f] != base.suffix] + [".txt"]))
             suffix = F.EXTENSIONS.get(other, other)
             return Case(data, f"{what} named *{suffix}", suffix, valid=base.valid)
