@@ -5,7 +5,11 @@ chelsea) and a handwritten digit from scikit-learn, downscaled to a few dozen pi
 the encoders and corruptions of :mod:`pytest_mlguard.inputs.files`; nothing is downloaded, and
 every choice is fixed, so the script writes the same files each time. It writes them to
 ``corpora/images/`` and describes each in ``corpora/manifest.json`` (what it is, whether it is a
-valid image, its size and SHA-256).
+valid image, what a pipeline must do with it, its size and SHA-256).
+
+The manifest's ``expect`` says what the inputs checks require of each file: ``"prediction"`` for a
+valid picture (a pipeline that rejects it fails ``inputs[corpus-images]``), ``"prediction-or-rejection"``
+for a damaged file or one whose meaning is ambiguous (float samples outside [0, 1], NaN).
 
 Use the corpus as a corpus directory of the inputs checks (every file gets a verdict)::
 
@@ -25,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from pytest_mlguard.inputs import files as F
+from pytest_mlguard.inputs import structures as S
 
 HERE = Path(__file__).parent
 
@@ -102,6 +107,10 @@ def entries(images: dict[str, np.ndarray]) -> list[tuple[str, bytes, str, str]]:
         ("quality-5.jpg", lambda: F.encode_file(coffee, "JPEG", "RGB", quality=5), "coffee as a JPEG at quality 5 (heavy block artifacts)"),
         ("subsampled-420.jpg", lambda: F.encode_file(coffee, "JPEG", "RGB", subsampling=2), "coffee as a JPEG with 4:2:0 chroma subsampling"),
         ("png-named.jpg", lambda: png, "a valid PNG with a .jpg extension"),
+        *[
+            (f"{name}{structure.suffix}", (lambda structure=structure: structure.encode(astronaut[:24, :24])), f"astronaut 24x24 as {structure.what}")
+            for name, structure in S.STRUCTURES.items()
+        ],
     ]
     corrupt: list[tuple[str, Callable[[], bytes], str]] = [
         ("zero-bytes.png", lambda: b"", "an empty file"),
@@ -129,8 +138,27 @@ def entries(images: dict[str, np.ndarray]) -> list[tuple[str, bytes, str, str]]:
         ("bomb-65535x65535.gif", lambda: F.declare_size(gif, 65535, 65535), "a GIF declaring a 65535x65535 screen"),
         ("bomb-60000x60000.bmp", lambda: F.declare_size(bmp, 60000, 60000), "a BMP declaring 60000x60000 pixels"),
         ("bomb-65535x65535.jpg", lambda: F.declare_size(jpeg, 65535, 65535), "a JPEG whose frame header declares 65535x65535 pixels"),
+        *[
+            (f"bomb-60000x60000-{name}{suffix}", (lambda name=name: S.bomb_in(name, 60000, 60000)), f"a decompression bomb in a {what} declaring 60000x60000 pixels")
+            for (name, (what, _)), suffix in zip(S.BOMB_CONTAINERS.items(), (".tif", ".webp", ".ico", ".gif"))
+        ],
+        ("bad-colour-type.png", lambda: S.png_bad_colour_type(png, 7), "a PNG whose IHDR declares colour type 7 (valid CRC)"),
+        ("bad-bit-depth.png", lambda: S.png_bad_bit_depth(png, 3), "a PNG whose IHDR declares bit depth 3 (valid CRC)"),
+        ("no-idat.png", lambda: S.png_without_idat(png), "a PNG without its IDAT chunks (valid CRCs)"),
+        ("data-after-iend.png", lambda: S.png_after_iend(png, F.garbage(2, 64)), "a PNG with 64 random bytes after IEND"),
+        ("apng-sequence-error.png", lambda: S.apng_sequence_error(F.encode_file(astronaut, "PNG", "RGB", frames=3), 7), "a 3-frame APNG whose frame sequence numbers skip (valid CRCs)"),
+        ("text-bomb.png", lambda: S.png_text_bomb(png, 32), "a PNG with a zTXt chunk inflating to 32 MiB"),
+        ("bytes-inserted.jpg", lambda: S.insert_bytes(jpeg, len(jpeg) // 3, F.garbage(3, 17)), "a JPEG with 17 random bytes inserted in its scan"),
+        ("bytes-deleted.png", lambda: S.delete_bytes(png, len(png) // 2, 9), "a PNG with 9 bytes deleted from its pixel data"),
     ]
     return [(name, make(), "odd", what) for name, make, what in valid] + [(name, make(), "corrupt", what) for name, make, what in corrupt]
+
+
+#: valid files whose meaning is ambiguous: a pipeline may reject them (the rest of the odd files must get a prediction)
+MAY_REJECT = {
+    "float32.tif": "float samples in 0..255, outside [0, 1]: no scale reads them unambiguously",
+    "float32-nan-inf.tif": "NaN and infinite samples",
+}
 
 
 def versions() -> dict[str, Any]:
@@ -148,11 +176,16 @@ def write(directory: Path, manifest: Path) -> list[dict[str, Any]]:
     listed = []
     for name, data, kind, what in entries(sources()):
         (directory / name).write_bytes(data)
-        listed.append({"file": name, "kind": kind, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "what": what})
+        expect = "prediction" if kind == "odd" and name not in MAY_REJECT else "prediction-or-rejection"
+        entry = {"file": name, "kind": kind, "expect": expect, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "what": what}
+        if name in MAY_REJECT:
+            entry["why"] = MAY_REJECT[name]
+        listed.append(entry)
     document = {
         "about": "Seed corpus of image files, made by corpora/make_corpus.py. 'odd': a valid image in an "
         "unusual form, which a robust pipeline predicts on; 'corrupt': a damaged file, which a decoder may "
-        "reject or read as garbage: a robust pipeline rejects it cleanly or predicts.",
+        "reject or read as garbage: a robust pipeline rejects it cleanly or predicts. 'expect' is what the "
+        "inputs checks require: 'prediction' (a rejection fails the corpus check) or 'prediction-or-rejection'.",
         "made_with": versions(),
         "files": listed,
     }

@@ -177,6 +177,57 @@ def test_corpus_failures_name_the_files_and_a_missing_directory_is_an_error(tmp_
         run("corpus-missing", pipeline, tmp_path, **{"inputs.corpora": str(tmp_path / "missing")})
 
 
+def rejects_lab(raw: bytes | str) -> list[float]:
+    """Like decode_or_reject, but rejects L*a*b* pictures (as Pillow's convert("L") does)."""
+    probabilities = decode_or_reject(raw)
+    if open_image(raw).mode == "LAB":
+        raise Unreadable("conversion from LAB to L not supported")
+    return probabilities
+
+
+def lab_corpus(directory, manifest=None, beside=False):
+    from pytest_mlguard.inputs.structures import STRUCTURES
+
+    directory.mkdir()
+    (directory / "lab.tif").write_bytes(STRUCTURES["tiff-lab"].encode(np.zeros((4, 4, 3))))
+    (directory / "cut.png").write_bytes(F.truncate_at(F.encode_file(np.zeros((2, 2)), "PNG", "L"), 20))
+    if manifest is not None:
+        (directory.parent / "manifest.json" if beside else directory / "manifest.json").write_text(json.dumps(manifest))
+    return directory
+
+
+def test_corpus_manifest_a_valid_picture_rejected_fails(tmp_path):
+    pipeline = Pipeline(rejects_lab, rejects=Unreadable, input="image-bytes", name="rejects-lab")
+    listed = {"files": [{"file": "lab.tif", "kind": "odd"}, {"file": "cut.png", "kind": "corrupt"}, {"file": "gone.png", "expect": "prediction"}]}
+    # without a manifest: a clean rejection of any file is graceful (today's behaviour)
+    plain = run("corpus-plain", pipeline, tmp_path, **{"inputs.corpora": str(lab_corpus(tmp_path / "plain"))})
+    assert plain.passed and plain.value == 1.0 and "manifest" not in plain.details
+    # with one: the valid LAB TIFF must get a prediction; the truncated PNG may be rejected
+    result = run("corpus-labelled", pipeline, tmp_path, **{"inputs.corpora": str(lab_corpus(tmp_path / "labelled", listed))})
+    assert not result.passed and result.value == 0.5 and result.n == 2  # the manifest itself is not an input
+    assert "  lab.tif\n    rejected a valid input: Unreadable: conversion from LAB to L not supported" in result.message
+    assert result.details["manifest"] == {"path": str(tmp_path / "labelled" / "manifest.json"), "must_predict": 1, "missing": ["gone.png"]}
+    # the project's layout: corpora/manifest.json beside corpora/images/
+    (tmp_path / "beside").mkdir()
+    beside = run("corpus-images", pipeline, tmp_path, **{"inputs.corpora": str(lab_corpus(tmp_path / "beside" / "images", listed, beside=True))})
+    assert not beside.passed and beside.details["manifest"]["path"] == str(tmp_path / "beside" / "manifest.json")
+    # a manifest.json beside the corpus that is something else (a web app's) is not the corpus's
+    (tmp_path / "app").mkdir()
+    other = run("corpus-images", pipeline, tmp_path, **{"inputs.corpora": str(lab_corpus(tmp_path / "app" / "images", {"name": "my app"}, beside=True))})
+    assert other.passed and "manifest" not in other.details
+
+
+def test_corpus_manifest_errors_name_the_file_and_what_was_expected(tmp_path):
+    pipeline = Pipeline(rejects_lab, rejects=Unreadable, input="image-bytes")
+    unreadable = lab_corpus(tmp_path / "broken")
+    (unreadable / "manifest.json").write_text("{not json")
+    with pytest.raises(CheckError, match=r"corpus manifest .*broken/manifest.json: expected a JSON object with a list 'files'"):
+        run("corpus-broken", pipeline, tmp_path, **{"inputs.corpora": str(unreadable)})
+    wrong = lab_corpus(tmp_path / "wrong", {"files": [{"file": "lab.tif", "expect": "maybe"}]})
+    with pytest.raises(CheckError, match=r"file 'lab.tif': expected 'expect' to be one of \['prediction', 'prediction-or-rejection'\].* got expect='maybe'"):
+        run("corpus-wrong", pipeline, tmp_path, **{"inputs.corpora": str(wrong)})
+
+
 def test_record_corpus_reads_json_and_gives_unreadable_files_a_verdict(tmp_path):
     corpus = tmp_path / "records"
     corpus.mkdir()
