@@ -34,12 +34,14 @@ import contextlib
 import importlib
 import os
 import pickle
+import select
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import types
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -178,7 +180,8 @@ def _zygote_main(fd: int) -> None:  # pragma: no cover - runs in the zygote proc
     setup = _recv(control)
     sys.path[:] = setup["sys_path"]
     try:
-        target = pickle.loads(setup["payload"])
+        target, files = pickle.loads(setup["payload"])
+        _restore_code_files(files)
         fn = target[0]
         if isinstance(fn, PipelineFactory):
             fn.build()
@@ -374,20 +377,49 @@ class IsolatedPipeline:
         assert self._worker is not None
         self.calls += 1
         log_offset = self._log.seek(0, os.SEEK_END)
+        watch = _MemoryWatch(self._pid)
         try:
             _send(self._worker, raw)
-            self._worker.settimeout(self.timeout)
+            self._wait(watch)
+            self._worker.settimeout(None)
             kind, detail, label, _ = _recv(self._worker)
         except socket.timeout:
             self._reap()
+            grown = watch.exhausted(self.memory_mb)
+            if grown is not None:
+                return Outcome(
+                    "failure",
+                    f"ran out of memory: the worker's memory grew by {grown} MiB, to its cap (the memory cap inputs.memory_mb = "
+                    f"{self.memory_mb} MiB), and it gave no answer within {self.timeout:g} s; worker killed",
+                )
             return Outcome("failure", f"hung: no answer within {self.timeout:g} s (the time budget inputs.timeout); worker killed")
         except (EOFError, OSError):
             status = self._reap()
             tail = self._log_tail(log_offset)
-            return Outcome("failure", _describe_status(status) + (f" ({tail})" if tail else ""))
+            grown = watch.exhausted(self.memory_mb)
+            died = _describe_status(status) + (f" ({tail})" if tail else "")
+            if grown is not None:
+                return Outcome("failure", f"ran out of memory: the worker's memory grew by {grown} MiB, to its cap (the memory cap inputs.memory_mb = {self.memory_mb} MiB), and it {died}")
+            return Outcome("failure", died)
         if kind == "failure" and detail.startswith("ran out of memory") and self.memory_mb:
             detail += f" (the memory cap inputs.memory_mb = {self.memory_mb} MiB)"
         return Outcome(kind, detail, label)
+
+    def _wait(self, watch: _MemoryWatch) -> None:
+        """Wait for the worker's answer up to ``timeout`` seconds, sampling its memory meanwhile
+        (``socket.timeout`` when none came)."""
+        assert self._worker is not None
+        deadline = time.monotonic() + self.timeout
+        pause = 0.005
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout
+            readable, _, _ = select.select([self._worker], [], [], min(pause, left))
+            if readable:
+                return
+            watch.sample()
+            pause = min(pause * 2, 0.1)
 
     def _log_tail(self, offset: int = 0) -> str:
         """What the worker printed when it died: faulthandler's error line and innermost frame."""
@@ -399,6 +431,92 @@ class IsolatedPipeline:
         frame = next((line for line in lines if line.startswith("File ") and "<string>" not in line), None)
         picked = [line for line in (fatal, frame) if line] or lines[-2:]
         return "; ".join(picked)
+
+
+class _MemoryWatch:
+    """The memory of a worker while it handles one input, from ``/proc/<pid>/statm`` (Linux): its
+    address space (what ``RLIMIT_AS`` caps) and resident set, at the start and at their peaks.
+
+    An input that stops answering may hang or may be stuck at the memory cap (an allocation that
+    fails and is retried, a machine swapping under load): which one is decided from how far the
+    worker's memory grew, not from how long it took.
+    """
+
+    #: the share of the cap an input must have taken to count as out of memory rather than hung
+    SHARE = 0.9
+
+    def __init__(self, pid: int | None) -> None:
+        self.path = Path(f"/proc/{pid}/statm") if pid is not None else None
+        self.page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+        self.start = self._read()
+        self.peak = self.start
+
+    def _read(self) -> tuple[int, int] | None:
+        if self.path is None:
+            return None
+        try:
+            size, resident = self.path.read_text().split()[:2]
+        except (OSError, ValueError):
+            return None
+        return int(size) * self.page, int(resident) * self.page
+
+    def sample(self) -> None:
+        now = self._read()
+        if now is not None:
+            self.peak = now if self.peak is None else (max(self.peak[0], now[0]), max(self.peak[1], now[1]))
+
+    def exhausted(self, memory_mb: int | None) -> int | None:
+        """MiB the worker grew by, if that reached :attr:`SHARE` of the cap ``memory_mb``; else ``None``."""
+        self.sample()
+        if not memory_mb or self.start is None or self.peak is None:
+            return None
+        grown = max(self.peak[0] - self.start[0], self.peak[1] - self.start[1]) / 2**20
+        return round(grown) if grown >= self.SHARE * memory_mb else None
+
+
+def _code_key(code: types.CodeType) -> tuple[str, int, bytes]:
+    return code.co_qualname, code.co_firstlineno, code.co_code
+
+
+def _code_files(modules: Sequence[Any]) -> dict[tuple[str, int, bytes], str]:
+    """The source file of every code object of ``modules``' functions (and of the code nested in
+    them), keyed by name, first line and bytecode: cloudpickle sends functions of a conftest.py by
+    value with their file name replaced by ``<dynamic-code>``, and the worker puts it back."""
+    files: dict[tuple[str, int, bytes], str] = {}
+
+    def walk(code: types.CodeType) -> None:
+        files[_code_key(code)] = code.co_filename
+        for constant in code.co_consts:
+            if isinstance(constant, types.CodeType):
+                walk(constant)
+
+    for module in modules:
+        for value in list(vars(module).values()):
+            candidates = [value, *vars(value).values()] if isinstance(value, type) else [value]
+            for candidate in candidates:
+                function = getattr(candidate, "__func__", candidate)
+                function = getattr(function, "__wrapped__", function)
+                code = getattr(function, "__code__", None)
+                if isinstance(code, types.CodeType):
+                    walk(code)
+    return files
+
+
+def _restore_code_files(files: dict[tuple[str, int, bytes], str]) -> None:
+    """Give the functions cloudpickle sent by value their source file back (tracebacks and
+    faulthandler then name the user's conftest.py, not ``<dynamic-code>``)."""
+    if not files:
+        return
+    import gc
+
+    def fixed(code: types.CodeType) -> types.CodeType:
+        consts = tuple(fixed(c) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+        filename = files.get(_code_key(code), code.co_filename) if code.co_filename == "<dynamic-code>" else code.co_filename
+        return code.replace(co_filename=filename, co_consts=consts)
+
+    for obj in gc.get_objects():
+        if isinstance(obj, types.FunctionType) and obj.__code__.co_filename == "<dynamic-code>":
+            obj.__code__ = fixed(obj.__code__)
 
 
 def _pickle_pipeline(target: tuple[Any, ...]) -> bytes:
@@ -421,7 +539,7 @@ def _pickle_pipeline(target: tuple[Any, ...]) -> bytes:
         except (ValueError, TypeError):
             pass
     try:
-        return cloudpickle.dumps(target)
+        return cloudpickle.dumps((target, _code_files(registered)))
     except Exception as exc:  # noqa: BLE001 - any pickling error is the user's to fix
         raise CheckError(
             f"the pipeline cannot be sent to the isolated worker process ({type(exc).__name__}: {exc}). "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
 import sys
 import threading
@@ -30,6 +31,13 @@ def misbehave(raw: bytes) -> list[float]:
         time.sleep(60)
     if raw == b"memory":
         return [float(len(bytearray(2 * 1024**3)))]
+    if raw == b"memory-stuck":  # an allocation that fails at the cap and is retried: never answers
+        blocks = []
+        while True:
+            try:
+                blocks.append(bytearray(8 * 1024**2))
+            except MemoryError:
+                time.sleep(0.01)
     if raw == b"exit":
         sys.exit(3)
     if raw == b"refuse":
@@ -56,6 +64,16 @@ def test_crashes_hangs_and_memory_are_failures_and_the_worker_restarts():
         assert isolated.restarts == 3 and isolated.calls == 8  # abort, segfault, hang: a fresh worker each
 
 
+def test_stuck_at_the_memory_cap_is_out_of_memory_not_a_hang():
+    # under load, a memory blow-up may give no answer within the timeout: the worker's memory, not
+    # the time it took, says which it was
+    with IsolatedPipeline(misbehave, rejects=(), n_classes=2, timeout=2.0, memory_mb=256) as isolated:
+        stuck, hang = isolated(b"memory-stuck"), isolated(b"hang")
+    assert stuck.kind == "failure" and stuck.detail.startswith("ran out of memory: the worker's memory grew by "), stuck.detail
+    assert "(the memory cap inputs.memory_mb = 256 MiB), and it gave no answer within 2 s; worker killed" in stuck.detail
+    assert hang.detail == "hung: no answer within 2 s (the time budget inputs.timeout); worker killed"
+
+
 def test_a_fresh_worker_is_cheap_after_a_crash():
     with IsolatedPipeline(misbehave, rejects=(), n_classes=2, timeout=5.0) as isolated:
         isolated(b"ok")
@@ -64,6 +82,24 @@ def test_a_fresh_worker_is_cheap_after_a_crash():
             assert isolated(b"abort").kind == "failure"
             assert isolated(b"ok").kind == "prediction"
         assert (time.perf_counter() - start) / 5 < 1.0  # a fork of the loaded zygote, not an interpreter start
+
+
+def test_a_crash_in_a_conftest_pipeline_names_the_conftest_file(tmp_path):
+    # functions of a conftest.py travel by value; the crash must still name the user's file and line
+    source = tmp_path / "conftest.py"
+    source.write_text("import os\n\n\nclass Service:\n    def predict(self, raw):\n        if raw == b'abort':\n            os.abort()\n        return [0.5, 0.5]\n")
+    spec = importlib.util.spec_from_file_location("mlguard_test_conftest", source)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        with IsolatedPipeline(module.Service().predict, rejects=(), n_classes=2, timeout=5.0) as isolated:
+            assert isolated(b"ok").kind == "prediction"
+            crashed = isolated(b"abort")
+    finally:
+        del sys.modules[spec.name]
+    assert "<dynamic-code>" not in crashed.detail
+    assert f'File "{source}", line 7 in predict' in crashed.detail, crashed.detail
 
 
 def test_factory_builds_the_pipeline_in_the_worker():
