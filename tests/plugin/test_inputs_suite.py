@@ -103,12 +103,13 @@ def run_example(pytester: pytest.Pytester, target: Path, *args: str) -> tuple[py
 def test_tabular_example_passes_and_its_broken_variant_is_caught(pytester):
     fast = ("--mlguard-set", "inputs.max_examples=50")
     result, report = run_example(pytester, EXAMPLES / "tabular", *fast)
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
     checks = {c["id"]: c for c in report["checks"]}
     assert checks["inputs[corpus-bad-records]"]["n"] == 9 and checks["inputs[missing-fields]"]["passed"]
+    assert checks["inputs[same-content]"]["passed"] and checks["inputs[same-content]"]["value"] == 1.0
 
     result, report = run_example(pytester, EXAMPLES / "tabular" / "broken", *fast)
-    result.assert_outcomes(passed=2, failed=3)
+    result.assert_outcomes(passed=3, failed=3)  # same-content passes: it reads fields by name
     missing = next(c for c in report["checks"] if c["id"] == "inputs[missing-fields]")
     shrunk = next(f for f in missing["details"]["failures"] if f["input"] == "shrunk")
     assert shrunk["detail"] == "returned NaN or inf probabilities" and re.fullmatch(r"record with missing-field '\w+'", shrunk["what"])
@@ -120,11 +121,68 @@ def test_tabular_example_passes_and_its_broken_variant_is_caught(pytester):
 @pytest.mark.slow
 def test_digits_example_passes_every_inputs_check(pytester):
     result, report = run_example(pytester, EXAMPLES / "digits", "-k", "inputs", "--mlguard-samples", "120", "--mlguard-set", "inputs.max_examples=30")
-    result.assert_outcomes(passed=6, skipped=1, deselected=result.parseoutcomes().get("deselected", 0))
+    result.assert_outcomes(passed=7, skipped=1, deselected=result.parseoutcomes().get("deselected", 0))
     ids = {c["id"]: c for c in report["checks"]}
-    assert set(ids) == {f"inputs[{name}]" for name in ("corpus-images", "corrupt-files", "odd-modes", "odd-resolutions", "dtypes", "compression")}
+    names = ("corpus-images", "corrupt-files", "odd-modes", "odd-resolutions", "dtypes", "same-content", "compression")
+    assert set(ids) == {f"inputs[{name}]" for name in names}
     corpus = ids["inputs[corpus-images]"]
     manifest = json.loads((TESTS.parent / "corpora" / "manifest.json").read_text())
-    assert corpus["n"] == len(manifest["files"]) == len(corpus["details"]["inputs"])
+    assert len(manifest["files"]) == len(corpus["details"]["inputs"]) == corpus["details"]["files"]
+    assert corpus["details"]["manifest"]["must_predict"] == sum(f["expect"] == "prediction" for f in manifest["files"])
     assert all(c["passed"] for c in ids.values())
     assert [p["quality"] for p in ids["inputs[compression]"]["details"]["curve"]] == [90, 75, 50, 30, 10] * 2
+    same = ids["inputs[same-content]"]
+    assert same["value"] == 1.0 and len(same["details"]["encodings"]) == 25 and same["interval"] is not None
+
+
+@pytest.mark.slow
+def test_pipelines_that_misread_the_picture_fail_same_content_only(pytester):
+    # the zoo's pipelines that ignore EXIF and clip 16-bit pictures are graceful on every input: only
+    # the equivalence of encodings catches them, with the cause named
+    conftest = f"""
+        import sys
+        sys.path.insert(0, {str(TESTS)!r})
+        import pytest
+        import zoo
+
+        @pytest.fixture(scope="session")
+        def mlguard_model():
+            return zoo.good_model()
+
+        @pytest.fixture(scope="session")
+        def mlguard_data():
+            return zoo.digits()
+
+        @pytest.fixture(scope="session", params=["ignores_exif_pipeline", "clips_16bit_pipeline"])
+        def mlguard_pipeline(request):
+            return getattr(zoo, request.param)()
+        """
+    pytester.makeconftest(textwrap.dedent(conftest))
+    pytester.makefile(
+        ".toml",
+        pyproject=f"""
+        [tool.pytest.ini_options]
+        addopts = '-p no:cacheprovider'
+        [tool.mlguard]
+        samples = 60
+        [tool.mlguard.inputs]
+        checks = ["corrupt-files", "odd-modes", "odd-resolutions", "dtypes", "same-content"]
+        corpora = [{str(TESTS.parent / "corpora" / "images")!r}]
+        max_examples = 30
+        max_side = 256
+        [tool.mlguard.inputs.same_content]
+        samples = 40
+        """,
+    )
+    result = pytester.runpytest_subprocess("--mlguard", "-k", "inputs", "-p", "no:randomly")
+    outcomes = result.parseoutcomes()
+    assert (outcomes.get("failed"), outcomes.get("passed")) == (2, 10), result.stdout.str()[-3000:]
+    result.stdout.fnmatch_lines(
+        [
+            "FAILED *inputs[[]same-content-ignores_exif_pipeline[]]*",
+            "FAILED *inputs[[]same-content-clips_16bit_pipeline[]]*",
+        ]
+    )
+    output = result.stdout.str()
+    assert "EXIF orientation ignored: apply it before reading the pixels" in output
+    assert "16-bit pixels clipped or cut to 8 bits" in output
