@@ -48,6 +48,7 @@ __all__ = [
     "record_values",
     "resolutions",
     "structure_cases",
+    "valid_file_cases",
 ]
 
 #: corruptions of a file, simplest first
@@ -346,15 +347,42 @@ def structure_cases(*, structures: Any = STRUCTURES, resolution: Any = None) -> 
 
         @st.composite
         def case(draw: Any) -> Case:
-            name = _pick(draw, names, "structures", STRUCTURES)
-            height, width = draw(sizes) if isinstance(sizes, SearchStrategy) else sizes
-            pixels = draw(_pixels(height, width, 3))
-            structure = S.STRUCTURES[name]
-            return Case(structure.encode(pixels), f"{structure.what} {width}x{height}", structure.suffix, valid=True, pixels=pixels)
+            return _structure_case(*draw(_structure_params(names, sizes)))
 
         return case()
 
     return st.deferred(build)
+
+
+@st.composite
+def _structure_params(draw: Any, names: Any, sizes: Any) -> tuple[str, np.ndarray]:
+    name = _pick(draw, names, "structures", STRUCTURES)
+    height, width = draw(sizes) if isinstance(sizes, SearchStrategy) else sizes
+    return name, draw(_pixels(height, width, 3))
+
+
+def _structure_case(name: str, pixels: np.ndarray) -> Case:
+    structure = S.STRUCTURES[name]
+    height, width = pixels.shape[:2]
+    return Case(structure.encode(pixels), f"{structure.what} {width}x{height}", structure.suffix, valid=True, pixels=pixels)
+
+
+def valid_file_cases(files: SearchStrategy[Case] | None = None) -> SearchStrategy[Case]:
+    """A valid file of ``files`` (default :func:`file_cases`, one frame) or of
+    :func:`structure_cases`, shrinking toward the first: every example draws both (the structure's
+    parameters only) and a flag, so that choice sequences have the same length and the flag's
+    simplest value, ``files``, wins (Hypothesis shrinks shorter sequences first)."""
+    plain = files if files is not None else file_cases(max_frames=1)
+    params = _structure_params(STRUCTURES, resolutions(max_side=64, max_pixels=4096))
+
+    @st.composite
+    def case(draw: Any) -> Case:
+        structured = draw(st.booleans())
+        base = draw(plain)
+        name, pixels = draw(params)
+        return _structure_case(name, pixels) if structured else base
+
+    return case()
 
 
 def _size_value(value: Any, name: str) -> tuple[int, int]:
@@ -384,7 +412,7 @@ def corrupt_file_cases(
     def build() -> SearchStrategy[Case]:
         kinds = _choices(corruptions, "corruptions", CORRUPTIONS)
         side = _integer(max_declared_side, "max_declared_side", 10_000, 2**31 - 1)
-        source = files if files is not None else st.one_of(file_cases(max_frames=1), structure_cases())
+        source = files if files is not None else valid_file_cases()
         if not isinstance(source, SearchStrategy):
             raise _fail("a strategy of files (bytes)", "files", files, False)
 

@@ -88,11 +88,11 @@ def _strategy(name: str, evaluation: Evaluation, examples: list[G.Case]) -> Sear
 
     settings = evaluation.settings
     if name == "corrupt-files":
-        generated = st.one_of(G.file_cases(max_frames=1), G.structure_cases())
+        generated = G.valid_file_cases()
         valid = st.one_of(st.sampled_from(examples), generated) if examples else generated
         return G.corrupt_file_cases(files=valid)
     if name == "odd-modes":
-        return st.one_of(G.file_cases(float_ranges=("unit",)), G.structure_cases())
+        return G.valid_file_cases(G.file_cases(float_ranges=("unit",)))
     if name == "odd-resolutions":
         sizes = G.resolutions(max_side=settings.get("inputs.max_side"), max_pixels=settings.get("inputs.max_pixels"))
         return G.file_cases(formats=("PNG", "JPEG"), modes=("L", "RGB"), resolution=sizes, interlaced=False, exif=False, max_frames=1)

@@ -81,6 +81,7 @@ def _pillow(fmt: str, mode: str = "RGB", **options: Any) -> Callable[[np.ndarray
         image = Image.fromarray(_rgb8(unit))
         if mode != "RGB":
             image = image.convert(mode)
+            image.info.pop("icc_profile", None)  # Pillow tags LAB with a profile made now: dated, not reproducible
         buffer = io.BytesIO()
         extra = dict(options)
         if fmt == "MPO":  # a stereo pair: the second picture mirrored

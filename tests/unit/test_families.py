@@ -137,5 +137,6 @@ def test_every_family_plans_with_defaults():
         "inputs[odd-resolutions]",
         "inputs[dtypes]",
         "inputs[missing-fields]",
+        "inputs[same-content]",
         "inputs[compression]",
     ]
