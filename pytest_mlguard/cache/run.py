@@ -81,7 +81,7 @@ def run_cached(cache: ResultCache | None, evaluation: Evaluation, family: Family
         measurement, duration = evaluation.measure(family, spec)
     except NotApplicable as exc:  # remembered too: deciding it may import what the check needs
         with contextlib.suppress(OSError, Rejected):
-            cache.put(key, {"not_applicable": str(exc)})
+            cache.put(key, {"not_applicable": str(exc)}, evaluation, spec)
         raise
     result = evaluation.result(spec, measurement, duration)
     try:

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
+from ..config.settings import CACHE_KEY_VARIABLE
 from ..reporting.atomic import write_files
 from .keys import FORMAT
 
@@ -43,15 +44,15 @@ if TYPE_CHECKING:
 __all__ = ["ENV_KEY", "MAX_ARTIFACT_BYTES", "MAX_ENTRY_BYTES", "Rejected", "ResultCache", "measurement_dict"]
 
 #: the environment variable that holds the secret of signed entries
-ENV_KEY = "MLGUARD_CACHE_KEY"
+ENV_KEY = CACHE_KEY_VARIABLE
 _MIN_SECRET = 16
 #: artefacts of one check larger than this stay where they are instead of being copied into the cache
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 #: an entry file larger than this is not read
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
 _MEASUREMENT = ("value", "n", "clean", "chance", "details", "message", "successes", "interval", "interval_method", "evaluations", "evaluations_saved")
-_ENTRY = {"format", "key", "stored_at", "tag", "measurement", "duration_s", "artifacts"}
-_NOT_APPLICABLE = {"format", "key", "stored_at", "tag", "not_applicable"}
+_ENTRY = {"format", "key", "check", "model", "stored_at", "tag", "measurement", "duration_s", "artifacts"}
+_NOT_APPLICABLE = {"format", "key", "check", "model", "stored_at", "tag", "not_applicable"}
 #: control characters that would move the cursor, clear or recolour a terminal (newline and tab are text)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -168,6 +169,8 @@ def _check_entry(entry: dict[str, Any], key: str) -> None:
         raise Rejected("it was stored under another key")
     if not isinstance(entry.get("stored_at"), str) or len(entry["stored_at"]) > 40 or _CONTROL.search(entry["stored_at"]):
         raise Rejected(f"its time {_shown(entry.get('stored_at'))} is not one")
+    for name in ("check", "model"):  # for a reader of the file; nothing is taken from them
+        _text(entry.get(name), f"its {name} name", limit=1000)
     if "not_applicable" in entry:
         if set(entry) - _NOT_APPLICABLE:
             raise Rejected(f"it has unknown fields {_shown(sorted(set(entry) - _NOT_APPLICABLE))}")
@@ -310,9 +313,9 @@ class ResultCache:
         _check_entry(entry, key)
         return entry
 
-    def put(self, key: str, entry: Mapping[str, Any]) -> None:
-        """Write ``entry`` for ``key`` (with its layout, key and, with a secret, its tag)."""
-        entry = {**entry, "format": FORMAT, "key": key, "stored_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    def put(self, key: str, entry: Mapping[str, Any], evaluation: Evaluation, spec: CheckSpec) -> None:
+        """Write ``entry`` for ``key`` (with its layout, key, check and model, and with a secret its tag)."""
+        entry = {**entry, "format": FORMAT, "key": key, "check": spec.id, "model": evaluation.model_id, "stored_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         if self.secret is not None:
             entry["tag"] = _tag(self.secret, entry)
         path = self._entry(key)
@@ -336,7 +339,7 @@ class ResultCache:
         else:  # left where they are: listed without checksums
             files = {p.relative_to(source).as_posix(): None for p in paths}
         artifacts = {"directory": str(source), "files": files, "copied": copied and bool(contents)}
-        self.put(key, {"measurement": measurement_dict(measurement), "duration_s": round(float(duration_s), 4), "artifacts": artifacts})
+        self.put(key, {"measurement": measurement_dict(measurement), "duration_s": round(float(duration_s), 4), "artifacts": artifacts}, evaluation, spec)
 
     def read_result(self, key: str, evaluation: Evaluation, spec: CheckSpec) -> CheckResult | None:
         """The result of the measurement stored under ``key``, its verdict decided again under this

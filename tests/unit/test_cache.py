@@ -260,7 +260,8 @@ def test_unreadable_or_foreign_entries_are_misses(tmp_path):
 def test_clear_removes_results_and_artefacts(tmp_path):
     cache = ResultCache(tmp_path / "mlguard")
     assert cache.clear() == 0
-    cache.put("k", {"not_applicable": "for record pipelines"})
+    ev = evaluation(zoo.good_model())
+    cache.put("k", {"not_applicable": "for record pipelines"}, ev, ACCURACY.plan(ev.settings)[0])
     (tmp_path / "mlguard" / "artifacts" / "k").mkdir(parents=True)
     assert cache.read("k")["not_applicable"] == "for record pipelines"
     assert cache.clear() == 1
