@@ -103,8 +103,10 @@ def cache_summary(results: list[Mapping[str, Any]], directory: Path, start: Path
     cached = [d["cached"] for d in details if isinstance(d.get("cached"), Mapping)]
     saved = sum(float(c.get("duration_s") or 0.0) for c in cached)
     where = os.path.relpath(directory, start)
+    uncached = sum(str(d.get("cache_miss", "")).startswith(_NOT_CACHED) for d in details)
     if not cached:
-        lines = [f"mlguard cache: 0 of {len(results)} results reused (measured and stored in {where}); --mlguard-cache-clear empties it"]
+        stored = f"measured and stored in {where}" if not uncached else f"measured; {len(results) - uncached} stored in {where}"
+        lines = [f"mlguard cache: 0 of {len(results)} results reused ({stored}); --mlguard-cache-clear empties it"]
     else:
         lines = [
             f"mlguard cache: {len(cached)} of {len(results)} results reused from {where} "
