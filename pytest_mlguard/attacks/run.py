@@ -2,7 +2,8 @@
 
 :func:`run_check` runs one planned check inside ``model.running(device)``:
 
-1. the model becomes an ART estimator (:mod:`.adapters`), shared by the evaluation's attack checks;
+1. the model becomes an ART estimator (:mod:`.adapters`), shared by the evaluation's attack checks,
+   its prediction cache emptied for each check (its counts are its own);
 2. the attack runs seeded (:func:`.build.seeded`), with gradients enabled even if the caller is
    inside ``torch.no_grad()`` or ``torch.inference_mode()``, and the parameters frozen;
 3. the outcome becomes the metric, per-sample outcomes saved under the report's ``artifacts/``,
@@ -109,6 +110,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         data = EvalData(data.x[:limit], data.y[:limit], name=data.name)
     batch_size = spec.param("batch_size")
     adapter: Adapter = evaluation.memo(("attack", "adapter", batch_size), lambda: make_adapter(model, batch_size))
+    adapter.log.forget()  # the check's counts are its own, whatever ran before it in this process
     check_applicable(definition, model, adapter)
     seed = stable_seed(settings.seed, evaluation.model_id, spec.id)
     run = _Run(spec, evaluation, definition, adapter, data, seed)
