@@ -142,6 +142,7 @@ class _Run:
         self.successes: int | None = None  # robust samples, for the binomial interval of robust accuracy
         self.interval: tuple[float, float] | None = None
         self.interval_method: str | None = None
+        self.sound: tuple[int, int, str] | None = None  # (robust, samples, attack): a black-box attack's count, when it beat a gradient one
 
     # -- phases ---------------------------------------------------------------------------------
     def measure(self) -> Measurement:
@@ -369,6 +370,8 @@ class _Run:
             problem = soundness.black_box_beats_white_box(white, black, eps, self.tolerance)
             if problem:
                 self.problems.append(problem)
+                robust_black = other if access != "gradients" else robust
+                self.sound = (int(robust_black[common].sum()), int(common.sum()), black[0])
         registry.setdefault(key, []).append((self.spec.id, self.definition.access, robust, seen))
 
     def _save(
@@ -398,19 +401,34 @@ class _Run:
         return str(directory)
 
     def _verdict(self, value: float, details: dict[str, Any]) -> Measurement:
+        """The measurement. With ``attack.soundness = "fail"`` and a problem, the check fails whatever
+        its value says, and quotes one number: the sound measurement where there is one (a black-box
+        attack beat a gradient one: the black-box robust accuracy, an upper bound), otherwise none
+        (``nan``, no interval; the message keeps what was measured)."""
         mode = self.spec.param("soundness")
         details["soundness"] = {"mode": mode, "problems": self.problems}
         clean = None if self.definition.minimal else details["clean_accuracy"]
-        message = ""
+        message, failure = "", None
+        n, successes, interval, method = self.data.n, self.successes, self.interval, self.interval_method
         if self.problems:
             lines = "\n".join(f"- {p['code']}: {p['message']}" for p in self.problems)
             if mode == "fail":
-                message = (
-                    f"unsound evaluation: the measured {self.spec.metric} {value:.4f} is not evidence of robustness\n"
-                    f"{lines}\n(attack.soundness = \"warn\" reports these as warnings instead)"
-                )
+                failure = f"unsound evaluation ({', '.join(p['code'] for p in self.problems)})"
                 details["untrusted_value"] = value
-                value = math.nan
+                if self.sound is not None and self.spec.metric == "robust_accuracy":
+                    successes, n, black = self.sound
+                    value, interval, method = successes / max(1, n), None, None
+                    message = (
+                        f"unsound evaluation: the value is the robust accuracy {black} leaves on the {n} samples both attacks "
+                        "looked at, an upper bound (every adversarial example it found is real), not evidence of robustness\n"
+                        f"{lines}\n(attack.soundness = \"warn\" reports these as warnings instead)"
+                    )
+                else:
+                    message = (
+                        f"unsound evaluation: the measured {self.spec.metric} {value:.4f} is not evidence of robustness\n"
+                        f"{lines}\n(attack.soundness = \"warn\" reports these as warnings instead)"
+                    )
+                    value, successes, interval, method = math.nan, None, None, None
             else:
                 for problem in self.problems:
                     warnings.warn(
@@ -421,15 +439,16 @@ class _Run:
         early = details.get("early_stop") or {}
         return Measurement(
             value=value,
-            n=self.data.n,
+            n=n,
             clean=clean,
             details=details,
             message=message,
-            successes=self.successes,
-            interval=self.interval,
-            interval_method=self.interval_method,
+            successes=successes,
+            interval=interval,
+            interval_method=method,
             evaluations=details["model_evaluations"],
             evaluations_saved=early.get("evaluations_saved"),
+            failure=failure,
         )
 
 

@@ -50,7 +50,9 @@ _MIN_SECRET = 16
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 #: an entry file larger than this is not read
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
-_MEASUREMENT = ("value", "n", "clean", "chance", "details", "message", "successes", "interval", "interval_method", "evaluations", "evaluations_saved")
+_MEASUREMENT = (
+    "value", "n", "clean", "chance", "details", "message", "successes", "interval", "interval_method", "evaluations", "evaluations_saved", "failure",
+)
 _ENTRY = {"format", "key", "check", "model", "stored_at", "tag", "measurement", "duration_s", "artifacts"}
 _NOT_APPLICABLE = {"format", "key", "check", "model", "stored_at", "tag", "not_applicable"}
 #: control characters that would move the cursor, clear or recolour a terminal (newline and tab are text)
@@ -139,6 +141,8 @@ def _check_measurement(measurement: Any) -> None:
     _text(m["message"], "its message")
     if m["interval_method"] is not None:
         _text(m["interval_method"], "its interval method", limit=40)
+    if m["failure"] is not None:
+        _text(m["failure"], "its failure reason", limit=2000)
     interval = m["interval"]
     if interval is not None and not (isinstance(interval, list) and len(interval) == 2 and all(map(_number, interval)) and interval[0] <= interval[1]):
         raise Rejected(f"its interval {_shown(interval)} is not [low, high]")
@@ -271,6 +275,7 @@ def measurement_dict(measurement: Measurement) -> dict[str, Any]:
         "interval_method": m.interval_method,
         "evaluations": None if m.evaluations is None else int(m.evaluations),
         "evaluations_saved": None if m.evaluations_saved is None else int(m.evaluations_saved),
+        "failure": m.failure,
     }
 
 
