@@ -125,9 +125,12 @@ def _comparable(report: dict) -> dict:
     return strip(report)
 
 
-def test_every_number_of_the_report_is_the_same_serial_and_on_two_workers(pytester):
+def test_every_number_of_the_report_is_the_same_serial_and_on_two_workers(pytester, monkeypatch):
     """The same seed gives the same report.json whatever the xdist layout (resources aside): a check's
-    evaluation counts do not depend on which checks ran before it in the same process."""
+    evaluation counts do not depend on which checks ran before it in the same process. One torch
+    thread in both runs: without it each worker gets its share of the cores, and a model's float
+    reductions (so Square's random search) may differ in the last bits between thread counts."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     pytester.makeconftest(textwrap.dedent(CONFTEST))
     pytester.makefile(".toml", pyproject=LAYOUT_PYPROJECT)
     args = ("--mlguard", "-p", "no:randomly", "-k", "accuracy or corruption or attack", "--mlguard-set", "progress.after=0")
