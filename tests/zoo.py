@@ -83,6 +83,58 @@ def overconfident_model() -> TorchModel:
     return TorchModel(Scaled(net, 20.0).eval(), input_shape=(1, 8, 8), n_classes=10, name="overconfident")
 
 
+class KernelRounding(nn.Module):
+    """A linear layer with its logits scaled by 60 (in its weights), whose batch of one sums the 64
+    products in another order than the matrix product of larger batches, as BLAS picks another kernel
+    by shape: a sample's logits differ between batch sizes by float32 rounding (an ulp or two of
+    logits near 900), which moves the probabilities of a sample near a tie by more than 1e-5 and
+    changes no prediction. Not broken: determinism[batch] must pass it (issue 12's false alarm)."""
+
+    def __init__(self, linear: nn.Linear, factor: float = 60.0) -> None:
+        super().__init__()
+        self.linear = nn.Linear(linear.in_features, linear.out_features)
+        with torch.no_grad():
+            self.linear.weight.copy_(linear.weight * factor)
+            self.linear.bias.copy_(linear.bias * factor)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.flatten(1)
+        if len(flat) > 1:
+            return self.linear(flat)
+        total = self.linear.bias.expand(1, -1)
+        for k in reversed(range(flat.shape[1])):  # one product after another, last feature first
+            total = total + flat[:, k : k + 1] * self.linear.weight[:, k]
+        return total
+
+
+def kernel_rounding_model() -> TorchModel:
+    net = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    net.load_state_dict(_linear_state(200, 200))
+    return TorchModel(KernelRounding(net[1]).eval(), input_shape=(1, 8, 8), n_classes=10, name="kernel-rounding")
+
+
+def near_ties(model: TorchModel, n: int = 32, top: float = 0.6) -> EvalData:
+    """``n`` images on the way from one test image to another of another class, where ``model`` gives
+    its top class a probability of about ``top``: samples near a decision boundary, where rounding
+    of the logits moves the probabilities most."""
+    data = digits()
+    x, y = [], []
+    for a, b in zip(range(0, 2 * n, 2), range(1, 2 * n, 2)):
+        start, end = data.x[a], data.x[b]
+        low, high = 0.0, 1.0
+        for _ in range(40):  # bisect the mix at which the top probability falls to ``top``
+            middle = (low + high) / 2
+            proba = model.predict_proba((start + middle * (end - start))[None])[0]
+            if proba.max() > top and proba.argmax() == model.predict(start[None])[0]:
+                low = middle
+            else:
+                high = middle
+        image = (start + low * (end - start)).astype(np.float32)
+        x.append(image)
+        y.append(int(model.predict(image[None])[0]))
+    return EvalData(np.stack(x), np.array(y), name="near-ties")
+
+
 def linear_model() -> TorchModel:
     """A linear softmax over raw pixels: about 96% clean accuracy but about 25% under PGD at eps 0.1,
     where the CNN keeps about 49%: fails the attack floor of the example's config (0.4)."""

@@ -12,8 +12,9 @@
 Why a subclass: ART's attacks predict the same inputs again and again (PGD and HopSkipJump compute
 their success rate on the clean and adversarial inputs after the attack, Square predicts every
 sample at every iteration, robust and broken alike, then predicts the robust ones twice more for its
-loss). :meth:`QueryLog.predict` remembers the output of every input row it has seen, by content, so
-each distinct input reaches the model once, and the counts it keeps are the real model evaluations.
+loss). :meth:`QueryLog.predict` remembers the output of every input row it has seen in the running
+check, by content, so each distinct input reaches the model once per check, and the counts it keeps
+are the real model evaluations.
 ``benchmarks/bench_attacks.py`` measures the effect.
 """
 
@@ -120,6 +121,12 @@ class QueryLog:
         if len(rows) == n:
             return outputs
         return np.stack([fresh[key] if key in fresh else self._cache[key] for key in keys])
+
+    def forget(self) -> None:
+        """Forget the outputs seen so far (the counts stay): each check starts with an empty cache, so
+        that the evaluations it reports do not depend on which checks ran before it in the same
+        process (serially, or on an xdist worker)."""
+        self._cache.clear()
 
     def gradients(self, grads: Any) -> None:
         """Record a batch of input gradients (a tensor or an array) for the per-row statistics.

@@ -2,7 +2,8 @@
 
 :func:`run_check` runs one planned check inside ``model.running(device)``:
 
-1. the model becomes an ART estimator (:mod:`.adapters`), shared by the evaluation's attack checks;
+1. the model becomes an ART estimator (:mod:`.adapters`), shared by the evaluation's attack checks,
+   its prediction cache emptied for each check (its counts are its own);
 2. the attack runs seeded (:func:`.build.seeded`), with gradients enabled even if the caller is
    inside ``torch.no_grad()`` or ``torch.inference_mode()``, and the parameters frozen;
 3. the outcome becomes the metric, per-sample outcomes saved under the report's ``artifacts/``,
@@ -109,6 +110,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         data = EvalData(data.x[:limit], data.y[:limit], name=data.name)
     batch_size = spec.param("batch_size")
     adapter: Adapter = evaluation.memo(("attack", "adapter", batch_size), lambda: make_adapter(model, batch_size))
+    adapter.log.forget()  # the check's counts are its own, whatever ran before it in this process
     check_applicable(definition, model, adapter)
     seed = stable_seed(settings.seed, evaluation.model_id, spec.id)
     run = _Run(spec, evaluation, definition, adapter, data, seed)
@@ -140,6 +142,7 @@ class _Run:
         self.successes: int | None = None  # robust samples, for the binomial interval of robust accuracy
         self.interval: tuple[float, float] | None = None
         self.interval_method: str | None = None
+        self.sound: tuple[int, int, str] | None = None  # (robust, samples, attack): a black-box attack's count, when it beat a gradient one
 
     # -- phases ---------------------------------------------------------------------------------
     def measure(self) -> Measurement:
@@ -367,6 +370,8 @@ class _Run:
             problem = soundness.black_box_beats_white_box(white, black, eps, self.tolerance)
             if problem:
                 self.problems.append(problem)
+                robust_black = other if access != "gradients" else robust
+                self.sound = (int(robust_black[common].sum()), int(common.sum()), black[0])
         registry.setdefault(key, []).append((self.spec.id, self.definition.access, robust, seen))
 
     def _save(
@@ -396,19 +401,34 @@ class _Run:
         return str(directory)
 
     def _verdict(self, value: float, details: dict[str, Any]) -> Measurement:
+        """The measurement. With ``attack.soundness = "fail"`` and a problem, the check fails whatever
+        its value says, and quotes one number: the sound measurement where there is one (a black-box
+        attack beat a gradient one: the black-box robust accuracy, an upper bound), otherwise none
+        (``nan``, no interval; the message keeps what was measured)."""
         mode = self.spec.param("soundness")
         details["soundness"] = {"mode": mode, "problems": self.problems}
         clean = None if self.definition.minimal else details["clean_accuracy"]
-        message = ""
+        message, failure = "", None
+        n, successes, interval, method = self.data.n, self.successes, self.interval, self.interval_method
         if self.problems:
             lines = "\n".join(f"- {p['code']}: {p['message']}" for p in self.problems)
             if mode == "fail":
-                message = (
-                    f"unsound evaluation: the measured {self.spec.metric} {value:.4f} is not evidence of robustness\n"
-                    f"{lines}\n(attack.soundness = \"warn\" reports these as warnings instead)"
-                )
+                failure = f"unsound evaluation ({', '.join(p['code'] for p in self.problems)})"
                 details["untrusted_value"] = value
-                value = math.nan
+                if self.sound is not None and self.spec.metric == "robust_accuracy":
+                    successes, n, black = self.sound
+                    value, interval, method = successes / max(1, n), None, None
+                    message = (
+                        f"unsound evaluation: the value is the robust accuracy {black} leaves on the {n} samples both attacks "
+                        "looked at, an upper bound (every adversarial example it found is real), not evidence of robustness\n"
+                        f"{lines}\n(attack.soundness = \"warn\" reports these as warnings instead)"
+                    )
+                else:
+                    message = (
+                        f"unsound evaluation: the measured {self.spec.metric} {value:.4f} is not evidence of robustness\n"
+                        f"{lines}\n(attack.soundness = \"warn\" reports these as warnings instead)"
+                    )
+                    value, successes, interval, method = math.nan, None, None, None
             else:
                 for problem in self.problems:
                     warnings.warn(
@@ -419,15 +439,16 @@ class _Run:
         early = details.get("early_stop") or {}
         return Measurement(
             value=value,
-            n=self.data.n,
+            n=n,
             clean=clean,
             details=details,
             message=message,
-            successes=self.successes,
-            interval=self.interval,
-            interval_method=self.interval_method,
+            successes=successes,
+            interval=interval,
+            interval_method=method,
             evaluations=details["model_evaluations"],
             evaluations_saved=early.get("evaluations_saved"),
+            failure=failure,
         )
 
 

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import math
 from collections.abc import Callable, Mapping
@@ -72,6 +73,8 @@ class Measurement:
             confidence sequence of a check that stopped early), with ``interval_method`` naming it.
         evaluations: the model evaluations (forward passes per sample, gradients counted) the check used.
         evaluations_saved: those early stopping saved.
+        failure: a reason the check fails whatever its value (an attack evaluation found unsound:
+            the value is then the sound measurement, an upper bound, not evidence of passing).
     """
 
     value: float
@@ -85,6 +88,7 @@ class Measurement:
     interval_method: str | None = None
     evaluations: int | None = None
     evaluations_saved: int | None = None
+    failure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,10 @@ class CheckResult:
         value = float(measurement.value)
         interval, method = _interval(measurement, rules, threshold, spec.kind)
         verdict = decide(value, interval, threshold=threshold, kind=spec.kind, policy=rules.policy)  # type: ignore[arg-type]
+        details = dict(measurement.details)
+        if measurement.failure:  # fails whatever the value says
+            verdict = dataclasses.replace(verdict, label="failed", passed=False)
+            details["failure"] = measurement.failure
         needed = None
         if verdict.label == "inconclusive" and interval is not None:
             if method in ("wilson", "clopper-pearson", "confidence-sequence") and measurement.successes is not None:
@@ -168,7 +176,7 @@ class CheckResult:
             passed=verdict.passed,
             seed=seed,
             duration_s=round(duration_s, 4),
-            details=dict(measurement.details),
+            details=details,
             message=measurement.message,
             label=verdict.label,
             interval=interval,
@@ -188,6 +196,9 @@ class CheckResult:
         else:
             op = "<=" if self.value <= self.threshold else ">"
         spec = f" ({self.threshold_spec})" if self.threshold_spec != f"{self.threshold:g}" else ""
+        failure = self.details.get("failure")
+        if failure and not self.passed:
+            return f"{self.metric} {self.value:.4f}, {self.kind} {self.threshold:.4f}{spec}: fails, {failure}"
         text = f"{self.metric} {self.value:.4f} {op} {self.kind} {self.threshold:.4f}{spec}"
         if self.label == "inconclusive":
             outcome = "passes" if self.passed else "fails"

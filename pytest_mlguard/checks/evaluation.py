@@ -30,7 +30,7 @@ from ..config.settings import Settings
 from ..contract.data import EvalData
 from ..contract.model import Model
 from ..contract.pipeline import Pipeline
-from .base import CheckResult, CheckSpec, Family, VerdictRules
+from .base import CheckResult, CheckSpec, Family, Measurement, VerdictRules
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -128,17 +128,25 @@ class Evaluation:
 
     def run(self, family: Family, spec: CheckSpec) -> CheckResult:
         """Measure ``spec`` and return its result with the verdict."""
+        return self.result(spec, *self.measure(family, spec))
+
+    def measure(self, family: Family, spec: CheckSpec) -> tuple[Measurement, float]:
+        """What ``spec`` measures, and how many seconds measuring it took (no verdict)."""
         run = family.runner()
         start = time.perf_counter()
         progress = self.progress.running(self.model_id, spec.id) if self.progress is not None else contextlib.nullcontext()
         with self.model.running(self.settings.device), progress:
             measurement = run(spec, self)
+        return measurement, time.perf_counter() - start
+
+    def result(self, spec: CheckSpec, measurement: Measurement, duration_s: float) -> CheckResult:
+        """The result of ``measurement``, its verdict decided under this evaluation's verdict settings."""
         return CheckResult.from_measurement(
             spec,
             self.model_id,
             measurement,
             seed=self.settings.seed,
-            duration_s=time.perf_counter() - start,
+            duration_s=duration_s,
             rules=VerdictRules.from_settings(self.settings),
         )
 

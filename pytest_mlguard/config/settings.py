@@ -23,9 +23,12 @@ from typing import Any
 from ..errors import ConfigError
 from .parse import Parser, parse_bool, parse_int, parse_optional, parse_path, parse_str
 
-__all__ = ["CORE_KEYS", "ENV_PREFIX", "Key", "Settings", "Source", "resolve"]
+__all__ = ["CACHE_KEY_VARIABLE", "CORE_KEYS", "ENV_PREFIX", "Key", "Settings", "Source", "resolve"]
 
 ENV_PREFIX = "MLGUARD_"
+#: the secret that signs result-cache entries: an environment variable of the prefix that is no
+#: setting (a secret never comes from a file, and its value is never shown)
+CACHE_KEY_VARIABLE = "MLGUARD_CACHE_KEY"
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,7 @@ def env_source(environ: Mapping[str, str], keys: Mapping[str, Key]) -> Source:
     where_by_key: dict[str, str] = {}
     known_env = {ENV_PREFIX + key.replace(".", "__").upper(): key for key in keys}
     for variable, value in environ.items():
-        if not variable.startswith(ENV_PREFIX):
+        if not variable.startswith(ENV_PREFIX) or variable == CACHE_KEY_VARIABLE:
             continue
         if variable not in known_env:
             raise _unknown(variable, known_env, "the environment")

@@ -77,10 +77,14 @@ def test_gradient_masked_model_is_flagged(project):
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(
         [
-            "*attack[[]pgd-linf-0.1[]] on model 'rounding': robust_accuracy nan < floor 0.4000",
+            "*attack[[]pgd-linf-0.1[]] on model 'rounding': robust_accuracy nan, floor 0.4000: fails, unsound evaluation (zero-gradients)",
+            "*measured on n=48 samples with seed=0",  # no interval of an untrusted value beside nan
             "*unsound evaluation: the measured robust_accuracy 0.9* is not evidence of robustness",
             "*- zero-gradients: the loss gradient was exactly zero for 100% of *",
-            "*attack[[]square-linf-0.1[]] on model 'rounding': robust_accuracy nan < floor 0.4000",
+            # the sound measurement, an upper bound, is the value; the soundness problem is why it fails
+            "*attack[[]square-linf-0.1[]] on model 'rounding': robust_accuracy 0.9*, floor 0.4000: fails, unsound evaluation (black-box-beats-white-box)",
+            "*measured on n=48 samples with seed=0; 95% wilson interval *",
+            "*unsound evaluation: the value is the robust accuracy attack[[]square-linf-0.1[]] leaves on the 48 samples both attacks looked at, an upper bound*",
             "*- black-box-beats-white-box: the black-box attack attack[[]square-linf-0.1[]] leaves robust accuracy *",
         ]
     )

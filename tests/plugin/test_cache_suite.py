@@ -4,6 +4,7 @@ to the weights measures again."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import textwrap
@@ -159,3 +160,41 @@ def test_help_lists_the_cache_options(pytester: pytest.Pytester) -> None:
     pytester.runpytest_subprocess("--help").stdout.fnmatch_lines(
         ["*--mlguard-cache *reuse the results of checks*", "*--mlguard-cache-clear*", "*empty the mlguard result cache*"]
     )
+
+
+def test_a_crafted_entry_is_a_miss_said_in_one_line_and_writes_nothing_outside_the_report(cached_project: pytest.Pytester) -> None:
+    args = ("--mlguard", "--mlguard-cache", "-p", "no:randomly", "-k", "accuracy or calibration")
+    cached_project.runpytest_subprocess(*args).assert_outcomes(passed=2)
+    evaluations(cached_project)
+    conftest = (cached_project.path / "conftest.py").read_text()
+    results = cached_project.path / ".pytest_cache" / "d" / "mlguard" / "results"
+    (entry_path,) = [p for p in results.iterdir() if json.loads(p.read_text())["check"] == "accuracy"]
+    entry = json.loads(entry_path.read_text())
+    name = "../../../conftest.py"
+    stored = cached_project.path / ".pytest_cache" / "d" / "mlguard" / "artifacts" / entry["key"]
+    stored.mkdir(parents=True)
+    (stored / name).resolve().parent.mkdir(parents=True, exist_ok=True)
+    (stored / name).resolve().write_text("raise SystemExit('crafted')\n")
+    entry["artifacts"] = {**entry["artifacts"], "files": {name: hashlib.sha256(b"raise SystemExit('crafted')\n").hexdigest()}, "copied": True}
+    entry_path.write_text(json.dumps(entry))
+
+    rerun = cached_project.runpytest_subprocess(*args)
+    rerun.assert_outcomes(passed=2)
+    rerun.stdout.fnmatch_lines(
+        [
+            "mlguard cache: 1 of 2 results reused *",
+            "mlguard cache: 1 stored entry not used (measured again): accuracy of 'digits': "
+            "artefact name '../../../conftest.py' leaves the check's artefact directory",
+        ]
+    )
+    assert (cached_project.path / "conftest.py").read_text() == conftest
+    assert evaluations(cached_project) > 0  # measured again
+
+
+def test_a_cache_key_too_short_is_a_usage_error(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile(test_nothing="def test_nothing(): pass")
+    monkeypatch.setenv("MLGUARD_CACHE_KEY", "hunter2")
+    result = pytester.runpytest_subprocess("--mlguard", "--mlguard-cache")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: Expected a secret of at least 16 characters in MLGUARD_CACHE_KEY (from the environment) but got 7 characters*"])
+    assert "hunter2" not in result.stderr.str()

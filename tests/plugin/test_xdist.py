@@ -92,3 +92,54 @@ def test_each_worker_gets_its_share_of_the_cores_unless_the_user_chose(monkeypat
     monkeypatch.delitem(sys.modules, "torch")
     monkeypatch.delenv("OMP_NUM_THREADS")
     assert share_cores(4) is None  # no torch in use: nothing to share
+
+
+LAYOUT_PYPROJECT = """
+[tool.pytest.ini_options]
+addopts = "-p no:cacheprovider"
+[tool.mlguard]
+samples = 120
+[tool.mlguard.corruption]
+corruptions = ["gaussian_noise", "defocus_blur"]
+severities = [3]
+[tool.mlguard.attack]
+checks = ["fgsm-linf-0.1", "pgd-linf-0.1", "square-linf-0.1"]
+steps = 5
+queries = 100
+floor = 0.3
+"""
+
+
+def _comparable(report: dict) -> dict:
+    """report.json less what measures the machine or the clock: resources checks, durations, and
+    the corruption threads ``corruption.workers = "auto"`` chose from the CPU load it measured."""
+
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in ("duration_s", "workers")}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    report = {**report, "checks": [c for c in report["checks"] if c["family"] != "resources"]}
+    return strip(report)
+
+
+def test_every_number_of_the_report_is_the_same_serial_and_on_two_workers(pytester, monkeypatch):
+    """The same seed gives the same report.json whatever the xdist layout (resources aside): a check's
+    evaluation counts do not depend on which checks ran before it in the same process. One torch
+    thread in both runs: without it each worker gets its share of the cores, and a model's float
+    reductions (so Square's random search) may differ in the last bits between thread counts."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    pytester.makeconftest(textwrap.dedent(CONFTEST))
+    pytester.makefile(".toml", pyproject=LAYOUT_PYPROJECT)
+    args = ("--mlguard", "-p", "no:randomly", "-k", "accuracy or corruption or attack", "--mlguard-set", "progress.after=0")
+    reports = []
+    for layout in ((), ("-n", "2")):
+        pytester.runpytest_subprocess(*args, *layout).assert_outcomes(passed=6)
+        reports.append(json.loads((pytester.path / "mlguard-report" / "report.json").read_text()))
+    serial, parallel = (_comparable(r) for r in reports)
+    assert [c["id"] for c in serial["checks"]] == [c["id"] for c in parallel["checks"]]
+    for ours, theirs in zip(serial["checks"], parallel["checks"]):
+        assert ours == theirs, ours["id"]
+    assert serial == parallel

@@ -356,6 +356,25 @@ def test_black_box_attack_beating_the_white_box_one_is_flagged(tmp_path):
     assert codes == ["black-box-beats-white-box"] and black.value < white.value
 
 
+def test_an_unsound_check_quotes_one_number_the_sound_one_where_there_is_one(tmp_path):
+    """Issue 12: when Square beats PGD the value is the black-box robust accuracy (an upper bound) with
+    its own interval, and the check fails for the soundness problem; without a sound measurement the
+    value is nan with no interval of the untrusted one."""
+    s = settings(output=tmp_path, **{"attack.samples": 48, "attack.queries": 30, "verdict.early_stop": "off"})
+    evaluation = Evaluation(zoo.rounding_model(), zoo.digits(), s)
+    white = evaluation.run(ATTACK, ATTACK.spec("pgd-linf-0.1", s))
+    black = evaluation.run(ATTACK, ATTACK.spec("square-linf-0.1", s))
+    assert math.isnan(white.value) and white.interval is None and not white.passed
+    assert white.details["failure"] == "unsound evaluation (zero-gradients)"
+    assert not black.passed and black.value == black.details["untrusted_value"] < white.details["untrusted_value"]
+    assert black.interval[0] <= black.value <= black.interval[1] and black.value >= black.threshold  # fails all the same
+    assert black.verdict().endswith("fails, unsound evaluation (black-box-beats-white-box)")
+    again = Evaluation(zoo.rounding_model(), zoo.digits(), s)  # the other order: PGD's check takes Square's value
+    first = again.run(ATTACK, ATTACK.spec("square-linf-0.1", s))
+    second = again.run(ATTACK, ATTACK.spec("pgd-linf-0.1", s))
+    assert first.passed and second.value == first.value and not second.passed and second.interval == first.interval
+
+
 def test_robust_accuracy_rising_with_epsilon_is_flagged(tmp_path):
     cli = {"attack.samples": 120, "attack.sweep": "1/64,1/32,3/64,1/16,5/64,3/32"}
     result, _ = run(zoo.shattered_model(), "pgd-linf-sweep", tmp_path, **cli)

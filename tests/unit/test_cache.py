@@ -16,7 +16,8 @@ import torch
 import zoo
 
 from pytest_mlguard import CallableModel, Pipeline, TorchModel
-from pytest_mlguard.cache import ResultCache, _project_sources, cache_key, fingerprint_model, run_cached
+from pytest_mlguard.cache import ResultCache, cache_key, cached_result, fingerprint_model, run_cached
+from pytest_mlguard.cache.pipelines import _project_sources
 from pytest_mlguard.checks.evaluation import Evaluation
 from pytest_mlguard.checks.registry import all_keys, family
 from pytest_mlguard.config import resolve
@@ -156,7 +157,7 @@ def test_project_sources_follow_the_imports_of_the_pipelines_module(tmp_path, mo
 
 @pytest.mark.parametrize("name", ["resources", "determinism", "drift"])
 def test_machine_dependent_checks_are_keyed_by_the_machine_and_threads(name, monkeypatch):
-    from pytest_mlguard import cache
+    from pytest_mlguard.cache import keys
 
     checks = family(name)
     assert checks.machine
@@ -164,7 +165,7 @@ def test_machine_dependent_checks_are_keyed_by_the_machine_and_threads(name, mon
     spec = checks.plan(ev.settings)[0] if checks.plan(ev.settings) else ACCURACY.plan(ev.settings)[0]
     here = cache_key(ev, spec, checks)
     assert here is not None and here == cache_key(ev, spec, checks)
-    monkeypatch.setattr(cache, "machine_identity", lambda: '{"host": "another"}')
+    monkeypatch.setattr(keys, "machine_identity", lambda: '{"host": "another"}')
     assert cache_key(ev, spec, checks) != here
     monkeypatch.undo()
     threads = torch.get_num_threads()
@@ -230,10 +231,11 @@ def test_artefacts_are_restored_into_this_runs_report_and_paths_follow(tmp_path)
     started = time.time()
     directory = before.artifact_dir(spec)
     (directory / "worst.npy").write_bytes(b"\x93NUMPY example")
-    result = dataclasses.replace(
-        before.run(ACCURACY, spec), details={"artifact": str(directory / "worst.npy")}, message=f"the worst input is saved as {directory / 'worst.npy'}"
+    measurement, duration = before.measure(ACCURACY, spec)
+    measurement = dataclasses.replace(
+        measurement, details={"artifact": str(directory / "worst.npy")}, message=f"the worst input is saved as {directory / 'worst.npy'}"
     )
-    cache.store("k", result, before, spec, started=started)
+    cache.store("k", measurement, duration, before, spec, started=started)
 
     after = evaluation(zoo.good_model(), output=str(tmp_path / "second"))
     hit = cache.lookup("k", after, spec)
@@ -258,11 +260,12 @@ def test_unreadable_or_foreign_entries_are_misses(tmp_path):
 def test_clear_removes_results_and_artefacts(tmp_path):
     cache = ResultCache(tmp_path / "mlguard")
     assert cache.clear() == 0
-    cache.put("k", {"result": {"value": 0.5}})
+    ev = evaluation(zoo.good_model())
+    cache.put("k", {"not_applicable": "for record pipelines"}, ev, ACCURACY.plan(ev.settings)[0])
     (tmp_path / "mlguard" / "artifacts" / "k").mkdir(parents=True)
-    assert cache.get("k")["result"] == {"value": 0.5}
+    assert cache.read("k")["not_applicable"] == "for record pipelines"
     assert cache.clear() == 1
-    assert cache.get("k") is None and not (tmp_path / "mlguard" / "artifacts").exists()
+    assert cache.read("k") is None and not (tmp_path / "mlguard" / "artifacts").exists()
 
 
 def test_a_cache_that_cannot_be_written_warns_and_keeps_the_result(tmp_path):
@@ -289,3 +292,179 @@ def test_budget_limits_are_in_the_key_and_a_full_result_serves_a_limited_run(tmp
     ev = evaluation(model)
     ev.limits = SimpleNamespace(samples=50)
     assert run_cached(cache, ev, ACCURACY, spec).details["cached"]["key"] == full and calls == []
+
+
+# -- the key holds everything that changes the function a module computes (issue 12) -------------
+
+
+def test_a_forward_hook_is_not_served_a_stale_pass(tmp_path):
+    cache = ResultCache(tmp_path)
+    model = zoo.good_model()
+    ev = evaluation(model)
+    spec = ACCURACY.plan(ev.settings)[0]
+    assert run_cached(cache, ev, ACCURACY, spec).passed
+    model.module.register_forward_hook(lambda m, i, o: -o)  # the same weights, the opposite answers
+    result = run_cached(cache, evaluation(model), ACCURACY, spec)
+    assert "cached" not in result.details and not result.passed
+
+
+def negate(module, args, output):
+    return -output
+
+
+def shift_input(module, args):
+    return (args[0] + 1.0,)
+
+
+def hooked(register) -> str:
+    model = zoo.good_model()
+    register(model.module)
+    return key(model)
+
+
+def test_hooks_of_every_submodule_their_code_and_closure_state_change_the_key():
+    plain = key(zoo.good_model())
+    first = lambda module: next(iter(module.children()))  # noqa: E731
+    variants = {
+        "forward hook": hooked(lambda m: m.register_forward_hook(negate)),
+        "forward hook of a submodule": hooked(lambda m: first(m).register_forward_hook(negate)),
+        "forward hook with kwargs": hooked(lambda m: m.register_forward_hook(lambda mod, a, k, o: -o, with_kwargs=True)),
+        "forward pre-hook": hooked(lambda m: first(m).register_forward_pre_hook(shift_input)),
+        "backward hook": hooked(lambda m: m.register_full_backward_hook(lambda mod, gi, go: gi)),
+        "backward pre-hook": hooked(lambda m: m.register_full_backward_pre_hook(lambda mod, go: go)),
+    }
+    scales = {}
+    for factor in (2.0, 3.0):  # one hook code, two closure states
+        scales[factor] = hooked(lambda m, factor=factor: m.register_forward_hook(lambda mod, i, o: o * factor))
+    assert len({plain, *variants.values(), *scales.values()}) == 1 + len(variants) + len(scales), variants
+    assert hooked(lambda m: m.register_forward_hook(negate)) == variants["forward hook"]  # stable
+    handle_model = zoo.good_model()
+    handle = handle_model.module.register_forward_hook(negate)
+    handle.remove()
+    assert key(handle_model) == plain
+
+
+def test_a_global_module_hook_changes_the_key():
+    plain = key(zoo.good_model())
+    handle = torch.nn.modules.module.register_module_forward_hook(negate)
+    try:
+        assert key(zoo.good_model()) != plain
+    finally:
+        handle.remove()
+    assert key(zoo.good_model()) == plain
+
+
+class Negate(torch.nn.Module):
+    def forward(self, weight):
+        return -weight
+
+
+class Scale(torch.nn.Module):
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = torch.tensor(factor)  # a plain tensor attribute: neither parameter nor buffer
+
+    def forward(self, weight):
+        return weight * self.factor
+
+
+def parametrized(parametrization) -> str:
+    from torch.nn.utils import parametrize
+
+    model = zoo.good_model()
+    layer = next(m for m in model.module.modules() if isinstance(m, torch.nn.Linear))
+    parametrize.register_parametrization(layer, "weight", parametrization)
+    return key(model)
+
+
+def test_parametrizations_and_their_state_change_the_key():
+    keys = [key(zoo.good_model()), parametrized(Negate()), parametrized(Scale(2.0)), parametrized(Scale(3.0))]
+    assert len(set(keys)) == 4 and parametrized(Scale(2.0)) == keys[2]
+
+
+def test_attributes_forward_reads_change_the_key():
+    """A forward replaced on the instance, a tensor or private attribute: none is a parameter or buffer."""
+    plain = key(zoo.good_model())
+    model = zoo.good_model()
+    original = model.module.forward
+    model.module.forward = lambda x: -original(x)
+    assert key(model) != plain
+    tensors = []
+    for value in (1.0, 2.0):
+        model = TorchModel(zoo.Scaled(zoo.good_model().module, 1.0), input_shape=(1, 8, 8), n_classes=10)
+        model.module.offset = torch.tensor(value)
+        model.module._temperature = value
+        tensors.append(key(model))
+    assert tensors[0] != tensors[1]
+
+
+def test_torch_jit_and_compile_wrappers_are_in_the_key():
+    net = zoo.good_model().module
+    scripted = TorchModel(torch.jit.script(zoo.Scaled(net, 1.0)), input_shape=(1, 8, 8), n_classes=10)
+    traced = TorchModel(torch.jit.trace(zoo.Scaled(net, 1.0).eval(), torch.zeros(2, 1, 8, 8)), input_shape=(1, 8, 8), n_classes=10)
+    keys = {key(scripted), key(traced)}
+    for backend in ("eager", "aot_eager"):
+        keys.add(key(TorchModel(torch.compile(zoo.Scaled(net, 1.0), backend=backend), input_shape=(1, 8, 8), n_classes=10)))
+    assert len(keys) == 4 and None not in keys
+    again = TorchModel(torch.compile(zoo.Scaled(net, 1.0), backend="eager"), input_shape=(1, 8, 8), n_classes=10)
+    assert key(again) in keys  # stable across wrappers of one configuration
+    compiled_forward = zoo.good_model()
+    compiled_forward.module.forward = torch.compile(compiled_forward.module.forward, backend="eager")
+    assert key(compiled_forward) not in keys | {key(zoo.good_model())}
+
+
+def test_an_opaque_hook_is_not_cached_and_says_why(tmp_path):
+    import ctypes
+
+    # a C function pointer: no code to read, and an address for a name
+    opaque = ctypes.CFUNCTYPE(ctypes.py_object, ctypes.py_object, ctypes.py_object)(lambda module, args: None)
+    model = zoo.good_model()
+    model.module.register_forward_pre_hook(opaque)
+    assert key(model) is None and fingerprint_model(model) is None
+    cache = ResultCache(tmp_path)
+    ev = evaluation(model)
+    result = run_cached(cache, ev, ACCURACY, ACCURACY.plan(ev.settings)[0])
+    assert result.passed and "cached" not in result.details
+    assert "forward pre-hook" in result.details["cache_miss"] and "CFunctionType" in result.details["cache_miss"]
+    assert not (tmp_path / "results").exists()  # nothing stored
+
+
+def test_the_budget_setting_is_not_in_the_key_and_a_full_result_serves_a_budgeted_run(tmp_path):
+    plain = key(zoo.good_model())
+    assert key(zoo.good_model(), budget="60s") == key(zoo.good_model(), budget="2m") == plain
+    model, calls = counting_model()
+    cache = ResultCache(tmp_path)
+    ev = evaluation(model)
+    spec = ACCURACY.plan(ev.settings)[0]
+    run_cached(cache, ev, ACCURACY, spec)  # a full run stores the full result
+    calls.clear()
+    budgeted = evaluation(model, budget="60s")
+    assert cached_result(cache, budgeted, ACCURACY, spec).details["cached"]["key"] == cache_key(ev, spec, ACCURACY)
+    budgeted.limits = SimpleNamespace(samples=50)
+    assert "cached" in run_cached(cache, budgeted, ACCURACY, spec).details and calls == []
+    budgeted.limits = None
+    other = evaluation(model, budget="2m")  # another budget: the same entries
+    assert "cached" in run_cached(cache, other, ACCURACY, spec).details and calls == []
+
+
+def standard_layers() -> torch.nn.Module:
+    """torch's layers that keep more than parameters: weak references (LSTM), hook objects
+    (spectral norm), parametrizations (weight norm), attention's flags."""
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Flatten(),
+        torch.nn.utils.spectral_norm(torch.nn.Linear(64, 32)),
+        torch.nn.utils.parametrizations.weight_norm(torch.nn.Linear(32, 32)),
+        torch.nn.BatchNorm1d(32),
+        torch.nn.Unflatten(1, (4, 8)),
+        torch.nn.LSTM(8, 8, batch_first=True),
+    )
+
+
+def test_standard_layers_have_a_stable_key():
+    keys = set()
+    for _ in range(2):  # two copies with the same weights: one key
+        net = standard_layers()
+        net.append(torch.nn.MultiheadAttention(8, 2, batch_first=True))
+        keys.add(key(TorchModel(net, input_shape=(1, 8, 8), n_classes=10)))
+    assert len(keys) == 1 and None not in keys

@@ -214,6 +214,37 @@ def test_a_determinism_floor_stops_at_the_look_that_decides_it():
     assert not batch.passed and batch.n == 360
 
 
+def test_float_rounding_of_large_logits_is_no_batch_dependence():
+    """Issue 12: logits near 900 rounded one ulp apart by another kernel moved probabilities of samples
+    near a tie by more than the fixed tolerance of 1e-5, a false alarm; a sample matches when its top-1
+    class stays and its probabilities move no more than float rounding of its logits can move them."""
+    from pytest_mlguard.production.determinism.functional import batch_diff, rounding_tolerance
+
+    model = zoo.kernel_rounding_model()
+    near = zoo.near_ties(model)
+    found = batch_diff(model, near.x, np.random.default_rng(0))
+    assert (found.diff > 1e-5).sum() >= 5 and not found.flipped.any()  # what a fixed 1e-5 called a mismatch
+    assert (found.diff <= rounding_tolerance(model, near.x)).all()
+    s = settings(samples="32")
+    fam = family("determinism")
+    result = Evaluation(model, near, s).run(fam, fam.spec("batch", s))
+    assert result.passed and result.value == 1.0, result.message
+    exact = settings(samples="32", determinism__tolerance="0")  # 0 still demands bit-identical outputs
+    assert not Evaluation(model, near, exact).run(fam, fam.spec("batch", exact)).passed
+    broken = run(zoo.batch_dependent_model(), "determinism[batch]")  # a batch statistic is not rounding
+    assert not broken.passed and broken.details["n_mismatched"] > 10
+
+
+def test_a_changed_top1_class_is_a_mismatch_within_any_tolerance():
+    from pytest_mlguard.production.determinism.functional import Differences, matching
+
+    model = zoo.good_model()
+    x = zoo.digits().x[:3]
+    found = Differences(np.array([0.0, 1e-7, 0.3]), np.array([False, True, False]))
+    assert matching(found, 1e-5, model, x).tolist() == [True, False, False]
+    assert matching(found, 0.5, model, x).tolist() == [True, False, True]
+
+
 def test_concurrent_crash_is_a_failure_with_the_error():
     def predict(batch):
         if threading.current_thread().name.startswith("mlguard-client"):

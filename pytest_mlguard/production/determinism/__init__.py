@@ -6,13 +6,17 @@
 * ``batch``: a sample's output does not depend on what else is in its batch, nor on the batch order
   (batch norm left to batch statistics fails).
 
-Each check's value is the fraction of samples whose probabilities match within ``tolerance``.
+Each check's value is the fraction of samples whose outputs match: the top-1 class is the same, and
+the probabilities differ by no more than ``tolerance``, or by no more than float rounding of the
+sample's logits can move them (``0.5 * 16 * eps * max|logit|``: kernels chosen by batch shape or
+thread count round logits near 900 an ulp apart, which moves the probabilities of a sample near a tie
+by more than 1e-5). ``tolerance = 0`` demands bit-identical outputs.
 
 Settings (``[tool.mlguard.determinism]``):
 
 * ``checks``: which of ``repeat``, ``threads``, ``batch`` the suite runs (default: none);
-* ``tolerance``: the largest absolute probability difference still counted as equal (default 1e-5;
-  0 demands bit-identical outputs);
+* ``tolerance``: the largest absolute probability difference still counted as equal, beyond float
+  rounding of the logits (default 1e-5; 0 demands bit-identical outputs);
 * ``floor``, ``floors``: the fraction of samples that must match (default 1.0, all), per check;
 * ``threads``: client threads sending requests at once (default 8);
 * ``request_size``: samples per request in the ``threads`` check (default 1);
@@ -57,7 +61,7 @@ FAMILY = Family(
             "determinism.tolerance",
             parse_number(0.0, 1.0),
             1e-5,
-            "largest absolute probability difference counted as equal outputs (0: bit-identical)",
+            "largest absolute probability difference counted as equal outputs, beyond float rounding of the logits; a changed top-1 class never matches (0: bit-identical)",
         ),
         Key("determinism.threads", parse_int(2, 256), 8, "client threads sending requests at once"),
         Key("determinism.request_size", parse_int(1, 4096), 1, "samples per request in determinism[threads]"),

@@ -1,13 +1,16 @@
 """Determinism of a model as plain functions, and the ``determinism`` checks' measurements.
 
 Each function returns, per sample, the largest absolute probability difference between the outputs
-being compared (``inf`` where a call raised or returned NaN); a sample matches when that difference
-is within the tolerance.
+being compared (``inf`` where a call raised or returned NaN) and whether its top-1 class changed
+(:class:`Differences`). A sample matches (:func:`matching`) when its top-1 class stayed and its
+probabilities differ by no more than the tolerance, or by no more than float rounding of its logits
+can move them (:func:`rounding_tolerance`): what a user acts on, not the last bits of a saturated
+softmax.
 
 Example:
     >>> from pytest_mlguard.contract import CallableModel
     >>> model = CallableModel(lambda x: np.tile([0.2, 0.8], (len(x), 1)), input_shape=(2,), n_classes=2)
-    >>> repeat_diff(model, np.zeros((4, 2), np.float32)).tolist()
+    >>> repeat_diff(model, np.zeros((4, 2), np.float32)).diff.tolist()
     [0.0, 0.0, 0.0, 0.0]
 """
 
@@ -16,7 +19,7 @@ from __future__ import annotations
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -28,23 +31,93 @@ if TYPE_CHECKING:
     from ...checks.evaluation import Evaluation
     from ...contract.model import Model
 
-__all__ = ["batch_diff", "concurrent_diff", "repeat_diff", "run_check"]
+__all__ = ["ROUNDING_ULPS", "Differences", "batch_diff", "concurrent_diff", "matching", "repeat_diff", "rounding_tolerance", "run_check"]
 
 _SWITCH_INTERVAL_S = 1e-5
+#: units in the last place of a sample's largest logit that kernels chosen by batch shape or thread
+#: count may round its logits apart (summation order; 16 ulps is a few ulps of each partial sum)
+ROUNDING_ULPS = 16
 
 
-def repeat_diff(model: Model, x: np.ndarray, repeats: int = 3) -> np.ndarray:
+class Differences(NamedTuple):
+    """Per sample: the largest absolute probability difference (``inf``: a call raised or returned
+    NaN), and whether the top-1 class changed."""
+
+    diff: np.ndarray
+    flipped: np.ndarray
+
+    @classmethod
+    def none(cls, n: int) -> Differences:
+        return cls(np.zeros(n), np.zeros(n, dtype=bool))
+
+    def worst(self, first: Any, other: Any) -> Differences:
+        """These differences, or those of ``other`` against ``first`` where they are larger."""
+        first, other = np.asarray(first), np.asarray(other)
+        flipped = self.flipped | (first.argmax(axis=1) != other.argmax(axis=1))
+        return Differences(np.maximum(self.diff, per_sample_diff(first, other)), flipped)
+
+
+def _precision(model: Model, scores: np.ndarray) -> float:
+    """The machine epsilon of the logits: of their dtype, or of the lowest-precision floating
+    parameter of a torch module (a bfloat16 module's logits are bfloat16 values cast to float32)."""
+    eps = float(np.finfo(scores.dtype).eps) if np.issubdtype(scores.dtype, np.floating) else float(np.finfo(np.float32).eps)
+    module = getattr(model, "module", None)
+    if module is not None and hasattr(module, "parameters"):
+        import torch
+
+        for parameter in module.parameters():
+            if parameter.is_floating_point():
+                eps = max(eps, float(torch.finfo(parameter.dtype).eps))
+    return eps
+
+
+def rounding_tolerance(model: Model, x: np.ndarray) -> np.ndarray:
+    """Per sample of ``x``, the most float rounding of the model's logits moves a probability:
+    half (the softmax's largest slope) of :data:`ROUNDING_ULPS` units in the last place of the
+    sample's largest logit, ``0.5 * 16 * eps * max|logit|``; 0 for models whose outputs are
+    probabilities or log-probabilities.
+
+    Example:
+        >>> from pytest_mlguard.contract import CallableModel
+        >>> model = CallableModel(lambda x: np.full((len(x), 2), 900.0, np.float32), input_shape=(1,), n_classes=2, output="logits")
+        >>> float(rounding_tolerance(model, np.zeros((1, 1), np.float32))[0])  # doctest: +ELLIPSIS
+        0.000858...
+    """
+    if getattr(model, "output", None) != "logits" or not len(x):
+        return np.zeros(len(x))
+    x = np.asarray(x, dtype=np.float32)
+    size = max(1, int(getattr(model, "batch_size", len(x)) or len(x)))
+    parts = [np.asarray(model._scores(x[start : start + size])) for start in range(0, len(x), size)]  # noqa: SLF001 - the logits predict_proba turns into probabilities
+    scores = np.concatenate(parts)
+    largest = np.abs(scores.reshape(len(x), -1).astype(np.float64)).max(axis=1)
+    return 0.5 * ROUNDING_ULPS * _precision(model, scores) * np.where(np.isfinite(largest), largest, 0.0)
+
+
+def matching(differences: Differences, tolerance: float, model: Model, x: np.ndarray) -> np.ndarray:
+    """Per sample, whether its outputs match: the same top-1 class, and probabilities within
+    ``tolerance`` or within :func:`rounding_tolerance` of its logits (asked of the model only for the
+    samples beyond ``tolerance``). ``tolerance = 0`` demands bit-identical outputs."""
+    diff, flipped = differences
+    match = (diff <= tolerance) & ~flipped
+    if tolerance > 0:
+        candidates = np.flatnonzero(~match & ~flipped & np.isfinite(diff))
+        if len(candidates):
+            match[candidates] = diff[candidates] <= rounding_tolerance(model, x[candidates])
+    return match
+
+
+def repeat_diff(model: Model, x: np.ndarray, repeats: int = 3) -> Differences:
     """Per sample, the largest difference between the first call on ``x`` and ``repeats - 1`` more."""
     first = model.predict_proba(x)
-    diff = np.zeros(len(x))
+    differences = Differences.none(len(x))
     for _ in range(repeats - 1):
-        diff = np.maximum(diff, per_sample_diff(first, model.predict_proba(x)))
-    return diff
+        differences = differences.worst(first, model.predict_proba(x))
+    return differences
 
 
 def concurrent_diff(
     model: Model, x: np.ndarray, *, threads: int = 8, request_size: int = 1
-) -> tuple[np.ndarray, list[str]]:
+) -> tuple[Differences, list[str]]:
     """Per sample, the difference between requests sent from ``threads`` threads at once and the same
     requests sent one after another; and the errors concurrent requests raised.
 
@@ -58,6 +131,7 @@ def concurrent_diff(
     barrier = threading.Barrier(threads)
     errors: list[tuple[int, str]] = []
     diff = np.full(len(x), np.inf)
+    flipped = np.zeros(len(x), dtype=bool)
 
     def client(first: int) -> None:
         try:
@@ -67,7 +141,7 @@ def concurrent_diff(
         for index in range(first, len(requests), threads):
             request = requests[index]
             try:
-                diff[request] = per_sample_diff(serial[index], model.predict_proba(x[request]))
+                diff[request], flipped[request] = Differences.none(request.stop - request.start).worst(serial[index], model.predict_proba(x[request]))
             except Exception as exc:  # noqa: BLE001 - a crash under concurrency is what this check finds
                 errors.append((index, f"request {index}: {type(exc).__name__}: {exc}"))
 
@@ -78,20 +152,20 @@ def concurrent_diff(
             list(pool.map(client, range(threads)))
     finally:
         sys.setswitchinterval(interval)
-    return diff, [message for _, message in sorted(errors)]
+    return Differences(diff, flipped), [message for _, message in sorted(errors)]
 
 
-def batch_diff(model: Model, x: np.ndarray, rng: np.random.Generator, batch_size: int | None = None) -> np.ndarray:
+def batch_diff(model: Model, x: np.ndarray, rng: np.random.Generator, batch_size: int | None = None) -> Differences:
     """Per sample, the largest difference between its output alone (a batch of one) and its output in
     batches of ``batch_size`` (default: the model's) in data order, in reverse order and shuffled."""
     size = batch_size or model.batch_size
     alone = np.concatenate([model.predict_proba(x[i : i + 1]) for i in range(len(x))])
-    diff = np.zeros(len(x))
+    differences = Differences.none(len(x))
     for order in (np.arange(len(x)), np.arange(len(x))[::-1], rng.permutation(len(x))):
         proba = np.empty_like(alone)
         proba[order] = model.predict_proba(x[order], batch_size=size)
-        diff = np.maximum(diff, per_sample_diff(alone, proba))
-    return diff
+        differences = differences.worst(alone, proba)
+    return differences
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
@@ -105,7 +179,8 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     stopper = None
     if spec.name == "threads":  # one burst of concurrent requests: it does not stop early
         threads, size = spec.param("threads"), spec.param("request_size")
-        diff, errors = concurrent_diff(model, data.x, threads=threads, request_size=size)
+        found, errors = concurrent_diff(model, data.x, threads=threads, request_size=size)
+        matched = matching(found, tolerance, model, data.x)
         details.update(threads=threads, request_size=size, errors=errors[:10], n_errors=len(errors))
         what = f"requests of {size} sample{'s' if size > 1 else ''} from {threads} threads at once against the same requests one by one"
         per_sample = 2
@@ -114,7 +189,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
             details["repeats"] = spec.param("repeats")
             what, per_sample = "repeated calls on the same inputs", spec.param("repeats")
 
-            def differences(x: np.ndarray) -> np.ndarray:
+            def differences(x: np.ndarray) -> Differences:
                 return repeat_diff(model, x, spec.param("repeats"))
 
         else:
@@ -122,37 +197,42 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
             what, per_sample = f"each sample alone against batches of {model.batch_size} in data, reverse and shuffled order", 4
             rng = evaluation.rng(spec)
 
-            def differences(x: np.ndarray) -> np.ndarray:
+            def differences(x: np.ndarray) -> Differences:
                 return batch_diff(model, x, rng)
 
-        looked: list[np.ndarray] = []
+        looked: list[Differences] = []
 
         def matches(rows: slice) -> np.ndarray:
             looked.append(differences(data.x[rows]))
-            return looked[-1] <= tolerance
+            return matching(looked[-1], tolerance, model, data.x[rows])
 
         # batch: looks of two batches at least, so that batch boundaries and compositions still vary
-        _, stopper = evaluation.looks(spec, data.n, matches, min_look=2 * model.batch_size if spec.name == "batch" else 1)
-        diff = np.concatenate(looked)
+        seen, stopper = evaluation.looks(spec, data.n, matches, min_look=2 * model.batch_size if spec.name == "batch" else 1)
+        found = Differences(np.concatenate([d.diff for d in looked]), np.concatenate([d.flipped for d in looked]))
+        matched = np.asarray(seen, dtype=bool)
+    diff = found.diff
     n = len(diff)
-    matching = diff <= tolerance
-    mismatched = np.flatnonzero(~matching)
-    worst = mismatched[np.argsort(-diff[mismatched], kind="stable")][:10]
+    mismatched = np.flatnonzero(~matched)
+    worst = mismatched[np.lexsort((-diff[mismatched], ~found.flipped[mismatched]))][:10]  # changed classes first, then by difference
     finite = diff[np.isfinite(diff)]
     details.update(
         max_proba_diff=float(finite.max()) if len(finite) else None,
-        mismatched=[{"index": int(i), "max_diff": None if not np.isfinite(diff[i]) else float(diff[i])} for i in worst],
+        mismatched=[
+            {"index": int(i), "max_diff": None if not np.isfinite(diff[i]) else float(diff[i]), "top1_changed": bool(found.flipped[i])} for i in worst
+        ],
         n_mismatched=int(len(mismatched)),
+        n_top1_changed=int(found.flipped.sum()),
     )
     message = ""
     if len(mismatched):
-        largest = "a call raised" if not np.isfinite(diff[worst[0]]) else f"probabilities differ by up to {diff[worst[0]]:.3g}"
+        largest = "a call raised" if not np.isfinite(diff[mismatched]).all() else f"probabilities differ by up to {diff[mismatched].max():.3g}"
+        changed = f"the top-1 class changed on {int(found.flipped.sum())}; " if found.flipped.any() else ""
         message = (
-            f"{len(mismatched)} of {n} samples changed between {what} ({largest}; tolerance {tolerance:g}); "
-            f"first ones: samples {', '.join(str(int(i)) for i in worst[:5])}"
+            f"{len(mismatched)} of {n} samples changed between {what} ({changed}{largest}; tolerance {tolerance:g}, "
+            f"or float rounding of the logits); first ones: samples {', '.join(str(int(i)) for i in worst[:5])}"
         )
         if errors:
             message += f"\nconcurrent requests raised: {errors[0]}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
     if stopper is not None:
         return stopper.measurement(details, message, per_sample=per_sample)
-    return Measurement(value=float(matching.mean()), n=n, details=details, message=message, successes=int(matching.sum()), evaluations=per_sample * n)
+    return Measurement(value=float(matched.mean()), n=n, details=details, message=message, successes=int(matched.sum()), evaluations=per_sample * n)
