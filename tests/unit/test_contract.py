@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from pytest_mlguard import CallableModel, EvalData, InvalidArgument, Pipeline, SklearnModel, TorchModel
+from pytest_mlguard import CallableModel, EvalData, InvalidArgument, MlguardError, Pipeline, SklearnModel, TorchModel
 from pytest_mlguard.contract import as_data, as_model
 
 
@@ -136,3 +136,83 @@ def test_the_digits_examples_frozen_test_split_is_scikit_learns():
     assert frozen[0].dtype == fresh[0].dtype == np.float32 and frozen[1].dtype == fresh[1].dtype == np.int64
     assert np.array_equal(frozen[0], fresh[0]) and np.array_equal(frozen[1], fresh[1])
     assert digits_example.TEST_SPLIT.is_file() and len(frozen[1]) == 360
+
+
+# -- model output: malformed outputs are contract errors, non-finite ones fail the check -----------------
+@pytest.mark.parametrize(
+    "output, message",
+    [
+        (lambda x: [np.zeros((len(x), 3))] * 2, "model 'api' returned a list of 2 items for a batch of 2 samples: expected an array of shape (2, 3) of logits"),
+        (lambda x: (np.zeros((len(x), 3)),), "model 'api' returned a tuple of 1 items for a batch of 2 samples"),
+        (lambda x: {"logits": np.zeros((len(x), 3))}, "model 'api' returned a dict with keys ['logits'] for a batch of 2 samples"),
+        (lambda x: np.zeros((1, 3)), "model 'api' returned outputs of shape (1, 3) for a batch of 2 samples: expected (2, 3) (one row per sample)"),
+        (lambda x: np.zeros((len(x), 3, 1)), "model 'api' returned outputs of shape (2, 3, 1) for a batch of 2 samples: expected (2, 3)"),
+        (lambda x: np.zeros(len(x)), "model 'api' returned outputs of shape (2,) for a batch of 2 samples: expected (2, 3)"),
+        (lambda x: np.zeros((len(x), 3), dtype=np.int64), "model 'api' returned outputs of dtype int64: expected floating-point logits"),
+        (lambda x: np.full((len(x), 3), "a"), "model 'api' returned outputs of dtype <U1: expected floating-point logits"),
+        (lambda x: None, "model 'api' returned None for a batch of 2 samples"),
+    ],
+)
+def test_malformed_outputs_are_contract_errors(output, message):
+    model = CallableModel(output, input_shape=(4,), n_classes=3, name="api", output="logits")
+    with pytest.raises(InvalidArgument) as info:
+        model.predict_proba(np.zeros((2, 4)))
+    assert message in str(info.value)
+
+
+def test_a_module_returning_a_list_is_a_contract_error_not_an_attribute_error():
+    class TwoHeads(nn.Module):
+        def forward(self, x):
+            return [x, x]
+
+    model = TorchModel(TwoHeads(), input_shape=(3,), n_classes=3, name="heads")
+    with pytest.raises(InvalidArgument, match=r"model 'heads' returned a list of 2 items for a batch of 2 samples: expected an array of shape \(2, 3\) of logits"):
+        model.predict_proba(np.zeros((2, 3), np.float32))
+
+
+def test_non_finite_outputs_name_how_many_samples_and_which():
+    def predict(x):
+        proba = np.full((len(x), 2), 0.5)
+        proba[x[:, 0] > 0.5] = np.nan
+        return proba
+
+    model = CallableModel(predict, input_shape=(1,), n_classes=2, name="api")
+    with pytest.raises(MlguardError) as info:
+        model.predict_proba(np.array([[0.0], [1.0], [0.2], [0.9]]))
+    assert str(info.value).startswith("model 'api' returned NaN or inf probabilities for 2 of 4 samples: rows 1, 3")
+
+
+def test_a_nan_model_fails_every_check():
+    """It passed accuracy and corruption before: a NaN row's argmax is class 0."""
+    import zoo
+    from pytest_mlguard.checks.evaluation import Evaluation
+    from pytest_mlguard.checks.registry import all_keys, family
+    from pytest_mlguard.config import resolve
+
+    settings = resolve(keys=all_keys(), environ={}, cli={"samples": "120", "attack.steps": "3", "attack.samples": "40"})
+    evaluation = Evaluation(zoo.nan_model(), zoo.digits(), settings)
+    for check in ("accuracy", "corruption[gaussian_noise-3]", "calibration[ece]", "attack[fgsm-linf-0.1]", "determinism[batch]"):
+        name, _, rest = check.partition("[")
+        result = evaluation.run(family(name), family(name).spec(rest.rstrip("]") or None, settings))
+        assert not result.passed, check
+        assert "model 'nan-on-bright' returned NaN or inf probabilities for" in result.message, (check, result.message)
+        assert result.details["non_finite"]["count"] > 0
+
+
+# -- labels and loaders -----------------------------------------------------------------------------------
+def test_integral_float_labels_are_accepted_with_a_warning():
+    with pytest.warns(UserWarning, match=r"Expected integer class labels in y but got dtype float32: the labels are whole numbers, so they are used as int64"):
+        data = EvalData(np.zeros((3, 2)), np.array([0.0, 1.0, 2.0], np.float32))
+    assert data.y.dtype == np.int64 and data.y.tolist() == [0, 1, 2]
+
+
+def test_a_shuffling_loader_is_read_in_the_datasets_order():
+    """The seeded subset followed the loader's shuffled order (accuracy 0.68 against 0.70 in a trial)."""
+    x, y = torch.arange(40, dtype=torch.float32).reshape(20, 2), torch.arange(20) % 3
+    dataset = torch.utils.data.TensorDataset(x, y)
+    torch.manual_seed(0)
+    data = as_data(torch.utils.data.DataLoader(dataset, batch_size=6, shuffle=True, drop_last=True))
+    np.testing.assert_array_equal(data.x, x.numpy())
+    np.testing.assert_array_equal(data.y, y.numpy())
+    subset = torch.utils.data.DataLoader(dataset, batch_size=4, sampler=torch.utils.data.SubsetRandomSampler([9, 3, 15, 1]))
+    np.testing.assert_array_equal(as_data(subset).y, y.numpy()[[1, 3, 9, 15]])
