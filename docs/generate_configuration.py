@@ -55,7 +55,9 @@ def value_range(key: Any) -> str:
         entry = _expected(key.parse, {"name": _PROBE}, key.name)
         if entry and not entry.startswith("a table"):
             expected = f"{expected}; each value {entry}" if "'name'" not in entry else f"{expected}; names: {entry}"
-    return f"none, or {expected}" if optional else expected
+    if optional:
+        return f"none, or {expected.removesuffix(', or none')}"
+    return expected
 
 
 def toml_value(value: Any) -> str:

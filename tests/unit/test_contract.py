@@ -50,7 +50,7 @@ def test_batch_shape_is_checked():
 
 def test_wrong_output_width_is_reported():
     model = CallableModel(lambda x: np.zeros((len(x), 4)), input_shape=(4,), n_classes=3, name="api")
-    with pytest.raises(InvalidArgument, match=r"model 'api' returned outputs of shape \(2, 4\): expected \(batch, 3\)"):
+    with pytest.raises(InvalidArgument, match=r"model 'api' returned outputs of shape \(2, 4\) for a batch of 2 samples: expected \(2, 3\)"):
         model.predict_proba(np.zeros((2, 4)))
 
 
@@ -65,7 +65,11 @@ def test_wrong_output_width_is_reported():
         (lambda: TorchModel(tiny_net(), input_shape=(4,), n_classes=3, class_names=["a", "b"]), "Expected 3 class names"),
         (lambda: TorchModel(tiny_net(), input_shape=(4,), n_classes=3, value_range=(1, 0)), "low < high"),
         (lambda: TorchModel(tiny_net(), input_shape=(4,), n_classes=3, std=0.0), "Expected a positive number"),
-        (lambda: TorchModel(tiny_net(), input_shape=(3, 2, 2), n_classes=3, mean=(0.1, 0.2)), "3 per-channel numbers"),
+        (
+            lambda: TorchModel(tiny_net(), input_shape=(3, 2, 2), n_classes=3, mean=(0.1, 0.2)).predict_proba(np.zeros((1, 3, 2, 2))),
+            "Expected 1 or 3 per-channel numbers (input_shape=(3, 2, 2) has 3 channels) but got mean=(0.1, 0.2)",
+        ),
+        (lambda: TorchModel(tiny_net(), input_shape=(4,), n_classes=3, device="gpu7"), "Expected a torch device such as cpu, cuda, cuda:0 or mps"),
         (lambda: TorchModel(tiny_net(), input_shape=(4,), n_classes=3, output="scores"), "but got output='scores'"),
         (lambda: CallableModel("f", input_shape=(4,), n_classes=3), "Expected a callable batch -> scores"),
         (lambda: SklearnModel(object()), "Expected an estimator with predict_proba"),
@@ -142,8 +146,8 @@ def test_the_digits_examples_frozen_test_split_is_scikit_learns():
 @pytest.mark.parametrize(
     "output, message",
     [
-        (lambda x: [np.zeros((len(x), 3))] * 2, "model 'api' returned a list of 2 items for a batch of 2 samples: expected an array of shape (2, 3) of logits"),
-        (lambda x: (np.zeros((len(x), 3)),), "model 'api' returned a tuple of 1 items for a batch of 2 samples"),
+        (lambda x: [np.zeros((len(x), 3))] * 2, "model 'api' returned a list of 2 items (ndarray (2, 3), ndarray (2, 3)) for a batch of 2 samples: expected an array of shape (2, 3) of logits"),
+        (lambda x: (np.zeros((len(x), 3)),), "model 'api' returned a tuple of 1 item (ndarray (2, 3)) for a batch of 2 samples"),
         (lambda x: {"logits": np.zeros((len(x), 3))}, "model 'api' returned a dict with keys ['logits'] for a batch of 2 samples"),
         (lambda x: np.zeros((1, 3)), "model 'api' returned outputs of shape (1, 3) for a batch of 2 samples: expected (2, 3) (one row per sample)"),
         (lambda x: np.zeros((len(x), 3, 1)), "model 'api' returned outputs of shape (2, 3, 1) for a batch of 2 samples: expected (2, 3)"),
@@ -166,7 +170,7 @@ def test_a_module_returning_a_list_is_a_contract_error_not_an_attribute_error():
             return [x, x]
 
     model = TorchModel(TwoHeads(), input_shape=(3,), n_classes=3, name="heads")
-    with pytest.raises(InvalidArgument, match=r"model 'heads' returned a list of 2 items for a batch of 2 samples: expected an array of shape \(2, 3\) of logits"):
+    with pytest.raises(InvalidArgument, match=r"model 'heads' returned a list of 2 items \(Tensor \(2, 3\), Tensor \(2, 3\)\) for a batch of 2 samples: expected an array of shape \(2, 3\) of logits"):
         model.predict_proba(np.zeros((2, 3), np.float32))
 
 
