@@ -316,4 +316,5 @@ def parse_table(entry: Parser, *, name: Callable[[str, str, str], str] | None = 
             parsed[checked] = entry(entry_value, f"{key}.{entry_name}", where)
         return parsed
 
+    parse.entry_parser, parse.name_parser = entry, name  # type: ignore[attr-defined]  # for docs/configuration.md
     return parse

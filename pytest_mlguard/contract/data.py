@@ -118,7 +118,7 @@ def _integer_labels(y: np.ndarray) -> np.ndarray:
     shown = f"dtype {y.dtype}"
     if np.issubdtype(y.dtype, np.floating):
         odd = y[~np.isfinite(y) | (y != np.round(y))]
-        shown += f" with values that are not whole numbers, such as {odd[0]!r}"
+        shown += f" with values that are not whole numbers, such as {float(odd[0]):g}"
     raise InvalidArgument(f"Expected integer class labels in y but got {shown}")
 
 
