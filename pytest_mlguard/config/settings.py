@@ -21,7 +21,16 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import ConfigError
-from .parse import Parser, parse_bool, parse_device, parse_int, parse_optional, parse_path, parse_str, typed_list
+from .parse import (
+    Parser,
+    parse_bool,
+    parse_device,
+    parse_int,
+    parse_optional,
+    parse_path,
+    parse_str,
+    typed_list,
+)
 
 __all__ = ["CORE_KEYS", "ENV_PREFIX", "Key", "Settings", "Source", "resolve"]
 

@@ -130,9 +130,9 @@ def _read_loader(loader: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
     is for training); a sampler that draws an index twice (with replacement) or a dataset without
     indices is read as the loader yields it, and the former with a warning.
     """
-    dataset = getattr(loader, "dataset", None)
-    batch_sampler = getattr(loader, "batch_sampler", None)
-    sampler = getattr(loader, "sampler", None)
+    dataset: Any = getattr(loader, "dataset", None)
+    batch_sampler: Any = getattr(loader, "batch_sampler", None)
+    sampler: Any = getattr(loader, "sampler", None)
     indexed = dataset is not None and hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")
     if indexed and type(loader).__name__ == "DataLoader" and (sampler is not None or batch_sampler is not None):
         import torch.utils.data as tud

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
+import numpy as np  # noqa: F401 - the examples in the docstrings use it
 
 from ..errors import ContractError, InvalidArgument, MlguardError, NonFiniteOutput
 from .data import EvalData, as_data

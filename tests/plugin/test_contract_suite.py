@@ -144,3 +144,11 @@ def test_settings_are_checked_before_conftest_imports_anything(pytester):
     assert result.ret == USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: invalid value '-1' (type=str) for 'seed' in command line (--mlguard-seed)*"])
     assert "imported before the settings" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_contract_error_on_xdist_workers_is_a_usage_error(project):
+    result = project.write(model="list_model", pipeline=None).run("--mlguard", "-p", "no:randomly", "-n", "2")
+    assert result.ret == USAGE_ERROR, result.stdout.str()
+    outcomes = result.parseoutcomes()
+    assert 1 <= outcomes.get("failed", 0) <= 2 and not outcomes.get("passed"), result.stdout.str()  # once per worker at most
+    result.stdout.fnmatch_lines(["*mlguard_model: model 'returns-list' returned a list of 2 items*"])

@@ -7,7 +7,15 @@ import pytest
 import torch
 from torch import nn
 
-from pytest_mlguard import CallableModel, EvalData, InvalidArgument, MlguardError, Pipeline, SklearnModel, TorchModel
+from pytest_mlguard import (
+    CallableModel,
+    EvalData,
+    InvalidArgument,
+    MlguardError,
+    Pipeline,
+    SklearnModel,
+    TorchModel,
+)
 from pytest_mlguard.contract import as_data, as_model
 
 
@@ -130,8 +138,8 @@ def test_subset_is_seeded_and_ordered():
 def test_the_digits_examples_frozen_test_split_is_scikit_learns():
     """examples/digits/digits_test.npz (loaded without scikit-learn) must be the split the weights were
     measured on; a new scikit-learn that reshuffles load_digits would show here."""
-    import zoo  # puts examples/digits on sys.path
     import model as digits_example
+    import zoo  # puts examples/digits on sys.path
 
     assert zoo.DIGITS.is_dir()
 
@@ -189,6 +197,7 @@ def test_non_finite_outputs_name_how_many_samples_and_which():
 def test_a_nan_model_fails_every_check():
     """It passed accuracy and corruption before: a NaN row's argmax is class 0."""
     import zoo
+
     from pytest_mlguard.checks.evaluation import Evaluation
     from pytest_mlguard.checks.registry import all_keys, family
     from pytest_mlguard.config import resolve
@@ -220,3 +229,73 @@ def test_a_shuffling_loader_is_read_in_the_datasets_order():
     np.testing.assert_array_equal(data.y, y.numpy())
     subset = torch.utils.data.DataLoader(dataset, batch_size=4, sampler=torch.utils.data.SubsetRandomSampler([9, 3, 15, 1]))
     np.testing.assert_array_equal(as_data(subset).y, y.numpy()[[1, 3, 9, 15]])
+
+
+# -- the declaration as a whole ---------------------------------------------------------------------------
+def test_the_declaration_is_checked_shape_first():
+    """A 1-channel input_shape for 3-channel data blamed mean=(...) before."""
+    from pytest_mlguard.contract.declaration import check_declaration
+    from pytest_mlguard.errors import ContractError
+
+    net = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    model = TorchModel(net, input_shape=(1, 2, 2), n_classes=3, mean=(0.485, 0.456, 0.406))
+    data = EvalData(np.zeros((4, 3, 2, 2)), [0, 1, 2, 0])
+    with pytest.raises(ContractError) as info:
+        check_declaration(model, data)
+    assert str(info.value) == (
+        "mlguard_model and mlguard_data: Expected evaluation samples of the model's input shape (1, 2, 2) but "
+        "mlguard_data holds samples of shape (3, 2, 2): check input_shape=(C, H, W) of the model, whose C=1, "
+        "against the data's 3 channels"
+    )
+    channels_last = EvalData(np.zeros((4, 2, 2, 3)), [0, 1, 2, 0])
+    with pytest.raises(ContractError, match=r"channels last\? give the samples channels first"):
+        check_declaration(TorchModel(net, input_shape=(3, 2, 2), n_classes=3), channels_last)
+    with pytest.raises(ContractError, match=r"^mlguard_model: Expected 1 or 1 per-channel numbers \(input_shape=\(1, 2, 2\) has 1 channel\) but got mean="):
+        check_declaration(model, EvalData(np.zeros((4, 1, 2, 2)), [0, 1, 2, 0]))
+    with pytest.raises(ContractError, match=r"^mlguard_model and mlguard_data: Expected labels in 0..2 for model 'torch' but mlguard_data holds label 5"):
+        check_declaration(TorchModel(net, input_shape=(3, 2, 2), n_classes=3), EvalData(np.zeros((2, 3, 2, 2)), [0, 5]))
+
+
+@pytest.mark.parametrize(
+    "fn, message",
+    [
+        (lambda x: [np.zeros((len(x), 3))] * 2, "mlguard_model: model 'api' returned a list of 2 items"),
+        (lambda x: np.zeros((3, 3)), "mlguard_model: model 'api' returned outputs of shape (3, 3) for a batch of 2 samples"),
+        (lambda x: 1 / 0, "mlguard_model: model 'api' raised ZeroDivisionError at test_contract.py:"),
+    ],
+)
+def test_the_declaration_calls_the_model_once(fn, message):
+    from pytest_mlguard.contract.declaration import check_declaration
+    from pytest_mlguard.errors import ContractError
+
+    model = CallableModel(fn, input_shape=(4,), n_classes=3, name="api", output="logits")
+    with pytest.raises(ContractError) as info:
+        check_declaration(model, EvalData(np.zeros((6, 4)), [0, 1, 2, 0, 1, 2]))
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_nan_at_the_declaration_is_left_to_the_checks():
+    from pytest_mlguard.contract.declaration import check_declaration
+
+    model = CallableModel(lambda x: np.full((len(x), 2), np.nan), input_shape=(1,), n_classes=2)
+    adapted, data = check_declaration(model, EvalData(np.zeros((4, 1)), [0, 1, 0, 1]))
+    assert adapted is model and data.n == 4
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a machine with a GPU has the device")
+def test_a_device_this_machine_lacks_is_named_before_any_check():
+    from pytest_mlguard.contract.declaration import check_declaration
+    from pytest_mlguard.errors import ContractError
+
+    model = TorchModel(tiny_net(), input_shape=(4,), n_classes=3)
+    with pytest.raises(ContractError, match=r"^mlguard_model: device 'cuda:0' \(from command line \(--mlguard-device\)\) is not available on this machine"):
+        check_declaration(model, EvalData(np.zeros((4, 4)), [0, 1, 2, 0]), device="cuda:0", device_source="command line (--mlguard-device)")
+
+
+def test_range_warning_beyond_one_percent_of_the_range():
+    from pytest_mlguard.contract.declaration import range_warning
+
+    model = CallableModel(lambda x: np.full((len(x), 2), 0.5), input_shape=(1,), n_classes=2, name="api")
+    assert range_warning(model, EvalData(np.array([[0.0], [1.005]]), [0, 1])) is None
+    text = range_warning(model, EvalData(np.array([[-2.1], [2.6]]), [0, 1], name="normalised"))
+    assert text.startswith("mlguard_data 'normalised' holds values in [-2.1, 2.6], outside the value_range (0, 1) of mlguard_model 'api': attacks clip")
