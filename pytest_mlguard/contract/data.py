@@ -185,5 +185,5 @@ def as_data(obj: Any) -> EvalData:
         items: Sequence[Any] = [obj[i] for i in range(len(obj))]
         if not items or not all(isinstance(item, (tuple, list)) and len(item) >= 2 for item in items):
             raise InvalidArgument.expected(expected, "mlguard_data", obj)
-        return EvalData(np.stack([_to_numpy(item[0]) for item in items]), np.array([int(item[1]) for item in items]))
+        return EvalData(np.stack([_to_numpy(item[0]) for item in items]), np.array([_to_numpy(item[1]) for item in items]))
     raise InvalidArgument.expected(expected, "mlguard_data", obj)

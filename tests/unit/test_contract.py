@@ -91,6 +91,11 @@ def test_wrong_output_width_is_reported():
         (lambda: Pipeline(lambda r: 0, input="record"), "at least one valid record"),
         (lambda: as_model(42, EvalData(np.zeros((2, 2)), [0, 1])), "but got mlguard_model=42 (type=int)"),
         (lambda: as_data("data.csv"), "but got mlguard_data='data.csv'"),
+        (  # int() truncated these to 0 before
+            lambda: as_data(torch.utils.data.TensorDataset(torch.zeros(2, 3), torch.tensor([0.5, 1.0]))),
+            "Expected integer class labels in y but got dtype float32 with values that are not whole numbers, such as 0.5",
+        ),
+        (lambda: EvalData(np.zeros((2, 3)), np.eye(2)), "Expected y of shape (2,), one label per sample, but got shape (2, 2): one-hot labels? pass y.argmax(axis=1)"),
     ],
 )
 def test_invalid_arguments(make, message):
