@@ -313,7 +313,9 @@ def mlguard(request: pytest.FixtureRequest, mlguard_model: Any, mlguard_data: An
     def evaluation() -> Any:
         broken = ""
         try:
-            return session.evaluation(mlguard_model, mlguard_data, mlguard_pipeline, settings)
+            made = session.evaluation(mlguard_model, mlguard_data, mlguard_pipeline, settings)
+            session.probe(made)
+            return made
         except ContractError as exc:
             broken = str(exc)
         except MlguardError as exc:

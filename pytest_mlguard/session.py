@@ -226,7 +226,9 @@ class MlguardSession:
         if key in self._evaluations:
             self._evaluations.move_to_end(key)
             return self._evaluations[key][0]
-        adapted, eval_data = check_declaration(model, data, pipeline, device=settings.device, device_source=settings.source("device"))
+        adapted, eval_data = check_declaration(
+            model, data, pipeline, device=settings.device, device_source=settings.source("device"), probe=False
+        )
         evaluation = Evaluation(adapted, eval_data, settings, pipeline=pipeline)
         evaluation.progress = self.progress
         outside = range_warning(adapted, eval_data)
@@ -249,6 +251,14 @@ class MlguardSession:
         return evaluation
 
     # -- contract errors ------------------------------------------------------------------------------
+    @staticmethod
+    def probe(evaluation: Evaluation) -> None:
+        """Call the model once on a few samples (``ContractError`` for a malformed output), once per
+        evaluation, before its first check that is not reused from the cache."""
+        from .contract.declaration import probe_model
+
+        evaluation.memo("contract-probe", lambda: probe_model(evaluation.model, evaluation.full_data, evaluation.settings.device))
+
     def stop_on_contract_error(self, message: str, session: pytest.Session) -> None:
         """A declaration that breaks the model contract stops the run after the item that met it: the
         error is reported once, by that item, and the run exits with pytest's usage-error code (4)."""

@@ -84,6 +84,7 @@ def run_suite_check(request: pytest.FixtureRequest, family: Family, spec: CheckS
 
         nodeid, result = request.node.nodeid, cached_result(session.cache, evaluation, family, spec)
         if result is None:
+            session.probe(evaluation)  # the model's output, checked once before it is used
             session.budget_limits(nodeid, spec, evaluation)  # under --mlguard-budget: shortens the check, or cuts it (skip)
             try:
                 result = run_cached(session.cache, evaluation, family, spec)

@@ -30,7 +30,7 @@ from .data import EvalData, as_data
 from .model import Model, TorchModel, as_model
 from .pipeline import Pipeline
 
-__all__ = ["RANGE_TOLERANCE", "check_declaration", "range_warning"]
+__all__ = ["RANGE_TOLERANCE", "check_declaration", "probe_model", "range_warning"]
 
 #: data may leave the model's value_range by this fraction of its width before :func:`range_warning` says so
 RANGE_TOLERANCE = 0.01
@@ -43,6 +43,7 @@ def check_declaration(
     *,
     device: str = "cpu",
     device_source: str = "default",
+    probe: bool = True,
 ) -> tuple[Model, EvalData]:
     """The model adapter and the evaluation data of a declaration, checked as a whole.
 
@@ -50,6 +51,8 @@ def check_declaration(
         model, data, pipeline: what the fixtures returned.
         device: the device a torch model runs on unless it names its own (``--mlguard-device``).
         device_source: where ``device`` was set, for the error when it is not available.
+        probe: call the model once (:func:`probe_model`); the suite does it later, before the first
+            check that is not reused from the cache, so that a cached re-run calls no model.
 
     Raises:
         ContractError: the first violation, in the order of the module docstring.
@@ -74,7 +77,8 @@ def check_declaration(
         _check_device(adapted.device or device, "mlguard_model (TorchModel device=...)" if adapted.device else device_source)
     if pipeline is not None and not isinstance(pipeline, Pipeline):
         raise ContractError(str(InvalidArgument.expected("a pytest_mlguard.Pipeline or None", "mlguard_pipeline", pipeline)), fixture="mlguard_pipeline")
-    _probe(adapted, eval_data, device)
+    if probe:
+        probe_model(adapted, eval_data, device)
     return adapted, eval_data
 
 
@@ -112,7 +116,7 @@ def _check_device(device: str, source: str) -> None:
         raise ContractError(f"device {device!r} (from {source}) does not exist: this machine has {count} {kind} device(s), 0..{count - 1}", fixture="mlguard_model")
 
 
-def _probe(model: Model, data: EvalData, device: str) -> None:
+def probe_model(model: Model, data: EvalData, device: str = "cpu") -> None:
     """One call of the model on a few samples: a malformed output is named now, not in every check.
 
     The probe's batch size differs from the number of classes, so that outputs transposed to
