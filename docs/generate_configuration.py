@@ -51,11 +51,17 @@ def value_range(key: Any) -> str:
     if expected == "a list":
         item = _expected(key.parse, [_PROBE], key.name)
         expected = f"a list of {item}" if item else expected
+    elif expected.startswith("a table") and hasattr(key.parse, "entry_parser"):  # config.parse.parse_table
+        names = _expected(key.parse.name_parser, "\x00", key.name) if key.parse.name_parser else None
+        entry = _expected(key.parse.entry_parser, _PROBE, key.name)
+        expected = "; ".join([expected, *([f"names: {names}"] if names else []), *([f"each value {entry}"] if entry else [])])
     elif expected.startswith("a table"):
         entry = _expected(key.parse, {"name": _PROBE}, key.name)
         if entry and not entry.startswith("a table"):
             expected = f"{expected}; each value {entry}" if "'name'" not in entry else f"{expected}; names: {entry}"
-    return f"none, or {expected}" if optional else expected
+    if optional:
+        return f"none, or {expected.removesuffix(', or none')}"
+    return expected
 
 
 def toml_value(value: Any) -> str:

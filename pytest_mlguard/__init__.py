@@ -12,7 +12,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .errors import CheckError, ConfigError, InvalidArgument, MissingDependency, MlguardError, NotApplicable
+from .errors import (
+    CheckError,
+    ConfigError,
+    ContractError,
+    ContractWarning,
+    InvalidArgument,
+    MissingDependency,
+    MlguardError,
+    NonFiniteOutput,
+    NotApplicable,
+)
 
 if TYPE_CHECKING:
     from .checks.base import CheckResult
@@ -24,12 +34,15 @@ __all__ = [
     "CheckError",
     "CheckResult",
     "ConfigError",
+    "ContractError",
+    "ContractWarning",
     "EvalData",
     "InvalidArgument",
     "MissingDependency",
     "MlguardError",
     "MlguardFixture",
     "Model",
+    "NonFiniteOutput",
     "NotApplicable",
     "Pipeline",
     "SklearnModel",

@@ -19,11 +19,14 @@ from typing import Any
 
 __all__ = [
     "CheckError",
-    "NotApplicable",
     "ConfigError",
+    "ContractError",
+    "ContractWarning",
     "InvalidArgument",
     "MissingDependency",
     "MlguardError",
+    "NonFiniteOutput",
+    "NotApplicable",
 ]
 
 
@@ -46,7 +49,33 @@ class InvalidArgument(MlguardError, ValueError):
 
 
 class ConfigError(InvalidArgument):
-    """An invalid setting; the plugin turns it into a ``pytest.UsageError``."""
+    """An invalid setting; the plugin turns it into a ``pytest.UsageError``.
+
+    ``key`` and ``expected`` are set where one key's value is invalid (``config.parse.invalid``).
+    """
+
+    key: str | None = None
+    expected: str | None = None
+
+
+class ContractError(InvalidArgument):
+    """What a project declares breaks the model contract (docs/model-contract.md): a model output of
+    the wrong type or shape, evaluation samples of another shape than the model's input, labels the
+    model cannot predict. The suite reports it once, as a usage error naming the fixture, and stops.
+
+    Example:
+        >>> str(ContractError("returned a list", fixture="mlguard_model"))
+        'mlguard_model: returned a list'
+    """
+
+    def __init__(self, message: str, *, fixture: str | None = None) -> None:
+        super().__init__(f"{fixture}: {message}" if fixture else message)
+        self.fixture = fixture
+
+
+class ContractWarning(UserWarning):
+    """A declaration that works but probably not as meant: evaluation samples far outside the model's
+    ``value_range``, float labels. ``-W error::pytest_mlguard.errors.ContractWarning`` makes them errors."""
 
 
 class MissingDependency(MlguardError, ImportError):
@@ -59,6 +88,34 @@ class MissingDependency(MlguardError, ImportError):
 
 class CheckError(MlguardError):
     """A check could not run to a verdict (as opposed to running and failing its floor)."""
+
+
+class NonFiniteOutput(CheckError):
+    """A model returned NaN or inf: the check that asked fails, naming how many samples and which.
+
+    Attributes:
+        rows: the rows of the batch given to the model whose outputs are not finite.
+        total: the size of that batch.
+        samples: where known, the same rows as indices into the project's ``mlguard_data``.
+    """
+
+    def __init__(self, model: str, rows: list[int], total: int, *, samples: list[int] | None = None, what: str = "probabilities") -> None:
+        self.model, self.rows, self.total, self.samples, self.what = model, list(rows), total, samples, what
+        shown = samples if samples is not None else rows
+        where = "mlguard_data samples" if samples is not None else "rows"
+        listed = ", ".join(map(str, shown[:10])) + (f" and {len(shown) - 10} more" if len(shown) > 10 else "")
+        super().__init__(
+            f"model {model!r} returned NaN or inf {what} for {len(rows)} of {total} samples: {where} {listed}; "
+            "a prediction that is not a number is wrong, so the check fails"
+        )
+
+    def located(self, samples: list[int]) -> NonFiniteOutput:
+        """The same error, with its rows as indices ``samples`` of ``mlguard_data``."""
+        return NonFiniteOutput(self.model, self.rows, self.total, samples=samples, what=self.what)
+
+    def details(self) -> dict[str, object]:
+        """JSON-safe, for the check's details in the report."""
+        return {"count": len(self.rows), "of": self.total, "rows": self.rows[:100], "samples": None if self.samples is None else self.samples[:100]}
 
 
 class NotApplicable(MlguardError):

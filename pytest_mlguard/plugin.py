@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .errors import ConfigError, MlguardError
+from .errors import ConfigError, ContractError, MlguardError
 from .stash import SESSION_KEY, session_of
 
 if TYPE_CHECKING:
@@ -131,6 +131,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(f"mlguard_{name}", f"pytest-mlguard: {text}", default="")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """Check the settings before pytest imports the project's conftest.py files, which import torch
+    (seconds, on a busy machine tens of seconds, before a one-line configuration error)."""
+    from .session import check_settings
+
+    options = early_config.known_args_namespace
+    if getattr(options, "help", False) or getattr(options, "version", False):
+        return
+    try:
+        check_settings(early_config, options)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 def pytest_configure(config: pytest.Config) -> None:
     from .session import MlguardSession
 
@@ -215,11 +230,22 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     session_of(item.config).item_finished()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport | None:
+    """A contract error raised in a project's ``mlguard_*`` fixture: one line naming the fixture, no
+    traceback, and the run stops (``None`` otherwise: pytest makes the report)."""
+    if call.when != "setup" or call.excinfo is None:
+        return None
+    return session_of(item.config).fixture_error_report(item, call)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     mlguard = session_of(session.config)
     mlguard.sessionfinish()
     if mlguard.regressed and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # as pytest-benchmark's --benchmark-compare-fail
+    if mlguard.usage_error is not None:  # a broken model contract is a mistake in the declaration
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -233,23 +259,29 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 # -- fixtures -------------------------------------------------------------------------------------
+def _missing(request: pytest.FixtureRequest, message: str) -> None:
+    """A required fixture the project did not define: reported once, and the run stops (exit code 4)."""
+    session_of(request.config).stop_on_contract_error(message, request.session)
+    pytest.fail(message, pytrace=False)
+
+
 @pytest.fixture
-def mlguard_model() -> Any:
+def mlguard_model(request: pytest.FixtureRequest) -> Any:
     """The model under test. Projects override this fixture in their conftest.py."""
-    pytest.fail(
+    _missing(
+        request,
         "no mlguard_model fixture: define one in conftest.py that returns a pytest_mlguard.TorchModel, "
         "CallableModel or SklearnModel (see docs/model-contract.md)",
-        pytrace=False,
     )
 
 
 @pytest.fixture
-def mlguard_data() -> Any:
+def mlguard_data(request: pytest.FixtureRequest) -> Any:
     """The labelled evaluation data. Projects override this fixture in their conftest.py."""
-    pytest.fail(
+    _missing(
+        request,
         "no mlguard_data fixture: define one in conftest.py that returns a pytest_mlguard.EvalData, "
         "a pair (x, y), a torch Dataset or a DataLoader (see docs/model-contract.md)",
-        pytrace=False,
     )
 
 
@@ -279,10 +311,17 @@ def mlguard(request: pytest.FixtureRequest, mlguard_model: Any, mlguard_data: An
         pytest.fail(str(exc), pytrace=False)
 
     def evaluation() -> Any:
+        broken = ""
         try:
-            return session.evaluation(mlguard_model, mlguard_data, mlguard_pipeline, settings)
+            made = session.evaluation(mlguard_model, mlguard_data, mlguard_pipeline, settings)
+            session.probe(made)
+            return made
+        except ContractError as exc:
+            broken = str(exc)
         except MlguardError as exc:
             pytest.fail(str(exc), pytrace=False)
+        session.stop_on_contract_error(broken, request.session)  # reported once: the run stops
+        pytest.fail(broken, pytrace=False)
 
     return MlguardFixture(
         evaluation,

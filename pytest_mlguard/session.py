@@ -28,9 +28,13 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from .checks.evaluation import Evaluation
 
-__all__ = ["MlguardSession", "WORKER_OUTPUT_KEY", "cli_values"]
+__all__ = ["MlguardSession", "WORKER_OUTPUT_KEY", "check_settings", "cli_values"]
 
 WORKER_OUTPUT_KEY = "mlguard_results"
+#: why the run stopped at a contract error (pytest prints it after the error itself)
+CONTRACT_STOP = "mlguard: the model contract is broken (the error above); fix the declaration and run again"
+#: the fixtures a project declares (docs/model-contract.md)
+CONTRACT_FIXTURES = ("mlguard_model", "mlguard_data", "mlguard_pipeline", "mlguard_baseline_model")
 INI_KEYS = ("seed", "samples", "output", "device", "profile")
 MARKER_CORE_KEYS = ("seed", "samples", "output", "device", "profile")
 #: settings with a dedicated command-line option of their own: (key, option dest)
@@ -43,23 +47,41 @@ CLI_OPTION_KEYS = (
 )
 
 
-def cli_values(config: pytest.Config) -> dict[str, Any]:
-    """Settings given on the command line, by dotted key."""
+def cli_values(config: pytest.Config, options: Any = None) -> dict[str, Any]:
+    """Settings given on the command line, by dotted key; from ``options`` (the namespace of the
+    options parsed so far) before pytest has parsed them all."""
+
+    def option(dest: str) -> Any:
+        return getattr(options, dest, None) if options is not None else config.getoption(dest, None)
+
     values: dict[str, Any] = {}
     for name in INI_KEYS:
-        value = config.getoption(f"mlguard_{name}")
+        value = option(f"mlguard_{name}")
         if value is not None:
             values[name] = value
     for key, dest in CLI_OPTION_KEYS:
-        value = config.getoption(dest, None)
+        value = option(dest)
         if value is not None:
             values[key] = value
-    for assignment in config.getoption("mlguard_set") or ():
+    for assignment in option("mlguard_set") or ():
         key, sep, value = assignment.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"invalid --mlguard-set {assignment!r}: expected KEY=VALUE, such as accuracy.floor=0.9")
         values[key.strip()] = value.strip()
     return values
+
+
+def _fixture_frame(error: BaseException, base: Path) -> str | None:
+    """``mlguard_data (conftest.py:42)``: the innermost frame of ``error`` in a project's contract
+    fixture, or ``None`` if it was not raised in one."""
+    place = None
+    frame = error.__traceback__
+    while frame is not None:
+        code = frame.tb_frame.f_code
+        if code.co_name in CONTRACT_FIXTURES and f"{os.sep}pytest_mlguard{os.sep}" not in code.co_filename:
+            place = f"{code.co_name} ({os.path.relpath(code.co_filename, base)}:{frame.tb_lineno})"
+        frame = frame.tb_next
+    return place
 
 
 def share_cores(workers: int) -> int | None:
@@ -76,6 +98,17 @@ def share_cores(workers: int) -> int | None:
     threads = max(1, (os.cpu_count() or 1) // workers)
     torch.set_num_threads(threads)
     return threads
+
+
+def check_settings(config: pytest.Config, options: Any) -> None:
+    """Resolve the settings from the command line (``options``), the environment and the ini files,
+    before pytest imports the project's conftest.py files: those import torch, and an invalid
+    setting should not wait for it (``ConfigError`` if one is invalid)."""
+    from .checks.registry import all_keys
+    from .config.profiles import BUILTIN_PROFILES
+
+    keys = all_keys()
+    resolve(cli=cli_values(config, options), files=file_sources(config, keys), keys=keys, profiles=BUILTIN_PROFILES)
 
 
 def file_sources(config: pytest.Config, keys: Any) -> list[Source]:
@@ -120,6 +153,9 @@ class MlguardSession:
         self.results: list[dict[str, Any]] = []
         self.models: dict[str, Any] = {}
         self._evaluations: OrderedDict[Any, tuple[Evaluation, tuple[Any, ...]]] = OrderedDict()
+        self._warned: set[str] = set()
+        #: the first contract error of the run (docs/model-contract.md): the suite stops on it, exit code 4
+        self.usage_error: str | None = None
         self.written: dict[str, Path] = {}
         self.write_error: str | None = None
         self._start_run()
@@ -180,35 +216,26 @@ class MlguardSession:
     # -- evaluations --------------------------------------------------------------------------------
     def evaluation(self, model: Any, data: Any, pipeline: Any, settings: Settings) -> Evaluation:
         """The evaluation of these fixture values under ``settings``, shared by every check that uses them."""
+        import warnings
+
         from .checks.evaluation import Evaluation
-        from .contract.data import as_data
-        from .contract.model import as_model
-        from .contract.pipeline import Pipeline
-        from .errors import InvalidArgument
+        from .contract.declaration import check_declaration, range_warning
+        from .errors import ContractWarning
 
         key = (id(model), id(data), id(pipeline), repr(sorted(settings.as_dict().items(), key=lambda kv: kv[0])))
         if key in self._evaluations:
             self._evaluations.move_to_end(key)
             return self._evaluations[key][0]
-        eval_data = as_data(data)
-        adapted = as_model(model, eval_data)
-        if adapted.input_shape != eval_data.sample_shape:
-            raise InvalidArgument(
-                f"Expected evaluation samples of the model's input shape {adapted.input_shape} "
-                f"but mlguard_data holds samples of shape {eval_data.sample_shape}"
-            )
-        if int(eval_data.y.max()) >= adapted.n_classes:
-            raise InvalidArgument(
-                f"Expected labels in 0..{adapted.n_classes - 1} for model {adapted.name!r} "
-                f"but mlguard_data holds label {int(eval_data.y.max())}"
-            )
-        if pipeline is not None and not isinstance(pipeline, Pipeline):
-            raise InvalidArgument.expected("a pytest_mlguard.Pipeline or None", "mlguard_pipeline", pipeline)
+        adapted, eval_data = check_declaration(
+            model, data, pipeline, device=settings.device, device_source=settings.source("device"), probe=False
+        )
         evaluation = Evaluation(adapted, eval_data, settings, pipeline=pipeline)
         evaluation.progress = self.progress
+        outside = range_warning(adapted, eval_data)
+        if outside is not None and outside not in self._warned:  # once per model and data, not per evaluation
+            self._warned.add(outside)
+            warnings.warn(outside, ContractWarning, stacklevel=2)
         if settings.samples is not None and settings.samples > eval_data.n:  # asked for more than there is: say so
-            import warnings
-
             warnings.warn(
                 f"samples = {settings.samples} (from {settings.source('samples')}) but mlguard_data "
                 f"{eval_data.name!r} holds {eval_data.n} samples: the checks use all {eval_data.n}",
@@ -222,6 +249,40 @@ class MlguardSession:
             self._evaluations.popitem(last=False)
         self.models[evaluation.model_id] = adapted.describe()
         return evaluation
+
+    # -- contract errors ------------------------------------------------------------------------------
+    @staticmethod
+    def probe(evaluation: Evaluation) -> None:
+        """Call the model once on a few samples (``ContractError`` for a malformed output), once per
+        evaluation, before its first check that is not reused from the cache."""
+        from .contract.declaration import probe_model
+
+        evaluation.memo("contract-probe", lambda: probe_model(evaluation.model, evaluation.full_data, evaluation.settings.device))
+
+    def stop_on_contract_error(self, message: str, session: pytest.Session) -> None:
+        """A declaration that breaks the model contract stops the run after the item that met it: the
+        error is reported once, by that item, and the run exits with pytest's usage-error code (4)."""
+        if self.usage_error is None:
+            self.usage_error = message
+        session.shouldstop = CONTRACT_STOP
+
+    def fixture_error_report(self, item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport | None:
+        """The report of a setup error raised by a contract class (``TorchModel``, ``EvalData``, ...)
+        in a project's ``mlguard_*`` fixture: the message with the fixture and its line, without a
+        traceback, and the run stops. ``None`` for any other error (pytest reports it as usual)."""
+        from .errors import ConfigError, InvalidArgument
+
+        error = call.excinfo.value if call.excinfo is not None else None
+        if not self.enabled or not isinstance(error, InvalidArgument) or isinstance(error, ConfigError):
+            return None
+        place = _fixture_frame(error, self.config.invocation_params.dir)
+        if place is None:
+            return None
+        message = f"{place}: {error}"
+        report = pytest.TestReport.from_item_and_call(item, call)
+        report.longrepr = message
+        self.stop_on_contract_error(message, item.session)
+        return report
 
     # -- results ------------------------------------------------------------------------------------
     def record(self, result: CheckResult, item: pytest.Item | None = None) -> None:
@@ -269,7 +330,12 @@ class MlguardSession:
     def sessionfinish(self) -> None:
         if self.is_worker:
             self.config.workeroutput[WORKER_OUTPUT_KEY] = json.dumps(  # type: ignore[attr-defined]
-                {"results": self.results, "models": self.models, "budget": self.budget.summary() if self.budget else None}
+                {
+                    "results": self.results,
+                    "models": self.models,
+                    "budget": self.budget.summary() if self.budget else None,
+                    "usage_error": self.usage_error,
+                }
             )
             return
         if not self.results:
@@ -439,6 +505,7 @@ class MlguardSession:
             self.models.update(data["models"])
             if data.get("budget"):
                 self.budgets.append(data["budget"])
+            self.usage_error = self.usage_error or data.get("usage_error")
 
     def terminal_summary(self, reporter: Any) -> None:
         if self.is_worker:

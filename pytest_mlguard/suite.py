@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from .checks.base import CheckSpec, Family
-from .errors import CheckError, MlguardError, NotApplicable
+from .errors import CheckError, ContractError, MlguardError, NotApplicable
 from .stash import session_of
 
 __all__ = ["SUITE_CLASS", "MlguardClass", "MlguardSuite", "declares_model", "item_spec"]
@@ -73,7 +73,7 @@ def item_spec(item: pytest.Item) -> CheckSpec | None:
 def run_suite_check(request: pytest.FixtureRequest, family: Family, spec: CheckSpec, values: dict[str, Any]) -> None:
     """The body of every suite item: measure, record, and fail with the verdict if it fails."""
     session = session_of(request.config)
-    skipped = failed = ""
+    skipped = failed = broken = ""
     try:
         evaluation = session.evaluation(
             values["mlguard_model"], values["mlguard_data"], values.get("mlguard_pipeline"), session.settings
@@ -84,6 +84,7 @@ def run_suite_check(request: pytest.FixtureRequest, family: Family, spec: CheckS
 
         nodeid, result = request.node.nodeid, cached_result(session.cache, evaluation, family, spec)
         if result is None:
+            session.probe(evaluation)  # the model's output, checked once before it is used
             session.budget_limits(nodeid, spec, evaluation)  # under --mlguard-budget: shortens the check, or cuts it (skip)
             try:
                 result = run_cached(session.cache, evaluation, family, spec)
@@ -91,6 +92,8 @@ def run_suite_check(request: pytest.FixtureRequest, family: Family, spec: CheckS
                 session.budget_done(nodeid, spec, evaluation, result)
         elif session.budget is not None:
             session.budget.pending.pop(nodeid, None)  # reused from the cache: nothing to plan
+    except ContractError as exc:
+        broken = str(exc)
     except NotApplicable as exc:
         skipped = f"{spec.id}: {exc}"
     except CheckError as exc:
@@ -98,6 +101,9 @@ def run_suite_check(request: pytest.FixtureRequest, family: Family, spec: CheckS
     except MlguardError as exc:
         failed = f"{spec.id}: {exc}"
     # outside the except blocks, so that pytest shows the message once, not chained to the exception
+    if broken:  # the declaration itself: reported once, and the run stops (exit code 4)
+        session.stop_on_contract_error(broken, request.session)
+        pytest.fail(broken, pytrace=False)
     if skipped:
         pytest.skip(skipped)
     if failed:

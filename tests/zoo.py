@@ -642,3 +642,61 @@ def shattered_model() -> TorchModel:
     epsilon (0.86 at eps 1/64, 0.97 at 3/32 on 120 samples): the attack sweep flags it."""
     net = PeriodicInput(load_model(), 0.2).eval()
     return TorchModel(net, input_shape=(1, 8, 8), mean=MEAN, std=STD, class_names=CLASS_NAMES, name="shattered")
+
+
+# -- broken model output (docs/model-contract.md, "Model output") ---------------------------------------
+class NanOnBright(nn.Module):
+    """Returns NaN logits for the brightest images (an overflow in a custom layer, say): those whose
+    normalised pixels sum above ``threshold``, about 5% of the digits. The other outputs are the
+    CNN's, so accuracy on the rest stays high."""
+
+    def __init__(self, net: nn.Module, threshold: float = 10.0) -> None:
+        super().__init__()
+        self.net, self.threshold = net, threshold
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.net(x)
+        bright = x.flatten(1).sum(dim=1) > self.threshold
+        return torch.where(bright[:, None], torch.full_like(logits, float("nan")), logits)
+
+
+def nan_model() -> TorchModel:
+    """The digits CNN behind :class:`NanOnBright`: NaN probabilities for a few samples. Fails every
+    check that predicts on the evaluation data, naming how many samples and which."""
+    net = NanOnBright(load_model()).eval()
+    return TorchModel(net, input_shape=(1, 8, 8), mean=MEAN, std=STD, class_names=CLASS_NAMES, name="nan-on-bright")
+
+
+class ReturnsList(nn.Module):
+    """Returns ``[logits, features]``, as a network with an auxiliary head does."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return [self.net(x), x.flatten(1)]
+
+
+def list_model() -> TorchModel:
+    """The digits CNN behind :class:`ReturnsList`: a malformed output, a contract error at the first call."""
+    return TorchModel(ReturnsList(load_model()).eval(), input_shape=(1, 8, 8), mean=MEAN, std=STD, class_names=CLASS_NAMES, name="returns-list")
+
+
+class FixedBatch(nn.Module):
+    """Compiled for a static batch of ``size``: pads or cuts every input to that many samples and
+    returns ``size`` rows, whatever the batch it was given."""
+
+    def __init__(self, net: nn.Module, size: int = 16) -> None:
+        super().__init__()
+        self.net, self.size = net, size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        padded = torch.zeros((self.size, *x.shape[1:]), dtype=x.dtype, device=x.device)
+        padded[: min(len(x), self.size)] = x[: self.size]
+        return self.net(padded)
+
+
+def wrong_batch_model() -> TorchModel:
+    """The digits CNN behind :class:`FixedBatch`: outputs of the wrong batch size, a contract error at the first call."""
+    return TorchModel(FixedBatch(load_model()).eval(), input_shape=(1, 8, 8), mean=MEAN, std=STD, class_names=CLASS_NAMES, name="fixed-batch")

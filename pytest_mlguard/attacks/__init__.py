@@ -42,6 +42,7 @@ from ..config.parse import (
     parse_optional,
     parse_threshold,
     parse_unit_interval,
+    takes_list,
 )
 from ..config.settings import Key, Settings
 from .registry import ATTACKS, AttackId, parse_attack_id, parse_attack_params, parse_eps
@@ -111,6 +112,7 @@ def _parse_params(value: Any, key: str, where: str) -> dict[str, Any]:
     return parsed
 
 
+@takes_list
 def _parse_sweep(value: Any, key: str, where: str) -> tuple[float, ...]:
     def one(entry: Any, entry_key: str, entry_where: str) -> float:
         try:

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from ..contract.model import CallableModel, Model, SklearnModel, TorchModel
-from ..errors import NotApplicable
+from ..contract.output import non_finite_rows
+from ..errors import NonFiniteOutput, NotApplicable
 from ._art import import_art
 
 __all__ = ["Adapter", "QueryLog", "make_adapter"]
@@ -259,17 +260,27 @@ class Adapter:
         return np.asarray(x, dtype=np.float32).reshape((len(x), *self.model.input_shape))
 
     def proba(self, x: np.ndarray) -> np.ndarray:
-        """Class probabilities of ``x`` (model input shape) through the estimator."""
+        """Class probabilities of ``x`` (model input shape) through the estimator.
+
+        Raises:
+            NonFiniteOutput: some are NaN or inf (on adversarial inputs, say): the check fails.
+        """
         outputs = np.asarray(self.estimator.predict(self.to_estimator(x), batch_size=self.batch_size), np.float64)
         if self.outputs == "probabilities":
-            return outputs
-        shifted = outputs - outputs.max(axis=1, keepdims=True)
-        exp = np.exp(shifted)
-        return exp / exp.sum(axis=1, keepdims=True)
+            proba = outputs
+        else:
+            with np.errstate(invalid="ignore", over="ignore"):
+                shifted = outputs - outputs.max(axis=1, keepdims=True)
+                exp = np.exp(shifted)
+                proba = exp / exp.sum(axis=1, keepdims=True)
+        bad = non_finite_rows(proba)
+        if len(bad):  # the top class of a NaN row is class 0: it must not count as a prediction
+            raise NonFiniteOutput(self.model.name, bad.tolist(), len(proba))
+        return proba
 
     def labels(self, x: np.ndarray) -> np.ndarray:
-        """Top-1 classes of ``x`` through the estimator."""
-        return np.asarray(self.estimator.predict(self.to_estimator(x), batch_size=self.batch_size)).argmax(axis=1)
+        """Top-1 classes of ``x`` through the estimator (``NonFiniteOutput`` as :meth:`proba`)."""
+        return self.proba(x).argmax(axis=1)
 
 
 def make_adapter(model: Model, batch_size: int = 128) -> Adapter:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import time
 import zlib
 from functools import cached_property
@@ -30,12 +31,25 @@ from ..config.settings import Settings
 from ..contract.data import EvalData
 from ..contract.model import Model
 from ..contract.pipeline import Pipeline
+from ..errors import NonFiniteOutput
 from .base import CheckResult, CheckSpec, Family, Measurement, VerdictRules
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["Evaluation", "stable_seed"]
+__all__ = ["Evaluation", "non_finite_measurement", "stable_seed"]
+
+
+def non_finite_measurement(error: NonFiniteOutput) -> Measurement:
+    """The failed measurement of a check whose model returned NaN or inf: no value, the error as its
+    message, the rows in ``details["non_finite"]``.
+
+    A threshold relative to the clean value (``0.7*clean``) or to chance has no reference when the
+    outputs are not numbers: it is shown as its factor (the reference taken as 1, and chance as 0).
+    """
+    return Measurement(
+        value=math.nan, n=error.total, clean=1.0, chance=0.0, details={"non_finite": error.details()}, message=str(error)
+    )
 
 
 def stable_seed(seed: int, *parts: str) -> int:
@@ -72,9 +86,11 @@ class Evaluation:
         self.settings = settings
         self.pipeline = pipeline
         self.model_id = model_id or model.name
-        subset = data.subset(settings.samples, stable_seed(settings.seed, "samples"))
-        order = np.random.default_rng(stable_seed(settings.seed, "order")).permutation(subset.n)
-        self.data = EvalData(subset.x[order], subset.y[order], name=subset.name)
+        index = data.subset_index(settings.samples, stable_seed(settings.seed, "samples"))
+        order = np.random.default_rng(stable_seed(settings.seed, "order")).permutation(len(index))
+        #: the index in ``full_data`` (the project's ``mlguard_data``) of each sample of :attr:`data`
+        self.data_index = index[order]
+        self.data = EvalData(data.x[self.data_index], data.y[self.data_index], name=data.name)
         self._memo: dict[Any, Any] = {}
         self.extras: dict[str, Any] = {}
 
@@ -89,9 +105,22 @@ class Evaluation:
     # -- shared, computed once ------------------------------------------------------------------
     @cached_property
     def clean_proba(self) -> np.ndarray:
-        """Probabilities of the model on the clean data subset."""
-        with self.model.running(self.settings.device):
-            return self.model.predict_proba(self.data.x)
+        """Probabilities of the model on the clean data subset.
+
+        Raises:
+            NonFiniteOutput: some are NaN or inf; it names those samples of ``mlguard_data`` (and is
+                raised again, not recomputed, for every check that asks).
+        """
+        if self._clean_error is not None:
+            raise self._clean_error
+        try:
+            with self.model.running(self.settings.device):
+                return self.model.predict_proba(self.data.x)
+        except NonFiniteOutput as exc:
+            self._clean_error = exc.located(sorted(self.data_index[exc.rows].tolist()))
+            raise self._clean_error from None
+
+    _clean_error: NonFiniteOutput | None = None
 
     #: what the running check may use under ``--mlguard-budget`` (a :class:`~pytest_mlguard.budget.Limits`), if anything
     limits: Any = None
@@ -136,7 +165,10 @@ class Evaluation:
         start = time.perf_counter()
         progress = self.progress.running(self.model_id, spec.id) if self.progress is not None else contextlib.nullcontext()
         with self.model.running(self.settings.device), progress:
-            measurement = run(spec, self)
+            try:
+                measurement = run(spec, self)
+            except NonFiniteOutput as exc:  # a prediction that is not a number: the check fails, saying where
+                measurement = non_finite_measurement(exc)
         return measurement, time.perf_counter() - start
 
     def result(self, spec: CheckSpec, measurement: Measurement, duration_s: float) -> CheckResult:

@@ -12,7 +12,7 @@ from ..corruptions import FAMILY as CORRUPTION
 from ..inputs import FAMILY as INPUTS
 from ..production import FAMILIES as PRODUCTION
 from ..reporting import PROGRESS_KEYS, REPORT_KEYS
-from ..reporting.score import SCORE_KEYS
+from ..reporting.score import score_keys
 from ..verdicts import VERDICT_KEYS
 from .base import Family
 
@@ -29,4 +29,4 @@ def family(name: str) -> Family:
 
 
 def all_keys() -> tuple[Key, ...]:
-    return (*CORE_KEYS, *BUDGET_KEYS, *VERDICT_KEYS, *SCORE_KEYS, *REPORT_KEYS, *PROGRESS_KEYS, *BASELINE_KEYS, *(key for fam in FAMILIES for key in fam.all_keys))
+    return (*CORE_KEYS, *BUDGET_KEYS, *VERDICT_KEYS, *score_keys([f.name for f in FAMILIES]), *REPORT_KEYS, *PROGRESS_KEYS, *BASELINE_KEYS, *(key for fam in FAMILIES for key in fam.all_keys))

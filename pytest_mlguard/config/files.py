@@ -39,4 +39,4 @@ def pyproject_source(path: Path, keys: Iterable[Key], *, display: str | None = N
     flat_profiles = {
         name: flatten(values, known, f"{shown} [tool.mlguard.profiles.{name}]") for name, values in profiles.items()
     }
-    return Source(flatten(table, known, where), where, profiles=flat_profiles)
+    return Source(flatten(table, known, where), where, profiles=flat_profiles, typed=True)

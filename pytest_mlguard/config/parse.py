@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -24,11 +25,15 @@ from ..errors import ConfigError
 Parser = Callable[[Any, str, str], Any]
 
 __all__ = [
+    "DEVICE_EXPECTED",
+    "DEVICE_TYPES",
     "Parser",
     "Threshold",
     "invalid",
+    "is_device",
     "parse_bool",
     "parse_choice",
+    "parse_device",
     "parse_int",
     "parse_list",
     "parse_number",
@@ -38,14 +43,43 @@ __all__ = [
     "parse_table",
     "parse_threshold",
     "parse_unit_interval",
+    "takes_list",
+    "typed_list",
 ]
 
 
 def invalid(value: Any, key: str, where: str, expected: str) -> ConfigError:
-    """The one message format for a bad setting."""
-    return ConfigError(
-        f"invalid value {value!r} (type={type(value).__name__}) for {key!r} in {where}: expected {expected}"
-    )
+    """The one message format for a bad setting; the error keeps ``key`` and ``expected``."""
+    error = ConfigError(f"invalid value {value!r} (type={type(value).__name__}) for {key!r} in {where}: expected {expected}")
+    error.key, error.expected = key, expected
+    return error
+
+
+#: torch's device types (c10's DeviceType names) and ``npu``, the name Ascend's backend registers
+DEVICE_TYPES = (
+    "cpu", "cuda", "mps", "xpu", "meta", "hip", "hpu", "mtia", "xla", "lazy", "vulkan", "ve", "fpga",
+    "maia", "ipu", "mkldnn", "opengl", "opencl", "ideep", "privateuseone", "npu",
+)  # fmt: skip
+DEVICE_EXPECTED = "a torch device such as cpu, cuda, cuda:0 or mps (a device type, optionally :index)"
+_DEVICE = re.compile(rf"(?:{'|'.join(DEVICE_TYPES)})(?::\d+)?")
+
+
+def is_device(value: Any) -> bool:
+    """Whether ``value`` is a torch device string (``cpu``, ``cuda:1``), checked without importing torch.
+
+    Example:
+        >>> is_device("cuda:1"), is_device("gpu7")
+        (True, False)
+    """
+    return isinstance(value, str) and _DEVICE.fullmatch(value) is not None
+
+
+def parse_device(value: Any, key: str, where: str) -> str:
+    """A torch device string, checked at start-up without importing torch (its availability is
+    checked when a model first runs on it)."""
+    if not is_device(value):
+        raise invalid(value, key, where, DEVICE_EXPECTED)
+    return str(value)
 
 
 def parse_str(value: Any, key: str, where: str) -> str:
@@ -205,12 +239,19 @@ def parse_choice(*choices: str) -> Parser:
 
 
 def parse_optional(inner: Parser) -> Parser:
-    """``inner`` or nothing (TOML has no null: the empty string or ``"none"`` means unset)."""
+    """``inner`` or nothing: ``"none"`` (TOML has no null). An empty string is an error, not a way to
+    say nothing (``--mlguard-budget ""`` is a mistake, not a run without a budget)."""
 
+    @functools.wraps(inner, assigned=(), updated=("__dict__",))  # keeps takes_list
     def parse(value: Any, key: str, where: str) -> Any:
-        if value is None or (isinstance(value, str) and value.strip().lower() in {"", "none"}):
+        if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
             return None
-        return inner(value, key, where)
+        try:
+            return inner(value, key, where)
+        except ConfigError as exc:
+            if exc.key != key:  # an entry of a list or table: its own message
+                raise
+            raise invalid(value, key, where, f"{exc.expected}, or none") from None
 
     return parse
 
@@ -223,9 +264,33 @@ def parse_path(value: Any, key: str, where: str) -> Path:
     return Path(value)
 
 
+def takes_list(parser: Parser) -> Parser:
+    """Mark ``parser`` as the parser of a list key (see :func:`typed_list`)."""
+    parser.takes_list = True  # type: ignore[attr-defined]
+    return parser
+
+
+def typed_list(parser: Parser, value: Any, key: str, where: str) -> Any:
+    """A value of a list key from a typed source (pyproject.toml, a marker), before ``parser``.
+
+    A comma-separated string is how a list is typed on the command line or in the environment; in
+    TOML a list is written as one (``severities = [1, 3]``), and ``severities = "1,3"`` is an error. A
+    string without a comma is one entry (``corruptions = "all"``).
+    """
+    if not getattr(parser, "takes_list", False) or not isinstance(value, str):
+        return value
+    if "," in value:
+        example = "[" + ", ".join(repr(part.strip()) if not part.strip().isdigit() else part.strip() for part in value.split(",")) + "]"
+        raise invalid(
+            value, key, where, f"a list, such as {example} (a comma-separated string is for the command line and the environment)"
+        )
+    return value
+
+
 def parse_list(item: Parser, *, unique: bool = True) -> Parser:
     """A list of items; from the command line or environment, a comma-separated string."""
 
+    @takes_list
     def parse(value: Any, key: str, where: str) -> tuple[Any, ...]:
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
@@ -251,4 +316,5 @@ def parse_table(entry: Parser, *, name: Callable[[str, str, str], str] | None = 
             parsed[checked] = entry(entry_value, f"{key}.{entry_name}", where)
         return parsed
 
+    parse.entry_parser, parse.name_parser = entry, name  # type: ignore[attr-defined]  # for docs/configuration.md
     return parse

@@ -21,7 +21,16 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import ConfigError
-from .parse import Parser, parse_bool, parse_int, parse_optional, parse_path, parse_str
+from .parse import (
+    Parser,
+    parse_bool,
+    parse_device,
+    parse_int,
+    parse_optional,
+    parse_path,
+    parse_str,
+    typed_list,
+)
 
 __all__ = ["CACHE_KEY_VARIABLE", "CORE_KEYS", "ENV_PREFIX", "Key", "Settings", "Source", "resolve"]
 
@@ -58,6 +67,8 @@ class Source:
     where_by_key: Mapping[str, str] = field(default_factory=dict)
     # settings profiles this source defines ([tool.mlguard.profiles.<name>]), flattened
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # values keep their types (TOML, a marker's Python values): a list is a list, not "1,3"
+    typed: bool = False
 
     def where_of(self, key: str) -> str:
         return self.where_by_key.get(key, self.where)
@@ -73,7 +84,13 @@ CORE_KEYS: tuple[Key, ...] = (
         cli="--mlguard-samples",
     ),
     Key("output", parse_path, Path("mlguard-report"), "directory the reports and badges are written to", cli="--mlguard-output"),
-    Key("device", parse_str, "cpu", "torch device the models run on, such as cpu or cuda:0", cli="--mlguard-device"),
+    Key(
+        "device",
+        parse_device,
+        "cpu",
+        "torch device the models run on, such as cpu or cuda:0 (checked at start-up; its availability when a model first runs)",
+        cli="--mlguard-device",
+    ),
     Key(
         "profile",
         parse_optional(parse_str),
@@ -205,7 +222,7 @@ def _profile_source(sources: list[Source], known: Mapping[str, Key], builtin: Ma
             f"unknown profile {name!r} in {place}: expected one of {', '.join(sorted(merged))}, "
             "or define it in [tool.mlguard.profiles.<name>]"
         )
-    return Source(merged[name], f"profile {name!r} from {defined_in[name]}")
+    return Source(merged[name], f"profile {name!r} from {defined_in[name]}", typed=True)
 
 
 def resolve(
@@ -244,7 +261,7 @@ def resolve(
         Source(dict(cli or {}), "the command line", cli_where),
         env_source(os.environ if environ is None else environ, known),
         *files,
-        Source(dict(marker or {}), marker_where),
+        Source(dict(marker or {}), marker_where, typed=True),
     ]
     profile_source = _profile_source(sources, known, profiles or {})
     if profile_source is not None:  # chosen for this run: above the project's files, below the run's own options
@@ -261,6 +278,8 @@ def resolve(
             if base not in known:
                 raise _unknown(name, known, place)
             key = known[base]
+            if source.typed:
+                raw = typed_list(key.parse, raw, name, place)
             if key.table:
                 parsed = key.parse({entry: raw} if entry is not None else raw, base, place)
                 tables.setdefault(base, {}).update(parsed)

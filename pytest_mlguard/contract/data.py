@@ -12,12 +12,13 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidArgument
+from ..errors import ContractWarning, InvalidArgument
 
 __all__ = ["EvalData", "as_data"]
 
@@ -47,9 +48,9 @@ class EvalData:
         if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
             raise InvalidArgument(f"Expected x to hold real numbers but got dtype {x.dtype}")
         if y.ndim != 1 or len(y) != len(x):
-            raise InvalidArgument(f"Expected y of shape ({len(x)},), one label per sample, but got shape {y.shape}")
-        if not (np.issubdtype(y.dtype, np.integer) or (np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y)))):
-            raise InvalidArgument(f"Expected integer class labels in y but got dtype {y.dtype}")
+            hint = ": one-hot labels? pass y.argmax(axis=1)" if y.ndim == 2 and y.shape[0] == len(x) and y.shape[1] > 1 else ""
+            raise InvalidArgument(f"Expected y of shape ({len(x)},), one label per sample, but got shape {y.shape}{hint}")
+        y = _integer_labels(y)
         if y.min() < 0:
             raise InvalidArgument(f"Expected class labels 0..K-1 in y but got a label {int(y.min())}")
         x = x.astype(np.float32, copy=False)
@@ -80,12 +81,18 @@ class EvalData:
                 return candidate
         return (low, high if high > low else low + 1.0)
 
+    def subset_index(self, n: int | None, seed: int) -> np.ndarray:
+        """The indices of :meth:`subset`'s samples, in data order."""
+        if n is None or n >= self.n:
+            return np.arange(self.n)
+        rng = np.random.default_rng(seed)
+        return np.sort(rng.choice(self.n, size=n, replace=False))
+
     def subset(self, n: int | None, seed: int) -> EvalData:
         """A seeded subset of ``n`` samples (all of them if ``n`` is ``None`` or too large), in data order."""
         if n is None or n >= self.n:
             return self
-        rng = np.random.default_rng(seed)
-        index = np.sort(rng.choice(self.n, size=n, replace=False))
+        index = self.subset_index(n, seed)
         return EvalData(self.x[index], self.y[index], name=self.name)
 
     def __len__(self) -> int:
@@ -93,6 +100,73 @@ class EvalData:
 
     def __repr__(self) -> str:
         return f"EvalData(name={self.name!r}, n={self.n}, sample_shape={self.sample_shape})"
+
+
+def _integer_labels(y: np.ndarray) -> np.ndarray:
+    """Integer labels; float labels that are all whole numbers are used as int64, with a
+    :class:`~pytest_mlguard.errors.ContractWarning` (``y.astype("float32")`` is a slip, not a choice)."""
+    if np.issubdtype(y.dtype, np.integer):
+        return y
+    if np.issubdtype(y.dtype, np.floating) and np.isfinite(y).all() and np.all(y == np.round(y)):
+        warnings.warn(
+            f"Expected integer class labels in y but got dtype {y.dtype}: the labels are whole numbers, so they "
+            "are used as int64; pass integer labels (y.astype(int)) to silence this warning",
+            ContractWarning,
+            stacklevel=3,
+        )
+        return y.astype(np.int64)
+    shown = f"dtype {y.dtype}"
+    if np.issubdtype(y.dtype, np.floating):
+        odd = y[~np.isfinite(y) | (y != np.round(y))]
+        shown += f" with values that are not whole numbers, such as {float(odd[0]):g}"
+    raise InvalidArgument(f"Expected integer class labels in y but got {shown}")
+
+
+def _read_loader(loader: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The batches of a ``DataLoader``, in a defined order: its dataset's, not the order the loader
+    shuffles into (the seeded subset would follow a different order on every run).
+
+    A map-style dataset is read at the indices its sampler draws, sorted (all of them: ``drop_last``
+    is for training); a sampler that draws an index twice (with replacement) or a dataset without
+    indices is read as the loader yields it, and the former with a warning.
+    """
+    dataset: Any = getattr(loader, "dataset", None)
+    batch_sampler: Any = getattr(loader, "batch_sampler", None)
+    sampler: Any = getattr(loader, "sampler", None)
+    indexed = dataset is not None and hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")
+    if indexed and type(loader).__name__ == "DataLoader" and (sampler is not None or batch_sampler is not None):
+        import torch.utils.data as tud
+
+        if type(sampler).__name__ == "SequentialSampler" and type(batch_sampler).__name__ == "BatchSampler":
+            indices = None  # in order already
+        elif type(batch_sampler).__name__ == "BatchSampler":
+            indices = [int(i) for i in sampler]
+        else:
+            indices = [int(i) for batch in batch_sampler for i in batch]
+        if indices is not None and len(set(indices)) != len(indices):
+            warnings.warn(
+                f"the DataLoader of mlguard_data draws samples with replacement ({type(sampler).__name__}): the "
+                "evaluation data change from run to run; give a loader without a sampler (or an EvalData)",
+                ContractWarning,
+                stacklevel=4,
+            )
+        elif indices is not None:
+            loader = tud.DataLoader(
+                tud.Subset(dataset, sorted(indices)),
+                batch_size=loader.batch_size or 1,
+                shuffle=False,
+                num_workers=loader.num_workers,
+                collate_fn=loader.collate_fn,
+                worker_init_fn=loader.worker_init_fn,
+            )
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    for batch in loader:
+        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+            raise InvalidArgument.expected("batches of (x, y)", "a DataLoader batch", batch)
+        xs.append(_to_numpy(batch[0]))
+        ys.append(_to_numpy(batch[1]).reshape(-1))
+    return xs, ys
 
 
 def as_data(obj: Any) -> EvalData:
@@ -103,13 +177,7 @@ def as_data(obj: Any) -> EvalData:
         return EvalData(*obj)
     expected = "an EvalData, a pair (x, y), a torch Dataset of (x, y) pairs, or a DataLoader"
     if type(obj).__name__ == "DataLoader" or (hasattr(obj, "__iter__") and hasattr(obj, "batch_size")):
-        xs: list[np.ndarray] = []
-        ys: list[np.ndarray] = []
-        for batch in obj:
-            if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-                raise InvalidArgument.expected("batches of (x, y)", "a DataLoader batch", batch)
-            xs.append(_to_numpy(batch[0]))
-            ys.append(_to_numpy(batch[1]).reshape(-1))
+        xs, ys = _read_loader(obj)
         if not xs:
             raise InvalidArgument("Expected a DataLoader with at least one batch but it yielded none")
         return EvalData(np.concatenate(xs), np.concatenate(ys))
@@ -117,5 +185,5 @@ def as_data(obj: Any) -> EvalData:
         items: Sequence[Any] = [obj[i] for i in range(len(obj))]
         if not items or not all(isinstance(item, (tuple, list)) and len(item) >= 2 for item in items):
             raise InvalidArgument.expected(expected, "mlguard_data", obj)
-        return EvalData(np.stack([_to_numpy(item[0]) for item in items]), np.array([int(item[1]) for item in items]))
+        return EvalData(np.stack([_to_numpy(item[0]) for item in items]), np.array([_to_numpy(item[1]) for item in items]))
     raise InvalidArgument.expected(expected, "mlguard_data", obj)

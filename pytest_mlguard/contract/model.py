@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, NonFiniteOutput
+from .output import check_scores, non_finite_rows
 
 if TYPE_CHECKING:
     import torch
@@ -113,18 +114,31 @@ class Model(abc.ABC):
 
     # -- subclass interface -------------------------------------------------------------------
     @abc.abstractmethod
-    def _scores(self, batch: np.ndarray) -> np.ndarray:
-        """Raw outputs (as declared by ``output``) for one batch in raw input units."""
+    def _scores(self, batch: np.ndarray) -> Any:
+        """Raw outputs (as declared by ``output``) for one batch in raw input units, as the model
+        returned them; :meth:`_to_proba` checks them."""
 
     # -- public -------------------------------------------------------------------------------
     def predict_proba(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
-        """Class probabilities, shape ``(N, n_classes)``, for ``x`` of shape ``(N, *input_shape)``."""
+        """Class probabilities, shape ``(N, n_classes)``, for ``x`` of shape ``(N, *input_shape)``.
+
+        Raises:
+            ContractError: the model returned something other than ``(batch, n_classes)`` float scores.
+            NonFiniteOutput: some probabilities are NaN or inf (it names the rows).
+        """
         x = self._check_batch(x)
         size = batch_size or self.batch_size
-        parts = [self._to_proba(self._scores(x[start : start + size])) for start in range(0, len(x), size)]
+        parts = []
+        for start in range(0, len(x), size):
+            batch = x[start : start + size]
+            parts.append(self._to_proba(self._scores(batch), len(batch)))
         if not parts:
             return np.zeros((0, self.n_classes), np.float32)
-        return np.concatenate(parts).astype(np.float32, copy=False)
+        proba = np.concatenate(parts).astype(np.float32, copy=False)
+        bad = non_finite_rows(proba)
+        if len(bad):
+            raise NonFiniteOutput(self.name, bad.tolist(), len(proba))
+        return proba
 
     def predict(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Top-1 class indices for ``x``."""
@@ -159,13 +173,9 @@ class Model(abc.ABC):
             )
         return x.astype(np.float32, copy=False)
 
-    def _to_proba(self, scores: Any) -> np.ndarray:
-        scores = np.asarray(scores, dtype=np.float64)
-        if scores.ndim != 2 or scores.shape[1] != self.n_classes:
-            raise InvalidArgument(
-                f"model {self.name!r} returned outputs of shape {scores.shape}: expected (batch, {self.n_classes}) "
-                f"{self.output}"
-            )
+    def _to_proba(self, raw: Any, n: int) -> np.ndarray:
+        """One call's raw output for ``n`` samples, checked (:func:`~.output.check_scores`), as probabilities."""
+        scores = check_scores(raw, model=self.name, n=n, n_classes=self.n_classes, output=self.output)
         if self.output == "logits":
             return _softmax(scores)
         if self.output == "log_probabilities":
@@ -230,11 +240,17 @@ class TorchModel(Model):
         self.mean = self._check_norm(mean, "mean", positive=False)
         self.std = self._check_norm(std, "std", positive=True)
         if device is not None:
-            torch.device(device)  # raises a clear RuntimeError for a malformed device string
+            from ..config.parse import DEVICE_EXPECTED, is_device
+
+            if not is_device(device):
+                raise InvalidArgument.expected(DEVICE_EXPECTED, "device", device)
         self.device = device
         self._active_device: str | None = None
 
-    def _check_norm(self, value: Any, name: str, *, positive: bool) -> tuple[float, ...] | None:
+    @staticmethod
+    def _check_norm(value: Any, name: str, *, positive: bool) -> tuple[float, ...] | None:
+        """Numbers, finite (and positive for ``std``); their count is checked against the channels of
+        ``input_shape`` by :meth:`check_normalisation`, after the input shape itself."""
         if value is None:
             return None
         values = (value,) if np.isscalar(value) else tuple(value)
@@ -242,14 +258,32 @@ class TorchModel(Model):
             floats = tuple(float(v) for v in values)
         except (TypeError, ValueError):
             raise InvalidArgument.expected("a number or one number per channel", name, value) from None
-        channels = self.input_shape[0] if len(self.input_shape) >= 3 else 1
-        if len(floats) not in (1, channels) or not np.isfinite(floats).all() or (positive and min(floats) <= 0):
-            what = f"a {'positive ' if positive else ''}number or {channels} per-channel numbers"
+        if not floats or not np.isfinite(floats).all() or (positive and min(floats) <= 0):
+            what = f"a {'positive ' if positive else ''}number or one {'positive ' if positive else ''}number per channel"
             raise InvalidArgument.expected(what, name, value)
         return floats
 
+    @property
+    def channels(self) -> int:
+        """Channels of one sample: the first dimension of an image's ``input_shape``, else 1."""
+        return self.input_shape[0] if len(self.input_shape) >= 3 else 1
+
+    def check_normalisation(self) -> None:
+        """``mean`` and ``std`` hold one number, or one per channel of ``input_shape``.
+
+        Checked when the model first normalises a batch, and by the suite after it has checked the
+        input shape against the data: a wrong ``input_shape`` is named as such, not as a wrong ``mean``.
+        """
+        for name, values in (("mean", self.mean), ("std", self.std)):
+            if values is not None and len(values) not in (1, self.channels):
+                raise InvalidArgument(
+                    f"Expected 1 or {self.channels} per-channel numbers (input_shape={self.input_shape} has "
+                    f"{self.channels} channel{'s' if self.channels != 1 else ''}) but got {name}={values!r}"
+                )
+
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """``(x - mean) / std`` with the model's normalisation (identity if none)."""
+        self.check_normalisation()
 
         def per_channel(values: tuple[float, ...]) -> torch.Tensor:
             tensor = x.new_tensor(values)
@@ -318,7 +352,10 @@ class TorchModel(Model):
 
         with self.running(), torch.inference_mode():
             tensor = torch.from_numpy(np.ascontiguousarray(batch)).to(self.active_device)
-            return self.module(self.normalize(tensor)).float().cpu().numpy()
+            out = self.module(self.normalize(tensor))
+            if isinstance(out, torch.Tensor) and out.is_floating_point():
+                return out.float().cpu().numpy()
+            return out  # anything else: check_scores names it
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -370,11 +407,8 @@ class CallableModel(Model):
         )
         self.fn = fn
 
-    def _scores(self, batch: np.ndarray) -> np.ndarray:
-        scores = self.fn(batch)
-        if hasattr(scores, "detach"):  # a torch tensor
-            scores = scores.detach().cpu().numpy()
-        return np.asarray(scores)
+    def _scores(self, batch: np.ndarray) -> Any:
+        return self.fn(batch)  # arrays, tensors, rows of numbers: check_scores converts them
 
 
 class SklearnModel(Model):
@@ -428,8 +462,8 @@ class SklearnModel(Model):
         )
         self.estimator = estimator
 
-    def _scores(self, batch: np.ndarray) -> np.ndarray:
-        return np.asarray(self.estimator.predict_proba(batch.reshape(len(batch), -1)))
+    def _scores(self, batch: np.ndarray) -> Any:
+        return self.estimator.predict_proba(batch.reshape(len(batch), -1))
 
 
 def as_model(obj: Any, data: EvalData | None = None, *, name: str | None = None) -> Model:

@@ -46,6 +46,7 @@ from ..config.parse import (
     parse_path,
     parse_table,
     parse_threshold,
+    takes_list,
 )
 from ..config.settings import Key, Settings
 from .registry import GROUPS, REGISTRY, SEVERITIES, names
@@ -70,6 +71,7 @@ def _parse_name(value: Any, key: str, where: str) -> str:
     )
 
 
+@takes_list
 def _parse_severities(value: Any, key: str, where: str) -> tuple[int, ...]:
     if value == "all" or value == ["all"]:
         return SEVERITIES

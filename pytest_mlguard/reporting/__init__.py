@@ -2,6 +2,6 @@
 
 from .progress import PROGRESS_KEYS
 from .report import REPORT_KEYS, SCHEMA, build_report, write_outputs
-from .score import SCORE_KEYS, robustness_score
+from .score import robustness_score, score_keys
 
-__all__ = ["PROGRESS_KEYS", "REPORT_KEYS", "SCHEMA", "SCORE_KEYS", "build_report", "robustness_score", "write_outputs"]
+__all__ = ["PROGRESS_KEYS", "REPORT_KEYS", "SCHEMA", "build_report", "robustness_score", "score_keys", "write_outputs"]

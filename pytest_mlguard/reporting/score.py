@@ -25,23 +25,39 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..config.parse import parse_number, parse_table
+from ..config.parse import invalid, parse_number, parse_table
 from ..config.settings import Key
 
-__all__ = ["SCORE_KEYS", "check_goodness", "robustness_score"]
+__all__ = ["check_goodness", "robustness_score", "score_keys"]
 
-SCORE_KEYS = (
-    Key(
-        "score.weights",
-        parse_table(parse_number(0.0, 1000.0)),
-        {},
-        "weight of each family in the score (default 1 each), such as {attack = 2}",
-        table=True,
-    ),
-)
+
+def score_keys(families: Sequence[str]) -> tuple[Key, ...]:
+    """The ``score.*`` keys; ``score.weights`` names ``families`` (the registry's, passed in so that
+    this module imports no family).
+
+    Example:
+        >>> score_keys(["accuracy", "attack"])[0].parse({"attack": 2}, "score.weights", "pyproject.toml")
+        {'attack': 2.0}
+    """
+    names = tuple(families)
+
+    def family_name(name: str, key: str, where: str) -> str:
+        if name not in names:
+            raise invalid(name, key, where, f"a family name, one of {', '.join(names)}")
+        return name
+
+    return (
+        Key(
+            "score.weights",
+            parse_table(parse_number(0.0, 1000.0), name=family_name),
+            {},
+            "weight of each family in the score (default 1 each), such as {attack = 2}",
+            table=True,
+        ),
+    )
 
 
 def check_goodness(result: Mapping[str, Any]) -> float:

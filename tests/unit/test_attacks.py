@@ -398,6 +398,25 @@ def test_model_without_input_gradient_cannot_be_evaluated(tmp_path):
         run(zoo.ignores_input_model(), "pgd-linf-0.1", tmp_path, **{"attack.samples": 20})
 
 
+def test_nan_on_adversarial_inputs_fails_the_attack(tmp_path):
+    """NaN only away from the clean digits (off their 1/16 grid): the top class of a NaN row is class
+    0, which counted as a prediction (a sample of class 0 stayed 'robust')."""
+
+    class NanOffGrid(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            off = (x * 16 - torch.round(x * 16)).abs().flatten(1).amax(dim=1) > 1e-3
+            logits = self.net((x - 0.3054) / 0.3761)
+            return torch.where(off[:, None], torch.full_like(logits, float("nan")), logits)
+
+    model = zoo.TorchModel(NanOffGrid(zoo.load_model()).eval(), input_shape=(1, 8, 8), n_classes=10, name="nan-off-grid")
+    result, _ = run(model, "fgsm-linf-0.1", tmp_path, **{"attack.samples": 40})
+    assert not result.passed and "model 'nan-off-grid' returned NaN or inf probabilities for" in result.message
+
+
 # -- other adapters ------------------------------------------------------------------------------------
 
 

@@ -74,6 +74,12 @@ def test_env_dotted_keys_use_double_underscores():
         ({"cli": {"calibration.enabled": "maybe"}}, "expected a boolean"),
         ({"marker": {"samples": "many"}, "marker_where": "@pytest.mark.mlguard(...) on t.py::test"}, "for 'samples' in @pytest.mark.mlguard(...) on t.py::test"),
         ({"cli": {"attack.checks": "pgd-linf-0.1,pgd-linf-0.1"}}, "expected a list without repeated entries"),
+        ({"cli": {"score.weights.bogus": "1"}}, "invalid value 'bogus' (type=str) for 'score.weights' in command line (--mlguard-set score.weights.bogus=...): expected a family name, one of accuracy, corruption, attack"),
+        ({"files": [Source({"score.weights": {"atack": 2}}, "pyproject.toml [tool.mlguard]")]}, "for 'score.weights' in pyproject.toml [tool.mlguard]: expected a family name"),
+        ({"cli": {"budget": ""}}, "invalid value '' (type=str) for 'budget' in command line (--mlguard-budget): expected a duration such as 120, '120s', '2m' or '1m30s', or none"),
+        ({"cli": {"samples": " "}}, "invalid value ' ' (type=str) for 'samples' in command line (--mlguard-samples): expected an integer in [1, inf], or none"),
+        ({"cli": {"device": "gpu7"}}, "invalid value 'gpu7' (type=str) for 'device' in command line (--mlguard-device): expected a torch device such as cpu, cuda, cuda:0 or mps"),
+        ({"environ": {"MLGUARD_DEVICE": "cuda:x"}}, "for 'device' in environment variable MLGUARD_DEVICE: expected a torch device"),
     ],
 )
 def test_invalid_settings_name_key_value_and_place(kwargs, message):
@@ -154,3 +160,24 @@ def test_pyproject_profiles(tmp_path):
     path.write_text("[tool.mlguard.profiles.quick]\nsampels = 10\n")
     with pytest.raises(ConfigError, match=r"unknown mlguard setting 'sampels' in pyproject.toml \[tool.mlguard.profiles.quick\]"):
         pyproject_source(path, KEYS, display="pyproject.toml")
+
+
+def test_a_toml_string_is_not_a_list(tmp_path):
+    """``severities = "1,3"`` was split as if typed on the command line; in TOML a list is a list."""
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[tool.mlguard.corruption]\nseverities = "1,3"\n')
+    with pytest.raises(ConfigError) as info:
+        settings(files=[pyproject_source(path, KEYS, display="pyproject.toml")])
+    assert str(info.value) == (
+        "invalid value '1,3' (type=str) for 'corruption.severities' in pyproject.toml [tool.mlguard]: "
+        "expected a list, such as [1, 3] (a comma-separated string is for the command line and the environment)"
+    )
+    path.write_text('[tool.mlguard.corruption]\nseverities = "all"\ncorruptions = "noise"\n')  # one entry stands for itself
+    s = settings(files=[pyproject_source(path, KEYS, display="pyproject.toml")])
+    assert s.get("corruption.severities") == (1, 2, 3, 4, 5) and s.get("corruption.corruptions") == ("noise",)
+    assert settings(cli={"corruption.severities": "1,3"}).get("corruption.severities") == (1, 3)
+
+
+def test_every_torch_device_string_is_accepted_without_torch():
+    for device in ("cpu", "cuda", "cuda:1", "mps", "xpu:0", "meta"):
+        assert settings(cli={"device": device}).device == device

@@ -1,0 +1,154 @@
+"""The model contract as a user meets it: bad model output never passes, and every bad declaration
+is one usage error that names the fixture, reported once, without a traceback."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from conftest import FAST, TESTS
+
+USAGE_ERROR = 4
+
+
+def write_conftest(pytester: pytest.Pytester, body: str, pyproject: str = FAST) -> None:
+    """A conftest.py that imports the zoo, with ``body`` (fixtures) after it."""
+    head = f"import sys\nsys.path.insert(0, {str(TESTS)!r})\nimport numpy as np\nimport pytest\nimport zoo\nfrom pytest_mlguard import EvalData, TorchModel\n"
+    pytester.makeconftest(head + textwrap.dedent(body))
+    pytester.makefile(".toml", pyproject="[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n" + pyproject)
+
+
+def test_nan_outputs_fail_every_check_naming_the_samples(project):
+    """The NaN model passed accuracy and corruption (NaN rows count as class 0) before."""
+    result = project.write(model="nan_model", pipeline=None).run("--mlguard", "-p", "no:randomly", "-k", "accuracy or corruption or calibration")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed") == 3 and not outcomes.get("passed"), result.stdout.str()
+    result.stdout.fnmatch_lines_random(
+        [
+            f"FAILED conftest.py::mlguard::{check} - *"
+            for check in ("accuracy", "corruption[[]gaussian_noise-3[]]", "calibration[[]ece[]]")
+        ]
+    )
+    # how many and which: 20 of the 360 digits are bright; the seeded subset of 120 holds some of them
+    result.stdout.fnmatch_lines(["*model 'nan-on-bright' returned NaN or inf probabilities for * of 120 samples: mlguard_data samples 188, 202, 243, 258, 344; *"])
+    report = project.report()
+    assert [check["passed"] for check in report["checks"]] == [False, False, False]
+    assert all(check["details"]["non_finite"]["count"] > 0 for check in report["checks"])
+
+
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        ("list_model", "mlguard_model: model 'returns-list' returned a list of 2 items (Tensor (*, 10), Tensor (*, 64)) for a batch of * samples: expected an array of shape (*, 10) of logits*"),
+        ("wrong_batch_model", "mlguard_model: model 'fixed-batch' returned outputs of shape (16, 10) for a batch of * samples: expected (*, 10) (one row per sample)*"),
+    ],
+)
+def test_malformed_output_is_one_usage_error(project, model, message):
+    """Before: AttributeError ('list' object has no attribute 'float') in every check, or a silent pass
+    of the wrong batch's rows."""
+    result = project.write(model=model, pipeline=None).run("--mlguard", "-p", "no:randomly")
+    assert result.ret == USAGE_ERROR, result.stdout.str()
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("errors", 0) + outcomes.get("failed", 0) == 1 and not outcomes.get("passed"), result.stdout.str()
+    result.stdout.fnmatch_lines([f"*{message}"])
+    assert "Traceback" not in result.stdout.str() and "AttributeError" not in result.stdout.str()
+
+
+def test_wrong_input_shape_is_named_before_mean(pytester):
+    """A 1-channel input_shape for 3-channel data blamed mean=(...) in a traceback, for every check."""
+    write_conftest(
+        pytester,
+        """
+        @pytest.fixture(scope="session")
+        def mlguard_model():
+            import torch
+            net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.LazyLinear(10))
+            return TorchModel(net, input_shape=(1, 8, 8), n_classes=10, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+
+        @pytest.fixture(scope="session")
+        def mlguard_data():
+            rng = np.random.default_rng(0)
+            return EvalData(rng.random((40, 3, 8, 8), dtype=np.float32), np.arange(40) % 10)
+        """,
+    )
+    result = pytester.runpytest_subprocess("--mlguard", "-p", "no:randomly")
+    assert result.ret == USAGE_ERROR, result.stdout.str()
+    text = result.stdout.str()
+    result.stdout.fnmatch_lines(["*Expected evaluation samples of the model's input shape (1, 8, 8) but mlguard_data holds samples of shape (3, 8, 8)*"])
+    assert "mean=" not in text and "def mlguard_model" not in text, text
+    assert text.count("Expected evaluation samples") <= 2  # the error, and its line in the short summary
+
+
+def test_a_bad_declaration_inside_a_fixture_is_one_usage_error_naming_it(pytester):
+    write_conftest(
+        pytester,
+        """
+        @pytest.fixture(scope="session")
+        def mlguard_model():
+            return zoo.good_model()
+
+        @pytest.fixture(scope="session")
+        def mlguard_data():
+            return EvalData(np.zeros((10, 1, 8, 8)), np.linspace(0, 1, 10))
+        """,
+    )
+    result = pytester.runpytest_subprocess("--mlguard", "-p", "no:randomly")
+    assert result.ret == USAGE_ERROR, result.stdout.str()
+    result.stdout.fnmatch_lines(["*mlguard_data (conftest.py:*): Expected integer class labels in y but got dtype float64*"])
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("errors") == 1 and not outcomes.get("passed"), result.stdout.str()
+    assert "Traceback" not in result.stdout.str() and "def mlguard_data" not in result.stdout.str()
+
+
+def test_a_missing_data_fixture_is_reported_once_and_stops_the_suite(pytester):
+    write_conftest(
+        pytester,
+        """
+        @pytest.fixture(scope="session")
+        def mlguard_model():
+            return zoo.good_model()
+        """,
+    )
+    result = pytester.runpytest_subprocess("--mlguard", "-p", "no:randomly")
+    assert result.ret == USAGE_ERROR, result.stdout.str()
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("errors") == 1 and not outcomes.get("passed"), result.stdout.str()
+    result.stdout.fnmatch_lines(["*no mlguard_data fixture: define one in conftest.py*"])
+
+
+def test_inputs_far_outside_the_value_range_warn_once(pytester):
+    write_conftest(
+        pytester,
+        """
+        @pytest.fixture(scope="session")
+        def mlguard_model():
+            return zoo.good_model()
+
+        @pytest.fixture(scope="session")
+        def mlguard_data():
+            data = zoo.digits()
+            return EvalData(data.x * 16, data.y, name="digits-x16")
+        """,
+    )
+    result = pytester.runpytest_subprocess("--mlguard", "-p", "no:randomly", "-k", "accuracy or calibration")
+    result.stdout.fnmatch_lines(
+        ["*ContractWarning: mlguard_data 'digits-x16' holds values in [[]0, 16[]], outside the value_range (0, 1) of mlguard_model 'digits': attacks clip their inputs to value_range*"]
+    )
+    assert result.stdout.str().count("holds values in [0, 16]") == 1, result.stdout.str()
+
+
+def test_settings_are_checked_before_conftest_imports_anything(pytester):
+    """Configuration errors took 19-23 s to print one line: conftest.py imported torch first."""
+    pytester.makeconftest("raise RuntimeError('conftest.py imported before the settings were checked')\n")
+    result = pytester.runpytest_subprocess("--mlguard", "--mlguard-seed", "-1")
+    assert result.ret == USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: invalid value '-1' (type=str) for 'seed' in command line (--mlguard-seed)*"])
+    assert "imported before the settings" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_contract_error_on_xdist_workers_is_a_usage_error(project):
+    result = project.write(model="list_model", pipeline=None).run("--mlguard", "-p", "no:randomly", "-n", "2")
+    assert result.ret == USAGE_ERROR, result.stdout.str()
+    outcomes = result.parseoutcomes()
+    assert 1 <= outcomes.get("failed", 0) <= 2 and not outcomes.get("passed"), result.stdout.str()  # once per worker at most
+    result.stdout.fnmatch_lines(["*mlguard_model: model 'returns-list' returned a list of 2 items*"])
