@@ -326,7 +326,7 @@ class MlguardSession:
         """Load the baseline to compare with (a missing one stops the run now, not after the suite),
         set up the progress lines of long checks, and count the xdist workers that share the cores."""
         from .baseline.store import load_baseline, resolve_baseline
-        from .reporting.progress import Progress, terminal_writer
+        from .reporting.progress import Progress, TerminalDisplay
 
         self.baseline: dict[str, Any] | None = None
         name = self.settings.get("baseline.compare")
@@ -336,7 +336,7 @@ class MlguardSession:
             self.baseline = load_baseline(path, name=name, where=where)
         quiet = self.is_worker or not self.enabled or self.config.getoption("verbose") < 0
         self.progress = Progress(
-            None if quiet else terminal_writer(self.config),
+            None if quiet else TerminalDisplay(self.config),
             after=self.settings.get("progress.after"),
             every=self.settings.get("progress.every"),
         )

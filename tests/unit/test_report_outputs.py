@@ -266,31 +266,74 @@ def test_terminal_summary_names_the_files_and_the_comparison(tmp_path):
 
 
 # -- progress -------------------------------------------------------------------------------------
-def test_progress_lines_name_the_check_its_place_and_how_far_then_done():
-    lines: list[str] = []
-    progress = Progress(lines.append, after=0.05, every=0.1)
+class Log:
+    """A display that is not a terminal (a CI log): lines only."""
+
+    live = False
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def line(self, text):
+        self.lines.append(text)
+
+
+class Screen(Log):
+    """A terminal: a status rewritten in place."""
+
+    live = True
+
+    def __init__(self):
+        super().__init__()
+        self.statuses: list[str] = []
+
+    def status(self, text):
+        self.statuses.append(text)
+
+
+def wait_for(condition, timeout=60.0):
+    """Until ``condition()`` holds (the timer thread is late on a loaded machine; no time is asserted)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the progress timer never wrote"
+        time.sleep(0.01)
+
+
+def test_progress_lines_in_a_log_name_the_check_its_place_and_how_far_then_done():
+    log = Log()
+    progress = Progress(log, after=0.0, every=0.01)
     progress.position(3, 6)
     with progress.running("digits", "attack[pgd-linf-0.1]"):
         progress.update("digits", 120, 360)
-        time.sleep(0.4)
-    assert lines, "a check running past `after` shows progress"
-    assert re.fullmatch(r"mlguard \[3/6\] attack\[pgd-linf-0\.1\] on digits: 120/360 samples, \d+ s", lines[0])
-    assert 2 <= len(lines) <= 6  # one line every `every` seconds, not one per update
-    assert re.fullmatch(r"mlguard \[3/6\] attack\[pgd-linf-0\.1\] on digits: done in \d+ s", lines[-1])
-    count = len(lines)
-    time.sleep(0.15)
-    assert len(lines) == count  # nothing after the check is done
+        wait_for(lambda: any("120/360" in line for line in log.lines))
+    *running, done = log.lines
+    assert running and all(re.fullmatch(r"mlguard \[3/6\] attack\[pgd-linf-0\.1\] on digits: (120/360 samples, )?\d+ s", line) for line in running)
+    assert "120/360 samples" in running[-1]
+    assert re.fullmatch(r"mlguard \[3/6\] attack\[pgd-linf-0\.1\] on digits: done in \d+ s", done)
+
+
+def test_progress_on_a_terminal_is_a_status_rewritten_then_erased():
+    screen = Screen()
+    progress = Progress(screen, after=0.0, every=3600.0, refresh=0.01)
+    with progress.running("digits", "attack[pgd-linf-0.1]"):
+        progress.update("digits", 120, 360)
+        wait_for(lambda: any("120/360" in status for status in screen.statuses))
+    *running, erased = screen.statuses
+    assert re.fullmatch(r"mlguard attack\[pgd-linf-0\.1\] on digits: 120/360 samples, \d+ s", running[-1])
+    assert erased == "" and "" not in running and screen.lines == []  # erased when done; `every` is for logs only
 
 
 def test_fast_checks_quiet_runs_and_disabled_progress_show_nothing():
-    lines: list[str] = []
-    with Progress(lines.append, after=5.0, every=1.0).running("m", "accuracy"):
-        time.sleep(0.05)
-    with Progress(None, after=0.0, every=0.1).running("m", "accuracy"):  # -q or an xdist worker
-        time.sleep(0.05)
-    with Progress(lines.append, after=None, every=0.1).running("m", "accuracy"):  # progress.after = none
-        time.sleep(0.05)
-    assert lines == []
+    screen, log = Screen(), Log()
+    with Progress(screen, after=3600.0, every=0.01).running("m", "accuracy"):
+        pass
+    with Progress(log, after=0.0, every=3600.0).running("m", "accuracy"):  # a log shows checks longer than `every`
+        pass
+    with Progress(None, after=0.0, every=0.01).running("m", "accuracy"):  # -q or an xdist worker
+        pass
+    with Progress(screen, after=None, every=0.01).running("m", "accuracy"):  # progress.after = none
+        pass
+    assert screen.statuses == screen.lines == log.lines == []
 
 
 @pytest.mark.parametrize(
@@ -345,11 +388,11 @@ def test_score_goodness_of_each_kind_of_check(result, goodness):
 
 
 def test_a_check_that_runs_other_checks_is_reported_as_itself():
-    lines: list[str] = []
-    progress = Progress(lines.append, after=0.0, every=0.05)
+    log = Log()
+    progress = Progress(log, after=0.0, every=0.01)
     with progress.running("digits", "gate[robustness]"):
         with progress.running("digits", "attack[pgd-linf-0.1]"):
-            time.sleep(0.15)
-        time.sleep(0.1)
-    assert lines and all("gate[robustness] on digits" in line for line in lines)
-    assert lines[-1].endswith(" s") and "done in" in lines[-1]
+            wait_for(lambda: len(log.lines) >= 2)
+        wait_for(lambda: len(log.lines) >= 3)
+    assert all("gate[robustness] on digits" in line for line in log.lines)
+    assert "done in" in log.lines[-1] and sum("done in" in line for line in log.lines) == 1
