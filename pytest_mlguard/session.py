@@ -40,6 +40,7 @@ CLI_OPTION_KEYS = (
     ("baseline.compare_fail", "mlguard_compare_fail"),
     ("budget", "mlguard_budget"),
     ("cache", "mlguard_cache"),
+    ("report.durations", "mlguard_durations"),
 )
 
 
@@ -225,9 +226,13 @@ class MlguardSession:
 
     # -- results ------------------------------------------------------------------------------------
     def record(self, result: CheckResult, item: pytest.Item | None = None) -> None:
-        self.results.append(result.to_dict())
+        """Keep ``result`` for the report, with the node id of the test that measured it (a suite item
+        or a custom test's ``mlguard.check(...)``)."""
+        data = result.to_dict()
+        if item is not None:
+            data["nodeid"] = item.nodeid
+        self.results.append(data)
         if item is not None:  # JUnit XML <property> elements, for CI dashboards
-            data = result.to_dict()
             for name in ("model", "metric", "value", result.kind, "threshold", "n", "passed", "verdict"):
                 item.user_properties.append((f"mlguard_{name}", data[name]))
         self.config.hook.pytest_mlguard_result(config=self.config, result=result)
@@ -456,7 +461,9 @@ class MlguardSession:
         from .reporting.terminal import summary_lines
 
         reporter.write_sep("=", "mlguard")
-        for line, markup in summary_lines(getattr(self, "report", None), self.written, verbosity=self.config.getoption("verbose")):
+        for line, markup in summary_lines(
+            getattr(self, "report", None), self.written, verbosity=self.config.getoption("verbose"), slowest=self.settings.get("report.durations")
+        ):
             reporter.write_line(line, **markup)
         if self.write_error:
             reporter.write_line(self.write_error, red=True)
