@@ -134,7 +134,8 @@ def _not_measured(report: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _run_summary(report: Mapping[str, Any], not_measured: Sequence[Mapping[str, Any]]) -> str:
     """``34 of 34 checks passed; not measured: 1 not applicable`` (the measured checks' counts, then
     those planned but not measured, by kind)."""
-    summary = report.get("summary") if isinstance(report.get("summary"), Mapping) else {}
+    summary = report.get("summary")
+    summary = summary if isinstance(summary, Mapping) else {}
     text = f"{summary.get('passed', 0)} of {summary.get('total', 0)} checks passed"
     kinds = Counter(row["kind"] for row in not_measured)
     if kinds:
@@ -174,13 +175,15 @@ def _model_plots(model: str, checks: Sequence[Mapping[str, Any]], figures_cache:
     if not any(f["kind"] == "reliability" for f in figures):
         missing.append("No reliability diagram: no calibration check recorded reliability bins.")
     corruption, attack = by_family.get("corruption", []), by_family.get("attack", [])
-    for kind, draw, checks, alt, caption, absent in (
+    attack_caption = (
+        "Robust accuracy against epsilon, from the clean accuracy at 0; failing checks circled in red; sweeps draw their whole curve, "
+        "minimal-perturbation attacks the share of samples they needed more than epsilon to flip."
+    )
+    for kind, draw, drawn, alt, caption, absent in (
         ("corruption", plots.corruption_figure, corruption, f"corruption curves of {model}", "Accuracy against corruption severity, from the clean accuracy at 0; failing checks circled in red.", "No accuracy-against-severity plot: no corruption check recorded a result."),
-        ("attack", plots.attack_figure, attack, f"robust accuracy against epsilon of {model}: {', '.join(plots.attack_series(attack))}",
-         "Robust accuracy against epsilon, from the clean accuracy at 0; failing checks circled in red; sweeps draw their whole curve, "
-         "minimal-perturbation attacks the share of samples they needed more than epsilon to flip.", "No robust-accuracy-against-epsilon plot: no attack check recorded a result."),
+        ("attack", plots.attack_figure, attack, f"robust accuracy against epsilon of {model}: {', '.join(plots.attack_series(attack))}", attack_caption, "No robust-accuracy-against-epsilon plot: no attack check recorded a result."),
     ):
-        png = cached(draw, model, checks)
+        png = cached(draw, model, drawn)
         if png:
             figures.append({"kind": kind, "png": png, "alt": alt, "caption": caption})
         else:

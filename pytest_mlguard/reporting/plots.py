@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import itertools
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -175,7 +176,7 @@ def reliability_diagram(check: Mapping[str, Any], bins: Mapping[str, Any], name:
             top.bar(left, high - low, bottom=low, width=width, align="edge", label=None if label in labels else label, **style)
             labels.add(label)
 
-    for left, right, a, c, n in zip(edges[:-1], edges[1:], accuracy, confidence, count):
+    for (left, right), a, c, n in zip(itertools.pairwise(edges), accuracy, confidence, count):
         if n <= 0:
             continue
         bar(left, right - left, 0.0, min(a, c), "accuracy", _ACCURACY)
@@ -190,7 +191,7 @@ def reliability_diagram(check: Mapping[str, Any], bins: Mapping[str, Any], name:
     top.set_title(label + (f", {check['metric']} {value:.4f}" if value is not None else ""), fontsize=10)
     top.legend(loc="upper left", fontsize=8)
     total = sum(count) or 1.0
-    bottom.bar(edges[:-1], [c / total for c in count], width=[b - a for a, b in zip(edges[:-1], edges[1:])], align="edge", color=_GREY)
+    bottom.bar(edges[:-1], [c / total for c in count], width=[b - a for a, b in itertools.pairwise(edges)], align="edge", color=_GREY)
     bottom.set_xlabel("confidence")
     bottom.set_ylabel("share")
     return figure

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import json
 import re
 import time
@@ -285,7 +286,7 @@ def test_reliability_bars_never_overlap_and_each_looks_like_its_legend_entry():
         by_bin.setdefault(round(p.get_x(), 6), []).append((p.get_y(), p.get_y() + p.get_height()))
     for spans in by_bin.values():
         spans.sort()
-        assert all(a[1] <= b[0] + 1e-9 for a, b in zip(spans, spans[1:])), spans  # stacked, never drawn over each other
+        assert all(a[1] <= b[0] + 1e-9 for a, b in itertools.pairwise(spans)), spans  # stacked, never drawn over each other
     assert max(top for spans in by_bin.values() for _, top in spans) == pytest.approx(1.0)  # the bin at 0.56 reaches its accuracy
 
 
@@ -301,7 +302,11 @@ def test_minimal_attacks_are_named_as_such_not_as_sweeps():
 
 
 def test_calibration_under_shift_draws_single_points_as_bars_beside_their_own_clean_ece():
-    from pytest_mlguard.reporting.plots import shift_calibration_figure, shift_layout, shift_points
+    from pytest_mlguard.reporting.plots import (
+        shift_calibration_figure,
+        shift_layout,
+        shift_points,
+    )
 
     def attack(name, eps, ece, clean, n):
         return {**check(f"attack[{name}-{eps}]", 0.5, details={"attack": name.split("-")[0], "norm": "linf", "eps": eps, "ece_adversarial": ece, "clean_ece": clean}), "n": n}
