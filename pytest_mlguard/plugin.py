@@ -92,6 +92,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "others run on fewer samples or are cut, and the report says which (default: none)",
     )
     group.addoption(
+        "--mlguard-durations",
+        dest="mlguard_durations",
+        metavar="N",
+        help="list the N slowest checks at the end of the run, with their seconds and model evaluations; "
+        "0 lists none (default: 5)",
+    )
+    group.addoption(
         "--mlguard-set",
         dest="mlguard_set",
         action="append",

@@ -44,6 +44,7 @@ CLI_OPTION_KEYS = (
     ("baseline.compare_fail", "mlguard_compare_fail"),
     ("budget", "mlguard_budget"),
     ("cache", "mlguard_cache"),
+    ("report.durations", "mlguard_durations"),
 )
 
 
@@ -286,9 +287,13 @@ class MlguardSession:
 
     # -- results ------------------------------------------------------------------------------------
     def record(self, result: CheckResult, item: pytest.Item | None = None) -> None:
-        self.results.append(result.to_dict())
+        """Keep ``result`` for the report, with the node id of the test that measured it (a suite item
+        or a custom test's ``mlguard.check(...)``)."""
+        data = result.to_dict()
+        if item is not None:
+            data["nodeid"] = item.nodeid
+        self.results.append(data)
         if item is not None:  # JUnit XML <property> elements, for CI dashboards
-            data = result.to_dict()
             for name in ("model", "metric", "value", result.kind, "threshold", "n", "passed", "verdict"):
                 item.user_properties.append((f"mlguard_{name}", data[name]))
         self.config.hook.pytest_mlguard_result(config=self.config, result=result)
@@ -392,7 +397,7 @@ class MlguardSession:
         """Load the baseline to compare with (a missing one stops the run now, not after the suite),
         set up the progress lines of long checks, and count the xdist workers that share the cores."""
         from .baseline.store import load_baseline, resolve_baseline
-        from .reporting.progress import Progress, terminal_writer
+        from .reporting.progress import Progress, TerminalDisplay
 
         self.baseline: dict[str, Any] | None = None
         name = self.settings.get("baseline.compare")
@@ -402,7 +407,7 @@ class MlguardSession:
             self.baseline = load_baseline(path, name=name, where=where)
         quiet = self.is_worker or not self.enabled or self.config.getoption("verbose") < 0
         self.progress = Progress(
-            None if quiet else terminal_writer(self.config),
+            None if quiet else TerminalDisplay(self.config),
             after=self.settings.get("progress.after"),
             every=self.settings.get("progress.every"),
         )
@@ -523,7 +528,9 @@ class MlguardSession:
         from .reporting.terminal import summary_lines
 
         reporter.write_sep("=", "mlguard")
-        for line, markup in summary_lines(getattr(self, "report", None), self.written, verbosity=self.config.getoption("verbose")):
+        for line, markup in summary_lines(
+            getattr(self, "report", None), self.written, verbosity=self.config.getoption("verbose"), slowest=self.settings.get("report.durations")
+        ):
             reporter.write_line(line, **markup)
         if self.write_error:
             reporter.write_line(self.write_error, red=True)

@@ -16,13 +16,15 @@ Example:
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .badge import score_color
 from .examples import failing_examples
-from .report import family_rank
+from .progress import check_label
+from .report import custom_test, family_rank
 
 __all__ = ["render_html"]
 
@@ -44,8 +46,9 @@ def _fmt_change(change: Any, metric: str = "") -> str:
     return f"{change:+.1f}" if metric == "score" else f"{change:+.4f}"
 
 
-def _interval(check: Mapping[str, Any]) -> str | None:
-    """A confidence interval, where a check carries one (``interval``: ``[low, high]`` or a mapping)."""
+def _interval(check: Mapping[str, Any]) -> tuple[str, str] | None:
+    """A confidence interval, where a check carries one (``interval``: ``[low, high]`` or a mapping),
+    as its bounds and how it was made (``95% wilson``; empty where the check does not say)."""
     value = check.get("interval", check.get("details", {}).get("interval"))
     if isinstance(value, Mapping):
         low = value.get("low", value.get("lower"))
@@ -56,10 +59,10 @@ def _interval(check: Mapping[str, Any]) -> str | None:
         return None
     if not all(isinstance(v, (int, float)) for v in (low, high)):
         return None
-    text = f"[{low:.4f}, {high:.4f}]"
+    method = ""
     if isinstance(value, Mapping) and isinstance(value.get("confidence"), (int, float)):
-        text += f" {value['confidence']:.0%} {value.get('method') or ''}".rstrip()
-    return text
+        method = f"{value['confidence']:.0%} {value.get('method') or ''}".rstrip()
+    return f"[{low:.4f}, {high:.4f}]", method
 
 
 def _verdict(check: Mapping[str, Any]) -> str:
@@ -70,15 +73,13 @@ def _verdict(check: Mapping[str, Any]) -> str:
 
 
 def _verdict_note(check: Mapping[str, Any]) -> str:
-    """What an inconclusive verdict counted as, and the sample size that would decide it; early
-    stopping; a result reused from the cache."""
+    """What an inconclusive verdict counted as, and the sample size that would decide it; a result
+    reused from the cache. (Early stopping has a column of its own.)"""
     notes = []
     if _verdict(check) == "inconclusive":
         notes.append(f"{'passed' if check.get('passed') else 'failed'} by policy {check.get('policy', 'estimate')}")
         if check.get("required_n"):
             notes.append(f"n={check['required_n']} would decide")
-    if check.get("evaluations_saved"):
-        notes.append(f"stopped early: {check['evaluations_saved']} evaluations saved")
     cached = check.get("details", {}).get("cached") if isinstance(check.get("details"), Mapping) else None
     if isinstance(cached, Mapping):
         notes.append(f"from the cache, measured {cached.get('stored_at')}")
@@ -102,7 +103,53 @@ def _check_row(check: Mapping[str, Any]) -> dict[str, Any]:
         "passed": bool(check.get("passed")),
         "verdict": _verdict(check),
         "note": _verdict_note(check),
+        "saved": check.get("evaluations_saved") or None,
+        "test": custom_test(check),
     }
+
+
+#: how the report names each kind of check that was not measured (``skipped[].kind``)
+_NOT_MEASURED = {"cut": "cut", "skipped": "skipped", "not-applicable": "not applicable"}
+
+
+def _not_measured(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Checks planned but not measured, with why: the report's ``skipped`` list (cut by the budget,
+    skipped, not applicable), and the budget's cut checks where that list does not name them."""
+    rows = []
+    for entry in report.get("skipped") or ():
+        if isinstance(entry, Mapping):
+            nodeid = entry.get("nodeid")
+            label = check_label(nodeid) if isinstance(nodeid, str) else "?"
+            kind = str(entry.get("kind") or "skipped")
+            rows.append({"model": entry.get("model"), "id": entry.get("id") or label, "kind": _NOT_MEASURED.get(kind, kind),
+                         "reason": entry.get("reason"), "test": custom_test(entry), "nodeid": nodeid})
+    budget = report.get("budget")
+    listed = {row["nodeid"] for row in rows}
+    for entry in (budget.get("cut") if isinstance(budget, Mapping) else None) or ():
+        if isinstance(entry, Mapping) and entry.get("node") not in listed:
+            rows.append({"model": None, "id": entry.get("check"), "kind": "cut", "reason": entry.get("reason"), "test": None, "nodeid": entry.get("node")})
+    return rows
+
+
+def _run_summary(report: Mapping[str, Any], not_measured: Sequence[Mapping[str, Any]]) -> str:
+    """``34 of 34 checks passed; not measured: 1 not applicable`` (the measured checks' counts, then
+    those planned but not measured, by kind)."""
+    summary = report.get("summary")
+    summary = summary if isinstance(summary, Mapping) else {}
+    text = f"{summary.get('passed', 0)} of {summary.get('total', 0)} checks passed"
+    kinds = Counter(row["kind"] for row in not_measured)
+    if kinds:
+        text += "; not measured: " + ", ".join(f"{count} {kind}" for kind, count in kinds.items())
+    return text
+
+
+def _selection(value: Any) -> str:
+    """The selection of a partial run (``report["selection"]``), whatever shape it is written in."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {v}" for k, v in value.items() if v not in (None, "", [], {}))
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(v) for v in value)
+    return "" if value is None else str(value)
 
 
 def _model_plots(model: str, checks: Sequence[Mapping[str, Any]], figures_cache: Any) -> dict[str, Any]:
@@ -121,24 +168,37 @@ def _model_plots(model: str, checks: Sequence[Mapping[str, Any]], figures_cache:
                     "kind": "reliability",
                     "png": png,
                     "alt": f"reliability diagram of {model}, {check['id']}",
-                    "caption": f"Reliability diagram ({check['id']}): accuracy of each confidence bin against its confidence; "
-                    "red is the gap to the diagonal, grey the share of samples per bin.",
+                    "caption": f"Reliability diagram ({check['id']}): accuracy of each confidence bin; hatched, the gap to the "
+                    "bin's mean confidence (red: confidence above accuracy, blue: below it); grey, the share of samples per bin.",
                 }
             )
     if not any(f["kind"] == "reliability" for f in figures):
         missing.append("No reliability diagram: no calibration check recorded reliability bins.")
-    for kind, draw, caption, absent in (
-        ("corruption", plots.corruption_figure, "Accuracy against corruption severity, from the clean accuracy at 0; failing checks circled in red.", "No accuracy-against-severity plot: no corruption check recorded a result."),
-        ("attack", plots.attack_figure, "Robust accuracy against epsilon, from the clean accuracy at 0; failing checks circled in red.", "No robust-accuracy-against-epsilon plot: no attack check recorded a result."),
+    corruption, attack = by_family.get("corruption", []), by_family.get("attack", [])
+    attack_caption = (
+        "Robust accuracy against epsilon, from the clean accuracy at 0; failing checks circled in red; sweeps draw their whole curve, "
+        "minimal-perturbation attacks the share of samples they needed more than epsilon to flip."
+    )
+    for kind, draw, drawn, alt, caption, absent in (
+        ("corruption", plots.corruption_figure, corruption, f"corruption curves of {model}", "Accuracy against corruption severity, from the clean accuracy at 0; failing checks circled in red.", "No accuracy-against-severity plot: no corruption check recorded a result."),
+        ("attack", plots.attack_figure, attack, f"robust accuracy against epsilon of {model}: {', '.join(plots.attack_series(attack))}", attack_caption, "No robust-accuracy-against-epsilon plot: no attack check recorded a result."),
     ):
-        png = cached(draw, model, by_family.get(kind, []))
+        png = cached(draw, model, drawn)
         if png:
-            figures.append({"kind": kind, "png": png, "alt": f"{kind} curves of {model}", "caption": caption})
+            figures.append({"kind": kind, "png": png, "alt": alt, "caption": caption})
         else:
             missing.append(absent)
-    png = cached(plots.shift_calibration_figure, model, by_family.get("corruption", []), by_family.get("attack", []))
+    png = cached(plots.shift_calibration_figure, model, corruption, attack)
     if png:
-        figures.append({"kind": "calibration-shift", "png": png, "alt": f"ECE under shift of {model}", "caption": "ECE under corruption and under attack: how confidence degrades, not only accuracy."})
+        figures.append(
+            {
+                "kind": "calibration-shift",
+                "png": png,
+                "alt": f"ECE under shift of {model}: {plots.shift_description(corruption, attack)}",
+                "caption": "ECE under corruption and under attack, each beside the ECE of the same samples without the shift "
+                "(a check that stops early measures fewer samples): how confidence degrades, not only accuracy.",
+            }
+        )
     return {"name": model, "figures": figures, "missing": missing}
 
 
@@ -187,6 +247,7 @@ def render_html(report: Mapping[str, Any], output: Path, *, examples_per_check: 
     for check in checks:
         by_model.setdefault(check["model"], []).append(check)
     rows = [_check_row(c) for c in checks]
+    not_measured = _not_measured(report)
     families = sorted({f for entry in report.get("score_components", {}).values() for f in entry["components"]}, key=lambda f: (family_rank(f), f))
     from . import plots
 
@@ -201,6 +262,14 @@ def render_html(report: Mapping[str, Any], output: Path, *, examples_per_check: 
         "comparison": report.get("comparison"),
         "checks": rows,
         "has_intervals": any(r["interval"] for r in rows),
+        "interval_methods": sorted({r["interval"][1] for r in rows if r["interval"] and r["interval"][1]}),
+        "has_saved": any(r["saved"] for r in rows),
+        "has_notes": any(r["note"] for r in rows),
+        "not_measured": not_measured,
+        "run_summary": _run_summary(report, not_measured),
+        "interrupted": bool(report.get("interrupted")),
+        "partial": bool(report.get("partial")),
+        "selection": _selection(report.get("selection")),
         "plots": [_model_plots(model, model_checks, figures_cache) for model, model_checks in by_model.items()],
         "examples": failing_examples(report, output, per_check=examples_per_check),
         "models": _model_rows(report.get("models", {})),

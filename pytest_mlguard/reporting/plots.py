@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import itertools
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -33,14 +34,19 @@ from typing import Any
 __all__ = [
     "FigureCache",
     "attack_figure",
+    "attack_series",
     "corruption_figure",
     "png_base64",
+    "reliability_diagram",
     "reliability_figures",
     "score_figure",
     "shift_calibration_figure",
+    "shift_description",
+    "shift_layout",
+    "shift_points",
 ]
 
-_BLUE, _RED, _GREY = "#1f77b4", "#d62728", "#7f7f7f"
+_BLUE, _RED, _GREY, _ORANGE, _PURPLE = "#1f77b4", "#d62728", "#7f7f7f", "#ff7f0e", "#9467bd"
 
 
 def _figure(width: float = 5.2, height: float = 3.6) -> Any:
@@ -133,43 +139,68 @@ def _bins_of(reliability: Any) -> list[tuple[str, Mapping[str, Any]]]:
     return [(str(name), bins) for name, bins in reliability.items() if isinstance(bins, Mapping) and all(k in bins for k in ("accuracy", "confidence", "count"))]
 
 
-def reliability_figures(check: Mapping[str, Any]) -> list[str]:
-    """Reliability diagrams of a calibration check: bin accuracy against bin confidence, with the
-    gap to the diagonal and the share of samples in each bin."""
-    images = []
-    for name, bins in _bins_of(check.get("details", {}).get("reliability")):
-        accuracy = [float(a) for a in bins["accuracy"]]
-        confidence = [float(c) for c in bins["confidence"]]
-        count = [float(c) for c in bins["count"]]
-        n_bins = len(accuracy)
-        if not n_bins or len(confidence) != n_bins or len(count) != n_bins:
+#: the reliability diagram's bars: accuracy, then the gap to the bin's confidence, never drawn over
+#: each other, each opaque and styled as its legend entry
+_ACCURACY = {"color": _BLUE, "edgecolor": "white", "linewidth": 0.8}
+_UNDER = {"color": "#9ecae9", "edgecolor": _BLUE, "hatch": "\\\\", "linewidth": 0.0}
+_OVER = {"color": "#f4b6b6", "edgecolor": _RED, "hatch": "//", "linewidth": 0.0}
+
+
+def reliability_diagram(check: Mapping[str, Any], bins: Mapping[str, Any], name: str = "") -> Any:
+    """The reliability diagram of one set of ``bins`` of a calibration check, as a matplotlib
+    ``Figure`` (``None`` if the bins do not hold one): per bin, a bar up to its accuracy, and the gap
+    to its mean confidence above (overconfident: confidence above accuracy) or within it
+    (underconfident: accuracy above confidence), then the share of samples per bin below.
+
+    Example:
+        >>> bins = {"accuracy": [0.5, 1.0], "confidence": [0.7, 0.6], "count": [4, 1]}
+        >>> figure = reliability_diagram({"model": "m", "id": "calibration[ece]", "metric": "ece", "value": 0.1}, bins)
+        >>> sorted(figure.axes[0].get_legend_handles_labels()[1])
+        ['accuracy', 'accuracy above confidence', 'confidence above accuracy', 'perfect calibration']
+    """
+    accuracy = [float(a) for a in bins["accuracy"]]
+    confidence = [float(c) for c in bins["confidence"]]
+    count = [float(c) for c in bins["count"]]
+    n_bins = len(accuracy)
+    if not n_bins or len(confidence) != n_bins or len(count) != n_bins:
+        return None
+    edges = [float(e) for e in bins.get("edges", [])]
+    if len(edges) != n_bins + 1:
+        edges = [i / n_bins for i in range(n_bins + 1)]
+    figure = _figure(5.2, 4.4)
+    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+    labels: set[str] = set()
+
+    def bar(left: float, width: float, low: float, high: float, label: str, style: Mapping[str, Any]) -> None:
+        if high > low:
+            top.bar(left, high - low, bottom=low, width=width, align="edge", label=None if label in labels else label, **style)
+            labels.add(label)
+
+    for (left, right), a, c, n in zip(itertools.pairwise(edges), accuracy, confidence, count):
+        if n <= 0:
             continue
-        edges = [float(e) for e in bins.get("edges", [])]
-        if len(edges) != n_bins + 1:
-            edges = [i / n_bins for i in range(n_bins + 1)]
-        left = edges[:-1]
-        width = [b - a for a, b in zip(edges[:-1], edges[1:])]
-        filled = [c > 0 for c in count]
-        figure = _figure(5.2, 4.4)
-        top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1))
-        top.bar(left, [a if f else 0 for a, f in zip(accuracy, filled)], width=width, align="edge", color=_BLUE, edgecolor="white", label="accuracy")
-        gap_bottom = [min(a, c) for a, c in zip(accuracy, confidence)]
-        gap = [abs(c - a) if f else 0 for a, c, f in zip(accuracy, confidence, filled)]
-        top.bar(left, gap, bottom=gap_bottom, width=width, align="edge", color=_RED, alpha=0.35, edgecolor=_RED, hatch="//", label="gap to confidence")
-        top.plot([0, 1], [0, 1], linestyle="--", color=_GREY, label="perfect calibration")
-        top.set_xlim(0, 1)
-        top.set_ylim(0, 1)
-        top.set_ylabel("accuracy")
-        value = _number(check.get("value"))
-        label = f"{_short(check['model'], 24)}: {check['id']}" + (f" ({name})" if name else "")
-        top.set_title(label + (f", {check['metric']} {value:.4f}" if value is not None else ""), fontsize=10)
-        top.legend(loc="upper left", fontsize=8)
-        total = sum(count) or 1.0
-        bottom.bar(left, [c / total for c in count], width=width, align="edge", color=_GREY)
-        bottom.set_xlabel("confidence")
-        bottom.set_ylabel("share")
-        images.append(png_base64(figure))
-    return images
+        bar(left, right - left, 0.0, min(a, c), "accuracy", _ACCURACY)
+        bar(left, right - left, c, a, "accuracy above confidence", _UNDER)  # underconfident: within the accuracy bar
+        bar(left, right - left, a, c, "confidence above accuracy", _OVER)  # overconfident: above it
+    top.plot([0, 1], [0, 1], linestyle="--", color=_GREY, label="perfect calibration")
+    top.set_xlim(0, 1)
+    top.set_ylim(0, 1)
+    top.set_ylabel("accuracy")
+    value = _number(check.get("value"))
+    label = f"{_short(check['model'], 24)}: {check['id']}" + (f" ({name})" if name else "")
+    top.set_title(label + (f", {check['metric']} {value:.4f}" if value is not None else ""), fontsize=10)
+    top.legend(loc="upper left", fontsize=8)
+    total = sum(count) or 1.0
+    bottom.bar(edges[:-1], [c / total for c in count], width=[b - a for a, b in itertools.pairwise(edges)], align="edge", color=_GREY)
+    bottom.set_xlabel("confidence")
+    bottom.set_ylabel("share")
+    return figure
+
+
+def reliability_figures(check: Mapping[str, Any]) -> list[str]:
+    """Reliability diagrams of a calibration check (:func:`reliability_diagram`), one per set of bins."""
+    figures = (reliability_diagram(check, bins, name) for name, bins in _bins_of(check.get("details", {}).get("reliability")))
+    return [png_base64(figure) for figure in figures if figure is not None]
 
 
 def _curve_axes(title: str, xlabel: str, ylabel: str) -> tuple[Any, Any]:
@@ -227,7 +258,9 @@ def corruption_figure(model: str, checks: Sequence[Mapping[str, Any]]) -> str | 
 
 
 def _sweep_curves(checks: Iterable[Mapping[str, Any]]) -> dict[str, list[tuple[float, float, bool]]]:
-    """Series from sweep and minimal attacks, whose details hold a whole ``curve`` (eps, robust_accuracy)."""
+    """Series from sweeps and minimal attacks, whose details hold a whole ``curve`` (eps,
+    robust_accuracy): ``pgd-linf (sweep)``, or ``deepfool-l2 (minimal perturbation)``, whose curve is
+    the share of samples that the attack needed a larger perturbation than epsilon to flip."""
     series: dict[str, list[tuple[float, float, bool]]] = {}
     for check in checks:
         details = check.get("details", {})
@@ -240,8 +273,21 @@ def _sweep_curves(checks: Iterable[Mapping[str, Any]]) -> dict[str, list[tuple[f
         points = [(float(x), float(y), True) for x, y in zip(xs, ys) if _number(x) is not None and _number(y) is not None]
         if points:
             name = "-".join(str(details[k]) for k in ("attack", "norm") if isinstance(details.get(k), str)) or check["id"]
-            series[f"{name} (sweep)"] = sorted(points)
+            kind = "sweep" if str(check["id"]).endswith("-sweep]") else "minimal perturbation" if "perturbation" in details else "curve"
+            series[f"{name} ({kind})"] = sorted(points)
     return series
+
+
+def attack_series(checks: Sequence[Mapping[str, Any]]) -> dict[str, list[tuple[float, float, bool]]]:
+    """The lines of :func:`attack_figure` by name: ``(epsilon, robust accuracy, passed)`` points.
+
+    Example:
+        >>> deepfool = {"id": "attack[deepfool-l2]", "details": {"attack": "deepfool", "norm": "l2", "perturbation": {},
+        ...             "curve": {"eps": [0.5, 1.0], "robust_accuracy": [0.6, 0.1]}}}
+        >>> list(attack_series([deepfool]))
+        ['deepfool-l2 (minimal perturbation)']
+    """
+    return {**_curves(checks, ("attack", "norm"), "eps"), **_sweep_curves(checks)}
 
 
 def _norm_of(name: str) -> str:
@@ -255,7 +301,7 @@ def attack_figure(model: str, checks: Sequence[Mapping[str, Any]]) -> str | None
     """Robust accuracy against epsilon, one line per attack and norm (one panel per norm: their
     epsilons are in different units), from the clean accuracy at epsilon 0; failing checks are
     circled in red; sweeps draw their whole curve."""
-    series = {**_curves(checks, ("attack", "norm"), "eps"), **_sweep_curves(checks)}
+    series = attack_series(checks)
     if not series:
         return None
     norms = sorted({_norm_of(name) for name in series}, key=lambda n: (n != "linf", n))
@@ -270,31 +316,116 @@ def attack_figure(model: str, checks: Sequence[Mapping[str, Any]]) -> str | None
     return png_base64(figure)
 
 
+def _check_name(check: Mapping[str, Any]) -> str:
+    """``corruption[gaussian_noise-3]`` -> ``gaussian_noise-3``."""
+    text = str(check.get("id", ""))
+    return text[text.index("[") + 1 : -1] if "[" in text and text.endswith("]") else text
+
+
+def shift_points(corruption: Sequence[Mapping[str, Any]], attack: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The checks that measured the ECE under a shift, as points: ``group`` (``severity``, or
+    ``epsilon (<norm>)``), ``series`` (the corruption, or ``<attack>-<norm>``), ``x`` (severity or
+    epsilon), ``ece``, ``clean`` (the ECE of the same samples without the shift: a check that stops
+    early measures fewer samples than another, so each has its own), ``label`` and ``n``.
+
+    Example:
+        >>> noise = {"id": "corruption[gaussian_noise-3]", "n": 60,
+        ...          "details": {"corruption": "gaussian_noise", "severity": 3, "ece": 0.09, "clean_ece": 0.02}}
+        >>> [(p["group"], p["series"], p["x"], p["ece"], p["clean"]) for p in shift_points([noise], [])]
+        [('severity', 'gaussian_noise', 3.0, 0.09, 0.02)]
+    """
+    points = []
+    for family, checks in (("corruption", corruption), ("attack", attack)):
+        for check in checks:
+            details = check.get("details", {})
+            if family == "corruption":
+                x, names = _number(details.get("severity")), [details.get("corruption")]
+            else:
+                x, names = _number(details.get("eps")), [details.get("attack"), details.get("norm")]
+            ece = _number(details.get("ece"))
+            if ece is None and family == "attack":
+                ece = _number(details.get("ece_adversarial"))
+            if x is None or ece is None or not all(isinstance(n, str) for n in names):
+                continue
+            series = "-".join(names)
+            group = "severity" if family == "corruption" else f"epsilon ({_norm_of(series) or '?'})"
+            points.append(
+                {"family": family, "group": group, "series": series, "x": x, "ece": ece, "clean": _number(details.get("clean_ece")), "label": _check_name(check), "n": check.get("n")}
+            )
+    return points
+
+
+def shift_layout(points: Sequence[Mapping[str, Any]]) -> tuple[dict[str, dict[str, list[Mapping[str, Any]]]], list[Mapping[str, Any]]]:
+    """How :func:`shift_calibration_figure` draws ``points``: a line needs at least two measured
+    points, so a group (severity, or epsilon of one norm) where some series has two is a panel of
+    lines (by group, then series, sorted by x); every other point is a bar beside its clean ECE."""
+    groups: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
+    for point in points:
+        groups.setdefault(point["group"], {}).setdefault(point["series"], []).append(point)
+    lines: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
+    bars: list[Mapping[str, Any]] = []
+    for group in sorted(groups, key=lambda g: (g != "severity", g != "epsilon (linf)", g)):
+        series = groups[group]
+        if any(len(p) >= 2 for p in series.values()):
+            lines[group] = {name: sorted(series[name], key=lambda p: p["x"]) for name in sorted(series)}
+        else:
+            bars += [p for name in sorted(series) for p in sorted(series[name], key=lambda p: p["x"])]
+    return lines, bars
+
+
+def shift_description(corruption: Sequence[Mapping[str, Any]], attack: Sequence[Mapping[str, Any]]) -> str:
+    """What :func:`shift_calibration_figure` draws, in words (the image's alternative text)."""
+    lines, bars = shift_layout(shift_points(corruption, attack))
+    parts = [f"lines against {group}: " + ", ".join(f"{name} ({len(points)} points)" for name, points in series.items()) for group, series in lines.items()]
+    if bars:
+        shown = (f"{p['label']} {p['ece']:.3f}" + (f" (clean {p['clean']:.3f})" if p["clean"] is not None else "") for p in bars)
+        parts.append("bars, each beside the ECE of the same samples without the shift: " + ", ".join(shown))
+    return "; ".join(parts)
+
+
 def shift_calibration_figure(model: str, corruption: Sequence[Mapping[str, Any]], attack: Sequence[Mapping[str, Any]]) -> str | None:
-    """ECE against severity and against epsilon (one panel per norm), where the checks measured it
-    under shift, from the clean ECE at 0 where a check gives it (``details["clean_ece"]``)."""
-    attacks = _curves(attack, ("attack", "norm"), "eps", "ece") or _curves(attack, ("attack", "norm"), "eps", "ece_adversarial")
-    panels = [(series, "severity")] if (series := _curves(corruption, ("corruption",), "severity", "ece")) else []
-    for norm in sorted({_norm_of(name) for name in attacks}, key=lambda n: (n != "linf", n)):  # one panel per norm
-        panels.append(({k: v for k, v in attacks.items() if _norm_of(k) == norm}, f"epsilon ({norm})" if norm else "epsilon"))
-    if not panels:
+    """The ECE under corruption and under attack (:func:`shift_layout`): lines against severity or
+    epsilon (one panel per norm), from the clean ECE at 0 where the series' checks share one; and
+    bars for checks with a single point in their series, each beside the ECE of the same samples
+    without the shift."""
+    lines, bars = shift_layout(shift_points(corruption, attack))
+    if not lines and not bars:
         return None
-    clean_values = [_number(c.get("details", {}).get("clean_ece")) for c in [*corruption, *attack]]
-    clean = next((v for v in clean_values if v is not None), None)  # the ECE on clean data, at 0
-    figure = _figure(5.2 * len(panels), 3.6)
-    axes_list = figure.subplots(1, len(panels), squeeze=False)[0]
-    for axes, (series, xlabel) in zip(axes_list, panels):
+    panels = len(lines) + (1 if bars else 0)
+    figure = _figure(5.2 * panels, max(3.6, 1.2 + 0.42 * len(bars)))
+    axes_list = list(figure.subplots(1, panels, squeeze=False)[0])
+    for axes, (group, series) in zip(axes_list, lines.items()):
         for name, points in series.items():
-            xs, ys = [p[0] for p in points], [p[1] for p in points]
-            if clean is not None:
-                xs, ys = [0.0, *xs], [clean, *ys]
+            xs, ys = [p["x"] for p in points], [p["ece"] for p in points]
+            cleans = {p["clean"] for p in points}
+            if len(cleans) == 1 and None not in cleans:  # the same samples throughout: the line starts from them
+                xs, ys = [0.0, *xs], [cleans.pop(), *ys]
             axes.plot(xs, ys, marker="o", label=name)
         axes.set_title(f"{_short(model)}: calibration under shift", fontsize=10)
-        axes.set_xlabel(xlabel)
+        axes.set_xlabel(group)
         axes.set_ylabel("ECE")
         axes.set_ylim(bottom=0)
         axes.grid(alpha=0.3)
         axes.legend(fontsize=8)
+    if bars:
+        axes = axes_list[-1]
+        rows = list(range(len(bars)))[::-1]  # the first point on top
+        colours = {"corruption": _ORANGE, "attack": _PURPLE}
+        for family, label in (("corruption", "under corruption"), ("attack", "under attack")):
+            shown = [(y, p) for y, p in zip(rows, bars) if p["family"] == family]
+            if shown:
+                axes.barh([y - 0.2 for y, _ in shown], [p["ece"] for _, p in shown], height=0.38, color=colours[family], label=label)
+        clean = [(y, p) for y, p in zip(rows, bars) if p["clean"] is not None]
+        if clean:
+            axes.barh([y + 0.2 for y, _ in clean], [p["clean"] for _, p in clean], height=0.38, color="#c7c7c7", label="same samples, unshifted")
+        for y, p in zip(rows, bars):
+            axes.text(p["ece"], y - 0.2, f" {p['ece']:.3f}", va="center", fontsize=7)
+        axes.set_yticks(rows, [_short(f"{p['label']} (n={p['n']})" if p["n"] else p["label"], 32) for p in bars], fontsize=8)
+        axes.set_xlim(0, max(max(p["ece"], p["clean"] or 0.0) for p in bars) * 1.2 or 1.0)
+        axes.set_xlabel("ECE")
+        axes.set_title(f"{_short(model)}: calibration under shift", fontsize=10)
+        axes.grid(alpha=0.3, axis="x")
+        axes.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     return png_base64(figure)
 
 

@@ -21,14 +21,24 @@ from ..config.settings import Key
 from .atomic import write_files
 from .score import robustness_score
 
-__all__ = ["REPORT_KEYS", "SCHEMA", "build_report", "family_rank", "sort_key", "write_outputs"]
+__all__ = ["REPORT_KEYS", "SCHEMA", "SUITE_NODE", "build_report", "custom_test", "family_rank", "sort_key", "write_outputs"]
 
 REPORT_KEYS: tuple[Key, ...] = (
     Key("report.html", parse_bool, True, "write report.html (plots and failing examples) beside report.json"),
     Key("report.examples", parse_int(0, 100), 6, "thumbnails of failing examples shown per failing check in report.html"),
+    Key(
+        "report.durations",
+        parse_int(0, 10000),
+        5,
+        "slowest checks listed at the end of a run, with their seconds and model evaluations; 0 lists none",
+        cli="--mlguard-durations",
+    ),
 )
 
 SCHEMA = "pytest-mlguard/report/1"
+
+#: what the node id of every item of the built-in suite holds: ``<dir>/conftest.py::mlguard::<check>``
+SUITE_NODE = "::mlguard::"
 
 _FAMILY_ORDER = ("accuracy", "corruption", "attack", "calibration", "inputs", "resources", "determinism", "drift", "gate")
 
@@ -38,10 +48,23 @@ def family_rank(family: str) -> int:
     return _FAMILY_ORDER.index(family) if family in _FAMILY_ORDER else len(_FAMILY_ORDER)
 
 
+def custom_test(check: Mapping[str, Any]) -> str | None:
+    """The node id of the custom test whose ``mlguard.check(...)`` measured ``check``; ``None`` for
+    the built-in suite's items (and for reports written before checks carried their node id).
+
+    Example:
+        >>> custom_test({"nodeid": "tests/test_robust.py::test_noise"}), custom_test({"nodeid": "conftest.py::mlguard::accuracy"})
+        ('tests/test_robust.py::test_noise', None)
+    """
+    nodeid = check.get("nodeid")
+    return nodeid if isinstance(nodeid, str) and SUITE_NODE not in nodeid else None
+
+
 def sort_key(check: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Checks sort by model, family (suite order) and id, so that every run orders them alike."""
+    """Checks sort by model, family (suite order), id and the test that measured them, so that every
+    run orders them alike."""
     family = check["family"]
-    return (check["model"], family_rank(family), family, check["id"])
+    return (check["model"], family_rank(family), family, check["id"], str(check.get("nodeid", "")))
 
 
 def build_report(

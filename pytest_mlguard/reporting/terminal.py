@@ -3,18 +3,42 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["summary_lines"]
+from .report import custom_test
+
+__all__ = ["slowest_lines", "summary_lines"]
+
+
+def slowest_lines(checks: Sequence[Mapping[str, Any]], count: int) -> Iterator[str]:
+    """The ``count`` slowest checks, slowest first, with their seconds and model evaluations (what a
+    check costs, to scale it to another model or machine), like pytest's ``--durations``.
+
+    Example:
+        >>> list(slowest_lines([{"model": "m", "id": "accuracy", "duration_s": 0.25, "evaluations": 360}], 5))
+        ['slowest check (--mlguard-durations N to list more or fewer):', '    0.25 s        360 evaluations  m::accuracy']
+    """
+    timed = [c for c in checks if isinstance(c.get("duration_s"), (int, float))]
+    slowest = sorted(timed, key=lambda c: -c["duration_s"])[:count]
+    if not slowest:
+        return
+    yield f"slowest {f'{len(slowest)} checks' if len(slowest) > 1 else 'check'} (--mlguard-durations N to list more or fewer):"
+    for check in slowest:
+        evaluations = f"{check['evaluations']} evaluations" if check.get("evaluations") else ""
+        name = f"{check['model']}::{check['id']}"
+        test = custom_test(check)
+        notes = (" (cached)" if isinstance(check.get("details"), Mapping) and check["details"].get("cached") else "") + (f"  ({test})" if test else "")
+        yield f"{check['duration_s']:8.2f} s  {evaluations:>21}  {name}{notes}"
 
 
 def summary_lines(
-    report: Mapping[str, Any] | None, written: Mapping[str, Path], *, verbosity: int = 0
+    report: Mapping[str, Any] | None, written: Mapping[str, Path], *, verbosity: int = 0, slowest: int = 0
 ) -> Iterator[tuple[str, dict[str, bool]]]:
-    """One line per check (value with its interval, threshold, n, verdict), then the score and where
-    the files went. An inconclusive check says how its policy counted it and the n that would decide it."""
+    """One line per check (value with its interval, threshold, n, verdict), the ``slowest`` slowest
+    checks, then the score and where the files went. An inconclusive check says how its policy
+    counted it and the n that would decide it."""
     if report is None:
         return
     checks = report["checks"]
@@ -37,11 +61,16 @@ def summary_lines(
         n = f"n={check['n']}" + (f" ({saved} evaluations saved)" if saved else "")
         if isinstance(check.get("details"), Mapping) and check["details"].get("cached"):
             verdict += " (cached)"
+        test = custom_test(check)
+        if test:
+            verdict += f"  ({test})"
         name = f"{check['model']}::{check['id']}"
         yield (
             f"{name:<{width}} {check['metric']} {value} {op} {kind} {check[kind]:.4f}  {n:<6} {shown}{verdict}",
             {"green": check["passed"] and label != "inconclusive", "yellow": label == "inconclusive", "red": not check["passed"]},
         )
+    for line in slowest_lines(checks, slowest):
+        yield line, {}
     for model, entry in report["score_components"].items():
         components = ", ".join(f"{family} {value:.3f}" for family, value in entry["components"].items())
         yield f"robustness score of {model}: {entry['score']:.1f}/100 ({components})", {"bold": True}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import json
 import re
 import time
@@ -18,7 +19,7 @@ from pytest_mlguard.reporting.badge import badge_files, endpoint_json, family_sc
 from pytest_mlguard.reporting.examples import artifact_dir_name, failing_examples, thumbnail
 from pytest_mlguard.reporting.html import render_html
 from pytest_mlguard.reporting.progress import Progress, check_label
-from pytest_mlguard.reporting.terminal import summary_lines
+from pytest_mlguard.reporting.terminal import slowest_lines, summary_lines
 
 EVIL = "<script>alert(1)</script>"
 
@@ -157,9 +158,9 @@ def test_page_says_which_checks_stopped_early_and_which_came_from_the_cache(tmp_
     stopped = {**check("corruption[fog-3]", 0.9), "evaluations_saved": 300}
     cached = check("accuracy", 0.95, details={"cached": {"key": "k", "stored_at": "2026-11-26T01:00:00+0000"}})
     page = render_html(report_of([stopped, cached, check("calibration[ece]", 0.02, metric="ece", kind="ceiling")]), tmp_path)
-    assert "stopped early: 300 evaluations saved" in page
-    assert "from the cache, measured 2026-11-26T01:00:00+0000" in page
-    assert page.count("from the cache") == 1 and page.count("stopped early") == 1
+    assert re.search(r'<th class="num saved" title="[^"]*">evaluations saved by stopping early</th>', page)
+    assert '<td class="num saved">300</td>' in page and page.count("stopped early") == 0
+    assert "from the cache, measured 2026-11-26T01:00:00+0000" in page and page.count("from the cache") == 1
 
 
 def test_page_has_every_plot_when_the_checks_carry_their_data(tmp_path):
@@ -186,7 +187,7 @@ def test_page_shows_intervals_and_inconclusive_verdicts_where_checks_carry_them(
     checks = [dict(check("accuracy", 0.9), interval=[0.85, 0.93], verdict="inconclusive"), check("attack[fgsm-linf-0.1]", 0.5, details={"interval": {"low": 0.4, "high": 0.6}})]
     page = render_html(report_of(checks), tmp_path)
     assert "[0.8500, 0.9300]" in page and "[0.4000, 0.6000]" in page
-    assert 'class="verdict-inconclusive">inconclusive' in page
+    assert 'class="verdict verdict-inconclusive">inconclusive</td>' in page
 
 
 def test_page_shows_the_baseline_comparison(tmp_path):
@@ -200,6 +201,129 @@ def test_page_shows_the_baseline_comparison(tmp_path):
     assert "Comparison with baseline main" in page
     assert re.search(r'<tr class="regressed">\s*<td>digits</td><td><code>accuracy</code></td>', page)
     assert "Regressed beyond tolerance: digits::accuracy accuracy" in page
+
+
+def test_page_lists_the_checks_not_measured_with_their_reason(tmp_path):
+    report = report_of([check("accuracy", 0.9), check("attack[fgsm-linf-0.1]", 0.5)])
+    report["skipped"] = [
+        {"id": "inputs[missing-fields]", "model": "digits", "nodeid": "conftest.py::mlguard::inputs[missing-fields]", "kind": "not-applicable", "reason": f"the pipeline takes image-bytes {EVIL}"},
+        {"id": "attack[pgd-linf-0.1]", "model": "digits", "nodeid": "conftest.py::mlguard::attack[pgd-linf-0.1]", "kind": "cut", "reason": "needs 40 s, 3 s left"},
+        {"nodeid": "test_x.py::test_custom", "kind": "skipped", "reason": "no GPU"},
+    ]
+    report["budget"] = {"seconds": 30, "spent_s": 29.0, "throughput": 1.0, "shortened": [], "cut": [
+        {"check": "attack[pgd-linf-0.1]", "node": "conftest.py::mlguard::attack[pgd-linf-0.1]", "reason": "needs 40 s, 3 s left"},
+        {"check": "calibration[ece]", "node": "conftest.py::mlguard::calibration[ece]", "reason": "needs 2 s, 0 s left"},
+    ]}
+    page = render_html(report, tmp_path)
+    assert "2 of 2 checks passed; not measured: 1 not applicable, 2 cut, 1 skipped" in page
+    rows = re.findall(r'<tr class="not-measured [a-z-]+">\s*<td>(.*?)</td>\s*<td><code>(.*?)</code>(.*?)</td>\s*<td class="status">(.*?)</td>\s*<td>(.*?)</td>', page)
+    assert [(model, check_id, status, reason) for model, check_id, _, status, reason in rows] == [
+        ("digits", "inputs[missing-fields]", "not applicable", "the pipeline takes image-bytes &lt;script&gt;alert(1)&lt;/script&gt;"),
+        ("digits", "attack[pgd-linf-0.1]", "cut", "needs 40 s, 3 s left"),
+        ("–", "test_custom", "skipped", "no GPU"),
+        ("–", "calibration[ece]", "cut", "needs 2 s, 0 s left"),  # from the budget, which the list did not name
+    ]
+    assert "test_x.py::test_custom" in rows[2][2]
+    assert "Not measured" not in render_html(report_of([check("accuracy", 0.9)]), tmp_path)
+
+
+def test_page_warns_when_the_run_was_interrupted_or_partial(tmp_path):
+    plain = render_html(report_of([check("accuracy", 0.9)]), tmp_path)
+    assert 'id="interrupted"' not in plain and 'id="partial"' not in plain
+    report = {**report_of([check("accuracy", 0.9)]), "interrupted": True, "partial": True, "selection": {"-k": "fgsm", "deselected": 30}}
+    page = render_html(report, tmp_path)
+    assert re.search(r'<div class="banner bad" id="interrupted">This run was interrupted', page)
+    assert re.search(r'<div class="banner note" id="partial">Partial run: only a selection of the checks ran \(<code>-k fgsm, deselected 30</code>\)', page)
+    assert "(<code>fgsm</code>)" in render_html({**report, "selection": ["fgsm"]}, tmp_path)
+
+
+def test_custom_results_name_the_test_that_made_them(tmp_path):
+    suite = {**check("accuracy", 0.97), "nodeid": "examples/digits/conftest.py::mlguard::accuracy"}
+    custom = {**check("accuracy", 0.97, threshold=0.5), "nodeid": "tests/test_robust.py::test_subset"}
+    old = check("attack[fgsm-linf-0.1]", 0.5)  # a report written before checks carried their node id
+    report = report_of([suite, custom, old])
+    page = render_html(report, tmp_path)
+    assert page.count('<div class="meta test">from <code>tests/test_robust.py::test_subset</code></div>') == 1
+    assert page.count('class="meta test"') == 1
+    lines = [line for line, _ in summary_lines(report, {})]
+    assert [line.endswith("  (tests/test_robust.py::test_subset)") for line in lines[:3]] == [False, True, False]
+
+
+def test_slowest_checks_with_their_cost_slowest_first():
+    checks = [
+        {**check("accuracy", 0.9), "duration_s": 0.5, "evaluations": 360},
+        {**check("attack[square-linf-0.1]", 0.7), "duration_s": 12.25, "evaluations": 15169, "nodeid": "test_a.py::test_square"},
+        {**check("calibration[ece]", 0.02), "duration_s": 1.0, "evaluations": None, "details": {"cached": {"key": "k"}}},
+    ]
+    assert list(slowest_lines(checks, 2)) == [
+        "slowest 2 checks (--mlguard-durations N to list more or fewer):",
+        "   12.25 s      15169 evaluations  digits::attack[square-linf-0.1]  (test_a.py::test_square)",
+        "    1.00 s                         digits::calibration[ece] (cached)",
+    ]
+    assert list(slowest_lines(checks, 0)) == [] and len(list(slowest_lines(checks, 10))) == 4
+    lines = [line for line, _ in summary_lines(report_of(checks), {}, slowest=1)]
+    assert lines[3:5] == ["slowest check (--mlguard-durations N to list more or fewer):", "   12.25 s      15169 evaluations  digits::attack[square-linf-0.1]  (test_a.py::test_square)"]
+
+
+# -- plots ----------------------------------------------------------------------------------------
+def test_reliability_bars_never_overlap_and_each_looks_like_its_legend_entry():
+    from matplotlib.patches import Rectangle
+
+    from pytest_mlguard.reporting.plots import reliability_diagram
+
+    # one bin underconfident (accuracy 1.0 at confidence 0.56, a single sample), one overconfident, one calibrated
+    bins = {"edges": [0.0, 0.5, 0.6, 0.9, 1.0], "count": [0, 1, 6, 345], "accuracy": [0.0, 1.0, 0.67, 0.99], "confidence": [0.0, 0.56, 0.9, 0.99]}
+    figure = reliability_diagram(check("calibration[ece]", 0.02, metric="ece", kind="ceiling"), bins)
+    top = figure.axes[0]
+    shown = top.get_legend()  # what the legend draws: its patches and their texts
+    legend = {t.get_text(): (tuple(h.get_facecolor()), h.get_hatch()) for h, t in zip(shown.legend_handles, shown.get_texts()) if isinstance(h, Rectangle)}
+    assert sorted(legend) == ["accuracy", "accuracy above confidence", "confidence above accuracy"]
+    bars = [p for p in top.patches if isinstance(p, Rectangle) and p.get_height() > 0]
+    assert all(p.get_facecolor()[3] == 1.0 for p in bars), "bars are opaque: no colour mixes into one the legend does not show"
+    assert all((tuple(p.get_facecolor()), p.get_hatch()) in legend.values() for p in bars)
+    by_bin: dict = {}
+    for p in bars:
+        by_bin.setdefault(round(p.get_x(), 6), []).append((p.get_y(), p.get_y() + p.get_height()))
+    for spans in by_bin.values():
+        spans.sort()
+        assert all(a[1] <= b[0] + 1e-9 for a, b in itertools.pairwise(spans)), spans  # stacked, never drawn over each other
+    assert max(top for spans in by_bin.values() for _, top in spans) == pytest.approx(1.0)  # the bin at 0.56 reaches its accuracy
+
+
+def test_minimal_attacks_are_named_as_such_not_as_sweeps():
+    from pytest_mlguard.reporting.plots import attack_series
+
+    sweep = check("attack[pgd-linf-sweep]", 0.6, details={"attack": "pgd", "norm": "linf", "curve": {"eps": [0.05, 0.1], "robust_accuracy": [0.8, 0.5]}})
+    deepfool = check("attack[deepfool-l2]", 0.5, metric="median_perturbation",
+                     details={"attack": "deepfool", "norm": "l2", "perturbation": {"norm": "l2"}, "curve": {"eps": [0.5, 1.0], "robust_accuracy": [0.6, 0.1]}})
+    assert sorted(attack_series([sweep, deepfool])) == ["deepfool-l2 (minimal perturbation)", "pgd-linf (sweep)"]
+    page = render_html(report_of([sweep, deepfool]), ".")
+    assert 'alt="robust accuracy against epsilon of digits: deepfool-l2 (minimal perturbation), pgd-linf (sweep)"' in page
+
+
+def test_calibration_under_shift_draws_single_points_as_bars_beside_their_own_clean_ece():
+    from pytest_mlguard.reporting.plots import (
+        shift_calibration_figure,
+        shift_layout,
+        shift_points,
+    )
+
+    def attack(name, eps, ece, clean, n):
+        return {**check(f"attack[{name}-{eps}]", 0.5, details={"attack": name.split("-")[0], "norm": "linf", "eps": eps, "ece_adversarial": ece, "clean_ece": clean}), "n": n}
+
+    noise = check("corruption[gaussian_noise-3]", 0.9, details={"corruption": "gaussian_noise", "severity": 3, "ece": 0.09, "clean_ece": 0.016})
+    fgsm, square = attack("fgsm-linf", 0.1, 0.29, 0.05, 60), attack("square-linf", 0.1, 0.22, 0.06, 30)
+    lines, bars = shift_layout(shift_points([noise], [fgsm, square]))
+    assert lines == {}  # no series has two measured points: no line from a clean value to a single point
+    assert [(b["label"], b["ece"], b["clean"]) for b in bars] == [("gaussian_noise-3", 0.09, 0.016), ("fgsm-linf-0.1", 0.29, 0.05), ("square-linf-0.1", 0.22, 0.06)]
+    image = Image.open(io.BytesIO(base64.b64decode(shift_calibration_figure("digits", [noise], [fgsm, square]))))
+    assert image.width < 600  # one panel of bars, not one panel per severity and norm
+
+    severities = [check(f"corruption[gaussian_noise-{s}]", 0.9, details={"corruption": "gaussian_noise", "severity": s, "ece": 0.02 * s, "clean_ece": 0.016}) for s in (1, 3, 5)]
+    lines, bars = shift_layout(shift_points(severities, [fgsm, square]))
+    assert [p["x"] for p in lines["severity"]["gaussian_noise"]] == [1.0, 3.0, 5.0] and [b["label"] for b in bars] == ["fgsm-linf-0.1", "square-linf-0.1"]
+    image = Image.open(io.BytesIO(base64.b64decode(shift_calibration_figure("digits", severities, [fgsm, square]))))
+    assert image.width >= 1000  # a panel of lines against severity, and the bars
 
 
 # -- thumbnails of failing examples ---------------------------------------------------------------
@@ -266,31 +390,74 @@ def test_terminal_summary_names_the_files_and_the_comparison(tmp_path):
 
 
 # -- progress -------------------------------------------------------------------------------------
-def test_progress_lines_name_the_check_its_place_and_how_far_then_done():
-    lines: list[str] = []
-    progress = Progress(lines.append, after=0.05, every=0.1)
+class Log:
+    """A display that is not a terminal (a CI log): lines only."""
+
+    live = False
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def line(self, text):
+        self.lines.append(text)
+
+
+class Screen(Log):
+    """A terminal: a status rewritten in place."""
+
+    live = True
+
+    def __init__(self):
+        super().__init__()
+        self.statuses: list[str] = []
+
+    def status(self, text):
+        self.statuses.append(text)
+
+
+def wait_for(condition, timeout=60.0):
+    """Until ``condition()`` holds (the timer thread is late on a loaded machine; no time is asserted)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the progress timer never wrote"
+        time.sleep(0.01)
+
+
+def test_progress_lines_in_a_log_name_the_check_its_place_and_how_far_then_done():
+    log = Log()
+    progress = Progress(log, after=0.0, every=0.01)
     progress.position(3, 6)
     with progress.running("digits", "attack[pgd-linf-0.1]"):
         progress.update("digits", 120, 360)
-        time.sleep(0.4)
-    assert lines, "a check running past `after` shows progress"
-    assert re.fullmatch(r"mlguard \[3/6\] attack\[pgd-linf-0\.1\] on digits: 120/360 samples, \d+ s", lines[0])
-    assert 2 <= len(lines) <= 6  # one line every `every` seconds, not one per update
-    assert re.fullmatch(r"mlguard \[3/6\] attack\[pgd-linf-0\.1\] on digits: done in \d+ s", lines[-1])
-    count = len(lines)
-    time.sleep(0.15)
-    assert len(lines) == count  # nothing after the check is done
+        wait_for(lambda: any("120/360" in line for line in log.lines))
+    *running, done = log.lines
+    assert running and all(re.fullmatch(r"mlguard \[3/6\] attack\[pgd-linf-0\.1\] on digits: (120/360 samples, )?\d+ s", line) for line in running)
+    assert "120/360 samples" in running[-1]
+    assert re.fullmatch(r"mlguard \[3/6\] attack\[pgd-linf-0\.1\] on digits: done in \d+ s", done)
+
+
+def test_progress_on_a_terminal_is_a_status_rewritten_then_erased():
+    screen = Screen()
+    progress = Progress(screen, after=0.0, every=3600.0, refresh=0.01)
+    with progress.running("digits", "attack[pgd-linf-0.1]"):
+        progress.update("digits", 120, 360)
+        wait_for(lambda: any("120/360" in status for status in screen.statuses))
+    *running, erased = screen.statuses
+    assert re.fullmatch(r"mlguard attack\[pgd-linf-0\.1\] on digits: 120/360 samples, \d+ s", running[-1])
+    assert erased == "" and "" not in running and screen.lines == []  # erased when done; `every` is for logs only
 
 
 def test_fast_checks_quiet_runs_and_disabled_progress_show_nothing():
-    lines: list[str] = []
-    with Progress(lines.append, after=5.0, every=1.0).running("m", "accuracy"):
-        time.sleep(0.05)
-    with Progress(None, after=0.0, every=0.1).running("m", "accuracy"):  # -q or an xdist worker
-        time.sleep(0.05)
-    with Progress(lines.append, after=None, every=0.1).running("m", "accuracy"):  # progress.after = none
-        time.sleep(0.05)
-    assert lines == []
+    screen, log = Screen(), Log()
+    with Progress(screen, after=3600.0, every=0.01).running("m", "accuracy"):
+        pass
+    with Progress(log, after=0.0, every=3600.0).running("m", "accuracy"):  # a log shows checks longer than `every`
+        pass
+    with Progress(None, after=0.0, every=0.01).running("m", "accuracy"):  # -q or an xdist worker
+        pass
+    with Progress(screen, after=None, every=0.01).running("m", "accuracy"):  # progress.after = none
+        pass
+    assert screen.statuses == screen.lines == log.lines == []
 
 
 @pytest.mark.parametrize(
@@ -345,11 +512,11 @@ def test_score_goodness_of_each_kind_of_check(result, goodness):
 
 
 def test_a_check_that_runs_other_checks_is_reported_as_itself():
-    lines: list[str] = []
-    progress = Progress(lines.append, after=0.0, every=0.05)
+    log = Log()
+    progress = Progress(log, after=0.0, every=0.01)
     with progress.running("digits", "gate[robustness]"):
         with progress.running("digits", "attack[pgd-linf-0.1]"):
-            time.sleep(0.15)
-        time.sleep(0.1)
-    assert lines and all("gate[robustness] on digits" in line for line in lines)
-    assert lines[-1].endswith(" s") and "done in" in lines[-1]
+            wait_for(lambda: len(log.lines) >= 2)
+        wait_for(lambda: len(log.lines) >= 3)
+    assert all("gate[robustness] on digits" in line for line in log.lines)
+    assert "done in" in log.lines[-1] and sum("done in" in line for line in log.lines) == 1
