@@ -30,7 +30,7 @@ REPORT_KEYS: tuple[Key, ...] = (
 
 SCHEMA = "pytest-mlguard/report/1"
 
-_FAMILY_ORDER = ("accuracy", "corruption", "attack", "calibration", "inputs", "resources", "determinism", "drift", "gate")
+_FAMILY_ORDER = ("contract", "accuracy", "corruption", "attack", "calibration", "inputs", "resources", "determinism", "drift", "gate")
 
 
 def family_rank(family: str) -> int:
