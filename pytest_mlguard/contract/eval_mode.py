@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..checks.evaluation import Evaluation
     from .model import TorchModel
 
-__all__ = ["SAME_OUTPUTS", "eval_mode_check", "outputs_in_both_modes"]
+__all__ = ["SAME_OUTPUTS", "compare_modes", "eval_mode_check", "modes_to_run", "outputs_in_both_modes"]
 
 #: a probability difference between the modes below this is rounding, not another computation
 SAME_OUTPUTS = 1e-4
@@ -52,6 +52,41 @@ def outputs_in_both_modes(
     return in_eval, given
 
 
+def compare_modes(evaluation: Evaluation) -> dict[str, Any]:
+    """The model on the evaluation samples (``contract.samples`` of them, requests of one sample) in eval
+    mode and in the mode given, once per evaluation: top-1 agreement, the largest probability
+    difference, the error a request raised in the mode given, and whether the outputs change."""
+    model = evaluation.model
+
+    def compare() -> dict[str, Any]:
+        n = evaluation.sample_limit(min(evaluation.data.n, evaluation.settings.get("contract.samples")))
+        try:
+            in_eval, given = outputs_in_both_modes(model, evaluation.data.x[:n], evaluation.settings.device, evaluation.settings.seed)
+        except Exception as exc:  # noqa: BLE001 - batch norm over one value per channel raises in train mode
+            return {"compared": n, "agreement": 0.0, "max_proba_diff": None, "error": f"{type(exc).__name__}: {exc}", "changes": True}
+        largest = float(per_sample_diff(in_eval, given).max())
+        return {
+            "compared": n,
+            "agreement": top1_agreement(in_eval, given),
+            "max_proba_diff": largest if np.isfinite(largest) else None,
+            "error": None,
+            "changes": not largest <= SAME_OUTPUTS,
+        }
+
+    return evaluation.memo(("contract", "modes"), compare)
+
+
+def modes_to_run(evaluation: Evaluation) -> tuple[str | None, ...]:
+    """The modes the determinism and drift checks run the model in: :meth:`~pytest_mlguard.contract.model.Model.modes`,
+    less the mode given where only modules defined outside torch are in train mode and the outputs do
+    not change with the mode (:func:`compare_modes`): a wrapper never put in eval mode is measured once."""
+    model = evaluation.model
+    modes = model.modes()
+    if len(modes) < 2 or getattr(model, "train_mode_layers", ()):
+        return modes
+    return modes if compare_modes(evaluation)["changes"] else modes[:1]
+
+
 def eval_mode_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     """``contract[eval-mode]``: the submodules left in train mode that change what the model computes."""
     from .model import TorchModel
@@ -68,18 +103,9 @@ def eval_mode_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     }
     if len(model.modes()) < 2:  # nothing in train mode that may compute otherwise there
         return Measurement(value=0.0, n=0, details=details, evaluations=0)
-    n = evaluation.sample_limit(min(evaluation.data.n, evaluation.settings.get("contract.samples")))
-    seed = int(evaluation.rng(spec).integers(2**31))
-    try:
-        in_eval, given = outputs_in_both_modes(model, evaluation.data.x[:n], evaluation.settings.device, seed)
-    except Exception as exc:  # noqa: BLE001 - batch norm over one value per channel raises in train mode
-        error = f"{type(exc).__name__}: {exc}"
-        agreement, largest = 0.0, float("inf")
-    else:
-        error, agreement, largest = None, top1_agreement(in_eval, given), float(per_sample_diff(in_eval, given).max())
-    changes = bool(largest > SAME_OUTPUTS)
-    details.update(agreement=agreement, max_proba_diff=largest if np.isfinite(largest) else None, compared=n, error=error)
-    culprits = () if model.mode == "as-given" else layers or (own if changes else ())
+    compared = compare_modes(evaluation)
+    details.update({key: value for key, value in compared.items() if key != "changes"})
+    culprits = () if model.mode == "as-given" else layers or (own if compared["changes"] else ())
     details["culprits"] = list(culprits)
     message = ""
     if culprits:
@@ -89,15 +115,16 @@ def eval_mode_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
             if layers
             else f"and {'its' if len(culprits) == 1 else 'their'} own code computes something else there (it reads self.training)"
         )
+        n, largest = compared["compared"], compared["max_proba_diff"]
         effect = (
-            f"a request of one sample raised {error}"
-            if error
-            else f"the top-1 class of requests of one sample agreed with eval mode on {agreement:.4f} of {n} samples "
-            f"(probabilities differ by up to {largest:.3g})"
+            f"a request of one sample raised {compared['error']}"
+            if compared["error"]
+            else f"the top-1 class of requests of one sample agreed with eval mode on {compared['agreement']:.4f} of {n} samples "
+            f"(probabilities differ by up to {'NaN' if largest is None else f'{largest:.3g}'})"
         )
         message = (
             f"{name_modules(culprits, model.module)} {verb} in train mode, {why}: in the mode given, {effect}. "
             "The other checks ran the module in eval mode, the service runs it as given: call .eval() on the module "
             "before serving and declaring it, or declare TorchModel(..., mode='as-given') if it is served so on purpose"
         )
-    return Measurement(value=float(len(culprits)), n=n, details=details, message=message, evaluations=2 * n)
+    return Measurement(value=float(len(culprits)), n=compared["compared"], details=details, message=message, evaluations=2 * compared["compared"])

@@ -62,10 +62,13 @@ def name_modules(names: Iterable[str], module: torch.nn.Module) -> str:
 
 
 def set_modes(module: torch.nn.Module, training: Mapping[str, bool] | None) -> None:
-    """Put each submodule in the mode ``training`` gives by name (submodules it does not name, and every
-    one when ``training`` is ``None``, in eval mode)."""
+    """Put each submodule in the mode ``training`` gives by name (submodules it does not name in eval
+    mode); ``None``: ``module.eval()``, which runs the ``train()`` overrides of modules that have one."""
+    if training is None:
+        module.eval()
+        return
     for name, submodule in module.named_modules():
-        submodule.training = bool(training.get(name, False)) if training is not None else False
+        submodule.training = bool(training.get(name, False))
 
 
 @contextlib.contextmanager

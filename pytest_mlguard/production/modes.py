@@ -53,12 +53,14 @@ def in_mode(evaluation: Evaluation, predict: Callable[[np.ndarray], np.ndarray])
 
 
 def in_each_mode(spec: CheckSpec, evaluation: Evaluation, measure: Callable[[], Measurement], *, unchanged: str) -> Measurement:
-    """``measure()`` in each of the model's :meth:`~pytest_mlguard.contract.model.Model.modes`, the mode
+    """``measure()`` in each mode of :func:`~pytest_mlguard.contract.eval_mode.modes_to_run`, the mode
     it is served in first; the worse measurement (the lower for a floor, the higher for a ceiling), its
     message led by the mode it came from, then each other mode's (``unchanged`` where it has none).
     """
+    from ..contract.eval_mode import modes_to_run
+
     model = evaluation.model
-    modes = model.modes()
+    modes = modes_to_run(evaluation)
     if len(modes) < 2:
         return measure()
     measured: dict[str, Measurement] = {}

@@ -158,7 +158,7 @@ def _variant(evaluation: Evaluation, variant: str, threads: int) -> PrefixPredic
     """The variant's predictions, in the mode the model runs in now (:mod:`~pytest_mlguard.production.modes`)."""
     model, x = evaluation.model, evaluation.data.x
     return evaluation.memo(
-        ("drift", variant, threads, model.active_mode),
+        ("drift", variant, threads, *_other_mode(evaluation)),
         lambda: PrefixPredictions(in_mode(evaluation, variant_predictor(model, variant, x, threads=threads)), x),
     )
 
@@ -166,12 +166,18 @@ def _variant(evaluation: Evaluation, variant: str, threads: int) -> PrefixPredic
 def _reference(evaluation: Evaluation, variant: str) -> PrefixPredictions:
     """What ``variant`` is compared with: the model on one thread (``threads``), else its float32 eager
     predictions: the clean ones in the mode it is served in, made already for every family."""
-    model, x, mode = evaluation.model, evaluation.data.x, evaluation.model.active_mode
+    model, x, other = evaluation.model, evaluation.data.x, _other_mode(evaluation)
     if variant == "threads":
-        return evaluation.memo(("drift", "one-thread", mode), lambda: PrefixPredictions(in_mode(evaluation, _one_thread(model)), x))
-    if mode is None or mode == model.modes()[0]:
+        return evaluation.memo(("drift", "one-thread", *other), lambda: PrefixPredictions(in_mode(evaluation, _one_thread(model)), x))
+    if not other:
         return PrefixPredictions(lambda rows: rows, evaluation.clean_proba)
-    return evaluation.memo(("drift", "eager", mode), lambda: PrefixPredictions(in_mode(evaluation, model.predict_proba), x))
+    return evaluation.memo(("drift", "eager", *other), lambda: PrefixPredictions(in_mode(evaluation, model.predict_proba), x))
+
+
+def _other_mode(evaluation: Evaluation) -> tuple[str, ...]:
+    """``()`` in the mode the model is served in, else ``(mode,)``: a part of the keys of kept predictions."""
+    mode = evaluation.model.active_mode
+    return () if mode is None or mode == evaluation.model.modes()[0] else (mode,)
 
 
 def _one_thread(model: Model) -> Callable[[np.ndarray], np.ndarray]:
