@@ -27,7 +27,7 @@ from .modes import name_modules
 
 if TYPE_CHECKING:
     from ..checks.evaluation import Evaluation
-    from .model import TorchModel
+    from .model import Model
 
 __all__ = ["SAME_OUTPUTS", "compare_modes", "eval_mode_check", "modes_to_run", "outputs_in_both_modes"]
 
@@ -36,7 +36,7 @@ SAME_OUTPUTS = 1e-4
 
 
 def outputs_in_both_modes(
-    model: TorchModel, x: np.ndarray, device: str | None = None, seed: int = 0, batch_size: int = 1
+    model: Model, x: np.ndarray, device: str | None = None, seed: int = 0, batch_size: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities of a :class:`~pytest_mlguard.contract.model.TorchModel` on ``x`` in eval mode and in
     the mode given, both as requests of ``batch_size`` samples (one, as a service answers a request, by
@@ -80,9 +80,11 @@ def modes_to_run(evaluation: Evaluation) -> tuple[str | None, ...]:
     """The modes the determinism and drift checks run the model in: :meth:`~pytest_mlguard.contract.model.Model.modes`,
     less the mode given where only modules defined outside torch are in train mode and the outputs do
     not change with the mode (:func:`compare_modes`): a wrapper never put in eval mode is measured once."""
+    from .model import TorchModel
+
     model = evaluation.model
     modes = model.modes()
-    if len(modes) < 2 or getattr(model, "train_mode_layers", ()):
+    if len(modes) < 2 or (isinstance(model, TorchModel) and model.train_mode_layers):
         return modes
     return modes if compare_modes(evaluation)["changes"] else modes[:1]
 

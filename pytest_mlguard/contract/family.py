@@ -29,7 +29,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..checks.base import CheckSpec, Family, Measurement
-from ..config.parse import Threshold, parse_choice, parse_int, parse_list, parse_unit_interval
+from ..config.parse import (
+    Threshold,
+    parse_choice,
+    parse_int,
+    parse_list,
+    parse_unit_interval,
+)
 from ..config.settings import Key, Settings
 
 if TYPE_CHECKING:

@@ -63,7 +63,7 @@ def resize(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return torch.nn.functional.interpolate(tensor, size=size, mode="bilinear", align_corners=False, antialias=True).numpy()
 
 
-def _label(size: tuple[int, int]) -> str:
+def _label(size: tuple[int, ...]) -> str:
     return f"{size[0]}x{size[1]}"
 
 
