@@ -264,3 +264,12 @@ def test_contract_checks_are_planned_by_default_and_sizes_can_be_narrowed():
     assert [spec.id for spec in fam.planned(settings())] == ["contract[eval-mode]", "contract[input-sizes]", "contract[resized-copies]"]
     result = run(zoo.odd_size_nan_model(), "contract[input-sizes]", contract__sizes="wide,tall,2x")
     assert result.passed and result.n == 3 * 120
+
+
+def test_the_gate_compares_robustness_not_the_contract(tmp_path):
+    s = settings(samples="60", output=str(tmp_path), gate__checks="robustness", attack__checks="fgsm-linf-0.1", attack__steps="5")
+    gate = family("gate")
+    evaluation = Evaluation(zoo.linear_model(), zoo.digits(), s).with_extras({"baseline_model": zoo.good_model()})
+    result = evaluation.run(gate, gate.spec("robustness", s))
+    compared = [m["id"] for m in result.details["metrics"]] + result.details["skipped"]
+    assert compared and not [entry for entry in compared if "contract" in entry], compared
