@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
@@ -74,14 +74,16 @@ def set_modes(module: torch.nn.Module, training: Mapping[str, bool] | None) -> N
 @contextlib.contextmanager
 def kept_buffers(module: torch.nn.Module) -> Iterator[None]:
     """Restore every buffer of ``module`` on exit: batch norm in train mode overwrites its running
-    statistics on every call, even under ``torch.inference_mode()``."""
+    statistics on every call, even under ``torch.inference_mode()``. Buffers are restored by name,
+    into the tensors the module holds on exit: ``module.to(device)`` replaces them."""
     import torch
 
-    saved: list[tuple[Any, Any]] = [(buffer, buffer.detach().clone()) for buffer in module.buffers()]
+    saved = {name: buffer.detach().clone() for name, buffer in module.named_buffers()}
     try:
         yield
     finally:
         with torch.no_grad():
-            for buffer, value in saved:
-                buffer.copy_(value)
+            for name, buffer in module.named_buffers():
+                if name in saved:
+                    buffer.copy_(saved[name])
 

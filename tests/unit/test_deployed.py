@@ -273,3 +273,15 @@ def test_the_gate_compares_robustness_not_the_contract(tmp_path):
     result = evaluation.run(gate, gate.spec("robustness", s))
     compared = [m["id"] for m in result.details["metrics"]] + result.details["skipped"]
     assert compared and not [entry for entry in compared if "contract" in entry], compared
+
+
+def test_buffers_are_restored_by_name_even_where_moving_the_module_replaced_them():
+    from pytest_mlguard.contract.modes import kept_buffers
+
+    module = zoo.InputBatchNorm(zoo.load_model()).train()
+    before = module.norm.running_mean.clone()
+    with kept_buffers(module):
+        module.to(torch.float64).to(torch.float32)  # as .to(device) does, a new tensor for every buffer
+        module(torch.rand(4, 1, 8, 8))  # train mode: overwrites the running statistics
+        assert not torch.equal(module.norm.running_mean, before)
+    assert torch.equal(module.norm.running_mean, before)
