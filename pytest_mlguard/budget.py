@@ -72,7 +72,7 @@ BUDGET_KEYS = (
 #: a check cut to fewer samples than this is not worth running: it is cut instead
 MIN_SAMPLES = 30
 #: order of the families under a budget (lower first); families not named run last
-FAMILY_RANK = {"accuracy": 0, "calibration": 1, "corruption": 3, "attack": 4, "inputs": 5, "determinism": 5, "drift": 5, "gate": 5, "resources": 7}
+FAMILY_RANK = {"contract": 0, "accuracy": 0, "calibration": 1, "corruption": 3, "attack": 4, "inputs": 5, "determinism": 5, "drift": 5, "gate": 5, "resources": 7}
 #: families whose checks run on a number of samples a budget can shorten
 SAMPLED = ("corruption", "attack", "determinism")
 #: prior cost per sample in forward passes, until a check of the family has been timed

@@ -700,3 +700,113 @@ class FixedBatch(nn.Module):
 def wrong_batch_model() -> TorchModel:
     """The digits CNN behind :class:`FixedBatch`: outputs of the wrong batch size, a contract error at the first call."""
     return TorchModel(FixedBatch(load_model()).eval(), input_shape=(1, 8, 8), mean=MEAN, std=STD, class_names=CLASS_NAMES, name="fixed-batch")
+
+
+# -- the model as deployed: train mode, and image sizes other than the declared one -----------------------
+class InputBatchNorm(nn.Module):
+    """Standardises its input with ``BatchNorm2d`` whose running statistics are the training set's (mean
+    0.3054, std 0.3761): in eval mode exactly the example's normalisation; in train mode each batch's own
+    statistics, and every call overwrites the running ones."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm2d(1, affine=False)
+        with torch.no_grad():
+            self.norm.running_mean.fill_(MEAN)
+            self.norm.running_var.fill_(STD**2)
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.norm(x))
+
+
+def train_mode_model() -> TorchModel:
+    """The digits CNN behind :class:`InputBatchNorm`, left in train mode as a training loop leaves it (no
+    ``.eval()`` before serving): a sample's prediction then depends on the rest of its batch. Fails
+    contract[eval-mode] and determinism[batch] (in the mode it was given), and no other check."""
+    return TorchModel(InputBatchNorm(load_model()).train(), input_shape=(1, 8, 8), class_names=CLASS_NAMES, name="train-mode")
+
+
+class AdaptiveDigitsCNN(nn.Module):
+    """The example's CNN with adaptive average pooling before its head: it takes images of any size, and
+    at 8x8 it is the example's CNN exactly (the pooling of a 4x4 map to 4x4 is the identity)."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        conv1, _, conv2, _, _ = self.net.features
+        x = torch.relu(conv2(torch.relu(conv1(x))))
+        x = nn.functional.max_pool2d(x, 2, ceil_mode=True)  # ceil_mode: a 1x1 image still has a 1x1 map
+        return self.net.head(nn.functional.adaptive_avg_pool2d(x, 4))
+
+
+def adaptive_model() -> TorchModel:
+    """The digits CNN with adaptive pooling (:class:`AdaptiveDigitsCNN`): takes any size; passes every check."""
+    return TorchModel(
+        AdaptiveDigitsCNN(load_model()).eval(), input_shape=(1, 8, 8), mean=MEAN, std=STD, class_names=CLASS_NAMES, name="adaptive"
+    )
+
+
+class PadsOddSizesWithNaN(nn.Module):
+    """Pads an odd height or width to an even one with NaN, a 'missing pixel' marker, then removes the
+    marker by multiplying with a mask of the real pixels: ``NaN * 0`` is NaN, not 0, and adaptive pooling
+    spreads it over every output. Even sizes, the declared 8x8 included, are exact."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        padded = nn.functional.pad(x, (0, width % 2, 0, height % 2), value=float("nan"))
+        return self.net(padded * ~torch.isnan(padded))
+
+
+def odd_size_nan_model() -> TorchModel:
+    """The adaptive digits CNN behind :class:`PadsOddSizesWithNaN`: NaN for any odd image size. Fails
+    contract[input-sizes] and no other check; its service (:func:`odd_size_nan_pipeline`) always resizes
+    to 8x8, so the inputs checks pass."""
+    return TorchModel(
+        PadsOddSizesWithNaN(AdaptiveDigitsCNN(load_model())),
+        input_shape=(1, 8, 8),
+        mean=MEAN,
+        std=STD,
+        class_names=CLASS_NAMES,
+        name="odd-size-nan",
+    )
+
+
+def odd_size_nan_pipeline() -> Pipeline:
+    """The example's service around :func:`odd_size_nan_model`'s network: it resizes every upload to 8x8."""
+    service = DigitsService(odd_size_nan_model().module)
+    return Pipeline(service.predict, rejects=InvalidImage, input="image-bytes", name="odd-size-nan-service")
+
+
+class CropsToDeclaredSize(nn.Module):
+    """Fits any image to the 8x8 the network was trained on by padding a small one and cropping a large
+    one to its top-left corner, instead of resizing: exact at 8x8, valid at every size, but a picture sent
+    at twice the size is read from its top-left quarter."""
+
+    def __init__(self, net: nn.Module, size: int = 8) -> None:
+        super().__init__()
+        self.net, self.size = net, size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        x = nn.functional.pad(x, (0, max(0, self.size - width), 0, max(0, self.size - height)))
+        return self.net(x[..., : self.size, : self.size])
+
+
+def crops_to_size_model() -> TorchModel:
+    """The digits CNN behind :class:`CropsToDeclaredSize`: a valid but different class for a picture at
+    another size. Fails contract[resized-copies] and no other check."""
+    return TorchModel(
+        CropsToDeclaredSize(load_model()).eval(),
+        input_shape=(1, 8, 8),
+        mean=MEAN,
+        std=STD,
+        class_names=CLASS_NAMES,
+        name="crops-to-size",
+    )

@@ -8,6 +8,7 @@ from ..attacks import FAMILY as ATTACK
 from ..baseline import BASELINE_KEYS
 from ..calibration import FAMILY as CALIBRATION
 from ..config.settings import CORE_KEYS, Key
+from ..contract.family import FAMILY as CONTRACT
 from ..corruptions import FAMILY as CORRUPTION
 from ..inputs import FAMILY as INPUTS
 from ..production import FAMILIES as PRODUCTION
@@ -18,7 +19,7 @@ from .base import Family
 
 __all__ = ["FAMILIES", "all_keys", "family"]
 
-FAMILIES: tuple[Family, ...] = (ACCURACY, CORRUPTION, ATTACK, CALIBRATION, INPUTS, *PRODUCTION)
+FAMILIES: tuple[Family, ...] = (CONTRACT, ACCURACY, CORRUPTION, ATTACK, CALIBRATION, INPUTS, *PRODUCTION)
 
 
 def family(name: str) -> Family:

@@ -40,6 +40,8 @@ __all__ = ["CallableModel", "Model", "SklearnModel", "TorchModel", "as_model"]
 
 Output = Literal["logits", "probabilities", "log_probabilities"]
 _OUTPUTS = ("logits", "probabilities", "log_probabilities")
+Mode = Literal["eval", "as-given"]
+_MODES = ("eval", "as-given")
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
@@ -140,14 +142,32 @@ class Model(abc.ABC):
             raise NonFiniteOutput(self.name, bad.tolist(), len(proba))
         return proba
 
+    def raw_scores(self, x: np.ndarray) -> np.ndarray:
+        """The model's outputs as it returns them (``output``) for one batch of samples of any shape,
+        unchecked: the ``contract`` checks send the model images of other sizes than ``input_shape``."""
+        return np.asarray(self._scores(np.ascontiguousarray(x, dtype=np.float32)))
+
     def predict(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Top-1 class indices for ``x``."""
         return self.predict_proba(x, batch_size).argmax(axis=1)
 
     @contextlib.contextmanager
-    def running(self, device: str | None = None) -> Iterator[Model]:
-        """Context in which checks use the model; adapters with state restore it on exit."""
+    def running(self, device: str | None = None, mode: str | None = None) -> Iterator[Model]:
+        """Context in which checks use the model; adapters with state restore it on exit.
+
+        ``mode`` is one of :meth:`modes` (``None``: the mode the model is served in).
+        """
         yield self
+
+    def modes(self) -> tuple[str | None, ...]:
+        """The modes the determinism and drift checks run the model in, the one it is served in first:
+        ``(None,)``, its only one, unless a :class:`TorchModel` was given with submodules in train mode."""
+        return (None,)
+
+    @property
+    def active_mode(self) -> str | None:
+        """The mode of :meth:`running` now (``None``: the mode the model is served in)."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         """A JSON-safe description for reports."""
@@ -199,6 +219,17 @@ class TorchModel(Model):
             ``"log_probabilities"``.
         name: name in node ids and reports.
         batch_size: batch size for inference.
+        mode: the mode the service runs the module in. ``"eval"`` (default): every submodule in eval
+            mode; the checks put it there, and a submodule given in train mode that computes
+            something else there (batch norm, dropout) is a mistake: a warning at declaration, and
+            ``contract[eval-mode]`` fails naming it. ``"as-given"``: each submodule in the mode it has
+            here, on purpose (dropout at inference, batch statistics at inference); every check runs
+            it so. Either way the determinism and drift checks run the module in both modes where
+            they differ.
+
+    The train/eval mode of every submodule is recorded here, at declaration: :attr:`train_mode`
+    names the submodules in train mode, :attr:`train_mode_layers` those of torch's layers among them
+    that compute something else there.
 
     Example:
         >>> import torch
@@ -222,11 +253,14 @@ class TorchModel(Model):
         output: Output = "logits",
         name: str | None = None,
         batch_size: int = 256,
+        mode: Mode = "eval",
     ) -> None:
         import torch
 
         if not isinstance(module, torch.nn.Module):
             raise InvalidArgument.expected("a torch.nn.Module", "module", module)
+        if mode not in _MODES:
+            raise InvalidArgument.expected("'eval' or 'as-given'", "mode", mode)
         super().__init__(
             input_shape=input_shape,
             n_classes=n_classes,
@@ -246,6 +280,47 @@ class TorchModel(Model):
                 raise InvalidArgument.expected(DEVICE_EXPECTED, "device", device)
         self.device = device
         self._active_device: str | None = None
+        self._record_modes(mode)
+
+    def _record_modes(self, mode: Mode) -> None:
+        """Record the train/eval mode of every submodule as given, and warn of layers in train mode."""
+        from .modes import computes_otherwise_in_train_mode, defined_outside_torch, name_modules
+
+        self.mode: Mode = mode
+        self.given_modes: dict[str, bool] = {name: m.training for name, m in self.module.named_modules()}
+        submodules = dict(self.module.named_modules())
+        #: names of the submodules in train mode at declaration (``""``: the module itself)
+        self.train_mode: tuple[str, ...] = tuple(name for name, training in self.given_modes.items() if training)
+        #: those of torch's layers among them that compute something else in train mode
+        self.train_mode_layers: tuple[str, ...] = tuple(n for n in self.train_mode if computes_otherwise_in_train_mode(submodules[n]))
+        #: those defined outside torch, whose own code may read ``self.training``
+        self.train_mode_own: tuple[str, ...] = tuple(n for n in self.train_mode if defined_outside_torch(submodules[n]))
+        self._active_mode: str | None = None
+        if self.train_mode_layers and mode == "eval":
+            import warnings
+
+            layers = name_modules(self.train_mode_layers, self.module)
+            verb = "is" if len(self.train_mode_layers) == 1 else "are"
+            warnings.warn(
+                f"model {self.name!r}: {layers} {verb} in train mode, where {'it computes' if verb == 'is' else 'they compute'} "
+                "something else than in eval mode (batch statistics, dropout); the checks put the module in eval mode, "
+                "the service runs it as it is: call .eval() on the module before serving and declaring it, or declare "
+                "TorchModel(..., mode='as-given') if the service runs it so on purpose. Until then contract[eval-mode] "
+                "fails, and the determinism and drift checks run it in both modes",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def modes(self) -> tuple[str | None, ...]:
+        """``("eval", "given")`` (the mode served in first) where submodules given in train mode may
+        compute something else there, else ``(None,)``."""
+        if not (self.train_mode_layers or self.train_mode_own):
+            return (None,)
+        return ("given", "eval") if self.mode == "as-given" else ("eval", "given")
+
+    @property
+    def active_mode(self) -> str | None:
+        return self._active_mode
 
     @staticmethod
     def _check_norm(value: Any, name: str, *, positive: bool) -> tuple[float, ...] | None:
@@ -316,14 +391,21 @@ class TorchModel(Model):
         return self._active_device or self.device or "cpu"
 
     @contextlib.contextmanager
-    def running(self, device: str | None = None) -> Iterator[TorchModel]:
-        """Evaluation mode on ``device``; on exit the module is exactly as it was.
+    def running(self, device: str | None = None, mode: str | None = None) -> Iterator[TorchModel]:
+        """The module in ``mode`` on ``device``; on exit the module is exactly as it was.
 
+        ``mode``: ``"eval"`` (every submodule in eval mode), ``"given"`` (each in its mode at
+        declaration) or ``None``, the mode it is served in (``"eval"``, or ``"given"`` for
+        ``mode="as-given"``); inside another :meth:`running`, ``None`` keeps the mode of that one.
         Restores each submodule's train/eval mode, each parameter's ``requires_grad`` and
-        ``.grad``, and the device of the parameters.
+        ``.grad``, the device of the parameters, and the buffers a run in train mode overwrote.
         """
         if self._active_device is not None:  # re-entrant
-            yield self
+            if mode is None or mode == self._active_mode:
+                yield self
+            else:
+                with self._in_mode(mode):
+                    yield self
             return
         module = self.module
         target = self.device or device or "cpu"
@@ -332,11 +414,11 @@ class TorchModel(Model):
         grads = [(p, p.requires_grad, p.grad) for p in params]
         original = params[0].device if params else None
         try:
-            module.eval()
-            if original is not None and str(original) != target:
-                module.to(target)
-            self._active_device = target
-            yield self
+            with self._in_mode(mode or ("given" if self.mode == "as-given" else "eval")):
+                if original is not None and str(original) != target:
+                    module.to(target)
+                self._active_device = target
+                yield self
         finally:
             self._active_device = None
             if original is not None and str(next(iter(module.parameters())).device) != str(original):
@@ -346,6 +428,26 @@ class TorchModel(Model):
             for p, requires_grad, grad in grads:
                 p.requires_grad_(requires_grad)
                 p.grad = grad
+
+    @contextlib.contextmanager
+    def _in_mode(self, mode: str) -> Iterator[None]:
+        """Submodules in ``mode`` (``"eval"`` or ``"given"``), and back to the mode before on exit;
+        buffers that a run in train mode overwrites are restored."""
+        from .modes import kept_buffers, set_modes
+
+        if mode not in ("eval", "given"):
+            raise ValueError(f"expected mode 'eval' or 'given' but got mode={mode!r}")
+        before = self._active_mode
+        keep = kept_buffers(self.module) if mode == "given" and self.train_mode else contextlib.nullcontext()
+        with keep:
+            set_modes(self.module, self.given_modes if mode == "given" else None)
+            self._active_mode = mode
+            try:
+                yield
+            finally:
+                self._active_mode = before
+                if before is not None:
+                    set_modes(self.module, self.given_modes if before == "given" else None)
 
     def _scores(self, batch: np.ndarray) -> np.ndarray:
         import torch
@@ -364,6 +466,8 @@ class TorchModel(Model):
             "std": list(self.std) if self.std else None,
             "device": self.device,
             "parameters": int(sum(p.numel() for p in self.module.parameters())),
+            "mode": self.mode,
+            "train_mode": sorted(self.train_mode),
         }
 
 

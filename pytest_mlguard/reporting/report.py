@@ -40,7 +40,7 @@ SCHEMA = "pytest-mlguard/report/1"
 #: what the node id of every item of the built-in suite holds: ``<dir>/conftest.py::mlguard::<check>``
 SUITE_NODE = "::mlguard::"
 
-_FAMILY_ORDER = ("accuracy", "corruption", "attack", "calibration", "inputs", "resources", "determinism", "drift", "gate")
+_FAMILY_ORDER = ("contract", "accuracy", "corruption", "attack", "calibration", "inputs", "resources", "determinism", "drift", "gate")
 
 
 def family_rank(family: str) -> int:

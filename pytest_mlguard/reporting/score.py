@@ -15,7 +15,9 @@ For each model, each family present gets a component in [0, 1], the mean over it
 * a NaN measurement: 0.
 
 A model's score is ``100 *`` the weighted mean of its components (weights from ``score.weights``,
-1 by default); the run's score is the mean over models, rounded to one decimal.
+1 by default); the run's score is the mean over models, rounded to one decimal. The ``contract``
+checks (train mode, input sizes) are preconditions of the model as deployed rather than measures of
+robustness: they count only where ``score.weights`` gives them a weight.
 
 Example:
     >>> results = [{"model": "m", "family": "accuracy", "metric": "accuracy", "value": 0.9, "floor": 0.5, "details": {}}]
@@ -31,7 +33,10 @@ from typing import Any
 from ..config.parse import invalid, parse_number, parse_table
 from ..config.settings import Key
 
-__all__ = ["check_goodness", "robustness_score", "score_keys"]
+__all__ = ["UNSCORED", "check_goodness", "robustness_score", "score_keys"]
+
+#: families left out of the score unless ``score.weights`` names them
+UNSCORED = ("contract",)
 
 
 def score_keys(families: Sequence[str]) -> tuple[Key, ...]:
@@ -54,7 +59,7 @@ def score_keys(families: Sequence[str]) -> tuple[Key, ...]:
             "score.weights",
             parse_table(parse_number(0.0, 1000.0), name=family_name),
             {},
-            "weight of each family in the score (default 1 each), such as {attack = 2}",
+            "weight of each family in the score (default 1 each; contract counts only when named here), such as {attack = 2}",
             table=True,
         ),
     )
@@ -88,6 +93,8 @@ def robustness_score(results: Iterable[Mapping[str, Any]], weights: Mapping[str,
     weights = dict(weights or {})
     by_model: dict[str, dict[str, list[float]]] = {}
     for result in results:
+        if result["family"] in UNSCORED and result["family"] not in weights:
+            continue
         by_model.setdefault(result["model"], {}).setdefault(result["family"], []).append(check_goodness(result))
     models: dict[str, Any] = {}
     for model, families in by_model.items():

@@ -18,6 +18,8 @@ floor = 0.3
 floors = { "deepfool-l2" = 0.2, square = "0.5*clean" }
 [tool.mlguard.attack.params.deepfool]
 steps = 6
+[tool.mlguard.contract]
+enabled = false  # the contract checks: tests/plugin/test_deployed_suite.py
 """
 
 CUSTOM = """
@@ -68,6 +70,8 @@ early_stop = "off"
 checks = ["pgd-linf-0.1", "square-linf-0.1"]
 queries = 30
 floor = 0.4
+[tool.mlguard.contract]
+enabled = false  # the contract checks: tests/plugin/test_deployed_suite.py
 """
 
 

@@ -28,6 +28,8 @@ checks = ["fgsm-linf-0.1"]
 floor = 0.9  # fails (about 0.6): its adversarial examples are saved, then restored from the cache
 [tool.mlguard.calibration]
 ece_ceiling = 0.08
+[tool.mlguard.contract]
+enabled = false  # the contract checks: tests/plugin/test_deployed_suite.py
 """
 
 # the digits CNN, which counts the samples it is evaluated on (forward passes, gradients included);

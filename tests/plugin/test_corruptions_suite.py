@@ -19,6 +19,8 @@ enabled = false
 enabled = false
 [tool.mlguard.inputs]
 enabled = false
+[tool.mlguard.contract]
+enabled = false
 [tool.mlguard.corruption]
 {corruption}
 """

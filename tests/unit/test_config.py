@@ -74,7 +74,7 @@ def test_env_dotted_keys_use_double_underscores():
         ({"cli": {"calibration.enabled": "maybe"}}, "expected a boolean"),
         ({"marker": {"samples": "many"}, "marker_where": "@pytest.mark.mlguard(...) on t.py::test"}, "for 'samples' in @pytest.mark.mlguard(...) on t.py::test"),
         ({"cli": {"attack.checks": "pgd-linf-0.1,pgd-linf-0.1"}}, "expected a list without repeated entries"),
-        ({"cli": {"score.weights.bogus": "1"}}, "invalid value 'bogus' (type=str) for 'score.weights' in command line (--mlguard-set score.weights.bogus=...): expected a family name, one of accuracy, corruption, attack"),
+        ({"cli": {"score.weights.bogus": "1"}}, "invalid value 'bogus' (type=str) for 'score.weights' in command line (--mlguard-set score.weights.bogus=...): expected a family name, one of contract, accuracy, corruption, attack"),
         ({"files": [Source({"score.weights": {"atack": 2}}, "pyproject.toml [tool.mlguard]")]}, "for 'score.weights' in pyproject.toml [tool.mlguard]: expected a family name"),
         ({"cli": {"budget": ""}}, "invalid value '' (type=str) for 'budget' in command line (--mlguard-budget): expected a duration such as 120, '120s', '2m' or '1m30s', or none"),
         ({"cli": {"samples": " "}}, "invalid value ' ' (type=str) for 'samples' in command line (--mlguard-samples): expected an integer in [1, inf], or none"),

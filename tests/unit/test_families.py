@@ -127,6 +127,9 @@ def test_every_family_plans_with_defaults():
     settings = resolve(environ={}, keys=all_keys())
     ids = [spec.id for fam in FAMILIES for spec in fam.planned(settings)]
     assert ids == [
+        "contract[eval-mode]",
+        "contract[input-sizes]",
+        "contract[resized-copies]",
         "accuracy",
         "corruption[gaussian_noise-3]",
         "attack[fgsm-linf-2/255]",

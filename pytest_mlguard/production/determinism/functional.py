@@ -26,6 +26,7 @@ import numpy as np
 from ...checks.base import CheckSpec, Measurement
 from ...contract.data import EvalData
 from ..compare import per_sample_diff
+from ..modes import in_each_mode
 
 if TYPE_CHECKING:
     from ...checks.evaluation import Evaluation
@@ -169,6 +170,11 @@ def batch_diff(model: Model, x: np.ndarray, rng: np.random.Generator, batch_size
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    """The check on the model in each mode it may run in (:func:`~pytest_mlguard.production.modes.in_each_mode`)."""
+    return in_each_mode(spec, evaluation, lambda: _measure(spec, evaluation), unchanged="every sample matched")
+
+
+def _measure(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     model, data = evaluation.model, evaluation.data
     limit = evaluation.sample_limit(data.n)  # fewer under --mlguard-budget: the data are in random order
     if limit < data.n:

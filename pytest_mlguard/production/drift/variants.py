@@ -25,6 +25,7 @@ import numpy as np
 from ...checks.base import CheckSpec, Measurement
 from ...errors import CheckError, NotApplicable
 from ..compare import PrefixPredictions, compare_predictions, thread_count
+from ..modes import in_each_mode, in_mode
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -85,7 +86,7 @@ def variant_model(model: TorchModel, variant: str, x: np.ndarray) -> CallableMod
 
     example = _example(model, x)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", (DeprecationWarning, FutureWarning, UserWarning))
+        warnings.simplefilter("ignore", (DeprecationWarning, FutureWarning, UserWarning, torch.jit.TracerWarning))
         try:
             if variant == "torchscript":
                 with torch.no_grad():
@@ -105,8 +106,11 @@ def variant_model(model: TorchModel, variant: str, x: np.ndarray) -> CallableMod
                     f"torch {torch.__version__} has no torch.ao.quantization.quantize_dynamic (now in torchao)"
                 ) from None
 
-            module = copy.deepcopy(model.module).to("cpu").eval()
-            quantized = quantize_dynamic(module, dtype=torch.qint8)
+            from ...contract.modes import set_modes
+
+            training = {name: m.training for name, m in model.module.named_modules()}  # the mode it runs in now
+            quantized = quantize_dynamic(copy.deepcopy(model.module).to("cpu"), dtype=torch.qint8)
+            set_modes(quantized, training)  # quantize_dynamic leaves the copy in eval mode
             if not any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in quantized.modules()):
                 raise NotApplicable(
                     "dynamic int8 quantisation applies to Linear, LSTM and GRU layers; the model has none"
@@ -151,17 +155,29 @@ def variant_proba(model: Model, variant: str, x: np.ndarray, *, threads: int | N
 
 
 def _variant(evaluation: Evaluation, variant: str, threads: int) -> PrefixPredictions:
+    """The variant's predictions, in the mode the model runs in now (:mod:`~pytest_mlguard.production.modes`)."""
+    model, x = evaluation.model, evaluation.data.x
     return evaluation.memo(
-        ("drift", variant, threads),
-        lambda: PrefixPredictions(variant_predictor(evaluation.model, variant, evaluation.data.x, threads=threads), evaluation.data.x),
+        ("drift", variant, threads, *_other_mode(evaluation)),
+        lambda: PrefixPredictions(in_mode(evaluation, variant_predictor(model, variant, x, threads=threads)), x),
     )
 
 
 def _reference(evaluation: Evaluation, variant: str) -> PrefixPredictions:
-    """What ``variant`` is compared with: the model on one thread (``threads``), else its clean predictions."""
+    """What ``variant`` is compared with: the model on one thread (``threads``), else its float32 eager
+    predictions: the clean ones in the mode it is served in, made already for every family."""
+    model, x, other = evaluation.model, evaluation.data.x, _other_mode(evaluation)
     if variant == "threads":
-        return evaluation.memo(("drift", "one-thread"), lambda: PrefixPredictions(_one_thread(evaluation.model), evaluation.data.x))
-    return PrefixPredictions(lambda rows: rows, evaluation.clean_proba)  # made already, for every family
+        return evaluation.memo(("drift", "one-thread", *other), lambda: PrefixPredictions(in_mode(evaluation, _one_thread(model)), x))
+    if not other:
+        return PrefixPredictions(lambda rows: rows, evaluation.clean_proba)
+    return evaluation.memo(("drift", "eager", *other), lambda: PrefixPredictions(in_mode(evaluation, model.predict_proba), x))
+
+
+def _other_mode(evaluation: Evaluation) -> tuple[str, ...]:
+    """``()`` in the mode the model is served in, else ``(mode,)``: a part of the keys of kept predictions."""
+    mode = evaluation.model.active_mode
+    return () if mode is None or mode == evaluation.model.modes()[0] else (mode,)
 
 
 def _one_thread(model: Model) -> Callable[[np.ndarray], np.ndarray]:
@@ -178,6 +194,11 @@ def _threads(spec: CheckSpec) -> int:
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    """The check on the model in each mode it may run in (:func:`~pytest_mlguard.production.modes.in_each_mode`)."""
+    return in_each_mode(spec, evaluation, lambda: _measure(spec, evaluation), unchanged="")
+
+
+def _measure(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     variant = spec.param("variant")
     threads = _threads(spec)
     n = evaluation.data.n

@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 
 __all__ = ["compare_models", "compare_results", "run_check"]
 
-#: families the gate does not rerun on the baseline: the production families themselves
-PRODUCTION_FAMILIES = ("resources", "determinism", "drift", "gate")
+#: families the gate does not rerun on the baseline: the production families themselves, and the
+#: contract, a precondition of each model rather than a measure to compare
+PRODUCTION_FAMILIES = ("resources", "determinism", "drift", "gate", "contract")
 
 
 def _per_class(predicted: np.ndarray, labels: np.ndarray, classes: int) -> list[float | None]:
