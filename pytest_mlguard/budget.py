@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .config.parse import invalid, parse_optional
+from .config.parse import invalid, parse_number, parse_optional
 from .config.settings import Key
 
 if TYPE_CHECKING:
@@ -66,6 +66,19 @@ BUDGET_KEYS = (
         None,
         "fit the built-in suite into this time (120, '120s', '2m'): checks are shortened or cut, and the report says which",
         cli="--mlguard-budget",
+    ),
+    Key(
+        "budget_max_cut",
+        parse_number(0.0, 1.0),
+        0.0,
+        "the share of checks a budget may cut (0 to 1) before the run fails: by default a cut check counts as not passed",
+    ),
+    Key(
+        "timeout",
+        parse_optional(lambda value, key, where: parse_duration(value, key, where)),
+        600.0,
+        "wall-clock limit of each check (60, '90s', '10m'; none: no limit): a check without an answer by then "
+        "fails with 'no answer within N s' and the run goes on",
     ),
 )
 

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .reporting.atomic import write_files
+from .reporting.strict_json import dumps
 
 if TYPE_CHECKING:
     from .checks.base import CheckResult, CheckSpec, Family
@@ -443,7 +444,7 @@ class ResultCache:
         return entry if isinstance(entry, dict) and entry.get("format") == FORMAT else None
 
     def put(self, key: str, entry: Mapping[str, Any]) -> None:
-        write_files({self._entry(key): json.dumps({"format": FORMAT, **entry}).encode()})
+        write_files({self._entry(key): dumps({"format": FORMAT, **entry}).encode()})  # strict JSON: NaN as null
 
     def store(self, key: str, result: CheckResult, evaluation: Evaluation, spec: CheckSpec, *, started: float) -> None:
         """Store ``result``, and a copy of the artefacts the check wrote since ``started`` (a
