@@ -410,7 +410,7 @@ class MlguardSession:
             self.outcomes[report.nodeid] = "skipped"
         elif report.failed and "mlguard_verdict" not in properties:  # failed without a measurement
             crash = getattr(report.longrepr, "reprcrash", None)
-            reason = crash.message if crash is not None else str(report.longrepr)
+            reason = (crash.message if crash is not None else str(report.longrepr)).removeprefix("Failed: ")
             self.errors.append({**entry, "kind": properties.get("mlguard_error", "error"), "reason": reason[:2000]})
             self.outcomes[report.nodeid] = "error"
         else:
@@ -558,7 +558,7 @@ class MlguardSession:
         """``no answer within 60 s (timeout from ...); stopped in model.py:12 (forward)``."""
         import traceback
 
-        frames = traceback.extract_tb(stopped.__traceback__)
+        frames = [frame for frame in traceback.extract_tb(stopped.__traceback__) if not frame.filename.endswith("deadline.py")]
         where = f"; stopped in {frames[-1].filename}:{frames[-1].lineno} ({frames[-1].name})" if frames else ""
         return (
             f"no answer within {stopped.seconds:g} s (timeout, from {self.settings.source('timeout')}){where}; "
@@ -665,5 +665,7 @@ class MlguardSession:
                 )
             )
         for entry in report.get("errors", []):
-            lines.append((f"{entry['model'] + '::' if entry['model'] else ''}{entry['id']} ERROR: {entry['reason'].splitlines()[0]}", {"red": True}))
+            reason = entry["reason"].splitlines()[0] if entry["reason"] else ""
+            reason = reason if len(reason) <= 120 else reason[:117] + "..."
+            lines.append((f"{entry['model'] + '::' if entry['model'] else ''}{entry['id']} ERROR ({entry['kind']}): {reason}", {"red": True}))
         return lines
