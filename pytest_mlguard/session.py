@@ -349,21 +349,16 @@ class MlguardSession:
             self.write_error = f"could not write the mlguard report to {self.settings.output}: {exc}"
 
     def _run_failure(self, report: Mapping[str, Any]) -> str | None:
-        """Why the run fails although no check failed: more checks cut by the budget than
-        ``budget_max_cut`` allows, or nothing measured at all."""
-        summary = report["summary"]
-        considered = summary["total"] + summary["cut"] + summary["errors"]
-        allowed = self.settings.get("budget_max_cut")
-        if summary["cut"] and summary["cut"] > allowed * considered:
-            seconds = self.settings.get("budget")
-            return (
-                f"{summary['cut']} of {considered} checks cut by the budget of {seconds:g} s, more than "
-                f"budget_max_cut = {allowed:g} allows (from {self.settings.source('budget_max_cut')}): the run fails; "
-                "give it more time (--mlguard-budget), fewer checks, or allow cuts (--mlguard-set budget_max_cut=0.2)"
-            )
-        if not summary["total"] and "passed" not in self.outcomes.values():
-            return "no check was measured: the run fails (every check was skipped, cut, not applicable or errored)"
-        return None
+        """Why the run fails although no check failed (:func:`~pytest_mlguard.budget.run_failure`)."""
+        from .budget import run_failure
+
+        return run_failure(
+            report["summary"],
+            max_cut=self.settings.get("budget_max_cut"),
+            where=self.settings.source("budget_max_cut"),
+            budget=self.settings.get("budget"),
+            passed_tests="passed" in self.outcomes.values(),
+        )
 
     def selection(self) -> dict[str, Any] | None:
         """What a partial run selected (``None`` if it ran every check of the suites it collected)."""

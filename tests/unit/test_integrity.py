@@ -228,3 +228,21 @@ def test_no_limit_and_a_block_that_ends_in_time_leave_no_timer():
         pass
     if can_limit():
         assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+# -- no silent pass -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("total, cut, errors, max_cut, passed_tests, fails", [
+    (9, 1, 0, 0.0, False, "1 of 10 checks cut by the budget of 60 s, more than budget_max_cut = 0 allows"),
+    (9, 1, 0, 0.1, False, None),  # a tenth may be cut
+    (8, 2, 0, 0.1, False, "2 of 10 checks cut"),
+    (0, 4, 0, 1.0, False, "no check was measured"),  # cuts allowed, but nothing measured
+    (0, 0, 3, 0.0, False, "no check was measured"),  # every check errored (failing tests too)
+    (0, 0, 0, 0.0, True, None),  # custom tests passed on their own terms
+    (5, 0, 0, 0.0, False, None),
+])
+def test_a_cut_check_counts_as_not_passed_and_a_run_that_measured_nothing_fails(total, cut, errors, max_cut, passed_tests, fails):
+    from pytest_mlguard.budget import run_failure
+
+    summary = {"total": total, "passed": total, "failed": 0, "errors": errors, "skipped": 0, "cut": cut}
+    message = run_failure(summary, max_cut=max_cut, where="default", budget=60.0, passed_tests=passed_tests)
+    assert message == fails if fails is None else fails in message
