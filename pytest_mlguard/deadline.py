@@ -85,9 +85,9 @@ def limit(seconds: float | None, reason: Reason = "timeout") -> Iterator[None]:
         raise Deadline(seconds, reason)
 
     started = time.monotonic()
-    signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
+    try:  # armed inside the try: a limit that runs out at once still gets its timer taken down
+        signal.signal(signal.SIGALRM, handler)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
         yield
     finally:
         try:

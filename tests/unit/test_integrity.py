@@ -246,3 +246,27 @@ def test_a_cut_check_counts_as_not_passed_and_a_run_that_measured_nothing_fails(
     summary = {"total": total, "passed": total, "failed": 0, "errors": errors, "skipped": 0, "cut": cut}
     message = run_failure(summary, max_cut=max_cut, where="default", budget=60.0, passed_tests=passed_tests)
     assert message == fails if fails is None else fails in message
+
+
+@needs_alarm
+def test_a_limit_that_runs_out_at_once_leaves_no_timer_behind(monkeypatch):
+    real = signal.setitimer
+    delivered = []
+
+    def delivered_at_once(which, seconds, interval=0.0):  # a loaded machine: the alarm comes before the next line
+        previous = real(which, seconds, interval)
+        if seconds == 0.001 and not delivered:
+            delivered.append(seconds)
+            signal.getsignal(signal.SIGALRM)(signal.SIGALRM, None)
+        return previous
+
+    monkeypatch.setattr(signal, "setitimer", delivered_at_once)
+    try:
+        with pytest.raises(Deadline):
+            with limit(0.0):
+                time.sleep(1)
+        assert delivered and real(signal.ITIMER_REAL, 0) == (0.0, 0.0)
+        assert signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None)
+    finally:
+        real(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
