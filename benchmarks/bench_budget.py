@@ -98,7 +98,8 @@ def hanging() -> None:
             wall, report = run("--mlguard-budget", f"{seconds}s", project=project)
             skipped = report.get("skipped", [])
             print(
-                f"hanging model, --mlguard-budget {seconds:>3}s: wall {wall:6.1f} s, wall / budget = {wall / seconds:.2f}; "
+                f"hanging model, --mlguard-budget {seconds:>3}s: wall {wall:6.1f} s, wall / budget = {wall / seconds:.2f}, "
+                f"{report.get('budget', {}).get('spent_s', float('nan')):.1f} s of the budget's clock before the reports; "
                 f"{len(report.get('checks', []))} checks measured, {sum(e['kind'] == 'cut' for e in skipped)} cut "
                 f"({sum('stopped at the end' in e['reason'] for e in skipped)} of them stopped at the end), {len(report.get('errors', []))} errors",
                 flush=True,
