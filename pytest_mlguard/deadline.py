@@ -41,7 +41,7 @@ AGAIN_S = 1.0
 Reason = Literal["timeout", "budget"]
 
 
-class Deadline(BaseException):  # noqa: N818 - not an error of the caller's: the time is up
+class Deadline(BaseException):
     """Raised in the main thread when a check's time is up.
 
     Attributes:

@@ -633,13 +633,9 @@ class MlguardSession:
         lines: list[tuple[str, dict[str, bool]]] = []
         summary = report["summary"]
         if report.get("interrupted"):
-            lines.append(
-                (
-                    f"INTERRUPTED ({report['interrupted_by']}): the report holds the {summary['total']} "
-                    f"check{'' if summary['total'] == 1 else 's'} measured before the run stopped",
-                    {"red": True, "bold": True},
-                )
-            )
+            checks = f"{summary['total']} check{'' if summary['total'] == 1 else 's'}"
+            text = f"INTERRUPTED ({report['interrupted_by']}): the report holds the {checks} measured before the run stopped"
+            lines.append((text, {"red": True, "bold": True}))
         selection = report.get("selection")
         if report.get("partial") and selection:
             how = ", ".join(
@@ -652,13 +648,9 @@ class MlguardSession:
                 )
                 if text
             )
-            lines.append(
-                (
-                    f"partial run: {selection['selected']} of {selection['planned']} checks selected"
-                    f"{f' ({how})' if how else ''}; the score and the badges (labelled 'partial') cover only these",
-                    {"yellow": True, "bold": True},
-                )
-            )
+            selected = f"{selection['selected']} of {selection['planned']} checks selected{f' ({how})' if how else ''}"
+            text = f"partial run: {selected}; the score and the badges (labelled 'partial') cover only these"
+            lines.append((text, {"yellow": True, "bold": True}))
         for entry in report.get("errors", []):
             reason = entry["reason"].splitlines()[0] if entry["reason"] else ""
             reason = reason if len(reason) <= 120 else reason[:117] + "..."

@@ -15,7 +15,12 @@ import pytest
 
 from pytest_mlguard.deadline import Deadline, can_limit, limit
 from pytest_mlguard.reporting import build_report, write_outputs
-from pytest_mlguard.reporting.atomic import file_mode, probe_directory, replace_directory, write_files
+from pytest_mlguard.reporting.atomic import (
+    file_mode,
+    probe_directory,
+    replace_directory,
+    write_files,
+)
 from pytest_mlguard.reporting.badge import badge_files
 from pytest_mlguard.reporting.examples import artifact_dir_name
 from pytest_mlguard.reporting.score import check_goodness
@@ -181,9 +186,8 @@ def test_the_badges_of_a_partial_run_say_so():
 @needs_alarm
 def test_a_limit_stops_a_sleep_and_a_lock_wait_in_the_main_thread():
     for hang in (lambda: time.sleep(60), lambda: threading.Event().wait()):
-        with pytest.raises(Deadline) as stopped:
-            with limit(0.2, "budget"):
-                hang()
+        with pytest.raises(Deadline) as stopped, limit(0.2, "budget"):
+            hang()
         assert stopped.value.reason == "budget" and stopped.value.seconds == 0.2 and str(stopped.value) == "no answer within 0.2 s"
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0) and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None)
 
@@ -191,13 +195,12 @@ def test_a_limit_stops_a_sleep_and_a_lock_wait_in_the_main_thread():
 @needs_alarm
 def test_a_swallowed_deadline_is_raised_again_until_the_block_ends():
     swallowed = []
-    with pytest.raises(Deadline):
-        with limit(0.1):
-            try:  # a model that catches everything and goes on waiting
-                time.sleep(60)
-            except BaseException as exc:  # noqa: BLE001
-                swallowed.append(exc)
+    with pytest.raises(Deadline), limit(0.1):
+        try:  # a model that catches everything and goes on waiting
             time.sleep(60)
+        except BaseException as exc:  # noqa: BLE001
+            swallowed.append(exc)
+        time.sleep(60)
     assert len(swallowed) == 1 and isinstance(swallowed[0], Deadline)
 
 
@@ -207,9 +210,8 @@ def test_a_limit_respects_another_alarm_timer_and_puts_it_back():
     previous = signal.signal(signal.SIGALRM, lambda signum, frame: fired.append(signum))
     try:
         signal.setitimer(signal.ITIMER_REAL, 30.0)  # pytest-timeout's, say: due later than ours
-        with pytest.raises(Deadline):
-            with limit(0.1):
-                time.sleep(5)
+        with pytest.raises(Deadline), limit(0.1):
+            time.sleep(5)
         left, _ = signal.getitimer(signal.ITIMER_REAL)
         assert 25.0 < left <= 30.0 and not fired
         signal.setitimer(signal.ITIMER_REAL, 0.1)  # due sooner than ours: ours is not armed
@@ -262,9 +264,8 @@ def test_a_limit_that_runs_out_at_once_leaves_no_timer_behind(monkeypatch):
 
     monkeypatch.setattr(signal, "setitimer", delivered_at_once)
     try:
-        with pytest.raises(Deadline):
-            with limit(0.0):
-                time.sleep(1)
+        with pytest.raises(Deadline), limit(0.0):
+            time.sleep(1)
         assert delivered and real(signal.ITIMER_REAL, 0) == (0.0, 0.0)
         assert signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None)
     finally:
