@@ -235,3 +235,14 @@ def test_the_budget_bounds_a_run_whose_model_hangs(project):
     assert {"corruption[gaussian_noise-3]", "attack[fgsm-linf-0.1]"} <= set(cut)
     assert any("stopped at the end of the budget of 30 s" in reason for reason in cut.values())
     assert {c["id"] for c in report["checks"]} <= {"accuracy", "calibration[ece]"}
+
+
+def test_checks_that_do_not_apply_are_listed_as_not_applicable(project):
+    project.write(model="black_box_model", pipeline=None, pyproject=ONLY)  # scores only: no gradient attack applies
+    result = project.run("--mlguard")
+    result.assert_outcomes(passed=3, skipped=1)
+    report = strict_loads((project.pytester.path / "mlguard-report" / "report.json").read_text())
+    [entry] = report["skipped"]
+    assert (entry["id"], entry["model"], entry["kind"], entry["nodeid"]) == ("attack[fgsm-linf-0.1]", "black-box", "not-applicable", "conftest.py::mlguard::attack[fgsm-linf-0.1]")
+    assert "gradient" in entry["reason"] and report["summary"]["skipped"] == 1 and report["summary"]["cut"] == 0
+    assert result.ret == pytest.ExitCode.OK  # a check that does not apply is no reason to fail
