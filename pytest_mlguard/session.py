@@ -345,8 +345,8 @@ class MlguardSession:
                 from .baseline.store import save_baseline
 
                 self.written["baseline"] = save_baseline(report, self.settings.get("baseline.save"), self.settings.get("baseline.dir"))
-        except OSError as exc:
-            self.write_error = f"could not write the mlguard report to {self.settings.output}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - said in the summary, and the run fails: never a lost run without a word
+            self.write_error = f"could not write the mlguard report to {self.settings.output}: {type(exc).__name__}: {exc}"
 
     def _run_failure(self, report: Mapping[str, Any]) -> str | None:
         """Why the run fails although no check failed (:func:`~pytest_mlguard.budget.run_failure`)."""
@@ -544,7 +544,15 @@ class MlguardSession:
 
     def budget_stopped(self, nodeid: str, spec: CheckSpec, stopped: Any) -> str:
         """A check stopped at the end of the budget: cut, with the reason (returned)."""
-        reason = f"stopped at the end of the budget of {self.budget.seconds:g} s, after {stopped.seconds:.1f} s"  # type: ignore[union-attr]
+        return self._cut(nodeid, spec, f"stopped at the end of the budget of {self.budget.seconds:g} s, {stopped.seconds:.1f} s after it started")  # type: ignore[union-attr]
+
+    def budget_spent(self, nodeid: str, spec: CheckSpec) -> str | None:
+        """Cut the check before it starts if the budget is spent (the reason), else ``None``."""
+        if self.budget is None or self.budget.left() > 0:
+            return None
+        return self._cut(nodeid, spec, f"the budget of {self.budget.seconds:g} s was spent")
+
+    def _cut(self, nodeid: str, spec: CheckSpec, reason: str) -> str:
         self.budget.cut.append({"check": spec.id, "node": nodeid, "reason": reason})  # type: ignore[union-attr]
         self.budget.pending.pop(nodeid, None)  # type: ignore[union-attr]
         return reason

@@ -85,31 +85,14 @@ def run_suite_check(request: pytest.FixtureRequest, family: Family, spec: CheckS
     model = str(getattr(values["mlguard_model"], "name", "") or "")
     result = None
     seconds, reason = session.check_limit()
+    cut = session.budget_spent(nodeid, spec)  # nothing left for it: cut before it calls the model
     try:
-        with limit(seconds, reason):
-            evaluation = session.evaluation(
-                values["mlguard_model"], values["mlguard_data"], values.get("mlguard_pipeline"), session.settings
-            )
-            model = evaluation.model_id
-            extras = {need: values[f"mlguard_{need}"] for need in family.needs if need not in ("model", "data", "pipeline")}
-            evaluation = evaluation.with_extras(extras)
-            from .cache import cached_result, run_cached
-
-            result = cached_result(session.cache, evaluation, family, spec)
-            if result is None:
-                cut = session.budget_limits(nodeid, spec, evaluation)  # under --mlguard-budget: shortens the check, or cuts it
-                if cut is not None:
-                    skipped, kind = f"{spec.id}: cut by --mlguard-budget: {cut}", "cut"
-                else:
-                    try:
-                        result = run_cached(session.cache, evaluation, family, spec)
-                    finally:
-                        session.budget_done(nodeid, spec, evaluation, result)
-            elif session.budget is not None:
-                session.budget.pending.pop(nodeid, None)  # reused from the cache: nothing to plan
+        if cut is None:
+            with limit(seconds, reason):
+                model, result, cut = _measure(session, nodeid, family, spec, values)
     except Deadline as stopped:
         if stopped.reason == "budget":
-            skipped, kind = f"{spec.id}: cut by --mlguard-budget: {session.budget_stopped(nodeid, spec, stopped)}", "cut"
+            cut = session.budget_stopped(nodeid, spec, stopped)
         else:
             failed, kind = f"{spec.id}: {session.timeout_message(stopped)}", "timeout"
     except NotApplicable as exc:
@@ -118,6 +101,8 @@ def run_suite_check(request: pytest.FixtureRequest, family: Family, spec: CheckS
         failed, kind = f"{spec.id} could not run: {exc}", "error"
     except MlguardError as exc:
         failed, kind = f"{spec.id}: {exc}", "error"
+    if cut is not None:
+        skipped, kind = f"{spec.id}: cut by --mlguard-budget: {cut}", "cut"
     # outside the except blocks, so that pytest shows the message once, not chained to the exception
     if skipped or failed:  # the report lists the checks that did not run or ended without a measurement
         properties = request.node.user_properties
@@ -130,6 +115,29 @@ def run_suite_check(request: pytest.FixtureRequest, family: Family, spec: CheckS
     session.record(result, request.node)
     if not result.passed:
         pytest.fail(session.failure_message(result, nodeid), pytrace=False)
+
+
+def _measure(session: Any, nodeid: str, family: Family, spec: CheckSpec, values: dict[str, Any]) -> tuple[str, Any, str | None]:
+    """The check's result, from the cache or measured within its share of the budget:
+    ``(model name, result or None, the reason it was cut or None)``."""
+    from .cache import cached_result, run_cached
+
+    evaluation = session.evaluation(values["mlguard_model"], values["mlguard_data"], values.get("mlguard_pipeline"), session.settings)
+    extras = {need: values[f"mlguard_{need}"] for need in family.needs if need not in ("model", "data", "pipeline")}
+    evaluation = evaluation.with_extras(extras)
+    result = cached_result(session.cache, evaluation, family, spec)
+    if result is not None:
+        if session.budget is not None:
+            session.budget.pending.pop(nodeid, None)  # reused from the cache: nothing to plan
+        return evaluation.model_id, result, None
+    cut = session.budget_limits(nodeid, spec, evaluation)  # under --mlguard-budget: shortens the check, or cuts it
+    if cut is not None:
+        return evaluation.model_id, None, cut
+    try:
+        result = run_cached(session.cache, evaluation, family, spec)
+    finally:
+        session.budget_done(nodeid, spec, evaluation, result)
+    return evaluation.model_id, result, None
 
 
 def _suite_class(session: Any, with_pipeline: bool) -> type:
