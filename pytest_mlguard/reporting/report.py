@@ -10,6 +10,7 @@ and ``summary``. The output directory is replaced as a whole, and report.json is
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import sys
@@ -20,7 +21,7 @@ from typing import Any
 from .._version import __version__
 from ..config.parse import parse_bool, parse_int
 from ..config.settings import Key
-from .atomic import replace_directory
+from .atomic import replace_directory, write_files
 from .score import robustness_score
 from .strict_json import finite_copy
 
@@ -144,8 +145,31 @@ def write_outputs(
         files[key] = (name, content.encode())
     if html:
         files["html"] = ("report.html", _html_page(report, directory, examples_per_check, figures).encode())
-    replace_directory(directory, dict(files.values()), carry=_carried(report, directory, {name for name, _ in files.values()}, since))
+    if _holds_work(directory):
+        _write_in_place(directory, dict(files.values()))
+    else:
+        replace_directory(directory, dict(files.values()), carry=_carried(report, directory, {name for name, _ in files.values()}, since))
     return {key: directory / name for key, (name, _) in files.items()}
+
+
+def _holds_work(directory: Path) -> bool:
+    """Whether ``directory`` holds the current directory or a project (``output = "."``): it is then
+    never replaced as a whole, only our files in it are."""
+    directory = Path(os.path.realpath(directory))
+    cwd = Path(os.path.realpath(os.getcwd()))
+    return cwd == directory or directory in cwd.parents or any((directory / name).exists() for name in (".git", "pyproject.toml", "setup.cfg", "conftest.py"))
+
+
+def _write_in_place(directory: Path, files: Mapping[str, bytes]) -> None:
+    """Our files written into ``directory`` one by one (each whole), and our files of an earlier run
+    that this one did not write (a family's badges) removed."""
+    write_files({directory / name: content for name, content in files.items()})
+    for entry in directory.iterdir():
+        if entry.is_file() and _OURS.fullmatch(entry.name) and entry.name not in files:
+            entry.unlink()
+
+
+_OURS = re.compile(r"report\.(json|html)|badge(-.+)?\.(svg|json)")
 
 
 def _carried(report: Mapping[str, Any], directory: Path, written: set[str], since: float | None) -> list[str]:
@@ -153,7 +177,7 @@ def _carried(report: Mapping[str, Any], directory: Path, written: set[str], sinc
     (those saved since ``since``), and the entries pytest-mlguard does not write."""
     if not directory.is_dir():
         return []
-    ours = re.compile(r"report\.(json|html)|badge(-.+)?\.(svg|json)|artifacts|\.(report|badge).*")  # and temporaries
+    ours = re.compile(rf"{_OURS.pattern}|artifacts|\.(report|badge).*")  # and temporaries
     carried = [entry.name for entry in directory.iterdir() if not ours.fullmatch(entry.name) and entry.name not in written]
     from .examples import artifact_dir_name
 

@@ -271,3 +271,16 @@ def test_a_limit_that_runs_out_at_once_leaves_no_timer_behind(monkeypatch):
     finally:
         real(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+
+def test_an_output_directory_that_holds_the_project_is_written_in_place_never_replaced(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text("[tool.mlguard]\noutput = '.'\n")  # output = "." : the project itself
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "model.py").write_text("code")
+    write_outputs(report_of([check(), check("calibration[ece]", 0.02)]), tmp_path)
+    monkeypatch.chdir(tmp_path / "src")
+    write_outputs(report_of([check()]), tmp_path)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"pyproject.toml", "src", "report.json", "badge.svg", "badge-accuracy.svg"} <= names
+    assert "badge-calibration.svg" not in names and (tmp_path / "src" / "model.py").read_text() == "code"
+    assert not [p for p in tmp_path.parent.iterdir() if p.name.startswith(f".{tmp_path.name}.")]  # no sibling was made
