@@ -8,11 +8,15 @@ measured around it, reports included):
   about 60 s without a budget on 2 cores) under ``--mlguard-budget`` 30, 60 and 120 s, and a heavier
   workload (nightly with 200-step PGD and 20000-query black-box attacks) under 60 and 120 s and
   without a budget; printed as wall time / budget, with how many checks were shortened and cut;
-* profiles: the example under ``--mlguard-profile smoke``, ``ci`` and ``nightly``.
+* profiles: the example under ``--mlguard-profile smoke``, ``ci`` and ``nightly``;
+* hanging: the digits example's settings with the zoo's model that never answers a corrupted or
+  attacked input (``tests/zoo.py: hanging_model``), under ``--mlguard-budget`` 20 and 60 s: the budget
+  must bound the run although most checks would wait forever.
 
     python benchmarks/bench_budget.py              # budgets and profiles (about 20 minutes on 2 cores)
     python benchmarks/bench_budget.py --budgets    # budgets only
     python benchmarks/bench_budget.py --profiles   # profiles only
+    python benchmarks/bench_budget.py --hanging    # a hanging model under a budget only
 """
 
 from __future__ import annotations
@@ -31,10 +35,10 @@ NIGHTLY = ("--mlguard-profile", "nightly")  # every corruption and severity, 50-
 HEAVY = (*NIGHTLY, "--mlguard-set", "attack.steps=200", "--mlguard-set", "attack.queries=20000")
 
 
-def run(*args: str) -> tuple[float, dict]:
-    """Wall seconds of one ``pytest --mlguard examples/digits`` run, and its report."""
+def run(*args: str, project: Path = ROOT / "examples" / "digits") -> tuple[float, dict]:
+    """Wall seconds of one ``pytest --mlguard <project>`` run (the digits example), and its report."""
     with tempfile.TemporaryDirectory() as output:
-        command = [sys.executable, "-m", "pytest", "--mlguard", "examples/digits", "-q", "-p", "no:cacheprovider", "--mlguard-output", output, *args]
+        command = [sys.executable, "-m", "pytest", "--mlguard", str(project), "-q", "-p", "no:cacheprovider", "--mlguard-output", output, *args]
         start = time.perf_counter()
         subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         wall = time.perf_counter() - start
@@ -64,11 +68,53 @@ def profiles() -> None:
         print(f"--mlguard-profile {name:<8} {wall:7.1f} s, {len(report.get('checks', []))} checks, samples={report.get('samples')}", flush=True)
 
 
+HANGING = """
+import importlib.util, sys
+sys.path.insert(0, {tests!r})
+import pytest, zoo
+
+spec = importlib.util.spec_from_file_location("digits_example_conftest", {example!r})
+example = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(example)
+digits_net, mlguard_data, mlguard_pipeline, mlguard_baseline_model = (
+    example.digits_net, example.mlguard_data, example.mlguard_pipeline, example.mlguard_baseline_model
+)
+
+@pytest.fixture(scope="session")
+def mlguard_model():
+    return zoo.hanging_model("lock")
+"""
+
+
+def hanging() -> None:
+    """The digits example with a model that hangs on every corrupted or attacked input, under a budget."""
+    example = ROOT / "examples" / "digits"
+    with tempfile.TemporaryDirectory() as directory:
+        project = Path(directory)
+        corpus = '"' + str(ROOT / "corpora" / "images") + '"'
+        (project / "pyproject.toml").write_text((example / "pyproject.toml").read_text().replace('"../../corpora/images"', corpus))
+        (project / "conftest.py").write_text(HANGING.format(tests=str(ROOT / "tests"), example=str(example / "conftest.py")))
+        for seconds in (20, 60):
+            wall, report = run("--mlguard-budget", f"{seconds}s", project=project)
+            skipped = report.get("skipped", [])
+            print(
+                f"hanging model, --mlguard-budget {seconds:>3}s: wall {wall:6.1f} s, wall / budget = {wall / seconds:.2f}, "
+                f"{report.get('budget', {}).get('spent_s', float('nan')):.1f} s of the budget's clock before the reports; "
+                f"{len(report.get('checks', []))} checks measured, {sum(e['kind'] == 'cut' for e in skipped)} cut "
+                f"({sum('stopped at the end' in e['reason'] for e in skipped)} of them stopped at the end), {len(report.get('errors', []))} errors",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budgets", action="store_true", help="budgets only")
     parser.add_argument("--profiles", action="store_true", help="profiles only")
+    parser.add_argument("--hanging", action="store_true", help="a hanging model under a budget only")
     args = parser.parse_args()
+    if args.hanging:
+        hanging()
+        return
     if not args.budgets:
         profiles()
     if not args.profiles:

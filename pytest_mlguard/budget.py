@@ -33,11 +33,11 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .config.parse import invalid, parse_optional
+from .config.parse import invalid, parse_number, parse_optional
 from .config.settings import Key
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from .checks.base import CheckResult, CheckSpec
     from .config.settings import Settings
@@ -57,6 +57,7 @@ __all__ = [
     "SHARED",
     "parse_duration",
     "rank",
+    "run_failure",
 ]
 
 BUDGET_KEYS = (
@@ -66,6 +67,19 @@ BUDGET_KEYS = (
         None,
         "fit the built-in suite into this time (120, '120s', '2m'): checks are shortened or cut, and the report says which",
         cli="--mlguard-budget",
+    ),
+    Key(
+        "budget_max_cut",
+        parse_number(0.0, 1.0),
+        0.0,
+        "the share of checks a budget may cut (0 to 1) before the run fails: by default a cut check counts as not passed",
+    ),
+    Key(
+        "timeout",
+        parse_optional(lambda value, key, where: parse_duration(value, key, where)),
+        600.0,
+        "wall-clock limit of each check (60, '90s', '10m'; none: no limit): a check without an answer by then "
+        "fails with 'no answer within N s' and the run goes on",
     ),
 )
 
@@ -352,6 +366,31 @@ class Budget:
             "cut": list(self.cut),
             "shortened": list(self.shortened),
         }
+
+
+def run_failure(summary: Mapping[str, int], *, max_cut: float, where: str, budget: float | None, passed_tests: bool) -> str | None:
+    """Why a run fails although none of its checks failed, or ``None``.
+
+    A cut check counts as not passed: the run fails when the budget cut more than ``max_cut`` (the
+    ``budget_max_cut`` setting, from ``where``) of the checks that ran or were cut, and when it measured
+    nothing at all (``summary``: the report's; ``passed_tests``: whether a custom mlguard test passed).
+
+    Example:
+        >>> run_failure({"total": 9, "cut": 1, "errors": 0}, max_cut=0.1, where="default", budget=60.0, passed_tests=False) is None
+        True
+        >>> run_failure({"total": 0, "cut": 0, "errors": 0}, max_cut=0.0, where="default", budget=None, passed_tests=False)
+        'no check was measured: the run fails (every check was skipped, cut, not applicable or errored)'
+    """
+    considered = summary["total"] + summary["cut"] + summary["errors"]
+    if summary["cut"] and summary["cut"] > max_cut * considered:
+        return (
+            f"{summary['cut']} of {considered} checks cut by the budget of {budget or 0:g} s, more than "
+            f"budget_max_cut = {max_cut:g} allows (from {where}): the run fails; "
+            "give it more time (--mlguard-budget), fewer checks, or allow cuts (--mlguard-set budget_max_cut=0.2)"
+        )
+    if not summary["total"] and not passed_tests:
+        return "no check was measured: the run fails (every check was skipped, cut, not applicable or errored)"
+    return None
 
 
 def _gate_reruns(spec: CheckSpec) -> bool:

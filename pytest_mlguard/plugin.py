@@ -158,12 +158,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
     config.addinivalue_line("markers", MARKER)
     try:
-        config.stash[SESSION_KEY] = MlguardSession(config)
+        config.stash[SESSION_KEY] = session = MlguardSession(config)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    # pytest_runtest_logreport has no config to find the session by: the session takes that hook
+    # itself, as pytest-xdist's DSession takes its own
+    config.pluginmanager.register(session, "mlguard-session")
+    session.catch_signals()
     from .corruptions import report as corruption_report
 
     config.pluginmanager.register(corruption_report, "mlguard-corruption-report")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if SESSION_KEY in config.stash:
+        session_of(config).release_signals()
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -248,8 +257,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     mlguard = session_of(session.config)
-    mlguard.sessionfinish()
-    if mlguard.regressed and session.exitstatus == pytest.ExitCode.OK:
+    mlguard.sessionfinish(session.exitstatus, session.shouldstop)
+    failed = mlguard.regressed or mlguard.run_failure or mlguard.write_error
+    if failed and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # as pytest-benchmark's --benchmark-compare-fail
     if mlguard.usage_error is not None:  # a broken model contract is a mistake in the declaration
         session.exitstatus = pytest.ExitCode.USAGE_ERROR

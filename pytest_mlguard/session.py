@@ -16,7 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
@@ -159,8 +159,31 @@ class MlguardSession:
         self.usage_error: str | None = None
         self.written: dict[str, Path] = {}
         self.write_error: str | None = None
+        self.started_at = time.time()  # artefacts saved since then belong to this run
+        self.skipped: list[dict[str, Any]] = []  # checks that did not run: cut, skipped, not applicable
+        self.errors: list[dict[str, Any]] = []  # checks that ended without a measurement
+        self.outcomes: dict[str, str] = {}  # node id -> passed, failed, skipped or error, of every mlguard item
+        self.planned_items: set[str] = set()  # node ids of every check of the suites collected
+        self.selected_items: set[str] = set()  # ... and of those the run kept (-k, -m, --deselect, node ids)
+        self.stopped_by: str | None = None  # the signal that stopped the run (SIGTERM)
+        self.run_failure: str | None = None  # why the run fails although no check did (cut checks, nothing measured)
+        if self.enabled and not self.is_worker:
+            self._check_output()
         self._start_run()
         self._open_cache()
+
+    def _check_output(self) -> None:
+        """Stop now, with a usage error, if the report cannot be written where the settings say."""
+        from .reporting.atomic import probe_directory
+
+        try:
+            probe_directory(self.settings.output)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write the mlguard report to {self.settings.output} (output, from {self.settings.source('output')}): "
+                f"{exc.strerror or exc}: expected a directory that can be created and written to; "
+                "choose another with --mlguard-output DIR"
+            ) from None
 
     # -- settings ---------------------------------------------------------------------------------
     def resolve(self, marker: Mapping[str, Any] | None = None, marker_where: str = "the mlguard marker") -> Settings:
@@ -332,7 +355,9 @@ class MlguardSession:
     def is_worker(self) -> bool:
         return hasattr(self.config, "workerinput")
 
-    def sessionfinish(self) -> None:
+    def sessionfinish(self, exitstatus: int, shouldstop: str | bool = False) -> None:
+        """Workers send their results; the controller writes the report of whatever ran, and decides
+        whether the run fails for what no single check says (:attr:`run_failure`)."""
         if self.is_worker:
             self.config.workeroutput[WORKER_OUTPUT_KEY] = json.dumps(  # type: ignore[attr-defined]
                 {
@@ -340,19 +365,30 @@ class MlguardSession:
                     "models": self.models,
                     "budget": self.budget.summary() if self.budget else None,
                     "usage_error": self.usage_error,
+                    "planned": sorted(self.planned_items),
+                    "selected": sorted(self.selected_items),
                 }
             )
             return
-        if not self.results:
+        if not self.enabled or not (self.results or self.outcomes):  # no mlguard item ran: nothing to report
             return
         from .reporting.report import build_report, write_outputs
 
+        interrupted = None
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            interrupted = self.stopped_by or "KeyboardInterrupt (Ctrl-C)"
+        elif shouldstop:
+            interrupted = str(shouldstop) if isinstance(shouldstop, str) else "stopped early"
         report = build_report(
             self.results,
             seed=self.settings.seed,
             samples=self.settings.samples,
             models=self.models,
             weights=self.settings.get("score.weights"),
+            skipped=self.skipped,
+            errors=self.errors,
+            interrupted=interrupted,
+            selection=self.selection(),
         )
         if self.baseline is not None:
             from .baseline.compare import compare_runs
@@ -360,6 +396,7 @@ class MlguardSession:
             report["comparison"] = compare_runs(report, self.baseline, self.settings.get("baseline.compare_fail"))
         if self.budget is not None:
             report["budget"] = self._budget_summary()
+        self.run_failure = None if interrupted else self._run_failure(report)
         self.config.hook.pytest_mlguard_report(config=self.config, report=report)
         self.report = report
         try:
@@ -369,13 +406,104 @@ class MlguardSession:
                 html=self.settings.get("report.html"),
                 examples_per_check=self.settings.get("report.examples"),
                 figures=self.cache.directory / "plots" if self.cache is not None else None,
+                since=self.started_at - 2.0,  # file systems with a coarse clock
             )
             if self.settings.get("baseline.save"):
                 from .baseline.store import save_baseline
 
                 self.written["baseline"] = save_baseline(report, self.settings.get("baseline.save"), self.settings.get("baseline.dir"))
-        except OSError as exc:
-            self.write_error = f"could not write the mlguard report to {self.settings.output}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - said in the summary, and the run fails: never a lost run without a word
+            self.write_error = f"could not write the mlguard report to {self.settings.output}: {type(exc).__name__}: {exc}"
+
+    def _run_failure(self, report: Mapping[str, Any]) -> str | None:
+        """Why the run fails although no check failed (:func:`~pytest_mlguard.budget.run_failure`)."""
+        from .budget import run_failure
+
+        return run_failure(
+            report["summary"],
+            max_cut=self.settings.get("budget_max_cut"),
+            where=self.settings.source("budget_max_cut"),
+            budget=self.settings.get("budget"),
+            passed_tests="passed" in self.outcomes.values(),
+        )
+
+    def selection(self) -> dict[str, Any] | None:
+        """What a partial run selected (``None`` if it ran every check of the suites it collected)."""
+        left_out = self.planned_items - self.selected_items
+        if not left_out:
+            return None
+        option = self.config.option
+        args = [arg for arg in self.config.args if "::" in arg]
+        return {
+            "selected": len(self.planned_items & self.selected_items),
+            "planned": len(self.planned_items),
+            "keyword": getattr(option, "keyword", "") or None,
+            "markexpr": getattr(option, "markexpr", "") or None,
+            "deselect": list(getattr(option, "deselect", None) or []),
+            "node_ids": args,
+        }
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """The hook (the session is registered as a plugin): see :meth:`logreport`."""
+        self.logreport(report)
+
+    def logreport(self, report: pytest.TestReport) -> None:
+        """On the controller (serial runs too): note how each mlguard item ended, and list the checks
+        that did not run (``skipped``) or ended without a measurement (``errors``) for the report."""
+        if self.is_worker or not self.enabled or "mlguard" not in report.keywords or report.nodeid in self.outcomes:
+            return  # the first outcome of an item counts: a setup error or skip, else the call's
+        if report.when == "teardown" or (report.when == "setup" and report.passed):
+            return
+        from .suite import SUITE_CLASS
+
+        properties = dict(report.user_properties)
+        if f"::{SUITE_CLASS}::" not in report.nodeid:  # a custom test: it passed or failed on its own terms
+            self.outcomes[report.nodeid] = report.outcome
+            return
+        entry = {
+            "id": properties.get("mlguard_check") or report.nodeid.rpartition("::")[2],
+            "model": properties.get("mlguard_model", ""),
+            "nodeid": report.nodeid,
+        }
+        if report.skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            reason = reason.removeprefix("Skipped: ")
+            self.skipped.append({**entry, "kind": properties.get("mlguard_skipped", "skipped"), "reason": reason})
+            self.outcomes[report.nodeid] = "skipped"
+        elif report.failed and "mlguard_verdict" not in properties:  # failed without a measurement
+            crash = getattr(report.longrepr, "reprcrash", None)
+            reason = (crash.message if crash is not None else str(report.longrepr)).removeprefix("Failed: ")
+            self.errors.append({**entry, "kind": properties.get("mlguard_error", "error"), "reason": reason[:2000]})
+            self.outcomes[report.nodeid] = "error"
+        else:
+            self.outcomes[report.nodeid] = report.outcome
+
+    def catch_signals(self) -> None:
+        """With ``--mlguard``, SIGTERM (a CI job cancelled, a container stopped) stops the run as
+        Ctrl-C does, so that what was measured is written; a handler someone else set is kept."""
+        import signal
+        import threading
+
+        self._previous_sigterm: Any = None
+        if not self.enabled or threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            self._previous_sigterm = signal.signal(signal.SIGTERM, lambda signum, frame: self.stop_on(signum))
+
+    def release_signals(self) -> None:
+        import signal
+
+        if getattr(self, "_previous_sigterm", None) is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._previous_sigterm = None
+
+    def stop_on(self, signum: int) -> None:
+        """A signal handler: stop the run as Ctrl-C does (pytest then finishes the session and the
+        report is written with what was measured, marked interrupted)."""
+        import signal
+
+        self.stopped_by = signal.Signals(signum).name
+        raise KeyboardInterrupt(self.stopped_by)
 
     def _budget_summary(self) -> dict[str, Any]:
         """The budget's plan, merged over xdist workers: what was cut or shortened, and the time spent."""
@@ -450,6 +578,7 @@ class MlguardSession:
 
         marked = [item.nodeid for item in items if item.get_closest_marker("mlguard") is not None]
         self._suite_items = {nodeid: index for index, nodeid in enumerate(marked, 1)}
+        self.selected_items = {item.nodeid for item in items if item_spec(item) is not None}
         if self.budget is not None:
             for item in items:
                 spec = item_spec(item)
@@ -470,11 +599,47 @@ class MlguardSession:
         for index, item in zip(places, ordered):
             items[index] = item
 
-    def budget_limits(self, nodeid: str, spec: CheckSpec, evaluation: Evaluation) -> None:
-        """Give the check its share of the budget (``evaluation.limits``), or skip it: cut."""
+    def check_limit(self) -> tuple[float | None, Literal["timeout", "budget"]]:
+        """The wall-clock limit of the next check: the ``timeout`` setting, or the time left in the
+        budget if that is sooner (see :mod:`pytest_mlguard.deadline`)."""
+        timeout = self.settings.get("timeout")
+        if self.budget is not None:
+            left = self.budget.left()
+            if timeout is None or left < timeout:
+                return max(left, 0.001), "budget"
+        return timeout, "timeout"
+
+    def budget_stopped(self, nodeid: str, spec: CheckSpec, stopped: Any) -> str:
+        """A check stopped at the end of the budget: cut, with the reason (returned)."""
+        return self._cut(nodeid, spec, f"stopped at the end of the budget of {self.budget.seconds:g} s, {stopped.seconds:.1f} s after it started")  # type: ignore[union-attr]
+
+    def budget_spent(self, nodeid: str, spec: CheckSpec) -> str | None:
+        """Cut the check before it starts if the budget is spent (the reason), else ``None``."""
+        if self.budget is None or self.budget.left() > 0:
+            return None
+        return self._cut(nodeid, spec, f"the budget of {self.budget.seconds:g} s was spent")
+
+    def _cut(self, nodeid: str, spec: CheckSpec, reason: str) -> str:
+        self.budget.cut.append({"check": spec.id, "node": nodeid, "reason": reason})  # type: ignore[union-attr]
+        self.budget.pending.pop(nodeid, None)  # type: ignore[union-attr]
+        return reason
+
+    def timeout_message(self, stopped: Any) -> str:
+        """``no answer within 60 s (timeout from ...); stopped in model.py:12 (forward)``."""
+        import traceback
+
+        frames = [frame for frame in traceback.extract_tb(stopped.__traceback__) if not frame.filename.endswith("deadline.py")]
+        where = f"; stopped in {frames[-1].filename}:{frames[-1].lineno} ({frames[-1].name})" if frames else ""
+        return (
+            f"no answer within {stopped.seconds:g} s (timeout, from {self.settings.source('timeout')}){where}; "
+            "the run goes on: a model or pipeline that hangs, or a check that needs a longer timeout (--mlguard-set timeout=30m)"
+        )
+
+    def budget_limits(self, nodeid: str, spec: CheckSpec, evaluation: Evaluation) -> str | None:
+        """Give the check its share of the budget (``evaluation.limits``); the reason if it is cut."""
         evaluation.limits = None
         if self.budget is None:
-            return
+            return None
         if self.budget.throughput is None:  # the model's throughput: one warm batch, timed
             evaluation.clean_proba  # noqa: B018  (the first call warms the model up)
             x = evaluation.data.x[: min(evaluation.data.n, evaluation.model.batch_size)]
@@ -486,9 +651,10 @@ class MlguardSession:
             self.budget.pipeline_input = evaluation.pipeline.input
         limits = self.budget.limits(nodeid, spec, evaluation.data.n)
         if limits is None:
-            pytest.skip(f"{spec.id}: cut by --mlguard-budget: {self.budget.cut[-1]['reason']}")
+            return str(self.budget.cut[-1]["reason"])
         evaluation.limits = limits
         self._budget_start = time.perf_counter()
+        return None
 
     def budget_done(self, nodeid: str, spec: CheckSpec, evaluation: Evaluation, result: CheckResult | None) -> None:
         if self.budget is not None:
@@ -511,30 +677,58 @@ class MlguardSession:
             if data.get("budget"):
                 self.budgets.append(data["budget"])
             self.usage_error = self.usage_error or data.get("usage_error")
+            self.planned_items.update(data.get("planned", ()))
+            self.selected_items.update(data.get("selected", ()))
 
     def terminal_summary(self, reporter: Any) -> None:
         if self.is_worker:
             return
         if self.cache_cleared is not None:
             reporter.write_line(f"mlguard cache: cleared {self.cache_cleared} stored results")
-        if not self.results:
-            if self.budget is not None and self._budget_summary()["cut"]:  # nothing measured: say why
-                summary = self._budget_summary()
-                reporter.write_sep("=", "mlguard")
-                reporter.write_line(f"budget {summary['seconds']:g} s: every check was cut, no report written", yellow=True, bold=True)
-                for entry in summary["cut"]:
-                    reporter.write_line(f"  cut {entry['check']}: {entry['reason']}")
+        report = getattr(self, "report", None)
+        if report is None:
             return
         from .reporting.terminal import summary_lines
 
         reporter.write_sep("=", "mlguard")
-        for line, markup in summary_lines(
-            getattr(self, "report", None), self.written, verbosity=self.config.getoption("verbose"), slowest=self.settings.get("report.durations")
-        ):
+        for line, markup in self.integrity_lines(report):
+            reporter.write_line(line, **markup)
+        for line, markup in summary_lines(report, self.written, verbosity=self.config.getoption("verbose"), slowest=self.settings.get("report.durations")):
             reporter.write_line(line, **markup)
         if self.write_error:
-            reporter.write_line(self.write_error, red=True)
+            reporter.write_line(self.write_error, red=True, bold=True)
+        if self.run_failure:
+            reporter.write_line(self.run_failure, red=True, bold=True)
         if self.cache is not None:
             from .cache import cache_summary
 
             reporter.write_line(cache_summary(self.results, self.cache.directory, self.config.invocation_params.dir))
+
+    def integrity_lines(self, report: Mapping[str, Any]) -> list[tuple[str, dict[str, bool]]]:
+        """What the report is not: interrupted, partial, checks without a measurement."""
+        lines: list[tuple[str, dict[str, bool]]] = []
+        summary = report["summary"]
+        if report.get("interrupted"):
+            checks = f"{summary['total']} check{'' if summary['total'] == 1 else 's'}"
+            text = f"INTERRUPTED ({report['interrupted_by']}): the report holds the {checks} measured before the run stopped"
+            lines.append((text, {"red": True, "bold": True}))
+        selection = report.get("selection")
+        if report.get("partial") and selection:
+            how = ", ".join(
+                text
+                for text in (
+                    f"-k {selection['keyword']!r}" if selection["keyword"] else "",
+                    f"-m {selection['markexpr']!r}" if selection["markexpr"] else "",
+                    "--deselect" if selection["deselect"] else "",
+                    "node ids" if selection["node_ids"] else "",
+                )
+                if text
+            )
+            selected = f"{selection['selected']} of {selection['planned']} checks selected{f' ({how})' if how else ''}"
+            text = f"partial run: {selected}; the score and the badges (labelled 'partial') cover only these"
+            lines.append((text, {"yellow": True, "bold": True}))
+        for entry in report.get("errors", []):
+            reason = entry["reason"].splitlines()[0] if entry["reason"] else ""
+            reason = reason if len(reason) <= 120 else reason[:117] + "..."
+            lines.append((f"{entry['model'] + '::' if entry['model'] else ''}{entry['id']} ERROR ({entry['kind']}): {reason}", {"red": True}))
+        return lines

@@ -158,6 +158,34 @@ def good_pipeline() -> Pipeline:
     return Pipeline(DigitsService().predict, rejects=InvalidImage, input="image-bytes", name="digits-service")
 
 
+class HangsOnUnseenInput(nn.Module):
+    """The example CNN, but it never answers an input off the 1/16 grid of the digits images (any
+    corruption or attack): as a model server that waits forever on a lock for odd inputs.
+    ``wait="sleep"`` sleeps in a loop, ``"lock"`` waits on an event that is never set."""
+
+    def __init__(self, wait: str = "sleep") -> None:
+        super().__init__()
+        self.net, self.wait = load_model(), wait
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.any((x * 16 - torch.round(x * 16)).abs() > 1e-3):
+            if self.wait == "lock":
+                import threading
+
+                threading.Event().wait()
+            while True:
+                import time
+
+                time.sleep(3600)
+        return self.net((x - MEAN) / STD)
+
+
+def hanging_model(wait: str = "sleep") -> TorchModel:
+    """Answers the clean digits (accuracy and calibration pass) but hangs on every corrupted or
+    attacked input: fails the corruption and attack checks with "no answer within N s"."""
+    return TorchModel(HangsOnUnseenInput(wait).eval(), input_shape=(1, 8, 8), n_classes=10, class_names=CLASS_NAMES, name="hanging")
+
+
 class IndexErrorOnTruncated(DigitsService):
     """Parses the PNG chunks by hand first and indexes past the end of a truncated file."""
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..reporting.atomic import write_files
+from ..reporting.strict_json import dumps
 
 __all__ = ["BASELINE_SCHEMA", "baseline_from_report", "load_baseline", "resolve_baseline", "save_baseline"]
 
@@ -64,7 +65,7 @@ def baseline_from_report(report: Mapping[str, Any], name: str, *, saved_at: date
 def save_baseline(report: Mapping[str, Any], name: str, directory: Path) -> Path:
     """Write the baseline of ``report`` as ``<directory>/<name>.json`` (whole or not at all)."""
     path = directory / f"{name}.json"
-    text = json.dumps(baseline_from_report(report, name), indent=2, allow_nan=False) + "\n"
+    text = dumps(baseline_from_report(report, name), indent=2) + "\n"  # strict JSON: non-finite values as null
     write_files({path: text.encode()})
     return path
 

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config.settings import CACHE_KEY_VARIABLE
 from ..reporting.atomic import write_files
+from ..reporting.strict_json import finite_copy
 from .keys import FORMAT
 
 if TYPE_CHECKING:
@@ -321,11 +322,12 @@ class ResultCache:
     def put(self, key: str, entry: Mapping[str, Any], evaluation: Evaluation, spec: CheckSpec) -> None:
         """Write ``entry`` for ``key`` (with its layout, key, check and model, and with a secret its tag)."""
         entry = {**entry, "format": FORMAT, "key": key, "check": spec.id, "model": evaluation.model_id, "stored_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        entry = finite_copy(entry)[0]  # strict JSON (NaN as null), before the tag: what is read back is what was signed
         if self.secret is not None:
             entry["tag"] = _tag(self.secret, entry)
         path = self._entry(key)
         _no_links(self.directory, path)
-        write_files({path: json.dumps(entry).encode()})
+        write_files({path: json.dumps(entry, allow_nan=False).encode()})
 
     def store(self, key: str, measurement: Measurement, duration_s: float, evaluation: Evaluation, spec: CheckSpec, *, started: float) -> None:
         """Store ``measurement``, and a copy of the artefacts the check wrote since ``started`` (a

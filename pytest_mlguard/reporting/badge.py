@@ -66,10 +66,16 @@ def _file_part(family: str) -> str:
 
 
 def badge_files(report: Mapping[str, Any]) -> dict[str, str]:
-    """File name -> content: ``badge.svg`` and ``badge.json`` for the score, and a pair per family."""
-    files = {"badge.svg": badge_svg(float(report["score"])), "badge.json": endpoint_json(float(report["score"]))}
+    """File name -> content: ``badge.svg`` and ``badge.json`` for the score, and a pair per family.
+
+    The badges of a partial run (``report["partial"]``: checks left out by ``-k`` and the like) say
+    so in their label, ``robustness (partial)``: the score of a few checks is not the model's.
+    """
+    partial = " (partial)" if report.get("partial") else ""
+    label = f"robustness{partial}"
+    files = {"badge.svg": badge_svg(float(report["score"]), label), "badge.json": endpoint_json(float(report["score"]), label)}
     for family, score in family_scores(report).items():
-        label = f"robustness: {family}"
+        label = f"robustness{partial}: {family}"
         files[f"badge-{_file_part(family)}.svg"] = badge_svg(score, label)
         files[f"badge-{_file_part(family)}.json"] = endpoint_json(score, label)
     return files

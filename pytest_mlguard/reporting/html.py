@@ -109,14 +109,15 @@ def _check_row(check: Mapping[str, Any]) -> dict[str, Any]:
 
 
 #: how the report names each kind of check that was not measured (``skipped[].kind``)
-_NOT_MEASURED = {"cut": "cut", "skipped": "skipped", "not-applicable": "not applicable"}
+_NOT_MEASURED = {"cut": "cut", "skipped": "skipped", "not-applicable": "not applicable", "timeout": "timed out", "error": "error"}
 
 
 def _not_measured(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Checks planned but not measured, with why: the report's ``skipped`` list (cut by the budget,
-    skipped, not applicable), and the budget's cut checks where that list does not name them."""
+    skipped, not applicable), its ``errors`` (timed out, stopped by an error), and the budget's cut
+    checks where those lists do not name them."""
     rows = []
-    for entry in report.get("skipped") or ():
+    for entry in [*(report.get("skipped") or ()), *(report.get("errors") or ())]:
         if isinstance(entry, Mapping):
             nodeid = entry.get("nodeid")
             label = check_label(nodeid) if isinstance(nodeid, str) else "?"
@@ -145,6 +146,9 @@ def _run_summary(report: Mapping[str, Any], not_measured: Sequence[Mapping[str, 
 
 def _selection(value: Any) -> str:
     """The selection of a partial run (``report["selection"]``), whatever shape it is written in."""
+    if isinstance(value, Mapping) and "selected" in value and "planned" in value:  # the run's own shape
+        how = " ".join(f"{flag} {value[name]}" for name, flag in (("keyword", "-k"), ("markexpr", "-m")) if value.get(name))
+        return f"{value['selected']} of {value['planned']} checks selected" + (f", {how}" if how else "")
     if isinstance(value, Mapping):
         return ", ".join(f"{k} {v}" for k, v in value.items() if v not in (None, "", [], {}))
     if isinstance(value, (list, tuple)):

@@ -12,7 +12,7 @@ For each model, each family present gets a component in [0, 1], the mean over it
   chance level scores 1;
 * other ceiling checks (ECE): ``max(0, 1 - value)``;
 * other floor checks (accuracy, graceful fraction): the value, clipped to [0, 1];
-* a NaN measurement: 0.
+* a NaN or infinite measurement, or one relative to a NaN clean accuracy: 0.
 
 A model's score is ``100 *`` the weighted mean of its components (weights from ``score.weights``,
 1 by default); the run's score is the mean over models, rounded to one decimal. The ``contract``
@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -67,10 +68,12 @@ def score_keys(families: Sequence[str]) -> tuple[Key, ...]:
 
 def check_goodness(result: Mapping[str, Any]) -> float:
     """One check's contribution to its family's component, in [0, 1]."""
-    if result["value"] is None:  # NaN in the measurement
+    if result["value"] is None or not math.isfinite(float(result["value"])):  # NaN or inf in the measurement
         return 0.0
     value = float(result["value"])
     clean = result.get("details", {}).get("clean_accuracy")
+    if clean is not None and not math.isfinite(float(clean)):  # nothing to be relative to
+        return 0.0
     threshold = float(result["ceiling"] if "ceiling" in result else result.get("floor", 0.0))
     if clean is not None and result["family"] != "accuracy" and "ceiling" not in result:
         return 0.0 if clean <= 0 else max(0.0, min(1.0, value / clean))

@@ -45,7 +45,10 @@ def test_a_budget_runs_the_informative_checks_first_and_reports_what_it_shortene
     budget = report["budget"]
     ran = [line.split("::")[-1].split(" ")[0] for line in result.stdout.lines if line.startswith("conftest.py::mlguard::")]
     assert ran[0] == "accuracy" and ran.index("calibration[ece]") < ran.index("corruption[gaussian_noise-1]") < ran.index("attack[pgd-linf-0.1]") < ran.index("attack[pgd-linf-sweep]")
-    assert budget["seconds"] == 6 and budget["throughput"] > 0 and budget["cut"] and budget["shortened"] is not None
+    assert budget["seconds"] == 6 and budget["cut"] and budget["shortened"] is not None
+    # the throughput is measured at the first check, unless start-up took the whole budget (a loaded machine)
+    assert budget["throughput"] > 0 if report["checks"] else budget["throughput"] is None or budget["throughput"] > 0
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # cut checks count as not passed
     cut = {entry["check"] for entry in budget["cut"]}
     measured = {check["id"] for check in report["checks"]}
     gray = [line for line in result.stdout.lines if line.startswith("SKIPPED") and "changes colour only" in line]

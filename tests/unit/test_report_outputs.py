@@ -232,8 +232,8 @@ def test_page_warns_when_the_run_was_interrupted_or_partial(tmp_path):
     assert 'id="interrupted"' not in plain and 'id="partial"' not in plain
     report = {**report_of([check("accuracy", 0.9)]), "interrupted": True, "partial": True, "selection": {"-k": "fgsm", "deselected": 30}}
     page = render_html(report, tmp_path)
-    assert re.search(r'<div class="banner bad" id="interrupted">This run was interrupted', page)
-    assert re.search(r'<div class="banner note" id="partial">Partial run: only a selection of the checks ran \(<code>-k fgsm, deselected 30</code>\)', page)
+    assert re.search(r'<div class="banner bad" id="interrupted"><strong>Interrupted</strong>: the report holds only', page)
+    assert re.search(r'<div class="banner note" id="partial"><strong>Partial run</strong>: only a selection of the checks ran \(<code>-k fgsm, deselected 30</code>\)', page)
     assert "(<code>fgsm</code>)" in render_html({**report, "selection": ["fgsm"]}, tmp_path)
 
 
