@@ -27,6 +27,7 @@ from ..checks.evaluation import stable_seed
 from ..contract.data import EvalData
 from ..contract.model import Model
 from ..errors import CheckError, InvalidArgument, NotApplicable
+from ..verdicts.intervals import paired_counts
 from . import UnsoundEvaluationWarning, metrics, soundness
 from .build import make_attack, seeded, starting_points
 from .registry import ATTACKS, AttackDef
@@ -138,6 +139,7 @@ class _Run:
         self.stopper: Any = None
         self.attack_evaluations = 0  # model evaluations of the attacks on the samples looked at, when stopped early
         self.successes: int | None = None  # robust samples, for the binomial interval of robust accuracy
+        self.paired: tuple[int, int, int, int] | None = None
         self.interval: tuple[float, float] | None = None
         self.interval_method: str | None = None
 
@@ -229,6 +231,7 @@ class _Run:
         stopper.update(int(out["robust"].sum()), len(y), known_failures=stopper.known_failures)
         value, self.interval, self.interval_method = stopper.value_and_interval()
         self.successes = None if stopper.stopped and stopper.mode == "exact" else int(out["robust"].sum())
+        self.paired = paired_counts(out["clean_ok"], out["robust"])  # robust accuracy against a relative floor
         details = self._common(out, adv_pred)
         details["eps"] = eps
         norms = metrics.perturbation_norms(x, x_adv, self.norm)
@@ -424,6 +427,7 @@ class _Run:
             details=details,
             message=message,
             successes=self.successes,
+            paired=self.paired,
             interval=self.interval,
             interval_method=self.interval_method,
             evaluations=details["model_evaluations"],

@@ -15,12 +15,15 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from .intervals import IntervalMethod, binomial_interval
+import numpy as np
 
-__all__ = ["POLICIES", "Policy", "Verdict", "decide", "required_n"]
+from .intervals import IntervalMethod
+
+__all__ = ["DECIDE_PROBABILITY", "POLICIES", "Policy", "Verdict", "decide", "decision_probability", "required_n", "scaled_required_n"]
 
 Policy = Literal["strict", "estimate", "lenient"]
 POLICIES: tuple[str, ...] = ("strict", "estimate", "lenient")
@@ -40,7 +43,7 @@ def decide(
     *,
     threshold: float,
     kind: Literal["floor", "ceiling"],
-    policy: Policy = "estimate",
+    policy: Policy = "lenient",
 ) -> Verdict:
     """The verdict of ``value`` with ``interval`` against ``threshold`` under ``policy``."""
     by_estimate = value >= threshold if kind == "floor" else value <= threshold
@@ -61,35 +64,112 @@ def decide(
     return Verdict("inconclusive", outcome)
 
 
+#: :func:`required_n` names the smallest n that decides with at least this probability
+DECIDE_PROBABILITY = 0.8
+
+
+def decision_probability(
+    rate: float,
+    threshold: float,
+    n: Any,
+    confidence: float = 0.95,
+    method: IntervalMethod = "clopper-pearson",
+    *,
+    kind: Literal["floor", "ceiling"] = "floor",
+) -> np.ndarray:
+    """The probability that a ``method`` interval at ``confidence`` decides (lies wholly on one side of
+    ``threshold``, as :func:`decide` judges it) when ``n`` samples are drawn at the true ``rate``; ``n``
+    may be an array.
+
+    The intervals of ``k`` successes move up with ``k``, so the outcomes that pass are ``k >= k_pass``
+    and those that fail ``k <= k_fail``: two binomial tails.
+    """
+    from scipy.stats import binom
+
+    from .intervals import binomial_bounds, z_value
+
+    size = np.atleast_1d(np.asarray(n, dtype=np.int64))
+    alpha = 1 - confidence
+    if method == "clopper-pearson":  # the interval's ends are binomial tails at the threshold
+        up, down = binom.isf(alpha / 2, size, threshold) + 1, binom.ppf(alpha / 2, size, threshold)
+    else:  # Wilson's ends are the score test's
+        z = z_value(confidence)
+        spread = z * np.sqrt(size * threshold * (1 - threshold))
+        up, down = np.ceil(size * threshold + spread), np.ceil(size * threshold - spread)
+
+    def first(guess: np.ndarray, condition: Any) -> np.ndarray:
+        """The first k in 0..n+1 where ``condition(k)`` holds (it holds from there on), from a guess
+        that floating point may have put one or two off."""
+        k = np.clip(np.asarray(guess, dtype=np.int64), 0, size + 1)
+        for _ in range(8):
+            holds = lambda j: (j > size) | condition(np.clip(j, 0, size))  # noqa: E731
+            later, earlier = ~holds(k), (k >= 1) & holds(k - 1)
+            if not (later.any() or earlier.any()):
+                return k
+            k = k + later - earlier
+        raise AssertionError("the interval's ends are not monotone in the successes")  # pragma: no cover
+
+    def bounds(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return binomial_bounds(k, size, confidence, method)
+
+    if kind == "floor":  # passes with many successes (k >= clear), fails with few (k < miss)
+        clear = first(up, lambda k: bounds(k)[0] >= threshold)
+        miss = first(down, lambda k: bounds(k)[1] >= threshold)
+        passing, failing = binom.sf(clear - 1, size, rate), binom.cdf(miss - 1, size, rate)
+    else:  # a ceiling passes with few successes (k < clear) and fails with many (k >= miss)
+        clear = first(down, lambda k: bounds(k)[1] > threshold)
+        miss = first(up, lambda k: bounds(k)[0] > threshold)
+        passing, failing = binom.cdf(clear - 1, size, rate), binom.sf(miss - 1, size, rate)
+    return np.asarray(passing + failing, dtype=np.float64)
+
+
 def required_n(
     estimate: float,
     threshold: float,
     confidence: float = 0.95,
-    method: IntervalMethod = "wilson",
+    method: IntervalMethod = "clopper-pearson",
     *,
-    limit: int = 10_000_000,
+    kind: Literal["floor", "ceiling"] = "floor",
+    probability: float = DECIDE_PROBABILITY,
+    limit: int = 1_000_000,
 ) -> int | None:
-    """The smallest sample size at which an interval around ``estimate`` would exclude ``threshold``.
+    """The smallest sample size at which the verdict is decided with at least ``probability`` (80%)
+    if the true proportion equals ``estimate``.
 
-    Assumes the estimate stays where it is. ``None`` when the estimate equals the threshold (no sample
-    size decides it) or more than ``limit`` samples would be needed.
+    A fresh run of that many samples, drawn where the estimate says, gets an interval wholly on one
+    side of the threshold in at least 80% of runs. The probability is not monotone in n (the
+    binomial's steps), so every n is scanned from 1, not bisected. ``None`` when no n up to
+    ``limit`` decides that often, as when the estimate equals the threshold.
+
+    Example:
+        >>> required_n(0.96, 0.93)
+        499
     """
-    if estimate == threshold:
+    if not 0 < probability < 1:
+        raise ValueError(f"expected a probability in (0, 1), got {probability}")
+    if estimate == threshold or not 0 <= estimate <= 1:
         return None
+    start, block = 1, 256
+    while start <= limit:
+        sizes = np.arange(start, min(start + block, limit + 1))
+        hits = np.flatnonzero(decision_probability(estimate, threshold, sizes, confidence, method, kind=kind) >= probability)
+        if len(hits):
+            return int(sizes[hits[0]])
+        start, block = start + block, block * 2
+    return None
 
-    def decided(n: int) -> bool:
-        low, high = binomial_interval(round(estimate * n), n, confidence, method)
-        return low > threshold if estimate > threshold else high < threshold
 
-    low_n, high_n = 1, 2
-    while not decided(high_n):
-        low_n, high_n = high_n, high_n * 2
-        if high_n > limit:
-            return None
-    while low_n + 1 < high_n:  # binary search for the first n that decides
-        middle = (low_n + high_n) // 2
-        if decided(middle):
-            high_n = middle
-        else:
-            low_n = middle
-    return high_n
+def scaled_required_n(
+    value: float, interval: tuple[float, float], threshold: float, n: int, confidence: float, *, probability: float = DECIDE_PROBABILITY
+) -> int | None:
+    """:func:`required_n` for a metric without a binomial model (a bootstrap interval): the n at which
+    an interval of this width, shrinking as 1/sqrt(n) around a normal estimate at ``value``, decides
+    with ``probability``."""
+    from scipy.stats import norm
+
+    z = norm.ppf(0.5 + confidence / 2)
+    spread = (interval[1] - interval[0]) / (2 * z)  # the standard error the interval implies
+    distance = abs(value - threshold)
+    if distance == 0 or spread <= 0 or math.isnan(value):
+        return None
+    return max(n + 1, math.ceil(n * ((z + norm.ppf(probability)) * spread / distance) ** 2))
