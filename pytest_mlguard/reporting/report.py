@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
+from ..verdicts.suite import error_control
 from ..config.parse import parse_bool, parse_int
 from ..config.settings import Key
 from .atomic import write_files
@@ -65,6 +66,7 @@ def build_report(
         "models": dict(sorted(models.items())),
         "checks": ordered,
         "summary": {"total": len(ordered), "passed": passed, "failed": len(ordered) - passed},
+        "error_control": error_control(ordered),
         "environment": {"python": sys.version.split()[0], "platform": platform.platform()},
     }
 
