@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -82,7 +83,8 @@ def decision_probability(
     may be an array.
 
     The intervals of ``k`` successes move up with ``k``, so the outcomes that pass are ``k >= k_pass``
-    and those that fail ``k <= k_fail``: two binomial tails.
+    and those that fail ``k <= k_fail``: two binomial tails. (Wilson's boundaries are found from the
+    score test's and checked against the intervals themselves, floating point being what it is.)
     """
     from scipy.stats import binom
 
@@ -90,8 +92,13 @@ def decision_probability(
 
     size = np.atleast_1d(np.asarray(n, dtype=np.int64))
     alpha = 1 - confidence
-    if method == "clopper-pearson":  # the interval's ends are binomial tails at the threshold
+    if method == "clopper-pearson":
+        # the interval's ends are binomial tails at the threshold: its low end reaches the threshold
+        # from the first k with P(X >= k) <= alpha/2, its high end from the first k with P(X <= k) >= alpha/2
         up, down = binom.isf(alpha / 2, size, threshold) + 1, binom.ppf(alpha / 2, size, threshold)
+        if kind == "floor":
+            return np.asarray(binom.sf(up - 1, size, rate) + binom.cdf(down - 1, size, rate), dtype=np.float64)
+        return np.asarray(binom.cdf(down - 1, size, rate) + binom.sf(up - 1, size, rate), dtype=np.float64)
     else:  # Wilson's ends are the score test's
         z = z_value(confidence)
         spread = z * np.sqrt(size * threshold * (1 - threshold))
@@ -138,8 +145,9 @@ def required_n(
 
     A fresh run of that many samples, drawn where the estimate says, gets an interval wholly on one
     side of the threshold in at least 80% of runs. The probability is not monotone in n (the
-    binomial's steps), so every n is scanned from 1, not bisected. ``None`` when no n up to
-    ``limit`` decides that often, as when the estimate equals the threshold.
+    binomial's steps), so every n is scanned, not bisected, from well below the first that decides
+    half the time. ``None`` when no n up to ``limit`` decides that often, as when the estimate equals
+    the threshold.
 
     Example:
         >>> required_n(0.96, 0.93)
@@ -149,10 +157,41 @@ def required_n(
         raise ValueError(f"expected a probability in (0, 1), got {probability}")
     if estimate == threshold or not 0 <= estimate <= 1:
         return None
-    start, block = 1, 256
+    return _required_n(float(estimate), float(threshold), float(confidence), method, kind, float(probability), int(limit))
+
+
+@functools.lru_cache(maxsize=4096)
+def _required_n(
+    estimate: float, threshold: float, confidence: float, method: IntervalMethod, kind: Literal["floor", "ceiling"], probability: float, limit: int
+) -> int | None:
+    from scipy.stats import norm
+
+    spread = max(estimate * (1 - estimate), threshold * (1 - threshold), 1e-12)
+    if (norm.ppf(1 - (1 - confidence) / 2) + norm.ppf(probability)) ** 2 * spread / (estimate - threshold) ** 2 > 4 * limit:
+        return None  # the normal approximation needs far more than the limit
+
+    def decides(sizes: np.ndarray) -> np.ndarray:
+        return decision_probability(estimate, threshold, sizes, confidence, method, kind=kind)
+
+    # The probability steps with n around a rising trend, by at most about the binomial's largest
+    # probability, 1 / sqrt(2 pi n p q). A coarse pass finds where it comes within twice that (and 1%)
+    # of the target; no earlier n can reach it. Every n is scanned from the coarse point before.
+    start = 1
+    while start * 2 <= limit and decides(np.array([start * 2]))[0] < 0.5:
+        start *= 2
+    step = max(1, start // 128)
+    while start <= limit:
+        coarse = np.arange(start, min(start + 64 * step, limit) + 1, step)
+        wobble = 0.01 + 2 / np.sqrt(2 * np.pi * coarse * spread)
+        near = np.flatnonzero(decides(coarse) >= probability - wobble)
+        if len(near):
+            start = int(coarse[near[0] - 1]) if near[0] > 0 else start
+            break
+        start = int(coarse[-1]) + step
+    block = 256
     while start <= limit:
         sizes = np.arange(start, min(start + block, limit + 1))
-        hits = np.flatnonzero(decision_probability(estimate, threshold, sizes, confidence, method, kind=kind) >= probability)
+        hits = np.flatnonzero(decides(sizes) >= probability)
         if len(hits):
             return int(sizes[hits[0]])
         start, block = start + block, block * 2
