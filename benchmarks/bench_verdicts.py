@@ -73,13 +73,13 @@ def ece_coverage(runs: int, resamples: int, accuracy: float = 0.75) -> None:
         print(f"| {ece} | {cells[0]} | {cells[1]} |", flush=True)
 
 
-def suite_table(runs: int) -> None:
+def suite_table(runs: int, sizes: tuple[int, ...] = (34, 123), old: bool = True) -> None:
     print(f"\n3. suites of floor checks, n=360, floors evenly in [0.4, 0.95] ({runs} runs each)")
     print("| checks | rules | at every floor: runs with a wrong FAIL label | 0.03 above: runs that pass |")
     print("|---|---|---|---|")
-    for m in (34, 123):
+    for m in sizes:
         floors = np.linspace(0.4, 0.95, m)
-        for name, rules in (("default (Bonferroni, Clopper-Pearson, lenient)", VerdictRules(checks=m)), ("old default (Wilson, estimate, none)", VerdictRules(**OLD))):
+        for name, rules in (("default (Bonferroni, Clopper-Pearson, lenient)", VerdictRules(checks=m)), ("old default (Wilson, estimate, none)", VerdictRules(**OLD)))[: 2 if old else 1]:
             at = suite_rates(np.random.default_rng(m), runs, floors, rules)
             above = suite_rates(np.random.default_rng(m + 1), runs, floors, rules, above=0.03)
             print(f"| {m} | {name} | {at['any_failed']:.3f} | {above['all_passed']:.3f} |", flush=True)
@@ -146,12 +146,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer replicates")
     parser.add_argument("--only", type=int, nargs="*", help="tables to print (1-6)")
+    parser.add_argument("--runs", type=int, help="runs of tables 1-3 (default 1000, 200 with --quick)")
+    parser.add_argument("--suites", type=int, nargs="*", default=[34, 123], help="checks per suite in table 3")
+    parser.add_argument("--no-old", action="store_true", help="table 3 without the old defaults")
     args = parser.parse_args()
     scale = 0.2 if args.quick else 1.0
+    runs = args.runs or int(1000 * scale)
     tables = {
-        1: lambda: ece_table(int(1000 * scale), 1000),
-        2: lambda: ece_coverage(int(1000 * scale), 1000),
-        3: lambda: suite_table(int(1000 * scale)),
+        1: lambda: ece_table(runs, 1000),
+        2: lambda: ece_coverage(runs, 1000),
+        3: lambda: suite_table(runs, tuple(args.suites), old=not args.no_old),
         4: lambda: flake_table(int(200 * scale), 10),
         5: lambda: coverage_table(int(4000 * scale)),
         6: lambda: required_table(int(4000 * scale)),
