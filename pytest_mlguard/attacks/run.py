@@ -28,6 +28,7 @@ from ..checks.evaluation import stable_seed
 from ..contract.data import EvalData
 from ..contract.model import Model
 from ..errors import CheckError, InvalidArgument, NotApplicable
+from ..verdicts.intervals import paired_counts
 from . import UnsoundEvaluationWarning, metrics, soundness
 from .build import make_attack, seeded, starting_points
 from .registry import ATTACKS, AttackDef
@@ -140,6 +141,7 @@ class _Run:
         self.stopper: Any = None
         self.attack_evaluations = 0  # model evaluations of the attacks on the samples looked at, when stopped early
         self.successes: int | None = None  # robust samples, for the binomial interval of robust accuracy
+        self.paired: tuple[int, int, int, int] | None = None
         self.interval: tuple[float, float] | None = None
         self.interval_method: str | None = None
         self.sound: tuple[int, int, str] | None = None  # (robust, samples, attack): a black-box attack's count, when it beat a gradient one
@@ -232,6 +234,7 @@ class _Run:
         stopper.update(int(out["robust"].sum()), len(y), known_failures=stopper.known_failures)
         value, self.interval, self.interval_method = stopper.value_and_interval()
         self.successes = None if stopper.stopped and stopper.mode == "exact" else int(out["robust"].sum())
+        self.paired = paired_counts(out["clean_ok"], out["robust"])  # robust accuracy against a relative floor
         details = self._common(out, adv_pred)
         details["eps"] = eps
         norms = metrics.perturbation_norms(x, x_adv, self.norm)
@@ -410,6 +413,7 @@ class _Run:
         clean = None if self.definition.minimal else details["clean_accuracy"]
         message, failure = "", None
         n, successes, interval, method = self.data.n, self.successes, self.interval, self.interval_method
+        paired = self.paired
         if self.problems:
             lines = "\n".join(f"- {p['code']}: {p['message']}" for p in self.problems)
             if mode == "fail":
@@ -417,7 +421,7 @@ class _Run:
                 details["untrusted_value"] = value
                 if self.sound is not None and self.spec.metric == "robust_accuracy":
                     successes, n, black = self.sound
-                    value, interval, method = successes / max(1, n), None, None
+                    value, interval, method, paired = successes / max(1, n), None, None, None
                     message = (
                         f"unsound evaluation: the value is the robust accuracy {black} leaves on the {n} samples both attacks "
                         "looked at, an upper bound (every adversarial example it found is real), not evidence of robustness\n"
@@ -428,7 +432,7 @@ class _Run:
                         f"unsound evaluation: the measured {self.spec.metric} {value:.4f} is not evidence of robustness\n"
                         f"{lines}\n(attack.soundness = \"warn\" reports these as warnings instead)"
                     )
-                    value, successes, interval, method = math.nan, None, None, None
+                    value, successes, interval, method, paired = math.nan, None, None, None, None
             else:
                 for problem in self.problems:
                     warnings.warn(
@@ -444,6 +448,7 @@ class _Run:
             details=details,
             message=message,
             successes=successes,
+            paired=paired,
             interval=interval,
             interval_method=method,
             evaluations=details["model_evaluations"],

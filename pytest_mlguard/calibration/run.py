@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..checks.base import CheckSpec, Measurement
+from ..checks.evaluation import stable_seed
 from . import garbage
+from .inference import BINNED_METRICS, calibration_inference, debiased_error
 from .metrics import (
     brier_score,
     classwise_calibration_error,
@@ -59,6 +61,10 @@ def advice_message(advice: dict[str, Any], metric: str = "ece") -> str:
 
 
 def run_metric(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    """A metric of the clean predictions. The binned ones (ECE, MCE, class-wise ECE) report their
+    debiased estimate, with an interval from consistency resampling (:mod:`.inference`); the Brier
+    score and the NLL, means of per-sample losses that their plug-in value estimates without bias,
+    a percentile bootstrap interval."""
     metric, bins, binning = spec.metric, int(spec.param("bins", 15)), spec.param("binning", "equal-width")
     proba, labels = evaluation.clean_proba, evaluation.data.y
     advice = evaluation.memo(
@@ -71,17 +77,40 @@ def run_metric(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         "temperature": advice,
     }
     compute = METRICS[metric][0]
-    value = compute(proba, labels, bins, binning)
-    interval = evaluation.bootstrap(spec, lambda i: compute(proba[i], labels[i], bins, binning), len(labels))
+    message = advice_message(advice, metric)
+    if metric in BINNED_METRICS:
+        value, interval, method = _binned_metric(spec, evaluation, details)
+        message += f"\n{METRICS[metric][1]} {value:.4f} debiased (plug-in {details['plugin']:.4f}, biased up by the noise of {len(labels)} samples)"
+    else:
+        value = compute(proba, labels, bins, binning)
+        interval = evaluation.bootstrap(spec, lambda i: compute(proba[i], labels[i], bins, binning), len(labels))
+        method = "bootstrap"
     return Measurement(
         value=value,
         n=evaluation.data.n,
         details=details,
-        message=advice_message(advice, metric),
+        message=message,
         interval=interval,
-        interval_method="bootstrap" if interval else None,
+        interval_method=method if interval else None,
         evaluations=0,  # the shared clean predictions
     )
+
+
+def _binned_metric(spec: CheckSpec, evaluation: Evaluation, details: dict[str, Any]) -> tuple[float, tuple[float, float] | None, str]:
+    """The debiased value of a binned metric and its consistency-resampling interval (none without
+    ``verdict.bootstrap`` resamples); the plug-in value and the test go to ``details``."""
+    metric, bins, binning = spec.metric, int(spec.param("bins", 15)), spec.param("binning", "equal-width")
+    proba, labels = evaluation.clean_proba, evaluation.data.y
+    resamples = evaluation.settings.get("verdict.bootstrap")
+    details["plugin"] = METRICS[metric][0](proba, labels, bins, binning)
+    if not resamples or len(labels) < 2:
+        return debiased_error(proba, labels, metric, bins, binning=binning), None, "consistency-resampling"
+    rng = np.random.default_rng(stable_seed(evaluation.settings.seed, evaluation.model_id, spec.id, "consistency"))
+    found = calibration_inference(
+        proba, labels, metric, bins, binning=binning, confidence=evaluation.rules.check_confidence, resamples=resamples, rng=rng
+    )
+    details["inference"] = found.details()
+    return found.estimate, (found.low, found.high), "consistency-resampling"
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:

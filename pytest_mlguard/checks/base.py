@@ -69,6 +69,9 @@ class Measurement:
         message: a line to add to a failure message (the worst input, say).
         successes: for a proportion (accuracy-like metrics), the samples that count, so that the
             verdict gets a binomial interval (``verdict.interval``).
+        paired: for a proportion against a relative floor (``0.7*clean``), the counts of the pairs
+            (clean outcome, this outcome) of the same samples: both succeed, only the clean one,
+            only this one, neither; the verdict then gets a paired interval (the two are correlated).
         interval: an interval the family computed itself (a bootstrap interval of ECE, the
             confidence sequence of a check that stopped early), with ``interval_method`` naming it.
         evaluations: the model evaluations (forward passes per sample, gradients counted) the check used.
@@ -84,6 +87,7 @@ class Measurement:
     details: Mapping[str, Any] = field(default_factory=dict)
     message: str = ""
     successes: int | None = None
+    paired: tuple[int, int, int, int] | None = None
     interval: tuple[float, float] | None = None
     interval_method: str | None = None
     evaluations: int | None = None
@@ -93,15 +97,49 @@ class Measurement:
 
 @dataclass(frozen=True)
 class VerdictRules:
-    """How intervals become verdicts (the ``verdict.*`` settings); see :mod:`pytest_mlguard.verdicts`."""
+    """How intervals become verdicts (the ``verdict.*`` settings); see :mod:`pytest_mlguard.verdicts`.
+
+    ``checks`` is the number of checks the run's error rate is shared among: under
+    ``error_control="bonferroni"`` every interval is drawn at :attr:`check_confidence`,
+    ``1 - (1 - confidence) / checks``, so that all the checks of a run hold at once with probability
+    ``confidence`` at least.
+    """
 
     confidence: float = 0.95
-    interval: str = "wilson"
-    policy: str = "estimate"
+    interval: str = "clopper-pearson"
+    policy: str = "lenient"
+    error_control: str = "bonferroni"
+    checks: int = 1
 
     @classmethod
     def from_settings(cls, settings: Settings) -> VerdictRules:
-        return cls(settings.get("verdict.confidence"), settings.get("verdict.interval"), settings.get("verdict.policy"))
+        """The rules of a run under ``settings``: ``checks`` counts what the suite plans for one model."""
+        from .registry import FAMILIES
+
+        planned = sum(len(family.planned(settings)) for family in FAMILIES)
+        return cls(
+            settings.get("verdict.confidence"),
+            settings.get("verdict.interval"),
+            settings.get("verdict.policy"),
+            settings.get("verdict.error_control"),
+            max(1, planned),
+        )
+
+    @property
+    def check_confidence(self) -> float:
+        """The confidence level of one check's interval."""
+        if self.error_control == "bonferroni":
+            return 1 - (1 - self.confidence) / self.checks
+        return self.confidence
+
+    def describe(self) -> dict[str, Any]:
+        """The report's ``error_control`` object of a check (see docs/report-schema.md)."""
+        return {
+            "procedure": self.error_control,
+            "checks": self.checks,
+            "confidence": self.confidence,
+            "check_confidence": round(self.check_confidence, 10),
+        }
 
 
 @dataclass(frozen=True)
@@ -130,10 +168,11 @@ class CheckResult:
     interval: tuple[float, float] | None = None
     interval_method: str | None = None
     confidence: float | None = None
-    policy: str = "estimate"
+    policy: str = "lenient"
     required_n: int | None = None
     evaluations: int | None = None
     evaluations_saved: int | None = None
+    error_control: Mapping[str, Any] | None = None
 
     @classmethod
     def from_measurement(
@@ -146,12 +185,12 @@ class CheckResult:
         duration_s: float,
         rules: VerdictRules | None = None,
     ) -> CheckResult:
-        from ..verdicts.policy import decide, required_n
+        from ..verdicts.policy import decide, required_n, scaled_required_n
 
         rules = rules or VerdictRules()
         threshold = spec.threshold.resolve(measurement.clean, measurement.chance)
         value = float(measurement.value)
-        interval, method = _interval(measurement, rules, threshold, spec.kind)
+        interval, method = _interval(measurement, rules, threshold, spec)
         verdict = decide(value, interval, threshold=threshold, kind=spec.kind, policy=rules.policy)  # type: ignore[arg-type]
         details = dict(measurement.details)
         if measurement.failure:  # fails whatever the value says
@@ -160,9 +199,10 @@ class CheckResult:
         needed = None
         if verdict.label == "inconclusive" and interval is not None:
             if method in ("wilson", "clopper-pearson", "confidence-sequence") and measurement.successes is not None:
-                needed = required_n(value, threshold, rules.confidence, "clopper-pearson" if method == "clopper-pearson" else "wilson")
+                fixed_n = method if method in ("wilson", "clopper-pearson") else rules.interval
+                needed = required_n(value, threshold, rules.check_confidence, fixed_n, kind=spec.kind)  # type: ignore[arg-type]
             else:
-                needed = _scaled_n(value, interval, threshold, measurement.n)
+                needed = scaled_required_n(value, interval, threshold, measurement.n, rules.check_confidence)
         return cls(
             id=spec.id,
             model=model,
@@ -181,11 +221,12 @@ class CheckResult:
             label=verdict.label,
             interval=interval,
             interval_method=method,
-            confidence=rules.confidence if interval is not None else None,
+            confidence=rules.check_confidence if interval is not None else None,
             policy=rules.policy,
             required_n=needed,
             evaluations=measurement.evaluations,
             evaluations_saved=measurement.evaluations_saved,
+            error_control=rules.describe(),
         )
 
     def verdict(self) -> str:
@@ -211,7 +252,7 @@ class CheckResult:
         """``n=120 samples with seed=0; 95% wilson interval [0.8512, 0.9468]; stopped early ...``"""
         text = f"n={self.n} samples with seed={self.seed}"
         if self.interval is not None:
-            text += f"; {self.confidence:.0%} {self.interval_method} interval [{self.interval[0]:.4f}, {self.interval[1]:.4f}]"
+            text += f"; {_percent(self.confidence)} {self.interval_method} interval [{self.interval[0]:.4f}, {self.interval[1]:.4f}]"
         if self.evaluations_saved:
             text += f"; stopped early, {self.evaluations_saved} model evaluations saved"
         return text
@@ -237,6 +278,7 @@ class CheckResult:
             "required_n": self.required_n,
             "evaluations": self.evaluations,
             "evaluations_saved": self.evaluations_saved,
+            "error_control": None if self.error_control is None else dict(self.error_control),
             "seed": self.seed,
             "duration_s": self.duration_s,
             "details": dict(self.details),
@@ -268,11 +310,21 @@ class CheckResult:
             required_n=data.get("required_n"),
             evaluations=data.get("evaluations"),
             evaluations_saved=data.get("evaluations_saved"),
+            error_control=data.get("error_control"),
         )
 
 
-def _interval(measurement: Measurement, rules: VerdictRules, threshold: float, kind: str) -> tuple[tuple[float, float] | None, str | None]:
-    """The interval of a measurement: its own, or a binomial one for a proportion.
+def _percent(confidence: float | None) -> str:
+    """``95%``, or ``99.85%`` for a check's share of the run's error rate."""
+    if confidence is None:
+        return ""
+    text = f"{100 * confidence:.2f}".rstrip("0").rstrip(".")
+    return text + "%"
+
+
+def _interval(measurement: Measurement, rules: VerdictRules, threshold: float, spec: CheckSpec) -> tuple[tuple[float, float] | None, str | None]:
+    """The interval of a measurement at the check's confidence: its own, a paired one against a
+    relative floor, or a binomial one for a proportion.
 
     A proportion against a floor of 1 (or a ceiling of 0) gets no binomial interval: every sample
     must count, which is a fact about the samples measured, not an estimate that more samples would
@@ -283,20 +335,21 @@ def _interval(measurement: Measurement, rules: VerdictRules, threshold: float, k
         return (float(low), float(high)), measurement.interval_method or "bootstrap"
     if measurement.successes is None or measurement.n < 1 or math.isnan(measurement.value):
         return None, None
-    if (kind == "floor" and threshold >= 1.0) or (kind == "ceiling" and threshold <= 0.0):
+    if (spec.kind == "floor" and threshold >= 1.0) or (spec.kind == "ceiling" and threshold <= 0.0):
         return None, None
+    if measurement.paired is not None and spec.threshold.reference == "clean":
+        from ..verdicts.intervals import paired_interval_counts
+
+        low, high = paired_interval_counts(
+            *measurement.paired, weight=spec.threshold.value, confidence=rules.check_confidence, method=rules.interval  # type: ignore[arg-type]
+        )
+        # the paired interval of value - factor * clean (on the same samples), moved by the threshold:
+        # it clears the threshold exactly when the paired difference clears 0
+        return (max(0.0, threshold + low), min(1.0, threshold + high)), f"paired-{rules.interval}"
     from ..verdicts.intervals import binomial_interval
 
-    return binomial_interval(measurement.successes, measurement.n, rules.confidence, rules.interval), rules.interval  # type: ignore[arg-type]
-
-
-def _scaled_n(value: float, interval: tuple[float, float], threshold: float, n: int) -> int | None:
-    """The sample size at which an interval of this width, shrinking as 1/sqrt(n), would clear the threshold."""
-    half = (interval[1] - interval[0]) / 2
-    distance = abs(value - threshold)
-    if distance == 0 or half <= 0 or math.isnan(value):
-        return None
-    return max(n + 1, math.ceil(n * (half / distance) ** 2))
+    interval = binomial_interval(measurement.successes, measurement.n, rules.check_confidence, rules.interval)  # type: ignore[arg-type]
+    return interval, rules.interval
 
 
 RunFunction = Callable[[CheckSpec, "Evaluation"], Measurement]

@@ -155,6 +155,11 @@ class Evaluation:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    @cached_property
+    def rules(self) -> VerdictRules:
+        """How this evaluation's measurements become verdicts, with each check's share of the error rate."""
+        return VerdictRules.from_settings(self.settings)
+
     def run(self, family: Family, spec: CheckSpec) -> CheckResult:
         """Measure ``spec`` and return its result with the verdict."""
         return self.result(spec, *self.measure(family, spec))
@@ -179,19 +184,19 @@ class Evaluation:
             measurement,
             seed=self.settings.seed,
             duration_s=duration_s,
-            rules=VerdictRules.from_settings(self.settings),
+            rules=self.rules,
         )
 
     def bootstrap(self, spec: CheckSpec, statistic: Callable[[np.ndarray], float], n: int) -> tuple[float, float] | None:
         """The ``verdict.bootstrap`` percentile interval of ``statistic(indices)`` over ``n`` samples
-        at ``verdict.confidence``, seeded by the check; ``None`` when bootstrapping is off."""
+        at the check's confidence (:attr:`rules`), seeded by the check; ``None`` when bootstrapping is off."""
         from ..verdicts.intervals import bootstrap_interval
 
         resamples = self.settings.get("verdict.bootstrap")
         if not resamples or n < 2:
             return None
         rng = np.random.default_rng(stable_seed(self.settings.seed, self.model_id, spec.id, "bootstrap"))
-        return bootstrap_interval(statistic, n, self.settings.get("verdict.confidence"), resamples=resamples, rng=rng)
+        return bootstrap_interval(statistic, n, self.rules.check_confidence, resamples=resamples, rng=rng)
 
     def early_stop(self, spec: CheckSpec, total: int, clean: float | None = None) -> Any:
         """An :class:`~pytest_mlguard.verdicts.sequential.EarlyStop` for a proportion check of ``total``
@@ -203,7 +208,7 @@ class Evaluation:
         threshold = spec.threshold.resolve(clean=clean)
         if (spec.kind == "floor" and threshold <= 0) or (spec.kind == "ceiling" and threshold >= 1):
             mode = "off"  # a threshold every value clears: the check is a measurement, made on every sample
-        return EarlyStop(mode, threshold, total, kind=spec.kind, confidence=self.settings.get("verdict.confidence"))
+        return EarlyStop(mode, threshold, total, kind=spec.kind, confidence=self.rules.check_confidence)
 
     def looks(
         self, spec: CheckSpec, total: int, outcome: Callable[[slice], np.ndarray], *, clean: float | None = None, min_look: int = 1

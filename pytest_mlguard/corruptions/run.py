@@ -363,6 +363,7 @@ def _stops_early(spec: CheckSpec, evaluation: Evaluation) -> bool:
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     from ..calibration.metrics import expected_calibration_error
+    from ..verdicts.intervals import paired_counts
 
     model, data = evaluation.model, evaluation.data
     name, severity = spec.param("corruption"), spec.param("severity")
@@ -446,6 +447,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         details=details,
         message=message,
         successes=None if stopper.stopped and stopper.mode == "exact" else successes,
+        paired=paired_counts(clean_correct, correct),
         interval=interval,
         interval_method=method,
         evaluations=done,

@@ -21,6 +21,7 @@ from typing import Any
 from .._version import __version__
 from ..config.parse import parse_bool, parse_int
 from ..config.settings import Key
+from ..verdicts.suite import error_control
 from .atomic import replace_directory, write_files
 from .score import robustness_score
 from .strict_json import finite_copy
@@ -124,6 +125,7 @@ def build_report(
             "skipped": len(skipped) - cut,
             "cut": cut,
         },
+        "error_control": error_control(ordered),
         "environment": {"python": sys.version.split()[0], "platform": platform.platform()},
     }
 

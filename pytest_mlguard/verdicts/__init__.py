@@ -2,11 +2,16 @@
 
 Settings (``[tool.mlguard.verdict]``):
 
-* ``confidence``: the confidence level of every interval (default 0.95);
-* ``interval``: the binomial interval of accuracy-like metrics, ``wilson`` or ``clopper-pearson``;
+* ``confidence``: the confidence level of the run: with ``error_control = "bonferroni"`` (the
+  default) every check's interval is drawn at ``1 - (1 - confidence) / m``, m the checks the suite
+  plans for a model, so that all of them hold at once with probability ``confidence``; with
+  ``"none"`` each interval is drawn at ``confidence``;
+* ``interval``: the binomial interval of accuracy-like metrics, ``clopper-pearson`` (exact, the
+  default) or ``wilson``;
 * ``policy``: what an interval that straddles the floor means for the test outcome: ``strict``
-  (fail it), ``estimate`` (follow the point estimate, the default) or ``lenient`` (pass it); the
-  verdict is reported as ``inconclusive`` with the sample size that would decide it, whatever the policy;
+  (fail it), ``estimate`` (follow the point estimate) or ``lenient`` (pass it, the default: only a
+  decided failure fails); the verdict is reported as ``inconclusive`` with the sample size that would
+  decide it, whatever the policy;
 * ``bootstrap``: resamples of the bootstrap intervals of other metrics (ECE, ...); 0 turns them off;
 * ``early_stop``: how floor checks that evaluate samples batch by batch (corruptions, fixed-epsilon
   attacks) may stop before the last sample: ``sequential`` (as soon as an anytime-valid confidence
@@ -21,17 +26,24 @@ from __future__ import annotations
 from ..config.parse import parse_choice, parse_int, parse_number
 from ..config.settings import Key
 
-__all__ = ["EARLY_STOP_MODES", "VERDICT_KEYS"]
+__all__ = ["EARLY_STOP_MODES", "ERROR_CONTROL", "VERDICT_KEYS"]
 
 EARLY_STOP_MODES = ("sequential", "exact", "off")
+ERROR_CONTROL = ("bonferroni", "none")
 
 VERDICT_KEYS: tuple[Key, ...] = (
-    Key("verdict.confidence", parse_number(0.5, 0.9999), 0.95, "confidence level of the intervals verdicts rest on"),
-    Key("verdict.interval", parse_choice("wilson", "clopper-pearson"), "wilson", "binomial interval of accuracy-like metrics"),
+    Key("verdict.confidence", parse_number(0.5, 0.9999), 0.95, "confidence that every verdict of a run is right (each check's with error_control none)"),
+    Key(
+        "verdict.error_control",
+        parse_choice(*ERROR_CONTROL),
+        "bonferroni",
+        "share the run's error rate among its checks (bonferroni) or give each check all of it (none)",
+    ),
+    Key("verdict.interval", parse_choice("clopper-pearson", "wilson"), "clopper-pearson", "binomial interval of accuracy-like metrics"),
     Key(
         "verdict.policy",
         parse_choice("strict", "estimate", "lenient"),
-        "estimate",
+        "lenient",
         "outcome of an inconclusive check: strict fails it, estimate follows the point estimate, lenient passes it",
     ),
     Key("verdict.bootstrap", parse_int(0, 100_000), 1000, "bootstrap resamples of the intervals of ECE and other metrics (0: none)"),

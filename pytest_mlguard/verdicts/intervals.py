@@ -1,25 +1,44 @@
 """Confidence intervals for the metrics verdicts rest on, as plain functions.
 
-Accuracy-like metrics (a fraction of samples that pass) get a binomial interval, Wilson's score
-interval or the exact Clopper-Pearson one; other metrics (ECE, say) a percentile bootstrap interval.
+Accuracy-like metrics (a fraction of samples that pass) get a binomial interval: the exact
+Clopper-Pearson one (the default: its coverage is at least the nominal level for every proportion
+and every n, :func:`binomial_coverage`) or Wilson's score interval (shorter, but below nominal near
+0 and 1 and at small n). Two proportions measured on the same samples (a corrupted accuracy against
+``0.7*clean``, a candidate against the model in production) get a paired interval,
+:func:`paired_interval`. Other metrics (the mean robust accuracy of a sweep, ...) a percentile
+bootstrap interval.
 
 Example:
-    >>> low, high = wilson(45, 50, 0.95)
+    >>> low, high = clopper_pearson(45, 50, 0.95)
     >>> round(low, 3), round(high, 3)
-    (0.786, 0.957)
+    (0.782, 0.967)
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["IntervalMethod", "binomial_interval", "bootstrap_interval", "clopper_pearson", "wilson", "z_value"]
+__all__ = [
+    "INTERVAL_METHODS",
+    "IntervalMethod",
+    "binomial_bounds",
+    "binomial_coverage",
+    "binomial_interval",
+    "bootstrap_interval",
+    "clopper_pearson",
+    "paired_counts",
+    "paired_interval",
+    "paired_interval_counts",
+    "wilson",
+    "z_value",
+]
 
-IntervalMethod = Literal["wilson", "clopper-pearson"]
+IntervalMethod = Literal["clopper-pearson", "wilson"]
+INTERVAL_METHODS: tuple[str, ...] = ("clopper-pearson", "wilson")
 
 
 def z_value(confidence: float) -> float:
@@ -38,37 +57,137 @@ def _check(successes: float, n: int, confidence: float) -> None:
         raise ValueError(f"expected a confidence in (0, 1), got {confidence}")
 
 
+def binomial_bounds(successes: Any, n: Any, confidence: float = 0.95, method: IntervalMethod = "clopper-pearson") -> tuple[np.ndarray, np.ndarray]:
+    """The interval of every ``successes`` of ``n`` at once (arrays, broadcast together), without checks.
+
+    Both ends are exact at 0 and n (Wilson's would round to 0.9999999999999999).
+    """
+    k = np.asarray(successes, dtype=np.float64)
+    size = np.asarray(n, dtype=np.float64)
+    if method == "clopper-pearson":
+        from scipy.stats import beta
+
+        alpha = 1 - confidence
+        k = np.round(k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            low = np.where(k == 0, 0.0, beta.ppf(alpha / 2, np.maximum(k, 1), size - k + 1))
+            high = np.where(k == size, 1.0, beta.ppf(1 - alpha / 2, k + 1, np.maximum(size - k, 1)))
+        return low, high
+    if method == "wilson":
+        z = z_value(confidence)
+        p = k / size
+        denominator = 1 + z * z / size
+        centre = (p + z * z / (2 * size)) / denominator
+        half = z * np.sqrt(p * (1 - p) / size + z * z / (4 * size * size)) / denominator
+        low = np.where(k == 0, 0.0, np.maximum(0.0, centre - half))
+        high = np.where(k == size, 1.0, np.minimum(1.0, centre + half))
+        return low, high
+    raise ValueError(f"expected method 'clopper-pearson' or 'wilson', got {method!r}")
+
+
 def wilson(successes: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson's score interval for a binomial proportion."""
     _check(successes, n, confidence)
-    z = z_value(confidence)
-    p = successes / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    low = 0.0 if successes == 0 else max(0.0, centre - half)  # exact at the ends, where rounding would miss them
-    high = 1.0 if successes == n else min(1.0, centre + half)
-    return low, high
+    low, high = binomial_bounds(successes, n, confidence, "wilson")
+    return float(low), float(high)
 
 
 def clopper_pearson(successes: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """The exact (conservative) Clopper-Pearson interval."""
-    from scipy.stats import beta
-
     _check(successes, n, confidence)
-    alpha = 1 - confidence
-    k = round(successes)
-    low = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
-    high = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
-    return low, high
+    low, high = binomial_bounds(successes, n, confidence, "clopper-pearson")
+    return float(low), float(high)
 
 
-def binomial_interval(successes: float, n: int, confidence: float = 0.95, method: IntervalMethod = "wilson") -> tuple[float, float]:
+def binomial_interval(
+    successes: float, n: int, confidence: float = 0.95, method: IntervalMethod = "clopper-pearson"
+) -> tuple[float, float]:
+    """The ``method`` interval of ``successes`` of ``n`` at ``confidence``."""
     if method == "wilson":
         return wilson(successes, n, confidence)
     if method == "clopper-pearson":
         return clopper_pearson(successes, n, confidence)
-    raise ValueError(f"expected method 'wilson' or 'clopper-pearson', got {method!r}")
+    raise ValueError(f"expected method 'clopper-pearson' or 'wilson', got {method!r}")
+
+
+def binomial_coverage(n: int, p: Any, confidence: float = 0.95, method: IntervalMethod = "clopper-pearson") -> np.ndarray:
+    """The exact coverage of the ``method`` interval at ``n`` samples for every true proportion in ``p``:
+    the probability, summed over the n + 1 outcomes, that the interval holds ``p``.
+
+    Example:
+        >>> float(binomial_coverage(100, [0.99], method="wilson")[0]) < 0.95 < float(binomial_coverage(100, [0.99])[0])
+        True
+    """
+    from scipy.stats import binom
+
+    k = np.arange(n + 1)
+    low, high = binomial_bounds(k, n, confidence, method)
+    truth = np.atleast_1d(np.asarray(p, dtype=np.float64))[:, None]
+    holds = (low[None, :] <= truth) & (truth <= high[None, :])
+    return (binom.pmf(k[None, :], n, truth) * holds).sum(axis=1)
+
+
+def paired_interval(
+    first: Any, second: Any, *, weight: float = 1.0, confidence: float = 0.95, method: IntervalMethod = "clopper-pearson"
+) -> tuple[float, float]:
+    """Interval of ``mean(second) - weight * mean(first)`` for two outcomes of the same samples.
+
+    ``first`` and ``second`` are per-sample booleans (clean and corrupted correctness, or the
+    production model's and the candidate's). The two proportions are correlated, so the difference
+    is not the difference of two independent intervals: this is Newcombe's hybrid score interval for
+    paired proportions (1998, method 10), the MOVER construction of Zou and Donner (2008), with each
+    proportion's own ``method`` interval and the continuity-corrected phi correlation of the pairs.
+    With ``weight=1`` it is the McNemar setting: only the discordant pairs move the difference.
+
+    Example:
+        >>> clean = np.array([True] * 90 + [False] * 10)
+        >>> noisy = clean.copy(); noisy[:5] = False
+        >>> low, high = paired_interval(clean, noisy)
+        >>> low < -0.05 < high
+        True
+    """
+    return paired_interval_counts(*paired_counts(first, second), weight=weight, confidence=confidence, method=method)
+
+
+def paired_counts(first: Any, second: Any) -> tuple[int, int, int, int]:
+    """The pairs of two per-sample outcomes: both succeed, only ``first``, only ``second``, neither."""
+    a = np.asarray(first, dtype=bool)
+    b = np.asarray(second, dtype=bool)
+    if a.shape != b.shape or a.ndim != 1 or len(a) < 1:
+        raise ValueError(f"expected two boolean arrays of the same length >= 1, got shapes {a.shape} and {b.shape}")
+    both, only_first, only_second = int((a & b).sum()), int((a & ~b).sum()), int((~a & b).sum())
+    return both, only_first, only_second, len(a) - both - only_first - only_second
+
+
+def paired_interval_counts(
+    both: int,
+    only_first: int,
+    only_second: int,
+    neither: int,
+    *,
+    weight: float = 1.0,
+    confidence: float = 0.95,
+    method: IntervalMethod = "clopper-pearson",
+) -> tuple[float, float]:
+    """:func:`paired_interval` from the counts of the pairs (:func:`paired_counts`)."""
+    if weight < 0:
+        raise ValueError(f"expected a weight >= 0, got weight={weight}")
+    n = both + only_first + only_second + neither
+    if n < 1 or min(both, only_first, only_second, neither) < 0:
+        raise ValueError(f"expected counts >= 0 of at least one pair, got {(both, only_first, only_second, neither)}")
+    p1, p2 = (both + only_first) / n, (both + only_second) / n
+    (l1, u1), (l2, u2) = binomial_interval(both + only_first, n, confidence, method), binomial_interval(both + only_second, n, confidence, method)
+    cross = both * neither - only_first * only_second
+    if cross > 0:
+        cross = max(cross - n / 2, 0.0)  # Newcombe's continuity correction: a smaller correlation, a wider interval
+    spread = (both + only_first) * (only_second + neither) * (both + only_second) * (only_first + neither)
+    phi = cross / math.sqrt(spread) if spread > 0 else 0.0
+    estimate = p2 - weight * p1
+    down_2, up_1 = p2 - l2, weight * (u1 - p1)
+    up_2, down_1 = u2 - p2, weight * (p1 - l1)
+    low = estimate - math.sqrt(max(0.0, down_2**2 + up_1**2 - 2 * phi * down_2 * up_1))
+    high = estimate + math.sqrt(max(0.0, up_2**2 + down_1**2 - 2 * phi * up_2 * down_1))
+    return float(low), float(high)
 
 
 def bootstrap_interval(
@@ -82,7 +201,9 @@ def bootstrap_interval(
     """Percentile bootstrap interval of ``statistic(indices)`` over ``n`` samples.
 
     ``statistic`` receives an index array (drawn with replacement) and returns the metric on those
-    samples, so the caller keeps its arrays.
+    samples, so the caller keeps its arrays. Sound for smooth statistics such as means (a sweep's
+    mean robust accuracy, the mean confidence on garbage); not for a binned calibration error, whose
+    plug-in value is biased upward (see :mod:`pytest_mlguard.calibration.inference`).
     """
     if n < 1:
         raise ValueError(f"expected n >= 1 samples, got n={n}")

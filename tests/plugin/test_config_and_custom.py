@@ -119,7 +119,10 @@ def test_custom_tests_with_marker_and_fixture(project):
     ],
 )
 def test_zoo_fails_the_right_checks(project, model, pipeline, failing):
-    result = project.write(model=model, pipeline=pipeline).run("--mlguard", "-q")
+    # by the point estimate: at these 120 samples the overconfident model's ECE (0.088 against 0.08) and
+    # the linear model's FGSM accuracy (0.31 against 0.4) are past their thresholds but not decidedly,
+    # so the default policy labels them inconclusive and passes them (docs/verdicts.md)
+    result = project.write(model=model, pipeline=pipeline).run("--mlguard", "-q", "--mlguard-set", "verdict.policy=estimate")
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed") == len(failing), result.stdout.str()
     result.stdout.fnmatch_lines_random([f"FAILED conftest.py::mlguard::{check} - *" for check in failing])

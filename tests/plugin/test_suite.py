@@ -82,7 +82,7 @@ def test_failing_check_says_value_floor_n_seed_and_how_to_rerun(project):
     result.stdout.fnmatch_lines(
         [
             "accuracy on model 'digits': accuracy 0.9* < floor 0.9990",
-            "  measured on n=120 samples with seed=0; 95% wilson interval [[]0.9*, *[]]",
+            "  measured on n=120 samples with seed=0; 99.*% clopper-pearson interval [[]0.9*, *[]]",
             "  rerun alone: pytest --mlguard conftest.py::mlguard::accuracy --mlguard-seed 0 --mlguard-set accuracy.floor=0.999",
         ]
     )

@@ -149,7 +149,7 @@ def test_other_seed_other_corruption(good):
 
 
 def test_noise_augmented_model_passes_the_relative_floor_the_plain_model_fails(good):
-    floor = {"corruption.floor": "0.82*clean"}
+    floor = {"corruption.floor": "0.82*clean", "verdict.error_control": "none"}  # one check, at its own 95%
     plain, augmented = run(good, "gaussian_noise-5", **floor), run(noise_augmented_model(), "gaussian_noise-5", **floor)
     assert not plain.passed and augmented.passed, (plain.verdict(), augmented.verdict())
     assert plain.details["clean_accuracy"] == pytest.approx(augmented.details["clean_accuracy"], abs=0.02)

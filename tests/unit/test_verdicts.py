@@ -172,7 +172,7 @@ def accuracy_result(samples, floor, **cli):
 
 
 def test_floor_just_below_the_accuracy_is_inconclusive_at_50_and_decided_at_the_suggested_n():
-    floor = 0.93  # the digits model's accuracy on all 360 test images is 0.978
+    floor = 0.9  # the digits model's accuracy on all 360 test images is 0.978
     small = accuracy_result(50, floor)
     assert small.label == "inconclusive" and small.passed and small.interval[0] < floor <= small.value
     assert small.required_n is not None and 50 < small.required_n <= 360
@@ -196,33 +196,41 @@ def test_a_floor_of_one_is_a_requirement_on_every_sample_not_an_estimate(policy)
 
 @pytest.mark.parametrize("policy, passed", [("strict", False), ("estimate", True), ("lenient", True)])
 def test_policy_decides_the_outcome_of_an_inconclusive_check(policy, passed):
-    result = accuracy_result(50, 0.93, **{"verdict.policy": policy})
+    result = accuracy_result(50, 0.9, **{"verdict.policy": policy})
     assert result.label == "inconclusive" and result.passed is passed and result.policy == policy
 
 
 def test_interval_method_and_confidence_are_configurable():
-    wilson_result = accuracy_result(100, 0.9)
-    exact = accuracy_result(100, 0.9, **{"verdict.interval": "clopper-pearson"})
+    exact = accuracy_result(100, 0.9)
+    share = exact.error_control["check_confidence"]
+    assert exact.error_control == {"procedure": "bonferroni", "checks": 11, "confidence": 0.95, "check_confidence": pytest.approx(1 - 0.05 / 11)}
+    score = accuracy_result(100, 0.9, **{"verdict.interval": "wilson"})
+    alone = accuracy_result(100, 0.9, **{"verdict.error_control": "none"})
     loose = accuracy_result(100, 0.9, **{"verdict.confidence": "0.8"})
-    k = round(wilson_result.value * 100)
-    assert wilson_result.interval == pytest.approx(wilson(k, 100, 0.95)) and wilson_result.interval_method == "wilson"
-    assert exact.interval == pytest.approx(clopper_pearson(k, 100, 0.95)) and exact.interval_method == "clopper-pearson"
-    assert loose.interval == pytest.approx(wilson(k, 100, 0.8)) and loose.confidence == 0.8
+    k = round(exact.value * 100)
+    assert exact.interval == pytest.approx(clopper_pearson(k, 100, share)) and exact.interval_method == "clopper-pearson"
+    assert exact.confidence == pytest.approx(share) and "99.55% clopper-pearson interval" in exact.evidence()
+    assert score.interval == pytest.approx(wilson(k, 100, share)) and score.interval_method == "wilson"
+    assert alone.interval == pytest.approx(clopper_pearson(k, 100, 0.95)) and alone.confidence == 0.95
+    assert loose.interval == pytest.approx(clopper_pearson(k, 100, 1 - 0.2 / 11))
 
 
 def test_interval_and_verdict_survive_the_report_round_trip():
-    result = accuracy_result(50, 0.93)
+    result = accuracy_result(50, 0.9)
     again = CheckResult.from_dict(result.to_dict())
     assert again == result
     data = result.to_dict()
-    assert data["verdict"] == "inconclusive" and data["interval"]["method"] == "wilson" and data["required_n"] == result.required_n
+    assert data["verdict"] == "inconclusive" and data["interval"]["method"] == "clopper-pearson" and data["required_n"] == result.required_n
+    assert data["error_control"]["checks"] == 11
 
 
-def test_calibration_gets_a_bootstrap_interval_and_none_when_turned_off():
+def test_calibration_gets_a_consistency_resampling_interval_and_none_when_turned_off():
     settings = resolve(cli={"samples": "200"}, environ={}, keys=all_keys())
     calibration = family("calibration")
     spec = calibration.spec("ece", settings)
     result = Evaluation(zoo.good_model(), zoo.digits(), settings).run(calibration, spec)
-    assert result.interval_method == "bootstrap" and result.interval[0] <= result.value <= result.interval[1]
+    assert result.interval_method == "consistency-resampling" and result.interval[0] <= result.value <= result.interval[1]
+    assert result.value < result.details["plugin"] and result.details["inference"]["resamples"] == 1000
     off = resolve(cli={"samples": "200", "verdict.bootstrap": "0"}, environ={}, keys=all_keys())
-    assert Evaluation(zoo.good_model(), zoo.digits(), off).run(calibration, calibration.spec("ece", off)).interval is None
+    unresampled = Evaluation(zoo.good_model(), zoo.digits(), off).run(calibration, calibration.spec("ece", off))
+    assert unresampled.interval is None and unresampled.value == pytest.approx(result.value)

@@ -1,0 +1,170 @@
+"""Error rates of the verdicts, measured by simulation through the plugin's own code paths.
+
+Synthetic models whose true rates are known by construction (:mod:`pytest_mlguard.verdicts.simulation`)
+go through the functions a run uses: ``calibration_inference`` and ``CheckResult.from_measurement``
+for the ECE ceiling; ``Evaluation.looks`` (sequential early stopping), ``EarlyStop.measurement`` and
+``CheckResult.from_measurement`` for floor checks of proportions. Tables:
+
+1. ECE ceiling 0.05 at n = 360 (one check, 95%): how often a perfectly calibrated model fails, and how
+   often one with true ECE 0.10 fails (power), by accuracy;
+2. coverage of the ECE interval for true ECE 0, 0.02, 0.05, 0.1 at n = 360 and 2000;
+3. runs of 34 and 123 floor checks at n = 360: a model at every floor (share of runs with a wrong
+   ``failed`` label) and 0.03 above every floor (share of runs that pass), under the defaults and
+   under the old ones (Wilson, policy ``estimate``, no error control);
+4. flake rates of one check of a 34-check suite: two seeds, same model and data, different outcomes,
+   for a model at its floor and 0.01 and 0.02 away;
+5. exact coverage of the binomial intervals (minimum over p), and simulated coverage of the paired
+   interval of a relative floor;
+6. ``required_n``: how often a fresh run at the named n decides, against 80%.
+
+    python benchmarks/bench_verdicts.py            # about 40 minutes on 2 shared cores
+    python benchmarks/bench_verdicts.py --quick    # fewer replicates, a few minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from pytest_mlguard.checks.base import VerdictRules
+from pytest_mlguard.verdicts.intervals import binomial_coverage, paired_interval
+from pytest_mlguard.verdicts.policy import decision_probability, required_n
+from pytest_mlguard.verdicts.simulation import calibration_model, ece_check, flake_rate, suite_rates
+
+OLD = {"interval": "wilson", "policy": "estimate", "error_control": "none"}
+
+
+def ece_table(runs: int, resamples: int) -> None:
+    print(f"\n1. ECE ceiling 0.05, n=360, one check at 95% ({runs} runs each, {resamples} resamples)")
+    print("| accuracy | calibrated model fails | true ECE 0.10 fails (power) |")
+    print("|---|---|---|")
+    rules = VerdictRules(checks=1)
+    for accuracy in (0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99):
+        rates = []
+        for ece in (0.0, 0.1):
+            if accuracy + ece >= 1:
+                rates.append("–")
+                continue
+            rng = np.random.default_rng(int(accuracy * 1000) + int(ece * 100))
+            failed = sum(
+                not ece_check(*calibration_model(rng, 360, accuracy=accuracy, ece=ece), 0.05, rules, resamples=resamples, rng=rng).passed
+                for _ in range(runs)
+            )
+            rates.append(f"{failed / runs:.3f}")
+        print(f"| {accuracy} | {rates[0]} | {rates[1]} |", flush=True)
+
+
+def ece_coverage(runs: int, resamples: int, accuracy: float = 0.75) -> None:
+    print(f"\n2. coverage of the 95% ECE interval, accuracy {accuracy} ({runs} runs each)")
+    print("| true ECE | n=360 | n=2000 |")
+    print("|---|---|---|")
+    rules = VerdictRules(checks=1)
+    for ece in (0.0, 0.02, 0.05, 0.1):
+        cells = []
+        for n in (360, 2000):
+            rng = np.random.default_rng(7 + n + int(ece * 1000))
+            covered = 0
+            for _ in range(runs):
+                result = ece_check(*calibration_model(rng, n, accuracy=accuracy, ece=ece), 0.05, rules, resamples=resamples, rng=rng)
+                covered += result.interval[0] <= ece <= result.interval[1]
+            cells.append(f"{covered / runs:.3f}")
+        print(f"| {ece} | {cells[0]} | {cells[1]} |", flush=True)
+
+
+def suite_table(runs: int, sizes: tuple[int, ...] = (34, 123), old: bool = True) -> None:
+    print(f"\n3. suites of floor checks, n=360, floors evenly in [0.4, 0.95] ({runs} runs each)")
+    print("| checks | rules | at every floor: runs with a wrong FAIL label | 0.03 above: runs that pass |")
+    print("|---|---|---|---|")
+    for m in sizes:
+        floors = np.linspace(0.4, 0.95, m)
+        for name, rules in (("default (Bonferroni, Clopper-Pearson, lenient)", VerdictRules(checks=m)), ("old default (Wilson, estimate, none)", VerdictRules(**OLD)))[: 2 if old else 1]:
+            at = suite_rates(np.random.default_rng(m), runs, floors, rules)
+            above = suite_rates(np.random.default_rng(m + 1), runs, floors, rules, above=0.03)
+            print(f"| {m} | {name} | {at['any_failed']:.3f} | {above['all_passed']:.3f} |", flush=True)
+
+
+def flake_table(datasets: int, seeds: int) -> None:
+    print(f"\n4. flake rate of one check of a 34-check suite, floor 0.8, n=360 ({datasets} data sets x {seeds} seeds)")
+    print("| true rate - floor | default, 360 of 3600 samples | default, all 360 | old default, 360 of 3600 | old default, all 360 |")
+    print("|---|---|---|---|---|")
+    for distance in (-0.02, -0.01, 0.0, 0.01, 0.02):
+        cells = []
+        for rules in (VerdictRules(checks=34), VerdictRules(**OLD)):
+            for pool in (3600, None):
+                rng = np.random.default_rng(int(1000 * (distance + 1)) + (pool or 0))
+                cells.append(f"{flake_rate(rng, datasets, seeds, 0.8, 0.8 + distance, rules, pool=pool):.3f}")
+        print(f"| {distance:+.2f} | " + " | ".join(cells) + " |", flush=True)
+
+
+def coverage_table(runs: int) -> None:
+    print("\n5a. exact coverage of the 95% binomial intervals: the minimum over p in [0.001, 0.999]")
+    print("| n | clopper-pearson | wilson |")
+    print("|---|---|---|")
+    grid = np.linspace(0.001, 0.999, 999)
+    for n in (10, 20, 30, 50, 100, 200, 360, 1000):
+        cells = [f"{binomial_coverage(n, grid, 0.95, method).min():.4f}" for method in ("clopper-pearson", "wilson")]
+        print(f"| {n} | {cells[0]} | {cells[1]} |", flush=True)
+    print(f"\n5b. simulated coverage of the 95% paired interval of corrupted - 0.7 * clean ({runs} runs each)")
+    print("| clean | corrupted | flipped by the corruption | n | paired | two independent Clopper-Pearson |")
+    print("|---|---|---|---|---|---|")
+    from pytest_mlguard.verdicts.intervals import clopper_pearson
+
+    for clean, flip, n in ((0.9, 0.2, 100), (0.9, 0.2, 360), (0.97, 0.05, 360), (0.7, 0.4, 360)):
+        rng = np.random.default_rng(int(clean * 100 + flip * 10 + n))
+        truth = clean * (1 - flip) - 0.7 * clean
+        paired_hits = independent_hits = 0
+        for _ in range(runs):
+            right = rng.random(n) < clean
+            corrupted = right & (rng.random(n) >= flip)
+            low, high = paired_interval(right, corrupted, weight=0.7)
+            paired_hits += low <= truth <= high
+            (cl, ch), (rl, rh) = clopper_pearson(int(right.sum()), n), clopper_pearson(int(corrupted.sum()), n)
+            independent_hits += rl - 0.7 * ch <= truth <= rh - 0.7 * cl
+        print(f"| {clean} | {clean * (1 - flip):.3f} | {flip} | {n} | {paired_hits / runs:.3f} | {independent_hits / runs:.3f} |", flush=True)
+
+
+def required_table(runs: int) -> None:
+    print(f"\n6. required_n: a fresh run at the named n, true rate = the estimate ({runs} runs; exact probability beside)")
+    print("| estimate | floor | required_n | decided (simulated) | decided (exact) | exact at n - 1 |")
+    print("|---|---|---|---|---|---|")
+    for estimate, floor in ((0.96, 0.93), (0.9, 0.8), (0.85, 0.8), (0.99, 0.97), (0.6, 0.7)):
+        n = required_n(estimate, floor)
+        rng = np.random.default_rng(3)
+        decided = 0
+        from pytest_mlguard.verdicts.intervals import clopper_pearson
+
+        for k in rng.binomial(n, estimate, runs):
+            low, high = clopper_pearson(int(k), n)
+            decided += low >= floor or high < floor
+        exact, before = decision_probability(estimate, floor, [n, n - 1])
+        print(f"| {estimate} | {floor} | {n} | {decided / runs:.3f} | {exact:.3f} | {before:.3f} |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer replicates")
+    parser.add_argument("--only", type=int, nargs="*", help="tables to print (1-6)")
+    parser.add_argument("--runs", type=int, help="runs of tables 1-3 (default 1000, 200 with --quick)")
+    parser.add_argument("--suites", type=int, nargs="*", default=[34, 123], help="checks per suite in table 3")
+    parser.add_argument("--no-old", action="store_true", help="table 3 without the old defaults")
+    args = parser.parse_args()
+    scale = 0.2 if args.quick else 1.0
+    runs = args.runs or int(1000 * scale)
+    tables = {
+        1: lambda: ece_table(runs, 1000),
+        2: lambda: ece_coverage(runs, 1000),
+        3: lambda: suite_table(runs, tuple(args.suites), old=not args.no_old),
+        4: lambda: flake_table(int(200 * scale), 10),
+        5: lambda: coverage_table(int(4000 * scale)),
+        6: lambda: required_table(int(4000 * scale)),
+    }
+    for number in args.only or sorted(tables):
+        start = time.perf_counter()
+        tables[number]()
+        print(f"({time.perf_counter() - start:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

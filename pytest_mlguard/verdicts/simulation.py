@@ -1,0 +1,167 @@
+"""Synthetic models whose true error rates are known by construction, for measuring verdicts.
+
+``benchmarks/bench_verdicts.py`` and the unit tests feed these to the plugin's own verdict code
+(:class:`~pytest_mlguard.checks.base.CheckResult`, :class:`~pytest_mlguard.verdicts.sequential.EarlyStop`,
+:func:`~pytest_mlguard.calibration.inference.calibration_inference`) to measure false-fail rates, power,
+coverage and flake rates. numpy only, seeded.
+
+Example:
+    >>> proba, labels = calibration_model(np.random.default_rng(0), 2000, accuracy=0.8, ece=0.1)
+    >>> bool(abs((proba.argmax(1) == labels).mean() - 0.8) < 0.03), bool(abs(proba.max(1).mean() - 0.9) < 0.03)
+    (True, True)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "calibration_model",
+    "ece_check",
+    "flake_rate",
+    "proportion_outcomes",
+    "ProportionChecks",
+    "suite_rates",
+]
+
+
+def calibration_model(
+    rng: np.random.Generator, n: int, *, accuracy: float, ece: float = 0.0, classes: int = 10, concentration: float = 4.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` predictions ``(n, classes)`` and labels of a model whose top-label accuracy is ``accuracy``
+    and whose top-label calibration error is exactly ``ece`` (overconfidence: at every confidence c,
+    the top class is right with probability ``c - ece``).
+
+    Confidences: the top probability is ``1/K + (1 - 1/K) * Beta`` with mean ``accuracy + ece``
+    (``concentration`` = a + b of the beta); the other classes share the rest at random, and a wrong
+    answer is one of them, drawn in proportion to its probability. With ``ece = 0`` the labels are
+    drawn from the predicted distribution itself, so the model is calibrated in every sense
+    (class-wise too).
+    """
+    chance = 1.0 / classes
+    mean = accuracy + ece
+    if not (chance <= accuracy and mean < 1.0):
+        raise ValueError(f"expected 1/classes <= accuracy and accuracy + ece < 1, got accuracy={accuracy}, ece={ece}")
+    share = (mean - chance) / (1 - chance)
+    top = chance + (1 - chance) * rng.beta(share * concentration, (1 - share) * concentration, n)
+    top = np.maximum(top, ece + 1e-12)
+    rest = rng.dirichlet(np.ones(classes - 1), n) * (1 - top)[:, None]
+    winner = rng.integers(0, classes, n)
+    proba = np.empty((n, classes))
+    proba[np.arange(n), winner] = top
+    others = (winner[:, None] + 1 + np.arange(classes - 1)[None, :]) % classes
+    proba[np.arange(n)[:, None], others] = rest
+    if ece == 0.0:  # calibrated in every sense: the label is drawn from the prediction
+        cumulative = np.cumsum(proba, axis=1)
+        labels = np.minimum((rng.random(n)[:, None] >= cumulative).sum(axis=1), classes - 1)
+        return proba, labels
+    argmax = proba.argmax(axis=1)
+    confidence = proba[np.arange(n), argmax]
+    right = rng.random(n) < confidence - ece
+    wrong_weights = proba.copy()
+    wrong_weights[np.arange(n), argmax] = 0.0
+    cumulative = np.cumsum(wrong_weights, axis=1) / np.maximum(wrong_weights.sum(axis=1, keepdims=True), 1e-300)
+    wrong = np.minimum((rng.random(n)[:, None] >= cumulative).sum(axis=1), classes - 1)
+    return proba, np.where(right, argmax, wrong)
+
+
+def proportion_outcomes(rng: np.random.Generator, runs: int, n: int, rate: float | np.ndarray) -> np.ndarray:
+    """``(runs, n)`` per-sample outcomes (True: the sample counts) of checks whose true proportion is
+    ``rate`` (a number, or one per run)."""
+    rate = np.broadcast_to(np.asarray(rate, dtype=np.float64), (runs,))
+    return rng.random((runs, n)) < rate[:, None]
+
+
+def ece_check(
+    proba: np.ndarray, labels: np.ndarray, ceiling: float, rules: Any, *, resamples: int = 1000, rng: np.random.Generator, metric: str = "ece"
+) -> Any:
+    """The :class:`~pytest_mlguard.checks.base.CheckResult` of a calibration ceiling check on these
+    predictions, as ``calibration[ece]`` computes it: the debiased estimate and the consistency-resampling
+    interval at the check's confidence under ``rules``, then the verdict."""
+    from ..calibration.inference import calibration_inference
+    from ..checks.base import CheckResult, CheckSpec, Measurement
+    from ..config.parse import Threshold
+
+    found = calibration_inference(proba, labels, metric, confidence=rules.check_confidence, resamples=resamples, rng=rng)  # type: ignore[arg-type]
+    spec = CheckSpec("calibration", metric, metric, Threshold(ceiling), kind="ceiling")
+    measurement = Measurement(found.estimate, len(labels), interval=(found.low, found.high), interval_method="consistency-resampling")
+    return CheckResult.from_measurement(spec, "simulated", measurement, seed=0, duration_s=0.0, rules=rules)
+
+
+class ProportionChecks:
+    """Floor checks of proportions through the plugin's own path: an
+    :class:`~pytest_mlguard.checks.evaluation.Evaluation` looks at the outcomes look by look
+    (``verdict.early_stop``), the stopper builds the measurement, and
+    :meth:`~pytest_mlguard.checks.base.CheckResult.from_measurement` gives the verdict under ``rules``.
+
+    Args:
+        n: samples per check.
+        rules: the :class:`~pytest_mlguard.checks.base.VerdictRules` (the number of checks sharing the
+            run's confidence included).
+        early_stop: ``verdict.early_stop``.
+    """
+
+    def __init__(self, n: int, rules: Any, *, early_stop: str = "sequential") -> None:
+        from ..checks.evaluation import Evaluation
+        from ..checks.registry import all_keys
+        from ..config.settings import resolve
+        from ..contract import CallableModel, EvalData
+
+        settings = resolve(cli={"verdict.early_stop": early_stop, "verdict.confidence": str(rules.confidence)}, environ={}, keys=all_keys())
+        model = CallableModel(lambda x: np.full((len(x), 2), 0.5), input_shape=(1,), n_classes=2, name="simulated")
+        self.evaluation = Evaluation(model, EvalData(np.zeros((n, 1)), np.zeros(n, dtype=int)), settings)
+        self.evaluation.rules = rules  # the run's rules, in place of those the settings' plan would give
+        self.n, self.rules = n, rules
+        self._specs: dict[float, Any] = {}
+
+    def check(self, outcomes: np.ndarray, floor: float) -> Any:
+        """The result of a floor check at ``floor`` whose samples, in evaluation order, gave ``outcomes``."""
+        from ..checks.base import CheckResult, CheckSpec
+        from ..config.parse import Threshold
+
+        spec = self._specs.setdefault(floor, CheckSpec("simulated", f"floor-{floor:g}", "accuracy", Threshold(floor)))
+        _, stopper = self.evaluation.looks(spec, len(outcomes), lambda rows: outcomes[rows])
+        return CheckResult.from_measurement(spec, "simulated", stopper.measurement({}, ""), seed=0, duration_s=0.0, rules=self.rules)
+
+
+def suite_rates(
+    rng: np.random.Generator, runs: int, floors: np.ndarray, rules: Any, *, n: int = 360, above: float = 0.0, early_stop: str = "sequential"
+) -> dict[str, float]:
+    """Runs of a suite of floor checks on a model whose true proportions are ``floors + above``:
+    the share of runs with at least one ``failed`` label (a wrong one when ``above >= 0``) and the
+    share whose every test outcome passed."""
+    checks = ProportionChecks(n, rules, early_stop=early_stop)
+    any_failed = all_passed = 0
+    for _ in range(runs):
+        results = [checks.check(proportion_outcomes(rng, 1, n, min(1.0, floor + above))[0], float(floor)) for floor in floors]
+        any_failed += any(result.label == "failed" for result in results)
+        all_passed += all(result.passed for result in results)
+    return {"any_failed": any_failed / runs, "all_passed": all_passed / runs}
+
+
+def flake_rate(
+    rng: np.random.Generator,
+    datasets: int,
+    seeds: int,
+    floor: float,
+    rate: float,
+    rules: Any,
+    *,
+    n: int = 360,
+    pool: int | None = None,
+    early_stop: str = "sequential",
+) -> float:
+    """The probability that two runs with different seeds on the same model and data give different
+    test outcomes (PASS/FAIL), averaged over ``datasets`` data sets of ``pool`` samples (default
+    ``n``) whose outcomes are drawn at ``rate``; each seed evaluates a random ``n`` of them in a
+    random order, as ``samples`` and the evaluation's permutation do."""
+    checks = ProportionChecks(n, rules, early_stop=early_stop)
+    pool = pool or n
+    flakes = 0.0
+    for _ in range(datasets):
+        data = proportion_outcomes(rng, 1, pool, rate)[0]
+        passed = sum(checks.check(data[rng.permutation(pool)[:n]], floor).passed for _ in range(seeds))
+        flakes += 2 * passed * (seeds - passed) / (seeds * (seeds - 1))  # unbiased P(two seeds differ)
+    return flakes / datasets
