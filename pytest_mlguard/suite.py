@@ -107,6 +107,7 @@ def run_suite_check(request: pytest.FixtureRequest, family: Family, spec: CheckS
         skipped, kind = f"{spec.id}: cut by --mlguard-budget: {cut}", "cut"
     # outside the except blocks, so that pytest shows the message once, not chained to the exception
     if broken:  # the declaration itself: reported once, and the run stops (exit code 4)
+        request.node.user_properties += [("mlguard_check", spec.id), ("mlguard_model", model), ("mlguard_error", "contract")]
         session.stop_on_contract_error(broken, request.session)
         pytest.fail(broken, pytrace=False)
     if skipped or failed:  # the report lists the checks that did not run or ended without a measurement

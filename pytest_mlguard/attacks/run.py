@@ -144,7 +144,8 @@ class _Run:
         self.paired: tuple[int, int, int, int] | None = None
         self.interval: tuple[float, float] | None = None
         self.interval_method: str | None = None
-        self.sound: tuple[int, int, str] | None = None  # (robust, samples, attack): a black-box attack's count, when it beat a gradient one
+        # (robust, samples, attack, paired counts against clean): a black-box attack's count, when it beat a gradient one
+        self.sound: tuple[int, int, str, tuple[int, int, int, int]] | None = None
 
     # -- phases ---------------------------------------------------------------------------------
     def measure(self) -> Measurement:
@@ -227,7 +228,7 @@ class _Run:
         else:
             x_adv[:] = self._attack(eps, x, y)
             adv_pred[:] = self.adapter.labels(x_adv)
-        self._compare_access(eps, adv_pred == y, self.looked)
+        self._compare_access(eps, adv_pred == y, clean_ok, self.looked)
         if self.looked is not None:
             x, y, x_adv, adv_pred, clean_pred = x[self.looked], y[self.looked], x_adv[self.looked], adv_pred[self.looked], clean_pred[self.looked]
         out = metrics.outcome(y, clean_pred, adv_pred)
@@ -289,7 +290,7 @@ class _Run:
             out = metrics.outcome(y, clean_pred, adv_pred)
             masks.append(out["robust"])
             adv_preds.append(adv_pred)
-            self._compare_access(eps, out["robust"])
+            self._compare_access(eps, out["robust"], out["clean_ok"])
         raw, sound, inconsistent = metrics.curve_from_masks(masks)
         survived = np.logical_and.accumulate(np.stack(masks), axis=0).mean(axis=0)  # per sample: share of the sound curve
         self.interval = self.evaluation.bootstrap(self.spec, lambda i: float(survived[i].mean()), len(survived))
@@ -352,7 +353,7 @@ class _Run:
         ]
         return details
 
-    def _compare_access(self, eps: float, robust: np.ndarray, looked: np.ndarray | None = None) -> None:
+    def _compare_access(self, eps: float, robust: np.ndarray, clean_ok: np.ndarray, looked: np.ndarray | None = None) -> None:
         """Record the robust samples at ``eps``; compare with the other kind of attack at the same
         epsilon, on the samples both looked at (a check that stopped early looked at some only)."""
         registry: dict[Any, list[tuple[str, str, np.ndarray, np.ndarray]]] = self.evaluation.memo(("attack", "by-eps"), dict)
@@ -374,7 +375,8 @@ class _Run:
             if problem:
                 self.problems.append(problem)
                 robust_black = other if access != "gradients" else robust
-                self.sound = (int(robust_black[common].sum()), int(common.sum()), black[0])
+                kept = robust_black[common] & clean_ok[common]
+                self.sound = (int(kept.sum()), int(common.sum()), black[0], paired_counts(clean_ok[common], kept))
         registry.setdefault(key, []).append((self.spec.id, self.definition.access, robust, seen))
 
     def _save(
@@ -420,8 +422,8 @@ class _Run:
                 failure = f"unsound evaluation ({', '.join(p['code'] for p in self.problems)})"
                 details["untrusted_value"] = value
                 if self.sound is not None and self.spec.metric == "robust_accuracy":
-                    successes, n, black = self.sound
-                    value, interval, method, paired = successes / max(1, n), None, None, None
+                    successes, n, black, paired = self.sound
+                    value, interval, method = successes / max(1, n), None, None
                     message = (
                         f"unsound evaluation: the value is the robust accuracy {black} leaves on the {n} samples both attacks "
                         "looked at, an upper bound (every adversarial example it found is real), not evidence of robustness\n"

@@ -87,7 +87,7 @@ def test_gradient_masked_model_is_flagged(project):
             "*- zero-gradients: the loss gradient was exactly zero for 100% of *",
             # the sound measurement, an upper bound, is the value; the soundness problem is why it fails
             "*attack[[]square-linf-0.1[]] on model 'rounding': robust_accuracy 0.9*, floor 0.4000: fails, unsound evaluation (black-box-beats-white-box)",
-            "*measured on n=48 samples with seed=0; 95% wilson interval *",
+            "*measured on n=48 samples with seed=0; *% clopper-pearson interval *",
             "*unsound evaluation: the value is the robust accuracy attack[[]square-linf-0.1[]] leaves on the 48 samples both attacks looked at, an upper bound*",
             "*- black-box-beats-white-box: the black-box attack attack[[]square-linf-0.1[]] leaves robust accuracy *",
         ]

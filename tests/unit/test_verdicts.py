@@ -200,19 +200,27 @@ def test_policy_decides_the_outcome_of_an_inconclusive_check(policy, passed):
     assert result.label == "inconclusive" and result.passed is passed and result.policy == policy
 
 
+def planned_checks():
+    """How many checks the default suite plans for one model: the Bonferroni share of each."""
+    settings = resolve(cli={}, environ={}, keys=all_keys())
+    return sum(len(family(name).planned(settings)) for name in ("contract", "accuracy", "corruption", "attack", "calibration", "inputs", "resources", "determinism", "drift", "gate"))
+
+
 def test_interval_method_and_confidence_are_configurable():
     exact = accuracy_result(100, 0.9)
     share = exact.error_control["check_confidence"]
-    assert exact.error_control == {"procedure": "bonferroni", "checks": 11, "confidence": 0.95, "check_confidence": pytest.approx(1 - 0.05 / 11)}
+    m = planned_checks()
+    assert m >= 10, m
+    assert exact.error_control == {"procedure": "bonferroni", "checks": m, "confidence": 0.95, "check_confidence": pytest.approx(1 - 0.05 / m)}
     score = accuracy_result(100, 0.9, **{"verdict.interval": "wilson"})
     alone = accuracy_result(100, 0.9, **{"verdict.error_control": "none"})
     loose = accuracy_result(100, 0.9, **{"verdict.confidence": "0.8"})
     k = round(exact.value * 100)
     assert exact.interval == pytest.approx(clopper_pearson(k, 100, share)) and exact.interval_method == "clopper-pearson"
-    assert exact.confidence == pytest.approx(share) and "99.55% clopper-pearson interval" in exact.evidence()
+    assert exact.confidence == pytest.approx(share) and f"{100 * share:.2f}% clopper-pearson interval" in exact.evidence()
     assert score.interval == pytest.approx(wilson(k, 100, share)) and score.interval_method == "wilson"
     assert alone.interval == pytest.approx(clopper_pearson(k, 100, 0.95)) and alone.confidence == 0.95
-    assert loose.interval == pytest.approx(clopper_pearson(k, 100, 1 - 0.2 / 11))
+    assert loose.interval == pytest.approx(clopper_pearson(k, 100, 1 - 0.2 / m))
 
 
 def test_interval_and_verdict_survive_the_report_round_trip():
@@ -221,7 +229,7 @@ def test_interval_and_verdict_survive_the_report_round_trip():
     assert again == result
     data = result.to_dict()
     assert data["verdict"] == "inconclusive" and data["interval"]["method"] == "clopper-pearson" and data["required_n"] == result.required_n
-    assert data["error_control"]["checks"] == 11
+    assert data["error_control"]["checks"] == planned_checks()
 
 
 def test_calibration_gets_a_consistency_resampling_interval_and_none_when_turned_off():
