@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import _pytest.pytester as _pytester
 import pytest
 
 TESTS = Path(__file__).resolve().parents[1]
+
+
+def _forgetting_only(root: Path) -> type[_pytester.SysModulesSnapshot]:
+    """pytester's snapshot of ``sys.modules``, made to forget only the modules of the project under
+    test (its files under ``root``, and any conftest.py, as an example's) when restored. pytester's own forgets every
+    module imported since it was taken, and numpy, torch (its lazily imported parts too) and
+    matplotlib break when imported twice in one process."""
+
+    class Snapshot(_pytester.SysModulesSnapshot):
+        keeps_libraries = True
+
+        def __init__(self, preserve: Callable[[str], bool] | None = None) -> None:
+            def keep(name: str) -> bool:
+                path = getattr(sys.modules.get(name), "__file__", None) or ""
+                project = path.startswith(str(root)) or os.path.basename(path) == "conftest.py"
+                return not project or (preserve is not None and preserve(name))
+
+            super().__init__(preserve=keep)
+
+    return Snapshot
 
 FAST = """
 [tool.mlguard]
@@ -30,6 +55,21 @@ max_examples = 20
 [tool.mlguard.contract]
 enabled = false  # the contract checks (train mode, other input sizes): tests/plugin/test_deployed_suite.py
 """
+
+
+def run_pytest(pytester: pytest.Pytester, *args: str, isolated: bool = False, **kwargs: Any) -> pytest.RunResult:
+    """Run pytest in ``pytester``'s project: in this process (torch, ART and the plugin are imported
+    once per worker, not once per run: a plugin test takes a quarter of the time), or in a fresh one
+    where the test needs it (signals, timeouts, a second interpreter's state), or for every run with
+    ``PLUGIN_TESTS_IN_SUBPROCESS=1``."""
+    if isolated or os.environ.get("PLUGIN_TESTS_IN_SUBPROCESS") == "1":
+        return pytester.runpytest_subprocess(*args, **kwargs)
+    snapshot = _forgetting_only(pytester.path)
+    if not getattr(pytester._sys_modules_snapshot, "keeps_libraries", False):
+        pytester._sys_modules_snapshot = snapshot()  # the one restored when the test ends
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_pytester, "SysModulesSnapshot", snapshot)
+        return pytester.runpytest_inprocess(*args, **kwargs)
 
 
 class Project:
@@ -75,8 +115,8 @@ class Project:
         self.pytester.makefile(".toml", pyproject="[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n" + pyproject)
         return self
 
-    def run(self, *args: str) -> pytest.RunResult:
-        return self.pytester.runpytest_subprocess(*args)
+    def run(self, *args: str, isolated: bool = False) -> pytest.RunResult:
+        return run_pytest(self.pytester, *args, isolated=isolated)
 
     def report(self, output: str = "mlguard-report") -> dict:
         return json.loads((self.pytester.path / output / "report.json").read_text())

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import run_pytest
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -80,14 +81,14 @@ def checks(pytester: pytest.Pytester) -> dict[str, dict]:
 
 
 def test_a_cached_rerun_reports_the_same_without_evaluating_the_model(cached_project: pytest.Pytester) -> None:
-    first = cached_project.runpytest_subprocess("--mlguard", "--mlguard-cache", "-p", "no:randomly")
+    first = run_pytest(cached_project, "--mlguard", "--mlguard-cache", "-p", "no:randomly")
     first.assert_outcomes(passed=3, failed=1)
     assert evaluations(cached_project) > 0
     first.stdout.fnmatch_lines(["mlguard cache: 0 of 4 results reused (measured and stored in .pytest_cache/d/mlguard)*"])
     measured = checks(cached_project)
     shutil.rmtree(cached_project.path / "mlguard-report")  # as on a fresh CI checkout with the cache restored
 
-    second = cached_project.runpytest_subprocess("--mlguard", "--mlguard-cache", "-p", "no:randomly")
+    second = run_pytest(cached_project, "--mlguard", "--mlguard-cache", "-p", "no:randomly")
     second.assert_outcomes(passed=3, failed=1)
     assert evaluations(cached_project) == 0
     second.stdout.fnmatch_lines(
@@ -107,19 +108,19 @@ def test_a_cached_rerun_reports_the_same_without_evaluating_the_model(cached_pro
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CACHE_TEST_WEIGHT_SHIFT", "0.001")  # one weight changed: every check measures again
-        changed = cached_project.runpytest_subprocess("--mlguard", "--mlguard-cache", "-p", "no:randomly")
+        changed = run_pytest(cached_project, "--mlguard", "--mlguard-cache", "-p", "no:randomly")
     changed.stdout.fnmatch_lines(["mlguard cache: 0 of 4 results reused *"])
     assert evaluations(cached_project) > 0
 
-    cleared = cached_project.runpytest_subprocess("--mlguard-cache-clear")
+    cleared = run_pytest(cached_project, "--mlguard-cache-clear")
     cleared.stdout.fnmatch_lines(["mlguard cache: cleared 8 stored results"])
     assert not list((cached_project.path / ".pytest_cache" / "d" / "mlguard").iterdir())
 
 
 def test_clear_with_the_cache_on_measures_everything_again(cached_project: pytest.Pytester) -> None:
-    cached_project.runpytest_subprocess("--mlguard", "--mlguard-cache", "-k", "accuracy or calibration")
+    run_pytest(cached_project, "--mlguard", "--mlguard-cache", "-k", "accuracy or calibration")
     evaluations(cached_project)
-    result = cached_project.runpytest_subprocess("--mlguard", "--mlguard-cache", "--mlguard-cache-clear", "-k", "accuracy or calibration")
+    result = run_pytest(cached_project, "--mlguard", "--mlguard-cache", "--mlguard-cache-clear", "-k", "accuracy or calibration")
     result.stdout.fnmatch_lines(["mlguard cache: cleared 2 stored results", "*", "mlguard cache: 0 of 2 results reused *"])
     assert evaluations(cached_project) > 0
 
@@ -129,9 +130,9 @@ def test_xdist_workers_share_the_cache(cached_project: pytest.Pytester) -> None:
     args = ("--mlguard", "-n", "2", "-p", "no:randomly", "-k", "not attack")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLGUARD_CACHE", "true")  # the cache from the environment, as a CI job would set it
-        cached_project.runpytest_subprocess(*args).assert_outcomes(passed=3)
+        run_pytest(cached_project, *args).assert_outcomes(passed=3)
         assert evaluations(cached_project) > 0
-        rerun = cached_project.runpytest_subprocess(*args)
+        rerun = run_pytest(cached_project, *args)
     rerun.assert_outcomes(passed=3)
     rerun.stdout.fnmatch_lines(["mlguard cache: 3 of 3 results reused *"])
     assert evaluations(cached_project) == 0
@@ -153,20 +154,20 @@ def test_xdist_workers_share_the_cache(cached_project: pytest.Pytester) -> None:
 )
 def test_the_cache_needs_the_cacheprovider(pytester: pytest.Pytester, args: tuple[str, ...], message: str) -> None:
     pytester.makepyfile(test_nothing="def test_nothing(): pass")
-    result = pytester.runpytest_subprocess(*args)
+    result = run_pytest(pytester, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
 
 
 def test_help_lists_the_cache_options(pytester: pytest.Pytester) -> None:
-    pytester.runpytest_subprocess("--help").stdout.fnmatch_lines(
+    run_pytest(pytester, "--help").stdout.fnmatch_lines(
         ["*--mlguard-cache *reuse the results of checks*", "*--mlguard-cache-clear*", "*empty the mlguard result cache*"]
     )
 
 
 def test_a_crafted_entry_is_a_miss_said_in_one_line_and_writes_nothing_outside_the_report(cached_project: pytest.Pytester) -> None:
     args = ("--mlguard", "--mlguard-cache", "-p", "no:randomly", "-k", "accuracy or calibration")
-    cached_project.runpytest_subprocess(*args).assert_outcomes(passed=2)
+    run_pytest(cached_project, *args).assert_outcomes(passed=2)
     evaluations(cached_project)
     conftest = (cached_project.path / "conftest.py").read_text()
     results = cached_project.path / ".pytest_cache" / "d" / "mlguard" / "results"
@@ -180,7 +181,7 @@ def test_a_crafted_entry_is_a_miss_said_in_one_line_and_writes_nothing_outside_t
     entry["artifacts"] = {**entry["artifacts"], "files": {name: hashlib.sha256(b"raise SystemExit('crafted')\n").hexdigest()}, "copied": True}
     entry_path.write_text(json.dumps(entry))
 
-    rerun = cached_project.runpytest_subprocess(*args)
+    rerun = run_pytest(cached_project, *args)
     rerun.assert_outcomes(passed=2)
     rerun.stdout.fnmatch_lines(
         [
@@ -196,7 +197,7 @@ def test_a_crafted_entry_is_a_miss_said_in_one_line_and_writes_nothing_outside_t
 def test_a_cache_key_too_short_is_a_usage_error(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile(test_nothing="def test_nothing(): pass")
     monkeypatch.setenv("MLGUARD_CACHE_KEY", "hunter2")
-    result = pytester.runpytest_subprocess("--mlguard", "--mlguard-cache")
+    result = run_pytest(pytester, "--mlguard", "--mlguard-cache")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: Expected a secret of at least 16 characters in MLGUARD_CACHE_KEY (from the environment) but got 7 characters*"])
     assert "hunter2" not in result.stderr.str()

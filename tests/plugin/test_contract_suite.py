@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from conftest import FAST, TESTS
+from conftest import FAST, TESTS, run_pytest
 
 USAGE_ERROR = 4
 
@@ -71,7 +71,7 @@ def test_wrong_input_shape_is_named_before_mean(pytester):
             return EvalData(rng.random((40, 3, 8, 8), dtype=np.float32), np.arange(40) % 10)
         """,
     )
-    result = pytester.runpytest_subprocess("--mlguard", "-p", "no:randomly")
+    result = run_pytest(pytester, "--mlguard", "-p", "no:randomly")
     assert result.ret == USAGE_ERROR, result.stdout.str()
     text = result.stdout.str()
     result.stdout.fnmatch_lines(["*Expected evaluation samples of the model's input shape (1, 8, 8) but mlguard_data holds samples of shape (3, 8, 8)*"])
@@ -92,7 +92,7 @@ def test_a_bad_declaration_inside_a_fixture_is_one_usage_error_naming_it(pyteste
             return EvalData(np.zeros((10, 1, 8, 8)), np.linspace(0, 1, 10))
         """,
     )
-    result = pytester.runpytest_subprocess("--mlguard", "-p", "no:randomly")
+    result = run_pytest(pytester, "--mlguard", "-p", "no:randomly")
     assert result.ret == USAGE_ERROR, result.stdout.str()
     result.stdout.fnmatch_lines(["*mlguard_data (conftest.py:*): Expected integer class labels in y but got dtype float64*"])
     outcomes = result.parseoutcomes()
@@ -109,7 +109,7 @@ def test_a_missing_data_fixture_is_reported_once_and_stops_the_suite(pytester):
             return zoo.good_model()
         """,
     )
-    result = pytester.runpytest_subprocess("--mlguard", "-p", "no:randomly")
+    result = run_pytest(pytester, "--mlguard", "-p", "no:randomly")
     assert result.ret == USAGE_ERROR, result.stdout.str()
     outcomes = result.parseoutcomes()
     assert outcomes.get("errors") == 1 and not outcomes.get("passed"), result.stdout.str()
@@ -130,7 +130,7 @@ def test_inputs_far_outside_the_value_range_warn_once(pytester):
             return EvalData(data.x * 16, data.y, name="digits-x16")
         """,
     )
-    result = pytester.runpytest_subprocess("--mlguard", "-p", "no:randomly", "-k", "accuracy or calibration")
+    result = run_pytest(pytester, "--mlguard", "-p", "no:randomly", "-k", "accuracy or calibration")
     result.stdout.fnmatch_lines(
         ["*ContractWarning: mlguard_data 'digits-x16' holds values in [[]0, 16[]], outside the value_range (0, 1) of mlguard_model 'digits': attacks clip their inputs to value_range*"]
     )
@@ -140,7 +140,7 @@ def test_inputs_far_outside_the_value_range_warn_once(pytester):
 def test_settings_are_checked_before_conftest_imports_anything(pytester):
     """Configuration errors took 19-23 s to print one line: conftest.py imported torch first."""
     pytester.makeconftest("raise RuntimeError('conftest.py imported before the settings were checked')\n")
-    result = pytester.runpytest_subprocess("--mlguard", "--mlguard-seed", "-1")
+    result = run_pytest(pytester, "--mlguard", "--mlguard-seed", "-1")
     assert result.ret == USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: invalid value '-1' (type=str) for 'seed' in command line (--mlguard-seed)*"])
     assert "imported before the settings" not in result.stdout.str() + result.stderr.str()

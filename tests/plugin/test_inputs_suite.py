@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import run_pytest
 
 TESTS = Path(__file__).resolve().parents[1]
 EXAMPLES = TESTS.parent / "examples"
@@ -66,7 +67,7 @@ def broken_project(pytester: pytest.Pytester) -> pytest.Pytester:
 def test_broken_pipelines_fail_the_right_check_and_the_session_survives(broken_project):
     # each pipeline with the check it fails, and index-error with the one it passes
     select = "inputs and ((corrupt and not abort) or (resolutions and abort) or (resolutions and index))"
-    result = broken_project.runpytest_subprocess("--mlguard", "-k", select, "-p", "no:randomly")
+    result = run_pytest(broken_project, "--mlguard", "-k", select, "-p", "no:randomly")
     outcomes = result.parseoutcomes()
     assert (outcomes.get("failed"), outcomes.get("passed")) == (4, 1), result.stdout.str()[-3000:]
     report = json.loads((broken_project.path / "mlguard-report" / "report.json").read_text())
@@ -85,7 +86,7 @@ def test_broken_pipelines_fail_the_right_check_and_the_session_survives(broken_p
     replay = re.search(r"replay the failing input: (pytest .*corrupt-files-index_error_pipeline.*)", output)
     assert replay, output[-3000:]
     args = [arg.strip("'") for arg in replay.group(1).split()[1:]]
-    again = broken_project.runpytest_subprocess(*args)
+    again = run_pytest(broken_project, *args)
     again.assert_outcomes(failed=1)
     again.stdout.fnmatch_lines(
         ["*graceful_fraction 0.0000 < floor 1.0000*", "*replay-shrunk: replayed */index-error/shrunk.png", "*raised undeclared IndexError*"]
@@ -95,7 +96,7 @@ def test_broken_pipelines_fail_the_right_check_and_the_session_survives(broken_p
 
 def run_example(pytester: pytest.Pytester, target: Path, *args: str) -> tuple[pytest.RunResult, dict]:
     output = pytester.path / "report"
-    result = pytester.runpytest_subprocess("--mlguard", str(target), "--mlguard-output", str(output), "-p", "no:randomly", *args)
+    result = run_pytest(pytester, "--mlguard", str(target), "--mlguard-output", str(output), "-p", "no:randomly", *args)
     return result, json.loads((output / "report.json").read_text())
 
 
@@ -174,7 +175,9 @@ def test_pipelines_that_misread_the_picture_fail_same_content_only(pytester):
         samples = 40
         """,
     )
-    result = pytester.runpytest_subprocess("--mlguard", "-k", "inputs", "-p", "no:randomly")
+    # in a fresh process: the isolated workers load the zoo's pipelines by the sys.path of the process
+    # that imported them (examples/digits, which an earlier in-process run may have added and removed)
+    result = run_pytest(pytester, "--mlguard", "-k", "inputs", "-p", "no:randomly", isolated=True)
     outcomes = result.parseoutcomes()
     assert (outcomes.get("failed"), outcomes.get("passed")) == (2, 10), result.stdout.str()[-3000:]
     result.stdout.fnmatch_lines(

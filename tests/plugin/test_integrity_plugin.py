@@ -213,7 +213,7 @@ def test_an_interrupted_run_writes_what_it_measured_marked_interrupted(project, 
         """
     )
     output = stale_report(project, "badge-calibration.svg")
-    result = project.run("--mlguard")
+    result = project.run("--mlguard", isolated=True)  # the signal goes to the process that runs pytest
     assert result.ret == pytest.ExitCode.INTERRUPTED
     report = strict_loads((output / "report.json").read_text())
     assert list(report)[2:4] == ["interrupted", "interrupted_by"] and report["interrupted"] is True and report["interrupted_by"] == by
