@@ -20,6 +20,7 @@ import numpy as np
 __all__ = [
     "calibration_model",
     "ece_check",
+    "ece_power_bound",
     "flake_rate",
     "proportion_outcomes",
     "ProportionChecks",
@@ -65,6 +66,33 @@ def calibration_model(
     cumulative = np.cumsum(wrong_weights, axis=1) / np.maximum(wrong_weights.sum(axis=1, keepdims=True), 1e-300)
     wrong = np.minimum((rng.random(n)[:, None] >= cumulative).sum(axis=1), classes - 1)
     return proba, np.where(right, argmax, wrong)
+
+
+def ece_power_bound(
+    rng: np.random.Generator, runs: int, n: int, *, accuracy: float, ece: float, ceiling: float, confidence: float = 0.95
+) -> dict[str, float]:
+    """The most an ECE ceiling test can fail a model of top-label ``ece`` (above ``ceiling``) at ``n``
+    samples if it keeps a wrong FAIL at a model exactly at the ceiling to ``(1 - confidence) / 2``.
+
+    An oracle that knows the estimate's distribution at the ceiling: ``runs`` draws of a model at
+    ``accuracy`` with ``ece`` and of one with the same confidences whose ECE is ``ceiling``
+    (:func:`calibration_model` at ``accuracy + ece - ceiling``) give that distribution's upper
+    quantile, and the share of the first model's estimates above it is the power of the test that
+    fails exactly there. Per statistic: ``debiased`` (Kumar et al. 2019) and ``plugin``. No test of
+    these statistics with that wrong-FAIL rate does better on these models; a real one must estimate
+    the quantile from one sample.
+    """
+    from ..calibration.inference import debiased_error
+    from ..calibration.metrics import expected_calibration_error
+
+    def estimates(accuracy_: float, ece_: float) -> np.ndarray:
+        drawn = (calibration_model(rng, n, accuracy=accuracy_, ece=ece_) for _ in range(runs))
+        return np.array([(debiased_error(proba, labels), expected_calibration_error(proba, labels)) for proba, labels in drawn])
+
+    at_ceiling = estimates(accuracy + ece - ceiling, ceiling)
+    above = estimates(accuracy, ece)
+    power = (above > np.quantile(at_ceiling, 1 - (1 - confidence) / 2, axis=0)[None, :]).mean(axis=0)
+    return {"debiased": float(power[0]), "plugin": float(power[1])}
 
 
 def proportion_outcomes(rng: np.random.Generator, runs: int, n: int, rate: float | np.ndarray) -> np.ndarray:

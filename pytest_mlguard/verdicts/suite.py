@@ -30,7 +30,8 @@ def error_control(checks: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
     A check's interval misses on either side with probability ``(1 - check_confidence) / 2`` at most;
     a check that stops early looks twice (its confidence sequence, then the fixed-n interval of its
-    last sample), so it counts twice (a union bound). Checks without a recorded procedure (results of
+    last sample), and so does one that may draw more samples (its fixed-n interval, then the
+    confidence sequence), so they count twice (a union bound). Checks without a recorded procedure (results of
     older versions) are counted in ``labels`` only.
     """
     models: dict[str, dict[str, Any]] = {}
@@ -50,7 +51,9 @@ def error_control(checks: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         entry["checks"] = max(entry["checks"], int(rules["checks"]))
         entry["confidence"] = rules["confidence"]
         entry["check_confidence"] = min(rules["check_confidence"], entry["check_confidence"] or 1.0)
-        looks = 2 if (check.get("details") or {}).get("early_stop", {}).get("mode") == "sequential" else 1
+        details = check.get("details") or {}
+        sequential = details.get("early_stop", {}).get("mode") == "sequential" or details.get("more_samples", {}).get("available")
+        looks = 2 if sequential else 1
         side = (1 - rules["check_confidence"]) / 2
         entry["wrong_fail_bound"] += looks * side
         entry["wrong_verdict_bound"] += 2 * looks * side
