@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "AccuracyChecks",
     "calibration_model",
     "ece_check",
     "ece_power_bound",
+    "accuracy_flake_rate",
     "flake_rate",
     "proportion_outcomes",
     "ProportionChecks",
@@ -193,3 +195,71 @@ def flake_rate(
         passed = sum(checks.check(data[rng.permutation(pool)[:n]], floor).passed for _ in range(seeds))
         flakes += 2 * passed * (seeds - passed) / (seeds * (seeds - 1))  # unbiased P(two seeds differ)
     return flakes / datasets
+
+
+class AccuracyChecks:
+    """The ``accuracy`` check, end to end through :class:`~pytest_mlguard.checks.evaluation.Evaluation`,
+    of a model that is right exactly on the samples where ``right`` holds: ``samples`` of them
+    (a seeded subset, as the setting picks it) and, when its interval straddles the floor, more of the
+    rest as ``verdict.more_samples`` draws them.
+
+    Args:
+        right: per sample of the data set, whether the model's answer is right.
+        rules: the :class:`~pytest_mlguard.checks.base.VerdictRules` of the run (its share of the error rate).
+        samples: the ``samples`` setting.
+        more_samples: ``verdict.more_samples``.
+    """
+
+    def __init__(self, right: np.ndarray, rules: Any, *, samples: int, more_samples: str = "sequential") -> None:
+        from ..contract import CallableModel, EvalData
+
+        labels = np.zeros(len(right), dtype=int)
+
+        def predict(x: np.ndarray) -> np.ndarray:
+            rows = x[:, 0].astype(int)
+            return np.eye(2)[np.where(right[rows], 0, 1)]
+
+        self.model = CallableModel(predict, input_shape=(1,), n_classes=2, name="simulated")
+        self.data = EvalData(np.arange(len(right), dtype=np.float64)[:, None], labels)
+        self.rules, self.samples, self.more_samples = rules, samples, more_samples
+
+    def check(self, floor: float, seed: int) -> Any:
+        """The result of the accuracy check at ``floor`` in a run with ``seed``."""
+        from ..accuracy import FAMILY
+        from ..checks.evaluation import Evaluation
+        from ..checks.registry import all_keys
+        from ..config.settings import resolve
+
+        cli = {"seed": str(seed), "samples": str(self.samples), "accuracy.floor": str(floor), "verdict.more_samples": self.more_samples}
+        settings = resolve(cli=cli, environ={}, keys=all_keys())
+        evaluation = Evaluation(self.model, self.data, settings)
+        evaluation.rules = self.rules  # the run's rules, in place of those the settings' plan would give
+        return evaluation.run(FAMILY, FAMILY.spec(None, settings))
+
+
+def accuracy_flake_rate(
+    rng: np.random.Generator,
+    datasets: int,
+    seeds: int,
+    floor: float,
+    rate: float,
+    rules: Any,
+    *,
+    n: int = 360,
+    pool: int = 3600,
+    more_samples: str = "sequential",
+) -> dict[str, float]:
+    """:func:`flake_rate` of the ``accuracy`` check (:class:`AccuracyChecks`): ``samples = n`` of a data
+    set of ``pool`` samples whose outcomes are drawn at ``rate``, ``seeds`` runs each. Also the share of
+    runs that failed, that were inconclusive, and the mean samples a run used."""
+    flakes = failed = inconclusive = used = 0.0
+    for _ in range(datasets):
+        checks = AccuracyChecks(proportion_outcomes(rng, 1, pool, rate)[0], rules, samples=n, more_samples=more_samples)
+        results = [checks.check(floor, int(seed)) for seed in rng.integers(0, 2**31, seeds)]
+        passed = sum(result.passed for result in results)
+        flakes += 2 * passed * (seeds - passed) / (seeds * (seeds - 1))
+        failed += sum(result.label == "failed" for result in results)
+        inconclusive += sum(result.label == "inconclusive" for result in results)
+        used += sum(result.n for result in results)
+    runs = datasets * seeds
+    return {"flake": flakes / datasets, "failed": failed / runs, "inconclusive": inconclusive / runs, "samples": used / runs}
