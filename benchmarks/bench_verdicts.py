@@ -112,7 +112,7 @@ def accuracy_flake_table(datasets: int, seeds: int) -> None:
     for distance in (-0.05, -0.02, -0.01, 0.0, 0.01, 0.02):
         for mode in ("sequential", "off"):
             rng = np.random.default_rng(int(1000 * (distance + 1)))
-            rates = accuracy_flake_rate(rng, datasets, seeds, 0.8, 0.8 + distance, VerdictRules(checks=34), more_samples=mode)
+            rates = accuracy_flake_rate(rng, 0.8 + distance, VerdictRules(checks=34), datasets=datasets, seeds=seeds, more_samples=mode)
             name = "sequential (default)" if mode == "sequential" else "off"
             print(f"| {distance:+.2f} | {name} | {rates['flake']:.3f} | {rates['failed']:.3f} | {rates['inconclusive']:.3f} | {rates['samples']:.0f} |", flush=True)
 

@@ -19,13 +19,13 @@ import numpy as np
 
 __all__ = [
     "AccuracyChecks",
+    "ProportionChecks",
+    "accuracy_flake_rate",
     "calibration_model",
     "ece_check",
     "ece_power_bound",
-    "accuracy_flake_rate",
     "flake_rate",
     "proportion_outcomes",
-    "ProportionChecks",
     "suite_rates",
 ]
 
@@ -171,6 +171,11 @@ def suite_rates(
     return {"any_failed": any_failed / runs, "all_passed": all_passed / runs}
 
 
+def _differ(passed: int, seeds: int) -> float:
+    """The unbiased estimate of the probability that two of ``seeds`` runs, ``passed`` of which passed, differ."""
+    return 2 * passed * (seeds - passed) / (seeds * (seeds - 1))
+
+
 def flake_rate(
     rng: np.random.Generator,
     datasets: int,
@@ -193,7 +198,7 @@ def flake_rate(
     for _ in range(datasets):
         data = proportion_outcomes(rng, 1, pool, rate)[0]
         passed = sum(checks.check(data[rng.permutation(pool)[:n]], floor).passed for _ in range(seeds))
-        flakes += 2 * passed * (seeds - passed) / (seeds * (seeds - 1))  # unbiased P(two seeds differ)
+        flakes += _differ(passed, seeds)
     return flakes / datasets
 
 
@@ -238,16 +243,7 @@ class AccuracyChecks:
 
 
 def accuracy_flake_rate(
-    rng: np.random.Generator,
-    datasets: int,
-    seeds: int,
-    floor: float,
-    rate: float,
-    rules: Any,
-    *,
-    n: int = 360,
-    pool: int = 3600,
-    more_samples: str = "sequential",
+    rng: np.random.Generator, rate: float, rules: Any, *, floor: float = 0.8, datasets: int = 100, seeds: int = 10, n: int = 360, pool: int = 3600, more_samples: str = "sequential"
 ) -> dict[str, float]:
     """:func:`flake_rate` of the ``accuracy`` check (:class:`AccuracyChecks`): ``samples = n`` of a data
     set of ``pool`` samples whose outcomes are drawn at ``rate``, ``seeds`` runs each. Also the share of
@@ -257,7 +253,7 @@ def accuracy_flake_rate(
         checks = AccuracyChecks(proportion_outcomes(rng, 1, pool, rate)[0], rules, samples=n, more_samples=more_samples)
         results = [checks.check(floor, int(seed)) for seed in rng.integers(0, 2**31, seeds)]
         passed = sum(result.passed for result in results)
-        flakes += 2 * passed * (seeds - passed) / (seeds * (seeds - 1))
+        flakes += _differ(passed, seeds)
         failed += sum(result.label == "failed" for result in results)
         inconclusive += sum(result.label == "inconclusive" for result in results)
         used += sum(result.n for result in results)
