@@ -42,7 +42,7 @@ def _inconclusive_lines(checks: list[Mapping[str, Any]]) -> Iterator[tuple[str, 
     by_policy = sorted({f"{'passed' if c['passed'] else 'failed'} by policy {c.get('policy', 'estimate')}" for c in undecided})
     yield (
         f"{len(undecided)} of {len(checks)} check{'' if len(checks) == 1 else 's'} inconclusive ({', '.join(by_policy)}): "
-        "the samples did not decide them",
+        f"the samples did not decide {'it' if len(undecided) == 1 else 'them'}",
         {"bold": True, "yellow": True},
     )
     for check in undecided:
