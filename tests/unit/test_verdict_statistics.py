@@ -156,7 +156,7 @@ def test_the_report_says_which_procedure_and_what_it_guarantees():
 
 
 # -- an undecided check draws more samples ---------------------------------------------------------------------
-def _accuracy_run(rate, samples="300", n=3600, **cli):
+def _accuracy_run(rate, samples="300", n=3600, limits=None, **cli):
     """The ``accuracy`` check (floor 0.8) of a model right on a ``rate`` share of ``n`` samples, run on
     ``samples`` of them through the plugin's evaluation."""
     from pytest_mlguard.accuracy import FAMILY
@@ -174,6 +174,7 @@ def _accuracy_run(rate, samples="300", n=3600, **cli):
 
     settings = resolve(cli={"samples": samples, "accuracy.floor": "0.8", **cli}, environ={}, keys=all_keys())
     evaluation = Evaluation(CallableModel(predict, input_shape=(1,), n_classes=10), EvalData(np.arange(n, dtype=float)[:, None], y), settings)
+    evaluation.limits = limits
     return evaluation.run(FAMILY, FAMILY.spec(None, settings)), sum(calls)
 
 
@@ -206,3 +207,12 @@ def test_a_check_that_may_draw_more_counts_twice_in_the_error_bound():
     assert result.label == "passed" and result.details["more_samples"]["drawn"] == 0
     entry = build_report([result.to_dict()], seed=0, samples=300, models={})["error_control"]["models"][result.model]
     assert entry["wrong_fail_bound"] == pytest.approx(2 * (1 - result.confidence) / 2, abs=1e-6)
+
+
+def test_under_a_budget_a_check_draws_no_more_than_its_share_of_samples():
+    from pytest_mlguard.budget import Limits
+
+    capped, predicted = _accuracy_run(0.86, limits=Limits(samples=400))
+    assert capped.details["more_samples"]["available"] == 100 and capped.n == predicted <= 400
+    timed, predicted = _accuracy_run(0.86, limits=Limits(seconds=10.0))  # a budget without a sample count: none
+    assert timed.details["more_samples"]["available"] == 0 and timed.n == predicted == 300 and timed.label == "inconclusive"
