@@ -253,9 +253,10 @@ class Evaluation:
         ``threshold`` and ``full_data`` holds samples that :attr:`data` does not (``samples`` below the
         data, within the budget), they are drawn look by look (:meth:`more_index`) until the
         anytime-valid confidence sequence of all the outcomes at the check's confidence decides, or none
-        are left. Returns all the outcomes, ``details["more_samples"]`` and, if more were drawn, the
-        :class:`~pytest_mlguard.verdicts.sequential.EarlyStop`-like test whose confidence sequence is the
-        check's interval (``None`` otherwise: the fixed-n interval of ``outcomes`` stands).
+        are left. Returns all the outcomes, ``details["more_samples"]`` (``mode``, ``available``,
+        ``drawn``, ``decided``) and, if the fixed-n interval did not decide, the
+        :class:`~pytest_mlguard.verdicts.sequential.SequentialFloorTest` whose confidence sequence is then
+        the check's interval (``None`` otherwise: the fixed-n interval of ``outcomes`` stands).
 
         A check that may draw more looks twice (its fixed-n interval, then the confidence sequence): the
         error control counts it twice, as it does an early stop.
