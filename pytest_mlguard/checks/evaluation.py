@@ -259,7 +259,7 @@ class Evaluation:
         the check's interval (``None`` otherwise: the fixed-n interval of ``outcomes`` stands).
 
         A check that may draw more looks twice (its fixed-n interval, then the confidence sequence): the
-        error control counts it twice, as it does an early stop.
+        error control counts both looks, as it does an early stop's.
         """
         from ..verdicts.intervals import binomial_interval
         from ..verdicts.policy import decide

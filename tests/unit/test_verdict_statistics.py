@@ -202,11 +202,13 @@ def test_more_samples_stop_where_the_data_end_and_off_keeps_the_fixed_n_interval
     assert every.details["more_samples"]["available"] == 0 and every.interval_method == "clopper-pearson"
 
 
-def test_a_check_that_may_draw_more_counts_twice_in_the_error_bound():
+def test_a_check_that_may_draw_more_counts_its_confidence_sequence_in_the_error_bound():
     result, _ = _accuracy_run(0.95)  # decided on its 300: drew none, but could have
     assert result.label == "passed" and result.details["more_samples"]["drawn"] == 0
     entry = build_report([result.to_dict()], seed=0, samples=300, models={})["error_control"]["models"][result.model]
-    assert entry["wrong_fail_bound"] == pytest.approx(2 * (1 - result.confidence) / 2, abs=1e-6)
+    # the fixed-n interval's lower side, and either side of the confidence sequence (before: 2 halves)
+    assert entry["wrong_fail_bound"] == pytest.approx(3 * (1 - result.confidence) / 2, abs=1e-6)
+    assert entry["wrong_verdict_bound"] == pytest.approx(2 * (1 - result.confidence), abs=1e-6)
 
 
 def test_under_a_budget_a_check_draws_no_more_than_its_share_of_samples():
