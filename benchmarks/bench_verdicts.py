@@ -5,14 +5,16 @@ go through the functions a run uses: ``calibration_inference`` and ``CheckResult
 for the ECE ceiling; ``Evaluation.looks`` (sequential early stopping), ``EarlyStop.measurement`` and
 ``CheckResult.from_measurement`` for floor checks of proportions. Tables:
 
-1. ECE ceiling 0.05 at n = 360 (one check, 95%): how often a perfectly calibrated model fails, and how
-   often one with true ECE 0.10 fails (power), by accuracy;
+1. ECE ceiling 0.05 at n = 360 (one check, 95%): how often a perfectly calibrated model fails, one
+   exactly at the ceiling, and one with true ECE 0.10 (power), by accuracy, beside the most any test
+   that keeps 2.5% at the ceiling can fail the last (``ece_power_bound``, an oracle);
 2. coverage of the ECE interval for true ECE 0, 0.02, 0.05, 0.1 at n = 360 and 2000;
 3. runs of 34 and 123 floor checks at n = 360: a model at every floor (share of runs with a wrong
    ``failed`` label) and 0.03 above every floor (share of runs that pass), under the defaults and
    under the old ones (Wilson, policy ``estimate``, no error control);
 4. flake rates of one check of a 34-check suite: two seeds, same model and data, different outcomes,
-   for a model at its floor and 0.01 and 0.02 away;
+   for a model at its floor and 0.01 and 0.02 away (4a: a floor check that stops early; 4b: the
+   ``accuracy`` check end to end, which draws more samples when it cannot decide);
 5. exact coverage of the binomial intervals (minimum over p), and simulated coverage of the paired
    interval of a relative floor;
 6. ``required_n``: how often a fresh run at the named n decides, against 80%.
@@ -31,19 +33,19 @@ import numpy as np
 from pytest_mlguard.checks.base import VerdictRules
 from pytest_mlguard.verdicts.intervals import binomial_coverage, paired_interval
 from pytest_mlguard.verdicts.policy import decision_probability, required_n
-from pytest_mlguard.verdicts.simulation import calibration_model, ece_check, flake_rate, suite_rates
+from pytest_mlguard.verdicts.simulation import accuracy_flake_rate, calibration_model, ece_check, ece_power_bound, flake_rate, suite_rates
 
 OLD = {"interval": "wilson", "policy": "estimate", "error_control": "none"}
 
 
 def ece_table(runs: int, resamples: int) -> None:
     print(f"\n1. ECE ceiling 0.05, n=360, one check at 95% ({runs} runs each, {resamples} resamples)")
-    print("| accuracy | calibrated model fails | true ECE 0.10 fails (power) |")
-    print("|---|---|---|")
+    print("| accuracy | calibrated model fails | ECE 0.05 (at the ceiling) fails | true ECE 0.10 fails (power) | best power at 2.5% at the ceiling: debiased / plug-in |")
+    print("|---|---|---|---|---|")
     rules = VerdictRules(checks=1)
     for accuracy in (0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99):
         rates = []
-        for ece in (0.0, 0.1):
+        for ece in (0.0, 0.05, 0.1):
             if accuracy + ece >= 1:
                 rates.append("–")
                 continue
@@ -53,7 +55,12 @@ def ece_table(runs: int, resamples: int) -> None:
                 for _ in range(runs)
             )
             rates.append(f"{failed / runs:.3f}")
-        print(f"| {accuracy} | {rates[0]} | {rates[1]} |", flush=True)
+        if accuracy + 0.1 < 1:
+            bound = ece_power_bound(np.random.default_rng(int(accuracy * 1000)), max(runs, 2000), 360, accuracy=accuracy, ece=0.1, ceiling=0.05)
+            rates.append(f"{bound['debiased']:.3f} / {bound['plugin']:.3f}")
+        else:
+            rates.append("–")
+        print(f"| {accuracy} | " + " | ".join(rates) + " |", flush=True)
 
 
 def ece_coverage(runs: int, resamples: int, accuracy: float = 0.75) -> None:
@@ -86,7 +93,7 @@ def suite_table(runs: int, sizes: tuple[int, ...] = (34, 123), old: bool = True)
 
 
 def flake_table(datasets: int, seeds: int) -> None:
-    print(f"\n4. flake rate of one check of a 34-check suite, floor 0.8, n=360 ({datasets} data sets x {seeds} seeds)")
+    print(f"\n4a. flake rate of one floor check (stopping early) of a 34-check suite, floor 0.8, n=360 ({datasets} data sets x {seeds} seeds)")
     print("| true rate - floor | default, 360 of 3600 samples | default, all 360 | old default, 360 of 3600 | old default, all 360 |")
     print("|---|---|---|---|---|")
     for distance in (-0.02, -0.01, 0.0, 0.01, 0.02):
@@ -96,6 +103,18 @@ def flake_table(datasets: int, seeds: int) -> None:
                 rng = np.random.default_rng(int(1000 * (distance + 1)) + (pool or 0))
                 cells.append(f"{flake_rate(rng, datasets, seeds, 0.8, 0.8 + distance, rules, pool=pool):.3f}")
         print(f"| {distance:+.2f} | " + " | ".join(cells) + " |", flush=True)
+
+
+def accuracy_flake_table(datasets: int, seeds: int) -> None:
+    print(f"\n4b. the accuracy check of a 34-check suite end to end, floor 0.8, samples = 360 of 3600 ({datasets} data sets x {seeds} seeds)")
+    print("| true rate - floor | more_samples | flake rate | runs failed | runs inconclusive | mean samples used |")
+    print("|---|---|---|---|---|---|")
+    for distance in (-0.05, -0.02, -0.01, 0.0, 0.01, 0.02):
+        for mode in ("sequential", "off"):
+            rng = np.random.default_rng(int(1000 * (distance + 1)))
+            rates = accuracy_flake_rate(rng, 0.8 + distance, VerdictRules(checks=34), datasets=datasets, seeds=seeds, more_samples=mode)
+            name = "sequential (default)" if mode == "sequential" else "off"
+            print(f"| {distance:+.2f} | {name} | {rates['flake']:.3f} | {rates['failed']:.3f} | {rates['inconclusive']:.3f} | {rates['samples']:.0f} |", flush=True)
 
 
 def coverage_table(runs: int) -> None:
@@ -156,7 +175,7 @@ def main() -> None:
         1: lambda: ece_table(runs, 1000),
         2: lambda: ece_coverage(runs, 1000),
         3: lambda: suite_table(runs, tuple(args.suites), old=not args.no_old),
-        4: lambda: flake_table(int(200 * scale), 10),
+        4: lambda: (flake_table(int(200 * scale), 10), accuracy_flake_table(int(200 * scale), 10)),
         5: lambda: coverage_table(int(4000 * scale)),
         6: lambda: required_table(int(4000 * scale)),
     }

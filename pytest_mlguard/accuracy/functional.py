@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,18 +30,34 @@ def accuracy(proba: np.ndarray, labels: np.ndarray) -> float:
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
-    data = evaluation.data
+    """Clean accuracy of :attr:`~pytest_mlguard.checks.evaluation.Evaluation.data`; when its interval
+    straddles the floor, more of the data as ``verdict.more_samples`` says
+    (:meth:`~pytest_mlguard.checks.evaluation.Evaluation.draw_more`)."""
+    data, full = evaluation.data, evaluation.full_data
     proba = evaluation.clean_proba
-    per_class = {
-        evaluation.model.class_names[k]: float((proba[data.y == k].argmax(axis=1) == k).mean())
-        for k in np.unique(data.y)
-    }
-    correct = proba.argmax(axis=1) == data.y
-    return Measurement(
-        value=accuracy(proba, data.y),
-        n=data.n,
-        chance=1.0 / evaluation.model.n_classes,
-        details={"per_class": per_class},
+    chance = 1.0 / evaluation.model.n_classes
+
+    def more(index: np.ndarray) -> np.ndarray:
+        drawn.append(index)
+        return evaluation.model.predict_proba(full.x[index]).argmax(axis=1) == full.y[index]
+
+    drawn: list[np.ndarray] = []
+    threshold = spec.threshold.resolve(chance=chance)
+    correct, details, test = evaluation.draw_more(spec, proba.argmax(axis=1) == data.y, more, threshold=threshold)
+    labels = np.concatenate([data.y, *(full.y[index] for index in drawn)])
+    per_class = {evaluation.model.class_names[k]: float(correct[labels == k].mean()) for k in np.unique(labels)}
+    measurement = Measurement(
+        value=float(correct.mean()),
+        n=len(correct),
+        chance=chance,
+        details={"per_class": per_class, "more_samples": details},
         successes=int(correct.sum()),
-        evaluations=data.n,
+        evaluations=len(correct),
     )
+    if test is None:
+        return measurement
+    from ..verdicts.sequential import confidence_sequence
+
+    interval = confidence_sequence(int(correct.sum()), len(correct), test.confidence)
+    message = f"drew {details['drawn']} more samples than the {data.n} of 'samples': the interval on those straddled the floor"
+    return dataclasses.replace(measurement, interval=interval, interval_method="confidence-sequence", message=message)

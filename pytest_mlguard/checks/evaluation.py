@@ -233,6 +233,57 @@ class Evaluation:
         stopper.update(successes, done)
         return (np.concatenate(parts) if parts else np.zeros(0, dtype=bool)), stopper
 
+    def more_index(self) -> np.ndarray:
+        """The samples of ``full_data`` outside :attr:`data`, in a seeded random order: those a check that
+        :attr:`data` cannot decide may draw next (:meth:`draw_more`), capped by the budget's samples."""
+        rest = np.setdiff1d(np.arange(self.full_data.n), self.data_index)
+        rest = rest[np.random.default_rng(stable_seed(self.settings.seed, "more")).permutation(len(rest))]
+        if self.limits is not None:  # under a budget: only up to the check's share of samples, if it has one
+            cap = getattr(self.limits, "samples", None)
+            return rest[: max(0, int(cap) - self.data.n)] if cap is not None else rest[:0]
+        return rest
+
+    def draw_more(
+        self, spec: CheckSpec, outcomes: np.ndarray, more: Callable[[np.ndarray], np.ndarray], *, threshold: float
+    ) -> tuple[np.ndarray, dict[str, Any], Any]:
+        """Draw more samples for a proportion check that :attr:`data` does not decide (``verdict.more_samples``).
+
+        ``outcomes`` are the check's per-sample outcomes on :attr:`data`; ``more(index)`` gives those of
+        the samples ``full_data[index]``. When the fixed-n interval of ``outcomes`` straddles
+        ``threshold`` and ``full_data`` holds samples that :attr:`data` does not (``samples`` below the
+        data, within the budget), they are drawn look by look (:meth:`more_index`) until the
+        anytime-valid confidence sequence of all the outcomes at the check's confidence decides, or none
+        are left. Returns all the outcomes, ``details["more_samples"]`` (``mode``, ``available``,
+        ``drawn``, ``decided``) and, if the fixed-n interval did not decide, the
+        :class:`~pytest_mlguard.verdicts.sequential.SequentialFloorTest` whose confidence sequence is then
+        the check's interval (``None`` otherwise: the fixed-n interval of ``outcomes`` stands).
+
+        A check that may draw more looks twice (its fixed-n interval, then the confidence sequence): the
+        error control counts both looks, as it does an early stop's.
+        """
+        from ..verdicts.intervals import binomial_interval
+        from ..verdicts.policy import decide
+        from ..verdicts.sequential import SequentialFloorTest, look_size
+
+        mode = self.settings.get("verdict.more_samples")
+        index = self.more_index() if mode == "sequential" and spec.kind in ("floor", "ceiling") and 0 < threshold < 1 else np.zeros(0, dtype=np.int64)
+        details: dict[str, Any] = {"mode": mode, "available": len(index), "drawn": 0, "decided": None}
+        n, successes = len(outcomes), int(np.sum(outcomes))
+        if not len(index) or n == 0:
+            return outcomes, details, None
+        interval = binomial_interval(successes, n, self.rules.check_confidence, self.rules.interval)  # type: ignore[arg-type]
+        if decide(successes / n, interval, threshold=threshold, kind=spec.kind).label != "inconclusive":  # type: ignore[arg-type]
+            return outcomes, details, None
+        test = SequentialFloorTest(threshold, self.rules.check_confidence, kind=spec.kind, min_samples=0)  # type: ignore[arg-type]
+        parts, size, start = [np.asarray(outcomes, dtype=bool)], look_size(n + len(index)), 0
+        while test.update(successes, n) == "undecided" and start < len(index):
+            part = np.asarray(more(index[start : start + size]), dtype=bool)
+            parts.append(part)
+            start, successes, n = start + size, successes + int(part.sum()), n + len(part)
+            self.report_progress(n, len(outcomes) + len(index))
+        details.update(drawn=min(start, len(index)), decided=test.decision())
+        return np.concatenate(parts), details, test
+
     def batches(self, size: int) -> Iterator[slice]:
         """Slices of :attr:`data` of ``size`` samples; each finished batch is reported as progress."""
         for start in range(0, self.data.n, size):

@@ -121,6 +121,7 @@ def build_report(
             "total": len(ordered),
             "passed": passed,
             "failed": len(ordered) - passed,
+            "inconclusive": sum(c.get("verdict") == "inconclusive" for c in ordered),
             "errors": len(errors),
             "skipped": len(skipped) - cut,
             "cut": cut,

@@ -33,6 +33,23 @@ def slowest_lines(checks: Sequence[Mapping[str, Any]], count: int) -> Iterator[s
         yield f"{check['duration_s']:8.2f} s  {evaluations:>21}  {name}{notes}"
 
 
+def _inconclusive_lines(checks: list[Mapping[str, Any]]) -> Iterator[tuple[str, dict[str, bool]]]:
+    """A line that counts the checks whose interval did not decide, how the policy counted them, and
+    each with the n that would decide it: a green run that rests on them says so."""
+    undecided = [c for c in checks if c.get("verdict") == "inconclusive"]
+    if not undecided:
+        return
+    by_policy = sorted({f"{'passed' if c['passed'] else 'failed'} by policy {c.get('policy', 'estimate')}" for c in undecided})
+    yield (
+        f"{len(undecided)} of {len(checks)} check{'' if len(checks) == 1 else 's'} inconclusive ({', '.join(by_policy)}): "
+        f"the samples did not decide {'it' if len(undecided) == 1 else 'them'}",
+        {"bold": True, "yellow": True},
+    )
+    for check in undecided:
+        needed = f"n={check['required_n']} would decide" if check.get("required_n") else "no sample size would decide"
+        yield f"  inconclusive {check['model']}::{check['id']}: n={check['n']}, {needed}", {}
+
+
 def summary_lines(
     report: Mapping[str, Any] | None, written: Mapping[str, Path], *, verbosity: int = 0, slowest: int = 0
 ) -> Iterator[tuple[str, dict[str, bool]]]:
@@ -71,6 +88,7 @@ def summary_lines(
         )
     for line in slowest_lines(checks, slowest):
         yield line, {}
+    yield from _inconclusive_lines(checks)
     for model, entry in report["score_components"].items():
         components = ", ".join(f"{family} {value:.3f}" for family, value in entry["components"].items())
         yield f"robustness score of {model}: {entry['score']:.1f}/100 ({components})", {"bold": True}

@@ -16,7 +16,10 @@ Settings (``[tool.mlguard.verdict]``):
 * ``early_stop``: how floor checks that evaluate samples batch by batch (corruptions, fixed-epsilon
   attacks) may stop before the last sample: ``sequential`` (as soon as an anytime-valid confidence
   sequence decides, at ``confidence``; the default), ``exact`` (only once no remaining sample could
-  change the verdict of the full run) or ``off``.
+  change the verdict of the full run) or ``off``;
+* ``more_samples``: what a proportion check does when its interval straddles the threshold and the
+  data hold samples that ``samples`` left out: ``sequential`` (draw them look by look until an
+  anytime-valid confidence sequence decides, within the budget; the default) or ``off``.
 
 Plain functions over counts and arrays below; ``scipy`` is imported when an interval is computed.
 """
@@ -26,10 +29,11 @@ from __future__ import annotations
 from ..config.parse import parse_choice, parse_int, parse_number
 from ..config.settings import Key
 
-__all__ = ["EARLY_STOP_MODES", "ERROR_CONTROL", "VERDICT_KEYS"]
+__all__ = ["EARLY_STOP_MODES", "ERROR_CONTROL", "MORE_SAMPLES_MODES", "VERDICT_KEYS"]
 
 EARLY_STOP_MODES = ("sequential", "exact", "off")
 ERROR_CONTROL = ("bonferroni", "none")
+MORE_SAMPLES_MODES = ("sequential", "off")
 
 VERDICT_KEYS: tuple[Key, ...] = (
     Key("verdict.confidence", parse_number(0.5, 0.9999), 0.95, "confidence that every verdict of a run is right (each check's with error_control none)"),
@@ -52,5 +56,11 @@ VERDICT_KEYS: tuple[Key, ...] = (
         parse_choice(*EARLY_STOP_MODES),
         "sequential",
         "stop a floor check early: sequential (anytime-valid test), exact (verdict of the full run) or off",
+    ),
+    Key(
+        "verdict.more_samples",
+        parse_choice(*MORE_SAMPLES_MODES),
+        "sequential",
+        "an undecided proportion check draws the samples 'samples' left out until an anytime-valid test decides (sequential), or not (off)",
     ),
 )

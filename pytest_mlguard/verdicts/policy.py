@@ -151,7 +151,7 @@ def required_n(
 
     Example:
         >>> required_n(0.96, 0.93)
-        499
+        471
     """
     if not 0 < probability < 1:
         raise ValueError(f"expected a probability in (0, 1), got {probability}")

@@ -18,11 +18,14 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "AccuracyChecks",
+    "ProportionChecks",
+    "accuracy_flake_rate",
     "calibration_model",
     "ece_check",
+    "ece_power_bound",
     "flake_rate",
     "proportion_outcomes",
-    "ProportionChecks",
     "suite_rates",
 ]
 
@@ -65,6 +68,33 @@ def calibration_model(
     cumulative = np.cumsum(wrong_weights, axis=1) / np.maximum(wrong_weights.sum(axis=1, keepdims=True), 1e-300)
     wrong = np.minimum((rng.random(n)[:, None] >= cumulative).sum(axis=1), classes - 1)
     return proba, np.where(right, argmax, wrong)
+
+
+def ece_power_bound(
+    rng: np.random.Generator, runs: int, n: int, *, accuracy: float, ece: float, ceiling: float, confidence: float = 0.95
+) -> dict[str, float]:
+    """The most an ECE ceiling test can fail a model of top-label ``ece`` (above ``ceiling``) at ``n``
+    samples if it keeps a wrong FAIL at a model exactly at the ceiling to ``(1 - confidence) / 2``.
+
+    An oracle that knows the estimate's distribution at the ceiling: ``runs`` draws of a model at
+    ``accuracy`` with ``ece`` and of one with the same confidences whose ECE is ``ceiling``
+    (:func:`calibration_model` at ``accuracy + ece - ceiling``) give that distribution's upper
+    quantile, and the share of the first model's estimates above it is the power of the test that
+    fails exactly there. Per statistic: ``debiased`` (Kumar et al. 2019) and ``plugin``. No test of
+    these statistics with that wrong-FAIL rate does better on these models; a real one must estimate
+    the quantile from one sample.
+    """
+    from ..calibration.inference import debiased_error
+    from ..calibration.metrics import expected_calibration_error
+
+    def estimates(accuracy_: float, ece_: float) -> np.ndarray:
+        drawn = (calibration_model(rng, n, accuracy=accuracy_, ece=ece_) for _ in range(runs))
+        return np.array([(debiased_error(proba, labels), expected_calibration_error(proba, labels)) for proba, labels in drawn])
+
+    at_ceiling = estimates(accuracy + ece - ceiling, ceiling)
+    above = estimates(accuracy, ece)
+    power = (above > np.quantile(at_ceiling, 1 - (1 - confidence) / 2, axis=0)[None, :]).mean(axis=0)
+    return {"debiased": float(power[0]), "plugin": float(power[1])}
 
 
 def proportion_outcomes(rng: np.random.Generator, runs: int, n: int, rate: float | np.ndarray) -> np.ndarray:
@@ -141,6 +171,11 @@ def suite_rates(
     return {"any_failed": any_failed / runs, "all_passed": all_passed / runs}
 
 
+def _differ(passed: int, seeds: int) -> float:
+    """The unbiased estimate of the probability that two of ``seeds`` runs, ``passed`` of which passed, differ."""
+    return 2 * passed * (seeds - passed) / (seeds * (seeds - 1))
+
+
 def flake_rate(
     rng: np.random.Generator,
     datasets: int,
@@ -163,5 +198,64 @@ def flake_rate(
     for _ in range(datasets):
         data = proportion_outcomes(rng, 1, pool, rate)[0]
         passed = sum(checks.check(data[rng.permutation(pool)[:n]], floor).passed for _ in range(seeds))
-        flakes += 2 * passed * (seeds - passed) / (seeds * (seeds - 1))  # unbiased P(two seeds differ)
+        flakes += _differ(passed, seeds)
     return flakes / datasets
+
+
+class AccuracyChecks:
+    """The ``accuracy`` check, end to end through :class:`~pytest_mlguard.checks.evaluation.Evaluation`,
+    of a model that is right exactly on the samples where ``right`` holds: ``samples`` of them
+    (a seeded subset, as the setting picks it) and, when its interval straddles the floor, more of the
+    rest as ``verdict.more_samples`` draws them.
+
+    Args:
+        right: per sample of the data set, whether the model's answer is right.
+        rules: the :class:`~pytest_mlguard.checks.base.VerdictRules` of the run (its share of the error rate).
+        samples: the ``samples`` setting.
+        more_samples: ``verdict.more_samples``.
+    """
+
+    def __init__(self, right: np.ndarray, rules: Any, *, samples: int, more_samples: str = "sequential") -> None:
+        from ..contract import CallableModel, EvalData
+
+        labels = np.zeros(len(right), dtype=int)
+
+        def predict(x: np.ndarray) -> np.ndarray:
+            rows = x[:, 0].astype(int)
+            return np.eye(2)[np.where(right[rows], 0, 1)]
+
+        self.model = CallableModel(predict, input_shape=(1,), n_classes=2, name="simulated")
+        self.data = EvalData(np.arange(len(right), dtype=np.float64)[:, None], labels)
+        self.rules, self.samples, self.more_samples = rules, samples, more_samples
+
+    def check(self, floor: float, seed: int) -> Any:
+        """The result of the accuracy check at ``floor`` in a run with ``seed``."""
+        from ..accuracy import FAMILY
+        from ..checks.evaluation import Evaluation
+        from ..checks.registry import all_keys
+        from ..config.settings import resolve
+
+        cli = {"seed": str(seed), "samples": str(self.samples), "accuracy.floor": str(floor), "verdict.more_samples": self.more_samples}
+        settings = resolve(cli=cli, environ={}, keys=all_keys())
+        evaluation = Evaluation(self.model, self.data, settings)
+        evaluation.rules = self.rules  # the run's rules, in place of those the settings' plan would give
+        return evaluation.run(FAMILY, FAMILY.spec(None, settings))
+
+
+def accuracy_flake_rate(
+    rng: np.random.Generator, rate: float, rules: Any, *, floor: float = 0.8, datasets: int = 100, seeds: int = 10, n: int = 360, pool: int = 3600, more_samples: str = "sequential"
+) -> dict[str, float]:
+    """:func:`flake_rate` of the ``accuracy`` check (:class:`AccuracyChecks`): ``samples = n`` of a data
+    set of ``pool`` samples whose outcomes are drawn at ``rate``, ``seeds`` runs each. Also the share of
+    runs that failed, that were inconclusive, and the mean samples a run used."""
+    flakes = failed = inconclusive = used = 0.0
+    for _ in range(datasets):
+        checks = AccuracyChecks(proportion_outcomes(rng, 1, pool, rate)[0], rules, samples=n, more_samples=more_samples)
+        results = [checks.check(floor, int(seed)) for seed in rng.integers(0, 2**31, seeds)]
+        passed = sum(result.passed for result in results)
+        flakes += _differ(passed, seeds)
+        failed += sum(result.label == "failed" for result in results)
+        inconclusive += sum(result.label == "inconclusive" for result in results)
+        used += sum(result.n for result in results)
+    runs = datasets * seeds
+    return {"flake": flakes / datasets, "failed": failed / runs, "inconclusive": inconclusive / runs, "samples": used / runs}

@@ -30,7 +30,10 @@ def error_control(checks: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
     A check's interval misses on either side with probability ``(1 - check_confidence) / 2`` at most;
     a check that stops early looks twice (its confidence sequence, then the fixed-n interval of its
-    last sample), so it counts twice (a union bound). Checks without a recorded procedure (results of
+    last sample), and so does one that may draw more samples (its fixed-n interval, then the
+    confidence sequence): by a union bound it gives a wrong label with probability at most twice
+    ``1 - check_confidence``, and a wrong ``failed`` one at most three halves of it (the sequence
+    may miss on one side with all of its ``1 - check_confidence``). Checks without a recorded procedure (results of
     older versions) are counted in ``labels`` only.
     """
     models: dict[str, dict[str, Any]] = {}
@@ -50,10 +53,12 @@ def error_control(checks: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         entry["checks"] = max(entry["checks"], int(rules["checks"]))
         entry["confidence"] = rules["confidence"]
         entry["check_confidence"] = min(rules["check_confidence"], entry["check_confidence"] or 1.0)
-        looks = 2 if (check.get("details") or {}).get("early_stop", {}).get("mode") == "sequential" else 1
+        details = check.get("details") or {}
+        sequential = details.get("early_stop", {}).get("mode") == "sequential" or details.get("more_samples", {}).get("available")
         side = (1 - rules["check_confidence"]) / 2
-        entry["wrong_fail_bound"] += looks * side
-        entry["wrong_verdict_bound"] += 2 * looks * side
+        # a confidence sequence's guarantee (Ville's inequality) covers both of its sides together
+        entry["wrong_fail_bound"] += 3 * side if sequential else side
+        entry["wrong_verdict_bound"] += 4 * side if sequential else 2 * side
     for entry in models.values():
         entry["wrong_fail_bound"] = round(min(1.0, entry["wrong_fail_bound"]), 6)
         entry["wrong_verdict_bound"] = round(min(1.0, entry["wrong_verdict_bound"]), 6)

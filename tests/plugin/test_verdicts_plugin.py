@@ -10,7 +10,8 @@ INCONCLUSIVE = ("--mlguard", "-k", "accuracy", "--mlguard-samples", "50", "--mlg
 
 @pytest.mark.parametrize("policy, outcome", [("lenient", "passed"), ("strict", "failed")])
 def test_an_inconclusive_floor_says_so_and_the_policy_decides(project, policy, outcome):
-    result = project.write(pipeline=None).run(*INCONCLUSIVE, "--mlguard-set", f"verdict.policy={policy}")
+    # on its 50 samples alone: by default it would draw more of the data (below)
+    result = project.write(pipeline=None).run(*INCONCLUSIVE, "--mlguard-set", "verdict.more_samples=off", "--mlguard-set", f"verdict.policy={policy}")
     result.assert_outcomes(**{outcome: 1})
     result.stdout.fnmatch_lines(
         [f"digits::accuracy *accuracy 0.9* >= floor 0.9000  n=50 * [[]0.*, *[]] INCONCLUSIVE ({outcome} by policy {policy}; n=* would decide)"]
@@ -24,6 +25,17 @@ def test_an_inconclusive_floor_says_so_and_the_policy_decides(project, policy, o
         decided = project.run(*INCONCLUSIVE[:-4], "--mlguard-samples", str(check["required_n"]), "--mlguard-set", "accuracy.floor=0.9", "--mlguard-set", "verdict.policy=strict")
         decided.assert_outcomes(passed=1)
         assert project.report()["checks"][0]["verdict"] == "passed"
+
+
+def test_an_undecided_accuracy_draws_more_of_the_data_by_default_and_decides(project):
+    result = project.write(pipeline=None).run(*INCONCLUSIVE)
+    result.assert_outcomes(passed=1)
+    check = project.report()["checks"][0]
+    more = check["details"]["more_samples"]
+    assert check["verdict"] == "passed" and check["interval"]["method"] == "confidence-sequence" and check["interval"]["low"] >= 0.9
+    assert more["available"] == 310 and check["n"] == 50 + more["drawn"] and more["decided"] == "passed"
+    result.stdout.fnmatch_lines([f"digits::accuracy *accuracy 0.9* >= floor 0.9000  n={check['n']} * PASSED"])
+    assert "inconclusive (" not in result.stdout.str() and project.report()["summary"]["inconclusive"] == 0
 
 
 def test_a_profile_overrides_the_project_and_the_command_line_overrides_the_profile(project):

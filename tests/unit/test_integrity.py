@@ -171,7 +171,7 @@ def test_a_report_says_what_did_not_run_and_whether_the_run_was_whole():
     assert list(report)[:6] == ["schema", "version", "interrupted", "interrupted_by", "partial", "selection"]
     assert report["interrupted"] is True and report["interrupted_by"] == "SIGTERM" and report["partial"] is True
     assert report["skipped"] == skipped and report["errors"] == errors
-    assert report["summary"] == {"total": 1, "passed": 1, "failed": 0, "errors": 1, "skipped": 0, "cut": 1}
+    assert report["summary"] == {"total": 1, "passed": 1, "failed": 0, "inconclusive": 0, "errors": 1, "skipped": 0, "cut": 1}
     whole = report_of([])
     assert whole["interrupted"] is False and whole["partial"] is False and "selection" not in whole and whole["skipped"] == []
 

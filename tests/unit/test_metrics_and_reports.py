@@ -89,7 +89,7 @@ def test_report_is_ordered_and_schema_versioned(tmp_path):
     report = build_report(checks, seed=3, samples=None, models={"m": {}, "b": {}})
     assert report["schema"] == SCHEMA and report["seed"] == 3 and 0 <= report["score"] <= 100
     assert [(c["model"], c["family"]) for c in report["checks"]] == [("b", "accuracy"), ("m", "accuracy"), ("m", "calibration")]
-    assert report["summary"] == {"total": 3, "passed": 2, "failed": 1, "errors": 0, "skipped": 0, "cut": 0}
+    assert report["summary"] == {"total": 3, "passed": 2, "failed": 1, "inconclusive": 0, "errors": 0, "skipped": 0, "cut": 0}
     paths = write_outputs(report, tmp_path / "out")
     assert json.loads(paths["report"].read_text())["checks"] == report["checks"]
     assert paths["badge"].read_text().startswith("<?xml")

@@ -400,6 +400,37 @@ def test_gate_fails_a_regressed_candidate_and_indicates_rollback(tmp_path):
     assert len(saved) == agreement.details["n_disagreements"] == round((1 - agreement.value) * agreement.n)
 
 
+def test_gate_of_class_accuracy_takes_a_paired_interval_of_the_same_samples(tmp_path):
+    """A candidate that differs from the production model on a few samples of one class: the two
+    accuracies move together, so only the discordant pairs move the drop (McNemar's setting)."""
+    from pytest_mlguard.contract import EvalData
+    from pytest_mlguard.verdicts.intervals import binomial_bounds, paired_interval
+
+    rng = np.random.default_rng(0)
+    n = 6000
+    y = rng.integers(0, 2, n)
+    right = rng.random(n) < 0.9
+    worse = right & ~((y == 0) & (rng.random(n) < 0.02))  # about 2 points less on class 0
+
+    def model(correct, name):
+        return CallableModel(lambda x: np.eye(2)[np.where(correct[x[:, 0].astype(int)], y[x[:, 0].astype(int)], 1 - y[x[:, 0].astype(int)])], input_shape=(1,), n_classes=2, name=name)
+
+    s = settings(samples="none", output=str(tmp_path), gate__checks="accuracy", gate__class_drop="0.05")
+    evaluation = Evaluation(model(worse, "candidate"), EvalData(np.arange(n, dtype=float)[:, None], y), s).with_extras({"baseline_model": model(right, "baseline")})
+    result = evaluation.run(family("gate"), family("gate").spec("accuracy", s))
+    # before: no interval, the point estimate alone
+    assert result.interval_method == "paired-clopper-pearson" and result.label == "passed" and result.interval[1] < 0.05
+    drop = 1 - (1 - result.confidence) / 2  # each of the two classes' share
+    low, high = paired_interval(right[y == 0], worse[y == 0], confidence=drop)
+    assert result.interval[1] == pytest.approx(max(-low, -paired_interval(right[y == 1], worse[y == 1], confidence=drop)[0]))
+    # two independent intervals of the same class could not have decided
+    (bl, bh), (cl, ch) = (binomial_bounds(int(c[y == 0].sum()), int((y == 0).sum()), drop) for c in (right, worse))
+    assert bh - cl > 0.05 and high - low < (bh - cl) - (bl - ch)
+    change = result.details["accuracy_change"]
+    assert change["interval"] == list(paired_interval(right, worse, confidence=result.confidence))
+    assert "(paired, same samples)" in result.message
+
+
 def test_gate_compares_only_what_compare_names(tmp_path):
     extras = {"baseline_model": zoo.good_model()}
     cli = {**GATE, "gate__compare": "accuracy,attack[fgsm-linf-0.1],fog"}

@@ -237,6 +237,24 @@ def test_page_warns_when_the_run_was_interrupted_or_partial(tmp_path):
     assert "(<code>fgsm</code>)" in render_html({**report, "selection": ["fgsm"]}, tmp_path)
 
 
+def test_inconclusive_checks_are_counted_in_the_summary_the_terminal_and_the_page(tmp_path):
+    undecided = {**check("accuracy", 0.9), "verdict": "inconclusive", "policy": "lenient", "required_n": 1234, "interval": {"low": 0.85, "high": 0.93}}
+    never = {**check("calibration[mce]", 0.3, metric="mce", kind="ceiling"), "verdict": "inconclusive", "policy": "lenient", "required_n": None}
+    decided = {**check("attack[fgsm-linf-0.1]", 0.5), "verdict": "passed"}
+    rules = {"procedure": "bonferroni", "checks": 3, "confidence": 0.95, "check_confidence": 1 - 0.05 / 3}
+    report = report_of([{**c, "error_control": rules} for c in (undecided, never, decided)])
+    assert "any wrong decided label in at most 5.0%; 2 inconclusive." in render_html(report, tmp_path)
+    assert report["summary"]["inconclusive"] == 2 and report["summary"]["passed"] == 3  # before: no count
+    lines = [(line, style) for line, style in summary_lines(report, {})]
+    heading = next(i for i, (line, _) in enumerate(lines) if "inconclusive (" in line)
+    assert lines[heading] == ("2 of 3 checks inconclusive (passed by policy lenient): the samples did not decide them", {"bold": True, "yellow": True})
+    assert [line for line, _ in lines[heading + 1 : heading + 3]] == [
+        "  inconclusive digits::accuracy: n=100, n=1234 would decide",
+        "  inconclusive digits::calibration[mce]: n=100, no sample size would decide",
+    ]
+    assert not any("inconclusive (" in line for line, _ in summary_lines(report_of([decided]), {}))
+
+
 def test_custom_results_name_the_test_that_made_them(tmp_path):
     suite = {**check("accuracy", 0.97), "nodeid": "examples/digits/conftest.py::mlguard::accuracy"}
     custom = {**check("accuracy", 0.97, threshold=0.5), "nodeid": "tests/test_robust.py::test_subset"}

@@ -173,12 +173,15 @@ def accuracy_result(samples, floor, **cli):
 
 def test_floor_just_below_the_accuracy_is_inconclusive_at_50_and_decided_at_the_suggested_n():
     floor = 0.9  # the digits model's accuracy on all 360 test images is 0.978
-    small = accuracy_result(50, floor)
+    small = accuracy_result(50, floor, **{"verdict.more_samples": "off"})
     assert small.label == "inconclusive" and small.passed and small.interval[0] < floor <= small.value
     assert small.required_n is not None and 50 < small.required_n <= 360
     assert f"about n={small.required_n} samples would decide it" in small.verdict()
     large = accuracy_result(small.required_n, floor)
     assert large.label == "passed" and large.interval[0] > floor
+    # by default the check draws more of the 360 images itself, until its confidence sequence decides
+    drawn = accuracy_result(50, floor)
+    assert drawn.label == "passed" and 50 < drawn.n <= 360 and drawn.interval_method == "confidence-sequence"
 
 
 @pytest.mark.parametrize("policy", ["strict", "estimate", "lenient"])
@@ -196,7 +199,7 @@ def test_a_floor_of_one_is_a_requirement_on_every_sample_not_an_estimate(policy)
 
 @pytest.mark.parametrize("policy, passed", [("strict", False), ("estimate", True), ("lenient", True)])
 def test_policy_decides_the_outcome_of_an_inconclusive_check(policy, passed):
-    result = accuracy_result(50, 0.9, **{"verdict.policy": policy})
+    result = accuracy_result(50, 0.9, **{"verdict.policy": policy, "verdict.more_samples": "off"})
     assert result.label == "inconclusive" and result.passed is passed and result.policy == policy
 
 
@@ -224,7 +227,7 @@ def test_interval_method_and_confidence_are_configurable():
 
 
 def test_interval_and_verdict_survive_the_report_round_trip():
-    result = accuracy_result(50, 0.9)
+    result = accuracy_result(50, 0.9, **{"verdict.more_samples": "off"})
     again = CheckResult.from_dict(result.to_dict())
     assert again == result
     data = result.to_dict()

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ...contract.data import EvalData
     from ...contract.model import Model
 
-__all__ = ["compare_models", "compare_results", "run_check"]
+__all__ = ["class_drop_interval", "compare_models", "compare_results", "run_check"]
 
 #: families the gate does not rerun on the baseline: the production families themselves, and the
 #: contract, a precondition of each model rather than a measure to compare
@@ -39,6 +39,38 @@ PRODUCTION_FAMILIES = ("resources", "determinism", "drift", "gate", "contract")
 
 def _per_class(predicted: np.ndarray, labels: np.ndarray, classes: int) -> list[float | None]:
     return [float((predicted[labels == k] == k).mean()) if (labels == k).any() else None for k in range(classes)]
+
+
+def _pairs(baseline: np.ndarray, candidate: np.ndarray) -> tuple[int, int, int, int]:
+    from ...verdicts.intervals import paired_counts
+
+    return paired_counts(baseline, candidate) if len(baseline) else (0, 0, 0, 0)
+
+
+def class_drop_interval(per_class: Mapping[str, Mapping[str, Any]], confidence: float = 0.95, method: str = "clopper-pearson") -> tuple[float, float] | None:
+    """Interval of the largest per-class accuracy drop from the baseline to the candidate, at ``confidence``.
+
+    The two models are measured on the same samples, so each class's change gets the paired interval
+    of Newcombe (1998, method 10; :func:`~pytest_mlguard.verdicts.intervals.paired_interval`) from its
+    ``pairs``, not two independent intervals (which ignore the correlation and are far too wide). Each
+    class's interval is drawn at ``1 - (1 - confidence) / K`` so that all K hold at once, and then the
+    largest drop lies between the largest low end and the largest high end. ``None`` without classes.
+
+    Example:
+        >>> classes = {"a": {"pairs": [900, 0, 0, 100]}, "b": {"pairs": [800, 50, 0, 150]}}  # b drops 0.05
+        >>> low, high = class_drop_interval(classes)
+        >>> 0 < low < 0.05 < high
+        True
+    """
+    from ...verdicts.intervals import paired_interval_counts
+
+    pairs = [entry["pairs"] for entry in per_class.values() if sum(entry["pairs"]) > 0]
+    if not pairs:
+        return None
+    share = 1 - (1 - confidence) / len(pairs)
+    changes = [paired_interval_counts(*counts, confidence=share, method=method) for counts in pairs]  # type: ignore[arg-type]
+    # a drop is minus the change (candidate - baseline): its interval is (-high, -low)
+    return max(-high for _, high in changes), max(-low for low, _ in changes)
 
 
 def compare_models(
@@ -51,8 +83,9 @@ def compare_models(
 ) -> dict[str, Any]:
     """Predictions of ``candidate`` and ``baseline`` on ``data``, compared (JSON-safe).
 
-    Returns ``agreement``, ``accuracy`` of both, ``per_class`` (each class's accuracy in both and the
-    change), ``max_class_drop`` (the largest drop, negative when every class improved),
+    Returns ``agreement``, ``accuracy`` of both, ``per_class`` (each class's accuracy in both, the
+    change and its ``pairs``), ``pairs`` (of every sample: both right, only the baseline, only the
+    candidate, neither: what a paired interval of the change needs), ``max_class_drop`` (the largest drop, negative when every class improved),
     ``disagreements`` (every sample on which they differ: label and both predictions) and the counts
     ``fixed`` (the baseline was wrong, the candidate is right) and ``broken`` (the reverse).
     """
@@ -73,7 +106,13 @@ def compare_models(
             continue
         change = per_class_c[k] - per_class_b[k]  # type: ignore[operator]
         drops.append(-change)
-        per_class[name] = {"baseline": per_class_b[k], "candidate": per_class_c[k], "change": round(change, 6)}
+        mask = y == k
+        per_class[name] = {
+            "baseline": per_class_b[k],
+            "candidate": per_class_c[k],
+            "change": round(change, 6),
+            "pairs": list(_pairs(top_b[mask] == k, top_c[mask] == k)),
+        }
     differ = np.flatnonzero(top_c != top_b)
     return {
         "agreement": float((top_c == top_b).mean()),
@@ -83,6 +122,7 @@ def compare_models(
         "disagreements": [
             {"index": int(i), "label": int(y[i]), "baseline": int(top_b[i]), "candidate": int(top_c[i])} for i in differ
         ],
+        "pairs": list(_pairs(top_b == y, top_c == y)),
         "fixed": int(((top_b != y) & (top_c == y)).sum()),
         "broken": int(((top_b == y) & (top_c != y)).sum()),
     }
@@ -324,11 +364,24 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
             f"gets wrong that the baseline got right, {models['fixed']} the reverse), listed in {path}"
         )
     elif spec.name == "accuracy":
-        details.update(accuracy=models["accuracy"], per_class=models["per_class"], max_class_drop=models["max_class_drop"])
+        from ...verdicts.intervals import paired_interval_counts
+
+        rules = evaluation.rules
+        change = paired_interval_counts(*models["pairs"], confidence=rules.check_confidence, method=rules.interval)  # type: ignore[arg-type]
+        details.update(
+            accuracy=models["accuracy"],
+            accuracy_change={"estimate": models["accuracy"]["candidate"] - models["accuracy"]["baseline"], "interval": list(change)},
+            per_class=models["per_class"],
+            max_class_drop=models["max_class_drop"],
+        )
         value = models["max_class_drop"]
         summary = (
-            f"accuracy {models['accuracy']['baseline']:.4f} (baseline) -> {models['accuracy']['candidate']:.4f} (candidate)"
+            f"accuracy {models['accuracy']['baseline']:.4f} (baseline) -> {models['accuracy']['candidate']:.4f} (candidate), "
+            f"change [{change[0]:+.4f}, {change[1]:+.4f}] (paired, same samples)"
         )
+        interval = class_drop_interval(models["per_class"], rules.check_confidence, rules.interval)
+        if interval is not None:
+            return Measurement(value=float(value), n=data.n, details=details, message=f"{summary}\n{rollback['verdict']}", interval=interval, interval_method=f"paired-{rules.interval}")
     else:
         details.update(metrics=robustness["metrics"], score=robustness["score"], skipped=robustness["skipped"])
         details["regressions"] = robustness["regressions"]
