@@ -64,6 +64,10 @@ def run_pytest(pytester: pytest.Pytester, *args: str, isolated: bool = False, **
     ``PLUGIN_TESTS_IN_SUBPROCESS=1``."""
     if isolated or os.environ.get("PLUGIN_TESTS_IN_SUBPROCESS") == "1":
         return pytester.runpytest_subprocess(*args, **kwargs)
+    for path in pytester.path.glob("test_*.py"):  # in one process, pytest imports a basename once
+        known = sys.modules.get(path.stem)
+        if known is not None and Path(getattr(known, "__file__", "") or "") != path:
+            raise AssertionError(f"the project's {path.name} has the name of a module of this test run ({known.__file__}): rename it")
     snapshot = _forgetting_only(pytester.path)
     if not getattr(pytester._sys_modules_snapshot, "keeps_libraries", False):
         pytester._sys_modules_snapshot = snapshot()  # the one restored when the test ends

@@ -143,8 +143,8 @@ def test_bfloat16_moves_probabilities_very_little(mlguard):
 
 def test_custom_tests_use_the_production_checks_and_the_gate_needs_a_baseline(project):
     project.write(pipeline=None, pyproject=FAST + GATE)
-    project.pytester.makepyfile(test_production=CUSTOM)
-    result = project.run("--mlguard", "test_production.py", "conftest.py::mlguard::gate[agreement]")
+    project.pytester.makepyfile(test_release_checks=CUSTOM)  # not a module name of this test suite: the run is in-process
+    result = project.run("--mlguard", "test_release_checks.py", "conftest.py::mlguard::gate[agreement]")
     result.assert_outcomes(passed=3, failed=2)
     result.stdout.fnmatch_lines(["*drift[[]bfloat16-proba[]] on model 'digits': max_proba_diff 0.0* > ceiling 0.0010*"])
     result.stdout.fnmatch_lines(["*gate[[]agreement[]] could not run: *define a fixture mlguard_baseline_model in conftest.py*"])
