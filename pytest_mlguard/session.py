@@ -8,6 +8,8 @@ results: workers send theirs through ``config.workeroutput``, the controller mer
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import os
 import shlex
@@ -641,12 +643,18 @@ class MlguardSession:
         if self.budget is None:
             return None
         if self.budget.throughput is None:  # the model's throughput: one warm batch, timed
-            evaluation.clean_proba  # noqa: B018  (the first call warms the model up)
+            from .errors import NonFiniteOutput
+
             x = evaluation.data.x[: min(evaluation.data.n, evaluation.model.batch_size)]
-            with evaluation.model.running(evaluation.settings.device):
+            # NaN outputs do not stop the timing: each check that meets them fails, naming the samples
+            with contextlib.suppress(NonFiniteOutput):
+                evaluation.clean_proba  # noqa: B018  (the first call warms the model up)
+            with evaluation.model.running(evaluation.settings.device), contextlib.suppress(NonFiniteOutput):
                 start = time.perf_counter()
-                evaluation.model.predict_proba(x)
-                self.budget.measure(len(x), time.perf_counter() - start)
+                try:
+                    evaluation.model.predict_proba(x)
+                finally:
+                    self.budget.measure(len(x), time.perf_counter() - start)
         if evaluation.pipeline is not None:
             self.budget.pipeline_input = evaluation.pipeline.input
         limits = self.budget.limits(nodeid, spec, evaluation.data.n)

@@ -98,6 +98,11 @@ def test_a_model_returning_nan_still_gets_a_whole_strict_json_report(project):
     assert {"report.html", "badge.svg", "badge.json"} <= {p.name for p in output.iterdir()}
     measured = {check["id"] for check in report["checks"]} | {entry["id"] for entry in report["errors"]}
     assert measured == {"accuracy", "corruption[gaussian_noise-3]", "attack[fgsm-linf-0.1]", "calibration[ece]"}
+    # under a budget too (whose first step times the model): the checks measure and fail, none "could not run"
+    budgeted = project.run("--mlguard", "--mlguard-budget", "10m")
+    assert "could not run" not in budgeted.stdout.str()
+    again = strict_loads((output / "report.json").read_text())
+    assert {check["id"] for check in again["checks"]} == {check["id"] for check in report["checks"]} and not again["errors"]
 
 
 def test_a_run_whose_checks_all_errored_writes_its_report_and_leaves_nothing_of_the_old_one(project):
