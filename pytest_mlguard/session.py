@@ -208,7 +208,7 @@ class MlguardSession:
             if not paths and (not isinstance(value, Path) or value.is_absolute()):
                 continue
             where = settings.source(key)
-            if where.startswith("command line") or where.startswith("environment"):
+            if where.startswith(("command line", "environment")):
                 base = self.config.invocation_params.dir
             else:
                 base = self.config.rootpath
@@ -517,8 +517,8 @@ class MlguardSession:
     @property
     def regressed(self) -> bool:
         """Whether a metric regressed beyond its tolerance against the baseline (the run then fails)."""
-        comparison = getattr(self, "report", {}).get("comparison")
-        return bool(comparison) and not comparison["passed"]
+        comparison = (getattr(self, "report", None) or {}).get("comparison")
+        return bool(comparison and not comparison["passed"])
 
     # -- baseline, progress, xdist workers ------------------------------------------------------------
     def _start_run(self) -> None:

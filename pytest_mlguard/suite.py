@@ -27,9 +27,9 @@ SUITE_CLASS = "mlguard"
 MODEL_FIXTURE = "mlguard_model"
 
 
-def _fixture_names(module: types.ModuleType) -> set[str]:
+def _fixture_names(module: types.ModuleType | None) -> set[str]:
     names = set()
-    for value in vars(module).values():
+    for value in vars(module).values() if module is not None else ():  # None: not a registered conftest
         # pytest >= 8.4 wraps @pytest.fixture functions in FixtureFunctionDefinition, which has .name
         if type(value).__name__ == "FixtureFunctionDefinition" and isinstance(getattr(value, "name", None), str):
             names.add(value.name)

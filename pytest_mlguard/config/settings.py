@@ -212,7 +212,7 @@ def _profile_source(sources: list[Source], known: Mapping[str, Key], builtin: Ma
     if name is None:
         return None
     merged: dict[str, dict[str, Any]] = {key: dict(values) for key, values in builtin.items()}
-    defined_in: dict[str, str] = {key: "the built-in profile" for key in builtin}
+    defined_in: dict[str, str] = dict.fromkeys(builtin, "the built-in profile")
     for source in reversed(sources):  # higher-precedence definitions win
         for profile, values in source.profiles.items():
             merged.setdefault(profile, {}).update(values)

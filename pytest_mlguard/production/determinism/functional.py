@@ -88,7 +88,7 @@ def rounding_tolerance(model: Model, x: np.ndarray) -> np.ndarray:
         return np.zeros(len(x))
     x = np.asarray(x, dtype=np.float32)
     size = max(1, int(getattr(model, "batch_size", len(x)) or len(x)))
-    parts = [np.asarray(model._scores(x[start : start + size])) for start in range(0, len(x), size)]  # noqa: SLF001 - the logits predict_proba turns into probabilities
+    parts = [np.asarray(model._scores(x[start : start + size])) for start in range(0, len(x), size)]  # model._scores: the logits predict_proba turns into probabilities
     scores = np.concatenate(parts)
     largest = np.abs(scores.reshape(len(x), -1).astype(np.float64)).max(axis=1)
     return 0.5 * ROUNDING_ULPS * _precision(model, scores) * np.where(np.isfinite(largest), largest, 0.0)

@@ -96,7 +96,7 @@ def variant_model(model: TorchModel, variant: str, x: np.ndarray) -> CallableMod
                 dynamic = ({0: torch.export.Dim("batch")},)
                 exported = torch.export.export(model.module, (example,), dynamic_shapes=dynamic)
                 return _deployed(model, exported.module(), model.active_device)
-        except Exception as exc:  # noqa: BLE001 - the reason the model cannot be deployed that way
+        except Exception as exc:  # any failure: the reason the model cannot be deployed that way
             raise CheckError(f"the model cannot be deployed with {variant}: {type(exc).__name__}: {exc}") from exc
         if variant == "int8":
             try:
