@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from ...checks.base import CheckSpec, Measurement
+from ...checks.base import CheckSpec, Measurement, early_stop_measurement
 from ...contract.data import EvalData
 from ..compare import per_sample_diff
 from ..modes import in_each_mode
@@ -240,5 +240,5 @@ def _measure(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         if errors:
             message += f"\nconcurrent requests raised: {errors[0]}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
     if stopper is not None:
-        return stopper.measurement(details, message, per_sample=per_sample)
+        return early_stop_measurement(stopper, details, message, per_sample=per_sample)
     return Measurement(value=float(matched.mean()), n=n, details=details, message=message, successes=int(matched.sum()), evaluations=per_sample * n)
