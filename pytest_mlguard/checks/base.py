@@ -26,7 +26,6 @@ from ..config.settings import Key, Settings
 
 if TYPE_CHECKING:
     from ..verdicts.sequential import EarlyStop
-    from .evaluation import Evaluation
 
 __all__ = ["CheckResult", "CheckSpec", "Family", "Measurement", "ThresholdKind", "VerdictRules", "early_stop_measurement"]
 
@@ -113,11 +112,10 @@ class VerdictRules:
     checks: int = 1
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> VerdictRules:
-        """The rules of a run under ``settings``: ``checks`` counts what the suite plans for one model."""
-        from .registry import FAMILIES
-
-        planned = sum(len(family.planned(settings)) for family in FAMILIES)
+    def from_settings(cls, settings: Settings, planned: int) -> VerdictRules:
+        """The rules of a run under ``settings``, where the suite plans ``planned`` checks for one model
+        (:func:`~pytest_mlguard.checks.registry.planned_checks`; counted there, as this module is below
+        the families)."""
         return cls(
             settings.get("verdict.confidence"),
             settings.get("verdict.interval"),
@@ -353,7 +351,7 @@ def _interval(measurement: Measurement, rules: VerdictRules, threshold: float, s
     return interval, rules.interval
 
 
-RunFunction = Callable[[CheckSpec, "Evaluation"], Measurement]
+RunFunction = Callable[[CheckSpec, Any], Measurement]  # (spec, checks.evaluation.Evaluation): that module imports this one
 
 
 @dataclass(frozen=True)

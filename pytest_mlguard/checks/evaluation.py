@@ -158,7 +158,9 @@ class Evaluation:
     @cached_property
     def rules(self) -> VerdictRules:
         """How this evaluation's measurements become verdicts, with each check's share of the error rate."""
-        return VerdictRules.from_settings(self.settings)
+        from .registry import planned_checks
+
+        return VerdictRules.from_settings(self.settings, planned_checks(self.settings))
 
     def run(self, family: Family, spec: CheckSpec) -> CheckResult:
         """Measure ``spec`` and return its result with the verdict."""

@@ -122,21 +122,6 @@ def describe(group: list[str], graph: dict[str, dict[str, int]], files: dict[str
     return f"{len(group)} modules, for example {cycle}; their imports of each other:\n    " + "\n    ".join(steps)
 
 
-KNOWN = "pytest_mlguard.checks.base"  # the one group left (see the xfail below)
-
-
-def test_no_import_cycle_but_the_known_one_through_checks_base():
-    graph, files = import_graph(PACKAGE), module_files(PACKAGE)
-    groups = [group for group in strongly_connected(graph) if KNOWN not in group]
-    assert not groups, f"{len(groups)} import cycle(s) in pytest_mlguard:\n  " + "\n  ".join(describe(group, graph, files) for group in groups)
-
-
-@pytest.mark.xfail(
-    reason="one group left, in checks/: checks.base -> checks.registry (VerdictRules.from_settings counts every family's "
-    "planned checks) -> each family -> checks.base; checks.base -> checks.evaluation (the type of a family's run "
-    "function) -> checks.base. Breaking it means the planned count reaches the Evaluation as a value",
-    strict=True,
-)
 def test_the_package_has_no_import_cycle_lazy_and_type_only_imports_included():
     graph, files = import_graph(PACKAGE), module_files(PACKAGE)
     groups = strongly_connected(graph)
