@@ -31,12 +31,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_corruptions import digits_case, resnet_case  # noqa: E402
+from bench_corruptions import digits_case, resnet_case
 
-from pytest_mlguard.checks.evaluation import Evaluation  # noqa: E402
-from pytest_mlguard.checks.registry import all_keys, family  # noqa: E402
-from pytest_mlguard.config import resolve  # noqa: E402
-from pytest_mlguard.errors import NotApplicable  # noqa: E402
+from pytest_mlguard.checks.evaluation import Evaluation
+from pytest_mlguard.checks.registry import all_keys, family
+from pytest_mlguard.config import resolve
+from pytest_mlguard.errors import NotApplicable
 
 MODES = ("off", "exact", "sequential")
 

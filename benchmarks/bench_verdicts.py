@@ -2,7 +2,7 @@
 
 Synthetic models whose true rates are known by construction (:mod:`pytest_mlguard.verdicts.simulation`)
 go through the functions a run uses: ``calibration_inference`` and ``CheckResult.from_measurement``
-for the ECE ceiling; ``Evaluation.looks`` (sequential early stopping), ``EarlyStop.measurement`` and
+for the ECE ceiling; ``Evaluation.looks`` (sequential early stopping), ``checks.base.early_stop_measurement`` and
 ``CheckResult.from_measurement`` for floor checks of proportions. Tables:
 
 1. ECE ceiling 0.05 at n = 360 (one check, 95%): how often a perfectly calibrated model fails, one

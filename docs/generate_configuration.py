@@ -2,8 +2,8 @@
 
 Every settings key comes from ``pytest_mlguard.checks.registry.all_keys()`` (its default, its range,
 its environment variable and its help), every command-line option and ini key from the plugin's
-``pytest_addoption``. The tables go between the ``generated`` markers of docs/configuration.md; the
-prose around them is kept.
+``pytest_addoption`` (which builds them from the keys' ``cli`` and ``ini``). The tables go between
+the ``generated`` markers of docs/configuration.md; the prose around them is kept.
 
     python docs/generate_configuration.py          # rewrite the tables
     python docs/generate_configuration.py --check  # exit 1 if the doc is stale (what the tests check)

@@ -67,6 +67,7 @@ BUDGET_KEYS = (
         None,
         "fit the built-in suite into this time (120, '120s', '2m'): checks are shortened or cut, and the report says which",
         cli="--mlguard-budget",
+        metavar="DURATION",
     ),
     Key(
         "budget_max_cut",

@@ -51,11 +51,11 @@ class InvalidArgument(MlguardError, ValueError):
 class ConfigError(InvalidArgument):
     """An invalid setting; the plugin turns it into a ``pytest.UsageError``.
 
-    ``key`` and ``expected`` are set where one key's value is invalid (``config.parse.invalid``).
+    ``key`` and ``expectation`` are set where one key's value is invalid (``config.parse.invalid``).
     """
 
     key: str | None = None
-    expected: str | None = None
+    expectation: str | None = None  # not `expected`, which would hide InvalidArgument.expected()
 
 
 class ContractError(InvalidArgument):

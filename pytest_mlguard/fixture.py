@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -141,7 +141,7 @@ class MlguardFixture:
         if floor is not None and ceiling is not None:
             raise InvalidArgument("Expected floor or ceiling, not both")
         if floor is not None or ceiling is not None:
-            kind = "floor" if floor is not None else "ceiling"
+            kind: Literal["floor", "ceiling"] = "floor" if floor is not None else "ceiling"
             threshold = Threshold.parse(floor if floor is not None else ceiling, kind, f"mlguard.check({check_id!r})")
             spec = CheckSpec(spec.family, spec.name, spec.metric, threshold, kind, spec.params, spec.keywords)
         return self.evaluation.run(family(family_name), spec)

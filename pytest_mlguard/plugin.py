@@ -6,20 +6,18 @@ matplotlib are imported when a check needs them.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._clock import LOADED  # noqa: F401 - imported first: the budget's clock starts with the plugin's import
 from .errors import ConfigError, ContractError, MlguardError
 from .stash import SESSION_KEY, session_of
 
 if TYPE_CHECKING:
     from .fixture import MlguardFixture
 
-#: when pytest loaded the plugin, early in its start: ``--mlguard-budget`` counts from here
-LOADED = time.perf_counter()
 
 SKIP_REASON = "mlguard tests run only with --mlguard: run `pytest --mlguard` (or add it to a separate CI stage)"
 MARKER = (
@@ -36,106 +34,11 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("mlguard", "robustness checks of ML models (pytest-mlguard)")
-    group.addoption(
-        "--mlguard",
-        action="store_true",
-        dest="mlguard",
-        default=False,
-        help="run the built-in robustness suite on the models declared in conftest.py, and the tests "
-        "marked mlguard (default: off)",
-    )
-    group.addoption("--mlguard-seed", dest="mlguard_seed", metavar="INT", help="seed of every random choice (default: 0)")
-    group.addoption(
-        "--mlguard-samples",
-        dest="mlguard_samples",
-        metavar="N",
-        help="evaluation samples each check uses, a seeded subset; 'none' for all (default: all)",
-    )
-    group.addoption(
-        "--mlguard-output",
-        dest="mlguard_output",
-        metavar="DIR",
-        help="directory for report.json, report.html and the badges, relative to the current directory "
-        "(default: mlguard-report)",
-    )
-    group.addoption(
-        "--mlguard-device", dest="mlguard_device", metavar="DEVICE", help="torch device the models run on (default: cpu)"
-    )
-    group.addoption(
-        "--mlguard-profile",
-        dest="mlguard_profile",
-        metavar="NAME",
-        help="a named bundle of settings: smoke, ci, nightly, or one of [tool.mlguard.profiles] (default: none)",
-    )
-    group.addoption(
-        "--mlguard-cache",
-        dest="mlguard_cache",
-        action="store_const",
-        const="true",
-        help="reuse the results of checks whose model weights, data and settings are unchanged, stored "
-        "under pytest's cache directory (.pytest_cache/d/mlguard); also `cache = true` in [tool.mlguard] "
-        "(default: off)",
-    )
-    group.addoption(
-        "--mlguard-cache-clear",
-        dest="mlguard_cache_clear",
-        action="store_true",
-        default=False,
-        help="empty the mlguard result cache before the run, with or without --mlguard-cache (default: off)",
-    )
-    group.addoption(
-        "--mlguard-budget",
-        dest="mlguard_budget",
-        metavar="DURATION",
-        help="fit the built-in suite into DURATION (120, 120s, 2m): the most informative checks run first, "
-        "others run on fewer samples or are cut, and the report says which (default: none)",
-    )
-    group.addoption(
-        "--mlguard-durations",
-        dest="mlguard_durations",
-        metavar="N",
-        help="list the N slowest checks at the end of the run, with their seconds and model evaluations; "
-        "0 lists none (default: 5)",
-    )
-    group.addoption(
-        "--mlguard-set",
-        dest="mlguard_set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="set any setting, such as accuracy.floor=0.9 or corruption.floors.gaussian_noise-3=0.7; "
-        "repeatable (default: none)",
-    )
-    group.addoption(
-        "--mlguard-save-baseline",
-        dest="mlguard_save_baseline",
-        metavar="NAME",
-        help="save this run's metrics as the baseline NAME, mlguard-baselines/NAME.json under the rootdir "
-        "(default: none)",
-    )
-    group.addoption(
-        "--mlguard-compare",
-        dest="mlguard_compare",
-        metavar="NAME|PATH",
-        help="compare this run with the saved baseline NAME, or with a baseline or report.json at PATH "
-        "(default: none)",
-    )
-    group.addoption(
-        "--mlguard-compare-fail",
-        dest="mlguard_compare_fail",
-        action="append",
-        metavar="METRIC:TOLERANCE",
-        help="fail when METRIC regresses against the baseline by more than TOLERANCE, such as "
-        "robust_accuracy:2pp, ece:0.01, score:5%%, attack[pgd-linf-0.1]:1pp or *:0; repeatable (default: none)",
-    )
-    for name, text in (
-        ("seed", "seed of every random choice (default: 0)"),
-        ("samples", "evaluation samples each check uses (default: all)"),
-        ("output", "directory for the reports, relative to the rootdir (default: mlguard-report)"),
-        ("device", "torch device the models run on (default: cpu)"),
-        ("profile", "a named bundle of settings: smoke, ci, nightly or your own (default: none)"),
-    ):
-        parser.addini(f"mlguard_{name}", f"pytest-mlguard: {text}", default="")
+    """The options and ini keys, from the settings' ``Key`` declarations (:mod:`~pytest_mlguard.config.options`)."""
+    from .checks.registry import all_keys
+    from .config.options import add_options
+
+    add_options(parser, all_keys())
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -24,7 +24,7 @@ import pytest
 
 from .checks.base import CheckResult, CheckSpec, Family
 from .config.files import pyproject_source
-from .config.settings import Settings, Source, resolve
+from .config.settings import CORE_KEYS, Settings, Source, resolve
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -37,17 +37,8 @@ WORKER_OUTPUT_KEY = "mlguard_results"
 CONTRACT_STOP = "mlguard: the model contract is broken (the error above); fix the declaration and run again"
 #: the fixtures a project declares (docs/model-contract.md)
 CONTRACT_FIXTURES = ("mlguard_model", "mlguard_data", "mlguard_pipeline", "mlguard_baseline_model")
-INI_KEYS = ("seed", "samples", "output", "device", "profile")
+INI_KEYS = tuple(key.name for key in CORE_KEYS if key.ini)
 MARKER_CORE_KEYS = ("seed", "samples", "output", "device", "profile")
-#: settings with a dedicated command-line option of their own: (key, option dest)
-CLI_OPTION_KEYS = (
-    ("baseline.save", "mlguard_save_baseline"),
-    ("baseline.compare", "mlguard_compare"),
-    ("baseline.compare_fail", "mlguard_compare_fail"),
-    ("budget", "mlguard_budget"),
-    ("cache", "mlguard_cache"),
-    ("report.durations", "mlguard_durations"),
-)
 
 
 def cli_values(config: pytest.Config, options: Any = None) -> dict[str, Any]:
@@ -57,15 +48,10 @@ def cli_values(config: pytest.Config, options: Any = None) -> dict[str, Any]:
     def option(dest: str) -> Any:
         return getattr(options, dest, None) if options is not None else config.getoption(dest, None)
 
-    values: dict[str, Any] = {}
-    for name in INI_KEYS:
-        value = option(f"mlguard_{name}")
-        if value is not None:
-            values[name] = value
-    for key, dest in CLI_OPTION_KEYS:
-        value = option(dest)
-        if value is not None:
-            values[key] = value
+    from .checks.registry import all_keys
+    from .config.options import option_values
+
+    values: dict[str, Any] = option_values(all_keys(), option)
     for assignment in option("mlguard_set") or ():
         key, sep, value = assignment.partition("=")
         if not sep or not key.strip():
@@ -144,7 +130,7 @@ class MlguardSession:
     def __init__(self, config: pytest.Config) -> None:
         from .checks.registry import all_keys
 
-        from .plugin import LOADED
+        from ._clock import LOADED
 
         self._started = LOADED  # --mlguard-budget counts from the plugin's import, early in pytest's start
         self.config = config
@@ -210,7 +196,7 @@ class MlguardSession:
             if not paths and (not isinstance(value, Path) or value.is_absolute()):
                 continue
             where = settings.source(key)
-            if where.startswith("command line") or where.startswith("environment"):
+            if where.startswith(("command line", "environment")):
                 base = self.config.invocation_params.dir
             else:
                 base = self.config.rootpath
@@ -456,7 +442,7 @@ class MlguardSession:
             return  # the first outcome of an item counts: a setup error or skip, else the call's
         if report.when == "teardown" or (report.when == "setup" and report.passed):
             return
-        from .suite import SUITE_CLASS
+        from ._names import SUITE_CLASS
 
         properties = dict(report.user_properties)
         if f"::{SUITE_CLASS}::" not in report.nodeid:  # a custom test: it passed or failed on its own terms
@@ -519,8 +505,8 @@ class MlguardSession:
     @property
     def regressed(self) -> bool:
         """Whether a metric regressed beyond its tolerance against the baseline (the run then fails)."""
-        comparison = getattr(self, "report", {}).get("comparison")
-        return bool(comparison) and not comparison["passed"]
+        comparison = (getattr(self, "report", None) or {}).get("comparison")
+        return bool(comparison and not comparison["passed"])
 
     # -- baseline, progress, xdist workers ------------------------------------------------------------
     def _start_run(self) -> None:
@@ -576,7 +562,7 @@ class MlguardSession:
 
     def collected(self, items: list[pytest.Item]) -> None:
         """Number the mlguard items, for the ``[3/6]`` of progress lines; the budget's plan."""
-        from .suite import item_spec
+        from ._items import item_spec
 
         marked = [item.nodeid for item in items if item.get_closest_marker("mlguard") is not None]
         self._suite_items = {nodeid: index for index, nodeid in enumerate(marked, 1)}
@@ -594,7 +580,7 @@ class MlguardSession:
         if self.budget is None:
             return
         from .budget import rank
-        from .suite import item_spec
+        from ._items import item_spec
 
         places = [index for index, item in enumerate(items) if item_spec(item) is not None]
         ordered = sorted((items[index] for index in places), key=lambda item: rank(item_spec(item)))  # type: ignore[arg-type]

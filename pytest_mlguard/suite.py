@@ -17,19 +17,20 @@ from typing import Any
 
 import pytest
 
+from ._items import item_spec
+from ._names import SUITE_CLASS
 from .checks.base import CheckSpec, Family
 from .errors import CheckError, ContractError, MlguardError, NotApplicable
 from .stash import session_of
 
 __all__ = ["SUITE_CLASS", "MlguardClass", "MlguardSuite", "declares_model", "item_spec"]
 
-SUITE_CLASS = "mlguard"
 MODEL_FIXTURE = "mlguard_model"
 
 
-def _fixture_names(module: types.ModuleType) -> set[str]:
+def _fixture_names(module: types.ModuleType | None) -> set[str]:
     names = set()
-    for value in vars(module).values():
+    for value in vars(module).values() if module is not None else ():  # None: not a registered conftest
         # pytest >= 8.4 wraps @pytest.fixture functions in FixtureFunctionDefinition, which has .name
         if type(value).__name__ == "FixtureFunctionDefinition" and isinstance(getattr(value, "name", None), str):
             names.add(value.name)
@@ -61,13 +62,6 @@ def _check_function(family: Family, fixtures: tuple[str, ...], single: CheckSpec
     check.__doc__ = family.doc
     check.mlguard_spec = single  # type: ignore[attr-defined]  # for --mlguard-budget's plan
     return pytest.mark.mlguard(check)
-
-
-def item_spec(item: pytest.Item) -> CheckSpec | None:
-    """The check a suite item runs (``None`` for other items)."""
-    callspec = getattr(item, "callspec", None)
-    spec = callspec.params.get("mlguard_check") if callspec is not None else None
-    return spec if isinstance(spec, CheckSpec) else getattr(getattr(item, "obj", None), "mlguard_spec", None)
 
 
 def run_suite_check(request: pytest.FixtureRequest, family: Family, spec: CheckSpec, values: dict[str, Any]) -> None:

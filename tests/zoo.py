@@ -8,7 +8,7 @@ Everything here trains in well under a second on the CPU, from data that ships w
 from __future__ import annotations
 
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ from pipeline import DigitsService, InvalidImage  # noqa: E402
 from pytest_mlguard import CallableModel, EvalData, Pipeline, TorchModel  # noqa: E402
 
 
-@lru_cache(maxsize=None)
+@cache
 def digits(split: str = "test") -> EvalData:
     x, y = load_digits_split(split)
     return EvalData(x, y, name=f"digits-{split}")
@@ -50,7 +50,7 @@ def ignores_input_model() -> TorchModel:
     return TorchModel(IgnoresInput(), input_shape=(1, 8, 8), n_classes=10, name="ignores-input")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _linear_state(n_train: int = 1437, steps: int = 300) -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
     train = digits("train")
@@ -219,7 +219,7 @@ def nan_pipeline() -> Pipeline:
     return Pipeline(predict, rejects=InvalidImage, input="image-bytes", name="nan-on-bad")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _static_head_state(steps: int = 200, lr: float = 0.3) -> dict[str, torch.Tensor]:
     rng = np.random.default_rng(1)
     train = digits("train")
@@ -316,7 +316,7 @@ def adversarial_model() -> TorchModel:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def photo_patches(n: int = 240) -> np.ndarray:
     """Out-of-domain data for digits: ``(n, 1, 8, 8)`` gray patches of scikit-image's sample photos
     (camera, coins, moon, text, grass, brick) in [0, 1]. The example CNN's mean top-class
@@ -538,7 +538,7 @@ def _tabular() -> tuple[object, object]:
     return wine_model, wine_service
 
 
-@lru_cache(maxsize=None)
+@cache
 def wine_estimator() -> object:
     wine_model, _ = _tabular()
     return wine_model.train_model()
@@ -612,7 +612,7 @@ class FineEdges(nn.Module):
         return self.linear(self.edges(x))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _fine_edges_state(steps: int = 300) -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
     net = FineEdges()

@@ -23,9 +23,9 @@ from pytest_mlguard import EvalData, Pipeline, TorchModel
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from baseline import load_baseline  # noqa: E402
-from model import CLASS_NAMES, MEAN, STD, load_digits_split, load_model  # noqa: E402
-from pipeline import DigitsService, InvalidImage  # noqa: E402
+from baseline import load_baseline
+from model import CLASS_NAMES, MEAN, STD, load_digits_split, load_model
+from pipeline import DigitsService, InvalidImage
 
 
 @pytest.fixture(scope="session")

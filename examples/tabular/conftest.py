@@ -22,8 +22,8 @@ from pytest_mlguard import EvalData, Pipeline, SklearnModel
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from wine_model import CLASS_NAMES, as_records, load_wine_split, train_model  # noqa: E402
-from wine_service import InvalidRecord, WineService  # noqa: E402
+from wine_model import CLASS_NAMES, as_records, load_wine_split, train_model
+from wine_service import InvalidRecord, WineService
 
 collect_ignore = ["broken"]  # the broken variant runs only when named: pytest --mlguard examples/tabular/broken
 

@@ -34,7 +34,6 @@ from ..checks.base import CheckSpec, Family
 from ..config.parse import (
     Threshold,
     invalid,
-    parse_bool,
     parse_choice,
     parse_int,
     parse_list,

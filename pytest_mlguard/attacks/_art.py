@@ -40,10 +40,10 @@ def import_art() -> ModuleType:
         dict_config = logging.config.dictConfig
         os.environ["HOME"] = art_data_dir()
         os.makedirs(os.environ["HOME"], exist_ok=True)
-        logging.config.dictConfig = lambda config: None  # type: ignore[assignment]
+        logging.config.dictConfig = lambda config: None
         try:
-            import art  # noqa: F401
-            import art.attacks.evasion  # noqa: F401
+            import art
+            import art.attacks.evasion
             import art.estimators.classification  # noqa: F401
         except ImportError as exc:
             raise MissingDependency("adversarial-robustness-toolbox", f"the attack checks ({exc})") from exc

@@ -76,7 +76,7 @@ def make_attack(estimator: Any, attack: str, norm: str, eps: float | None, param
             estimator,
             norm=art_norm,
             eps=eps,
-            eps_step=params["step_size"] * eps,  # type: ignore[operator]
+            eps_step=params["step_size"] * eps,
             max_iter=params["steps"],
             num_random_init=params["restarts"],
             batch_size=batch_size,

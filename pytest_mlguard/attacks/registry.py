@@ -219,12 +219,12 @@ def parse_attack_id(text: str) -> AttackId:
                 f"'{attack}-{norm}' without an epsilon: {attack} is a minimal-perturbation attack, and its report "
                 "holds the robust accuracy at every epsilon"
             )
-        return AttackId(attack, norm, None)  # type: ignore[arg-type]
+        return AttackId(attack, norm, None)
     if eps_text is None:
         raise ValueError(f"an epsilon or 'sweep' after '{attack}-{norm}-', such as '{attack}-{norm}-8/255'")
     if eps_text == "sweep":
-        return AttackId(attack, norm, None, sweep=True)  # type: ignore[arg-type]
-    return AttackId(attack, norm, parse_eps(eps_text), eps_text)  # type: ignore[arg-type]
+        return AttackId(attack, norm, None, sweep=True)
+    return AttackId(attack, norm, parse_eps(eps_text), eps_text)
 
 
 def parse_attack_params(value: Any, key: str, where: str) -> dict[str, Any]:

@@ -427,12 +427,12 @@ class _Run:
                     message = (
                         f"unsound evaluation: the value is the robust accuracy {black} leaves on the {n} samples both attacks "
                         "looked at, an upper bound (every adversarial example it found is real), not evidence of robustness\n"
-                        f"{lines}\n(attack.soundness = \"warn\" reports these as warnings instead)"
+                        f'{lines}\n(attack.soundness = "warn" reports these as warnings instead)'
                     )
                 else:
                     message = (
                         f"unsound evaluation: the measured {self.spec.metric} {value:.4f} is not evidence of robustness\n"
-                        f"{lines}\n(attack.soundness = \"warn\" reports these as warnings instead)"
+                        f'{lines}\n(attack.soundness = "warn" reports these as warnings instead)'
                     )
                     value, successes, interval, method, paired = math.nan, None, None, None, None
             else:
@@ -441,7 +441,7 @@ class _Run:
                         UnsoundEvaluationWarning(f"{self.spec.id} on model {self.evaluation.model_id!r}: {problem['message']}"),
                         stacklevel=2,
                     )
-                message = f"signs of an unsound evaluation (attack.soundness = \"warn\"):\n{lines}"
+                message = f'signs of an unsound evaluation (attack.soundness = "warn"):\n{lines}'
         early = details.get("early_stop") or {}
         return Measurement(
             value=value,

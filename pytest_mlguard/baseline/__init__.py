@@ -107,6 +107,7 @@ BASELINE_KEYS: tuple[Key, ...] = (
         None,
         "save this run as the named baseline <baseline.dir>/<NAME>.json",
         cli="--mlguard-save-baseline",
+        metavar="NAME",
     ),
     Key(
         "baseline.compare",
@@ -114,6 +115,7 @@ BASELINE_KEYS: tuple[Key, ...] = (
         None,
         "compare this run with a named baseline, or with a baseline or report.json given as a path",
         cli="--mlguard-compare",
+        metavar="NAME|PATH",
     ),
     Key(
         "baseline.compare_fail",
@@ -121,6 +123,7 @@ BASELINE_KEYS: tuple[Key, ...] = (
         (),
         "fail when a metric regresses beyond its tolerance, METRIC:TOLERANCE such as robust_accuracy:2pp, ece:0.01, score:5%",
         cli="--mlguard-compare-fail",
+        metavar="METRIC:TOLERANCE",
     ),
     Key("baseline.dir", parse_path, Path("mlguard-baselines"), "directory of named baselines, relative to the rootdir"),
 )

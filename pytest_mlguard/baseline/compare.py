@@ -21,7 +21,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from ..reporting.report import family_rank
+from ..reporting.order import family_rank
 from . import Tolerance
 
 __all__ = ["compare_runs", "comparison_lines"]

@@ -265,10 +265,10 @@ def _hash_callable(digest: Any, fn: Any, depth: int, *, seen: dict[int, Any], wh
         digest.update(b"<seen>")
         return
     seen[id(fn)] = fn
-    if getattr(fn, "_torchdynamo_orig_callable", None) is not None and inspect.isfunction(fn):  # torch.compile(fn)
+    if (original := getattr(fn, "_torchdynamo_orig_callable", None)) is not None and inspect.isfunction(fn):  # torch.compile(fn)
         cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
         _hash_compiled(digest, cells["callback"].cell_contents if "callback" in cells else None, f"the torch.compile wrapper {where}")
-        _hash_callable(digest, fn._torchdynamo_orig_callable, depth, seen=seen, where=where)
+        _hash_callable(digest, original, depth, seen=seen, where=where)
     elif isinstance(fn, functools.partial):
         _hash_callable(digest, fn.func, depth, seen=seen, where=where)
         _hash_value(digest, (fn.args, fn.keywords), depth, seen=seen, where=where)
@@ -287,12 +287,12 @@ def _hash_callable(digest: Any, fn: Any, depth: int, *, seen: dict[int, Any], wh
         _hash_callable(digest, fn.__wrapped__, depth, seen=seen, where=where)
     elif hasattr(fn, "code") and type(fn).__module__.split(".")[0] == "torch":  # a TorchScript function or method
         digest.update(str(fn.code).encode())
-    elif inspect.isfunction(getattr(type(fn), "__call__", None)):  # an object of a Python class
+    elif inspect.isfunction(call := getattr(type(fn), "__call__", None)):  # noqa: B004 - an object of a Python class (callable() is true of every callable)
         cls = type(fn)
         digest.update(f"{cls.__module__}.{cls.__qualname__}".encode())
         if not cls.__module__.startswith("torch."):
             digest.update(_source_of(cls))
-        _hash_function(digest, cls.__call__, depth, seen=seen, where=where)
+        _hash_function(digest, call, depth, seen=seen, where=where)
         if hasattr(fn, "__dict__"):
             _hash_value(digest, vars(fn), depth, seen=seen, where=where)
     elif " at 0x" in repr(fn):

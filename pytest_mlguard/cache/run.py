@@ -13,7 +13,7 @@ import dataclasses
 import os
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,7 +96,7 @@ def _checks(names: list[str]) -> str:
     return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
-def cache_summary(results: list[Mapping[str, Any]], directory: Path, start: Path) -> str:
+def cache_summary(results: Sequence[Mapping[str, Any]], directory: Path, start: Path) -> str:
     """The terminal's lines on the cache: how many results it gave, and where it is; then one line
     per reason a check was not cached or a stored entry was not used."""
     details = [r["details"] if isinstance(r.get("details"), Mapping) else {} for r in results]

@@ -292,7 +292,7 @@ class ResultCache:
         ConfigError: ``MLGUARD_CACHE_KEY`` is set to fewer than 16 characters.
     """
 
-    def __init__(self, directory: Path, *, secret: bytes | None | object = _FROM_ENVIRONMENT) -> None:
+    def __init__(self, directory: Path, *, secret: bytes | object | None = _FROM_ENVIRONMENT) -> None:
         self.directory = Path(directory)
         self.secret: bytes | None = _secret(os.environ) if secret is _FROM_ENVIRONMENT else secret  # type: ignore[assignment]
 
@@ -321,13 +321,13 @@ class ResultCache:
 
     def put(self, key: str, entry: Mapping[str, Any], evaluation: Evaluation, spec: CheckSpec) -> None:
         """Write ``entry`` for ``key`` (with its layout, key, check and model, and with a secret its tag)."""
-        entry = {**entry, "format": FORMAT, "key": key, "check": spec.id, "model": evaluation.model_id, "stored_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        entry = finite_copy(entry)[0]  # strict JSON (NaN as null), before the tag: what is read back is what was signed
+        full = {**entry, "format": FORMAT, "key": key, "check": spec.id, "model": evaluation.model_id, "stored_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        stored: dict[str, Any] = finite_copy(full)[0]  # strict JSON (NaN as null), before the tag: what is read back is what was signed
         if self.secret is not None:
-            entry["tag"] = _tag(self.secret, entry)
+            stored["tag"] = _tag(self.secret, stored)
         path = self._entry(key)
         _no_links(self.directory, path)
-        write_files({path: json.dumps(entry, allow_nan=False).encode()})
+        write_files({path: json.dumps(stored, allow_nan=False).encode()})
 
     def store(self, key: str, measurement: Measurement, duration_s: float, evaluation: Evaluation, spec: CheckSpec, *, started: float) -> None:
         """Store ``measurement``, and a copy of the artefacts the check wrote since ``started`` (a

@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Literal
 
 import numpy as np
@@ -81,7 +82,7 @@ def _bin_index(confidence: np.ndarray, n_bins: int, binning: Binning) -> tuple[n
     groups = np.array_split(order, n_bins)
     for i, group in enumerate(groups):
         index[group] = i
-    inner = [(confidence[a[-1]] + confidence[b[0]]) / 2 for a, b in zip(groups, groups[1:])]
+    inner = [(confidence[a[-1]] + confidence[b[0]]) / 2 for a, b in itertools.pairwise(groups)]
     return index, np.array([0.0, *inner, 1.0])
 
 

@@ -9,14 +9,14 @@ and the temperature-scaling advice, which their failure message repeats. The gar
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from ..checks.base import CheckSpec, Measurement
 from ..checks.evaluation import stable_seed
 from . import garbage
-from .inference import BINNED_METRICS, calibration_inference, debiased_error
+from .inference import BINNED_METRICS, BinnedMetric, calibration_inference, debiased_error
 from .metrics import (
     brier_score,
     classwise_calibration_error,
@@ -99,7 +99,8 @@ def run_metric(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
 def _binned_metric(spec: CheckSpec, evaluation: Evaluation, details: dict[str, Any]) -> tuple[float, tuple[float, float] | None, str]:
     """The debiased value of a binned metric and its consistency-resampling interval (none without
     ``verdict.bootstrap`` resamples); the plug-in value and the test go to ``details``."""
-    metric, bins, binning = spec.metric, int(spec.param("bins", 15)), spec.param("binning", "equal-width")
+    metric = cast("BinnedMetric", spec.metric)  # run_metric sends the BINNED_METRICS here
+    bins, binning = int(spec.param("bins", 15)), spec.param("binning", "equal-width")
     proba, labels = evaluation.clean_proba, evaluation.data.y
     resamples = evaluation.settings.get("verdict.bootstrap")
     details["plugin"] = METRICS[metric][0](proba, labels, bins, binning)

@@ -25,9 +25,9 @@ from ..config.parse import Threshold, parse_bool
 from ..config.settings import Key, Settings
 
 if TYPE_CHECKING:
-    from .evaluation import Evaluation
+    from ..verdicts.sequential import EarlyStop
 
-__all__ = ["CheckResult", "CheckSpec", "Family", "Measurement", "ThresholdKind", "VerdictRules"]
+__all__ = ["CheckResult", "CheckSpec", "Family", "Measurement", "ThresholdKind", "VerdictRules", "early_stop_measurement"]
 
 ThresholdKind = Literal["floor", "ceiling"]
 
@@ -112,11 +112,10 @@ class VerdictRules:
     checks: int = 1
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> VerdictRules:
-        """The rules of a run under ``settings``: ``checks`` counts what the suite plans for one model."""
-        from .registry import FAMILIES
-
-        planned = sum(len(family.planned(settings)) for family in FAMILIES)
+    def from_settings(cls, settings: Settings, planned: int) -> VerdictRules:
+        """The rules of a run under ``settings``, where the suite plans ``planned`` checks for one model
+        (:func:`~pytest_mlguard.checks.registry.planned_checks`; counted there, as this module is below
+        the families)."""
         return cls(
             settings.get("verdict.confidence"),
             settings.get("verdict.interval"),
@@ -352,7 +351,7 @@ def _interval(measurement: Measurement, rules: VerdictRules, threshold: float, s
     return interval, rules.interval
 
 
-RunFunction = Callable[[CheckSpec, "Evaluation"], Measurement]
+RunFunction = Callable[[CheckSpec, Any], Measurement]  # (spec, checks.evaluation.Evaluation): that module imports this one
 
 
 @dataclass(frozen=True)
@@ -405,3 +404,25 @@ class Family:
     def runner(self) -> RunFunction:
         module, _, function = self.run.partition(":")
         return getattr(importlib.import_module(module), function)
+
+
+def early_stop_measurement(stop: EarlyStop, details: dict[str, Any], message: str, *, per_sample: int = 1) -> Measurement:
+    """The :class:`Measurement` of a proportion check after the looks of ``stop``: the value and interval
+    of :meth:`~pytest_mlguard.verdicts.sequential.EarlyStop.value_and_interval`, the stop in
+    ``details["early_stop"]`` and in the message, and the model evaluations used and saved
+    (``per_sample`` a sample). Here rather than on ``EarlyStop``: ``verdicts/`` imports nothing above it."""
+    details = {**details, "early_stop": stop.details(per_sample * stop.n)}
+    if stop.stopped:
+        message += f"\nstopped early after {stop.n} of {stop.total} samples: the verdict was decided ({stop.mode})"
+    value, interval, method = stop.value_and_interval()
+    return Measurement(
+        value=float(value),
+        n=stop.n,
+        details=details,
+        message=message,
+        successes=None if stop.stopped and stop.mode == "exact" else stop.successes,
+        interval=interval,
+        interval_method=method,
+        evaluations=per_sample * stop.n,
+        evaluations_saved=per_sample * (stop.total - stop.n),
+    )

@@ -158,7 +158,9 @@ class Evaluation:
     @cached_property
     def rules(self) -> VerdictRules:
         """How this evaluation's measurements become verdicts, with each check's share of the error rate."""
-        return VerdictRules.from_settings(self.settings)
+        from .registry import planned_checks
+
+        return VerdictRules.from_settings(self.settings, planned_checks(self.settings))
 
     def run(self, family: Family, spec: CheckSpec) -> CheckResult:
         """Measure ``spec`` and return its result with the verdict."""
@@ -272,9 +274,9 @@ class Evaluation:
         if not len(index) or n == 0:
             return outcomes, details, None
         interval = binomial_interval(successes, n, self.rules.check_confidence, self.rules.interval)  # type: ignore[arg-type]
-        if decide(successes / n, interval, threshold=threshold, kind=spec.kind).label != "inconclusive":  # type: ignore[arg-type]
+        if decide(successes / n, interval, threshold=threshold, kind=spec.kind).label != "inconclusive":
             return outcomes, details, None
-        test = SequentialFloorTest(threshold, self.rules.check_confidence, kind=spec.kind, min_samples=0)  # type: ignore[arg-type]
+        test = SequentialFloorTest(threshold, self.rules.check_confidence, kind=spec.kind, min_samples=0)
         parts, size, start = [np.asarray(outcomes, dtype=bool)], look_size(n + len(index)), 0
         while test.update(successes, n) == "undecided" and start < len(index):
             part = np.asarray(more(index[start : start + size]), dtype=bool)

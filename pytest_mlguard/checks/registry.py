@@ -7,7 +7,7 @@ from ..budget import BUDGET_KEYS
 from ..attacks import FAMILY as ATTACK
 from ..baseline import BASELINE_KEYS
 from ..calibration import FAMILY as CALIBRATION
-from ..config.settings import CORE_KEYS, Key
+from ..config.settings import CORE_KEYS, Key, Settings
 from ..contract.family import FAMILY as CONTRACT
 from ..corruptions import FAMILY as CORRUPTION
 from ..inputs import FAMILY as INPUTS
@@ -17,7 +17,7 @@ from ..reporting.score import score_keys
 from ..verdicts import VERDICT_KEYS
 from .base import Family
 
-__all__ = ["FAMILIES", "all_keys", "family"]
+__all__ = ["FAMILIES", "all_keys", "family", "planned_checks"]
 
 FAMILIES: tuple[Family, ...] = (CONTRACT, ACCURACY, CORRUPTION, ATTACK, CALIBRATION, INPUTS, *PRODUCTION)
 
@@ -27,6 +27,11 @@ def family(name: str) -> Family:
         if candidate.name == name:
             return candidate
     raise KeyError(f"unknown check family {name!r}; expected one of {[f.name for f in FAMILIES]}")
+
+
+def planned_checks(settings: Settings) -> int:
+    """How many checks the built-in suite plans for one model under ``settings``."""
+    return sum(len(family.planned(settings)) for family in FAMILIES)
 
 
 def all_keys() -> tuple[Key, ...]:

@@ -49,9 +49,9 @@ __all__ = [
 
 
 def invalid(value: Any, key: str, where: str, expected: str) -> ConfigError:
-    """The one message format for a bad setting; the error keeps ``key`` and ``expected``."""
+    """The one message format for a bad setting; the error keeps ``key`` and ``expected`` (as ``expectation``)."""
     error = ConfigError(f"invalid value {value!r} (type={type(value).__name__}) for {key!r} in {where}: expected {expected}")
-    error.key, error.expected = key, expected
+    error.key, error.expectation = key, expected
     return error
 
 
@@ -251,7 +251,7 @@ def parse_optional(inner: Parser) -> Parser:
         except ConfigError as exc:
             if exc.key != key:  # an entry of a list or table: its own message
                 raise
-            raise invalid(value, key, where, f"{exc.expected}, or none") from None
+            raise invalid(value, key, where, f"{exc.expectation}, or none") from None
 
     return parse
 

@@ -55,6 +55,8 @@ class Key:
     help: str
     table: bool = False
     cli: str | None = None  # a dedicated command-line option, such as "--mlguard-seed"
+    metavar: str | None = None  # what --help shows for the option's value, such as "INT"
+    ini: bool = False  # also an ini key, mlguard_<name> (pytest.ini, [tool.pytest.ini_options])
 
 
 @dataclass(frozen=True)
@@ -75,21 +77,34 @@ class Source:
 
 
 CORE_KEYS: tuple[Key, ...] = (
-    Key("seed", parse_int(0, 2**32 - 1), 0, "seed of every random choice; a run is reproducible from it", cli="--mlguard-seed"),
+    Key("seed", parse_int(0, 2**32 - 1), 0, "seed of every random choice; a run is reproducible from it", cli="--mlguard-seed", metavar="INT", ini=True),
     Key(
         "samples",
         parse_optional(parse_int(1)),
         None,
         "number of evaluation samples each check uses (a seeded subset); none means all",
         cli="--mlguard-samples",
+        metavar="N",
+        ini=True,
     ),
-    Key("output", parse_path, Path("mlguard-report"), "directory the reports and badges are written to", cli="--mlguard-output"),
+    Key(
+        "output",
+        parse_path,
+        Path("mlguard-report"),
+        "directory the reports and badges are written to, relative to the current directory when given on the command line "
+        "or in the environment, else to the rootdir",
+        cli="--mlguard-output",
+        metavar="DIR",
+        ini=True,
+    ),
     Key(
         "device",
         parse_device,
         "cpu",
         "torch device the models run on, such as cpu or cuda:0 (checked at start-up; its availability when a model first runs)",
         cli="--mlguard-device",
+        metavar="DEVICE",
+        ini=True,
     ),
     Key(
         "profile",
@@ -97,6 +112,8 @@ CORE_KEYS: tuple[Key, ...] = (
         None,
         "a named bundle of settings: smoke, ci, nightly or one defined in [tool.mlguard.profiles.<name>]",
         cli="--mlguard-profile",
+        metavar="NAME",
+        ini=True,
     ),
     Key(
         "cache",
@@ -212,7 +229,7 @@ def _profile_source(sources: list[Source], known: Mapping[str, Key], builtin: Ma
     if name is None:
         return None
     merged: dict[str, dict[str, Any]] = {key: dict(values) for key, values in builtin.items()}
-    defined_in: dict[str, str] = {key: "the built-in profile" for key in builtin}
+    defined_in: dict[str, str] = dict.fromkeys(builtin, "the built-in profile")
     for source in reversed(sources):  # higher-precedence definitions win
         for profile, values in source.profiles.items():
             merged.setdefault(profile, {}).update(values)

@@ -26,9 +26,7 @@ Importing this module imports neither numpy nor torch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from ..checks.base import CheckSpec, Family, Measurement
+from ..checks.base import CheckSpec, Family
 from ..config.parse import (
     Threshold,
     parse_choice,
@@ -38,10 +36,7 @@ from ..config.parse import (
 )
 from ..config.settings import Key, Settings
 
-if TYPE_CHECKING:
-    from ..checks.evaluation import Evaluation
-
-__all__ = ["CHECKS", "FAMILY", "SIZES", "run_check"]
+__all__ = ["CHECKS", "FAMILY", "SIZES"]
 
 CHECKS = ("eval-mode", "input-sizes", "resized-copies")
 #: the sizes fed to the model, by name (:func:`pytest_mlguard.contract.sizes.other_sizes`)
@@ -63,16 +58,6 @@ def _plan(settings: Settings) -> list[CheckSpec]:
     return [_make(name, settings) for name in settings.get("contract.checks")]
 
 
-def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
-    if spec.name == "eval-mode":
-        from .eval_mode import eval_mode_check
-
-        return eval_mode_check(spec, evaluation)
-    from .sizes import input_sizes_check, resized_copies_check
-
-    return (input_sizes_check if spec.name == "input-sizes" else resized_copies_check)(spec, evaluation)
-
-
 _KEYS: tuple[Key, ...] = (
     Key("contract.checks", parse_list(parse_choice(*CHECKS)), CHECKS, f"contract checks to run: {', '.join(CHECKS)}"),
     Key("contract.sizes", parse_list(parse_choice(*SIZES)), SIZES, f"image sizes fed to a model that takes other sizes: {', '.join(SIZES)}"),
@@ -91,6 +76,6 @@ FAMILY = Family(
     keys=_KEYS,
     plan=_plan,
     make=_make,
-    run="pytest_mlguard.contract.family:run_check",
+    run="pytest_mlguard.contract.run:run_check",
     doc="the model as deployed: no submodule left in train mode; other image sizes give valid outputs and the same class",
 )

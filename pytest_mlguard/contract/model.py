@@ -599,7 +599,7 @@ def as_model(obj: Any, data: EvalData | None = None, *, name: str | None = None)
     raise InvalidArgument.expected(expected, "mlguard_model", obj)
 
 
-def _torch_module_type() -> type | None:
+def _torch_module_type() -> type[torch.nn.Module] | None:
     import sys
 
     torch = sys.modules.get("torch")  # a bare nn.Module means torch is imported already

@@ -43,7 +43,7 @@ class Pipeline:
         fn: Callable[[Any], Any],
         *,
         rejects: type[BaseException] | Sequence[type[BaseException]] = (),
-        input: InputKind = "image-bytes",
+        input: InputKind = "image-bytes",  # noqa: A002 - the public keyword (Pipeline(fn, input="image-bytes"))
         examples: Sequence[Any] | None = None,
         name: str | None = None,
     ) -> None:

@@ -476,9 +476,9 @@ def sample_elastic_transform(
     rng: np.random.Generator, shape: tuple[int, ...], *, alpha: float, sigma: float, affine: float
 ) -> dict[str, Any]:
     height, width = shape[0], shape[1]
-    centre = np.float32([height // 2, width // 2])
+    centre = np.array([height // 2, width // 2], dtype=np.float32)
     square = min(height, width) // 3
-    source = np.float32([centre + square, [centre[0] + square, centre[1] - square], centre - square])
+    source = np.array([centre + square, [centre[0] + square, centre[1] - square], centre - square], dtype=np.float32)
     target = source + rng.uniform(-affine, affine, size=source.shape).astype(np.float32)
     dx = _smooth_field(rng, (height, width), sigma) * np.float32(alpha)
     dy = _smooth_field(rng, (height, width), sigma) * np.float32(alpha)

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -137,8 +138,8 @@ def summarize(
             }
             corruptions[name] = {
                 "mean_accuracy": _round(mean(accuracy)),
-                "relative_robustness": _round(mean(accuracy) / clean) if clean else None,  # type: ignore[operator]
-                "non_increasing": all(b <= a + 1e-12 for a, b in zip(accuracy, accuracy[1:])),
+                "relative_robustness": _round(mean(accuracy) / clean) if clean else None,
+                "non_increasing": all(b <= a + 1e-12 for a, b in itertools.pairwise(accuracy)),
             }
         groups: dict[str, Any] = {}
         for group in GROUPS:

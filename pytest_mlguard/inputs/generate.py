@@ -143,7 +143,7 @@ def _draw_integer(draw: Callable[[SearchStrategy[Any]], Any], value: Any, name: 
 
 
 def _flag(value: Any, name: str) -> bool | SearchStrategy[bool]:
-    if isinstance(value, SearchStrategy) or isinstance(value, bool):
+    if isinstance(value, (SearchStrategy, bool)):
         return value
     raise _fail("a bool or a strategy of bools", name, value, False)
 
@@ -597,9 +597,9 @@ def compressed_cases(
     *,
     images: Any = None,
     formats: Any = COMPRESSION_FORMATS,
-    min_quality: int = 1,
+    min_quality: int | SearchStrategy[int] = 1,
     subsampling: Any = tuple(SUBSAMPLING),
-    max_generations: int = 10,
+    max_generations: int | SearchStrategy[int] = 10,
     scales: Any = (1.0, 0.75, 0.5, 0.25),
     output: str = "array",
 ) -> SearchStrategy[Case]:
@@ -679,9 +679,9 @@ def _valid_value(spec: Any) -> SearchStrategy[Any]:
         low = int(math.ceil(spec.low)) if spec.low is not None else -(10**6)
         high = int(math.floor(spec.high)) if spec.high is not None else 10**6
         return st.integers(low, max(low, high))
-    low = spec.low if spec.low is not None else -1e6
-    high = spec.high if spec.high is not None else 1e6
-    return st.floats(low, high, allow_nan=False, allow_infinity=False)
+    bottom = spec.low if spec.low is not None else -1e6
+    top = spec.high if spec.high is not None else 1e6
+    return st.floats(bottom, top, allow_nan=False, allow_infinity=False)
 
 
 def record_values(schema: Any) -> SearchStrategy[dict[str, Any]]:
@@ -699,7 +699,7 @@ def malformed_record_cases(
     schema: Any = None,
     examples: Sequence[Mapping[str, Any]] | None = None,
     mutations: Any = MUTATIONS,
-    max_mutations: int = 3,
+    max_mutations: int | SearchStrategy[int] = 3,
 ) -> SearchStrategy[Case]:
     """Records with one to ``max_mutations`` mutations: missing fields, ``None``, NaN, inf, empty and
     odd unicode strings, extra fields, wrong types, out-of-range values, unseen categories.

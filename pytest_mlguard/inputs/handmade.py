@@ -48,7 +48,7 @@ def _tiff_layout(entries: list[tuple[int, tuple[int, int, str], Sequence[int]]],
     count_size = 8 if big else 2
     extra_offset = ifd_offset + count_size + entry_size * len(entries) + (8 if big else 4)
     table, extra = b"", b""
-    for tag, (code, width, letter), values in sorted(entries, key=lambda e: e[0]):
+    for tag, (code, _width, letter), values in sorted(entries, key=lambda e: e[0]):
         raw = struct.pack(f"<{len(values)}{letter}", *values)
         if len(raw) <= inline:
             field = raw.ljust(inline, b"\x00")
@@ -96,7 +96,7 @@ def tiff_bytes(
     start = 16 if big else 8
     if tile is None:
         data = pixels.tobytes()
-        layout = [(273, offset_type, (start,)), (278, _LONG, (height,)), (279, offset_type, (len(data),))]
+        layout: list[tuple[int, tuple[int, int, str], tuple[int, ...]]] = [(273, offset_type, (start,)), (278, _LONG, (height,)), (279, offset_type, (len(data),))]
     else:
         if tile % 16:
             raise ValueError(f"expected a tile side that is a multiple of 16, got {tile}")

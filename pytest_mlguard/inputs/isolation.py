@@ -292,7 +292,7 @@ class IsolatedPipeline:
         self._control: socket.socket | None = None
         self._worker: socket.socket | None = None
         self._pid: int | None = None
-        self._log = tempfile.TemporaryFile(prefix="mlguard-worker-")
+        self._log = tempfile.TemporaryFile(prefix="mlguard-worker-")  # noqa: SIM115 - the workers write to it for as long as this object lives
         self._finalizer: Any = None
 
     # -- life cycle ---------------------------------------------------------------------------------
@@ -316,7 +316,7 @@ class IsolatedPipeline:
         parent.settimeout(_STARTUP_TIMEOUT)
         try:
             status, detail = _recv(parent)
-        except (EOFError, OSError, socket.timeout) as exc:
+        except (TimeoutError, EOFError, OSError) as exc:
             self.close()
             raise CheckError(f"the isolated worker process did not start: {exc}; its output: {self._log_tail()}") from None
         finally:
@@ -338,10 +338,10 @@ class IsolatedPipeline:
             self._finalizer()
         self._process = None
 
-    def __enter__(self) -> IsolatedPipeline:
+    def __enter__(self) -> IsolatedPipeline:  # noqa: PYI034 - typing.Self needs Python 3.11; the package supports 3.10
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- inputs -------------------------------------------------------------------------------------
@@ -383,7 +383,7 @@ class IsolatedPipeline:
             self._wait(watch)
             self._worker.settimeout(None)
             kind, detail, label, _ = _recv(self._worker)
-        except socket.timeout:
+        except TimeoutError:
             self._reap()
             grown = watch.exhausted(self.memory_mb)
             if grown is not None:
@@ -414,7 +414,7 @@ class IsolatedPipeline:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise socket.timeout
+                raise TimeoutError
             readable, _, _ = select.select([self._worker], [], [], min(pause, left))
             if readable:
                 return
@@ -475,7 +475,9 @@ class _MemoryWatch:
 
 
 def _code_key(code: types.CodeType) -> tuple[str, int, bytes]:
-    return code.co_qualname, code.co_firstlineno, code.co_code
+    if sys.version_info >= (3, 11):
+        return code.co_qualname, code.co_firstlineno, code.co_code
+    return code.co_name, code.co_firstlineno, code.co_code
 
 
 def _code_files(modules: Sequence[Any]) -> dict[tuple[str, int, bytes], str]:

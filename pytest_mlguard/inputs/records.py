@@ -170,7 +170,8 @@ def _field_from_dtype(name: str, dtype: Any) -> Field:
             kind = np.dtype(dtype).kind
         except TypeError:
             kind = "O"
-    return Field(name, {"f": "number", "i": "integer", "u": "integer", "b": "boolean"}.get(kind, "string"))
+    kinds: dict[str, FieldKind] = {"f": "number", "i": "integer", "u": "integer", "b": "boolean"}
+    return Field(name, kinds.get(kind, "string"))
 
 
 def _field_from_annotation(name: str, annotation: Any, metadata: Sequence[Any] = ()) -> Field:
@@ -386,7 +387,7 @@ def equivalent_record(record: Mapping[str, Any], kind: str) -> dict[str, Any] | 
     elif kind == "numeric-strings":
         rewrite = lambda v: repr(v) if number(v) and math.isfinite(v) else v  # noqa: E731
     elif kind in ("nfc", "nfd"):
-        form = kind.upper()
+        form: Literal["NFC", "NFD"] = "NFC" if kind == "nfc" else "NFD"
         rewrite = lambda v: unicodedata.normalize(form, v) if isinstance(v, str) else v  # noqa: E731
     else:
         raise InvalidArgument.expected(f"one of {EQUIVALENTS}", "kind", kind)

@@ -41,7 +41,7 @@ __all__ = ["run_check"]
 
 def _artifacts(evaluation: Evaluation, spec: CheckSpec) -> Path:
     """The check's artefact directory, one folder per pipeline (a fixture may be parametrised over several)."""
-    name = evaluation.pipeline.name if evaluation.pipeline is not None else "pipeline"
+    name = (evaluation.pipeline.name if evaluation.pipeline is not None else None) or "pipeline"
     directory = evaluation.artifact_dir(spec) / safe_name(name)
     directory.mkdir(parents=True, exist_ok=True)
     return directory
@@ -357,7 +357,8 @@ def _same_content(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     runner, isolation = pipeline_runner(evaluation)
     fuzzer = Fuzzer(runner, pipeline.input, _time_limit(evaluation))
     directory = _artifacts(evaluation, spec)
-    tally, unusable, skipped, samples = _Tally(), [], {}, 0
+    skipped: dict[str, int] = {}
+    tally, unusable, samples = _Tally(), [], 0
     try:
         for index in range(min(int(spec.param("samples")), data.n)):
             if time.monotonic() > fuzzer.deadline:
@@ -414,7 +415,7 @@ def _same_record(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         "reordered": ("the fields in reverse order", "fields read by position instead of by name"),
         "int-as-float": ("integers written as floats (3 as 3.0)", "a number's type changes its meaning (an int/float branch)"),
         "float-as-int": ("integral floats written as integers (3.0 as 3)", "a number's type changes its meaning (an int/float branch)"),
-        "numeric-strings": ("numbers written as text (\"3.5\")", "numeric text parsed into a different value: accept it exactly or reject it"),
+        "numeric-strings": ('numbers written as text ("3.5")', "numeric text parsed into a different value: accept it exactly or reject it"),
         "nfc": ("strings in Unicode normal form C", "strings compared without Unicode normalisation"),
         "nfd": ("strings in Unicode normal form D (decomposed accents)", "strings compared without Unicode normalisation"),
         "extra-field": ("an unknown extra field", "an unknown field changes the prediction: ignore it or reject the record"),

@@ -155,8 +155,8 @@ def _declared(details: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     for entry in details.get("examples", []) or []:
         if isinstance(entry, str):
             yield entry, ""
-        elif isinstance(entry, Mapping) and isinstance(entry.get("file") or entry.get("path"), str):
-            yield entry.get("file") or entry.get("path"), str(entry.get("caption", ""))
+        elif isinstance(entry, Mapping) and isinstance(path := entry.get("file") or entry.get("path"), str):
+            yield path, str(entry.get("caption", ""))
     artifacts = details.get("artifacts", [])
     for entry in [artifacts] if isinstance(artifacts, str) else artifacts or []:
         if isinstance(entry, str):

@@ -24,7 +24,7 @@ from typing import Any
 from .badge import score_color
 from .examples import failing_examples
 from .progress import check_label
-from .report import custom_test, family_rank
+from .order import custom_test, family_rank
 
 __all__ = ["render_html"]
 

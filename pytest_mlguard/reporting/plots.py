@@ -237,7 +237,7 @@ def _plot_series(axes: Any, series: Mapping[str, list[tuple[float, float, bool]]
     for name, points in series.items():
         xs = [origin, *(p[0] for p in points)] if clean is not None else [p[0] for p in points]
         ys = [clean, *(p[1] for p in points)] if clean is not None else [p[1] for p in points]
-        (line,) = axes.plot(xs, ys, marker="o", label=name)
+        (_line,) = axes.plot(xs, ys, marker="o", label=name)
         failed = [p for p in points if not p[2]]
         if failed:
             axes.scatter([p[0] for p in failed], [p[1] for p in failed], s=90, facecolors="none", edgecolors=_RED, linewidths=2, zorder=3)
@@ -253,7 +253,7 @@ def corruption_figure(model: str, checks: Sequence[Mapping[str, Any]]) -> str | 
         return None
     figure, axes = _curve_axes(f"{_short(model)}: accuracy under corruption", "severity (0 = clean)", "accuracy")
     _plot_series(axes, series, _clean(checks), 0.0)
-    axes.set_xticks(range(0, 1 + int(max(p[0] for points in series.values() for p in points))))
+    axes.set_xticks(range(1 + int(max(p[0] for points in series.values() for p in points))))
     return png_base64(figure)
 
 

@@ -62,7 +62,7 @@ def check_label(nodeid: str) -> str:
         >>> check_label("tests/test_robust.py::test_noise")
         'test_noise'
     """
-    from .report import SUITE_NODE
+    from .._names import SUITE_NODE
 
     _, sep, rest = nodeid.partition(SUITE_NODE)
     return rest if sep else nodeid.rpartition("::")[2]

@@ -22,7 +22,9 @@ from .._version import __version__
 from ..config.parse import parse_bool, parse_int
 from ..config.settings import Key
 from ..verdicts.suite import error_control
+from .._names import SUITE_NODE
 from .atomic import replace_directory, write_files
+from .order import custom_test, family_rank, sort_key
 from .score import robustness_score
 from .strict_json import finite_copy
 
@@ -37,39 +39,11 @@ REPORT_KEYS: tuple[Key, ...] = (
         5,
         "slowest checks listed at the end of a run, with their seconds and model evaluations; 0 lists none",
         cli="--mlguard-durations",
+        metavar="N",
     ),
 )
 
 SCHEMA = "pytest-mlguard/report/1"
-
-#: what the node id of every item of the built-in suite holds: ``<dir>/conftest.py::mlguard::<check>``
-SUITE_NODE = "::mlguard::"
-
-_FAMILY_ORDER = ("contract", "accuracy", "corruption", "attack", "calibration", "inputs", "resources", "determinism", "drift", "gate")
-
-
-def family_rank(family: str) -> int:
-    """A family's place in the suite's order (families the suite does not know come last)."""
-    return _FAMILY_ORDER.index(family) if family in _FAMILY_ORDER else len(_FAMILY_ORDER)
-
-
-def custom_test(check: Mapping[str, Any]) -> str | None:
-    """The node id of the custom test whose ``mlguard.check(...)`` measured ``check``; ``None`` for
-    the built-in suite's items (and for reports written before checks carried their node id).
-
-    Example:
-        >>> custom_test({"nodeid": "tests/test_robust.py::test_noise"}), custom_test({"nodeid": "conftest.py::mlguard::accuracy"})
-        ('tests/test_robust.py::test_noise', None)
-    """
-    nodeid = check.get("nodeid")
-    return nodeid if isinstance(nodeid, str) and SUITE_NODE not in nodeid else None
-
-
-def sort_key(check: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Checks sort by model, family (suite order), id and the test that measured them, so that every
-    run orders them alike."""
-    family = check["family"]
-    return (check["model"], family_rank(family), family, check["id"], str(check.get("nodeid", "")))
 
 
 def build_report(

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .report import custom_test
+from .order import custom_test
 
 __all__ = ["slowest_lines", "summary_lines"]
 

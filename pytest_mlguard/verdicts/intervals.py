@@ -177,7 +177,7 @@ def paired_interval_counts(
         raise ValueError(f"expected counts >= 0 of at least one pair, got {(both, only_first, only_second, neither)}")
     p1, p2 = (both + only_first) / n, (both + only_second) / n
     (l1, u1), (l2, u2) = binomial_interval(both + only_first, n, confidence, method), binomial_interval(both + only_second, n, confidence, method)
-    cross = both * neither - only_first * only_second
+    cross: float = both * neither - only_first * only_second
     if cross > 0:
         cross = max(cross - n / 2, 0.0)  # Newcombe's continuity correction: a smaller correlation, a wider interval
     spread = (both + only_first) * (only_second + neither) * (both + only_second) * (only_first + neither)

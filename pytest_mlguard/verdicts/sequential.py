@@ -182,28 +182,6 @@ class EarlyStop:
             return self.successes / self.total, None, None
         return (self.successes + self.total - self.n - self.known_failures) / self.total, None, None
 
-    def measurement(self, details: dict[str, Any], message: str, *, per_sample: int = 1) -> Any:
-        """The :class:`~pytest_mlguard.checks.base.Measurement` of a proportion check after its looks:
-        the value and interval of :meth:`value_and_interval`, the stop in ``details["early_stop"]``
-        and in the message, and the model evaluations used and saved (``per_sample`` a sample)."""
-        from ..checks.base import Measurement
-
-        details = {**details, "early_stop": self.details(per_sample * self.n)}
-        if self.stopped:
-            message += f"\nstopped early after {self.n} of {self.total} samples: the verdict was decided ({self.mode})"
-        value, interval, method = self.value_and_interval()
-        return Measurement(
-            value=float(value),
-            n=self.n,
-            details=details,
-            message=message,
-            successes=None if self.stopped and self.mode == "exact" else self.successes,
-            interval=interval,
-            interval_method=method,
-            evaluations=per_sample * self.n,
-            evaluations_saved=per_sample * (self.total - self.n),
-        )
-
     def details(self, evaluations: int) -> dict[str, Any]:
         """What the report says of the stop: samples used and skipped, model evaluations saved."""
         per_sample = evaluations / max(1, self.n)

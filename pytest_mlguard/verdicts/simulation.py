@@ -148,12 +148,12 @@ class ProportionChecks:
 
     def check(self, outcomes: np.ndarray, floor: float) -> Any:
         """The result of a floor check at ``floor`` whose samples, in evaluation order, gave ``outcomes``."""
-        from ..checks.base import CheckResult, CheckSpec
+        from ..checks.base import CheckResult, CheckSpec, early_stop_measurement
         from ..config.parse import Threshold
 
         spec = self._specs.setdefault(floor, CheckSpec("simulated", f"floor-{floor:g}", "accuracy", Threshold(floor)))
         _, stopper = self.evaluation.looks(spec, len(outcomes), lambda rows: outcomes[rows])
-        return CheckResult.from_measurement(spec, "simulated", stopper.measurement({}, ""), seed=0, duration_s=0.0, rules=self.rules)
+        return CheckResult.from_measurement(spec, "simulated", early_stop_measurement(stopper, {}, ""), seed=0, duration_s=0.0, rules=self.rules)
 
 
 def suite_rates(

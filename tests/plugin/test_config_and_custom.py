@@ -18,7 +18,7 @@ USAGE_ERROR = 4
         ("", ["--mlguard-set", "attack.checks=pgd-linf-zero"], "ERROR: invalid value 'pgd-linf-zero' (type=str) for 'attack.checks[[]0[]]' in command line (--mlguard-set attack.checks=...)*"),
         ("", ["--mlguard-samples", "-3"], "ERROR: invalid value '-3' (type=str) for 'samples' in command line (--mlguard-samples): expected an integer in [[]1, inf[]], or none"),
         ("", ["--mlguard-set", "nonsense"], "ERROR: invalid --mlguard-set 'nonsense': expected KEY=VALUE*"),
-        ("[tool.mlguard.corruption]\nseverities = \"1,3\"\n", [], "ERROR: invalid value '1,3' (type=str) for 'corruption.severities' in pyproject.toml [[]tool.mlguard[]]: expected a list, such as [[]1, 3[]]*"),
+        ('[tool.mlguard.corruption]\nseverities = "1,3"\n', [], "ERROR: invalid value '1,3' (type=str) for 'corruption.severities' in pyproject.toml [[]tool.mlguard[]]: expected a list, such as [[]1, 3[]]*"),
         ("", ["--mlguard-set", "score.weights.bogus=1"], "ERROR: invalid value 'bogus' (type=str) for 'score.weights' in command line (--mlguard-set score.weights.bogus=...): expected a family name, one of contract, accuracy, *"),
         ("", ["--mlguard-budget", ""], "ERROR: invalid value '' (type=str) for 'budget' in command line (--mlguard-budget): expected a duration such as 120*"),
         ("", ["--mlguard-device", "gpu7"], "ERROR: invalid value 'gpu7' (type=str) for 'device' in command line (--mlguard-device): expected a torch device such as cpu, cuda, cuda:0 or mps*"),
@@ -133,7 +133,7 @@ def test_help_lists_every_option_with_its_default(pytester):
     result = pytester.runpytest_subprocess("--help")
     for option in ("--mlguard ", "--mlguard-seed=INT", "--mlguard-samples=N", "--mlguard-output=DIR", "--mlguard-device=DEVICE", "--mlguard-set=KEY=VALUE"):
         result.stdout.fnmatch_lines([f"*{option}*"])
-    result.stdout.fnmatch_lines(["*mlguard_seed (string):*", "*pytest-mlguard: seed of every random choice (default: 0)*"])
+    result.stdout.fnmatch_lines(["*mlguard_seed (string):*", "*pytest-mlguard: seed of every random choice; a run is*"])
 
 
 def test_markers_are_registered(pytester):

@@ -199,7 +199,7 @@ def test_temperature_advice_improves_nll_and_keeps_predictions():
 def test_noise_and_constant_inputs():
     rng = np.random.default_rng(0)
     noise = sample_noise(rng, 50, (3, 4, 4), (0.0, 255.0))
-    assert noise.shape == (50, 3, 4, 4) and noise.dtype == np.float32 and 0 <= noise.min() and noise.max() <= 255
+    assert noise.shape == (50, 3, 4, 4) and noise.dtype == np.float32 and noise.min() >= 0 and noise.max() <= 255
     assert np.array_equal(noise, sample_noise(np.random.default_rng(0), 50, (3, 4, 4), (0.0, 255.0)))
     levels = sample_constant_levels(rng, 5, 3, (-1.0, 1.0))
     flat = constant_inputs(levels, (3, 4, 4))

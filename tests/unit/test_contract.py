@@ -143,7 +143,7 @@ def test_subset_is_seeded_and_ordered():
 def test_the_digits_examples_frozen_test_split_is_scikit_learns():
     """examples/digits/digits_test.npz (loaded without scikit-learn) must be the split the weights were
     measured on; a new scikit-learn that reshuffles load_digits would show here."""
-    import zoo  # puts examples/digits on sys.path  # noqa: I001 - before the example's module
+    import zoo  # puts examples/digits on sys.path, before the example's module
     import model as digits_example
 
     assert zoo.DIGITS.is_dir()

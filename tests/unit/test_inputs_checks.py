@@ -36,7 +36,7 @@ def decode_or_reject(raw: bytes | str) -> list[float]:
     try:
         with open_image(raw) as image:
             image.load()
-    except Exception as exc:  # noqa: BLE001 - every decoder error is a clean rejection here
+    except Exception as exc:  # every decoder error is a clean rejection here
         raise Unreadable(f"cannot decode: {exc}") from exc
     return [0.5, 0.5]
 
@@ -173,7 +173,7 @@ def test_corpus_failures_name_the_files_and_a_missing_directory_is_an_error(tmp_
     assert not result.passed and result.value == 0.5
     assert "  wide.tif\n    raised undeclared KeyError: 'I'\n    saved as " + str(corpus / "wide.tif") in result.message
     assert result.details["replay"] == ["--mlguard-set", f"inputs.replay={corpus / 'wide.tif'}"]
-    with pytest.raises(CheckError, match="corpus directory .*missing .inputs.corpora. does not exist"):
+    with pytest.raises(CheckError, match=r"corpus directory .*missing .inputs\.corpora. does not exist"):
         run("corpus-missing", pipeline, tmp_path, **{"inputs.corpora": str(tmp_path / "missing")})
 
 

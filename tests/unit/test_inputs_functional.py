@@ -91,8 +91,8 @@ def test_encoded_image_round_trips_and_corruptions_break_it():
     png = F.encode_image(sample, (0.0, 1.0))
     np.testing.assert_allclose(np.asarray(decode(png), dtype=np.float32) / 255, sample[0], atol=1 / 255)
     assert decode(F.encode_image(np.zeros((3, 4, 5), np.float32), (0.0, 1.0))).size == (5, 4)
-    for name, corrupt in F.CORRUPT_FILE_CASES.items():
-        with pytest.raises(Exception):  # noqa: B017, PT011 - any decoding error: each case must not decode
+    for corrupt in F.CORRUPT_FILE_CASES.values():
+        with pytest.raises(Exception):  # noqa: B017 - any decoding error: each case must not decode
             decode(corrupt(png))
     assert F.truncate(b"abcd", 0.5) == b"ab" and len(F.not_an_image(b"")) == 16
 
@@ -156,7 +156,7 @@ def test_schema_forms_agree():
         income: float
         city: typing.Literal["Paris", "Lyon"]
         member: bool
-        note: typing.Optional[str] = None  # noqa: UP007 - the form pydantic and older code use
+        note: typing.Optional[str] = None  # noqa: UP045 - the form pydantic and older code use
 
     from pydantic import BaseModel, Field
 
@@ -165,7 +165,7 @@ def test_schema_forms_agree():
         income: float
         city: typing.Literal["Paris", "Lyon"]
         member: bool
-        note: typing.Optional[str] = None  # noqa: UP007
+        note: typing.Optional[str] = None  # noqa: UP045 - the form pydantic and older code use
 
     import pandas as pd
 
@@ -173,7 +173,7 @@ def test_schema_forms_agree():
         {"age": [30], "income": [1.0], "city": pd.Categorical(["Paris"], categories=["Paris", "Lyon"]), "member": [True], "note": ["x"]}
     )
     kinds = ["integer", "number", "category", "boolean", "string"]
-    from_dict = as_schema({"age": range(0, 121), "income": float, "city": ["Paris", "Lyon"], "member": bool, "note": str})
+    from_dict = as_schema({"age": range(121), "income": float, "city": ["Paris", "Lyon"], "member": bool, "note": str})
     for schema in (from_dict, as_schema(Person), as_schema(PersonModel), as_schema(frame.dtypes)):
         assert [f.kind for f in schema.fields] == kinds, schema
         assert schema.field("city").categories == ("Paris", "Lyon")

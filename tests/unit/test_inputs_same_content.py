@@ -176,4 +176,4 @@ def test_record_pipeline_same_prediction_or_declared_rejection(tmp_path):
     assert not positional.passed and positional.details["flipped"] == ["reordered"]
     assert "fields read by position instead of by name" in positional.message
     saved = Path(positional.details["encodings"][0]["flips"][0]["saved"])
-    assert list(json.loads(saved.read_text()))[0] == "proline"  # the record as sent: the last field first
+    assert next(iter(json.loads(saved.read_text()))) == "proline"  # the record as sent: the last field first

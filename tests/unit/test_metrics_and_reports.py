@@ -46,8 +46,8 @@ def test_confidence_of_one_falls_in_last_bin_and_empty_bins_are_zero():
     assert expected_calibration_error(proba, np.array([0, 1, 0]), 10) == pytest.approx(0.5 * 2 / 3 + 0.45 / 3)
 
 
-def result(value, *, family="accuracy", kind="floor", threshold=Threshold(0.5), clean=None, model="m", name=None):
-    spec = CheckSpec(family, name, "metric", threshold, kind)
+def result(value, *, family="accuracy", kind="floor", threshold=None, clean=None, model="m", name=None):
+    spec = CheckSpec(family, name, "metric", Threshold(0.5) if threshold is None else threshold, kind)
     details = {"clean_accuracy": clean} if clean is not None else {}
     return CheckResult.from_measurement(spec, model, Measurement(value, 10, clean=clean, details=details), seed=0, duration_s=0.1)
 

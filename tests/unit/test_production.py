@@ -472,7 +472,7 @@ def test_gate_of_agreement_alone_stops_once_decided_and_predicts_no_more_of_the_
 
 
 def test_gate_without_baseline_says_how_to_declare_it():
-    with pytest.raises(CheckError, match="define a fixture mlguard_baseline_model in conftest.py"):
+    with pytest.raises(CheckError, match=r"define a fixture mlguard_baseline_model in conftest\.py"):
         run(zoo.good_model(), "gate[agreement]", **GATE)
 
 
@@ -542,7 +542,7 @@ class HoldsALock:
 
 def test_unpicklable_model_is_told_to_use_a_factory():
     model = CallableModel(HoldsALock(), input_shape=(1, 8, 8), n_classes=10, name="locked")
-    with pytest.raises(CheckError, match="cannot be pickled .*set \\[tool.mlguard.resources\\] factory = 'module:function'"):
+    with pytest.raises(CheckError, match=r"cannot be pickled .*set \[tool\.mlguard\.resources\] factory = 'module:function'"):
         _resources(model, {"resources__latency_ms__p50": "10000"})
 
 

@@ -92,9 +92,8 @@ def test_png_corruptions_keep_valid_crcs_and_change_what_they_name():
     numbers = lambda d: [int.from_bytes(b[:4], "big") for k, b in png_chunks(d) if k in (b"fcTL", b"fdAT")]  # noqa: E731
     assert numbers(apng) == list(range(len(numbers(apng)))) and numbers(shuffled)[1:] == [n + 7 for n in numbers(apng)[1:]]
     assert crcs_valid(shuffled)
-    with pytest.raises(SyntaxError, match="sequence"):
-        with Image.open(io.BytesIO(shuffled)) as image:
-            image.seek(1)
+    with pytest.raises(SyntaxError, match="sequence"), Image.open(io.BytesIO(shuffled)) as image:
+        image.seek(1)
 
 
 def test_bytes_inserted_and_deleted():

@@ -149,7 +149,7 @@ def test_exact_early_stop_gives_the_full_run_verdict(kind):
 def test_sequential_early_stop_reports_the_confidence_sequence():
     stop = EarlyStop("sequential", 0.5, 1000)
     n = next(n for n in range(20, 1000, 20) if stop.update(int(0.9 * n), n))
-    value, interval, method = stop.value_and_interval()
+    _value, interval, method = stop.value_and_interval()
     assert method == "confidence-sequence" and interval == confidence_sequence(int(0.9 * n), n) and interval[0] > 0.5
     assert stop.details(evaluations=n)["evaluations_saved"] == 1000 - n
     assert not EarlyStop("off", 0.5, 1000).update(900, 1000)

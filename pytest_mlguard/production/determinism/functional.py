@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from ...checks.base import CheckSpec, Measurement
+from ...checks.base import CheckSpec, Measurement, early_stop_measurement
 from ...contract.data import EvalData
 from ..compare import per_sample_diff
 from ..modes import in_each_mode
@@ -88,7 +88,7 @@ def rounding_tolerance(model: Model, x: np.ndarray) -> np.ndarray:
         return np.zeros(len(x))
     x = np.asarray(x, dtype=np.float32)
     size = max(1, int(getattr(model, "batch_size", len(x)) or len(x)))
-    parts = [np.asarray(model._scores(x[start : start + size])) for start in range(0, len(x), size)]  # noqa: SLF001 - the logits predict_proba turns into probabilities
+    parts = [np.asarray(model._scores(x[start : start + size])) for start in range(0, len(x), size)]  # model._scores: the logits predict_proba turns into probabilities
     scores = np.concatenate(parts)
     largest = np.abs(scores.reshape(len(x), -1).astype(np.float64)).max(axis=1)
     return 0.5 * ROUNDING_ULPS * _precision(model, scores) * np.where(np.isfinite(largest), largest, 0.0)
@@ -240,5 +240,5 @@ def _measure(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         if errors:
             message += f"\nconcurrent requests raised: {errors[0]}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
     if stopper is not None:
-        return stopper.measurement(details, message, per_sample=per_sample)
+        return early_stop_measurement(stopper, details, message, per_sample=per_sample)
     return Measurement(value=float(matched.mean()), n=n, details=details, message=message, successes=int(matched.sum()), evaluations=per_sample * n)

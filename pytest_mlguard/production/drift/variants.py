@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...checks.base import CheckSpec, Measurement
+from ...checks.base import CheckSpec, Measurement, early_stop_measurement
 from ...errors import CheckError, NotApplicable
 from ..compare import PrefixPredictions, compare_predictions, thread_count
 from ..modes import in_each_mode, in_mode
@@ -96,7 +96,7 @@ def variant_model(model: TorchModel, variant: str, x: np.ndarray) -> CallableMod
                 dynamic = ({0: torch.export.Dim("batch")},)
                 exported = torch.export.export(model.module, (example,), dynamic_shapes=dynamic)
                 return _deployed(model, exported.module(), model.active_device)
-        except Exception as exc:  # noqa: BLE001 - the reason the model cannot be deployed that way
+        except Exception as exc:  # any failure: the reason the model cannot be deployed that way
             raise CheckError(f"the model cannot be deployed with {variant}: {type(exc).__name__}: {exc}") from exc
         if variant == "int8":
             try:
@@ -230,4 +230,4 @@ def _measure(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         )
     if stopper is None:  # max_proba_diff: the largest difference over every sample
         return Measurement(value=float(np.nan if largest is None else largest), n=n, details=details, message=message)
-    return stopper.measurement(details, message)
+    return early_stop_measurement(stopper, details, message)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...checks.base import CheckResult, CheckSpec, Measurement
+from ...checks.base import CheckResult, CheckSpec, Measurement, early_stop_measurement
 from ...errors import CheckError, MlguardError, NotApplicable
 
 if TYPE_CHECKING:
@@ -395,4 +395,4 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     stopper = comparison.get("stopper")
     if stopper is None:
         return Measurement(value=float(value), n=data.n, details=details, message=message)
-    return stopper.measurement(details, message)
+    return early_stop_measurement(stopper, details, message)

@@ -44,10 +44,10 @@ def _pickle_model(model: Model, path: Path) -> None:
 
     sent = copy.copy(model)
     if hasattr(sent, "_active_device"):  # not inside running() over there
-        sent._active_device = None  # type: ignore[attr-defined]
+        sent._active_device = None
     try:
         payload = cloudpickle.dumps(sent)
-    except Exception as exc:  # noqa: BLE001 - any pickling failure gets the same advice
+    except Exception as exc:  # any pickling failure gets the same advice
         raise CheckError(
             f"the resources checks run the model in a separate process, and model {model.name!r} cannot be pickled "
             f"({type(exc).__name__}: {exc}); set [tool.mlguard.resources] factory = 'module:function' to a function "
