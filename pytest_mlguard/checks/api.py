@@ -69,12 +69,12 @@ def check_spec(check_id: str, settings: Settings) -> tuple[Family, CheckSpec]:
         InvalidArgument: not a check id, an unknown family, or a check its family cannot make;
             the message names what was given and what is expected.
     """
-    from .registry import FAMILIES
+    from .registry import families
 
     family_name, name = parse_check_id(check_id)
-    family = next((f for f in FAMILIES if f.name == family_name), None)
+    family = next((f for f in families() if f.name == family_name), None)
     if family is None:
-        known = ", ".join(f.name for f in FAMILIES)
+        known = ", ".join(f.name for f in families())
         raise InvalidArgument.expected(f"a check id whose family is one of {known}", "check_id", check_id)
     try:
         return family, family.spec(name, settings)
@@ -127,13 +127,13 @@ def check_model(
     """
     from ..contract.declaration import check_declaration, probe_model
     from .evaluation import Evaluation
-    from .registry import FAMILIES
+    from .registry import families
 
     resolved = resolve_settings(settings)
     extras = dict(extras or {})
     if checks is None:
         given = {"model", "data", *(("pipeline",) if pipeline is not None else ()), *extras}
-        planned = [(f, spec) for f in FAMILIES if set(f.needs) <= given for spec in f.planned(resolved)]
+        planned = [(f, spec) for f in families() if set(f.needs) <= given for spec in f.planned(resolved)]
     else:
         ids = [checks] if isinstance(checks, str) else list(checks) if isinstance(checks, Iterable) else None
         if ids is None:

@@ -114,9 +114,9 @@ class VerdictRules:
     @classmethod
     def from_settings(cls, settings: Settings) -> VerdictRules:
         """The rules of a run under ``settings``: ``checks`` counts what the suite plans for one model."""
-        from .registry import FAMILIES
+        from .registry import families
 
-        planned = sum(len(family.planned(settings)) for family in FAMILIES)
+        planned = sum(len(family.planned(settings)) for family in families())
         return cls(
             settings.get("verdict.confidence"),
             settings.get("verdict.interval"),
@@ -372,17 +372,44 @@ class Family:
             weights, data and settings.
         machine: whether results depend on the machine (latency, thread counts, CPU arithmetic):
             the cache key then holds the machine's identity and torch's thread count.
+
+    What budgets, reports and the plugin read from a family (the defaults suit a small family that
+    measures something cheap; see docs/extending.md):
+
+    Attributes:
+        rank: where its checks run under ``--mlguard-budget`` (lower first); ``rank_of(spec)`` may
+            give a check its own place (``None``: the family's).
+        sampled: whether a budget may run its checks on fewer samples (``evaluation.sample_limit``).
+        prior_forwards: cost of a check per sample, in forward passes, until one has been timed;
+            ``None``: a check costs ``prior_seconds`` until one has been timed.
+        work: forward passes per sample of a check, where they differ from check to check (attacks).
+        samples: ``(spec, n) -> samples`` a check runs on, where not the evaluation's ``n``.
+        prior_seconds: seconds of a check until one has been timed (``prior_forwards`` unset).
+        shared: whether its checks share one measurement: the first pays for all.
+        rerun: whether a gate that compares robustness runs its checks again on both models.
+        hooks: dotted name of a module of pytest hooks (report and terminal sections, such as
+            ``pytest_mlguard_report``), registered as a plugin when the family is in the run.
     """
 
     name: str
     keys: tuple[Key, ...]
     plan: Callable[[Settings], list[CheckSpec]]
-    run: str
+    run: str | RunFunction
     needs: tuple[str, ...] = ("model", "data")
     doc: str = ""
     make: Callable[[str | None, Settings], CheckSpec] | None = None
     cacheable: bool = True
     machine: bool = False
+    rank: int = 6
+    rank_of: Callable[[CheckSpec], int | None] | None = None
+    sampled: bool = False
+    prior_forwards: float | None = None
+    work: Callable[[CheckSpec], float] | None = None
+    samples: Callable[[CheckSpec, int], int] | None = None
+    prior_seconds: float = 1.0
+    shared: bool = False
+    rerun: bool = False
+    hooks: str | None = None
 
     @property
     def all_keys(self) -> tuple[Key, ...]:
@@ -403,5 +430,12 @@ class Family:
         raise KeyError(f"no check {self.name}[{name}]; expected one of {known}")
 
     def runner(self) -> RunFunction:
+        if callable(self.run):
+            return self.run
         module, _, function = self.run.partition(":")
         return getattr(importlib.import_module(module), function)
+
+    def check_rank(self, spec: CheckSpec) -> int:
+        """Where ``spec`` runs under a budget: lower first."""
+        own = self.rank_of(spec) if self.rank_of is not None else None
+        return self.rank if own is None else own

@@ -45,12 +45,15 @@ SCHEMA = "pytest-mlguard/report/1"
 #: what the node id of every item of the built-in suite holds: ``<dir>/conftest.py::mlguard::<check>``
 SUITE_NODE = "::mlguard::"
 
-_FAMILY_ORDER = ("contract", "accuracy", "corruption", "attack", "calibration", "inputs", "resources", "determinism", "drift", "gate")
 
 
 def family_rank(family: str) -> int:
-    """A family's place in the suite's order (families the suite does not know come last)."""
-    return _FAMILY_ORDER.index(family) if family in _FAMILY_ORDER else len(_FAMILY_ORDER)
+    """A family's place in the registry's order (:func:`~pytest_mlguard.checks.registry.families`;
+    families the run does not know come last)."""
+    from ..checks.registry import families
+
+    order = [f.name for f in families()]
+    return order.index(family) if family in order else len(order)
 
 
 def custom_test(check: Mapping[str, Any]) -> str | None:
