@@ -49,7 +49,23 @@ def _run(spec: CheckSpec, evaluation) -> Measurement:
     cut = evaluation.data.x.copy()
     cut[:, spec.param("tokens") :] = 0
     correct = evaluation.model.predict_proba(cut).argmax(axis=1) == evaluation.data.y
-    return Measurement(value=float(correct.mean()), n=len(correct), clean=evaluation.clean_accuracy(), successes=int(correct.sum()))
+    return Measurement(
+        value=float(correct.mean()), n=len(correct), clean=evaluation.clean_accuracy(), successes=int(correct.sum()), details={"tokens": spec.param("tokens")}
+    )
+
+
+def _plots(model: str, checks: list[dict]) -> list[dict]:
+    """report.html's figure of the family: accuracy against the tokens kept (matplotlib, imported here)."""
+    from matplotlib.figure import Figure
+
+    from pytest_mlguard.reporting.plots import png_base64
+
+    points = sorted((check["details"]["tokens"], check["value"]) for check in checks)
+    figure = Figure(figsize=(5, 3), layout="constrained")
+    axes = figure.subplots()
+    axes.plot([n for n, _ in points], [v for _, v in points], marker="o")
+    axes.set(xlabel="tokens kept", ylabel="accuracy", title=f"{model}: accuracy on cut reviews")
+    return [{"png": png_base64(figure), "alt": f"accuracy against review length of {model}", "caption": "Accuracy on reviews cut to their first N tokens."}]
 
 
 TEXT_LENGTH = Family(
@@ -60,6 +76,7 @@ TEXT_LENGTH = Family(
     ),
     plan=_plan,
     run=_run,
+    plots=_plots,
     doc="accuracy on reviews cut to their first N tokens",
 )
 

@@ -373,22 +373,19 @@ class Family:
         machine: whether results depend on the machine (latency, thread counts, CPU arithmetic):
             the cache key then holds the machine's identity and torch's thread count.
 
-    What budgets, reports and the plugin read from a family (the defaults suit a small family that
-    measures something cheap; see docs/extending.md):
+    What budgets, reports and the plugin read from it (defaults suit a small, cheap family; docs/extending.md):
 
     Attributes:
-        rank: where its checks run under ``--mlguard-budget`` (lower first); ``rank_of(spec)`` may
-            give a check its own place (``None``: the family's).
+        rank: where its checks run under ``--mlguard-budget`` (lower first); ``rank_of(spec)``: a check's own.
         sampled: whether a budget may run its checks on fewer samples (``evaluation.sample_limit``).
-        prior_forwards: cost of a check per sample, in forward passes, until one has been timed;
-            ``None``: a check costs ``prior_seconds`` until one has been timed.
-        work: forward passes per sample of a check, where they differ from check to check (attacks).
-        samples: ``(spec, n) -> samples`` a check runs on, where not the evaluation's ``n``.
-        prior_seconds: seconds of a check until one has been timed (``prior_forwards`` unset).
-        shared: whether its checks share one measurement: the first pays for all.
-        rerun: whether a gate that compares robustness runs its checks again on both models.
-        hooks: dotted name of a module of pytest hooks (report and terminal sections, such as
-            ``pytest_mlguard_report``), registered as a plugin when the family is in the run.
+        prior_forwards: a check's cost per sample in forward passes until one is timed (``None``: ``prior_seconds``).
+        work: forward passes per sample where they differ by check (attacks); ``samples``: ``(spec, n) -> samples``.
+        prior_seconds: seconds of a check until one is timed, without ``prior_forwards``.
+        shared: whether its checks share one measurement (the first pays for all).
+        rerun: whether a gate that compares robustness reruns its checks on both models.
+        hooks: dotted name of a module of pytest hooks (report and terminal sections), registered with it.
+        plots: ``(model, checks) -> [{"png", "alt", "caption"}]`` (or ``"module:function"``): report.html's
+            figures of its checks of one model, drawn after the built-in ones.
     """
 
     name: str
@@ -410,6 +407,7 @@ class Family:
     shared: bool = False
     rerun: bool = False
     hooks: str | None = None
+    plots: str | Callable[[str, list[Mapping[str, Any]]], list[dict[str, str]]] | None = None
 
     @property
     def all_keys(self) -> tuple[Key, ...]:
@@ -433,6 +431,13 @@ class Family:
         if callable(self.run):
             return self.run
         module, _, function = self.run.partition(":")
+        return getattr(importlib.import_module(module), function)
+
+    def plotter(self) -> Callable[[str, list[Mapping[str, Any]]], list[dict[str, str]]] | None:
+        """The family's :attr:`plots` function, imported if named, or ``None``."""
+        if self.plots is None or callable(self.plots):
+            return self.plots
+        module, _, function = self.plots.partition(":")
         return getattr(importlib.import_module(module), function)
 
     def check_rank(self, spec: CheckSpec) -> int:

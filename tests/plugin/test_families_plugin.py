@@ -135,4 +135,6 @@ def test_the_custom_family_example_runs_as_the_readme_says(pytester):
     report = json.loads((output / "report.json").read_text())
     assert [c["id"] for c in report["checks"] if c["family"] == "text_length"] == ["text_length[first-12]", "text_length[first-4]", "text_length[first-8]"]
     assert "text_length" in report["score_components"]["sentiment"]["components"]
-    assert (output / "badge-text_length.svg").exists() and "text_length[first-8]" in (output / "report.html").read_text()
+    html = (output / "report.html").read_text()
+    assert (output / "badge-text_length.svg").exists() and "text_length[first-8]" in html
+    assert 'data-plot="text_length"' in html  # the family's figure (Family.plots)
