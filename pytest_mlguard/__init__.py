@@ -3,7 +3,7 @@ into test failures.
 
 The public API is imported lazily (PEP 562), so that pytest loading the plugin stays cheap::
 
-    from pytest_mlguard import TorchModel, EvalData, Pipeline
+    from pytest_mlguard import TorchModel, EvalData, Pipeline, check_model
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from .checks.api import check_model
     from .checks.base import CheckResult
     from .contract import CallableModel, EvalData, Model, Pipeline, SklearnModel, TorchModel
     from .fixture import MlguardFixture
@@ -48,6 +49,7 @@ __all__ = [
     "SklearnModel",
     "TorchModel",
     "__version__",
+    "check_model",
 ]
 
 _LAZY = {
@@ -59,6 +61,7 @@ _LAZY = {
     "Pipeline": "pytest_mlguard.contract",
     "SklearnModel": "pytest_mlguard.contract",
     "TorchModel": "pytest_mlguard.contract",
+    "check_model": "pytest_mlguard.checks.api",
 }
 
 

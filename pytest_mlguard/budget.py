@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .checks.base import Family, registered_family
 from .config.parse import invalid, parse_number, parse_optional
 from .config.settings import Key
 
@@ -45,16 +46,10 @@ if TYPE_CHECKING:
 __all__ = [
     "BUDGET_KEYS",
     "Budget",
-    "FAMILY_RANK",
     "INPUTS_PRIOR_SECONDS",
     "Limits",
     "MIN_SAMPLES",
-    "PRIOR_FORWARDS",
-    "PRIOR_SECONDS",
-    "RERUN",
-    "RESOURCES_PRIOR_SECONDS",
-    "SAMPLED",
-    "SHARED",
+    "family_of",
     "parse_duration",
     "rank",
     "run_failure",
@@ -86,22 +81,8 @@ BUDGET_KEYS = (
 
 #: a check cut to fewer samples than this is not worth running: it is cut instead
 MIN_SAMPLES = 30
-#: order of the families under a budget (lower first); families not named run last
-FAMILY_RANK = {"contract": 0, "accuracy": 0, "calibration": 1, "corruption": 3, "attack": 4, "inputs": 5, "determinism": 5, "drift": 5, "gate": 5, "resources": 7}
-#: families whose checks run on a number of samples a budget can shorten
-SAMPLED = ("corruption", "attack", "determinism")
-#: prior cost per sample in forward passes, until a check of the family has been timed
-PRIOR_FORWARDS = {"accuracy": 0.0, "calibration": 0.0, "determinism": 50.0, "drift": 10.0, "gate": 2.0, "corruption": 8.0}
-#: prior seconds of a check measured in seconds rather than samples, until one is timed
-PRIOR_SECONDS = 1.0
-#: prior seconds of the resources measurement (a worker process: start-up, latency requests, throughput runs)
-RESOURCES_PRIOR_SECONDS = 3.0
 #: prior seconds of an inputs check, until one is timed
 INPUTS_PRIOR_SECONDS = 3.0
-#: families whose checks share one measurement (a memo): the first check of the family pays for all
-SHARED = ("resources", "gate")
-#: the families a gate that compares robustness runs again, on the candidate and on the baseline
-RERUN = ("accuracy", "calibration", "corruption", "attack")
 
 
 def parse_duration(value: Any, key: str, where: str) -> float:
@@ -123,16 +104,15 @@ def parse_duration(value: Any, key: str, where: str) -> float:
     return seconds
 
 
+def family_of(name: str) -> Family:
+    """The run's family ``name``, whose declaration says what its checks cost (``Family.rank``,
+    ``sampled``, ``prior_forwards``, ...); the defaults of a :class:`Family` for a name not registered."""
+    return registered_family(name)
+
+
 def rank(spec: CheckSpec) -> int:
-    """Where a check runs under a budget: lower first."""
-    base = FAMILY_RANK.get(spec.family, 6)
-    if spec.family == "inputs" and spec.param("kind") not in ("corpus", "compression"):
-        return 8  # searches last: they can use any time, so they take what the other checks leave
-    if spec.family == "attack" and spec.param("eps") is None:
-        return 6  # sweeps and minimal attacks: several attacks' worth each
-    if spec.family == "calibration" and spec.param("source") is not None:
-        return 2  # garbage inputs: one model pass per source
-    return base
+    """Where a check runs under a budget: lower first (``Family.rank``, or ``Family.rank_of(spec)``)."""
+    return family_of(spec.family).check_rank(spec)
 
 
 @dataclass
@@ -193,19 +173,17 @@ class Budget:
 
     # -- estimates ------------------------------------------------------------------------------
     def _samples(self, spec: CheckSpec, n: int) -> int:
-        if spec.family == "attack" and spec.param("samples"):
-            return min(n, int(spec.param("samples")))
-        if spec.family == "calibration" and spec.param("source") is not None:
-            return int(spec.param("samples") or n)
-        return n
+        samples = family_of(spec.family).samples
+        return n if samples is None else samples(spec, n)
 
     def _unit(self, spec: CheckSpec) -> float:
-        """Work per sample: forward-equivalents for an attack (a gradient counts as two), 1 otherwise."""
-        return _attack_forwards(spec) if spec.family == "attack" else 1.0
+        """Work per sample: the family's ``work`` (an attack's forward-equivalents: a gradient counts as two), else 1."""
+        work = family_of(spec.family).work
+        return 1.0 if work is None else work(spec)
 
     def _prior_slope(self, family: str) -> float | None:
         """Seconds per unit of work from the throughput alone, before a check of ``family`` is timed."""
-        forwards = 1.0 if family == "attack" else PRIOR_FORWARDS.get(family)
+        forwards = family_of(family).prior_forwards
         return None if forwards is None or self.throughput is None else forwards / self.throughput
 
     def cost(self, family: str) -> tuple[float, float] | None:
@@ -262,15 +240,16 @@ class Budget:
             if spec.param("kind") in ("corpus", "compression"):  # a file or a curve point at a time: timed like others
                 return self.per_check.get(f"inputs:{spec.param('kind')}", INPUTS_PRIOR_SECONDS)
             return min(self.inputs_seconds, INPUTS_PRIOR_SECONDS) if self.searches(spec) else 0.0
-        if spec.family in SHARED and spec.family in self.per_check:
+        declared = family_of(spec.family)
+        if declared.shared and spec.family in self.per_check:
             return 0.0  # the family's measurement is made: the checks after the first read it
         if spec.family == "gate" and _gate_reruns(spec):  # the planned robustness checks, on both models
             compare = tuple(spec.param("compare") or ())  # gate.compare: the families or checks it reruns
-            rerun = {s.id: s for s in self.planned.values() if s.family in RERUN and (not compare or s.family in compare or s.id in compare)}
+            rerun = {s.id: s for s in self.planned.values() if family_of(s.family).rerun and (not compare or s.family in compare or s.id in compare)}
             return 2.0 * sum(self.estimate(s, n) for s in rerun.values()) + (self._prior_slope("gate") or 0.0) * n
         per_sample = self.seconds_per_sample(spec)
         if per_sample is None:
-            return self.per_check.get(spec.family, RESOURCES_PRIOR_SECONDS if spec.family == "resources" else PRIOR_SECONDS)
+            return self.per_check.get(spec.family, declared.prior_seconds)
         return self.fixed_seconds(spec) + per_sample * self._samples(spec, n) * self.used.get(spec.family, 1.0)
 
     def searches(self, spec: CheckSpec) -> bool:
@@ -288,7 +267,7 @@ class Budget:
         part of them that input searches take, and how many searches there are."""
         total, shared, searching, searches = 0.0, set(), 0.0, 0
         for node, spec in self.pending.items():
-            if node == nodeid or (spec.family in SHARED and spec.family in shared):
+            if node == nodeid or (family_of(spec.family).shared and spec.family in shared):
                 continue
             shared.add(spec.family)
             estimate = self.estimate(spec, n)
@@ -308,7 +287,7 @@ class Budget:
         reason = None
         if left <= 0:
             reason = f"the budget of {self.seconds:g} s was spent"
-        elif spec.family in SAMPLED:
+        elif family_of(spec.family).sampled:
             per_sample = self.seconds_per_sample(spec) or 0.0
             full = self._samples(spec, n)
             least = min(MIN_SAMPLES, full)
@@ -337,13 +316,14 @@ class Budget:
         self.pending.pop(nodeid, None)
         if result is None:
             return
-        used = result.n if spec.family in SAMPLED or spec.family in PRIOR_FORWARDS else 0
+        declared = family_of(spec.family)
+        used = result.n if declared.sampled or declared.prior_forwards is not None else 0
         planned = limits.samples if limits is not None and limits.samples is not None else self._samples(spec, n)
-        if used > 0 and spec.family in SAMPLED:
+        if used > 0 and declared.sampled:
             previous_share = self.used.get(spec.family)
             share = min(1.0, used / max(1, planned))
             self.used[spec.family] = share if previous_share is None else 0.5 * (previous_share + share)
-        if spec.family in SHARED:
+        if declared.shared:
             self.per_check.setdefault(spec.family, seconds)  # the first pays for the family's measurement
         elif spec.family == "inputs":
             if spec.param("kind") in ("corpus", "compression"):
@@ -397,19 +377,3 @@ def run_failure(summary: Mapping[str, int], *, max_cut: float, where: str, budge
 def _gate_reruns(spec: CheckSpec) -> bool:
     """Whether a gate check compares robustness, which runs the robustness checks on both models."""
     return spec.name == "robustness" or "robustness" in (spec.param("gated") or ())
-
-
-def _attack_forwards(spec: CheckSpec) -> float:
-    """Forward-equivalents per sample of an attack check (a gradient counts as two forwards)."""
-    params = dict(spec.param("params") or ())
-    name = spec.param("attack")
-    if name == "fgsm":
-        per_eps = 4.0
-    elif name in ("square", "hopskipjump"):
-        per_eps = float(params.get("queries") or 1000) / 4  # success ends most searches well before the budget
-    elif name in ("deepfool", "cw"):
-        per_eps = 3.0 * float(params.get("max_iter") or params.get("steps") or 50)
-    else:
-        per_eps = 3.0 * float(params.get("steps") or 10) + 2
-    sweep = spec.param("sweep") if spec.param("eps") is None and name not in ("deepfool", "cw") else None
-    return per_eps * (len(sweep) if sweep else 1)

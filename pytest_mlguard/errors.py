@@ -51,11 +51,13 @@ class InvalidArgument(MlguardError, ValueError):
 class ConfigError(InvalidArgument):
     """An invalid setting; the plugin turns it into a ``pytest.UsageError``.
 
-    ``key`` and ``expectation`` are set where one key's value is invalid (``config.parse.invalid``).
+    ``key`` and ``expectation`` are set where one key's value is invalid (``config.parse.invalid``);
+    ``unknown`` where a setting's name is unknown.
     """
 
     key: str | None = None
     expectation: str | None = None  # not `expected`, which would hide InvalidArgument.expected()
+    unknown: str | None = None  # the name of an unknown setting
 
 
 class ContractError(InvalidArgument):

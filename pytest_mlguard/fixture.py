@@ -13,13 +13,13 @@ Example (in a project's tests)::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from .checks.api import check_spec, parse_check_id, run_checks
 from .checks.base import CheckResult, CheckSpec
 from .config.parse import Threshold
 from .errors import InvalidArgument
@@ -30,16 +30,6 @@ if TYPE_CHECKING:
     from .contract import EvalData, Model, Pipeline
 
 __all__ = ["MlguardFixture", "parse_check_id"]
-
-_CHECK_ID = re.compile(r"(?P<family>[a-z_]+)(?:\[(?P<name>.+)\])?")
-
-
-def parse_check_id(check_id: str) -> tuple[str, str | None]:
-    """``"corruption[gaussian_noise-3]"`` -> ``("corruption", "gaussian_noise-3")``."""
-    match = _CHECK_ID.fullmatch(check_id.strip()) if isinstance(check_id, str) else None
-    if not match:
-        raise InvalidArgument.expected("a check id such as 'accuracy' or 'corruption[gaussian_noise-3]'", "check_id", check_id)
-    return match.group("family"), match.group("name")
 
 
 class MlguardFixture:
@@ -125,26 +115,19 @@ class MlguardFixture:
 
     # -- checks ----------------------------------------------------------------------------------
     def _spec(self, family_name: str, name: str | None) -> CheckSpec:
-        from .checks.registry import family
-
-        try:
-            return family(family_name).spec(name, self.settings)
-        except KeyError as exc:
-            raise InvalidArgument(str(exc.args[0])) from None
+        return check_spec(f"{family_name}[{name}]" if name else family_name, self.settings)[1]
 
     def measure(self, check_id: str, *, floor: Any = None, ceiling: Any = None) -> CheckResult:
-        """Run a check as the suite does and return its result, without asserting."""
-        from .checks.registry import family
-
-        family_name, name = parse_check_id(check_id)
-        spec = self._spec(family_name, name)
+        """Run a check as the suite does (:func:`pytest_mlguard.check_model`'s way, on this test's
+        evaluation) and return its result, without asserting."""
+        family, spec = check_spec(check_id, self.settings)
         if floor is not None and ceiling is not None:
             raise InvalidArgument("Expected floor or ceiling, not both")
         if floor is not None or ceiling is not None:
             kind: Literal["floor", "ceiling"] = "floor" if floor is not None else "ceiling"
             threshold = Threshold.parse(floor if floor is not None else ceiling, kind, f"mlguard.check({check_id!r})")
             spec = CheckSpec(spec.family, spec.name, spec.metric, threshold, kind, spec.params, spec.keywords)
-        return self.evaluation.run(family(family_name), spec)
+        return run_checks(self.evaluation, [(family, spec)])[0]
 
     def check(self, check_id: str, *, floor: Any = None, ceiling: Any = None) -> CheckResult:
         """Run a check, record it in the report, and raise ``AssertionError`` if it fails.

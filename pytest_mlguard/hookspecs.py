@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .checks.base import CheckResult, CheckSpec
+    from collections.abc import Sequence
+
+    from .checks.base import CheckResult, CheckSpec, Family
+
+
+@pytest.hookspec
+def pytest_mlguard_families(config: pytest.Config) -> Sequence[Family] | Family | None:
+    """Called in ``pytest_configure`` (conftest.py files of the command line's paths and plugins):
+    return the families to add to the run, as :class:`~pytest_mlguard.checks.base.Family` objects
+    (docs/extending.md). Installed packages may use the ``pytest_mlguard.families`` entry-point group."""
 
 
 @pytest.hookspec

@@ -68,14 +68,15 @@ def pytest_configure(config: pytest.Config) -> None:
     # itself, as pytest-xdist's DSession takes its own
     config.pluginmanager.register(session, "mlguard-session")
     session.catch_signals()
-    from .corruptions import report as corruption_report
-
-    config.pluginmanager.register(corruption_report, "mlguard-corruption-report")
+    session.register_family_hooks()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if SESSION_KEY in config.stash:
         session_of(config).release_signals()
+    from .checks.registry import use_families
+
+    use_families(())  # a conftest's families belong to its run
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:

@@ -97,7 +97,13 @@ def check_settings(config: pytest.Config, options: Any) -> None:
     from .config.profiles import BUILTIN_PROFILES
 
     keys = all_keys()
-    resolve(cli=cli_values(config, options), files=file_sources(config, keys), keys=keys, profiles=BUILTIN_PROFILES)
+    try:
+        resolve(cli=cli_values(config, options), files=file_sources(config, keys), keys=keys, profiles=BUILTIN_PROFILES)
+    except ConfigError as exc:
+        if exc.unknown is None:
+            raise
+        # a name not known yet may be a setting of a family a conftest.py adds (pytest_mlguard_families):
+        # it is checked in pytest_configure, once the conftest files are loaded
 
 
 def file_sources(config: pytest.Config, keys: Any) -> list[Source]:
@@ -135,6 +141,7 @@ class MlguardSession:
         self._started = LOADED  # --mlguard-budget counts from the plugin's import, early in pytest's start
         self.config = config
         self.enabled: bool = bool(config.getoption("mlguard"))
+        self.families = self._add_families()
         self.keys = all_keys()
         self._cli = cli_values(config)
         self._files = file_sources(config, self.keys)
@@ -159,6 +166,33 @@ class MlguardSession:
             self._check_output()
         self._start_run()
         self._open_cache()
+
+    def _add_families(self) -> tuple[Family, ...]:
+        """Every family of the run: the registry's, with those the ``pytest_mlguard_families`` hooks
+        return (a ``ConfigError`` naming the hook's plugin for anything but families)."""
+        from .checks.registry import as_families, families, use_families
+        from .errors import InvalidArgument
+
+        added: list[Family] = []
+        try:
+            for impl in reversed(self.config.pluginmanager.hook.pytest_mlguard_families.get_hookimpls()):
+                where = f"pytest_mlguard_families of {impl.plugin_name}"
+                added += as_families(impl.function(**dict.fromkeys(impl.argnames, self.config)), where)
+            use_families(added)
+        except ConfigError:
+            raise
+        except InvalidArgument as exc:
+            raise ConfigError(str(exc)) from None
+        return families()
+
+    def register_family_hooks(self) -> None:
+        """Register each family's module of pytest hooks (``Family.hooks``: report and terminal sections)."""
+        import importlib
+
+        for family in self.families:
+            name = f"mlguard-{family.name}-hooks"
+            if family.hooks and self.config.pluginmanager.get_plugin(name) is None:
+                self.config.pluginmanager.register(importlib.import_module(family.hooks), name)
 
     def _check_output(self) -> None:
         """Stop now, with a usage error, if the report cannot be written where the settings say."""

@@ -144,9 +144,9 @@ def _measure(session: Any, nodeid: str, family: Family, spec: CheckSpec, values:
 def _suite_class(session: Any, with_pipeline: bool) -> type:
     attributes: dict[str, Any] = {"__doc__": "The built-in mlguard suite."}
     by_family: dict[str, list[CheckSpec]] = {}
-    from .checks.registry import FAMILIES
+    from .checks.registry import families
 
-    for family in FAMILIES:
+    for family in families():
         if "pipeline" in family.needs and not with_pipeline:
             continue
         checks = session.plan(family)

@@ -31,5 +31,8 @@ FAMILY = Family(
     ),
     plan=_plan,
     run="pytest_mlguard.accuracy.functional:run_check",
+    rank=0,
+    prior_forwards=0.0,  # the clean predictions, made once for every check
+    rerun=True,
     doc="clean top-1 accuracy against a floor",
 )

@@ -46,7 +46,7 @@ from ..config.parse import (
 from ..config.settings import Key, Settings
 from .registry import ATTACKS, AttackId, parse_attack_id, parse_attack_params, parse_eps
 
-__all__ = ["FAMILY", "UnsoundEvaluationWarning"]
+__all__ = ["FAMILY", "UnsoundEvaluationWarning", "attack_forwards"]
 
 
 class UnsoundEvaluationWarning(UserWarning):
@@ -182,6 +182,22 @@ def _plan(settings: Settings) -> list[CheckSpec]:
     return [_make(text, settings) for text in settings.get("attack.checks")]
 
 
+def attack_forwards(spec: CheckSpec) -> float:
+    """Forward-equivalents per sample of an attack check (a gradient counts as two forwards)."""
+    params = dict(spec.param("params") or ())
+    name = spec.param("attack")
+    if name == "fgsm":
+        per_eps = 4.0
+    elif name in ("square", "hopskipjump"):
+        per_eps = float(params.get("queries") or 1000) / 4  # success ends most searches well before the budget
+    elif name in ("deepfool", "cw"):
+        per_eps = 3.0 * float(params.get("max_iter") or params.get("steps") or 50)
+    else:
+        per_eps = 3.0 * float(params.get("steps") or 10) + 2
+    sweep = spec.param("sweep") if spec.param("eps") is None and name not in ("deepfool", "cw") else None
+    return per_eps * (len(sweep) if sweep else 1)
+
+
 FAMILY = Family(
     name="attack",
     keys=(
@@ -228,5 +244,12 @@ FAMILY = Family(
     plan=_plan,
     make=_make,
     run="pytest_mlguard.attacks.run:run_check",
+    rank=4,
+    rank_of=lambda spec: 6 if spec.param("eps") is None else None,  # sweeps and minimal attacks: several attacks' worth each
+    sampled=True,
+    prior_forwards=1.0,  # per forward-equivalent of work
+    work=attack_forwards,
+    samples=lambda spec, n: min(n, int(spec.param("samples"))) if spec.param("samples") else n,
+    rerun=True,
     doc="robust accuracy under ART attacks (FGSM, PGD, AutoAttack, Square; DeepFool, CW, HopSkipJump) against a floor",
 )

@@ -147,5 +147,10 @@ FAMILY = Family(
     plan=_plan,
     make=_make,
     run="pytest_mlguard.calibration.run:run_check",
+    rank=1,
+    rank_of=lambda spec: 2 if spec.param("source") is not None else None,  # garbage inputs: one model pass per source
+    prior_forwards=0.0,  # the clean predictions, made once for every check
+    samples=lambda spec, n: int(spec.param("samples") or n) if spec.param("source") is not None else n,
+    rerun=True,
     doc="calibration (ECE, MCE, Brier, NLL) and overconfidence on garbage inputs, each against a ceiling",
 )

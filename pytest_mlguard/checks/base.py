@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -371,17 +371,42 @@ class Family:
             weights, data and settings.
         machine: whether results depend on the machine (latency, thread counts, CPU arithmetic):
             the cache key then holds the machine's identity and torch's thread count.
+
+    What budgets, reports and the plugin read from it (defaults suit a small, cheap family; docs/extending.md):
+
+    Attributes:
+        rank: where its checks run under ``--mlguard-budget`` (lower first); ``rank_of(spec)``: a check's own.
+        sampled: whether a budget may run its checks on fewer samples (``evaluation.sample_limit``).
+        prior_forwards: a check's cost per sample in forward passes until one is timed (``None``: ``prior_seconds``).
+        work: forward passes per sample where they differ by check (attacks); ``samples``: ``(spec, n) -> samples``.
+        prior_seconds: seconds of a check until one is timed, without ``prior_forwards``.
+        shared: whether its checks share one measurement (the first pays for all).
+        rerun: whether a gate that compares robustness reruns its checks on both models.
+        hooks: dotted name of a module of pytest hooks (report and terminal sections), registered with it.
+        plots: ``(model, checks) -> [{"png", "alt", "caption"}]`` (or ``"module:function"``): report.html's
+            figures of its checks of one model, drawn after the built-in ones.
     """
 
     name: str
     keys: tuple[Key, ...]
     plan: Callable[[Settings], list[CheckSpec]]
-    run: str
+    run: str | RunFunction
     needs: tuple[str, ...] = ("model", "data")
     doc: str = ""
     make: Callable[[str | None, Settings], CheckSpec] | None = None
     cacheable: bool = True
     machine: bool = False
+    rank: int = 6
+    rank_of: Callable[[CheckSpec], int | None] | None = None
+    sampled: bool = False
+    prior_forwards: float | None = None
+    work: Callable[[CheckSpec], float] | None = None
+    samples: Callable[[CheckSpec, int], int] | None = None
+    prior_seconds: float = 1.0
+    shared: bool = False
+    rerun: bool = False
+    hooks: str | None = None
+    plots: str | Callable[[str, list[Mapping[str, Any]]], list[dict[str, str]]] | None = None
 
     @property
     def all_keys(self) -> tuple[Key, ...]:
@@ -402,8 +427,22 @@ class Family:
         raise KeyError(f"no check {self.name}[{name}]; expected one of {known}")
 
     def runner(self) -> RunFunction:
+        if callable(self.run):
+            return self.run
         module, _, function = self.run.partition(":")
         return getattr(importlib.import_module(module), function)
+
+    def plotter(self) -> Callable[[str, list[Mapping[str, Any]]], list[dict[str, str]]] | None:
+        """The family's :attr:`plots` function, imported if named, or ``None``."""
+        if self.plots is None or callable(self.plots):
+            return self.plots
+        module, _, function = self.plots.partition(":")
+        return getattr(importlib.import_module(module), function)
+
+    def check_rank(self, spec: CheckSpec) -> int:
+        """Where ``spec`` runs under a budget: lower first."""
+        own = self.rank_of(spec) if self.rank_of is not None else None
+        return self.rank if own is None else own
 
 
 def early_stop_measurement(stop: EarlyStop, details: dict[str, Any], message: str, *, per_sample: int = 1) -> Measurement:
@@ -426,3 +465,25 @@ def early_stop_measurement(stop: EarlyStop, details: dict[str, Any], message: st
         evaluations=per_sample * stop.n,
         evaluations_saved=per_sample * (stop.total - stop.n),
     )
+
+
+#: the run's families by name, in the registry's order: :func:`~pytest_mlguard.checks.registry.families`
+#: keeps it, for the modules below the registry (the budget, report.html) that read what a family declares
+_registered: dict[str, Family] = {}
+
+
+def register_families(found: Iterable[Family]) -> None:
+    """Make ``found`` the run's families (the registry's to call)."""
+    _registered.clear()
+    _registered.update((family.name, family) for family in found)
+
+
+def registered_families() -> tuple[Family, ...]:
+    """The run's families, in the registry's order."""
+    return tuple(_registered.values())
+
+
+def registered_family(name: str) -> Family:
+    """The run's family ``name``; for a name not registered, a :class:`Family` with the defaults."""
+    found = _registered.get(name)
+    return found if found is not None else Family(name, (), lambda settings: [], "")

@@ -1,6 +1,16 @@
-"""The families of checks, in the order the built-in suite runs them, and every settings key."""
+"""The families of checks, in the order the suite runs and reports them, and every settings key.
+
+The registry is open: besides the built-in :data:`FAMILIES`, a package adds families through the
+entry-point group ``pytest_mlguard.families`` (an entry point names a :class:`Family`, a sequence of
+them, or a function returning them), and a ``conftest.py`` through the ``pytest_mlguard_families``
+hook; the run's session hands those to :func:`use_families`. Everything else reads :func:`families`.
+"""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
 
 from ..accuracy import FAMILY as ACCURACY
 from ..budget import BUDGET_KEYS
@@ -10,29 +20,105 @@ from ..calibration import FAMILY as CALIBRATION
 from ..config.settings import CORE_KEYS, Key, Settings
 from ..contract.family import FAMILY as CONTRACT
 from ..corruptions import FAMILY as CORRUPTION
+from ..errors import InvalidArgument
 from ..inputs import FAMILY as INPUTS
 from ..production import FAMILIES as PRODUCTION
 from ..reporting import PROGRESS_KEYS, REPORT_KEYS
+from ..reporting.order import use_family_order
 from ..reporting.score import score_keys
 from ..verdicts import VERDICT_KEYS
-from .base import Family
+from .base import Family, register_families
 
-__all__ = ["FAMILIES", "all_keys", "family", "planned_checks"]
+__all__ = ["ENTRY_POINT_GROUP", "FAMILIES", "all_keys", "as_families", "entry_point_families", "families", "family", "planned_checks", "use_families"]
 
+#: the built-in families, in the suite's order
 FAMILIES: tuple[Family, ...] = (CONTRACT, ACCURACY, CORRUPTION, ATTACK, CALIBRATION, INPUTS, *PRODUCTION)
+#: the entry-point group through which installed packages add families
+ENTRY_POINT_GROUP = "pytest_mlguard.families"
+
+_entry_points: tuple[Family, ...] | None = None
+_extra: tuple[Family, ...] = ()  # the run's families from conftest.py files (the session's)
+_NAME = re.compile(r"[a-z_]+")
+
+
+def as_families(value: Any, where: str) -> tuple[Family, ...]:
+    """``value`` (a :class:`Family`, an iterable of them, or ``None``) as a tuple, each checked.
+
+    Raises:
+        InvalidArgument: not a ``Family``, or a name that is not a family name (``[a-z_]+``).
+    """
+    items = () if value is None else (value,) if isinstance(value, Family) else value
+    if not isinstance(items, Iterable) or isinstance(items, (str, bytes)):
+        raise InvalidArgument.expected("a pytest_mlguard.checks.Family or a list of them", "families", value, where=where)
+    found = tuple(items)
+    for item in found:
+        if not isinstance(item, Family):
+            raise InvalidArgument.expected("a pytest_mlguard.checks.Family", "family", item, where=where)
+        if not _NAME.fullmatch(item.name):
+            raise InvalidArgument.expected("a family name of lower-case letters and underscores, such as 'text_length'", "Family.name", item.name, where=where)
+    return found
+
+
+def entry_point_families() -> tuple[Family, ...]:
+    """The families installed packages declare in the ``pytest_mlguard.families`` entry-point group,
+    loaded once, in the order of the entry points' names."""
+    global _entry_points
+    if _entry_points is None:
+        from importlib.metadata import entry_points
+
+        found: list[Family] = []
+        for point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name):
+            loaded = point.load()
+            value = loaded() if callable(loaded) and not isinstance(loaded, Family) else loaded
+            found += as_families(value, f"entry point {point.name!r} ({point.value}) of group {ENTRY_POINT_GROUP!r}")
+        _entry_points = _unique(FAMILIES, found)
+    return _entry_points
+
+
+def use_families(extra: Iterable[Family], where: str = "the pytest_mlguard_families hook") -> tuple[Family, ...]:
+    """Add ``extra`` (a conftest's families) to the registry for this run, replacing those of an
+    earlier run; returns them. ``use_families(())`` forgets them."""
+    global _extra
+    _extra = ()
+    _extra = _unique((*FAMILIES, *entry_point_families()), as_families(tuple(extra), where), where)
+    return _extra
+
+
+def families() -> tuple[Family, ...]:
+    """Every family of the run: the built-in ones, then those of entry points, then those of conftest
+    files; the reports order checks so (:func:`~pytest_mlguard.reporting.order.use_family_order`)."""
+    every = (*FAMILIES, *entry_point_families(), *_extra)
+    use_family_order(tuple(f.name for f in every))
+    register_families(every)
+    return every
 
 
 def family(name: str) -> Family:
-    for candidate in FAMILIES:
+    for candidate in families():
         if candidate.name == name:
             return candidate
-    raise KeyError(f"unknown check family {name!r}; expected one of {[f.name for f in FAMILIES]}")
+    raise KeyError(f"unknown check family {name!r}; expected one of {[f.name for f in families()]}")
 
 
 def planned_checks(settings: Settings) -> int:
-    """How many checks the built-in suite plans for one model under ``settings``."""
-    return sum(len(family.planned(settings)) for family in FAMILIES)
+    """How many checks the suite plans for one model under ``settings`` (every family of the run)."""
+    return sum(len(family.planned(settings)) for family in families())
 
 
 def all_keys() -> tuple[Key, ...]:
-    return (*CORE_KEYS, *BUDGET_KEYS, *VERDICT_KEYS, *score_keys([f.name for f in FAMILIES]), *REPORT_KEYS, *PROGRESS_KEYS, *BASELINE_KEYS, *(key for fam in FAMILIES for key in fam.all_keys))
+    every = families()
+    return (*CORE_KEYS, *BUDGET_KEYS, *VERDICT_KEYS, *score_keys([f.name for f in every]), *REPORT_KEYS, *PROGRESS_KEYS, *BASELINE_KEYS, *(key for fam in every for key in fam.all_keys))
+
+
+def _unique(known: Iterable[Family], added: Iterable[Family], where: str = f"group {ENTRY_POINT_GROUP!r}") -> tuple[Family, ...]:
+    names = {f.name for f in known}
+    result = []
+    for item in added:
+        if item.name in names:
+            raise InvalidArgument(f"Expected a new family name but got Family(name={item.name!r}) from {where}: a family of that name is already registered")
+        names.add(item.name)
+        result.append(item)
+    return tuple(result)
+
+
+register_families(FAMILIES)  # until the run's own are known

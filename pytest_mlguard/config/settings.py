@@ -176,7 +176,9 @@ class Settings:
 def _unknown(name: str, known: Iterable[str], where: str) -> ConfigError:
     close = difflib.get_close_matches(name, list(known), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else "; see `pytest --help` and docs/configuration.md"
-    return ConfigError(f"unknown mlguard setting {name!r} in {where}{hint}")
+    error = ConfigError(f"unknown mlguard setting {name!r} in {where}{hint}")
+    error.unknown = name
+    return error
 
 
 def _split_table_entry(name: str, keys: Mapping[str, Key]) -> tuple[str, str | None]:

@@ -77,5 +77,6 @@ FAMILY = Family(
     plan=_plan,
     make=_make,
     run="pytest_mlguard.contract.run:run_check",
+    rank=0,
     doc="the model as deployed: no submodule left in train mode; other image sizes give valid outputs and the same class",
 )

@@ -204,5 +204,10 @@ FAMILY = Family(
     plan=_plan,
     make=_make,
     run="pytest_mlguard.corruptions.run:run_check",
+    rank=3,
+    sampled=True,
+    prior_forwards=8.0,
+    rerun=True,
+    hooks="pytest_mlguard.corruptions.report",  # the corruption summary in the report and the terminal
     doc="accuracy under common corruptions (ImageNet-C) at each severity against a floor",
 )

@@ -169,5 +169,8 @@ FAMILY = Family(
     make=_make,
     run="pytest_mlguard.inputs.run:run_check",
     needs=("model", "data", "pipeline"),
+    rank=5,
+    # searches last: they can use any time, so they take what the other checks leave
+    rank_of=lambda spec: 8 if spec.param("kind") not in ("corpus", "compression") else None,
     doc="the production pipeline on messy inputs: a valid prediction or a declared rejection, nothing else",
 )

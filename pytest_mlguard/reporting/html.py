@@ -15,6 +15,8 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -203,7 +205,29 @@ def _model_plots(model: str, checks: Sequence[Mapping[str, Any]], figures_cache:
                 "(a check that stops early measures fewer samples): how confidence degrades, not only accuracy.",
             }
         )
+    figures += _family_figures(model, by_family, cached)
     return {"name": model, "figures": figures, "missing": missing}
+
+
+def _family_figures(model: str, by_family: Mapping[str, list[Mapping[str, Any]]], draw: Any) -> list[dict[str, str]]:
+    """The figures of the families that declare ``Family.plots``, in the registry's order."""
+    from ..checks.base import registered_families
+
+    figures = []
+    for family in registered_families():
+        plot = family.plotter()
+        if plot is not None and by_family.get(family.name):
+            code = inspect.getsourcefile(plot)  # part of the figure cache's key: a figure is redrawn when its code changes
+            digest = hashlib.sha256(Path(code).read_bytes()).hexdigest() if code else ""
+            figures += [{"kind": family.name, **figure} for figure in draw(_family_plot, family.name, digest, model, by_family[family.name]) or []]
+    return figures
+
+
+def _family_plot(name: str, digest: str, model: str, checks: list[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The figures ``Family.plots`` of family ``name`` draws (``digest``: of its code, for the figure cache)."""
+    from ..checks.base import registered_family
+
+    return registered_family(name).plotter()(model, checks)  # type: ignore[misc]
 
 
 def _model_rows(models: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -8,14 +8,22 @@ from typing import Any
 
 from .._names import SUITE_NODE
 
-__all__ = ["custom_test", "family_rank", "sort_key"]
+__all__ = ["custom_test", "family_rank", "sort_key", "use_family_order"]
 
-_FAMILY_ORDER = ("contract", "accuracy", "corruption", "attack", "calibration", "inputs", "resources", "determinism", "drift", "gate")
+#: the families in the registry's order (:func:`~pytest_mlguard.checks.registry.families` sets it, as
+#: this module is below the registry): the built-in ones until then
+_family_order: tuple[str, ...] = ("contract", "accuracy", "corruption", "attack", "calibration", "inputs", "resources", "determinism", "drift", "gate")
+
+
+def use_family_order(names: tuple[str, ...]) -> None:
+    """Order the families of reports as ``names`` (the registry's families, the run's own included)."""
+    global _family_order
+    _family_order = names
 
 
 def family_rank(family: str) -> int:
-    """A family's place in the suite's order (families the suite does not know come last)."""
-    return _FAMILY_ORDER.index(family) if family in _FAMILY_ORDER else len(_FAMILY_ORDER)
+    """A family's place in the registry's order (families the run does not know come last)."""
+    return _family_order.index(family) if family in _family_order else len(_family_order)
 
 
 def custom_test(check: Mapping[str, Any]) -> str | None:

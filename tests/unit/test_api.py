@@ -16,6 +16,7 @@ PUBLIC_MODULES = [
     "pytest_mlguard.contract",
     "pytest_mlguard.config",
     "pytest_mlguard.checks",
+    "pytest_mlguard.checks.api",
     "pytest_mlguard.reporting",
     "pytest_mlguard.fixture",
     "pytest_mlguard.calibration",

@@ -23,6 +23,7 @@ from pytest_mlguard.checks.evaluation import Evaluation
 from pytest_mlguard.checks.registry import all_keys, family
 from pytest_mlguard.config import resolve
 from pytest_mlguard.contract import CallableModel, SklearnModel
+from pytest_mlguard import check_model
 from pytest_mlguard.errors import CheckError, ConfigError, NotApplicable
 from pytest_mlguard.fixture import MlguardFixture
 
@@ -36,9 +37,9 @@ def settings(**cli):
 
 def run(model, check, tmp_path, **cli):
     """One attack check on the digits test split (``attack.samples`` of it), reports under tmp_path."""
-    s = settings(output=tmp_path, **cli)
-    evaluation = Evaluation(model, zoo.digits(), s)
-    return evaluation.run(ATTACK, ATTACK.spec(check, s)), evaluation
+    values = {"output": tmp_path, **cli}
+    (result,) = check_model(model, zoo.digits(), f"attack[{check}]", settings={k.replace("__", "."): str(v) for k, v in values.items()})
+    return result
 
 
 # -- registry and settings ---------------------------------------------------------------------------
@@ -215,7 +216,7 @@ def test_attack_inside_no_grad_leaves_the_model_exactly_as_it_was(context, tmp_p
     np.random.seed(123)
     torch.manual_seed(123)
     with context():
-        result, _ = run(model, "pgd-linf-0.1", tmp_path, **{"attack.samples": 40})
+        result = run(model, "pgd-linf-0.1", tmp_path, **{"attack.samples": 40})
         adversarial = MlguardFixture(lambda: Evaluation(model, zoo.digits(), settings(output=tmp_path))).attack(
             "fgsm-linf-0.1", zoo.digits().x[:8], zoo.digits().y[:8]
         )
@@ -241,7 +242,8 @@ def test_adversarial_ece_matches_torchmetrics(tmp_path):
     from torchmetrics.functional.classification import multiclass_calibration_error
 
     model = zoo.good_model()
-    result, evaluation = run(model, "fgsm-linf-0.1", tmp_path, **{"verdict.early_stop": "off"})
+    result = run(model, "fgsm-linf-0.1", tmp_path, **{"verdict.early_stop": "off"})
+    evaluation = Evaluation(model, zoo.digits(), settings(output=tmp_path, **{"verdict.early_stop": "off"}))
     x_adv = MlguardFixture(lambda: evaluation).attack("fgsm-linf-0.1")
     proba = torch.from_numpy(model.predict_proba(x_adv)).double()
     labels = torch.from_numpy(evaluation.data.y)
@@ -256,7 +258,7 @@ def test_adversarial_ece_matches_torchmetrics(tmp_path):
 
 def test_per_sample_outcomes_are_saved_and_replay(tmp_path):
     model = zoo.good_model()
-    result, _ = run(model, "pgd-linf-0.1", tmp_path, **{"attack.samples": 80})
+    result = run(model, "pgd-linf-0.1", tmp_path, **{"attack.samples": 80})
     directory = result.details["artifacts"]
     outcomes = json.loads((tmp_path / "artifacts").joinpath(directory.rsplit("/", 1)[-1], "outcomes.json").read_text())
     saved = load_adversarial(directory)
@@ -270,7 +272,7 @@ def test_per_sample_outcomes_are_saved_and_replay(tmp_path):
 
 
 def test_sweep_is_a_falling_curve_and_its_mean(tmp_path):
-    result, _ = run(zoo.good_model(), "pgd-linf-sweep", tmp_path, **{"attack.samples": 64, "attack.sweep": "0.02,0.05,0.1,0.2"})
+    result = run(zoo.good_model(), "pgd-linf-sweep", tmp_path, **{"attack.samples": 64, "attack.sweep": "0.02,0.05,0.1,0.2"})
     curve = result.details["curve"]
     assert curve["eps"] == [0.02, 0.05, 0.1, 0.2]
     assert curve["robust_accuracy"] == sorted(curve["robust_accuracy"], reverse=True)
@@ -279,7 +281,7 @@ def test_sweep_is_a_falling_curve_and_its_mean(tmp_path):
 
 
 def test_deepfool_reports_the_distribution_of_minimal_perturbations(tmp_path):
-    result, _ = run(zoo.good_model(), "deepfool-l2", tmp_path, **{"attack.samples": 32, "attack.params.deepfool.steps": 6})
+    result = run(zoo.good_model(), "deepfool-l2", tmp_path, **{"attack.samples": 32, "attack.params.deepfool.steps": 6})
     details = result.details
     saved = load_adversarial(details["artifacts"])
     norms = np.linalg.norm((saved["x_adv"] - saved["x"]).reshape(len(saved["x"]), -1), axis=1)
@@ -298,7 +300,7 @@ def test_deepfool_reports_the_distribution_of_minimal_perturbations(tmp_path):
     ],
 )
 def test_carlini_wagner_and_autoattack_run(check, cli, tmp_path):
-    result, _ = run(zoo.good_model(), check, tmp_path, **{"attack.samples": 16, **cli})
+    result = run(zoo.good_model(), check, tmp_path, **{"attack.samples": 16, **cli})
     assert result.details["success_rate"] > 0 and not math.isnan(result.value)
 
 
@@ -307,8 +309,8 @@ def test_carlini_wagner_and_autoattack_run(check, cli, tmp_path):
 
 def test_adversarially_trained_model_passes_the_pgd_floor_the_plain_model_fails(tmp_path):
     floor = {"attack.floors.pgd-linf-0.1": "0.75"}
-    adversarial, _ = run(zoo.adversarial_model(), "pgd-linf-0.1", tmp_path, **floor)
-    plain, _ = run(zoo.good_model(), "pgd-linf-0.1", tmp_path, **floor)
+    adversarial = run(zoo.adversarial_model(), "pgd-linf-0.1", tmp_path, **floor)
+    plain = run(zoo.good_model(), "pgd-linf-0.1", tmp_path, **floor)
     assert adversarial.passed and adversarial.value > 0.8, adversarial.verdict()
     assert not plain.passed and plain.value < 0.6, plain.verdict()
 
@@ -317,8 +319,8 @@ def test_adversarially_trained_model_passes_the_pgd_floor_the_plain_model_fails(
 @pytest.mark.parametrize("model, floor, passes", [(zoo.good_model, 0.25, True), (zoo.linear_model, 0.4, False)])
 def test_early_stop_keeps_the_verdict_and_saves_evaluations(model, floor, passes, mode, tmp_path):
     cli = {"attack.floor": str(floor), "attack.batch_size": 32, "attack.samples": 120, "verdict.error_control": "none"}
-    full, _ = run(model(), "pgd-linf-0.1", tmp_path, **cli, **{"verdict.early_stop": "off"})
-    early, _ = run(model(), "pgd-linf-0.1", tmp_path, **cli, **{"verdict.early_stop": mode})
+    full = run(model(), "pgd-linf-0.1", tmp_path, **cli, **{"verdict.early_stop": "off"})
+    early = run(model(), "pgd-linf-0.1", tmp_path, **cli, **{"verdict.early_stop": mode})
     stop = early.details["early_stop"]
     assert full.passed is early.passed is passes
     assert stop["stopped"] and stop["decision"] == ("passed" if passes else "failed") and stop["mode"] == mode
@@ -336,12 +338,12 @@ def test_early_stop_keeps_the_verdict_and_saves_evaluations(model, floor, passes
 
 
 def test_gradient_masking_fails_the_check_or_warns(tmp_path):
-    failed, _ = run(zoo.rounding_model(), "pgd-linf-0.1", tmp_path, **{"attack.samples": 48})
+    failed = run(zoo.rounding_model(), "pgd-linf-0.1", tmp_path, **{"attack.samples": 48})
     assert math.isnan(failed.value) and not failed.passed
     assert failed.details["untrusted_value"] == failed.details["clean_accuracy"]  # PGD could not move at all
     assert "unsound evaluation" in failed.message and "zero-gradients: the loss gradient was exactly zero for 100%" in failed.message
     with pytest.warns(UnsoundEvaluationWarning, match="exactly zero"):
-        warned, _ = run(zoo.rounding_model(), "pgd-linf-0.1", tmp_path, **{"attack.samples": 48, "attack.soundness": "warn"})
+        warned = run(zoo.rounding_model(), "pgd-linf-0.1", tmp_path, **{"attack.samples": 48, "attack.soundness": "warn"})
     assert warned.passed and warned.value == warned.details["clean_accuracy"]
 
 
@@ -377,18 +379,18 @@ def test_an_unsound_check_quotes_one_number_the_sound_one_where_there_is_one(tmp
 
 def test_robust_accuracy_rising_with_epsilon_is_flagged(tmp_path):
     cli = {"attack.samples": 120, "attack.sweep": "1/64,1/32,3/64,1/16,5/64,3/32"}
-    result, _ = run(zoo.shattered_model(), "pgd-linf-sweep", tmp_path, **cli)
+    result = run(zoo.shattered_model(), "pgd-linf-sweep", tmp_path, **cli)
     raw = result.details["curve"]["raw_robust_accuracy"]
     assert raw[-1] - raw[0] > 0.05 and not result.passed
     assert [p["code"] for p in result.details["soundness"]["problems"]] == ["rising-with-epsilon"]
     assert result.details["inconsistent_samples"] > 0
     assert result.details["untrusted_value"] == pytest.approx(np.mean(result.details["curve"]["robust_accuracy"]))
-    good, _ = run(zoo.good_model(), "pgd-linf-sweep", tmp_path, **cli)
+    good = run(zoo.good_model(), "pgd-linf-sweep", tmp_path, **cli)
     assert good.passed and good.details["soundness"]["problems"] == []
 
 
 def test_randomised_model_is_flagged_as_nondeterministic(tmp_path):
-    result, _ = run(zoo.randomized_model(), "fgsm-linf-0.1", tmp_path, **{"attack.samples": 40})
+    result = run(zoo.randomized_model(), "fgsm-linf-0.1", tmp_path, **{"attack.samples": 40})
     assert [p["code"] for p in result.details["soundness"]["problems"]] == ["nondeterministic"]
     assert not result.passed
 
@@ -413,7 +415,7 @@ def test_nan_on_adversarial_inputs_fails_the_attack(tmp_path):
             return torch.where(off[:, None], torch.full_like(logits, float("nan")), logits)
 
     model = zoo.TorchModel(NanOffGrid(zoo.load_model()).eval(), input_shape=(1, 8, 8), n_classes=10, name="nan-off-grid")
-    result, _ = run(model, "fgsm-linf-0.1", tmp_path, **{"attack.samples": 40})
+    result = run(model, "fgsm-linf-0.1", tmp_path, **{"attack.samples": 40})
     assert not result.passed and "model 'nan-off-grid' returned NaN or inf probabilities for" in result.message
 
 
@@ -425,15 +427,15 @@ def test_black_box_gets_black_box_attacks_only_and_they_are_seeded(tmp_path):
     with pytest.raises(NotApplicable, match="use a black-box attack"):
         run(model, "deepfool-l2", tmp_path)
     cli = {"attack.samples": 12, "attack.queries": 60}
-    first, _ = run(model, "hopskipjump-l2", tmp_path, **cli)
-    second, _ = run(zoo.black_box_model(), "hopskipjump-l2", tmp_path, **cli)
+    first = run(model, "hopskipjump-l2", tmp_path, **cli)
+    second = run(zoo.black_box_model(), "hopskipjump-l2", tmp_path, **cli)
     assert first.value == second.value and first.details["perturbation"] == second.details["perturbation"]
     assert first.details["seeded"] is False and "x_adv_init" in first.details["seed_note"]
     cli = {"attack.samples": 24, "attack.queries": 20}
-    square, _ = run(model, "square-linf-0.1", tmp_path, **cli)
+    square = run(model, "square-linf-0.1", tmp_path, **cli)
     assert square.value < square.details["clean_accuracy"] and square.details["queries_per_sample"] <= 2 * 20 + 2
-    again, _ = run(zoo.black_box_model(), "square-linf-0.1", tmp_path, **cli)
-    other_seed, _ = run(zoo.black_box_model(), "square-linf-0.1", tmp_path, seed=1, **cli)
+    again = run(zoo.black_box_model(), "square-linf-0.1", tmp_path, **cli)
+    other_seed = run(zoo.black_box_model(), "square-linf-0.1", tmp_path, seed=1, **cli)
     assert again.details["flipped"] == square.details["flipped"] and again.seed == 0
     assert other_seed.details["seed"] != square.details["seed"]
 
@@ -445,7 +447,7 @@ def test_sklearn_models_go_through_arts_sklearn_wrapper(tmp_path):
     train = zoo.digits("train")
     flat = train.x.reshape(len(train.x), -1)
     logistic = SklearnModel(LogisticRegression(max_iter=300).fit(flat, train.y), input_shape=(1, 8, 8))
-    result, _ = run(logistic, "pgd-linf-0.1", tmp_path, **{"attack.samples": 60})
+    result = run(logistic, "pgd-linf-0.1", tmp_path, **{"attack.samples": 60})
     assert result.value < result.details["clean_accuracy"] and result.details["soundness"]["problems"] == []
     forest = SklearnModel(RandomForestClassifier(n_estimators=5, random_state=0).fit(flat, train.y), input_shape=(1, 8, 8))
     with pytest.raises(NotApplicable, match="ART has no gradients for RandomForestClassifier"):
@@ -457,5 +459,5 @@ def test_sklearn_models_go_through_arts_sklearn_wrapper(tmp_path):
 def test_callable_black_box_model_with_square(tmp_path):
     net = zoo.good_model()
     box = CallableModel(net.predict_proba, input_shape=(1, 8, 8), n_classes=10, name="api")
-    result, _ = run(box, "square-linf-0.1", tmp_path, **{"attack.samples": 16, "attack.queries": 10})
+    result = run(box, "square-linf-0.1", tmp_path, **{"attack.samples": 16, "attack.queries": 10})
     assert result.details["access"] == "scores" and result.details["gradient_evaluations"] == 0

@@ -10,7 +10,7 @@ import pytest
 import torch
 import zoo
 
-from pytest_mlguard import CallableModel
+from pytest_mlguard import CallableModel, check_model
 from pytest_mlguard.calibration import CHECKS
 from pytest_mlguard.calibration.garbage import (
     confidence_summary,
@@ -246,8 +246,8 @@ def evaluation(model, tmp_path, **overrides):
 
 
 def run(model, check, tmp_path, **overrides):
-    ev, settings = evaluation(model, tmp_path, **overrides)
-    return ev.run(CALIBRATION, CALIBRATION.spec(check, settings))
+    settings = {**EXAMPLE, "output": str(tmp_path), **overrides}
+    return check_model(model, zoo.digits(), f"calibration[{check}]", settings=settings)[0]
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import zoo
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
+from pytest_mlguard import check_model
 from pytest_mlguard.checks.evaluation import Evaluation
 from pytest_mlguard.checks.registry import all_keys, family
 from pytest_mlguard.config import resolve
@@ -42,8 +43,8 @@ def make_settings(**cli: str):
 
 
 def run(model, check: str, **cli: str):
-    s = make_settings(**cli)
-    return Evaluation(model, zoo.digits(), s).run(CORRUPTION, CORRUPTION.spec(check, s))
+    values = {"output": "/tmp/mlguard-unit-corruptions", **cli}
+    return check_model(model, zoo.digits(), f"corruption[{check}]", settings=values)[0]
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import torch
 import zoo
 from torch import nn
 
-from pytest_mlguard import CallableModel, InvalidArgument, TorchModel
+from pytest_mlguard import CallableModel, InvalidArgument, TorchModel, check_model
 from pytest_mlguard.checks.evaluation import Evaluation
 from pytest_mlguard.checks.registry import all_keys, family
 from pytest_mlguard.config import resolve
@@ -34,10 +34,8 @@ def settings(**cli):
 
 
 def run(model, check_id, samples="120", **cli):
-    s = settings(samples=samples, **cli)
-    name, _, rest = check_id.partition("[")
-    fam = family(name)
-    return Evaluation(model, zoo.digits(), s).run(fam, fam.spec(rest.rstrip("]"), s))
+    values = {"samples": samples, **cli}
+    return check_model(model, zoo.digits(), check_id, settings={k.replace("__", "."): v for k, v in values.items()})[0]
 
 
 def quiet(make):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import zoo
 
+from pytest_mlguard import check_model
 from pytest_mlguard.checks.evaluation import Evaluation
 from pytest_mlguard.checks.registry import FAMILIES, all_keys, family
 from pytest_mlguard.config import resolve
@@ -22,12 +23,7 @@ EXAMPLE = {
 
 
 def run(model, check_id, pipeline=None, **overrides):
-    settings = resolve(cli={**EXAMPLE, **overrides}, environ={}, keys=all_keys())
-    evaluation = Evaluation(model, zoo.digits(), settings, pipeline=pipeline)
-    name, _, rest = check_id.partition("[")
-    fam = family(name)
-    spec = fam.spec(rest.rstrip("]") or None, settings)
-    return evaluation.run(fam, spec)
+    return check_model(model, zoo.digits(), check_id, settings={**EXAMPLE, **overrides}, pipeline=pipeline)[0]
 
 
 @pytest.fixture(scope="module")

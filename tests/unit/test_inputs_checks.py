@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pytest_mlguard import CallableModel, EvalData, Pipeline
-from pytest_mlguard.checks.evaluation import Evaluation
+from pytest_mlguard import CallableModel, EvalData, Pipeline, check_model
 from pytest_mlguard.checks.registry import all_keys, family
 from pytest_mlguard.config import resolve
 from pytest_mlguard.errors import CheckError, ConfigError, NotApplicable
@@ -60,9 +59,7 @@ def tiny_data() -> EvalData:
 
 def run(check: str, pipeline: Pipeline | None, tmp_path, model=None, data=None, **overrides):
     cli = {"output": str(tmp_path / "out"), "inputs.isolation": "none", **overrides}
-    settings = resolve(cli=cli, environ={}, keys=all_keys())
-    evaluation = Evaluation(model or tiny_model(), data or tiny_data(), settings, pipeline=pipeline)
-    return evaluation.run(INPUTS, INPUTS.spec(check, settings))
+    return check_model(model or tiny_model(), data or tiny_data(), f"inputs[{check}]", settings=cli, pipeline=pipeline)[0]
 
 
 def settings_of(**values):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import zoo
 
-from pytest_mlguard import CallableModel
+from pytest_mlguard import CallableModel, check_model
 from pytest_mlguard.checks.base import CheckResult
 from pytest_mlguard.checks.evaluation import Evaluation
 from pytest_mlguard.checks.registry import FAMILIES, all_keys, family
@@ -41,11 +41,9 @@ def settings(**cli):
 
 
 def run(model, check_id, extras=None, samples="120", **cli):
-    s = settings(samples=samples, **cli)
-    name, _, rest = check_id.partition("[")
-    fam = family(name)
-    evaluation = Evaluation(model, zoo.digits(), s).with_extras(extras or {})
-    return evaluation.run(fam, fam.spec(rest.rstrip("]"), s))
+    values = {"samples": samples, **cli}
+    settings = {k.replace("__", "."): v for k, v in values.items()}
+    return check_model(model, zoo.digits(), check_id, settings=settings, extras=extras)[0]
 
 
 # -- planning and settings -----------------------------------------------------------------------------

@@ -70,6 +70,9 @@ FAMILY = Family(
     plan=_plan,
     make=_make,
     run="pytest_mlguard.production.determinism.functional:run_check",
+    rank=5,
+    sampled=True,
+    prior_forwards=50.0,
     machine=True,  # measured on this machine: the cache key holds the machine's identity
     doc="same outputs for repeated calls, concurrent requests and any batch composition",
 )

@@ -79,6 +79,8 @@ FAMILY = Family(
     plan=_plan,
     make=_make,
     run="pytest_mlguard.production.drift.variants:run_check",
+    rank=5,
+    prior_forwards=10.0,
     machine=True,  # bfloat16, int8 and thread counts give CPU-dependent results
     doc="top-1 agreement of bfloat16, other thread counts, exported and int8 models with the float32 eager model",
 )

@@ -97,5 +97,8 @@ FAMILY = Family(
     make=_make,
     run="pytest_mlguard.production.gate.compare:run_check",
     needs=("model", "data", "baseline_model"),
+    rank=5,
+    prior_forwards=2.0,
+    shared=True,  # one comparison of the two models, read by every gate check
     doc="a candidate model against the baseline in production: agreement, per-class accuracy, robustness",
 )

@@ -32,11 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["class_drop_interval", "compare_models", "compare_results", "run_check"]
 
-#: families the gate does not rerun on the baseline: the production families themselves, and the
-#: contract, a precondition of each model rather than a measure to compare
-PRODUCTION_FAMILIES = ("resources", "determinism", "drift", "gate", "contract")
-
-
 def _per_class(predicted: np.ndarray, labels: np.ndarray, classes: int) -> list[float | None]:
     return [float((predicted[labels == k] == k).mean()) if (labels == k).any() else None for k in range(classes)]
 
@@ -215,12 +210,12 @@ def _robustness_results(
 ) -> tuple[list[CheckResult], list[CheckResult], list[str]]:
     """The candidate's planned checks of the other model-and-data families (those of ``compare``, if
     given: family names or check ids), run on both models."""
-    from ...checks.registry import FAMILIES
+    from ...checks.registry import families
 
     candidate_results, baseline_results, skipped = [], [], []
     matched: set[str] = set()
-    for family in FAMILIES:
-        if family.name in PRODUCTION_FAMILIES or not set(family.needs) <= {"model", "data"}:
+    for family in families():
+        if not family.rerun or not set(family.needs) <= {"model", "data"}:  # Family.rerun: a measure to compare
             continue
         for spec in family.planned(evaluation.settings):
             if compare and spec.family not in compare and spec.id not in compare:

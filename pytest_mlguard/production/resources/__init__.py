@@ -169,6 +169,9 @@ FAMILY = Family(
     plan=_plan,
     make=_make,
     run="pytest_mlguard.production.resources.run:run_check",
+    rank=7,
+    prior_seconds=3.0,  # a worker process: start-up, latency requests, throughput runs
+    shared=True,  # one measurement, read by every resources check
     machine=True,  # measured on this machine: the cache key holds the machine's identity
     doc="latency, throughput and peak memory in a process limited like the production server, against budgets",
 )
