@@ -35,7 +35,8 @@ def wine_estimator():
 
 @pytest.fixture(scope="session")
 def mlguard_model(wine_estimator):
-    return SklearnModel(wine_estimator, class_names=CLASS_NAMES, name="wine")
+    # the raw features' range (proline, in mg/l, reaches 1680): not the (0, 1) of images
+    return SklearnModel(wine_estimator, class_names=CLASS_NAMES, name="wine", value_range=(0.0, 2000.0))
 
 
 @pytest.fixture(scope="session")
