@@ -30,7 +30,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ..checks.base import CheckSpec, Family
+from ..checks.base import CheckSpec, Family, Plot
 from ..config.parse import (
     Threshold,
     invalid,
@@ -251,5 +251,6 @@ FAMILY = Family(
     work=attack_forwards,
     samples=lambda spec, n: min(n, int(spec.param("samples"))) if spec.param("samples") else n,
     rerun=True,
+    plots=Plot("pytest_mlguard.attacks.figures:curves", absent="No robust-accuracy-against-epsilon plot: no attack check recorded a result.", order=2),
     doc="robust accuracy under ART attacks (FGSM, PGD, AutoAttack, Square; DeepFool, CW, HopSkipJump) against a floor",
 )

@@ -137,6 +137,19 @@ def _make(name: str | None, settings: Settings) -> CheckSpec:
     raise KeyError(f"no check inputs[{name}]; expected one of {known} (corpus checks come from inputs.corpora)")
 
 
+def _searches(spec: CheckSpec) -> bool:
+    """Whether ``spec`` searches for as long as it is given (all but the corpus and compression checks)."""
+    return spec.param("kind") not in ("corpus", "compression")
+
+
+def _applies(spec: CheckSpec, pipeline_input: str) -> bool:
+    """Whether ``spec`` applies to a pipeline of ``pipeline_input``: the image searches to image pipelines,
+    ``missing-fields`` to record pipelines."""
+    if not _searches(spec):
+        return True
+    return spec.name not in IMAGE_CHECKS if pipeline_input == "record" else spec.name != "missing-fields"
+
+
 def _plan(settings: Settings) -> list[CheckSpec]:
     corpora = [_make(name, settings) for name in _corpus_names(settings.get("inputs.corpora"))]
     return corpora + [_make(name, settings) for name in settings.get("inputs.checks")]
@@ -171,6 +184,11 @@ FAMILY = Family(
     needs=("model", "data", "pipeline"),
     rank=5,
     # searches last: they can use any time, so they take what the other checks leave
-    rank_of=lambda spec: 8 if spec.param("kind") not in ("corpus", "compression") else None,
+    rank_of=lambda spec: 8 if _searches(spec) else None,
+    prior_seconds=3.0,
+    timed_as=lambda spec: str(spec.param("kind")),  # a corpus file or a curve point at a time: timed by kind
+    searches=_searches,
+    search_seconds=lambda settings: float(settings.get("inputs.time_budget")),
+    applies=_applies,
     doc="the production pipeline on messy inputs: a valid prediction or a declared rejection, nothing else",
 )
