@@ -42,7 +42,7 @@ def test_the_modules_that_read_families_name_none(module):
 
 #: a family in a folder of its own: a cheap check, a search that applies to record pipelines only, a
 #: check that reruns the corruption checks on two models, a kind timed on its own, and a figure
-SLOW_FAMILY = '''
+SLOW_FAMILY = """
 from pytest_mlguard.checks import CheckSpec, Family, Measurement
 from pytest_mlguard.checks.base import Plot
 from pytest_mlguard.config import Key, Threshold
@@ -70,12 +70,12 @@ FAMILY = Family(
     reruns=lambda spec: ("corruption",) if spec.name == "both" else None,
     plots=Plot("slow_family.figures:draw", kind="slow-curve", absent="No slow curve: no slow check ran.", order=0),
 )
-'''
+"""
 
-FIGURES = '''
+FIGURES = """
 def draw(model, checks):
     return [{"png": "iVBORw0KGgo=", "alt": f"slow checks of {model}: {len(checks)}", "caption": "the slow checks"}]
-'''
+"""
 
 
 @pytest.fixture
