@@ -244,6 +244,7 @@ FAMILY = Family(
     plan=_plan,
     make=_make,
     run="pytest_mlguard.attacks.run:run_check",
+    plots=Plot("pytest_mlguard.attacks.figures:curves", absent="No robust-accuracy-against-epsilon plot: no attack check recorded a result.", order=2),
     rank=4,
     rank_of=lambda spec: 6 if spec.param("eps") is None else None,  # sweeps and minimal attacks: several attacks' worth each
     sampled=True,
@@ -251,6 +252,5 @@ FAMILY = Family(
     work=attack_forwards,
     samples=lambda spec, n: min(n, int(spec.param("samples"))) if spec.param("samples") else n,
     rerun=True,
-    plots=Plot("pytest_mlguard.attacks.figures:curves", absent="No robust-accuracy-against-epsilon plot: no attack check recorded a result.", order=2),
     doc="robust accuracy under ART attacks (FGSM, PGD, AutoAttack, Square; DeepFool, CW, HopSkipJump) against a floor",
 )

@@ -109,6 +109,19 @@ def _corpus_names(paths: tuple[Path, ...]) -> list[str]:
     return names
 
 
+def _searches(spec: CheckSpec) -> bool:
+    """Whether ``spec`` searches for as long as it is given (all but the corpus and compression checks)."""
+    return spec.param("kind") not in ("corpus", "compression")
+
+
+def _applies(spec: CheckSpec, pipeline_input: str) -> bool:
+    """Whether ``spec`` applies to a pipeline of ``pipeline_input``: the image searches to image pipelines,
+    ``missing-fields`` to record pipelines."""
+    if not _searches(spec):
+        return True
+    return spec.name not in IMAGE_CHECKS if pipeline_input == "record" else spec.name != "missing-fields"
+
+
 def _make(name: str | None, settings: Settings) -> CheckSpec:
     """The spec of ``inputs[<name>]`` under ``settings``."""
     floor = settings.get("inputs.floor")
@@ -135,19 +148,6 @@ def _make(name: str | None, settings: Settings) -> CheckSpec:
             return CheckSpec("inputs", name, "graceful_fraction", floor, params=(("kind", "corpus"), ("path", str(path))), keywords=("corpus",))
     known = [*CHECKS, *_corpus_names(corpora)]
     raise KeyError(f"no check inputs[{name}]; expected one of {known} (corpus checks come from inputs.corpora)")
-
-
-def _searches(spec: CheckSpec) -> bool:
-    """Whether ``spec`` searches for as long as it is given (all but the corpus and compression checks)."""
-    return spec.param("kind") not in ("corpus", "compression")
-
-
-def _applies(spec: CheckSpec, pipeline_input: str) -> bool:
-    """Whether ``spec`` applies to a pipeline of ``pipeline_input``: the image searches to image pipelines,
-    ``missing-fields`` to record pipelines."""
-    if not _searches(spec):
-        return True
-    return spec.name not in IMAGE_CHECKS if pipeline_input == "record" else spec.name != "missing-fields"
 
 
 def _plan(settings: Settings) -> list[CheckSpec]:
@@ -184,11 +184,12 @@ FAMILY = Family(
     needs=("model", "data", "pipeline"),
     rank=5,
     # searches last: they can use any time, so they take what the other checks leave
-    rank_of=lambda spec: 8 if _searches(spec) else None,
+    rank_of=lambda spec: 8 if spec.param("kind") not in ("corpus", "compression") else None,
+    doc="the production pipeline on messy inputs: a valid prediction or a declared rejection, nothing else",
+    # under a budget: the searches take the time they are given, the corpus and compression checks are timed by kind
     prior_seconds=3.0,
-    timed_as=lambda spec: str(spec.param("kind")),  # a corpus file or a curve point at a time: timed by kind
+    timed_as=lambda spec: str(spec.param("kind")),
     searches=_searches,
     search_seconds=lambda settings: float(settings.get("inputs.time_budget")),
     applies=_applies,
-    doc="the production pipeline on messy inputs: a valid prediction or a declared rejection, nothing else",
 )
