@@ -45,17 +45,6 @@ if TYPE_CHECKING:
     from .checks.base import CheckResult, CheckSpec
     from .config.settings import Settings
 
-__all__ = [
-    "BUDGET_KEYS",
-    "Budget",
-    "SEARCH_SECONDS",
-    "Limits",
-    "MIN_SAMPLES",
-    "family_of",
-    "parse_duration",
-    "rank",
-    "run_failure",
-]
 
 BUDGET_KEYS = (
     Key(

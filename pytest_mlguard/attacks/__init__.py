@@ -46,7 +46,7 @@ from ..config.parse import (
 from ..config.settings import Key, Settings
 from .registry import ATTACKS, AttackId, parse_attack_id, parse_attack_params, parse_eps
 
-__all__ = ["FAMILY", "UnsoundEvaluationWarning", "attack_forwards"]
+__all__ = ["FAMILY", "AttackId", "UnsoundEvaluationWarning", "attack_forwards", "attack_params", "parse_attack_id", "parse_attack_params", "parse_eps"]
 
 
 class UnsoundEvaluationWarning(UserWarning):

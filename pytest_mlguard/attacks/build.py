@@ -19,8 +19,6 @@ import numpy as np
 from ._art import import_art
 from .registry import ATTACKS
 
-__all__ = ["hopskipjump_schedule", "make_attack", "seeded", "starting_points"]
-
 
 @contextlib.contextmanager
 def seeded(seed: int) -> Iterator[None]:

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from ..checks.base import CheckSpec, Family
     from ..checks.evaluation import Evaluation
 
-__all__ = ["FORMAT", "cache_key", "key_of"]
 
 #: the layout of a cache entry; a new layout gives new keys, so old entries are never misread
 FORMAT = 2

@@ -20,8 +20,6 @@ from typing import Any
 
 from .fingerprint import Uncacheable, _hash_function, _hash_value, _user_file
 
-__all__ = ["family_print", "fingerprint_pipeline", "pipeline_print"]
-
 
 def _project_sources(*modules: Any, limit: int = 200) -> list[tuple[str, bytes]]:
     """The source of ``modules`` and of every project module they reach through their globals

@@ -17,27 +17,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .family import Family, Plot, RunFunction, register_families, registered_families, registered_family
-from .result import CheckResult, VerdictRules
-from .spec import CheckSpec, Measurement, ThresholdKind
+# a private module: no __all__; ``X as X`` marks a name re-exported (docs/extending.md, "Public and private modules")
+from .family import Family as Family, Plot as Plot, RunFunction as RunFunction, register_families as register_families, registered_families as registered_families, registered_family as registered_family
+from .result import CheckResult as CheckResult, VerdictRules as VerdictRules
+from .spec import CheckSpec as CheckSpec, Measurement as Measurement, ThresholdKind as ThresholdKind
 
 if TYPE_CHECKING:
     from ..verdicts.sequential import EarlyStop
-
-__all__ = [
-    "CheckResult",
-    "CheckSpec",
-    "Family",
-    "Measurement",
-    "Plot",
-    "RunFunction",
-    "ThresholdKind",
-    "VerdictRules",
-    "early_stop_measurement",
-    "register_families",
-    "registered_families",
-    "registered_family",
-]
 
 
 def early_stop_measurement(stop: EarlyStop, details: dict[str, Any], message: str, *, per_sample: int = 1) -> Measurement:

@@ -23,7 +23,6 @@ from ..verdicts import VERDICT_KEYS
 from .base import Family, register_families
 from .builtin import FAMILIES
 
-__all__ = ["ENTRY_POINT_GROUP", "FAMILIES", "all_keys", "as_families", "entry_point_families", "families", "family", "planned_checks", "use_families"]
 
 #: the entry-point group through which installed packages add families
 ENTRY_POINT_GROUP = "pytest_mlguard.families"

@@ -32,7 +32,6 @@ from .parse import (
     typed_list,
 )
 
-__all__ = ["CACHE_KEY_VARIABLE", "CORE_KEYS", "ENV_PREFIX", "Key", "Settings", "Source", "resolve"]
 
 ENV_PREFIX = "MLGUARD_"
 #: the secret that signs result-cache entries: an environment variable of the prefix that is no

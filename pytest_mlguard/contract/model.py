@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 from .adapter import Model, Output
 from .torch_model import TorchModel
 
-__all__ = ["CallableModel", "Model", "SklearnModel", "TorchModel", "as_model"]
-
 
 class CallableModel(Model):
     """Any callable ``batch -> scores``: a black box, such as a model behind an HTTP API.

@@ -57,7 +57,6 @@ from ..config.parse import (
 )
 from ..config.settings import Key, Settings
 
-__all__ = ["CHECKS", "FAMILY", "IMAGE_CHECKS", "safe_name"]
 
 #: the graceful-failure searches, encoding equivalence and the compression curve, in the order they run
 CHECKS: tuple[str, ...] = ("corrupt-files", "odd-modes", "odd-resolutions", "dtypes", "missing-fields", "same-content", "compression")

@@ -28,7 +28,6 @@ from .examples import failing_examples
 from .progress import check_label
 from .order import custom_test, family_rank
 
-__all__ = ["render_html"]
 
 _MAX_CLASSES_SHOWN = 30
 

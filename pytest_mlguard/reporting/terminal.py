@@ -9,8 +9,6 @@ from typing import Any
 
 from .order import custom_test
 
-__all__ = ["slowest_lines", "summary_lines"]
-
 
 def slowest_lines(checks: Sequence[Mapping[str, Any]], count: int) -> Iterator[str]:
     """The ``count`` slowest checks, slowest first, with their seconds and model evaluations (what a

@@ -43,8 +43,7 @@ def test_the_modules_that_read_families_name_none(module):
 #: a family in a folder of its own: a cheap check, a search that applies to record pipelines only, a
 #: check that reruns the corruption checks on two models, a kind timed on its own, and a figure
 SLOW_FAMILY = """
-from pytest_mlguard.checks import CheckSpec, Family, Measurement
-from pytest_mlguard.checks.base import Plot
+from pytest_mlguard.checks import CheckSpec, Family, Measurement, Plot
 from pytest_mlguard.config import Key, Threshold
 from pytest_mlguard.config.parse import parse_number
 

@@ -36,7 +36,6 @@ from ...checks.base import CheckSpec, Family
 from ...config.parse import Threshold, parse_choice, parse_list, parse_number, parse_str, parse_table, parse_unit_interval
 from ...config.settings import Key, Settings
 
-__all__ = ["CHECKS", "FAMILY"]
 
 CHECKS = ("agreement", "accuracy", "robustness")
 
