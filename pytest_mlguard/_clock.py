@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 
-__all__ = ["LOADED"]
 
 #: ``time.perf_counter()`` when pytest loaded the plugin, early in its start
 LOADED = time.perf_counter()

@@ -10,8 +10,6 @@ from .checks.base import CheckSpec
 if TYPE_CHECKING:
     import pytest
 
-__all__ = ["item_spec"]
-
 
 def item_spec(item: pytest.Item) -> CheckSpec | None:
     """The check a suite item runs (``None`` for other items)."""

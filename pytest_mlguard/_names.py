@@ -3,7 +3,6 @@ the package, so that none of them imports another for a constant."""
 
 from __future__ import annotations
 
-__all__ = ["SUITE_CLASS", "SUITE_NODE"]
 
 #: the class the suite adds to each conftest.py that declares a model; its items are the built-in checks
 SUITE_CLASS = "mlguard"

@@ -3,19 +3,21 @@
 The budget counts from the start of the pytest run (imports and fixtures included) and keeps a
 reserve for writing the reports. Under a budget:
 
-* the suite's items run most informative first: clean accuracy and calibration (free, given the clean
-  predictions), garbage inputs, corruptions, fixed-epsilon attacks, the input corpus and compression
-  curve, determinism, drift and the gate, then sweeps, minimal attacks and resource measurements, and
-  the input searches last, which can use any time and so take what the other checks leave (:func:`rank`);
+* the suite's items run most informative first, in the order their families declare
+  (``Family.rank``, ``Family.rank_of``): the searches, which can use any time, last, so that they take
+  what the other checks leave (:func:`rank`);
 * before each check, :class:`Budget` estimates the cost of every check still to run, as a fixed cost
-  per check plus a cost per unit of work (samples, times forward passes per sample for attacks),
+  per check plus a cost per unit of work (samples, times the family's forward passes per sample),
   from the model's measured throughput (the clean predictions, timed) and, once checks of a family
-  have run, a fit to what they took; and gives the check its share of the time left: a corruption or
-  attack check whose share does not cover all its samples runs on fewer of them (the evaluation's
-  data are in random order, so the first ``k`` are a random sample; determinism checks likewise), an
-  inputs check searches for less time, or, when everything else fits, for the time left over;
+  have run, a fit to what they took; and gives the check its share of the time left: a check of a
+  ``sampled`` family whose share does not cover all its samples runs on fewer of them (the
+  evaluation's data are in random order, so the first ``k`` are a random sample), a search searches
+  for less time, or, when everything else fits, for the time left over;
 * a check whose share would leave fewer than :data:`MIN_SAMPLES` samples, or that does not fit in the
   time left at all, is skipped with a reason that names the budget ("cut").
+
+What a check costs is its family's declaration (:class:`~pytest_mlguard.checks.base.Family`): this
+module names no family.
 
 Nothing is dropped silently: every shortened and cut check is listed in the terminal summary and in the
 report's ``budget`` section (docs/verdicts.md).
@@ -33,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .checks.base import Family, registered_family
+from .checks.base import Family, registered_families, registered_family
 from .config.parse import invalid, parse_number, parse_optional
 from .config.settings import Key
 
@@ -43,17 +45,6 @@ if TYPE_CHECKING:
     from .checks.base import CheckResult, CheckSpec
     from .config.settings import Settings
 
-__all__ = [
-    "BUDGET_KEYS",
-    "Budget",
-    "INPUTS_PRIOR_SECONDS",
-    "Limits",
-    "MIN_SAMPLES",
-    "family_of",
-    "parse_duration",
-    "rank",
-    "run_failure",
-]
 
 BUDGET_KEYS = (
     Key(
@@ -81,8 +72,8 @@ BUDGET_KEYS = (
 
 #: a check cut to fewer samples than this is not worth running: it is cut instead
 MIN_SAMPLES = 30
-#: prior seconds of an inputs check, until one is timed
-INPUTS_PRIOR_SECONDS = 3.0
+#: how long a search runs without a budget, where its family does not say (``Family.search_seconds``)
+SEARCH_SECONDS = 120.0
 
 
 def parse_duration(value: Any, key: str, where: str) -> float:
@@ -117,7 +108,7 @@ def rank(spec: CheckSpec) -> int:
 
 @dataclass
 class Limits:
-    """What a check may use under the budget: ``samples`` (corruption, attack), ``seconds`` (inputs)."""
+    """What a check may use under the budget: ``samples`` (a ``sampled`` family's), ``seconds`` (a search's)."""
 
     samples: int | None = None
     seconds: float | None = None
@@ -137,14 +128,14 @@ class Budget:
     start: float
     reserve: float = 0.0
     workers: int = 1
-    inputs_seconds: float = 120.0  # inputs.time_budget: how long an inputs check searches without a budget
-    pipeline_input: str | None = None  # the pipeline's input kind, once known: which searches apply
+    search_seconds: dict[str, float] = field(default_factory=dict)  # family -> how long its searches run without a budget
+    pipeline_input: str | None = None  # the pipeline's input kind, once known: which checks apply (Family.applies)
     pending: dict[str, CheckSpec] = field(default_factory=dict)  # node id -> spec, in run order
     planned: dict[str, CheckSpec] = field(default_factory=dict)  # node id -> spec, every check of the run
     throughput: float | None = None  # forward passes per second of the model, measured on the clean data
     timed: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # family -> (work, seconds) of its checks
     _fits: dict[str, tuple[float, float] | None] = field(default_factory=dict, repr=False)  # family -> cost(), until a check of it finishes
-    per_check: dict[str, float] = field(default_factory=dict)  # family -> seconds per check, timed
+    per_check: dict[str, float] = field(default_factory=dict)  # family (or family:kind, Family.timed_as) -> seconds per check, timed
     used: dict[str, float] = field(default_factory=dict)  # family -> share of its samples a check used (early stopping)
     cut: list[dict[str, Any]] = field(default_factory=list)
     shortened: list[dict[str, Any]] = field(default_factory=list)
@@ -156,7 +147,8 @@ class Budget:
         if seconds is None:
             return None
         reserve = min(10.0, max(1.0, 0.08 * seconds))
-        return cls(seconds, start, reserve=reserve, workers=max(1, workers), inputs_seconds=settings.get("inputs.time_budget"))
+        searches = {f.name: f.search_seconds(settings) for f in registered_families() if f.search_seconds is not None}
+        return cls(seconds, start, reserve=reserve, workers=max(1, workers), search_seconds=searches)
 
     @property
     def deadline(self) -> float:
@@ -236,31 +228,44 @@ class Budget:
 
     def estimate(self, spec: CheckSpec, n: int) -> float:
         """Seconds ``spec`` would take on all its samples (``n``: the evaluation's samples)."""
-        if spec.family == "inputs":
-            if spec.param("kind") in ("corpus", "compression"):  # a file or a curve point at a time: timed like others
-                return self.per_check.get(f"inputs:{spec.param('kind')}", INPUTS_PRIOR_SECONDS)
-            return min(self.inputs_seconds, INPUTS_PRIOR_SECONDS) if self.searches(spec) else 0.0
         declared = family_of(spec.family)
+        if not self.applies(spec):
+            return 0.0  # not applicable to the pipeline: skipped at once
+        if self._search(spec):
+            return min(self._search_cap(spec), declared.prior_seconds)
         if declared.shared and spec.family in self.per_check:
             return 0.0  # the family's measurement is made: the checks after the first read it
-        if spec.family == "gate" and _gate_reruns(spec):  # the planned robustness checks, on both models
-            compare = tuple(spec.param("compare") or ())  # gate.compare: the families or checks it reruns
-            rerun = {s.id: s for s in self.planned.values() if family_of(s.family).rerun and (not compare or s.family in compare or s.id in compare)}
-            return 2.0 * sum(self.estimate(s, n) for s in rerun.values()) + (self._prior_slope("gate") or 0.0) * n
+        compared = declared.reruns(spec) if declared.reruns is not None else None
+        if compared is not None:  # the planned checks it reruns, on both models
+            rerun = {s.id: s for s in self.planned.values() if family_of(s.family).rerun and (not compared or s.family in compared or s.id in compared)}
+            return 2.0 * sum(self.estimate(s, n) for s in rerun.values()) + (self._prior_slope(spec.family) or 0.0) * n
         per_sample = self.seconds_per_sample(spec)
         if per_sample is None:
-            return self.per_check.get(spec.family, declared.prior_seconds)
+            return self.per_check.get(self._timed_as(spec), declared.prior_seconds)
         return self.fixed_seconds(spec) + per_sample * self._samples(spec, n) * self.used.get(spec.family, 1.0)
 
-    def searches(self, spec: CheckSpec) -> bool:
-        """Whether ``spec`` is an input search that applies to the pipeline: it can use any time given."""
-        if spec.family != "inputs" or spec.param("kind") in ("corpus", "compression"):
-            return False
-        from .inputs import IMAGE_CHECKS
+    def applies(self, spec: CheckSpec) -> bool:
+        """Whether ``spec`` applies to the pipeline (``Family.applies``; any, until its input kind is known)."""
+        applies = family_of(spec.family).applies
+        return applies is None or self.pipeline_input is None or applies(spec, self.pipeline_input)
 
-        if self.pipeline_input is None:
-            return True
-        return spec.name not in IMAGE_CHECKS if self.pipeline_input == "record" else spec.name != "missing-fields"
+    def searches(self, spec: CheckSpec) -> bool:
+        """Whether ``spec`` is a search (``Family.searches``) that applies to the pipeline: it can use any time given."""
+        return self._search(spec) and self.applies(spec)
+
+    def _search(self, spec: CheckSpec) -> bool:
+        searches = family_of(spec.family).searches
+        return searches is not None and searches(spec)
+
+    def _search_cap(self, spec: CheckSpec) -> float:
+        """How long a search of ``spec``'s family runs without a budget (``Family.search_seconds``)."""
+        return self.search_seconds.get(spec.family, SEARCH_SECONDS)
+
+    def _timed_as(self, spec: CheckSpec) -> str:
+        """The name ``spec``'s seconds are learned under: its family, or ``family:kind`` (``Family.timed_as``)."""
+        timed_as = family_of(spec.family).timed_as
+        kind = timed_as(spec) if timed_as is not None else None
+        return spec.family if kind is None else f"{spec.family}:{kind}"
 
     def _later(self, nodeid: str, n: int) -> tuple[float, float, int]:
         """Estimated seconds of the pending checks after ``nodeid`` (a shared family's once), the
@@ -302,7 +307,7 @@ class Budget:
             spare = (left - (later - searching)) / (1 + searches / self.workers)
             if spare >= mine:  # the other checks fit: the searches, which can use any time, share what they leave
                 allowance = spare
-            return Limits(seconds=max(1.0, min(allowance, self.inputs_seconds)))
+            return Limits(seconds=max(1.0, min(allowance, self._search_cap(spec))))
         elif mine > left:
             reason = f"{left:.1f} s of the budget of {self.seconds:g} s left; it takes about {mine:.1f} s"
         else:
@@ -325,19 +330,19 @@ class Budget:
             self.used[spec.family] = share if previous_share is None else 0.5 * (previous_share + share)
         if declared.shared:
             self.per_check.setdefault(spec.family, seconds)  # the first pays for the family's measurement
-        elif spec.family == "inputs":
-            if spec.param("kind") in ("corpus", "compression"):
-                self.per_check[f"inputs:{spec.param('kind')}"] = seconds
+        elif self._search(spec):
+            pass  # a search takes the time it is given: its time says nothing of its cost
         elif used > 0 and seconds > 0:
             self.timed.setdefault(spec.family, []).append((self._unit(spec) * used, seconds))
             self._fits.pop(spec.family, None)
         else:
-            self.per_check[spec.family] = seconds
+            self.per_check[self._timed_as(spec)] = seconds
+        cap = self._search_cap(spec)
         if limits is not None and limits.samples is not None:
             self.shortened.append({"check": spec.id, "model": result.model, "n": limits.samples, "planned_n": self._samples(spec, n)})
-        elif limits is not None and limits.seconds is not None and limits.seconds < self.inputs_seconds and result.details.get("out_of_time", seconds >= 0.9 * limits.seconds):
+        elif limits is not None and limits.seconds is not None and limits.seconds < cap and result.details.get("out_of_time", seconds >= 0.9 * limits.seconds):
             # the search ran out of its share of the budget (not of examples: that one did all it was asked)
-            self.shortened.append({"check": spec.id, "model": result.model, "seconds": round(limits.seconds, 1), "planned_seconds": self.inputs_seconds})
+            self.shortened.append({"check": spec.id, "model": result.model, "seconds": round(limits.seconds, 1), "planned_seconds": cap})
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -373,7 +378,3 @@ def run_failure(summary: Mapping[str, int], *, max_cut: float, where: str, budge
         return "no check was measured: the run fails (every check was skipped, cut, not applicable or errored)"
     return None
 
-
-def _gate_reruns(spec: CheckSpec) -> bool:
-    """Whether a gate check compares robustness, which runs the robustness checks on both models."""
-    return spec.name == "robustness" or "robustness" in (spec.param("gated") or ())

@@ -33,7 +33,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Literal
 
-__all__ = ["AGAIN_S", "Deadline", "can_limit", "limit"]
 
 #: seconds between a :class:`Deadline` and the next, while the stopped check has not ended
 AGAIN_S = 1.0

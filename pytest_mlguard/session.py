@@ -30,7 +30,6 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from .checks.evaluation import Evaluation
 
-__all__ = ["MlguardSession", "WORKER_OUTPUT_KEY", "check_settings", "cli_values"]
 
 WORKER_OUTPUT_KEY = "mlguard_results"
 #: why the run stopped at a contract error (pytest prints it after the error itself)

@@ -9,7 +9,6 @@ import pytest
 if TYPE_CHECKING:
     from .session import MlguardSession
 
-__all__ = ["SESSION_KEY", "session_of"]
 
 SESSION_KEY: pytest.StashKey[MlguardSession] = pytest.StashKey()
 

@@ -17,13 +17,11 @@ from typing import Any
 
 import pytest
 
-from ._items import item_spec
 from ._names import SUITE_CLASS
 from .checks.base import CheckSpec, Family
 from .errors import CheckError, ContractError, MlguardError, NotApplicable
 from .stash import session_of
 
-__all__ = ["SUITE_CLASS", "MlguardClass", "MlguardSuite", "declares_model", "item_spec"]
 
 MODEL_FIXTURE = "mlguard_model"
 

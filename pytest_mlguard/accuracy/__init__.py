@@ -12,8 +12,6 @@ from ..checks.base import CheckSpec, Family
 from ..config.parse import Threshold, parse_threshold
 from ..config.settings import Key, Settings
 
-__all__ = ["FAMILY"]
-
 
 def _plan(settings: Settings) -> list[CheckSpec]:
     return [CheckSpec("accuracy", None, "accuracy", settings.get("accuracy.floor"))]

@@ -12,8 +12,6 @@ from ..checks.base import CheckSpec, Measurement
 if TYPE_CHECKING:
     from ..checks.evaluation import Evaluation
 
-__all__ = ["accuracy", "run_check"]
-
 
 def accuracy(proba: np.ndarray, labels: np.ndarray) -> float:
     """Top-1 accuracy of probabilities (or scores) ``(N, K)`` against integer labels ``(N,)``.

@@ -30,7 +30,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ..checks.base import CheckSpec, Family
+from ..checks.base import CheckSpec, Family, Plot
 from ..config.parse import (
     Threshold,
     invalid,
@@ -46,7 +46,7 @@ from ..config.parse import (
 from ..config.settings import Key, Settings
 from .registry import ATTACKS, AttackId, parse_attack_id, parse_attack_params, parse_eps
 
-__all__ = ["FAMILY", "UnsoundEvaluationWarning", "attack_forwards"]
+__all__ = ["FAMILY", "AttackId", "UnsoundEvaluationWarning", "attack_forwards", "attack_params", "parse_attack_id", "parse_attack_params", "parse_eps"]
 
 
 class UnsoundEvaluationWarning(UserWarning):
@@ -244,6 +244,7 @@ FAMILY = Family(
     plan=_plan,
     make=_make,
     run="pytest_mlguard.attacks.run:run_check",
+    plots=Plot("pytest_mlguard.attacks.figures:curves", absent="No robust-accuracy-against-epsilon plot: no attack check recorded a result.", order=2),
     rank=4,
     rank_of=lambda spec: 6 if spec.param("eps") is None else None,  # sweeps and minimal attacks: several attacks' worth each
     sampled=True,

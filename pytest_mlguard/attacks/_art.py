@@ -19,7 +19,6 @@ from types import ModuleType
 
 from ..errors import MissingDependency
 
-__all__ = ["art_data_dir", "import_art"]
 
 _lock = threading.Lock()
 

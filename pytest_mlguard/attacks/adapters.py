@@ -31,7 +31,6 @@ from ..contract.output import non_finite_rows
 from ..errors import NonFiniteOutput, NotApplicable
 from ._art import import_art
 
-__all__ = ["Adapter", "QueryLog", "make_adapter"]
 
 import_art()
 

@@ -11,15 +11,13 @@ from __future__ import annotations
 import contextlib
 import math
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from ._art import import_art
 from .registry import ATTACKS
-
-__all__ = ["hopskipjump_schedule", "make_attack", "seeded", "starting_points"]
 
 
 @contextlib.contextmanager
@@ -63,89 +61,121 @@ def hopskipjump_schedule(queries: int, init_eval: int) -> tuple[int, int, int]:
     return iterations, max_eval, init_eval
 
 
+def _art_norm(norm: str) -> Any:
+    return np.inf if norm == "linf" else 2
+
+
+def _fgsm(evasion: Any, estimator: Any, norm: str, eps: Any, params: Mapping[str, Any], batch_size: int) -> Any:
+    return evasion.FastGradientMethod(estimator, norm=_art_norm(norm), eps=eps, eps_step=eps, batch_size=batch_size)
+
+
+def _pgd(evasion: Any, estimator: Any, norm: str, eps: Any, params: Mapping[str, Any], batch_size: int) -> Any:
+    return evasion.ProjectedGradientDescent(
+        estimator,
+        norm=_art_norm(norm),
+        eps=eps,
+        eps_step=params["step_size"] * eps,
+        max_iter=params["steps"],
+        num_random_init=params["restarts"],
+        batch_size=batch_size,
+        verbose=False,
+    )
+
+
+def _autoattack(evasion: Any, estimator: Any, norm: str, eps: Any, params: Mapping[str, Any], batch_size: int) -> Any:
+    step = 2 * eps / 10 if norm == "linf" else eps / 4
+    apgd = [
+        evasion.AutoProjectedGradientDescent(
+            estimator,
+            norm=_art_norm(norm),
+            eps=eps,
+            eps_step=step,
+            max_iter=params["steps"],
+            targeted=False,
+            nb_random_init=params["restarts"],
+            batch_size=batch_size,
+            loss_type=loss,
+            verbose=False,
+        )
+        for loss in ("cross_entropy", "difference_logits_ratio")
+    ]
+    square = evasion.SquareAttack(
+        estimator, norm=_art_norm(norm), eps=eps, max_iter=params["queries"], nb_restarts=1, batch_size=batch_size, verbose=False
+    )
+    return evasion.AutoAttack(estimator, norm=_art_norm(norm), eps=eps, eps_step=step, attacks=[*apgd, square], batch_size=batch_size)
+
+
+def _cw(evasion: Any, estimator: Any, norm: str, eps: Any, params: Mapping[str, Any], batch_size: int) -> Any:
+    return evasion.CarliniL2Method(
+        estimator,
+        confidence=params["confidence"],
+        learning_rate=params["learning_rate"],
+        binary_search_steps=params["search_steps"],
+        max_iter=params["steps"],
+        batch_size=batch_size,
+        verbose=False,
+    )
+
+
+def _deepfool(evasion: Any, estimator: Any, norm: str, eps: Any, params: Mapping[str, Any], batch_size: int) -> Any:
+    return evasion.DeepFool(
+        estimator,
+        max_iter=params["steps"],
+        epsilon=params["overshoot"],
+        nb_grads=min(params["candidates"], estimator.nb_classes),
+        batch_size=batch_size,
+        verbose=False,
+    )
+
+
+def _square(evasion: Any, estimator: Any, norm: str, eps: Any, params: Mapping[str, Any], batch_size: int) -> Any:
+    return evasion.SquareAttack(
+        estimator,
+        norm=_art_norm(norm),
+        eps=eps,
+        max_iter=params["queries"],
+        p_init=params["p_init"],
+        nb_restarts=params["restarts"],
+        batch_size=batch_size,
+        verbose=False,
+    )
+
+
+def _hopskipjump(evasion: Any, estimator: Any, norm: str, eps: Any, params: Mapping[str, Any], batch_size: int) -> Any:
+    max_iter, max_eval, init_eval = hopskipjump_schedule(params["queries"], params["init_eval"])
+    return evasion.HopSkipJump(
+        estimator,
+        norm=_art_norm(norm),
+        max_iter=max_iter,
+        max_eval=max_eval,
+        init_eval=init_eval,
+        init_size=100,
+        batch_size=batch_size,
+        verbose=False,
+    )
+
+
+#: registry preset -> ``(art.attacks.evasion, estimator, norm, eps, params, batch_size) -> ART attack``
+_BUILDERS: dict[str, Callable[[Any, Any, str, Any, Mapping[str, Any], int], Any]] = {
+    "fgsm": _fgsm,
+    "pgd": _pgd,
+    "autoattack": _autoattack,
+    "cw": _cw,
+    "deepfool": _deepfool,
+    "square": _square,
+    "hopskipjump": _hopskipjump,
+}
+
+
 def make_attack(estimator: Any, attack: str, norm: str, eps: float | None, params: Mapping[str, Any], *, batch_size: int) -> Any:
     """The ART attack object for a registry preset, its parameters and epsilon."""
+    build = _BUILDERS.get(attack)
+    if build is None:
+        raise ValueError(f"unknown attack {attack!r}; expected one of {', '.join(ATTACKS)}")
     import_art()
     from art.attacks import evasion
 
-    art_norm: Any = np.inf if norm == "linf" else 2
-    if attack == "fgsm":
-        return evasion.FastGradientMethod(estimator, norm=art_norm, eps=eps, eps_step=eps, batch_size=batch_size)
-    if attack == "pgd":
-        return evasion.ProjectedGradientDescent(
-            estimator,
-            norm=art_norm,
-            eps=eps,
-            eps_step=params["step_size"] * eps,
-            max_iter=params["steps"],
-            num_random_init=params["restarts"],
-            batch_size=batch_size,
-            verbose=False,
-        )
-    if attack == "autoattack":
-        step = 2 * eps / 10 if norm == "linf" else eps / 4  # type: ignore[operator]
-        apgd = [
-            evasion.AutoProjectedGradientDescent(
-                estimator,
-                norm=art_norm,
-                eps=eps,
-                eps_step=step,
-                max_iter=params["steps"],
-                targeted=False,
-                nb_random_init=params["restarts"],
-                batch_size=batch_size,
-                loss_type=loss,
-                verbose=False,
-            )
-            for loss in ("cross_entropy", "difference_logits_ratio")
-        ]
-        square = evasion.SquareAttack(
-            estimator, norm=art_norm, eps=eps, max_iter=params["queries"], nb_restarts=1, batch_size=batch_size, verbose=False
-        )
-        return evasion.AutoAttack(estimator, norm=art_norm, eps=eps, eps_step=step, attacks=[*apgd, square], batch_size=batch_size)
-    if attack == "cw":
-        return evasion.CarliniL2Method(
-            estimator,
-            confidence=params["confidence"],
-            learning_rate=params["learning_rate"],
-            binary_search_steps=params["search_steps"],
-            max_iter=params["steps"],
-            batch_size=batch_size,
-            verbose=False,
-        )
-    if attack == "deepfool":
-        return evasion.DeepFool(
-            estimator,
-            max_iter=params["steps"],
-            epsilon=params["overshoot"],
-            nb_grads=min(params["candidates"], estimator.nb_classes),
-            batch_size=batch_size,
-            verbose=False,
-        )
-    if attack == "square":
-        return evasion.SquareAttack(
-            estimator,
-            norm=art_norm,
-            eps=eps,
-            max_iter=params["queries"],
-            p_init=params["p_init"],
-            nb_restarts=params["restarts"],
-            batch_size=batch_size,
-            verbose=False,
-        )
-    if attack == "hopskipjump":
-        max_iter, max_eval, init_eval = hopskipjump_schedule(params["queries"], params["init_eval"])
-        return evasion.HopSkipJump(
-            estimator,
-            norm=art_norm,
-            max_iter=max_iter,
-            max_eval=max_eval,
-            init_eval=init_eval,
-            init_size=100,
-            batch_size=batch_size,
-            verbose=False,
-        )
-    raise ValueError(f"unknown attack {attack!r}; expected one of {', '.join(ATTACKS)}")
+    return build(evasion, estimator, norm, eps, params, batch_size)
 
 
 def starting_points(x: np.ndarray, labels: np.ndarray, rng: np.random.Generator, value_range: tuple[float, float]) -> np.ndarray:

@@ -16,16 +16,6 @@ from typing import Any
 
 import numpy as np
 
-__all__ = [
-    "box_diameter",
-    "curve_from_masks",
-    "minimal_norms",
-    "norm_summary",
-    "outcome",
-    "perturbation_norms",
-    "robust_curve",
-]
-
 
 def perturbation_norms(x: np.ndarray, x_adv: np.ndarray, norm: str) -> np.ndarray:
     """Per-sample ``||x_adv - x||`` in the L-inf (``"linf"``) or L2 (``"l2"``) norm, float64."""

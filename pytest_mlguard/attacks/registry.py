@@ -29,7 +29,6 @@ from typing import Any, Literal
 
 from ..config.parse import Parser, invalid, parse_int, parse_number
 
-__all__ = ["ATTACKS", "AttackDef", "AttackId", "Param", "parse_attack_id", "parse_attack_params"]
 
 Norm = Literal["linf", "l2"]
 Access = Literal["gradients", "scores", "decisions"]

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from ..config.settings import Settings
     from .adapters import Adapter
 
-__all__ = ["adversarial_examples", "attack_batch", "gradients_enabled", "run_check"]
+__all__ = ["adversarial_examples", "attack_batch", "check_applicable", "gradients_enabled", "load_adversarial", "run_check"]
 
 
 @contextlib.contextmanager

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["black_box_beats_white_box", "clean_mismatch", "gradient_problems", "nondeterministic", "rising"]
 
 Problem = dict[str, Any]
 

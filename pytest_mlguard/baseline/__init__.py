@@ -28,7 +28,6 @@ from typing import Any, Literal
 from ..config.parse import invalid, parse_list, parse_optional, parse_path
 from ..config.settings import Key
 
-__all__ = ["BASELINE_KEYS", "NAME_PATTERN", "Tolerance", "parse_baseline_name", "parse_tolerance"]
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _TOLERANCE = re.compile(r"\s*(?P<target>.+?)\s*:\s*(?P<amount>[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(?P<unit>pp|%)?\s*")

@@ -24,7 +24,6 @@ from typing import Any
 from ..reporting.order import family_rank
 from . import Tolerance
 
-__all__ = ["compare_runs", "comparison_lines"]
 
 _EPSILON = 1e-12
 

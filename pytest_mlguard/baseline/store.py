@@ -19,7 +19,6 @@ from ..errors import ConfigError
 from ..reporting.atomic import write_files
 from ..reporting.strict_json import dumps
 
-__all__ = ["BASELINE_SCHEMA", "baseline_from_report", "load_baseline", "resolve_baseline", "save_baseline"]
 
 BASELINE_SCHEMA = "pytest-mlguard/baseline/1"
 _REPORT_SCHEMA_PREFIX = "pytest-mlguard/report/"

@@ -25,31 +25,10 @@ Example:
 
 from __future__ import annotations
 
-from .fingerprint import Uncacheable, fingerprint_arrays, fingerprint_model, fingerprint_paths, machine_identity, model_print
-from .keys import FORMAT, cache_key, key_of
-from .pipelines import fingerprint_pipeline, pipeline_print
-from .run import cache_summary, cached_result, run_cached
-from .storage import ENV_KEY, MAX_ARTIFACT_BYTES, MAX_ENTRY_BYTES, Rejected, ResultCache, measurement_dict
+# a private module: no __all__; ``X as X`` marks a name re-exported (docs/extending.md, "Public and private modules")
+from .fingerprint import Uncacheable as Uncacheable, fingerprint_arrays as fingerprint_arrays, fingerprint_model as fingerprint_model, fingerprint_paths as fingerprint_paths, machine_identity as machine_identity, model_print as model_print
+from .keys import FORMAT as FORMAT, cache_key as cache_key, key_of as key_of
+from .pipelines import fingerprint_pipeline as fingerprint_pipeline, pipeline_print as pipeline_print
+from .run import cache_summary as cache_summary, cached_result as cached_result, run_cached as run_cached
+from .storage import ENV_KEY as ENV_KEY, MAX_ARTIFACT_BYTES as MAX_ARTIFACT_BYTES, MAX_ENTRY_BYTES as MAX_ENTRY_BYTES, Rejected as Rejected, ResultCache as ResultCache, measurement_dict as measurement_dict
 
-__all__ = [
-    "ENV_KEY",
-    "FORMAT",
-    "MAX_ARTIFACT_BYTES",
-    "MAX_ENTRY_BYTES",
-    "Rejected",
-    "ResultCache",
-    "Uncacheable",
-    "cache_key",
-    "cache_summary",
-    "cached_result",
-    "fingerprint_arrays",
-    "fingerprint_model",
-    "fingerprint_paths",
-    "fingerprint_pipeline",
-    "key_of",
-    "machine_identity",
-    "measurement_dict",
-    "model_print",
-    "pipeline_print",
-    "run_cached",
-]

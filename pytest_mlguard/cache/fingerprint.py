@@ -31,14 +31,6 @@ import numpy as np
 if TYPE_CHECKING:
     from ..contract.model import Model
 
-__all__ = [
-    "Uncacheable",
-    "fingerprint_arrays",
-    "fingerprint_model",
-    "fingerprint_paths",
-    "machine_identity",
-    "model_print",
-]
 
 #: how deep containers and objects are followed
 _DEPTH = 3

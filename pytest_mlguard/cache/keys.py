@@ -3,7 +3,8 @@
 The key hashes the model (:func:`~pytest_mlguard.cache.fingerprint.model_print`), the evaluation
 data, the check's spec, the settings that shape the measurement (with the size and time of the files
 they name), the limits ``--mlguard-budget`` gave the check (not the budget itself), the source of
-pytest-mlguard and the versions of the libraries involved. Checks of a production pipeline add
+pytest-mlguard and the versions of the libraries involved, and the code of a family from outside
+pytest-mlguard (:func:`~pytest_mlguard.cache.pipelines.family_print`). Checks of a production pipeline add
 :func:`~pytest_mlguard.cache.pipelines.pipeline_print`; checks whose result depends on the machine
 (latency, determinism, drift) add the machine's identity.
 
@@ -23,13 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .fingerprint import Uncacheable, fingerprint_arrays, fingerprint_paths, machine_identity, model_print
-from .pipelines import pipeline_print
+from .pipelines import family_print, pipeline_print
 
 if TYPE_CHECKING:
     from ..checks.base import CheckSpec, Family
     from ..checks.evaluation import Evaluation
 
-__all__ = ["FORMAT", "cache_key", "key_of"]
 
 #: the layout of a cache entry; a new layout gives new keys, so old entries are never misread
 FORMAT = 2
@@ -109,14 +109,19 @@ def key_of(evaluation: Evaluation, spec: CheckSpec, family: Family | None = None
             box without a ``version``, a pipeline whose code is out of reach, a part of the model that
             cannot be hashed); the message says why.
     """
-    if family is not None and not getattr(family, "cacheable", True):
+    if family is None:
+        from ..checks.family import registered_family
+
+        family = registered_family(spec.family)
+    if not family.cacheable:
         raise Uncacheable(f"the {family.name} family declares cacheable=False")
-    needs = family.needs if family is not None else ("pipeline",) if spec.family == "inputs" else ()
+    needs = family.needs
+    code = _remembered(evaluation, f"family:{family.name}", lambda: family_print(family) or "")
     pipeline = None
     if "pipeline" in needs and evaluation.pipeline is not None:
         pipeline = _remembered(evaluation, "pipeline", lambda: pipeline_print(evaluation.pipeline))
     machine = None
-    if family is not None and getattr(family, "machine", False):
+    if family.machine:
         torch = sys.modules.get("torch")
         machine = [machine_identity(), torch.get_num_threads() if torch is not None else None]
     model = _remembered(evaluation, "model", lambda: model_print(evaluation.model))
@@ -137,6 +142,7 @@ def key_of(evaluation: Evaluation, spec: CheckSpec, family: Family | None = None
         "machine": machine,
         "data": data,
         "check": [spec.family, spec.name, spec.metric, spec.kind, spec.threshold.describe(), repr(spec.params)],
+        "family_code": code,
         "limits": repr(getattr(evaluation, "limits", None)) if limited else "None",
         "settings": settings,
         "versions": _versions(),

@@ -1,4 +1,6 @@
-"""Fingerprints of a production pipeline: its code, the project modules it imports, its state.
+"""Fingerprints of project code: a production pipeline's (its code, the project modules it imports,
+its state) and a family's from outside pytest-mlguard (its ``run``, the project modules it imports, or
+its distribution's version).
 
 Example:
     >>> from pytest_mlguard import Pipeline
@@ -13,11 +15,10 @@ import hashlib
 import inspect
 import pickle
 import sys
+from importlib import metadata
 from typing import Any
 
 from .fingerprint import Uncacheable, _hash_function, _hash_value, _user_file
-
-__all__ = ["fingerprint_pipeline", "pipeline_print"]
 
 
 def _project_sources(*modules: Any, limit: int = 200) -> list[tuple[str, bytes]]:
@@ -99,3 +100,52 @@ def fingerprint_pipeline(pipeline: Any) -> str | None:
         return pipeline_print(pipeline)
     except Uncacheable:
         return None
+
+
+@functools.lru_cache(maxsize=64)
+def _distribution_version(package: str) -> str | None:
+    """``name==version`` of the installed distribution that holds the top-level ``package``, or ``None``."""
+    names = metadata.packages_distributions().get(package) or ()
+    for name in names:
+        try:
+            return f"{name}=={metadata.version(name)}"
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def family_print(family: Any) -> str | None:
+    """A hash of the code of a family from outside pytest-mlguard (a conftest's, a package's), or
+    ``None`` for a built-in family (pytest-mlguard's source is in every key already).
+
+    It hashes the family's ``run`` (code, closure and the globals it reads, as for a pipeline), the
+    source of the project modules its ``run``, ``plan`` and ``make`` come from and of those they import
+    (a conftest.py and its helpers), and the version of the installed distribution that holds it: an edit
+    to a conftest family's check gives its checks new keys.
+
+    Raises:
+        Uncacheable: its code is out of reach (no project source and no installed distribution), or
+            a part of its ``run``'s state cannot be hashed.
+    """
+    run = family.runner()
+    function = getattr(run, "__func__", run)
+    module = sys.modules.get(getattr(function, "__module__", None) or "")
+    package = (getattr(module, "__name__", None) or "").split(".")[0]
+    if package == "pytest_mlguard":
+        return None
+    where = f"the run function of family {family.name!r}"
+    digest = hashlib.sha256(f"family:{family.name}".encode())
+    if inspect.isfunction(function):
+        _hash_function(digest, function, 0, seen={}, where=where)
+    else:
+        _hash_value(digest, function, seen={}, where=where)
+    modules = [module, *(sys.modules.get(getattr(f, "__module__", None) or "") for f in (family.plan, family.make) if f is not None)]
+    sources = _project_sources(*modules)
+    version = _distribution_version(package) if package else None
+    if not sources and version is None:
+        raise Uncacheable(f"the code of family {family.name!r} is out of reach (no source file in the project and no installed distribution)")
+    digest.update(f"version:{version}".encode())
+    for path, source in sources:
+        digest.update(path.encode())
+        digest.update(source)
+    return digest.hexdigest()

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from ..checks.base import CheckResult, CheckSpec, Family
     from ..checks.evaluation import Evaluation
 
-__all__ = ["cache_summary", "cached_result", "run_cached"]
 
 _NOT_USED = "stored entry not used: "
 _NOT_CACHED = "not cached: "

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..checks.base import CheckSpec, Family
+from ..checks.base import CheckSpec, Family, Plot
 from ..config.parse import (
     Parser,
     Threshold,
@@ -152,5 +152,14 @@ FAMILY = Family(
     prior_forwards=0.0,  # the clean predictions, made once for every check
     samples=lambda spec, n: int(spec.param("samples") or n) if spec.param("source") is not None else n,
     rerun=True,
+    plots=(
+        Plot(
+            "pytest_mlguard.calibration.figures:reliability",
+            kind="reliability",
+            absent="No reliability diagram: no calibration check recorded reliability bins.",
+            order=0,
+        ),
+        Plot("pytest_mlguard.calibration.figures:shift", kind="calibration-shift", families=("corruption", "attack"), order=3),
+    ),
     doc="calibration (ECE, MCE, Brier, NLL) and overconfidence on garbage inputs, each against a ceiling",
 )

@@ -32,23 +32,11 @@ import numpy as np
 from ..checks.base import CheckSpec, Measurement
 from ..checks.evaluation import stable_seed
 from ..errors import CheckError
-from . import GARBAGE_SOURCES
 
 if TYPE_CHECKING:
     from ..checks.evaluation import Evaluation
     from ..contract.model import Model
 
-__all__ = [
-    "GARBAGE_SOURCES",
-    "GarbageSource",
-    "confidence_summary",
-    "constant_inputs",
-    "garbage_inputs",
-    "load_ood",
-    "run_check",
-    "sample_constant_levels",
-    "sample_noise",
-]
 
 GarbageSource = Literal["noise", "constant", "ood"]
 _DESCRIBE = {"noise": "uniform-noise", "constant": "constant", "ood": "out-of-domain"}

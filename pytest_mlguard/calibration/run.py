@@ -30,7 +30,6 @@ from .temperature import temperature_advice
 if TYPE_CHECKING:
     from ..checks.evaluation import Evaluation
 
-__all__ = ["METRICS", "advice_message", "run_check", "run_metric"]
 
 # metric -> (function of proba, labels, bins, binning; its name in messages)
 METRICS: dict[str, tuple[Callable[[np.ndarray, np.ndarray, int, Any], float], str]] = {

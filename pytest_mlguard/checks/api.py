@@ -127,18 +127,10 @@ def check_model(
     """
     from ..contract.declaration import check_declaration, probe_model
     from .evaluation import Evaluation
-    from .registry import families
 
     resolved = resolve_settings(settings)
     extras = dict(extras or {})
-    if checks is None:
-        given = {"model", "data", *(("pipeline",) if pipeline is not None else ()), *extras}
-        planned = [(f, spec) for f in families() if set(f.needs) <= given for spec in f.planned(resolved)]
-    else:
-        ids = [checks] if isinstance(checks, str) else list(checks) if isinstance(checks, Iterable) else None
-        if ids is None:
-            raise InvalidArgument.expected("a check id or a list of them, such as 'accuracy' or ['attack[pgd-linf-0.1]']", "checks", checks)
-        planned = [check_spec(check_id, resolved) for check_id in ids]
+    planned = _planned(checks, resolved, given={"model", "data", *(("pipeline",) if pipeline is not None else ()), *extras})
     adapted, eval_data = check_declaration(model, data, pipeline, device=resolved.device, device_source=resolved.source("device"), probe=False)
     probe_model(adapted, eval_data, resolved.device)
     evaluation = Evaluation(adapted, eval_data, resolved, pipeline=pipeline).with_extras(extras)
@@ -151,3 +143,16 @@ def check_model(
         except NotApplicable:
             continue
     return results
+
+
+def _planned(checks: str | Iterable[str] | None, settings: Settings, given: set[str]) -> list[tuple[Family, CheckSpec]]:
+    """The checks ``checks`` names, or (``None``) every family's planned checks that the ``given``
+    fixtures allow."""
+    from .registry import families
+
+    if checks is None:
+        return [(f, spec) for f in families() if set(f.needs) <= given for spec in f.planned(settings)]
+    ids = [checks] if isinstance(checks, str) else list(checks) if isinstance(checks, Iterable) else None
+    if ids is None:
+        raise InvalidArgument.expected("a check id or a list of them, such as 'accuracy' or ['attack[pgd-linf-0.1]']", "checks", checks)
+    return [check_spec(check_id, settings) for check_id in ids]

@@ -37,8 +37,6 @@ from .base import CheckResult, CheckSpec, Family, Measurement, VerdictRules
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["Evaluation", "non_finite_measurement", "stable_seed"]
-
 
 def non_finite_measurement(error: NonFiniteOutput) -> Measurement:
     """The failed measurement of a check whose model returned NaN or inf: no value, the error as its

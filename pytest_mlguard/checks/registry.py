@@ -12,27 +12,18 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ..accuracy import FAMILY as ACCURACY
 from ..budget import BUDGET_KEYS
-from ..attacks import FAMILY as ATTACK
 from ..baseline import BASELINE_KEYS
-from ..calibration import FAMILY as CALIBRATION
 from ..config.settings import CORE_KEYS, Key, Settings
-from ..contract.family import FAMILY as CONTRACT
-from ..corruptions import FAMILY as CORRUPTION
 from ..errors import InvalidArgument
-from ..inputs import FAMILY as INPUTS
-from ..production import FAMILIES as PRODUCTION
 from ..reporting import PROGRESS_KEYS, REPORT_KEYS
 from ..reporting.order import use_family_order
 from ..reporting.score import score_keys
 from ..verdicts import VERDICT_KEYS
 from .base import Family, register_families
+from .builtin import FAMILIES
 
-__all__ = ["ENTRY_POINT_GROUP", "FAMILIES", "all_keys", "as_families", "entry_point_families", "families", "family", "planned_checks", "use_families"]
 
-#: the built-in families, in the suite's order
-FAMILIES: tuple[Family, ...] = (CONTRACT, ACCURACY, CORRUPTION, ATTACK, CALIBRATION, INPUTS, *PRODUCTION)
 #: the entry-point group through which installed packages add families
 ENTRY_POINT_GROUP = "pytest_mlguard.families"
 

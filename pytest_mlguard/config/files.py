@@ -14,8 +14,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["pyproject_source"]
-
 
 def pyproject_source(path: Path, keys: Iterable[Key], *, display: str | None = None) -> Source | None:
     """The ``[tool.mlguard]`` table of ``path`` as a flattened source, or ``None`` if it has none."""

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 
     from .settings import Key
 
-__all__ = ["add_options", "default_text", "help_text", "option_dest", "option_values"]
 
 GROUP = ("mlguard", "robustness checks of ML models (pytest-mlguard)")
 

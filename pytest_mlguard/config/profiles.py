@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BUILTIN_PROFILES"]
 
 BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {

@@ -32,7 +32,6 @@ from .parse import (
     typed_list,
 )
 
-__all__ = ["CACHE_KEY_VARIABLE", "CORE_KEYS", "ENV_PREFIX", "Key", "Settings", "Source", "resolve"]
 
 ENV_PREFIX = "MLGUARD_"
 #: the secret that signs result-cache entries: an environment variable of the prefix that is no
@@ -285,7 +284,12 @@ def resolve(
     profile_source = _profile_source(sources, known, profiles or {})
     if profile_source is not None:  # chosen for this run: above the project's files, below the run's own options
         sources.insert(2, profile_source)
+    return _merged(sources, known)
 
+
+def _merged(sources: list[Source], known: Mapping[str, Key]) -> Settings:
+    """The settings of ``sources`` (highest precedence first), each parsed by its key where it was
+    given; defaults for the keys no source sets, table keys merged entry by entry."""
     values: dict[str, Any] = {}
     where: dict[str, str] = {}
     tables: dict[str, dict[str, Any]] = {}

@@ -20,8 +20,6 @@ import numpy as np
 
 from ..errors import ContractWarning, InvalidArgument
 
-__all__ = ["EvalData", "as_data"]
-
 
 def _to_numpy(value: Any) -> np.ndarray:
     if hasattr(value, "detach"):  # torch tensor

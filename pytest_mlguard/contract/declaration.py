@@ -30,7 +30,6 @@ from .data import EvalData, as_data
 from .model import Model, TorchModel, as_model
 from .pipeline import Pipeline
 
-__all__ = ["RANGE_TOLERANCE", "check_declaration", "probe_model", "range_warning"]
 
 #: data may leave the model's value_range by this fraction of its width before :func:`range_warning` says so
 RANGE_TOLERANCE = 0.01

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from ..checks.evaluation import Evaluation
     from .model import Model
 
-__all__ = ["SAME_OUTPUTS", "compare_modes", "eval_mode_check", "modes_to_run", "outputs_in_both_modes"]
 
 #: a probability difference between the modes below this is rounding, not another computation
 SAME_OUTPUTS = 1e-4

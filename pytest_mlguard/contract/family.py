@@ -36,7 +36,6 @@ from ..config.parse import (
 )
 from ..config.settings import Key, Settings
 
-__all__ = ["CHECKS", "FAMILY", "SIZES"]
 
 CHECKS = ("eval-mode", "input-sizes", "resized-copies")
 #: the sizes fed to the model, by name (:func:`pytest_mlguard.contract.sizes.other_sizes`)

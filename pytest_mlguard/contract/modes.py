@@ -24,8 +24,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["computes_otherwise_in_train_mode", "defined_outside_torch", "kept_buffers", "name_modules", "set_modes"]
-
 
 def computes_otherwise_in_train_mode(module: torch.nn.Module) -> bool:
     """Whether ``module``, one of torch's layers, computes something else in train mode than in eval

@@ -26,8 +26,6 @@ import numpy as np
 
 from ..errors import ContractError
 
-__all__ = ["check_scores", "describe_output", "non_finite_rows"]
-
 
 def describe_output(value: Any) -> str:
     """A short description of what a model returned: ``a list of 2 items (Tensor (3, 10), Tensor (3, 64))``."""

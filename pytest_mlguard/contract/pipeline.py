@@ -19,7 +19,6 @@ from typing import Any, Literal
 
 from ..errors import InvalidArgument
 
-__all__ = ["INPUT_KINDS", "InputKind", "Pipeline"]
 
 InputKind = Literal["image-bytes", "image-path", "record"]
 INPUT_KINDS: tuple[str, ...] = ("image-bytes", "image-path", "record")

@@ -9,8 +9,6 @@ if TYPE_CHECKING:
     from ..checks.base import CheckSpec, Measurement
     from ..checks.evaluation import Evaluation
 
-__all__ = ["run_check"]
-
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     if spec.name == "eval-mode":

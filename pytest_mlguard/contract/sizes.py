@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from ..checks.evaluation import Evaluation
     from .model import Model
 
-__all__ = ["COPIES", "input_sizes_check", "other_sizes", "resize", "resized_copies_check", "sizes_outcomes"]
 
 #: the sizes that are resized copies of the same picture, whose class must stay
 COPIES = ("odd-width", "odd-height", "odd", "2x")

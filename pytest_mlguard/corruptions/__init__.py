@@ -34,7 +34,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ..checks.base import CheckSpec, Family
+from ..checks.base import CheckSpec, Family, Plot
 from ..config.parse import (
     Parser,
     Threshold,
@@ -209,5 +209,6 @@ FAMILY = Family(
     prior_forwards=8.0,
     rerun=True,
     hooks="pytest_mlguard.corruptions.report",  # the corruption summary in the report and the terminal
+    plots=Plot("pytest_mlguard.corruptions.figures:curves", absent="No accuracy-against-severity plot: no corruption check recorded a result.", order=1),
     doc="accuracy under common corruptions (ImageNet-C) at each severity against a floor",
 )

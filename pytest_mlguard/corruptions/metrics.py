@@ -29,14 +29,6 @@ from typing import Any
 from ..errors import ConfigError
 from .registry import GROUPS, REGISTRY
 
-__all__ = [
-    "corruption_error",
-    "load_baseline",
-    "mean",
-    "relative_corruption_error",
-    "summarize",
-]
-
 
 def mean(values: Iterable[float]) -> float | None:
     """The mean, or ``None`` of nothing."""

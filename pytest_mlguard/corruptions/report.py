@@ -17,8 +17,6 @@ from ..errors import ConfigError
 from ..stash import session_of
 from .metrics import load_baseline, summarize
 
-__all__ = ["pytest_mlguard_report", "pytest_sessionstart", "pytest_terminal_summary", "summary_lines"]
-
 
 def _baseline(config: pytest.Config) -> list[dict[str, Any]] | None:
     settings = session_of(config).settings

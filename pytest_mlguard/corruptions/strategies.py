@@ -28,7 +28,6 @@ from hypothesis.strategies import SearchStrategy
 from ..errors import InvalidArgument
 from .registry import GROUPS, REGISTRY, SEVERITIES, names as registry_names
 
-__all__ = ["CorruptionCase", "corruptions"]
 
 _SEED_MAX = 2**32 - 1
 

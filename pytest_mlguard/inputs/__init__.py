@@ -57,7 +57,6 @@ from ..config.parse import (
 )
 from ..config.settings import Key, Settings
 
-__all__ = ["CHECKS", "FAMILY", "IMAGE_CHECKS", "safe_name"]
 
 #: the graceful-failure searches, encoding equivalence and the compression curve, in the order they run
 CHECKS: tuple[str, ...] = ("corrupt-files", "odd-modes", "odd-resolutions", "dtypes", "missing-fields", "same-content", "compression")
@@ -107,6 +106,19 @@ def _corpus_names(paths: tuple[Path, ...]) -> list[str]:
             name, count = f"{base}-{count}", count + 1
         names.append(name)
     return names
+
+
+def _searches(spec: CheckSpec) -> bool:
+    """Whether ``spec`` searches for as long as it is given (all but the corpus and compression checks)."""
+    return spec.param("kind") not in ("corpus", "compression")
+
+
+def _applies(spec: CheckSpec, pipeline_input: str) -> bool:
+    """Whether ``spec`` applies to a pipeline of ``pipeline_input``: the image searches to image pipelines,
+    ``missing-fields`` to record pipelines."""
+    if not _searches(spec):
+        return True
+    return spec.name not in IMAGE_CHECKS if pipeline_input == "record" else spec.name != "missing-fields"
 
 
 def _make(name: str | None, settings: Settings) -> CheckSpec:
@@ -173,4 +185,10 @@ FAMILY = Family(
     # searches last: they can use any time, so they take what the other checks leave
     rank_of=lambda spec: 8 if spec.param("kind") not in ("corpus", "compression") else None,
     doc="the production pipeline on messy inputs: a valid prediction or a declared rejection, nothing else",
+    # under a budget: the searches take the time they are given, the corpus and compression checks are timed by kind
+    prior_seconds=3.0,
+    timed_as=lambda spec: str(spec.param("kind")),
+    searches=_searches,
+    search_seconds=lambda settings: float(settings.get("inputs.time_budget")),
+    applies=_applies,
 )

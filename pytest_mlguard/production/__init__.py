@@ -19,8 +19,5 @@ from .determinism import FAMILY as DETERMINISM
 from .drift import FAMILY as DRIFT
 from .gate import FAMILY as GATE
 from .resources import FAMILY as RESOURCES
-from .server import SERVER_KEYS
-
-__all__ = ["DETERMINISM", "DRIFT", "FAMILIES", "GATE", "RESOURCES", "SERVER_KEYS"]
 
 FAMILIES = (RESOURCES, DETERMINISM, DRIFT, GATE)

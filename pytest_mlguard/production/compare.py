@@ -17,8 +17,6 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PrefixPredictions", "compare_predictions", "max_proba_diff", "per_sample_diff", "thread_count", "top1_agreement"]
-
 
 class PrefixPredictions:
     """Predictions of the first samples of ``x``, made as far as they are asked for: a check that

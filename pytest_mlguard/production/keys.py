@@ -5,8 +5,6 @@ from __future__ import annotations
 from ..config.parse import parse_choice, parse_list, parse_table, parse_unit_interval
 from ..config.settings import Key
 
-__all__ = ["selection_keys"]
-
 
 def selection_keys(family: str, choices: tuple[str, ...], floor: float, what: str) -> tuple[Key, ...]:
     """``<family>.checks`` (a list of ``choices``, none by default), ``<family>.floor`` and

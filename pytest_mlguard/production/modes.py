@@ -25,8 +25,6 @@ if TYPE_CHECKING:
     from ..checks.evaluation import Evaluation
     from ..contract.model import Model
 
-__all__ = ["in_each_mode", "in_mode", "mode_name"]
-
 
 def mode_name(model: Model, mode: str | None) -> str:
     """``eval mode`` or ``the mode given (train mode: norm (BatchNorm2d))``."""

@@ -29,7 +29,6 @@ from typing import Any
 from ..config.parse import parse_int, parse_number, parse_optional, parse_str
 from ..config.settings import Key, Settings
 
-__all__ = ["SERVER_KEYS", "Server", "describe_machine", "machine"]
 
 SERVER_KEYS: tuple[Key, ...] = (
     Key("server.name", parse_optional(parse_str), None, "a label for the production server in reports, such as 'c6i.large'"),

@@ -9,8 +9,6 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-__all__ = ["file_mode", "probe_directory", "replace_directory", "write_files"]
-
 
 def file_mode() -> int:
     """The mode a new file gets from ``open()``: ``0o666`` less the process's umask (``0o644`` under

@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["SCORE_COLORS", "badge_files", "badge_svg", "endpoint_json", "family_scores", "score_color"]
 
 #: upper bounds of each colour band (score < bound); the names are colours of both anybadge and shields.io
 SCORE_COLORS = ((50.0, "red"), (70.0, "orange"), (85.0, "yellow"), (95.0, "yellowgreen"), (101.0, "green"))

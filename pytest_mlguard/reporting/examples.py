@@ -21,7 +21,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Example", "artifact_dir_name", "failing_examples", "thumbnail"]
 
 Example = dict[str, Any]
 

@@ -28,7 +28,6 @@ from .examples import failing_examples
 from .progress import check_label
 from .order import custom_test, family_rank
 
-__all__ = ["render_html"]
 
 _MAX_CLASSES_SHOWN = 30
 
@@ -159,75 +158,40 @@ def _selection(value: Any) -> str:
 
 
 def _model_plots(model: str, checks: Sequence[Mapping[str, Any]], figures_cache: Any) -> dict[str, Any]:
-    from . import plots
+    """The figures of ``model``: those its families declare (``Family.plots``), by their order and then the
+    registry's, each with the line it leaves where it draws nothing."""
+    from ..checks.builtin import run_families
 
-    cached = figures_cache.draw
     by_family: dict[str, list[Mapping[str, Any]]] = {}
     for check in checks:
         by_family.setdefault(check["family"], []).append(check)
+    declared = [(plot.order, index, family.name, number, plot) for index, family in enumerate(run_families()) for number, plot in enumerate(family.figures())]
     figures: list[dict[str, str]] = []
     missing: list[str] = []
-    for check in by_family.get("calibration", []):
-        for png in cached(plots.reliability_figures, check):
-            figures.append(
-                {
-                    "kind": "reliability",
-                    "png": png,
-                    "alt": f"reliability diagram of {model}, {check['id']}",
-                    "caption": f"Reliability diagram ({check['id']}): accuracy of each confidence bin; hatched, the gap to the "
-                    "bin's mean confidence (red: confidence above accuracy, blue: below it); grey, the share of samples per bin.",
-                }
-            )
-    if not any(f["kind"] == "reliability" for f in figures):
-        missing.append("No reliability diagram: no calibration check recorded reliability bins.")
-    corruption, attack = by_family.get("corruption", []), by_family.get("attack", [])
-    attack_caption = (
-        "Robust accuracy against epsilon, from the clean accuracy at 0; failing checks circled in red; sweeps draw their whole curve, "
-        "minimal-perturbation attacks the share of samples they needed more than epsilon to flip."
-    )
-    for kind, draw, drawn, alt, caption, absent in (
-        ("corruption", plots.corruption_figure, corruption, f"corruption curves of {model}", "Accuracy against corruption severity, from the clean accuracy at 0; failing checks circled in red.", "No accuracy-against-severity plot: no corruption check recorded a result."),
-        ("attack", plots.attack_figure, attack, f"robust accuracy against epsilon of {model}: {', '.join(plots.attack_series(attack))}", attack_caption, "No robust-accuracy-against-epsilon plot: no attack check recorded a result."),
-    ):
-        png = cached(draw, model, drawn)
-        if png:
-            figures.append({"kind": kind, "png": png, "alt": alt, "caption": caption})
-        else:
-            missing.append(absent)
-    png = cached(plots.shift_calibration_figure, model, corruption, attack)
-    if png:
-        figures.append(
-            {
-                "kind": "calibration-shift",
-                "png": png,
-                "alt": f"ECE under shift of {model}: {plots.shift_description(corruption, attack)}",
-                "caption": "ECE under corruption and under attack, each beside the ECE of the same samples without the shift "
-                "(a check that stops early measures fewer samples): how confidence degrades, not only accuracy.",
-            }
-        )
-    figures += _family_figures(model, by_family, cached)
+    for _, _, name, number, plot in sorted(declared, key=lambda entry: entry[:2]):
+        drawn = [check for family in plot.families or (name,) for check in by_family.get(family, [])]
+        found = figures_cache.draw(_family_plot, name, number, _code_digest(plot), model, drawn) if drawn else None
+        if found:
+            figures += [{"kind": plot.kind or name, **figure} for figure in found]
+        elif plot.absent:
+            missing.append(plot.absent)
     return {"name": model, "figures": figures, "missing": missing}
 
 
-def _family_figures(model: str, by_family: Mapping[str, list[Mapping[str, Any]]], draw: Any) -> list[dict[str, str]]:
-    """The figures of the families that declare ``Family.plots``, in the registry's order."""
-    from ..checks.base import registered_families
-
-    figures = []
-    for family in registered_families():
-        plot = family.plotter()
-        if plot is not None and by_family.get(family.name):
-            code = inspect.getsourcefile(plot)  # part of the figure cache's key: a figure is redrawn when its code changes
-            digest = hashlib.sha256(Path(code).read_bytes()).hexdigest() if code else ""
-            figures += [{"kind": family.name, **figure} for figure in draw(_family_plot, family.name, digest, model, by_family[family.name]) or []]
-    return figures
+def _code_digest(plot: Any) -> str:
+    """A digest of the file of ``plot``'s function: part of the figure cache's key, so that a figure is
+    redrawn when its code changes."""
+    code = inspect.getsourcefile(plot.drawer())
+    return hashlib.sha256(Path(code).read_bytes()).hexdigest() if code else ""
 
 
-def _family_plot(name: str, digest: str, model: str, checks: list[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """The figures ``Family.plots`` of family ``name`` draws (``digest``: of its code, for the figure cache)."""
-    from ..checks.base import registered_family
+def _family_plot(name: str, number: int, digest: str, model: str, checks: list[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The figures the ``number``-th :class:`~pytest_mlguard.checks.base.Plot` of family ``name`` draws
+    (``digest``: of its code, for the figure cache)."""
+    from ..checks.builtin import run_families
 
-    return registered_family(name).plotter()(model, checks)  # type: ignore[misc]
+    family = next(f for f in run_families() if f.name == name)
+    return family.figures()[number].drawer()(model, checks)
 
 
 def _model_rows(models: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -8,7 +8,6 @@ from typing import Any
 
 from .._names import SUITE_NODE
 
-__all__ = ["custom_test", "family_rank", "sort_key", "use_family_order"]
 
 #: the families in the registry's order (:func:`~pytest_mlguard.checks.registry.families` sets it, as
 #: this module is below the registry): the built-in ones until then

@@ -33,7 +33,6 @@ from typing import Any, Protocol
 from ..config.parse import parse_number, parse_optional
 from ..config.settings import Key
 
-__all__ = ["PROGRESS_KEYS", "Display", "Progress", "TerminalDisplay", "check_label"]
 
 PROGRESS_KEYS: tuple[Key, ...] = (
     Key(

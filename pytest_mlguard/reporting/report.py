@@ -22,13 +22,11 @@ from .._version import __version__
 from ..config.parse import parse_bool, parse_int
 from ..config.settings import Key
 from ..verdicts.suite import error_control
-from .._names import SUITE_NODE
 from .atomic import replace_directory, write_files
-from .order import custom_test, family_rank, sort_key
+from .order import sort_key
 from .score import robustness_score
 from .strict_json import finite_copy
 
-__all__ = ["REPORT_KEYS", "SCHEMA", "SUITE_NODE", "build_report", "custom_test", "family_rank", "sort_key", "write_outputs"]
 
 REPORT_KEYS: tuple[Key, ...] = (
     Key("report.html", parse_bool, True, "write report.html (plots and failing examples) beside report.json"),

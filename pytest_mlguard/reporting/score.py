@@ -34,7 +34,6 @@ from typing import Any
 from ..config.parse import invalid, parse_number, parse_table
 from ..config.settings import Key
 
-__all__ = ["UNSCORED", "check_goodness", "robustness_score", "score_keys"]
 
 #: families left out of the score unless ``score.weights`` names them
 UNSCORED = ("contract",)

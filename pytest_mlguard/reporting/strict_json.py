@@ -19,8 +19,6 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["dumps", "finite_copy"]
-
 
 def finite_copy(value: Any, path: str = "") -> tuple[Any, dict[str, str]]:
     """A copy of ``value`` (dicts, lists, tuples and numbers) with every non-finite float replaced

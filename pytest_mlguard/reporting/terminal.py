@@ -9,8 +9,6 @@ from typing import Any
 
 from .order import custom_test
 
-__all__ = ["slowest_lines", "summary_lines"]
-
 
 def slowest_lines(checks: Sequence[Mapping[str, Any]], count: int) -> Iterator[str]:
     """The ``count`` slowest checks, slowest first, with their seconds and model evaluations (what a
@@ -50,6 +48,53 @@ def _inconclusive_lines(checks: list[Mapping[str, Any]]) -> Iterator[tuple[str, 
         yield f"  inconclusive {check['model']}::{check['id']}: n={check['n']}, {needed}", {}
 
 
+def _check_line(check: Mapping[str, Any], width: int) -> tuple[str, dict[str, bool]]:
+    """``digits::accuracy  accuracy 0.9778 >= floor 0.5500  n=360  [0.951, 0.991] PASSED``, and its colours."""
+    kind = "floor" if "floor" in check else "ceiling"
+    value = "nan" if check["value"] is None else f"{check['value']:.4f}"
+    if check["value"] is None:
+        op = "<" if kind == "floor" else ">"
+    else:
+        op = (">=" if check["value"] >= check[kind] else "<") if kind == "floor" else ("<=" if check["value"] <= check[kind] else ">")
+    interval = check.get("interval")
+    shown = f"[{interval['low']:.3f}, {interval['high']:.3f}] " if interval else ""
+    label = check.get("verdict") or ("passed" if check["passed"] else "failed")
+    verdict = "PASSED" if check["passed"] else "FAILED"
+    if label == "inconclusive":
+        verdict = f"INCONCLUSIVE ({verdict.lower()} by policy {check.get('policy', 'estimate')}"
+        verdict += f"; n={check['required_n']} would decide)" if check.get("required_n") else ")"
+    saved = check.get("evaluations_saved")
+    n = f"n={check['n']}" + (f" ({saved} evaluations saved)" if saved else "")
+    if isinstance(check.get("details"), Mapping) and check["details"].get("cached"):
+        verdict += " (cached)"
+    test = custom_test(check)
+    if test:
+        verdict += f"  ({test})"
+    name = f"{check['model']}::{check['id']}"
+    return (
+        f"{name:<{width}} {check['metric']} {value} {op} {kind} {check[kind]:.4f}  {n:<6} {shown}{verdict}",
+        {"green": check["passed"] and label != "inconclusive", "yellow": label == "inconclusive", "red": not check["passed"]},
+    )
+
+
+def _budget_lines(budget: Mapping[str, Any] | None) -> Iterator[tuple[str, dict[str, bool]]]:
+    """What ``--mlguard-budget`` spent, shortened and cut (the report's ``budget``), if there was one."""
+    if not budget:
+        return
+    yield (
+        f"budget {budget['seconds']:g} s: {budget['spent_s']:.1f} s spent before the reports; "
+        f"{len(budget['shortened'])} check{'' if len(budget['shortened']) == 1 else 's'} shortened, {len(budget['cut'])} cut",
+        {"bold": True, "yellow": bool(budget["cut"] or budget["shortened"])},
+    )
+    for entry in budget["shortened"]:
+        if "planned_n" in entry:
+            yield f"  shortened {entry['model']}::{entry['check']}: at most {entry['n']} of {entry['planned_n']} samples", {}
+        else:
+            yield f"  shortened {entry['model']}::{entry['check']}: searched {entry['seconds']:g} s of {entry['planned_seconds']:g}", {}
+    for entry in budget["cut"]:
+        yield f"  cut {entry['check']}: {entry['reason']}", {}
+
+
 def summary_lines(
     report: Mapping[str, Any] | None, written: Mapping[str, Path], *, verbosity: int = 0, slowest: int = 0
 ) -> Iterator[tuple[str, dict[str, bool]]]:
@@ -61,31 +106,7 @@ def summary_lines(
     checks = report["checks"]
     width = max((len(c["model"]) + len(c["id"]) + 2 for c in checks), default=20)
     for check in checks:
-        kind = "floor" if "floor" in check else "ceiling"
-        value = "nan" if check["value"] is None else f"{check['value']:.4f}"
-        if check["value"] is None:
-            op = "<" if kind == "floor" else ">"
-        else:
-            op = (">=" if check["value"] >= check[kind] else "<") if kind == "floor" else ("<=" if check["value"] <= check[kind] else ">")
-        interval = check.get("interval")
-        shown = f"[{interval['low']:.3f}, {interval['high']:.3f}] " if interval else ""
-        label = check.get("verdict") or ("passed" if check["passed"] else "failed")
-        verdict = "PASSED" if check["passed"] else "FAILED"
-        if label == "inconclusive":
-            verdict = f"INCONCLUSIVE ({verdict.lower()} by policy {check.get('policy', 'estimate')}"
-            verdict += f"; n={check['required_n']} would decide)" if check.get("required_n") else ")"
-        saved = check.get("evaluations_saved")
-        n = f"n={check['n']}" + (f" ({saved} evaluations saved)" if saved else "")
-        if isinstance(check.get("details"), Mapping) and check["details"].get("cached"):
-            verdict += " (cached)"
-        test = custom_test(check)
-        if test:
-            verdict += f"  ({test})"
-        name = f"{check['model']}::{check['id']}"
-        yield (
-            f"{name:<{width}} {check['metric']} {value} {op} {kind} {check[kind]:.4f}  {n:<6} {shown}{verdict}",
-            {"green": check["passed"] and label != "inconclusive", "yellow": label == "inconclusive", "red": not check["passed"]},
-        )
+        yield _check_line(check, width)
     for line in slowest_lines(checks, slowest):
         yield line, {}
     yield from _inconclusive_lines(checks)
@@ -94,20 +115,7 @@ def summary_lines(
         yield f"robustness score of {model}: {entry['score']:.1f}/100 ({components})", {"bold": True}
     if len(report["score_components"]) > 1:
         yield f"robustness score: {report['score']:.1f}/100 (mean over models)", {"bold": True}
-    budget = report.get("budget")
-    if budget:
-        yield (
-            f"budget {budget['seconds']:g} s: {budget['spent_s']:.1f} s spent before the reports; "
-            f"{len(budget['shortened'])} check{'' if len(budget['shortened']) == 1 else 's'} shortened, {len(budget['cut'])} cut",
-            {"bold": True, "yellow": bool(budget["cut"] or budget["shortened"])},
-        )
-        for entry in budget["shortened"]:
-            if "planned_n" in entry:
-                yield f"  shortened {entry['model']}::{entry['check']}: at most {entry['n']} of {entry['planned_n']} samples", {}
-            else:
-                yield f"  shortened {entry['model']}::{entry['check']}: searched {entry['seconds']:g} s of {entry['planned_seconds']:g}", {}
-        for entry in budget["cut"]:
-            yield f"  cut {entry['check']}: {entry['reason']}", {}
+    yield from _budget_lines(report.get("budget"))
     if report.get("comparison"):
         from ..baseline.compare import comparison_lines
 

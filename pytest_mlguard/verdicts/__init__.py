@@ -29,7 +29,6 @@ from __future__ import annotations
 from ..config.parse import parse_choice, parse_int, parse_number
 from ..config.settings import Key
 
-__all__ = ["EARLY_STOP_MODES", "ERROR_CONTROL", "MORE_SAMPLES_MODES", "VERDICT_KEYS"]
 
 EARLY_STOP_MODES = ("sequential", "exact", "off")
 ERROR_CONTROL = ("bonferroni", "none")

@@ -22,20 +22,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = [
-    "INTERVAL_METHODS",
-    "IntervalMethod",
-    "binomial_bounds",
-    "binomial_coverage",
-    "binomial_interval",
-    "bootstrap_interval",
-    "clopper_pearson",
-    "paired_counts",
-    "paired_interval",
-    "paired_interval_counts",
-    "wilson",
-    "z_value",
-]
 
 IntervalMethod = Literal["clopper-pearson", "wilson"]
 INTERVAL_METHODS: tuple[str, ...] = ("clopper-pearson", "wilson")

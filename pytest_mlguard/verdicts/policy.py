@@ -24,7 +24,6 @@ import numpy as np
 
 from .intervals import IntervalMethod
 
-__all__ = ["DECIDE_PROBABILITY", "POLICIES", "Policy", "Verdict", "decide", "decision_probability", "required_n", "scaled_required_n"]
 
 Policy = Literal["strict", "estimate", "lenient"]
 POLICIES: tuple[str, ...] = ("strict", "estimate", "lenient")

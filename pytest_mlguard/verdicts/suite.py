@@ -19,8 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["error_control"]
-
 
 def error_control(checks: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """The report's ``error_control`` object: per model, the procedure, the checks it was shared among

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -156,6 +157,36 @@ def test_hopskipjump_schedule_keeps_to_the_budget(queries):
     iterations, max_eval, init_eval = hopskipjump_schedule(queries, 100)
     spent = sum(min(int(init_eval * math.sqrt(i + 1)), max_eval) + 25 for i in range(iterations))
     assert iterations >= 1 and (spent <= queries or iterations == 1)
+
+
+class _Built:
+    def __init__(self, art, *args, **kwargs):
+        self.art, self.args, self.kwargs = art, args, kwargs
+
+
+class _Evasion:
+    """A stand-in for ``art.attacks.evasion`` that records which attack is built, and how."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: _Built(name, *args, **kwargs)
+
+
+class _Params(dict):
+    def __missing__(self, key):
+        return 3
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_every_preset_has_a_builder_of_its_art_attack_quiet_and_batched(attack):
+    """make_attack is a table: every registry preset builds the ART attack it names, with the check's
+    batch size and ART's progress bars off; an unknown attack says which are known."""
+    from pytest_mlguard.attacks.build import _BUILDERS, make_attack
+
+    built = _BUILDERS[attack](_Evasion(), SimpleNamespace(nb_classes=10), "linf", 0.1, _Params(), 7)
+    assert built.art == ATTACKS[attack].art and built.kwargs["batch_size"] == 7
+    assert built.kwargs.get("verbose", False) is False
+    with pytest.raises(ValueError, match="unknown attack 'nope'; expected one of fgsm, pgd"):
+        make_attack(None, "nope", "linf", 0.1, {}, batch_size=7)
 
 
 # -- against an independent PGD ----------------------------------------------------------------------

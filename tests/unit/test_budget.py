@@ -128,12 +128,12 @@ def test_the_searches_share_the_time_that_everything_else_leaves_over():
     settings = resolve(cli={}, environ={}, keys=all_keys())
     inputs = [s for s in family("inputs").planned(settings) if s.name in ("corrupt-files", "odd-modes")]
     plan = budget(100.0, clock, {"accuracy": checks["accuracy"], **{s.id: s for s in inputs}})
-    plan.inputs_seconds, plan.pipeline_input = 600.0, "image-bytes"
+    plan.search_seconds, plan.pipeline_input = {"inputs": 600.0}, "image-bytes"
     plan.measure(forwards=1000, seconds=1.0)
     first = plan.limits(f"node::{inputs[0].id}", inputs[0], 360)
     assert first.seconds == pytest.approx((100.0 - 0.0) / 2, rel=0.05)  # half of what is left: one more search to come
     tight = budget(4.0, Clock(), {s.id: s for s in inputs})
-    tight.inputs_seconds = 600.0
+    tight.search_seconds = {"inputs": 600.0}
     assert tight.limits(f"node::{inputs[0].id}", inputs[0], 360).seconds == pytest.approx(2.0)  # over budget: shares
     assert plan.searches(inputs[1]) and not plan.searches(family("inputs").spec("missing-fields", settings))  # image pipelines
     plan.pipeline_input = "record"  # a record pipeline: the image searches are skipped, and take no time
@@ -149,7 +149,7 @@ def test_a_search_counts_as_shortened_only_if_it_ran_out_of_time():
     settings = resolve(cli={}, environ={}, keys=all_keys())
     search = family("inputs").spec("corrupt-files", settings)
     plan = budget(100.0, Clock(), {search.id: search})
-    plan.inputs_seconds = 600.0
+    plan.search_seconds = {"inputs": 600.0}
     for out_of_time in (False, True):  # both used their whole share of 5 s
         done = dataclasses.replace(result(search, 400), details={"out_of_time": out_of_time})
         plan.done(f"node::{search.id}", search, done, 5.0, Limits(seconds=5.0), 360)

@@ -468,3 +468,46 @@ def test_standard_layers_have_a_stable_key():
         net.append(torch.nn.MultiheadAttention(8, 2, batch_first=True))
         keys.add(key(TorchModel(net, input_shape=(1, 8, 8), n_classes=10)))
     assert len(keys) == 1 and None not in keys
+
+
+FAMILY_MODULE = """
+from pytest_mlguard.checks import CheckSpec, Family, Measurement
+from pytest_mlguard.config import Threshold
+
+SHARE = {share}
+
+
+def run_even(spec, evaluation):
+    even = evaluation.data.y % 2 == 0
+    return Measurement(value=float(even.mean() * SHARE), n=evaluation.data.n)
+
+
+FAMILY = Family("even", (), lambda settings: [CheckSpec("even", None, "share", Threshold(0.1))], run_even)
+"""
+
+
+def test_a_conftest_familys_own_code_is_in_the_key(tmp_path, monkeypatch):
+    """docs/extending.md: editing a family's check function (or what it reads) gives its checks new keys."""
+    import importlib
+    import sys
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    source = tmp_path / "even_family.py"
+
+    def key_with(code: str) -> str | None:
+        source.write_text(code)
+        sys.modules.pop("even_family", None)
+        importlib.invalidate_caches()
+        module = importlib.import_module("even_family")
+        ev = evaluation(zoo.good_model())
+        return cache_key(ev, module.FAMILY.plan(ev.settings)[0], module.FAMILY)
+
+    try:
+        before = key_with(FAMILY_MODULE.format(share=1.0))
+        assert before is not None and key_with(FAMILY_MODULE.format(share=1.0)) == before
+        assert key_with(FAMILY_MODULE.format(share=0.5)) != before  # a global its check reads
+        edited = FAMILY_MODULE.format(share=1.0).replace("y % 2 == 0", "y % 2 == 1")
+        assert key_with(edited) != before  # the check's own code
+    finally:
+        sys.modules.pop("even_family", None)
+    assert key(zoo.good_model()) == key(zoo.good_model())  # a built-in family: pytest-mlguard's source is keyed already

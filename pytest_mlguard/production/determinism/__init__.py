@@ -32,7 +32,6 @@ from ...config.parse import Threshold, parse_int, parse_number
 from ...config.settings import Key, Settings
 from ..keys import selection_keys
 
-__all__ = ["CHECKS", "FAMILY"]
 
 CHECKS = ("repeat", "threads", "batch")
 

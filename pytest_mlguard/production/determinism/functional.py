@@ -190,32 +190,50 @@ def _measure(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         details.update(threads=threads, request_size=size, errors=errors[:10], n_errors=len(errors))
         what = f"requests of {size} sample{'s' if size > 1 else ''} from {threads} threads at once against the same requests one by one"
         per_sample = 2
-    else:  # repeat and batch compare each sample on its own: look by look, stopping once a mismatch decides
-        if spec.name == "repeat":
-            details["repeats"] = spec.param("repeats")
-            what, per_sample = "repeated calls on the same inputs", spec.param("repeats")
+    else:
+        found, matched, stopper, what, per_sample = _looked(spec, evaluation, data, details)
+    message = _mismatches(found, matched, details, what, tolerance, errors)
+    if stopper is not None:
+        return early_stop_measurement(stopper, details, message, per_sample=per_sample)
+    n = len(found.diff)
+    return Measurement(value=float(matched.mean()), n=n, details=details, message=message, successes=int(matched.sum()), evaluations=per_sample * n)
 
-            def differences(x: np.ndarray) -> Differences:
-                return repeat_diff(model, x, spec.param("repeats"))
 
-        else:
-            details["batch_size"] = model.batch_size
-            what, per_sample = f"each sample alone against batches of {model.batch_size} in data, reverse and shuffled order", 4
-            rng = evaluation.rng(spec)
+def _looked(spec: CheckSpec, evaluation: Evaluation, data: EvalData, details: dict[str, Any]) -> tuple[Differences, np.ndarray, Any, str, int]:
+    """Repeat and batch checks compare each sample on its own: look by look, stopping once a mismatch
+    decides. The differences found, which samples matched, the stop, what was compared, the model
+    evaluations per sample."""
+    model, tolerance = evaluation.model, spec.param("tolerance")
+    if spec.name == "repeat":
+        details["repeats"] = spec.param("repeats")
+        what, per_sample = "repeated calls on the same inputs", spec.param("repeats")
 
-            def differences(x: np.ndarray) -> Differences:
-                return batch_diff(model, x, rng)
+        def differences(x: np.ndarray) -> Differences:
+            return repeat_diff(model, x, spec.param("repeats"))
 
-        looked: list[Differences] = []
+    else:
+        details["batch_size"] = model.batch_size
+        what, per_sample = f"each sample alone against batches of {model.batch_size} in data, reverse and shuffled order", 4
+        rng = evaluation.rng(spec)
 
-        def matches(rows: slice) -> np.ndarray:
-            looked.append(differences(data.x[rows]))
-            return matching(looked[-1], tolerance, model, data.x[rows])
+        def differences(x: np.ndarray) -> Differences:
+            return batch_diff(model, x, rng)
 
-        # batch: looks of two batches at least, so that batch boundaries and compositions still vary
-        seen, stopper = evaluation.looks(spec, data.n, matches, min_look=2 * model.batch_size if spec.name == "batch" else 1)
-        found = Differences(np.concatenate([d.diff for d in looked]), np.concatenate([d.flipped for d in looked]))
-        matched = np.asarray(seen, dtype=bool)
+    looked: list[Differences] = []
+
+    def matches(rows: slice) -> np.ndarray:
+        looked.append(differences(data.x[rows]))
+        return matching(looked[-1], tolerance, model, data.x[rows])
+
+    # batch: looks of two batches at least, so that batch boundaries and compositions still vary
+    seen, stopper = evaluation.looks(spec, data.n, matches, min_look=2 * model.batch_size if spec.name == "batch" else 1)
+    found = Differences(np.concatenate([d.diff for d in looked]), np.concatenate([d.flipped for d in looked]))
+    return found, np.asarray(seen, dtype=bool), stopper, what, per_sample
+
+
+def _mismatches(found: Differences, matched: np.ndarray, details: dict[str, Any], what: str, tolerance: float, errors: list[str]) -> str:
+    """The samples that did not match, in ``details`` (the first ten: changed classes first, then by
+    difference), and the failure message that names them (empty if all matched)."""
     diff = found.diff
     n = len(diff)
     mismatched = np.flatnonzero(~matched)
@@ -229,16 +247,14 @@ def _measure(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         n_mismatched=int(len(mismatched)),
         n_top1_changed=int(found.flipped.sum()),
     )
-    message = ""
-    if len(mismatched):
-        largest = "a call raised" if not np.isfinite(diff[mismatched]).all() else f"probabilities differ by up to {diff[mismatched].max():.3g}"
-        changed = f"the top-1 class changed on {int(found.flipped.sum())}; " if found.flipped.any() else ""
-        message = (
-            f"{len(mismatched)} of {n} samples changed between {what} ({changed}{largest}; tolerance {tolerance:g}, "
-            f"or float rounding of the logits); first ones: samples {', '.join(str(int(i)) for i in worst[:5])}"
-        )
-        if errors:
-            message += f"\nconcurrent requests raised: {errors[0]}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
-    if stopper is not None:
-        return early_stop_measurement(stopper, details, message, per_sample=per_sample)
-    return Measurement(value=float(matched.mean()), n=n, details=details, message=message, successes=int(matched.sum()), evaluations=per_sample * n)
+    if not len(mismatched):
+        return ""
+    largest = "a call raised" if not np.isfinite(diff[mismatched]).all() else f"probabilities differ by up to {diff[mismatched].max():.3g}"
+    changed = f"the top-1 class changed on {int(found.flipped.sum())}; " if found.flipped.any() else ""
+    message = (
+        f"{len(mismatched)} of {n} samples changed between {what} ({changed}{largest}; tolerance {tolerance:g}, "
+        f"or float rounding of the logits); first ones: samples {', '.join(str(int(i)) for i in worst[:5])}"
+    )
+    if errors:
+        message += f"\nconcurrent requests raised: {errors[0]}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
+    return message

@@ -28,7 +28,6 @@ from ...config.parse import Threshold, parse_int, parse_optional, parse_unit_int
 from ...config.settings import Key, Settings
 from ..keys import selection_keys
 
-__all__ = ["FAMILY", "VARIANTS"]
 
 VARIANTS = ("bfloat16", "threads", "torchscript", "export", "int8")
 PROBA_SUFFIX = "-proba"

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from ...checks.evaluation import Evaluation
     from ...contract.model import CallableModel, Model, TorchModel
 
-__all__ = ["run_check", "variant_model", "variant_predictor", "variant_proba"]
 
 _TORCH_ONLY = ("bfloat16", "torchscript", "export", "int8")
 

@@ -36,7 +36,6 @@ from ...checks.base import CheckSpec, Family
 from ...config.parse import Threshold, parse_choice, parse_list, parse_number, parse_str, parse_table, parse_unit_interval
 from ...config.settings import Key, Settings
 
-__all__ = ["CHECKS", "FAMILY"]
 
 CHECKS = ("agreement", "accuracy", "robustness")
 
@@ -64,6 +63,14 @@ def _make(name: str | None, settings: Settings) -> CheckSpec:
     if name == "robustness":
         return CheckSpec("gate", name, "regressions", Threshold(0.0), "ceiling", _params(settings), ("production",))
     raise KeyError(f"no check gate[{name}]; expected one of {[f'gate[{c}]' for c in CHECKS]}")
+
+
+def _reruns(spec: CheckSpec) -> tuple[str, ...] | None:
+    """What a gate check reruns on both models: a check that compares robustness, the families or checks of
+    ``gate.compare`` (``()``: every planned one); the others, nothing."""
+    if spec.name == "robustness" or "robustness" in (spec.param("gated") or ()):
+        return tuple(spec.param("compare") or ())
+    return None
 
 
 def _plan(settings: Settings) -> list[CheckSpec]:
@@ -100,5 +107,6 @@ FAMILY = Family(
     rank=5,
     prior_forwards=2.0,
     shared=True,  # one comparison of the two models, read by every gate check
+    reruns=_reruns,
     doc="a candidate model against the baseline in production: agreement, per-class accuracy, robustness",
 )

@@ -35,7 +35,6 @@ from ...config.parse import Threshold, invalid, parse_int, parse_number, parse_o
 from ...config.settings import Key, Settings
 from ..server import SERVER_KEYS
 
-__all__ = ["FAMILY"]
 
 _PERCENTILE = re.compile(r"p(\d{1,2}(?:\.\d+)?|100)")
 MEMORY_PHASES = ("load", "inference")

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from ...checks.evaluation import Evaluation
     from ...contract.model import Model
 
-__all__ = ["measure_resources", "run_check"]
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 

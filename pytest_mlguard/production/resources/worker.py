@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "memory_status"]
 
 _OOM_MARKERS = ("can't allocate memory", "cannot allocate memory", "out of memory", "unable to allocate", "bad_alloc")
 

@@ -1,0 +1,39 @@
+"""report.html's calibration figures (``Family.plots``): a reliability diagram per check with reliability
+bins, and the ECE under corruption and under attack beside the ECE of the same samples without the shift.
+The drawing is :mod:`pytest_mlguard.reporting.plots`' (matplotlib, imported when the page is drawn)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def reliability(model: str, checks: list[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """A reliability diagram for each set of reliability bins of ``model``'s calibration checks."""
+    from ..reporting import plots
+
+    caption = (
+        "Reliability diagram ({id}): accuracy of each confidence bin; hatched, the gap to the "
+        "bin's mean confidence (red: confidence above accuracy, blue: below it); grey, the share of samples per bin."
+    )
+    return [
+        {"png": png, "alt": f"reliability diagram of {model}, {check['id']}", "caption": caption.format(id=check["id"])}
+        for check in checks
+        for png in plots.reliability_figures(check)
+    ]
+
+
+def shift(model: str, checks: list[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The ECE of ``model`` under corruption and under attack (``checks``: its corruption and attack checks)."""
+    from ..reporting import plots
+
+    corruption = [c for c in checks if c["family"] == "corruption"]
+    attack = [c for c in checks if c["family"] == "attack"]
+    png = plots.shift_calibration_figure(model, corruption, attack)
+    if not png:
+        return []
+    caption = (
+        "ECE under corruption and under attack, each beside the ECE of the same samples without the shift "
+        "(a check that stops early measures fewer samples): how confidence degrades, not only accuracy."
+    )
+    return [{"png": png, "alt": f"ECE under shift of {model}: {plots.shift_description(corruption, attack)}", "caption": caption}]

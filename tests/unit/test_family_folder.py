@@ -1,0 +1,135 @@
+"""A family is one folder: the budget and report.html read what a family declares and name none, so a
+family written in a folder of its own (here a temporary one) is budgeted and drawn without a change
+anywhere else."""
+
+from __future__ import annotations
+
+import ast
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import pytest_mlguard
+from pytest_mlguard.checks.registry import FAMILIES, all_keys, use_families
+from pytest_mlguard.config.settings import resolve
+
+PACKAGE = Path(pytest_mlguard.__file__).parent
+#: the modules that read what families declare (their costs, their figures)
+READERS = ("budget.py", "reporting/html.py")
+
+
+def string_constants(path: Path) -> set[str]:
+    """The string literals of the module at ``path``, its docstrings left out."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings}
+
+
+@pytest.mark.parametrize("module", READERS)
+def test_the_modules_that_read_families_name_none(module):
+    named = {family.name for family in FAMILIES} & string_constants(PACKAGE / module)
+    assert not named, f"{module} names the families {sorted(named)}: declare what it needs on the Family (checks/family.py)"
+
+
+#: a family in a folder of its own: a cheap check, a search that applies to record pipelines only, a
+#: check that reruns the corruption checks on two models, a kind timed on its own, and a figure
+SLOW_FAMILY = """
+from pytest_mlguard.checks import CheckSpec, Family, Measurement, Plot
+from pytest_mlguard.config import Key, Threshold
+from pytest_mlguard.config.parse import parse_number
+
+CHECKS = ("quick", "search", "both", "file")
+
+
+def plan(settings):
+    return [CheckSpec("slow", name, "accuracy", Threshold(0.5), params=(("kind", name),)) for name in CHECKS]
+
+
+FAMILY = Family(
+    name="slow",
+    keys=(Key("slow.search_seconds", parse_number(0.0, 1000.0), 40.0, "how long a search runs"),),
+    plan=plan,
+    run=lambda spec, evaluation: Measurement(value=1.0, n=1),
+    rank=1,
+    rank_of=lambda spec: 9 if spec.name == "search" else None,
+    prior_seconds=2.0,
+    timed_as=lambda spec: "file" if spec.name == "file" else None,
+    searches=lambda spec: spec.name == "search",
+    search_seconds=lambda settings: settings.get("slow.search_seconds"),
+    applies=lambda spec, pipeline_input: spec.name != "search" or pipeline_input == "record",
+    reruns=lambda spec: ("corruption",) if spec.name == "both" else None,
+    plots=Plot("slow_family.figures:draw", kind="slow-curve", absent="No slow curve: no slow check ran.", order=0),
+)
+"""
+
+FIGURES = """
+def draw(model, checks):
+    return [{"png": "iVBORw0KGgo=", "alt": f"slow checks of {model}: {len(checks)}", "caption": "the slow checks"}]
+"""
+
+
+@pytest.fixture
+def slow_family(tmp_path, monkeypatch):
+    folder = tmp_path / "slow_family"
+    folder.mkdir()
+    (folder / "__init__.py").write_text(textwrap.dedent(SLOW_FAMILY))
+    (folder / "figures.py").write_text(textwrap.dedent(FIGURES))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from slow_family import FAMILY
+
+    use_families([FAMILY])
+    yield FAMILY
+    use_families(())
+    for name in ("slow_family", "slow_family.figures"):
+        sys.modules.pop(name, None)
+
+
+def test_a_family_in_its_own_folder_is_budgeted_by_what_it_declares(slow_family):
+    from pytest_mlguard.budget import Budget, rank
+    from pytest_mlguard.checks.registry import family
+
+    settings = resolve(cli={"budget": "100s", "slow.search_seconds": "30"}, environ={}, keys=all_keys())
+    quick, search, both, file = slow_family.plan(settings)
+    accuracy, noise = family("accuracy").plan(settings)[0], family("corruption").plan(settings)[0]
+    assert sorted([search, quick, accuracy], key=rank) == [accuracy, quick, search]  # rank, rank_of
+    plan = Budget.from_settings(settings, start=0.0)
+    plan.clock = lambda: 0.0
+    assert plan.search_seconds == {"inputs": 120.0, "slow": 30.0}  # search_seconds, from the family's own key
+    plan.pending = plan.planned = {f"node::{spec.id}": spec for spec in (accuracy, noise, quick, search, both, file)}
+    assert plan.searches(search) and plan.estimate(search, 100) == 2.0  # prior_seconds, under the cap
+    plan.pipeline_input = "image-bytes"
+    assert not plan.searches(search) and plan.estimate(search, 100) == 0.0  # applies: record pipelines only
+    plan.pipeline_input = "record"
+    assert plan.limits(f"node::{search.id}", search, 100).seconds == 30.0  # the others fit: the search takes its cap
+    plan.measure(forwards=1000, seconds=1.0)
+    assert plan.estimate(noise, 100) == pytest.approx(0.8)  # 8 forward passes a sample, 1 ms each
+    assert plan.estimate(both, 100) == pytest.approx(2 * 0.8)  # reruns the corruption check on both models
+    plan.done(f"node::{file.id}", file, None, 0.0, None, 100)
+    from pytest_mlguard.checks.base import CheckResult
+
+    done = CheckResult(file.id, "m", "slow", "accuracy", 1.0, 0.5, "0.5", "floor", 1, True, 0, 0.0)
+    plan.done(f"node::{file.id}", file, done, 7.0, None, 100)
+    assert plan.estimate(file, 100) == 7.0 and plan.estimate(quick, 100) == 2.0  # timed_as: the file kind apart
+
+
+def test_a_family_in_its_own_folder_is_drawn_in_report_html_by_what_it_declares(slow_family, tmp_path):
+    from pytest_mlguard.reporting import build_report
+    from pytest_mlguard.reporting.html import render_html
+
+    check = {"id": "slow[quick]", "model": "m", "family": "slow", "metric": "accuracy", "value": 1.0, "floor": 0.5,
+             "threshold": "0.5", "n": 1, "passed": True, "seed": 0, "duration_s": 0.1, "details": {}}
+    report = build_report([check], seed=0, samples=None, models={})
+    page = render_html(report, tmp_path)
+    assert page.index('data-plot="slow-curve"') < page.index("No reliability diagram")  # order 0: first
+    assert 'alt="slow checks of m: 1"' in page and "No slow curve" not in page
+    other = build_report([{**check, "id": "accuracy", "family": "accuracy"}], seed=0, samples=None, models={})
+    assert "slow-curve" not in (page := render_html(other, tmp_path)) and "No slow curve: no slow check ran." in page
