@@ -25,9 +25,10 @@ from ..checks.base import CheckSpec, Measurement
 from ..checks.evaluation import stable_seed
 from ..errors import CheckError, NotApplicable
 from . import generate as G
-from . import IMAGE_CHECKS, safe_name
+from . import safe_name
 from .files import CORRUPT_FILE_CASES, encode_image
 from .fuzz import Failure, Fuzzer, database_dir, database_key, load_input, pipeline_runner, save_input
+from .kinds import applies, check_kind, kind_of, not_applicable
 from .records import MISSING_MUTATIONS, TYPE_MUTATIONS
 
 if TYPE_CHECKING:
@@ -105,10 +106,6 @@ def _fuzz(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     pipeline = _pipeline(evaluation)
     name = str(spec.name)
     is_record = pipeline.input == "record"
-    if is_record and name in IMAGE_CHECKS:
-        raise NotApplicable(f"{name} applies to image pipelines; this pipeline takes records")
-    if not is_record and name == "missing-fields":
-        raise NotApplicable("missing-fields applies to record pipelines; this pipeline takes image files")
     settings = evaluation.settings
     runner, isolation = pipeline_runner(evaluation)
     seconds = settings.get("inputs.time_budget")
@@ -489,6 +486,11 @@ def _compression(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    pipeline = evaluation.pipeline
+    if pipeline is not None:
+        check_kind(spec, pipeline.input, evaluation.settings)  # the kind the suite planned for
+        if not applies(str(spec.name), kind_of(pipeline.input)):
+            raise not_applicable(spec, kind_of(pipeline.input), evaluation.settings)
     kind = spec.param("kind")
     if kind == "corpus":
         return _corpus(spec, evaluation)
