@@ -161,7 +161,7 @@ def _container_bomb(draw: Draw, kind: str, base: Case, side: Any) -> Case:
 
 
 def _wrong_extension(draw: Draw, kind: str, base: Case, side: Any) -> Case:
-    other = draw(st.sampled_from([f for f in F.FORMATS if F.EXTENSIONS[f] != base.suffix] + [".txt"]))
+    other: str = draw(st.sampled_from([f for f in F.FORMATS if F.EXTENSIONS[f] != base.suffix] + [".txt"]))
     suffix = F.EXTENSIONS.get(other, other)
     return Case(base.raw, f"{base.description} named *{suffix}", suffix, valid=base.valid)
 
