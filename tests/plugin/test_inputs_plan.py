@@ -7,7 +7,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from conftest import TESTS, run_pytest
+from conftest import Project, run_pytest
 
 #: no family but inputs, and its checks by default
 ONLY_INPUTS = """
@@ -23,24 +23,10 @@ ALL_CHECKS = ["corrupt-files", "odd-modes", "odd-resolutions", "dtypes", "missin
 
 
 def write(pytester: pytest.Pytester, pipeline_fixture: str, pyproject: str = "") -> None:
-    conftest = f"""
-        import sys
-        sys.path.insert(0, {str(TESTS)!r})
-        import pytest
-        import zoo
-        from pytest_mlguard import Pipeline
-
-        @pytest.fixture(scope="session")
-        def mlguard_model():
-            return zoo.good_model()
-
-        @pytest.fixture(scope="session")
-        def mlguard_data():
-            return zoo.digits()
-
-        """
-    pytester.makeconftest(textwrap.dedent(conftest) + textwrap.dedent(pipeline_fixture))
-    pytester.makefile(".toml", pyproject="[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n" + ONLY_INPUTS + pyproject)
+    """The zoo's model and data (tests/plugin/conftest.py), with ``pipeline_fixture`` and only the inputs family."""
+    Project(pytester).write(pipeline=None, pyproject=ONLY_INPUTS + pyproject)
+    conftest = pytester.path / "conftest.py"
+    conftest.write_text(conftest.read_text() + "\nfrom pytest_mlguard import Pipeline\n" + textwrap.dedent(pipeline_fixture))
 
 
 def planned(pytester: pytest.Pytester, *args: str) -> list[str]:
