@@ -57,6 +57,7 @@ from ..config.parse import (
     parse_threshold,
 )
 from ..config.settings import Key, Settings
+from .kinds import PIPELINE_SETTINGS
 
 __all__ = ["CHECKS", "FAMILY", "IMAGE_CHECKS", "safe_name"]
 
@@ -157,7 +158,7 @@ FAMILY = Family(
         Key("inputs.checks", parse_list(_parse_check), CHECKS, "inputs checks to run, besides one per corpus directory"),
         Key(
             "inputs.pipeline",
-            parse_choice("auto", "image", "record"),
+            parse_choice(*PIPELINE_SETTINGS),
             "auto",
             "the kind of pipeline mlguard_pipeline returns, so that only the checks that apply to it are planned; auto: "
             "read from the fixture's source at collection",
