@@ -11,6 +11,7 @@ import pytest
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from pathlib import Path
 
     from .checks.base import CheckResult, CheckSpec, Family
 
@@ -23,8 +24,9 @@ def pytest_mlguard_families(config: pytest.Config) -> Sequence[Family] | Family 
 
 
 @pytest.hookspec
-def pytest_mlguard_plan(config: pytest.Config, family: str, checks: list[CheckSpec]) -> None:
-    """Called at collection with the checks planned for ``family``; add, remove or reorder in place."""
+def pytest_mlguard_plan(config: pytest.Config, family: str, checks: list[CheckSpec], path: Path | None) -> None:
+    """Called at collection with the checks planned for ``family``; add, remove or reorder in place.
+    ``path`` is the conftest.py whose suite is planned (its fixtures are the project's declarations)."""
 
 
 @pytest.hookspec

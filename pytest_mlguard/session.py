@@ -253,9 +253,10 @@ class MlguardSession:
             raise ConfigError(f"invalid settings={extra!r} in {where}: expected a dict of dotted keys, such as {{'corruption.floor': 0.8}}")
         return self.resolve({**values, **extra}, where)
 
-    def plan(self, family: Family, settings: Settings | None = None) -> list[CheckSpec]:
+    def plan(self, family: Family, settings: Settings | None = None, path: Path | None = None) -> list[CheckSpec]:
+        """The checks of ``family`` for the suite of the conftest.py at ``path``, after the ``pytest_mlguard_plan`` hooks."""
         checks = family.planned(settings or self.settings)
-        self.config.hook.pytest_mlguard_plan(config=self.config, family=family.name, checks=checks)
+        self.config.hook.pytest_mlguard_plan(config=self.config, family=family.name, checks=checks, path=path)
         return checks
 
     # -- evaluations --------------------------------------------------------------------------------

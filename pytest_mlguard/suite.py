@@ -139,7 +139,7 @@ def _measure(session: Any, nodeid: str, family: Family, spec: CheckSpec, values:
     return evaluation.model_id, result, None
 
 
-def _suite_class(session: Any, with_pipeline: bool) -> type:
+def _suite_class(session: Any, with_pipeline: bool, path: Path) -> type:
     attributes: dict[str, Any] = {"__doc__": "The built-in mlguard suite."}
     by_family: dict[str, list[CheckSpec]] = {}
     from .checks.registry import families
@@ -147,7 +147,7 @@ def _suite_class(session: Any, with_pipeline: bool) -> type:
     for family in families():
         if "pipeline" in family.needs and not with_pipeline:
             continue
-        checks = session.plan(family)
+        checks = session.plan(family, path=path)
         if not checks:
             continue
         fixtures = tuple(f"mlguard_{need}" for need in family.needs)
@@ -174,7 +174,7 @@ class MlguardSuite(pytest.Module):
         with_pipeline = "mlguard_pipeline" in _fixture_names(self.config.pluginmanager.get_plugin(str(self.path)))
         module = types.ModuleType(f"mlguard_suite_{abs(hash(str(self.path)))}")
         module.__file__ = str(self.path)
-        setattr(module, SUITE_CLASS, _suite_class(session, with_pipeline))
+        setattr(module, SUITE_CLASS, _suite_class(session, with_pipeline, self.path))
         self.obj = module
 
     def istestclass(self, obj: object, name: str) -> bool:

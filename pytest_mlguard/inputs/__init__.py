@@ -26,7 +26,8 @@ after fixed seed cases:
 * ``corpus-<dir>``, one per directory of ``corpora``: every file, each with its verdict. They run
   before the searches.
 
-Settings (``[tool.mlguard.inputs]``): ``checks``, ``max_examples`` (the example budget of each
+Settings (``[tool.mlguard.inputs]``): ``checks``, ``pipeline`` (``"auto"``, ``"image"`` or
+``"record"``: the checks planned are those that apply to it, see :mod:`.kinds`), ``max_examples`` (the example budget of each
 search, default 100), ``budgets`` (per check, ``{odd-modes = 300}``), ``examples`` (valid examples
 the seed cases are made from, default 3), ``floor`` (the fraction of inputs to handle gracefully,
 default 1.0), ``timeout`` (seconds per input, default 10), ``memory_mb`` (memory an input may
@@ -56,6 +57,7 @@ from ..config.parse import (
     parse_threshold,
 )
 from ..config.settings import Key, Settings
+from .kinds import PIPELINE_SETTINGS
 
 
 #: the graceful-failure searches, encoding equivalence and the compression curve, in the order they run
@@ -150,14 +152,29 @@ def _make(name: str | None, settings: Settings) -> CheckSpec:
 
 
 def _plan(settings: Settings) -> list[CheckSpec]:
+    """The corpus checks, then ``inputs.checks``: those of the default that apply to the declared
+    ``inputs.pipeline`` (under ``"auto"`` the suite reads the kind from the fixture: :mod:`.hooks`)."""
+    from .kinds import applies
+
     corpora = [_make(name, settings) for name in _corpus_names(settings.get("inputs.corpora"))]
-    return corpora + [_make(name, settings) for name in settings.get("inputs.checks")]
+    kind = settings.get("inputs.pipeline")
+    names = settings.get("inputs.checks")
+    if kind != "auto" and settings.source("inputs.checks") == "default":  # a check asked for by name stays, and skips saying why
+        names = [name for name in names if applies(name, kind)]
+    return corpora + [_make(name, settings) for name in names]
 
 
 FAMILY = Family(
     name="inputs",
     keys=(
         Key("inputs.checks", parse_list(_parse_check), CHECKS, "inputs checks to run, besides one per corpus directory"),
+        Key(
+            "inputs.pipeline",
+            parse_choice(*PIPELINE_SETTINGS),
+            "auto",
+            "the kind of pipeline mlguard_pipeline returns, so that only the checks that apply to it are planned; auto: "
+            "read from the fixture's source at collection",
+        ),
         Key("inputs.max_examples", parse_int(1, 100000), 100, "Hypothesis example budget of each inputs check"),
         Key("inputs.budgets", parse_table(parse_int(1, 100000), name=_parse_check), {}, "example budgets per check, such as odd-modes = 300", table=True),
         Key("inputs.examples", parse_int(1, 1000), 3, "valid examples the seed cases are made from"),
@@ -180,6 +197,7 @@ FAMILY = Family(
     plan=_plan,
     make=_make,
     run="pytest_mlguard.inputs.run:run_check",
+    hooks="pytest_mlguard.inputs.hooks",  # plans only the checks that apply to the conftest's pipeline
     needs=("model", "data", "pipeline"),
     rank=5,
     # searches last: they can use any time, so they take what the other checks leave

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..errors import NotApplicable
 from . import safe_name
 from .generate import Case
 from .graceful import Outcome, outcome_of
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from ..checks.evaluation import Evaluation
     from ..contract.pipeline import Pipeline
 
-__all__ = ["Fuzzer", "InProcessPipeline", "load_input", "pipeline_runner", "save_input"]
+__all__ = ["Fuzzer", "InProcessPipeline", "artifact_folder", "load_input", "pipeline_of", "pipeline_runner", "save_input", "time_limit"]
 
 Runner = Callable[[Any], Outcome]
 MAX_LISTED = 500
@@ -378,3 +379,26 @@ def _decode_case(value: bytes) -> Case | None:
         return Case(raw, entry["what"], entry["suffix"])
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def artifact_folder(evaluation: Evaluation, spec: CheckSpec) -> Path:
+    """The check's artefact directory, one folder per pipeline (a fixture may be parametrised over several)."""
+    name = (evaluation.pipeline.name if evaluation.pipeline is not None else None) or "pipeline"
+    directory = evaluation.artifact_dir(spec) / safe_name(name)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def pipeline_of(evaluation: Evaluation) -> Any:
+    """The evaluation's production pipeline (``NotApplicable`` without one)."""
+    if evaluation.pipeline is None:
+        raise NotApplicable("no production pipeline: define an mlguard_pipeline fixture to fuzz it")
+    return evaluation.pipeline
+
+
+def time_limit(evaluation: Evaluation) -> float:
+    """Seconds a check may take: ``inputs.time_budget``, or less under ``--mlguard-budget``."""
+    seconds = evaluation.settings.get("inputs.time_budget")
+    if getattr(evaluation.limits, "seconds", None) is not None:  # a share of --mlguard-budget
+        seconds = min(seconds, evaluation.limits.seconds)
+    return float(seconds)

@@ -35,9 +35,11 @@ __all__ = [
 # TIFF field types: (code, bytes per value, struct letter)
 _SHORT, _LONG, _LONG8 = (3, 2, "H"), (4, 4, "I"), (16, 8, "Q")
 _TYPES = {3: _SHORT, 4: _LONG, 16: _LONG8}
+#: an IFD entry: (tag, field type, values)
+_Entry = tuple[int, tuple[int, int, str], Sequence[int]]
 
 
-def _tiff_layout(entries: list[tuple[int, tuple[int, int, str], Sequence[int]]], data: bytes, big: bool) -> bytes:
+def _tiff_layout(entries: list[_Entry], data: bytes, big: bool) -> bytes:
     """Header, pixel data, then one IFD holding ``entries`` (values that do not fit in the entry
     go to an area after it)."""
     inline = 8 if big else 4
@@ -59,6 +61,33 @@ def _tiff_layout(entries: list[tuple[int, tuple[int, int, str], Sequence[int]]],
     ifd = struct.pack("<Q" if big else "<H", len(entries)) + table + b"\x00" * (8 if big else 4)
     header = header[:-8] + struct.pack("<Q", ifd_offset) if big else header[:4] + struct.pack("<I", ifd_offset)
     return header + data + b"\x00" * (ifd_offset - len(header) - len(data)) + ifd + extra
+
+
+def _tiff_data(pixels: np.ndarray, big: bool, tile: int | None) -> tuple[bytes, list[_Entry]]:
+    """The pixel data of ``pixels`` (H, W, C) as one strip or as square tiles of side ``tile``, and
+    the IFD entries that locate it (the data follows the header)."""
+    height, width, channels = pixels.shape
+    offset_type = _LONG8 if big else _LONG
+    start = 16 if big else 8
+    if tile is None:
+        data = pixels.tobytes()
+        layout: list[_Entry] = [(273, offset_type, (start,)), (278, _LONG, (height,)), (279, offset_type, (len(data),))]
+    else:
+        if tile % 16:
+            raise ValueError(f"expected a tile side that is a multiple of 16, got {tile}")
+        rows, cols = -(-height // tile), -(-width // tile)
+        padded = np.zeros((rows * tile, cols * tile, channels), pixels.dtype)
+        padded[:height, :width] = pixels
+        tiles = [padded[r * tile : (r + 1) * tile, c * tile : (c + 1) * tile].tobytes() for r in range(rows) for c in range(cols)]
+        data = b"".join(tiles)
+        offsets = tuple(start + i * len(tiles[0]) for i in range(len(tiles)))
+        layout = [
+            (322, _LONG, (tile,)),
+            (323, _LONG, (tile,)),
+            (324, offset_type, offsets),
+            (325, offset_type, (len(tiles[0]),) * len(tiles)),
+        ]
+    return data, layout
 
 
 def tiff_bytes(
@@ -92,26 +121,7 @@ def tiff_bytes(
     if kind is None:
         raise ValueError(f"expected an integer or float dtype, got {pixels.dtype}")
     bits = 8 * pixels.dtype.itemsize
-    offset_type = _LONG8 if big else _LONG
-    start = 16 if big else 8
-    if tile is None:
-        data = pixels.tobytes()
-        layout: list[tuple[int, tuple[int, int, str], tuple[int, ...]]] = [(273, offset_type, (start,)), (278, _LONG, (height,)), (279, offset_type, (len(data),))]
-    else:
-        if tile % 16:
-            raise ValueError(f"expected a tile side that is a multiple of 16, got {tile}")
-        rows, cols = -(-height // tile), -(-width // tile)
-        padded = np.zeros((rows * tile, cols * tile, channels), pixels.dtype)
-        padded[:height, :width] = pixels
-        tiles = [padded[r * tile : (r + 1) * tile, c * tile : (c + 1) * tile].tobytes() for r in range(rows) for c in range(cols)]
-        data = b"".join(tiles)
-        offsets = tuple(start + i * len(tiles[0]) for i in range(len(tiles)))
-        layout = [
-            (322, _LONG, (tile,)),
-            (323, _LONG, (tile,)),
-            (324, offset_type, offsets),
-            (325, offset_type, (len(tiles[0]),) * len(tiles)),
-        ]
+    data, layout = _tiff_data(pixels, big, tile)
     shown_width, shown_height = declared if declared is not None else (width, height)
     entries = [
         (256, _LONG, (shown_width,)),
