@@ -57,14 +57,12 @@ from ..config.parse import (
     parse_threshold,
 )
 from ..config.settings import Key, Settings
-from .kinds import PIPELINE_SETTINGS
+from .kinds import PIPELINE_SETTINGS, applies, kind_of
 
 
 #: the graceful-failure searches, encoding equivalence and the compression curve, in the order they run
 CHECKS: tuple[str, ...] = ("corrupt-files", "odd-modes", "odd-resolutions", "dtypes", "missing-fields", "same-content", "compression")
 _FUZZ_CHECKS = CHECKS[:5]
-#: the searches that apply to image pipelines only (``missing-fields`` applies to record pipelines only)
-IMAGE_CHECKS: tuple[str, ...] = ("corrupt-files", "odd-modes", "odd-resolutions")
 
 
 def _parse_check(value: Any, key: str, where: str) -> str:
@@ -116,11 +114,8 @@ def _searches(spec: CheckSpec) -> bool:
 
 
 def _applies(spec: CheckSpec, pipeline_input: str) -> bool:
-    """Whether ``spec`` applies to a pipeline of ``pipeline_input``: the image searches to image pipelines,
-    ``missing-fields`` to record pipelines."""
-    if not _searches(spec):
-        return True
-    return spec.name not in IMAGE_CHECKS if pipeline_input == "record" else spec.name != "missing-fields"
+    """Whether ``spec`` applies to a pipeline of ``pipeline_input`` (:func:`.kinds.applies`, one rule for the plan and the budget)."""
+    return applies(str(spec.name), kind_of(pipeline_input))
 
 
 def _make(name: str | None, settings: Settings) -> CheckSpec:
@@ -154,8 +149,6 @@ def _make(name: str | None, settings: Settings) -> CheckSpec:
 def _plan(settings: Settings) -> list[CheckSpec]:
     """The corpus checks, then ``inputs.checks``: those of the default that apply to the declared
     ``inputs.pipeline`` (under ``"auto"`` the suite reads the kind from the fixture: :mod:`.hooks`)."""
-    from .kinds import applies
-
     corpora = [_make(name, settings) for name in _corpus_names(settings.get("inputs.corpora"))]
     kind = settings.get("inputs.pipeline")
     names = settings.get("inputs.checks")

@@ -15,8 +15,6 @@ from .fuzz import Failure, Fuzzer, artifact_folder, pipeline_of, pipeline_runner
 if TYPE_CHECKING:
     from ..checks.evaluation import Evaluation
 
-__all__ = ["EXPECTATIONS", "MANIFEST", "corpus_check", "corpus_manifest"]
-
 MANIFEST = "manifest.json"
 #: what a manifest's ``expect`` may say, and what its ``kind`` labels mean without one
 EXPECTATIONS = {"prediction": True, "prediction-or-rejection": False}

@@ -37,8 +37,6 @@ if TYPE_CHECKING:
     from ..checks.evaluation import Evaluation
     from ..contract.pipeline import Pipeline
 
-__all__ = ["Fuzzer", "InProcessPipeline", "artifact_folder", "load_input", "pipeline_of", "pipeline_runner", "save_input", "time_limit"]
-
 Runner = Callable[[Any], Outcome]
 MAX_LISTED = 500
 _LABELS = {"shrunk": "shrunk by Hypothesis", "replayed": "replayed from Hypothesis' example database"}

@@ -22,8 +22,6 @@ from .kinds import applies, declared_kind
 if TYPE_CHECKING:
     from ..checks.base import CheckSpec
 
-__all__ = ["pytest_mlguard_plan"]
-
 PIPELINE_FIXTURE = "mlguard_pipeline"
 
 

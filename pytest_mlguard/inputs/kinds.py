@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from ..checks.base import CheckSpec
     from ..config.settings import Settings
 
-__all__ = ["APPLIES", "PIPELINE_SETTINGS", "Kind", "applies", "check_kind", "declared_kind", "kind_of", "not_applicable"]
-
 Kind = Literal["image", "record"]
 #: the values of ``inputs.pipeline``
 PIPELINE_SETTINGS: tuple[str, ...] = ("auto", "image", "record")

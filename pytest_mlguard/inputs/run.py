@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 
     from ..checks.evaluation import Evaluation
 
-__all__ = ["run_check"]
-
 
 def _examples(evaluation: Evaluation, count: int) -> list[G.Case]:
     """The pipeline's valid examples (default: evaluation samples encoded as PNG)."""

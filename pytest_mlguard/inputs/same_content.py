@@ -17,8 +17,6 @@ from .fuzz import Fuzzer, artifact_folder, pipeline_of, pipeline_runner, save_in
 if TYPE_CHECKING:
     from ..checks.evaluation import Evaluation
 
-__all__ = ["SAVED_PER_ENCODING", "same_content_check"]
-
 #: flipped inputs saved per encoding
 SAVED_PER_ENCODING = 3
 

@@ -15,8 +15,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HEADER", "PipelineFactory", "pickle_pipeline", "recv", "restore_code_files", "send"]
-
 #: bytes of the length that precedes every message
 HEADER = 8
 

@@ -18,8 +18,6 @@ from typing import Any
 from .graceful import Outcome, outcome_of
 from .transport import HEADER, PipelineFactory, recv, restore_code_files, send
 
-__all__ = ["zygote_main"]
-
 
 def _vm_size() -> int | None:
     try:

@@ -51,9 +51,6 @@ PENDING = {
     "pytest_mlguard.corruptions.functional",
     "pytest_mlguard.corruptions.registry",
     "pytest_mlguard.corruptions.run",
-    "pytest_mlguard.inputs.fuzz",
-    "pytest_mlguard.inputs.generate",
-    "pytest_mlguard.inputs.run",
     "pytest_mlguard.verdicts.sequential",
     "pytest_mlguard.verdicts.simulation",
 }

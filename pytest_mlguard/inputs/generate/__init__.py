@@ -20,30 +20,9 @@ strategy is ``st.deferred``); drawn values when drawn. Either way a bad argument
 
 from __future__ import annotations
 
-from .arrays import DTYPES, LAYOUTS, VALUE_RANGES, array_cases
-from .cases import PATTERNS, Case, make_pixels, resolutions
-from .compressed import compressed_cases
-from .corrupt_files import CORRUPTIONS, corrupt_file_cases
-from .image_files import FLOAT_RANGES, STRUCTURES, file_cases, structure_cases, valid_file_cases
-from .record_cases import malformed_record_cases, record_values
-
-__all__ = [
-    "CORRUPTIONS",
-    "DTYPES",
-    "FLOAT_RANGES",
-    "LAYOUTS",
-    "PATTERNS",
-    "STRUCTURES",
-    "VALUE_RANGES",
-    "Case",
-    "array_cases",
-    "compressed_cases",
-    "corrupt_file_cases",
-    "file_cases",
-    "make_pixels",
-    "malformed_record_cases",
-    "record_values",
-    "resolutions",
-    "structure_cases",
-    "valid_file_cases",
-]
+from .arrays import DTYPES as DTYPES, LAYOUTS as LAYOUTS, VALUE_RANGES as VALUE_RANGES, array_cases as array_cases
+from .cases import PATTERNS as PATTERNS, Case as Case, make_pixels as make_pixels, resolutions as resolutions
+from .compressed import compressed_cases as compressed_cases
+from .corrupt_files import CORRUPTIONS as CORRUPTIONS, corrupt_file_cases as corrupt_file_cases
+from .image_files import FLOAT_RANGES as FLOAT_RANGES, STRUCTURES as STRUCTURES, file_cases as file_cases, structure_cases as structure_cases, valid_file_cases as valid_file_cases
+from .record_cases import malformed_record_cases as malformed_record_cases, record_values as record_values

@@ -10,8 +10,6 @@ from hypothesis.strategies import SearchStrategy
 
 from .cases import Case, _choices, _draw_flag, _fail, _flag, _pick, _pixels, _size_value, resolutions
 
-__all__ = ["DTYPES", "LAYOUTS", "VALUE_RANGES", "array_cases"]
-
 DTYPES: tuple[str, ...] = ("uint8", "uint16", "float32", "float16", "float64")
 LAYOUTS: tuple[str, ...] = ("HWC", "CHW", "HW")
 VALUE_RANGES: tuple[str, ...] = ("byte", "unit", "signed", "full")

@@ -18,8 +18,6 @@ from hypothesis.strategies import SearchStrategy
 
 from ...errors import InvalidArgument
 
-__all__ = ["PATTERNS", "Case", "make_pixels", "resolutions"]
-
 #: the pixel contents, simplest first: a flat colour, a gradient, a checkerboard, noise
 PATTERNS: tuple[str, ...] = ("constant", "gradient", "checker", "noise")
 

@@ -12,8 +12,6 @@ from .. import files as F
 from ..compression import COMPRESSION_FORMATS, SUBSAMPLING, recompress
 from .cases import Case, _choices, _draw_integer, _fail, _integer, _pick, make_pixels, resolutions
 
-__all__ = ["compressed_cases"]
-
 
 def compressed_cases(
     *,

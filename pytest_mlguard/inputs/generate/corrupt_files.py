@@ -14,8 +14,6 @@ from .. import structures as S
 from .cases import Case, _choices, _draw_integer, _fail, _integer, _pick, make_pixels, resolutions
 from .image_files import valid_file_cases
 
-__all__ = ["CORRUPTIONS", "corrupt_file_cases"]
-
 #: corruptions of a file, simplest first
 CORRUPTIONS: tuple[str, ...] = (
     "truncate",

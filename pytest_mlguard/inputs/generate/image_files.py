@@ -14,8 +14,6 @@ from .. import files as F
 from .. import structures as S
 from .cases import Case, _choices, _draw_flag, _draw_integer, _flag, _integer, _pick, _pixels, _size_value, resolutions
 
-__all__ = ["FLOAT_RANGES", "STRUCTURES", "file_cases", "structure_cases", "valid_file_cases"]
-
 #: the valid file structures of :func:`structure_cases`, simplest first
 STRUCTURES: tuple[str, ...] = tuple(S.STRUCTURES)
 #: value ranges of float (mode ``F``) pixels: plain, 0..255, negative, huge, with NaN and inf

@@ -13,8 +13,6 @@ from ...errors import InvalidArgument
 from ..records import MUTATIONS, Schema, as_schema, infer_schema, mutate
 from .cases import Case, _choices, _draw_integer, _fail, _integer, _pick
 
-__all__ = ["malformed_record_cases", "record_values"]
-
 
 def _schema(value: Any, examples: Sequence[Mapping[str, Any]] | None = None) -> Schema:
     if value is None:
