@@ -29,6 +29,7 @@ from ..contract.data import EvalData
 from ..contract.model import Model
 from ..errors import CheckError, InvalidArgument, NotApplicable
 from ..verdicts.intervals import paired_counts
+from ..verdicts.paired import keep_outcomes
 from . import UnsoundEvaluationWarning, metrics, soundness
 from .build import make_attack, seeded, starting_points
 from .registry import ATTACKS, AttackDef
@@ -232,6 +233,7 @@ class _Run:
         if self.looked is not None:
             x, y, x_adv, adv_pred, clean_pred = x[self.looked], y[self.looked], x_adv[self.looked], adv_pred[self.looked], clean_pred[self.looked]
         out = metrics.outcome(y, clean_pred, adv_pred)
+        keep_outcomes(self.evaluation, self.spec.id, out["robust"], self.looked)  # for the gate's paired comparison
         stopper.update(int(out["robust"].sum()), len(y), known_failures=stopper.known_failures)
         value, self.interval, self.interval_method = stopper.value_and_interval()
         self.successes = None if stopper.stopped and stopper.mode == "exact" else int(out["robust"].sum())

@@ -364,6 +364,7 @@ def _stops_early(spec: CheckSpec, evaluation: Evaluation) -> bool:
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     from ..calibration.metrics import expected_calibration_error
     from ..verdicts.intervals import paired_counts
+    from ..verdicts.paired import keep_outcomes
 
     model, data = evaluation.model, evaluation.data
     name, severity = spec.param("corruption"), spec.param("severity")
@@ -406,6 +407,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     predicted = result.proba.argmax(axis=1)
     correct = predicted == labels
     successes = int(correct.sum())
+    keep_outcomes(evaluation, spec.id, correct)  # for the gate's paired comparison with another model
     stopper.update(successes, done)
     accuracy, interval, method = stopper.value_and_interval()
     bins = _bins(evaluation)
