@@ -63,29 +63,9 @@ def compare_results(
     share = 1 - (1 - confidence) / max(1, len(paired))
     for result in candidate:
         base = by_id.get(result.id)
-        if base is None:
-            continue
-        sign = 1.0 if result.kind == "floor" else -1.0
-        if math.isnan(result.value) and not math.isnan(base.value):
-            regression = math.inf
-        elif math.isnan(result.value) or math.isnan(base.value):
-            regression = 0.0 if math.isnan(result.value) else -math.inf
-        else:
-            regression = sign * (base.value - result.value)
-        allowed = _tolerance(result, tolerances, tolerance)
-        metrics.append(
-            {
-                "id": result.id,
-                "metric": result.metric,
-                "kind": result.kind,
-                "baseline": None if math.isnan(base.value) else base.value,
-                "candidate": None if math.isnan(result.value) else result.value,
-                "change": None if not math.isfinite(regression) else round(-sign * regression, 6),
-                "tolerance": allowed,
-                "regressed": regression > allowed + 1e-12,
-                **_paired_row(outcomes.get(result.id) if result.id in paired else None, result.kind, allowed, share, method, regression > allowed + 1e-12),
-            }
-        )
+        if base is not None:
+            pair = outcomes.get(result.id) if result.id in paired else None
+            metrics.append(_metric_row(result, base, _tolerance(result, tolerances, tolerance), pair, share, method))
     scores = {
         name: robustness_score([r.to_dict() for r in results], weights)["score"]
         for name, results in (("baseline", list(by_id.values())), ("candidate", candidate))
@@ -102,6 +82,32 @@ def compare_results(
         "decided": decided,
         "inconclusive": inconclusive,
         "confidence": round(share, 10) if paired else None,
+    }
+
+
+def _metric_row(
+    result: CheckResult, base: CheckResult, allowed: float, outcomes: tuple[Outcomes, Outcomes] | None, confidence: float, method: IntervalMethod
+) -> dict[str, Any]:
+    """One metric's row: both values, the change, whether its estimate regressed beyond ``allowed``,
+    and the paired interval and decision (:func:`_paired_row`)."""
+    sign = 1.0 if result.kind == "floor" else -1.0
+    if math.isnan(result.value) and not math.isnan(base.value):
+        regression = math.inf
+    elif math.isnan(result.value) or math.isnan(base.value):
+        regression = 0.0 if math.isnan(result.value) else -math.inf
+    else:
+        regression = sign * (base.value - result.value)
+    regressed = regression > allowed + 1e-12
+    return {
+        "id": result.id,
+        "metric": result.metric,
+        "kind": result.kind,
+        "baseline": None if math.isnan(base.value) else base.value,
+        "candidate": None if math.isnan(result.value) else result.value,
+        "change": None if not math.isfinite(regression) else round(-sign * regression, 6),
+        "tolerance": allowed,
+        "regressed": regressed,
+        **_paired_row(outcomes, result.kind, allowed, confidence, method, regressed),
     }
 
 
