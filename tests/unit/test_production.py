@@ -299,6 +299,20 @@ def test_an_agreement_floor_stops_once_decided_and_the_variants_other_checks_reu
     assert run(zoo.good_model(), "drift[bfloat16]", samples="360").n == 360  # a 0.99 floor it meets: not decided early
 
 
+@pytest.mark.parametrize("variant", ["bfloat16", "threads"])
+def test_an_agreement_floor_the_samples_leave_undecided_draws_more_of_the_data(good, variant):
+    """60 digits on which bfloat16 (or 2 threads) flips nothing leave a floor of 0.95 undecided
+    (inconclusive); before, the drift checks stopped there. Now the variant and its reference predict
+    samples that ``samples`` left out until the anytime-valid sequence decides."""
+    cli = {"samples": "60", "drift__checks": variant, "drift__floor": "0.95"}
+    off = run(good, f"drift[{variant}]", verdict__more_samples="off", **cli)
+    drawn = run(good, f"drift[{variant}]", **cli)
+    assert off.label == "inconclusive" and off.n == 60 and off.interval_method == "clopper-pearson"
+    assert drawn.label == "passed" and 60 < drawn.n <= 360 and drawn.interval_method == "confidence-sequence"
+    assert drawn.details["more_samples"]["drawn"] == drawn.n - 60 and drawn.interval[0] >= 0.95
+    assert "more samples than the 60 of 'samples'" in drawn.message
+
+
 def test_probability_ceiling_is_a_check_that_can_fail(good):
     result = run(good, "drift[bfloat16-proba]", drift__max_proba_diff="0.001")
     assert result.metric == "max_proba_diff" and result.kind == "ceiling"
