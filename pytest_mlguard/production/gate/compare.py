@@ -27,6 +27,7 @@ from .results import compare_results
 
 if TYPE_CHECKING:
     from ...checks.evaluation import Evaluation
+    from ...config.settings import Settings
     from ...verdicts.paired import Outcomes
     from ...contract.data import EvalData
     from ...contract.model import Model
@@ -153,6 +154,10 @@ def _robustness_results(
     from ...checks.registry import families
     from ...verdicts.paired import kept_outcomes
 
+    from ...checks.evaluation import Evaluation
+
+    candidate = evaluation.memo(("gate-candidate",), lambda: Evaluation(evaluation.model, evaluation.full_data, baseline.settings, model_id=evaluation.model_id))
+    candidate.limits = evaluation.limits
     candidate_results, baseline_results, skipped = [], [], []
     outcomes: dict[str, tuple[Outcomes, Outcomes]] = {}
     matched: set[str] = set()
@@ -165,7 +170,7 @@ def _robustness_results(
             matched.update((spec.family, spec.id))
             try:
                 ours, our_outcomes = evaluation.memo(
-                    ("gate-rerun", spec.id), lambda family=family, spec=spec: (evaluation.run(family, spec), kept_outcomes(evaluation, spec.id))
+                    ("gate-rerun", spec.id), lambda family=family, spec=spec: (candidate.run(family, spec), kept_outcomes(candidate, spec.id))
                 )
                 theirs = baseline.run(family, spec)
             except NotApplicable as exc:
@@ -182,6 +187,15 @@ def _robustness_results(
     return candidate_results, baseline_results, skipped, outcomes
 
 
+def _fixed_n(settings: Settings) -> Settings:
+    """``settings`` for the gate's reruns: no early stopping and no drawing more samples, so that the
+    candidate and the baseline are measured on the same samples (a paired comparison needs them all)."""
+    from ...config.settings import Settings
+
+    values = {**settings.as_dict(), "verdict.early_stop": "off", "verdict.more_samples": "off"}
+    return Settings(values, {key: settings.source(key) for key in values})
+
+
 def _comparison(spec: CheckSpec, evaluation: Evaluation) -> dict[str, Any]:
     from ...checks.evaluation import Evaluation
 
@@ -190,8 +204,10 @@ def _comparison(spec: CheckSpec, evaluation: Evaluation) -> dict[str, Any]:
     key = ("gate", id(raw), spec.params, rerun)
 
     def compute() -> dict[str, Any]:
-        # the same samples, and the same random draws (keyed by model id), for both models
-        baseline = Evaluation(baseline_model, evaluation.full_data, evaluation.settings, model_id=evaluation.model_id)
+        # the same samples, and the same random draws (keyed by model id), for both models; the reruns
+        # neither stop early nor draw more, so that both measure every one of those samples
+        baseline = Evaluation(baseline_model, evaluation.full_data, _fixed_n(evaluation.settings), model_id=evaluation.model_id)
+        baseline.limits = evaluation.limits
         stopper, data, baseline_proba = None, evaluation.data, None
         with baseline_model.running(evaluation.settings.device):
             if tuple(spec.param("gated")) == ("agreement",):  # agreement alone: it may stop once its verdict is decided
@@ -373,10 +389,11 @@ def _robustness_measurement(evaluation: Evaluation, robustness: dict[str, Any], 
     value = len(robustness["regressions"])
     decided, possible = len(robustness["decided"]), len(robustness["decided"]) + len(robustness["inconclusive"])
     score = robustness["score"]
+    undecided = f": {', '.join(robustness['inconclusive'])}" if robustness["inconclusive"] else ""
     summary = (
         f"{len(robustness['metrics'])} metrics and the robustness score compared, {value} regressed beyond tolerance "
         f"({decided} decided by a paired interval of the same samples or a point estimate, {len(robustness['inconclusive'])} "
-        f"inconclusive); score {score['baseline']:.1f} (baseline) -> {score['candidate']:.1f} (candidate)"
+        f"inconclusive{undecided}); score {score['baseline']:.1f} (baseline) -> {score['candidate']:.1f} (candidate)"
     )
     if robustness["confidence"] is None:  # no metric with per-sample outcomes: point estimates, as before
         return Measurement(value=float(value), n=evaluation.data.n, details=details, message=f"{summary}\n{rollback['verdict']}")
