@@ -230,7 +230,9 @@ class AccuracyChecks:
         self.rules, self.samples, self.more_samples = rules, samples, more_samples
 
     #: the family, check and floor setting of the check
-    family, name, floor_key = "accuracy", None, "accuracy.floor"
+    family: str = "accuracy"
+    name: str | None = None
+    floor_key: str = "accuracy.floor"
 
     def check(self, floor: float, seed: int) -> Any:
         """The result of the check at ``floor`` in a run with ``seed``."""
