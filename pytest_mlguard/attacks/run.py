@@ -85,7 +85,8 @@ class _Run:
         self.interval_method: str | None = None
         # (robust, samples, attack, paired counts against clean): a black-box attack's count, when it beat a gradient one
         self.sound: tuple[int, int, str, tuple[int, int, int, int]] | None = None
-        self.drawn: dict[str, Any] | None = None  # a fixed-epsilon check that drew more samples: n, interval, message, details
+        self.drawn: dict[str, Any] | None = None  # a fixed-epsilon check that drew more samples: n, interval, message
+        self.more_samples: dict[str, Any] | None = None  # what verdict.more_samples did (details["more_samples"])
 
     # -- phases ---------------------------------------------------------------------------------
     def measure(self) -> Measurement:
@@ -208,8 +209,9 @@ class _Run:
             return out
 
         outcomes, details, test = self.evaluation.draw_more(self.spec, robust, more, threshold=self.spec.threshold.resolve(clean=clean))
+        self.more_samples = details  # in the report even when nothing was drawn: the error control counts the look
         if test is not None:
-            self.drawn = {**drawn_more(outcomes, details, test, len(robust)), "n": len(outcomes), "details": details}
+            self.drawn = {**drawn_more(outcomes, details, test, len(robust)), "n": len(outcomes)}
             self.interval, self.interval_method = self.drawn["interval"], self.drawn["interval_method"]
         return outcomes
 
@@ -382,8 +384,10 @@ class _Run:
         message, failure = "", None
         n, successes, interval, method = self.data.n, self.successes, self.interval, self.interval_method
         paired = self.paired
+        if self.more_samples is not None:
+            details["more_samples"] = self.more_samples
         if self.drawn is not None:
-            n, details["more_samples"] = self.drawn["n"], self.drawn["details"]
+            n = self.drawn["n"]
         if self.problems:
             lines = "\n".join(f"- {p['code']}: {p['message']}" for p in self.problems)
             if mode == "fail":
