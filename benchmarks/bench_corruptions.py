@@ -52,7 +52,8 @@ from pytest_mlguard.config import resolve  # noqa: E402
 from pytest_mlguard.corruptions import functional as F  # noqa: E402
 from pytest_mlguard.corruptions.registry import REGISTRY  # noqa: E402
 from pytest_mlguard.errors import NotApplicable  # noqa: E402
-from pytest_mlguard.corruptions.run import AutoWorkers, Prefetcher, check_applies, check_seed, chunk_size, corrupt_images, image_scale  # noqa: E402
+from pytest_mlguard.corruptions.pipelining import chunk_size, corrupt_images  # noqa: E402
+from pytest_mlguard.corruptions.run import AutoWorkers, Prefetcher, check_applies, check_seed, image_scale  # noqa: E402
 
 # bethgelab/imagecorruptions issue #7: seconds for severities 1..5 of one 427x640x3 image
 PUBLISHED_427x640 = {

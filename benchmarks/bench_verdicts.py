@@ -17,7 +17,9 @@ for the ECE ceiling; ``Evaluation.looks`` (sequential early stopping), ``checks.
    ``accuracy`` check end to end, which draws more samples when it cannot decide);
 5. exact coverage of the binomial intervals (minimum over p), and simulated coverage of the paired
    interval of a relative floor;
-6. ``required_n``: how often a fresh run at the named n decides, against 80%.
+6. ``required_n``: how often a fresh run at the named n decides, against 80%;
+7. flake rates of a corruption check end to end (``CorruptionChecks``: corrupting, early stopping and
+   drawing more samples through the corruption family), as 4b.
 
     python benchmarks/bench_verdicts.py            # about 40 minutes on 2 shared cores
     python benchmarks/bench_verdicts.py --quick    # fewer replicates, a few minutes
@@ -117,6 +119,20 @@ def accuracy_flake_table(datasets: int, seeds: int) -> None:
             print(f"| {distance:+.2f} | {name} | {rates['flake']:.3f} | {rates['failed']:.3f} | {rates['inconclusive']:.3f} | {rates['samples']:.0f} |", flush=True)
 
 
+def corruption_flake_table(datasets: int, seeds: int, pool: int = 1440) -> None:
+    print(f"\n7. a corruption check of a 34-check suite end to end, floor 0.8, samples = 360 of {pool} ({datasets} data sets x {seeds} seeds)")
+    print("| true rate - floor | more_samples | flake rate | runs failed | runs inconclusive | mean samples used |")
+    print("|---|---|---|---|---|---|")
+    for distance in (-0.05, -0.02, -0.01, 0.0, 0.01, 0.02):
+        for mode in ("sequential", "off"):
+            rng = np.random.default_rng(int(1000 * (distance + 1)))
+            rates = accuracy_flake_rate(
+                rng, 0.8 + distance, VerdictRules(checks=34), datasets=datasets, seeds=seeds, pool=pool, more_samples=mode, corruption=True
+            )
+            name = "sequential (default)" if mode == "sequential" else "off"
+            print(f"| {distance:+.2f} | {name} | {rates['flake']:.3f} | {rates['failed']:.3f} | {rates['inconclusive']:.3f} | {rates['samples']:.0f} |", flush=True)
+
+
 def coverage_table(runs: int) -> None:
     print("\n5a. exact coverage of the 95% binomial intervals: the minimum over p in [0.001, 0.999]")
     print("| n | clopper-pearson | wilson |")
@@ -164,10 +180,12 @@ def required_table(runs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer replicates")
-    parser.add_argument("--only", type=int, nargs="*", help="tables to print (1-6)")
+    parser.add_argument("--only", type=int, nargs="*", help="tables to print (1-7)")
     parser.add_argument("--runs", type=int, help="runs of tables 1-3 (default 1000, 200 with --quick)")
     parser.add_argument("--suites", type=int, nargs="*", default=[34, 123], help="checks per suite in table 3")
     parser.add_argument("--no-old", action="store_true", help="table 3 without the old defaults")
+    parser.add_argument("--datasets", type=int, help="data sets of table 7 (default 100, 20 with --quick)")
+    parser.add_argument("--seeds", type=int, default=10, help="seeds per data set of table 7")
     args = parser.parse_args()
     scale = 0.2 if args.quick else 1.0
     runs = args.runs or int(1000 * scale)
@@ -178,6 +196,7 @@ def main() -> None:
         4: lambda: (flake_table(int(200 * scale), 10), accuracy_flake_table(int(200 * scale), 10)),
         5: lambda: coverage_table(int(4000 * scale)),
         6: lambda: required_table(int(4000 * scale)),
+        7: lambda: corruption_flake_table(args.datasets or int(100 * scale), args.seeds),
     }
     for number in args.only or sorted(tables):
         start = time.perf_counter()

@@ -90,7 +90,7 @@ class MlguardFixture:
     def corrupt(self, x: np.ndarray, corruption: str, severity: int, *, seed: int | None = None) -> np.ndarray:
         """``x`` (raw units, model input shape) under a corruption at a severity, seeded."""
         from .corruptions import functional as F
-        from .corruptions.run import corrupt_batch
+        from .corruptions.pipelining import corrupt_batch
 
         model = self.model
         rng = np.random.default_rng(self.settings.seed if seed is None else seed)

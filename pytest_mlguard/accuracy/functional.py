@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..checks.base import CheckSpec, Measurement
+from ..verdicts.paired import keep_outcomes
 
 if TYPE_CHECKING:
     from ..checks.evaluation import Evaluation
@@ -43,6 +44,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     threshold = spec.threshold.resolve(chance=chance)
     correct, details, test = evaluation.draw_more(spec, proba.argmax(axis=1) == data.y, more, threshold=threshold)
     labels = np.concatenate([data.y, *(full.y[index] for index in drawn)])
+    keep_outcomes(evaluation, spec.id, correct)  # for the gate's paired comparison with another model
     per_class = {evaluation.model.class_names[k]: float(correct[labels == k].mean()) for k in np.unique(labels)}
     measurement = Measurement(
         value=float(correct.mean()),
@@ -52,10 +54,6 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         successes=int(correct.sum()),
         evaluations=len(correct),
     )
-    if test is None:
-        return measurement
-    from ..verdicts.sequential import confidence_sequence
+    from ..verdicts.sequential import drawn_more
 
-    interval = confidence_sequence(int(correct.sum()), len(correct), test.confidence)
-    message = f"drew {details['drawn']} more samples than the {data.n} of 'samples': the interval on those straddled the floor"
-    return dataclasses.replace(measurement, interval=interval, interval_method="confidence-sequence", message=message)
+    return dataclasses.replace(measurement, **drawn_more(correct, details, test, data.n))

@@ -13,12 +13,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import warnings
-from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,76 +23,18 @@ import numpy as np
 from ..checks.base import CheckSpec, Measurement
 from ..checks.evaluation import stable_seed
 from ..contract.data import EvalData
-from ..contract.model import Model
-from ..errors import CheckError, InvalidArgument, NotApplicable
 from ..verdicts.intervals import paired_counts
+from ..verdicts.paired import keep_outcomes
 from . import UnsoundEvaluationWarning, metrics, soundness
-from .build import make_attack, seeded, starting_points
+from .batch import adversarial_examples, attack_batch, check_applicable, gradients_enabled, load_adversarial
+from .build import seeded
 from .registry import ATTACKS, AttackDef
 
 if TYPE_CHECKING:
     from ..checks.evaluation import Evaluation
-    from ..config.settings import Settings
     from .adapters import Adapter
 
-__all__ = ["adversarial_examples", "attack_batch", "check_applicable", "gradients_enabled", "load_adversarial", "run_check"]
-
-
-@contextlib.contextmanager
-def gradients_enabled() -> Iterator[None]:
-    """Autograd on, even inside ``torch.no_grad()`` or ``torch.inference_mode()``."""
-    import torch
-
-    with torch.inference_mode(False), torch.enable_grad():
-        yield
-
-
-def check_applicable(definition: AttackDef, model: Model, adapter: Adapter | None = None) -> None:
-    """``NotApplicable`` with the reason when ``model`` cannot be attacked by ``definition``."""
-    if definition.gradients and model.kind == "callable":
-        raise NotApplicable(
-            f"{definition.name} needs the model's gradients; model {model.name!r} is a {model.kind} black box "
-            "(use a black-box attack: square or hopskipjump)"
-        )
-    if adapter is not None and definition.gradients and not adapter.gradients:
-        raise NotApplicable(f"ART has no gradients for {type(model.estimator).__name__}; use square or hopskipjump")  # type: ignore[attr-defined]
-    if definition.name == "square" and (len(model.input_shape) != 3 or model.kind == "sklearn"):
-        raise NotApplicable(
-            f"ART's Square attack needs a neural network on images (channels, height, width); model {model.name!r} is a "
-            f"{model.kind} model of inputs {model.input_shape} (use hopskipjump)"
-        )
-
-
-def attack_batch(
-    adapter: Adapter,
-    definition: AttackDef,
-    norm: str,
-    eps: float | None,
-    params: Mapping[str, Any],
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    batch_size: int,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Adversarial examples of ``x`` (model input shape) under one attack, through ART."""
-    attack = make_attack(adapter.estimator, definition.name, norm, eps, params, batch_size=batch_size)
-    x_in = adapter.to_estimator(x)
-    kwargs: dict[str, Any] = {}
-    if definition.name == "hopskipjump":
-        kwargs["x_adv_init"] = starting_points(x_in, adapter.labels(x), rng, adapter.model.value_range)
-    try:
-        x_adv = attack.generate(x=x_in, y=None if definition.name == "deepfool" else y, **kwargs)
-    except (RuntimeError, ValueError) as exc:
-        text = str(exc)
-        if any(sign in text for sign in ("does not require grad", "Gradient term in PyTorch model is `None`", "appears to not have been used")):
-            raise CheckError(
-                f"the output of model {adapter.model.name!r} has no gradient with respect to its input, so a gradient "
-                "attack cannot evaluate it (a model that ignores its input, or one that masks its gradients with a "
-                "non-differentiable step); try a black-box attack such as square"
-            ) from None
-        raise
-    return adapter.from_estimator(x_adv)
+__all__ = ["adversarial_examples", "attack_batch", "gradients_enabled", "load_adversarial", "run_check"]
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
@@ -146,6 +85,8 @@ class _Run:
         self.interval_method: str | None = None
         # (robust, samples, attack, paired counts against clean): a black-box attack's count, when it beat a gradient one
         self.sound: tuple[int, int, str, tuple[int, int, int, int]] | None = None
+        self.drawn: dict[str, Any] | None = None  # a fixed-epsilon check that drew more samples: n, interval, message
+        self.more_samples: dict[str, Any] | None = None  # what verdict.more_samples did (details["more_samples"])
 
     # -- phases ---------------------------------------------------------------------------------
     def measure(self) -> Measurement:
@@ -235,6 +176,10 @@ class _Run:
         stopper.update(int(out["robust"].sum()), len(y), known_failures=stopper.known_failures)
         value, self.interval, self.interval_method = stopper.value_and_interval()
         self.successes = None if stopper.stopped and stopper.mode == "exact" else int(out["robust"].sum())
+        robust = out["robust"] if stopper.stopped else self._draw_more(eps, out["robust"], float(clean_ok.mean()))
+        keep_outcomes(self.evaluation, self.spec.id, robust, self.looked)  # for the gate's paired comparison
+        if self.drawn is not None:
+            value, self.successes = float(robust.mean()), int(robust.sum())
         self.paired = paired_counts(out["clean_ok"], out["robust"])  # robust accuracy against a relative floor
         details = self._common(out, adv_pred)
         details["eps"] = eps
@@ -246,6 +191,29 @@ class _Run:
         }
         self.stopper = stopper
         return value, details, x_adv, adv_pred
+
+    def _draw_more(self, eps: float, robust: np.ndarray, clean: float) -> np.ndarray:
+        """The robust outcomes of the samples, and of more of the data where they leave the floor
+        undecided (:meth:`~pytest_mlguard.checks.evaluation.Evaluation.draw_more`): a drawn sample the
+        model gets right is attacked, one it gets wrong counts as broken. Sets :attr:`drawn` then."""
+        from ..verdicts.sequential import drawn_more
+
+        full = self.evaluation.full_data
+
+        def more(index: np.ndarray) -> np.ndarray:
+            x, y = full.x[index], full.y[index]
+            ok = self.adapter.labels(x) == y
+            out = np.zeros(len(index), dtype=bool)
+            if ok.any():
+                out[ok] = self.adapter.labels(self._attack(eps, x[ok], y[ok])) == y[ok]
+            return out
+
+        outcomes, details, test = self.evaluation.draw_more(self.spec, robust, more, threshold=self.spec.threshold.resolve(clean=clean))
+        self.more_samples = details  # in the report even when nothing was drawn: the error control counts the look
+        if test is not None:
+            self.drawn = {**drawn_more(outcomes, details, test, len(robust)), "n": len(outcomes)}
+            self.interval, self.interval_method = self.drawn["interval"], self.drawn["interval_method"]
+        return outcomes
 
     def _early_stop(self, stopper: Any, clean_ok: np.ndarray, x_adv: np.ndarray, adv_pred: np.ndarray, eps: float) -> np.ndarray | None:
         """Attack the samples look by look until ``stopper`` says the verdict is decided; return the
@@ -416,6 +384,10 @@ class _Run:
         message, failure = "", None
         n, successes, interval, method = self.data.n, self.successes, self.interval, self.interval_method
         paired = self.paired
+        if self.more_samples is not None:
+            details["more_samples"] = self.more_samples
+        if self.drawn is not None:
+            n = self.drawn["n"]
         if self.problems:
             lines = "\n".join(f"- {p['code']}: {p['message']}" for p in self.problems)
             if mode == "fail":
@@ -443,6 +415,8 @@ class _Run:
                     )
                 message = f'signs of an unsound evaluation (attack.soundness = "warn"):\n{lines}'
         early = details.get("early_stop") or {}
+        if self.drawn is not None and failure is None:
+            message = "\n".join(filter(None, [message, self.drawn["message"]]))
         return Measurement(
             value=value,
             n=n,
@@ -457,36 +431,3 @@ class _Run:
             evaluations_saved=early.get("evaluations_saved"),
             failure=failure,
         )
-
-
-def adversarial_examples(model: Model, spec: CheckSpec, x: np.ndarray, y: np.ndarray, settings: Settings) -> np.ndarray:
-    """Adversarial examples of a fixed-epsilon or minimal attack check for ``(x, y)``, seeded as the
-    check is, leaving the model as it was; for the ``mlguard.attack(...)`` helper."""
-    from .adapters import make_adapter
-
-    definition = ATTACKS[spec.param("attack")]
-    if not definition.minimal and spec.param("eps") is None:
-        raise InvalidArgument(f"Expected an attack with an epsilon or a minimal attack but got {spec.name!r}: a sweep has no single set of adversarial examples")
-    check_applicable(definition, model)
-    seed = stable_seed(settings.seed, model.name, spec.id)
-    with model.running(settings.device), seeded(seed), gradients_enabled():
-        adapter = make_adapter(model, spec.param("batch_size"))
-        check_applicable(definition, model, adapter)
-        adapter.freeze()
-        return attack_batch(
-            adapter,
-            definition,
-            spec.param("norm"),
-            spec.param("eps"),
-            dict(spec.param("params")),
-            np.asarray(x, dtype=np.float32),
-            np.asarray(y),
-            batch_size=spec.param("batch_size"),
-            rng=np.random.default_rng(seed),
-        )
-
-
-def load_adversarial(directory: str | Path) -> dict[str, np.ndarray]:
-    """The saved flipped samples of a check (``index``, ``x``, ``x_adv``, ``y``, ``adversarial_class``)."""
-    with np.load(Path(directory) / "adversarial.npz") as saved:
-        return {name: saved[name] for name in saved.files}

@@ -35,6 +35,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -188,6 +189,38 @@ def debiased_error(
     return float(binned.debiased(metric, binned.sums(outcomes[None]))[0])
 
 
+def _null_labels(proba: np.ndarray, columns: np.ndarray, binned: _Binned, metric: str, rng: np.random.Generator) -> Callable[[int], np.ndarray]:
+    """Consistency resampling: ``r`` draws of the outcomes with labels drawn from the model's own
+    probabilities (perfect calibration)."""
+    if metric == "classwise_ece":
+        cumulative = np.cumsum(proba, axis=1)
+        cumulative[:, -1] = np.inf
+
+        def classes(r: int) -> np.ndarray:
+            drawn = (rng.random((r, binned.n, 1)) >= cumulative[None]).sum(axis=2)
+            return drawn[:, :, None] == np.arange(proba.shape[1])[None, None, :]
+
+        return classes
+
+    def top(r: int) -> np.ndarray:
+        return rng.random((r, binned.n, 1)) < columns[None]
+
+    return top
+
+
+def _estimate_error(binned: _Binned, columns: np.ndarray, observed: np.ndarray, metric: str, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """The error of the debiased estimate on a model with the debiased gaps: every outcome redrawn at
+    its probability moved by its bin's debiased gap (a parametric bootstrap of the binned model, with
+    the small gaps of a nearly calibrated model, where the estimate is still biased up), the estimate
+    recomputed, less the truth of that model."""
+    gap = binned.gaps(observed)[0]
+    shrunk = np.sign(gap) * np.maximum(0.0, binned.debiased_gaps(gap[None])[0])
+    moved = np.clip(columns + shrunk.reshape(binned.width, binned.size)[np.arange(binned.width)[None, :], binned.index], 0.0, 1.0)
+    truth = float(binned.plugin(metric, binned.sums(moved[None]))[0])
+    redrawn = binned.debiased(metric, _draws(binned, resamples, lambda r: rng.random((r, binned.n, binned.width)) < moved[None]))
+    return np.asarray(redrawn - truth)
+
+
 def calibration_inference(
     proba: Any,
     labels: Any,
@@ -221,29 +254,8 @@ def calibration_inference(
     plugin = float(binned.plugin(metric, observed)[0])
     estimate = float(binned.debiased(metric, observed)[0])
 
-    # consistency resampling: labels drawn from the model's own probabilities (perfect calibration)
-    if metric == "classwise_ece":
-        cumulative = np.cumsum(proba, axis=1)
-        cumulative[:, -1] = np.inf
-
-        def null(r: int) -> np.ndarray:
-            drawn = (rng.random((r, binned.n, 1)) >= cumulative[None]).sum(axis=2)
-            return drawn[:, :, None] == np.arange(proba.shape[1])[None, None, :]
-    else:
-
-        def null(r: int) -> np.ndarray:
-            return rng.random((r, binned.n, 1)) < columns[None]
-
-    null_values = binned.plugin(metric, _draws(binned, resamples, null))
-    # a model with the debiased gaps: every outcome redrawn at its probability moved by its bin's
-    # debiased gap (a parametric bootstrap of the binned model, with the small gaps of a nearly
-    # calibrated model, where the estimate is still biased up), the estimate recomputed
-    gap = binned.gaps(observed)[0]
-    shrunk = np.sign(gap) * np.maximum(0.0, binned.debiased_gaps(gap[None])[0])
-    moved = np.clip(columns + shrunk.reshape(binned.width, binned.size)[np.arange(binned.width)[None, :], binned.index], 0.0, 1.0)
-    truth = float(binned.plugin(metric, binned.sums(moved[None]))[0])
-    redrawn = binned.debiased(metric, _draws(binned, resamples, lambda r: rng.random((r, binned.n, binned.width)) < moved[None]))
-    error = redrawn - truth
+    null_values = binned.plugin(metric, _draws(binned, resamples, _null_labels(proba, columns, binned, metric, rng)))
+    error = _estimate_error(binned, columns, observed, metric, resamples, rng)
 
     alpha = 1 - confidence
     low = estimate - tail_quantile(error, 1 - alpha / 2)

@@ -133,16 +133,7 @@ def summarize(
                 "relative_robustness": _round(mean(accuracy) / clean) if clean else None,
                 "non_increasing": all(b <= a + 1e-12 for a, b in itertools.pairwise(accuracy)),
             }
-        groups: dict[str, Any] = {}
-        for group in GROUPS:
-            members = [name for name in order if REGISTRY[name].group == group]
-            severities = sorted({s for c, s in cells if c in members})
-            if members:
-                groups[group] = {
-                    "corruptions": members,
-                    "severity": severities,
-                    "accuracy": [_round(mean(float(cells[(c, s)]["value"]) for c in members if (c, s) in cells)) for s in severities],
-                }
+        groups = _groups(cells, order)
         all_accuracy = mean(float(check["value"]) for check in cells.values())
         summary: dict[str, Any] = {
             "clean_accuracy": _round(clean),
@@ -157,6 +148,21 @@ def summarize(
             summary.update(_against_baseline(model, entry, base_table, corruptions))
         summaries[model] = summary
     return summaries
+
+
+def _groups(cells: Mapping[tuple[str, int], Mapping[str, Any]], order: list[str]) -> dict[str, Any]:
+    """Accuracy against severity of each group of corruptions: the mean over its members measured."""
+    groups: dict[str, Any] = {}
+    for group in GROUPS:
+        members = [name for name in order if REGISTRY[name].group == group]
+        severities = sorted({s for c, s in cells if c in members})
+        if members:
+            groups[group] = {
+                "corruptions": members,
+                "severity": severities,
+                "accuracy": [_round(mean(float(cells[(c, s)]["value"]) for c in members if (c, s) in cells)) for s in severities],
+            }
+    return groups
 
 
 def _against_baseline(

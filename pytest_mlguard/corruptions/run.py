@@ -10,226 +10,26 @@ on the chunking, on the number of workers or on which other checks ran.
 
 from __future__ import annotations
 
-import itertools
-import math
-import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..checks.base import CheckSpec, Measurement
 from ..errors import CheckError, NotApplicable
 from . import functional as F
+from .pipelining import (
+    Chunk,
+    CorruptedPredictions,
+    check_chunk,
+    corrupt_chunk,
+    corrupted_predictions,
+)
 from .registry import get
 
 if TYPE_CHECKING:
     from ..checks.evaluation import Evaluation
     from ..contract.model import Model
-
-__all__ = [
-    "AutoWorkers",
-    "CorruptedPredictions",
-    "Prefetcher",
-    "check_applies",
-    "check_seed",
-    "check_chunk",
-    "chunk_size",
-    "corrupt_batch",
-    "corrupt_chunk",
-    "corrupt_images",
-    "corrupted_predictions",
-    "image_scale",
-    "pipelined",
-    "run_check",
-    "workers_for",
-]
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-MAX_SAVED = 16  # corrupted inputs saved when a check fails
-
-
-def corrupt_batch(
-    images: np.ndarray, name: str, severity: int, rng: np.random.Generator, *, scale: float | None = None
-) -> np.ndarray:
-    """Corrupt a batch of HWC images in [0, 1], one parameter draw per image from ``rng``.
-
-    Example:
-        >>> out = corrupt_batch(np.zeros((2, 8, 8, 1), np.float32), "gaussian_noise", 3, np.random.default_rng(0))
-        >>> out.shape, out.dtype
-        ((2, 8, 8, 1), dtype('float32'))
-    """
-    corruption = get(name)
-    return np.stack([corruption(image, severity, rng, scale) for image in images])
-
-
-def corrupt_images(
-    images: np.ndarray, name: str, severity: int, seed: int, *, start: int = 0, scale: float | None = None
-) -> np.ndarray:
-    """Corrupt HWC images in [0, 1]; image ``i`` with the generator seeded ``[seed, start + i]``.
-
-    So a chunk ``images[a:b]`` corrupted with ``start=a`` equals rows ``a:b`` of the whole batch.
-
-    Example:
-        >>> x = np.random.default_rng(0).random((4, 8, 8, 1), np.float32)
-        >>> whole = corrupt_images(x, "shot_noise", 2, seed=7)
-        >>> bool((corrupt_images(x[2:], "shot_noise", 2, seed=7, start=2) == whole[2:]).all())
-        True
-    """
-    corruption = get(name)
-    out = np.empty_like(images, dtype=np.float32)
-    for i, image in enumerate(images):
-        out[i] = corruption(image, severity, np.random.default_rng([seed, start + i]), scale)
-    return out
-
-
-def pipelined(tasks: Iterable[T], produce: Callable[[T], R], workers: int) -> Iterator[R]:
-    """``produce(task)`` for each task, in order, computed by ``workers`` threads ahead of the consumer.
-
-    At most ``workers + 1`` results are in flight, so memory stays bounded; ``workers=0`` produces
-    each result when the consumer asks for it.
-    """
-    if workers <= 0:
-        yield from map(produce, tasks)
-        return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlguard-corrupt") as pool:
-        remaining = iter(tasks)
-        pending: deque[Future[R]] = deque()
-        try:
-            for task in remaining:
-                pending.append(pool.submit(produce, task))
-                if len(pending) > workers:
-                    break
-            while pending:
-                result = pending.popleft().result()
-                for task in remaining:
-                    pending.append(pool.submit(produce, task))
-                    break
-                yield result
-        finally:
-            for future in pending:
-                future.cancel()
-
-
-class CorruptedPredictions:
-    """The model's probabilities on the corrupted data, and how much the corruption changed it."""
-
-    def __init__(
-        self, proba: np.ndarray, mean_abs_change: float, corrupted: dict[int, np.ndarray], inference: tuple[float, float] = (0.0, 0.0)
-    ) -> None:
-        self.proba = proba
-        self.mean_abs_change = mean_abs_change
-        self.corrupted = corrupted  # kept inputs (raw units), by sample index
-        self.inference_wall, self.inference_cpu = inference  # seconds in model.predict_proba: wall, process CPU
-
-
-#: the fewest input values worth a separate inference call: below it, per-call overhead dominates
-MIN_CHUNK_VALUES = 2**20
-
-Chunk = tuple[int, np.ndarray, float]  # start, corrupted samples in raw units, sum of |change| in [0, 1] units
-
-
-def chunk_size(model: Model, n: int) -> int:
-    """Images per chunk: the model's batch size, or smaller (down to about ``MIN_CHUNK_VALUES`` input
-    values, at most 8 chunks) so that corrupting one chunk overlaps inference on the previous one.
-
-    Example:
-        >>> from pytest_mlguard.contract import CallableModel
-        >>> digits = CallableModel(lambda x: x, input_shape=(1, 8, 8), n_classes=10, batch_size=256)
-        >>> chunk_size(digits, 360)  # tiny inputs: as few calls as the batch size allows
-        180
-        >>> photos = CallableModel(lambda x: x, input_shape=(3, 224, 224), n_classes=10, batch_size=256)
-        >>> chunk_size(photos, 64)  # 64 x 150528 values: 8 chunks
-        8
-    """
-    values = n * math.prod(model.input_shape)
-    chunks = max(math.ceil(n / model.batch_size), min(8, values // MIN_CHUNK_VALUES), 1)
-    return max(1, math.ceil(n / chunks))
-
-
-def check_chunk(model: Model, n: int, early_stop: bool) -> int:
-    """Images per chunk of a check: :func:`chunk_size`, or smaller with early stopping, so that the
-    verdict is looked at about ``LOOKS`` times (:func:`~pytest_mlguard.verdicts.sequential.look_size`)."""
-    from ..verdicts.sequential import look_size
-
-    chunk = chunk_size(model, n)
-    return min(chunk, look_size(n)) if early_stop else chunk
-
-
-def corrupt_chunk(model: Model, x: np.ndarray, name: str, severity: int, seed: int, start: int, scale: float | None) -> Chunk:
-    """Samples ``x`` (raw units), the chunk of the data from index ``start``, corrupted."""
-    clean = F.to_unit_hwc(x, model.value_range)
-    corrupted = corrupt_images(clean, name, severity, seed, start=start, scale=scale)
-    change = float(np.abs(corrupted - clean).sum(dtype=np.float64))
-    return start, F.from_unit_hwc(corrupted, model.value_range, model.input_shape), change
-
-
-def corrupted_predictions(
-    model: Model,
-    x: np.ndarray,
-    name: str,
-    severity: int,
-    seed: int,
-    *,
-    scale: float | None = None,
-    workers: int = 1,
-    chunk: int | None = None,
-    first: Future[Chunk] | None = None,
-    keep: Callable[[int, int], bool] | None = None,
-    stop: Callable[[int, np.ndarray], bool] | None = None,
-) -> CorruptedPredictions:
-    """Corrupt ``x`` (raw units, the model's input shape) in chunks while the model predicts.
-
-    Args:
-        model: the model adapter (inside ``model.running(...)`` where it has state).
-        x: the clean samples.
-        name, severity, seed: the corruption, its severity and the seed of image generators.
-        scale: multiplies spatial parameters; ``None``: the image's shorter side / 224.
-        workers: background threads corrupting ahead of inference (0: none).
-        chunk: images per chunk (default :func:`chunk_size`).
-        first: the first chunk, already being corrupted (by :class:`Prefetcher`).
-        keep: ``keep(index, predicted_class)``: whether to keep that sample's corrupted input (for
-            artefacts); at most ``MAX_SAVED`` are kept.
-        stop: ``stop(done, proba_so_far)`` after each chunk: whether to stop there (early stopping);
-            the result then holds the probabilities of the first ``done`` samples only.
-    """
-    n = len(x)
-    chunk = chunk or chunk_size(model, n)
-    prefetched = first.result() if first is not None else None
-    if prefetched is not None and len(prefetched[1]) > n:  # prefetched for more samples than a budget left
-        prefetched = None
-    starts = range(len(prefetched[1]) if prefetched is not None else 0, n, chunk)
-
-    def produce(start: int) -> Chunk:
-        return corrupt_chunk(model, x[start : start + chunk], name, severity, seed, start, scale)
-
-    chunks: Iterator[Chunk] = pipelined(starts, produce, workers)
-    if prefetched is not None:
-        chunks = itertools.chain([prefetched], chunks)
-    proba = np.empty((n, model.n_classes), np.float32)
-    total_change = 0.0
-    kept: dict[int, np.ndarray] = {}
-    wall = cpu = 0.0
-    done = 0
-    for start, corrupted, change in chunks:
-        wall0, cpu0 = time.perf_counter(), time.process_time()
-        proba[start : start + len(corrupted)] = model.predict_proba(corrupted)
-        wall, cpu = wall + time.perf_counter() - wall0, cpu + time.process_time() - cpu0
-        total_change += change
-        done = start + len(corrupted)
-        if keep is not None:
-            predicted = proba[start:done].argmax(axis=1)
-            for offset in range(len(corrupted)):
-                if len(kept) < MAX_SAVED and keep(start + offset, int(predicted[offset])):
-                    kept[start + offset] = corrupted[offset].copy()
-        if stop is not None and done < n and stop(done, proba[:done]):
-            break
-    size = max(1, x[:1].size) * max(1, done)
-    return CorruptedPredictions(proba[:done], total_change / size, kept, (wall, cpu))
 
 
 class Prefetcher:
@@ -362,74 +162,36 @@ def _stops_early(spec: CheckSpec, evaluation: Evaluation) -> bool:
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
-    from ..calibration.metrics import expected_calibration_error
-    from ..verdicts.intervals import paired_counts
+    """Accuracy under the check's corruption on :attr:`~pytest_mlguard.checks.evaluation.Evaluation.data`,
+    looked at chunk by chunk until early stopping decides; when all of it leaves the floor undecided,
+    more of the data as ``verdict.more_samples`` says (:meth:`~pytest_mlguard.checks.evaluation.Evaluation.draw_more`)."""
+    import dataclasses
 
-    model, data = evaluation.model, evaluation.data
-    name, severity = spec.param("corruption"), spec.param("severity")
-    workers, auto = workers_for(evaluation)
-    first = None
-    if workers > 0:  # before check_applies: a skipped check keeps the run in order
-        prefetcher = evaluation.memo(("corruption-prefetcher",), Prefetcher)
-        first = prefetcher.take(spec.id)
-        prefetcher.after(spec, evaluation)
-    check_applies(model, name)
-    corruption = get(name)
-    clean_correct = evaluation.clean_correct()
-    clean = evaluation.clean_accuracy()
-    scale = image_scale(evaluation)
+    from ..verdicts.intervals import paired_counts
+    from ..verdicts.paired import keep_outcomes
+    from ..verdicts.sequential import drawn_more
+
+    data, clean = evaluation.data, evaluation.clean_accuracy()
     planned = evaluation.sample_limit(data.n)  # fewer than all under --mlguard-budget
     stopper = evaluation.early_stop(spec, planned, clean=clean)
-    stops = spec.kind == "floor" and stopper.mode != "off"
-    labels = data.y
-
-    def stop(done: int, proba: np.ndarray) -> bool:
-        return stopper.update(int((proba.argmax(axis=1) == labels[:done]).sum()), done)
-
-    result = corrupted_predictions(
-        model,
-        data.x[:planned],
-        name,
-        severity,
-        check_seed(spec, evaluation),
-        scale=scale,
-        workers=workers,
-        first=first,
-        chunk=check_chunk(model, planned, stops),
-        keep=lambda i, predicted: bool(clean_correct[i]) and predicted != data.y[i],
-        stop=stop if stops else None,
-    )
-    if auto is not None:
-        auto.record(result, model)
+    result, workers = _predict(spec, evaluation, planned, stopper)
     done = len(result.proba)
-    labels, clean_correct = data.y[:done], clean_correct[:done]
+    labels, clean_correct = data.y[:done], evaluation.clean_correct()[:done]
     predicted = result.proba.argmax(axis=1)
     correct = predicted == labels
-    successes = int(correct.sum())
-    stopper.update(successes, done)
+    stopper.update(int(correct.sum()), done)
+    outcomes, drawn, test = correct, None, None
+    if not stopper.stopped:
+        outcomes, drawn, test = _draw_more(spec, evaluation, correct, clean)
+    keep_outcomes(evaluation, spec.id, outcomes)  # for the gate's paired comparison with another model
     accuracy, interval, method = stopper.value_and_interval()
-    bins = _bins(evaluation)
-    clean_ece = evaluation.memo(("clean_ece", bins), lambda: expected_calibration_error(evaluation.clean_proba, data.y, bins))
-    details: dict[str, Any] = {
-        "corruption": name,
-        "group": corruption.group,
-        "severity": severity,
-        "held_out": corruption.held_out,
-        "clean_accuracy": clean,
-        "relative_robustness": accuracy / clean if clean > 0 else None,
-        "error": 1.0 - accuracy,
-        "ece": expected_calibration_error(result.proba, labels, bins),
-        "clean_ece": clean_ece,
-        "flipped": int((clean_correct & ~correct).sum()),
-        "mean_abs_change": result.mean_abs_change,
-        "scale": scale,
-        "workers": workers,
-        "early_stop": stopper.details(done),
-    }
-    if planned < data.n:
-        details["budget"] = {"planned_n": data.n, "n": planned}
+    if test is not None:
+        accuracy = float(outcomes.mean())
+    details = _details(spec, evaluation, result, accuracy, correct, workers, stopper, planned)
+    if drawn is not None:
+        details["more_samples"] = drawn
     message = (
-        f"under {name} at severity {severity}: accuracy {accuracy:.4f}, clean {clean:.4f} "
+        f"under {spec.param('corruption')} at severity {spec.param('severity')}: accuracy {accuracy:.4f}, clean {clean:.4f} "
         f"(relative {accuracy / clean if clean else float('nan'):.3f}); "
         f"{details['flipped']} of {int(clean_correct.sum())} correct predictions flipped; ECE {details['ece']:.4f}"
     )
@@ -440,19 +202,107 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         message += saved
         if examples:
             details["examples"] = examples
-    return Measurement(
+    measurement = Measurement(
         value=accuracy,
-        n=done,
+        n=len(outcomes),
         clean=clean,
         details=details,
         message=message,
-        successes=None if stopper.stopped and stopper.mode == "exact" else successes,
+        successes=None if stopper.stopped and stopper.mode == "exact" else int(outcomes.sum()),
         paired=paired_counts(clean_correct, correct),
         interval=interval,
         interval_method=method,
-        evaluations=done,
+        evaluations=len(outcomes),
         evaluations_saved=planned - done,
     )
+    extra = drawn_more(outcomes, drawn or {}, test, data.n)
+    if extra:
+        extra["message"] = f"{message}\n{extra['message']}"
+    return dataclasses.replace(measurement, **extra)
+
+
+def _predict(spec: CheckSpec, evaluation: Evaluation, planned: int, stopper: Any) -> tuple[CorruptedPredictions, int]:
+    """The model's probabilities on the first ``planned`` samples under the check's corruption, chunk
+    by chunk until ``stopper`` decides (where the check may stop early), and the threads that corrupted."""
+    model, data = evaluation.model, evaluation.data
+    name = spec.param("corruption")
+    workers, auto = workers_for(evaluation)
+    first = None
+    if workers > 0:  # before check_applies: a skipped check keeps the run in order
+        prefetcher = evaluation.memo(("corruption-prefetcher",), Prefetcher)
+        first = prefetcher.take(spec.id)
+        prefetcher.after(spec, evaluation)
+    check_applies(model, name)
+    clean_correct, labels = evaluation.clean_correct(), data.y
+    stops = spec.kind == "floor" and stopper.mode != "off"
+
+    def stop(done: int, proba: np.ndarray) -> bool:
+        return bool(stopper.update(int((proba.argmax(axis=1) == labels[:done]).sum()), done))
+
+    result = corrupted_predictions(
+        model,
+        data.x[:planned],
+        name,
+        spec.param("severity"),
+        check_seed(spec, evaluation),
+        scale=image_scale(evaluation),
+        workers=workers,
+        first=first,
+        chunk=check_chunk(model, planned, stops),
+        keep=lambda i, predicted: bool(clean_correct[i]) and predicted != data.y[i],
+        stop=stop if stops else None,
+    )
+    if auto is not None:
+        auto.record(result, model)
+    return result, workers
+
+
+def _draw_more(spec: CheckSpec, evaluation: Evaluation, correct: np.ndarray, clean: float) -> tuple[np.ndarray, dict[str, Any], Any]:
+    """:meth:`~pytest_mlguard.checks.evaluation.Evaluation.draw_more` for a corruption check: a drawn
+    sample is corrupted as sample ``data.n + k`` of the check would be (its own seeded generator), and
+    predicted. A relative floor resolves against the clean accuracy of the data, as early stopping does."""
+    model, full = evaluation.model, evaluation.full_data
+    name, severity, seed, scale = spec.param("corruption"), spec.param("severity"), check_seed(spec, evaluation), image_scale(evaluation)
+    position = [evaluation.data.n]
+
+    def more(index: np.ndarray) -> np.ndarray:
+        _, corrupted, _ = corrupt_chunk(model, full.x[index], name, severity, seed, position[0], scale)
+        position[0] += len(index)
+        return model.predict_proba(corrupted).argmax(axis=1) == full.y[index]
+
+    outcomes, details, test = evaluation.draw_more(spec, correct, more, threshold=spec.threshold.resolve(clean=clean))
+    return outcomes, details, test
+
+
+def _details(
+    spec: CheckSpec, evaluation: Evaluation, result: CorruptedPredictions, accuracy: float, correct: np.ndarray, workers: int, stopper: Any, planned: int
+) -> dict[str, Any]:
+    """The report's details of a corruption check (ECE, flips, scale, early stop) on the samples of
+    the data it predicted (``correct``)."""
+    from ..calibration.metrics import expected_calibration_error
+
+    data, clean = evaluation.data, evaluation.clean_accuracy()
+    corruption, done, bins = get(spec.param("corruption")), len(correct), _bins(evaluation)
+    clean_ece = evaluation.memo(("clean_ece", bins), lambda: expected_calibration_error(evaluation.clean_proba, data.y, bins))
+    details: dict[str, Any] = {
+        "corruption": spec.param("corruption"),
+        "group": corruption.group,
+        "severity": spec.param("severity"),
+        "held_out": corruption.held_out,
+        "clean_accuracy": clean,
+        "relative_robustness": accuracy / clean if clean > 0 else None,
+        "error": 1.0 - accuracy,
+        "ece": expected_calibration_error(result.proba, data.y[:done], bins),
+        "clean_ece": clean_ece,
+        "flipped": int((evaluation.clean_correct()[:done] & ~correct).sum()),
+        "mean_abs_change": result.mean_abs_change,
+        "scale": image_scale(evaluation),
+        "workers": workers,
+        "early_stop": stopper.details(done),
+    }
+    if planned < data.n:
+        details["budget"] = {"planned_n": data.n, "n": planned}
+    return details
 
 
 def _bins(evaluation: Evaluation) -> int:

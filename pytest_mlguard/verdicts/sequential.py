@@ -19,8 +19,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["LOOKS", "MIN_LOOK", "EarlyStop", "SequentialFloorTest", "confidence_sequence", "look_size", "log_mixture_martingale"]
-
 #: a check that may stop early looks at its verdict about this many times ...
 LOOKS = 12
 #: ... at least this many samples apart
@@ -194,3 +192,26 @@ class EarlyStop:
             "samples_skipped": skipped,
             "evaluations_saved": int(round(per_sample * skipped)) if self.stopped else 0,
         }
+
+
+def drawn_more(outcomes: Any, details: dict[str, Any], test: SequentialFloorTest | None, samples: int, what: str = "floor") -> dict[str, Any]:
+    """What a proportion check that drew more samples (``verdict.more_samples``, the evaluation's
+    ``draw_more``) reports beside its value: the confidence sequence of all its ``outcomes`` at the
+    test's confidence as its interval, and a line saying how many it drew beyond the ``samples`` of
+    the setting; nothing (``{}``) when the fixed-n interval of those decided (``test`` is ``None``).
+    Fields of a ``Measurement``, for ``dataclasses.replace``.
+
+    Example:
+        >>> test = SequentialFloorTest(0.5, 0.95, min_samples=0)
+        >>> out = drawn_more([True] * 90 + [False] * 10, {"drawn": 60}, test, samples=40)
+        >>> out["interval_method"], out["message"]
+        ('confidence-sequence', "drew 60 more samples than the 40 of 'samples': the interval on those straddled the floor")
+    """
+    if test is None:
+        return {}
+    successes, n = int(sum(bool(v) for v in outcomes)), len(outcomes)
+    return {
+        "interval": confidence_sequence(successes, n, test.confidence),
+        "interval_method": "confidence-sequence",
+        "message": f"drew {details['drawn']} more samples than the {samples} of 'samples': the interval on those straddled the {what}",
+    }

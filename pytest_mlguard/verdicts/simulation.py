@@ -17,18 +17,6 @@ from typing import Any
 
 import numpy as np
 
-__all__ = [
-    "AccuracyChecks",
-    "ProportionChecks",
-    "accuracy_flake_rate",
-    "calibration_model",
-    "ece_check",
-    "ece_power_bound",
-    "flake_rate",
-    "proportion_outcomes",
-    "suite_rates",
-]
-
 
 def calibration_model(
     rng: np.random.Generator, n: int, *, accuracy: float, ece: float = 0.0, classes: int = 10, concentration: float = 4.0
@@ -228,29 +216,75 @@ class AccuracyChecks:
         self.data = EvalData(np.arange(len(right), dtype=np.float64)[:, None], labels)
         self.rules, self.samples, self.more_samples = rules, samples, more_samples
 
+    #: the family, check and floor setting of the check
+    family: str = "accuracy"
+    name: str | None = None
+    floor_key: str = "accuracy.floor"
+
     def check(self, floor: float, seed: int) -> Any:
-        """The result of the accuracy check at ``floor`` in a run with ``seed``."""
-        from ..accuracy import FAMILY
+        """The result of the check at ``floor`` in a run with ``seed``."""
         from ..checks.evaluation import Evaluation
-        from ..checks.registry import all_keys
+        from ..checks.registry import all_keys, family
         from ..config.settings import resolve
 
-        cli = {"seed": str(seed), "samples": str(self.samples), "accuracy.floor": str(floor), "verdict.more_samples": self.more_samples}
+        cli = {"seed": str(seed), "samples": str(self.samples), self.floor_key: str(floor), "verdict.more_samples": self.more_samples}
         settings = resolve(cli=cli, environ={}, keys=all_keys())
         evaluation = Evaluation(self.model, self.data, settings)
         evaluation.rules = self.rules  # the run's rules, in place of those the settings' plan would give
-        return evaluation.run(FAMILY, FAMILY.spec(None, settings))
+        return evaluation.run(family(self.family), family(self.family).spec(self.name, settings))
+
+
+class CorruptionChecks(AccuracyChecks):
+    """The ``corruption[gaussian_noise-3]`` check, end to end through
+    :class:`~pytest_mlguard.checks.evaluation.Evaluation` and the corruption family (corrupting,
+    early stopping, drawing more samples), of a model of 8x8 gray images that is right on a corrupted
+    image where a hash of its pixels falls below ``rate``: its accuracy under the corruption is
+    ``rate``, and a seed's corruptions decide which samples it gets right.
+
+    Args:
+        rng: draws the data set's images (``pool`` of them).
+        rate: the model's accuracy under the corruption.
+    """
+
+    family, name, floor_key = "corruption", "gaussian_noise-3", "corruption.floor"
+
+    def __init__(self, rng: np.random.Generator, rate: float, rules: Any, *, samples: int, pool: int, more_samples: str = "sequential") -> None:
+        import zlib
+
+        from ..contract import CallableModel, EvalData
+
+        def predict(x: np.ndarray) -> np.ndarray:
+            hashed = np.array([zlib.crc32(np.ascontiguousarray(image).tobytes()) for image in x]) / 2**32
+            return np.eye(2)[np.where(hashed < rate, 0, 1)]
+
+        self.model = CallableModel(predict, input_shape=(1, 8, 8), n_classes=2, name="simulated", value_range=(0.0, 1.0))
+        self.data = EvalData(rng.random((pool, 1, 8, 8), dtype=np.float32), np.zeros(pool, dtype=int))
+        self.rules, self.samples, self.more_samples = rules, samples, more_samples
 
 
 def accuracy_flake_rate(
-    rng: np.random.Generator, rate: float, rules: Any, *, floor: float = 0.8, datasets: int = 100, seeds: int = 10, n: int = 360, pool: int = 3600, more_samples: str = "sequential"
+    rng: np.random.Generator,
+    rate: float,
+    rules: Any,
+    *,
+    floor: float = 0.8,
+    datasets: int = 100,
+    seeds: int = 10,
+    n: int = 360,
+    pool: int = 3600,
+    more_samples: str = "sequential",
+    corruption: bool = False,
 ) -> dict[str, float]:
     """:func:`flake_rate` of the ``accuracy`` check (:class:`AccuracyChecks`): ``samples = n`` of a data
-    set of ``pool`` samples whose outcomes are drawn at ``rate``, ``seeds`` runs each. Also the share of
-    runs that failed, that were inconclusive, and the mean samples a run used."""
+    set of ``pool`` samples whose outcomes are drawn at ``rate``, ``seeds`` runs each; with
+    ``corruption``, of a corruption check (:class:`CorruptionChecks`). Also the share of runs that
+    failed, that were inconclusive, and the mean samples a run used."""
     flakes = failed = inconclusive = used = 0.0
     for _ in range(datasets):
-        checks = AccuracyChecks(proportion_outcomes(rng, 1, pool, rate)[0], rules, samples=n, more_samples=more_samples)
+        if corruption:
+            checks: AccuracyChecks = CorruptionChecks(rng, rate, rules, samples=n, pool=pool, more_samples=more_samples)
+        else:
+            checks = AccuracyChecks(proportion_outcomes(rng, 1, pool, rate)[0], rules, samples=n, more_samples=more_samples)
         results = [checks.check(floor, int(seed)) for seed in rng.integers(0, 2**31, seeds)]
         passed = sum(result.passed for result in results)
         flakes += _differ(passed, seeds)

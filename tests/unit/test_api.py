@@ -50,9 +50,6 @@ PENDING = {
     "pytest_mlguard.cache.storage",
     "pytest_mlguard.corruptions.functional",
     "pytest_mlguard.corruptions.registry",
-    "pytest_mlguard.corruptions.run",
-    "pytest_mlguard.verdicts.sequential",
-    "pytest_mlguard.verdicts.simulation",
 }
 PACKAGE = Path(__file__).parents[2] / "pytest_mlguard"
 

@@ -368,6 +368,19 @@ def test_early_stop_keeps_the_verdict_and_saves_evaluations(model, floor, passes
 # -- soundness: the zoo's broken models are flagged -----------------------------------------------------
 
 
+def test_a_robust_accuracy_floor_the_samples_leave_undecided_draws_more_of_the_data(tmp_path):
+    """60 digits leave a robust-accuracy floor of 0.45 under FGSM undecided (inconclusive); before, the
+    attack checks stopped there. Now the check attacks samples that ``samples`` left out (a sample the
+    model gets wrong counts as broken) until the anytime-valid sequence decides."""
+    cli = {"samples": 60, "attack__floor": 0.45}
+    off = run(zoo.good_model(), "fgsm-linf-0.1", tmp_path, verdict__more_samples="off", **cli)
+    drawn = run(zoo.good_model(), "fgsm-linf-0.1", tmp_path, **cli)
+    assert off.label == "inconclusive" and off.n == 60 and off.interval_method == "clopper-pearson"
+    assert drawn.label == "passed" and 60 < drawn.n <= 360 and drawn.interval_method == "confidence-sequence"
+    assert drawn.details["more_samples"]["drawn"] == drawn.n - 60 and drawn.interval[0] >= 0.45
+    assert "more samples than the 60 of 'samples'" in drawn.message
+
+
 def test_gradient_masking_fails_the_check_or_warns(tmp_path):
     failed = run(zoo.rounding_model(), "pgd-linf-0.1", tmp_path, **{"attack.samples": 48})
     assert math.isnan(failed.value) and not failed.passed

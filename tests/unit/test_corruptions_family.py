@@ -20,7 +20,8 @@ from pytest_mlguard.config.parse import Threshold
 from pytest_mlguard.contract import CallableModel, EvalData
 from pytest_mlguard.corruptions import FAMILY, floor_for, selected
 from pytest_mlguard.corruptions.metrics import corruption_error, relative_corruption_error, summarize
-from pytest_mlguard.corruptions.run import BUSY_FOR_THREADS, AutoWorkers, Prefetcher, chunk_size, corrupt_images, corrupted_predictions, pipelined
+from pytest_mlguard.corruptions.pipelining import chunk_size, corrupt_images, corrupted_predictions, pipelined
+from pytest_mlguard.corruptions.run import BUSY_FOR_THREADS, AutoWorkers, Prefetcher
 from pytest_mlguard.corruptions.strategies import CorruptionCase, corruptions
 from pytest_mlguard.errors import CheckError, ConfigError, InvalidArgument, NotApplicable
 
@@ -113,6 +114,20 @@ def test_check_details_and_relative_floor(good):
     assert result.threshold == pytest.approx(0.9 * details["clean_accuracy"])
     assert 0 < details["mean_abs_change"] < 1 and 0 <= details["ece"] <= 1
     assert details["flipped"] >= round((details["clean_accuracy"] - result.value) * result.n)
+
+
+def test_a_floor_that_the_samples_leave_undecided_draws_more_of_the_data_until_decided(good):
+    """60 of the 360 digits leave a floor of 0.85 under Gaussian noise undecided (inconclusive, and
+    passed by policy); before, the corruption checks stopped there. Now the check draws the samples that
+    ``samples`` left out, corrupted as the check's own, until the anytime-valid sequence decides."""
+    cli = {"samples": "60", "corruption.floor": "0.85"}
+    off = run(good, "gaussian_noise-3", **cli, **{"verdict.more_samples": "off"})
+    drawn = run(good, "gaussian_noise-3", **cli)
+    assert off.label == "inconclusive" and off.n == 60 and off.interval_method == "clopper-pearson"
+    assert drawn.label == "passed" and 60 < drawn.n <= 360 and drawn.interval_method == "confidence-sequence"
+    assert drawn.details["more_samples"] == {"mode": "sequential", "available": 300, "drawn": drawn.n - 60, "decided": "passed"}
+    assert drawn.interval[0] >= 0.85 and "more samples than the 60 of 'samples'" in drawn.message
+    assert run(good, "gaussian_noise-3", **cli).value == drawn.value  # the drawn samples are corrupted reproducibly
 
 
 def test_ece_is_measured_on_the_corrupted_predictions(good):
@@ -338,7 +353,7 @@ def test_a_prefetched_chunk_larger_than_the_check_is_not_used(good):
     """A budget can leave a check fewer samples than the chunk the prefetcher prepared for it."""
     from concurrent.futures import Future
 
-    from pytest_mlguard.corruptions.run import corrupt_chunk
+    from pytest_mlguard.corruptions.pipelining import corrupt_chunk
 
     x = zoo.digits().x
     first: Future = Future()

@@ -299,6 +299,20 @@ def test_an_agreement_floor_stops_once_decided_and_the_variants_other_checks_reu
     assert run(zoo.good_model(), "drift[bfloat16]", samples="360").n == 360  # a 0.99 floor it meets: not decided early
 
 
+@pytest.mark.parametrize("variant", ["bfloat16", "threads"])
+def test_an_agreement_floor_the_samples_leave_undecided_draws_more_of_the_data(good, variant):
+    """60 digits on which bfloat16 (or 2 threads) flips nothing leave a floor of 0.95 undecided
+    (inconclusive); before, the drift checks stopped there. Now the variant and its reference predict
+    samples that ``samples`` left out until the anytime-valid sequence decides."""
+    cli = {"samples": "60", "drift__checks": variant, "drift__floor": "0.95"}
+    off = run(good, f"drift[{variant}]", verdict__more_samples="off", **cli)
+    drawn = run(good, f"drift[{variant}]", **cli)
+    assert off.label == "inconclusive" and off.n == 60 and off.interval_method == "clopper-pearson"
+    assert drawn.label == "passed" and 60 < drawn.n <= 360 and drawn.interval_method == "confidence-sequence"
+    assert drawn.details["more_samples"]["drawn"] == drawn.n - 60 and drawn.interval[0] >= 0.95
+    assert "more samples than the 60 of 'samples'" in drawn.message
+
+
 def test_probability_ceiling_is_a_check_that_can_fail(good):
     result = run(good, "drift[bfloat16-proba]", drift__max_proba_diff="0.001")
     assert result.metric == "max_proba_diff" and result.kind == "ceiling"
@@ -395,7 +409,10 @@ def test_gate_fails_a_regressed_candidate_and_indicates_rollback(tmp_path):
     assert "ROLLBACK INDICATED: keep the baseline 'digits' in production; the candidate 'linear' regresses" in robustness.message
     agreement = results["agreement"]
     saved = json.loads(Path(agreement.details["disagreements_file"]).read_text())
-    assert len(saved) == agreement.details["n_disagreements"] == round((1 - agreement.value) * agreement.n)
+    # the listed disagreements are those of the 120 samples; the agreement straddled its floor there,
+    # so the check drew more of the data (verdict.more_samples) until it was decided
+    assert len(saved) == agreement.details["n_disagreements"] == round((1 - agreement.details["agreement"]) * 120)
+    assert agreement.n == 120 + agreement.details["more_samples"]["drawn"] and agreement.label == "passed"
 
 
 def test_gate_of_class_accuracy_takes_a_paired_interval_of_the_same_samples(tmp_path):
@@ -427,6 +444,118 @@ def test_gate_of_class_accuracy_takes_a_paired_interval_of_the_same_samples(tmp_
     change = result.details["accuracy_change"]
     assert change["interval"] == list(paired_interval(right, worse, confidence=result.confidence))
     assert "(paired, same samples)" in result.message
+
+
+def _paired_pair(rng, n, accuracy, lost, gained):
+    """Per-sample correctness of a baseline and a candidate on the same n samples: the candidate loses
+    a share ``lost`` of the samples the baseline gets right and gains a share ``gained`` of the others."""
+    baseline = rng.random(n) < accuracy
+    flip = rng.random(n)
+    candidate = np.where(baseline, flip >= lost, flip < gained)
+    return baseline, candidate
+
+
+def _independent_regression(baseline, candidate, tolerance, confidence):
+    """What two independent Clopper-Pearson intervals decide: a regression beyond ``tolerance`` only
+    when the candidate's whole interval lies more than it below the baseline's."""
+    from pytest_mlguard.verdicts.intervals import clopper_pearson
+
+    (bl, bh), (cl, ch) = (clopper_pearson(int(c.sum()), len(c), confidence) for c in (baseline, candidate))
+    return "regressed" if bl - ch > tolerance else "within" if bh - cl <= tolerance else "inconclusive"
+
+
+def test_paired_regression_decides_where_two_independent_intervals_do_not_and_keeps_its_error_rate():
+    """The gate reruns a check on both models on the same samples: a drop of 0.08 in accuracy, from a
+    candidate that differs from the production model on about 10% of 360 samples, beyond a tolerance of
+    0.02. The paired interval (only the discordant samples move it) decides it in nearly every run; two
+    independent intervals, each as wide as one model's noise, almost never do. And a candidate exactly
+    at the tolerance gets a wrong ``regressed`` in at most a few runs, where the point estimate, the
+    gate's rule before, said ``regressed`` in about half of them (a coin flip on every CI run)."""
+    from pytest_mlguard.verdicts.paired import paired_regression
+
+    rng = np.random.default_rng(14)
+    confidence = 1 - 0.05 / 4  # a check's share of a small run
+    decided = {"paired": 0, "independent": 0}
+    for _ in range(200):
+        baseline, candidate = _paired_pair(rng, 360, 0.9, 0.09, 0.02)  # drop 0.9 * 0.09 - 0.1 * 0.02 = 0.079
+        decided["paired"] += paired_regression(baseline, candidate, tolerance=0.02, confidence=confidence)["decision"] == "regressed"
+        decided["independent"] += _independent_regression(baseline, candidate, 0.02, confidence) == "regressed"
+    assert decided["paired"] >= 180 and decided["independent"] <= 20, decided
+    wrong = {"paired": 0, "point": 0}
+    for _ in range(200):
+        baseline, candidate = _paired_pair(rng, 360, 0.9, 0.02 / 0.9, 0.0)  # a drop of exactly 0.02
+        out = paired_regression(baseline, candidate, tolerance=0.02, confidence=confidence)
+        wrong["paired"] += out["decision"] == "regressed"
+        wrong["point"] += -out["change"] > 0.02
+    assert wrong["paired"] <= 10 and wrong["point"] >= 60, wrong
+
+
+def _index_models(correct, y, names=("candidate", "baseline")):
+    """CallableModels over inputs that are sample indices, right where ``correct`` says."""
+
+    def model(right, name):
+        def predict(x):
+            i = x[:, 0].astype(int)
+            return np.eye(2)[np.where(right[i], y[i], 1 - y[i])]
+
+        return CallableModel(predict, input_shape=(1,), n_classes=2, name=name)
+
+    return [model(right, name) for right, name in zip(correct, names)]
+
+
+def test_gate_of_robustness_decides_a_regression_on_a_paired_interval_of_the_same_samples(tmp_path):
+    """gate[robustness] over the accuracy check: before, a point estimate against the tolerance, so a
+    candidate 0.025 worse than production on 360 samples (0.005 beyond a tolerance of 0.02) failed the
+    gate, a regression that the samples cannot tell from noise. Now each metric's change gets the paired
+    interval of the same samples: that one is inconclusive (and passes under the default policy), while a
+    drop of 0.06 is a decided failure."""
+    from pytest_mlguard.contract import EvalData
+
+    rng = np.random.default_rng(3)
+    n = 360
+    y = rng.integers(0, 2, n)
+    baseline = rng.random(n) < 0.9
+    data = EvalData(np.arange(n, dtype=float)[:, None], y)
+    s = settings(samples="none", output=str(tmp_path), gate__checks="robustness", gate__compare="accuracy", gate__score_drop="100")
+    results = {}
+    for drop in (9, 22):  # samples the candidate loses: 0.025 and 0.061 of 360
+        candidate = baseline.copy()
+        candidate[np.flatnonzero(baseline)[:drop]] = False
+        ours, theirs = _index_models((candidate, baseline), y)
+        evaluation = Evaluation(ours, data, s).with_extras({"baseline_model": theirs})
+        results[drop] = evaluation.run(family("gate"), family("gate").spec("robustness", s))
+    assert {drop: (r.label, r.details["rollback"]["indicated"]) for drop, r in results.items()} == {9: ("inconclusive", False), 22: ("failed", True)}
+    for drop, result in results.items():
+        row = result.details["metrics"][0]
+        assert row["id"] == "accuracy" and row["regressed"] is True and row["paired_n"] == n
+        assert row["decision"] == {9: "inconclusive", 22: "regressed"}[drop]
+        assert result.interval_method == "paired-clopper-pearson" and result.value == 1
+        assert row["interval"][0] < -drop / n < row["interval"][1]
+
+
+def test_gate_of_agreement_gets_a_binomial_interval_and_draws_more_samples_when_it_straddles_the_floor(tmp_path):
+    """Before, gate[agreement] on every sample of ``samples`` was a point estimate against its floor. It is
+    a proportion of the samples: it gets the binomial interval of the agreeing samples, and where that
+    straddles the floor and the data hold more, draws them (``verdict.more_samples``) until decided."""
+    from pytest_mlguard.contract import EvalData
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    y = rng.integers(0, 2, n)
+    baseline = rng.random(n) < 0.95
+    candidate = np.where(rng.random(n) < 0.05, ~baseline, baseline)  # agree on about 95% of samples
+    ours, theirs = _index_models((candidate, baseline), y)
+    data = EvalData(np.arange(n, dtype=float)[:, None], y)
+    results = {}
+    for mode in ("sequential", "off"):
+        s = settings(samples="100", output=str(tmp_path), gate__checks="agreement,accuracy", gate__agreement="0.9", verdict__more_samples=mode)
+        evaluation = Evaluation(ours, data, s).with_extras({"baseline_model": theirs})
+        results[mode] = evaluation.run(family("gate"), family("gate").spec("agreement", s))
+    off, drawn = results["off"], results["sequential"]
+    assert off.n == 100 and off.interval_method == "clopper-pearson" and off.label == "inconclusive"
+    assert drawn.label == "passed" and drawn.interval_method == "confidence-sequence" and 100 < drawn.n < n
+    assert drawn.details["more_samples"]["drawn"] == drawn.n - 100 and drawn.interval[0] >= 0.9
+    assert "drew" in drawn.message and "more samples than the 100 of 'samples'" in drawn.message
 
 
 def test_gate_compares_only_what_compare_names(tmp_path):

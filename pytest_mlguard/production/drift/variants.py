@@ -229,4 +229,30 @@ def _measure(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         )
     if stopper is None:  # max_proba_diff: the largest difference over every sample
         return Measurement(value=float(np.nan if largest is None else largest), n=n, details=details, message=message)
-    return early_stop_measurement(stopper, details, message)
+    measurement = early_stop_measurement(stopper, details, message)
+    return measurement if stopper.stopped else _draw_more(spec, evaluation, measurement, agreeing, deployed)
+
+
+def _draw_more(spec: CheckSpec, evaluation: Evaluation, measurement: Measurement, agreeing: np.ndarray, deployed: PrefixPredictions) -> Measurement:
+    """An agreement floor that every sample of the data leaves undecided draws more of the data as
+    ``verdict.more_samples`` says (:meth:`~pytest_mlguard.checks.evaluation.Evaluation.draw_more`): the
+    variant and its reference predict the samples drawn. The flips listed stay those of the data."""
+    import dataclasses
+
+    from ...verdicts.sequential import drawn_more
+
+    model, full = evaluation.model, evaluation.full_data
+    reference = in_mode(evaluation, _one_thread(model) if spec.param("variant") == "threads" else model.predict_proba)
+
+    def more(index: np.ndarray) -> np.ndarray:
+        x = full.x[index]
+        return np.asarray(deployed.predict(x)).argmax(axis=1) == reference(x).argmax(axis=1)
+
+    outcomes, drawn, test = evaluation.draw_more(spec, agreeing, more, threshold=spec.threshold.resolve())
+    measurement = dataclasses.replace(measurement, details={**measurement.details, "more_samples": drawn})
+    if test is None:
+        return measurement
+    extra = drawn_more(outcomes, drawn, test, evaluation.data.n)
+    extra["message"] = f"{measurement.message}\n{extra['message']}"
+    value, n, successes = float(outcomes.mean()), len(outcomes), int(outcomes.sum())
+    return dataclasses.replace(measurement, value=value, n=n, successes=successes, evaluations=n, **extra)

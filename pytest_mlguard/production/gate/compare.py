@@ -16,17 +16,19 @@ Example:
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ...checks.base import CheckResult, CheckSpec, Measurement, early_stop_measurement
 from ...errors import CheckError, MlguardError, NotApplicable
+from .results import compare_results
 
 if TYPE_CHECKING:
     from ...checks.evaluation import Evaluation
+    from ...config.settings import Settings
+    from ...verdicts.paired import Outcomes
     from ...contract.data import EvalData
     from ...contract.model import Model
 
@@ -123,68 +125,6 @@ def compare_models(
     }
 
 
-def _tolerance(result: CheckResult, tolerances: Mapping[str, float], default: float) -> float:
-    for name in (result.id, result.metric, result.family):
-        if name in tolerances:
-            return float(tolerances[name])
-    return default
-
-
-def compare_results(
-    candidate: Iterable[CheckResult],
-    baseline: Iterable[CheckResult],
-    *,
-    tolerance: float = 0.02,
-    tolerances: Mapping[str, float] | None = None,
-    score_drop: float = 2.0,
-    weights: Mapping[str, float] | None = None,
-) -> dict[str, Any]:
-    """Every metric measured on both models, its change and whether it regressed beyond its tolerance.
-
-    A floor metric (accuracy, robust accuracy) regresses when it falls, a ceiling metric (ECE) when
-    it rises. The robustness score of each (:func:`pytest_mlguard.reporting.score.robustness_score`)
-    regresses when it falls by more than ``score_drop`` points.
-    """
-    from ...reporting.score import robustness_score
-
-    tolerances = dict(tolerances or {})
-    by_id = {result.id: result for result in baseline}
-    metrics = []
-    candidate = list(candidate)
-    for result in candidate:
-        base = by_id.get(result.id)
-        if base is None:
-            continue
-        sign = 1.0 if result.kind == "floor" else -1.0
-        if math.isnan(result.value) and not math.isnan(base.value):
-            regression = math.inf
-        elif math.isnan(result.value) or math.isnan(base.value):
-            regression = 0.0 if math.isnan(result.value) else -math.inf
-        else:
-            regression = sign * (base.value - result.value)
-        allowed = _tolerance(result, tolerances, tolerance)
-        metrics.append(
-            {
-                "id": result.id,
-                "metric": result.metric,
-                "kind": result.kind,
-                "baseline": None if math.isnan(base.value) else base.value,
-                "candidate": None if math.isnan(result.value) else result.value,
-                "change": None if not math.isfinite(regression) else round(-sign * regression, 6),
-                "tolerance": allowed,
-                "regressed": regression > allowed + 1e-12,
-            }
-        )
-    scores = {
-        name: robustness_score([r.to_dict() for r in results], weights)["score"]
-        for name, results in (("baseline", list(by_id.values())), ("candidate", candidate))
-    }
-    score_change = round(scores["candidate"] - scores["baseline"], 1)
-    score = {**scores, "change": score_change, "tolerance": score_drop, "regressed": -score_change > score_drop + 1e-9}
-    regressions = [m["id"] for m in metrics if m["regressed"]] + (["score"] if score["regressed"] else [])
-    return {"metrics": metrics, "score": score, "regressions": regressions}
-
-
 def _baseline_model(evaluation: Evaluation) -> tuple[Any, Model]:
     """What ``mlguard_baseline_model`` returned, and it as a :class:`Model`."""
     from ...contract.model import as_model
@@ -207,12 +147,19 @@ def _baseline_model(evaluation: Evaluation) -> tuple[Any, Model]:
 
 def _robustness_results(
     evaluation: Evaluation, baseline: Evaluation, compare: tuple[str, ...] = ()
-) -> tuple[list[CheckResult], list[CheckResult], list[str]]:
+) -> tuple[list[CheckResult], list[CheckResult], list[str], dict[str, tuple[Outcomes, Outcomes]]]:
     """The candidate's planned checks of the other model-and-data families (those of ``compare``, if
-    given: family names or check ids), run on both models."""
+    given: family names or check ids), run on both models, and the per-sample outcomes (candidate,
+    baseline) of those that kept them (:func:`~pytest_mlguard.verdicts.paired.keep_outcomes`)."""
     from ...checks.registry import families
+    from ...verdicts.paired import kept_outcomes
 
+    from ...checks.evaluation import Evaluation
+
+    candidate = evaluation.memo(("gate-candidate",), lambda: Evaluation(evaluation.model, evaluation.full_data, baseline.settings, model_id=evaluation.model_id))
+    candidate.limits = evaluation.limits
     candidate_results, baseline_results, skipped = [], [], []
+    outcomes: dict[str, tuple[Outcomes, Outcomes]] = {}
     matched: set[str] = set()
     for family in families():
         if not family.rerun or not set(family.needs) <= {"model", "data"}:  # Family.rerun: a measure to compare
@@ -222,7 +169,9 @@ def _robustness_results(
                 continue
             matched.update((spec.family, spec.id))
             try:
-                ours = evaluation.memo(("gate-rerun", spec.id), lambda family=family, spec=spec: evaluation.run(family, spec))
+                ours, our_outcomes = evaluation.memo(
+                    ("gate-rerun", spec.id), lambda family=family, spec=spec: (candidate.run(family, spec), kept_outcomes(candidate, spec.id))
+                )
                 theirs = baseline.run(family, spec)
             except NotApplicable as exc:
                 skipped.append(f"{spec.id}: {exc}")
@@ -231,8 +180,20 @@ def _robustness_results(
                 raise CheckError(f"{spec.id} could not run for the comparison: {exc}") from exc
             candidate_results.append(ours)
             baseline_results.append(theirs)
+            their_outcomes = kept_outcomes(baseline, spec.id)
+            if our_outcomes is not None and their_outcomes is not None:
+                outcomes[spec.id] = (our_outcomes, their_outcomes)
     skipped += [f"gate.compare names {name!r}, which is no planned check or family" for name in compare if name not in matched]
-    return candidate_results, baseline_results, skipped
+    return candidate_results, baseline_results, skipped, outcomes
+
+
+def _fixed_n(settings: Settings) -> Settings:
+    """``settings`` for the gate's reruns: no early stopping and no drawing more samples, so that the
+    candidate and the baseline are measured on the same samples (a paired comparison needs them all)."""
+    from ...config.settings import Settings
+
+    values = {**settings.as_dict(), "verdict.early_stop": "off", "verdict.more_samples": "off"}
+    return Settings(values, {key: settings.source(key) for key in values})
 
 
 def _comparison(spec: CheckSpec, evaluation: Evaluation) -> dict[str, Any]:
@@ -243,8 +204,10 @@ def _comparison(spec: CheckSpec, evaluation: Evaluation) -> dict[str, Any]:
     key = ("gate", id(raw), spec.params, rerun)
 
     def compute() -> dict[str, Any]:
-        # the same samples, and the same random draws (keyed by model id), for both models
-        baseline = Evaluation(baseline_model, evaluation.full_data, evaluation.settings, model_id=evaluation.model_id)
+        # the same samples, and the same random draws (keyed by model id), for both models; the reruns
+        # neither stop early nor draw more, so that both measure every one of those samples
+        baseline = Evaluation(baseline_model, evaluation.full_data, _fixed_n(evaluation.settings), model_id=evaluation.model_id)
+        baseline.limits = evaluation.limits
         stopper, data, baseline_proba = None, evaluation.data, None
         with baseline_model.running(evaluation.settings.device):
             if tuple(spec.param("gated")) == ("agreement",):  # agreement alone: it may stop once its verdict is decided
@@ -268,6 +231,9 @@ def _comparison(spec: CheckSpec, evaluation: Evaluation) -> dict[str, Any]:
             tolerances=dict(spec.param("tolerances")),
             score_drop=spec.param("score_drop"),
             weights=evaluation.settings.get("score.weights"),
+            outcomes=results[3],
+            confidence=evaluation.rules.check_confidence,
+            method=evaluation.rules.interval,  # type: ignore[arg-type]
         )
         robustness["skipped"] = results[2]
         return {"baseline": baseline_model.name, "models": models, "robustness": robustness}
@@ -313,7 +279,7 @@ def _rollback(spec: CheckSpec, comparison: dict[str, Any], candidate: str) -> di
         )
     if robustness is not None:
         for metric in robustness["metrics"]:
-            if metric["regressed"]:
+            if metric["decision"] == "regressed":
                 change = "NaN" if metric["change"] is None else f"{metric['change']:+.4f}"
                 name = metric["id"] if metric["id"] == metric["metric"] else f"{metric['id']} {metric['metric']}"
                 reasons.append(
@@ -378,16 +344,59 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         if interval is not None:
             return Measurement(value=float(value), n=data.n, details=details, message=f"{summary}\n{rollback['verdict']}", interval=interval, interval_method=f"paired-{rules.interval}")
     else:
-        details.update(metrics=robustness["metrics"], score=robustness["score"], skipped=robustness["skipped"])
-        details["regressions"] = robustness["regressions"]
-        value = float(len(robustness["regressions"]))
-        score = robustness["score"]
-        summary = (
-            f"{len(robustness['metrics'])} metrics and the robustness score compared, {len(robustness['regressions'])} "
-            f"regressed beyond tolerance; score {score['baseline']:.1f} (baseline) -> {score['candidate']:.1f} (candidate)"
-        )
+        return _robustness_measurement(evaluation, robustness, details, rollback)
     message = f"{summary}\n{rollback['verdict']}"
     stopper = comparison.get("stopper")
-    if stopper is None:
-        return Measurement(value=float(value), n=data.n, details=details, message=message)
-    return early_stop_measurement(stopper, details, message)
+    if stopper is not None:
+        return early_stop_measurement(stopper, details, message)
+    if spec.name == "agreement":
+        return _agreement_measurement(spec, evaluation, models, details, message)
+    return Measurement(value=float(value), n=data.n, details=details, message=message)
+
+
+def _agreement_measurement(spec: CheckSpec, evaluation: Evaluation, models: dict[str, Any], details: dict[str, Any], message: str) -> Measurement:
+    """``gate[agreement]`` on every sample of the data: the agreement, a proportion of the samples with
+    its binomial interval; where that straddles the floor, more of the data as ``verdict.more_samples``
+    says (the two models predict the samples drawn; the disagreements listed stay those of the data)."""
+    import dataclasses
+
+    from ...verdicts.sequential import drawn_more
+
+    full, baseline = evaluation.full_data, _baseline_model(evaluation)[1]
+    agree = np.ones(evaluation.data.n, dtype=bool)
+    agree[[d["index"] for d in models["disagreements"]]] = False
+
+    def more(index: np.ndarray) -> np.ndarray:
+        with baseline.running(evaluation.settings.device):
+            theirs = baseline.predict_proba(full.x[index]).argmax(axis=1)
+        return evaluation.model.predict_proba(full.x[index]).argmax(axis=1) == theirs
+
+    agree, drawn, test = evaluation.draw_more(spec, agree, more, threshold=spec.threshold.resolve())
+    details = {**details, "more_samples": drawn}  # agreement, disagreements: those of the data's samples
+    measurement = Measurement(value=float(agree.mean()), n=len(agree), details=details, message=message, successes=int(agree.sum()))
+    extra = drawn_more(agree, drawn, test, evaluation.data.n)
+    if extra:
+        extra["message"] = f"{message}\n{extra['message']}"
+    return dataclasses.replace(measurement, **extra)
+
+
+def _robustness_measurement(evaluation: Evaluation, robustness: dict[str, Any], details: dict[str, Any], rollback: dict[str, Any]) -> Measurement:
+    """``gate[robustness]``: the metrics whose estimate regressed beyond tolerance, counted, with the
+    interval from those whose paired interval decides a regression to those whose interval reaches
+    beyond the tolerance (:func:`compare_results`): the check fails when one regression is decided."""
+    keys = ("metrics", "score", "skipped", "regressions", "decided", "inconclusive", "confidence")
+    details.update({key: robustness[key] for key in keys})
+    value = len(robustness["regressions"])
+    decided, possible = len(robustness["decided"]), len(robustness["decided"]) + len(robustness["inconclusive"])
+    score = robustness["score"]
+    undecided = f": {', '.join(robustness['inconclusive'])}" if robustness["inconclusive"] else ""
+    summary = (
+        f"{len(robustness['metrics'])} metrics and the robustness score compared, {value} regressed beyond tolerance "
+        f"({decided} decided by a paired interval of the same samples or a point estimate, {len(robustness['inconclusive'])} "
+        f"inconclusive{undecided}); score {score['baseline']:.1f} (baseline) -> {score['candidate']:.1f} (candidate)"
+    )
+    if robustness["confidence"] is None:  # no metric with per-sample outcomes: point estimates, as before
+        return Measurement(value=float(value), n=evaluation.data.n, details=details, message=f"{summary}\n{rollback['verdict']}")
+    interval = (float(min(decided, value)), float(max(possible, value)))
+    method = f"paired-{evaluation.rules.interval}"
+    return Measurement(value=float(value), n=evaluation.data.n, details=details, message=f"{summary}\n{rollback['verdict']}", interval=interval, interval_method=method)
