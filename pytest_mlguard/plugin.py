@@ -175,6 +175,12 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     session_of(node.config).testnodedown(node)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist: the checks that compare with each other go to one worker together (``None``: xdist's own scheduler)."""
+    return session_of(config).make_scheduler(log)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     session_of(terminalreporter.config).terminal_summary(terminalreporter)
 

@@ -696,6 +696,18 @@ class MlguardSession:
     def item_finished(self) -> None:
         self.progress.position(None, None)
 
+    def make_scheduler(self, log: Any) -> Any:
+        """The xdist scheduler that keeps a ``together`` family's checks on one worker
+        (:mod:`~pytest_mlguard.scheduling`), or ``None`` (xdist's own) where the ``--dist`` mode does not split them."""
+        together = [family.name for family in self.families if family.together]
+        if not (self.enabled and together):
+            return None
+        from .scheduling import REGROUPED, SuiteScheduling
+
+        if self.config.getvalue("dist") not in REGROUPED:
+            return None
+        return SuiteScheduling(self.config, log, together=together)
+
     def testnodedown(self, node: Any) -> None:
         payload = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
         if payload:

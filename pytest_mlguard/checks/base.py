@@ -382,6 +382,8 @@ class Family:
         prior_seconds: seconds of a check until one is timed, without ``prior_forwards``.
         shared: whether its checks share one measurement (the first pays for all).
         rerun: whether a gate that compares robustness reruns its checks on both models.
+        together: whether its checks compare with each other (a black-box attack with a gradient one at the
+            same epsilon): under pytest-xdist one worker runs all of them, in their order (:mod:`pytest_mlguard.scheduling`).
         hooks: dotted name of a module of pytest hooks (report and terminal sections), registered with it.
         plots: ``(model, checks) -> [{"png", "alt", "caption"}]`` (or ``"module:function"``): report.html's
             figures of its checks of one model, drawn after the built-in ones.
@@ -405,6 +407,7 @@ class Family:
     prior_seconds: float = 1.0
     shared: bool = False
     rerun: bool = False
+    together: bool = False
     hooks: str | None = None
     plots: str | Callable[[str, list[Mapping[str, Any]]], list[dict[str, str]]] | None = None
 
