@@ -45,7 +45,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
     """Check the settings before pytest imports the project's conftest.py files, which import torch
     (seconds, on a busy machine tens of seconds, before a one-line configuration error)."""
-    from .session import check_settings
+    from ._settings import check_settings
 
     options = early_config.known_args_namespace
     if getattr(options, "help", False) or getattr(options, "version", False):
@@ -156,16 +156,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     traceback, and the run stops (``None`` otherwise: pytest makes the report)."""
     if call.when != "setup" or call.excinfo is None:
         return None
-    return session_of(item.config).fixture_error_report(item, call)
+    return session_of(item.config).runner.fixture_error_report(item, call)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     mlguard = session_of(session.config)
     mlguard.sessionfinish(session.exitstatus, session.shouldstop)
-    failed = mlguard.regressed or mlguard.run_failure or mlguard.write_error
+    reporter = mlguard.reporter
+    failed = reporter.regressed or reporter.run_failure or reporter.write_error
     if failed and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # as pytest-benchmark's --benchmark-compare-fail
-    if mlguard.usage_error is not None:  # a broken model contract is a mistake in the declaration
+    if mlguard.record.usage_error is not None:  # a broken model contract is a mistake in the declaration
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
 
@@ -175,6 +176,12 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     session_of(node.config).testnodedown(node)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist: the checks that compare with each other go to one worker together (``None``: xdist's own scheduler)."""
+    return session_of(config).make_scheduler(log)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     session_of(terminalreporter.config).terminal_summary(terminalreporter)
 
@@ -182,7 +189,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 # -- fixtures -------------------------------------------------------------------------------------
 def _missing(request: pytest.FixtureRequest, message: str) -> None:
     """A required fixture the project did not define: reported once, and the run stops (exit code 4)."""
-    session_of(request.config).stop_on_contract_error(message, request.session)
+    session_of(request.config).runner.stop_on_contract_error(message, request.session)
     pytest.fail(message, pytrace=False)
 
 
@@ -225,6 +232,7 @@ def mlguard(request: pytest.FixtureRequest, mlguard_model: Any, mlguard_data: An
     from .fixture import MlguardFixture
 
     session = session_of(request.config)
+    runner = session.runner
     nodeid = request.node.nodeid
     try:
         settings = session.settings_for_marker(request.node.get_closest_marker("mlguard"), nodeid)
@@ -234,18 +242,18 @@ def mlguard(request: pytest.FixtureRequest, mlguard_model: Any, mlguard_data: An
     def evaluation() -> Any:
         broken = ""
         try:
-            made = session.evaluation(mlguard_model, mlguard_data, mlguard_pipeline, settings)
-            session.probe(made)
+            made = runner.evaluation(mlguard_model, mlguard_data, mlguard_pipeline, settings)
+            runner.probe(made)
             return made
         except ContractError as exc:
             broken = str(exc)
         except MlguardError as exc:
             pytest.fail(str(exc), pytrace=False)
-        session.stop_on_contract_error(broken, request.session)  # reported once: the run stops
+        runner.stop_on_contract_error(broken, request.session)  # reported once: the run stops
         pytest.fail(broken, pytrace=False)
 
     return MlguardFixture(
         evaluation,
-        record=lambda result: session.record(result, request.node),
-        describe_failure=lambda result: session.failure_message(result, nodeid),
+        record=lambda result: runner.keep(result, request.node),
+        describe_failure=lambda result: runner.failure_message(result, nodeid),
     )

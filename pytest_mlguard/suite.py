@@ -19,9 +19,7 @@ import pytest
 
 from ._names import SUITE_CLASS
 from .checks.base import CheckSpec, Family
-from .errors import CheckError, ContractError, MlguardError, NotApplicable
 from .stash import session_of
-
 
 MODEL_FIXTURE = "mlguard_model"
 
@@ -48,7 +46,7 @@ def _check_function(family: Family, fixtures: tuple[str, ...], single: CheckSpec
 
     def check(self: Any, request: pytest.FixtureRequest, **values: Any) -> None:
         spec = single if single is not None else values.pop("mlguard_check")
-        run_suite_check(request, family, spec, values)
+        session_of(request.config).runner.run_suite_check(request, family, spec, values)
 
     names = ("request", *(() if single is not None else ("mlguard_check",)), *fixtures)
     parameters = [
@@ -60,83 +58,6 @@ def _check_function(family: Family, fixtures: tuple[str, ...], single: CheckSpec
     check.__doc__ = family.doc
     check.mlguard_spec = single  # type: ignore[attr-defined]  # for --mlguard-budget's plan
     return pytest.mark.mlguard(check)
-
-
-def run_suite_check(request: pytest.FixtureRequest, family: Family, spec: CheckSpec, values: dict[str, Any]) -> None:
-    """The body of every suite item: measure, record, and fail with the verdict if it fails.
-
-    The check runs under its wall-clock limit (:meth:`MlguardSession.check_limit`): past the
-    ``timeout`` it fails with "no answer within N s", past the budget's end it is cut.
-    """
-    from .deadline import Deadline, limit
-
-    session = session_of(request.config)
-    nodeid = request.node.nodeid
-    skipped = failed = broken = ""
-    kind = "skipped"
-    model = str(getattr(values["mlguard_model"], "name", "") or "")
-    result = None
-    seconds, reason = session.check_limit()
-    cut = session.budget_spent(nodeid, spec)  # nothing left for it: cut before it calls the model
-    try:
-        if cut is None:
-            with limit(seconds, reason):
-                model, result, cut = _measure(session, nodeid, family, spec, values)
-    except Deadline as stopped:
-        if stopped.reason == "budget":
-            cut = session.budget_stopped(nodeid, spec, stopped)
-        else:
-            failed, kind = f"{spec.id}: {session.timeout_message(stopped)}", "timeout"
-    except ContractError as exc:
-        broken = str(exc)
-    except NotApplicable as exc:
-        skipped, kind = f"{spec.id}: {exc}", "not-applicable"
-    except CheckError as exc:
-        failed, kind = f"{spec.id} could not run: {exc}", "error"
-    except MlguardError as exc:
-        failed, kind = f"{spec.id}: {exc}", "error"
-    if cut is not None:
-        skipped, kind = f"{spec.id}: cut by --mlguard-budget: {cut}", "cut"
-    # outside the except blocks, so that pytest shows the message once, not chained to the exception
-    if broken:  # the declaration itself: reported once, and the run stops (exit code 4)
-        request.node.user_properties += [("mlguard_check", spec.id), ("mlguard_model", model), ("mlguard_error", "contract")]
-        session.stop_on_contract_error(broken, request.session)
-        pytest.fail(broken, pytrace=False)
-    if skipped or failed:  # the report lists the checks that did not run or ended without a measurement
-        properties = request.node.user_properties
-        properties += [("mlguard_check", spec.id), ("mlguard_model", model), ("mlguard_skipped" if skipped else "mlguard_error", kind)]
-    if skipped:
-        pytest.skip(skipped)
-    if failed:
-        pytest.fail(failed, pytrace=False)
-    assert result is not None
-    session.record(result, request.node)
-    if not result.passed:
-        pytest.fail(session.failure_message(result, nodeid), pytrace=False)
-
-
-def _measure(session: Any, nodeid: str, family: Family, spec: CheckSpec, values: dict[str, Any]) -> tuple[str, Any, str | None]:
-    """The check's result, from the cache or measured within its share of the budget:
-    ``(model name, result or None, the reason it was cut or None)``."""
-    from .cache import cached_result, run_cached
-
-    evaluation = session.evaluation(values["mlguard_model"], values["mlguard_data"], values.get("mlguard_pipeline"), session.settings)
-    extras = {need: values[f"mlguard_{need}"] for need in family.needs if need not in ("model", "data", "pipeline")}
-    evaluation = evaluation.with_extras(extras)
-    result = cached_result(session.cache, evaluation, family, spec)
-    if result is not None:
-        if session.budget is not None:
-            session.budget.pending.pop(nodeid, None)  # reused from the cache: nothing to plan
-        return evaluation.model_id, result, None
-    session.probe(evaluation)  # the model's output, checked once before it is used
-    cut = session.budget_limits(nodeid, spec, evaluation)  # under --mlguard-budget: shortens the check, or cuts it
-    if cut is not None:
-        return evaluation.model_id, None, cut
-    try:
-        result = run_cached(session.cache, evaluation, family, spec)
-    finally:
-        session.budget_done(nodeid, spec, evaluation, result)
-    return evaluation.model_id, result, None
 
 
 def _suite_class(session: Any, with_pipeline: bool, path: Path) -> type:
@@ -198,5 +119,5 @@ class MlguardClass(pytest.Class):
         """Every check of the suite, noted as planned: a run that keeps fewer of them (``-k``, ``-m``,
         ``--deselect``, node ids) is a partial run, and its report says so."""
         collected = list(super().collect())
-        session_of(self.config).planned_items.update(node.nodeid for node in collected if isinstance(node, pytest.Item))
+        session_of(self.config).record.planned_items.update(node.nodeid for node in collected if isinstance(node, pytest.Item))
         return collected

@@ -711,6 +711,26 @@ def list_model() -> TorchModel:
     return TorchModel(ReturnsList(load_model()).eval(), input_shape=(1, 8, 8), mean=MEAN, std=STD, class_names=CLASS_NAMES, name="returns-list")
 
 
+class ExportsAuxiliaryHead(nn.Module):
+    """Returns the logits when run eagerly, but ``(logits, features)`` when traced for deployment, as a
+    network whose export path keeps an auxiliary head does."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        logits = self.net(x)
+        return (logits, x.flatten(1)) if torch.jit.is_tracing() else logits
+
+
+def traced_tuple_model() -> TorchModel:
+    """The digits CNN behind :class:`ExportsAuxiliaryHead`: well-formed eagerly, a malformed output as
+    ``drift[torchscript]`` deploys it (a contract error naming ``mlguard_model`` as deployed)."""
+    net = ExportsAuxiliaryHead(load_model()).eval()
+    return TorchModel(net, input_shape=(1, 8, 8), mean=MEAN, std=STD, class_names=CLASS_NAMES, name="traced-tuple")
+
+
 class FixedBatch(nn.Module):
     """Compiled for a static batch of ``size``: pads or cuts every input to that many samples and
     returns ``size`` rows, whatever the batch it was given."""

@@ -252,5 +252,6 @@ FAMILY = Family(
     work=attack_forwards,
     samples=lambda spec, n: min(n, int(spec.param("samples"))) if spec.param("samples") else n,
     rerun=True,
+    together=True,  # a black-box attack beating a gradient one at the same epsilon is found in the process that runs both
     doc="robust accuracy under ART attacks (FGSM, PGD, AutoAttack, Square; DeepFool, CW, HopSkipJump) against a floor",
 )

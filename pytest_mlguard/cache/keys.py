@@ -89,7 +89,7 @@ def _extras_fingerprint(evaluation: Evaluation) -> dict[str, str | None]:
             prints[need] = None
             continue
         try:
-            model = value if isinstance(value, Model) else as_model(value, evaluation.full_data)
+            model = value if isinstance(value, Model) else as_model(value, evaluation.full_data, fixture=f"mlguard_{need}")
         except InvalidArgument as exc:
             raise Uncacheable(f"mlguard_{need} is not a model the cache can read: {exc}") from None
         prints[need] = model_print(model)

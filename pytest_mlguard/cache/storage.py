@@ -33,20 +33,15 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
-from ..config.settings import CACHE_KEY_VARIABLE
 from ..reporting.atomic import write_files
 from ..reporting.strict_json import finite_copy
 from .keys import FORMAT
+from .signing import ENV_KEY, secret_from, tag, verified
 
 if TYPE_CHECKING:
     from ..checks.base import CheckResult, CheckSpec, Measurement
     from ..checks.evaluation import Evaluation
 
-__all__ = ["ENV_KEY", "MAX_ARTIFACT_BYTES", "MAX_ENTRY_BYTES", "Rejected", "ResultCache", "measurement_dict"]
-
-#: the environment variable that holds the secret of signed entries
-ENV_KEY = CACHE_KEY_VARIABLE
-_MIN_SECRET = 16
 #: artefacts of one check larger than this stay where they are instead of being copied into the cache
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 #: an entry file larger than this is not read
@@ -69,25 +64,6 @@ class Rejected(Exception):
 def _shown(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _secret(environ: Mapping[str, str]) -> bytes | None:
-    from ..errors import ConfigError
-
-    value = environ.get(ENV_KEY)
-    if value is None:
-        return None
-    if len(value) < _MIN_SECRET:  # the value is a secret: its length is said, never the value
-        raise ConfigError(
-            f"Expected a secret of at least {_MIN_SECRET} characters in {ENV_KEY} (from the environment) but got "
-            f"{len(value)} characters: set a long random value there (`python -c 'import secrets; print(secrets.token_hex(32))'`), or unset it"
-        )
-    return value.encode()
-
-
-def _tag(secret: bytes, entry: Mapping[str, Any]) -> str:
-    body = json.dumps({k: v for k, v in entry.items() if k != "tag"}, sort_keys=True, separators=(",", ":"))
-    return hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()
 
 
 # -- the schema ------------------------------------------------------------------------------------
@@ -294,7 +270,7 @@ class ResultCache:
 
     def __init__(self, directory: Path, *, secret: bytes | object | None = _FROM_ENVIRONMENT) -> None:
         self.directory = Path(directory)
-        self.secret: bytes | None = _secret(os.environ) if secret is _FROM_ENVIRONMENT else secret  # type: ignore[assignment]
+        self.secret: bytes | None = secret_from(os.environ) if secret is _FROM_ENVIRONMENT else secret  # type: ignore[assignment]
 
     def _entry(self, key: str) -> Path:
         return self.directory / "results" / f"{key}.json"
@@ -314,7 +290,7 @@ class ResultCache:
             raise Rejected(f"it is not JSON (truncated or changed: {str(exc)[:60]})") from None
         if not isinstance(entry, dict):
             raise Rejected(f"it is a JSON {type(entry).__name__}, not an object")
-        if self.secret is not None and not (isinstance(entry.get("tag"), str) and hmac.compare_digest(entry["tag"], _tag(self.secret, entry))):
+        if self.secret is not None and not verified(self.secret, entry):
             raise Rejected(f"it has no valid {ENV_KEY} tag (signed with another key, or not signed)")
         _check_entry(entry, key)
         return entry
@@ -324,7 +300,7 @@ class ResultCache:
         full = {**entry, "format": FORMAT, "key": key, "check": spec.id, "model": evaluation.model_id, "stored_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         stored: dict[str, Any] = finite_copy(full)[0]  # strict JSON (NaN as null), before the tag: what is read back is what was signed
         if self.secret is not None:
-            stored["tag"] = _tag(self.secret, stored)
+            stored["tag"] = tag(self.secret, stored)
         path = self._entry(key)
         _no_links(self.directory, path)
         write_files({path: json.dumps(stored, allow_nan=False).encode()})

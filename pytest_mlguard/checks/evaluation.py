@@ -100,27 +100,40 @@ class Evaluation:
         view.extras = dict(extras)
         return view
 
+    def with_limits(self, limits: Any) -> Evaluation:
+        """This evaluation for one check under ``--mlguard-budget``, with its :attr:`limits` (a
+        :class:`~pytest_mlguard.budget.Limits`; ``None``: none); it shares the data, clean predictions
+        and memo, and the evaluation itself stays without limits for the checks that follow."""
+        if limits is None and self.limits is None:
+            return self
+        view = copy.copy(self)
+        view.limits = limits
+        return view
+
     # -- shared, computed once ------------------------------------------------------------------
-    @cached_property
+    @property
     def clean_proba(self) -> np.ndarray:
-        """Probabilities of the model on the clean data subset.
+        """Probabilities of the model on the clean data subset, computed once and shared with the
+        views of this evaluation (:meth:`with_extras`, :meth:`with_limits`).
 
         Raises:
             NonFiniteOutput: some are NaN or inf; it names those samples of ``mlguard_data`` (and is
                 raised again, not recomputed, for every check that asks).
         """
-        if self._clean_error is not None:
-            raise self._clean_error
+        outcome = self.memo(("evaluation", "clean_proba"), self._clean_outcome)
+        if isinstance(outcome, NonFiniteOutput):
+            raise outcome
+        return outcome
+
+    def _clean_outcome(self) -> np.ndarray | NonFiniteOutput:
         try:
             with self.model.running(self.settings.device):
                 return self.model.predict_proba(self.data.x)
         except NonFiniteOutput as exc:
-            self._clean_error = exc.located(sorted(self.data_index[exc.rows].tolist()))
-            raise self._clean_error from None
+            return exc.located(sorted(self.data_index[exc.rows].tolist()))
 
-    _clean_error: NonFiniteOutput | None = None
-
-    #: what the running check may use under ``--mlguard-budget`` (a :class:`~pytest_mlguard.budget.Limits`), if anything
+    #: what the running check may use under ``--mlguard-budget`` (a :class:`~pytest_mlguard.budget.Limits`),
+    #: if anything: set on a view of the evaluation for that check (:meth:`with_limits`)
     limits: Any = None
 
     def sample_limit(self, n: int) -> int:

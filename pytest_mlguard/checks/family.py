@@ -85,6 +85,8 @@ class Family:
             that does not takes no time.
         shared: whether its checks share one measurement (the first pays for all).
         rerun: whether a check that compares models (``reruns``) may rerun its checks on both.
+        together: whether its checks compare with each other (a black-box attack with a gradient one at the
+            same epsilon): under pytest-xdist one worker runs all of them, in their order (:mod:`pytest_mlguard.scheduling`).
         reruns: a check -> the families or check ids it reruns on both the models it compares (``()``:
             every planned check of a ``rerun`` family; ``None``: none), which a budget adds to its cost.
         hooks: dotted name of a module of pytest hooks (report and terminal sections), registered with it.
@@ -115,6 +117,7 @@ class Family:
     applies: Callable[[CheckSpec, str], bool] | None = None
     shared: bool = False
     rerun: bool = False
+    together: bool = False
     reruns: Callable[[CheckSpec], tuple[str, ...] | None] | None = None
     hooks: str | None = None
     plots: str | PlotFunction | Plot | tuple[Plot, ...] | None = None

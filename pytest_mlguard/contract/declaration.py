@@ -115,8 +115,9 @@ def _check_device(device: str, source: str) -> None:
         raise ContractError(f"device {device!r} (from {source}) does not exist: this machine has {count} {kind} device(s), 0..{count - 1}", fixture="mlguard_model")
 
 
-def probe_model(model: Model, data: EvalData, device: str = "cpu") -> None:
-    """One call of the model on a few samples: a malformed output is named now, not in every check.
+def probe_model(model: Model, data: EvalData, device: str = "cpu", *, fixture: str = "mlguard_model") -> None:
+    """One call of the model on a few samples: a malformed output is named now, not in every check,
+    as the output of ``fixture``.
 
     The probe's batch size differs from the number of classes, so that outputs transposed to
     ``(n_classes, batch)`` cannot pass for ``(batch, n_classes)``.
@@ -129,13 +130,13 @@ def probe_model(model: Model, data: EvalData, device: str = "cpu") -> None:
     except NonFiniteOutput:
         return  # a wrong prediction, not a malformed one: the checks fail on it, naming the samples
     except ContractError as exc:
-        raise ContractError(str(exc), fixture="mlguard_model") from None
+        raise ContractError(str(exc), fixture=fixture) from None
     except MlguardError:
         raise
     except Exception as exc:  # noqa: BLE001 - the model's own error, named with where it was raised
         raise ContractError(
             f"model {model.name!r} raised {type(exc).__name__}{_where(exc)} on a batch of shape {batch.shape}: {exc}",
-            fixture="mlguard_model",
+            fixture=fixture,
         ) from None
 
 

@@ -136,8 +136,8 @@ class SklearnModel(Model):
         return self.estimator.predict_proba(batch.reshape(len(batch), -1))
 
 
-def as_model(obj: Any, data: EvalData | None = None, *, name: str | None = None) -> Model:
-    """Turn what ``mlguard_model`` returned into a :class:`Model`.
+def as_model(obj: Any, data: EvalData | None = None, *, name: str | None = None, fixture: str = "mlguard_model") -> Model:
+    """Turn what ``mlguard_model`` (or ``fixture``, such as ``mlguard_baseline_model``) returned into a :class:`Model`.
 
     Bare modules, estimators and callables get their input shape from ``data``, their value range
     from the data's minimum and maximum, and their number of classes from the labels.
@@ -149,7 +149,7 @@ def as_model(obj: Any, data: EvalData | None = None, *, name: str | None = None)
         "a fitted estimator with predict_proba, or a callable batch -> scores"
     )
     if data is None:
-        raise InvalidArgument.expected(expected, "mlguard_model", obj)
+        raise InvalidArgument.expected(expected, fixture, obj)
     spec: dict[str, Any] = {
         "input_shape": data.sample_shape,
         "value_range": data.value_range(),
@@ -162,7 +162,7 @@ def as_model(obj: Any, data: EvalData | None = None, *, name: str | None = None)
         return TorchModel(obj, n_classes=data.n_classes, **spec)
     if callable(obj):
         return CallableModel(obj, n_classes=data.n_classes, **spec)
-    raise InvalidArgument.expected(expected, "mlguard_model", obj)
+    raise InvalidArgument.expected(expected, fixture, obj)
 
 
 def _torch_module_type() -> type[torch.nn.Module] | None:

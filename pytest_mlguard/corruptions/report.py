@@ -70,7 +70,7 @@ def summary_lines(summaries: Mapping[str, Mapping[str, Any]]) -> Iterator[str]:
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     mlguard = session_of(terminalreporter.config)
-    summaries = (getattr(mlguard, "report", None) or {}).get("corruption")
+    summaries = (mlguard.reporter.report or {}).get("corruption")
     if mlguard.is_worker or not summaries:
         return
     terminalreporter.write_sep("-", "mlguard corruption summary")

@@ -15,21 +15,20 @@ nothing to draw, so a report without, say, attack checks simply has no attack pl
   ``details["ece_adversarial"]`` of attack checks, where present.
 
 matplotlib is imported when a plot is drawn, never when the plugin loads. With the result cache on,
-:class:`FigureCache` keeps drawn plots by a hash of what they draw, so a re-run whose results all came
+:class:`~.figure_cache.FigureCache` keeps drawn plots by a hash of what they draw, so a re-run whose results all came
 from the cache draws nothing (and imports no matplotlib).
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import itertools
-import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from .figure_cache import FigureCache
 
 __all__ = [
     "FigureCache",
@@ -60,63 +59,6 @@ def png_base64(figure: Any) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
     return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-#: fields of a check that differ between a measured and a cached run of it and that no plot shows
-_VOLATILE = ("duration_s", "cached")
-
-
-def _drawn_from(value: Any) -> Any:
-    """``value`` without :data:`_VOLATILE` fields, at any depth."""
-    if isinstance(value, Mapping):
-        return {str(k): _drawn_from(v) for k, v in value.items() if k not in _VOLATILE}
-    if isinstance(value, (list, tuple)):
-        return [_drawn_from(v) for v in value]
-    return value
-
-
-class FigureCache:
-    """Plots already drawn, as files in ``directory`` named by a hash of the plotting function, its
-    arguments (less the fields that only say how long a check took or that it came from the cache),
-    this module's source and matplotlib's version. ``directory=None`` draws every time.
-
-    Example:
-        >>> FigureCache(None).draw(score_figure, {}) is None
-        True
-    """
-
-    def __init__(self, directory: Path | None) -> None:
-        self.directory = Path(directory) if directory is not None else None
-
-    def _key(self, function: Callable[..., Any], args: tuple[Any, ...]) -> str:
-        from importlib import metadata
-
-        digest = hashlib.sha256(function.__qualname__.encode())
-        digest.update(Path(__file__).read_bytes())
-        try:
-            digest.update(metadata.version("matplotlib").encode())
-        except metadata.PackageNotFoundError:
-            pass
-        digest.update(json.dumps(_drawn_from(args), sort_keys=True, default=repr).encode())
-        return digest.hexdigest()
-
-    def draw(self, function: Callable[..., Any], *args: Any) -> Any:
-        """``function(*args)``: a base64 PNG, a list of them or ``None``, from the directory if drawn before."""
-        if self.directory is None:
-            return function(*args)
-        from .atomic import write_files
-
-        path = self.directory / f"{self._key(function, args)}.json"
-        try:
-            return json.loads(path.read_text())["figure"]
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-        figure = function(*args)
-        try:
-            write_files({path: json.dumps({"figure": figure}).encode()})
-        except OSError:  # a read-only cache: the page is drawn all the same
-            pass
-        return figure
 
 
 def _short(text: str, width: int = 40) -> str:

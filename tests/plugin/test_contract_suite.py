@@ -152,3 +152,49 @@ def test_a_contract_error_on_xdist_workers_is_a_usage_error(project):
     outcomes = result.parseoutcomes()
     assert 1 <= outcomes.get("failed", 0) <= 2 and not outcomes.get("passed"), result.stdout.str()  # once per worker at most
     result.stdout.fnmatch_lines(["*mlguard_model: model 'returns-list' returned a list of 2 items*"])
+
+
+MALFORMED_BASELINE = """
+@pytest.fixture(scope="session")
+def mlguard_model():
+    return zoo.good_model()
+
+@pytest.fixture(scope="session")
+def mlguard_data():
+    return zoo.digits()
+
+@pytest.fixture(scope="session")
+def mlguard_baseline_model():
+    return zoo.{baseline}()
+"""
+
+
+@pytest.mark.parametrize(
+    "baseline, message",
+    [
+        ("list_model", "mlguard_baseline_model: model 'returns-list' returned a list of 2 items (Tensor (*, 10), Tensor (*, 64)) for a batch of * samples: expected an array of shape (*, 10) of logits*"),
+        ("wrong_batch_model", "mlguard_baseline_model: model 'fixed-batch' returned outputs of shape (16, 10) for a batch of * samples: expected (*, 10) (one row per sample)*"),
+        ("digits", "mlguard_baseline_model: Expected a pytest_mlguard.TorchModel, CallableModel or SklearnModel, * but got mlguard_baseline_model=*EvalData*"),
+    ],
+)
+def test_a_malformed_baseline_model_is_one_usage_error_naming_its_fixture(pytester, baseline, message):
+    """The gate's baseline model is checked as the main model is: a malformed output or a value that is
+    no model is a contract error that names ``mlguard_baseline_model`` (before: no fixture, or
+    ``mlguard_model``, the candidate, which is well-formed)."""
+    write_conftest(pytester, MALFORMED_BASELINE.format(baseline=baseline), FAST + '[tool.mlguard.gate]\nchecks = ["agreement"]\n')
+    result = run_pytest(pytester, "--mlguard", "-p", "no:randomly", "-k", "gate")
+    assert result.ret == USAGE_ERROR, result.stdout.str()
+    result.stdout.fnmatch_lines([f"*{message}"])
+    assert "mlguard_model:" not in result.stdout.str() and "Traceback" not in result.stdout.str()
+
+
+def test_a_malformed_output_of_the_model_as_deployed_names_the_fixture_and_the_variant(project):
+    """The drift checks deploy ``mlguard_model`` another way (traced, exported, quantised); a malformed
+    output of that copy is the model's, named with how it was deployed (before: no fixture)."""
+    project.write(model="traced_tuple_model", pipeline=None, pyproject=FAST + '[tool.mlguard.drift]\nchecks = ["torchscript"]\n')
+    result = project.run("--mlguard", "-p", "no:randomly", "-k", "drift or accuracy")
+    assert result.ret == USAGE_ERROR, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        ["*mlguard_model (deployed with torchscript): model 'traced-tuple' returned a tuple of 2 items (Tensor (*, 10), Tensor (*, 64)) for a batch of * samples*"]
+    )
+    assert "Traceback" not in result.stdout.str()

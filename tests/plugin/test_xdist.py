@@ -145,3 +145,73 @@ def test_every_number_of_the_report_is_the_same_serial_and_on_two_workers(pytest
     for ours, theirs in zip(serial["checks"], parallel["checks"]):
         assert ours == theirs, ours["id"]
     assert serial == parallel
+
+
+MASKED_CONFTEST = CONFTEST.replace("zoo.good_model()", "zoo.rounding_model()")
+MASKED_PYPROJECT = """
+[tool.pytest.ini_options]
+addopts = "-p no:cacheprovider"
+[tool.mlguard]
+samples = 48
+[tool.mlguard.verdict]
+early_stop = "off"
+[tool.mlguard.attack]
+checks = ["pgd-linf-0.1", "square-linf-0.1"]
+steps = 5
+queries = 30
+floor = 0.4
+[tool.mlguard.contract]
+enabled = false
+"""
+
+
+def test_black_box_beats_white_box_is_found_whatever_the_xdist_layout(pytester, monkeypatch):
+    """Square against PGD at one epsilon is compared in the process that runs both: the attack checks
+    of a suite go to one worker together, in their order, so the check that carries the soundness
+    failure, its value and its counts are those of a serial run. With two items and two workers,
+    xdist's ``load`` and ``worksteal`` hand one item to each worker (the soundness failure was lost)."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    pytester.makeconftest(textwrap.dedent(MASKED_CONFTEST))
+    pytester.makefile(".toml", pyproject=MASKED_PYPROJECT)
+    args = ("--mlguard", "-p", "no:randomly", "-k", "attack", "--mlguard-set", "progress.after=0")
+    reports = []
+    for layout in ((), ("-n", "2"), ("-n", "2", "--dist", "worksteal")):
+        result = pytester.runpytest_subprocess(*args, *layout)
+        result.assert_outcomes(failed=2)
+        result.stdout.fnmatch_lines(["*attack[[]square-linf-0.1[]] on model 'rounding': *fails, unsound evaluation (black-box-beats-white-box)"])
+        reports.append(_comparable(json.loads((pytester.path / "mlguard-report" / "report.json").read_text())))
+    serial = reports[0]
+    codes = {c["id"]: [p["code"] for p in c["details"]["soundness"]["problems"]] for c in serial["checks"]}
+    assert codes == {"attack[pgd-linf-0.1]": ["zero-gradients"], "attack[square-linf-0.1]": ["black-box-beats-white-box"]}
+    for parallel in reports[1:]:
+        for ours, theirs in zip(serial["checks"], parallel["checks"]):
+            assert ours == theirs, ours["id"]
+        assert serial == parallel
+
+
+def test_the_scheduler_sends_a_suites_attack_checks_as_one_unit_and_everything_else_alone():
+    from pytest_mlguard.scheduling import SuiteScheduling
+
+    scheduler = SuiteScheduling.__new__(SuiteScheduling)  # the unit of a node id needs no workers
+    scheduler.together = ("attack",)
+    units = {
+        nodeid: scheduler._split_scope(nodeid)
+        for nodeid in (
+            "a/conftest.py::mlguard::attack[pgd-linf-0.1]",
+            "a/conftest.py::mlguard::attack[square-linf-0.1]",
+            "b/conftest.py::mlguard::attack[pgd-linf-0.1]",
+            "a/conftest.py::mlguard::corruption[gaussian_noise-3]",
+            "a/conftest.py::mlguard::accuracy",
+            "tests/test_attack.py::test_x[1]",
+            "tests/test_g.py::test_y@mine",  # a user's xdist_group under --dist loadgroup
+        )
+    }
+    assert units == {
+        "a/conftest.py::mlguard::attack[pgd-linf-0.1]": "a/conftest.py::mlguard::attack",
+        "a/conftest.py::mlguard::attack[square-linf-0.1]": "a/conftest.py::mlguard::attack",
+        "b/conftest.py::mlguard::attack[pgd-linf-0.1]": "b/conftest.py::mlguard::attack",
+        "a/conftest.py::mlguard::corruption[gaussian_noise-3]": "a/conftest.py::mlguard::corruption[gaussian_noise-3]",
+        "a/conftest.py::mlguard::accuracy": "a/conftest.py::mlguard::accuracy",
+        "tests/test_attack.py::test_x[1]": "tests/test_attack.py::test_x[1]",
+        "tests/test_g.py::test_y@mine": "mine",
+    }

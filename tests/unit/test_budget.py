@@ -183,3 +183,28 @@ def test_checks_that_share_one_measurement_count_once():
     compared = family("gate").planned(settings)[0]
     rerun = sum(plan.estimate(s, 360) for s in robustness.values() if s.family == "corruption" or s.id == "attack[fgsm-linf-0.1]")
     assert plan.estimate(compared, 360) == pytest.approx(2 * rerun + 2 * 360 / 1000)  # only what gate.compare names
+
+
+def test_a_checks_limits_are_a_view_of_the_evaluation_never_written_onto_it():
+    """The runner gives a check its share of the budget as a value (a view of the shared evaluation):
+    the evaluation the next checks use keeps no limits, and the view shares its clean predictions."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from pytest_mlguard.checks.evaluation import Evaluation
+    from pytest_mlguard.contract import CallableModel, EvalData
+
+    calls = []
+
+    def predict(x):
+        calls.append(len(x))
+        return np.eye(2)[(x[:, 0] > 0.5).astype(int)]
+
+    data = EvalData(np.linspace(0, 1, 40)[:, None], (np.linspace(0, 1, 40) > 0.5).astype(int))
+    shared = Evaluation(CallableModel(predict, input_shape=(1,), n_classes=2), data, resolve(environ={}, keys=all_keys()))
+    limited = shared.with_limits(SimpleNamespace(samples=10, seconds=None))
+    assert limited is not shared and shared.limits is None
+    assert limited.sample_limit(40) == 10 and shared.sample_limit(40) == 40
+    assert limited.clean_accuracy() == shared.clean_accuracy() == 1.0 and calls == [40]  # predicted once, for both
+    assert shared.with_limits(None) is shared and limited.with_limits(None).limits is None

@@ -282,15 +282,14 @@ def test_budget_limits_are_in_the_key_and_a_full_result_serves_a_limited_run(tmp
     ev = evaluation(model)
     spec = ACCURACY.plan(ev.settings)[0]
     full = cache_key(ev, spec, ACCURACY)
-    ev.limits = SimpleNamespace(samples=50)  # what --mlguard-budget gives a check it shortens
-    assert cache_key(ev, spec, ACCURACY) != full
-    assert cache_key(ev, spec, ACCURACY, limited=False) == full
+    limited = ev.with_limits(SimpleNamespace(samples=50))  # what --mlguard-budget gives a check it shortens
+    assert cache_key(limited, spec, ACCURACY) != full
+    assert cache_key(limited, spec, ACCURACY, limited=False) == full
+    assert ev.limits is None and cache_key(ev, spec, ACCURACY) == full  # the evaluation itself keeps no limits
     cache = ResultCache(tmp_path)
-    ev.limits = None
     run_cached(cache, ev, ACCURACY, spec)
     calls.clear()
-    ev = evaluation(model)
-    ev.limits = SimpleNamespace(samples=50)
+    ev = evaluation(model).with_limits(SimpleNamespace(samples=50))
     assert run_cached(cache, ev, ACCURACY, spec).details["cached"]["key"] == full and calls == []
 
 
@@ -440,9 +439,7 @@ def test_the_budget_setting_is_not_in_the_key_and_a_full_result_serves_a_budgete
     calls.clear()
     budgeted = evaluation(model, budget="60s")
     assert cached_result(cache, budgeted, ACCURACY, spec).details["cached"]["key"] == cache_key(ev, spec, ACCURACY)
-    budgeted.limits = SimpleNamespace(samples=50)
-    assert "cached" in run_cached(cache, budgeted, ACCURACY, spec).details and calls == []
-    budgeted.limits = None
+    assert "cached" in run_cached(cache, budgeted.with_limits(SimpleNamespace(samples=50)), ACCURACY, spec).details and calls == []
     other = evaluation(model, budget="2m")  # another budget: the same entries
     assert "cached" in run_cached(cache, other, ACCURACY, spec).details and calls == []
 

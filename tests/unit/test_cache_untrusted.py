@@ -307,3 +307,56 @@ def test_nothing_is_written_outside_the_report_directory(tmp_path):
         plant(project, name)
         project.rerun()
     assert files() == before
+
+
+# -- report.html's plots, kept in the cache directory ---------------------------------------------
+
+PICTURE = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+FORGED = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+
+
+def drawing(drawn: list):
+    def figure(model):
+        drawn.append(model)
+        return PICTURE
+
+    return figure
+
+
+def test_with_a_cache_key_a_plot_without_a_valid_tag_is_drawn_again(tmp_path, monkeypatch):
+    from pytest_mlguard.reporting.plots import FigureCache
+
+    drawn: list = []
+    figure = drawing(drawn)
+    FigureCache(tmp_path).draw(figure, "digits")  # kept without a key
+    (path,) = tmp_path.glob("*.json")
+    monkeypatch.setenv("MLGUARD_CACHE_KEY", "a secret of the CI system, 32 chars")
+    assert FigureCache(tmp_path).draw(figure, "digits") == PICTURE and len(drawn) == 2  # unsigned: drawn again
+    assert FigureCache(tmp_path).draw(figure, "digits") == PICTURE and len(drawn) == 2  # kept again, signed: reused
+
+    signed = json.loads(path.read_text())
+    path.write_text(json.dumps({**signed, "figure": FORGED}))  # another picture under the tag of the true one
+    assert FigureCache(tmp_path).draw(figure, "digits") == PICTURE and len(drawn) == 3
+    assert json.loads(path.read_text())["figure"] == PICTURE  # the forged file replaced
+
+    other = FigureCache(tmp_path).draw(figure, "tabular")  # a signed plot of another model, copied under this one's name
+    assert other == PICTURE and len(drawn) == 4
+    (copied,) = set(tmp_path.glob("*.json")) - {path}
+    path.write_bytes(copied.read_bytes())
+    assert FigureCache(tmp_path).draw(figure, "digits") == PICTURE and len(drawn) == 5
+    assert FigureCache(tmp_path).draw(figure, "digits") == PICTURE and len(drawn) == 5
+
+    monkeypatch.setenv("MLGUARD_CACHE_KEY", "another secret, of another system")
+    assert FigureCache(tmp_path).draw(figure, "digits") == PICTURE and len(drawn) == 6
+
+
+@pytest.mark.parametrize("stored", [{"figure": 'x" onerror="alert(1)'}, {"figure": [PICTURE, 3]}, {"figure": {}}, [PICTURE], {}])
+def test_a_plot_file_that_is_not_a_picture_is_drawn_again_without_a_key(tmp_path, monkeypatch, stored):
+    from pytest_mlguard.reporting.plots import FigureCache
+
+    monkeypatch.delenv("MLGUARD_CACHE_KEY", raising=False)
+    drawn: list = []
+    FigureCache(tmp_path).draw(drawing(drawn), "digits")
+    (path,) = tmp_path.glob("*.json")
+    path.write_text(json.dumps(stored))
+    assert FigureCache(tmp_path).draw(drawing(drawn), "digits") == PICTURE and len(drawn) == 2

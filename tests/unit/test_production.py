@@ -587,15 +587,16 @@ def test_gate_of_agreement_alone_stops_once_decided_and_predicts_no_more_of_the_
     baseline, rows = counted(zoo.ignores_input_model())  # agrees with the candidate on about a tenth of samples
     stopped = run(zoo.good_model(), "gate[agreement]", {"baseline_model": baseline}, samples="360", output=str(tmp_path), gate__checks="agreement")
     assert not stopped.passed and stopped.details["rollback"]["indicated"] is True
-    assert stopped.n == 30 == sum(rows) and stopped.evaluations_saved == 330  # the first look decided it
+    probe = rows.pop(0)  # the contract's probe of the baseline's output, once per evaluation: two samples
+    assert probe == 2 and stopped.n == 30 == sum(rows) and stopped.evaluations_saved == 330  # the first look decided it
     assert stopped.interval_method == "confidence-sequence" and "stopped early after 30 of 360 samples" in stopped.message
     assert f"they disagree on {stopped.details['n_disagreements']} of 30 samples" in stopped.message
     rows.clear()
     full = run(zoo.good_model(), "gate[agreement]", {"baseline_model": baseline}, samples="360", output=str(tmp_path), gate__checks="agreement", verdict__early_stop="off")
-    assert not full.passed and full.n == 360 == sum(rows)
+    assert not full.passed and full.n == 360 == sum(rows) - 2
     rows.clear()
     both = run(zoo.good_model(), "gate[agreement]", {"baseline_model": baseline}, samples="360", output=str(tmp_path), gate__checks="agreement,accuracy")
-    assert both.n == 360 == sum(rows)  # gate[accuracy] needs every prediction of the baseline anyway
+    assert both.n == 360 == sum(rows) - 2  # gate[accuracy] needs every prediction of the baseline anyway
 
 
 def test_gate_without_baseline_says_how_to_declare_it():

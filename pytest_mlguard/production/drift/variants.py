@@ -48,9 +48,10 @@ def _deployed(model: TorchModel, module: Any, device: str) -> CallableModel:
 
     from ...contract.model import CallableModel
 
-    def scores(batch: np.ndarray) -> torch.Tensor:
+    def scores(batch: np.ndarray) -> Any:
         with torch.inference_mode():
-            return module(model.normalize(torch.from_numpy(np.ascontiguousarray(batch)).to(device))).float()
+            out = module(model.normalize(torch.from_numpy(np.ascontiguousarray(batch)).to(device)))
+        return out.float() if isinstance(out, torch.Tensor) else out  # anything else: the contract's error names it
 
     return CallableModel(
         scores,
@@ -158,8 +159,24 @@ def _variant(evaluation: Evaluation, variant: str, threads: int) -> PrefixPredic
     model, x = evaluation.model, evaluation.data.x
     return evaluation.memo(
         ("drift", variant, threads, *_other_mode(evaluation)),
-        lambda: PrefixPredictions(in_mode(evaluation, variant_predictor(model, variant, x, threads=threads)), x),
+        lambda: PrefixPredictions(in_mode(evaluation, _named(variant_predictor(model, variant, x, threads=threads), variant)), x),
     )
+
+
+def _named(predict: Callable[[np.ndarray], np.ndarray], variant: str) -> Callable[[np.ndarray], np.ndarray]:
+    """``predict``, whose malformed outputs are contract errors naming the fixture and the variant:
+    ``mlguard_model (deployed with torchscript): model 'x' returned a tuple ...``."""
+    from ...errors import ContractError
+
+    def named(batch: np.ndarray) -> np.ndarray:
+        try:
+            return predict(batch)
+        except ContractError as exc:
+            if exc.fixture is not None:
+                raise
+            raise ContractError(str(exc), fixture=f"mlguard_model (deployed with {variant})") from None
+
+    return named
 
 
 def _reference(evaluation: Evaluation, variant: str) -> PrefixPredictions:

@@ -125,9 +125,17 @@ def compare_models(
     }
 
 
+#: the fixture that returns the model in production (docs/production.md)
+_BASELINE_FIXTURE = "mlguard_baseline_model"
+
+
 def _baseline_model(evaluation: Evaluation) -> tuple[Any, Model]:
-    """What ``mlguard_baseline_model`` returned, and it as a :class:`Model`."""
+    """What ``mlguard_baseline_model`` returned, and it as a :class:`Model`, checked as the candidate
+    is: a value that is no model, inputs of another shape or a malformed output is a ``ContractError``
+    naming the fixture (the output checked once, on a few samples, by :func:`probe_model`)."""
+    from ...contract.declaration import probe_model
     from ...contract.model import as_model
+    from ...errors import ContractError, InvalidArgument
 
     extras = getattr(evaluation, "extras", {}) or {}
     baseline = extras.get("baseline_model")
@@ -136,12 +144,18 @@ def _baseline_model(evaluation: Evaluation) -> tuple[Any, Model]:
             "the gate compares the candidate (mlguard_model) with the model in production: define a fixture "
             "mlguard_baseline_model in conftest.py that returns it (see docs/production.md)"
         )
-    model = as_model(baseline, evaluation.full_data)
+    try:
+        model = as_model(baseline, evaluation.full_data, fixture=_BASELINE_FIXTURE)
+    except InvalidArgument as exc:
+        raise ContractError(str(exc), fixture=_BASELINE_FIXTURE) from None
     if model.input_shape != evaluation.model.input_shape:
-        raise CheckError(
+        raise ContractError(
             f"the baseline {model.name!r} takes inputs of shape {model.input_shape} and the candidate "
-            f"{evaluation.model.name!r} {evaluation.model.input_shape}: they cannot be compared on the same data"
+            f"{evaluation.model.name!r} (mlguard_model) {evaluation.model.input_shape}: they cannot be compared on the same data",
+            fixture=_BASELINE_FIXTURE,
         )
+    settings = evaluation.settings
+    evaluation.memo(("gate", "probe", id(baseline)), lambda: probe_model(model, evaluation.full_data, settings.device, fixture=_BASELINE_FIXTURE))
     return baseline, model
 
 
