@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .ops import hsv_adjust, like, smooth_field, unit
+from .ops import hsv_adjust, like, smooth_field, to_bytes, unit
 
 __all__ = [
     "apply_contrast",
@@ -74,14 +74,24 @@ def sample_pixelate(rng: np.random.Generator, shape: tuple[int, ...], *, factor:
 
 
 def apply_pixelate(image: np.ndarray, *, factor: float) -> np.ndarray:
-    """Downscaled by ``factor`` with a box filter (OpenCV's area), upscaled back to the nearest pixel
-    centre (ImageNet-C: Pillow's box and nearest filters; OpenCV's plain nearest is off by half a pixel)."""
-    import cv2
+    """Downscaled by ``factor`` with Pillow's box filter (each output pixel the mean of the input
+    pixels whose centres it covers) and upscaled back to the nearest pixel centre, on 8-bit values:
+    ImageNet-C's ``resize(..., BOX)`` then its box or imagecorruptions' nearest upscaling, which agree
+    when enlarging. (OpenCV's area filter weighs partial pixels in, and its plain nearest is off by
+    half a pixel: both visibly stronger than the reference.) A uint8 image gives a uint8 result."""
+    from PIL import Image
 
-    height, width = image.shape[:2]
+    height, width, channels = image.shape
+    pixels = image if image.dtype == np.uint8 else to_bytes(image)
     small = (max(1, int(width * factor)), max(1, int(height * factor)))
-    coarse = cv2.resize(image, small, interpolation=cv2.INTER_AREA)
-    return like(cv2.resize(coarse, (width, height), interpolation=cv2.INTER_NEAREST_EXACT), image)
+    coarse = Image.fromarray(pixels[..., 0] if channels == 1 else pixels).resize(small, Image.Resampling.BOX)
+    return _like_input(np.asarray(coarse.resize((width, height), Image.Resampling.NEAREST)), image)
+
+
+def _like_input(pixels: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """8-bit ``pixels`` in the shape of ``image``, as uint8 if it is, else as float32 in [0, 1]."""
+    pixels = pixels.reshape(image.shape)
+    return pixels if image.dtype == np.uint8 else pixels.astype(np.float32) * np.float32(1 / 255.0)
 
 
 def sample_jpeg_compression(rng: np.random.Generator, shape: tuple[int, ...], *, quality: int) -> dict[str, Any]:
@@ -89,15 +99,15 @@ def sample_jpeg_compression(rng: np.random.Generator, shape: tuple[int, ...], *,
 
 
 def apply_jpeg_compression(image: np.ndarray, *, quality: int) -> np.ndarray:
-    """Encoded by Pillow's libjpeg at ``quality`` and decoded, as ImageNet-C."""
+    """Encoded by Pillow's libjpeg at ``quality`` and decoded, as ImageNet-C. A uint8 image gives a
+    uint8 result."""
     from PIL import Image
 
-    pixels = np.round(image * 255.0).astype(np.uint8)
+    pixels = image if image.dtype == np.uint8 else to_bytes(image)
     buffer = io.BytesIO()
     Image.fromarray(pixels[..., 0] if image.shape[2] == 1 else pixels).save(buffer, "JPEG", quality=int(quality))
     buffer.seek(0)
-    decoded = np.asarray(Image.open(buffer), dtype=np.float32)
-    return (decoded * np.float32(1 / 255.0)).reshape(image.shape)
+    return _like_input(np.asarray(Image.open(buffer, formats=("JPEG",))), image)
 
 
 def sample_saturate(rng: np.random.Generator, shape: tuple[int, ...], *, factor: float, offset: float) -> dict[str, Any]:

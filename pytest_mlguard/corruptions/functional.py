@@ -61,7 +61,7 @@ from .noise import (
     sample_shot_noise,
     sample_speckle_noise,
 )
-from .ops import plasma_fractal
+from .ops import plasma_fractal, to_bytes
 from .references import REFERENCES, Scale, auto_scale, reference_for
 from .registry import get
 from .weather import (
@@ -160,15 +160,16 @@ def from_unit_hwc(images: np.ndarray, value_range: tuple[float, float], sample_s
 
 
 # -- the public entry point -----------------------------------------------------------------------------
-def _as_unit_hwc(image: Any) -> tuple[np.ndarray, np.ndarray | None]:
-    """A user's image as HWC float32 in [0, 1] with 1 or 3 channels, and its alpha channel if any."""
+def _as_unit_hwc(image: Any, keep_bytes: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """A user's image as HWC float32 in [0, 1] (uint8 as is with ``keep_bytes``) with 1 or 3
+    channels, and its alpha channel if any."""
     array = np.asarray(image)
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)) or 0 in array.shape:
         raise InvalidArgument.expected(
             "an image of shape (H, W) or (H, W, C) with C in 1, 3, 4 and H, W >= 1", "image.shape", array.shape
         )
     if array.dtype == np.uint8:
-        unit = array.astype(np.float32) / 255.0
+        unit = array if keep_bytes else np.divide(array, np.float32(255.0), dtype=np.float32)
     elif np.issubdtype(array.dtype, np.floating):
         unit = array.astype(np.float32)
         if not np.isfinite(unit).all() or unit.min() < 0.0 or unit.max() > 1.0:
@@ -228,9 +229,10 @@ def corrupt(
         raise InvalidArgument.expected(f"a reference, one of auto, {', '.join(REFERENCES)}", "reference", reference)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     array = np.asarray(image)
-    unit, alpha = _as_unit_hwc(array)
+    unit, alpha = _as_unit_hwc(array, keep_bytes=spec.takes_bytes)
     out = spec(unit, int(severity), rng, scale, reference)
-    out = np.round(out * 255.0).astype(np.uint8) if array.dtype == np.uint8 else out.astype(array.dtype, copy=False)
+    if out.dtype != array.dtype:
+        out = to_bytes(out) if array.dtype == np.uint8 else out.astype(array.dtype, copy=False)
     if alpha is not None:  # the input's own alpha, unchanged
         out = np.concatenate([out, array[..., 3:]], axis=2)
     return out.reshape(array.shape)

@@ -22,6 +22,7 @@ __all__ = [
     "like",
     "plasma_fractal",
     "smooth_field",
+    "to_bytes",
     "unit",
     "zoom",
 ]
@@ -32,6 +33,14 @@ LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 def unit(image: np.ndarray) -> np.ndarray:
     """``image`` clipped to [0, 1], as a new float32 array."""
     return np.clip(image, 0.0, 1.0, out=np.empty_like(image, dtype=np.float32))
+
+
+def to_bytes(image: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] as uint8 0..255, rounded to nearest (ties to even, as ``np.round``), of the
+    same shape; OpenCV's saturating conversion, several times faster than ``np.round``."""
+    import cv2
+
+    return cv2.convertScaleAbs(np.ascontiguousarray(image, dtype=np.float32), alpha=255.0).reshape(image.shape)
 
 
 def like(result: np.ndarray, image: np.ndarray) -> np.ndarray:

@@ -61,6 +61,8 @@ class Corruption:
         held_out: one of the four corruptions ImageNet-C holds out for validation (speckle noise,
             Gaussian blur, spatter, saturate); the mCE of the paper averages the other 15.
         colour_only: changes colour only, so it leaves gray images unchanged.
+        takes_bytes: ``apply`` also takes a uint8 image (and then returns one): the 8-bit
+            corruptions (pixelate, JPEG) skip the float round trip for uint8 input.
         doc: one line for the docs.
     """
 
@@ -73,6 +75,7 @@ class Corruption:
     integer: tuple[str, ...] = ()
     held_out: bool = False
     colour_only: bool = False
+    takes_bytes: bool = False
     doc: str = ""
 
     @property
@@ -286,6 +289,7 @@ _CORRUPTIONS = (
         per_severity(factor=(0.6, 0.5, 0.4, 0.3, 0.25)),
         "sample_pixelate",
         "apply_pixelate",
+        takes_bytes=True,
         doc="downscaled by factor (area) and upscaled back (nearest)",
     ),
     Corruption(
@@ -294,6 +298,7 @@ _CORRUPTIONS = (
         per_severity(quality=(25, 18, 15, 10, 7)),
         "sample_jpeg_compression",
         "apply_jpeg_compression",
+        takes_bytes=True,
         doc="JPEG encoded at the given quality and decoded",
     ),
     Corruption(
