@@ -128,14 +128,14 @@ def _with_table(module: types.ModuleType, name: str, table: str, side: int) -> C
                 node.value = replacement
             break
     namespace = dict(vars(module), IMSIZE=side)
-    exec(compile(ast.fix_missing_locations(tree), f"<{name} at {side} px>", "exec"), namespace)  # noqa: S102 - the published code
+    exec(compile(ast.fix_missing_locations(tree), f"<{name} at {side} px>", "exec"), namespace)  # the published code
     return namespace[name]
 
 
 def _frost(module: types.ModuleType, side: int) -> Callable[..., Any]:
     import cv2
 
-    table = eval(PUBLISHED[side]["frost"])  # noqa: S307 - the literal table above
+    table = eval(PUBLISHED[side]["frost"])  # the literal table above
 
     def frost(x: Any, severity: int = 1) -> np.ndarray:
         c = table[severity - 1]
@@ -152,7 +152,7 @@ def _frost(module: types.ModuleType, side: int) -> Callable[..., Any]:
 def _pixelate(side: int) -> Callable[..., Any]:
     from PIL import Image
 
-    table = eval(PUBLISHED[side]["pixelate"])  # noqa: S307 - the literal table above
+    table = eval(PUBLISHED[side]["pixelate"])  # the literal table above
 
     def pixelate(x: Any, severity: int = 1) -> Any:
         c = table[severity - 1]
@@ -168,7 +168,7 @@ def _elastic(side: int) -> Callable[..., Any]:
     from scipy.ndimage import map_coordinates
     from skimage.filters import gaussian
 
-    table = eval(PUBLISHED[side]["elastic_transform"], {"IMSIZE": side})  # noqa: S307 - the literal table above
+    table = eval(PUBLISHED[side]["elastic_transform"], {"IMSIZE": side})  # the literal table above
 
     def elastic_transform(image: Any, severity: int = 1) -> np.ndarray:
         c = table[severity - 1]

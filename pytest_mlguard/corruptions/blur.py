@@ -22,6 +22,7 @@ __all__ = [
     "apply_glass_blur",
     "apply_motion_blur",
     "apply_zoom_blur",
+    "clipped_zoom",
     "disk_kernel",
     "motion_kernel",
     "sample_defocus_blur",
@@ -33,12 +34,10 @@ __all__ = [
 
 
 def disk_kernel(radius: float, alias_blur: float) -> np.ndarray:
-    """ImageNet-C's defocus kernel: a disk of ``radius`` pixels on a grid of half-width
-    ``max(8, radius)``, smoothed by a Gaussian of ``alias_blur`` (3x3, or 5x5 beyond radius 8).
-
-    Edge pixels are weighted by the share of the pixel the disk covers (8 x 8 sub-samples) where
-    ImageNet-C counts a pixel in or out by its centre: the same disk at whole radii, and a radius of
-    a fraction of a pixel (a severity scaled to a small image) still blurs, a little.
+    """ImageNet-C's defocus kernel: the pixels whose centres lie within ``radius`` of the centre, on
+    a grid of half-width ``max(8, radius)``, smoothed by a Gaussian of ``alias_blur`` (3x3, or 5x5
+    beyond radius 8). Below a radius of one pixel that is the centre pixel alone, and the kernel is
+    the alias Gaussian (CIFAR-10-C's defocus severities 1-3).
 
     Example:
         >>> k = disk_kernel(3, 0.1)
@@ -48,17 +47,11 @@ def disk_kernel(radius: float, alias_blur: float) -> np.ndarray:
     import cv2
 
     half = max(8, math.ceil(radius))
-    sub = (np.arange(8) + 0.5) / 8 - 0.5
-    axis = (np.arange(-half, half + 1)[:, None] + sub[None, :]).ravel()
-    inside = (axis[:, None] ** 2 + axis[None, :] ** 2) <= radius**2
-    size = 2 * half + 1
-    coverage = inside.reshape(size, 8, size, 8).mean(axis=(1, 3)).astype(np.float32)
-    if coverage.sum() == 0:
-        coverage[half, half] = 1.0
-    coverage /= coverage.sum()
+    axis = np.arange(-half, half + 1, dtype=np.float64)
+    disk = ((axis[:, None] ** 2 + axis[None, :] ** 2) <= radius**2).astype(np.float32)
+    disk[half, half] = 1.0
     ksize = 3 if radius <= 8 else 5
-    kernel = cv2.GaussianBlur(coverage, (ksize, ksize), sigmaX=max(float(alias_blur), 1e-3))
-    return kernel / kernel.sum()
+    return cv2.GaussianBlur(disk / disk.sum(), (ksize, ksize), sigmaX=max(float(alias_blur), 1e-3))
 
 
 def sample_defocus_blur(rng: np.random.Generator, shape: tuple[int, ...], *, radius: float, alias_blur: float) -> dict[str, Any]:
@@ -74,18 +67,26 @@ def apply_defocus_blur(image: np.ndarray, *, radius: float, alias_blur: float) -
 def sample_glass_blur(
     rng: np.random.Generator, shape: tuple[int, ...], *, sigma: float, max_delta: float, iterations: int
 ) -> dict[str, Any]:
-    """Offsets in ``[-D, D)`` with ``D = ceil(max_delta)``, for each interior pixel and iteration.
+    """Offsets in ``[-D, D)`` with ``D = ceil(max_delta)``, for each interior pixel and round of swaps.
 
-    A ``max_delta`` that scaling made fractional keeps each swap with probability ``max_delta / D``
-    (ImageNet-C's whole-pixel deltas keep every swap), so an 8-pixel image is not shuffled as hard as
+    ImageNet-C swaps pixels one after another, from the bottom-right corner up, each with a neighbour
+    up to ``D`` pixels up or left more often than down or right, so a pixel moved up is met again and
+    moves on: it travels further than one vectorised round of swaps takes it. ``iterations * (1 +
+    1.25 / D)`` rounds (the last one partial) come near its PSNR and SSIM (at 32 and 64 px, its PSNR
+    alone would take 2.3-2.7 rounds per pass at D = 1, 1.7-1.8 at D = 2, and lose SSIM: the
+    reference's chains keep more local structure than independent rounds do). A ``max_delta`` that scaling made fractional
+    keeps each swap with probability ``max_delta / D``, so an 8-pixel image is not shuffled as hard as
     a 224-pixel one would be by a 1-pixel delta, relative to its size.
     """
     delta = max(1, math.ceil(max_delta - 1e-9))
     inner = max(0, shape[0] - 2 * delta) * max(0, shape[1] - 2 * delta)
-    dxy = rng.integers(-delta, delta, size=(inner, iterations, 2))
-    if max_delta < delta:
-        dxy[rng.random((inner, iterations)) >= max_delta / delta] = 0
-    return {"sigma": sigma, "max_delta": delta, "iterations": iterations, "dxy": dxy}
+    rounds = iterations * (1 + 1.25 / delta)
+    count = math.ceil(rounds - 1e-9)
+    dxy = rng.integers(-delta, delta, size=(inner, count, 2))
+    keep = np.full((inner, count), max_delta / delta)
+    keep[:, -1] *= rounds - (count - 1)
+    dxy[rng.random((inner, count)) >= keep] = 0
+    return {"sigma": sigma, "max_delta": delta, "iterations": count, "dxy": dxy}
 
 
 def apply_glass_blur(image: np.ndarray, *, sigma: float, max_delta: int, iterations: int, dxy: np.ndarray) -> np.ndarray:
@@ -137,8 +138,32 @@ def sample_zoom_blur(rng: np.random.Generator, shape: tuple[int, ...], *, zooms:
 def apply_zoom_blur(image: np.ndarray, *, zooms: tuple[float, ...]) -> np.ndarray:
     total = image.astype(np.float32, copy=True)
     for factor in zooms:
-        total += zoom(image, factor)
+        total += clipped_zoom(image, factor)
     return like(total / (len(zooms) + 1), image)
+
+
+def clipped_zoom(image: np.ndarray, factor: float) -> np.ndarray:
+    """ImageNet-C's ``clipped_zoom``: the central ``ceil(side / factor)`` pixels (the top-left one of
+    two middles), zoomed by ``factor`` with SciPy's corner-aligned bilinear zoom to
+    ``round(crop * factor)`` pixels and trimmed back to the middle ``side``, as one affine warp.
+    Where that maps the image onto itself (a zoom too small to lose a pixel), the exact zoom about
+    the centre (:func:`~pytest_mlguard.corruptions.ops.zoom`) instead, so that it still blurs.
+    """
+    import cv2
+
+    steps = []
+    for side in image.shape[:2]:
+        crop = math.ceil(side / factor)
+        out = max(1, int(round(crop * factor)))
+        step = (crop - 1) / (out - 1) if out > 1 else 1.0
+        steps.append((step, (side - crop) // 2 + ((out - side) // 2) * step, crop == side == out))
+    (row_step, row_offset, rows_same), (col_step, col_offset, cols_same) = steps
+    if rows_same and cols_same:
+        return zoom(image, factor)
+    matrix = np.array([[col_step, 0.0, col_offset], [0.0, row_step, row_offset]], np.float64)
+    size = (image.shape[1], image.shape[0])
+    warped = cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+    return warped.reshape(image.shape)
 
 
 def sample_gaussian_blur(rng: np.random.Generator, shape: tuple[int, ...], *, sigma: float) -> dict[str, Any]:

@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 __all__ = [
+    "NOT_MONOTONE",
+    "NOT_MONOTONE_BELOW_32",
     "REFERENCES",
     "REFERENCE_SIDES",
     "ReferenceName",
@@ -192,3 +194,34 @@ def small_image_params(reference: str) -> Mapping[str, tuple[Mapping[str, Any], 
     """The per-severity parameters of the small-image sets, by corruption (ImageNet-C's are the
     registry's own)."""
     return {"cifar-10-c": _CIFAR_10_C, "tiny-imagenet-c": _TINY_IMAGENET_C}[reference]
+
+
+#: severities ``s`` whose published parameters do less damage at ``s + 1`` than at ``s`` (mean absolute
+#: difference from the clean image, averaged over photos), by parameter set: kept as published.
+NOT_MONOTONE: dict[str, dict[str, tuple[int, ...]]] = {
+    "imagenet-c": {
+        "elastic_transform": (1, 2, 3, 4),  # severities 1-2 warp the whole image, 3-5 locally
+        "frost": (3,),  # image weight .7 -> .65 at the same frost weight .7: less bright
+        "saturate": (2,),  # saturation x.1 at 2, x2 at 3
+    },
+    "tiny-imagenet-c": {
+        "elastic_transform": (1, 2, 3, 4),
+        "frost": (2,),
+        "glass_blur": (1,),  # blur sigma .1 -> .5 before the same swaps: smoother, less changed
+        "saturate": (2,),
+        "spatter": (3,),  # water drops at 1-3, mud at 4-5
+    },
+    "cifar-10-c": {
+        "elastic_transform": (1, 2, 3, 4),  # severity 1 is an affine warp of 2.6 pixels alone
+        "frost": (3, 4),  # image weight .9 -> .85 -> .75 at frost weights .4, .4, .45
+        "glass_blur": (1, 2, 4),  # sigma .05 and .25 both below a pixel; 4 -> 5 more blur, same swaps
+        "motion_blur": (3,),  # radius 6 -> 8 at the same sigma 2: the added taps weigh nothing
+        "saturate": (2,),
+        "spatter": (3,),
+    },
+}
+#: more, below CIFAR-10-C's 32 pixels, where its parameters are used unscaled
+NOT_MONOTONE_BELOW_32: dict[str, tuple[int, ...]] = {
+    "pixelate": (1, 3),  # 8 pixels x .95 and x .9 both give 7; x .85 and x .75 both 6
+    "snow": (2,),  # a few flakes on a few pixels
+}
