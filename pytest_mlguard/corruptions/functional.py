@@ -129,6 +129,9 @@ __all__ = [
 ]
 
 
+_UNUSED = np.random.default_rng(0)  # handed to corruptions that draw nothing: seeding one costs more than they do
+
+
 # -- layouts ------------------------------------------------------------------------------------------
 def image_layout(sample_shape: tuple[int, ...]) -> str | None:
     """``"CHW"`` for (C, H, W) with C in 1, 3, 4; ``"HW"`` for gray (H, W); ``None`` if not an image."""
@@ -227,7 +230,7 @@ def corrupt(
         raise InvalidArgument.expected("a positive number or None", "scale", scale)
     if reference != "auto" and reference not in REFERENCES:
         raise InvalidArgument.expected(f"a reference, one of auto, {', '.join(REFERENCES)}", "reference", reference)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = seed if isinstance(seed, np.random.Generator) else _UNUSED if spec.deterministic else np.random.default_rng(seed)
     array = np.asarray(image)
     unit, alpha = _as_unit_hwc(array, keep_bytes=spec.takes_bytes)
     out = spec(unit, int(severity), rng, scale, reference)

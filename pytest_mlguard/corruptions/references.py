@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -68,6 +69,7 @@ class Scale(float):
         return (Scale, (float(self), self.reference))
 
 
+@functools.lru_cache(maxsize=256)
 def reference_for(side: int, setting: str = "auto") -> ReferenceName:
     """The published set an image of shorter side ``side`` follows: ``setting`` if not ``auto``,
     else the one whose side is nearest by ratio."""
@@ -78,12 +80,13 @@ def reference_for(side: int, setting: str = "auto") -> ReferenceName:
     return min(REFERENCES, key=lambda name: abs(math.log(max(side, 1) / REFERENCE_SIDES[name])))
 
 
+@functools.lru_cache(maxsize=256)
 def auto_scale(side: int, setting: str = "auto") -> float:
     """The spatial scale of an image of shorter side ``side`` under its reference: ``side / set side``,
-    at least 1 below the smallest published side."""
+    at least 1 under CIFAR-10-C (the smallest set); a forced larger set scales down freely."""
     reference = reference_for(side, setting)
     scale = side / REFERENCE_SIDES[reference]
-    if side < min(REFERENCE_SIDES.values()):
+    if reference == REFERENCES[0]:  # CIFAR-10-C's own parameters are the floor
         scale = max(scale, 1.0)
     return scale
 

@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ class Corruption:
         held_out: one of the four corruptions ImageNet-C holds out for validation (speckle noise,
             Gaussian blur, spatter, saturate); the mCE of the paper averages the other 15.
         colour_only: changes colour only, so it leaves gray images unchanged.
+        deterministic: draws no random number, so :func:`~.functional.corrupt` makes no generator.
         takes_bytes: ``apply`` also takes a uint8 image (and then returns one): the 8-bit
             corruptions (pixelate, JPEG) skip the float round trip for uint8 input.
         doc: one line for the docs.
@@ -75,16 +77,17 @@ class Corruption:
     integer: tuple[str, ...] = ()
     held_out: bool = False
     colour_only: bool = False
+    deterministic: bool = False
     takes_bytes: bool = False
     doc: str = ""
 
-    @property
+    @functools.cached_property
     def sample_params(self) -> Callable[..., dict[str, Any]]:
-        return getattr(importlib.import_module(f"{__package__}.functional"), self.sample)
+        return getattr(importlib.import_module(f"{__package__}.functional"), self.sample)  # type: ignore[no-any-return]
 
-    @property
+    @functools.cached_property
     def apply(self) -> Callable[..., np.ndarray]:
-        return getattr(importlib.import_module(f"{__package__}.functional"), self.apply_name)
+        return getattr(importlib.import_module(f"{__package__}.functional"), self.apply_name)  # type: ignore[no-any-return]
 
     def params_for(self, severity: int, scale: float = 1.0, reference: str = "imagenet-c") -> dict[str, Any]:
         """The parameters of ``severity`` in the published set ``reference``, spatial ones multiplied
@@ -161,6 +164,7 @@ _CORRUPTIONS = (
         per_severity(radius=(3, 4, 6, 8, 10), alias_blur=(0.1, 0.5, 0.5, 0.5, 0.5)),
         "sample_defocus_blur",
         "apply_defocus_blur",
+        deterministic=True,
         spatial=("radius", "alias_blur"),
         doc="convolution with an anti-aliased disk of the given radius",
     ),
@@ -190,6 +194,7 @@ _CORRUPTIONS = (
         ),
         "sample_zoom_blur",
         "apply_zoom_blur",
+        deterministic=True,
         doc="mean of the image and its central zooms by each factor",
     ),
     Corruption(
@@ -198,6 +203,7 @@ _CORRUPTIONS = (
         per_severity(sigma=(1, 2, 3, 4, 6)),
         "sample_gaussian_blur",
         "apply_gaussian_blur",
+        deterministic=True,
         spatial=("sigma",),
         held_out=True,
         doc="Gaussian blur of standard deviation sigma",
@@ -243,6 +249,7 @@ _CORRUPTIONS = (
         per_severity(shift=(0.1, 0.2, 0.3, 0.4, 0.5)),
         "sample_brightness",
         "apply_brightness",
+        deterministic=True,
         doc="value (HSV) raised by shift; gray images: every pixel raised by shift",
     ),
     Corruption(
@@ -268,6 +275,7 @@ _CORRUPTIONS = (
         per_severity(factor=(0.4, 0.3, 0.2, 0.1, 0.05)),
         "sample_contrast",
         "apply_contrast",
+        deterministic=True,
         doc="values pulled towards the per-channel mean: mean + factor * (x - mean)",
     ),
     Corruption(
@@ -289,6 +297,7 @@ _CORRUPTIONS = (
         per_severity(factor=(0.6, 0.5, 0.4, 0.3, 0.25)),
         "sample_pixelate",
         "apply_pixelate",
+        deterministic=True,
         takes_bytes=True,
         doc="downscaled by factor (area) and upscaled back (nearest)",
     ),
@@ -298,6 +307,7 @@ _CORRUPTIONS = (
         per_severity(quality=(25, 18, 15, 10, 7)),
         "sample_jpeg_compression",
         "apply_jpeg_compression",
+        deterministic=True,
         takes_bytes=True,
         doc="JPEG encoded at the given quality and decoded",
     ),
@@ -307,6 +317,7 @@ _CORRUPTIONS = (
         per_severity(factor=(0.3, 0.1, 2.0, 5.0, 20.0), offset=(0.0, 0.0, 0.0, 0.1, 0.2)),
         "sample_saturate",
         "apply_saturate",
+        deterministic=True,
         held_out=True,
         colour_only=True,
         doc="saturation (HSV) multiplied by factor, plus offset; gray images are unchanged",
