@@ -97,9 +97,10 @@ def apply_glass_blur(image: np.ndarray, *, sigma: float, max_delta: int, iterati
     return like(BF.glass_blur(image, sigma, max_delta, iterations, dxy, "fast"), image)
 
 
-def motion_kernel(radius: float, sigma: float, angle: float) -> np.ndarray:
+def motion_kernel(radius: float, sigma: float, angle: float, whole_pixels: bool = False) -> np.ndarray:
     """ImageMagick's motion-blur kernel: Gaussian weights ``exp(-t^2 / 2 sigma^2)`` along a one-sided
-    line of ``2 * ceil(radius) + 1`` pixels at ``angle`` degrees, splatted bilinearly.
+    line of ``2 * ceil(radius) + 1`` pixels at ``angle`` degrees, splatted bilinearly, or each on its
+    nearest pixel (``whole_pixels``: imagecorruptions' shifts, sharper streaks).
 
     Example:
         >>> k = motion_kernel(2, 1, 0)
@@ -116,6 +117,8 @@ def motion_kernel(radius: float, sigma: float, angle: float) -> np.ndarray:
     xs, ys = centre + t * math.cos(theta), centre + t * math.sin(theta)
     x0, y0 = np.floor(xs).astype(int), np.floor(ys).astype(int)
     fx, fy = xs - x0, ys - y0
+    if whole_pixels:
+        fx, fy = np.round(fx), np.round(fy)
     for dx, dy, w in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
         np.add.at(kernel, (np.clip(y0 + dy, 0, size - 1), np.clip(x0 + dx, 0, size - 1)), weights * w)
     return (kernel / kernel.sum()).astype(np.float32)
@@ -125,10 +128,10 @@ def sample_motion_blur(rng: np.random.Generator, shape: tuple[int, ...], *, radi
     return {"radius": radius, "sigma": sigma, "angle": float(rng.uniform(-45.0, 45.0))}
 
 
-def apply_motion_blur(image: np.ndarray, *, radius: float, sigma: float, angle: float) -> np.ndarray:
+def apply_motion_blur(image: np.ndarray, *, radius: float, sigma: float, angle: float, whole_pixels: bool = False) -> np.ndarray:
     from albumentations.augmentations.pixel import functional as AF
 
-    return like(AF.convolve(image, motion_kernel(radius, sigma, angle)), image)
+    return like(AF.convolve(image, motion_kernel(radius, sigma, angle, whole_pixels)), image)
 
 
 def sample_zoom_blur(rng: np.random.Generator, shape: tuple[int, ...], *, zooms: tuple[float, ...]) -> dict[str, Any]:

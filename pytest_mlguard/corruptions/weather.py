@@ -107,7 +107,7 @@ def sample_snow(
     layer[layer < threshold] = 0
     layer = np.clip(layer, 0.0, 1.0)
     angle = float(rng.uniform(-135.0, -45.0))
-    layer = apply_motion_blur(layer[..., None], radius=radius, sigma=sigma, angle=angle)[..., 0]
+    layer = apply_motion_blur(layer[..., None], radius=radius, sigma=sigma, angle=angle, whole_pixels=True)[..., 0]
     return {"snow": layer, "blend": blend}
 
 
