@@ -111,6 +111,7 @@ def apply_jpeg_compression(image: np.ndarray, *, quality: int) -> np.ndarray:
         colour = pixels.ndim == 3
         _, encoded = cv2.imencode(".jpg", np.ascontiguousarray(pixels[..., ::-1]) if colour else pixels, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
         decoded = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+        assert decoded is not None  # OpenCV decodes what it has just encoded
         return _like_input(decoded[..., ::-1] if colour else decoded, image)
     from PIL import Image
 

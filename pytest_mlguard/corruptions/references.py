@@ -76,7 +76,7 @@ def reference_for(side: int, setting: str = "auto") -> ReferenceName:
     if setting != "auto":
         if setting not in REFERENCE_SIDES:
             raise ValueError(f"expected a reference, one of auto, {', '.join(REFERENCES)}; got {setting!r}")
-        return setting  # type: ignore[return-value]  # checked against the keys just above
+        return setting  # checked against the keys just above
     return min(REFERENCES, key=lambda name: abs(math.log(max(side, 1) / REFERENCE_SIDES[name])))
 
 

@@ -83,11 +83,11 @@ class Corruption:
 
     @functools.cached_property
     def sample_params(self) -> Callable[..., dict[str, Any]]:
-        return getattr(importlib.import_module(f"{__package__}.functional"), self.sample)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(f"{__package__}.functional"), self.sample)
 
     @functools.cached_property
     def apply(self) -> Callable[..., np.ndarray]:
-        return getattr(importlib.import_module(f"{__package__}.functional"), self.apply_name)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(f"{__package__}.functional"), self.apply_name)
 
     def params_for(self, severity: int, scale: float = 1.0, reference: str = "imagenet-c") -> dict[str, Any]:
         """The parameters of ``severity`` in the published set ``reference``, spatial ones multiplied
