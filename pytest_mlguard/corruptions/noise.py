@@ -29,13 +29,18 @@ __all__ = [
 
 
 def sample_gaussian_noise(rng: np.random.Generator, shape: tuple[int, ...], *, sigma: float) -> dict[str, Any]:
-    return {"noise": rng.normal(0.0, sigma, size=shape).astype(np.float32)}
+    return {"noise": _normal(rng, shape, sigma)}
+
+
+def _normal(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np.ndarray:
+    """N(0, sigma) noise drawn in float32 (half the cost of float64 and a cast, on small images)."""
+    noise = rng.standard_normal(size=shape, dtype=np.float32)
+    noise *= np.float32(sigma)
+    return noise
 
 
 def apply_additive_noise(image: np.ndarray, *, noise: np.ndarray) -> np.ndarray:
-    from albumentations.augmentations.pixel import functional as AF
-
-    return like(AF.add_noise(image, noise), image)
+    return like(image + noise, image)
 
 
 def sample_shot_noise(rng: np.random.Generator, shape: tuple[int, ...], *, photons: float) -> dict[str, Any]:
@@ -60,10 +65,8 @@ def apply_impulse_noise(image: np.ndarray, *, salt: np.ndarray, pepper: np.ndarr
 
 
 def sample_speckle_noise(rng: np.random.Generator, shape: tuple[int, ...], *, sigma: float) -> dict[str, Any]:
-    return {"noise": rng.normal(0.0, sigma, size=shape).astype(np.float32)}
+    return {"noise": _normal(rng, shape, sigma)}
 
 
 def apply_multiplicative_noise(image: np.ndarray, *, noise: np.ndarray) -> np.ndarray:
-    from albumentations.augmentations.pixel import functional as AF
-
-    return like(AF.add_noise(image, image * noise), image)
+    return like(image + image * noise, image)
