@@ -34,7 +34,8 @@ on the first ``--glass-images`` images only, and both sides are compared on thos
     python benchmarks/bench_corruptions.py          # a few minutes on 2 cores
     python benchmarks/bench_corruptions.py --big    # 4x the samples
     pip install --no-deps imagecorruptions==1.1.2   # then:
-    python benchmarks/bench_corruptions.py --fidelity --images 6   # about 3 minutes on 2 cores
+    python benchmarks/bench_corruptions.py --fidelity --sides 32,64   # a few minutes on 2 cores
+    python benchmarks/bench_corruptions.py --fidelity --sides 224 --images 6   # about 5 minutes
 """
 
 from __future__ import annotations
@@ -375,7 +376,7 @@ def main() -> None:
     parser.add_argument("--severities", default="all", help="corruption.severities (default all)")
     parser.add_argument("--skip", choices=("digits", "api", "resnet32", "resnet", "costs"), action="append", default=[])
     parser.add_argument("--fidelity", action="store_true", help="only (c): fidelity and speed against the reference")
-    parser.add_argument("--images", type=int, default=6, help="images per size for --fidelity (default 6)")
+    parser.add_argument("--images", type=int, default=24, help="images per size for --fidelity (default 24)")
     parser.add_argument("--glass-images", type=int, default=2, help="images for the reference's slow glass blur (default 2)")
     parser.add_argument("--sides", default="32,64,224", help="image sides for --fidelity (default 32,64,224)")
     args = parser.parse_args()
