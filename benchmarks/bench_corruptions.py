@@ -23,8 +23,19 @@ https://github.com/bethgelab/imagecorruptions/issues/7 (seconds for the five sev
 ``plt.imshow`` per image and ran on another machine: the comparison is of orders of magnitude.
 Glass blur is the known slow spot (46 s there; pull request #18 brought it to about 5 s with numba).
 
+(c) ``--fidelity`` (only): per corruption and severity at 32, 64 and 224 px, the mean PSNR and SSIM
+against the clean image of pytest-mlguard's corruption and of the reference's (imagecorruptions 1.1.2
+at 224, the published CIFAR-10-C and Tiny-ImageNet-C tables at 32 and 64: see
+``benchmarks/corruption_reference.py``), their differences against the targets (1 dB, 0.03), and the
+mean time per image of each, timed in turns. Images: 224-pixel crops of scikit-image's bundled
+photos, shrunk (area) to 64 and 32. The reference's glass blur (a Python loop, seconds an image) runs
+on the first ``--glass-images`` images only, and both sides are compared on those.
+
     python benchmarks/bench_corruptions.py          # a few minutes on 2 cores
     python benchmarks/bench_corruptions.py --big    # 4x the samples
+    pip install --no-deps imagecorruptions==1.1.2   # then:
+    python benchmarks/bench_corruptions.py --fidelity --sides 32,64   # a few minutes on 2 cores
+    python benchmarks/bench_corruptions.py --fidelity --sides 224 --images 6   # about 5 minutes
 """
 
 from __future__ import annotations
@@ -50,7 +61,7 @@ from pytest_mlguard.checks.evaluation import Evaluation  # noqa: E402
 from pytest_mlguard.checks.registry import all_keys, family  # noqa: E402
 from pytest_mlguard.config import resolve  # noqa: E402
 from pytest_mlguard.corruptions import functional as F  # noqa: E402
-from pytest_mlguard.corruptions.registry import REGISTRY  # noqa: E402
+from pytest_mlguard.corruptions.registry import REGISTRY, SEVERITIES  # noqa: E402
 from pytest_mlguard.errors import NotApplicable  # noqa: E402
 from pytest_mlguard.corruptions.pipelining import chunk_size, corrupt_images  # noqa: E402
 from pytest_mlguard.corruptions.run import AutoWorkers, Prefetcher, check_applies, check_seed, image_scale  # noqa: E402
@@ -252,6 +263,112 @@ def per_image_costs(repeats: int) -> None:
     print("    published: bethgelab/imagecorruptions issue #7 (5 severities of np.ones((427, 640, 3)), incl. plt.imshow) / 5")
 
 
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field", "retina", "cat")
+SIDES = (32, 64, 224)
+TARGET_PSNR, TARGET_SSIM = 1.0, 0.03
+
+
+def fidelity_images(n: int, side: int) -> list[np.ndarray]:
+    """``n`` 224-pixel crops of scikit-image's photos (seeded), shrunk to ``side`` (area)."""
+    import cv2
+    from skimage import data
+
+    rng = np.random.default_rng(0)
+    crops = []
+    for i in range(n):
+        photo = getattr(data, PHOTOS[i % len(PHOTOS)])()[..., :3]
+        top, left = rng.integers(0, photo.shape[0] - 224), rng.integers(0, photo.shape[1] - 224)
+        crop = np.ascontiguousarray(photo[top : top + 224, left : left + 224])
+        crops.append(crop if side == 224 else cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA))
+    return crops
+
+
+def quality(clean: np.ndarray, out: np.ndarray) -> tuple[float, float]:
+    """PSNR (99 for an unchanged image) and SSIM of ``out`` against ``clean``, uint8."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    psnr = 99.0 if np.array_equal(clean, out) else float(peak_signal_noise_ratio(clean, out, data_range=255))
+    return min(psnr, 99.0), float(structural_similarity(clean, out, channel_axis=-1, data_range=255))
+
+
+def fidelity_row(name: str, severity: int, images: list[np.ndarray], ref: Callable, repeats: int) -> dict[str, float]:
+    """Both sides on every image, in turns (after one warm-up call each): mean PSNR and SSIM, and the
+    mean over images of the best of ``repeats`` times."""
+    F.corrupt(images[0], name, severity, seed=0)
+    ref(images[0], severity)
+    ours_q, ref_q, ours_t, ref_t = [], [], [], []
+    for i, image in enumerate(images):
+        best, ref_best = float("inf"), float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            out = F.corrupt(image, name, severity, seed=i)
+            best = min(best, time.perf_counter() - start)
+            np.random.seed(i)
+            start = time.perf_counter()
+            expected = ref(image, severity)
+            ref_best = min(ref_best, time.perf_counter() - start)
+        ours_t.append(best)
+        ref_t.append(ref_best)
+        ours_q.append(quality(image, out))
+        ref_q.append(quality(image, expected.reshape(image.shape)))
+    (psnr, ssim), (ref_psnr, ref_ssim) = np.mean(ours_q, axis=0), np.mean(ref_q, axis=0)
+    return {"psnr": psnr, "ref_psnr": ref_psnr, "ssim": ssim, "ref_ssim": ref_ssim, "ms": 1e3 * np.mean(ours_t), "ref_ms": 1e3 * np.mean(ref_t)}
+
+
+def print_fidelity_side(module: object, side: int, args: argparse.Namespace) -> dict[str, float]:
+    """The rows of one image size; returns the summed times."""
+    import corruption_reference as R
+
+    images = fidelity_images(args.images, side)
+    names = [n for n in REGISTRY if args.corruptions == "all" or n in args.corruptions.split(",")]
+    print(f"\n{side}x{side} ({len(images)} images; reference: {'imagecorruptions 1.1.2' if side == 224 else 'the published tables'})")
+    print(f"    {'corruption':<18} s  {'PSNR':>6} {'ref':>6} {'diff':>6}  {'SSIM':>5} {'ref':>5} {'diff':>6}  {'ms':>7} {'ref ms':>8} {'speed':>6}")
+    totals = {"ms": 0.0, "ref_ms": 0.0, "rows": 0, "within": 0, "slower": 0}
+    for name in names:
+        ref = R.reference(module, name, side)
+        subset = images[: args.glass_images] if name == "glass_blur" else images
+        for severity in SEVERITIES:
+            row = fidelity_row(name, severity, subset, ref, 1 if name == "glass_blur" else args.repeats)
+            dp, ds = row["psnr"] - row["ref_psnr"], row["ssim"] - row["ref_ssim"]
+            within = abs(dp) <= TARGET_PSNR and abs(ds) <= TARGET_SSIM
+            totals["rows"] += 1
+            totals["within"] += within
+            totals["ms"] += row["ms"] * len(images) / len(subset)
+            totals["ref_ms"] += row["ref_ms"] * len(images) / len(subset)
+            totals["slower"] += row["ms"] > row["ref_ms"]
+            print(
+                f"    {name:<18} {severity}  {row['psnr']:6.2f} {row['ref_psnr']:6.2f} {dp:+6.2f}  {row['ssim']:5.3f} {row['ref_ssim']:5.3f} "
+                f"{ds:+6.3f}  {row['ms']:7.2f} {row['ref_ms']:8.2f} {row['ref_ms'] / row['ms']:5.1f}x  {'' if within else 'OUTSIDE'}"
+            )
+    print(
+        f"    {side} px: {totals['within']}/{totals['rows']} rows within 1 dB and 0.03 SSIM; {totals['slower']} rows slower than the "
+        f"reference; overall {totals['ref_ms'] / totals['ms']:.1f}x the reference's speed (sum of mean times)"
+    )
+    return totals
+
+
+def fidelity(args: argparse.Namespace) -> None:
+    import os
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import corruption_reference as R
+
+    module = R.load()
+    if module is None:
+        sys.exit("the fidelity benchmark needs the reference: pip install --no-deps imagecorruptions==1.1.2")
+    print(f"load average before: {os.getloadavg()}")
+    for side in [s for s in SIDES if str(s) in args.sides.split(",")]:
+        print_fidelity_side(module, side, args)
+    if "224" in args.sides.split(",") and args.corruptions in ("all", "elastic_transform"):
+        images = fidelity_images(args.images, 224)
+        ic_elastic = R.imagecorruptions_elastic(module)
+        print("\nelastic_transform at 224 against imagecorruptions' own parameters (pytest-mlguard follows make_imagenet_c.py's):")
+        for severity in SEVERITIES:
+            row = fidelity_row("elastic_transform", severity, images, ic_elastic, 1)
+            print(f"    {severity}  PSNR {row['psnr']:6.2f} {row['ref_psnr']:6.2f} {row['psnr'] - row['ref_psnr']:+6.2f}  SSIM {row['ssim']:5.3f} {row['ref_ssim']:5.3f}")
+    print(f"load average after: {os.getloadavg()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--big", action="store_true", help="4x the samples (digits 360, ResNet-18 32 per check)")
@@ -259,7 +376,14 @@ def main() -> None:
     parser.add_argument("--corruptions", default="all", help="corruption.corruptions (default all)")
     parser.add_argument("--severities", default="all", help="corruption.severities (default all)")
     parser.add_argument("--skip", choices=("digits", "api", "resnet32", "resnet", "costs"), action="append", default=[])
+    parser.add_argument("--fidelity", action="store_true", help="only (c): fidelity and speed against the reference")
+    parser.add_argument("--images", type=int, default=24, help="images per size for --fidelity (default 24)")
+    parser.add_argument("--glass-images", type=int, default=2, help="images for the reference's slow glass blur (default 2)")
+    parser.add_argument("--sides", default="32,64,224", help="image sides for --fidelity (default 32,64,224)")
     args = parser.parse_args()
+    if args.fidelity:
+        fidelity(args)
+        return
     print(f"torch threads {torch.get_num_threads()}, CPU cores {multiprocessing.cpu_count()}")
     with tempfile.TemporaryDirectory() as output:
         if "digits" not in args.skip:

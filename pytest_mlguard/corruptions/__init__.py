@@ -10,8 +10,11 @@ a group. Settings (``[tool.mlguard.corruption]``):
 * ``floor``: the floor of every check: a number in [0, 1] or relative, ``"0.5*clean"`` (default);
 * ``floors``: floors by ``<corruption>-<severity>``, ``<corruption>``, ``<group>-<severity>``,
   ``<group>`` or ``severity-<severity>``, the first that matches winning;
+* ``reference``: the published parameter set, ``imagenet-c`` (224 px), ``tiny-imagenet-c`` (64 px),
+  ``cifar-10-c`` (32 px), or ``auto`` (default): the one nearest to the image's size
+  (:mod:`pytest_mlguard.corruptions.references`);
 * ``scale``: multiplies the spatial parameters (blur radii, displacements), ``auto`` (default):
-  the image's shorter side / 224, the size ImageNet-C defines them at;
+  the image's shorter side / the side of the published set (at least 1 below 32 px);
 * ``workers``: threads that corrupt ahead of inference (0: corrupt, then predict); ``auto``
   (default): one thread where the model runs on an accelerator or inference barely uses the CPU (a
   remote model), none where inference keeps the cores busy;
@@ -49,6 +52,7 @@ from ..config.parse import (
     takes_list,
 )
 from ..config.settings import Key, Settings
+from .references import REFERENCES
 from .registry import GROUPS, REGISTRY, SEVERITIES, names
 
 if TYPE_CHECKING:
@@ -86,6 +90,12 @@ def _parse_scale(value: Any, key: str, where: str) -> float | None:
         return number(value, key, where)
     except ValueError:
         raise invalid(value, key, where, "'auto' or a number in (0, 100]") from None
+
+
+def _parse_reference(value: Any, key: str, where: str) -> str:
+    if value == "auto" or value in REFERENCES:
+        return str(value)
+    raise invalid(value, key, where, f"'auto' or a published set, one of {', '.join(REFERENCES)}")
 
 
 def _parse_workers(value: Any, key: str, where: str) -> int | None:
@@ -183,10 +193,16 @@ FAMILY = Family(
             table=True,
         ),
         Key(
+            "corruption.reference",
+            _parse_reference,
+            "auto",
+            "published parameters: imagenet-c (224 px), tiny-imagenet-c (64), cifar-10-c (32); auto: nearest to the image size",
+        ),
+        Key(
             "corruption.scale",
             _parse_scale,
             None,
-            "multiplier of spatial corruption parameters; auto: shorter image side / 224",
+            "multiplier of spatial corruption parameters; auto: shorter image side / the reference's side",
         ),
         Key(
             "corruption.workers",

@@ -25,6 +25,7 @@ from .pipelining import (
     corrupt_chunk,
     corrupted_predictions,
 )
+from .references import Scale
 from .registry import get
 
 if TYPE_CHECKING:
@@ -144,13 +145,12 @@ def check_applies(model: Model, name: str) -> None:
 
 
 def image_scale(evaluation: Evaluation) -> float:
-    """The spatial scale of the check: ``corruption.scale``, or the shorter image side / 224."""
-    setting = evaluation.settings.get("corruption.scale")
-    if setting is not None:
-        return float(setting)
+    """The spatial scale of the check, carrying its published parameter set (``corruption.reference``):
+    ``corruption.scale``, or the shorter image side / the set's side."""
     shape = evaluation.model.input_shape
-    height, width = shape[-2], shape[-1]
-    return F.default_scale(height, width)
+    scale = F.default_scale(shape[-2], shape[-1], evaluation.settings.get("corruption.reference"))
+    setting = evaluation.settings.get("corruption.scale")
+    return scale if setting is None else Scale(float(setting), scale.reference)
 
 
 def _stops_early(spec: CheckSpec, evaluation: Evaluation) -> bool:
@@ -296,7 +296,8 @@ def _details(
         "clean_ece": clean_ece,
         "flipped": int((evaluation.clean_correct()[:done] & ~correct).sum()),
         "mean_abs_change": result.mean_abs_change,
-        "scale": image_scale(evaluation),
+        "scale": float(scale := image_scale(evaluation)),
+        "reference": getattr(scale, "reference", "imagenet-c"),
         "workers": workers,
         "early_stop": stopper.details(done),
     }

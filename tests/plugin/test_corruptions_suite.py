@@ -84,7 +84,7 @@ def mlguard_data():
 
 
 def test_relative_floor_fails_the_plain_model_and_passes_the_noise_augmented_one(project):
-    project.write(pyproject=pyproject('corruptions = ["gaussian_noise"]\nseverities = [5]\nfloors = {gaussian_noise-5 = "0.82*clean"}', samples=360))
+    project.write(pyproject=pyproject('corruptions = ["gaussian_noise"]\nseverities = [5]\nfloors = {gaussian_noise-5 = "0.82*clean"}\nreference = "imagenet-c"', samples=360))
     project.pytester.makeconftest(NOISE_AUGMENTED.format(tests=str(TESTS)))
     result = project.run("--mlguard")
     result.assert_outcomes(passed=1, failed=1)

@@ -44,12 +44,6 @@ PUBLIC_MODULES = [
     "pytest_mlguard.production.determinism.functional",
     "pytest_mlguard.production.gate.compare",
 ]
-#: private modules that still carry an __all__ because another branch rewrites it now (issue 16): it goes
-#: once those branches are merged
-PENDING = {
-    "pytest_mlguard.corruptions.functional",
-    "pytest_mlguard.corruptions.registry",
-}
 PACKAGE = Path(__file__).parents[2] / "pytest_mlguard"
 
 
@@ -92,8 +86,7 @@ def test_only_public_modules_have_all():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         if any(isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets) for node in tree.body):
             carry.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
-    assert carry - PENDING == set(PUBLIC_MODULES), f"private modules with __all__: {sorted(carry - PENDING - set(PUBLIC_MODULES))}; public ones without: {sorted(set(PUBLIC_MODULES) - carry)}"
-    assert carry >= PENDING, f"no longer pending: {sorted(PENDING - carry)}"
+    assert carry == set(PUBLIC_MODULES), f"private modules with __all__: {sorted(carry - set(PUBLIC_MODULES))}; public ones without: {sorted(set(PUBLIC_MODULES) - carry)}"
 
 
 def run_python(code: str, **env: str) -> str:

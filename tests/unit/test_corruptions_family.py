@@ -91,6 +91,7 @@ def test_floor_precedence_most_specific_first():
         ({"corruption.floors.severity-6": "0.5"}, "or 'severity-<severity>'"),
         ({"corruption.floors.weather-9": "0.5"}, "invalid value 'weather-9'"),
         ({"corruption.scale": "0"}, "expected 'auto' or a number in (0, 100]"),
+        ({"corruption.reference": "imagenet"}, "expected 'auto' or a published set, one of cifar-10-c, tiny-imagenet-c, imagenet-c"),
         ({"corruption.workers": "-1"}, "expected 'auto' or an integer in [0, 64]"),
     ],
 )
@@ -107,9 +108,12 @@ def test_make_rejects_unknown_checks():
 
 # -- the check -----------------------------------------------------------------------------------------
 def test_check_details_and_relative_floor(good):
-    result = run(good, "motion_blur-5", **{"corruption.floor": "0.9*clean", "corruption.scale": "0.25"})
+    cli = {"corruption.floor": "0.9*clean", "corruption.scale": "0.25", "corruption.reference": "imagenet-c"}
+    result = run(good, "motion_blur-5", **cli)
     details = result.details
     assert details["group"] == "blur" and details["severity"] == 5 and details["scale"] == 0.25
+    assert details["reference"] == "imagenet-c"
+    assert run(good, "motion_blur-5").details["reference"] == "cifar-10-c"  # auto, for 8-pixel images
     assert details["relative_robustness"] == pytest.approx(result.value / details["clean_accuracy"])
     assert result.threshold == pytest.approx(0.9 * details["clean_accuracy"])
     assert 0 < details["mean_abs_change"] < 1 and 0 <= details["ece"] <= 1
@@ -165,14 +169,16 @@ def test_other_seed_other_corruption(good):
 
 
 def test_noise_augmented_model_passes_the_relative_floor_the_plain_model_fails(good):
-    floor = {"corruption.floor": "0.82*clean", "verdict.error_control": "none"}  # one check, at its own 95%
+    # one check, at its own 95%; ImageNet-C's noise (sigma 0.38 at severity 5, CIFAR-10-C's 0.10)
+    floor = {"corruption.floor": "0.82*clean", "verdict.error_control": "none", "corruption.reference": "imagenet-c"}
     plain, augmented = run(good, "gaussian_noise-5", **floor), run(noise_augmented_model(), "gaussian_noise-5", **floor)
     assert not plain.passed and augmented.passed, (plain.verdict(), augmented.verdict())
     assert plain.details["clean_accuracy"] == pytest.approx(augmented.details["clean_accuracy"], abs=0.02)
 
 
 def test_failing_check_saves_the_flipped_inputs(good, tmp_path):
-    result = run(good, "gaussian_noise-5", output=str(tmp_path), **{"corruption.floor": "0.95*clean"})
+    cli = {"corruption.floor": "0.95*clean", "corruption.reference": "imagenet-c"}
+    result = run(good, "gaussian_noise-5", output=str(tmp_path), **cli)
     assert not result.passed and "saved in" in result.message
     clean, corrupted = (np.load(tmp_path / "artifacts" / "digits-corruption_gaussian_noise-5_" / f"{k}.npy") for k in ("clean", "corrupted"))
     assert clean.shape == corrupted.shape and clean.shape[1:] == (1, 8, 8) and 0 < len(clean) <= 16
