@@ -40,10 +40,21 @@ _NO_SECRET = object()
 
 
 def _picture(figure: Any) -> bool:
-    """Whether ``figure`` is what a plotting function returns: ``None``, base64 text or a list of it."""
+    """Whether ``figure`` is what a plotting function returns: ``None``, base64 text, or a list of base64
+    text or of a family's figures (``{"png": base64, "alt": text, "caption": text}``: the page escapes the texts)."""
     if isinstance(figure, list):
-        return all(isinstance(one, str) and _BASE64.fullmatch(one) for one in figure)
+        return all(_picture(one) and one is not None or _family_figure(one) for one in figure)
     return figure is None or (isinstance(figure, str) and _BASE64.fullmatch(figure) is not None)
+
+
+def _family_figure(figure: Any) -> bool:
+    """Whether ``figure`` is one figure of a family's ``Plot``: base64 ``png``, text ``alt`` and ``caption``."""
+    return (
+        isinstance(figure, dict)
+        and isinstance(figure.get("png"), str)
+        and _BASE64.fullmatch(figure["png"]) is not None
+        and all(isinstance(value, str) for value in figure.values())
+    )
 
 
 class FigureCache:

@@ -360,3 +360,24 @@ def test_a_plot_file_that_is_not_a_picture_is_drawn_again_without_a_key(tmp_path
     (path,) = tmp_path.glob("*.json")
     path.write_text(json.dumps(stored))
     assert FigureCache(tmp_path).draw(drawing(drawn), "digits") == PICTURE and len(drawn) == 2
+
+
+def test_a_kept_family_figure_is_reused_only_while_its_png_is_base64(tmp_path):
+    """A family's figures (``Plot``) are kept as ``{"png", "alt", "caption"}``: reused as they are, and drawn
+    again when the kept ``png`` could break out of report.html's ``data:`` URL."""
+    from pytest_mlguard.reporting.plots import FigureCache
+
+    drawn = []
+
+    def figures(model):
+        drawn.append(model)
+        return [{"png": PICTURE, "alt": f"{model} <b>", "caption": "accuracy per token"}]
+
+    cache = FigureCache(tmp_path, secret=None)
+    first = cache.draw(figures, "digits")
+    assert cache.draw(figures, "digits") == first and drawn == ["digits"]  # reused
+    (kept,) = tmp_path.glob("*.json")
+    entry = json.loads(kept.read_text())
+    entry["figure"][0]["png"] = 'x" onerror="alert(1)'
+    kept.write_text(json.dumps(entry))
+    assert cache.draw(figures, "digits")[0]["png"] == PICTURE and drawn == ["digits", "digits"]  # drawn again
