@@ -34,7 +34,7 @@ def test_the_frozen_test_split_is_cut_from_the_held_out_tiles(train):
         assert frozen["pixels"].shape == (800, 32, 32, 3) and frozen["pixels"].dtype == np.uint8
         assert np.array_equal(frozen["pixels"], pixels) and np.array_equal(frozen["labels"], labels)
     x, y = photos_model.load_test_split()
-    assert x.shape == (800, 3, 32, 32) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
+    assert x.shape == (800, 3, 32, 32) and x.dtype == np.float32 and x.min() >= 0 and x.max() <= 1
     assert np.bincount(y).tolist() == [100] * len(photos_model.CLASS_NAMES)
 
 
