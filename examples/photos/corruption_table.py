@@ -92,7 +92,10 @@ def main() -> None:
     args = parser.parse_args()
     start = time.perf_counter()
     if args.report:
-        summary = json.loads(args.report.read_text())["corruption"]["photos"]
+        try:
+            summary = json.loads(args.report.read_text())["corruption"]["photos"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise SystemExit(f"--report {args.report}: expected the report.json of a run of examples/photos with corruption checks ({type(exc).__name__}: {exc})") from None
         command = f"from {args.report}"
     else:
         summary = measure()
