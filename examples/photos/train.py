@@ -3,8 +3,8 @@
 Needs scikit-image for the photos (``pip install scikit-image``; the suite itself reads the frozen test split
 ``photos_test.npz`` and does not). Writes ``photos_test.npz`` and the weights of the ResNet (``weights.pt``)
 and of the plain CNN it replaces (``weights_v1.pt``, ``--baseline``). Deterministic for a seed: training runs on
-one CPU thread. The ResNet takes about three minutes of CPU time (eight minutes of wall time on the 2-core
-machine at a load average of 6 to 12), the plain CNN under a minute.
+one CPU thread. The ResNet takes about three minutes of CPU time (8 to 12 minutes of wall time on the
+2-core machine at a load average of 6 to 12), the plain CNN under a minute.
 """
 
 from __future__ import annotations
