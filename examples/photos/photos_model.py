@@ -2,7 +2,7 @@
 
 The photos ship with scikit-image (``skimage.data``; nothing is downloaded): an astronaut, a cat, a cup of
 coffee, a rocket on its launch pad, galaxies of the Hubble deep field, a stained tissue section, a retina and
-a motorcycle. Each photo is resized to a shorter side of 256 px and cut into 64x64 tiles; a quarter of the
+a motorcycle. Each photo is resized to a shorter side of 384 px and cut into 64x64 tiles; a quarter of the
 tiles (diagonal stripes) are held out, so that the test patches show parts of the photos the model never saw.
 A patch is a square of 32 to 64 px inside one tile, resized to 32x32: a texture, a colour, a piece of an
 object, as a crop of a CIFAR-10 photo is.
