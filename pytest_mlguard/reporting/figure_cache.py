@@ -43,7 +43,7 @@ def _picture(figure: Any) -> bool:
     """Whether ``figure`` is what a plotting function returns: ``None``, base64 text, or a list of base64
     text or of a family's figures (``{"png": base64, "alt": text, "caption": text}``: the page escapes the texts)."""
     if isinstance(figure, list):
-        return all(_picture(one) and one is not None or _family_figure(one) for one in figure)
+        return all((one is not None and _picture(one)) or _family_figure(one) for one in figure)
     return figure is None or (isinstance(figure, str) and _BASE64.fullmatch(figure) is not None)
 
 
