@@ -9,7 +9,7 @@ marked test (:mod:`pytest_mlguard.config.settings` does the resolving and valida
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,9 @@ def check_settings(config: pytest.Config, options: Any) -> None:
     from .checks.registry import all_keys
     from .config.profiles import BUILTIN_PROFILES
 
+    misread = output_read_as_path(config.invocation_params.args, config.invocation_params.dir)
+    if misread is not None:
+        raise ConfigError(misread)
     keys = all_keys()
     try:
         resolve(cli=cli_values(config, options), files=file_sources(config, keys), keys=keys, profiles=BUILTIN_PROFILES)
@@ -57,6 +60,41 @@ def check_settings(config: pytest.Config, options: Any) -> None:
             raise
         # a name not known yet may be a setting of a family a conftest.py adds (pytest_mlguard_families):
         # it is checked in pytest_configure, once the conftest files are loaded
+
+
+def output_read_as_path(args: Sequence[str], invocation_dir: Path) -> str | None:
+    """Why ``--mlguard-output DIR``, written as two arguments, misled pytest, or ``None``.
+
+    pytest chooses the rootdir, and so the ini file and pyproject.toml, before plugins add their options:
+    it then takes a separate ``DIR`` that exists for a test path. Where ``DIR`` lies outside the other paths
+    (or the invocation directory when there are none), the rootdir moves up to hold it and the project's
+    configuration can be missed without a word, so that is a usage error; ``--mlguard-output=DIR`` is not
+    misread.
+
+    Example:
+        >>> output_read_as_path(["--mlguard", "--mlguard-output=/tmp"], Path("/work"))  # with "=": read as meant
+    """
+    if any(arg == "-c" or arg.startswith(("--rootdir", "--config-file", "--inifile", "-c")) for arg in args):
+        return None  # the rootdir or the ini file is given: nothing is looked for
+    for index, arg in enumerate(args[:-1]):
+        if arg != "--mlguard-output":
+            continue
+        given = args[index + 1]
+        output = (invocation_dir / given).resolve()
+        if not output.is_dir():  # pytest passes over a path that does not exist
+            return None
+        paths = [(invocation_dir / a.split("::")[0]).resolve() for i, a in enumerate(args) if i != index + 1 and not a.startswith("-")]
+        paths = [path if path.is_dir() else path.parent for path in paths if path.exists()]
+        base = Path(os.path.commonpath(paths)) if paths else invocation_dir.resolve()
+        if output == base or base in output.parents:
+            return None
+        return (
+            f"--mlguard-output {given} (two arguments) names an existing directory outside {base}: pytest reads its "
+            f"configuration before it knows pytest-mlguard's options, took {given} for a test path and looked for the "
+            f"rootdir and ini file from {os.path.commonpath([output, base])} instead, so [tool.mlguard] of the project's "
+            f"pyproject.toml may be missed; expected --mlguard-output={given} (with '=')"
+        )
+    return None
 
 
 def file_sources(config: pytest.Config, keys: Any) -> list[Source]:

@@ -161,6 +161,23 @@ def test_a_report_that_cannot_be_written_at_the_end_fails_the_run(project):
     result.stdout.fnmatch_lines(["could not write the mlguard report to *out/report: *"])
 
 
+def test_an_output_directory_given_apart_that_would_move_the_rootdir_is_a_usage_error(project, tmp_path_factory):
+    """pytest looks for the rootdir before it knows --mlguard-output, and takes a separate DIR that exists for a
+    test path: outside the project, the project's pyproject.toml (accuracy floor 0.999 here) would be missed."""
+    project.write(pipeline=None, pyproject=ACCURACY_ONLY.replace("floor = 0.85", "floor = 0.999"))
+    outside = tmp_path_factory.mktemp("elsewhere")
+    result = project.run("--mlguard", "--mlguard-output", str(outside))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: --mlguard-output {outside} (two arguments) names an existing directory outside *expected --mlguard-output={outside} (with '=')"])
+    # with "=" pytest reads it as meant: the project's floor holds, and fails the clean accuracy
+    result = project.run("--mlguard", f"--mlguard-output={outside}")
+    result.assert_outcomes(failed=1)
+    assert (outside / "report.json").is_file()
+    # a directory inside the project moves nothing
+    (project.pytester.path / "reports").mkdir()
+    project.run("--mlguard", "--mlguard-output", "reports").assert_outcomes(failed=1)
+
+
 # -- no silent pass ---------------------------------------------------------------------------------------------
 def test_a_budget_that_fits_nothing_fails_the_run_and_reports_the_cut_checks(project):
     project.write(pipeline=None, pyproject=ONLY)
