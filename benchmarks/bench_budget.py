@@ -38,7 +38,7 @@ HEAVY = (*NIGHTLY, "--mlguard-set", "attack.steps=200", "--mlguard-set", "attack
 def run(*args: str, project: Path = ROOT / "examples" / "digits") -> tuple[float, dict]:
     """Wall seconds of one ``pytest --mlguard <project>`` run (the digits example), and its report."""
     with tempfile.TemporaryDirectory() as output:
-        command = [sys.executable, "-m", "pytest", "--mlguard", str(project), "-q", "-p", "no:cacheprovider", "--mlguard-output", output, *args]
+        command = [sys.executable, "-m", "pytest", "--mlguard", str(project), "-q", "-p", "no:cacheprovider", f"--mlguard-output={output}", *args]
         start = time.perf_counter()
         subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         wall = time.perf_counter() - start

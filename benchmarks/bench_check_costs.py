@@ -57,7 +57,7 @@ def main() -> None:
         env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), TIMES: str(times_file)}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "benchmarks"), env.get("PYTHONPATH")]))
         command = [sys.executable, "-m", "pytest", "--mlguard", "examples/digits", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-                   "-p", "bench_check_costs", "--mlguard-output", output, "--mlguard-durations", "0"]
+                   "-p", "bench_check_costs", f"--mlguard-output={output}", "--mlguard-durations", "0"]
         start = time.perf_counter()
         result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
         total = time.perf_counter() - start

@@ -47,7 +47,7 @@ def run(args: list[str], output: Path) -> tuple[float, float]:
     """Wall and CPU seconds (user + system, of pytest and its workers) of one pytest process over the
     example; its exit code may be 1 (failing checks count)."""
     command = [sys.executable, "-m", "pytest", str(EXAMPLE), "--mlguard", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
-               "--mlguard-output", str(output), *args]
+               f"--mlguard-output={output}", *args]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)

@@ -129,7 +129,7 @@ def test_families_of_an_entry_point_are_in_the_registry_and_check_model(tmp_path
 
 def test_the_custom_family_example_runs_as_the_readme_says(pytester):
     output = pytester.path / "out"
-    result = run_pytest(pytester, "--mlguard", str(EXAMPLE), "-p", "no:cacheprovider", "--mlguard-output", str(output))
+    result = run_pytest(pytester, "--mlguard", str(EXAMPLE), "-p", "no:cacheprovider", f"--mlguard-output={output}")
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["sentiment::text_length?first-4?  accuracy * >= floor *PASSED*", "robustness score of sentiment: * text_length *"])
     report = json.loads((output / "report.json").read_text())

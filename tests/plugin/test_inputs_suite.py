@@ -96,7 +96,7 @@ def test_broken_pipelines_fail_the_right_check_and_the_session_survives(broken_p
 
 def run_example(pytester: pytest.Pytester, target: Path, *args: str) -> tuple[pytest.RunResult, dict]:
     output = pytester.path / "report"
-    result = run_pytest(pytester, "--mlguard", str(target), "--mlguard-output", str(output), "-p", "no:randomly", *args)
+    result = run_pytest(pytester, "--mlguard", str(target), f"--mlguard-output={output}", "-p", "no:randomly", *args)
     return result, json.loads((output / "report.json").read_text())
 
 

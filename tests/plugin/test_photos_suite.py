@@ -14,7 +14,7 @@ EXAMPLE = TESTS.parent / "examples" / "photos"
 @pytest.mark.slow
 def test_the_photos_example_passes_its_floors_as_the_readme_runs_it(pytester):
     output = pytester.path / "out"
-    result = run_pytest(pytester, "--mlguard", str(EXAMPLE), "-p", "no:cacheprovider", "--mlguard-output", str(output))
+    result = run_pytest(pytester, "--mlguard", str(EXAMPLE), "-p", "no:cacheprovider", f"--mlguard-output={output}")
     assert result.ret == 0, result.stdout.str()[-4000:]
     report = json.loads((output / "report.json").read_text())
     checks = {c["id"]: c for c in report["checks"]}

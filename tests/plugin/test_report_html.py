@@ -68,7 +68,7 @@ def test_digits_example_page_renders_every_plot_in_chromium(browser, pytester, t
         "--mlguard",
         "-p", "no:randomly",
         "-k", "(accuracy or corruption or attack or calibration) and not gate",
-        "--mlguard-output", str(output),
+        f"--mlguard-output={output}",
         "--mlguard-samples", "120",
         "--mlguard-set", "corruption.severities=1,3,5",
         "--mlguard-set", "attack.checks=fgsm-linf-0.05,fgsm-linf-0.1,pgd-linf-0.1",
