@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._clock import LOADED  # noqa: F401 - imported first: the budget's clock starts with the plugin's import
+from ._clock import start_run  # imported first: the first run's budget clock starts with the plugin's import
 from .errors import ConfigError, ContractError, MlguardError
 from .stash import SESSION_KEY, session_of
 
@@ -38,6 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     from .checks.registry import all_keys
     from .config.options import add_options
 
+    start_run()  # the budget's clock (pytest_mlguard._clock)
     add_options(parser, all_keys())
 
 

@@ -31,7 +31,7 @@ class MlguardSession:
     """Everything pytest-mlguard keeps for one pytest run."""
 
     def __init__(self, config: pytest.Config) -> None:
-        from ._clock import LOADED
+        from . import _clock
         from .checks.registry import all_keys
 
         self.config = config
@@ -53,8 +53,8 @@ class MlguardSession:
         self.progress = self._progress()
         from .budget import Budget
 
-        # --mlguard-budget counts from the plugin's import, early in pytest's start
-        self.budget = Budget.from_settings(self.settings, LOADED, self.workers) if self.enabled else None
+        # --mlguard-budget counts from the run's start: the plugin's import for the process's first run
+        self.budget = Budget.from_settings(self.settings, _clock.STARTED, self.workers) if self.enabled else None
         self.cache, cache_cleared = self._open_cache()
         self.runner = CheckRunner(
             config, self.settings, self._settings.cli, self.record, budget=self.budget, cache=self.cache, progress=self.progress, workers=self.workers

@@ -196,6 +196,19 @@ def test_a_budget_that_fits_nothing_fails_the_run_and_reports_the_cut_checks(pro
     allowed.stdout.fnmatch_lines(["no check was measured: the run fails*"])
 
 
+def test_a_later_run_in_the_same_process_counts_its_budget_from_its_own_start(project, monkeypatch):
+    """The budget's clock starts with the run, not with the process: a process that has run for long
+    (an IDE, a notebook, pytester in-process, pytest.main() called twice) must not find a later run's
+    budget already spent (under load in CI, a 10 min budget was 'spent' 0.5 s into such a run)."""
+    from pytest_mlguard import _clock
+
+    monkeypatch.setattr(_clock, "LOADED", _clock.LOADED - 3600.0)  # the process started an hour ago
+    project.write(pipeline=None, pyproject=ONLY)
+    result = project.run("--mlguard", "--mlguard-budget", "10m")
+    report = strict_loads((project.pytester.path / "mlguard-report" / "report.json").read_text())
+    assert report["summary"]["cut"] == 0 and len(report["checks"]) == 4, result.stdout.str()
+
+
 @pytest.mark.parametrize("select", [("-k", "accuracy"), ("conftest.py::mlguard::accuracy",)])
 def test_a_partial_run_says_so_and_labels_its_badges(project, select):
     project.write(pipeline=None, pyproject=ONLY)
