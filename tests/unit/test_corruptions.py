@@ -175,6 +175,23 @@ def test_jpeg_and_pixelate_give_pillows_pixels_in_colour_at_every_severity(side)
     assert unit.dtype == np.float32 and np.array_equal(np.round(unit * 255).astype(np.uint8), _pillow_pixelate(odd, 0.47))
 
 
+def test_wide_kernels_on_large_images_give_opencvs_direct_sums():
+    """Motion blur severity 1 at 224 px (a 41x41 kernel) took OpenCV's direct path, 0.4x the reference's
+    speed (benchmarks/bench_corruptions.py --fidelity); zero-padded to 51x51 it takes the faster one, and the
+    padding, centred, changes no sum: the direct convolution is the reference here."""
+    import cv2
+
+    from pytest_mlguard.corruptions.blur import convolve
+
+    image = photos(224, 1)[0].astype(np.float32) / 255
+    for radius, angle in ((7, 30.0), (10, -40.0), (12, 5.0)):  # 29, 41 and 49 pixels wide
+        kernel = F.motion_kernel(radius, 3, angle)
+        direct = cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_REFLECT_101)
+        np.testing.assert_allclose(convolve(image, kernel), direct, atol=1e-5)
+    small = image[:64, :64]
+    assert np.array_equal(convolve(small, kernel), cv2.filter2D(small, -1, kernel, borderType=cv2.BORDER_REFLECT_101))
+
+
 def test_disk_kernel_is_imagenet_c_s():
     import cv2
 
