@@ -55,6 +55,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples" / "digits"))
+sys.path.insert(0, str(ROOT))  # this checkout's package, not the one a shared venv has installed (editable) from another
 
 from pytest_mlguard import CallableModel, EvalData, TorchModel  # noqa: E402
 from pytest_mlguard.checks.evaluation import Evaluation  # noqa: E402
@@ -338,7 +339,7 @@ def print_fidelity_side(module: object, side: int, args: argparse.Namespace) -> 
             totals["slower"] += row["ms"] > row["ref_ms"]
             print(
                 f"    {name:<18} {severity}  {row['psnr']:6.2f} {row['ref_psnr']:6.2f} {dp:+6.2f}  {row['ssim']:5.3f} {row['ref_ssim']:5.3f} "
-                f"{ds:+6.3f}  {row['ms']:7.2f} {row['ref_ms']:8.2f} {row['ref_ms'] / row['ms']:5.1f}x  {'' if within else 'OUTSIDE'}"
+                f"{ds:+6.3f}  {row['ms']:7.3f} {row['ref_ms']:8.3f} {row['ref_ms'] / row['ms']:5.1f}x  {'' if within else 'OUTSIDE'}"
             )
     print(
         f"    {side} px: {totals['within']}/{totals['rows']} rows within 1 dB and 0.03 SSIM; {totals['slower']} rows slower than the "

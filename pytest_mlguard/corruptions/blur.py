@@ -43,9 +43,25 @@ def sample_defocus_blur(rng: np.random.Generator, shape: tuple[int, ...], *, rad
 
 
 def apply_defocus_blur(image: np.ndarray, *, radius: float, alias_blur: float) -> np.ndarray:
+    return like(convolve(image, disk_kernel(radius, alias_blur)), image)
+
+
+#: OpenCV's ``filter2D`` chooses its algorithm by kernel size: on a large image a kernel of 27 to 49 pixels
+#: costs several times what the same kernel zero-padded to 51 does (37x37 at 224 px: 9.7 against 2.0 ms, the
+#: results equal to 1e-13); at 64 px the narrower kernel is the cheaper (0.30 against 0.37 ms)
+_DFT_SIDE, _LARGE_IMAGE = 51, 128 * 128
+
+
+def convolve(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``image`` (HWC) convolved with the square, odd-sided ``kernel``, reflected borders (OpenCV's
+    ``filter2D`` through albumentations). A kernel of 27 to 49 pixels on an image of at least 128 x 128
+    pixels is first zero-padded to 51 x 51: the same sums, on OpenCV's faster algorithm for it."""
     from albumentations.augmentations.pixel import functional as AF
 
-    return like(AF.convolve(image, disk_kernel(radius, alias_blur)), image)
+    side = kernel.shape[0]
+    if 25 < side < _DFT_SIDE and image.shape[0] * image.shape[1] >= _LARGE_IMAGE:
+        kernel = np.pad(kernel, (_DFT_SIDE - side + 1) // 2)
+    return AF.convolve(image, kernel)
 
 
 def sample_glass_blur(
@@ -113,9 +129,7 @@ def sample_motion_blur(rng: np.random.Generator, shape: tuple[int, ...], *, radi
 
 
 def apply_motion_blur(image: np.ndarray, *, radius: float, sigma: float, angle: float, whole_pixels: bool = False) -> np.ndarray:
-    from albumentations.augmentations.pixel import functional as AF
-
-    return like(AF.convolve(image, motion_kernel(radius, sigma, angle, whole_pixels)), image)
+    return like(convolve(image, motion_kernel(radius, sigma, angle, whole_pixels)), image)
 
 
 def sample_zoom_blur(rng: np.random.Generator, shape: tuple[int, ...], *, zooms: tuple[float, ...]) -> dict[str, Any]:

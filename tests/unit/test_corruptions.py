@@ -133,21 +133,63 @@ def test_contrast_and_gaussian_blur_match_numpy_and_scipy():
     np.testing.assert_allclose(corrupt(big, "gaussian_blur", 3)[16:-16, 16:-16], expected[16:-16, 16:-16], atol=1e-5)
 
 
-def test_jpeg_and_pixelate_match_pillow():
+def _pillow_jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     from PIL import Image
 
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(buffer))
+
+
+def _pillow_pixelate(image: np.ndarray, factor: float) -> np.ndarray:
+    from PIL import Image
+
+    height, width = image.shape[:2]
+    small = Image.fromarray(image).resize((max(1, int(width * factor)), max(1, int(height * factor))), Image.Resampling.BOX)
+    return np.asarray(small.resize((width, height), Image.Resampling.NEAREST))
+
+
+def test_jpeg_and_pixelate_match_pillow():
     gray = photo(64)[..., 0]
-    buffer = io.BytesIO()
-    Image.fromarray(gray).save(buffer, "JPEG", quality=15)  # severity 3 of ImageNet-C
-    pillow = np.asarray(Image.open(buffer))
-    assert np.array_equal(corrupt(gray, "jpeg_compression", 3, reference="imagenet-c"), pillow)
+    assert np.array_equal(corrupt(gray, "jpeg_compression", 3, reference="imagenet-c"), _pillow_jpeg(gray, 15))
+    assert np.array_equal(corrupt(gray, "jpeg_compression", 2), _pillow_jpeg(gray, 58))  # Tiny-ImageNet-C at 64 px (auto)
     # severity 2 halves 64 -> 32: a box filter down, nearest up
-    small = Image.fromarray(gray).resize((32, 32), Image.Resampling.BOX).resize((64, 64), Image.Resampling.NEAREST)
-    assert np.abs(corrupt(gray, "pixelate", 2, reference="imagenet-c").astype(int) - np.asarray(small)).max() <= 1
-    # Tiny-ImageNet-C at 64 px (auto): quality 58 at severity 2
-    buffer = io.BytesIO()
-    Image.fromarray(gray).save(buffer, "JPEG", quality=58)
-    assert np.array_equal(corrupt(gray, "jpeg_compression", 2), np.asarray(Image.open(buffer)))
+    assert np.array_equal(corrupt(gray, "pixelate", 2, reference="imagenet-c"), _pillow_pixelate(gray, 0.5))
+
+
+@pytest.mark.parametrize("side", [8, 13, 32, 64, 224])
+def test_jpeg_and_pixelate_give_pillows_pixels_in_colour_at_every_severity(side):
+    """OpenCV does the work (issue 17: faster than the reference's Pillow): the same quality tables and
+    chroma subsampling, the same box filter (one that skips a pixel at 13 -> 6) and nearest rule."""
+    image = photos(side, 1)[0]
+    for severity in range(1, 6):
+        for reference in ("cifar-10-c", "imagenet-c"):
+            quality = REGISTRY["jpeg_compression"].params_for(severity, reference=reference)["quality"]
+            factor = REGISTRY["pixelate"].params_for(severity, reference=reference)["factor"]
+            assert np.array_equal(corrupt(image, "jpeg_compression", severity, reference=reference), _pillow_jpeg(image, quality))
+            assert np.array_equal(corrupt(image, "pixelate", severity, reference=reference), _pillow_pixelate(image, factor))
+            assert np.array_equal(corrupt(image[..., 1], "pixelate", severity, reference=reference), _pillow_pixelate(image[..., 1], factor))
+    odd = np.ascontiguousarray(photo(64)[:13, 20:33])
+    assert np.array_equal(F.apply_pixelate(odd, factor=0.47), _pillow_pixelate(odd, 0.47))  # 13 -> 6: pixel 6 left out
+    unit = F.apply_pixelate(odd / np.float32(255), factor=0.47)  # a float image: through 8 bits, back to [0, 1]
+    assert unit.dtype == np.float32 and np.array_equal(np.round(unit * 255).astype(np.uint8), _pillow_pixelate(odd, 0.47))
+
+
+def test_wide_kernels_on_large_images_give_opencvs_direct_sums():
+    """Motion blur severity 1 at 224 px (a 41x41 kernel) took OpenCV's direct path, 0.4x the reference's
+    speed (benchmarks/bench_corruptions.py --fidelity); zero-padded to 51x51 it takes the faster one, and the
+    padding, centred, changes no sum: the direct convolution is the reference here."""
+    import cv2
+
+    from pytest_mlguard.corruptions.blur import convolve
+
+    image = photos(224, 1)[0].astype(np.float32) / 255
+    for radius, angle in ((7, 30.0), (10, -40.0), (12, 5.0)):  # 29, 41 and 49 pixels wide
+        kernel = F.motion_kernel(radius, 3, angle)
+        direct = cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_REFLECT_101)
+        np.testing.assert_allclose(convolve(image, kernel), direct, atol=1e-5)
+    small = image[:64, :64]
+    assert np.array_equal(convolve(small, kernel), cv2.filter2D(small, -1, kernel, borderType=cv2.BORDER_REFLECT_101))
 
 
 def test_disk_kernel_is_imagenet_c_s():

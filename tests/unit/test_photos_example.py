@@ -44,3 +44,35 @@ def test_training_and_test_patches_come_from_disjoint_tiles_of_every_photo(train
         held_out, training = set(train.tiles(image, held_out=True)), set(train.tiles(image, held_out=False))
         assert held_out and training and not held_out & training
         assert 0.2 < len(held_out) / (len(held_out) + len(training)) < 0.3  # a quarter held out
+
+
+#: the distribution that provides each third-party module the example imports
+DISTRIBUTIONS = {"numpy": "numpy", "torch": "torch", "torchvision": "torchvision", "PIL": "pillow", "skimage": "scikit-image", "pytest": "pytest"}
+
+
+def test_the_examples_extra_installs_what_the_photos_example_imports():
+    """The README installs `.[examples]`, then shows `pytest --mlguard examples/photos` and train.py: every
+    module their files import (at the top or inside a function) comes from the package's dependencies or
+    that extra. Before, train.py's scikit-image was in the `test` extra only."""
+    import ast
+    import re
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+
+    project = tomllib.loads((PHOTOS.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    installed = {re.split(r"[<>=!~;\[ ]", spec, maxsplit=1)[0].lower() for spec in project["dependencies"] + project["optional-dependencies"]["examples"]}
+    local = {path.stem for path in PHOTOS.glob("*.py")} | {"pytest_mlguard"}
+    imported = set()
+    for path in PHOTOS.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = sorted(imported - local - set(sys.stdlib_module_names))
+    assert "skimage" in third_party and "torch" in third_party  # the walk found the lazy and the top-level imports
+    assert all(name in DISTRIBUTIONS for name in third_party), f"map to their distributions: {set(third_party) - set(DISTRIBUTIONS)}"
+    assert [name for name in third_party if DISTRIBUTIONS[name] not in installed] == []
