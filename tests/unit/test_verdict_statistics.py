@@ -132,8 +132,8 @@ def test_a_model_at_all_34_floors_rarely_gets_a_wrong_fail_and_one_003_above_pas
     floors = np.linspace(0.4, 0.95, 34)
     at = suite_rates(np.random.default_rng(0), 30, floors, VerdictRules(checks=34))
     above = suite_rates(np.random.default_rng(1), 20, floors, VerdictRules(checks=34), above=0.03)
-    assert at["any_failed"] <= 0.05  # before: 63% of runs (bench_verdicts.py)
-    assert above["all_passed"] >= 0.9  # before: 4%
+    assert at["any_failed"] <= 0.05  # before: 62% of runs (bench_verdicts.py)
+    assert above["all_passed"] >= 0.9  # before: 5%
 
 
 def test_flakes_at_the_floor_are_rare_under_the_default():
