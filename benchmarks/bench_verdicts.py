@@ -17,7 +17,8 @@ for the ECE ceiling; ``Evaluation.looks`` (sequential early stopping), ``checks.
    ``accuracy`` check end to end, which draws more samples when it cannot decide);
 5. exact coverage of the binomial intervals (minimum over p), and simulated coverage of the paired
    interval of a relative floor;
-6. ``required_n``: how often a fresh run at the named n decides, against 80%;
+6. ``required_n``: how often a fresh run at the named n decides, against 80%; 6b, the same for the
+   gate's paired comparisons (``paired_required_n``);
 7. flake rates of a corruption check end to end (``CorruptionChecks``: corrupting, early stopping and
    drawing more samples through the corruption family), as 4b.
 
@@ -177,6 +178,30 @@ def required_table(runs: int) -> None:
         print(f"| {estimate} | {floor} | {n} | {decided / runs:.3f} | {exact:.3f} | {before:.3f} |", flush=True)
 
 
+def paired_required_table(runs: int) -> None:
+    """6b: the gate's paired ``required_n`` (``paired_required_n``): fresh comparisons of the named n
+    pairs, drawn with this run's shares of the four cells, judged by ``paired_interval_counts``."""
+    from pytest_mlguard.verdicts.intervals import paired_interval_counts
+    from pytest_mlguard.verdicts.paired import paired_required_n, regression_probabilities
+
+    print(f"\n6b. the gate's paired required_n: a fresh comparison of n pairs, cells = this run's shares ({runs} runs; exact beside)")
+    print("| pairs (both, only baseline, only candidate, neither) | tolerance | kind | required_n | decided (simulated) | decided (exact) | exact at n - 1 |")
+    print("|---|---|---|---|---|---|---|")
+    for pairs, tolerance, kind in (([300, 20, 2, 38], 0.02, "floor"), ([315, 9, 0, 36], 0.05, "floor"), ([315, 9, 0, 36], 0.04, "floor"), ([330, 2, 12, 16], 0.02, "floor"), ([300, 2, 20, 38], 0.02, "ceiling")):
+        n = paired_required_n(pairs, tolerance=tolerance, kind=kind)
+        if n is None:
+            print(f"| {pairs} | {tolerance} | {kind} | none | | | |", flush=True)
+            continue
+        rng = np.random.default_rng(6)
+        decided = 0
+        for table in rng.multinomial(n, np.asarray(pairs) / sum(pairs), runs):
+            low, high = paired_interval_counts(*(int(x) for x in table))
+            worst, best = (-low, -high) if kind == "floor" else (high, low)
+            decided += best > tolerance or worst <= tolerance
+        exact, before = (sum(regression_probabilities(pairs, size, tolerance=tolerance, kind=kind) or (np.nan,)) for size in (n, n - 1))
+        print(f"| {pairs} | {tolerance} | {kind} | {n} | {decided / runs:.3f} | {exact:.3f} | {before:.3f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer replicates")
@@ -195,7 +220,7 @@ def main() -> None:
         3: lambda: suite_table(runs, tuple(args.suites), old=not args.no_old),
         4: lambda: (flake_table(int(200 * scale), 10), accuracy_flake_table(int(200 * scale), 10)),
         5: lambda: coverage_table(int(4000 * scale)),
-        6: lambda: required_table(int(4000 * scale)),
+        6: lambda: (required_table(int(4000 * scale)), paired_required_table(int(4000 * scale))),
         7: lambda: corruption_flake_table(args.datasets or int(100 * scale), args.seeds),
     }
     for number in args.only or sorted(tables):

@@ -226,8 +226,11 @@ class Budget:
         fitted = self.cost(spec.family)
         return fitted[0] if fitted is not None else 0.0
 
-    def estimate(self, spec: CheckSpec, n: int) -> float:
-        """Seconds ``spec`` would take on all its samples (``n``: the evaluation's samples)."""
+    def estimate(self, spec: CheckSpec, n: int, *, stops_early: bool = True) -> float:
+        """Seconds ``spec`` would take on all its samples (``n``: the evaluation's samples): of a family
+        whose checks stopped early, the share of them its checks used, unless ``stops_early`` is false
+        (a check that compares models reruns its checks on every sample of both, neither stopping
+        early nor drawing more)."""
         declared = family_of(spec.family)
         if not self.applies(spec):
             return 0.0  # not applicable to the pipeline: skipped at once
@@ -238,11 +241,12 @@ class Budget:
         compared = declared.reruns(spec) if declared.reruns is not None else None
         if compared is not None:  # the planned checks it reruns, on both models
             rerun = {s.id: s for s in self.planned.values() if family_of(s.family).rerun and (not compared or s.family in compared or s.id in compared)}
-            return 2.0 * sum(self.estimate(s, n) for s in rerun.values()) + (self._prior_slope(spec.family) or 0.0) * n
+            return 2.0 * sum(self.estimate(s, n, stops_early=False) for s in rerun.values()) + (self._prior_slope(spec.family) or 0.0) * n
         per_sample = self.seconds_per_sample(spec)
         if per_sample is None:
             return self.per_check.get(self._timed_as(spec), declared.prior_seconds)
-        return self.fixed_seconds(spec) + per_sample * self._samples(spec, n) * self.used.get(spec.family, 1.0)
+        share = self.used.get(spec.family, 1.0) if stops_early else 1.0
+        return self.fixed_seconds(spec) + per_sample * self._samples(spec, n) * share
 
     def applies(self, spec: CheckSpec) -> bool:
         """Whether ``spec`` applies to the pipeline (``Family.applies``; any, until its input kind is known)."""

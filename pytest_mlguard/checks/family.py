@@ -88,7 +88,8 @@ class Family:
         together: whether its checks compare with each other (a black-box attack with a gradient one at the
             same epsilon): under pytest-xdist one worker runs all of them, in their order (:mod:`pytest_mlguard.scheduling`).
         reruns: a check -> the families or check ids it reruns on both the models it compares (``()``:
-            every planned check of a ``rerun`` family; ``None``: none), which a budget adds to its cost.
+            every planned check of a ``rerun`` family; ``None``: none), which a budget adds to its cost, on
+            every sample of both (a rerun neither stops early nor draws more samples).
         hooks: dotted name of a module of pytest hooks (report and terminal sections), registered with it.
         plots: report.html's figures of its checks of one model: :class:`Plot` s, or one
             ``(model, checks) -> [{"png", "alt", "caption"}]`` (or its ``"module:function"``), drawn after

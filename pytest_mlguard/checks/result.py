@@ -116,7 +116,9 @@ class CheckResult:
             details["failure"] = measurement.failure
         needed = None
         if verdict.label == "inconclusive" and interval is not None:
-            if method in ("wilson", "clopper-pearson", "confidence-sequence") and measurement.successes is not None:
+            if measurement.interval is not None and str(method).startswith("paired-"):
+                needed = measurement.required_n  # the family's own, for its paired statistic
+            elif method in ("wilson", "clopper-pearson", "confidence-sequence") and measurement.successes is not None:
                 fixed_n = method if method in ("wilson", "clopper-pearson") else rules.interval
                 needed = required_n(value, threshold, rules.check_confidence, fixed_n, kind=spec.kind)  # type: ignore[arg-type]
             else:

@@ -64,6 +64,9 @@ class Measurement:
         evaluations_saved: those early stopping saved.
         failure: a reason the check fails whatever its value (an attack evaluation found unsound:
             the value is then the sound measurement, an upper bound, not evidence of passing).
+        required_n: for an ``interval`` of a paired comparison (``interval_method`` ``paired-*``),
+            the sample size that would decide it, computed by the family for its own statistic
+            (``None``: not known, and the reports then name none).
     """
 
     value: float
@@ -79,3 +82,4 @@ class Measurement:
     evaluations: int | None = None
     evaluations_saved: int | None = None
     failure: str | None = None
+    required_n: int | None = None

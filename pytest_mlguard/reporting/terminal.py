@@ -44,8 +44,18 @@ def _inconclusive_lines(checks: list[Mapping[str, Any]]) -> Iterator[tuple[str, 
         {"bold": True, "yellow": True},
     )
     for check in undecided:
-        needed = f"n={check['required_n']} would decide" if check.get("required_n") else "no sample size would decide"
-        yield f"  inconclusive {check['model']}::{check['id']}: n={check['n']}, {needed}", {}
+        yield f"  inconclusive {check['model']}::{check['id']}: n={check['n']}{_needed(check)}", {}
+
+
+def _needed(check: Mapping[str, Any]) -> str:
+    """``, n=767 would decide``; ``, no sample size would decide`` where the estimate sits where no n
+    decides (a one-sample interval); nothing where the n is not known (a paired comparison whose
+    family could not compute it: saying that no n decides would be false)."""
+    if check.get("required_n"):
+        return f", n={check['required_n']} would decide"
+    interval = check.get("interval")
+    method = interval.get("method") if isinstance(interval, Mapping) else None
+    return "" if str(method).startswith("paired-") else ", no sample size would decide"
 
 
 def _check_line(check: Mapping[str, Any], width: int) -> tuple[str, dict[str, bool]]:

@@ -208,3 +208,22 @@ def test_a_checks_limits_are_a_view_of_the_evaluation_never_written_onto_it():
     assert limited.sample_limit(40) == 10 and shared.sample_limit(40) == 40
     assert limited.clean_accuracy() == shared.clean_accuracy() == 1.0 and calls == [40]  # predicted once, for both
     assert shared.with_limits(None) is shared and limited.with_limits(None).limits is None
+
+
+def test_a_gate_that_reruns_checks_costs_them_on_every_sample_of_both_models():
+    """The gate's reruns neither stop early nor draw more samples (both models must be measured on the
+    same samples), so they cost every sample, however early the suite's own checks of those families
+    stopped. Before, the budget took the share of samples the early-stopping checks had used, and gave
+    gate[robustness] a fifth of the time its reruns take when the corruption checks stopped at 20%."""
+    clock = Clock()
+    settings = resolve(cli={"gate.checks": "robustness", "gate.compare": "corruption,attack[fgsm-linf-0.1]"}, environ={}, keys=all_keys())
+    robustness = specs()
+    gate = family("gate").planned(settings)[0]
+    plan = budget(100.0, clock, {**robustness, gate.id: gate})
+    plan.planned = dict(plan.pending)
+    plan.measure(forwards=1000, seconds=1.0)
+    compared = [s for s in robustness.values() if s.family == "corruption" or s.id == "attack[fgsm-linf-0.1]"]
+    full = sum(plan.estimate(s, 360) for s in compared)
+    plan.used.update(corruption=0.2, attack=0.3)  # what early stopping left the suite's own checks
+    assert sum(plan.estimate(s, 360) for s in compared) < 0.5 * full  # those checks are now expected to stop early
+    assert plan.estimate(gate, 360) == pytest.approx(2 * full + 2 * 360 / 1000)  # the reruns do not

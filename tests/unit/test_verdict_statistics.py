@@ -132,8 +132,26 @@ def test_a_model_at_all_34_floors_rarely_gets_a_wrong_fail_and_one_003_above_pas
     floors = np.linspace(0.4, 0.95, 34)
     at = suite_rates(np.random.default_rng(0), 30, floors, VerdictRules(checks=34))
     above = suite_rates(np.random.default_rng(1), 20, floors, VerdictRules(checks=34), above=0.03)
-    assert at["any_failed"] <= 0.05  # before: 63% of runs (bench_verdicts.py)
-    assert above["all_passed"] >= 0.9  # before: 4%
+    assert at["any_failed"] <= 0.05  # before: 62% of runs (bench_verdicts.py)
+    assert above["all_passed"] >= 0.9  # before: 5%
+
+
+@pytest.mark.slow
+def test_a_model_at_all_123_floors_rarely_gets_a_wrong_fail_and_one_003_above_passes():
+    """The nightly suite's 123 checks (bench_verdicts.py --only 3 --suites 123: 0.025 and 1.000 on 200
+    runs); at 95% each, before, nearly every run carried a wrong FAIL. About 40 s of CPU."""
+    floors = np.linspace(0.4, 0.95, 123)
+    at = suite_rates(np.random.default_rng(2), 20, floors, VerdictRules(checks=123))
+    above = suite_rates(np.random.default_rng(3), 10, floors, VerdictRules(checks=123), above=0.03)
+    assert at["any_failed"] <= 0.1 and above["all_passed"] >= 0.9
+
+
+@pytest.mark.parametrize("offset", [-0.02, -0.01, 0.01, 0.02])
+def test_flakes_near_the_floor_are_rare_under_the_default(offset):
+    """0.01 and 0.02 from the floor, where the old default flaked in 23-44% of pairs of seeds
+    (bench_verdicts.py --only 4: at most 0.026 under the default, at 0.02 below)."""
+    rules = VerdictRules(checks=34)
+    assert flake_rate(np.random.default_rng(5), 40, 5, 0.8, 0.8 + offset, rules, pool=3600) <= 0.06
 
 
 def test_flakes_at_the_floor_are_rare_under_the_default():

@@ -272,54 +272,12 @@ def _agreement_looks(spec: CheckSpec, evaluation: Evaluation, baseline: Model) -
     return stopper, EvalData(data.x[:n], data.y[:n], name=data.name), predicted.upto(n)
 
 
-def _number(value: float | None) -> str:
-    return "NaN" if value is None else f"{value:.4f}"
-
-
-def _rollback(spec: CheckSpec, comparison: dict[str, Any], candidate: str) -> dict[str, Any]:
-    models, robustness = comparison["models"], comparison["robustness"]
-    reasons = []
-    gated = spec.param("gated")
-    if "agreement" in gated and models["agreement"] < spec.param("agreement"):
-        reasons.append(
-            f"the candidate agrees with the baseline on {models['agreement']:.1%} of samples "
-            f"(floor {spec.param('agreement'):.1%}; {models['broken']} newly wrong, {models['fixed']} newly right)"
-        )
-    if "accuracy" in gated and models["max_class_drop"] > spec.param("class_drop"):
-        worst = min(models["per_class"].items(), key=lambda item: item[1]["change"])
-        reasons.append(
-            f"class {worst[0]!r} accuracy fell from {worst[1]['baseline']:.3f} to {worst[1]['candidate']:.3f} "
-            f"(tolerated drop {spec.param('class_drop'):g})"
-        )
-    if robustness is not None:
-        for metric in robustness["metrics"]:
-            if metric["decision"] == "regressed":
-                change = "NaN" if metric["change"] is None else f"{metric['change']:+.4f}"
-                name = metric["id"] if metric["id"] == metric["metric"] else f"{metric['id']} {metric['metric']}"
-                reasons.append(
-                    f"{name} {_number(metric['baseline'])} -> {_number(metric['candidate'])} "
-                    f"({change}, tolerance {metric['tolerance']:g})"
-                )
-        if robustness["score"]["regressed"]:
-            score = robustness["score"]
-            reasons.append(
-                f"robustness score {score['baseline']:.1f} -> {score['candidate']:.1f} (tolerated drop {score['tolerance']:g})"
-            )
-    baseline = comparison["baseline"]
-    if reasons:
-        verdict = (
-            f"ROLLBACK INDICATED: keep the baseline {baseline!r} in production; the candidate {candidate!r} "
-            f"regresses: " + "; ".join(reasons)
-        )
-    else:
-        verdict = f"no rollback indicated: the candidate {candidate!r} is within every tolerance of the baseline {baseline!r}"
-    return {"indicated": bool(reasons), "reasons": reasons, "verdict": verdict}
-
-
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     comparison = _comparison(spec, evaluation)
     models, robustness = comparison["models"], comparison["robustness"]
-    rollback = _rollback(spec, comparison, evaluation.model.name)
+    from .rollback import rollback as _rollback
+
+    rollback = _rollback(spec, comparison, evaluation.model.name, evaluation.rules)
     details: dict[str, Any] = {"baseline": comparison["baseline"], "rollback": rollback}
     data = evaluation.data
     if spec.name == "agreement":
@@ -356,7 +314,13 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         )
         interval = class_drop_interval(models["per_class"], rules.check_confidence, rules.interval)
         if interval is not None:
-            return Measurement(value=float(value), n=data.n, details=details, message=f"{summary}\n{rollback['verdict']}", interval=interval, interval_method=f"paired-{rules.interval}")
+            needed = None
+            if interval[0] <= spec.threshold.resolve() < interval[1]:  # undecided: the n that would decide it
+                from .sizes import class_drop_required_n
+
+                needed = class_drop_required_n(models["per_class"], spec.threshold.resolve(), rules.check_confidence, rules.interval)  # type: ignore[arg-type]
+            message = f"{summary}\n{rollback['verdict']}"
+            return Measurement(float(value), data.n, details=details, message=message, interval=interval, interval_method=f"paired-{rules.interval}", required_n=needed)
     else:
         return _robustness_measurement(evaluation, robustness, details, rollback)
     message = f"{summary}\n{rollback['verdict']}"
@@ -411,6 +375,10 @@ def _robustness_measurement(evaluation: Evaluation, robustness: dict[str, Any], 
     )
     if robustness["confidence"] is None:  # no metric with per-sample outcomes: point estimates, as before
         return Measurement(value=float(value), n=evaluation.data.n, details=details, message=f"{summary}\n{rollback['verdict']}")
+    from .sizes import robustness_required_n
+
     interval = (float(min(decided, value)), float(max(possible, value)))
     method = f"paired-{evaluation.rules.interval}"
-    return Measurement(value=float(value), n=evaluation.data.n, details=details, message=f"{summary}\n{rollback['verdict']}", interval=interval, interval_method=method)
+    needed = robustness_required_n(robustness, evaluation.rules.interval) if interval[0] <= 0 < interval[1] else None  # type: ignore[arg-type]
+    message = f"{summary}\n{rollback['verdict']}"
+    return Measurement(float(value), evaluation.data.n, details=details, message=message, interval=interval, interval_method=method, required_n=needed)

@@ -113,7 +113,8 @@ def _paired_row(
     outcomes: tuple[Outcomes, Outcomes] | None, kind: str, tolerance: float, confidence: float, method: IntervalMethod, regressed: bool
 ) -> dict[str, Any]:
     """A metric row's ``interval`` (of the change, paired; ``None`` without per-sample outcomes), its
-    ``n`` of paired samples and its ``decision``."""
+    ``n`` of paired samples, their ``pairs`` (both right, only the baseline, only the candidate,
+    neither) and its ``decision``."""
     from ...verdicts.paired import paired_regression, paired_samples
 
     if outcomes is None:
@@ -122,4 +123,5 @@ def _paired_row(
     if not len(baseline):
         return {"interval": None, "paired_n": 0, "decision": "regressed" if regressed else "within"}
     out = paired_regression(baseline, candidate, tolerance=tolerance, kind=kind, confidence=confidence, method=method)  # type: ignore[arg-type]
-    return {"interval": [round(v, 6) for v in out["interval"]], "paired_n": out["n"], "decision": out["decision"]}
+    return {"interval": [round(v, 6) for v in out["interval"]], "paired_n": out["n"], "pairs": out["pairs"], "decision": out["decision"]}
+
