@@ -1,0 +1,93 @@
+"""Production data shift, label-free: ``shift[classes]``, ``shift[confidence]``, ``shift[inputs]`` and
+``shift[accuracy]``, on a sample of logged production inputs (docs/drift.md).
+
+The project's conftest.py returns the logged inputs, unlabelled, from a fixture ``mlguard_production``
+(model inputs as an array, or image files or bytes; see :mod:`.sample`). Each check compares them
+with the evaluation data (``mlguard_data``):
+
+* ``classes``: the frequencies of the predicted classes (chi-squared test of homogeneity);
+* ``confidence``: the distribution of the top-class probability (two-sample Kolmogorov-Smirnov);
+* ``inputs``: the inputs themselves: per column for tabular models (KS, and Fisher's test of the
+  missing rate), per image statistic for images (brightness, contrast, channel means: KS);
+* ``accuracy``: the accuracy estimated without labels by ATC (Garg et al. 2022), with a bootstrap
+  interval, against ``accuracy_floor``.
+
+The value of the first three is the smallest p-value of their tests after Holm's correction across
+every test of the planned ``classes``, ``confidence`` and ``inputs`` checks, against a floor of
+``alpha``: together they raise a false alarm on a sample from the evaluation distribution with
+probability at most ``alpha``.
+
+Settings (``[tool.mlguard.shift]``):
+
+* ``checks``: which checks run (default: none);
+* ``alpha``: the family-wise false-alarm rate of the drift tests (default 0.01);
+* ``accuracy_floor``: the floor of the estimated accuracy (default ``0.9*clean``);
+* ``score``: the confidence ATC thresholds, ``max-probability`` or ``negative-entropy``;
+* ``top``: how many drifting columns or image statistics a message names (default 3).
+
+Importing this package imports neither numpy nor scipy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...checks.base import CheckSpec, Family
+from ...config.parse import Threshold, parse_choice, parse_int, parse_list, parse_number, parse_threshold
+from ...config.settings import Key, Settings
+
+#: the checks whose value is a p-value (Holm-adjusted together), and the estimated accuracy
+TESTS = ("classes", "confidence", "inputs")
+CHECKS = (*TESTS, "accuracy")
+SCORES = ("max-probability", "negative-entropy")
+
+
+def _params(settings: Settings) -> tuple[tuple[str, Any], ...]:
+    """Every check carries the family's settings: the drift checks share one analysis, whose Holm
+    correction counts the tests of every planned one."""
+    planned = tuple(name for name in settings.get("shift.checks") if name in TESTS) or TESTS
+    return (
+        ("tested", planned),
+        ("alpha", settings.get("shift.alpha")),
+        ("score", settings.get("shift.score")),
+        ("top", settings.get("shift.top")),
+    )
+
+
+def _make(name: str | None, settings: Settings) -> CheckSpec:
+    if name in TESTS:
+        return CheckSpec("shift", name, "p_value", Threshold(settings.get("shift.alpha")), params=_params(settings), keywords=("production", "drift"))
+    if name == "accuracy":
+        floor = settings.get("shift.accuracy_floor")
+        return CheckSpec("shift", name, "estimated_accuracy", floor, params=_params(settings), keywords=("production", "atc"))
+    raise KeyError(f"no check shift[{name}]; expected one of {[f'shift[{c}]' for c in CHECKS]}")
+
+
+def _plan(settings: Settings) -> list[CheckSpec]:
+    return [_make(name, settings) for name in settings.get("shift.checks")]
+
+
+FAMILY = Family(
+    name="shift",
+    keys=(
+        Key("shift.checks", parse_list(parse_choice(*CHECKS)), (), "shift checks on mlguard_production's logged inputs: " + ", ".join(CHECKS)),
+        Key("shift.alpha", parse_number(1e-9, 0.5), 0.01, "family-wise false-alarm rate of the drift tests (Holm): the floor of their p-values"),
+        Key(
+            "shift.accuracy_floor",
+            parse_threshold,
+            Threshold(0.9, "clean"),
+            "floor of the accuracy on the production sample estimated without labels (ATC), such as 0.9 or '0.9*clean'",
+        ),
+        Key("shift.score", parse_choice(*SCORES), "max-probability", "the confidence ATC thresholds: max-probability or negative-entropy"),
+        Key("shift.top", parse_int(1, 100), 3, "how many drifting columns or image statistics a failure names"),
+    ),
+    plan=_plan,
+    make=_make,
+    run="pytest_mlguard.production.shift.run:run_check",
+    needs=("model", "data", "production"),
+    rank=5,
+    prior_forwards=2.0,
+    shared=True,  # one analysis of the production sample, read by every check
+    hooks="pytest_mlguard.production.shift.hooks",
+    doc="label-free drift of logged production inputs from the evaluation data, and ATC's estimated accuracy",
+)

@@ -1,0 +1,140 @@
+"""The measurement of the ``shift`` checks: one analysis of the production sample against the
+evaluation data, shared by every check of the family (``Evaluation.memo``), then each check's value.
+
+A drift check's value is the smallest Holm-adjusted p-value of its tests (floor: ``shift.alpha``); its
+message names what drifted, the tests with the smallest p-values first. ``shift[accuracy]``'s value is
+ATC's estimated accuracy, with a bootstrap interval.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ...checks.base import CheckSpec, Measurement
+from ...errors import NotApplicable
+from .sample import FIXTURE, ProductionSample, production_sample
+from .statistics import (
+    TwoSample,
+    atc_estimate,
+    atc_interval,
+    column_tests,
+    confidence_scores,
+    frequency_test,
+    holm_tests,
+    image_statistics,
+    numeric_test,
+)
+
+if TYPE_CHECKING:
+    from ...checks.evaluation import Evaluation
+
+
+def _sample(evaluation: Evaluation) -> tuple[ProductionSample, np.ndarray]:
+    """The production sample as model inputs, and the model's probabilities on it (once per evaluation)."""
+    production = (getattr(evaluation, "extras", {}) or {}).get("production")
+    if production is None:
+        raise NotApplicable(
+            f"no production sample: define a fixture {FIXTURE} in conftest.py that returns the logged production "
+            "inputs (an array of model inputs, or image files), see docs/drift.md"
+        )
+
+    def compute() -> tuple[ProductionSample, np.ndarray]:
+        sample = production_sample(production, evaluation.model)
+        return sample, evaluation.model.predict_proba(sample.x)
+
+    return evaluation.memo(("shift", "sample", id(production)), compute)
+
+
+def input_tests(reference: np.ndarray, production: np.ndarray) -> list[TwoSample]:
+    """The ``inputs`` check's tests: per image statistic for images (C, H, W), per column otherwise."""
+    if reference.ndim == 4:
+        ref, prod = image_statistics(reference), image_statistics(production)
+        return [numeric_test(name, ref[name], prod[name]) for name in ref]
+    return column_tests(reference.reshape(len(reference), -1), production.reshape(len(production), -1))
+
+
+def _tests(evaluation: Evaluation, tested: tuple[str, ...]) -> dict[str, list[TwoSample]]:
+    """The tests of the drift checks ``tested``, Holm-adjusted together, by check."""
+    sample, proba = _sample(evaluation)
+    reference = evaluation.clean_proba
+    names = list(evaluation.model.class_names) if getattr(evaluation.model, "class_names", None) else None
+    by_check: dict[str, list[TwoSample]] = {}
+    for name in tested:
+        if name == "classes":
+            by_check[name] = [frequency_test("classes", reference.argmax(axis=1), proba.argmax(axis=1), labels=names)]
+        elif name == "confidence":
+            by_check[name] = [numeric_test("confidence", reference.max(axis=1), proba.max(axis=1))]
+        elif name == "inputs":
+            by_check[name] = input_tests(evaluation.data.x, sample.x)
+    adjusted = iter(holm_tests([test for tests in by_check.values() for test in tests]))
+    return {name: [next(adjusted) for _ in tests] for name, tests in by_check.items()}
+
+
+def _ranked(tests: list[TwoSample]) -> list[TwoSample]:
+    return sorted(tests, key=lambda test: (test.adjusted if test.adjusted is not None else test.p_value, -test.effect))
+
+
+def drift_message(check: str, tests: list[TwoSample], alpha: float, top: int, sizes: tuple[int, int]) -> str:
+    """What a drift check says: the tests that drift (adjusted p-value below ``alpha``), or the
+    closest ones, the smallest p-values first, at most ``top``."""
+    ranked = _ranked(tests)
+    drifting = [test for test in ranked if (test.adjusted or 1.0) < alpha]
+    shown = (drifting or ranked)[:top]
+    parts = [
+        f"{test.name} ({test.effect_name} {test.effect:.3f}, {test.what}, {test.test} p={test.p_value:.2g}, Holm {test.adjusted:.2g})"
+        for test in shown
+    ]
+    n_ref, n_prod = sizes
+    head = (
+        f"production drifts from the evaluation data in {len(drifting)} of {len(tests)} {check} tests"
+        if drifting
+        else f"no {check} test drifts at alpha {alpha:g}"
+    )
+    more = f", and {len(drifting) - len(shown)} more" if len(drifting) > len(shown) else ""
+    return f"{head} (production n={n_prod}, evaluation n={n_ref}): " + "; ".join(parts) + more
+
+
+def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    """Measure one ``shift`` check on ``evaluation`` (its ``extras["production"]``: what
+    ``mlguard_production`` returned)."""
+    if spec.name == "accuracy":
+        return _accuracy(spec, evaluation)
+    tested = tuple(spec.param("tested"))
+    tested += () if spec.name in tested else (str(spec.name),)
+    by_check = evaluation.memo(("shift", "tests", tested), lambda: _tests(evaluation, tested))
+    tests = by_check[spec.name]
+    sample, _ = _sample(evaluation)
+    value = min((test.adjusted for test in tests if test.adjusted is not None), default=1.0)
+    sizes = (evaluation.data.n, len(sample.x))
+    details: dict[str, Any] = {
+        "tests": [test.to_dict() for test in _ranked(tests)],
+        "production_samples": len(sample.x),
+        "evaluation_samples": evaluation.data.n,
+        "holm_tests": sum(len(t) for t in by_check.values()),
+    }
+    if sample.files:
+        details["files"] = dict(sample.files)
+    return Measurement(value=value, n=len(sample.x), details=details, message=drift_message(str(spec.name), tests, spec.param("alpha"), spec.param("top"), sizes))
+
+
+def _accuracy(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    """ATC's estimated accuracy on the production sample, with its bootstrap interval."""
+    _, proba = _sample(evaluation)
+    score = spec.param("score")
+    scores, correct = confidence_scores(evaluation.clean_proba, score), evaluation.clean_correct()
+    production = confidence_scores(proba, score)
+    estimate = atc_estimate(scores, correct, production)
+    resamples = evaluation.settings.get("verdict.bootstrap")
+    interval = None
+    if resamples:
+        interval = atc_interval(scores, correct, production, evaluation.rules.check_confidence, resamples=resamples, rng=evaluation.rng(spec))
+    clean = float(np.mean(correct))
+    message = (
+        f"accuracy estimated without labels by ATC ({score}): {estimate:.4f} on {len(production)} production samples, "
+        f"against {clean:.4f} measured on {len(correct)} labelled evaluation samples; an estimate that assumes the "
+        "confidences rank production inputs as they rank the evaluation data (docs/drift.md)"
+    )
+    details = {"estimated_accuracy": estimate, "evaluation_accuracy": clean, "score": score, "production_samples": len(production)}
+    return Measurement(value=estimate, n=len(production), clean=clean, details=details, message=message, interval=interval, interval_method="bootstrap")
