@@ -1,0 +1,218 @@
+"""The shift family's statistics and contract: each test passes a sample from the reference
+distribution and fails a shifted one (fixed seeds), Holm's correction against a direct reading of its
+definition, ATC against the accuracy it estimates, and the errors of mlguard_production."""
+
+from __future__ import annotations
+
+import io
+import itertools
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pytest_mlguard.checks.api import check_model
+from pytest_mlguard.contract import CallableModel, EvalData
+from pytest_mlguard.errors import ContractError, NotApplicable
+from pytest_mlguard.production.shift.sample import production_sample
+from pytest_mlguard.production.shift.statistics import (
+    atc_estimate,
+    atc_interval,
+    column_tests,
+    confidence_scores,
+    frequency_test,
+    holm,
+    image_statistics,
+    missing_test,
+    numeric_test,
+)
+
+ALPHA = 0.01
+
+
+def holm_by_definition(p):
+    """Holm's adjusted p-value of hypothesis i: the largest (m - k) p_(k) over the k-th smallest
+    p-values up to and including p_i, capped at 1 (ties in the order given)."""
+    m = len(p)
+    order = sorted(range(m), key=lambda i: (p[i], i))
+    rank = {i: k for k, i in enumerate(order)}
+    return [min(1.0, max((m - k) * p[order[k]] for k in range(rank[i] + 1))) for i in range(m)]
+
+
+@pytest.mark.parametrize("p", [[0.01, 0.04, 0.03], [0.5, 0.001, 0.2, 0.001], [0.9], [0.02, 0.02, 0.5, 1.0, 1e-9]])
+def test_holm_matches_its_definition(p):
+    assert holm(p).tolist() == pytest.approx(holm_by_definition(p))
+
+
+def test_holm_controls_the_family_wise_error_on_independent_nulls():
+    rng = np.random.default_rng(0)
+    false_alarms = np.mean([holm(rng.uniform(size=8)).min() < 0.05 for _ in range(4000)])
+    assert false_alarms <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 4000)  # and Bonferroni's would be 0.0488 on average
+    assert false_alarms > 0.03  # not a test that never rejects
+
+
+def test_frequency_test_passes_the_same_distribution_and_names_the_class_that_moved():
+    rng = np.random.default_rng(1)
+    same = frequency_test("classes", rng.integers(0, 5, 400), rng.integers(0, 5, 300), labels=list("abcde"))
+    assert same.p_value > ALPHA
+    shifted = frequency_test("classes", rng.integers(0, 5, 400), np.r_[rng.integers(0, 5, 200), np.full(100, 3)], labels=list("abcde"))
+    assert shifted.p_value < 1e-6 and shifted.what.startswith("'d': ")
+    assert 0.15 < shifted.effect < 0.35  # total variation: a quarter of the mass moved to 'd', less its 5% share
+
+
+def test_a_category_new_in_production_is_a_change():
+    reference = ["red"] * 50 + ["blue"] * 50
+    test = frequency_test("colour", reference, ["red"] * 40 + ["blue"] * 40 + ["green"] * 20)
+    assert test.p_value < 1e-4 and test.what == "'green' (not in the reference): 0.0% -> 20.0%"
+
+
+def test_numeric_test_passes_the_same_distribution_and_fails_a_shifted_one():
+    rng = np.random.default_rng(2)
+    assert numeric_test("x", rng.normal(0, 1, 400), rng.normal(0, 1, 300)).p_value > ALPHA
+    shifted = numeric_test("x", rng.normal(0, 1, 400), rng.normal(0.5, 1, 300))
+    assert shifted.p_value < 1e-3 and shifted.test == "ks"
+    assert shifted.effect == pytest.approx(shifted.statistic) and 0.1 < shifted.effect < 0.35
+
+
+def test_missing_rate_change():
+    rng = np.random.default_rng(3)
+    assert missing_test("x", rng.uniform(size=400) < 0.05, rng.uniform(size=300) < 0.05).p_value > ALPHA
+    grown = missing_test("x", rng.uniform(size=400) < 0.05, rng.uniform(size=300) < 0.3)
+    assert grown.p_value < 1e-6 and grown.effect > 0.15 and grown.what.startswith("missing ")
+
+
+def test_column_tests_find_the_drifting_columns_and_the_missing_values():
+    rng = np.random.default_rng(4)
+    reference, production = rng.normal(size=(400, 5)), rng.normal(size=(300, 5))
+    production[:, 2] *= 1000.0  # a unit change: grams logged as milligrams
+    production[:60, 4] = np.nan
+    tests = {test.name: test for test in column_tests(reference, production, names=list("abcde"))}
+    assert set(tests) == {"a", "b", "c", "d", "e", "e (missing)"}
+    drifting = {name for name, test in tests.items() if test.p_value < ALPHA / len(tests)}
+    assert drifting == {"c", "e (missing)"}
+
+
+def test_image_statistics_see_a_brighter_sample():
+    rng = np.random.default_rng(5)
+    images = rng.uniform(0, 0.6, size=(200, 3, 8, 8))
+    stats = image_statistics(images)
+    assert set(stats) == {"brightness", "contrast", "red mean", "green mean", "blue mean"}
+    assert stats["brightness"] == pytest.approx(images.reshape(200, -1).mean(axis=1))
+    brighter = image_statistics(images[:100] + 0.2)
+    assert numeric_test("brightness", stats["brightness"][100:], brighter["brightness"]).p_value < 1e-6
+    assert numeric_test("contrast", stats["contrast"][100:], brighter["contrast"]).p_value > ALPHA
+
+
+def test_atc_recovers_the_accuracy_where_the_confidence_ranks_the_errors():
+    """ATC's assumption: the errors are the least confident inputs, at a threshold that production
+    shares with the evaluation data; a shift of the confidences then moves the accuracy with them."""
+    rng = np.random.default_rng(6)
+    scores = rng.uniform(0.2, 1.0, 2000)
+    correct = (scores > 0.4) ^ (rng.uniform(size=2000) < 0.02)  # 2% of outcomes that the confidence does not rank
+    assert atc_estimate(scores, correct, scores) == pytest.approx(correct.mean())  # on its own data: the accuracy
+    shifted = rng.beta(1, 3, 2000) * 0.8 + 0.2  # fewer confident inputs
+    shifted_correct = (shifted > 0.4) ^ (rng.uniform(size=2000) < 0.02)
+    estimate = atc_estimate(scores, correct, shifted)
+    assert abs(estimate - shifted_correct.mean()) < 0.03 and estimate < correct.mean() - 0.05
+    low, high = atc_interval(scores, correct, shifted, 0.95, resamples=300, rng=np.random.default_rng(0))
+    assert low < shifted_correct.mean() < high and high - low < 0.1
+
+
+def test_atc_is_off_where_its_assumption_fails():
+    """A calibrated model whose confidences spread (an input of confidence 0.7 is right 70% of the
+    time) breaks the assumption: ATC then underestimates the accuracy under a shift to less
+    confident inputs by 0.19 here, which docs/drift.md states."""
+    rng = np.random.default_rng(6)
+    scores = rng.uniform(0.6, 1.0, 2000)
+    correct = rng.uniform(size=2000) < scores
+    shifted = rng.uniform(0.2, 1.0, 2000)
+    truth = np.mean(rng.uniform(size=2000) < shifted)
+    assert truth - atc_estimate(scores, correct, shifted) > 0.15
+
+
+def test_atc_counts_tied_confidences_in_part():
+    """A confident model's top probability is often exactly 1.0: ties at the threshold count in part,
+    so that the estimate on the labelled data is its accuracy, not the share of ties."""
+    scores = np.array([1.0] * 8 + [0.7, 0.6])
+    correct = np.array([True] * 7 + [False] * 3)
+    assert atc_estimate(scores, correct, scores) == pytest.approx(0.7)
+    assert atc_estimate(scores, correct, np.array([1.0, 0.5])) == pytest.approx(0.5 * 7 / 8)
+
+
+def test_confidence_scores():
+    proba = np.array([[0.5, 0.5], [1.0, 0.0]])
+    assert confidence_scores(proba).tolist() == [0.5, 1.0]
+    assert confidence_scores(proba, "negative-entropy") == pytest.approx([np.log(0.5), 0.0])
+    with pytest.raises(ValueError, match="expected score"):
+        confidence_scores(proba, "margin")
+
+
+# -- the contract of mlguard_production ----------------------------------------------------------
+def _model(shape=(1, 4, 4)):
+    return CallableModel(lambda x: np.tile([0.7, 0.3], (len(x), 1)), input_shape=shape, n_classes=2, name="m")
+
+
+def _png(value):
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((6, 6), value, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (np.zeros((20, 1, 5, 5)), r"samples of the model's input shape \(1, 4, 4\), but got ndarray of shape \(20, 1, 5, 5\)"),
+        (np.zeros((3, 1, 4, 4)), "but got 3 samples"),
+        (np.r_[np.zeros((19, 1, 4, 4)), np.full((1, 1, 4, 4), np.nan)], "1 of 20 samples hold NaN or inf, such as sample 19"),
+        ([{"a": 1}] * 20, r"but got a list of 20 items \(dict\): records \(dicts\) are not supported yet"),
+        ("logs/today.jsonl", "but got str 'logs/today.jsonl'"),
+        ([b"not an image"] * 12, r"item 0 \(12 bytes\) does not"),
+    ],
+)
+def test_contract_errors_name_the_fixture_what_was_expected_and_what_was_given(value, message):
+    with pytest.raises(ContractError, match=message) as raised:
+        production_sample(value, _model())
+    assert str(raised.value).startswith("mlguard_production: Expected ")
+
+
+def test_image_files_are_decoded_to_the_model_input():
+    sample = production_sample([_png(v) for v in (0, 51, 255)] * 4, _model())
+    assert sample.x.shape == (12, 1, 4, 4) and sample.x.dtype == np.float32
+    assert sample.x[:3, 0, 0, 0] == pytest.approx([0.0, 0.2, 1.0])
+    assert sample.files == {"formats": {"PNG": 12}, "modes": {"L": 12}, "sizes": {"6x6": 12}}
+
+
+def test_without_a_production_sample_the_checks_do_not_apply():
+    x = np.random.default_rng(0).uniform(size=(40, 1, 4, 4))
+    with pytest.raises(NotApplicable, match="define a fixture mlguard_production"):
+        check_model(_model(), EvalData(x, np.zeros(40, dtype=int)), "shift[classes]")
+
+
+def _digits_model():
+    """A model over 4 pixels that says class 1 where the image is bright."""
+
+    def predict(x):
+        p = np.clip(x.reshape(len(x), -1).mean(axis=1), 0.05, 0.95)
+        return np.stack([1 - p, p], axis=1)
+
+    return CallableModel(predict, input_shape=(1, 2, 2), n_classes=2, name="bright")
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.25])
+def test_the_checks_pass_a_sample_of_the_evaluation_distribution_and_fail_a_shifted_one(shift):
+    rng = np.random.default_rng(7)
+    x = rng.uniform(0, 1, size=(400, 1, 2, 2))
+    y = (rng.uniform(size=400) < x.reshape(400, -1).mean(axis=1)).astype(int)
+    production = np.clip(rng.uniform(0, 1, size=(300, 1, 2, 2)) + shift, 0, 1)
+    checks = ["shift[classes]", "shift[confidence]", "shift[inputs]", "shift[accuracy]"]
+    settings = {"shift.checks": ["classes", "confidence", "inputs", "accuracy"], "shift.accuracy_floor": 0.6, "verdict.bootstrap": 200}
+    results = check_model(_digits_model(), EvalData(x, y), checks, settings=settings, extras={"production": production})
+    if not shift:
+        assert all(result.passed for result in results), [result.verdict() for result in results]
+        return
+    failed = {result.id for result in results if not result.passed}
+    assert failed == {"shift[classes]", "shift[confidence]", "shift[inputs]"}, [r.verdict() for r in results]
+    inputs = next(result for result in results if result.id == "shift[inputs]")
+    assert "brightness (ks distance" in inputs.message and inputs.details["holm_tests"] == 4
+    for a, b in itertools.combinations(results[:3], 2):
+        assert a.details["holm_tests"] == b.details["holm_tests"]
