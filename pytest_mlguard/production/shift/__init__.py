@@ -7,8 +7,8 @@ with the evaluation data (``mlguard_data``):
 
 * ``classes``: the frequencies of the predicted classes (chi-squared test of homogeneity);
 * ``confidence``: the distribution of the top-class probability (two-sample Kolmogorov-Smirnov);
-* ``inputs``: the inputs themselves: per column for tabular models (KS, and Fisher's test of the
-  missing rate), per image statistic for images (brightness, contrast, channel means: KS);
+* ``inputs``: the inputs themselves: per column for tabular models, per image statistic for images
+  (brightness, contrast, channel means): two-sample Kolmogorov-Smirnov;
 * ``accuracy``: the accuracy estimated without labels by ATC (Garg et al. 2022), with a bootstrap
   interval, against ``accuracy_floor``.
 
