@@ -167,12 +167,36 @@ def _png(value):
         ([{"a": 1}] * 20, r"but got a list of 20 items \(dict\): records \(dicts\) are not supported yet"),
         ("logs/today.jsonl", "but got str 'logs/today.jsonl'"),
         ([b"not an image"] * 12, r"item 0 \(12 bytes\) does not"),
+        ({"a": np.zeros(20), "b": np.zeros(20)}, r"Expected model inputs \(N, \*\(1, 4, 4\)\) but got a table of columns \['a', 'b'\]: a table is for a model of 1-D inputs"),
     ],
 )
 def test_contract_errors_name_the_fixture_what_was_expected_and_what_was_given(value, message):
     with pytest.raises(ContractError, match=message) as raised:
         production_sample(value, _model())
     assert str(raised.value).startswith("mlguard_production: Expected ")
+
+
+def test_a_table_of_columns_must_have_the_model_columns_of_one_length():
+    model = CallableModel(lambda x: np.tile([0.5, 0.5], (len(x), 1)), input_shape=(2,), n_classes=2, name="t")
+    with pytest.raises(ContractError, match=r"mlguard_production: Expected the model's 2 input columns, in its input order, but got 3 columns"):
+        production_sample({"a": np.zeros(20), "b": np.zeros(20), "c": np.zeros(20)}, model)
+    with pytest.raises(ContractError, match=r"mlguard_production: Expected columns of one length but got lengths \[19, 20\]"):
+        production_sample({"a": np.zeros(20), "b": np.zeros(19)}, model)
+    sample = production_sample({"a": np.arange(20), "b": np.ones(20)}, model)
+    assert sample.columns == ("a", "b") and sample.x[:, 0].tolist() == list(range(20))
+
+
+def test_the_inputs_check_names_the_drifting_columns_of_a_table():
+    rng = np.random.default_rng(8)
+    names = ("alcohol", "proline", "ash")
+    x = rng.normal([13, 700, 2.4], [1, 300, 0.3], size=(300, 3))
+    model = CallableModel(lambda b: np.stack([1 / (1 + np.exp(b[:, 1] / 300 - 2.3)), 1 - 1 / (1 + np.exp(b[:, 1] / 300 - 2.3))], 1),
+                          input_shape=(3,), n_classes=2, value_range=(0.0, 2000.0), name="wine")
+    production = dict(zip(names, rng.normal([13, 700, 2.4], [1, 300, 0.3], size=(200, 3)).T))
+    production["proline"] = production["proline"] / 1000.0  # a unit change upstream: mg/l logged as g/l
+    results = check_model(model, EvalData(x, np.zeros(300, dtype=int)), "shift[inputs]", settings={"shift.checks": ["inputs"]}, extras={"production": production})
+    assert not results[0].passed
+    assert "in 1 of 3 inputs tests" in results[0].message and "proline (ks distance 0.997, median 692 -> 0.6984" in results[0].message
 
 
 def test_image_files_are_decoded_to_the_model_input():

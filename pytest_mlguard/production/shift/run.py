@@ -47,12 +47,13 @@ def _sample(evaluation: Evaluation) -> tuple[ProductionSample, np.ndarray]:
     return evaluation.memo(("shift", "sample", id(production)), compute)
 
 
-def input_tests(reference: np.ndarray, production: np.ndarray) -> list[TwoSample]:
-    """The ``inputs`` check's tests: per image statistic for images (C, H, W), per column otherwise."""
+def input_tests(reference: np.ndarray, production: np.ndarray, columns: tuple[str, ...] | None = None) -> list[TwoSample]:
+    """The ``inputs`` check's tests: per image statistic for images (C, H, W), per column otherwise
+    (named ``columns`` where given)."""
     if reference.ndim == 4:
         ref, prod = image_statistics(reference), image_statistics(production)
         return [numeric_test(name, ref[name], prod[name]) for name in ref]
-    return column_tests(reference.reshape(len(reference), -1), production.reshape(len(production), -1))
+    return column_tests(reference.reshape(len(reference), -1), production.reshape(len(production), -1), names=columns)
 
 
 def _tests(evaluation: Evaluation, tested: tuple[str, ...]) -> dict[str, list[TwoSample]]:
@@ -67,7 +68,7 @@ def _tests(evaluation: Evaluation, tested: tuple[str, ...]) -> dict[str, list[Tw
         elif name == "confidence":
             by_check[name] = [numeric_test("confidence", reference.max(axis=1), proba.max(axis=1))]
         elif name == "inputs":
-            by_check[name] = input_tests(evaluation.data.x, sample.x)
+            by_check[name] = input_tests(evaluation.data.x, sample.x, sample.columns)
     adjusted = iter(holm_tests([test for tests in by_check.values() for test in tests]))
     return {name: [next(adjusted) for _ in tests] for name, tests in by_check.items()}
 

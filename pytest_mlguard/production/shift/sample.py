@@ -1,6 +1,9 @@
 """What ``mlguard_production`` may return, turned into model inputs: the logged production sample.
 
 * an array (numpy, a tensor, or a list of arrays) of model inputs ``(N, *input_shape)`` in raw units;
+* for a model of 1-D inputs (a table), its columns by name, in the model's input order: a dict of
+  equal-length columns, or a data frame (anything with ``columns`` and ``to_numpy``); the messages
+  then name the columns;
 * a list of image files (paths) or of their contents (bytes), decoded here as the model takes them:
   grey or RGB after the EXIF orientation, resized to the input's height and width (bilinear), scaled
   from 0..255 to the model's ``value_range``.
@@ -27,18 +30,19 @@ FIXTURE = "mlguard_production"
 #: the fewest production samples the two-sample tests are run on
 MIN_SAMPLES = 10
 _EXPECTED = (
-    "an array of model inputs (N, *input_shape), or a list of image file paths or of their bytes, with at least "
+    "an array of model inputs (N, *input_shape), a table's columns by name, or a list of image file paths or of their bytes, with at least "
     f"{MIN_SAMPLES} samples (see docs/drift.md)"
 )
 
 
 @dataclass(frozen=True)
 class ProductionSample:
-    """The logged inputs as model inputs, and what the image files were like (``files``: counts of
-    formats, modes and sizes; empty for arrays)."""
+    """The logged inputs as model inputs, what the image files were like (``files``: counts of
+    formats, modes and sizes; empty for arrays), and the names of a table's columns (``None``: not given)."""
 
     x: np.ndarray
     files: Mapping[str, Any] = field(default_factory=dict)
+    columns: tuple[str, ...] | None = None
 
 
 def _described(value: Any) -> str:
@@ -68,6 +72,31 @@ def production_sample(value: Any, model: Model) -> ProductionSample:
         return _decoded(value, model)
     if isinstance(value, (list, tuple)) and value and all(isinstance(item, Mapping) for item in value):
         raise _error(f"Expected {_EXPECTED} but got {_described(value)}: records (dicts) are not supported yet")
+    if isinstance(value, Mapping) or (hasattr(value, "columns") and hasattr(value, "to_numpy")):
+        return _table(value, model)
+    return _array(value, model)
+
+
+def _table(value: Any, model: Model) -> ProductionSample:
+    """A table's columns by name (a dict of columns, or a data frame), as model inputs (N, columns)."""
+    names = tuple(str(name) for name in (value.keys() if isinstance(value, Mapping) else value.columns))
+    if len(model.input_shape) != 1:
+        raise _error(f"Expected model inputs (N, *{tuple(model.input_shape)}) but got a table of columns {list(names)[:20]}: a table is for a model of 1-D inputs")
+    if len(names) != model.input_shape[0]:
+        raise _error(f"Expected the model's {model.input_shape[0]} input columns, in its input order, but got {len(names)} columns {list(names)[:20]}")
+    try:
+        columns = [np.asarray(value[name], dtype=np.float32).reshape(-1) for name in (value.keys() if isinstance(value, Mapping) else value.columns)]
+    except (TypeError, ValueError) as exc:
+        raise _error(f"Expected columns of numbers but got {exc}") from None
+    lengths = {len(column) for column in columns}
+    if len(lengths) != 1:
+        raise _error(f"Expected columns of one length but got lengths {sorted(lengths)}")
+    sample = _array(np.stack(columns, axis=1), model)
+    return ProductionSample(sample.x, columns=names)
+
+
+def _array(value: Any, model: Model) -> ProductionSample:
+    """An array of model inputs (N, *input_shape), checked."""
     try:
         x = np.asarray(value, dtype=np.float32)
     except (TypeError, ValueError):
