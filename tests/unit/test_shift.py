@@ -240,3 +240,46 @@ def test_the_checks_pass_a_sample_of_the_evaluation_distribution_and_fail_a_shif
     assert "brightness (ks distance" in inputs.message and inputs.details["holm_tests"] == 4
     for a, b in itertools.combinations(results[:3], 2):
         assert a.details["holm_tests"] == b.details["holm_tests"]
+
+
+# -- shift[embedding] ------------------------------------------------------------------------------
+def test_mmd_passes_the_same_distribution_and_fails_a_shifted_one():
+    from pytest_mlguard.production.shift.embedding import mmd_test
+
+    rng = np.random.default_rng(9)
+    same = mmd_test(rng.normal(size=(150, 8)), rng.normal(size=(120, 8)), permutations=300, rng=rng)
+    assert same.p_value > ALPHA and same.test == "mmd"
+    moved = rng.normal(size=(120, 8))
+    moved[:, 0] += 0.8  # one direction of eight
+    shifted = mmd_test(rng.normal(size=(150, 8)), moved, permutations=300, rng=rng)
+    assert shifted.p_value == pytest.approx(1 / 301) and shifted.effect > 5 * same.effect
+
+
+def test_mmd_false_alarms_stay_at_the_level():
+    from pytest_mlguard.production.shift.embedding import mmd_test
+
+    rng = np.random.default_rng(10)
+    rejections = [mmd_test(rng.normal(size=(40, 3)), rng.normal(size=(40, 3)), permutations=99, rng=rng).p_value <= 0.1 for _ in range(200)]
+    assert 0.03 < np.mean(rejections) <= 0.1 + 3 * np.sqrt(0.09 / 200)
+
+
+def test_the_embedding_is_the_input_of_the_last_linear_layer_or_a_named_layer():
+    import zoo
+
+    from pytest_mlguard.production.shift.embedding import embed
+
+    model, x = zoo.good_model(), zoo.digits().x[:5]
+    assert embed(model, x).shape == (5, 64)  # the digits CNN: Linear(512, 64), ReLU, Linear(64, 10)
+    assert embed(model, x, "features").shape == (5, 32 * 4 * 4)
+    with pytest.raises(NotApplicable, match=r"shift\.layer 'nope' is no submodule of the model; expected one of"):
+        embed(model, x, "nope")
+
+
+def test_the_embedding_check_does_not_apply_to_a_black_box_and_the_others_still_run():
+    x = np.random.default_rng(0).uniform(size=(40, 1, 2, 2))
+    checks = {"shift.checks": ["classes", "embedding"]}
+    model, data = _digits_model(), EvalData(x, (x.reshape(40, -1).mean(axis=1) > 0.5).astype(int))
+    with pytest.raises(NotApplicable, match="shift\\[embedding\\] needs a TorchModel; model 'bright' is a callable model"):
+        check_model(model, data, "shift[embedding]", settings=checks, extras={"production": x})
+    (result,) = check_model(model, data, "shift[classes]", settings=checks, extras={"production": x})
+    assert result.passed and result.details["holm_tests"] == 1

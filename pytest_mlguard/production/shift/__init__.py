@@ -1,5 +1,5 @@
-"""Production data shift, label-free: ``shift[classes]``, ``shift[confidence]``, ``shift[inputs]`` and
-``shift[accuracy]``, on a sample of logged production inputs (docs/drift.md).
+"""Production data shift, label-free: ``shift[classes]``, ``shift[confidence]``, ``shift[inputs]``,
+``shift[embedding]`` and ``shift[accuracy]``, on a sample of logged production inputs (docs/drift.md).
 
 The project's conftest.py returns the logged inputs, unlabelled, from a fixture ``mlguard_production``
 (model inputs as an array, or image files or bytes; see :mod:`.sample`). Each check compares them
@@ -9,11 +9,13 @@ with the evaluation data (``mlguard_data``):
 * ``confidence``: the distribution of the top-class probability (two-sample Kolmogorov-Smirnov);
 * ``inputs``: the inputs themselves: per column for tabular models, per image statistic for images
   (brightness, contrast, channel means): two-sample Kolmogorov-Smirnov;
+* ``embedding``: the model's penultimate representation (the input of its last ``Linear`` layer, or
+  the output of ``layer``): MMD with a Gaussian kernel and a permutation null (a ``TorchModel``);
 * ``accuracy``: the accuracy estimated without labels by ATC (Garg et al. 2022), with a bootstrap
   interval, against ``accuracy_floor``.
 
-The value of the first three is the smallest p-value of their tests after Holm's correction across
-every test of the planned ``classes``, ``confidence`` and ``inputs`` checks, against a floor of
+The value of the first four is the smallest p-value of their tests after Holm's correction across
+every test of the planned ``classes``, ``confidence``, ``inputs`` and ``embedding`` checks, against a floor of
 ``alpha``: together they raise a false alarm on a sample from the evaluation distribution with
 probability at most ``alpha``.
 
@@ -23,7 +25,10 @@ Settings (``[tool.mlguard.shift]``):
 * ``alpha``: the family-wise false-alarm rate of the drift tests (default 0.01);
 * ``accuracy_floor``: the floor of the estimated accuracy (default ``0.9*clean``);
 * ``score``: the confidence ATC thresholds, ``max-probability`` or ``negative-entropy``;
-* ``top``: how many drifting columns or image statistics a message names (default 3).
+* ``top``: how many drifting columns or image statistics a message names (default 3);
+* ``layer``: the submodule whose output ``embedding`` compares (default: the input of the last
+  ``Linear``); ``permutations``: the permutations of its null (default 1000; at least twice the tests
+  over ``alpha``, so that a p-value of the embedding alone can clear Holm's correction).
 
 Importing this package imports neither numpy nor scipy.
 """
@@ -33,11 +38,11 @@ from __future__ import annotations
 from typing import Any
 
 from ...checks.base import CheckSpec, Family
-from ...config.parse import Threshold, parse_choice, parse_int, parse_list, parse_number, parse_threshold
+from ...config.parse import Threshold, parse_choice, parse_int, parse_list, parse_number, parse_optional, parse_str, parse_threshold
 from ...config.settings import Key, Settings
 
 #: the checks whose value is a p-value (Holm-adjusted together), and the estimated accuracy
-TESTS = ("classes", "confidence", "inputs")
+TESTS = ("classes", "confidence", "inputs", "embedding")
 CHECKS = (*TESTS, "accuracy")
 SCORES = ("max-probability", "negative-entropy")
 
@@ -51,6 +56,8 @@ def _params(settings: Settings) -> tuple[tuple[str, Any], ...]:
         ("alpha", settings.get("shift.alpha")),
         ("score", settings.get("shift.score")),
         ("top", settings.get("shift.top")),
+        ("layer", settings.get("shift.layer")),
+        ("permutations", settings.get("shift.permutations")),
     )
 
 
@@ -80,6 +87,8 @@ FAMILY = Family(
         ),
         Key("shift.score", parse_choice(*SCORES), "max-probability", "the confidence ATC thresholds: max-probability or negative-entropy"),
         Key("shift.top", parse_int(1, 100), 3, "how many drifting columns or image statistics a failure names"),
+        Key("shift.layer", parse_optional(parse_str), None, "submodule whose output shift[embedding] compares; none: the input of the last Linear"),
+        Key("shift.permutations", parse_int(99, 100_000), 1000, "permutations of shift[embedding]'s null distribution"),
     ),
     plan=_plan,
     make=_make,

@@ -8,6 +8,7 @@ ATC's estimated accuracy, with a bootstrap interval.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -56,12 +57,30 @@ def input_tests(reference: np.ndarray, production: np.ndarray, columns: tuple[st
     return column_tests(reference.reshape(len(reference), -1), production.reshape(len(production), -1), names=columns)
 
 
-def _tests(evaluation: Evaluation, tested: tuple[str, ...]) -> dict[str, list[TwoSample]]:
-    """The tests of the drift checks ``tested``, Holm-adjusted together, by check."""
+#: the most samples of each side shift[embedding] compares (its kernel matrix grows with their square)
+EMBEDDING_SAMPLES = 1000
+
+
+def embedding_test(evaluation: Evaluation, x: np.ndarray, layer: str | None, permutations: int) -> TwoSample:
+    """MMD of the model's embeddings of the evaluation data and of ``x``, at most
+    :data:`EMBEDDING_SAMPLES` of each, drawn with the run's seed."""
+    from ...checks.evaluation import stable_seed
+    from .embedding import embed, mmd_test
+
+    rng = np.random.default_rng(stable_seed(evaluation.settings.seed, evaluation.model_id, "shift", "embedding"))
+    reference = evaluation.data.x[:EMBEDDING_SAMPLES]
+    production = x[np.sort(rng.permutation(len(x))[:EMBEDDING_SAMPLES])]
+    return mmd_test(embed(evaluation.model, reference, layer), embed(evaluation.model, production, layer), permutations=permutations, rng=rng)
+
+
+def _tests(evaluation: Evaluation, tested: tuple[str, ...], spec: CheckSpec) -> dict[str, list[TwoSample] | NotApplicable]:
+    """The tests of the drift checks ``tested``, Holm-adjusted together, by check; a check that does
+    not apply (``embedding`` of a model that is not a ``TorchModel``) holds why, and counts no test."""
     sample, proba = _sample(evaluation)
     reference = evaluation.clean_proba
     names = list(evaluation.model.class_names) if getattr(evaluation.model, "class_names", None) else None
     by_check: dict[str, list[TwoSample]] = {}
+    skipped: dict[str, NotApplicable] = {}
     for name in tested:
         if name == "classes":
             by_check[name] = [frequency_test("classes", reference.argmax(axis=1), proba.argmax(axis=1), labels=names)]
@@ -69,8 +88,15 @@ def _tests(evaluation: Evaluation, tested: tuple[str, ...]) -> dict[str, list[Tw
             by_check[name] = [numeric_test("confidence", reference.max(axis=1), proba.max(axis=1))]
         elif name == "inputs":
             by_check[name] = input_tests(evaluation.data.x, sample.x, sample.columns)
+    if "embedding" in tested:  # last: its permutations resolve p-values that survive Holm across every test
+        count = sum(len(found) for found in by_check.values()) + 1
+        permutations = max(spec.param("permutations"), math.ceil(2 * count / spec.param("alpha")))
+        try:
+            by_check["embedding"] = [embedding_test(evaluation, sample.x, spec.param("layer"), permutations)]
+        except NotApplicable as exc:
+            skipped["embedding"] = exc
     adjusted = iter(holm_tests([test for tests in by_check.values() for test in tests]))
-    return {name: [next(adjusted) for _ in tests] for name, tests in by_check.items()}
+    return {**{name: [next(adjusted) for _ in tests] for name, tests in by_check.items()}, **skipped}
 
 
 def _ranked(tests: list[TwoSample]) -> list[TwoSample]:
@@ -104,8 +130,10 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         return _accuracy(spec, evaluation)
     tested = tuple(spec.param("tested"))
     tested += () if spec.name in tested else (str(spec.name),)
-    by_check = evaluation.memo(("shift", "tests", tested), lambda: _tests(evaluation, tested))
+    by_check = evaluation.memo(("shift", "tests", tested), lambda: _tests(evaluation, tested, spec))
     tests = by_check[spec.name]
+    if isinstance(tests, NotApplicable):
+        raise tests
     sample, _ = _sample(evaluation)
     value = min((test.adjusted for test in tests if test.adjusted is not None), default=1.0)
     sizes = (evaluation.data.n, len(sample.x))
@@ -113,7 +141,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         "tests": [test.to_dict() for test in _ranked(tests)],
         "production_samples": len(sample.x),
         "evaluation_samples": evaluation.data.n,
-        "holm_tests": sum(len(t) for t in by_check.values()),
+        "holm_tests": sum(len(t) for t in by_check.values() if isinstance(t, list)),
     }
     if sample.files:
         details["files"] = dict(sample.files)
