@@ -3,8 +3,10 @@ estimated accuracy lies from the true accuracy, on the digits CNN and its 360 te
 
 Each repetition splits the test images at random into two disjoint halves of 180: the first is the
 evaluation data (labelled), the second the production sample (in-distribution, or shifted as
-stated). The tests are those of ``shift[classes]``, ``shift[confidence]`` and ``shift[inputs]``
-(brightness and contrast), Holm-corrected together at ``alpha`` as the family does:
+stated). The tests are those of ``shift[classes]``, ``shift[confidence]``, ``shift[inputs]``
+(brightness and contrast) and ``shift[embedding]`` (MMD on the CNN's 64-d penultimate layer, with
+1000 permutations; in fewer repetitions, as it costs most), Holm-corrected together at ``alpha`` as
+the family does:
 
 * false alarms: the fraction of in-distribution repetitions in which the family (any Holm-adjusted
   p-value below alpha), and each test alone (its raw p-value below alpha), rejects; the target is at
@@ -14,7 +16,7 @@ stated). The tests are those of ``shift[classes]``, ``shift[confidence]`` and ``
 * ATC: the estimated and the true accuracy of the production half under corruptions of
   :func:`pytest_mlguard.corruptions.corrupt` at each severity, and the mean absolute error.
 
-    python benchmarks/bench_drift.py             # about a minute on one core
+    python benchmarks/bench_drift.py             # about 2 minutes on one core
     python benchmarks/bench_drift.py --quick     # fewer repetitions
 """
 
@@ -34,6 +36,7 @@ from production import shift_images  # noqa: E402
 
 from pytest_mlguard import TorchModel  # noqa: E402
 from pytest_mlguard.corruptions import corrupt  # noqa: E402
+from pytest_mlguard.production.shift.embedding import embed, mmd_test  # noqa: E402
 from pytest_mlguard.production.shift.run import input_tests  # noqa: E402
 from pytest_mlguard.production.shift.statistics import atc_estimate, confidence_scores, frequency_test, holm, numeric_test  # noqa: E402
 
@@ -41,39 +44,48 @@ SHIFTS = [("brightness", b, 0.0) for b in (0.02, 0.05, 0.1, 0.2)] + [("rotation"
 CORRUPTIONS = ("gaussian_noise", "gaussian_blur", "contrast", "pixelate")
 
 
-def family_tests(ref_x: np.ndarray, ref_p: np.ndarray, prod_x: np.ndarray, prod_p: np.ndarray) -> list[float]:
-    """The raw p-values of the family's tests: classes, confidence, then the image statistics."""
+def family_tests(ref_x, ref_p, prod_x, prod_p, embeddings=None, rng=None) -> list[float]:
+    """The raw p-values of the family's tests: classes, confidence, the image statistics, then the
+    MMD of ``embeddings`` (reference, production) where given."""
     tests = [frequency_test("classes", ref_p.argmax(1), prod_p.argmax(1)), numeric_test("confidence", ref_p.max(1), prod_p.max(1))]
-    return [test.p_value for test in tests + input_tests(ref_x, prod_x)]
+    tests += input_tests(ref_x, prod_x)
+    if embeddings is not None:
+        tests.append(mmd_test(*embeddings, permutations=1000, rng=rng))
+    return [test.p_value for test in tests]
 
 
-def false_alarms(x: np.ndarray, proba: np.ndarray, reps: int, alpha: float, rng: np.random.Generator) -> None:
-    names = ["classes", "confidence", "brightness", "contrast"]
-    raw = np.zeros((reps, len(names)))
+def _halves(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    order = rng.permutation(n)
+    return order[: n // 2], order[n // 2 :]
+
+
+def false_alarms(x, proba, emb, reps: int, mmd_reps: int, alpha: float, rng: np.random.Generator) -> None:
+    names = ["classes", "confidence", "brightness", "contrast", "embedding"]
+    raw = np.full((reps, len(names)), np.nan)
     family = np.zeros(reps, dtype=bool)
     for r in range(reps):
-        order = rng.permutation(len(x))
-        a, b = order[: len(x) // 2], order[len(x) // 2 :]
-        p = family_tests(x[a], proba[a], x[b], proba[b])
-        raw[r] = np.asarray(p) < alpha
+        a, b = _halves(len(x), rng)
+        p = family_tests(x[a], proba[a], x[b], proba[b], (emb[a], emb[b]) if r < mmd_reps else None, rng)
+        raw[r, : len(p)] = np.asarray(p) < alpha
         family[r] = holm(p).min() < alpha
-    print(f"false alarms on in-distribution halves ({reps} splits of 180 + 180, alpha {alpha}):")
+    print(f"false alarms on in-distribution halves ({reps} splits of 180 + 180, the embedding in the first {mmd_reps}; alpha {alpha}):")
     for i, name in enumerate(names):
-        print(f"  {name:<12} {raw[:, i].mean():.3f}")
-    print(f"  {'family':<12} {family.mean():.3f}  (Holm across the {len(names)} tests; target <= {alpha})")
+        print(f"  {name:<12} {np.nanmean(raw[:, i]):.3f}")
+    print(f"  {'family':<12} {family[:mmd_reps].mean():.3f} with the embedding ({mmd_reps} splits), {family[mmd_reps:].mean():.3f} without it; target <= {alpha}")
 
 
-def detection(model: TorchModel, x: np.ndarray, proba: np.ndarray, reps: int, alpha: float, rng: np.random.Generator) -> None:
-    print(f"detection: the family rejects ({reps} splits, alpha {alpha})")
+def detection(model: TorchModel, x, proba, emb, reps: int, alpha: float, rng: np.random.Generator) -> None:
+    print(f"detection: the family rejects, and the embedding's MMD alone ({reps} splits, alpha {alpha})")
     for kind, brightness, degrees in SHIFTS:
-        hits = 0
+        hits = mmd_hits = 0
         for _ in range(reps):
-            order = rng.permutation(len(x))
-            a, b = order[: len(x) // 2], order[len(x) // 2 :]
+            a, b = _halves(len(x), rng)
             shifted = shift_images(x[b], brightness, degrees)
-            hits += holm(family_tests(x[a], proba[a], shifted, model.predict_proba(shifted))).min() < alpha
+            p = family_tests(x[a], proba[a], shifted, model.predict_proba(shifted), (emb[a], embed(model, shifted)), rng)
+            hits += holm(p).min() < alpha
+            mmd_hits += p[-1] < alpha
         strength = f"+{brightness:g}" if kind == "brightness" else f"{degrees:g} degrees"
-        print(f"  {kind:<10} {strength:<11} {hits / reps:.3f}")
+        print(f"  {kind:<10} {strength:<11} {hits / reps:.3f}  (mmd {mmd_hits / reps:.3f})")
 
 
 def atc_errors(model: TorchModel, x: np.ndarray, y: np.ndarray, proba: np.ndarray, reps: int, rng: np.random.Generator) -> None:
@@ -107,8 +119,9 @@ def main() -> None:
     x, y = load_digits_split("test")
     proba = model.predict_proba(x)
     rng = np.random.default_rng(0)
-    false_alarms(x, proba, 200 if args.quick else 2000, args.alpha, rng)
-    detection(model, x, proba, 20 if args.quick else 100, args.alpha, rng)
+    emb = embed(model, x)
+    false_alarms(x, proba, emb, 200 if args.quick else 2000, 50 if args.quick else 300, args.alpha, rng)
+    detection(model, x, proba, emb, 10 if args.quick else 50, args.alpha, rng)
     atc_errors(model, x, y, proba, 5 if args.quick else 20, rng)
 
 
