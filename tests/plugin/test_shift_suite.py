@@ -10,7 +10,7 @@ from conftest import FAST
 USAGE_ERROR = 4
 SHIFT = """
 [tool.mlguard.shift]
-checks = ["classes", "confidence", "inputs", "embedding", "accuracy"]
+checks = ["classes", "confidence", "inputs", "embedding", "ood", "accuracy"]
 """
 PRODUCTION = """
 from production import logged_sample
@@ -36,7 +36,7 @@ def _checks(project):
 def test_the_shifted_sample_fails_every_check_naming_what_drifted(project):
     _write(project, 'logged_sample("shifted")[0]')
     result = project.run("--mlguard", "-k", "shift")
-    result.assert_outcomes(failed=5)
+    result.assert_outcomes(failed=6)
     result.stdout.fnmatch_lines(
         [
             "*shift[[]inputs[]] on model 'digits': p_value 0.0000 < floor 0.0100",
@@ -48,6 +48,7 @@ def test_the_shifted_sample_fails_every_check_naming_what_drifted(project):
     assert checks["shift[classes]"]["details"]["tests"][0]["what"] == "'2': 10.8% -> 0.7%"
     assert checks["shift[accuracy]"]["interval"]["method"] == "bootstrap"
     assert checks["shift[accuracy]"]["interval"]["high"] < 0.8775
+    assert checks["shift[ood]"]["details"]["score"] == "energy" and checks["shift[ood]"]["interval"]["low"] > 0.15
     embedding = checks["shift[embedding]"]["details"]["tests"][0]
     assert embedding["test"] == "mmd" and embedding["p_value"] < 0.01 and checks["shift[embedding]"]["details"]["holm_tests"] == 5
 
@@ -55,16 +56,17 @@ def test_the_shifted_sample_fails_every_check_naming_what_drifted(project):
 def test_the_in_distribution_sample_passes(project):
     _write(project, 'logged_sample("in-distribution")[0]')
     result = project.run("--mlguard", "-k", "shift")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
     checks = _checks(project)
     assert all(check["value"] > 0.01 for name, check in checks.items() if name != "shift[accuracy]")
     assert checks["shift[accuracy]"]["value"] > 0.95
+    assert checks["shift[ood]"]["value"] < 0.1
 
 
 def test_without_mlguard_production_the_checks_do_not_apply(project):
     _write(project, None)
     result = project.run("--mlguard", "-k", "shift", "-rs")
-    result.assert_outcomes(skipped=5)
+    result.assert_outcomes(skipped=6)
     result.stdout.fnmatch_lines(["*shift[[]classes[]]: no production sample: define a fixture mlguard_production in conftest.py*"])
 
 

@@ -283,3 +283,28 @@ def test_the_embedding_check_does_not_apply_to_a_black_box_and_the_others_still_
         check_model(model, data, "shift[embedding]", settings=checks, extras={"production": x})
     (result,) = check_model(model, data, "shift[classes]", settings=checks, extras={"production": x})
     assert result.passed and result.details["holm_tests"] == 1
+
+
+# -- shift[ood] ------------------------------------------------------------------------------------
+def test_the_ood_score_is_the_energy_of_logits_else_the_negative_top_probability():
+    from scipy.special import logsumexp
+
+    from pytest_mlguard.production.shift.ood import ood_scores
+
+    logits = np.array([[2.0, -1.0, 0.5], [0.0, 0.0, 0.0]])
+    model = CallableModel(lambda x: logits[: len(x)], input_shape=(1,), n_classes=3, output="logits", name="l")
+    x = np.zeros((2, 1), dtype=np.float32)
+    scores, name = ood_scores(model, x, model.predict_proba(x))
+    assert name == "energy" and scores == pytest.approx(-logsumexp(logits, axis=1))
+    scores, name = ood_scores(_model(), np.zeros((2, 1, 4, 4)), np.array([[0.7, 0.3], [0.5, 0.5]]))
+    assert name == "negative max-probability" and scores.tolist() == [-0.7, -0.5]
+
+
+def test_the_flagged_share_is_the_rate_in_distribution_and_grows_under_shift():
+    from pytest_mlguard.production.shift.ood import flagged_share
+
+    rng = np.random.default_rng(11)
+    same, threshold = flagged_share(rng.normal(size=2000), rng.normal(size=2000), rate=0.05)
+    assert abs(same - 0.05) < 0.015 and threshold == pytest.approx(1.645, abs=0.1)
+    shifted, _ = flagged_share(rng.normal(size=2000), rng.normal(1.5, 1, size=2000), rate=0.05)
+    assert shifted > 0.3

@@ -128,6 +128,8 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     ``mlguard_production`` returned)."""
     if spec.name == "accuracy":
         return _accuracy(spec, evaluation)
+    if spec.name == "ood":
+        return _ood(spec, evaluation)
     tested = tuple(spec.param("tested"))
     tested += () if spec.name in tested else (str(spec.name),)
     by_check = evaluation.memo(("shift", "tests", tested), lambda: _tests(evaluation, tested, spec))
@@ -167,3 +169,21 @@ def _accuracy(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     )
     details = {"estimated_accuracy": estimate, "evaluation_accuracy": clean, "score": score, "production_samples": len(production)}
     return Measurement(value=estimate, n=len(production), clean=clean, details=details, message=message, interval=interval, interval_method="bootstrap")
+
+
+def _ood(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    """The share of production inputs above the out-of-distribution threshold fixed on the evaluation data."""
+    from .ood import flagged_share, ood_scores
+
+    sample, proba = _sample(evaluation)
+    reference, name = ood_scores(evaluation.model, evaluation.data.x, evaluation.clean_proba)
+    production, _ = ood_scores(evaluation.model, sample.x, proba)
+    rate = spec.param("ood_rate")
+    share, threshold = flagged_share(reference, production, rate)
+    flagged = int(round(share * len(production)))
+    message = (
+        f"{flagged} of {len(production)} production inputs ({100 * share:.1f}%) score above the {name} threshold {threshold:.4g} "
+        f"that {100 * rate:g}% of the {len(reference)} evaluation samples exceed"
+    )
+    details = {"score": name, "threshold": threshold, "rate": rate, "flagged": flagged, "production_samples": len(production)}
+    return Measurement(value=share, n=len(production), successes=flagged, details=details, message=message)
