@@ -231,6 +231,9 @@ def test_the_checks_pass_a_sample_of_the_evaluation_distribution_and_fail_a_shif
     checks = ["shift[classes]", "shift[confidence]", "shift[inputs]", "shift[accuracy]"]
     settings = {"shift.checks": ["classes", "confidence", "inputs", "accuracy"], "shift.accuracy_floor": 0.6, "verdict.bootstrap": 200}
     results = check_model(_digits_model(), EvalData(x, y), checks, settings=settings, extras={"production": production})
+    tests = [test for result in results[:3] for test in result.details["tests"]]  # Holm across the family, not per check
+    assert [test["p_adjusted"] for test in tests] == pytest.approx(holm([test["p_value"] for test in tests]).tolist())
+    assert all(result.value == min(test["p_adjusted"] for test in result.details["tests"]) for result in results[:3])
     if not shift:
         assert all(result.passed for result in results), [result.verdict() for result in results]
         return
