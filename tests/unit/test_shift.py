@@ -4,6 +4,7 @@ definition, ATC against the accuracy it estimates, and the errors of mlguard_pro
 
 from __future__ import annotations
 
+import base64
 import io
 import itertools
 
@@ -311,3 +312,21 @@ def test_the_flagged_share_is_the_rate_in_distribution_and_grows_under_shift():
     assert abs(same - 0.05) < 0.015 and threshold == pytest.approx(1.645, abs=0.1)
     shifted, _ = flagged_share(rng.normal(size=2000), rng.normal(1.5, 1, size=2000), rate=0.05)
     assert shifted > 0.3
+
+
+def test_the_report_figure_draws_the_most_significant_histograms_first():
+    from pytest_mlguard.production.shift.figures import histograms
+
+    rng = np.random.default_rng(12)
+    x = rng.uniform(0, 1, size=(200, 1, 2, 2))
+    y = (x.reshape(200, -1).mean(axis=1) > 0.5).astype(int)
+    settings = {"shift.checks": ["confidence", "inputs"]}
+    production = np.clip(rng.uniform(0, 1, size=(150, 1, 2, 2)) + 0.3, 0, 1)
+    results = check_model(_digits_model(), EvalData(x, y), ["shift[confidence]", "shift[inputs]"], settings=settings, extras={"production": production})
+    drawn = results[1].details["histograms"]["brightness"]
+    assert len(drawn["edges"]) == 21 and sum(drawn["reference"]) == pytest.approx(1.0) and sum(drawn["production"]) == pytest.approx(1.0)
+    (figure,) = histograms("bright", [result.to_dict() for result in results])
+    assert figure["alt"] == "histograms of bright's evaluation data and production sample: brightness, confidence, contrast"
+    image = Image.open(io.BytesIO(base64.b64decode(figure["png"])))
+    assert image.size == (960, 240)
+    assert histograms("bright", [{"details": {}}]) == []

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...checks.base import CheckSpec, Family
+from ...checks.base import CheckSpec, Family, Plot
 from ...config.parse import (
     Threshold,
     parse_choice,
@@ -119,5 +119,6 @@ FAMILY = Family(
     prior_forwards=2.0,
     shared=True,  # one analysis of the production sample, read by every check
     hooks="pytest_mlguard.production.shift.hooks",
+    plots=Plot("pytest_mlguard.production.shift.figures:histograms", absent="no shift checks to draw"),
     doc="label-free drift of logged production inputs from the evaluation data, and ATC's estimated accuracy",
 )

@@ -23,6 +23,7 @@ from .statistics import (
     column_tests,
     confidence_scores,
     frequency_test,
+    histogram,
     holm_tests,
     image_statistics,
     numeric_test,
@@ -99,6 +100,22 @@ def _tests(evaluation: Evaluation, tested: tuple[str, ...], spec: CheckSpec) -> 
     return {**{name: [next(adjusted) for _ in tests] for name, tests in by_check.items()}, **skipped}
 
 
+def histograms(evaluation: Evaluation, check: str, x: np.ndarray, proba: np.ndarray, columns: tuple[str, ...] | None) -> dict[str, Any]:
+    """Reference and production histograms of what ``check`` compares (the report's figure): the top
+    probability for ``confidence``, each image statistic or column for ``inputs``."""
+    if check == "confidence":
+        return {"confidence": histogram(evaluation.clean_proba.max(axis=1), proba.max(axis=1))}
+    if check != "inputs":
+        return {}
+    reference = evaluation.data.x
+    if reference.ndim == 4:
+        ref, prod = image_statistics(reference), image_statistics(x)
+        return {name: histogram(ref[name], prod[name]) for name in ref}
+    flat_ref, flat_prod = reference.reshape(len(reference), -1), x.reshape(len(x), -1)
+    names = columns or tuple(f"column {i}" for i in range(flat_ref.shape[1]))
+    return {name: histogram(flat_ref[:, i], flat_prod[:, i]) for i, name in enumerate(names)}
+
+
 def _ranked(tests: list[TwoSample]) -> list[TwoSample]:
     return sorted(tests, key=lambda test: (test.adjusted if test.adjusted is not None else test.p_value, -test.effect))
 
@@ -136,7 +153,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     tests = by_check[spec.name]
     if isinstance(tests, NotApplicable):
         raise tests
-    sample, _ = _sample(evaluation)
+    sample, proba = _sample(evaluation)
     value = min((test.adjusted for test in tests if test.adjusted is not None), default=1.0)
     sizes = (evaluation.data.n, len(sample.x))
     details: dict[str, Any] = {
@@ -147,6 +164,9 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     }
     if sample.files:
         details["files"] = dict(sample.files)
+    drawn = histograms(evaluation, str(spec.name), sample.x, proba, sample.columns)
+    if drawn:
+        details["histograms"] = drawn
     return Measurement(value=value, n=len(sample.x), details=details, message=drift_message(str(spec.name), tests, spec.param("alpha"), spec.param("top"), sizes))
 
 

@@ -215,3 +215,21 @@ def atc_interval(
     alpha = 1 - confidence
     low, high = np.clip(np.quantile(values, [alpha / 2, 1 - alpha / 2]), 0.0, 1.0)
     return float(low), float(high)
+
+
+def histogram(reference: np.ndarray, production: np.ndarray, bins: int = 20) -> dict[str, list[float]]:
+    """JSON-safe histograms of two samples over shared ``bins`` (``edges``), as fractions of each
+    sample's finite values, for the report's figure.
+
+    Example:
+        >>> histogram(np.array([0.0, 1.0]), np.array([1.0, 1.0]), bins=2)["production"]
+        [0.0, 1.0]
+    """
+    ref = np.asarray(reference, dtype=np.float64).ravel()
+    prod = np.asarray(production, dtype=np.float64).ravel()
+    ref, prod = ref[np.isfinite(ref)], prod[np.isfinite(prod)]
+    pooled = np.concatenate([ref, prod])
+    low, high = (float(pooled.min()), float(pooled.max())) if len(pooled) else (0.0, 1.0)
+    edges = np.linspace(low, high if high > low else low + 1.0, bins + 1)
+    counts = [np.histogram(values, bins=edges)[0] / max(len(values), 1) for values in (ref, prod)]
+    return {"edges": np.round(edges, 6).tolist(), "reference": np.round(counts[0], 6).tolist(), "production": np.round(counts[1], 6).tolist()}
