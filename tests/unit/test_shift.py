@@ -330,3 +330,21 @@ def test_the_report_figure_draws_the_most_significant_histograms_first():
     image = Image.open(io.BytesIO(base64.b64decode(figure["png"])))
     assert image.size == (960, 240)
     assert histograms("bright", [{"details": {}}]) == []
+
+
+def test_bbse_recovers_a_change_of_class_frequencies_and_the_accuracy_it_gives():
+    """Label shift alone: each class's predictions drawn from the same confusion as in the labelled
+    data, the classes' frequencies changed from (1/3, 1/3, 1/3) to (0.6, 0.3, 0.1)."""
+    from pytest_mlguard.production.shift.statistics import bbse
+
+    rng = np.random.default_rng(13)
+    confusion = np.array([[0.9, 0.05, 0.05], [0.1, 0.7, 0.2], [0.05, 0.25, 0.7]])  # row: true class, column: prediction
+
+    def draw(labels):
+        return np.array([rng.choice(3, p=confusion[label]) for label in labels])
+
+    labels = rng.integers(0, 3, 3000)
+    production_labels = rng.choice(3, size=3000, p=[0.6, 0.3, 0.1])
+    distribution, accuracy = bbse(draw(labels), labels, draw(production_labels), 3)
+    assert distribution == pytest.approx([0.6, 0.3, 0.1], abs=0.04)
+    assert accuracy == pytest.approx(0.6 * 0.9 + 0.3 * 0.7 + 0.1 * 0.7, abs=0.02)

@@ -20,6 +20,7 @@ from .statistics import (
     TwoSample,
     atc_estimate,
     atc_interval,
+    bbse,
     column_tests,
     confidence_scores,
     frequency_test,
@@ -187,7 +188,17 @@ def _accuracy(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         f"against {clean:.4f} measured on {len(correct)} labelled evaluation samples; an estimate that assumes the "
         "confidences rank production inputs as they rank the evaluation data (docs/drift.md)"
     )
-    details = {"estimated_accuracy": estimate, "evaluation_accuracy": clean, "score": score, "production_samples": len(production)}
+    distribution, label_shift = bbse(evaluation.clean_proba.argmax(axis=1), evaluation.data.y, proba.argmax(axis=1), proba.shape[1])
+    message += (
+        f"; under a change of class frequencies alone (BBSE, Lipton et al. 2018) the accuracy would be {label_shift:.4f}"
+    )
+    details = {
+        "estimated_accuracy": estimate,
+        "evaluation_accuracy": clean,
+        "score": score,
+        "production_samples": len(production),
+        "bbse": {"estimated_accuracy": label_shift, "class_distribution": np.round(distribution, 6).tolist()},
+    }
     return Measurement(value=estimate, n=len(production), clean=clean, details=details, message=message, interval=interval, interval_method="bootstrap")
 
 

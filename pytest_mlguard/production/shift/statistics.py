@@ -233,3 +233,27 @@ def histogram(reference: np.ndarray, production: np.ndarray, bins: int = 20) -> 
     edges = np.linspace(low, high if high > low else low + 1.0, bins + 1)
     counts = [np.histogram(values, bins=edges)[0] / max(len(values), 1) for values in (ref, prod)]
     return {"edges": np.round(edges, 6).tolist(), "reference": np.round(counts[0], 6).tolist(), "production": np.round(counts[1], 6).tolist()}
+
+
+def bbse(reference_predicted: np.ndarray, reference_labels: np.ndarray, production_predicted: np.ndarray, n_classes: int) -> tuple[np.ndarray, float]:
+    """Black-box shift estimation (Lipton et al. 2018): production's class distribution, from the joint
+    confusion matrix of the labelled data and production's predicted class frequencies (least squares,
+    weights clipped at 0), and the accuracy it gives with the labelled data's per-class accuracies. An
+    estimate under label shift alone: each class's inputs as in the labelled data.
+
+    Example:
+        >>> distribution, accuracy = bbse(np.array([0, 0, 1, 1]), np.array([0, 0, 1, 1]), np.array([1, 1, 1, 0]), 2)
+        >>> distribution.round(2).tolist(), round(accuracy, 2)
+        ([0.25, 0.75], 1.0)
+    """
+    pred, labels = np.asarray(reference_predicted, dtype=int), np.asarray(reference_labels, dtype=int)
+    joint = np.zeros((n_classes, n_classes))
+    np.add.at(joint, (pred, labels), 1.0)
+    joint /= max(len(labels), 1)
+    source = joint.sum(axis=0)
+    target_predicted = np.bincount(np.asarray(production_predicted, dtype=int), minlength=n_classes)[:n_classes] / max(len(production_predicted), 1)
+    weights = np.clip(np.linalg.lstsq(joint, target_predicted, rcond=None)[0], 0.0, None)
+    target = weights * source
+    target = target / target.sum() if target.sum() > 0 else source
+    recall = np.divide(np.diag(joint), source, out=np.zeros(n_classes), where=source > 0)
+    return target, float(np.sum(target * recall))
