@@ -82,3 +82,13 @@ def test_a_malformed_sample_is_a_contract_error(project, value, message):
     result = project.run("--mlguard", "-k", "shift")
     assert result.ret == USAGE_ERROR, result.stdout.str()
     result.stdout.fnmatch_lines([message])
+
+
+def test_the_result_cache_never_reuses_a_result_of_another_days_sample(project):
+    _write(project, 'logged_sample("in-distribution")[0]')
+    project.run("--mlguard", "--mlguard-cache", "-o", "addopts=", "-k", "shift and classes").assert_outcomes(passed=1)
+    conftest = project.pytester.path / "conftest.py"
+    conftest.write_text(conftest.read_text().replace('logged_sample("in-distribution")', 'logged_sample("shifted")'))
+    result = project.run("--mlguard", "--mlguard-cache", "-o", "addopts=", "-k", "shift and classes")
+    result.assert_outcomes(failed=1)
+    assert not _checks(project)["shift[classes]"]["details"].get("cached")

@@ -118,6 +118,7 @@ FAMILY = Family(
     rank=5,
     prior_forwards=2.0,
     shared=True,  # one analysis of the production sample, read by every check
+    cacheable=False,  # the cache's key holds no fingerprint of the logged sample, which changes every night
     hooks="pytest_mlguard.production.shift.hooks",
     plots=Plot("pytest_mlguard.production.shift.figures:histograms", absent="no shift checks to draw"),
     doc="label-free drift of logged production inputs from the evaluation data, and ATC's estimated accuracy",
