@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples" / "digits"))
 
 from model import CLASS_NAMES, MEAN, STD, load_digits_split, load_model  # noqa: E402
-from production import shift_images  # noqa: E402
+from digits_production import shift_images  # noqa: E402
 
 from pytest_mlguard import TorchModel  # noqa: E402
 from pytest_mlguard.corruptions import corrupt  # noqa: E402

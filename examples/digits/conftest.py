@@ -10,7 +10,7 @@ pytest-mlguard reads three fixtures from this file:
   ``mlguard_model`` with;
 * ``mlguard_production`` (optional): logged production inputs, unlabelled, which the ``shift`` checks
   compare with ``mlguard_data`` (``--mlguard-profile production``; ``DIGITS_PRODUCTION=shifted`` picks
-  the sample of a brighter, rotated scanner, see production.py and docs/drift.md).
+  the sample of a brighter, rotated scanner, see digits_production.py and docs/drift.md).
 
 ``pytest --mlguard`` runs the built-in suite on them, with the floors of ``pyproject.toml``.
 """
@@ -28,9 +28,9 @@ from pytest_mlguard import EvalData, Pipeline, TorchModel
 sys.path.insert(0, str(Path(__file__).parent))
 
 from baseline import load_baseline
+from digits_production import logged_sample
 from model import CLASS_NAMES, MEAN, STD, load_digits_split, load_model
 from pipeline import DigitsService, InvalidImage
-from production import logged_sample
 
 
 @pytest.fixture(scope="session")

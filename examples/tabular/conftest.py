@@ -8,7 +8,7 @@
 
 * ``mlguard_production``: logged requests, unlabelled, as a table of columns by feature name, which
   the ``shift`` checks compare with the held-out split (``--mlguard-profile production``;
-  ``WINE_PRODUCTION=shifted`` picks the day ``proline`` came in g/l, see production.py and docs/drift.md).
+  ``WINE_PRODUCTION=shifted`` picks the day ``proline`` came in g/l, see wine_production.py and docs/drift.md).
 
 ``pytest --mlguard examples/tabular`` fuzzes the service with missing fields, ``None``, NaN, wrong
 types and out-of-range values, and runs the logged bad records of ``bad-records/``.
@@ -27,8 +27,8 @@ from pytest_mlguard import EvalData, Pipeline, SklearnModel
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from production import logged_table
 from wine_model import CLASS_NAMES, as_records, load_wine_split, train_model
+from wine_production import logged_table
 from wine_service import InvalidRecord, WineService
 
 collect_ignore = ["broken"]  # the broken variant runs only when named: pytest --mlguard examples/tabular/broken

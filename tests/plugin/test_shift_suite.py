@@ -13,7 +13,7 @@ SHIFT = """
 checks = ["classes", "confidence", "inputs", "embedding", "ood", "accuracy"]
 """
 PRODUCTION = """
-from production import logged_sample
+from digits_production import logged_sample
 
 
 @pytest.fixture(scope="session")
