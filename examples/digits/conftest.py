@@ -7,13 +7,17 @@ pytest-mlguard reads three fixtures from this file:
 * ``mlguard_pipeline`` (optional): the production pipeline, raw input -> prediction, with the
   exceptions it declares as clean rejections;
 * ``mlguard_baseline_model`` (optional): the model now in production, which the gate checks compare
-  ``mlguard_model`` with.
+  ``mlguard_model`` with;
+* ``mlguard_production`` (optional): logged production inputs, unlabelled, which the ``shift`` checks
+  compare with ``mlguard_data`` (``--mlguard-profile production``; ``DIGITS_PRODUCTION=shifted`` picks
+  the sample of a brighter, rotated scanner, see digits_production.py and docs/drift.md).
 
 ``pytest --mlguard`` runs the built-in suite on them, with the floors of ``pyproject.toml``.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -24,6 +28,7 @@ from pytest_mlguard import EvalData, Pipeline, TorchModel
 sys.path.insert(0, str(Path(__file__).parent))
 
 from baseline import load_baseline
+from digits_production import logged_sample
 from model import CLASS_NAMES, MEAN, STD, load_digits_split, load_model
 from pipeline import DigitsService, InvalidImage
 
@@ -63,3 +68,11 @@ def mlguard_baseline_model():
 def mlguard_pipeline(digits_net):
     service = DigitsService(digits_net)
     return Pipeline(service.predict, rejects=InvalidImage, input="image-bytes", name="digits-service")
+
+
+@pytest.fixture(scope="session")
+def mlguard_production():
+    """Yesterday's logged uploads as model inputs, without labels: the in-distribution sample, or the
+    shifted one with ``DIGITS_PRODUCTION=shifted``."""
+    x, _ = logged_sample(os.environ.get("DIGITS_PRODUCTION", "in-distribution"))
+    return x

@@ -6,6 +6,10 @@
   :class:`InvalidRecord` as its clean rejection, with the held-out records as valid examples
   (the inputs checks infer the fields, their types and ranges from them).
 
+* ``mlguard_production``: logged requests, unlabelled, as a table of columns by feature name, which
+  the ``shift`` checks compare with the held-out split (``--mlguard-profile production``;
+  ``WINE_PRODUCTION=shifted`` picks the day ``proline`` came in g/l, see wine_production.py and docs/drift.md).
+
 ``pytest --mlguard examples/tabular`` fuzzes the service with missing fields, ``None``, NaN, wrong
 types and out-of-range values, and runs the logged bad records of ``bad-records/``.
 ``pytest --mlguard examples/tabular/broken`` runs the broken variant, which passes NaN through.
@@ -13,6 +17,7 @@ types and out-of-range values, and runs the logged bad records of ``bad-records/
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +28,7 @@ from pytest_mlguard import EvalData, Pipeline, SklearnModel
 sys.path.insert(0, str(Path(__file__).parent))
 
 from wine_model import CLASS_NAMES, as_records, load_wine_split, train_model
+from wine_production import logged_table
 from wine_service import InvalidRecord, WineService
 
 collect_ignore = ["broken"]  # the broken variant runs only when named: pytest --mlguard examples/tabular/broken
@@ -55,3 +61,11 @@ def valid_records():
 def mlguard_pipeline(wine_estimator, valid_records):
     service = WineService(wine_estimator)
     return Pipeline(service.predict, rejects=InvalidRecord, input="record", examples=valid_records, name="wine-service")
+
+
+@pytest.fixture(scope="session")
+def mlguard_production():
+    """Yesterday's logged requests without labels: the in-distribution day, or the shifted one with
+    ``WINE_PRODUCTION=shifted``."""
+    columns, _ = logged_table(os.environ.get("WINE_PRODUCTION", "in-distribution"))
+    return columns

@@ -15,10 +15,11 @@ from ..contract.family import FAMILY as CONTRACT
 from ..corruptions import FAMILY as CORRUPTION
 from ..inputs import FAMILY as INPUTS
 from ..production import FAMILIES as PRODUCTION
+from ..production.shift import FAMILY as SHIFT
 from .family import Family, registered_families
 
 #: the built-in families, in the suite's order
-FAMILIES: tuple[Family, ...] = (CONTRACT, ACCURACY, CORRUPTION, ATTACK, CALIBRATION, INPUTS, *PRODUCTION)
+FAMILIES: tuple[Family, ...] = (CONTRACT, ACCURACY, CORRUPTION, ATTACK, CALIBRATION, INPUTS, *PRODUCTION, SHIFT)
 
 
 def run_families() -> tuple[Family, ...]:
