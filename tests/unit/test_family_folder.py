@@ -152,7 +152,7 @@ def family_folders() -> set[str]:
 
 def test_no_module_outside_the_families_folders_names_a_built_in_family():
     names, folders = {family.name for family in FAMILIES}, family_folders()
-    assert {"contract", "accuracy", "corruptions", "production"} <= folders
+    assert len(folders) > 5 and all((PACKAGE / folder / "__init__.py").is_file() for folder in folders)
     named = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PACKAGE.parent)
