@@ -4,7 +4,7 @@ The limit is a hand-written torch loop that makes the same forward and input-gra
 same batch size: the clean predictions, ``steps`` gradient steps per batch, the adversarial
 predictions. Against it, in one run, interleaved and repeated (the best of ``--repeats`` each):
 
-* ``mlguard``: the attack check's path (``attacks.adapters`` + ``attacks.run.attack_batch`` + the
+* ``mlguard``: the attack check's path (``pytest_mlguard.attacks.adapters`` + ``pytest_mlguard.attacks.run.attack_batch`` + the
   predictions robust accuracy needs): ART's PGD over :class:`MlguardPyTorchClassifier` with the
   parameters frozen and the predictions cached;
 * ``mlguard check``: the whole ``attack[pgd-linf-<eps>]`` check, with its soundness probes, the

@@ -9,3 +9,7 @@ SUITE_CLASS = "mlguard"
 
 #: what the node id of every item of the built-in suite holds: ``<dir>/conftest.py::mlguard::<check>``
 SUITE_NODE = f"::{SUITE_CLASS}::"
+
+#: the ``kind`` of report.json's error entry for a check a broken model declaration stopped (a kind of
+#: error, named like the model contract it breaks; not the ``contract`` family, whose failing checks fail)
+CONTRACT_ERROR = "contract"

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from ._names import CONTRACT_ERROR
 from ._record import RunRecord
 from .config.settings import Settings
 
@@ -226,7 +227,7 @@ class RunReporter:
         for entry in report.get("errors", []):
             reason = entry["reason"].splitlines()[0] if entry["reason"] else ""
             reason = reason if len(reason) <= 120 else reason[:117] + "..."
-            if entry["kind"] == "contract":  # printed whole above, once: the run stopped there
+            if entry["kind"] == CONTRACT_ERROR:  # printed whole above, once: the run stopped there
                 reason = "the declaration breaks the model contract (the error above); the run stopped"
             lines.append((f"{entry['model'] + '::' if entry['model'] else ''}{entry['id']} ERROR ({entry['kind']}): {reason}", {"red": True}))
         return lines

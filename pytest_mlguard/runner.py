@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
+from ._names import CONTRACT_ERROR
 from ._record import RunRecord
 from ._settings import INI_KEYS
 from .checks.base import CheckResult, CheckSpec, Family
@@ -317,7 +318,7 @@ class CheckRunner:
         attempt = self._attempt(nodeid, family, spec, values)
         # outside the except blocks, so that pytest shows the message once, not chained to the exception
         if attempt.broken:  # the declaration itself: reported once, and the run stops (exit code 4)
-            request.node.user_properties += [("mlguard_check", spec.id), ("mlguard_model", attempt.model), ("mlguard_error", "contract")]
+            request.node.user_properties += [("mlguard_check", spec.id), ("mlguard_model", attempt.model), ("mlguard_error", CONTRACT_ERROR)]
             self.stop_on_contract_error(attempt.broken, request.session)
             pytest.fail(attempt.broken, pytrace=False)
         if attempt.skipped or attempt.failed:  # the report lists the checks that did not run or ended without a measurement

@@ -32,5 +32,6 @@ FAMILY = Family(
     rank=0,
     prior_forwards=0.0,  # the clean predictions, made once for every check
     rerun=True,
+    clean_reference=True,  # the clean accuracy that corruption and attack checks are scored relative to
     doc="clean top-1 accuracy against a floor",
 )

@@ -220,7 +220,7 @@ def _replace_paths(value: Any, old: str, new: str) -> Any:
 
 
 def _named_paths(details: Mapping[str, Any]) -> list[str]:
-    """The files a check's details name for report.html to show (as ``reporting.examples`` reads them)."""
+    """The files a check's details name for report.html to show (as :mod:`pytest_mlguard.reporting.examples` reads them)."""
     names = []
     for entry in details.get("examples") or []:
         names.append(entry if isinstance(entry, str) else entry.get("file") or entry.get("path") if isinstance(entry, Mapping) else None)

@@ -94,6 +94,15 @@ class Family:
         plots: report.html's figures of its checks of one model: :class:`Plot` s, or one
             ``(model, checks) -> [{"png", "alt", "caption"}]`` (or its ``"module:function"``), drawn after
             the built-in families' figures.
+
+    What the robustness score reads from it (:mod:`pytest_mlguard.reporting.score`):
+
+    Attributes:
+        scored: whether its checks count in the score where ``score.weights`` does not name it (the
+            contract's checks are preconditions, not measures of robustness: ``False``).
+        clean_reference: whether its checks measure the clean accuracy that other checks' ``clean_accuracy``
+            detail repeats (accuracy's): they are scored as they are, where another family's check with a
+            ``clean_accuracy`` is scored relative to it.
     """
 
     name: str
@@ -122,6 +131,8 @@ class Family:
     reruns: Callable[[CheckSpec], tuple[str, ...] | None] | None = None
     hooks: str | None = None
     plots: str | PlotFunction | Plot | tuple[Plot, ...] | None = None
+    scored: bool = True
+    clean_reference: bool = False
 
     @property
     def all_keys(self) -> tuple[Key, ...]:

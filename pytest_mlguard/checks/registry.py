@@ -17,7 +17,6 @@ from ..baseline import BASELINE_KEYS
 from ..config.settings import CORE_KEYS, Key, Settings
 from ..errors import InvalidArgument
 from ..reporting import PROGRESS_KEYS, REPORT_KEYS
-from ..reporting.order import use_family_order
 from ..reporting.score import score_keys
 from ..verdicts import VERDICT_KEYS
 from .base import Family, register_families
@@ -77,9 +76,8 @@ def use_families(extra: Iterable[Family], where: str = "the pytest_mlguard_famil
 
 def families() -> tuple[Family, ...]:
     """Every family of the run: the built-in ones, then those of entry points, then those of conftest
-    files; the reports order checks so (:func:`~pytest_mlguard.reporting.order.use_family_order`)."""
+    files; the reports order checks so, and read what the score needs (:func:`register_families`)."""
     every = (*FAMILIES, *entry_point_families(), *_extra)
-    use_family_order(tuple(f.name for f in every))
     register_families(every)
     return every
 
@@ -98,7 +96,7 @@ def planned_checks(settings: Settings) -> int:
 
 def all_keys() -> tuple[Key, ...]:
     every = families()
-    return (*CORE_KEYS, *BUDGET_KEYS, *VERDICT_KEYS, *score_keys([f.name for f in every]), *REPORT_KEYS, *PROGRESS_KEYS, *BASELINE_KEYS, *(key for fam in every for key in fam.all_keys))
+    return (*CORE_KEYS, *BUDGET_KEYS, *VERDICT_KEYS, *score_keys([f.name for f in every], [f.name for f in every if not f.scored]), *REPORT_KEYS, *PROGRESS_KEYS, *BASELINE_KEYS, *(key for fam in every for key in fam.all_keys))
 
 
 def _unique(known: Iterable[Family], added: Iterable[Family], where: str = f"group {ENTRY_POINT_GROUP!r}") -> tuple[Family, ...]:

@@ -77,5 +77,6 @@ FAMILY = Family(
     make=_make,
     run="pytest_mlguard.contract.run:run_check",
     rank=0,
+    scored=False,  # preconditions of the model as deployed: in the score only where score.weights names it
     doc="the model as deployed: no submodule left in train mode; other image sizes give valid outputs and the same class",
 )

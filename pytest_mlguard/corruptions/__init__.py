@@ -63,7 +63,7 @@ __all__ = ["FAMILY", "GROUPS", "REGISTRY", "SEVERITIES", "corrupt", "floor_for",
 
 def __getattr__(name: str) -> Any:
     if name == "corrupt":  # lazily: the functional core imports numpy
-        return importlib.import_module(f"{__name__}.functional").corrupt
+        return importlib.import_module(".functional", __name__).corrupt
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

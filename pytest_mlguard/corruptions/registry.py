@@ -81,11 +81,11 @@ class Corruption:
 
     @functools.cached_property
     def sample_params(self) -> Callable[..., dict[str, Any]]:
-        return getattr(importlib.import_module(f"{__package__}.functional"), self.sample)
+        return getattr(importlib.import_module(".functional", __package__), self.sample)
 
     @functools.cached_property
     def apply(self) -> Callable[..., np.ndarray]:
-        return getattr(importlib.import_module(f"{__package__}.functional"), self.apply_name)
+        return getattr(importlib.import_module(".functional", __package__), self.apply_name)
 
     def params_for(self, severity: int, scale: float = 1.0, reference: str = "imagenet-c") -> dict[str, Any]:
         """The parameters of ``severity`` in the published set ``reference``, spatial ones multiplied

@@ -9,20 +9,14 @@ from typing import Any
 from .._names import SUITE_NODE
 
 
-#: the families in the registry's order (:func:`~pytest_mlguard.checks.registry.families` sets it, as
-#: this module is below the registry): the built-in ones until then
-_family_order: tuple[str, ...] = ("contract", "accuracy", "corruption", "attack", "calibration", "inputs", "resources", "determinism", "drift", "gate")
-
-
-def use_family_order(names: tuple[str, ...]) -> None:
-    """Order the families of reports as ``names`` (the registry's families, the run's own included)."""
-    global _family_order
-    _family_order = names
-
-
 def family_rank(family: str) -> int:
-    """A family's place in the registry's order (families the run does not know come last)."""
-    return _family_order.index(family) if family in _family_order else len(_family_order)
+    """A family's place in the registry's order (families the run does not know come last). The order
+    is the run's families' (:func:`~pytest_mlguard.checks.builtin.run_families`): the built-in ones
+    where no run registered its own (a report rendered outside a run)."""
+    from ..checks.builtin import run_families
+
+    names = [f.name for f in run_families()]
+    return names.index(family) if family in names else len(names)
 
 
 def custom_test(check: Mapping[str, Any]) -> str | None:

@@ -15,9 +15,12 @@ For each model, each family present gets a component in [0, 1], the mean over it
 * a NaN or infinite measurement, or one relative to a NaN clean accuracy: 0.
 
 A model's score is ``100 *`` the weighted mean of its components (weights from ``score.weights``,
-1 by default); the run's score is the mean over models, rounded to one decimal. The ``contract``
-checks (train mode, input sizes) are preconditions of the model as deployed rather than measures of
-robustness: they count only where ``score.weights`` gives them a weight.
+1 by default); the run's score is the mean over models, rounded to one decimal. What a family declares
+decides the rest (:class:`~pytest_mlguard.checks.Family`): the checks of a family that is not ``scored``
+(the contract's: preconditions of the model as deployed rather than measures of robustness) count only
+where ``score.weights`` gives them a weight, and those of a ``clean_reference`` family (accuracy) are the
+clean accuracy the others are relative to. The families are the run's, registered by the registry (the
+built-in ones when no run registered any); a family the run does not know is scored, as no reference.
 
 Example:
     >>> results = [{"model": "m", "family": "accuracy", "metric": "accuracy", "value": 0.9, "floor": 0.5, "details": {}}]
@@ -29,25 +32,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config.parse import invalid, parse_number, parse_table
 from ..config.settings import Key
 
+if TYPE_CHECKING:
+    from ..checks.family import Family
 
-#: families left out of the score unless ``score.weights`` names them
-UNSCORED = ("contract",)
 
-
-def score_keys(families: Sequence[str]) -> tuple[Key, ...]:
-    """The ``score.*`` keys; ``score.weights`` names ``families`` (the registry's, passed in so that
-    this module imports no family).
+def score_keys(families: Sequence[str], unscored: Sequence[str] = ()) -> tuple[Key, ...]:
+    """The ``score.*`` keys; ``score.weights`` names ``families``, of which ``unscored`` count only when
+    named (the registry's, passed in so that this module imports no family).
 
     Example:
         >>> score_keys(["accuracy", "attack"])[0].parse({"attack": 2}, "score.weights", "pyproject.toml")
         {'attack': 2.0}
     """
     names = tuple(families)
+    named = f"; {' and '.join(unscored)} count{'s' if len(unscored) == 1 else ''} only when named here" if unscored else ""
 
     def family_name(name: str, key: str, where: str) -> str:
         if name not in names:
@@ -59,14 +62,23 @@ def score_keys(families: Sequence[str]) -> tuple[Key, ...]:
             "score.weights",
             parse_table(parse_number(0.0, 1000.0), name=family_name),
             {},
-            "weight of each family in the score (default 1 each; contract counts only when named here), such as {attack = 2}",
+            f"weight of each family in the score (default 1 each{named}), such as {{attack = 2}}",
             table=True,
         ),
     )
 
 
-def check_goodness(result: Mapping[str, Any]) -> float:
-    """One check's contribution to its family's component, in [0, 1]."""
+def run_families() -> dict[str, Family]:
+    """The run's families by name (:func:`~pytest_mlguard.checks.builtin.run_families`: the built-in
+    ones until the registry registers the run's)."""
+    from ..checks.builtin import run_families as registered
+
+    return {family.name: family for family in registered()}
+
+
+def check_goodness(result: Mapping[str, Any], families: Mapping[str, Family] | None = None) -> float:
+    """One check's contribution to its family's component, in [0, 1]; ``families``: those
+    :func:`run_families` gives, by default."""
     if result["value"] is None or not math.isfinite(float(result["value"])):  # NaN or inf in the measurement
         return 0.0
     value = float(result["value"])
@@ -74,7 +86,8 @@ def check_goodness(result: Mapping[str, Any]) -> float:
     if clean is not None and not math.isfinite(float(clean)):  # nothing to be relative to
         return 0.0
     threshold = float(result["ceiling"] if "ceiling" in result else result.get("floor", 0.0))
-    if clean is not None and result["family"] != "accuracy" and "ceiling" not in result:
+    family = (run_families() if families is None else families).get(result["family"])
+    if clean is not None and not (family is not None and family.clean_reference) and "ceiling" not in result:
         return 0.0 if clean <= 0 else max(0.0, min(1.0, value / clean))
     if result["metric"] == "median_perturbation":  # a norm, not a fraction: relative to its floor
         return (1.0 if value > 0 else 0.0) if threshold <= 0 else max(0.0, min(1.0, value / threshold))
@@ -93,11 +106,13 @@ def check_goodness(result: Mapping[str, Any]) -> float:
 def robustness_score(results: Iterable[Mapping[str, Any]], weights: Mapping[str, float] | None = None) -> dict[str, Any]:
     """The score and its components, by model and family (see the module docstring)."""
     weights = dict(weights or {})
+    declared = run_families()
     by_model: dict[str, dict[str, list[float]]] = {}
     for result in results:
-        if result["family"] in UNSCORED and result["family"] not in weights:
+        family = declared.get(result["family"])
+        if family is not None and not family.scored and result["family"] not in weights:
             continue
-        by_model.setdefault(result["model"], {}).setdefault(result["family"], []).append(check_goodness(result))
+        by_model.setdefault(result["model"], {}).setdefault(result["family"], []).append(check_goodness(result, declared))
     models: dict[str, Any] = {}
     for model, families in by_model.items():
         components = {family: sum(values) / len(values) for family, values in families.items()}

@@ -121,3 +121,26 @@ def test_art_import_has_no_side_effects(tmp_path):
     )
     out = json.loads(run_python(code, HOME=str(tmp_path)))
     assert out == {"handlers": ["StreamHandler"], "same": True, "home_art": False, "version": out["version"], "data": True, "root": True}
+
+
+def entry_point_modules() -> set[str]:
+    """The modules pytest loads through the ``pytest11`` entry points of pyproject.toml."""
+    import tomllib
+
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return {value.split(":")[0] for value in project["entry-points"]["pytest11"].values()}
+
+
+def test_private_modules_have_a_private_name():
+    """A module that is not public (nor the pytest plugin an entry point names) has a ``_`` in its dotted
+    path: it is ``_name.py`` or inside a ``_package``. Packages that hold public modules keep their names."""
+    public = set(PUBLIC_MODULES) | entry_point_modules()
+    namespaces = {name.rsplit(".", depth)[0] for name in public for depth in range(1, name.count(".") + 1)}
+    assert "pytest_mlguard.plugin" in public and "pytest_mlguard.reporting" in namespaces
+    unmarked = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        if name not in public | namespaces and not any(part.startswith("_") and part != "__init__" for part in parts[1:]):
+            unmarked.append(name)
+    assert not unmarked, f"private modules without a '_' in their path (rename them, or make them public): {unmarked}"

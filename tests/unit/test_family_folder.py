@@ -5,6 +5,7 @@ anywhere else."""
 from __future__ import annotations
 
 import ast
+import json
 import sys
 import textwrap
 from pathlib import Path
@@ -17,7 +18,7 @@ from pytest_mlguard.config.settings import resolve
 
 PACKAGE = Path(pytest_mlguard.__file__).parent
 #: the modules that read what families declare (their costs, their figures)
-READERS = ("budget.py", "reporting/html.py")
+READERS = ("pytest_mlguard/budget.py", "pytest_mlguard/reporting/html.py")
 
 
 def string_constants(path: Path) -> set[str]:
@@ -36,7 +37,7 @@ def string_constants(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("module", READERS)
 def test_the_modules_that_read_families_name_none(module):
-    named = {family.name for family in FAMILIES} & string_constants(PACKAGE / module)
+    named = {family.name for family in FAMILIES} & string_constants(PACKAGE.parent / module)
     assert not named, f"{module} names the families {sorted(named)}: declare what it needs on the Family (checks/family.py)"
 
 
@@ -133,3 +134,91 @@ def test_a_family_in_its_own_folder_is_drawn_in_report_html_by_what_it_declares(
     assert 'alt="slow checks of m: 1"' in page and "No slow curve" not in page
     other = build_report([{**check, "id": "accuracy", "family": "accuracy"}], seed=0, samples=None, models={})
     assert "slow-curve" not in (page := render_html(other, tmp_path)) and "No slow curve: no slow check ran." in page
+
+
+#: the modules outside the families' folders allowed to name a built-in family, and why
+NAMING_ALLOWED = {
+    "pytest_mlguard/fixture.py": {"attack"},  # the public `mlguard.attack(...)` of the fixture (importing from the family lazily)
+    "pytest_mlguard/reporting/plots.py": {"accuracy", "attack", "corruption"},  # the public figures of those families' checks, which read their details
+    "pytest_mlguard/verdicts/simulation.py": {"accuracy", "calibration", "corruption"},  # simulates named built-in checks, through the registry
+    "pytest_mlguard/_names.py": {"contract"},  # report.json's error kind of a broken declaration, not the family
+}
+
+
+def family_folders() -> set[str]:
+    """The top-level folders of the package that hold a built-in family (where its ``run`` lives)."""
+    return {family.run.split(":")[0].split(".")[1] for family in FAMILIES if isinstance(family.run, str)}
+
+
+def test_no_module_outside_the_families_folders_names_a_built_in_family():
+    names, folders = {family.name for family in FAMILIES}, family_folders()
+    assert len(folders) > 5 and all((PACKAGE / folder / "__init__.py").is_file() for folder in folders)
+    named = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE.parent)
+        found = names & string_constants(path)
+        if relative.parts[1] not in folders and found - NAMING_ALLOWED.get(relative.as_posix(), set()):
+            named[relative.as_posix()] = sorted(found)
+    assert not named, f"modules outside the families' folders name families: {named}; declare it on the Family (checks/family.py)"
+
+
+REFERENCE_FAMILY = """
+from pytest_mlguard.checks import Family, Measurement
+
+clean = Family(name="clean", keys=(), plan=lambda settings: [], run=lambda spec, evaluation: Measurement(value=1.0, n=1), clean_reference=True)
+precondition = Family(name="precondition", keys=(), plan=lambda settings: [], run=lambda spec, evaluation: Measurement(value=1.0, n=1), scored=False)
+"""
+
+
+@pytest.fixture
+def score_families(tmp_path, monkeypatch):
+    folder = tmp_path / "score_families"
+    folder.mkdir()
+    (folder / "__init__.py").write_text(textwrap.dedent(REFERENCE_FAMILY))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from score_families import clean, precondition
+
+    from pytest_mlguard.checks.registry import families
+
+    use_families([clean, precondition])
+    families()
+    yield clean, precondition
+    use_families(())
+    families()
+    sys.modules.pop("score_families", None)
+
+
+def test_a_family_in_its_own_folder_is_scored_by_what_it_declares(score_families):
+    """A family declared ``clean_reference`` is scored as measured (not relative to the clean accuracy its
+    checks carry), one declared not ``scored`` counts only where ``score.weights`` names it, and
+    ``score.weights`` says so in its help."""
+    from pytest_mlguard.reporting.score import robustness_score
+
+    def check(family, value):
+        return {"model": "m", "family": family, "metric": "accuracy", "value": value, "floor": 0.5, "details": {"clean_accuracy": 0.5}}
+
+    components = robustness_score([check("clean", 0.8), check("precondition", 0.0), check("corruption", 0.4)])["models"]["m"]["components"]
+    assert components == {"clean": 0.8, "corruption": 0.8}  # corruption: 0.4 relative to 0.5
+    weighted = robustness_score([check("clean", 0.8), check("precondition", 0.0)], {"precondition": 1.0})
+    assert weighted["models"]["m"]["components"] == {"clean": 0.8, "precondition": 0.0}
+    (weights,) = [key for key in all_keys() if key.name == "score.weights"]
+    assert "contract and precondition count only when named here" in weights.help
+
+
+def test_reports_outside_a_run_order_and_score_by_the_built_in_families():
+    """A report built where no registry was loaded (a script rendering report.json) orders checks and
+    scores them as the built-in families declare."""
+    import subprocess
+
+    code = (
+        "import sys, json\n"
+        "from pytest_mlguard.reporting.order import sort_key\n"
+        "from pytest_mlguard.reporting.score import robustness_score\n"
+        "checks = [{'model': 'm', 'family': f, 'id': f, 'metric': 'accuracy', 'value': 0.4, 'floor': 0.5, 'details': {'clean_accuracy': 0.5}}\n"
+        "          for f in ('zeta', 'gate', 'corruption', 'contract', 'accuracy')]\n"
+        "print(json.dumps([[c['family'] for c in sorted(checks, key=sort_key)], robustness_score(checks)['models']['m']['components'],\n"
+        "                  'pytest_mlguard.checks.registry' in sys.modules]))\n"
+    )
+    order, components, registry = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent).stdout)
+    assert order == ["contract", "accuracy", "corruption", "gate", "zeta"] and not registry
+    assert components == {"accuracy": 0.4, "corruption": 0.8, "gate": 0.8, "zeta": 0.8}

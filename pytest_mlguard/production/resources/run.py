@@ -94,7 +94,9 @@ def measure_resources(
             "factory": factory,
         }
         (directory / "job.json").write_text(json.dumps(job))
-        env = dict(os.environ)
+        # the worker imports this very pytest_mlguard (not another one the child's sys.path finds first)
+        package_root = str(Path(__file__).resolve().parents[3])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
         if threads:
             env.update({variable: str(threads) for variable in _THREAD_VARIABLES})
         command = [sys.executable, "-m", "pytest_mlguard.production.resources.worker", str(directory)]
