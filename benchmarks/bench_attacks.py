@@ -4,7 +4,7 @@ The limit is a hand-written torch loop that makes the same forward and input-gra
 same batch size: the clean predictions, ``steps`` gradient steps per batch, the adversarial
 predictions. Against it, in one run, interleaved and repeated (the best of ``--repeats`` each):
 
-* ``mlguard``: the attack check's path (``pytest_mlguard.attacks.adapters`` + ``pytest_mlguard.attacks.run.attack_batch`` + the
+* ``mlguard``: the attack check's path (``pytest_mlguard.attacks._adapters`` + ``pytest_mlguard.attacks.run.attack_batch`` + the
   predictions robust accuracy needs): ART's PGD over :class:`MlguardPyTorchClassifier` with the
   parameters frozen and the predictions cached;
 * ``mlguard check``: the whole ``attack[pgd-linf-<eps>]`` check, with its soundness probes, the
@@ -39,12 +39,12 @@ sys.path.insert(0, str(ROOT / "examples" / "digits"))
 
 from pytest_mlguard import EvalData, TorchModel  # noqa: E402
 from pytest_mlguard.attacks._art import import_art  # noqa: E402
-from pytest_mlguard.attacks.adapters import make_adapter  # noqa: E402
-from pytest_mlguard.attacks.build import seeded  # noqa: E402
-from pytest_mlguard.attacks.registry import ATTACKS  # noqa: E402
+from pytest_mlguard.attacks._adapters import make_adapter  # noqa: E402
+from pytest_mlguard.attacks._build import seeded  # noqa: E402
+from pytest_mlguard.attacks._registry import ATTACKS  # noqa: E402
 from pytest_mlguard.attacks.run import attack_batch, gradients_enabled  # noqa: E402
-from pytest_mlguard.checks.evaluation import Evaluation  # noqa: E402
-from pytest_mlguard.checks.registry import all_keys, family  # noqa: E402
+from pytest_mlguard.checks._evaluation import Evaluation  # noqa: E402
+from pytest_mlguard.checks._registry import all_keys, family  # noqa: E402
 from pytest_mlguard.config import resolve  # noqa: E402
 
 

@@ -58,14 +58,14 @@ sys.path.insert(0, str(ROOT / "examples" / "digits"))
 sys.path.insert(0, str(ROOT))  # this checkout's package, not the one a shared venv has installed (editable) from another
 
 from pytest_mlguard import CallableModel, EvalData, TorchModel  # noqa: E402
-from pytest_mlguard.checks.evaluation import Evaluation  # noqa: E402
-from pytest_mlguard.checks.registry import all_keys, family  # noqa: E402
+from pytest_mlguard.checks._evaluation import Evaluation  # noqa: E402
+from pytest_mlguard.checks._registry import all_keys, family  # noqa: E402
 from pytest_mlguard.config import resolve  # noqa: E402
-from pytest_mlguard.corruptions import functional as F  # noqa: E402
-from pytest_mlguard.corruptions.registry import REGISTRY, SEVERITIES  # noqa: E402
+from pytest_mlguard.corruptions import _functional as F  # noqa: E402
+from pytest_mlguard.corruptions._registry import REGISTRY, SEVERITIES  # noqa: E402
 from pytest_mlguard.errors import NotApplicable  # noqa: E402
-from pytest_mlguard.corruptions.pipelining import chunk_size, corrupt_images  # noqa: E402
-from pytest_mlguard.corruptions.run import AutoWorkers, Prefetcher, check_applies, check_seed, image_scale  # noqa: E402
+from pytest_mlguard.corruptions._pipelining import chunk_size, corrupt_images  # noqa: E402
+from pytest_mlguard.corruptions._run import AutoWorkers, Prefetcher, check_applies, check_seed, image_scale  # noqa: E402
 
 # bethgelab/imagecorruptions issue #7: seconds for severities 1..5 of one 427x640x3 image
 PUBLISHED_427x640 = {

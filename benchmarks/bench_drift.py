@@ -36,9 +36,9 @@ from digits_production import shift_images  # noqa: E402
 
 from pytest_mlguard import TorchModel  # noqa: E402
 from pytest_mlguard.corruptions import corrupt  # noqa: E402
-from pytest_mlguard.production.shift.embedding import embed, mmd_test  # noqa: E402
-from pytest_mlguard.production.shift.run import input_tests  # noqa: E402
-from pytest_mlguard.production.shift.statistics import atc_estimate, confidence_scores, frequency_test, holm, numeric_test  # noqa: E402
+from pytest_mlguard.production._shift.embedding import embed, mmd_test  # noqa: E402
+from pytest_mlguard.production._shift.run import input_tests  # noqa: E402
+from pytest_mlguard.production._shift.statistics import atc_estimate, confidence_scores, frequency_test, holm, numeric_test  # noqa: E402
 
 SHIFTS = [("brightness", b, 0.0) for b in (0.02, 0.05, 0.1, 0.2)] + [("rotation", 0.0, d) for d in (5.0, 10.0, 20.0)]
 CORRUPTIONS = ("gaussian_noise", "gaussian_blur", "contrast", "pixelate")

@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_corruptions import digits_case, resnet_case
 
-from pytest_mlguard.checks.evaluation import Evaluation
-from pytest_mlguard.checks.registry import all_keys, family
+from pytest_mlguard.checks._evaluation import Evaluation
+from pytest_mlguard.checks._registry import all_keys, family
 from pytest_mlguard.config import resolve
 from pytest_mlguard.errors import NotApplicable
 

@@ -40,8 +40,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import zoo  # noqa: E402
 
-from pytest_mlguard.checks.evaluation import Evaluation  # noqa: E402
-from pytest_mlguard.checks.registry import all_keys, family  # noqa: E402
+from pytest_mlguard.checks._evaluation import Evaluation  # noqa: E402
+from pytest_mlguard.checks._registry import all_keys, family  # noqa: E402
 from pytest_mlguard.config import resolve  # noqa: E402
 from pytest_mlguard.inputs.files import CORRUPT_FILE_CASES, encode_image  # noqa: E402
 from pytest_mlguard.inputs.graceful import outcome_of  # noqa: E402

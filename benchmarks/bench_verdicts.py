@@ -1,6 +1,6 @@
 """Error rates of the verdicts, measured by simulation through the plugin's own code paths.
 
-Synthetic models whose true rates are known by construction (:mod:`pytest_mlguard.verdicts.simulation`)
+Synthetic models whose true rates are known by construction (:mod:`pytest_mlguard._verdicts.simulation`)
 go through the functions a run uses: ``calibration_inference`` and ``CheckResult.from_measurement``
 for the ECE ceiling; ``Evaluation.looks`` (sequential early stopping), ``checks.base.early_stop_measurement`` and
 ``CheckResult.from_measurement`` for floor checks of proportions. Tables:
@@ -33,10 +33,10 @@ import time
 
 import numpy as np
 
-from pytest_mlguard.checks.base import VerdictRules
-from pytest_mlguard.verdicts.intervals import binomial_coverage, paired_interval
-from pytest_mlguard.verdicts.policy import decision_probability, required_n
-from pytest_mlguard.verdicts.simulation import accuracy_flake_rate, calibration_model, ece_check, ece_power_bound, flake_rate, suite_rates
+from pytest_mlguard.checks._base import VerdictRules
+from pytest_mlguard._verdicts.intervals import binomial_coverage, paired_interval
+from pytest_mlguard._verdicts.policy import decision_probability, required_n
+from pytest_mlguard._verdicts.simulation import accuracy_flake_rate, calibration_model, ece_check, ece_power_bound, flake_rate, suite_rates
 
 OLD = {"interval": "wilson", "policy": "estimate", "error_control": "none"}
 
@@ -145,7 +145,7 @@ def coverage_table(runs: int) -> None:
     print(f"\n5b. simulated coverage of the 95% paired interval of corrupted - 0.7 * clean ({runs} runs each)")
     print("| clean | corrupted | flipped by the corruption | n | paired | two independent Clopper-Pearson |")
     print("|---|---|---|---|---|---|")
-    from pytest_mlguard.verdicts.intervals import clopper_pearson
+    from pytest_mlguard._verdicts.intervals import clopper_pearson
 
     for clean, flip, n in ((0.9, 0.2, 100), (0.9, 0.2, 360), (0.97, 0.05, 360), (0.7, 0.4, 360)):
         rng = np.random.default_rng(int(clean * 100 + flip * 10 + n))
@@ -169,7 +169,7 @@ def required_table(runs: int) -> None:
         n = required_n(estimate, floor)
         rng = np.random.default_rng(3)
         decided = 0
-        from pytest_mlguard.verdicts.intervals import clopper_pearson
+        from pytest_mlguard._verdicts.intervals import clopper_pearson
 
         for k in rng.binomial(n, estimate, runs):
             low, high = clopper_pearson(int(k), n)
@@ -181,8 +181,8 @@ def required_table(runs: int) -> None:
 def paired_required_table(runs: int) -> None:
     """6b: the gate's paired ``required_n`` (``paired_required_n``): fresh comparisons of the named n
     pairs, drawn with this run's shares of the four cells, judged by ``paired_interval_counts``."""
-    from pytest_mlguard.verdicts.intervals import paired_interval_counts
-    from pytest_mlguard.verdicts.paired import paired_required_n, regression_probabilities
+    from pytest_mlguard._verdicts.intervals import paired_interval_counts
+    from pytest_mlguard._verdicts.paired import paired_required_n, regression_probabilities
 
     print(f"\n6b. the gate's paired required_n: a fresh comparison of n pairs, cells = this run's shares ({runs} runs; exact beside)")
     print("| pairs (both, only baseline, only candidate, neither) | tolerance | kind | required_n | decided (simulated) | decided (exact) | exact at n - 1 |")

@@ -1,6 +1,6 @@
 """Generate the reference tables of docs/configuration.md from the plugin itself.
 
-Every settings key comes from ``pytest_mlguard.checks.registry.all_keys()`` (its default, its range,
+Every settings key comes from ``pytest_mlguard.checks._registry.all_keys()`` (its default, its range,
 its environment variable and its help), every command-line option and ini key from the plugin's
 ``pytest_addoption`` (which builds them from the keys' ``cli`` and ``ini``). The tables go between
 the ``generated`` markers of docs/configuration.md; the prose around them is kept.
@@ -97,8 +97,8 @@ def _cell(text: str) -> str:
 
 def key_rows() -> dict[str, list[str]]:
     """Section -> the table rows of its keys (a section is the part of the name before the first dot)."""
-    from pytest_mlguard.checks.registry import all_keys
-    from pytest_mlguard.config.settings import ENV_PREFIX
+    from pytest_mlguard.checks._registry import all_keys
+    from pytest_mlguard.config._settings import ENV_PREFIX
 
     sections: dict[str, list[str]] = {}
     for key in all_keys():

@@ -26,7 +26,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from .checks.api import check_model
-    from .checks.base import CheckResult
+    from .checks._base import CheckResult
     from .contract import CallableModel, EvalData, Model, Pipeline, SklearnModel, TorchModel
     from .fixture import MlguardFixture
 
@@ -54,7 +54,7 @@ __all__ = [
 
 _LAZY = {
     "CallableModel": "pytest_mlguard.contract",
-    "CheckResult": "pytest_mlguard.checks.base",
+    "CheckResult": "pytest_mlguard.checks._base",
     "EvalData": "pytest_mlguard.contract",
     "MlguardFixture": "pytest_mlguard.fixture",
     "Model": "pytest_mlguard.contract",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .checks.base import CheckSpec
+from .checks._base import CheckSpec
 
 if TYPE_CHECKING:
     import pytest

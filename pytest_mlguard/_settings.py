@@ -3,7 +3,7 @@ and ``[tool.mlguard]`` of pyproject.toml, and a custom test's ``@pytest.mark.mlg
 
 :func:`check_settings` resolves them before pytest imports the project's conftest.py files;
 :class:`RunSettings` holds the sources for the run and resolves the settings of the run and of each
-marked test (:mod:`pytest_mlguard.config.settings` does the resolving and validating).
+marked test (:mod:`pytest_mlguard.config._settings` does the resolving and validating).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from .config.files import pyproject_source
-from .config.settings import CORE_KEYS, Key, Settings, Source, resolve
+from .config._files import pyproject_source
+from .config._settings import CORE_KEYS, Key, Settings, Source, resolve
 from .errors import ConfigError
 
 INI_KEYS = tuple(key.name for key in CORE_KEYS if key.ini)
@@ -30,8 +30,8 @@ def cli_values(config: pytest.Config, options: Any = None) -> dict[str, Any]:
     def option(dest: str) -> Any:
         return getattr(options, dest, None) if options is not None else config.getoption(dest, None)
 
-    from .checks.registry import all_keys
-    from .config.options import option_values
+    from .checks._registry import all_keys
+    from .config._options import option_values
 
     values: dict[str, Any] = option_values(all_keys(), option)
     for assignment in option("mlguard_set") or ():
@@ -46,8 +46,8 @@ def check_settings(config: pytest.Config, options: Any) -> None:
     """Resolve the settings from the command line (``options``), the environment and the ini files,
     before pytest imports the project's conftest.py files: those import torch, and an invalid
     setting should not wait for it (``ConfigError`` if one is invalid)."""
-    from .checks.registry import all_keys
-    from .config.profiles import BUILTIN_PROFILES
+    from .checks._registry import all_keys
+    from .config._profiles import BUILTIN_PROFILES
 
     misread = output_read_as_path(config.invocation_params.args, config.invocation_params.dir)
     if misread is not None:
@@ -134,7 +134,7 @@ class RunSettings:
         self.settings = self.resolve()
 
     def resolve(self, marker: Mapping[str, Any] | None = None, marker_where: str = "the mlguard marker") -> Settings:
-        from .config.profiles import BUILTIN_PROFILES
+        from .config._profiles import BUILTIN_PROFILES
 
         settings = resolve(cli=self.cli, files=self.files, marker=marker, marker_where=marker_where, keys=self.keys, profiles=BUILTIN_PROFILES)
         return self._with_output_dir(settings)

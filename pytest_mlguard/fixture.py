@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from .checks.api import check_spec, parse_check_id, run_checks
-from .checks.base import CheckResult, CheckSpec
+from .checks._base import CheckResult, CheckSpec
 from .config.parse import Threshold
 from .errors import InvalidArgument
 
 if TYPE_CHECKING:
-    from .checks.evaluation import Evaluation
-    from .config.settings import Settings
+    from .checks._evaluation import Evaluation
+    from .config._settings import Settings
     from .contract import EvalData, Model, Pipeline
 
 __all__ = ["MlguardFixture", "parse_check_id"]
@@ -89,8 +89,8 @@ class MlguardFixture:
 
     def corrupt(self, x: np.ndarray, corruption: str, severity: int, *, seed: int | None = None) -> np.ndarray:
         """``x`` (raw units, model input shape) under a corruption at a severity, seeded."""
-        from .corruptions import functional as F
-        from .corruptions.pipelining import corrupt_batch
+        from .corruptions import _functional as F
+        from .corruptions._pipelining import corrupt_batch
 
         model = self.model
         rng = np.random.default_rng(self.settings.seed if seed is None else seed)

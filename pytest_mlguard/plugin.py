@@ -13,7 +13,7 @@ import pytest
 
 from ._clock import start_run  # imported first: the first run's budget clock starts with the plugin's import
 from .errors import ConfigError, ContractError, MlguardError
-from .stash import SESSION_KEY, session_of
+from ._stash import SESSION_KEY, session_of
 
 if TYPE_CHECKING:
     from .fixture import MlguardFixture
@@ -28,15 +28,15 @@ MARKER = (
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    from . import hookspecs
+    from . import _hookspecs as hookspecs
 
     pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """The options and ini keys, from the settings' ``Key`` declarations (:mod:`~pytest_mlguard.config.options`)."""
-    from .checks.registry import all_keys
-    from .config.options import add_options
+    """The options and ini keys, from the settings' ``Key`` declarations (:mod:`~pytest_mlguard.config._options`)."""
+    from .checks._registry import all_keys
+    from .config._options import add_options
 
     start_run()  # the budget's clock (pytest_mlguard._clock)
     add_options(parser, all_keys())
@@ -58,7 +58,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from .session import MlguardSession
+    from ._session import MlguardSession
 
     config.addinivalue_line("markers", MARKER)
     try:
@@ -75,7 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if SESSION_KEY in config.stash:
         session_of(config).release_signals()
-    from .checks.registry import use_families
+    from .checks._registry import use_families
 
     use_families(())  # a conftest's families belong to its run
 
@@ -92,7 +92,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.Module | None:
     """A conftest.py named on the command line that declares ``mlguard_model`` is the suite itself."""
-    from .suite import MlguardSuite, declares_model
+    from ._suite import MlguardSuite, declares_model
 
     if session_of(parent.config).enabled and declares_model(parent.config, module_path):
         return MlguardSuite.from_parent(parent, path=module_path)
@@ -100,7 +100,7 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    from .suite import MlguardSuite, declares_model
+    from ._suite import MlguardSuite, declares_model
 
     if file_path.name != "conftest.py" or not session_of(parent.config).enabled:
         return None
@@ -112,7 +112,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Any:
-    from .suite import SUITE_CLASS, MlguardClass, MlguardSuite
+    from ._suite import SUITE_CLASS, MlguardClass, MlguardSuite
 
     if isinstance(collector, MlguardSuite) and name == SUITE_CLASS:
         return MlguardClass.from_parent(collector, name=name, obj=obj)

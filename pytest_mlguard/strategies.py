@@ -32,8 +32,8 @@ from typing import Any
 
 from hypothesis.strategies import SearchStrategy
 
-from .corruptions.strategies import CorruptionCase, corruptions
-from .inputs import generate as _g
+from .corruptions._strategies import CorruptionCase, corruptions
+from .inputs import _generate as _g
 from .inputs.compression import COMPRESSION_FORMATS, SUBSAMPLING
 from .inputs.files import FORMATS, MODES
 from .inputs.records import MUTATIONS

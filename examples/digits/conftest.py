@@ -59,7 +59,7 @@ def mlguard_data():
 
 @pytest.fixture(scope="session")
 def mlguard_baseline_model():
-    """The model in production now (a linear softmax, baseline.py), which the gate checks compare the
+    """The model in production now (a linear softmax, _baseline.py), which the gate checks compare the
     candidate ``mlguard_model`` with."""
     return TorchModel(load_baseline(), input_shape=(1, 8, 8), class_names=CLASS_NAMES, name="digits-v1")
 

@@ -41,7 +41,7 @@ def measure() -> dict[str, Any]:
 
     from pytest_mlguard import EvalData, check_model
     from pytest_mlguard.corruptions import REGISTRY, SEVERITIES
-    from pytest_mlguard.corruptions.metrics import summarize
+    from pytest_mlguard.corruptions._metrics import summarize
 
     data = EvalData(*load_test_split(), name="photos-test")
     ids = [f"corruption[{name}-{severity}]" for name in REGISTRY for severity in SEVERITIES]

@@ -1,6 +1,6 @@
 """Adversarial robustness through ART: robust-accuracy floors, epsilon sweeps and minimal attacks.
 
-Check ids (see :mod:`pytest_mlguard.attacks.registry` and docs/attacks.md):
+Check ids (see :mod:`pytest_mlguard.attacks._registry` and docs/attacks.md):
 
 * ``attack[<attack>-<norm>-<eps>]``: robust accuracy within the epsilon ball (``pgd-linf-8/255``);
 * ``attack[<attack>-<norm>-sweep]``: robust accuracy against epsilon; the metric is the mean robust
@@ -30,7 +30,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ..checks.base import CheckSpec, Family, Plot
+from ..checks._base import CheckSpec, Family, Plot
 from ..config.parse import (
     Threshold,
     invalid,
@@ -43,8 +43,8 @@ from ..config.parse import (
     parse_unit_interval,
     takes_list,
 )
-from ..config.settings import Key, Settings
-from .registry import ATTACKS, AttackId, parse_attack_id, parse_attack_params, parse_eps
+from ..config._settings import Key, Settings
+from ._registry import ATTACKS, AttackId, parse_attack_id, parse_attack_params, parse_eps
 
 __all__ = ["FAMILY", "AttackId", "UnsoundEvaluationWarning", "attack_forwards", "attack_params", "parse_attack_id", "parse_attack_params", "parse_eps"]
 
@@ -244,7 +244,7 @@ FAMILY = Family(
     plan=_plan,
     make=_make,
     run="pytest_mlguard.attacks.run:run_check",
-    plots=Plot("pytest_mlguard.attacks.figures:curves", absent="No robust-accuracy-against-epsilon plot: no attack check recorded a result.", order=2),
+    plots=Plot("pytest_mlguard.attacks._figures:curves", absent="No robust-accuracy-against-epsilon plot: no attack check recorded a result.", order=2),
     rank=4,
     rank_of=lambda spec: 6 if spec.param("eps") is None else None,  # sweeps and minimal attacks: several attacks' worth each
     sampled=True,

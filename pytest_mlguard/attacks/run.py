@@ -20,25 +20,25 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..checks.base import CheckSpec, Measurement
-from ..checks.evaluation import stable_seed
-from ..contract.data import EvalData
-from ..verdicts.intervals import paired_counts
-from ..verdicts.paired import keep_outcomes
-from . import UnsoundEvaluationWarning, metrics, soundness
-from .batch import adversarial_examples, attack_batch, check_applicable, gradients_enabled, load_adversarial
-from .build import seeded
-from .registry import ATTACKS, AttackDef
+from ..checks._base import CheckSpec, Measurement
+from ..checks._evaluation import stable_seed
+from ..contract._data import EvalData
+from .._verdicts.intervals import paired_counts
+from .._verdicts.paired import keep_outcomes
+from . import UnsoundEvaluationWarning, _metrics as metrics, _soundness as soundness
+from ._batch import adversarial_examples, attack_batch, check_applicable, gradients_enabled, load_adversarial
+from ._build import seeded
+from ._registry import ATTACKS, AttackDef
 
 if TYPE_CHECKING:
-    from ..checks.evaluation import Evaluation
-    from .adapters import Adapter
+    from ..checks._evaluation import Evaluation
+    from ._adapters import Adapter
 
 __all__ = ["adversarial_examples", "attack_batch", "gradients_enabled", "load_adversarial", "run_check"]
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
-    from .adapters import make_adapter
+    from ._adapters import make_adapter
 
     definition = ATTACKS[spec.param("attack")]
     model = evaluation.model
@@ -194,9 +194,9 @@ class _Run:
 
     def _draw_more(self, eps: float, robust: np.ndarray, clean: float) -> np.ndarray:
         """The robust outcomes of the samples, and of more of the data where they leave the floor
-        undecided (:meth:`~pytest_mlguard.checks.evaluation.Evaluation.draw_more`): a drawn sample the
+        undecided (:meth:`~pytest_mlguard.checks._evaluation.Evaluation.draw_more`): a drawn sample the
         model gets right is attacked, one it gets wrong counts as broken. Sets :attr:`drawn` then."""
-        from ..verdicts.sequential import drawn_more
+        from .._verdicts.sequential import drawn_more
 
         full = self.evaluation.full_data
 
@@ -223,7 +223,7 @@ class _Run:
         needs that), counting misclassified samples as broken without an attack; ``exact`` attacks
         the correctly classified samples first, since the misclassified ones are known to fail.
         """
-        from ..verdicts.sequential import look_size
+        from .._verdicts.sequential import look_size
 
         x, y = self.data.x, self.data.y
         n = len(y)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..checks.base import CheckSpec, Family, Plot
+from ..checks._base import CheckSpec, Family, Plot
 from ..config.parse import (
     Parser,
     Threshold,
@@ -35,7 +35,7 @@ from ..config.parse import (
     parse_path,
     parse_threshold,
 )
-from ..config.settings import Key, Settings
+from ..config._settings import Key, Settings
 
 __all__ = ["CHECKS", "FAMILY", "GARBAGE_SOURCES"]
 
@@ -146,7 +146,7 @@ FAMILY = Family(
     ),
     plan=_plan,
     make=_make,
-    run="pytest_mlguard.calibration.run:run_check",
+    run="pytest_mlguard.calibration._run:run_check",
     rank=1,
     rank_of=lambda spec: 2 if spec.param("source") is not None else None,  # garbage inputs: one model pass per source
     prior_forwards=0.0,  # the clean predictions, made once for every check
@@ -154,12 +154,12 @@ FAMILY = Family(
     rerun=True,
     plots=(
         Plot(
-            "pytest_mlguard.calibration.figures:reliability",
+            "pytest_mlguard.calibration._figures:reliability",
             kind="reliability",
             absent="No reliability diagram: no calibration check recorded reliability bins.",
             order=0,
         ),
-        Plot("pytest_mlguard.calibration.figures:shift", kind="calibration-shift", families=("corruption", "attack"), order=3),
+        Plot("pytest_mlguard.calibration._figures:shift", kind="calibration-shift", families=("corruption", "attack"), order=3),
     ),
     doc="calibration (ECE, MCE, Brier, NLL) and overconfidence on garbage inputs, each against a ceiling",
 )

@@ -1,7 +1,7 @@
 """Checks without pytest, in the manner of scikit-learn's ``check_estimator``.
 
 :func:`check_model` runs checks on a model declared with the public adapters and returns the same
-:class:`~pytest_mlguard.checks.base.CheckResult` s, with verdicts, that the suite records. The
+:class:`~pytest_mlguard.checks._base.CheckResult` s, with verdicts, that the suite records. The
 ``mlguard`` fixture measures its checks through :func:`run_checks` and :func:`check_spec`.
 
 Example:
@@ -19,12 +19,12 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..config.settings import Settings, Source, resolve
+from ..config._settings import Settings, Source, resolve
 from ..errors import InvalidArgument, NotApplicable
-from .base import CheckResult, CheckSpec, Family
+from ._base import CheckResult, CheckSpec, Family
 
 if TYPE_CHECKING:
-    from .evaluation import Evaluation
+    from ._evaluation import Evaluation
 
 __all__ = ["check_model", "check_spec", "parse_check_id", "resolve_settings", "run_checks"]
 
@@ -45,8 +45,8 @@ def resolve_settings(settings: Mapping[str, Any] | Settings | None) -> Settings:
     """Settings from a mapping of setting names to values (the names of pyproject.toml and
     ``--mlguard-set``, such as ``{"accuracy.floor": 0.9, "corruption.severities": "1,3"}``), validated
     with the plugin's errors; the process environment is not read. A :class:`Settings` is returned as is."""
-    from ..config.profiles import BUILTIN_PROFILES
-    from .registry import all_keys
+    from ..config._profiles import BUILTIN_PROFILES
+    from ._registry import all_keys
 
     if isinstance(settings, Settings):
         return settings
@@ -69,7 +69,7 @@ def check_spec(check_id: str, settings: Settings) -> tuple[Family, CheckSpec]:
         InvalidArgument: not a check id, an unknown family, or a check its family cannot make;
             the message names what was given and what is expected.
     """
-    from .registry import families
+    from ._registry import families
 
     family_name, name = parse_check_id(check_id)
     family = next((f for f in families() if f.name == family_name), None)
@@ -125,8 +125,8 @@ def check_model(
                               ["accuracy", "attack[pgd-linf-0.1]"], settings={"accuracy.floor": 0.9})
         assert all(r.passed for r in results), [r.verdict() for r in results]
     """
-    from ..contract.declaration import check_declaration, probe_model
-    from .evaluation import Evaluation
+    from ..contract._declaration import check_declaration, probe_model
+    from ._evaluation import Evaluation
 
     resolved = resolve_settings(settings)
     extras = dict(extras or {})
@@ -148,7 +148,7 @@ def check_model(
 def _planned(checks: str | Iterable[str] | None, settings: Settings, given: set[str]) -> list[tuple[Family, CheckSpec]]:
     """The checks ``checks`` names, or (``None``) every family's planned checks that the ``given``
     fixtures allow."""
-    from .registry import families
+    from ._registry import families
 
     if checks is None:
         return [(f, spec) for f in families() if set(f.needs) <= given for spec in f.planned(settings)]

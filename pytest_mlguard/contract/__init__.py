@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports as _lazy_exports
 
 if TYPE_CHECKING:
-    from .data import EvalData, as_data
-    from .declaration import check_declaration, range_warning
-    from .model import CallableModel, Model, SklearnModel, TorchModel, as_model
-    from .pipeline import Pipeline
+    from ._data import EvalData, as_data
+    from ._declaration import check_declaration, range_warning
+    from ._model import CallableModel, Model, SklearnModel, TorchModel, as_model
+    from ._pipeline import Pipeline
 
 __all__ = [
     "CallableModel",
@@ -31,16 +31,16 @@ __all__ = [
 ]
 
 _LAZY = {
-    "CallableModel": ".model",
-    "EvalData": ".data",
-    "Model": ".model",
-    "Pipeline": ".pipeline",
-    "SklearnModel": ".model",
-    "TorchModel": ".model",
-    "as_data": ".data",
-    "as_model": ".model",
-    "check_declaration": ".declaration",
-    "range_warning": ".declaration",
+    "CallableModel": "._model",
+    "EvalData": "._data",
+    "Model": "._model",
+    "Pipeline": "._pipeline",
+    "SklearnModel": "._model",
+    "TorchModel": "._model",
+    "as_data": "._data",
+    "as_model": "._model",
+    "check_declaration": "._declaration",
+    "range_warning": "._declaration",
 }
 
 

@@ -12,7 +12,7 @@ a group. Settings (``[tool.mlguard.corruption]``):
   ``<group>`` or ``severity-<severity>``, the first that matches winning;
 * ``reference``: the published parameter set, ``imagenet-c`` (224 px), ``tiny-imagenet-c`` (64 px),
   ``cifar-10-c`` (32 px), or ``auto`` (default): the one nearest to the image's size
-  (:mod:`pytest_mlguard.corruptions.references`);
+  (:mod:`pytest_mlguard.corruptions._references`);
 * ``scale``: multiplies the spatial parameters (blur radii, displacements), ``auto`` (default):
   the image's shorter side / the side of the published set (at least 1 below 32 px);
 * ``workers``: threads that corrupt ahead of inference (0: corrupt, then predict); ``auto``
@@ -22,11 +22,11 @@ a group. Settings (``[tool.mlguard.corruption]``):
   (CE, mCE) of the report's corruption summary (default: none).
 
 The functional core (:func:`corrupt`, the registry) and the Hypothesis strategy
-(:mod:`pytest_mlguard.corruptions.strategies`) work without pytest.
+(:mod:`pytest_mlguard.corruptions._strategies`) work without pytest.
 
 Example:
     >>> from pytest_mlguard.config import resolve
-    >>> from pytest_mlguard.checks.registry import all_keys
+    >>> from pytest_mlguard.checks._registry import all_keys
     >>> settings = resolve(cli={"corruption.corruptions": "noise", "corruption.severities": "1,5"}, environ={}, keys=all_keys())
     >>> [spec.id for spec in FAMILY.plan(settings)][:3]
     ['corruption[gaussian_noise-1]', 'corruption[gaussian_noise-5]', 'corruption[shot_noise-1]']
@@ -37,7 +37,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ..checks.base import CheckSpec, Family, Plot
+from ..checks._base import CheckSpec, Family, Plot
 from ..config.parse import (
     Parser,
     Threshold,
@@ -51,19 +51,19 @@ from ..config.parse import (
     parse_threshold,
     takes_list,
 )
-from ..config.settings import Key, Settings
-from .references import REFERENCES
-from .registry import GROUPS, REGISTRY, SEVERITIES, names
+from ..config._settings import Key, Settings
+from ._references import REFERENCES
+from ._registry import GROUPS, REGISTRY, SEVERITIES, names
 
 if TYPE_CHECKING:
-    from .functional import corrupt
+    from ._functional import corrupt
 
 __all__ = ["FAMILY", "GROUPS", "REGISTRY", "SEVERITIES", "corrupt", "floor_for", "names", "selected"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "corrupt":  # lazily: the functional core imports numpy
-        return importlib.import_module(".functional", __name__).corrupt
+        return importlib.import_module("._functional", __name__).corrupt
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -219,12 +219,12 @@ FAMILY = Family(
     ),
     plan=_plan,
     make=_make,
-    run="pytest_mlguard.corruptions.run:run_check",
+    run="pytest_mlguard.corruptions._run:run_check",
     rank=3,
     sampled=True,
     prior_forwards=8.0,
     rerun=True,
-    hooks="pytest_mlguard.corruptions.report",  # the corruption summary in the report and the terminal
-    plots=Plot("pytest_mlguard.corruptions.figures:curves", absent="No accuracy-against-severity plot: no corruption check recorded a result.", order=1),
+    hooks="pytest_mlguard.corruptions._report",  # the corruption summary in the report and the terminal
+    plots=Plot("pytest_mlguard.corruptions._figures:curves", absent="No accuracy-against-severity plot: no corruption check recorded a result.", order=1),
     doc="accuracy under common corruptions (ImageNet-C) at each severity against a floor",
 )

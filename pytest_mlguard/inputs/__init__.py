@@ -43,7 +43,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..checks.base import CheckSpec, Family
+from ..checks._base import CheckSpec, Family
 from ..config.parse import (
     Threshold,
     invalid,
@@ -56,8 +56,8 @@ from ..config.parse import (
     parse_table,
     parse_threshold,
 )
-from ..config.settings import Key, Settings
-from .kinds import PIPELINE_SETTINGS, applies, kind_of
+from ..config._settings import Key, Settings
+from ._kinds import PIPELINE_SETTINGS, applies, kind_of
 
 
 #: the graceful-failure searches, encoding equivalence and the compression curve, in the order they run
@@ -189,8 +189,8 @@ FAMILY = Family(
     ),
     plan=_plan,
     make=_make,
-    run="pytest_mlguard.inputs.run:run_check",
-    hooks="pytest_mlguard.inputs.hooks",  # plans only the checks that apply to the conftest's pipeline
+    run="pytest_mlguard.inputs._run:run_check",
+    hooks="pytest_mlguard.inputs._hooks",  # plans only the checks that apply to the conftest's pipeline
     needs=("model", "data", "pipeline"),
     rank=5,
     # searches last: they can use any time, so they take what the other checks leave

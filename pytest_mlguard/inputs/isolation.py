@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from .graceful import Outcome
-from .transport import HEADER, PipelineFactory, pickle_pipeline, recv, send
+from ._transport import HEADER, PipelineFactory, pickle_pipeline, recv, send
 
 __all__ = ["IsolatedPipeline", "PipelineFactory", "isolation_available"]
 
@@ -131,7 +131,7 @@ class IsolatedPipeline:
         if self._process is not None:
             return self
         parent, child = socket.socketpair()
-        command = [sys.executable, "-c", f"from pytest_mlguard.inputs.zygote import zygote_main; zygote_main({child.fileno()})"]
+        command = [sys.executable, "-c", f"from pytest_mlguard.inputs._zygote import zygote_main; zygote_main({child.fileno()})"]
         package_root = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
         self._process = subprocess.Popen(

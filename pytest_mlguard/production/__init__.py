@@ -16,8 +16,8 @@ Importing this package imports neither numpy nor torch.
 from __future__ import annotations
 
 from .determinism import FAMILY as DETERMINISM
-from .drift import FAMILY as DRIFT
+from ._drift import FAMILY as DRIFT
 from .gate import FAMILY as GATE
-from .resources import FAMILY as RESOURCES
+from ._resources import FAMILY as RESOURCES
 
 FAMILIES = (RESOURCES, DETERMINISM, DRIFT, GATE)

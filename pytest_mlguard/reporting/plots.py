@@ -28,7 +28,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .figure_cache import FigureCache
+from ._figure_cache import FigureCache
 
 __all__ = [
     "FigureCache",
@@ -373,7 +373,7 @@ def shift_calibration_figure(model: str, corruption: Sequence[Mapping[str, Any]]
 
 def score_figure(score_components: Mapping[str, Mapping[str, Any]]) -> str | None:
     """Each model's score components (0-100) as horizontal bars, coloured like the badges."""
-    from .badge import score_color
+    from ._badge import score_color
 
     rows = [(f"{_short(model, 24)}: {family}", 100.0 * float(value)) for model, entry in score_components.items() for family, value in entry["components"].items()]
     if not rows:

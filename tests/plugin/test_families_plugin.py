@@ -98,7 +98,7 @@ def test_what_the_hook_returns_is_checked_with_a_clear_error(pytester, returned,
 
 
 def test_families_of_an_entry_point_are_in_the_registry_and_check_model(tmp_path, monkeypatch):
-    from pytest_mlguard.checks import registry
+    from pytest_mlguard.checks import _registry as registry
 
     package = tmp_path / "site"
     (package / "mlguard_extra-0.1.dist-info").mkdir(parents=True)

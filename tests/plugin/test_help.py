@@ -7,7 +7,7 @@ import re
 
 from conftest import run_pytest
 
-from pytest_mlguard.checks.registry import all_keys
+from pytest_mlguard.checks._registry import all_keys
 
 GROUP = "robustness checks of ML models (pytest-mlguard):"
 DEFAULT = re.compile(r"\(default: ([^()]*)\)$")

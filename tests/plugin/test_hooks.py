@@ -11,8 +11,8 @@ def pytest_mlguard_plan(config, family, checks):
     with open("plan.log", "a") as log:
         log.write(f"{family} {[c.id for c in checks]}\\n")
     if family == "attack":  # drop FGSM, and add a check the settings did not plan
-        from pytest_mlguard.checks.registry import family as family_named
-        from pytest_mlguard.stash import session_of
+        from pytest_mlguard.checks._registry import family as family_named
+        from pytest_mlguard._stash import session_of
 
         extra = family_named("attack").spec("pgd-linf-0.05", session_of(config).settings)
         checks[:] = [c for c in checks if "fgsm" not in c.id] + [extra]

@@ -100,7 +100,7 @@ def test_digits_example_page_renders_every_plot_in_chromium(browser, pytester, t
 
 def test_hostile_names_show_as_text_and_nothing_runs_or_loads(browser, tmp_path):
     from pytest_mlguard.reporting import build_report, write_outputs
-    from pytest_mlguard.reporting.examples import artifact_dir_name
+    from pytest_mlguard.reporting._examples import artifact_dir_name
 
     model = f'<img src=x onerror="alert(2)">{EVIL}'
     directory = tmp_path / "artifacts" / artifact_dir_name(model, "accuracy")

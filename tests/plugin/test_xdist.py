@@ -79,7 +79,7 @@ def test_each_worker_gets_its_share_of_the_cores_unless_the_user_chose(monkeypat
     import sys
     import types
 
-    from pytest_mlguard.session import share_cores
+    from pytest_mlguard._session import share_cores
 
     calls = []
     monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(set_num_threads=calls.append))
@@ -190,7 +190,7 @@ def test_black_box_beats_white_box_is_found_whatever_the_xdist_layout(pytester, 
 
 
 def test_the_scheduler_sends_a_suites_attack_checks_as_one_unit_and_everything_else_alone():
-    from pytest_mlguard.scheduling import SuiteScheduling
+    from pytest_mlguard._scheduling import SuiteScheduling
 
     scheduler = SuiteScheduling.__new__(SuiteScheduling)  # the unit of a node id needs no workers
     scheduler.together = ("attack",)

@@ -14,14 +14,14 @@ import torch
 import zoo
 
 from pytest_mlguard.attacks import UnsoundEvaluationWarning
-from pytest_mlguard.attacks.adapters import QueryLog
-from pytest_mlguard.attacks.build import hopskipjump_schedule
-from pytest_mlguard.attacks.metrics import curve_from_masks, minimal_norms, perturbation_norms, robust_curve
-from pytest_mlguard.attacks.registry import ATTACKS, parse_attack_id
+from pytest_mlguard.attacks._adapters import QueryLog
+from pytest_mlguard.attacks._build import hopskipjump_schedule
+from pytest_mlguard.attacks._metrics import curve_from_masks, minimal_norms, perturbation_norms, robust_curve
+from pytest_mlguard.attacks._registry import ATTACKS, parse_attack_id
 from pytest_mlguard.attacks.run import load_adversarial
-from pytest_mlguard.attacks.soundness import black_box_beats_white_box, clean_mismatch, rising
-from pytest_mlguard.checks.evaluation import Evaluation
-from pytest_mlguard.checks.registry import all_keys, family
+from pytest_mlguard.attacks._soundness import black_box_beats_white_box, clean_mismatch, rising
+from pytest_mlguard.checks._evaluation import Evaluation
+from pytest_mlguard.checks._registry import all_keys, family
 from pytest_mlguard.config import resolve
 from pytest_mlguard.contract import CallableModel, SklearnModel
 from pytest_mlguard import check_model
@@ -180,7 +180,7 @@ class _Params(dict):
 def test_every_preset_has_a_builder_of_its_art_attack_quiet_and_batched(attack):
     """make_attack is a table: every registry preset builds the ART attack it names, with the check's
     batch size and ART's progress bars off; an unknown attack says which are known."""
-    from pytest_mlguard.attacks.build import _BUILDERS, make_attack
+    from pytest_mlguard.attacks._build import _BUILDERS, make_attack
 
     built = _BUILDERS[attack](_Evasion(), SimpleNamespace(nb_classes=10), "linf", 0.1, _Params(), 7)
     assert built.art == ATTACKS[attack].art and built.kwargs["batch_size"] == 7

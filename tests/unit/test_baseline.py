@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pytest_mlguard.baseline import BASELINE_KEYS, Tolerance, parse_tolerance
-from pytest_mlguard.baseline.compare import compare_runs, comparison_lines
-from pytest_mlguard.baseline.store import BASELINE_SCHEMA, baseline_from_report, load_baseline, resolve_baseline, save_baseline
+from pytest_mlguard._baseline import BASELINE_KEYS, Tolerance, parse_tolerance
+from pytest_mlguard._baseline.compare import compare_runs, comparison_lines
+from pytest_mlguard._baseline.store import BASELINE_SCHEMA, baseline_from_report, load_baseline, resolve_baseline, save_baseline
 from pytest_mlguard.config import resolve
 from pytest_mlguard.errors import ConfigError
 
@@ -97,7 +97,7 @@ def test_invalid_tolerances_name_key_value_and_place(value, message):
     ],
 )
 def test_invalid_baseline_report_and_progress_settings(key, value, message):
-    from pytest_mlguard.checks.registry import all_keys
+    from pytest_mlguard.checks._registry import all_keys
 
     with pytest.raises(ConfigError, match="expected") as raised:
         resolve(cli={key: value}, environ={}, keys=all_keys())

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_mlguard.budget import MIN_SAMPLES, Budget, parse_duration, rank
-from pytest_mlguard.checks.base import CheckResult
-from pytest_mlguard.checks.registry import all_keys, family
-from pytest_mlguard.config.settings import resolve
+from pytest_mlguard._budget import MIN_SAMPLES, Budget, parse_duration, rank
+from pytest_mlguard.checks._base import CheckResult
+from pytest_mlguard.checks._registry import all_keys, family
+from pytest_mlguard.config._settings import resolve
 from pytest_mlguard.errors import ConfigError
 
 
@@ -144,7 +144,7 @@ def test_the_searches_share_the_time_that_everything_else_leaves_over():
 def test_a_search_counts_as_shortened_only_if_it_ran_out_of_time():
     import dataclasses
 
-    from pytest_mlguard.budget import Limits
+    from pytest_mlguard._budget import Limits
 
     settings = resolve(cli={}, environ={}, keys=all_keys())
     search = family("inputs").spec("corrupt-files", settings)
@@ -192,7 +192,7 @@ def test_a_checks_limits_are_a_view_of_the_evaluation_never_written_onto_it():
 
     import numpy as np
 
-    from pytest_mlguard.checks.evaluation import Evaluation
+    from pytest_mlguard.checks._evaluation import Evaluation
     from pytest_mlguard.contract import CallableModel, EvalData
 
     calls = []

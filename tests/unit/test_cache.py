@@ -16,10 +16,10 @@ import torch
 import zoo
 
 from pytest_mlguard import CallableModel, Pipeline, TorchModel
-from pytest_mlguard.cache import ResultCache, cache_key, cached_result, fingerprint_model, run_cached
-from pytest_mlguard.cache.pipelines import _project_sources
-from pytest_mlguard.checks.evaluation import Evaluation
-from pytest_mlguard.checks.registry import all_keys, family
+from pytest_mlguard._cache import ResultCache, cache_key, cached_result, fingerprint_model, run_cached
+from pytest_mlguard._cache.pipelines import _project_sources
+from pytest_mlguard.checks._evaluation import Evaluation
+from pytest_mlguard.checks._registry import all_keys, family
 from pytest_mlguard.config import resolve
 from pytest_mlguard.contract import EvalData
 
@@ -157,7 +157,7 @@ def test_project_sources_follow_the_imports_of_the_pipelines_module(tmp_path, mo
 
 @pytest.mark.parametrize("name", ["resources", "determinism", "drift"])
 def test_machine_dependent_checks_are_keyed_by_the_machine_and_threads(name, monkeypatch):
-    from pytest_mlguard.cache import keys
+    from pytest_mlguard._cache import keys as keys
 
     checks = family(name)
     assert checks.machine

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import zoo
 
-from pytest_mlguard.cache import ResultCache, cache_key, run_cached
-from pytest_mlguard.checks.evaluation import Evaluation
-from pytest_mlguard.checks.registry import all_keys, family
+from pytest_mlguard._cache import ResultCache, cache_key, run_cached
+from pytest_mlguard.checks._evaluation import Evaluation
+from pytest_mlguard.checks._registry import all_keys, family
 from pytest_mlguard.config import resolve
 
 ACCURACY = family("accuracy")
@@ -284,7 +284,7 @@ def test_a_cache_key_too_short_to_be_a_secret_is_an_error(tmp_path, monkeypatch,
 
 
 def test_the_summary_says_in_one_line_why_an_entry_was_not_used(tmp_path):
-    from pytest_mlguard.cache import cache_summary
+    from pytest_mlguard._cache import cache_summary
 
     project = Project(tmp_path)
     project.write(with_artifact(project.entry(), "../../../conftest.py", PAYLOAD))

@@ -12,7 +12,7 @@ import zoo
 
 from pytest_mlguard import CallableModel, check_model
 from pytest_mlguard.calibration import CHECKS
-from pytest_mlguard.calibration.garbage import (
+from pytest_mlguard.calibration._garbage import (
     confidence_summary,
     constant_inputs,
     garbage_inputs,
@@ -30,8 +30,8 @@ from pytest_mlguard.calibration.metrics import (
 )
 from pytest_mlguard.calibration.shift import ece_curves
 from pytest_mlguard.calibration.temperature import fit_temperature, temperature_advice, temperature_scale
-from pytest_mlguard.checks.evaluation import Evaluation
-from pytest_mlguard.checks.registry import all_keys, family
+from pytest_mlguard.checks._evaluation import Evaluation
+from pytest_mlguard.checks._registry import all_keys, family
 from pytest_mlguard.config import resolve
 from pytest_mlguard.errors import CheckError, ConfigError, InvalidArgument
 

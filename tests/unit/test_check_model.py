@@ -9,7 +9,7 @@ import pytest
 
 import zoo
 from pytest_mlguard import CheckResult, ConfigError, ContractError, EvalData, InvalidArgument, check_model
-from pytest_mlguard.checks.registry import FAMILIES
+from pytest_mlguard.checks._registry import FAMILIES
 
 SETTINGS = {"accuracy.floor": 0.9, "calibration.ece_ceiling": "0.05", "verdict.error_control": "none"}
 

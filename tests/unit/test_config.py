@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlguard.checks.registry import all_keys
+from pytest_mlguard.checks._registry import all_keys
 from pytest_mlguard.config import Threshold, pyproject_source, resolve
-from pytest_mlguard.config.settings import Source
+from pytest_mlguard.config._settings import Source
 from pytest_mlguard.errors import ConfigError
 
 KEYS = all_keys()
@@ -124,7 +124,7 @@ def test_settings_are_frozen():
 
 
 def test_profiles_sit_above_the_project_files_and_below_the_command_line():
-    from pytest_mlguard.config.profiles import BUILTIN_PROFILES
+    from pytest_mlguard.config._profiles import BUILTIN_PROFILES
 
     file = Source({"samples": 30, "seed": 4}, "pyproject.toml [tool.mlguard]", profiles={"ci": {"attack.steps": 3}, "mine": {"seed": 9}})
     s = resolve(keys=KEYS, environ={}, cli={"profile": "ci"}, files=[file], profiles=BUILTIN_PROFILES)
@@ -139,14 +139,14 @@ def test_profiles_sit_above_the_project_files_and_below_the_command_line():
 
 
 def test_every_builtin_profile_resolves():
-    from pytest_mlguard.config.profiles import BUILTIN_PROFILES
+    from pytest_mlguard.config._profiles import BUILTIN_PROFILES
 
     for name in BUILTIN_PROFILES:
         assert resolve(keys=KEYS, environ={}, cli={"profile": name}, profiles=BUILTIN_PROFILES).get("profile") == name
 
 
 def test_unknown_profile_names_the_choices(tmp_path):
-    from pytest_mlguard.config.profiles import BUILTIN_PROFILES
+    from pytest_mlguard.config._profiles import BUILTIN_PROFILES
 
     with pytest.raises(ConfigError, match=r"unknown profile 'fast' in command line \(--mlguard-profile\): expected one of ci, nightly, smoke"):
         resolve(keys=KEYS, environ={}, cli={"profile": "fast"}, profiles=BUILTIN_PROFILES)

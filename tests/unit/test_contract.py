@@ -203,8 +203,8 @@ def test_a_nan_model_fails_every_check():
     """It passed accuracy and corruption before: a NaN row's argmax is class 0."""
     import zoo
 
-    from pytest_mlguard.checks.evaluation import Evaluation
-    from pytest_mlguard.checks.registry import all_keys, family
+    from pytest_mlguard.checks._evaluation import Evaluation
+    from pytest_mlguard.checks._registry import all_keys, family
     from pytest_mlguard.config import resolve
 
     settings = resolve(keys=all_keys(), environ={}, cli={"samples": "120", "attack.steps": "3", "attack.samples": "40"})
@@ -239,7 +239,7 @@ def test_a_shuffling_loader_is_read_in_the_datasets_order():
 # -- the declaration as a whole ---------------------------------------------------------------------------
 def test_the_declaration_is_checked_shape_first():
     """A 1-channel input_shape for 3-channel data blamed mean=(...) before."""
-    from pytest_mlguard.contract.declaration import check_declaration
+    from pytest_mlguard.contract._declaration import check_declaration
     from pytest_mlguard.errors import ContractError
 
     net = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
@@ -270,7 +270,7 @@ def test_the_declaration_is_checked_shape_first():
     ],
 )
 def test_the_declaration_calls_the_model_once(fn, message):
-    from pytest_mlguard.contract.declaration import check_declaration
+    from pytest_mlguard.contract._declaration import check_declaration
     from pytest_mlguard.errors import ContractError
 
     model = CallableModel(fn, input_shape=(4,), n_classes=3, name="api", output="logits")
@@ -280,7 +280,7 @@ def test_the_declaration_calls_the_model_once(fn, message):
 
 
 def test_nan_at_the_declaration_is_left_to_the_checks():
-    from pytest_mlguard.contract.declaration import check_declaration
+    from pytest_mlguard.contract._declaration import check_declaration
 
     model = CallableModel(lambda x: np.full((len(x), 2), np.nan), input_shape=(1,), n_classes=2)
     adapted, data = check_declaration(model, EvalData(np.zeros((4, 1)), [0, 1, 0, 1]))
@@ -289,7 +289,7 @@ def test_nan_at_the_declaration_is_left_to_the_checks():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a machine with a GPU has the device")
 def test_a_device_this_machine_lacks_is_named_before_any_check():
-    from pytest_mlguard.contract.declaration import check_declaration
+    from pytest_mlguard.contract._declaration import check_declaration
     from pytest_mlguard.errors import ContractError
 
     model = TorchModel(tiny_net(), input_shape=(4,), n_classes=3)
@@ -298,7 +298,7 @@ def test_a_device_this_machine_lacks_is_named_before_any_check():
 
 
 def test_range_warning_beyond_one_percent_of_the_range():
-    from pytest_mlguard.contract.declaration import range_warning
+    from pytest_mlguard.contract._declaration import range_warning
 
     model = CallableModel(lambda x: np.full((len(x), 2), 0.5), input_shape=(1,), n_classes=2, name="api")
     assert range_warning(model, EvalData(np.array([[0.0], [1.005]]), [0, 1])) is None

@@ -8,9 +8,9 @@ import io
 import numpy as np
 import pytest
 
-from pytest_mlguard.corruptions import functional as F
-from pytest_mlguard.corruptions.functional import corrupt
-from pytest_mlguard.corruptions.registry import GROUPS, REGISTRY, names
+from pytest_mlguard.corruptions import _functional as F
+from pytest_mlguard.corruptions._functional import corrupt
+from pytest_mlguard.corruptions._registry import GROUPS, REGISTRY, names
 from pytest_mlguard.errors import InvalidArgument
 
 ALL = list(REGISTRY)
@@ -181,7 +181,7 @@ def test_wide_kernels_on_large_images_give_opencvs_direct_sums():
     padding, centred, changes no sum: the direct convolution is the reference here."""
     import cv2
 
-    from pytest_mlguard.corruptions.blur import convolve
+    from pytest_mlguard.corruptions._blur import convolve
 
     image = photos(224, 1)[0].astype(np.float32) / 255
     for radius, angle in ((7, 30.0), (10, -40.0), (12, 5.0)):  # 29, 41 and 49 pixels wide
@@ -323,7 +323,7 @@ def test_no_corruption_is_an_identity_at_any_size(damage, side):
 
 @pytest.mark.parametrize("side", SIDES)
 def test_damage_grows_with_severity_except_where_published_parameters_do_not(damage, side):
-    from pytest_mlguard.corruptions.references import NOT_MONOTONE, NOT_MONOTONE_BELOW_32, reference_for
+    from pytest_mlguard.corruptions._references import NOT_MONOTONE, NOT_MONOTONE_BELOW_32, reference_for
 
     exceptions = dict(NOT_MONOTONE[reference_for(side)])
     if side < 32:
@@ -342,7 +342,7 @@ def test_gray_images_are_changed_too():
 
 
 def test_reference_rule_and_setting():
-    from pytest_mlguard.corruptions.references import auto_scale, reference_for
+    from pytest_mlguard.corruptions._references import auto_scale, reference_for
 
     assert [reference_for(s) for s in (8, 32, 45, 46, 64, 119, 120, 224, 512)] == ["cifar-10-c"] * 3 + ["tiny-imagenet-c"] * 3 + [
         "imagenet-c"

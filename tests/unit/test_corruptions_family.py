@@ -13,16 +13,16 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from pytest_mlguard import check_model
-from pytest_mlguard.checks.evaluation import Evaluation
-from pytest_mlguard.checks.registry import all_keys, family
+from pytest_mlguard.checks._evaluation import Evaluation
+from pytest_mlguard.checks._registry import all_keys, family
 from pytest_mlguard.config import resolve
 from pytest_mlguard.config.parse import Threshold
 from pytest_mlguard.contract import CallableModel, EvalData
 from pytest_mlguard.corruptions import FAMILY, floor_for, selected
-from pytest_mlguard.corruptions.metrics import corruption_error, relative_corruption_error, summarize
-from pytest_mlguard.corruptions.pipelining import chunk_size, corrupt_images, corrupted_predictions, pipelined
-from pytest_mlguard.corruptions.run import BUSY_FOR_THREADS, AutoWorkers, Prefetcher
-from pytest_mlguard.corruptions.strategies import CorruptionCase, corruptions
+from pytest_mlguard.corruptions._metrics import corruption_error, relative_corruption_error, summarize
+from pytest_mlguard.corruptions._pipelining import chunk_size, corrupt_images, corrupted_predictions, pipelined
+from pytest_mlguard.corruptions._run import BUSY_FOR_THREADS, AutoWorkers, Prefetcher
+from pytest_mlguard.corruptions._strategies import CorruptionCase, corruptions
 from pytest_mlguard.errors import CheckError, ConfigError, InvalidArgument, NotApplicable
 
 CORRUPTION = family("corruption")
@@ -141,7 +141,7 @@ def test_ece_is_measured_on_the_corrupted_predictions(good):
     evaluation = Evaluation(good, zoo.digits(), s)
     spec = CORRUPTION.spec("gaussian_noise-5", s)
     result = evaluation.run(CORRUPTION, spec)
-    from pytest_mlguard.corruptions.run import check_seed
+    from pytest_mlguard.corruptions._run import check_seed
 
     again = corrupted_predictions(good, evaluation.data.x, "gaussian_noise", 5, check_seed(spec, evaluation), workers=0)
     assert result.value == pytest.approx(float((again.proba.argmax(1) == evaluation.data.y).mean()))
@@ -359,7 +359,7 @@ def test_a_prefetched_chunk_larger_than_the_check_is_not_used(good):
     """A budget can leave a check fewer samples than the chunk the prefetcher prepared for it."""
     from concurrent.futures import Future
 
-    from pytest_mlguard.corruptions.pipelining import corrupt_chunk
+    from pytest_mlguard.corruptions._pipelining import corrupt_chunk
 
     x = zoo.digits().x
     first: Future = Future()

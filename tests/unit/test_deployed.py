@@ -16,11 +16,11 @@ import zoo
 from torch import nn
 
 from pytest_mlguard import CallableModel, InvalidArgument, TorchModel, check_model
-from pytest_mlguard.checks.evaluation import Evaluation
-from pytest_mlguard.checks.registry import all_keys, family
+from pytest_mlguard.checks._evaluation import Evaluation
+from pytest_mlguard.checks._registry import all_keys, family
 from pytest_mlguard.config import resolve
 from pytest_mlguard.errors import ConfigError, NotApplicable
-from pytest_mlguard.production.compare import thread_count
+from pytest_mlguard.production._compare import thread_count
 
 
 @pytest.fixture(autouse=True)
@@ -175,7 +175,7 @@ def test_a_module_all_in_eval_mode_is_measured_once():
 
 # -- input sizes at the model ----------------------------------------------------------------------------
 def test_sizes_fed_to_the_model_follow_the_declared_size():
-    from pytest_mlguard.contract.sizes import other_sizes
+    from pytest_mlguard.contract._sizes import other_sizes
 
     assert other_sizes((3, 224, 224)) == {
         "1x1": (1, 1),
@@ -274,7 +274,7 @@ def test_the_gate_compares_robustness_not_the_contract(tmp_path):
 
 
 def test_buffers_are_restored_by_name_even_where_moving_the_module_replaced_them():
-    from pytest_mlguard.contract.modes import kept_buffers
+    from pytest_mlguard.contract._modes import kept_buffers
 
     module = zoo.InputBatchNorm(zoo.load_model()).train()
     before = module.norm.running_mean.clone()

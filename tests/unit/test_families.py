@@ -7,8 +7,8 @@ import pytest
 import zoo
 
 from pytest_mlguard import check_model
-from pytest_mlguard.checks.evaluation import Evaluation
-from pytest_mlguard.checks.registry import FAMILIES, all_keys, family
+from pytest_mlguard.checks._evaluation import Evaluation
+from pytest_mlguard.checks._registry import FAMILIES, all_keys, family
 from pytest_mlguard.config import resolve
 from pytest_mlguard.errors import NotApplicable
 

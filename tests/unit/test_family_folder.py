@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 import pytest_mlguard
-from pytest_mlguard.checks.registry import FAMILIES, all_keys, use_families
-from pytest_mlguard.config.settings import resolve
+from pytest_mlguard.checks._registry import FAMILIES, all_keys, use_families
+from pytest_mlguard.config._settings import resolve
 
 PACKAGE = Path(pytest_mlguard.__file__).parent
 #: the modules that read what families declare (their costs, their figures)
-READERS = ("pytest_mlguard/budget.py", "pytest_mlguard/reporting/html.py")
+READERS = ("pytest_mlguard/_budget.py", "pytest_mlguard/reporting/_html.py")
 
 
 def string_constants(path: Path) -> set[str]:
@@ -38,7 +38,7 @@ def string_constants(path: Path) -> set[str]:
 @pytest.mark.parametrize("module", READERS)
 def test_the_modules_that_read_families_name_none(module):
     named = {family.name for family in FAMILIES} & string_constants(PACKAGE.parent / module)
-    assert not named, f"{module} names the families {sorted(named)}: declare what it needs on the Family (checks/family.py)"
+    assert not named, f"{module} names the families {sorted(named)}: declare what it needs on the Family (checks/_family.py)"
 
 
 #: a family in a folder of its own: a cheap check, a search that applies to record pipelines only, a
@@ -95,8 +95,8 @@ def slow_family(tmp_path, monkeypatch):
 
 
 def test_a_family_in_its_own_folder_is_budgeted_by_what_it_declares(slow_family):
-    from pytest_mlguard.budget import Budget, rank
-    from pytest_mlguard.checks.registry import family
+    from pytest_mlguard._budget import Budget, rank
+    from pytest_mlguard.checks._registry import family
 
     settings = resolve(cli={"budget": "100s", "slow.search_seconds": "30"}, environ={}, keys=all_keys())
     quick, search, both, file = slow_family.plan(settings)
@@ -115,7 +115,7 @@ def test_a_family_in_its_own_folder_is_budgeted_by_what_it_declares(slow_family)
     assert plan.estimate(noise, 100) == pytest.approx(0.8)  # 8 forward passes a sample, 1 ms each
     assert plan.estimate(both, 100) == pytest.approx(2 * 0.8)  # reruns the corruption check on both models
     plan.done(f"node::{file.id}", file, None, 0.0, None, 100)
-    from pytest_mlguard.checks.base import CheckResult
+    from pytest_mlguard.checks._base import CheckResult
 
     done = CheckResult(file.id, "m", "slow", "accuracy", 1.0, 0.5, "0.5", "floor", 1, True, 0, 0.0)
     plan.done(f"node::{file.id}", file, done, 7.0, None, 100)
@@ -124,7 +124,7 @@ def test_a_family_in_its_own_folder_is_budgeted_by_what_it_declares(slow_family)
 
 def test_a_family_in_its_own_folder_is_drawn_in_report_html_by_what_it_declares(slow_family, tmp_path):
     from pytest_mlguard.reporting import build_report
-    from pytest_mlguard.reporting.html import render_html
+    from pytest_mlguard.reporting._html import render_html
 
     check = {"id": "slow[quick]", "model": "m", "family": "slow", "metric": "accuracy", "value": 1.0, "floor": 0.5,
              "threshold": "0.5", "n": 1, "passed": True, "seed": 0, "duration_s": 0.1, "details": {}}
@@ -140,7 +140,7 @@ def test_a_family_in_its_own_folder_is_drawn_in_report_html_by_what_it_declares(
 NAMING_ALLOWED = {
     "pytest_mlguard/fixture.py": {"attack"},  # the public `mlguard.attack(...)` of the fixture (importing from the family lazily)
     "pytest_mlguard/reporting/plots.py": {"accuracy", "attack", "corruption"},  # the public figures of those families' checks, which read their details
-    "pytest_mlguard/verdicts/simulation.py": {"accuracy", "calibration", "corruption"},  # simulates named built-in checks, through the registry
+    "pytest_mlguard/_verdicts/simulation.py": {"accuracy", "calibration", "corruption"},  # simulates named built-in checks, through the registry
     "pytest_mlguard/_names.py": {"contract"},  # report.json's error kind of a broken declaration, not the family
 }
 
@@ -159,7 +159,7 @@ def test_no_module_outside_the_families_folders_names_a_built_in_family():
         found = names & string_constants(path)
         if relative.parts[1] not in folders and found - NAMING_ALLOWED.get(relative.as_posix(), set()):
             named[relative.as_posix()] = sorted(found)
-    assert not named, f"modules outside the families' folders name families: {named}; declare it on the Family (checks/family.py)"
+    assert not named, f"modules outside the families' folders name families: {named}; declare it on the Family (checks/_family.py)"
 
 
 REFERENCE_FAMILY = """
@@ -178,7 +178,7 @@ def score_families(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     from score_families import clean, precondition
 
-    from pytest_mlguard.checks.registry import families
+    from pytest_mlguard.checks._registry import families
 
     use_families([clean, precondition])
     families()
@@ -192,7 +192,7 @@ def test_a_family_in_its_own_folder_is_scored_by_what_it_declares(score_families
     """A family declared ``clean_reference`` is scored as measured (not relative to the clean accuracy its
     checks carry), one declared not ``scored`` counts only where ``score.weights`` names it, and
     ``score.weights`` says so in its help."""
-    from pytest_mlguard.reporting.score import robustness_score
+    from pytest_mlguard.reporting._score import robustness_score
 
     def check(family, value):
         return {"model": "m", "family": family, "metric": "accuracy", "value": value, "floor": 0.5, "details": {"clean_accuracy": 0.5}}
@@ -212,12 +212,12 @@ def test_reports_outside_a_run_order_and_score_by_the_built_in_families():
 
     code = (
         "import sys, json\n"
-        "from pytest_mlguard.reporting.order import sort_key\n"
-        "from pytest_mlguard.reporting.score import robustness_score\n"
+        "from pytest_mlguard.reporting._order import sort_key\n"
+        "from pytest_mlguard.reporting._score import robustness_score\n"
         "checks = [{'model': 'm', 'family': f, 'id': f, 'metric': 'accuracy', 'value': 0.4, 'floor': 0.5, 'details': {'clean_accuracy': 0.5}}\n"
         "          for f in ('zeta', 'gate', 'corruption', 'contract', 'accuracy')]\n"
         "print(json.dumps([[c['family'] for c in sorted(checks, key=sort_key)], robustness_score(checks)['models']['m']['components'],\n"
-        "                  'pytest_mlguard.checks.registry' in sys.modules]))\n"
+        "                  'pytest_mlguard.checks._registry' in sys.modules]))\n"
     )
     order, components, registry = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent).stdout)
     assert order == ["contract", "accuracy", "corruption", "gate", "zeta"] and not registry

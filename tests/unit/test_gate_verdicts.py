@@ -13,8 +13,8 @@ import math
 import numpy as np
 import pytest
 
-from pytest_mlguard.verdicts.intervals import paired_interval_counts
-from pytest_mlguard.verdicts.paired import paired_bounds, paired_required_n
+from pytest_mlguard._verdicts.intervals import paired_interval_counts
+from pytest_mlguard._verdicts.paired import paired_bounds, paired_required_n
 
 
 def test_the_paired_bounds_of_many_tables_are_those_of_one():
@@ -66,7 +66,7 @@ def test_paired_required_n_is_the_smallest_n_that_decides_80_percent_of_the_time
 
 # -- the gate's checks ---------------------------------------------------------------------------------
 def settings(**cli):
-    from pytest_mlguard.checks.registry import all_keys
+    from pytest_mlguard.checks._registry import all_keys
     from pytest_mlguard.config import resolve
 
     return resolve(cli={k.replace("__", "."): v for k, v in cli.items()}, environ={}, keys=all_keys())
@@ -77,8 +77,8 @@ def gate(check, candidate, baseline, y, checks=None, **cli):
     ``baseline`` says, on inputs that are the samples' indices; ``checks``: the gate checks planned
     (default: ``check`` alone)."""
     from pytest_mlguard import CallableModel
-    from pytest_mlguard.checks.evaluation import Evaluation
-    from pytest_mlguard.checks.registry import family
+    from pytest_mlguard.checks._evaluation import Evaluation
+    from pytest_mlguard.checks._registry import family
     from pytest_mlguard.contract import EvalData
 
     def model(right, name):
@@ -98,7 +98,7 @@ def test_an_undecided_gate_of_robustness_names_the_n_that_decides_its_paired_com
     """A candidate 0.025 worse than production on 360 samples, against a tolerance of 0.05: the paired
     interval straddles it. Before, the check named no n ("no sample size would decide"), which is false:
     the n named now is the smallest at which the paired comparison decides 80% of fresh runs."""
-    from pytest_mlguard.reporting.terminal import _inconclusive_lines
+    from pytest_mlguard.reporting._terminal import _inconclusive_lines
 
     rng = np.random.default_rng(3)
     y = rng.integers(0, 2, 360)
@@ -115,7 +115,7 @@ def test_an_undecided_gate_of_robustness_names_the_n_that_decides_its_paired_com
 
 
 def test_a_paired_check_without_a_known_n_names_none():
-    from pytest_mlguard.reporting.terminal import _inconclusive_lines
+    from pytest_mlguard.reporting._terminal import _inconclusive_lines
 
     check = {"model": "m", "id": "gate[robustness]", "n": 360, "verdict": "inconclusive", "passed": True, "policy": "lenient", "required_n": None}
     paired = {**check, "interval": {"low": 0.0, "high": 1.0, "method": "paired-clopper-pearson", "confidence": 0.99}}

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from pytest_mlguard import CallableModel, EvalData, Pipeline, check_model
-from pytest_mlguard.checks.registry import all_keys, family
+from pytest_mlguard.checks._registry import all_keys, family
 from pytest_mlguard.config import resolve
 from pytest_mlguard.errors import CheckError, ConfigError, NotApplicable
 from pytest_mlguard.inputs import files as F

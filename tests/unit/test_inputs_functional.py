@@ -16,7 +16,7 @@ from PIL import Image
 from pytest_mlguard.errors import InvalidArgument
 from pytest_mlguard.inputs import files as F
 from pytest_mlguard.inputs.compression import compress_batch, down_up, recompress
-from pytest_mlguard.inputs.fuzz import load_input, save_input
+from pytest_mlguard.inputs._fuzz import load_input, save_input
 from pytest_mlguard.inputs.graceful import check_prediction, outcome_of
 from pytest_mlguard.inputs.records import MUTATIONS, as_schema, infer_schema, mutate
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from pytest_mlguard import CallableModel, EvalData, Pipeline, check_model
-from pytest_mlguard.checks.registry import all_keys
-from pytest_mlguard.config.settings import resolve
+from pytest_mlguard.checks._registry import all_keys
+from pytest_mlguard.config._settings import resolve
 from pytest_mlguard.errors import ConfigError, ContractError, NotApplicable
 from pytest_mlguard.inputs import FAMILY as INPUTS
-from pytest_mlguard.inputs.kinds import declared_kind
+from pytest_mlguard.inputs._kinds import declared_kind
 
 HEADER = """
 import pytest

@@ -15,8 +15,8 @@ import pytest
 from PIL import Image, ImageCms, ImageOps
 
 import zoo
-from pytest_mlguard.checks.evaluation import Evaluation
-from pytest_mlguard.checks.registry import all_keys, family
+from pytest_mlguard.checks._evaluation import Evaluation
+from pytest_mlguard.checks._registry import all_keys, family
 from pytest_mlguard.config import resolve
 from pytest_mlguard.errors import ConfigError
 from pytest_mlguard.inputs.encodings import ENCODINGS, canonical_png, to_uint8

@@ -14,18 +14,18 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from pytest_mlguard.deadline import Deadline, can_limit, limit
+from pytest_mlguard._deadline import Deadline, can_limit, limit
 from pytest_mlguard.reporting import build_report, write_outputs
-from pytest_mlguard.reporting.atomic import (
+from pytest_mlguard.reporting._atomic import (
     file_mode,
     probe_directory,
     replace_directory,
     write_files,
 )
-from pytest_mlguard.reporting.badge import badge_files
-from pytest_mlguard.reporting.examples import artifact_dir_name
-from pytest_mlguard.reporting.score import check_goodness
-from pytest_mlguard.reporting.strict_json import dumps, finite_copy
+from pytest_mlguard.reporting._badge import badge_files
+from pytest_mlguard.reporting._examples import artifact_dir_name
+from pytest_mlguard.reporting._score import check_goodness
+from pytest_mlguard.reporting._strict_json import dumps, finite_copy
 
 needs_alarm = pytest.mark.skipif(not can_limit(), reason="SIGALRM in the main thread is needed")
 
@@ -87,8 +87,8 @@ def test_a_nan_clean_accuracy_scores_nothing_rather_than_everything():
 
 
 def test_baselines_and_cache_entries_are_strict_json(tmp_path):
-    from pytest_mlguard.baseline.store import save_baseline
-    from pytest_mlguard.cache import ResultCache
+    from pytest_mlguard._baseline.store import save_baseline
+    from pytest_mlguard._cache import ResultCache
 
     path = save_baseline(report_of([check("accuracy", float("nan"), passed=False)]), "main", tmp_path)
     assert strict_loads(path.read_text())["checks"][0]["value"] is None
@@ -246,7 +246,7 @@ def test_no_limit_and_a_block_that_ends_in_time_leave_no_timer():
     (5, 0, 0, 0.0, False, None),
 ])
 def test_a_cut_check_counts_as_not_passed_and_a_run_that_measured_nothing_fails(total, cut, errors, max_cut, passed_tests, fails):
-    from pytest_mlguard.budget import run_failure
+    from pytest_mlguard._budget import run_failure
 
     summary = {"total": total, "passed": total, "failed": 0, "errors": errors, "skipped": 0, "cut": cut}
     message = run_failure(summary, max_cut=max_cut, where="default", budget=60.0, passed_tests=passed_tests)

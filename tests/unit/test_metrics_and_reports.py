@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from pytest_mlguard.calibration.metrics import expected_calibration_error, reliability_bins
-from pytest_mlguard.checks.base import CheckResult, CheckSpec, Measurement
+from pytest_mlguard.checks._base import CheckResult, CheckSpec, Measurement
 from pytest_mlguard.config import Threshold
 from pytest_mlguard.reporting import SCHEMA, build_report, robustness_score, write_outputs
-from pytest_mlguard.reporting.atomic import write_files
-from pytest_mlguard.reporting.badge import badge_svg, score_color
+from pytest_mlguard.reporting._atomic import write_files
+from pytest_mlguard.reporting._badge import badge_svg, score_color
 
 
 def random_proba(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +112,7 @@ def test_write_files_is_all_or_nothing(tmp_path, monkeypatch):
             raise OSError("disk full")
         return real_fdopen(*args, **kwargs)
 
-    monkeypatch.setattr("pytest_mlguard.reporting.atomic.os.fdopen", failing_fdopen)
+    monkeypatch.setattr("pytest_mlguard.reporting._atomic.os.fdopen", failing_fdopen)
     with pytest.raises(OSError, match="disk full"):
         write_files({tmp_path / "report.json": b"new", tmp_path / "badge.svg": b"<svg/>"})
     assert (tmp_path / "report.json").read_text() == "old"

@@ -16,14 +16,14 @@ import pytest
 import zoo
 
 from pytest_mlguard import CallableModel, check_model
-from pytest_mlguard.checks.base import CheckResult
-from pytest_mlguard.checks.evaluation import Evaluation
-from pytest_mlguard.checks.registry import FAMILIES, all_keys, family
+from pytest_mlguard.checks._base import CheckResult
+from pytest_mlguard.checks._evaluation import Evaluation
+from pytest_mlguard.checks._registry import FAMILIES, all_keys, family
 from pytest_mlguard.config import resolve
 from pytest_mlguard.errors import CheckError, ConfigError, NotApplicable
-from pytest_mlguard.production.compare import compare_predictions, per_sample_diff, thread_count, top1_agreement
+from pytest_mlguard.production._compare import compare_predictions, per_sample_diff, thread_count, top1_agreement
 from pytest_mlguard.production.gate.compare import compare_models, compare_results
-from pytest_mlguard.production.server import Server, machine
+from pytest_mlguard.production._server import Server, machine
 
 PRODUCTION = ("resources", "determinism", "drift", "gate")
 
@@ -291,7 +291,7 @@ def test_an_agreement_floor_stops_once_decided_and_the_variants_other_checks_reu
     assert stopped.details["early_stop"]["stopped"] and stopped.interval_method == "confidence-sequence"
     assert stopped.interval[1] < 0.99 and "stopped early after" in stopped.message
     assert full.n == 360 and full.evaluations_saved == 0 and not full.details["early_stop"]["stopped"]
-    from pytest_mlguard.production.drift.variants import _threads
+    from pytest_mlguard.production._drift.variants import _threads
 
     predicted = evaluation.memo(("drift", "bfloat16", _threads(fam.spec("bfloat16", s))), lambda: None)
     proba = evaluation.run(fam, fam.spec("bfloat16-proba", s))  # every sample: the rest are predicted now
@@ -423,7 +423,7 @@ def test_gate_of_class_accuracy_takes_a_paired_interval_of_the_same_samples(tmp_
     """A candidate that differs from the production model on a few samples of one class: the two
     accuracies move together, so only the discordant pairs move the drop (McNemar's setting)."""
     from pytest_mlguard.contract import EvalData
-    from pytest_mlguard.verdicts.intervals import binomial_bounds, paired_interval
+    from pytest_mlguard._verdicts.intervals import binomial_bounds, paired_interval
 
     rng = np.random.default_rng(0)
     n = 6000
@@ -462,7 +462,7 @@ def _paired_pair(rng, n, accuracy, lost, gained):
 def _independent_regression(baseline, candidate, tolerance, confidence):
     """What two independent Clopper-Pearson intervals decide: a regression beyond ``tolerance`` only
     when the candidate's whole interval lies more than it below the baseline's."""
-    from pytest_mlguard.verdicts.intervals import clopper_pearson
+    from pytest_mlguard._verdicts.intervals import clopper_pearson
 
     (bl, bh), (cl, ch) = (clopper_pearson(int(c.sum()), len(c), confidence) for c in (baseline, candidate))
     return "regressed" if bl - ch > tolerance else "within" if bh - cl <= tolerance else "inconclusive"
@@ -475,7 +475,7 @@ def test_paired_regression_decides_where_two_independent_intervals_do_not_and_ke
     independent intervals, each as wide as one model's noise, almost never do. And a candidate exactly
     at the tolerance gets a wrong ``regressed`` in at most a few runs, where the point estimate, the
     gate's rule before, said ``regressed`` in about half of them (a coin flip on every CI run)."""
-    from pytest_mlguard.verdicts.paired import paired_regression
+    from pytest_mlguard._verdicts.paired import paired_regression
 
     rng = np.random.default_rng(14)
     confidence = 1 - 0.05 / 4  # a check's share of a small run

@@ -25,7 +25,7 @@ FIX = "docs/configuration.md is out of date: run `python docs/generate_configura
 
 
 def test_every_settings_key_is_in_the_configuration_reference_with_its_default_and_range():
-    from pytest_mlguard.checks.registry import all_keys
+    from pytest_mlguard.checks._registry import all_keys
 
     doc = (DOCS / "configuration.md").read_text()
     rows = [row for rows in generator().key_rows().values() for row in rows]
@@ -45,7 +45,7 @@ def test_every_command_line_option_and_ini_key_is_in_the_configuration_reference
 
 
 def test_ranges_come_from_the_parsers():
-    from pytest_mlguard.checks.registry import all_keys
+    from pytest_mlguard.checks._registry import all_keys
 
     keys = {key.name: key for key in all_keys()}
     module = generator()
@@ -67,8 +67,8 @@ def test_core_documents_exist_and_are_linked_from_the_index(name):
 
 
 def test_report_schema_documents_every_field_a_report_has(tmp_path):
-    from pytest_mlguard.baseline.compare import compare_runs
-    from pytest_mlguard.checks.base import CheckResult, CheckSpec, Measurement
+    from pytest_mlguard._baseline.compare import compare_runs
+    from pytest_mlguard.checks._base import CheckResult, CheckSpec, Measurement
     from pytest_mlguard.config import Threshold
     from pytest_mlguard.reporting import build_report
 

@@ -15,11 +15,11 @@ import pytest
 from PIL import Image
 
 from pytest_mlguard.reporting import build_report, write_outputs
-from pytest_mlguard.reporting.badge import badge_files, endpoint_json, family_scores
-from pytest_mlguard.reporting.examples import artifact_dir_name, failing_examples, thumbnail
-from pytest_mlguard.reporting.html import render_html
-from pytest_mlguard.reporting.progress import Progress, check_label
-from pytest_mlguard.reporting.terminal import slowest_lines, summary_lines
+from pytest_mlguard.reporting._badge import badge_files, endpoint_json, family_scores
+from pytest_mlguard.reporting._examples import artifact_dir_name, failing_examples, thumbnail
+from pytest_mlguard.reporting._html import render_html
+from pytest_mlguard.reporting._progress import Progress, check_label
+from pytest_mlguard.reporting._terminal import slowest_lines, summary_lines
 
 EVIL = "<script>alert(1)</script>"
 
@@ -109,7 +109,7 @@ def test_a_plotting_bug_still_writes_the_json_and_says_so_in_the_page(tmp_path, 
     def broken(*args, **kwargs):
         raise RuntimeError(f"boom {EVIL}")
 
-    monkeypatch.setattr("pytest_mlguard.reporting.html.render_html", broken)
+    monkeypatch.setattr("pytest_mlguard.reporting._html.render_html", broken)
     write_outputs(report_of(full_checks()), tmp_path)
     assert json.loads((tmp_path / "report.json").read_text())["summary"]["total"] == 7
     page = (tmp_path / "report.html").read_text()
@@ -191,8 +191,8 @@ def test_page_shows_intervals_and_inconclusive_verdicts_where_checks_carry_them(
 
 
 def test_page_shows_the_baseline_comparison(tmp_path):
-    from pytest_mlguard.baseline import Tolerance
-    from pytest_mlguard.baseline.compare import compare_runs
+    from pytest_mlguard._baseline import Tolerance
+    from pytest_mlguard._baseline.compare import compare_runs
 
     base = report_of([check("accuracy", 0.97)])
     report = report_of([check("accuracy", 0.90)])
@@ -395,7 +395,7 @@ def test_batches_saved_side_by_side_show_as_pairs_with_each_caption_once(tmp_pat
 
 # -- terminal -------------------------------------------------------------------------------------
 def test_terminal_summary_names_the_files_and_the_comparison(tmp_path):
-    from pytest_mlguard.baseline.compare import compare_runs
+    from pytest_mlguard._baseline.compare import compare_runs
 
     report = report_of([check("accuracy", 0.9)])
     report["comparison"] = compare_runs(report, dict(report, name="main"))
@@ -524,7 +524,7 @@ def test_sweeps_draw_their_whole_curve_one_panel_per_norm(tmp_path):
     ],
 )
 def test_score_goodness_of_each_kind_of_check(result, goodness):
-    from pytest_mlguard.reporting.score import check_goodness
+    from pytest_mlguard.reporting._score import check_goodness
 
     assert check_goodness(result) == pytest.approx(goodness)
 

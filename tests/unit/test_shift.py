@@ -15,8 +15,8 @@ from PIL import Image
 from pytest_mlguard.checks.api import check_model
 from pytest_mlguard.contract import CallableModel, EvalData
 from pytest_mlguard.errors import ContractError, NotApplicable
-from pytest_mlguard.production.shift.sample import production_sample
-from pytest_mlguard.production.shift.statistics import (
+from pytest_mlguard.production._shift.sample import production_sample
+from pytest_mlguard.production._shift.statistics import (
     atc_estimate,
     atc_interval,
     column_tests,
@@ -248,7 +248,7 @@ def test_the_checks_pass_a_sample_of_the_evaluation_distribution_and_fail_a_shif
 
 # -- shift[embedding] ------------------------------------------------------------------------------
 def test_mmd_passes_the_same_distribution_and_fails_a_shifted_one():
-    from pytest_mlguard.production.shift.embedding import mmd_test
+    from pytest_mlguard.production._shift.embedding import mmd_test
 
     rng = np.random.default_rng(9)
     same = mmd_test(rng.normal(size=(150, 8)), rng.normal(size=(120, 8)), permutations=300, rng=rng)
@@ -260,7 +260,7 @@ def test_mmd_passes_the_same_distribution_and_fails_a_shifted_one():
 
 
 def test_mmd_false_alarms_stay_at_the_level():
-    from pytest_mlguard.production.shift.embedding import mmd_test
+    from pytest_mlguard.production._shift.embedding import mmd_test
 
     rng = np.random.default_rng(10)
     rejections = [mmd_test(rng.normal(size=(40, 3)), rng.normal(size=(40, 3)), permutations=99, rng=rng).p_value <= 0.1 for _ in range(200)]
@@ -270,7 +270,7 @@ def test_mmd_false_alarms_stay_at_the_level():
 def test_the_embedding_is_the_input_of_the_last_linear_layer_or_a_named_layer():
     import zoo
 
-    from pytest_mlguard.production.shift.embedding import embed
+    from pytest_mlguard.production._shift.embedding import embed
 
     model, x = zoo.good_model(), zoo.digits().x[:5]
     assert embed(model, x).shape == (5, 64)  # the digits CNN: Linear(512, 64), ReLU, Linear(64, 10)
@@ -293,7 +293,7 @@ def test_the_embedding_check_does_not_apply_to_a_black_box_and_the_others_still_
 def test_the_ood_score_is_the_energy_of_logits_else_the_negative_top_probability():
     from scipy.special import logsumexp
 
-    from pytest_mlguard.production.shift.ood import ood_scores
+    from pytest_mlguard.production._shift.ood import ood_scores
 
     logits = np.array([[2.0, -1.0, 0.5], [0.0, 0.0, 0.0]])
     model = CallableModel(lambda x: logits[: len(x)], input_shape=(1,), n_classes=3, output="logits", name="l")
@@ -305,7 +305,7 @@ def test_the_ood_score_is_the_energy_of_logits_else_the_negative_top_probability
 
 
 def test_the_flagged_share_is_the_rate_in_distribution_and_grows_under_shift():
-    from pytest_mlguard.production.shift.ood import flagged_share
+    from pytest_mlguard.production._shift.ood import flagged_share
 
     rng = np.random.default_rng(11)
     same, threshold = flagged_share(rng.normal(size=2000), rng.normal(size=2000), rate=0.05)
@@ -315,7 +315,7 @@ def test_the_flagged_share_is_the_rate_in_distribution_and_grows_under_shift():
 
 
 def test_the_report_figure_draws_the_most_significant_histograms_first():
-    from pytest_mlguard.production.shift.figures import histograms
+    from pytest_mlguard.production._shift.figures import histograms
 
     rng = np.random.default_rng(12)
     x = rng.uniform(0, 1, size=(200, 1, 2, 2))
@@ -335,7 +335,7 @@ def test_the_report_figure_draws_the_most_significant_histograms_first():
 def test_bbse_recovers_a_change_of_class_frequencies_and_the_accuracy_it_gives():
     """Label shift alone: each class's predictions drawn from the same confusion as in the labelled
     data, the classes' frequencies changed from (1/3, 1/3, 1/3) to (0.6, 0.3, 0.1)."""
-    from pytest_mlguard.production.shift.statistics import bbse
+    from pytest_mlguard.production._shift.statistics import bbse
 
     rng = np.random.default_rng(13)
     confusion = np.array([[0.9, 0.05, 0.05], [0.1, 0.7, 0.2], [0.05, 0.25, 0.7]])  # row: true class, column: prediction

@@ -16,7 +16,7 @@ from PIL import Image
 
 from pytest_mlguard import strategies as mst
 from pytest_mlguard.errors import InvalidArgument
-from pytest_mlguard.inputs import generate as G
+from pytest_mlguard.inputs import _generate as G
 from pytest_mlguard.inputs.files import FORMAT_MODES, file_format
 
 FAST = settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))

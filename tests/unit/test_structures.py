@@ -16,7 +16,7 @@ from PIL import Image
 
 from pytest_mlguard import strategies as mst
 from pytest_mlguard.errors import InvalidArgument
-from pytest_mlguard.inputs import generate as G
+from pytest_mlguard.inputs import _generate as G
 from pytest_mlguard.inputs import structures as S
 from pytest_mlguard.inputs.files import encode_file
 from pytest_mlguard.inputs.handmade import png_chunks, tiff_tags

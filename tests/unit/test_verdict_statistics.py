@@ -12,14 +12,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pytest_mlguard.checks.base import CheckResult, CheckSpec, Measurement, VerdictRules
-from pytest_mlguard.checks.registry import all_keys
+from pytest_mlguard.checks._base import CheckResult, CheckSpec, Measurement, VerdictRules
+from pytest_mlguard.checks._registry import all_keys
 from pytest_mlguard.config.parse import Threshold
-from pytest_mlguard.config.settings import resolve
-from pytest_mlguard.reporting.report import build_report
-from pytest_mlguard.verdicts.intervals import binomial_bounds, binomial_coverage, paired_interval
-from pytest_mlguard.verdicts.policy import required_n
-from pytest_mlguard.verdicts.simulation import calibration_model, ece_check, ece_power_bound, flake_rate, suite_rates
+from pytest_mlguard.config._settings import resolve
+from pytest_mlguard.reporting._report import build_report
+from pytest_mlguard._verdicts.intervals import binomial_bounds, binomial_coverage, paired_interval
+from pytest_mlguard._verdicts.policy import required_n
+from pytest_mlguard._verdicts.simulation import calibration_model, ece_check, ece_power_bound, flake_rate, suite_rates
 
 
 def default(key):
@@ -177,8 +177,8 @@ def test_the_report_says_which_procedure_and_what_it_guarantees():
 def _accuracy_run(rate, samples="300", n=3600, limits=None, **cli):
     """The ``accuracy`` check (floor 0.8) of a model right on a ``rate`` share of ``n`` samples, run on
     ``samples`` of them through the plugin's evaluation."""
-    from pytest_mlguard.accuracy import FAMILY
-    from pytest_mlguard.checks.evaluation import Evaluation
+    from pytest_mlguard._accuracy import FAMILY
+    from pytest_mlguard.checks._evaluation import Evaluation
     from pytest_mlguard.contract import CallableModel, EvalData
 
     rng = np.random.default_rng(0)
@@ -230,7 +230,7 @@ def test_a_check_that_may_draw_more_counts_its_confidence_sequence_in_the_error_
 
 
 def test_under_a_budget_a_check_draws_no_more_than_its_share_of_samples():
-    from pytest_mlguard.budget import Limits
+    from pytest_mlguard._budget import Limits
 
     capped, predicted = _accuracy_run(0.86, limits=Limits(samples=400))
     assert capped.details["more_samples"]["available"] == 100 and capped.n == predicted <= 400

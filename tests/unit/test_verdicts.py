@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from pytest_mlguard.verdicts.intervals import bootstrap_interval, clopper_pearson, wilson
-from pytest_mlguard.verdicts.policy import decide, required_n
-from pytest_mlguard.verdicts.sequential import SequentialFloorTest, log_mixture_martingale
+from pytest_mlguard._verdicts.intervals import bootstrap_interval, clopper_pearson, wilson
+from pytest_mlguard._verdicts.policy import decide, required_n
+from pytest_mlguard._verdicts.sequential import SequentialFloorTest, log_mixture_martingale
 
 
 @pytest.mark.parametrize("k, n", [(0, 10), (3, 10), (45, 50), (50, 50), (352, 360), (1, 1000)])
@@ -109,7 +109,7 @@ def test_error_rate_holds_under_peeking_at_every_sample(p):
 
 # -- confidence sequences and early stopping -------------------------------------------------------------
 
-from pytest_mlguard.verdicts.sequential import EarlyStop, confidence_sequence  # noqa: E402
+from pytest_mlguard._verdicts.sequential import EarlyStop, confidence_sequence  # noqa: E402
 
 
 @pytest.mark.parametrize("k, n", [(0, 20), (7, 20), (45, 50), (300, 360), (360, 360)])
@@ -159,10 +159,10 @@ def test_sequential_early_stop_reports_the_confidence_sequence():
 
 import zoo  # noqa: E402
 
-from pytest_mlguard.checks.base import CheckResult, Measurement, VerdictRules  # noqa: E402
-from pytest_mlguard.checks.evaluation import Evaluation  # noqa: E402
-from pytest_mlguard.checks.registry import all_keys, family  # noqa: E402
-from pytest_mlguard.config.settings import resolve  # noqa: E402
+from pytest_mlguard.checks._base import CheckResult, Measurement, VerdictRules  # noqa: E402
+from pytest_mlguard.checks._evaluation import Evaluation  # noqa: E402
+from pytest_mlguard.checks._registry import all_keys, family  # noqa: E402
+from pytest_mlguard.config._settings import resolve  # noqa: E402
 
 
 def accuracy_result(samples, floor, **cli):

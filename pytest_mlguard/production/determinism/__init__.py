@@ -27,10 +27,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...checks.base import CheckSpec, Family
+from ...checks._base import CheckSpec, Family
 from ...config.parse import Threshold, parse_int, parse_number
-from ...config.settings import Key, Settings
-from ..keys import selection_keys
+from ...config._settings import Key, Settings
+from .._keys import selection_keys
 
 
 CHECKS = ("repeat", "threads", "batch")

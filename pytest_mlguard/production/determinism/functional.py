@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from ...checks.base import CheckSpec, Measurement, early_stop_measurement
-from ...contract.data import EvalData
-from ..compare import per_sample_diff
-from ..modes import in_each_mode
+from ...checks._base import CheckSpec, Measurement, early_stop_measurement
+from ...contract._data import EvalData
+from .._compare import per_sample_diff
+from .._modes import in_each_mode
 
 if TYPE_CHECKING:
-    from ...checks.evaluation import Evaluation
-    from ...contract.model import Model
+    from ...checks._evaluation import Evaluation
+    from ...contract._model import Model
 
 __all__ = ["ROUNDING_ULPS", "Differences", "batch_diff", "concurrent_diff", "matching", "repeat_diff", "rounding_tolerance", "run_check"]
 
@@ -170,7 +170,7 @@ def batch_diff(model: Model, x: np.ndarray, rng: np.random.Generator, batch_size
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
-    """The check on the model in each mode it may run in (:func:`~pytest_mlguard.production.modes.in_each_mode`)."""
+    """The check on the model in each mode it may run in (:func:`~pytest_mlguard.production._modes.in_each_mode`)."""
     return in_each_mode(spec, evaluation, lambda: _measure(spec, evaluation), unchanged="every sample matched")
 
 

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...checks.base import CheckSpec, Family
+from ...checks._base import CheckSpec, Family
 from ...config.parse import Threshold, parse_choice, parse_list, parse_number, parse_str, parse_table, parse_unit_interval
-from ...config.settings import Key, Settings
+from ...config._settings import Key, Settings
 
 
 CHECKS = ("agreement", "accuracy", "robustness")

@@ -21,16 +21,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...checks.base import CheckResult, CheckSpec, Measurement, early_stop_measurement
+from ...checks._base import CheckResult, CheckSpec, Measurement, early_stop_measurement
 from ...errors import CheckError, MlguardError, NotApplicable
-from .results import compare_results
+from ._results import compare_results
 
 if TYPE_CHECKING:
-    from ...checks.evaluation import Evaluation
-    from ...config.settings import Settings
-    from ...verdicts.paired import Outcomes
-    from ...contract.data import EvalData
-    from ...contract.model import Model
+    from ...checks._evaluation import Evaluation
+    from ...config._settings import Settings
+    from ..._verdicts.paired import Outcomes
+    from ...contract._data import EvalData
+    from ...contract._model import Model
 
 __all__ = ["class_drop_interval", "compare_models", "compare_results", "run_check"]
 
@@ -39,7 +39,7 @@ def _per_class(predicted: np.ndarray, labels: np.ndarray, classes: int) -> list[
 
 
 def _pairs(baseline: np.ndarray, candidate: np.ndarray) -> tuple[int, int, int, int]:
-    from ...verdicts.intervals import paired_counts
+    from ..._verdicts.intervals import paired_counts
 
     return paired_counts(baseline, candidate) if len(baseline) else (0, 0, 0, 0)
 
@@ -48,7 +48,7 @@ def class_drop_interval(per_class: Mapping[str, Mapping[str, Any]], confidence: 
     """Interval of the largest per-class accuracy drop from the baseline to the candidate, at ``confidence``.
 
     The two models are measured on the same samples, so each class's change gets the paired interval
-    of Newcombe (1998, method 10; :func:`~pytest_mlguard.verdicts.intervals.paired_interval`) from its
+    of Newcombe (1998, method 10; :func:`~pytest_mlguard._verdicts.intervals.paired_interval`) from its
     ``pairs``, not two independent intervals (which ignore the correlation and are far too wide). Each
     class's interval is drawn at ``1 - (1 - confidence) / K`` so that all K hold at once, and then the
     largest drop lies between the largest low end and the largest high end. ``None`` without classes.
@@ -59,7 +59,7 @@ def class_drop_interval(per_class: Mapping[str, Mapping[str, Any]], confidence: 
         >>> 0 < low < 0.05 < high
         True
     """
-    from ...verdicts.intervals import paired_interval_counts
+    from ..._verdicts.intervals import paired_interval_counts
 
     pairs = [entry["pairs"] for entry in per_class.values() if sum(entry["pairs"]) > 0]
     if not pairs:
@@ -133,8 +133,8 @@ def _baseline_model(evaluation: Evaluation) -> tuple[Any, Model]:
     """What ``mlguard_baseline_model`` returned, and it as a :class:`Model`, checked as the candidate
     is: a value that is no model, inputs of another shape or a malformed output is a ``ContractError``
     naming the fixture (the output checked once, on a few samples, by :func:`probe_model`)."""
-    from ...contract.declaration import probe_model
-    from ...contract.model import as_model
+    from ...contract._declaration import probe_model
+    from ...contract._model import as_model
     from ...errors import ContractError, InvalidArgument
 
     extras = getattr(evaluation, "extras", {}) or {}
@@ -164,11 +164,11 @@ def _robustness_results(
 ) -> tuple[list[CheckResult], list[CheckResult], list[str], dict[str, tuple[Outcomes, Outcomes]]]:
     """The candidate's planned checks of the other model-and-data families (those of ``compare``, if
     given: family names or check ids), run on both models, and the per-sample outcomes (candidate,
-    baseline) of those that kept them (:func:`~pytest_mlguard.verdicts.paired.keep_outcomes`)."""
-    from ...checks.registry import families
-    from ...verdicts.paired import kept_outcomes
+    baseline) of those that kept them (:func:`~pytest_mlguard._verdicts.paired.keep_outcomes`)."""
+    from ...checks._registry import families
+    from ..._verdicts.paired import kept_outcomes
 
-    from ...checks.evaluation import Evaluation
+    from ...checks._evaluation import Evaluation
 
     candidate = evaluation.memo(("gate-candidate",), lambda: Evaluation(evaluation.model, evaluation.full_data, baseline.settings, model_id=evaluation.model_id))
     candidate.limits = evaluation.limits
@@ -204,14 +204,14 @@ def _robustness_results(
 def _fixed_n(settings: Settings) -> Settings:
     """``settings`` for the gate's reruns: no early stopping and no drawing more samples, so that the
     candidate and the baseline are measured on the same samples (a paired comparison needs them all)."""
-    from ...config.settings import Settings
+    from ...config._settings import Settings
 
     values = {**settings.as_dict(), "verdict.early_stop": "off", "verdict.more_samples": "off"}
     return Settings(values, {key: settings.source(key) for key in values})
 
 
 def _comparison(spec: CheckSpec, evaluation: Evaluation) -> dict[str, Any]:
-    from ...checks.evaluation import Evaluation
+    from ...checks._evaluation import Evaluation
 
     raw, baseline_model = _baseline_model(evaluation)
     rerun = "robustness" in spec.param("gated") or spec.name == "robustness"
@@ -258,8 +258,8 @@ def _comparison(spec: CheckSpec, evaluation: Evaluation) -> dict[str, Any]:
 def _agreement_looks(spec: CheckSpec, evaluation: Evaluation, baseline: Model) -> tuple[Any, EvalData, np.ndarray]:
     """The baseline's predictions look by look until the agreement floor is decided: the stopper,
     the samples looked at and the baseline's probabilities on them."""
-    from ...contract.data import EvalData
-    from ..compare import PrefixPredictions
+    from ...contract._data import EvalData
+    from .._compare import PrefixPredictions
 
     data, candidate = evaluation.data, evaluation.clean_proba.argmax(axis=1)
     predicted = PrefixPredictions(baseline.predict_proba, data.x)
@@ -275,7 +275,7 @@ def _agreement_looks(spec: CheckSpec, evaluation: Evaluation, baseline: Model) -
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     comparison = _comparison(spec, evaluation)
     models, robustness = comparison["models"], comparison["robustness"]
-    from .rollback import rollback as _rollback
+    from ._rollback import rollback as _rollback
 
     rollback = _rollback(spec, comparison, evaluation.model.name, evaluation.rules)
     details: dict[str, Any] = {"baseline": comparison["baseline"], "rollback": rollback}
@@ -297,7 +297,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
             f"gets wrong that the baseline got right, {models['fixed']} the reverse), listed in {path}"
         )
     elif spec.name == "accuracy":
-        from ...verdicts.intervals import paired_interval_counts
+        from ..._verdicts.intervals import paired_interval_counts
 
         rules = evaluation.rules
         change = paired_interval_counts(*models["pairs"], confidence=rules.check_confidence, method=rules.interval)  # type: ignore[arg-type]
@@ -316,7 +316,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         if interval is not None:
             needed = None
             if interval[0] <= spec.threshold.resolve() < interval[1]:  # undecided: the n that would decide it
-                from .sizes import class_drop_required_n
+                from ._sizes import class_drop_required_n
 
                 needed = class_drop_required_n(models["per_class"], spec.threshold.resolve(), rules.check_confidence, rules.interval)  # type: ignore[arg-type]
             message = f"{summary}\n{rollback['verdict']}"
@@ -338,7 +338,7 @@ def _agreement_measurement(spec: CheckSpec, evaluation: Evaluation, models: dict
     says (the two models predict the samples drawn; the disagreements listed stay those of the data)."""
     import dataclasses
 
-    from ...verdicts.sequential import drawn_more
+    from ..._verdicts.sequential import drawn_more
 
     full, baseline = evaluation.full_data, _baseline_model(evaluation)[1]
     agree = np.ones(evaluation.data.n, dtype=bool)
@@ -375,7 +375,7 @@ def _robustness_measurement(evaluation: Evaluation, robustness: dict[str, Any], 
     )
     if robustness["confidence"] is None:  # no metric with per-sample outcomes: point estimates, as before
         return Measurement(value=float(value), n=evaluation.data.n, details=details, message=f"{summary}\n{rollback['verdict']}")
-    from .sizes import robustness_required_n
+    from ._sizes import robustness_required_n
 
     interval = (float(min(decided, value)), float(max(possible, value)))
     method = f"paired-{evaluation.rules.interval}"

@@ -1,0 +1,260 @@
+"""Two models measured on the same samples: their per-sample outcomes, paired, and whether one regressed.
+
+The model-version gate reruns a candidate's checks on the model in production, on the same samples
+with the same random draws. A proportion metric (accuracy, accuracy under a corruption, robust
+accuracy) of the two is then a pair of correlated proportions, and the change is judged with the
+paired interval of Newcombe (1998, method 10; :func:`~pytest_mlguard._verdicts.intervals.paired_interval`):
+only the samples on which the two models differ move it (McNemar's setting). Two independent
+intervals, one a model, ignore that correlation: they are about as wide as the sum of both and
+decide far less often.
+
+A check keeps its per-sample outcomes for such a comparison with :func:`keep_outcomes` (in its
+evaluation's memo, by check id, with the positions of the samples in the check's own order: a check
+that stopped early or drew more samples saw some of them only); :func:`kept_outcomes` reads them
+back, and :func:`paired_regression` decides a change against a tolerance.
+
+Example:
+    >>> rng = np.random.default_rng(0)
+    >>> baseline = rng.random(360) < 0.9
+    >>> candidate = baseline & (rng.random(360) > 0.1)  # loses a tenth of the samples it got right
+    >>> out = paired_regression(baseline, candidate, tolerance=0.02)
+    >>> out["decision"], round(out["change"], 3)
+    ('regressed', -0.069)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+
+from .intervals import IntervalMethod
+
+#: per-sample outcomes of a check: the positions of its samples in the check's order, and the outcomes
+Outcomes = tuple[np.ndarray, np.ndarray]
+
+_MEMO_KEY = ("paired", "per-sample-outcomes")
+
+
+def keep_outcomes(evaluation: Any, check_id: str, outcomes: Any, positions: Any = None) -> None:
+    """Keep the per-sample outcomes (booleans: the sample counts) of ``check_id`` in ``evaluation``
+    (anything with ``memo(key, compute)``), at ``positions`` in the check's order of samples
+    (default: the first ``len(outcomes)``). A later run of the same check replaces them."""
+    values = np.asarray(outcomes, dtype=bool)
+    where = np.arange(len(values)) if positions is None else np.asarray(positions, dtype=np.int64)
+    if where.shape != values.shape:
+        raise ValueError(f"expected one position per outcome, got {where.shape} positions and {values.shape} outcomes")
+    evaluation.memo(_MEMO_KEY, dict)[check_id] = (where, values)
+
+
+def kept_outcomes(evaluation: Any, check_id: str) -> Outcomes | None:
+    """What :func:`keep_outcomes` kept for ``check_id`` in ``evaluation``, or ``None``."""
+    kept: dict[str, Outcomes] = evaluation.memo(_MEMO_KEY, dict)
+    return kept.get(check_id)
+
+
+def paired_samples(first: Outcomes, second: Outcomes) -> tuple[np.ndarray, np.ndarray]:
+    """The outcomes of the samples at the positions both saw, in the order of those positions.
+
+    Example:
+        >>> a = (np.array([0, 1, 2]), np.array([True, False, True]))
+        >>> b = (np.array([2, 0]), np.array([False, True]))
+        >>> [x.tolist() for x in paired_samples(a, b)]
+        [[True, True], [True, False]]
+    """
+    _, in_first, in_second = np.intersect1d(first[0], second[0], assume_unique=True, return_indices=True)
+    return first[1][in_first], second[1][in_second]
+
+
+def paired_regression(
+    baseline: Any,
+    candidate: Any,
+    *,
+    tolerance: float,
+    kind: Literal["floor", "ceiling"] = "floor",
+    confidence: float = 0.95,
+    method: Literal["clopper-pearson", "wilson"] = "clopper-pearson",
+) -> dict[str, Any]:
+    """Did the candidate's proportion regress from the baseline's by more than ``tolerance``?
+
+    ``baseline`` and ``candidate`` are per-sample booleans of the same samples. A floor metric
+    regresses when it falls, a ceiling metric when it rises. Returns ``change`` (candidate minus
+    baseline), ``interval`` (its paired interval at ``confidence``), ``n``, ``pairs`` (both, only the
+    baseline, only the candidate, neither) and ``decision``: ``regressed`` (the whole interval lies
+    beyond the tolerance), ``within`` (none of it does) or ``inconclusive``.
+    """
+    from .intervals import paired_counts, paired_interval_counts
+
+    pairs = paired_counts(baseline, candidate)
+    low, high = paired_interval_counts(*pairs, confidence=confidence, method=method)
+    n = sum(pairs)
+    change = (pairs[2] - pairs[1]) / n
+    # the regression (how much worse) is -change for a floor metric, +change for a ceiling one
+    regressed, within = judge(low, high, tolerance, kind)
+    decision = "regressed" if regressed else "within" if within else "inconclusive"
+    return {"change": change, "interval": (low, high), "n": n, "pairs": list(pairs), "decision": decision}
+
+
+def judge(low: Any, high: Any, tolerance: float, kind: str) -> tuple[Any, Any]:
+    """Whether the paired interval ``(low, high)`` of a change (candidate minus baseline) decides a
+    regression beyond ``tolerance`` (``regressed``), decides none (``within``), for a ``floor`` metric
+    (it regresses when it falls) or a ``ceiling`` one; scalars or arrays."""
+    worst, best = (-np.asarray(low), -np.asarray(high)) if kind == "floor" else (np.asarray(high), np.asarray(low))
+    return best > tolerance, worst <= tolerance
+
+
+#: tables whose cells fall this far into a binomial tail are left out of the sums below
+_TAIL = 1e-8
+#: the tables one sample size sums over, at most (more: the probabilities are not computed)
+_MOST_TABLES = 4_000_000
+
+
+class TableBudget:
+    """How many more tables the sums of :func:`regression_probabilities` may go through: a bound on the
+    work of a search for a sample size (about a second for each few million on one core)."""
+
+    def __init__(self, tables: int = 8_000_000) -> None:
+        self.left = tables
+
+    def take(self, tables: int) -> bool:
+        """Spend ``tables``; ``False`` (and nothing spent) when fewer are left."""
+        if tables > self.left:
+            return False
+        self.left -= tables
+        return True
+
+
+def _tables(cells: Any, n: int, tail: float = _TAIL, budget: TableBudget | None = None) -> tuple[np.ndarray, ...] | None:
+    """The tables ``(both, only baseline, only candidate, neither)`` of ``n`` samples drawn with the
+    probabilities ``cells``, and their probabilities: every table, or (``tail`` > 0) those whose first
+    three cells lie within their binomials' ``tail`` quantiles (they miss less than 6 * ``tail``) and
+    whose probability is above 1e-15. ``None`` when there are more than :data:`_MOST_TABLES`, or
+    more than ``budget`` has left."""
+    from scipy.special import gammaln, xlogy
+    from scipy.stats import binom
+
+    p = np.asarray(cells, dtype=np.float64)
+    p = p / p.sum()
+    ranges = []
+    for q in p[:3]:
+        low, high = (0, n) if tail <= 0 else (int(binom.ppf(tail, n, q)), int(binom.isf(tail, n, q)) + 1)
+        ranges.append(np.arange(max(low, 0), min(max(high, 0), n) + 1))
+    size = int(np.prod([len(r) for r in ranges], dtype=np.float64))
+    if size > _MOST_TABLES or (budget is not None and not budget.take(size)):
+        return None
+    a, b, c = np.meshgrid(*ranges, indexing="ij", sparse=True)
+    d = n - a - b - c
+    log = (gammaln(n + 1) - gammaln(a + 1.0) - gammaln(b + 1.0) - gammaln(c + 1.0)) + (xlogy(a, p[0]) + xlogy(b, p[1]) + xlogy(c, p[2]))
+    with np.errstate(invalid="ignore"):
+        log = log - gammaln(np.maximum(d, 0) + 1.0) + xlogy(d, p[3])
+    keep = (d >= 0) & (log > (-np.inf if tail <= 0 else math.log(1e-15)))
+    return (*(np.broadcast_to(x, keep.shape)[keep] for x in (a, b, c, d)), np.exp(log[keep]))
+
+
+def paired_bounds(a: Any, b: Any, c: Any, d: Any, confidence: float = 0.95, method: IntervalMethod = "clopper-pearson") -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~pytest_mlguard._verdicts.intervals.paired_interval_counts` (weight 1) of many tables of the
+    same n at once (arrays of their cells), without checks."""
+    from .intervals import binomial_bounds
+
+    a, b, c, d = (np.asarray(x, dtype=np.float64) for x in (a, b, c, d))
+    n = int(a[0] + b[0] + c[0] + d[0])
+    lows, highs = binomial_bounds(np.arange(n + 1), n, confidence, method)
+    first, second = (a + b).astype(np.int64), (a + c).astype(np.int64)
+    p1, p2 = first / n, second / n
+    cross = a * d - b * c
+    cross = np.where(cross > 0, np.maximum(cross - n / 2, 0.0), cross)
+    spread = (a + b) * (c + d) * (a + c) * (b + d)
+    phi = np.where(spread > 0, cross / np.sqrt(np.where(spread > 0, spread, 1.0)), 0.0)
+    down_2, up_1, up_2, down_1 = p2 - lows[second], highs[first] - p1, highs[second] - p2, p1 - lows[first]
+    low = (p2 - p1) - np.sqrt(np.maximum(0.0, down_2**2 + up_1**2 - 2 * phi * down_2 * up_1))
+    high = (p2 - p1) + np.sqrt(np.maximum(0.0, up_2**2 + down_1**2 - 2 * phi * up_2 * down_1))
+    return low, high
+
+
+def regression_probabilities(
+    cells: Any,
+    n: int,
+    *,
+    tolerance: float,
+    kind: str = "floor",
+    confidence: float = 0.95,
+    method: IntervalMethod = "clopper-pearson",
+    tail: float = _TAIL,
+    budget: TableBudget | None = None,
+) -> tuple[float, float] | None:
+    """The probabilities that :func:`paired_regression` of ``n`` fresh samples decides ``regressed`` and
+    ``within``, when the pairs fall in the four cells (both, only the baseline, only the candidate,
+    neither) with the probabilities ``cells``: summed over every table of ``n`` samples (``tail`` 0) or
+    every one but those in far binomial tails. ``None`` when that is too many tables to sum (or more
+    than ``budget`` has left)."""
+    tables = _tables(cells, n, tail, budget)
+    if tables is None:
+        return None
+    a, b, c, d, probability = tables
+    regressed, within = judge(*paired_bounds(a, b, c, d, confidence=confidence, method=method), tolerance, kind)
+    return float(probability[regressed].sum()), float(probability[within].sum())
+
+
+def smallest_deciding_n(decides: Callable[[int], float | None], probability: float = 0.8, limit: int = 100_000) -> int | None:
+    """The smallest n with ``decides(n) >= probability``, n up to ``limit``; ``None`` when none reaches
+    it or ``decides`` cannot say (returns ``None``).
+
+    The probability steps with n (the counts are whole) around a rising trend, so a bisection could
+    miss the first n: doubling finds a power of two that reaches it; from a quarter of that, a coarse
+    pass (every 1/32nd of it) finds where it comes within 0.03 of it, and from the coarse point before, every
+    n is scanned (every n below 64).
+    """
+    size = 1
+    while True:
+        reached = decides(min(size, limit))
+        if reached is None or (reached < probability and size >= limit):
+            return None
+        if reached >= probability:
+            size = min(size, limit)
+            break
+        size *= 2
+    start, step = (1, 1) if size <= 64 else (size // 4, size // 32)
+    for n in range(start, size + 1, step):
+        near = decides(n)
+        if near is None:
+            return None
+        if near >= probability - 0.03:
+            break
+        start = n
+    for n in range(start, min(size, limit) + 1):
+        reached = decides(n)
+        if reached is None:
+            return None
+        if reached >= probability:
+            return n
+    return None
+
+
+def paired_required_n(
+    pairs: Any,
+    *,
+    tolerance: float,
+    kind: str = "floor",
+    confidence: float = 0.95,
+    method: IntervalMethod = "clopper-pearson",
+    probability: float = 0.8,
+    limit: int = 100_000,
+) -> int | None:
+    """The smallest n at which :func:`paired_regression` is decided (``regressed`` or ``within``) with at
+    least ``probability`` if the pairs fall in their cells as often as in ``pairs`` (the counts of this
+    run); ``None`` when no n up to ``limit`` does, or the search would go through more tables than a
+    :class:`TableBudget` allows (the n is then not known).
+
+    Example:
+        >>> paired_required_n([300, 20, 2, 38], tolerance=0.02)  # a drop of 0.05 beyond a tolerance of 0.02
+        500
+    """
+    cells, budget = np.asarray(pairs, dtype=np.float64), TableBudget()
+
+    def decides(n: int) -> float | None:
+        out = regression_probabilities(cells, n, tolerance=tolerance, kind=kind, confidence=confidence, method=method, budget=budget)
+        return None if out is None else sum(out)
+
+    return smallest_deciding_n(decides, probability, limit)

@@ -1,0 +1,125 @@
+"""The isolated worker processes of :mod:`.isolation`, on their side: the *zygote* loads the pipeline
+once and forks a *worker* per crash; a worker caps its memory and answers inputs until its parent
+closes the socket. Runs in the child processes only (``python -c "...zygote_main(fd)"``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .graceful import Outcome, outcome_of
+from ._transport import HEADER, PipelineFactory, recv, restore_code_files, send
+
+
+def _vm_size() -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _limit_memory(memory_mb: int | None) -> None:
+    if not memory_mb:
+        return
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return
+    current = _vm_size()
+    if current is None:  # no /proc (macOS): RLIMIT_AS is not enforced there anyway
+        return
+    limit = current + memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _serve(sock: socket.socket, target: tuple[Any, ...], memory_mb: int | None) -> None:
+    """The worker: answer inputs with their outcomes until the parent closes the socket."""
+    import faulthandler
+
+    faulthandler.enable()
+    fn, rejects, n_classes, class_names = target
+    if "torch" in sys.modules:
+        # after a fork, the OpenMP pool of the parent is unusable: one thread avoids it (and
+        # keeps the worker from competing with other processes for the cores)
+        sys.modules["torch"].set_num_threads(1)
+    _limit_memory(memory_mb)
+    while True:
+        try:
+            raw = recv(sock)
+        except (EOFError, OSError):
+            return
+        start = time.perf_counter()
+        try:
+            outcome = outcome_of(fn, raw, rejects=rejects, n_classes=n_classes, class_names=class_names)
+        except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt, GeneratorExit: still an outcome
+            outcome = Outcome("failure", f"raised {type(exc).__name__}: {exc}")
+        send(sock, (outcome.kind, outcome.detail, outcome.label, time.perf_counter() - start))
+
+
+def zygote_main(fd: int) -> None:  # pragma: no cover - runs in the zygote process
+    """The zygote: load the pipeline, then fork a worker whenever the parent asks for one."""
+    control = socket.socket(fileno=fd)
+    setup = recv(control)
+    sys.path[:] = setup["sys_path"]
+    try:
+        target, files = pickle.loads(setup["payload"])
+        restore_code_files(files)
+        fn = target[0]
+        if isinstance(fn, PipelineFactory):
+            fn.build()
+        elif isinstance(getattr(fn, "fn", None), PipelineFactory):
+            fn.fn.build()
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails the check
+        import traceback
+
+        send(control, ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"))
+        return
+    send(control, ("ready", os.getpid()))
+    children: set[int] = set()
+    while True:
+        try:
+            command, argument = recv(control)
+        except (EOFError, OSError):
+            break
+        if command == "fork":
+            parent_end, child_end = socket.socketpair()
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                parent_end.close()
+                try:
+                    _serve(child_end, target, argument)
+                finally:
+                    os._exit(0)
+            child_end.close()
+            children.add(pid)
+            socket.send_fds(control, [pid.to_bytes(HEADER, "big")], [parent_end.fileno()])
+            parent_end.close()
+        elif command == "reap":
+            pid = argument
+            if pid in children:
+                children.discard(pid)
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                _, status = os.waitpid(pid, 0)
+                send(control, ("status", status))
+            else:
+                send(control, ("status", None))
+        elif command == "exit":
+            break
+    for pid in children:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+

@@ -1,0 +1,143 @@
+"""What ``mlguard_production`` may return, turned into model inputs: the logged production sample.
+
+* an array (numpy, a tensor, or a list of arrays) of model inputs ``(N, *input_shape)`` in raw units;
+* for a model of 1-D inputs (a table), its columns by name, in the model's input order: a dict of
+  equal-length columns, or a data frame (anything with ``columns`` and ``to_numpy``); the messages
+  then name the columns;
+* a list of image files (paths) or of their contents (bytes), decoded here as the model takes them:
+  grey or RGB after the EXIF orientation, resized to the input's height and width (bilinear), scaled
+  from 0..255 to the model's ``value_range``.
+
+Anything else, too few samples, samples of another shape or values that are not finite are a
+:class:`~pytest_mlguard.errors.ContractError` naming the fixture, what was expected and what was given.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...contract._model import Model
+from ...errors import ContractError
+
+FIXTURE = "mlguard_production"
+#: the fewest production samples the two-sample tests are run on
+MIN_SAMPLES = 10
+_EXPECTED = (
+    "an array of model inputs (N, *input_shape), a table's columns by name, or a list of image file paths or of their bytes, with at least "
+    f"{MIN_SAMPLES} samples (see docs/drift.md)"
+)
+
+
+@dataclass(frozen=True)
+class ProductionSample:
+    """The logged inputs as model inputs, what the image files were like (``files``: counts of
+    formats, modes and sizes; empty for arrays), and the names of a table's columns (``None``: not given)."""
+
+    x: np.ndarray
+    files: Mapping[str, Any] = field(default_factory=dict)
+    columns: tuple[str, ...] | None = None
+
+
+def _described(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return f"{type(value).__name__} of shape {tuple(shape)}"
+    if isinstance(value, (list, tuple)):
+        kinds = sorted({type(item).__name__ for item in value[:50]})
+        return f"a {type(value).__name__} of {len(value)} items ({', '.join(kinds) or 'empty'})"
+    return f"{type(value).__name__} {value!r:.60}"
+
+
+def _error(message: str) -> ContractError:
+    return ContractError(message, fixture=FIXTURE)
+
+
+def production_sample(value: Any, model: Model) -> ProductionSample:
+    """The model inputs of ``value``, what ``mlguard_production`` returned, for ``model``.
+
+    Raises:
+        ContractError: ``value`` is none of the above, or holds too few samples, samples of another
+            shape than ``model.input_shape`` or values that are not finite.
+    """
+    if hasattr(value, "detach"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    if isinstance(value, (list, tuple)) and value and all(isinstance(item, (str, Path, bytes, bytearray)) for item in value):
+        return _decoded(value, model)
+    if isinstance(value, (list, tuple)) and value and all(isinstance(item, Mapping) for item in value):
+        raise _error(f"Expected {_EXPECTED} but got {_described(value)}: records (dicts) are not supported yet")
+    if isinstance(value, Mapping) or (hasattr(value, "columns") and hasattr(value, "to_numpy")):
+        return _table(value, model)
+    return _array(value, model)
+
+
+def _table(value: Any, model: Model) -> ProductionSample:
+    """A table's columns by name (a dict of columns, or a data frame), as model inputs (N, columns)."""
+    names = tuple(str(name) for name in (value.keys() if isinstance(value, Mapping) else value.columns))
+    if len(model.input_shape) != 1:
+        raise _error(f"Expected model inputs (N, *{tuple(model.input_shape)}) but got a table of columns {list(names)[:20]}: a table is for a model of 1-D inputs")
+    if len(names) != model.input_shape[0]:
+        raise _error(f"Expected the model's {model.input_shape[0]} input columns, in its input order, but got {len(names)} columns {list(names)[:20]}")
+    try:
+        columns = [np.asarray(value[name], dtype=np.float32).reshape(-1) for name in (value.keys() if isinstance(value, Mapping) else value.columns)]
+    except (TypeError, ValueError) as exc:
+        raise _error(f"Expected columns of numbers but got {exc}") from None
+    lengths = {len(column) for column in columns}
+    if len(lengths) != 1:
+        raise _error(f"Expected columns of one length but got lengths {sorted(lengths)}")
+    sample = _array(np.stack(columns, axis=1), model)
+    return ProductionSample(sample.x, columns=names)
+
+
+def _array(value: Any, model: Model) -> ProductionSample:
+    """An array of model inputs (N, *input_shape), checked."""
+    try:
+        x = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise _error(f"Expected {_EXPECTED} but got {_described(value)}") from None
+    shape = tuple(model.input_shape)
+    if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape:
+        raise _error(f"Expected {_EXPECTED}, samples of the model's input shape {shape}, but got {_described(value)}")
+    if len(x) < MIN_SAMPLES:
+        raise _error(f"Expected {_EXPECTED} but got {len(x)} samples")
+    bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
+    if len(bad):
+        raise _error(f"Expected finite model inputs but {len(bad)} of {len(x)} samples hold NaN or inf, such as sample {int(bad[0])}")
+    return ProductionSample(x)
+
+
+def _decoded(items: Sequence[Any], model: Model) -> ProductionSample:
+    """Image files or their bytes, decoded to ``model``'s input shape (C, H, W)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    shape = tuple(model.input_shape)
+    if len(shape) != 3 or shape[0] not in (1, 3):
+        raise _error(f"Expected model inputs (an array): model {model.name!r} takes {shape}, not images (1 or 3, H, W), but got image files")
+    if len(items) < MIN_SAMPLES:
+        raise _error(f"Expected {_EXPECTED} but got {len(items)} files")
+    channels, height, width = shape
+    low, high = model.value_range
+    images, formats, modes, sizes = [], Counter[str](), Counter[str](), Counter[str]()
+    for index, item in enumerate(items):
+        try:
+            source = io.BytesIO(bytes(item)) if isinstance(item, (bytes, bytearray)) else Path(item)
+            with Image.open(source) as opened:
+                formats[str(opened.format)] += 1
+                modes[opened.mode] += 1
+                sizes[f"{opened.width}x{opened.height}"] += 1
+                image = ImageOps.exif_transpose(opened).convert("L" if channels == 1 else "RGB")
+        except (OSError, UnidentifiedImageError) as exc:
+            where = f"file {item!s}" if not isinstance(item, (bytes, bytearray)) else f"item {index} ({len(item)} bytes)"
+            raise _error(f"Expected image files that open, but {where} does not: {exc}") from None
+        if image.size != (width, height):
+            image = image.resize((width, height), Image.Resampling.BILINEAR)
+        pixels = np.asarray(image, dtype=np.float32).reshape(height, width, channels).transpose(2, 0, 1)
+        images.append(low + pixels / 255.0 * (high - low))
+    files = {"formats": dict(formats), "modes": dict(modes), "sizes": dict(sizes.most_common(10))}
+    return ProductionSample(np.stack(images).astype(np.float32), files)
