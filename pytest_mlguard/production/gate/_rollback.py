@@ -23,7 +23,7 @@ def _model_reasons(spec: CheckSpec, models: dict[str, Any], rules: VerdictRules)
     drop's paired interval wholly above ``class_drop``), and those they leave undecided (the interval
     straddles the threshold), as the checks' verdicts judge them."""
     from ..._verdicts.intervals import binomial_interval
-    from . import compare
+    from ._class_drop import class_drop_interval
 
     decided: list[str] = []
     undecided: list[str] = []
@@ -38,7 +38,7 @@ def _model_reasons(spec: CheckSpec, models: dict[str, Any], rules: VerdictRules)
                 f"(floor {floor:.1%}; {models['broken']} newly wrong, {models['fixed']} newly right)"
             )
             (decided if high < floor else undecided).append(text)
-    drops = compare.class_drop_interval(models["per_class"], rules.check_confidence, rules.interval) if "accuracy" in gated else None
+    drops = class_drop_interval(models["per_class"], rules.check_confidence, rules.interval) if "accuracy" in gated else None
     if drops is not None and drops[1] > spec.param("class_drop"):
         worst = min(models["per_class"].items(), key=lambda item: item[1]["change"])
         text = (
