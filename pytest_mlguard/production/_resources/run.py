@@ -83,16 +83,8 @@ def measure_resources(
                 raise ValueError("expected a model or a factory")
             _pickle_model(model, directory / "model.pkl")
         np.save(directory / "x.npy", np.ascontiguousarray(x, dtype=np.float32))
-        job = {
-            "sys_path": [p for p in sys.path if p],
-            "threads": threads,
-            "memory_mb": memory_mb,
-            "requests": requests,
-            "warmup": warmup,
-            "batch_sizes": list(batch_sizes),
-            "throughput_s": throughput_s,
-            "factory": factory,
-        }
+        job: dict[str, Any] = {"sys_path": [p for p in sys.path if p], "threads": threads, "memory_mb": memory_mb, "requests": requests, "warmup": warmup}
+        job.update({"batch_sizes": list(batch_sizes), "throughput_s": throughput_s, "factory": factory})
         (directory / "job.json").write_text(json.dumps(job))
         # the worker imports this very pytest_mlguard (not another one the child's sys.path finds first)
         package_root = str(Path(__file__).resolve().parents[3])
