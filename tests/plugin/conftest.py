@@ -12,6 +12,12 @@ from typing import Any
 
 import _pytest.pytester as _pytester
 import pytest
+import zoo  # noqa: F401 - imported here, outside any project run: it puts examples/digits on sys.path for good
+
+# A project's conftest.py imports the zoo too. Were that the first import, it would happen inside an
+# in-process run, whose sys.path pytester restores when the test ends: examples/digits would leave sys.path
+# while the zoo and its `model` module stayed imported, and a later test's subprocess that unpickles the
+# zoo's models (the resources checks' measuring process) could not import `model`.
 
 TESTS = Path(__file__).resolve().parents[1]
 
