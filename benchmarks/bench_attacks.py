@@ -36,6 +36,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples" / "digits"))
+sys.path.insert(0, str(ROOT))  # this checkout's package, not the one a shared venv has installed (editable) from another
 
 from pytest_mlguard import EvalData, TorchModel  # noqa: E402
 from pytest_mlguard.attacks._art import import_art  # noqa: E402

@@ -29,6 +29,7 @@ from typing import Any
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[1]))  # this checkout's pytest_mlguard, not one a shared venv installed (editable) from another
 
 START, END = "<!-- photos-corruption-table:start -->", "<!-- photos-corruption-table:end -->"
 SETTINGS = {"seed": 0, "corruption.corruptions": "all", "corruption.severities": "all", "verdict.early_stop": "off"}

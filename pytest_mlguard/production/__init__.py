@@ -10,6 +10,9 @@ production setting; see docs/production.md):
   float32 eager model;
 * ``gate``: a candidate model against the baseline in production (``mlguard_baseline_model``).
 
+A fifth, ``shift`` (label-free drift of a sample of logged production inputs, ``mlguard_production``;
+docs/drift.md), lives in ``_shift`` and is listed by :mod:`pytest_mlguard.checks._builtin` itself.
+
 Importing this package imports neither numpy nor torch.
 """
 
