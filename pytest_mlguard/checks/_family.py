@@ -94,6 +94,9 @@ class Family:
         plots: report.html's figures of its checks of one model: :class:`Plot` s, or one
             ``(model, checks) -> [{"png", "alt", "caption"}]`` (or its ``"module:function"``), drawn after
             the built-in families' figures.
+        sections: report.html's sections of its own, ``"module:function"`` of ``(report) -> [section]``,
+            each ``{"id", "title", "intro", "tables": [{"kind", "model", "caption", "columns", "rows":
+            [{"cells", "bad"}]}]}`` (text, escaped by the page), shown after the checks' table.
 
     What the robustness score reads from it (:mod:`pytest_mlguard.reporting._score`):
 
@@ -131,6 +134,7 @@ class Family:
     reruns: Callable[[CheckSpec], tuple[str, ...] | None] | None = None
     hooks: str | None = None
     plots: str | PlotFunction | Plot | tuple[Plot, ...] | None = None
+    sections: str | None = None
     scored: bool = True
     clean_reference: bool = False
 

@@ -194,6 +194,20 @@ def _family_plot(name: str, number: int, digest: str, model: str, checks: list[M
     return family.figures()[number].drawer()(model, checks)
 
 
+def _family_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The sections the run's families declare (``Family.sections``), in the registry's order."""
+    import importlib
+
+    from ..checks._builtin import run_families
+
+    found: list[dict[str, Any]] = []
+    for family in run_families():
+        if family.sections:
+            module, _, function = family.sections.partition(":")
+            found += getattr(importlib.import_module(module), function)(report)
+    return found
+
+
 def _model_rows(models: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     rows = []
     for name, description in models.items():
@@ -262,6 +276,7 @@ def render_html(report: Mapping[str, Any], output: Path, *, examples_per_check: 
         "interrupted": bool(report.get("interrupted")),
         "partial": bool(report.get("partial")),
         "selection": _selection(report.get("selection")),
+        "sections": _family_sections(report),
         "plots": [_model_plots(model, model_checks, figures_cache) for model, model_checks in by_model.items()],
         "examples": failing_examples(report, output, per_check=examples_per_check),
         "models": _model_rows(report.get("models", {})),

@@ -4,6 +4,8 @@ passes; without the fixture the checks do not apply; a malformed sample is a con
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 import pytest
 from conftest import FAST
 
@@ -92,3 +94,59 @@ def test_the_result_cache_never_reuses_a_result_of_another_days_sample(project):
     result = project.run("--mlguard", "--mlguard-cache", "-o", "addopts=", "-k", "shift and classes")
     result.assert_outcomes(failed=1)
     assert not _checks(project)["shift[classes]"]["details"].get("cached")
+
+
+class _Tables(HTMLParser):
+    """The cells of report.html's tables, by their ``data-table``, and its figures' ``data-plot``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.plots: list[str] = []
+        self._table: str | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "table" and named.get("data-table"):
+            self._table = str(named["data-table"])
+            self.tables.setdefault(self._table, [])
+        elif tag == "figure" and named.get("data-plot"):
+            self.plots.append(str(named["data-plot"]))
+        elif tag == "tr" and self._table:
+            self.tables[self._table].append([])
+        elif tag in ("td", "th") and self._table:
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._table and self._cell is not None:
+            self.tables[self._table][-1].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def test_the_report_shows_the_drift_table_the_embedding_null_and_the_estimated_accuracy(project):
+    _write(project, 'logged_sample("shifted")[0]')
+    project.run("--mlguard", "-k", "shift").assert_outcomes(failed=6)
+    table = project.report()["shift"]["digits"]
+    names = [row["name"] for row in table["tests"]]
+    assert sorted(names) == ["brightness", "classes", "confidence", "contrast", "embedding"]
+    adjusted = [row["p_adjusted"] for row in table["tests"]]
+    assert adjusted == sorted(adjusted) and all(row["drifts"] for row in table["tests"])
+    brightness = next(row for row in table["tests"] if row["name"] == "brightness")
+    assert brightness["reference"]["median"] < 0.35 < 0.5 < brightness["production"]["median"] and brightness["production"]["n"] == 300
+    assert table["embedding"]["null"]["permutations"] >= 1000 and table["embedding"]["null"]["observed"] > table["embedding"]["null"]["q99"]
+    assert table["accuracy"]["estimated_accuracy"] == pytest.approx(0.66) and table["accuracy"]["interval"]["method"] == "bootstrap"
+    page = _Tables()
+    page.feed((project.pytester.path / "mlguard-report" / "report.html").read_text())
+    header, *rows = page.tables["shift-drift"]
+    assert header[:7] == ["check", "tested", "test", "statistic", "p-value", "Holm p-value", "effect size"]
+    assert [row[1] for row in rows] == names and rows[0][7].startswith("median ") and rows[0][8].endswith("n=300")
+    header, row = page.tables["shift-accuracy"]
+    assert row[:2] == ["ATC (max-probability)", "0.66"] and row[2].startswith("[0.") and row[-1] == "failed"
+    assert "shift-null" in page.plots and "shift" in page.plots

@@ -120,6 +120,10 @@ FAMILY = Family(
     shared=True,  # one analysis of the production sample, read by every check
     cacheable=False,  # the cache's key holds no fingerprint of the logged sample, which changes every night
     hooks="pytest_mlguard.production._shift.hooks",
-    plots=Plot("pytest_mlguard.production._shift.figures:histograms", absent="no shift checks to draw"),
+    plots=(
+        Plot("pytest_mlguard.production._shift.figures:histograms", absent="no shift checks to draw"),
+        Plot("pytest_mlguard.production._shift.figures:null_distribution", kind="shift-null"),
+    ),
+    sections="pytest_mlguard.production._shift.tables:sections",
     doc="label-free drift of logged production inputs from the evaluation data, and ATC's estimated accuracy",
 )

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import NotApplicable
-from .statistics import TwoSample
+from .statistics import TwoSample, null_summary
 
 
 def _biased_mmd2(kernel: np.ndarray, signs: np.ndarray) -> np.ndarray:
@@ -45,7 +45,8 @@ def mmd_test(reference: np.ndarray, production: np.ndarray, *, permutations: int
     null = _biased_mmd2(kernel, shuffled)
     p_value = (1 + int(np.sum(null >= observed - 1e-12))) / (permutations + 1)
     what = f"MMD² {observed:.4f} against a permutation null of median {np.median(null):.4f}"
-    return TwoSample("embedding", "mmd", observed, p_value, observed, "mmd²", what)
+    summaries = ({"n": n, "dimensions": ref.shape[1]}, {"n": m, "dimensions": prod.shape[1]})
+    return TwoSample("embedding", "mmd", observed, p_value, observed, "mmd²", what, None, *summaries, null_summary(null, observed))
 
 
 def _layer(module: Any, name: str | None) -> tuple[Any, bool]:

@@ -50,3 +50,34 @@ def histograms(model: str, checks: list[Mapping[str, Any]]) -> list[dict[str, st
     )
     names = ", ".join(name for name, _, _ in panels)
     return [{"png": png_base64(figure), "alt": f"histograms of {model}'s evaluation data and production sample: {names}", "caption": caption}]
+
+
+def null_distribution(model: str, checks: list[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The figure of ``model``'s ``shift[embedding]``: the MMD² of its permutation null (a histogram)
+    and the observed MMD² (a line), with the null's 95th and 99th percentiles."""
+    found = [test["null"] for check in checks for test in (check.get("details") or {}).get("tests", ()) if test.get("null")]
+    if not found:
+        return []
+    from matplotlib.figure import Figure
+
+    from ...reporting.plots import png_base64
+
+    null = found[0]
+    figure = Figure(figsize=(4.8, 2.8), dpi=100, layout="constrained")
+    axes = figure.add_subplot(1, 1, 1)
+    axes.stairs(null["counts"], null["edges"], color="#1f77b4", fill=True, alpha=0.5, label=f"null ({null['permutations']} permutations)")
+    axes.axvline(null["q99"], color="#7f7f7f", linestyle=":", label="null's 99th percentile")
+    axes.axvline(null["observed"], color="#d62728", label=f"observed {null['observed']:.4g}")
+    axes.set_xlabel("MMD² of the embeddings", fontsize=8)
+    axes.set_ylabel("fraction of permutations", fontsize=8)
+    far = null["observed"] / null["q99"] if null["q99"] > 0 else float("inf")
+    if far > 10 and null["edges"][0] > 0:  # the observed MMD² far beyond the null: a linear axis squeezes the null to a line
+        axes.set_xscale("log")
+    axes.tick_params(labelsize=7)
+    axes.legend(fontsize=7)
+    beyond = f"; the observed MMD² is {far:.3g} times the null's 99th percentile" if far > 1 else ""
+    caption = (
+        "shift[embedding]: the MMD² of the model's embeddings of the evaluation data and of production (red) against its "
+        f"null distribution, the MMD² of random relabellings of the pooled samples (blue){beyond}."
+    )
+    return [{"png": png_base64(figure), "alt": f"{model}'s embedding MMD² against its permutation null", "caption": caption}]

@@ -16,8 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
+
+
+#: how many categories a frequency test's summaries show (those whose share moved most)
+SHARES = 3
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,9 @@ class TwoSample:
         effect_name: what ``effect`` is.
         what: a line that says what moved (``class '1': 10.0% -> 35.0%``).
         adjusted: the p-value after :func:`holm` (``None`` before).
+        reference: a summary of the reference sample (:func:`numeric_summary`, the shares of the
+            categories that moved most, a missing rate; always its size ``n``); ``production``: the same of production.
+        null: a permutation test's null distribution (:func:`null_summary`).
     """
 
     name: str
@@ -44,9 +52,16 @@ class TwoSample:
     effect_name: str
     what: str = ""
     adjusted: float | None = None
+    reference: dict[str, Any] | None = None
+    production: dict[str, Any] | None = None
+    null: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, object]:
         """JSON-safe, for a check's details."""
+        summaries = {"reference": self.reference, "production": self.production} if self.reference is not None else {}
+        return {**self._fields(), **summaries, **({"null": self.null} if self.null is not None else {})}
+
+    def _fields(self) -> dict[str, object]:
         return {
             "name": self.name,
             "test": self.test,
@@ -106,7 +121,10 @@ def frequency_test(name: str, reference: Sequence[object], production: Sequence[
     shown = labels[int(category)] if labels is not None and isinstance(category, (int, np.integer)) else category
     new = "" if table[0, top] else " (not in the reference)"
     what = f"{shown!r}{new}: {100 * share[0, top]:.1f}% -> {100 * share[1, top]:.1f}%"
-    return TwoSample(name, "chi-squared", float(statistic), float(p_value), effect, "total variation", what)
+    moved = np.argsort(-np.abs(change), kind="stable")[:SHARES]
+    named = [str(labels[int(categories[i])] if labels is not None and isinstance(categories[i], (int, np.integer)) else categories[i]) for i in moved]
+    summaries = [{"n": int(table[row].sum()), "shares": {key: round(float(share[row, i]), 6) for key, i in zip(named, moved)}} for row in (0, 1)]
+    return TwoSample(name, "chi-squared", float(statistic), float(p_value), effect, "total variation", what, None, *summaries)
 
 
 def numeric_test(name: str, reference: np.ndarray, production: np.ndarray, *, unit: str = "") -> TwoSample:
@@ -121,7 +139,45 @@ def numeric_test(name: str, reference: np.ndarray, production: np.ndarray, *, un
         return TwoSample(name, "ks", 0.0, 1.0, 0.0, "ks distance", "no values to compare")
     result = ks_2samp(ref, prod)
     what = f"median {np.median(ref):.4g}{unit} -> {np.median(prod):.4g}{unit}"
-    return TwoSample(name, "ks", float(result.statistic), float(result.pvalue), float(result.statistic), "ks distance", what)
+    summaries = (numeric_summary(ref), numeric_summary(prod))
+    return TwoSample(name, "ks", float(result.statistic), float(result.pvalue), float(result.statistic), "ks distance", what, None, *summaries)
+
+
+def numeric_summary(values: np.ndarray) -> dict[str, Any]:
+    """A sample of numbers in five figures: its size, mean, median, and 5th and 95th percentiles.
+
+    Example:
+        >>> numeric_summary(np.arange(101.0))
+        {'n': 101, 'mean': 50.0, 'median': 50.0, 'p05': 5.0, 'p95': 95.0}
+    """
+    v = np.asarray(values, dtype=np.float64)
+    low, median, high = np.quantile(v, [0.05, 0.5, 0.95]) if len(v) else (np.nan, np.nan, np.nan)
+    return {"n": len(v), "mean": round(float(v.mean()) if len(v) else np.nan, 6), "median": round(float(median), 6), "p05": round(float(low), 6), "p95": round(float(high), 6)}
+
+
+def null_summary(null: np.ndarray, observed: float, bins: int = 30) -> dict[str, Any]:
+    """A permutation test's null distribution, JSON-safe, for the report: its size, quantiles, the
+    observed statistic, and a histogram (``edges``, ``counts`` as fractions) over the null's range.
+
+    Example:
+        >>> summary = null_summary(np.arange(100.0), 120.0, bins=4)
+        >>> summary["permutations"], summary["q99"], summary["observed"], summary["counts"]
+        (100, 98.01, 120.0, [0.25, 0.25, 0.25, 0.25])
+    """
+    values = np.asarray(null, dtype=np.float64)
+    low, high = float(values.min()), float(values.max())
+    edges = np.linspace(low, high if high > low else low + 1e-12, bins + 1)
+    counts = np.histogram(values, bins=edges)[0] / len(values)
+    quantiles = np.quantile(values, [0.5, 0.95, 0.99])
+    return {
+        "permutations": len(values),
+        "observed": round(float(observed), 8),
+        "median": round(float(quantiles[0]), 8),
+        "q95": round(float(quantiles[1]), 8),
+        "q99": round(float(quantiles[2]), 8),
+        "edges": np.round(edges, 8).tolist(),
+        "counts": np.round(counts, 6).tolist(),
+    }
 
 
 def missing_test(name: str, reference: np.ndarray, production: np.ndarray) -> TwoSample:
@@ -134,7 +190,8 @@ def missing_test(name: str, reference: np.ndarray, production: np.ndarray) -> Tw
     rate_ref, rate_prod = ref.mean() if len(ref) else 0.0, prod.mean() if len(prod) else 0.0
     p_value = 1.0 if table[0][0] + table[1][0] == 0 else float(fisher_exact(table).pvalue)
     what = f"missing {100 * rate_ref:.1f}% -> {100 * rate_prod:.1f}%"
-    return TwoSample(name, "fisher", float(rate_prod - rate_ref), p_value, float(abs(rate_prod - rate_ref)), "missing-rate change", what)
+    summaries = ({"n": len(ref), "missing_rate": round(float(rate_ref), 6)}, {"n": len(prod), "missing_rate": round(float(rate_prod), 6)})
+    return TwoSample(name, "fisher", float(rate_prod - rate_ref), p_value, float(abs(rate_prod - rate_ref)), "missing-rate change", what, None, *summaries)
 
 
 def column_tests(reference: np.ndarray, production: np.ndarray, names: Sequence[str] | None = None) -> list[TwoSample]:
