@@ -3,7 +3,7 @@ into test failures.
 
 The public API is imported lazily (PEP 562), so that pytest loading the plugin stays cheap::
 
-    from pytest_mlguard import TorchModel, EvalData, Pipeline, check_model
+    from pytest_mlguard import TorchModel, EvalData, Pipeline, ProductionLog, check_model
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .checks._base import CheckResult
     from .contract import CallableModel, EvalData, Model, Pipeline, SklearnModel, TorchModel
     from .fixture import MlguardFixture
+    from .production._shift.window import ProductionLog
 
 __all__ = [
     "CallableModel",
@@ -46,6 +47,7 @@ __all__ = [
     "NonFiniteOutput",
     "NotApplicable",
     "Pipeline",
+    "ProductionLog",
     "SklearnModel",
     "TorchModel",
     "__version__",
@@ -59,6 +61,7 @@ _LAZY = {
     "MlguardFixture": "pytest_mlguard.fixture",
     "Model": "pytest_mlguard.contract",
     "Pipeline": "pytest_mlguard.contract",
+    "ProductionLog": "pytest_mlguard.production._shift.window",
     "SklearnModel": "pytest_mlguard.contract",
     "TorchModel": "pytest_mlguard.contract",
     "check_model": "pytest_mlguard.checks.api",

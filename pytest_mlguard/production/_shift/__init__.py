@@ -33,7 +33,11 @@ Settings (``[tool.mlguard.shift]``):
   (default 0.05), and the ceiling of the share of production it flags (default 0.15);
 * ``layer``: the submodule whose output ``embedding`` compares (default: the input of the last
   ``Linear``); ``permutations``: the permutations of its null (default 1000; at least twice the tests
-  over ``alpha``, so that a p-value of the embedding alone can clear Holm's correction).
+  over ``alpha``, so that a p-value of the embedding alone can clear Holm's correction);
+* ``window``: where ``mlguard_production`` returns a :class:`~.window.ProductionLog` (inputs with
+  timestamps), the most recent window of it the checks compare, such as ``"1d"`` (default: the whole
+  log); ``reference``: what the drift tests compare it with, ``evaluation`` (``mlguard_data``) or
+  ``previous-window`` (the window before it in the log).
 
 Importing this package imports neither numpy nor scipy.
 """
@@ -42,8 +46,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import math
+import re
+
 from ...checks._base import CheckSpec, Family, Plot
 from ...config.parse import (
+    invalid,
     Threshold,
     parse_choice,
     parse_int,
@@ -60,6 +68,30 @@ from ...config._settings import Key, Settings
 TESTS = ("classes", "confidence", "inputs", "embedding")
 CHECKS = (*TESTS, "ood", "accuracy")
 SCORES = ("max-probability", "negative-entropy")
+REFERENCES = ("evaluation", "previous-window")
+#: seconds of each unit of ``shift.window``
+UNITS = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+_WINDOW = "a duration such as '1d', '12h', '7d', '1w' or '1d12h' (w, d, h, m, s), or seconds"
+
+
+def parse_window(value: Any, key: str, where: str) -> float:
+    """The window's length in seconds, from ``"1d"``, ``"12h"``, ``"1d12h"``, ``"1w"`` or seconds.
+
+    Example:
+        >>> parse_window("1d12h", "shift.window", "pyproject.toml"), parse_window(90, "shift.window", "pyproject.toml")
+        (129600.0, 90.0)
+    """
+    if isinstance(value, bool):
+        raise invalid(value, key, where, _WINDOW)
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str) and re.fullmatch(r"\s*(\d+(\.\d+)?\s*[wdhms]\s*)+", value):
+        seconds = sum(float(number) * UNITS[unit] for number, unit in re.findall(r"(\d+(?:\.\d+)?)\s*([wdhms])", value))
+    else:
+        raise invalid(value, key, where, _WINDOW)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise invalid(value, key, where, _WINDOW)
+    return seconds
 
 
 def _params(settings: Settings) -> tuple[tuple[str, Any], ...]:
@@ -74,6 +106,8 @@ def _params(settings: Settings) -> tuple[tuple[str, Any], ...]:
         ("layer", settings.get("shift.layer")),
         ("permutations", settings.get("shift.permutations")),
         ("ood_rate", settings.get("shift.ood_rate")),
+        ("window", settings.get("shift.window")),
+        ("reference", settings.get("shift.reference")),
     )
 
 
@@ -110,6 +144,13 @@ FAMILY = Family(
         Key("shift.permutations", parse_int(99, 100_000), 1000, "permutations of shift[embedding]'s null distribution"),
         Key("shift.ood_rate", parse_number(0.001, 0.5), 0.05, "share of the evaluation data above shift[ood]'s threshold of the out-of-distribution score"),
         Key("shift.ood_ceiling", parse_unit_interval, 0.15, "ceiling of the share of production inputs above that threshold"),
+        Key("shift.window", parse_optional(parse_window), None, "the most recent window of a ProductionLog the checks compare, such as '1d'; none: the whole log"),
+        Key(
+            "shift.reference",
+            parse_choice(*REFERENCES),
+            "evaluation",
+            "what the drift tests compare the window with: evaluation (mlguard_data) or previous-window (the window before it in the log)",
+        ),
     ),
     plan=_plan,
     make=_make,

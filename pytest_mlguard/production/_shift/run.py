@@ -9,13 +9,15 @@ ATC's estimated accuracy, with a bootstrap interval.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ...checks._base import CheckSpec, Measurement
-from ...errors import NotApplicable
+from ...errors import ConfigError, ContractError, NotApplicable
 from .sample import FIXTURE, ProductionSample, production_sample
+from .window import ProductionLog, Window, duration_text, log_length, select_window, timestamps_seconds
 from .statistics import (
     TwoSample,
     atc_estimate,
@@ -34,20 +36,53 @@ if TYPE_CHECKING:
     from ...checks._evaluation import Evaluation
 
 
-def _sample(evaluation: Evaluation) -> tuple[ProductionSample, np.ndarray]:
-    """The production sample as model inputs, and the model's probabilities on it (once per evaluation)."""
+@dataclass(frozen=True)
+class Logged:
+    """The production sample (its window of a :class:`~.window.ProductionLog`) as model inputs and the
+    model's probabilities on it; what the drift tests compare it with (the evaluation data, or the window
+    before it), named; and the window (``None``: no window)."""
+
+    sample: ProductionSample
+    proba: np.ndarray
+    reference_x: np.ndarray
+    reference_proba: np.ndarray
+    reference_name: str
+    window: Window | None = None
+
+
+def _logged(evaluation: Evaluation, spec: CheckSpec) -> Logged:
+    """What ``mlguard_production`` returned, read (once per evaluation and window)."""
     production = (getattr(evaluation, "extras", {}) or {}).get("production")
     if production is None:
         raise NotApplicable(
             f"no production sample: define a fixture {FIXTURE} in conftest.py that returns the logged production "
             "inputs (an array of model inputs, or image files), see docs/drift.md"
         )
+    length, reference = spec.param("window"), spec.param("reference")
 
-    def compute() -> tuple[ProductionSample, np.ndarray]:
-        sample = production_sample(production, evaluation.model)
-        return sample, evaluation.model.predict_proba(sample.x)
+    def compute() -> Logged:
+        model = evaluation.model
+        value, window = production, None
+        if isinstance(production, ProductionLog):
+            window = select_window(production, length, reference) if length is not None else None
+            value = window.current if window is not None else production.inputs
+            if window is None:  # the whole log: its timestamps are checked all the same
+                timestamps_seconds(production.timestamps, log_length(value))
+        elif length is not None or reference == "previous-window":
+            raise ContractError(
+                f"Expected a ProductionLog(inputs, timestamps): shift.window {duration_text(length) if length else None!r} and shift.reference {reference!r} select inputs by the time "
+                f"they were logged, but got inputs without timestamps ({type(production).__name__})",
+                fixture=FIXTURE,
+            )
+        if reference == "previous-window" and (window is None or window.previous is None):
+            raise ConfigError("shift.reference = 'previous-window' compares two windows of the log: set shift.window (such as '1d')")
+        sample = production_sample(value, model)
+        if window is not None and window.previous is not None:
+            previous = production_sample(window.previous, model)
+            return Logged(sample, model.predict_proba(sample.x), previous.x, model.predict_proba(previous.x), "the previous window", window)
+        return Logged(sample, model.predict_proba(sample.x), evaluation.data.x, evaluation.clean_proba, "the evaluation data", window)
 
-    return evaluation.memo(("shift", "sample", id(production)), compute)
+    return evaluation.memo(("shift", "sample", id(production), length, reference), compute)
 
 
 def input_tests(reference: np.ndarray, production: np.ndarray, columns: tuple[str, ...] | None = None) -> list[TwoSample]:
@@ -63,14 +98,14 @@ def input_tests(reference: np.ndarray, production: np.ndarray, columns: tuple[st
 EMBEDDING_SAMPLES = 1000
 
 
-def embedding_test(evaluation: Evaluation, x: np.ndarray, layer: str | None, permutations: int) -> TwoSample:
-    """MMD of the model's embeddings of the evaluation data and of ``x``, at most
+def embedding_test(evaluation: Evaluation, x: np.ndarray, layer: str | None, permutations: int, reference: np.ndarray | None = None) -> TwoSample:
+    """MMD of the model's embeddings of ``reference`` (default: the evaluation data) and of ``x``, at most
     :data:`EMBEDDING_SAMPLES` of each, drawn with the run's seed."""
     from ...checks._evaluation import stable_seed
     from .embedding import embed, mmd_test
 
     rng = np.random.default_rng(stable_seed(evaluation.settings.seed, evaluation.model_id, "shift", "embedding"))
-    reference = evaluation.data.x[:EMBEDDING_SAMPLES]
+    reference = (evaluation.data.x if reference is None else reference)[:EMBEDDING_SAMPLES]
     production = x[np.sort(rng.permutation(len(x))[:EMBEDDING_SAMPLES])]
     return mmd_test(embed(evaluation.model, reference, layer), embed(evaluation.model, production, layer), permutations=permutations, rng=rng)
 
@@ -78,8 +113,8 @@ def embedding_test(evaluation: Evaluation, x: np.ndarray, layer: str | None, per
 def _tests(evaluation: Evaluation, tested: tuple[str, ...], spec: CheckSpec) -> dict[str, list[TwoSample] | NotApplicable]:
     """The tests of the drift checks ``tested``, Holm-adjusted together, by check; a check that does
     not apply (``embedding`` of a model that is not a ``TorchModel``) holds why, and counts no test."""
-    sample, proba = _sample(evaluation)
-    reference = evaluation.clean_proba
+    logged = _logged(evaluation, spec)
+    sample, proba, reference = logged.sample, logged.proba, logged.reference_proba
     names = list(evaluation.model.class_names) if getattr(evaluation.model, "class_names", None) else None
     by_check: dict[str, list[TwoSample]] = {}
     skipped: dict[str, NotApplicable] = {}
@@ -89,26 +124,27 @@ def _tests(evaluation: Evaluation, tested: tuple[str, ...], spec: CheckSpec) -> 
         elif name == "confidence":
             by_check[name] = [numeric_test("confidence", reference.max(axis=1), proba.max(axis=1))]
         elif name == "inputs":
-            by_check[name] = input_tests(evaluation.data.x, sample.x, sample.columns)
+            by_check[name] = input_tests(logged.reference_x, sample.x, sample.columns)
     if "embedding" in tested:  # last: its permutations resolve p-values that survive Holm across every test
         count = sum(len(found) for found in by_check.values()) + 1
         permutations = max(spec.param("permutations"), math.ceil(2 * count / spec.param("alpha")))
         try:
-            by_check["embedding"] = [embedding_test(evaluation, sample.x, spec.param("layer"), permutations)]
+            by_check["embedding"] = [embedding_test(evaluation, sample.x, spec.param("layer"), permutations, logged.reference_x)]
         except NotApplicable as exc:
             skipped["embedding"] = exc
     adjusted = iter(holm_tests([test for tests in by_check.values() for test in tests]))
     return {**{name: [next(adjusted) for _ in tests] for name, tests in by_check.items()}, **skipped}
 
 
-def histograms(evaluation: Evaluation, check: str, x: np.ndarray, proba: np.ndarray, columns: tuple[str, ...] | None) -> dict[str, Any]:
+def histograms(logged: Logged, check: str) -> dict[str, Any]:
     """Reference and production histograms of what ``check`` compares (the report's figure): the top
     probability for ``confidence``, each image statistic or column for ``inputs``."""
+    x, columns = logged.sample.x, logged.sample.columns
     if check == "confidence":
-        return {"confidence": histogram(evaluation.clean_proba.max(axis=1), proba.max(axis=1))}
+        return {"confidence": histogram(logged.reference_proba.max(axis=1), logged.proba.max(axis=1))}
     if check != "inputs":
         return {}
-    reference = evaluation.data.x
+    reference = logged.reference_x
     if reference.ndim == 4:
         ref, prod = image_statistics(reference), image_statistics(x)
         return {name: histogram(ref[name], prod[name]) for name in ref}
@@ -121,7 +157,7 @@ def _ranked(tests: list[TwoSample]) -> list[TwoSample]:
     return sorted(tests, key=lambda test: (test.adjusted if test.adjusted is not None else test.p_value, -test.effect))
 
 
-def drift_message(check: str, tests: list[TwoSample], alpha: float, top: int, sizes: tuple[int, int]) -> str:
+def drift_message(check: str, tests: list[TwoSample], alpha: float, top: int, sizes: tuple[int, int], reference: str = "the evaluation data") -> str:
     """What a drift check says: the tests that drift (adjusted p-value below ``alpha``), or the
     closest ones, the smallest p-values first, at most ``top``."""
     ranked = _ranked(tests)
@@ -133,12 +169,13 @@ def drift_message(check: str, tests: list[TwoSample], alpha: float, top: int, si
     ]
     n_ref, n_prod = sizes
     head = (
-        f"production drifts from the evaluation data in {len(drifting)} of {len(tests)} {check} tests"
+        f"production drifts from {reference} in {len(drifting)} of {len(tests)} {check} tests"
         if drifting
         else f"no {check} test drifts at alpha {alpha:g}"
     )
     more = f", and {len(drifting) - len(shown)} more" if len(drifting) > len(shown) else ""
-    return f"{head} (production n={n_prod}, evaluation n={n_ref}): " + "; ".join(parts) + more
+    short = "evaluation" if reference == "the evaluation data" else reference.removeprefix("the ")
+    return f"{head} (production n={n_prod}, {short} n={n_ref}): " + "; ".join(parts) + more
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
@@ -154,26 +191,38 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     tests = by_check[spec.name]
     if isinstance(tests, NotApplicable):
         raise tests
-    sample, proba = _sample(evaluation)
+    logged = _logged(evaluation, spec)
+    sample = logged.sample
     value = min((test.adjusted for test in tests if test.adjusted is not None), default=1.0)
-    sizes = (evaluation.data.n, len(sample.x))
+    sizes = (len(logged.reference_x), len(sample.x))
     details: dict[str, Any] = {
         "tests": [test.to_dict() for test in _ranked(tests)],
         "production_samples": len(sample.x),
         "evaluation_samples": evaluation.data.n,
+        "reference": logged.reference_name.removeprefix("the "),
         "holm_tests": sum(len(t) for t in by_check.values() if isinstance(t, list)),
     }
     if sample.files:
         details["files"] = dict(sample.files)
-    drawn = histograms(evaluation, str(spec.name), sample.x, proba, sample.columns)
+    drawn = histograms(logged, str(spec.name))
     if drawn:
         details["histograms"] = drawn
-    return Measurement(value=value, n=len(sample.x), details=details, message=drift_message(str(spec.name), tests, spec.param("alpha"), spec.param("top"), sizes))
+    message = drift_message(str(spec.name), tests, spec.param("alpha"), spec.param("top"), sizes, logged.reference_name)
+    return Measurement(value=value, n=len(sample.x), details=_windowed(details, logged), message=_windowed_message(message, logged))
+
+
+def _windowed(details: dict[str, Any], logged: Logged) -> dict[str, Any]:
+    return {**details, "window": logged.window.details()} if logged.window is not None else details
+
+
+def _windowed_message(message: str, logged: Logged) -> str:
+    return f"{message}\nproduction: the last {logged.window.describe()}" if logged.window is not None else message
 
 
 def _accuracy(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     """ATC's estimated accuracy on the production sample, with its bootstrap interval."""
-    _, proba = _sample(evaluation)
+    logged = _logged(evaluation, spec)
+    proba = logged.proba
     score = spec.param("score")
     scores, correct = confidence_scores(evaluation.clean_proba, score), evaluation.clean_correct()
     production = confidence_scores(proba, score)
@@ -199,6 +248,7 @@ def _accuracy(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         "production_samples": len(production),
         "bbse": {"estimated_accuracy": label_shift, "class_distribution": np.round(distribution, 6).tolist()},
     }
+    details, message = _windowed(details, logged), _windowed_message(message, logged)
     return Measurement(value=estimate, n=len(production), clean=clean, details=details, message=message, interval=interval, interval_method="bootstrap")
 
 
@@ -206,7 +256,8 @@ def _ood(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     """The share of production inputs above the out-of-distribution threshold fixed on the evaluation data."""
     from .ood import flagged_share, ood_scores
 
-    sample, proba = _sample(evaluation)
+    logged = _logged(evaluation, spec)
+    sample, proba = logged.sample, logged.proba
     reference, name = ood_scores(evaluation.model, evaluation.data.x, evaluation.clean_proba)
     production, _ = ood_scores(evaluation.model, sample.x, proba)
     rate = spec.param("ood_rate")
@@ -217,4 +268,4 @@ def _ood(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         f"that {100 * rate:g}% of the {len(reference)} evaluation samples exceed"
     )
     details = {"score": name, "threshold": threshold, "rate": rate, "flagged": flagged, "production_samples": len(production)}
-    return Measurement(value=share, n=len(production), successes=flagged, details=details, message=message)
+    return Measurement(value=share, n=len(production), successes=flagged, details=_windowed(details, logged), message=_windowed_message(message, logged))
