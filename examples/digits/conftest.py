@@ -10,7 +10,8 @@ pytest-mlguard reads three fixtures from this file:
   ``mlguard_model`` with;
 * ``mlguard_production`` (optional): logged production inputs, unlabelled, which the ``shift`` checks
   compare with ``mlguard_data`` (``--mlguard-profile production``; ``DIGITS_PRODUCTION=shifted`` picks
-  the sample of a brighter, rotated scanner, see digits_production.py and docs/drift.md).
+  the sample of a brighter, rotated scanner, see digits_production.py and docs/drift.md; ``DIGITS_PRODUCTION=log``
+  a ProductionLog of three days, for ``shift.window``).
 
 ``pytest --mlguard`` runs the built-in suite on them, with the floors of ``pyproject.toml``.
 """
@@ -23,12 +24,12 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlguard import EvalData, Pipeline, TorchModel
+from pytest_mlguard import EvalData, Pipeline, ProductionLog, TorchModel
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from baseline import load_baseline
-from digits_production import logged_sample
+from digits_production import logged_days, logged_sample
 from model import CLASS_NAMES, MEAN, STD, load_digits_split, load_model
 from pipeline import DigitsService, InvalidImage
 
@@ -73,6 +74,11 @@ def mlguard_pipeline(digits_net):
 @pytest.fixture(scope="session")
 def mlguard_production():
     """Yesterday's logged uploads as model inputs, without labels: the in-distribution sample, or the
-    shifted one with ``DIGITS_PRODUCTION=shifted``."""
-    x, _ = logged_sample(os.environ.get("DIGITS_PRODUCTION", "in-distribution"))
+    shifted one with ``DIGITS_PRODUCTION=shifted``; with ``DIGITS_PRODUCTION=log`` (or ``log-in-distribution``)
+    three days of uploads with their timestamps, the last day shifted (or not), for ``shift.window``."""
+    kind = os.environ.get("DIGITS_PRODUCTION", "in-distribution")
+    if kind.startswith("log"):
+        x, timestamps, _ = logged_days("in-distribution" if kind == "log-in-distribution" else "shifted")
+        return ProductionLog(x, timestamps)
+    x, _ = logged_sample(kind)
     return x

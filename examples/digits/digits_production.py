@@ -5,6 +5,10 @@ as production would send digits like those the model was evaluated on. ``logged_
 the same draw as a new scanner would send it, brighter (the background lifted by 0.3) and rotated
 by 20 degrees. Unlabelled: the labels are returned apart, for the benchmark that measures how close
 the estimated accuracy is to the truth.
+
+``logged_days(last)``: a log of three days with the time each upload was logged, 300 uploads a day,
+the first two days in distribution and the last one of kind ``last``; ``shift.window = "1d"`` compares
+its last day (docs/drift.md).
 """
 
 from __future__ import annotations
@@ -38,3 +42,18 @@ def logged_sample(kind: Kind = "in-distribution", n: int = 300, seed: int = SEED
     index = np.random.default_rng(seed).integers(0, len(x), size=n)
     drawn = x[index]
     return (shift_images(drawn, 0.3, 20.0) if kind == "shifted" else drawn), y[index]
+
+
+#: the end of the log of :func:`logged_days` (UTC), and its length in days
+LOG_END = np.datetime64("2026-12-03T00:00:00", "s")
+LOG_DAYS = 3
+
+
+def logged_days(last: Kind = "shifted", per_day: int = 300, seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(x, timestamps, y)``: :data:`LOG_DAYS` days of logged inputs, ``per_day`` a day at even times up to
+    :data:`LOG_END` (``datetime64`` timestamps), each day drawn with its own seed; the last day of kind ``last``."""
+    days = [logged_sample("in-distribution", per_day, seed + day) for day in range(LOG_DAYS - 1)]
+    days.append(logged_sample(last, per_day, seed + LOG_DAYS - 1))
+    seconds = (np.arange(LOG_DAYS * per_day) + 1) * (86400 // per_day) - LOG_DAYS * 86400
+    x, y = np.concatenate([day[0] for day in days]), np.concatenate([day[1] for day in days])
+    return x, LOG_END + seconds.astype("timedelta64[s]"), y

@@ -15,7 +15,8 @@ SHIFT = """
 checks = ["classes", "confidence", "inputs", "embedding", "ood", "accuracy"]
 """
 PRODUCTION = """
-from digits_production import logged_sample
+from digits_production import logged_days, logged_sample
+from pytest_mlguard import ProductionLog
 
 
 @pytest.fixture(scope="session")
@@ -150,3 +151,20 @@ def test_the_report_shows_the_drift_table_the_embedding_null_and_the_estimated_a
     header, row = page.tables["shift-accuracy"]
     assert row[:2] == ["ATC (max-probability)", "0.66"] and row[2].startswith("[0.") and row[-1] == "failed"
     assert "shift-null" in page.plots and "shift" in page.plots
+
+
+def test_a_window_of_a_timestamped_log_compares_its_last_day(project):
+    _write(project, 'ProductionLog(*logged_days("shifted")[:2])')
+    result = project.run("--mlguard", "-k", "shift", "--mlguard-set", "shift.window=1d", "--mlguard-set", "shift.reference=previous-window")
+    result.assert_outcomes(failed=6)
+    result.stdout.fnmatch_lines(
+        [
+            "*production drifts from the previous window in 2 of 2 inputs tests (production n=300, previous window n=300): brightness*",
+            "*production: the last 1d of the log, 2026-12-02T00:00:00Z to 2026-12-03T00:00:00Z: 300 of its 900 inputs",
+        ]
+    )
+    window = _checks(project)["shift[inputs]"]["details"]["window"]
+    assert window["reference"] == {"start": "2026-12-01T00:00:00Z", "end": "2026-12-02T00:00:00Z", "n": 300}
+    result = project.run("--mlguard", "-k", "shift", "--mlguard-set", "shift.window=10m")  # an upload every 288 s: 3 in the last 10 minutes
+    assert result.ret == USAGE_ERROR, result.stdout.str()
+    result.stdout.fnmatch_lines(["*mlguard_production: Expected at least 10 inputs in the window shift.window selects, but the last 10m of the log, 2026-12-02T23:50:00Z to 2026-12-03T00:00:00Z: 3 of its 900 inputs"])
