@@ -39,6 +39,8 @@ class MlguardFixture:
         evaluation: a factory of the evaluation (called once, on first use).
         record: called with each result of :meth:`check`, for the report.
         describe_failure: turns a failing result into the failure message.
+        fixture: the value of a further fixture a family needs, by need (``"production"``: what
+            ``mlguard_production`` returns), asked for when a check of that family runs; ``None``: not given.
     """
 
     def __init__(
@@ -47,8 +49,10 @@ class MlguardFixture:
         *,
         record: Callable[[CheckResult], None] = lambda result: None,
         describe_failure: Callable[[CheckResult], str] = lambda result: f"{result.id}: {result.verdict()}",
+        fixture: Callable[[str], Any] = lambda need: None,
     ) -> None:
         self._factory = evaluation
+        self._fixture = fixture
         self._record = record
         self._describe_failure = describe_failure
 
@@ -117,9 +121,12 @@ class MlguardFixture:
     def _spec(self, family_name: str, name: str | None) -> CheckSpec:
         return check_spec(f"{family_name}[{name}]" if name else family_name, self.settings)[1]
 
-    def measure(self, check_id: str, *, floor: Any = None, ceiling: Any = None) -> CheckResult:
+    def measure(self, check_id: str, *, floor: Any = None, ceiling: Any = None, production: Any = None) -> CheckResult:
         """Run a check as the suite does (:func:`pytest_mlguard.check_model`'s way, on this test's
-        evaluation) and return its result, without asserting."""
+        evaluation) and return its result, without asserting.
+
+        ``production``: the logged inputs the ``shift`` checks compare with the evaluation data, anything
+        ``mlguard_production`` may return (docs/drift.md); by default what that fixture returns."""
         family, spec = check_spec(check_id, self.settings)
         if floor is not None and ceiling is not None:
             raise InvalidArgument("Expected floor or ceiling, not both")
@@ -127,17 +134,21 @@ class MlguardFixture:
             kind: Literal["floor", "ceiling"] = "floor" if floor is not None else "ceiling"
             threshold = Threshold.parse(floor if floor is not None else ceiling, kind, f"mlguard.check({check_id!r})")
             spec = CheckSpec(spec.family, spec.name, spec.metric, threshold, kind, spec.params, spec.keywords)
-        return run_checks(self.evaluation, [(family, spec)])[0]
+        extras = {need: self._fixture(need) for need in family.needs if need not in ("model", "data", "pipeline")}
+        if production is not None:
+            extras["production"] = production
+        return run_checks(self.evaluation.with_extras({need: value for need, value in extras.items() if value is not None}), [(family, spec)])[0]
 
-    def check(self, check_id: str, *, floor: Any = None, ceiling: Any = None) -> CheckResult:
+    def check(self, check_id: str, *, floor: Any = None, ceiling: Any = None, production: Any = None) -> CheckResult:
         """Run a check, record it in the report, and raise ``AssertionError`` if it fails.
 
         Example::
 
             mlguard.check("attack[pgd-linf-0.1]", floor=0.3)
+            mlguard.check("shift[inputs]", production=todays_uploads)
         """
         __tracebackhide__ = True
-        result = self.measure(check_id, floor=floor, ceiling=ceiling)
+        result = self.measure(check_id, floor=floor, ceiling=ceiling, production=production)
         self._record(result)
         if not result.passed:
             raise AssertionError(self._describe_failure(result))

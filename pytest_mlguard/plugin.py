@@ -257,4 +257,13 @@ def mlguard(request: pytest.FixtureRequest, mlguard_model: Any, mlguard_data: An
         evaluation,
         record=lambda result: runner.keep(result, request.node),
         describe_failure=lambda result: runner.failure_message(result, nodeid),
+        fixture=lambda need: _fixture_value(request, f"mlguard_{need}"),
     )
+
+
+def _fixture_value(request: pytest.FixtureRequest, name: str) -> Any:
+    """The value of fixture ``name`` for the test (``None`` where no fixture of that name is defined)."""
+    try:
+        return request.getfixturevalue(name)
+    except pytest.FixtureLookupError:
+        return None

@@ -168,3 +168,40 @@ def test_a_window_of_a_timestamped_log_compares_its_last_day(project):
     result = project.run("--mlguard", "-k", "shift", "--mlguard-set", "shift.window=10m")  # an upload every 288 s: 3 in the last 10 minutes
     assert result.ret == USAGE_ERROR, result.stdout.str()
     result.stdout.fnmatch_lines(["*mlguard_production: Expected at least 10 inputs in the window shift.window selects, but the last 10m of the log, 2026-12-02T23:50:00Z to 2026-12-03T00:00:00Z: 3 of its 900 inputs"])
+
+
+CUSTOM = """
+import pytest
+from digits_production import logged_sample, shift_images
+
+
+@pytest.mark.mlguard
+def test_a_brighter_scanner_is_seen(mlguard):
+    x, _ = logged_sample("in-distribution")
+    mlguard.check("shift[inputs]", production=shift_images(x, 0.3, 0.0))
+
+
+@pytest.mark.mlguard
+def test_yesterdays_log_does_not_drift(mlguard):
+    mlguard.check("shift[classes]")
+
+
+@pytest.mark.mlguard
+def test_the_estimated_accuracy_of_a_sample_it_builds(mlguard):
+    shifted, _ = logged_sample("shifted")
+    assert mlguard.measure("shift[accuracy]", production=shifted).value < 0.8
+    assert mlguard.measure("shift[accuracy]").value > 0.95
+"""
+
+
+def test_custom_tests_run_shift_checks_on_the_projects_sample_or_one_they_build(project):
+    _write(project, 'logged_sample("in-distribution")[0]')
+    project.pytester.makepyfile(test_nightly_shift=CUSTOM)  # not a module name of this test suite: the run is in-process
+    result = project.run("--mlguard", "test_nightly_shift.py")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*shift[[]inputs[]] on model 'digits': p_value 0.0000 < floor 0.0100*", "*production drifts from the evaluation data in 2 of 2 inputs tests*brightness*"]
+    )
+    checks = [check for check in project.report()["checks"] if check["family"] == "shift"]
+    assert sorted(check["id"] for check in checks) == ["shift[classes]", "shift[inputs]"]
+    assert all(check["nodeid"].startswith("test_nightly_shift.py::") for check in checks)

@@ -48,6 +48,15 @@ class Logged:
     reference_proba: np.ndarray
     reference_name: str
     window: Window | None = None
+    #: what ``mlguard_production`` returned, kept alive while the memo holds it: its ``id`` keys the memo
+    source: Any = None
+
+
+def _identity(evaluation: Evaluation, spec: CheckSpec) -> tuple[Any, ...]:
+    """What the analysis of the production sample depends on beyond the evaluation: the sample (a custom
+    test may measure several in one evaluation), the window and the reference."""
+    production = (getattr(evaluation, "extras", {}) or {}).get("production")
+    return (id(production), spec.param("window"), spec.param("reference"))
 
 
 def _logged(evaluation: Evaluation, spec: CheckSpec) -> Logged:
@@ -79,10 +88,10 @@ def _logged(evaluation: Evaluation, spec: CheckSpec) -> Logged:
         sample = production_sample(value, model)
         if window is not None and window.previous is not None:
             previous = production_sample(window.previous, model)
-            return Logged(sample, model.predict_proba(sample.x), previous.x, model.predict_proba(previous.x), "the previous window", window)
-        return Logged(sample, model.predict_proba(sample.x), evaluation.data.x, evaluation.clean_proba, "the evaluation data", window)
+            return Logged(sample, model.predict_proba(sample.x), previous.x, model.predict_proba(previous.x), "the previous window", window, production)
+        return Logged(sample, model.predict_proba(sample.x), evaluation.data.x, evaluation.clean_proba, "the evaluation data", window, production)
 
-    return evaluation.memo(("shift", "sample", id(production), length, reference), compute)
+    return evaluation.memo(("shift", "sample", *_identity(evaluation, spec)), compute)
 
 
 def input_tests(reference: np.ndarray, production: np.ndarray, columns: tuple[str, ...] | None = None) -> list[TwoSample]:
@@ -187,7 +196,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         return _ood(spec, evaluation)
     tested = tuple(spec.param("tested"))
     tested += () if spec.name in tested else (str(spec.name),)
-    by_check = evaluation.memo(("shift", "tests", tested), lambda: _tests(evaluation, tested, spec))
+    by_check = evaluation.memo(("shift", "tests", tested, *_identity(evaluation, spec)), lambda: _tests(evaluation, tested, spec))
     tests = by_check[spec.name]
     if isinstance(tests, NotApplicable):
         raise tests
