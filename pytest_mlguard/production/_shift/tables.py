@@ -116,7 +116,7 @@ def _accuracy_table(model: str, accuracy: Mapping[str, Any]) -> dict[str, Any]:
     interval = accuracy.get("interval") or {}
     shown = f"[{interval['low']:.4f}, {interval['high']:.4f}]" if isinstance(interval, Mapping) and "low" in interval else "–"
     if isinstance(interval.get("confidence"), (int, float)):
-        shown += f" ({interval['confidence']:.4g} {interval.get('method') or ''})".replace(" )", ")")
+        shown += f" ({100 * interval['confidence']:.4g}% {interval.get('method') or ''})".replace(" )", ")")
     cells = [
         accuracy.get("method"), _number(accuracy.get("estimated_accuracy")), shown,
         f"{_number(accuracy.get('floor'))} ({accuracy.get('threshold')})", _number(accuracy.get("evaluation_accuracy")),
