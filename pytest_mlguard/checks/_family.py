@@ -96,7 +96,7 @@ class Family:
             the built-in families' figures.
         sections: report.html's sections of its own, ``"module:function"`` of ``(report) -> [section]``,
             each ``{"id", "title", "intro", "tables": [{"kind", "model", "caption", "columns", "rows":
-            [{"cells", "bad"}]}]}`` (text, escaped by the page), shown after the checks' table.
+            [{"cells", "bad"}], "numeric": column indices}]}`` (text, escaped by the page), shown after the checks' table.
 
     What the robustness score reads from it (:mod:`pytest_mlguard.reporting._score`):
 

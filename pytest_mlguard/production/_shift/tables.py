@@ -124,7 +124,7 @@ def _accuracy_table(model: str, accuracy: Mapping[str, Any]) -> dict[str, Any]:
     ]
     columns = ("estimated by", "estimated accuracy", "interval", "floor", "evaluation accuracy (labelled)", "BBSE (label shift alone)", "verdict")
     return {"kind": "shift-accuracy", "model": model, "caption": f"{model}: accuracy on production estimated without labels", "columns": columns,
-            "rows": [{"bad": accuracy.get("verdict") == "failed", "cells": cells}]}
+            "rows": [{"bad": accuracy.get("verdict") == "failed", "cells": cells}], "numeric": (1, 2, 4, 5)}
 
 
 def sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -136,7 +136,8 @@ def sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
         if table.get("tests"):
             alpha = table.get("alpha")
             caption = f"{model}: every drift test, the most drifting first (Holm-adjusted across the drift checks; drifting: below alpha {_number(alpha)})"
-            shown.append({"kind": "shift-drift", "model": model, "caption": caption, "columns": _DRIFT_COLUMNS, "rows": _drift_rows(table["tests"])})
+            drift = {"kind": "shift-drift", "model": model, "caption": caption, "columns": _DRIFT_COLUMNS, "rows": _drift_rows(table["tests"]), "numeric": (3, 4, 5)}
+            shown.append(drift)
         if table.get("accuracy"):
             shown.append(_accuracy_table(model, table["accuracy"]))
     if not shown:
