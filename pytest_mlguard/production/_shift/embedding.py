@@ -46,7 +46,7 @@ def mmd_test(reference: np.ndarray, production: np.ndarray, *, permutations: int
     p_value = (1 + int(np.sum(null >= observed - 1e-12))) / (permutations + 1)
     what = f"MMD² {observed:.4f} against a permutation null of median {np.median(null):.4f}"
     summaries = ({"n": n, "dimensions": ref.shape[1]}, {"n": m, "dimensions": prod.shape[1]})
-    return TwoSample("embedding", "mmd", observed, p_value, observed, "mmd²", what, None, *summaries, null_summary(null, observed))
+    return TwoSample("embedding", "mmd", observed, p_value, observed, "mmd²", what, reference=summaries[0], production=summaries[1], null=null_summary(null, observed))
 
 
 def _layer(module: Any, name: str | None) -> tuple[Any, bool]:

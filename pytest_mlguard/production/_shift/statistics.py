@@ -124,7 +124,7 @@ def frequency_test(name: str, reference: Sequence[object], production: Sequence[
     moved = np.argsort(-np.abs(change), kind="stable")[:SHARES]
     named = [str(labels[int(categories[i])] if labels is not None and isinstance(categories[i], (int, np.integer)) else categories[i]) for i in moved]
     summaries = [{"n": int(table[row].sum()), "shares": {key: round(float(share[row, i]), 6) for key, i in zip(named, moved)}} for row in (0, 1)]
-    return TwoSample(name, "chi-squared", float(statistic), float(p_value), effect, "total variation", what, None, *summaries)
+    return TwoSample(name, "chi-squared", float(statistic), float(p_value), effect, "total variation", what, reference=summaries[0], production=summaries[1])
 
 
 def numeric_test(name: str, reference: np.ndarray, production: np.ndarray, *, unit: str = "") -> TwoSample:
@@ -140,7 +140,7 @@ def numeric_test(name: str, reference: np.ndarray, production: np.ndarray, *, un
     result = ks_2samp(ref, prod)
     what = f"median {np.median(ref):.4g}{unit} -> {np.median(prod):.4g}{unit}"
     summaries = (numeric_summary(ref), numeric_summary(prod))
-    return TwoSample(name, "ks", float(result.statistic), float(result.pvalue), float(result.statistic), "ks distance", what, None, *summaries)
+    return TwoSample(name, "ks", float(result.statistic), float(result.pvalue), float(result.statistic), "ks distance", what, reference=summaries[0], production=summaries[1])
 
 
 def numeric_summary(values: np.ndarray) -> dict[str, Any]:
@@ -191,7 +191,7 @@ def missing_test(name: str, reference: np.ndarray, production: np.ndarray) -> Tw
     p_value = 1.0 if table[0][0] + table[1][0] == 0 else float(fisher_exact(table).pvalue)
     what = f"missing {100 * rate_ref:.1f}% -> {100 * rate_prod:.1f}%"
     summaries = ({"n": len(ref), "missing_rate": round(float(rate_ref), 6)}, {"n": len(prod), "missing_rate": round(float(rate_prod), 6)})
-    return TwoSample(name, "fisher", float(rate_prod - rate_ref), p_value, float(abs(rate_prod - rate_ref)), "missing-rate change", what, None, *summaries)
+    return TwoSample(name, "fisher", float(rate_prod - rate_ref), p_value, float(abs(rate_prod - rate_ref)), "missing-rate change", what, reference=summaries[0], production=summaries[1])
 
 
 def column_tests(reference: np.ndarray, production: np.ndarray, names: Sequence[str] | None = None) -> list[TwoSample]:
