@@ -167,6 +167,8 @@ def range_warning(model: Model, data: EvalData, tolerance: float = RANGE_TOLERAN
         >>> range_warning(model, EvalData(np.array([[0.0], [16.0]]), [0, 1])).split(":")[0]
         "mlguard_data 'data' holds values in [0, 16], outside the value_range (0, 1) of mlguard_model 'api'"
     """
+    if isinstance(data, TableData):
+        return None  # a table's columns have their ranges in its schema; value_range is for arrays
     low, high = model.value_range
     seen_low, seen_high = float(np.nanmin(data.x)), float(np.nanmax(data.x))
     margin = tolerance * (high - low)

@@ -151,6 +151,9 @@ FAMILY = Family(
     rank=3,
     prior_forwards=1.0,
     hooks="pytest_mlguard.tabular._hooks",
-    plots=Plot("pytest_mlguard.tabular._figures:curves", kind="tabular-curves"),
+    plots=(
+        Plot("pytest_mlguard.tabular._figures:curves", kind="tabular-curves"),
+        Plot("pytest_mlguard.tabular._figures:column_drops", kind="tabular-missing"),
+    ),
     doc="record models: columns missing, perturbations (noise, units, ranges, categories) and covariate shift, floors relative to clean",
 )
