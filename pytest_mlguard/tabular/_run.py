@@ -71,14 +71,14 @@ def _worst(
         accuracy = float(correct.mean())
         rows.append({"column": label, "accuracy": accuracy, "drop": clean - accuracy, "error": error})
         if error:
-            errors.append(f"{label}: {error}")
+            errors.append(f"{label} {what}: model {model.name!r} {error}")
         if worst is None or accuracy < worst[0]:
             worst = (accuracy, label, correct)
     if worst is None:
         raise NotApplicable(f"no column of mlguard_data {data.name!r} to {what} (tabular.columns, or no column of that kind)")
     rows.sort(key=lambda row: (row["accuracy"], row["column"]))
     ranked = ", ".join(f"{r['column']} ({r['accuracy']:.3f})" for r in rows[:TOP])
-    message = f"worst with {what}: {ranked}" if len(rows) > 1 else f"{what}: {rows[0]['column']}"
+    message = f"worst columns {what}: {ranked}" if len(rows) > 1 else f"{rows[0]['column']} {what}"
     accuracy, label, correct = worst
     return Measurement(
         value=accuracy,
@@ -89,7 +89,7 @@ def _worst(
         successes=int(correct.sum()),
         paired=paired_counts(clean_correct, correct),
         evaluations=data.n * len(variants),
-        failure=f"the model {errors[0]}" + (f" (and on {len(errors) - 1} more)" if len(errors) > 1 else "") if errors else None,
+        failure=errors[0] + (f" (and {len(errors) - 1} more columns fail so)" if len(errors) > 1 else "") if errors else None,
     )
 
 
@@ -100,7 +100,7 @@ def _missing(spec: CheckSpec, evaluation: Evaluation, model: RecordModel, data: 
     if unknown:
         raise ContractError(f"tabular.missing names {unknown}, which mlguard_data {data.name!r} does not hold (it has {list(data.names)})")
     variants = {"+".join(g): partial(perturb.set_missing, data.columns, g, how) for g in groups}
-    measurement = _worst(evaluation, variants, model, data, "the column missing" if how == "null" else "the column absent")
+    measurement = _worst(evaluation, variants, model, data, "missing" if how == "null" else "absent")
     return _with(measurement, missing=how)
 
 
@@ -116,7 +116,8 @@ def _perturbation(spec: CheckSpec, evaluation: Evaluation, model: RecordModel, d
     for column in targets:
         params = perturb.sample_params(name, severity, data.columns, data.schema, rng, column=column)
         variants[column or "numeric columns"] = partial(perturb.apply, name, data.columns, data.schema, **params)
-    return _with(_worst(evaluation, variants, model, data, name.replace("_", " ")), perturbation=name, severity=severity)
+    what = f"under {name.replace('_', ' ')} {severity}"
+    return _with(_worst(evaluation, variants, model, data, what), perturbation=name, severity=severity)
 
 
 def _shift(spec: CheckSpec, evaluation: Evaluation, data: TableData) -> Measurement:
