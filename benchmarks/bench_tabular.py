@@ -40,7 +40,7 @@ from pytest_mlguard.contract import check_declaration  # noqa: E402
 from pytest_mlguard.tabular import FAMILY  # noqa: E402
 
 #: the tabular settings of examples/tabular/pyproject.toml
-EXAMPLE = {"tabular.severities": "1,3,5", "tabular.shift_severities": "3", "seed": "0"}
+EXAMPLE = {"tabular.checks": "missing,perturbation,shift", "tabular.severities": "1,3,5", "tabular.shift_severities": "3", "seed": "0"}
 
 
 class Timed:

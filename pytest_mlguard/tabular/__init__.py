@@ -1,7 +1,8 @@
 """Record and tabular models: the ``tabular[<check>]`` checks of a :class:`~pytest_mlguard.contract.RecordModel`
 over a :class:`~pytest_mlguard.contract.TableData` (docs/tabular.md).
 
-Checks (``[tool.mlguard.tabular] checks``, default all but ``absent``):
+Checks (``[tool.mlguard.tabular] checks``: none by default, as the verdicts' error control counts every
+planned check of every model; ``["missing", "perturbation", "shift"]`` turns the usual ones on):
 
 * ``missing`` (``tabular.missing`` holds ``"each"``): every column in turn set missing (``None``/NaN)
   on every evaluation row; the value is the worst column's accuracy, and ``details["columns"]`` ranks
@@ -18,8 +19,9 @@ Checks (``[tool.mlguard.tabular] checks``, default all but ``absent``):
 
 Floors: ``missing_floor`` (default ``0.8*clean``), ``perturbation_floor`` (``0.7*clean``), ``shift_floor``
 (``0.8*clean``), and ``floors`` by ``<check>-<severity>``, ``<check>`` or ``severity-N``.
-``tabular.columns`` restricts the columns the checks touch (default: all). The checks are planned for a
-project whose ``mlguard_data`` or ``mlguard_model`` fixture names ``TableData`` or ``RecordModel`` (:mod:`._hooks`).
+``tabular.columns`` restricts the columns the checks touch (default: all). A conftest.py that names neither
+``TableData`` nor ``RecordModel`` gets none of them (:mod:`._hooks`): an example of images and one of
+records can share a pyproject.toml.
 
 Importing this package imports neither numpy nor pandas.
 """
@@ -128,7 +130,7 @@ def _plan(settings: Settings) -> list[CheckSpec]:
 FAMILY = Family(
     name="tabular",
     keys=(
-        Key("tabular.checks", parse_list(parse_choice(*CHECKS)), ("missing", "perturbation", "shift"), f"kinds of tabular check to run, of {', '.join(CHECKS)}"),
+        Key("tabular.checks", parse_list(parse_choice(*CHECKS)), (), f"kinds of tabular check to run, of {', '.join(CHECKS)} (none by default)"),
         Key("tabular.missing", parse_list(parse_str), ("each",), "columns (or a+b groups) set missing, one check each; each: one check over every column"),
         Key("tabular.perturbations", parse_list(_parse_perturbation), ("all",), f"perturbations to run: {', '.join(PERTURBATIONS)}, or all"),
         Key("tabular.severities", _parse_severities, (1, 3, 5), "severities (1..5, or all) to run each perturbation at"),

@@ -2,8 +2,9 @@
 
 A conftest.py that never names :class:`~pytest_mlguard.contract.TableData` or
 :class:`~pytest_mlguard.contract.RecordModel` declares a model of images or arrays, for which the
-tabular checks would only skip: its plan drops them, unless the project asked for them
-(``tabular.enabled`` or ``tabular.checks`` set), in which case they stay and skip saying why.
+tabular checks would only skip: its plan drops them (a suite of images and one of records can share a
+pyproject.toml that turns the tabular checks on), unless ``tabular.enabled`` is set, in which case they
+stay and skip saying why.
 """
 
 from __future__ import annotations
@@ -36,6 +37,6 @@ def pytest_mlguard_plan(config: pytest.Config, family: str, checks: list[CheckSp
     if family != "tabular" or path is None:
         return
     settings = session_of(config).settings
-    asked = any(settings.source(key) != "default" for key in ("tabular.enabled", "tabular.checks"))
+    asked = settings.source("tabular.enabled") != "default"
     if not asked and not declares_records(path):
         checks[:] = []

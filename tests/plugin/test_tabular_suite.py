@@ -12,6 +12,7 @@ from conftest import FAST, TESTS
 
 TABULAR = """
 [tool.mlguard.tabular]
+checks = ["missing", "perturbation", "shift"]
 severities = [3]
 """
 CONFTEST = """
@@ -73,7 +74,8 @@ def test_a_broken_record_model_fails_exactly_its_check(project, model, failing, 
     result.stdout.fnmatch_lines([line])
 
 
-def test_an_image_project_plans_no_tabular_check(project):
-    project.write(pipeline=None)
+@pytest.mark.parametrize("pyproject", [FAST, FAST + TABULAR], ids=["default", "tabular-checks-on"])
+def test_an_image_project_plans_no_tabular_check(project, pyproject):
+    project.write(pipeline=None, pyproject=pyproject)
     result = project.run("--mlguard", "--collect-only", "-q")
     assert "tabular" not in result.stdout.str() and "accuracy" in result.stdout.str()

@@ -11,7 +11,6 @@ from pytest_mlguard.checks._evaluation import Evaluation
 from pytest_mlguard.checks._registry import FAMILIES, all_keys, family
 from pytest_mlguard.config import resolve
 from pytest_mlguard.errors import NotApplicable
-from pytest_mlguard.tabular import PERTURBATIONS as TABULAR_PERTURBATIONS
 
 EXAMPLE = {
     "accuracy.floor": "0.95",
@@ -142,7 +141,4 @@ def test_every_family_plans_with_defaults():
         "inputs[missing-fields]",
         "inputs[same-content]",
         "inputs[compression]",
-        "tabular[missing]",
-        *(f"tabular[{p}-{s}]" for p in TABULAR_PERTURBATIONS for s in (1, 3, 5)),
-        "tabular[covariate_shift-3]",
     ]
