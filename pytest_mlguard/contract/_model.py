@@ -145,7 +145,7 @@ def as_model(obj: Any, data: EvalData | None = None, *, name: str | None = None,
     if isinstance(data, TableData):
         return RecordModel(obj, schema=data, n_classes=data.n_classes, name=name)
     expected = (
-        "a pytest_mlguard.TorchModel, CallableModel, SklearnModel or RecordModel, a torch.nn.Module, "
+        "a pytest_mlguard.TorchModel, CallableModel or SklearnModel, a RecordModel over a TableData, a torch.nn.Module, "
         "a fitted estimator with predict_proba, or a callable batch -> scores"
     )
     if data is None:
