@@ -204,3 +204,16 @@ def test_the_evaluation_subset_keeps_the_table():
     index = evaluation.data_index
     np.testing.assert_array_equal(evaluation.data.columns["city"], frame.city.to_numpy()[index])
     assert isinstance(data.schema, TableSchema)
+
+
+def test_the_cache_fingerprints_a_record_model_over_an_estimator_but_not_a_black_box():
+    from pytest_mlguard._cache.fingerprint import Uncacheable, model_print
+
+    frame, y = people()
+    data = TableData(frame, y)
+    first = check_declaration(pipeline(frame, y), data)[0]
+    again = check_declaration(pipeline(frame, y), data)[0]
+    other = check_declaration(pipeline(frame, 1 - y), data)[0]
+    assert model_print(first) == model_print(again) != model_print(other)
+    with pytest.raises(Uncacheable, match="black box"):
+        model_print(check_declaration(RecordModel(lambda t: np.full((len(t), 2), 0.5), n_classes=2), data)[0])
