@@ -54,6 +54,8 @@ def test_the_example_record_model_passes_every_tabular_check(project):
     result.assert_outcomes(passed=len(PLANNED))
     ranked = checks["tabular[missing]"]["details"]["columns"]
     assert len(ranked) == 14 and ranked[0]["column"] == "proline" and ranked[0]["drop"] == max(row["drop"] for row in ranked)
+    page = (project.pytester.path / "mlguard-report" / "report.html").read_text()
+    assert 'data-plot="tabular-curves"' in page and 'data-plot="tabular-missing"' in page  # the curves, the ranked columns
 
 
 @pytest.mark.parametrize(
