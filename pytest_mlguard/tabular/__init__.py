@@ -16,9 +16,12 @@ planned check of every model; ``["missing", "perturbation", "shift"]`` turns the
 * ``covariate_shift-<severity>``: the accuracy of the clean predictions reweighted toward the high or
   low quantiles of each numeric column and toward each category (:func:`.perturb.shift_weights`): the
   worst shift; no extra model call.
+* ``hopskipjump-<eps>`` (``checks`` holds ``"attack"``): ART's HopSkipJump on the numeric columns
+  ``tabular.perturbable`` names, within their ranges, one row at a time: the accuracy of the rows it
+  cannot move to another class within ``eps`` spreads (L-inf) of each column (:mod:`._attack`).
 
 Floors: ``missing_floor`` (default ``0.8*clean``), ``perturbation_floor`` (``0.7*clean``), ``shift_floor``
-(``0.8*clean``), and ``floors`` by ``<check>-<severity>``, ``<check>`` or ``severity-N``.
+(``0.8*clean``), ``attack_floor`` (``0.5*clean``), and ``floors`` by ``<check>-<severity>``, ``<check>`` or ``severity-N``.
 ``tabular.columns`` restricts the columns the checks touch (default: all). A conftest.py that names neither
 ``TableData`` nor ``RecordModel`` gets none of them (:mod:`._hooks`): an example of images and one of
 records can share a pyproject.toml.
@@ -31,7 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..checks._base import CheckSpec, Family, Plot
-from ..config.parse import Threshold, invalid, parse_choice, parse_int, parse_list, parse_str, parse_table, parse_threshold
+from ..config.parse import Threshold, invalid, parse_choice, parse_int, parse_list, parse_number, parse_str, parse_table, parse_threshold
 from ..config._settings import Key, Settings
 
 __all__ = ["CHECKS", "FAMILY", "PERTURBATIONS"]
@@ -47,8 +50,9 @@ PERTURBATIONS: tuple[str, ...] = (
     "unseen_category",
 )
 #: the kinds of check ``tabular.checks`` chooses from
-CHECKS: tuple[str, ...] = ("missing", "absent", "perturbation", "shift")
+CHECKS: tuple[str, ...] = ("missing", "absent", "perturbation", "shift", "attack")
 _SHIFT = "covariate_shift"
+_ATTACK = "hopskipjump"
 
 
 def _split(name: str) -> tuple[str, int | None]:
@@ -56,6 +60,14 @@ def _split(name: str) -> tuple[str, int | None]:
     if base and severity.isdigit() and 1 <= int(severity) <= 5:
         return base, int(severity)
     return name, None
+
+
+def _eps(text: str) -> float | None:
+    try:
+        eps = float(text)
+    except ValueError:
+        return None
+    return eps if eps > 0 else None
 
 
 def _parse_severities(value: Any, key: str, where: str) -> tuple[int, ...]:
@@ -72,7 +84,9 @@ def _parse_perturbation(value: Any, key: str, where: str) -> str:
 
 def _parse_floor_name(name: str, key: str, where: str) -> str:
     base, severity = _split(name)
-    if base in (*PERTURBATIONS, _SHIFT, "missing", "absent") or (base == "severity" and severity is not None):
+    if base in (*PERTURBATIONS, _SHIFT, "missing", "absent", _ATTACK) or (base == "severity" and severity is not None):
+        return name
+    if name.partition("-")[0] == _ATTACK and _eps(name.partition("-")[2]) is not None:
         return name
     raise invalid(name, key, where, f"'<check>-<severity>' or '<check>' (of {', '.join((*PERTURBATIONS, _SHIFT))}, missing, absent) or 'severity-N'")
 
@@ -80,7 +94,7 @@ def _parse_floor_name(name: str, key: str, where: str) -> str:
 def _floor(check: str, settings: Settings, default_key: str) -> Threshold:
     floors = settings.get("tabular.floors")
     base, severity = _split(check)
-    for entry in (check, base, f"severity-{severity}"):
+    for entry in (check, base, check.partition("-")[0], f"severity-{severity}"):
         if entry in floors:
             return floors[entry]
     return settings.get(default_key)
@@ -103,12 +117,22 @@ def _make(check: str | None, settings: Settings) -> CheckSpec:
     if base in PERTURBATIONS and severity is not None:
         params = _params(settings, perturbation=base, severity=severity)
         return CheckSpec("tabular", name, "accuracy", _floor(name, settings, "tabular.perturbation_floor"), params=params, keywords=("perturbation", base))
+    if mode == _ATTACK and _eps(columns) is not None:
+        params = _params(
+            settings,
+            attack=_ATTACK,
+            eps=_eps(columns),
+            perturbable=settings.get("tabular.perturbable"),
+            samples=settings.get("tabular.attack_samples"),
+            queries=settings.get("tabular.attack_queries"),
+        )
+        return CheckSpec("tabular", name, "robust_accuracy", _floor(name, settings, "tabular.attack_floor"), params=params, keywords=("attack", _ATTACK))
     if base == _SHIFT and severity is not None:
         params = _params(settings, shift=True, severity=severity)
         return CheckSpec("tabular", name, "weighted_accuracy", _floor(name, settings, "tabular.shift_floor"), params=params, keywords=("shift",))
     raise KeyError(
         f"expected a check 'missing', 'missing-<column>', 'absent', 'absent-<column>', '<perturbation>-<severity>' "
-        f"(of {', '.join(PERTURBATIONS)}) or '{_SHIFT}-<severity>', with a severity 1..5; got {check!r}"
+        f"(of {', '.join(PERTURBATIONS)}), '{_SHIFT}-<severity>', with a severity 1..5, or '{_ATTACK}-<eps>'; got {check!r}"
     )
 
 
@@ -124,6 +148,8 @@ def _plan(settings: Settings) -> list[CheckSpec]:
         names += [f"{p}-{s}" for p in perturbations for s in settings.get("tabular.severities")]
     if "shift" in kinds:
         names += [f"{_SHIFT}-{s}" for s in settings.get("tabular.shift_severities")]
+    if "attack" in kinds:
+        names += [f"{_ATTACK}-{eps:g}" for eps in settings.get("tabular.attack_eps")]
     return [_make(name, settings) for name in names]
 
 
@@ -136,6 +162,11 @@ FAMILY = Family(
         Key("tabular.severities", _parse_severities, (1, 3, 5), "severities (1..5, or all) to run each perturbation at"),
         Key("tabular.shift_severities", _parse_severities, (3,), "severities (1..5, or all) of the covariate shift"),
         Key("tabular.columns", parse_list(parse_str), (), "the columns the checks touch (empty: every column of mlguard_data)"),
+        Key("tabular.perturbable", parse_list(parse_str), (), "numeric columns tabular[hopskipjump-<eps>] may change (its attack: checks holds 'attack')"),
+        Key("tabular.attack_eps", parse_list(parse_number(0.0, 100.0, open_min=True)), (0.5,), "L-inf budgets of the attack, in spreads of each column"),
+        Key("tabular.attack_samples", parse_int(1, 100000), 20, "evaluation rows the attack runs on (one at a time)"),
+        Key("tabular.attack_queries", parse_int(50, 100000), 300, "model queries of HopSkipJump per row"),
+        Key("tabular.attack_floor", parse_threshold, Threshold(0.5, "clean"), "floor of the accuracy under the attack"),
         Key("tabular.missing_floor", parse_threshold, Threshold(0.8, "clean"), "floor of accuracy with a column missing"),
         Key("tabular.perturbation_floor", parse_threshold, Threshold(0.7, "clean"), "floor of accuracy under each perturbation"),
         Key("tabular.shift_floor", parse_threshold, Threshold(0.8, "clean"), "floor of the accuracy reweighted by each covariate shift"),

@@ -159,6 +159,10 @@ def _with(measurement: Measurement, **details: Any) -> Measurement:
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     """Measure ``tabular[<check>]`` on ``evaluation``."""
     model, data = _tabular(evaluation)
+    if spec.param("attack"):
+        from ._attack import run_attack
+
+        return run_attack(spec, evaluation, model, data)
     if spec.param("shift"):
         return _shift(spec, evaluation, data)
     if spec.param("perturbation"):

@@ -115,6 +115,8 @@ def test_the_plan_follows_the_settings():
     ids = [spec.id for spec in FAMILY.plan(settings(**{"tabular.checks": "perturbation", "tabular.perturbations": "scale_up", "tabular.severities": "5,1"}))]
     assert ids == ["tabular[scale_up-1]", "tabular[scale_up-5]"]
     assert len(FAMILY.plan(settings(**{"tabular.checks": "perturbation"}))) == 3 * len(PERTURBATIONS)
+    ids = [spec.id for spec in FAMILY.plan(settings(**{"tabular.checks": "attack", "tabular.attack_eps": "0.5,2"}))]
+    assert ids == ["tabular[hopskipjump-0.5]", "tabular[hopskipjump-2]"]
 
 
 def test_floors_take_the_most_specific_entry():
@@ -204,3 +206,35 @@ def test_the_checks_do_not_apply_to_arrays():
     model = CallableModel(lambda x: np.full((len(x), 2), 0.5), input_shape=(2,), n_classes=2)
     with pytest.raises(NotApplicable, match="need a RecordModel over a TableData"):
         check_model(model, EvalData(np.zeros((4, 2)), [0, 1, 0, 1]), ["tabular[missing]"])
+
+
+# -- the attack on perturbable columns (ART's HopSkipJump) ------------------------------------------------
+
+ATTACK = {"tabular.perturbable": ["amount"], "tabular.attack_samples": 8, "tabular.attack_queries": 100}
+
+
+def test_hopskipjump_breaks_a_threshold_within_a_large_budget_and_not_within_a_tiny_one():
+    data = table()
+    results = check_model(threshold_model(), data, ["tabular[hopskipjump-0.001]", "tabular[hopskipjump-100]"], settings=ATTACK)
+    tiny, large = results
+    assert tiny.value == 1.0 and large.value == 0.0  # the threshold model is right on every row (8 rows: the verdict stays inconclusive)
+    assert large.details["adversarial_found"] == 8 and large.details["perturbable"] == ["amount"]
+    # the distance to the boundary, in spreads, is |amount - 50| / spread on the 8 rows attacked (the first of the
+    # evaluation's seeded order): a decision-based attack finds an upper bound of it (measured: 1.7 times at 100
+    # queries a row, 1.45 at 300, 1.28 at 1000)
+    from pytest_mlguard.checks._evaluation import Evaluation
+    from pytest_mlguard.contract import check_declaration
+
+    model, table_data = check_declaration(threshold_model(), data)
+    attacked = Evaluation(model, table_data, settings()).data.columns["amount"][:8]
+    true = np.abs(attacked - 50) / np.std(data.columns["amount"])
+    found = np.array(large.details["distances"], dtype=float)
+    assert np.all(found >= 0.99 * true) and np.all(found <= 2 * true)
+
+
+@pytest.mark.parametrize(("perturbable", "message"), [([], "tabular.perturbable names []"), (["city"], "tabular.perturbable names ['city']")])
+def test_the_attack_needs_numeric_perturbable_columns(perturbable, message):
+    from pytest_mlguard.errors import ContractError
+
+    with pytest.raises(ContractError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        check_model(threshold_model(), table(), ["tabular[hopskipjump-1]"], settings={**ATTACK, "tabular.perturbable": perturbable})
