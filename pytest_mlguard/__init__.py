@@ -27,7 +27,7 @@ from .errors import (
 if TYPE_CHECKING:
     from .checks.api import check_model
     from .checks._base import CheckResult
-    from .contract import CallableModel, EvalData, Model, Pipeline, SklearnModel, TorchModel
+    from .contract import CallableModel, EvalData, Model, Pipeline, RecordModel, SklearnModel, TableData, TorchModel
     from .fixture import MlguardFixture
     from .production._shift.window import ProductionLog
 
@@ -48,7 +48,9 @@ __all__ = [
     "NotApplicable",
     "Pipeline",
     "ProductionLog",
+    "RecordModel",
     "SklearnModel",
+    "TableData",
     "TorchModel",
     "__version__",
     "check_model",
@@ -62,7 +64,9 @@ _LAZY = {
     "Model": "pytest_mlguard.contract",
     "Pipeline": "pytest_mlguard.contract",
     "ProductionLog": "pytest_mlguard.production._shift.window",
+    "RecordModel": "pytest_mlguard.contract",
     "SklearnModel": "pytest_mlguard.contract",
+    "TableData": "pytest_mlguard.contract",
     "TorchModel": "pytest_mlguard.contract",
     "check_model": "pytest_mlguard.checks.api",
 }

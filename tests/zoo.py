@@ -594,6 +594,66 @@ def positional_record_pipeline() -> Pipeline:
     return Pipeline(predict, rejects=service.InvalidRecord, input="record", examples=wine.as_records(x), name="positional-fields")
 
 
+# -- record models (the tabular family): the tabular example's record model, and two broken variants --------
+
+
+@cache
+def wine_table() -> object:
+    """The tabular example's held-out split as a TableData: 13 measurements and the derived colour."""
+    from pytest_mlguard import TableData
+
+    wine, _ = _tabular()
+    frame, y = wine.load_wine_table("test")
+    return TableData(frame, y, name="wine-test-table")
+
+
+@cache
+def _wine_forest() -> object:
+    wine, _ = _tabular()
+    return wine.train_record_model()
+
+
+def _wine_records(predict: object, name: str) -> object:
+    from pytest_mlguard import RecordModel
+
+    wine, _ = _tabular()
+    return RecordModel(predict, n_classes=3, class_names=wine.CLASS_NAMES, name=name)
+
+
+def wine_record_model() -> object:
+    """The tabular example's record model: imputes missing measurements, a random forest; passes every tabular check."""
+    from pytest_mlguard import RecordModel
+
+    wine, _ = _tabular()
+    return RecordModel(_wine_forest(), class_names=wine.CLASS_NAMES, name="wine-records")
+
+
+def crashes_on_missing_model() -> object:
+    """The record model behind hand-written feature code that reads magnesium (mg/l) as an int: a
+    missing magnesium (NaN) raises ValueError. Fails tabular[missing] only."""
+
+    def predict(frame):
+        frame = frame.copy()
+        frame["magnesium"] = [int(value) for value in frame["magnesium"]]  # cannot convert float NaN to integer
+        return _wine_forest().predict_proba(frame)
+
+    return _wine_records(predict, "crashes-on-missing")
+
+
+def unit_dependent_model() -> object:
+    """The record model with a rule in milligrams: a proline above 10000 mg/l (six times the largest
+    seen) is taken for a lab's code of the first cultivar. Proline in micrograms (x100, the upstream unit
+    bug) turns every prediction into cultivar_0: fails tabular[scale_up-3] only."""
+
+    def predict(frame):
+        proba = _wine_forest().predict_proba(frame)
+        coded = frame["proline"].to_numpy(dtype=float) > 10_000
+        proba[coded] = np.eye(3)[0]
+        return proba
+
+    return _wine_records(predict, "unit-dependent")
+
+
 class FineEdges(nn.Module):
     """A linear classifier over the second Laplacian of the image: it reads only the finest detail."""
 

@@ -71,6 +71,7 @@ def model_print(model: Model) -> str:
             estimator that cannot be pickled, or a torch module with a part that cannot be hashed.
     """
     from ..contract._model import SklearnModel, TorchModel
+    from ..contract._record_model import RecordModel
 
     digest = hashlib.sha256(json.dumps(model.describe(), sort_keys=True, default=str).encode())
     digest.update(f"{type(model).__qualname__}:{model.output}:{model.batch_size}".encode())
@@ -79,9 +80,10 @@ def model_print(model: Model) -> str:
         _hash_module(digest, model.module, seen)
         _hash_global_hooks(digest, seen)
         return digest.hexdigest()
-    if isinstance(model, SklearnModel):
+    estimator = getattr(model, "model", None)  # a RecordModel's, when it is an estimator (preprocess: code out of reach)
+    if isinstance(model, SklearnModel) or (isinstance(model, RecordModel) and model.preprocess is None and hasattr(estimator, "predict_proba")):
         try:
-            digest.update(pickle.dumps(model.estimator, protocol=4))
+            digest.update(pickle.dumps(model.estimator if isinstance(model, SklearnModel) else estimator, protocol=4))
         except Exception as exc:  # noqa: BLE001 - any pickling failure: the estimator cannot be hashed
             raise Uncacheable(f"the estimator of model {model.name!r} cannot be pickled ({type(exc).__name__}: {exc})") from None
         return digest.hexdigest()

@@ -39,6 +39,7 @@ __all__ = [
     "reliability_diagram",
     "reliability_figures",
     "score_figure",
+    "severity_figure",
     "shift_calibration_figure",
     "shift_description",
     "shift_layout",
@@ -190,10 +191,16 @@ def _plot_series(axes: Any, series: Mapping[str, list[tuple[float, float, bool]]
 def corruption_figure(model: str, checks: Sequence[Mapping[str, Any]]) -> str | None:
     """Accuracy against severity, one line per corruption, from the clean accuracy at severity 0;
     failing checks are circled in red."""
-    series = _curves(checks, ("corruption",), "severity")
+    return severity_figure(model, checks, "corruption", "accuracy under corruption")
+
+
+def severity_figure(model: str, checks: Sequence[Mapping[str, Any]], group: str, title: str) -> str | None:
+    """Accuracy against severity, one line per value of the checks' ``details[group]`` (a corruption, a
+    tabular perturbation), from the clean accuracy at severity 0; failing checks are circled in red."""
+    series = _curves(checks, (group,), "severity")
     if not series:
         return None
-    figure, axes = _curve_axes(f"{_short(model)}: accuracy under corruption", "severity (0 = clean)", "accuracy")
+    figure, axes = _curve_axes(f"{_short(model)}: {title}", "severity (0 = clean)", "accuracy")
     _plot_series(axes, series, _clean(checks), 0.0)
     axes.set_xticks(range(1 + int(max(p[0] for points in series.values() for p in points))))
     return png_base64(figure)

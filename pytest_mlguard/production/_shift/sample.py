@@ -84,8 +84,15 @@ def _table(value: Any, model: Model) -> ProductionSample:
         raise _error(f"Expected model inputs (N, *{tuple(model.input_shape)}) but got a table of columns {list(names)[:20]}: a table is for a model of 1-D inputs")
     if len(names) != model.input_shape[0]:
         raise _error(f"Expected the model's {model.input_shape[0]} input columns, in its input order, but got {len(names)} columns {list(names)[:20]}")
+    schema = getattr(model, "schema", None)  # a RecordModel's: categories become the codes of its TableData
     try:
-        columns = [np.asarray(value[name], dtype=np.float32).reshape(-1) for name in (value.keys() if isinstance(value, Mapping) else value.columns)]
+        if schema is not None:
+            from ...contract._table import encode_column, read_table
+
+            read = read_table(value)[0]
+            columns = [encode_column(schema.column(name), read[name], where=FIXTURE) for name in names]
+        else:
+            columns = [np.asarray(value[name], dtype=np.float32).reshape(-1) for name in (value.keys() if isinstance(value, Mapping) else value.columns)]
     except (TypeError, ValueError) as exc:
         raise _error(f"Expected columns of numbers but got {exc}") from None
     lengths = {len(column) for column in columns}
