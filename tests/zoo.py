@@ -858,3 +858,22 @@ def crops_to_size_model() -> TorchModel:
         class_names=CLASS_NAMES,
         name="crops-to-size",
     )
+
+
+def _wine_feature_paths(online: str, name: str) -> object:
+    wine, _ = _tabular()
+    import wine_features
+
+    x, _ = wine.load_wine_split("test")
+    return wine_features.feature_paths(wine_estimator(), wine.as_records(x), online=getattr(wine_features, online), name=name)
+
+
+def wine_feature_paths() -> object:
+    """The tabular example's offline (pandas, batch) and online (per record) feature paths: they agree."""
+    return _wine_feature_paths("online_features", "wine-features")
+
+
+def variance_skewed_feature_paths() -> object:
+    """The online path standardises with the variance instead of the standard deviation: fails
+    skew[features] and skew[predictions]."""
+    return _wine_feature_paths("online_features_variance", "wine-features-variance")

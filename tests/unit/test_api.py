@@ -43,6 +43,7 @@ PUBLIC_MODULES = [
     "pytest_mlguard.inputs.compression",
     "pytest_mlguard.production.determinism.functional",
     "pytest_mlguard.production.gate.compare",
+    "pytest_mlguard.skew",
 ]
 PACKAGE = Path(__file__).parents[2] / "pytest_mlguard"
 
