@@ -27,7 +27,7 @@ from .errors import (
 if TYPE_CHECKING:
     from .checks.api import check_model
     from .checks._base import CheckResult
-    from .contract import CallableModel, EvalData, Model, Pipeline, SklearnModel, TorchModel
+    from .contract import CallableModel, EvalData, Model, Pipeline, RecordModel, SklearnModel, TableData, TorchModel
     from .fixture import MlguardFixture
 
 __all__ = [
@@ -46,7 +46,9 @@ __all__ = [
     "NonFiniteOutput",
     "NotApplicable",
     "Pipeline",
+    "RecordModel",
     "SklearnModel",
+    "TableData",
     "TorchModel",
     "__version__",
     "check_model",
@@ -59,7 +61,9 @@ _LAZY = {
     "MlguardFixture": "pytest_mlguard.fixture",
     "Model": "pytest_mlguard.contract",
     "Pipeline": "pytest_mlguard.contract",
+    "RecordModel": "pytest_mlguard.contract",
     "SklearnModel": "pytest_mlguard.contract",
+    "TableData": "pytest_mlguard.contract",
     "TorchModel": "pytest_mlguard.contract",
     "check_model": "pytest_mlguard.checks.api",
 }

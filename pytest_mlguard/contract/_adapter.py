@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
@@ -50,6 +50,19 @@ def _check_range(value_range: Any) -> tuple[float, float]:
     if not np.isfinite([low, high]).all() or not low < high:
         raise InvalidArgument.expected("a pair (low, high) of finite numbers with low < high", "value_range", value_range)
     return low, high
+
+
+def classes_of(estimator: Any) -> int:
+    """The number of classes of a fitted estimator whose ``classes_`` are ``0 .. K-1``."""
+    classes = getattr(estimator, "classes_", None)
+    if classes is None:
+        raise InvalidArgument(f"Expected a fitted estimator (with classes_) but got {estimator!r}: fit it first")
+    if list(classes) != list(range(len(classes))):
+        raise InvalidArgument(
+            f"Expected estimator.classes_ == [0, 1, ..., K-1] but got {list(classes)!r}: "
+            "encode the labels as 0..K-1 (sklearn.preprocessing.LabelEncoder) and pass class_names"
+        )
+    return len(classes)
 
 
 class Model(abc.ABC):
@@ -111,11 +124,15 @@ class Model(abc.ABC):
             NonFiniteOutput: some probabilities are NaN or inf (it names the rows).
         """
         x = self._check_batch(x)
-        size = batch_size or self.batch_size
+        return self._batched(len(x), batch_size or self.batch_size, lambda start, stop: self._scores(x[start:stop]))
+
+    def _batched(self, n: int, size: int, scores: Callable[[int, int], Any]) -> np.ndarray:
+        """The probabilities of ``n`` samples from ``scores(start, stop)``, the raw outputs of one batch,
+        checked; :class:`NonFiniteOutput` names the rows whose probabilities are not finite."""
         parts = []
-        for start in range(0, len(x), size):
-            batch = x[start : start + size]
-            parts.append(self._to_proba(self._scores(batch), len(batch)))
+        for start in range(0, n, size):
+            stop = min(n, start + size)
+            parts.append(self._to_proba(scores(start, stop), stop - start))
         if not parts:
             return np.zeros((0, self.n_classes), np.float32)
         proba = np.concatenate(parts).astype(np.float32, copy=False)

@@ -86,6 +86,10 @@ class EvalData:
         rng = np.random.default_rng(seed)
         return np.sort(rng.choice(self.n, size=n, replace=False))
 
+    def take(self, index: np.ndarray) -> EvalData:
+        """The samples at ``index``, in that order."""
+        return EvalData(self.x[index], self.y[index], name=self.name)
+
     def subset(self, n: int | None, seed: int) -> EvalData:
         """A seeded subset of ``n`` samples (all of them if ``n`` is ``None`` or too large), in data order."""
         if n is None or n >= self.n:
@@ -173,7 +177,7 @@ def as_data(obj: Any) -> EvalData:
         return obj
     if isinstance(obj, tuple) and len(obj) == 2:
         return EvalData(*obj)
-    expected = "an EvalData, a pair (x, y), a torch Dataset of (x, y) pairs, or a DataLoader"
+    expected = "an EvalData or TableData, a pair (x, y) or (DataFrame, y), a torch Dataset of (x, y) pairs, or a DataLoader"
     if type(obj).__name__ == "DataLoader" or (hasattr(obj, "__iter__") and hasattr(obj, "batch_size")):
         xs, ys = _read_loader(obj)
         if not xs:

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np  # noqa: F401 - the examples in the docstrings use it
+import numpy as np
 
 from ..errors import ContractError, InvalidArgument, MlguardError, NonFiniteOutput
-from ._data import EvalData, as_data
+from ._data import EvalData
 from ._model import Model, TorchModel, as_model
 from ._pipeline import Pipeline
+from ._record_model import RecordModel, pair_table
+from ._table import TableData, as_data
 
 
 #: data may leave the model's value_range by this fraction of its width before :func:`range_warning` says so
@@ -59,6 +61,8 @@ def check_declaration(
     eval_data = _named(lambda: as_data(data), "mlguard_data")
     adapted = _named(lambda: as_model(model, eval_data), "mlguard_model")
     both = "mlguard_model and mlguard_data"
+    if isinstance(adapted, RecordModel) or isinstance(eval_data, TableData):
+        adapted, eval_data = _named(lambda: pair_table(adapted, eval_data), both)
     if adapted.input_shape != eval_data.sample_shape:
         raise ContractError(
             f"Expected evaluation samples of the model's input shape {adapted.input_shape} but mlguard_data "
@@ -164,7 +168,7 @@ def range_warning(model: Model, data: EvalData, tolerance: float = RANGE_TOLERAN
         "mlguard_data 'data' holds values in [0, 16], outside the value_range (0, 1) of mlguard_model 'api'"
     """
     low, high = model.value_range
-    seen_low, seen_high = float(data.x.min()), float(data.x.max())
+    seen_low, seen_high = float(np.nanmin(data.x)), float(np.nanmax(data.x))
     margin = tolerance * (high - low)
     if seen_low >= low - margin and seen_high <= high + margin:
         return None

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from ._data import EvalData
 
-from ._adapter import Model, Output
+from ._adapter import Model, Output, classes_of
 from ._torch_model import TorchModel
 
 
@@ -108,14 +108,7 @@ class SklearnModel(Model):
     ) -> None:
         if not callable(getattr(estimator, "predict_proba", None)):
             raise InvalidArgument.expected("an estimator with predict_proba", "estimator", estimator)
-        classes = getattr(estimator, "classes_", None)
-        if classes is None:
-            raise InvalidArgument(f"Expected a fitted estimator (with classes_) but got {estimator!r}: fit it first")
-        if list(classes) != list(range(len(classes))):
-            raise InvalidArgument(
-                f"Expected estimator.classes_ == [0, 1, ..., K-1] but got {list(classes)!r}: "
-                "encode the labels as 0..K-1 (sklearn.preprocessing.LabelEncoder) and pass class_names"
-            )
+        n_classes = classes_of(estimator)
         if input_shape is None:
             n_features = getattr(estimator, "n_features_in_", None)
             if n_features is None:
@@ -123,7 +116,7 @@ class SklearnModel(Model):
             input_shape = (int(n_features),)
         super().__init__(
             input_shape=input_shape,
-            n_classes=len(classes),
+            n_classes=n_classes,
             class_names=class_names,
             value_range=value_range,
             output="probabilities",
@@ -142,10 +135,17 @@ def as_model(obj: Any, data: EvalData | None = None, *, name: str | None = None,
     Bare modules, estimators and callables get their input shape from ``data``, their value range
     from the data's minimum and maximum, and their number of classes from the labels.
     """
+    from ._record_model import RecordModel
+    from ._table import TableData
+
+    if isinstance(obj, RecordModel) and isinstance(data, TableData):
+        return obj.bind(data)
     if isinstance(obj, Model):
         return obj
+    if isinstance(data, TableData):
+        return RecordModel(obj, schema=data, n_classes=data.n_classes, name=name)
     expected = (
-        "a pytest_mlguard.TorchModel, CallableModel or SklearnModel, a torch.nn.Module, "
+        "a pytest_mlguard.TorchModel, CallableModel, SklearnModel or RecordModel, a torch.nn.Module, "
         "a fitted estimator with predict_proba, or a callable batch -> scores"
     )
     if data is None:

@@ -91,6 +91,7 @@ class Field:
         kind: ``number``, ``integer``, ``boolean``, ``string`` or ``category``.
         low, high: the valid range of numbers (``None``: open).
         categories: the valid values of a ``category`` field.
+        nullable: ``None`` (or NaN) is a valid value (``Optional[...]``, ``{"nullable": True}``).
     """
 
     name: str
@@ -98,6 +99,7 @@ class Field:
     low: float | None = None
     high: float | None = None
     categories: tuple[Any, ...] = ()
+    nullable: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +135,7 @@ def _field_from_spec(name: str, spec: Any) -> Field:
             spec.get("min", base.low),
             spec.get("max", base.high),
             categories,
+            bool(spec.get("nullable", False)),
         )
     if spec is float:
         return Field(name, "number")
@@ -185,7 +188,7 @@ def _field_from_annotation(name: str, annotation: Any, metadata: Sequence[Any] =
         return _field_from_annotation(name, inner, [*metadata, *extra])
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if origin is not None and len(args) == 1:  # Optional[X], X | None
-        return _field_from_annotation(name, args[0], metadata)
+        return dataclasses.replace(_field_from_annotation(name, args[0], metadata), nullable=True)
     if annotation not in (float, int, bool, str):
         raise InvalidArgument.expected("fields annotated float, int, bool, str or Literal[...]", f"schema field {name!r}", annotation)
     base = _field_from_spec(name, annotation)
