@@ -5,11 +5,10 @@ skew[predictions] and nothing else, naming the shrunk record and its JSON file; 
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import run_pytest
+from conftest import run_pytest, zoo_project
 
 TESTS = Path(__file__).resolve().parents[1]
 EXAMPLES = TESTS.parent / "examples"
@@ -19,7 +18,7 @@ EXAMPLES = TESTS.parent / "examples"
 def test_the_skewed_example_fails_the_skew_checks_only(pytester):
     output = pytester.path / "report"
     result = run_pytest(pytester, "--mlguard", str(EXAMPLES / "tabular" / "skewed"), f"--mlguard-output={output}", "--mlguard-set", "skew.max_examples=60")
-    result.assert_outcomes(passed=2, failed=2)
+    result.assert_outcomes(passed=3, failed=2)  # accuracy, calibration[ece] and slices[accuracy] pass
     result.stdout.fnmatch_lines(
         [
             "*skew[[]features[]] on model 'wine-skewed': agreement * floor 1.0000: fails, the paths disagree on a raw record",
@@ -36,25 +35,7 @@ def test_the_skewed_example_fails_the_skew_checks_only(pytester):
 
 
 def test_without_mlguard_features_the_checks_do_not_apply(pytester):
-    pytester.makeconftest(
-        textwrap.dedent(
-            f"""
-            import sys
-            sys.path.insert(0, {str(TESTS)!r})
-            import pytest
-            import zoo
-
-            @pytest.fixture(scope="session")
-            def mlguard_model():
-                return zoo.wine_model()
-
-            @pytest.fixture(scope="session")
-            def mlguard_data():
-                return zoo.wine_data()
-            """
-        )
-    )
-    pytester.makefile(".toml", pyproject="[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n[tool.mlguard.skew]\nchecks = ['features']\n")
+    zoo_project(pytester, "wine_model", "wine_data", "[tool.mlguard.skew]\nchecks = ['features']\n")
     result = run_pytest(pytester, "--mlguard", "-k", "skew", "-rs")
     result.assert_outcomes(skipped=1, deselected=result.parseoutcomes().get("deselected", 0))
     result.stdout.fnmatch_lines(["*skew[[]features[]]: no feature paths: define a fixture mlguard_features in conftest.py*"])
