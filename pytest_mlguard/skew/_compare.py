@@ -7,7 +7,7 @@ columns where they differ beyond their tolerance.
 Example:
     >>> columns, rows = offline_table([{"a": 1.0, "b": "x"}], None)
     >>> differences(columns, rows[0], online_row({"a": 1.5, "b": "x"}, columns), lambda c: 1e-9, 1e-6)
-    [Difference(column='a', offline=1.0, online=1.5, gap=0.5, tolerance=1e-06)]
+    [Difference(column='a', offline=1.0, online=1.5, gap=0.5, tolerance=1.001e-06)]
 """
 
 from __future__ import annotations
