@@ -75,8 +75,14 @@ def column_slices(name: str, values: np.ndarray, kind: str, bins: int) -> list[S
                         label = f"{_number(low)} < {name} <= {_number(high)}"
                     found.append(Slice((label,), (name,), mask))
     else:
-        for value in dict.fromkeys(v for v, m in zip(values, missing) if not m):
-            found.append(Slice((f"{name} = {value}",), (name,), ~missing & np.array([v == value for v in values], dtype=bool)))
+        rows: dict[Any, list[int]] = {}
+        for index, (value, absent) in enumerate(zip(values, missing)):  # one pass, however many categories
+            if not absent:
+                rows.setdefault(value, []).append(index)
+        for value, where in rows.items():
+            mask = np.zeros(len(values), dtype=bool)
+            mask[where] = True
+            found.append(Slice((f"{name} = {value}",), (name,), mask))
     if missing.any():
         found.append(Slice((f"{name} is missing",), (name,), missing))
     return found
