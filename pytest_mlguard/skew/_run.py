@@ -34,7 +34,8 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     seed = stable_seed(evaluation.settings.seed, evaluation.model_id, spec.id)
     check: SkewCheck = "features" if spec.name == "features" else "predictions"
     model = paths.model if paths.model is not None else evaluation.model
-    finding = find_skew(paths, check, model=model, max_examples=int(spec.param("max_examples")), seed=seed, seconds=seconds)
+    mutations = tuple(spec.param("mutations", ()))
+    finding = find_skew(paths, check, model=model, max_examples=int(spec.param("max_examples")), seed=seed, seconds=seconds, mutations=mutations)
     saved = finding.save(evaluation.artifact_dir(spec) / f"skew-{check}.json") if finding.record is not None else None
     details = {**finding.to_dict(), "saved": str(saved) if saved is not None else None}
     failure = "the paths disagree on a raw record" if finding.record is not None else None

@@ -13,7 +13,7 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -200,15 +200,19 @@ class _Runner:
             return None
 
 
-def _strategy(paths: FeaturePaths, examples: list[dict[str, Any]]) -> Any:
-    """Raw records of the schema (declared, or inferred from the examples), and the examples."""
+def _strategy(paths: FeaturePaths, examples: list[dict[str, Any]], mutations: Sequence[str]) -> Any:
+    """Raw records of the schema (declared, or inferred from the examples), the examples, and (with
+    ``mutations``) malformed records: a valid one with some of those mutations."""
     from hypothesis import strategies as st
 
     from ..inputs.records import infer_schema
-    from ..strategies import records
+    from ..strategies import malformed_records, records
 
-    drawn = records(paths.schema if paths.schema is not None else infer_schema(examples))
-    return st.one_of(drawn, st.sampled_from(examples)) if examples else drawn
+    schema = paths.schema if paths.schema is not None else infer_schema(examples)
+    choices = [records(schema), *([st.sampled_from(examples)] if examples else [])]
+    if mutations:
+        choices.append(malformed_records(schema, examples=examples or None, mutations=list(mutations)))
+    return st.one_of(*choices)
 
 
 def find_skew(
@@ -219,6 +223,7 @@ def find_skew(
     max_examples: int = 200,
     seed: int = 0,
     seconds: float | None = None,
+    mutations: Sequence[str] = (),
 ) -> SkewFinding:
     """Search for a raw record on which ``paths.offline`` and ``paths.online`` disagree.
 
@@ -231,6 +236,9 @@ def find_skew(
         max_examples: records Hypothesis draws (besides the examples and shrinking).
         seed: the search's seed: the same seed searches the same records.
         seconds: no new record runs after this long (``None``: no limit).
+        mutations: also draw malformed records with these mutations of
+            :func:`pytest_mlguard.strategies.malformed_records` (``"missing-field"``, ``"null"``, ``"nan"``,
+            ...): the paths must then agree on them too (both reject a record, or give the same features).
 
     Returns:
         A :class:`SkewFinding`; ``finding.record`` is the shrunk record, or ``None``.
@@ -255,7 +263,7 @@ def find_skew(
                 first = (record, outcome, f"example record {index}, in one offline batch with the other examples")
     finding = SkewFinding(check, paths.name, (), seed=seed)
     deadline = math.inf if seconds is None else time.monotonic() + seconds
-    shrunk = _hypothesis_search(runner, _strategy(paths, examples), finding, max_examples, deadline)
+    shrunk = _hypothesis_search(runner, _strategy(paths, examples, mutations), finding, max_examples, deadline)
     if shrunk is not None:
         first = (shrunk, runner.one(shrunk), f"found by Hypothesis (seed {seed}) and shrunk")
     finding.columns = runner.columns or ()

@@ -157,3 +157,26 @@ def test_a_callable_model_adapter_predicts_from_the_features():
     model = CallableModel(lambda x: np.stack([x[:, 0] < 10, x[:, 0] >= 10], axis=1).astype(float), input_shape=(2,), n_classes=2)
     assert find_skew(paths(lambda r: [r["x"] * 2.0, r["y"]]), "predictions", model=model, max_examples=20).record is None
     assert EvalData  # the adapters and the evaluation data are the public ones
+
+
+def test_malformed_records_find_paths_that_fill_a_missing_value_differently():
+    def offline(records):  # the batch job filled missing values with 0
+        return [[float(r.get("x") if r.get("x") is not None else 0.0) * 2.0, r.get("y")] for r in records]
+
+    def online(record):  # the service fills them with the training mean, 5
+        x = record.get("x")
+        return [float(x if x is not None else 5.0) * 2.0, record.get("y")]
+
+    declared = FeaturePaths(offline=offline, online=online, schema=SCHEMA, columns=("x2", "y"))
+    assert find_skew(declared, max_examples=100).record is None  # valid records only: no field is ever missing
+    found = find_skew(declared, max_examples=200, mutations=["missing-field", "null"])
+    assert found.record is not None and found.record.get("x") is None and "y" in found.record
+    assert [(d.column, d.offline, d.online) for d in found.outcome.differences] == [("x2", 0.0, 10.0)]
+
+
+def test_the_mutations_setting_reaches_the_search(tmp_path):
+    settings = {"output": str(tmp_path), "skew.max_examples": 40, "skew.mutations": ["missing-field"]}
+    [result] = check_model(zoo.wine_model(), zoo.wine_data(), "skew[features]", settings, extras={"features": zoo.wine_feature_paths()})
+    # the example's offline path turns a missing field into NaN, its online path raises KeyError
+    assert not result.passed and len(result.details["record"]) == 12
+    assert result.details["online_error"].startswith("KeyError") and result.details["offline_error"] is None
