@@ -918,3 +918,62 @@ def crops_to_size_model() -> TorchModel:
         class_names=CLASS_NAMES,
         name="crops-to-size",
     )
+
+
+def _wine_feature_paths(online: str, name: str) -> object:
+    wine, _ = _tabular()
+    import wine_features
+
+    x, _ = wine.load_wine_split("test")
+    return wine_features.feature_paths(wine_estimator(), wine.as_records(x), online=getattr(wine_features, online), name=name)
+
+
+def wine_feature_paths() -> object:
+    """The tabular example's offline (pandas, batch) and online (per record) feature paths: they agree."""
+    return _wine_feature_paths("online_features", "wine-features")
+
+
+def variance_skewed_feature_paths() -> object:
+    """The online path standardises with the variance instead of the standard deviation: fails
+    skew[features] and skew[predictions]."""
+    return _wine_feature_paths("online_features_variance", "wine-features-variance")
+
+
+def regions_data(n: int = 1200, seed: int = 0) -> object:
+    """A table of two numeric columns and a region (north 45%, south 40%, east 15%); the label follows
+    x1 + x2 with the noise of the models' own probabilities (so that they are calibrated)."""
+    from pytest_mlguard.contract import TableData
+
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    region = rng.choice(np.array(["north", "south", "east"], dtype=object), size=n, p=[0.45, 0.40, 0.15])
+    y = (rng.random(n) < 1 / (1 + np.exp(-10 * (x1 + x2)))).astype(np.int64)
+    return TableData({"x1": x1, "x2": x2, "region": region}, y, name="regions")
+
+
+def _regions_proba(frame: object, poor: str | None) -> np.ndarray:
+    score = frame["x1"].to_numpy(dtype=float) + frame["x2"].to_numpy(dtype=float)  # type: ignore[index]
+    p = 1 / (1 + np.exp(-10 * score))
+    proba = np.stack([1 - p, p], axis=1)
+    if poor is not None:
+        proba[frame["region"].to_numpy() == poor] = 0.5  # type: ignore[index]  # knows nothing there: class 0 for every row
+    return proba
+
+
+def regions_model() -> object:
+    """A record model of regions_data, as good in every region: passes slices[accuracy]."""
+    from functools import partial
+
+    from pytest_mlguard.contract import RecordModel
+
+    return RecordModel(partial(_regions_proba, poor=None), n_classes=2, input="dataframe", name="regions")
+
+
+def poor_on_east_model() -> object:
+    """The same model, but it answers 0.5/0.5 for region 'east' (15% of rows): about chance there, good
+    elsewhere and calibrated: fails slices[accuracy] only."""
+    from functools import partial
+
+    from pytest_mlguard.contract import RecordModel
+
+    return RecordModel(partial(_regions_proba, poor="east"), n_classes=2, input="dataframe", name="poor-on-east")

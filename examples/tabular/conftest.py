@@ -31,7 +31,7 @@ from wine_model import CLASS_NAMES, as_records, load_wine_split, train_model
 from wine_production import logged_table
 from wine_service import InvalidRecord, WineService
 
-collect_ignore = ["broken"]  # the broken variant runs only when named: pytest --mlguard examples/tabular/broken
+collect_ignore = ["broken", "skewed"]  # the broken variants run only when named: pytest --mlguard examples/tabular/broken
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +69,13 @@ def mlguard_production():
     ``WINE_PRODUCTION=shifted``."""
     columns, _ = logged_table(os.environ.get("WINE_PRODUCTION", "in-distribution"))
     return columns
+
+
+@pytest.fixture(scope="session")
+def mlguard_features(wine_estimator, valid_records):
+    """The offline and online feature paths (wine_features.py), which the ``skew`` checks compare on
+    raw records drawn from the held-out records' ranges; the model of ``skew[predictions]`` is the
+    classifier after the standardisation step."""
+    from wine_features import feature_paths
+
+    return feature_paths(wine_estimator, valid_records)

@@ -16,11 +16,13 @@ from ..corruptions import FAMILY as CORRUPTION
 from ..inputs import FAMILY as INPUTS
 from ..production import FAMILIES as PRODUCTION
 from ..production._shift import FAMILY as SHIFT
+from ..skew._family import FAMILY as SKEW
+from .._slices import FAMILY as SLICES
 from ..tabular import FAMILY as TABULAR
 from ._family import Family, registered_families
 
 #: the built-in families, in the suite's order
-FAMILIES: tuple[Family, ...] = (CONTRACT, ACCURACY, CORRUPTION, ATTACK, CALIBRATION, INPUTS, *PRODUCTION, SHIFT, TABULAR)
+FAMILIES: tuple[Family, ...] = (CONTRACT, ACCURACY, CORRUPTION, ATTACK, CALIBRATION, INPUTS, *PRODUCTION, SHIFT, TABULAR, SKEW, SLICES)
 
 
 def run_families() -> tuple[Family, ...]:

@@ -135,3 +135,28 @@ class Project:
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> Project:
     return Project(pytester)
+
+
+def zoo_project(pytester: pytest.Pytester, model: str, data: str, settings: str = "") -> pytest.Pytester:
+    """A project whose conftest.py declares the zoo's ``model()`` and ``data()``, with ``settings``
+    appended to its pyproject.toml (``[tool.mlguard...]`` tables)."""
+    pytester.makeconftest(
+        textwrap.dedent(
+            f"""
+            import sys
+            sys.path.insert(0, {str(TESTS)!r})
+            import pytest
+            import zoo
+
+            @pytest.fixture(scope="session")
+            def mlguard_model():
+                return zoo.{model}()
+
+            @pytest.fixture(scope="session")
+            def mlguard_data():
+                return zoo.{data}()
+            """
+        )
+    )
+    pytester.makefile(".toml", pyproject="[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n" + settings)
+    return pytester

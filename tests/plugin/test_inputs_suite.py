@@ -104,13 +104,15 @@ def run_example(pytester: pytest.Pytester, target: Path, *args: str) -> tuple[py
 def test_tabular_example_passes_and_its_broken_variant_is_caught(pytester):
     fast = ("--mlguard-set", "inputs.max_examples=50")
     result, report = run_example(pytester, EXAMPLES / "tabular", *fast)
-    result.assert_outcomes(passed=31)  # 6 of the service's suite, 25 of the record suite (records/conftest.py)
+    # 9 of the service's suite (with skew[features], skew[predictions], slices[accuracy]),
+    # 28 of the record suite (records/conftest.py: the tabular family, and skew and slices)
+    result.assert_outcomes(passed=37)
     checks = {c["id"]: c for c in report["checks"]}
     assert checks["inputs[corpus-bad-records]"]["n"] == 9 and checks["inputs[missing-fields]"]["passed"]
     assert checks["inputs[same-content]"]["passed"] and checks["inputs[same-content]"]["value"] == 1.0
 
     result, report = run_example(pytester, EXAMPLES / "tabular" / "broken", *fast)
-    result.assert_outcomes(passed=3, failed=3)  # same-content passes: it reads fields by name
+    result.assert_outcomes(passed=6, failed=3)  # same-content passes: it reads fields by name; so do skew and slices
     missing = next(c for c in report["checks"] if c["id"] == "inputs[missing-fields]")
     shrunk = next(f for f in missing["details"]["failures"] if f["input"] == "shrunk")
     assert shrunk["detail"] == "returned NaN or inf probabilities" and re.fullmatch(r"record with missing-field '\w+'", shrunk["what"])

@@ -45,6 +45,7 @@ PUBLIC_MODULES = [
     "pytest_mlguard.production.gate.compare",
     "pytest_mlguard.tabular",
     "pytest_mlguard.tabular.perturb",
+    "pytest_mlguard.skew",
 ]
 PACKAGE = Path(__file__).parents[2] / "pytest_mlguard"
 
