@@ -83,6 +83,44 @@ def pixel_ece(proba: np.ndarray, target: np.ndarray, ignore_index: int | None = 
     return float(multiclass_calibration_error(torch.from_numpy(flat[keep]), torch.from_numpy(labels[keep]), n_classes, n_bins=bins, norm="l1"))
 
 
-def pixel_ece_of_images(proba: np.ndarray, target: np.ndarray, ignore_index: int | None, bins: int = ECE_BINS) -> Callable[[np.ndarray], float]:
-    """``statistic(indices)``: the pixel-level ECE of the images at ``indices``."""
-    return lambda index: pixel_ece(proba[index], target[index], ignore_index, bins)
+def pixel_bins(proba: np.ndarray, target: np.ndarray, ignore_index: int | None = 255, bins: int = ECE_BINS) -> np.ndarray:
+    """Per image and confidence bin, the pixels' count, summed top-class confidence and correct count:
+    ``(N, 3, bins)``, binned as torchmetrics bins (``bucketize(confidence, linspace(0, 1, bins + 1),
+    right=True) - 1``), so that the ECE of any set of images is a sum of their rows (:func:`ece_of_bins`)."""
+    import torch
+
+    confidence = np.asarray(proba, np.float32).max(axis=1).reshape(len(proba), -1)
+    correct = (np.asarray(proba).argmax(axis=1) == target).reshape(len(proba), -1)
+    counted = (target != ignore_index).reshape(len(proba), -1) if ignore_index is not None else np.ones_like(correct)
+    edges = torch.linspace(0, 1, bins + 1)
+    index = (torch.bucketize(torch.from_numpy(confidence), edges, right=True) - 1).clamp(0, bins - 1).numpy()
+    out = np.zeros((len(proba), 3, bins))
+    for i in range(len(proba)):
+        keep = counted[i]
+        for row, weights in enumerate((keep, confidence[i] * keep, correct[i] & keep)):
+            out[i, row] = np.bincount(index[i], weights=weights.astype(np.float64), minlength=bins)
+    return out
+
+
+def ece_of_bins(summed: np.ndarray) -> float:
+    """The L1 ECE of summed bins ``(3, bins)`` (count, confidence, correct): ``sum |accuracy - confidence| * share``."""
+    count, confidence, correct = summed
+    return float(np.abs(correct - confidence).sum() / max(count.sum(), 1.0))
+
+
+def pixel_ece_of_images(binned: np.ndarray) -> Callable[[np.ndarray], float]:
+    """``statistic(indices)``: the pixel-level ECE of the images at ``indices``, from :func:`pixel_bins`."""
+    return lambda index: ece_of_bins(binned[index].sum(axis=0))
+
+
+def reliability(summed: np.ndarray) -> dict[str, object]:
+    """The reliability diagram's bins (the calibration family's figure) from summed bins ``(3, bins)``."""
+    count, confidence, correct = summed
+    safe = np.maximum(count, 1.0)
+    return {
+        "binning": "equal-width",
+        "edges": np.linspace(0, 1, summed.shape[1] + 1).tolist(),
+        "count": count.tolist(),
+        "accuracy": (correct / safe).tolist(),
+        "confidence": (confidence / safe).tolist(),
+    }

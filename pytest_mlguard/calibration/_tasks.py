@@ -1,7 +1,9 @@
 """The ``calibration`` checks of each task: :mod:`._run` for a classifier; for a segmentation model,
 ``calibration[ece]`` is the pixel-level ECE: torchmetrics' L1 calibration error of the top class over
 every pixel not labelled ``ignore_index`` (``calibration.bins`` equal-width bins), with a percentile
-bootstrap interval over images (pixels of one image are not independent). The other calibration
+bootstrap interval over images (pixels of one image are not independent), resampled from each image's
+bin sums (:func:`~pytest_mlguard._segmentation.metrics.pixel_bins`), and the reliability diagram of
+those bins. The other calibration
 checks assume one class vector per input and are not planned for it."""
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
 
 def run_segmentation(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     """Pixel-level ECE of the clean predictions."""
-    from .._segmentation.metrics import pixel_ece, pixel_ece_of_images
+    from .._segmentation.metrics import pixel_bins, pixel_ece, pixel_ece_of_images, reliability
 
     if spec.name != "ece":
         raise NotApplicable(f"calibration[{spec.name}] does not apply to a segmentation model: its calibration check is the pixel-level ece")
@@ -31,14 +33,15 @@ def run_segmentation(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     bins = int(spec.param("bins", 15))
     ignore = data.ignore_index  # type: ignore[attr-defined]
     value = pixel_ece(proba, data.y, ignore, bins)
-    interval = evaluation.bootstrap(spec, pixel_ece_of_images(proba, data.y, ignore, bins), data.n)
-    confidence = proba.max(axis=1)
-    counted = data.y != ignore
+    binned = pixel_bins(proba, data.y, ignore, bins)
+    interval = evaluation.bootstrap(spec, pixel_ece_of_images(binned), data.n)
+    count, confidence, correct = binned.sum(axis=0).sum(axis=1)
     details = {
         "metric": "pixel_ece",
         "bins": bins,
-        "mean_confidence": float(confidence[counted].mean()) if counted.any() else None,
-        "pixel_accuracy": float((proba.argmax(axis=1) == data.y)[counted].mean()) if counted.any() else None,
+        "reliability": reliability(binned.sum(axis=0)),
+        "mean_confidence": float(confidence / max(count, 1)),
+        "pixel_accuracy": float(correct / max(count, 1)),
     }
-    message = f"pixel-level ECE {value:.4f} over {int(counted.sum())} pixels of {data.n} images (mean confidence {details['mean_confidence']:.4f}, pixel accuracy {details['pixel_accuracy']:.4f})"
+    message = f"pixel-level ECE {value:.4f} over {int(count)} pixels of {data.n} images (mean confidence {details['mean_confidence']:.4f}, pixel accuracy {details['pixel_accuracy']:.4f})"
     return Measurement(value=value, n=data.n, details=details, message=message, interval=interval, interval_method="bootstrap-images" if interval else None)

@@ -13,7 +13,16 @@ from sklearn.metrics import jaccard_score
 
 from pytest_mlguard import check_model
 from pytest_mlguard._segmentation.attack import pgd
-from pytest_mlguard._segmentation.metrics import confusion_matrices, iou_from_confusion, mean_iou, miou_of_images, per_class_iou, pixel_ece
+from pytest_mlguard._segmentation.metrics import (
+    confusion_matrices,
+    iou_from_confusion,
+    mean_iou,
+    miou_of_images,
+    per_class_iou,
+    pixel_bins,
+    pixel_ece,
+    pixel_ece_of_images,
+)
 from pytest_mlguard.calibration.metrics import expected_calibration_error
 from zoo import noise_collapsing_segmenter, segmentation_example
 
@@ -65,6 +74,9 @@ def test_pixel_ece_is_the_binned_ece_of_the_counted_pixels():
     counted = (target != 255).reshape(-1)
     flat = proba.transpose(0, 2, 3, 1).reshape(-1, 4)[counted]
     assert pixel_ece(proba, target) == pytest.approx(expected_calibration_error(flat, target.reshape(-1)[counted], 15), abs=1e-5)
+    binned = pixel_bins(proba, target)  # the bootstrap's per-image sums give torchmetrics' value on any set of images
+    assert pixel_ece_of_images(binned)(np.arange(6)) == pytest.approx(pixel_ece(proba, target), abs=1e-5)
+    assert pixel_ece_of_images(binned)(np.array([1, 1, 4])) == pytest.approx(pixel_ece(proba[[1, 1, 4]], target[[1, 1, 4]]), abs=1e-5)
 
 
 def reference_pgd(net, x, y, *, eps, steps, alpha, norm, void=255):
