@@ -112,15 +112,3 @@ def pixel_ece_of_images(binned: np.ndarray) -> Callable[[np.ndarray], float]:
     """``statistic(indices)``: the pixel-level ECE of the images at ``indices``, from :func:`pixel_bins`."""
     return lambda index: ece_of_bins(binned[index].sum(axis=0))
 
-
-def reliability(summed: np.ndarray) -> dict[str, object]:
-    """The reliability diagram's bins (the calibration family's figure) from summed bins ``(3, bins)``."""
-    count, confidence, correct = summed
-    safe = np.maximum(count, 1.0)
-    return {
-        "binning": "equal-width",
-        "edges": np.linspace(0, 1, summed.shape[1] + 1).tolist(),
-        "count": count.tolist(),
-        "accuracy": (correct / safe).tolist(),
-        "confidence": (confidence / safe).tolist(),
-    }

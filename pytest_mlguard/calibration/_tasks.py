@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..checks._base import CheckSpec, Measurement
 from ..checks._family import run_for_task
 from ..errors import NotApplicable
@@ -25,7 +27,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
 
 def run_segmentation(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     """Pixel-level ECE of the clean predictions."""
-    from .._segmentation.metrics import pixel_bins, pixel_ece, pixel_ece_of_images, reliability
+    from .._segmentation.metrics import pixel_bins, pixel_ece, pixel_ece_of_images
 
     if spec.name != "ece":
         raise NotApplicable(f"calibration[{spec.name}] does not apply to a segmentation model: its calibration check is the pixel-level ece")
@@ -45,3 +47,16 @@ def run_segmentation(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     }
     message = f"pixel-level ECE {value:.4f} over {int(count)} pixels of {data.n} images (mean confidence {details['mean_confidence']:.4f}, pixel accuracy {details['pixel_accuracy']:.4f})"
     return Measurement(value=value, n=data.n, details=details, message=message, interval=interval, interval_method="bootstrap-images" if interval else None)
+
+
+def reliability(summed: np.ndarray) -> dict[str, object]:
+    """The reliability diagram's bins (the calibration family's figure) from summed bins ``(3, bins)``."""
+    count, confidence, correct = summed
+    safe = np.maximum(count, 1.0)
+    return {
+        "binning": "equal-width",
+        "edges": np.linspace(0, 1, summed.shape[1] + 1).tolist(),
+        "count": count.tolist(),
+        "accuracy": (correct / safe).tolist(),
+        "confidence": (confidence / safe).tolist(),
+    }
