@@ -60,7 +60,7 @@ def miou_measurement(
         "pixel_accuracy": float(np.trace(total) / max(1, total.sum())),
         "images": len(pred),
     }
-    interval = evaluation.bootstrap(spec, miou_of_images(matrices), len(pred))
+    interval = evaluation.bootstrap(spec, miou_of_images(matrices), len(pred), batched=True)
     return Measurement(
         value=value,
         n=len(pred),

@@ -64,9 +64,30 @@ def per_class_iou(confusion: np.ndarray, class_names: tuple[str, ...]) -> dict[s
     return {name: (float(v) if seen else None) for name, v, seen in zip(class_names, values, present)}
 
 
-def miou_of_images(confusions: np.ndarray) -> Callable[[np.ndarray], float]:
-    """``statistic(indices)``: the mIoU of the images at ``indices`` (for a bootstrap over images)."""
-    return lambda index: float(iou_from_confusion(confusions[index].sum(axis=0)))
+def miou_of_images(confusions: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """``statistic(indices)``: for each row of ``indices`` ``(R, n)`` (the resamples of a bootstrap over
+    images), the mIoU of the images it names.
+
+    Each resample's confusion matrix is a sum of the images'; torchmetrics' Jaccard reduction gives the
+    IoU of every class of every resample in one call (the matrices laid out one-vs-rest, ``(R * K, 2, 2)``),
+    and the mean over the classes that occur in the masks or the predictions is torchmetrics' macro
+    average (its weights: 1 for those, 0 for the others).
+    """
+    flat = confusions.reshape(len(confusions), -1).astype(np.float64)
+    classes = confusions.shape[1]
+
+    def statistic(index: np.ndarray) -> np.ndarray:
+        index = np.atleast_2d(index)
+        counts = np.stack([np.bincount(row, minlength=len(confusions)) for row in index])
+        summed = (counts @ flat).reshape(len(index), classes, classes)
+        tp = np.diagonal(summed, axis1=1, axis2=2)
+        fp, fn = summed.sum(axis=1) - tp, summed.sum(axis=2) - tp
+        one_vs_rest = np.stack([np.stack([np.zeros_like(tp), fp], -1), np.stack([fn, tp], -1)], -2).reshape(-1, 2, 2)
+        iou = iou_from_confusion(one_vs_rest, "none").reshape(len(index), classes)
+        present = (tp + fp + fn) > 0
+        return (iou * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
+
+    return statistic
 
 
 def pixel_ece(proba: np.ndarray, target: np.ndarray, ignore_index: int | None = 255, bins: int = ECE_BINS) -> float:
