@@ -12,7 +12,7 @@ parts (the classifiers' target: at most 1.2), and the suite over inference alone
 
 (b) Clean checks and attacks. ``accuracy`` (mIoU with its bootstrap interval over images) and
 ``calibration[ece]`` (pixel-level ECE and its interval) against one inference pass; PGD (10 steps) and
-FGSM against one pass (a PGD step is a forward and a backward pass: its floor is about 21 passes).
+FGSM against one pass (a step of either is a forward and a backward pass).
 
     python benchmarks/bench_segmentation.py           # about a minute on 2 busy cores
     python benchmarks/bench_segmentation.py --all     # the 19 corruptions at severity 3
