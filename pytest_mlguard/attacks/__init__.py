@@ -45,6 +45,7 @@ from ..config.parse import (
 )
 from ..config._settings import Key, Settings
 from ._registry import ATTACKS, AttackId, parse_attack_id, parse_attack_params, parse_eps
+from ._registry import applies_to_segmentation as _applies_to_segmentation
 
 __all__ = ["FAMILY", "AttackId", "UnsoundEvaluationWarning", "attack_forwards", "attack_params", "parse_attack_id", "parse_attack_params", "parse_eps"]
 
@@ -187,14 +188,8 @@ def _plan(settings: Settings) -> list[CheckSpec]:
 
     checks = [_make(text, settings) for text in settings.get("attack.checks")]
     if task_of(settings) == "segmentation":  # the gradient attacks at a fixed epsilon (attacks/_tasks.py)
-        checks = [spec for spec in checks if applies_to_segmentation(spec)]
+        checks = [spec for spec in checks if _applies_to_segmentation(spec)]
     return checks
-
-
-def applies_to_segmentation(spec: CheckSpec) -> bool:
-    """Whether an attack check applies to a segmentation model: PGD (L-inf, L2) or FGSM (L-inf) at a fixed epsilon."""
-    attack, norm = spec.param("attack"), spec.param("norm")
-    return spec.param("eps") is not None and (attack == "pgd" or (attack == "fgsm" and norm == "linf"))
 
 
 def attack_forwards(spec: CheckSpec) -> float:

@@ -16,7 +16,7 @@ from ..checks._base import CheckSpec, Measurement
 from ..checks._family import run_for_task
 from ..checks._evaluation import stable_seed
 from ..errors import NotApplicable
-from . import applies_to_segmentation
+from ._registry import applies_to_segmentation
 
 if TYPE_CHECKING:
     from ..checks._evaluation import Evaluation
