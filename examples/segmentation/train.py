@@ -1,6 +1,6 @@
 """Train the shapes segmenter (segmenter.py) on procedurally drawn scenes and save weights.pt.
 
-    python examples/segmentation/train.py      # about three minutes on one CPU core
+    python examples/segmentation/train.py      # 222 s on one core of a busy two-core machine (2026-12-03)
 
 Half of the training images get Gaussian noise of a random strength (sigma up to 0.15 in [0, 1] pixel
 units), so that the model keeps most of its mIoU under the corruption checks of pyproject.toml.
