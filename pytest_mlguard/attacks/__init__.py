@@ -45,6 +45,7 @@ from ..config.parse import (
 )
 from ..config._settings import Key, Settings
 from ._registry import ATTACKS, AttackId, parse_attack_id, parse_attack_params, parse_eps
+from ._registry import applies_to_segmentation as _applies_to_segmentation
 
 __all__ = ["FAMILY", "AttackId", "UnsoundEvaluationWarning", "attack_forwards", "attack_params", "parse_attack_id", "parse_attack_params", "parse_eps"]
 
@@ -162,6 +163,10 @@ def _make(check: str | None, settings: Settings) -> CheckSpec:
     else:
         threshold = floors.get(attack.name, floors.get(attack.attack, settings.get("attack.floor")))
         metric = "mean_robust_accuracy" if attack.sweep else "robust_accuracy"
+    from ..checks._family import task_of
+
+    if task_of(settings) == "segmentation":
+        metric = "robust_miou"
     sweep = settings.get("attack.sweep" if attack.norm == "linf" else "attack.sweep_l2")
     params: tuple[tuple[str, Any], ...] = (
         ("attack", attack.attack),
@@ -179,7 +184,12 @@ def _make(check: str | None, settings: Settings) -> CheckSpec:
 
 
 def _plan(settings: Settings) -> list[CheckSpec]:
-    return [_make(text, settings) for text in settings.get("attack.checks")]
+    from ..checks._family import task_of
+
+    checks = [_make(text, settings) for text in settings.get("attack.checks")]
+    if task_of(settings) == "segmentation":  # the gradient attacks at a fixed epsilon (attacks/_tasks.py)
+        checks = [spec for spec in checks if _applies_to_segmentation(spec)]
+    return checks
 
 
 def attack_forwards(spec: CheckSpec) -> float:
@@ -243,7 +253,8 @@ FAMILY = Family(
     ),
     plan=_plan,
     make=_make,
-    run="pytest_mlguard.attacks.run:run_check",
+    run="pytest_mlguard.attacks._tasks:run_check",  # the classifier's in run.py, the segmenter's in _tasks
+    tasks=("classification", "segmentation"),
     plots=Plot("pytest_mlguard.attacks._figures:curves", absent="No robust-accuracy-against-epsilon plot: no attack check recorded a result.", order=2),
     rank=4,
     rank_of=lambda spec: 6 if spec.param("eps") is None else None,  # sweeps and minimal attacks: several attacks' worth each

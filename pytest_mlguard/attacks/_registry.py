@@ -243,3 +243,10 @@ def parse_attack_params(value: Any, key: str, where: str) -> dict[str, Any]:
             raise invalid(name, key, where, f"a parameter of {attack}, {expected}")
         parsed[name] = definition.param(name).parse(raw, f"{key}.{name}", where)
     return parsed
+
+
+def applies_to_segmentation(spec: Any) -> bool:
+    """Whether an attack check (a ``CheckSpec``) applies to a segmentation model: PGD (L-inf, L2) or
+    FGSM (L-inf) at a fixed epsilon (attacks/_tasks.py)."""
+    attack, norm = spec.param("attack"), spec.param("norm")
+    return spec.param("eps") is not None and (attack == "pgd" or (attack == "fgsm" and norm == "linf"))

@@ -187,7 +187,7 @@ def corrupted_predictions(
     chunks: Iterator[Chunk] = pipelined(starts, produce, workers)
     if prefetched is not None:
         chunks = itertools.chain([prefetched], chunks)
-    proba = np.empty((n, model.n_classes), np.float32)
+    proba = np.empty((n, model.n_classes, *(model.input_shape[1:] if model.task == "segmentation" else ())), np.float32)  # segmentation: (N, C, H, W)
     kept: dict[int, np.ndarray] = {}
     total_change = wall = cpu = 0.0
     done = 0
