@@ -132,7 +132,8 @@ class CheckRunner:
             self._evaluations.move_to_end(key)
             return self._evaluations[key][0]
         adapted, eval_data = check_declaration(
-            model, data, pipeline, device=settings.device, device_source=settings.source("device"), probe=False
+            model, data, pipeline, device=settings.device, device_source=settings.source("device"), probe=False,
+            task=settings.get("task"), task_source=settings.source("task"),
         )
         evaluation = Evaluation(adapted, eval_data, settings, pipeline=pipeline)
         evaluation.progress = self.progress

@@ -88,7 +88,7 @@ class Evaluation:
         order = np.random.default_rng(stable_seed(settings.seed, "order")).permutation(len(index))
         #: the index in ``full_data`` (the project's ``mlguard_data``) of each sample of :attr:`data`
         self.data_index = index[order]
-        self.data = EvalData(data.x[self.data_index], data.y[self.data_index], name=data.name)
+        self.data = data.take(self.data_index)
         self._memo: dict[Any, Any] = {}
         self.extras: dict[str, Any] = {}
 

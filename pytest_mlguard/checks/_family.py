@@ -103,6 +103,13 @@ class Family:
         clean_reference: whether its checks measure the clean accuracy that other checks' ``clean_accuracy``
             detail repeats (accuracy's): they are scored as they are, where another family's check with a
             ``clean_accuracy`` is scored relative to it.
+
+    What the suite plans it for:
+
+    Attributes:
+        tasks: the tasks (the ``task`` setting: classification, segmentation, detection) its checks
+            apply to; under another task it plans nothing, and asking for one of its checks raises
+            ``NotApplicable`` (a family that assumes one class vector per input: classification only).
     """
 
     name: str
@@ -133,6 +140,7 @@ class Family:
     plots: str | PlotFunction | Plot | tuple[Plot, ...] | None = None
     scored: bool = True
     clean_reference: bool = False
+    tasks: tuple[str, ...] = ("classification",)
 
     @property
     def all_keys(self) -> tuple[Key, ...]:
@@ -140,10 +148,20 @@ class Family:
         return (enabled, *self.keys)
 
     def planned(self, settings: Settings) -> list[CheckSpec]:
-        return self.plan(settings) if settings.get(f"{self.name}.enabled") else []
+        return self.plan(settings) if settings.get(f"{self.name}.enabled") and task_of(settings) in self.tasks else []
 
     def spec(self, name: str | None, settings: Settings) -> CheckSpec:
-        """The check ``name`` of this family under ``settings`` (``KeyError`` if there is none)."""
+        """The check ``name`` of this family under ``settings`` (``KeyError`` if there is none;
+        ``NotApplicable`` if the family does not apply to the task of ``settings``)."""
+        task = task_of(settings)
+        if task not in self.tasks:
+            from ..errors import NotApplicable
+
+            check = f"{self.name}[{name}]" if name else self.name
+            raise NotApplicable(
+                f"{check} is not applicable to task {task!r} (task, from {settings.source('task')}): the {self.name} "
+                f"checks apply to {' and '.join(self.tasks)} models"
+            )
         if self.make is not None:
             return self.make(name, settings)
         for spec in self.plan(settings):
@@ -172,6 +190,14 @@ class Family:
         """Where ``spec`` runs under a budget: lower first."""
         own = self.rank_of(spec) if self.rank_of is not None else None
         return self.rank if own is None else own
+
+
+def task_of(settings: Settings) -> str:
+    """The task the checks are planned for (the ``task`` setting; classification where settings lack it)."""
+    try:
+        return str(settings.get("task"))
+    except KeyError:
+        return "classification"
 
 
 #: the run's families by name, in the registry's order: :func:`~pytest_mlguard.checks._registry.families`

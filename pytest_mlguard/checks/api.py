@@ -131,7 +131,10 @@ def check_model(
     resolved = resolve_settings(settings)
     extras = dict(extras or {})
     planned = _planned(checks, resolved, given={"model", "data", *(("pipeline",) if pipeline is not None else ()), *extras})
-    adapted, eval_data = check_declaration(model, data, pipeline, device=resolved.device, device_source=resolved.source("device"), probe=False)
+    adapted, eval_data = check_declaration(
+        model, data, pipeline, device=resolved.device, device_source=resolved.source("device"), probe=False,
+        task=resolved.get("task"), task_source=resolved.source("task"),
+    )
     probe_model(adapted, eval_data, resolved.device)
     evaluation = Evaluation(adapted, eval_data, resolved, pipeline=pipeline).with_extras(extras)
     if checks is not None:

@@ -24,6 +24,7 @@ from ..errors import ConfigError
 from .parse import (
     Parser,
     parse_bool,
+    parse_choice,
     parse_device,
     parse_int,
     parse_optional,
@@ -113,6 +114,12 @@ CORE_KEYS: tuple[Key, ...] = (
         cli="--mlguard-profile",
         metavar="NAME",
         ini=True,
+    ),
+    Key(
+        "task",
+        parse_choice("classification", "segmentation", "detection"),
+        "classification",
+        "what the model does, which the suite plans its checks for: classification, segmentation or detection (docs/segmentation.md)",
     ),
     Key(
         "cache",

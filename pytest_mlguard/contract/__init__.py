@@ -1,4 +1,5 @@
-"""The contract between a project and pytest-mlguard: model adapters, evaluation data, pipeline, and
+"""The contract between a project and pytest-mlguard: model adapters and evaluation data of each task
+(classification, segmentation, detection: :mod:`._tasks`), pipeline, and
 the ``contract`` checks of the model as it is deployed (:mod:`.family`).
 
 The adapters are imported lazily (PEP 562), so that the plugin can register the ``contract`` family
@@ -14,23 +15,44 @@ from .._lazy import lazy_exports as _lazy_exports
 if TYPE_CHECKING:
     from ._data import EvalData, as_data
     from ._declaration import check_declaration, range_warning
+    from ._detection import CallableDetectionModel, DetectionModel, TorchDetectionModel
     from ._model import CallableModel, Model, SklearnModel, TorchModel, as_model
     from ._pipeline import Pipeline
+    from ._segmentation import CallableSegmentationModel, TorchSegmentationModel
+    from ._tasks import TASKS, DetectionData, SegmentationData, as_task_data
 
 __all__ = [
+    "TASKS",
+    "CallableDetectionModel",
     "CallableModel",
+    "CallableSegmentationModel",
+    "DetectionData",
+    "DetectionModel",
     "EvalData",
     "Model",
     "Pipeline",
+    "SegmentationData",
     "SklearnModel",
+    "TorchDetectionModel",
     "TorchModel",
+    "TorchSegmentationModel",
     "as_data",
     "as_model",
+    "as_task_data",
     "check_declaration",
     "range_warning",
 ]
 
 _LAZY = {
+    "TASKS": "._tasks",
+    "CallableDetectionModel": "._detection",
+    "CallableSegmentationModel": "._segmentation",
+    "DetectionData": "._tasks",
+    "DetectionModel": "._detection",
+    "SegmentationData": "._tasks",
+    "TorchDetectionModel": "._detection",
+    "TorchSegmentationModel": "._segmentation",
+    "as_task_data": "._tasks",
     "CallableModel": "._model",
     "EvalData": "._data",
     "Model": "._model",

@@ -56,6 +56,8 @@ class Model(abc.ABC):
     """Base of the model adapters. Subclasses implement :meth:`_scores`."""
 
     kind: ClassVar[str]
+    #: what the model does (:mod:`.tasks`): one class vector per input, for every adapter of this module
+    task: ClassVar[str] = "classification"
 
     def __init__(
         self,

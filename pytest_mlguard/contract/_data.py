@@ -86,12 +86,19 @@ class EvalData:
         rng = np.random.default_rng(seed)
         return np.sort(rng.choice(self.n, size=n, replace=False))
 
+    def take(self, index: np.ndarray) -> EvalData:
+        """The samples at ``index``, as data of the same kind (a task's data keep their own fields)."""
+        return EvalData(self.x[index], self.y[index], name=self.name)
+
+    def bounds(self) -> tuple[float, float]:
+        """The smallest and largest value of the samples."""
+        return float(self.x.min()), float(self.x.max())
+
     def subset(self, n: int | None, seed: int) -> EvalData:
         """A seeded subset of ``n`` samples (all of them if ``n`` is ``None`` or too large), in data order."""
         if n is None or n >= self.n:
             return self
-        index = self.subset_index(n, seed)
-        return EvalData(self.x[index], self.y[index], name=self.name)
+        return self.take(self.subset_index(n, seed))
 
     def __len__(self) -> int:
         return self.n
@@ -121,6 +128,18 @@ def _integer_labels(y: np.ndarray) -> np.ndarray:
 
 
 def _read_loader(loader: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The ``(x, y)`` of the batches of a ``DataLoader`` (:func:`_read_loader_batches`), labels flattened."""
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    for batch in _read_loader_batches(loader):
+        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+            raise InvalidArgument.expected("batches of (x, y)", "a DataLoader batch", batch)
+        xs.append(_to_numpy(batch[0]))
+        ys.append(_to_numpy(batch[1]).reshape(-1))
+    return xs, ys
+
+
+def _read_loader_batches(loader: Any) -> list[Any]:
     """The batches of a ``DataLoader``, in a defined order: its dataset's, not the order the loader
     shuffles into (the seeded subset would follow a different order on every run).
 
@@ -157,14 +176,7 @@ def _read_loader(loader: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
                 collate_fn=loader.collate_fn,
                 worker_init_fn=loader.worker_init_fn,
             )
-    xs: list[np.ndarray] = []
-    ys: list[np.ndarray] = []
-    for batch in loader:
-        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-            raise InvalidArgument.expected("batches of (x, y)", "a DataLoader batch", batch)
-        xs.append(_to_numpy(batch[0]))
-        ys.append(_to_numpy(batch[1]).reshape(-1))
-    return xs, ys
+    return list(loader)
 
 
 def as_data(obj: Any) -> EvalData:

@@ -29,6 +29,7 @@ from ..errors import ContractError, InvalidArgument, MlguardError, NonFiniteOutp
 from ._data import EvalData, as_data
 from ._model import Model, TorchModel, as_model
 from ._pipeline import Pipeline
+from ._task_declaration import check_task_declaration, named as _named, probe_task_model
 
 
 #: data may leave the model's value_range by this fraction of its width before :func:`range_warning` says so
@@ -43,6 +44,8 @@ def check_declaration(
     device: str = "cpu",
     device_source: str = "default",
     probe: bool = True,
+    task: str = "classification",
+    task_source: str = "default",
 ) -> tuple[Model, EvalData]:
     """The model adapter and the evaluation data of a declaration, checked as a whole.
 
@@ -52,10 +55,17 @@ def check_declaration(
         device_source: where ``device`` was set, for the error when it is not available.
         probe: call the model once (:func:`probe_model`); the suite does it later, before the first
             check that is not reused from the cache, so that a cached re-run calls no model.
+        task, task_source: the task the suite is planned for (the ``task`` setting) and where it was set;
+            a model or a task other than classification is checked by :func:`~.task_declaration.check_task_declaration`.
 
     Raises:
         ContractError: the first violation, in the order of the module docstring.
     """
+    if task != "classification" or getattr(model, "task", "classification") != "classification":
+        adapted_task, task_data = check_task_declaration(model, data, task, task_source, device=device)
+        if probe:
+            probe_model(adapted_task, task_data, device)
+        return adapted_task, task_data
     eval_data = _named(lambda: as_data(data), "mlguard_data")
     adapted = _named(lambda: as_model(model, eval_data), "mlguard_model")
     both = "mlguard_model and mlguard_data"
@@ -79,16 +89,6 @@ def check_declaration(
     if probe:
         probe_model(adapted, eval_data, device)
     return adapted, eval_data
-
-
-def _named(make: Any, fixture: str) -> Any:
-    """``make()``, with an :class:`InvalidArgument` it raises named after ``fixture``."""
-    try:
-        return make()
-    except ContractError:
-        raise
-    except InvalidArgument as exc:
-        raise ContractError(str(exc), fixture=fixture) from None
 
 
 def _shape_hint(model_shape: tuple[int, ...], data_shape: tuple[int, ...]) -> str:
@@ -122,6 +122,8 @@ def probe_model(model: Model, data: EvalData, device: str = "cpu", *, fixture: s
     The probe's batch size differs from the number of classes, so that outputs transposed to
     ``(n_classes, batch)`` cannot pass for ``(batch, n_classes)``.
     """
+    if model.task != "classification":
+        return probe_task_model(model, data, device, fixture=fixture)
     size = min(data.n, 3 if model.n_classes == 2 else 2)
     batch = data.x[:size]
     try:
@@ -164,7 +166,7 @@ def range_warning(model: Model, data: EvalData, tolerance: float = RANGE_TOLERAN
         "mlguard_data 'data' holds values in [0, 16], outside the value_range (0, 1) of mlguard_model 'api'"
     """
     low, high = model.value_range
-    seen_low, seen_high = float(data.x.min()), float(data.x.max())
+    seen_low, seen_high = data.bounds()
     margin = tolerance * (high - low)
     if seen_low >= low - margin and seen_high <= high + margin:
         return None

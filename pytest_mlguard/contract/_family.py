@@ -54,7 +54,11 @@ def _make(name: str | None, settings: Settings) -> CheckSpec:
 
 
 def _plan(settings: Settings) -> list[CheckSpec]:
-    return [_make(name, settings) for name in settings.get("contract.checks")]
+    from ..checks._family import task_of
+
+    # the sizes checks compare one class vector per input: for the other tasks, eval mode alone
+    names = [name for name in settings.get("contract.checks") if task_of(settings) == "classification" or name == "eval-mode"]
+    return [_make(name, settings) for name in names]
 
 
 _KEYS: tuple[Key, ...] = (
@@ -77,6 +81,7 @@ FAMILY = Family(
     make=_make,
     run="pytest_mlguard.contract._run:run_check",
     rank=0,
+    tasks=("classification", "segmentation", "detection"),
     scored=False,  # preconditions of the model as deployed: in the score only where score.weights names it
     doc="the model as deployed: no submodule left in train mode; other image sizes give valid outputs and the same class",
 )

@@ -98,4 +98,4 @@ def _rows(raw: list[Any] | tuple[Any, ...]) -> np.ndarray | None:
 
 def non_finite_rows(proba: np.ndarray) -> np.ndarray:
     """Indices of the rows of ``proba`` that hold NaN or inf."""
-    return np.flatnonzero(~np.isfinite(proba).all(axis=1))
+    return np.flatnonzero(~np.isfinite(proba.reshape(len(proba), -1)).all(axis=1))  # per-pixel scores too
