@@ -13,13 +13,14 @@ from ..attacks import FAMILY as ATTACK
 from ..calibration import FAMILY as CALIBRATION
 from ..contract._family import FAMILY as CONTRACT
 from ..corruptions import FAMILY as CORRUPTION
+from ..detection import FAMILY as DETECTION
 from ..inputs import FAMILY as INPUTS
 from ..production import FAMILIES as PRODUCTION
 from ..production._shift import FAMILY as SHIFT
 from ._family import Family, registered_families
 
 #: the built-in families, in the suite's order
-FAMILIES: tuple[Family, ...] = (CONTRACT, ACCURACY, CORRUPTION, ATTACK, CALIBRATION, INPUTS, *PRODUCTION, SHIFT)
+FAMILIES: tuple[Family, ...] = (CONTRACT, ACCURACY, CORRUPTION, ATTACK, CALIBRATION, INPUTS, *PRODUCTION, SHIFT, DETECTION)
 
 
 def run_families() -> tuple[Family, ...]:

@@ -10,28 +10,29 @@ image itself; the published benchmarks score both against the original boxes, an
 
 Example:
     >>> images = np.full((2, 3, 16, 16), 0.5, np.float32)
-    >>> corrupt_images(images, "gaussian_noise", 3, seed=0).shape
-    (2, 3, 16, 16)
+    >>> [image.shape for image in corrupt_images(images, "gaussian_noise", 3, seed=0)]
+    [(3, 16, 16), (3, 16, 16)]
     >>> performance_under_corruption({("gaussian_noise", 1): 0.4, ("gaussian_noise", 2): 0.2}, clean=0.6)
     {'mPC': 0.3, 'rPC': 0.5}
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from ..corruptions._functional import corrupt
 
 
-def corrupt_images(images: np.ndarray, corruption: str, severity: int, *, seed: int = 0, scale: float | None = None, reference: str = "auto") -> np.ndarray:
-    """``images`` (float (N, C, H, W) in [0, 1], torchvision's layout) under ``corruption`` at ``severity``;
-    image ``i`` is corrupted from the seed ``(seed, i)``, so a subset is corrupted as in the whole."""
-    out = np.empty_like(images)
+def corrupt_images(images: Sequence[np.ndarray], corruption: str, severity: int, *, seed: int = 0, scale: float | None = None, reference: str = "auto") -> list[np.ndarray]:
+    """``images`` (float (C, H, W) in [0, 1], torchvision's layout, sizes may differ) under ``corruption``
+    at ``severity``; image ``i`` is corrupted from the seed ``(seed, i)``, so a subset is corrupted as in the whole."""
+    out = []
     for i, image in enumerate(images):
         rng = np.random.default_rng([seed, i])
-        out[i] = corrupt(np.ascontiguousarray(image.transpose(1, 2, 0)), corruption, severity, seed=rng, scale=scale, reference=reference).transpose(2, 0, 1)
+        hwc = np.ascontiguousarray(np.asarray(image, np.float32).transpose(1, 2, 0))
+        out.append(np.ascontiguousarray(corrupt(hwc, corruption, severity, seed=rng, scale=scale, reference=reference).transpose(2, 0, 1)))
     return out
 
 

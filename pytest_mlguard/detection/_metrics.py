@@ -77,19 +77,27 @@ def true_positives(prediction: Detections, target: Detections, iou: float = IOU_
     return hits
 
 
+def _calibration_error(scores: list[np.ndarray], hits: list[np.ndarray], n_bins: int) -> float:
+    import torch
+    from torchmetrics.functional.classification import binary_calibration_error
+
+    flat_scores, flat_hits = np.concatenate([np.zeros(0, np.float32), *scores]), np.concatenate([np.zeros(0, bool), *hits])
+    if not len(flat_scores):
+        return 0.0
+    ece = binary_calibration_error(torch.from_numpy(flat_scores), torch.from_numpy(flat_hits.astype(np.int64)), n_bins=n_bins, norm="l1")
+    return round(float(ece), 6)
+
+
+def _scores_and_hits(predictions: Sequence[Detections], targets: Sequence[Detections]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    return [np.asarray(p["scores"], np.float32).reshape(-1) for p in predictions], [true_positives(p, t) for p, t in zip(predictions, targets)]
+
+
 def detection_ece(predictions: Sequence[Detections], targets: Sequence[Detections], n_bins: int = 10) -> tuple[float, int]:
     """Expected calibration error of the detection scores against being a true positive at IoU 0.5
     (:func:`true_positives`), over every predicted box, in ``n_bins`` equal-width bins (torchmetrics'
     ``binary_calibration_error``, L1); returns the ECE and the number of boxes (0.0 with none)."""
-    import torch
-    from torchmetrics.functional.classification import binary_calibration_error
-
-    scores = np.concatenate([np.asarray(p["scores"], np.float32).reshape(-1) for p in predictions] or [np.zeros(0, np.float32)])
-    hits = np.concatenate([true_positives(p, t) for p, t in zip(predictions, targets)] or [np.zeros(0, bool)])
-    if not len(scores):
-        return 0.0, 0
-    ece = binary_calibration_error(torch.from_numpy(scores), torch.from_numpy(hits.astype(np.int64)), n_bins=n_bins, norm="l1")
-    return round(float(ece), 6), len(scores)
+    scores, hits = _scores_and_hits(predictions, targets)
+    return _calibration_error(scores, hits, n_bins), int(sum(len(s) for s in scores))
 
 
 def bootstrap(statistic: Callable[[list[int]], float], n: int, *, resamples: int = 100, seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:
@@ -102,8 +110,9 @@ def bootstrap(statistic: Callable[[list[int]], float], n: int, *, resamples: int
 
 
 def ece_interval(predictions: Sequence[Detections], targets: Sequence[Detections], n_bins: int = 10, *, resamples: int = 100, seed: int = 0) -> tuple[float, float]:
-    """A bootstrap interval over images of :func:`detection_ece`."""
-    return bootstrap(lambda rows: detection_ece([predictions[i] for i in rows], [targets[i] for i in rows], n_bins)[0], len(targets), resamples=resamples, seed=seed)
+    """A bootstrap interval over images of :func:`detection_ece` (boxes matched once)."""
+    scores, hits = _scores_and_hits(predictions, targets)
+    return bootstrap(lambda rows: _calibration_error([scores[i] for i in rows], [hits[i] for i in rows], n_bins), len(targets), resamples=resamples, seed=seed)
 
 
 def box_agreement(first: Sequence[Detections], second: Sequence[Detections], min_score: float = 0.5) -> float:
