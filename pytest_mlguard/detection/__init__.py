@@ -25,15 +25,49 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .._lazy import lazy_exports
 from ..checks._base import CheckSpec, Family
 from ..config._settings import Key, Settings
 from ..config.parse import Threshold, invalid, parse_choice, parse_int, parse_list, parse_number, parse_threshold
 from ..corruptions import SEVERITIES, _parse_name, _parse_severities, selected  # the corruption family's own parsers
 from ..corruptions._registry import REGISTRY
 
-__all__ = ["FAMILY", "attack_eps"]
+if TYPE_CHECKING:
+    from ._attack import art_pgd as art_pgd
+    from ._corrupt import corrupt_images as corrupt_images, performance_under_corruption as performance_under_corruption
+    from ._metrics import box_agreement as box_agreement, detection_ece as detection_ece, mean_average_precision as mean_average_precision, true_positives as true_positives
+    from ._resample import map_interval as map_interval
+
+__all__ = [
+    "FAMILY",
+    "art_pgd",
+    "attack_eps",
+    "box_agreement",
+    "cells",
+    "corrupt_images",
+    "detection_ece",
+    "map_interval",
+    "mean_average_precision",
+    "performance_under_corruption",
+    "true_positives",
+]
+
+# the functional core, imported on first use (numpy, torch, torchmetrics): importing the plugin stays cheap
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "art_pgd": "._attack",
+        "box_agreement": "._metrics",
+        "corrupt_images": "._corrupt",
+        "detection_ece": "._metrics",
+        "map_interval": "._resample",
+        "mean_average_precision": "._metrics",
+        "performance_under_corruption": "._corrupt",
+        "true_positives": "._metrics",
+    },
+)
 
 _FIXED = ("map", "map_50", "ece")
 
