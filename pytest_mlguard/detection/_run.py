@@ -39,9 +39,11 @@ def _clean(evaluation: Evaluation) -> Detections:
     return evaluation.memo(("detection", "clean"), lambda: _predict(evaluation, _data(evaluation).images))
 
 
-def _scored(evaluation: Evaluation, predictions: Detections, targets: list[Any], key: str, clean: float | None = None, **details: Any) -> Measurement:
+def _scored(
+    evaluation: Evaluation, predictions: Detections, targets: list[Any], key: str, clean: float | None = None, scores: dict[str, float] | None = None, **details: Any
+) -> Measurement:
     """A mAP measurement (``key``: ``map`` or ``map_50``) with its bootstrap interval over images."""
-    found = mean_average_precision(predictions, targets)
+    found = mean_average_precision(predictions, targets) if scores is None else scores
     resamples, seed = evaluation.settings.get("detection.resamples"), stable_seed(evaluation.settings.seed, "detection", key)
     interval = map_interval(predictions, targets, key, resamples=resamples, seed=seed)
     return Measurement(
@@ -58,9 +60,14 @@ def _cell(evaluation: Evaluation, corruption: str, severity: int) -> Detections:
     return evaluation.memo(("detection", corruption, severity), compute)
 
 
+def _cell_map(evaluation: Evaluation, corruption: str, severity: int) -> dict[str, float]:
+    """torchmetrics' mAP of one corruption cell, computed once for its check and the mPC."""
+    return evaluation.memo(("detection", "map", corruption, severity), lambda: mean_average_precision(_cell(evaluation, corruption, severity), _data(evaluation).targets))
+
+
 def _mpc(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     targets, clean = _data(evaluation).targets, _clean_map(evaluation)
-    table = {cell: mean_average_precision(_cell(evaluation, *cell), targets) for cell in cells(evaluation.settings)}
+    table = {cell: _cell_map(evaluation, *cell) for cell in cells(evaluation.settings)}
     summary = performance_under_corruption({cell: found["map"] for cell, found in table.items()}, clean)
     rows = [{"corruption": name, "severity": severity, **found} for (name, severity), found in table.items()]
     message = f"mPC {summary['mPC']:.4f} over {len(rows)} corruption cells, rPC {summary['rPC']} (clean mAP {clean:.4f})"
@@ -68,7 +75,11 @@ def _mpc(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
 
 
 def _clean_map(evaluation: Evaluation) -> float:
-    return evaluation.memo(("detection", "clean_map"), lambda: mean_average_precision(_clean(evaluation), _data(evaluation).targets)["map"])
+    return _clean_scores(evaluation)["map"]
+
+
+def _clean_scores(evaluation: Evaluation) -> dict[str, float]:
+    return evaluation.memo(("detection", "clean_scores"), lambda: mean_average_precision(_clean(evaluation), _data(evaluation).targets))
 
 
 def _attack(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
@@ -93,7 +104,7 @@ def _attack(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     targets = _data(evaluation).targets
     if spec.name in ("map", "map_50"):
-        return _scored(evaluation, _clean(evaluation), targets, str(spec.name))
+        return _scored(evaluation, _clean(evaluation), targets, str(spec.name), scores=_clean_scores(evaluation))
     if spec.name == "ece":
         scores = detection_ece(_clean(evaluation), targets)
         seed = stable_seed(evaluation.settings.seed, "detection", "ece")
@@ -103,5 +114,6 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         return _mpc(spec, evaluation)
     if spec.param("corruption") is not None:
         predictions = _cell(evaluation, spec.param("corruption"), spec.param("severity"))
-        return _scored(evaluation, predictions, targets, "map", clean=_clean_map(evaluation), corruption=spec.param("corruption"), severity=spec.param("severity"))
+        cell = (spec.param("corruption"), spec.param("severity"))
+        return _scored(evaluation, predictions, targets, "map", clean=_clean_map(evaluation), scores=_cell_map(evaluation, *cell), corruption=cell[0], severity=cell[1])
     return _attack(spec, evaluation)
