@@ -145,7 +145,7 @@ FAMILY = Family(
         Key("detection.attack_floor", parse_threshold, Threshold(0.3, "clean"), "floor of mAP under each attack"),
         Key("detection.attack_steps", parse_int(1, 1000), 10, "PGD steps, each of eps/4"),
         Key("detection.attack_samples", parse_int(1, 100_000), 64, "images the attacks run on (the first of the evaluation data)"),
-        Key("detection.resamples", parse_int(10, 100_000), 200, "bootstrap resamples of the mAP and ECE intervals"),
+        Key("detection.resamples", parse_int(10, 100_000), 200, "bootstrap resamples of the mAP and ECE intervals, at each check's confidence (fewer than verdict.bootstrap: a resample accumulates COCO's AP)"),
     ),
     plan=_plan,
     make=_make,

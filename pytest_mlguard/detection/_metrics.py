@@ -100,19 +100,21 @@ def detection_ece(predictions: Sequence[Detections], targets: Sequence[Detection
     return _calibration_error(scores, hits, n_bins), int(sum(len(s) for s in scores))
 
 
-def bootstrap(statistic: Callable[[list[int]], float], n: int, *, resamples: int = 100, seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:
+def bootstrap(statistic: Callable[[np.ndarray], float], n: int, *, resamples: int = 200, seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:
     """Percentile interval of ``statistic`` (a function of the images' indices) over ``resamples`` draws of
-    ``n`` images with replacement."""
-    rng = np.random.default_rng(seed)
-    values = [statistic(rng.integers(0, n, n).tolist()) for _ in range(resamples)]
-    low, high = np.quantile(values, [(1 - confidence) / 2, (1 + confidence) / 2])
-    return round(float(low), 6), round(float(high), 6)
+    ``n`` images with replacement (:func:`pytest_mlguard._verdicts.intervals.bootstrap_interval`)."""
+    from .._verdicts.intervals import bootstrap_interval
+
+    low, high = bootstrap_interval(statistic, n, confidence, resamples=resamples, rng=np.random.default_rng(seed))
+    return round(low, 6), round(high, 6)
 
 
-def ece_interval(predictions: Sequence[Detections], targets: Sequence[Detections], n_bins: int = 10, *, resamples: int = 100, seed: int = 0) -> tuple[float, float]:
-    """A bootstrap interval over images of :func:`detection_ece` (boxes matched once)."""
+def ece_interval(
+    predictions: Sequence[Detections], targets: Sequence[Detections], n_bins: int = 10, *, resamples: int = 200, seed: int = 0, confidence: float = 0.95
+) -> tuple[float, float]:
+    """A percentile bootstrap interval over images of :func:`detection_ece` (boxes matched once)."""
     scores, hits = _scores_and_hits(predictions, targets)
-    return bootstrap(lambda rows: _calibration_error([scores[i] for i in rows], [hits[i] for i in rows], n_bins), len(targets), resamples=resamples, seed=seed)
+    return bootstrap(lambda rows: _calibration_error([scores[i] for i in rows], [hits[i] for i in rows], n_bins), len(targets), resamples=resamples, seed=seed, confidence=confidence)
 
 
 def box_agreement(first: Sequence[Detections], second: Sequence[Detections], min_score: float = 0.5) -> float:

@@ -109,7 +109,9 @@ def _interpolated_ap(hits: np.ndarray, positives: int) -> float:
     return float(np.where(at < len(precision), precision[np.minimum(at, len(precision) - 1)] if len(precision) else 0.0, 0.0).mean())
 
 
-def map_interval(predictions: Sequence[Detections], targets: Sequence[Detections], key: str = "map", *, resamples: int = 200, seed: int = 0) -> tuple[float, float]:
-    """A 95% bootstrap interval over images of ``key`` (``map`` or ``map_50``), from the matches made once."""
+def map_interval(
+    predictions: Sequence[Detections], targets: Sequence[Detections], key: str = "map", *, resamples: int = 200, seed: int = 0, confidence: float = 0.95
+) -> tuple[float, float]:
+    """A percentile bootstrap interval over images of ``key`` (``map`` or ``map_50``), from the matches made once."""
     matches = Matches.of(predictions, targets)
-    return bootstrap(lambda rows: matches.average_precision(np.asarray(rows, int))[key], len(targets), resamples=resamples, seed=seed)
+    return bootstrap(lambda rows: matches.average_precision(np.asarray(rows, int))[key], len(targets), resamples=resamples, seed=seed, confidence=confidence)

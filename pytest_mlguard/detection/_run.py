@@ -45,7 +45,7 @@ def _scored(
     """A mAP measurement (``key``: ``map`` or ``map_50``) with its bootstrap interval over images."""
     found = mean_average_precision(predictions, targets) if scores is None else scores
     resamples, seed = evaluation.settings.get("detection.resamples"), stable_seed(evaluation.settings.seed, "detection", key)
-    interval = map_interval(predictions, targets, key, resamples=resamples, seed=seed)
+    interval = map_interval(predictions, targets, key, resamples=resamples, seed=seed, confidence=evaluation.rules.check_confidence)
     return Measurement(
         value=found[key], n=len(targets), clean=clean, details={**found, **details}, interval=interval, interval_method="bootstrap", evaluations=len(targets)
     )
@@ -108,7 +108,8 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     if spec.name == "ece":
         scores = detection_ece(_clean(evaluation), targets)
         seed = stable_seed(evaluation.settings.seed, "detection", "ece")
-        interval = ece_interval(_clean(evaluation), targets, resamples=evaluation.settings.get("detection.resamples"), seed=seed)
+        resamples, confidence = evaluation.settings.get("detection.resamples"), evaluation.rules.check_confidence
+        interval = ece_interval(_clean(evaluation), targets, resamples=resamples, seed=seed, confidence=confidence)
         return Measurement(value=scores[0], n=len(targets), details={"boxes": scores[1]}, interval=interval, interval_method="bootstrap", evaluations=0)
     if spec.name == "mpc":
         return _mpc(spec, evaluation)
