@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._lazy import lazy_exports
-from ..checks._base import CheckSpec, Family
+from ..checks._base import CheckSpec, Family, Plot
 from ..config._settings import Key, Settings
 from ..config.parse import Threshold, invalid, parse_choice, parse_int, parse_list, parse_number, parse_threshold
 from ..corruptions import SEVERITIES, _parse_name, _parse_severities, selected  # the corruption family's own parsers
@@ -153,5 +153,6 @@ FAMILY = Family(
     tasks=("detection",),
     rank=2,
     prior_seconds=5.0,
+    plots=Plot("pytest_mlguard.detection._figures:curves", absent="No mAP-against-severity plot: no detection corruption check recorded a result.", order=1),
     doc="object detection: clean mAP, mAP under corruptions (mPC, rPC), detection ECE, robust mAP under PGD",
 )

@@ -55,3 +55,17 @@ def test_invalid_settings_name_the_key_and_what_was_expected(cli, key, expected)
     with pytest.raises(ConfigError) as info:
         _settings(**cli)
     assert key in str(info.value) and expected in str(info.value)
+
+
+def test_the_report_figure_draws_map_against_severity_with_mpc_and_rpc():
+    from pytest_mlguard.detection._figures import curves
+
+    checks = [
+        {"id": "detection[map]", "value": 0.75, "passed": True, "details": {}},
+        {"id": "detection[fog-1]", "value": 0.7, "passed": True, "details": {"corruption": "fog", "severity": 1}},
+        {"id": "detection[fog-5]", "value": 0.2, "passed": False, "details": {"corruption": "fog", "severity": 5}},
+        {"id": "detection[mpc]", "value": 0.45, "passed": True, "details": {"mPC": 0.45, "rPC": 0.6}},
+    ]
+    (figure,) = curves("shapes", checks)
+    assert figure["png"] and "mPC 0.450, rPC 0.600" in figure["caption"]
+    assert curves("shapes", checks[:1]) == []
