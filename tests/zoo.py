@@ -858,3 +858,59 @@ def crops_to_size_model() -> TorchModel:
         class_names=CLASS_NAMES,
         name="crops-to-size",
     )
+
+
+# -- segmentation ---------------------------------------------------------------------------------------
+SEGMENTATION = ROOT / "examples" / "segmentation"
+
+
+@cache
+def _segmenter_module():
+    """examples/segmentation/segmenter.py, imported by its path (the digits example's ``model`` holds sys.path's name)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("segmenter", SEGMENTATION / "segmenter.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("segmenter", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@cache
+def segmentation_example():
+    """The segmentation example's model and test data, as its conftest.py declares them."""
+    from pytest_mlguard.contract import SegmentationData, TorchSegmentationModel
+
+    shapes = _segmenter_module()
+    model = TorchSegmentationModel(shapes.load_model(), input_shape=(3, shapes.SIZE, shapes.SIZE), class_names=shapes.CLASS_NAMES, name="shapes")
+    x, y = shapes.scenes(200, seed=1)
+    return model, SegmentationData(x, y, ignore_index=shapes.VOID, name="shapes-test")
+
+
+class CollapsesUnderNoise(nn.Module):
+    """The segmentation example's network, except that on an image whose neighbouring pixels differ by
+    more than a clean scene's ever do (noise) it calls every pixel background: its clean mIoU, attacks
+    (whose small epsilons stay below the threshold) and calibration are the example's; it fails the
+    noise corruption checks."""
+
+    ROUGHNESS = 0.11  # the mean |difference| of horizontal neighbours: every test scene stays below (at most 0.108)
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.net(x)
+        rough = (x[..., 1:] - x[..., :-1]).abs().mean(dim=(1, 2, 3))
+        collapsed = (rough > self.ROUGHNESS).to(logits.dtype).detach().view(-1, 1, 1, 1)
+        background = torch.zeros_like(logits)
+        background[:, 0] = 10.0
+        return logits * (1 - collapsed) + background * collapsed
+
+
+def noise_collapsing_segmenter():
+    from pytest_mlguard.contract import TorchSegmentationModel
+
+    shapes = _segmenter_module()
+    net = CollapsesUnderNoise(shapes.load_model()).eval()
+    return TorchSegmentationModel(net, input_shape=(3, shapes.SIZE, shapes.SIZE), class_names=shapes.CLASS_NAMES, name="collapses-under-noise")

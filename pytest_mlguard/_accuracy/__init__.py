@@ -36,7 +36,7 @@ FAMILY = Family(
         ),
     ),
     plan=_plan,
-    run="pytest_mlguard._accuracy.functional:run_check",
+    run="pytest_mlguard._accuracy._tasks:run_check",
     tasks=("classification", "segmentation", "detection"),
     rank=0,
     prior_forwards=0.0,  # the clean predictions, made once for every check

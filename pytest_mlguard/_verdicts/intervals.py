@@ -183,8 +183,10 @@ def bootstrap_interval(
     *,
     resamples: int = 1000,
     rng: np.random.Generator,
+    batched: bool = False,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``statistic(indices)`` over ``n`` samples.
+    """Percentile bootstrap interval of ``statistic(indices)`` over ``n`` samples (``batched``:
+    ``statistic`` takes every resample's indices at once, ``(resamples, n)``, and returns their values).
 
     ``statistic`` receives an index array (drawn with replacement) and returns the metric on those
     samples, so the caller keeps its arrays. Sound for smooth statistics such as means (a sweep's
@@ -193,7 +195,10 @@ def bootstrap_interval(
     """
     if n < 1:
         raise ValueError(f"expected n >= 1 samples, got n={n}")
-    values = np.array([statistic(rng.integers(0, n, size=n)) for _ in range(resamples)])
+    if batched:
+        values = np.asarray(statistic(np.stack([rng.integers(0, n, size=n) for _ in range(resamples)])))
+    else:
+        values = np.array([statistic(rng.integers(0, n, size=n)) for _ in range(resamples)])
     alpha = 1 - confidence
     low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
     return float(low), float(high)

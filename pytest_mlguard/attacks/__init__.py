@@ -162,6 +162,10 @@ def _make(check: str | None, settings: Settings) -> CheckSpec:
     else:
         threshold = floors.get(attack.name, floors.get(attack.attack, settings.get("attack.floor")))
         metric = "mean_robust_accuracy" if attack.sweep else "robust_accuracy"
+    from ..checks._family import task_of
+
+    if task_of(settings) == "segmentation":
+        metric = "robust_miou"
     sweep = settings.get("attack.sweep" if attack.norm == "linf" else "attack.sweep_l2")
     params: tuple[tuple[str, Any], ...] = (
         ("attack", attack.attack),
@@ -179,7 +183,18 @@ def _make(check: str | None, settings: Settings) -> CheckSpec:
 
 
 def _plan(settings: Settings) -> list[CheckSpec]:
-    return [_make(text, settings) for text in settings.get("attack.checks")]
+    from ..checks._family import task_of
+
+    checks = [_make(text, settings) for text in settings.get("attack.checks")]
+    if task_of(settings) == "segmentation":  # the gradient attacks at a fixed epsilon (attacks/_tasks.py)
+        checks = [spec for spec in checks if applies_to_segmentation(spec)]
+    return checks
+
+
+def applies_to_segmentation(spec: CheckSpec) -> bool:
+    """Whether an attack check applies to a segmentation model: PGD (L-inf, L2) or FGSM (L-inf) at a fixed epsilon."""
+    attack, norm = spec.param("attack"), spec.param("norm")
+    return spec.param("eps") is not None and (attack == "pgd" or (attack == "fgsm" and norm == "linf"))
 
 
 def attack_forwards(spec: CheckSpec) -> float:
@@ -243,7 +258,8 @@ FAMILY = Family(
     ),
     plan=_plan,
     make=_make,
-    run="pytest_mlguard.attacks.run:run_check",
+    run="pytest_mlguard.attacks._tasks:run_check",  # the classifier's in run.py, the segmenter's in _tasks
+    tasks=("classification", "segmentation"),
     plots=Plot("pytest_mlguard.attacks._figures:curves", absent="No robust-accuracy-against-epsilon plot: no attack check recorded a result.", order=2),
     rank=4,
     rank_of=lambda spec: 6 if spec.param("eps") is None else None,  # sweeps and minimal attacks: several attacks' worth each

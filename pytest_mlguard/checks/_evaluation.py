@@ -200,16 +200,17 @@ class Evaluation:
             rules=self.rules,
         )
 
-    def bootstrap(self, spec: CheckSpec, statistic: Callable[[np.ndarray], float], n: int) -> tuple[float, float] | None:
+    def bootstrap(self, spec: CheckSpec, statistic: Callable[[np.ndarray], Any], n: int, *, batched: bool = False) -> tuple[float, float] | None:
         """The ``verdict.bootstrap`` percentile interval of ``statistic(indices)`` over ``n`` samples
-        at the check's confidence (:attr:`rules`), seeded by the check; ``None`` when bootstrapping is off."""
+        at the check's confidence (:attr:`rules`), seeded by the check; ``None`` when bootstrapping is off
+        (``batched``: ``statistic`` takes all the resamples' indices at once, ``(resamples, n)``)."""
         from .._verdicts.intervals import bootstrap_interval
 
         resamples = self.settings.get("verdict.bootstrap")
         if not resamples or n < 2:
             return None
         rng = np.random.default_rng(stable_seed(self.settings.seed, self.model_id, spec.id, "bootstrap"))
-        return bootstrap_interval(statistic, n, self.rules.check_confidence, resamples=resamples, rng=rng)
+        return bootstrap_interval(statistic, n, self.rules.check_confidence, resamples=resamples, rng=rng, batched=batched)
 
     def early_stop(self, spec: CheckSpec, total: int, clean: float | None = None) -> Any:
         """An :class:`~pytest_mlguard._verdicts.sequential.EarlyStop` for a proportion check of ``total``

@@ -200,6 +200,21 @@ def task_of(settings: Settings) -> str:
         return "classification"
 
 
+def run_for_task(spec: CheckSpec, evaluation: Any, runs: Mapping[str, str | RunFunction]) -> Measurement:
+    """Measure ``spec`` with the run of the task of the evaluation's model (a ``"module:function"`` is
+    imported then): a family whose checks measure each task its own way dispatches through it."""
+    task = getattr(evaluation.model, "task", "classification")
+    run = runs.get(task)
+    if run is None:
+        from ..errors import NotApplicable
+
+        raise NotApplicable(f"{spec.id} does not apply to model {evaluation.model.name!r}, a {task} model")
+    if isinstance(run, str):
+        module, _, function = run.partition(":")
+        run = getattr(importlib.import_module(module), function)
+    return run(spec, evaluation)
+
+
 #: the run's families by name, in the registry's order: :func:`~pytest_mlguard.checks._registry.families`
 #: keeps it, for the modules below the registry (the budget, report.html) that read what a family declares
 _registered: dict[str, Family] = {}

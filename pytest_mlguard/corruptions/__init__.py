@@ -146,10 +146,12 @@ def _make(check: str | None, settings: Settings) -> CheckSpec:
             f"expected a check '<corruption>-<severity>', such as 'gaussian_noise-3', with a corruption of "
             f"{', '.join(REGISTRY)} and a severity 1..5; got {check!r}"
         )
+    from ..checks._family import task_of
+
     return CheckSpec(
         "corruption",
         f"{name}-{severity}",
-        "accuracy",
+        "miou" if task_of(settings) == "segmentation" else "accuracy",
         floor_for(name, severity, settings),
         params=(("corruption", name), ("severity", severity)),
         keywords=(REGISTRY[name].group, name),
@@ -219,7 +221,8 @@ FAMILY = Family(
     ),
     plan=_plan,
     make=_make,
-    run="pytest_mlguard.corruptions._run:run_check",
+    run="pytest_mlguard.corruptions._tasks:run_check",  # the classifier's in _run, the segmenter's in _tasks
+    tasks=("classification", "segmentation"),
     rank=3,
     sampled=True,
     prior_forwards=8.0,

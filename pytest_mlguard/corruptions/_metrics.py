@@ -144,6 +144,9 @@ def summarize(
             "groups": groups,
             "corruptions": corruptions,
         }
+        if any((check.get("details") or {}).get("metric") == "miou" for check in cells.values()):
+            # a segmentation model's: mPC and rPC of Michaelis et al. (2019) over the mIoU (corruptions/_tasks.py)
+            summary.update(metric="miou", mPC=summary["mean_corruption_accuracy"], rPC=summary["relative_robustness"])
         if baseline is not None:
             summary.update(_against_baseline(model, entry, base_table, corruptions))
         summaries[model] = summary

@@ -187,7 +187,8 @@ def corrupted_predictions(
     chunks: Iterator[Chunk] = pipelined(starts, produce, workers)
     if prefetched is not None:
         chunks = itertools.chain([prefetched], chunks)
-    proba = np.empty((n, model.n_classes), np.float32)
+    pixels = model.input_shape[1:] if model.task == "segmentation" else ()  # per-pixel scores (N, C, H, W)
+    proba = np.empty((n, model.n_classes, *pixels), np.float32)
     kept: dict[int, np.ndarray] = {}
     total_change = wall = cpu = 0.0
     done = 0

@@ -53,6 +53,13 @@ def summary_lines(summaries: Mapping[str, Mapping[str, Any]]) -> Iterator[str]:
           noise    severity 1: 0.800  5: 0.640
     """
     for model, summary in summaries.items():
+        if summary.get("metric") == "miou":
+            yield (
+                f"{model}: mPC {summary['mPC']:.4f} (mean mIoU over {summary['checks']} corruption check{'' if summary['checks'] == 1 else 's'}), "
+                f"rPC {summary['rPC']:.3f} (of the clean mIoU {summary['clean_accuracy']:.4f})"
+            )
+            yield from _group_lines(summary)
+            continue
         line = (
             f"{model}: mean corruption accuracy {summary['mean_corruption_accuracy']:.4f} over {summary['checks']} check{'' if summary['checks'] == 1 else 's'} "
             f"(clean {summary['clean_accuracy']:.4f}, relative robustness {summary['relative_robustness']:.3f})"
@@ -62,9 +69,13 @@ def summary_lines(summaries: Mapping[str, Mapping[str, Any]]) -> Iterator[str]:
         elif summary.get("baseline", {}).get("note"):
             line += f"; no mCE: {summary['baseline']['note']}"
         yield line
-        for group, curve in summary["groups"].items():
-            points = "  ".join(f"{s}: {a:.3f}" for s, a in zip(curve["severity"], curve["accuracy"]))
-            yield f"  {group:<8} severity {points}"
+        yield from _group_lines(summary)
+
+
+def _group_lines(summary: Mapping[str, Any]) -> Iterator[str]:
+    for group, curve in summary["groups"].items():
+        points = "  ".join(f"{s}: {a:.3f}" for s, a in zip(curve["severity"], curve["accuracy"]))
+        yield f"  {group:<8} severity {points}"
 
 
 @pytest.hookimpl(trylast=True)
