@@ -138,6 +138,8 @@ class TorchDetectionModel(DetectionModel):
             raise InvalidArgument.expected("a torch.nn.Module", "module", module)
         super().__init__(**spec)
         self.module = module
+        #: the submodules in train mode as declared (``running`` puts them in eval mode): contract[eval-mode] reads them
+        self.train_mode: tuple[str, ...] = tuple(name for name, m in module.named_modules() if m.training)
         self.device = device
         self._active_device: str | None = None
 

@@ -93,6 +93,10 @@ def eval_mode_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     from ._model import TorchModel
 
     model = evaluation.model
+    if getattr(model, "task", None) == "detection":  # boxes, not class vectors: compared box by box
+        from ..detection._eval_mode import eval_mode_check as detection_eval_mode_check
+
+        return detection_eval_mode_check(spec, evaluation)
     if not isinstance(model, TorchModel):
         raise NotApplicable(f"model {model.name!r} is a {model.kind} model: it has no train or eval mode to check")
     layers, own = model.train_mode_layers, model.train_mode_own

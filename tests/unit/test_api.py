@@ -25,6 +25,7 @@ PUBLIC_MODULES = [
     "pytest_mlguard.fixture",
     "pytest_mlguard.strategies",
     "pytest_mlguard.corruptions",
+    "pytest_mlguard.detection",
     "pytest_mlguard.attacks",
     "pytest_mlguard.attacks.run",
     "pytest_mlguard.calibration",

@@ -142,6 +142,7 @@ NAMING_ALLOWED = {
     "pytest_mlguard/reporting/plots.py": {"accuracy", "attack", "corruption"},  # the public figures of those families' checks, which read their details
     "pytest_mlguard/_verdicts/simulation.py": {"accuracy", "calibration", "corruption"},  # simulates named built-in checks, through the registry
     "pytest_mlguard/_names.py": {"contract"},  # report.json's error kind of a broken declaration, not the family
+    "pytest_mlguard/config/_settings.py": {"detection"},  # the `task` setting's value, not the family
 }
 
 

@@ -1,0 +1,30 @@
+"""The detection example's model contract: the shapes detector of detector.py on the frozen test scenes.
+
+``pytest --mlguard examples/detection`` runs the detection checks (``task = "detection"`` in
+pyproject.toml) with the floors there: clean mAP, mAP under corruptions with mPC / rPC, the detection ECE,
+mAP under PGD through ART, and the contract's eval-mode check.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_mlguard.contract import DetectionData, TorchDetectionModel
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from detector import CLASS_NAMES, load_detector, load_test_split
+
+
+@pytest.fixture(scope="session")
+def mlguard_model():
+    return TorchDetectionModel(load_detector(), class_names=CLASS_NAMES, value_range=(0.0, 1.0), name="shapes", batch_size=50)
+
+
+@pytest.fixture(scope="session")
+def mlguard_data():
+    images, targets = load_test_split()
+    return DetectionData(list(images), targets, name="scenes-test")

@@ -1,0 +1,75 @@
+"""PGD (L-inf) against a detector's training loss, through ART's ``PyTorchObjectDetector``, and an
+independent loop in plain torch that the tests compare it with.
+
+The detector follows torchvision's convention: in eval mode ``model(images)`` returns one
+``{"boxes", "labels", "scores"}`` per image; in train mode ``model(images, targets)`` returns its losses.
+The attack maximises the sum of the losses named in ``losses`` (Faster R-CNN's four by default) against the
+ground-truth targets, with batch norm and dropout kept in eval mode (ART's estimator does the same), from the
+clean image (ART runs no random start for detectors). Proposal sampling in the training losses draws from
+torch's generator: both implementations seed it, so that they draw the same proposals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ._metrics import Detections
+
+FASTER_RCNN_LOSSES = ("loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg")
+
+
+def art_pgd(model: Any, images: np.ndarray, targets: Sequence[Detections], *, eps: float, eps_step: float, steps: int, batch_size: int = 16, losses: tuple[str, ...] = FASTER_RCNN_LOSSES, seed: int = 0) -> np.ndarray:
+    """Adversarial ``images`` (float (N, C, H, W) in [0, 1]) by ART's ``ProjectedGradientDescent`` on
+    ``PyTorchObjectDetector(model)``, L-inf ball of radius ``eps``, ``steps`` steps of ``eps_step``."""
+    import torch
+    from art.attacks.evasion import ProjectedGradientDescent
+    from art.estimators.object_detection import PyTorchObjectDetector
+
+    estimator = PyTorchObjectDetector(model, input_shape=images.shape[1:], clip_values=(0.0, 1.0), channels_first=True, attack_losses=losses, device_type="cpu")
+    attack = ProjectedGradientDescent(estimator, norm=np.inf, eps=eps, eps_step=eps_step, max_iter=steps, targeted=False, num_random_init=0, batch_size=batch_size, verbose=False)
+    labels = [{"boxes": np.asarray(t["boxes"], np.float32), "labels": np.asarray(t["labels"], np.int64)} for t in targets]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        try:
+            adversarial = attack.generate(images.astype(np.float32), y=labels)
+        finally:
+            model.eval()
+    return np.asarray(adversarial, np.float32)
+
+
+def _eval_normalisation(model: Any) -> None:
+    import torch
+
+    for module in model.modules():
+        if isinstance(module, (torch.nn.modules.batchnorm._BatchNorm, torch.nn.Dropout, torch.nn.MultiheadAttention)):
+            module.eval()
+
+
+def reference_pgd(model: Any, images: np.ndarray, targets: Sequence[Detections], *, eps: float, eps_step: float, steps: int, batch_size: int = 16, losses: tuple[str, ...] = FASTER_RCNN_LOSSES, seed: int = 0) -> np.ndarray:
+    """The same attack as :func:`art_pgd`, written out: for each step and each batch, the gradient of the
+    summed losses, a step of ``eps_step`` along its sign, clipped to [0, 1] and projected on the ball."""
+    import torch
+
+    clean = torch.from_numpy(np.asarray(images, np.float32))
+    adversarial = clean.clone()
+    labels = [{"boxes": torch.as_tensor(np.asarray(t["boxes"], np.float32)).reshape(-1, 4), "labels": torch.as_tensor(np.asarray(t["labels"], np.int64))} for t in targets]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        try:
+            for _ in range(steps):
+                for start in range(0, len(clean), batch_size):
+                    model.train()
+                    _eval_normalisation(model)
+                    batch = adversarial[start : start + batch_size].clone().requires_grad_(True)
+                    found = model(batch, labels[start : start + batch_size])
+                    loss = sum(found[name] for name in losses if name in found)
+                    (gradient,) = torch.autograd.grad(loss, batch)
+                    stepped = torch.clamp(batch.detach() + eps_step * gradient.sign(), 0.0, 1.0)
+                    origin = clean[start : start + batch_size]
+                    adversarial[start : start + batch_size] = origin + torch.clamp(stepped - origin, -eps, eps)
+        finally:
+            model.eval()
+    return adversarial.numpy()

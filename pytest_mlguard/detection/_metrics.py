@@ -1,0 +1,131 @@
+"""Detection metrics from the ecosystem: COCO mAP through torchmetrics' ``MeanAveragePrecision``, the
+detection ECE through torchmetrics' binary calibration error, both with intervals by bootstrap over images.
+
+Data follow torchvision's detection convention, as numpy arrays: a prediction is
+``{"boxes": (k, 4) x1y1x2y2, "labels": (k,), "scores": (k,)}`` per image, a target the same without scores.
+
+Example:
+    >>> boxes = np.array([[0.0, 0.0, 10.0, 10.0]], np.float32)
+    >>> target = {"boxes": boxes, "labels": np.array([1])}
+    >>> prediction = {**target, "scores": np.array([0.9], np.float32)}
+    >>> mean_average_precision([prediction], [target])
+    {'map': 1.0, 'map_50': 1.0}
+    >>> true_positives(prediction, target).tolist()
+    [True]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidArgument, MissingDependency
+
+Detections = Mapping[str, np.ndarray]
+#: the COCO matching threshold of a true positive, for the detection ECE and box-level agreement
+IOU_MATCH = 0.5
+
+
+def _tensors(items: Sequence[Detections]) -> list[dict[str, Any]]:
+    import torch
+
+    out = []
+    for item in items:
+        converted = {"boxes": torch.as_tensor(np.asarray(item["boxes"], np.float32)).reshape(-1, 4), "labels": torch.as_tensor(np.asarray(item["labels"], np.int64)).reshape(-1)}
+        if "scores" in item:
+            converted["scores"] = torch.as_tensor(np.asarray(item["scores"], np.float32)).reshape(-1)
+        out.append(converted)
+    return out
+
+
+def mean_average_precision(predictions: Sequence[Detections], targets: Sequence[Detections]) -> dict[str, float]:
+    """COCO-style ``map`` (IoU 0.5:0.95) and ``map_50`` of ``predictions`` against ``targets``, one of each
+    per image: torchmetrics' ``MeanAveragePrecision(iou_type="bbox")`` on the pycocotools backend."""
+    if len(predictions) != len(targets):
+        raise InvalidArgument.expected(f"one prediction per target ({len(targets)})", "len(predictions)", len(predictions))
+    try:
+        from torchmetrics.detection import MeanAveragePrecision
+    except ImportError:  # pragma: no cover - torchmetrics is a test and detection dependency
+        raise MissingDependency("torchmetrics", "the detection checks' mAP") from None
+    metric = MeanAveragePrecision(iou_type="bbox", backend="pycocotools")
+    metric.update(_tensors(predictions), _tensors(targets))
+    result = metric.compute()
+    return {"map": round(float(result["map"]), 6), "map_50": round(float(result["map_50"]), 6)}
+
+
+def true_positives(prediction: Detections, target: Detections, iou: float = IOU_MATCH) -> np.ndarray:
+    """Whether each predicted box is a true positive: COCO's greedy matching, boxes by descending score,
+    each to the unmatched target box of its label with the highest IoU, at least ``iou``."""
+    from torchvision.ops import box_iou
+
+    scores = np.asarray(prediction["scores"], np.float32).reshape(-1)
+    hits = np.zeros(len(scores), bool)
+    if not len(scores) or not len(target["labels"]):
+        return hits
+    tensors = _tensors([prediction, target])
+    overlaps = box_iou(tensors[0]["boxes"], tensors[1]["boxes"]).numpy()
+    same = np.asarray(prediction["labels"]).reshape(-1, 1) == np.asarray(target["labels"]).reshape(1, -1)
+    overlaps = np.where(same, overlaps, -1.0)
+    free = np.ones(overlaps.shape[1], bool)
+    for i in np.argsort(-scores, kind="stable"):
+        candidates = np.where(free, overlaps[i], -1.0)
+        best = int(np.argmax(candidates))
+        if candidates[best] >= iou:
+            hits[i], free[best] = True, False
+    return hits
+
+
+def _calibration_error(scores: list[np.ndarray], hits: list[np.ndarray], n_bins: int) -> float:
+    import torch
+    from torchmetrics.functional.classification import binary_calibration_error
+
+    flat_scores, flat_hits = np.concatenate([np.zeros(0, np.float32), *scores]), np.concatenate([np.zeros(0, bool), *hits])
+    if not len(flat_scores):
+        return 0.0
+    ece = binary_calibration_error(torch.from_numpy(flat_scores), torch.from_numpy(flat_hits.astype(np.int64)), n_bins=n_bins, norm="l1")
+    return round(float(ece), 6)
+
+
+def _scores_and_hits(predictions: Sequence[Detections], targets: Sequence[Detections]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    return [np.asarray(p["scores"], np.float32).reshape(-1) for p in predictions], [true_positives(p, t) for p, t in zip(predictions, targets)]
+
+
+def detection_ece(predictions: Sequence[Detections], targets: Sequence[Detections], n_bins: int = 10) -> tuple[float, int]:
+    """Expected calibration error of the detection scores against being a true positive at IoU 0.5
+    (:func:`true_positives`), over every predicted box, in ``n_bins`` equal-width bins (torchmetrics'
+    ``binary_calibration_error``, L1); returns the ECE and the number of boxes (0.0 with none)."""
+    scores, hits = _scores_and_hits(predictions, targets)
+    return _calibration_error(scores, hits, n_bins), int(sum(len(s) for s in scores))
+
+
+def bootstrap(statistic: Callable[[np.ndarray], float], n: int, *, resamples: int = 200, seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of ``statistic`` (a function of the images' indices) over ``resamples`` draws of
+    ``n`` images with replacement (:func:`pytest_mlguard._verdicts.intervals.bootstrap_interval`)."""
+    from .._verdicts.intervals import bootstrap_interval
+
+    low, high = bootstrap_interval(statistic, n, confidence, resamples=resamples, rng=np.random.default_rng(seed))
+    return round(low, 6), round(high, 6)
+
+
+def ece_interval(
+    predictions: Sequence[Detections], targets: Sequence[Detections], n_bins: int = 10, *, resamples: int = 200, seed: int = 0, confidence: float = 0.95
+) -> tuple[float, float]:
+    """A percentile bootstrap interval over images of :func:`detection_ece` (boxes matched once)."""
+    scores, hits = _scores_and_hits(predictions, targets)
+    return bootstrap(lambda rows: _calibration_error([scores[i] for i in rows], [hits[i] for i in rows], n_bins), len(targets), resamples=resamples, seed=seed, confidence=confidence)
+
+
+def box_agreement(first: Sequence[Detections], second: Sequence[Detections], min_score: float = 0.5) -> float:
+    """The fraction of confident boxes (score at least ``min_score``) of either run that the other matches
+    with its label at IoU 0.5 (1.0 where neither has any): box-level agreement of two runs on the same images."""
+    matched = total = 0
+    for a, b in zip(first, second):
+        for one, other in ((a, b), (b, a)):
+            keep = np.asarray(one["scores"]) >= min_score
+            kept = {key: np.asarray(value)[keep] for key, value in one.items()}
+            other_boxes = {"boxes": np.asarray(other["boxes"])[np.asarray(other["scores"]) >= min_score], "labels": np.asarray(other["labels"])[np.asarray(other["scores"]) >= min_score]}
+            matched += int(true_positives(kept, other_boxes).sum())
+            total += int(keep.sum())
+    return 1.0 if total == 0 else matched / total

@@ -1,0 +1,120 @@
+"""The detection checks' measurements (``Family.run`` of :mod:`pytest_mlguard.detection`): predictions of
+the model on the evaluation data, clean, corrupted and attacked, each made once per evaluation."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+
+from ..checks._base import CheckSpec, Measurement
+from ..checks._evaluation import stable_seed
+from ..errors import NotApplicable
+from . import cells
+from ._corrupt import corrupt_images, performance_under_corruption
+from ._metrics import detection_ece, ece_interval, mean_average_precision
+from ._resample import map_interval
+
+if TYPE_CHECKING:
+    from ..checks._evaluation import Evaluation
+    from ..contract._tasks import DetectionData
+
+Detections = list[dict[str, np.ndarray]]
+
+
+def _data(evaluation: Evaluation) -> DetectionData:
+    """The evaluation's data, detection data (images and their boxes), else ``NotApplicable``."""
+    if getattr(evaluation.data, "task", None) != "detection":
+        raise NotApplicable("the detection checks need detection data (DetectionData: images and their boxes)")
+    return cast("DetectionData", evaluation.data)
+
+
+def _predict(evaluation: Evaluation, images: list[np.ndarray]) -> Detections:
+    model: Any = evaluation.model  # a DetectionModel: the contract checked it against the task
+    with model.running(evaluation.settings.device):
+        return list(model.predict(images))
+
+
+def _clean(evaluation: Evaluation) -> Detections:
+    return evaluation.memo(("detection", "clean"), lambda: _predict(evaluation, _data(evaluation).images))
+
+
+def _scored(
+    evaluation: Evaluation, predictions: Detections, targets: list[Any], key: str, clean: float | None = None, scores: dict[str, float] | None = None, **details: Any
+) -> Measurement:
+    """A mAP measurement (``key``: ``map`` or ``map_50``) with its bootstrap interval over images."""
+    found = mean_average_precision(predictions, targets) if scores is None else scores
+    resamples, seed = evaluation.settings.get("detection.resamples"), stable_seed(evaluation.settings.seed, "detection", key)
+    interval = map_interval(predictions, targets, key, resamples=resamples, seed=seed, confidence=evaluation.rules.check_confidence)
+    return Measurement(
+        value=found[key], n=len(targets), clean=clean, details={**found, **details}, interval=interval, interval_method="bootstrap", evaluations=len(targets)
+    )
+
+
+def _cell(evaluation: Evaluation, corruption: str, severity: int) -> Detections:
+    def compute() -> Detections:
+        seed = stable_seed(evaluation.settings.seed, "detection", corruption, str(severity))
+        reference = evaluation.settings.get("corruption.reference")
+        return _predict(evaluation, corrupt_images(_data(evaluation).images, corruption, severity, seed=seed, reference=reference))
+
+    return evaluation.memo(("detection", corruption, severity), compute)
+
+
+def _cell_map(evaluation: Evaluation, corruption: str, severity: int) -> dict[str, float]:
+    """torchmetrics' mAP of one corruption cell, computed once for its check and the mPC."""
+    return evaluation.memo(("detection", "map", corruption, severity), lambda: mean_average_precision(_cell(evaluation, corruption, severity), _data(evaluation).targets))
+
+
+def _mpc(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    targets, clean = _data(evaluation).targets, _clean_map(evaluation)
+    table = {cell: _cell_map(evaluation, *cell) for cell in cells(evaluation.settings)}
+    summary = performance_under_corruption({cell: found["map"] for cell, found in table.items()}, clean)
+    rows = [{"corruption": name, "severity": severity, **found} for (name, severity), found in table.items()]
+    message = f"mPC {summary['mPC']:.4f} over {len(rows)} corruption cells, rPC {summary['rPC']} (clean mAP {clean:.4f})"
+    return Measurement(value=float(summary["mPC"] or 0.0), n=len(targets), clean=clean, details={**summary, "clean_map": clean, "cells": rows}, message=message, evaluations=0)
+
+
+def _clean_map(evaluation: Evaluation) -> float:
+    return _clean_scores(evaluation)["map"]
+
+
+def _clean_scores(evaluation: Evaluation) -> dict[str, float]:
+    return evaluation.memo(("detection", "clean_scores"), lambda: mean_average_precision(_clean(evaluation), _data(evaluation).targets))
+
+
+def _attack(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    from ._attack import art_pgd
+
+    module = getattr(evaluation.model, "module", None)
+    if module is None:
+        raise NotApplicable(f"model {evaluation.model.name!r} is not a torch module: the PGD attack needs the detector's training losses")
+    n = evaluation.sample_limit(min(evaluation.data.n, evaluation.settings.get("detection.attack_samples")))
+    images, targets = _data(evaluation).images[:n], _data(evaluation).targets[:n]
+    if len({image.shape for image in images}) > 1:
+        raise NotApplicable("the images differ in size: the attack runs on a batch of images of one size")
+    eps, steps = float(spec.param("eps")), evaluation.settings.get("detection.attack_steps")
+    seed = stable_seed(evaluation.settings.seed, "detection", spec.name or "")
+    with evaluation.model.running(evaluation.settings.device):
+        adversarial = art_pgd(module, np.stack(images), targets, eps=eps, eps_step=eps / 4, steps=steps, seed=seed)
+    clean = mean_average_precision(_clean(evaluation)[:n], targets)["map"]
+    measured = _scored(evaluation, _predict(evaluation, list(adversarial)), targets, "map", clean=clean, eps=eps, steps=steps)
+    return Measurement(**{**measured.__dict__, "evaluations": n * (steps + 1)})
+
+
+def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    targets = _data(evaluation).targets
+    if spec.name in ("map", "map_50"):
+        return _scored(evaluation, _clean(evaluation), targets, str(spec.name), scores=_clean_scores(evaluation))
+    if spec.name == "ece":
+        scores = detection_ece(_clean(evaluation), targets)
+        seed = stable_seed(evaluation.settings.seed, "detection", "ece")
+        resamples, confidence = evaluation.settings.get("detection.resamples"), evaluation.rules.check_confidence
+        interval = ece_interval(_clean(evaluation), targets, resamples=resamples, seed=seed, confidence=confidence)
+        return Measurement(value=scores[0], n=len(targets), details={"boxes": scores[1]}, interval=interval, interval_method="bootstrap", evaluations=0)
+    if spec.name == "mpc":
+        return _mpc(spec, evaluation)
+    if spec.param("corruption") is not None:
+        predictions = _cell(evaluation, spec.param("corruption"), spec.param("severity"))
+        cell = (spec.param("corruption"), spec.param("severity"))
+        return _scored(evaluation, predictions, targets, "map", clean=_clean_map(evaluation), scores=_cell_map(evaluation, *cell), corruption=cell[0], severity=cell[1])
+    return _attack(spec, evaluation)

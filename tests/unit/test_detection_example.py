@@ -1,0 +1,81 @@
+"""examples/detection: its frozen scenes are what train.py draws, its detector loads with weights_only, and
+the PGD attack through ART's object-detector estimator agrees with an independent loop on it."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DETECTION = Path(__file__).resolve().parents[2] / "examples" / "detection"
+
+pytest.importorskip("pycocotools", reason="the detection metrics' COCO backend: pip install -e '.[test]'")
+
+
+def _module(name: str, file: str):
+    if str(DETECTION) not in sys.path:
+        sys.path.insert(0, str(DETECTION))
+    spec = importlib.util.spec_from_file_location(name, DETECTION / file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return _module("detection_detector", "detector.py")
+
+
+@pytest.fixture(scope="module")
+def scenes(detector):
+    images, targets = detector.load_test_split()
+    return images[:24], targets[:24]
+
+
+@pytest.fixture(scope="module")
+def model(detector):
+    return detector.load_detector()
+
+
+def _detect(model, images: np.ndarray) -> list[dict[str, np.ndarray]]:
+    import torch
+
+    with torch.no_grad():
+        return [{key: value.numpy() for key, value in found.items()} for found in model([torch.from_numpy(image) for image in images])]
+
+
+def test_the_frozen_scenes_are_what_train_py_draws(detector):
+    pytest.importorskip("skimage", reason="scikit-image holds the photographs: pip install -e '.[test]'")
+    train = _module("detection_train", "train.py")
+    images, boxes, labels = train.scenes(5, 100)
+    x, targets = detector.load_test_split()
+    assert x.shape == (200, 3, detector.SIDE, detector.SIDE) and x.dtype == np.float32
+    assert np.array_equal(np.round(x[:5] * 255).astype(np.uint8), images.transpose(0, 3, 1, 2))
+    for target, b, lab in zip(targets, boxes, labels):
+        assert np.array_equal(target["boxes"], b) and np.array_equal(target["labels"], lab)
+
+
+def test_the_detector_finds_the_shapes(model, scenes):
+    from pytest_mlguard.detection._metrics import mean_average_precision
+
+    found = mean_average_precision(_detect(model, scenes[0]), scenes[1])
+    assert found["map_50"] > 0.8 and found["map"] > 0.6
+
+
+def test_art_pgd_matches_an_independent_loop_within_half_a_point_of_map(model, scenes):
+    from pytest_mlguard.detection._attack import art_pgd, reference_pgd
+    from pytest_mlguard.detection._metrics import mean_average_precision
+
+    images, targets = scenes
+    clean = mean_average_precision(_detect(model, images), targets)["map"]
+    through_art = art_pgd(model, images, targets, eps=0.01, eps_step=0.0025, steps=3, batch_size=8)
+    by_hand = reference_pgd(model, images, targets, eps=0.01, eps_step=0.0025, steps=3, batch_size=8)
+    assert np.abs(through_art - images).max() <= 0.01 + 1e-6 and through_art.min() >= 0 and through_art.max() <= 1
+    robust_art = mean_average_precision(_detect(model, through_art), targets)["map"]
+    robust_hand = mean_average_precision(_detect(model, by_hand), targets)["map"]
+    assert robust_art < clean - 0.1  # the attack works
+    assert abs(robust_art - robust_hand) <= 0.005
+    assert not model.training  # both leave the detector as they found it

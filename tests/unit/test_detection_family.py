@@ -1,0 +1,71 @@
+"""The detection family's plan and settings: planned for the detection task only, checks made by name,
+invalid settings rejected with the key and what was expected."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_mlguard.checks._registry import all_keys
+from pytest_mlguard.config import resolve
+from pytest_mlguard.detection import FAMILY, attack_eps
+from pytest_mlguard.errors import ConfigError
+
+
+def _settings(**cli: object):
+    return resolve(cli={"task": "detection", **cli}, environ={}, keys=all_keys())
+
+
+def test_planned_for_the_detection_task_only():
+    assert FAMILY.planned(resolve(cli={}, environ={}, keys=all_keys())) == []
+    ids = [spec.id for spec in FAMILY.planned(_settings())]
+    assert ids == ["detection[map]", "detection[map_50]", "detection[gaussian_noise-3]", "detection[mpc]", "detection[ece]", "detection[pgd-linf-1/255]"]
+
+
+def test_no_corruptions_plan_no_mpc_and_checks_are_made_by_name():
+    settings = _settings(**{"detection.corruptions": [], "detection.attacks": [], "detection.checks": ["ece"]})
+    assert [spec.id for spec in FAMILY.planned(settings)] == ["detection[ece]"]
+    cell = FAMILY.spec("fog-5", settings)
+    assert (cell.param("corruption"), cell.param("severity"), cell.threshold.reference) == ("fog", 5, "clean")
+    assert FAMILY.spec("ece", settings).kind == "ceiling"
+    assert FAMILY.spec("pgd-linf-0.02", settings).param("eps") == 0.02
+    with pytest.raises(KeyError, match="expected a detection check"):
+        FAMILY.spec("fog-6", settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "eps"),
+    [("pgd-linf-1/255", 1 / 255), ("pgd-linf-0.03", 0.03), ("pgd-linf-0", None), ("pgd-linf-2", None), ("pgd-l2-0.5", None), ("pgd-linf-x", None), ("pgd-linf-1/0", None)],
+)
+def test_attack_eps(name, eps):
+    assert attack_eps(name) == eps
+
+
+INVALID = [
+    ({"detection.checks": ["mAP"]}, "'detection.checks[0]'", "one of 'map', 'map_50', 'ece'"),
+    ({"detection.attacks": ["pgd-l2-0.5"]}, "'detection.attacks[0]'", "an attack 'pgd-linf-<eps>'"),
+    ({"detection.corruptions": ["blurr"]}, "'detection.corruptions[0]'", "a corruption name"),
+    ({"detection.severities": [6]}, "'detection.severities[0]'", "[1, 5]"),
+    ({"detection.ece_ceiling": 1.5}, "'detection.ece_ceiling'", "a number in [0, 1]"),
+    ({"detection.floor": "0.5*dirty"}, "'detection.floor'", "relative threshold"),
+]
+
+
+@pytest.mark.parametrize(("cli", "key", "expected"), INVALID)
+def test_invalid_settings_name_the_key_and_what_was_expected(cli, key, expected):
+    with pytest.raises(ConfigError) as info:
+        _settings(**cli)
+    assert key in str(info.value) and expected in str(info.value)
+
+
+def test_the_report_figure_draws_map_against_severity_with_mpc_and_rpc():
+    from pytest_mlguard.detection._figures import curves
+
+    checks = [
+        {"id": "detection[map]", "value": 0.75, "passed": True, "details": {}},
+        {"id": "detection[fog-1]", "value": 0.7, "passed": True, "details": {"corruption": "fog", "severity": 1}},
+        {"id": "detection[fog-5]", "value": 0.2, "passed": False, "details": {"corruption": "fog", "severity": 5}},
+        {"id": "detection[mpc]", "value": 0.45, "passed": True, "details": {"mPC": 0.45, "rPC": 0.6}},
+    ]
+    (figure,) = curves("shapes", checks)
+    assert figure["png"] and "mPC 0.450, rPC 0.600" in figure["caption"]
+    assert curves("shapes", checks[:1]) == []

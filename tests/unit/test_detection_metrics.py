@@ -1,0 +1,146 @@
+"""The detection metrics (mAP, true positives, detection ECE, bootstrap intervals, box agreement) and
+the corruption of detection scenes, on hand-made boxes."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from pytest_mlguard.detection._corrupt import corrupt_images, performance_under_corruption
+from pytest_mlguard.detection._metrics import box_agreement, detection_ece, mean_average_precision, true_positives
+from pytest_mlguard.detection._resample import Matches, map_interval
+from pytest_mlguard.errors import InvalidArgument
+
+pytest.importorskip("pycocotools")
+
+
+def _det(boxes: list[list[float]], labels: list[int], scores: list[float] | None = None) -> dict[str, np.ndarray]:
+    out = {"boxes": np.asarray(boxes, np.float32).reshape(-1, 4), "labels": np.asarray(labels, np.int64)}
+    if scores is not None:
+        out["scores"] = np.asarray(scores, np.float32)
+    return out
+
+
+TARGET = _det([[0, 0, 10, 10], [20, 20, 40, 40]], [1, 2])
+
+TRUE_POSITIVE_CASES = [
+    # (prediction, expected true positives)
+    (_det([[0, 0, 10, 10]], [1], [0.9]), [True]),
+    (_det([[0, 0, 10, 10]], [2], [0.9]), [False]),  # right place, wrong label
+    (_det([[5, 0, 15, 10]], [1], [0.9]), [False]),  # IoU 1/3 < 0.5
+    (_det([[0, 0, 10, 10], [0, 0, 10, 9]], [1, 1], [0.5, 0.9]), [False, True]),  # a duplicate: the higher score matches
+    (_det([[20, 20, 40, 40], [0, 0, 10, 10]], [2, 1], [0.1, 0.2]), [True, True]),
+    (_det([], [], []), []),
+]
+
+
+@pytest.mark.parametrize(("prediction", "expected"), TRUE_POSITIVE_CASES)
+def test_true_positives_match_greedily_by_score_within_a_label(prediction, expected):
+    assert true_positives(prediction, TARGET).tolist() == expected
+
+
+def test_map_is_one_for_perfect_boxes_and_falls_with_a_shifted_box():
+    perfect = {**TARGET, "scores": np.array([0.9, 0.8], np.float32)}
+    assert mean_average_precision([perfect], [TARGET]) == {"map": 1.0, "map_50": 1.0}
+    shifted = {**perfect, "boxes": perfect["boxes"] + np.array([[3, 0, 3, 0], [0, 0, 0, 0]], np.float32)}
+    found = mean_average_precision([shifted], [TARGET])
+    assert found["map_50"] == 1.0  # IoU 7/13 still matches at 0.5
+    assert found["map"] < 1.0  # but not at the stricter thresholds
+
+
+def test_map_rejects_predictions_that_do_not_pair_with_targets():
+    with pytest.raises(InvalidArgument, match="one prediction per target"):
+        mean_average_precision([], [TARGET])
+
+
+def _ece_by_hand(scores: np.ndarray, hits: np.ndarray, n_bins: int) -> float:
+    """ECE written out: equal-width bins over [0, 1], |mean hit - mean score| weighted by the bin's share."""
+    edges = np.linspace(0, 1, n_bins + 1)
+    total = 0.0
+    for low, high in itertools.pairwise(edges):
+        inside = (scores > low) & (scores <= high)
+        if inside.any():
+            total += inside.mean() * abs(hits[inside].mean() - scores[inside].mean())
+    return total
+
+
+def test_detection_ece_matches_an_independent_binning():
+    rng = np.random.default_rng(0)
+    predictions, targets, all_scores, all_hits = [], [], [], []
+    for _ in range(40):
+        boxes = rng.uniform(0, 50, (3, 2))
+        target = _det(np.hstack([boxes, boxes + 10]).tolist(), [1, 1, 1])
+        scores = rng.uniform(0.05, 1, 3)
+        hit = rng.random(3) < scores**2  # overconfident: hits rarer than the scores say
+        moved = target["boxes"] + np.where(hit, 0, 60)[:, None]  # misses are moved away
+        predictions.append(_det(moved.tolist(), [1, 1, 1], scores.tolist()))
+        targets.append(target)
+        all_scores.append(scores)
+        all_hits.append(true_positives(predictions[-1], target))
+    scores, hits = np.concatenate(all_scores), np.concatenate(all_hits)
+    ece, n = detection_ece(predictions, targets, n_bins=10)
+    assert n == 120
+    assert ece == pytest.approx(_ece_by_hand(scores, hits, 10), abs=1e-5)
+    assert ece > 0.1
+
+
+def test_map_interval_holds_the_value_and_narrows_with_more_images():
+    rng = np.random.default_rng(1)
+
+    def scenes(n: int) -> tuple[list, list]:
+        targets = [_det([[10, 10, 30, 30]], [1]) for _ in range(n)]
+        predictions = [_det([[10 + rng.integers(0, 8), 10, 30, 30]], [1], [0.9]) for _ in range(n)]
+        return predictions, targets
+
+    small, large = scenes(20), scenes(200)
+    value = mean_average_precision(*small)["map"]
+    low, high = map_interval(*small, resamples=50)
+    assert low <= value <= high and low < high
+    low_large, high_large = map_interval(*large, resamples=50)
+    assert high_large - low_large < high - low
+
+
+def test_box_agreement_counts_confident_boxes_matched_both_ways():
+    a = [_det([[0, 0, 10, 10], [20, 20, 40, 40]], [1, 2], [0.9, 0.9])]
+    assert box_agreement(a, a) == 1.0
+    moved = [_det([[0, 0, 10, 10], [30, 30, 50, 50]], [1, 2], [0.9, 0.9])]
+    assert box_agreement(a, moved) == 0.5
+    quiet = [_det([[0, 0, 10, 10], [30, 30, 50, 50]], [1, 2], [0.9, 0.1])]  # the moved box is below 0.5
+    assert box_agreement(a, quiet) == pytest.approx(2 / 3)
+
+
+def test_corrupted_scenes_are_reproducible_and_a_subset_is_corrupted_as_in_the_whole():
+    images = np.random.default_rng(2).random((4, 3, 24, 24)).astype(np.float32)
+    once = np.stack(corrupt_images(images, "shot_noise", 2, seed=3))
+    assert np.array_equal(once, np.stack(corrupt_images(images, "shot_noise", 2, seed=3)))
+    assert not np.array_equal(once, np.stack(corrupt_images(images, "shot_noise", 2, seed=4)))
+    assert np.array_equal(once[:2], np.stack(corrupt_images(list(images[:2]), "shot_noise", 2, seed=3)))
+    assert not np.array_equal(once, images) and once.shape == images.shape
+
+
+def test_mpc_is_the_mean_over_cells_and_rpc_its_ratio_to_clean():
+    cells = {("fog", 1): 0.5, ("fog", 5): 0.1, ("jpeg_compression", 3): 0.3}
+    assert performance_under_corruption(cells, clean=0.6) == {"mPC": pytest.approx(0.3), "rPC": pytest.approx(0.5)}
+    assert performance_under_corruption({}, clean=0.6) == {"mPC": None, "rPC": None}
+    assert performance_under_corruption(cells, clean=0.0)["rPC"] is None
+
+
+def test_resampled_map_on_every_image_once_is_torchmetrics_map():
+    rng = np.random.default_rng(5)
+    predictions, targets = [], []
+    for _ in range(30):
+        k = int(rng.integers(0, 4))
+        corners = rng.uniform(0, 60, (k, 2))
+        target = _det(np.hstack([corners, corners + rng.uniform(5, 30, (k, 2))]).tolist(), rng.integers(1, 4, k).tolist())
+        jitter = target["boxes"] + rng.normal(0, 1, target["boxes"].shape)
+        extra = rng.uniform(0, 60, (2, 2))
+        boxes = np.vstack([jitter, np.hstack([extra, extra + 10])])
+        labels = np.concatenate([np.where(rng.random(k) < 0.8, target["labels"], 3), rng.integers(1, 5, 2)])
+        predictions.append(_det(boxes.tolist(), labels.tolist(), rng.uniform(0.05, 1, len(labels)).tolist()))
+        targets.append(target)
+    expected = mean_average_precision(predictions, targets)
+    found = Matches.of(predictions, targets).average_precision(np.arange(30))
+    assert 0.1 < expected["map"] < 0.9
+    assert found == pytest.approx(expected, abs=1e-6)

@@ -1,0 +1,83 @@
+"""The detection zoo: detectors built to fail one detection check each, beside the example's good one
+(examples/detection, which passes them all).
+
+* :func:`jpeg_shifted_detector`: the example's detector, whose boxes move 10 px to the right on images that
+  carry JPEG's 8x8 block edges: fails ``detection[jpeg_compression-<severity>]`` only;
+* :func:`train_mode_detector`: the example's detector with its backbone left in train mode (batch norm on
+  the statistics of each request): fails ``contract[eval-mode]`` only (the other checks run it in eval mode).
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+DETECTION = Path(__file__).resolve().parents[1] / "examples" / "detection"
+if str(DETECTION) not in sys.path:
+    sys.path.insert(0, str(DETECTION))
+
+from detector import CLASS_NAMES, load_detector, load_test_split  # noqa: E402
+
+from pytest_mlguard.contract import DetectionData, TorchDetectionModel  # noqa: E402
+
+#: JPEG's block edges: the mean step across 8 px block borders over the mean step elsewhere, above which
+#: an image counts as JPEG-compressed (the example's test scenes: 0.88 to 1.12; under jpeg_compression-3: median 1.38)
+BLOCKINESS = 1.15
+SHIFT = 10.0
+#: steps are capped at this (of the [0, 1] range): the edges of objects that fall on block borders do not count more than JPEG's
+CAP = 0.02
+
+
+@cache
+def scenes(n: int = 200) -> DetectionData:
+    images, targets = load_test_split()
+    return DetectionData(list(images[:n]), targets[:n], name="scenes-test")
+
+
+def good_detector() -> TorchDetectionModel:
+    return TorchDetectionModel(load_detector(), class_names=CLASS_NAMES, name="shapes", batch_size=50)
+
+
+def blockiness(image: torch.Tensor) -> float:
+    """The mean absolute step between neighbouring pixels across 8 px block borders over that within blocks,
+    across columns and rows of the image's grey levels (C, H, W)."""
+    grey = image.mean(dim=0)
+    ratios = []
+    for steps in ((grey[:, 1:] - grey[:, :-1]).abs().clamp_max(CAP), (grey[1:, :] - grey[:-1, :]).abs().T.clamp_max(CAP)):
+        border = torch.zeros(steps.shape[1], dtype=torch.bool)
+        border[7::8] = True
+        ratios.append(float(steps[:, border].mean() / steps[:, ~border].mean().clamp_min(1e-8)))
+    return float(np.mean(ratios))
+
+
+class JpegShifted(nn.Module):
+    """Detections of ``inner`` with every box moved :data:`SHIFT` px right on JPEG-compressed images."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, images, targets=None):
+        if self.training:
+            return self.inner(images, targets)
+        found = self.inner(images)
+        for image, detections in zip(images, found):
+            if blockiness(image) > BLOCKINESS:
+                width = image.shape[-1]
+                detections["boxes"] = (detections["boxes"] + torch.tensor([SHIFT, 0.0, SHIFT, 0.0])).clamp(0, width)
+        return found
+
+
+def jpeg_shifted_detector() -> TorchDetectionModel:
+    return TorchDetectionModel(JpegShifted(load_detector()).eval(), class_names=CLASS_NAMES, name="jpeg-shifted", batch_size=50)
+
+
+def train_mode_detector() -> TorchDetectionModel:
+    module = load_detector()
+    module.backbone.train()  # fine-tuning code that forgot .eval(): batch norm on each request's statistics
+    return TorchDetectionModel(module, class_names=CLASS_NAMES, name="train-mode", batch_size=50)
