@@ -88,7 +88,7 @@ def gate(check, candidate, baseline, y, checks=None, **cli):
 
         return CallableModel(predict, input_shape=(1,), n_classes=2, name=name)
 
-    s = settings(samples="none", gate__checks=checks or check, **cli)
+    s = settings(**{"samples": "none", "gate__checks": checks or check, **cli})
     data = EvalData(np.arange(len(y), dtype=float)[:, None], y)
     evaluation = Evaluation(model(candidate, "candidate"), data, s).with_extras({"baseline_model": model(baseline, "baseline")})
     return evaluation.run(family("gate"), family("gate").spec(check, s))
@@ -158,3 +158,37 @@ def test_the_rollback_follows_the_class_drop_interval_not_its_estimate(tmp_path)
         assert not rollback["verdict"].startswith("no rollback indicated")
         text = (rollback["reasons"] if indicated else rollback["undecided"])[0]
         assert text.startswith("class '0' accuracy fell from 1.000 to") and f"[{result.interval[0]:.3f}, {result.interval[1]:.3f}]" in text
+
+
+def test_the_rollback_of_an_agreement_that_drew_more_samples_follows_the_interval_it_decided_on(tmp_path):
+    """Agreement about 0.95 (then 0.86) against a floor of 0.9: 100 samples leave it undecided, and the
+    check draws more of the data until its confidence sequence decides. Before, the rollback kept the
+    binomial interval of the first 100 samples: 'no rollback decided' beside a passed check (and beside a
+    failed one). Now it names the interval of all the samples the check decided on."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    y = rng.integers(0, 2, n)
+    baseline = rng.random(n) < 0.95
+    for differ, label, indicated in ((0.05, "passed", False), (0.14, "failed", True)):
+        candidate = np.where(rng.random(n) < differ, ~baseline, baseline)
+        result = gate("agreement", candidate, baseline, y, "agreement,accuracy", samples="100", output=str(tmp_path), gate__agreement="0.9", gate__class_drop="1")
+        assert result.label == label and result.n > 100 and result.interval_method == "confidence-sequence"
+        rollback = result.details["rollback"]
+        assert (rollback["indicated"], rollback["undecided"]) == (indicated, [])
+        if indicated:
+            assert f"[{result.interval[0]:.1%}, {result.interval[1]:.1%}]" in rollback["reasons"][0]
+        assert rollback["verdict"] in result.message
+
+
+def test_the_rollback_of_an_agreement_that_stopped_early_names_the_interval_it_reports(tmp_path):
+    """Agreement about 0.5 against a floor of 0.9, the agreement gated alone: the check stops at its first
+    look with the confidence sequence as its interval. Before, the rollback named the binomial interval
+    of the same samples, which is not the interval the check reports."""
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 360)
+    baseline = np.ones(360, dtype=bool)
+    candidate = rng.random(360) < 0.5
+    result = gate("agreement", candidate, baseline, y, output=str(tmp_path), gate__agreement="0.9")
+    assert result.label == "failed" and result.interval_method == "confidence-sequence" and result.n < 360
+    reason = result.details["rollback"]["reasons"][0]
+    assert f"of {result.n} samples, interval [{result.interval[0]:.1%}, {result.interval[1]:.1%}]" in reason
