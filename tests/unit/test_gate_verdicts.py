@@ -8,8 +8,6 @@ Before, an inconclusive ``gate[robustness]`` said "no sample size would decide" 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
@@ -30,20 +28,14 @@ def test_the_paired_bounds_of_many_tables_are_those_of_one():
 def brute_force(cells, tolerance, kind, method, confidence, most=40):
     """The smallest n whose every table of pairs, its interval drawn one by one, decides (as
     :func:`paired_regression` judges) with probability at least 0.8; ``None`` up to ``most``."""
-    p = np.asarray(cells) / sum(cells)
+    from pair_tables import pair_tables
+
     for n in range(1, most + 1):
         decided = 0.0
-        for a in range(n + 1):
-            for b in range(n + 1 - a):
-                for c in range(n + 1 - a - b):
-                    d = n - a - b - c
-                    chance = math.factorial(n) / (math.factorial(a) * math.factorial(b) * math.factorial(c) * math.factorial(d))
-                    chance *= math.prod(q**k for q, k in zip(p, (a, b, c, d)))
-                    if chance < 1e-12:
-                        continue
-                    low, high = paired_interval_counts(a, b, c, d, confidence=confidence, method=method)
-                    worst, best = (-low, -high) if kind == "floor" else (high, low)  # the regression's ends
-                    decided += chance * (best > tolerance or worst <= tolerance)
+        for a, b, c, d, chance in pair_tables(cells, n):
+            low, high = paired_interval_counts(a, b, c, d, confidence=confidence, method=method)
+            worst, best = (-low, -high) if kind == "floor" else (high, low)  # the regression's ends
+            decided += chance * (best > tolerance or worst <= tolerance)
         if decided >= 0.8:
             return n
     return None

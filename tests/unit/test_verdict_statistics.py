@@ -84,6 +84,51 @@ def test_required_n_is_the_smallest_n_that_decides_80_percent_of_the_time(estima
     assert required_n(estimate, threshold, confidence, method, kind=kind) == brute_force_required_n(estimate, threshold, confidence, method, kind)
 
 
+def brute_force_relative_required_n(cells, factor, most=40):
+    """Every table of pairs (both right, only clean, only corrupted, neither) of every n from 1, drawn
+    with the probabilities ``cells``, judged by the check's own interval and verdict (those of
+    CheckResult.from_measurement, without its search for n), until 80% of them decide a relative
+    floor ``factor*clean``."""
+    from pair_tables import pair_tables
+
+    from pytest_mlguard._verdicts.policy import decide
+    from pytest_mlguard.checks._result import _interval
+
+    spec, rules = CheckSpec("corruption", "fog-3", "accuracy", Threshold(factor, "clean")), VerdictRules(checks=1)
+    for n in range(1, most + 1):
+        decided = 0.0
+        for a, b, c, d, chance in pair_tables(cells, n):
+            measurement = Measurement((a + c) / n, n, clean=(a + b) / n, successes=a + c, paired=(a, b, c, d))
+            threshold = spec.threshold.resolve(measurement.clean)
+            interval, _ = _interval(measurement, rules, threshold, spec)
+            decided += chance * (decide(measurement.value, interval, threshold=threshold, kind="floor").label != "inconclusive")
+        if decided >= 0.8:
+            return n
+    return None
+
+
+@pytest.mark.parametrize(
+    "cells, factor",
+    [
+        ((3, 6, 0, 1), 0.7),  # clean 0.9, corrupted 0.3 against 0.63: fails (the old n: 22, brute force 24)
+        ((2, 6, 0, 2), 0.6),  # clean 0.8, corrupted 0.2 against 0.48: fails (25, brute force 28)
+        ((5, 1, 1, 3), 0.5),  # clean 0.6, corrupted 0.6 against 0.3: passes (20, brute force 18)
+        ((8, 1, 1, 0), 0.7),  # clean 0.9, corrupted 0.9 against 0.63: passes (15, brute force 25)
+    ],
+)
+def test_required_n_of_a_relative_floor_is_the_smallest_n_whose_paired_verdict_decides_80_percent_of_the_time(cells, factor):
+    """Before, the n of an inconclusive relative floor was scaled from its paired interval's width (a
+    normal approximation); now it is the smallest n at which the check's paired verdict decides at
+    least 80% of fresh runs drawn as the pairs fell, as an absolute floor's is."""
+    expected = brute_force_relative_required_n(cells, factor, most=30)
+    assert expected is not None
+    spec = CheckSpec("corruption", "fog-3", "accuracy", Threshold(factor, "clean"))
+    a, b, c, _ = cells  # a run of 10 samples, too few to decide
+    measurement = Measurement((a + c) / 10, 10, clean=(a + b) / 10, successes=a + c, paired=cells)
+    result = CheckResult.from_measurement(spec, "m", measurement, seed=0, duration_s=0.0, rules=VerdictRules(checks=1))
+    assert result.label == "inconclusive" and result.required_n == expected
+
+
 def test_required_n_is_none_where_no_sample_size_decides():
     assert required_n(0.8, 0.8) is None and required_n(0.8000001, 0.8) is None
 

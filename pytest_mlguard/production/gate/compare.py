@@ -303,10 +303,9 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         if interval is not None:  # a sequential stop: the rollback follows the confidence sequence the check reports
             details["rollback"] = _rollback(spec, comparison, evaluation.model.name, evaluation.rules, (estimate, *interval, stopper.n))
         return early_stop_measurement(stopper, details, f"{summary}\n{details['rollback']['verdict']}")
-    message = f"{summary}\n{rollback['verdict']}"
     if spec.name == "agreement":
         return _agreement_measurement(spec, evaluation, comparison, details, summary)
-    return Measurement(value=float(value), n=data.n, details=details, message=message)
+    return Measurement(value=float(value), n=data.n, details=details, message=f"{summary}\n{rollback['verdict']}")
 
 
 def _agreement_measurement(spec: CheckSpec, evaluation: Evaluation, comparison: dict[str, Any], details: dict[str, Any], summary: str) -> Measurement:
