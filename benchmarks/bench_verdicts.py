@@ -18,7 +18,8 @@ for the ECE ceiling; ``Evaluation.looks`` (sequential early stopping), ``checks.
 5. exact coverage of the binomial intervals (minimum over p), and simulated coverage of the paired
    interval of a relative floor;
 6. ``required_n``: how often a fresh run at the named n decides, against 80%; 6b, the same for the
-   gate's paired comparisons (``paired_required_n``);
+   gate's paired comparisons (``paired_required_n``); 6c, for relative floors (``relative_required_n``),
+   beside the old n scaled from the paired interval's width;
 7. flake rates of a corruption check end to end (``CorruptionChecks``: corrupting, early stopping and
    drawing more samples through the corruption family), as 4b.
 
@@ -202,6 +203,47 @@ def paired_required_table(runs: int) -> None:
         print(f"| {pairs} | {tolerance} | {kind} | {n} | {decided / runs:.3f} | {exact:.3f} | {before:.3f} |", flush=True)
 
 
+def _relative_decided_share(pairs: list[int], factor: float, n: int, runs: int, rng: np.random.Generator) -> float:
+    """The share of ``runs`` fresh relative-floor checks of n pairs (drawn with the shares of ``pairs``)
+    whose verdict, through the check's own interval and ``decide``, is not inconclusive."""
+    from pytest_mlguard.checks._base import CheckSpec, Measurement
+    from pytest_mlguard.checks._result import _interval
+    from pytest_mlguard.config.parse import Threshold
+    from pytest_mlguard._verdicts.policy import decide
+
+    spec, rules, decided = CheckSpec("corruption", "fog-3", "accuracy", Threshold(factor, "clean")), VerdictRules(checks=1), 0
+    for a, b, c, d in rng.multinomial(n, np.asarray(pairs) / sum(pairs), runs):
+        measurement = Measurement((a + c) / n, n, clean=(a + b) / n, successes=int(a + c), paired=(int(a), int(b), int(c), int(d)))
+        threshold = spec.threshold.resolve(measurement.clean)
+        interval, _ = _interval(measurement, rules, threshold, spec)
+        decided += decide(measurement.value, interval, threshold=threshold, kind="floor").label != "inconclusive"
+    return decided / runs
+
+
+def relative_required_table(runs: int) -> None:
+    """6c: a relative floor's ``required_n`` (``relative_required_n``) against the old one, scaled from the
+    paired interval's width (``scaled_required_n``): fresh checks at each named n."""
+    from pytest_mlguard.checks._base import CheckSpec, Measurement
+    from pytest_mlguard.checks._result import _interval
+    from pytest_mlguard.config.parse import Threshold
+    from pytest_mlguard._verdicts.paired import relative_required_n
+    from pytest_mlguard._verdicts.policy import scaled_required_n
+
+    print(f"\n6c. a relative floor's required_n: fresh checks of n pairs, cells = this run's shares, 95% ({runs} runs each)")
+    print("| pairs (both, only clean, only corrupted, neither) | floor | required_n | decided (simulated) | old n (interval width) | decided at the old n |")
+    print("|---|---|---|---|---|---|")
+    for pairs, factor in (([300, 40, 5, 15], 0.8), ([250, 60, 20, 30], 0.8), ([350, 5, 1, 4], 0.97), ([230, 94, 4, 32], 0.7), ([5, 1, 1, 3], 0.5)):
+        n = relative_required_n(pairs, factor=factor)
+        size, (a, b, c, _) = sum(pairs), pairs
+        measurement = Measurement((a + c) / size, size, clean=(a + b) / size, successes=a + c, paired=tuple(pairs))  # type: ignore[arg-type]
+        spec = CheckSpec("corruption", "fog-3", "accuracy", Threshold(factor, "clean"))
+        threshold = spec.threshold.resolve(measurement.clean)
+        interval, _ = _interval(measurement, VerdictRules(checks=1), threshold, spec)
+        old = scaled_required_n(measurement.value, interval, threshold, size, 0.95)  # type: ignore[arg-type]
+        shares = [f"{_relative_decided_share(pairs, factor, m, runs, np.random.default_rng(6)):.3f}" if m else "–" for m in (n, old)]
+        print(f"| {pairs} | {factor}*clean | {n} | {shares[0]} | {old} | {shares[1]} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer replicates")
@@ -220,7 +262,7 @@ def main() -> None:
         3: lambda: suite_table(runs, tuple(args.suites), old=not args.no_old),
         4: lambda: (flake_table(int(200 * scale), 10), accuracy_flake_table(int(200 * scale), 10)),
         5: lambda: coverage_table(int(4000 * scale)),
-        6: lambda: (required_table(int(4000 * scale)), paired_required_table(int(4000 * scale))),
+        6: lambda: (required_table(int(4000 * scale)), paired_required_table(int(4000 * scale)), relative_required_table(int(4000 * scale))),
         7: lambda: corruption_flake_table(args.datasets or int(100 * scale), args.seeds),
     }
     for number in args.only or sorted(tables):
