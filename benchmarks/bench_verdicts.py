@@ -84,13 +84,14 @@ def ece_coverage(runs: int, resamples: int, accuracy: float = 0.75) -> None:
         print(f"| {ece} | {cells[0]} | {cells[1]} |", flush=True)
 
 
-def suite_table(runs: int, sizes: tuple[int, ...] = (34, 123), old: bool = True) -> None:
+def suite_table(runs: int, sizes: tuple[int, ...] = (34, 123), old: bool = True, default: bool = True) -> None:
     print(f"\n3. suites of floor checks, n=360, floors evenly in [0.4, 0.95] ({runs} runs each)")
     print("| checks | rules | at every floor: runs with a wrong FAIL label | 0.03 above: runs that pass |")
     print("|---|---|---|---|")
     for m in sizes:
         floors = np.linspace(0.4, 0.95, m)
-        for name, rules in (("default (Bonferroni, Clopper-Pearson, lenient)", VerdictRules(checks=m)), ("old default (Wilson, estimate, none)", VerdictRules(**OLD)))[: 2 if old else 1]:
+        both = (("default (Bonferroni, Clopper-Pearson, lenient)", VerdictRules(checks=m)), ("old default (Wilson, estimate, none)", VerdictRules(**OLD)))
+        for name, rules in both[0 if default else 1 : 2 if old else 1]:
             at = suite_rates(np.random.default_rng(m), runs, floors, rules)
             above = suite_rates(np.random.default_rng(m + 1), runs, floors, rules, above=0.03)
             print(f"| {m} | {name} | {at['any_failed']:.3f} | {above['all_passed']:.3f} |", flush=True)
@@ -251,6 +252,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, help="runs of tables 1-3 (default 1000, 200 with --quick)")
     parser.add_argument("--suites", type=int, nargs="*", default=[34, 123], help="checks per suite in table 3")
     parser.add_argument("--no-old", action="store_true", help="table 3 without the old defaults")
+    parser.add_argument("--old-only", action="store_true", help="table 3 under the old defaults only")
     parser.add_argument("--datasets", type=int, help="data sets of table 7 (default 100, 20 with --quick)")
     parser.add_argument("--seeds", type=int, default=10, help="seeds per data set of table 7")
     args = parser.parse_args()
@@ -259,7 +261,7 @@ def main() -> None:
     tables = {
         1: lambda: ece_table(runs, 1000),
         2: lambda: ece_coverage(runs, 1000),
-        3: lambda: suite_table(runs, tuple(args.suites), old=not args.no_old),
+        3: lambda: suite_table(runs, tuple(args.suites), old=not args.no_old, default=not args.old_only),
         4: lambda: (flake_table(int(200 * scale), 10), accuracy_flake_table(int(200 * scale), 10)),
         5: lambda: coverage_table(int(4000 * scale)),
         6: lambda: (required_table(int(4000 * scale)), paired_required_table(int(4000 * scale)), relative_required_table(int(4000 * scale))),
