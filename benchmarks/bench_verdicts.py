@@ -21,7 +21,10 @@ for the ECE ceiling; ``Evaluation.looks`` (sequential early stopping), ``checks.
    gate's paired comparisons (``paired_required_n``); 6c, for relative floors (``relative_required_n``),
    beside the old n scaled from the paired interval's width;
 7. flake rates of a corruption check end to end (``CorruptionChecks``: corrupting, early stopping and
-   drawing more samples through the corruption family), as 4b.
+   drawing more samples through the corruption family), as 4b;
+8. every calibration check (ECE, MCE, class-wise ECE, Brier, NLL, garbage mean confidence) of a
+   perfectly calibrated model at n = 360: wrong FAIL labels against a ceiling at the true value, and
+   interval coverage.
 
     python benchmarks/bench_verdicts.py            # about 40 minutes on 2 shared cores
     python benchmarks/bench_verdicts.py --quick    # fewer replicates, a few minutes
@@ -245,10 +248,24 @@ def relative_required_table(runs: int) -> None:
         print(f"| {pairs} | {factor}*clean | {n} | {shares[0]} | {old} | {shares[1]} |", flush=True)
 
 
+def calibration_metrics_table(runs: int, resamples: int) -> None:
+    """8: every calibration check of a perfectly calibrated model, against a ceiling at its true value."""
+    from pytest_mlguard._verdicts.simulation import CALIBRATION_METRICS, calibration_metric_rates
+
+    print(f"\n8. calibration checks of a perfectly calibrated model, one check at 95%, n=360 (garbage: 200) ({runs} runs each, {resamples} resamples)")
+    print("| check | accuracy | true value | wrong FAIL at a ceiling = the true value (nominal <= 0.025) | interval coverage (nominal >= 0.95) |")
+    print("|---|---|---|---|---|")
+    for metric in CALIBRATION_METRICS:
+        for accuracy in (0.7, 0.9):
+            rng = np.random.default_rng(int(accuracy * 100) + CALIBRATION_METRICS.index(metric))
+            rates = calibration_metric_rates(rng, runs, 200 if metric == "garbage" else 360, metric, accuracy=accuracy, resamples=resamples)
+            print(f"| {metric} | {accuracy} | {rates['truth']:.4f} | {rates['wrong_fail']:.3f} | {rates['coverage']:.3f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer replicates")
-    parser.add_argument("--only", type=int, nargs="*", help="tables to print (1-7)")
+    parser.add_argument("--only", type=int, nargs="*", help="tables to print (1-8)")
     parser.add_argument("--runs", type=int, help="runs of tables 1-3 (default 1000, 200 with --quick)")
     parser.add_argument("--suites", type=int, nargs="*", default=[34, 123], help="checks per suite in table 3")
     parser.add_argument("--no-old", action="store_true", help="table 3 without the old defaults")
@@ -266,6 +283,7 @@ def main() -> None:
         5: lambda: coverage_table(int(4000 * scale)),
         6: lambda: (required_table(int(4000 * scale)), paired_required_table(int(4000 * scale)), relative_required_table(int(4000 * scale))),
         7: lambda: corruption_flake_table(args.datasets or int(100 * scale), args.seeds),
+        8: lambda: calibration_metrics_table(runs, 1000),
     }
     for number in args.only or sorted(tables):
         start = time.perf_counter()
