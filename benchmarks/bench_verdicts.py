@@ -24,7 +24,10 @@ for the ECE ceiling; ``Evaluation.looks`` (sequential early stopping), ``checks.
    drawing more samples through the corruption family), as 4b;
 8. every calibration check (ECE, MCE, class-wise ECE, Brier, NLL, garbage mean confidence) of a
    perfectly calibrated model at n = 360: wrong FAIL labels against a ceiling at the true value, and
-   interval coverage.
+   interval coverage;
+9. ECE power against true ECE 0.10 at 2.5% and 5% one-sided at the ceiling: the oracle bound of several
+   statistics (fewer and equal-mass bins, the debiased squared ECE, the mean gap), and the check's test
+   at 95% and 90% with 15 equal-width and 5 equal-mass bins.
 
     python benchmarks/bench_verdicts.py            # about 40 minutes on 2 shared cores
     python benchmarks/bench_verdicts.py --quick    # fewer replicates, a few minutes
@@ -262,10 +265,73 @@ def calibration_metrics_table(runs: int, resamples: int) -> None:
             print(f"| {metric} | {accuracy} | {rates['truth']:.4f} | {rates['wrong_fail']:.3f} | {rates['coverage']:.3f} |", flush=True)
 
 
+def _squared_ece(proba: np.ndarray, labels: np.ndarray, bins: int, binning: str) -> float:
+    """The debiased squared top-label ECE of Kumar, Liang and Ma (2019): per bin, the squared gap less
+    the variance of the bin's accuracy, ``acc (1 - acc) / (count - 1)``, weighted by the bin's share."""
+    from pytest_mlguard.calibration.metrics import _bin_index
+
+    confidence, hits = proba.max(axis=1), (proba.argmax(axis=1) == labels).astype(np.float64)
+    index, edges = _bin_index(confidence, bins, binning)  # type: ignore[arg-type]
+    size = len(edges) - 1
+    count = np.bincount(index, minlength=size).astype(np.float64)
+    accuracy = np.bincount(index, hits, size) / np.maximum(count, 1)
+    mean = np.bincount(index, confidence, size) / np.maximum(count, 1)
+    return float((count * ((accuracy - mean) ** 2 - accuracy * (1 - accuracy) / np.maximum(count - 1, 1))).sum() / len(labels))
+
+
+def ece_power_table(runs: int, test_runs: int, resamples: int) -> None:
+    """9: what power a test of the ECE ceiling 0.05 can have at n = 360 against true ECE 0.10, at 2.5%
+    and 5% one-sided at the ceiling: the oracle (the statistic's own quantile at a model exactly at the
+    ceiling with the same confidences, ``ece_power_bound``'s construction) for several statistics, then
+    the plugin's test (``calibration_inference``) at 95% and 90% two-sided, with 15 equal-width and 5
+    equal-mass bins."""
+    from pytest_mlguard.calibration.inference import calibration_inference, debiased_error
+    from pytest_mlguard.calibration.metrics import expected_calibration_error
+
+    statistics = {
+        "plug-in ECE, 15 equal-width": lambda p, y: expected_calibration_error(p, y, 15),
+        "debiased ECE, 15 equal-width (the check's)": lambda p, y: debiased_error(p, y, "ece", 15),
+        "debiased ECE, 10 equal-mass": lambda p, y: debiased_error(p, y, "ece", 10, binning="equal-mass"),
+        "debiased ECE, 5 equal-mass": lambda p, y: debiased_error(p, y, "ece", 5, binning="equal-mass"),
+        "debiased squared ECE, 15 equal-width": lambda p, y: _squared_ece(p, y, 15, "equal-width"),
+        "debiased squared ECE, 5 equal-mass": lambda p, y: _squared_ece(p, y, 5, "equal-mass"),
+        "mean confidence - accuracy (1 bin; a lower bound of the ECE)": lambda p, y: float(p.max(1).mean() - (p.argmax(1) == y).mean()),
+    }
+    accuracies = (0.6, 0.7, 0.8, 0.85, 0.89)
+    print(f"\n9a. ECE ceiling 0.05, n=360: the most a test of each statistic fails true ECE 0.10 if it fails 2.5% / 5% of models exactly at 0.05 (oracle; {runs} runs each)")
+    print("| statistic | " + " | ".join(f"accuracy {a}" for a in accuracies) + " |")
+    print("|---|" + "---|" * len(accuracies))
+    columns = []
+    for accuracy in accuracies:
+        rng = np.random.default_rng(int(accuracy * 1000))
+        drawn = {ece: [calibration_model(rng, 360, accuracy=accuracy + 0.1 - ece, ece=ece) for _ in range(runs)] for ece in (0.05, 0.1)}
+        values = {ece: np.array([[f(p, y) for f in statistics.values()] for p, y in drawn[ece]]) for ece in drawn}
+        quantiles = np.quantile(values[0.05], [0.975, 0.95], axis=0)
+        columns.append([f"{(values[0.1][:, j] > quantiles[0, j]).mean():.3f} / {(values[0.1][:, j] > quantiles[1, j]).mean():.3f}" for j in range(len(statistics))])
+    for j, name in enumerate(statistics):
+        print(f"| {name} | " + " | ".join(column[j] for column in columns) + " |", flush=True)
+    print(f"\n9b. the check's test (calibration_inference, {resamples} resamples): runs failing the ceiling 0.05 at 95% / 90% two-sided ({test_runs} runs each)")
+    print("| accuracy | bins | model exactly at 0.05 fails | true ECE 0.10 fails |")
+    print("|---|---|---|---|")
+    for accuracy in (0.7, 0.85):
+        for bins, binning in ((15, "equal-width"), (5, "equal-mass")):
+            cells = []
+            for ece in (0.05, 0.1):
+                rng = np.random.default_rng(int(accuracy * 1000) + int(ece * 100) + bins)
+                fails = np.zeros(2)
+                for _ in range(test_runs):
+                    proba, labels = calibration_model(rng, 360, accuracy=accuracy + 0.1 - ece, ece=ece)
+                    for k, level in enumerate((0.95, 0.90)):
+                        found = calibration_inference(proba, labels, "ece", bins, binning=binning, confidence=level, resamples=resamples, rng=rng)
+                        fails[k] += found.low > 0.05
+                cells.append(f"{fails[0] / test_runs:.3f} / {fails[1] / test_runs:.3f}")
+            print(f"| {accuracy} | {bins} {binning} | {cells[0]} | {cells[1]} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer replicates")
-    parser.add_argument("--only", type=int, nargs="*", help="tables to print (1-8)")
+    parser.add_argument("--only", type=int, nargs="*", help="tables to print (1-9)")
     parser.add_argument("--runs", type=int, help="runs of tables 1-3 (default 1000, 200 with --quick)")
     parser.add_argument("--suites", type=int, nargs="*", default=[34, 123], help="checks per suite in table 3")
     parser.add_argument("--no-old", action="store_true", help="table 3 without the old defaults")
@@ -284,6 +350,7 @@ def main() -> None:
         6: lambda: (required_table(int(4000 * scale)), paired_required_table(int(4000 * scale)), relative_required_table(int(4000 * scale))),
         7: lambda: corruption_flake_table(args.datasets or int(100 * scale), args.seeds),
         8: lambda: calibration_metrics_table(runs, 1000),
+        9: lambda: ece_power_table(max(runs, 2000), int(400 * scale), 500),
     }
     for number in args.only or sorted(tables):
         start = time.perf_counter()
