@@ -251,14 +251,15 @@ def relative_required_table(runs: int) -> None:
         print(f"| {pairs} | {factor}*clean | {n} | {shares[0]} | {old} | {shares[1]} |", flush=True)
 
 
-def calibration_metrics_table(runs: int, resamples: int) -> None:
-    """8: every calibration check of a perfectly calibrated model, against a ceiling at its true value."""
+def calibration_metrics_table(runs: int, resamples: int, metrics: tuple[str, ...] = ()) -> None:
+    """8: every calibration check (or those of ``metrics``) of a perfectly calibrated model, against a
+    ceiling at its true value."""
     from pytest_mlguard._verdicts.simulation import CALIBRATION_METRICS, calibration_metric_rates
 
     print(f"\n8. calibration checks of a perfectly calibrated model, one check at 95%, n=360 (garbage: 200) ({runs} runs each, {resamples} resamples)")
     print("| check | accuracy | true value | wrong FAIL at a ceiling = the true value (nominal <= 0.025) | interval coverage (nominal >= 0.95) |")
     print("|---|---|---|---|---|")
-    for metric in CALIBRATION_METRICS:
+    for metric in [m for m in CALIBRATION_METRICS if m in (metrics or CALIBRATION_METRICS)]:
         for accuracy in (0.7, 0.9):
             rng = np.random.default_rng(int(accuracy * 100) + CALIBRATION_METRICS.index(metric))
             rates = calibration_metric_rates(rng, runs, 200 if metric == "garbage" else 360, metric, accuracy=accuracy, resamples=resamples)
@@ -336,6 +337,7 @@ def main() -> None:
     parser.add_argument("--suites", type=int, nargs="*", default=[34, 123], help="checks per suite in table 3")
     parser.add_argument("--no-old", action="store_true", help="table 3 without the old defaults")
     parser.add_argument("--old-only", action="store_true", help="table 3 under the old defaults only")
+    parser.add_argument("--metrics", nargs="*", default=[], help="table 8 for these calibration checks only (ece mce classwise_ece brier nll garbage)")
     parser.add_argument("--datasets", type=int, help="data sets of table 7 (default 100, 20 with --quick)")
     parser.add_argument("--seeds", type=int, default=10, help="seeds per data set of table 7")
     args = parser.parse_args()
@@ -349,7 +351,7 @@ def main() -> None:
         5: lambda: coverage_table(int(4000 * scale)),
         6: lambda: (required_table(int(4000 * scale)), paired_required_table(int(4000 * scale)), relative_required_table(int(4000 * scale))),
         7: lambda: corruption_flake_table(args.datasets or int(100 * scale), args.seeds),
-        8: lambda: calibration_metrics_table(runs, 1000),
+        8: lambda: calibration_metrics_table(runs, 1000, tuple(args.metrics)),
         9: lambda: ece_power_table(max(runs, 2000), int(400 * scale), 500),
     }
     for number in args.only or sorted(tables):

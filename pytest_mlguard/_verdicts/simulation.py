@@ -323,24 +323,24 @@ def calibration_metric_check(
     the family computes it: the binned errors through :func:`ece_check` (debiased, consistency
     resampling); the Brier score and the NLL their plug-in value with the percentile bootstrap
     interval ``Evaluation.bootstrap`` draws; ``garbage`` the mean top-class probability of ``proba``
-    (as if they were garbage inputs) with that bootstrap too."""
+    (as if they were garbage inputs) with the bootstrap-t interval ``Evaluation.mean_interval`` draws."""
     if metric in ("ece", "mce", "classwise_ece"):
         return ece_check(proba, labels, ceiling, rules, resamples=resamples, rng=rng, metric=metric)
     from ..calibration._run import METRICS
     from ..checks._base import CheckResult, CheckSpec, Measurement
     from ..config.parse import Threshold
-    from .intervals import bootstrap_interval
+    from .intervals import bootstrap_interval, studentized_mean_interval
 
-    if metric == "garbage":
+    if metric == "garbage":  # as Evaluation.mean_interval draws it
         top = proba.max(axis=1)
-        statistic: Any = lambda i: float(top[i].mean())  # noqa: E731
-    else:
+        value, method = float(top.mean()), "bootstrap-t"
+        interval = studentized_mean_interval(top, rules.check_confidence, resamples=resamples, rng=rng)
+    else:  # as Evaluation.bootstrap draws it
         compute = METRICS[metric][0]
-        statistic = lambda i: compute(proba[i], labels[i], 15, "equal-width")  # noqa: E731
-    value = statistic(np.arange(len(labels)))
-    interval = bootstrap_interval(statistic, len(labels), rules.check_confidence, resamples=resamples, rng=rng)
+        value, method = compute(proba, labels, 15, "equal-width"), "bootstrap"
+        interval = bootstrap_interval(lambda i: compute(proba[i], labels[i], 15, "equal-width"), len(labels), rules.check_confidence, resamples=resamples, rng=rng)
     spec = CheckSpec("calibration", metric, metric, Threshold(ceiling), kind="ceiling")
-    measurement = Measurement(value, len(labels), interval=interval, interval_method="bootstrap")
+    measurement = Measurement(value, len(labels), interval=interval, interval_method=method)
     return CheckResult.from_measurement(spec, "simulated", measurement, seed=0, duration_s=0.0, rules=rules)
 
 
