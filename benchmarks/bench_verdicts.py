@@ -29,16 +29,20 @@ for the ECE ceiling; ``Evaluation.looks`` (sequential early stopping), ``checks.
    statistics (fewer and equal-mass bins, the debiased squared ECE, the mean gap), and the check's test
    at 95% and 90% with 15 equal-width and 5 equal-mass bins.
 
-    python benchmarks/bench_verdicts.py            # about 40 minutes on 2 shared cores
+    python benchmarks/bench_verdicts.py            # about 70 minutes on 2 shared cores
     python benchmarks/bench_verdicts.py --quick    # fewer replicates, a few minutes
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not the one a shared venv has installed (editable) from another
 
 from pytest_mlguard.checks._base import VerdictRules
 from pytest_mlguard._verdicts.intervals import binomial_coverage, paired_interval
