@@ -18,20 +18,31 @@ for the ECE ceiling; ``Evaluation.looks`` (sequential early stopping), ``checks.
 5. exact coverage of the binomial intervals (minimum over p), and simulated coverage of the paired
    interval of a relative floor;
 6. ``required_n``: how often a fresh run at the named n decides, against 80%; 6b, the same for the
-   gate's paired comparisons (``paired_required_n``);
+   gate's paired comparisons (``paired_required_n``); 6c, for relative floors (``relative_required_n``),
+   beside the old n scaled from the paired interval's width;
 7. flake rates of a corruption check end to end (``CorruptionChecks``: corrupting, early stopping and
-   drawing more samples through the corruption family), as 4b.
+   drawing more samples through the corruption family), as 4b;
+8. every calibration check (ECE, MCE, class-wise ECE, Brier, NLL, garbage mean confidence) of a
+   perfectly calibrated model at n = 360: wrong FAIL labels against a ceiling at the true value, and
+   interval coverage;
+9. ECE power against true ECE 0.10 at 2.5% and 5% one-sided at the ceiling: the oracle bound of several
+   statistics (fewer and equal-mass bins, the debiased squared ECE, the mean gap), and the check's test
+   at 95% and 90% with 15 equal-width and 5 equal-mass bins.
 
-    python benchmarks/bench_verdicts.py            # about 40 minutes on 2 shared cores
+    python benchmarks/bench_verdicts.py            # about 70 minutes on 2 shared cores
     python benchmarks/bench_verdicts.py --quick    # fewer replicates, a few minutes
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not the one a shared venv has installed (editable) from another
 
 from pytest_mlguard.checks._base import VerdictRules
 from pytest_mlguard._verdicts.intervals import binomial_coverage, paired_interval
@@ -83,13 +94,14 @@ def ece_coverage(runs: int, resamples: int, accuracy: float = 0.75) -> None:
         print(f"| {ece} | {cells[0]} | {cells[1]} |", flush=True)
 
 
-def suite_table(runs: int, sizes: tuple[int, ...] = (34, 123), old: bool = True) -> None:
+def suite_table(runs: int, sizes: tuple[int, ...] = (34, 123), old: bool = True, default: bool = True) -> None:
     print(f"\n3. suites of floor checks, n=360, floors evenly in [0.4, 0.95] ({runs} runs each)")
     print("| checks | rules | at every floor: runs with a wrong FAIL label | 0.03 above: runs that pass |")
     print("|---|---|---|---|")
     for m in sizes:
         floors = np.linspace(0.4, 0.95, m)
-        for name, rules in (("default (Bonferroni, Clopper-Pearson, lenient)", VerdictRules(checks=m)), ("old default (Wilson, estimate, none)", VerdictRules(**OLD)))[: 2 if old else 1]:
+        both = (("default (Bonferroni, Clopper-Pearson, lenient)", VerdictRules(checks=m)), ("old default (Wilson, estimate, none)", VerdictRules(**OLD)))
+        for name, rules in both[0 if default else 1 : 2 if old else 1]:
             at = suite_rates(np.random.default_rng(m), runs, floors, rules)
             above = suite_rates(np.random.default_rng(m + 1), runs, floors, rules, above=0.03)
             print(f"| {m} | {name} | {at['any_failed']:.3f} | {above['all_passed']:.3f} |", flush=True)
@@ -202,13 +214,134 @@ def paired_required_table(runs: int) -> None:
         print(f"| {pairs} | {tolerance} | {kind} | {n} | {decided / runs:.3f} | {exact:.3f} | {before:.3f} |", flush=True)
 
 
+def _relative_decided_share(pairs: list[int], factor: float, n: int, runs: int, rng: np.random.Generator) -> float:
+    """The share of ``runs`` fresh relative-floor checks of n pairs (drawn with the shares of ``pairs``)
+    whose verdict, through the check's own interval and ``decide``, is not inconclusive."""
+    from pytest_mlguard.checks._base import CheckSpec, Measurement
+    from pytest_mlguard.checks._result import _interval
+    from pytest_mlguard.config.parse import Threshold
+    from pytest_mlguard._verdicts.policy import decide
+
+    spec, rules, decided = CheckSpec("corruption", "fog-3", "accuracy", Threshold(factor, "clean")), VerdictRules(checks=1), 0
+    for a, b, c, d in rng.multinomial(n, np.asarray(pairs) / sum(pairs), runs):
+        measurement = Measurement((a + c) / n, n, clean=(a + b) / n, successes=int(a + c), paired=(int(a), int(b), int(c), int(d)))
+        threshold = spec.threshold.resolve(measurement.clean)
+        interval, _ = _interval(measurement, rules, threshold, spec)
+        decided += decide(measurement.value, interval, threshold=threshold, kind="floor").label != "inconclusive"
+    return decided / runs
+
+
+def relative_required_table(runs: int) -> None:
+    """6c: a relative floor's ``required_n`` (``relative_required_n``) against the old one, scaled from the
+    paired interval's width (``scaled_required_n``): fresh checks at each named n."""
+    from pytest_mlguard.checks._base import CheckSpec, Measurement
+    from pytest_mlguard.checks._result import _interval
+    from pytest_mlguard.config.parse import Threshold
+    from pytest_mlguard._verdicts.paired import relative_required_n
+    from pytest_mlguard._verdicts.policy import scaled_required_n
+
+    print(f"\n6c. a relative floor's required_n: fresh checks of n pairs, cells = this run's shares, 95% ({runs} runs each)")
+    print("| pairs (both, only clean, only corrupted, neither) | floor | required_n | decided (simulated) | old n (interval width) | decided at the old n |")
+    print("|---|---|---|---|---|---|")
+    for pairs, factor in (([300, 40, 5, 15], 0.8), ([250, 60, 20, 30], 0.8), ([350, 5, 1, 4], 0.97), ([230, 94, 4, 32], 0.7), ([5, 1, 1, 3], 0.5)):
+        n = relative_required_n(pairs, factor=factor)
+        size, (a, b, c, _) = sum(pairs), pairs
+        measurement = Measurement((a + c) / size, size, clean=(a + b) / size, successes=a + c, paired=tuple(pairs))  # type: ignore[arg-type]
+        spec = CheckSpec("corruption", "fog-3", "accuracy", Threshold(factor, "clean"))
+        threshold = spec.threshold.resolve(measurement.clean)
+        interval, _ = _interval(measurement, VerdictRules(checks=1), threshold, spec)
+        old = scaled_required_n(measurement.value, interval, threshold, size, 0.95)  # type: ignore[arg-type]
+        shares = [f"{_relative_decided_share(pairs, factor, m, runs, np.random.default_rng(6)):.3f}" if m else "–" for m in (n, old)]
+        print(f"| {pairs} | {factor}*clean | {n} | {shares[0]} | {old} | {shares[1]} |", flush=True)
+
+
+def calibration_metrics_table(runs: int, resamples: int, metrics: tuple[str, ...] = ()) -> None:
+    """8: every calibration check (or those of ``metrics``) of a perfectly calibrated model, against a
+    ceiling at its true value."""
+    from pytest_mlguard._verdicts.simulation import CALIBRATION_METRICS, calibration_metric_rates
+
+    print(f"\n8. calibration checks of a perfectly calibrated model, one check at 95%, n=360 (garbage: 200) ({runs} runs each, {resamples} resamples)")
+    print("| check | accuracy | true value | wrong FAIL at a ceiling = the true value (nominal <= 0.025) | interval coverage (nominal >= 0.95) |")
+    print("|---|---|---|---|---|")
+    for metric in [m for m in CALIBRATION_METRICS if m in (metrics or CALIBRATION_METRICS)]:
+        for accuracy in (0.7, 0.9):
+            rng = np.random.default_rng(int(accuracy * 100) + CALIBRATION_METRICS.index(metric))
+            rates = calibration_metric_rates(rng, runs, 200 if metric == "garbage" else 360, metric, accuracy=accuracy, resamples=resamples)
+            print(f"| {metric} | {accuracy} | {rates['truth']:.4f} | {rates['wrong_fail']:.3f} | {rates['coverage']:.3f} |", flush=True)
+
+
+def _squared_ece(proba: np.ndarray, labels: np.ndarray, bins: int, binning: str) -> float:
+    """The debiased squared top-label ECE of Kumar, Liang and Ma (2019): per bin, the squared gap less
+    the variance of the bin's accuracy, ``acc (1 - acc) / (count - 1)``, weighted by the bin's share."""
+    from pytest_mlguard.calibration.metrics import _bin_index
+
+    confidence, hits = proba.max(axis=1), (proba.argmax(axis=1) == labels).astype(np.float64)
+    index, edges = _bin_index(confidence, bins, binning)  # type: ignore[arg-type]
+    size = len(edges) - 1
+    count = np.bincount(index, minlength=size).astype(np.float64)
+    accuracy = np.bincount(index, hits, size) / np.maximum(count, 1)
+    mean = np.bincount(index, confidence, size) / np.maximum(count, 1)
+    return float((count * ((accuracy - mean) ** 2 - accuracy * (1 - accuracy) / np.maximum(count - 1, 1))).sum() / len(labels))
+
+
+def ece_power_table(runs: int, test_runs: int, resamples: int) -> None:
+    """9: what power a test of the ECE ceiling 0.05 can have at n = 360 against true ECE 0.10, at 2.5%
+    and 5% one-sided at the ceiling: the oracle (the statistic's own quantile at a model exactly at the
+    ceiling with the same confidences, ``ece_power_bound``'s construction) for several statistics, then
+    the plugin's test (``calibration_inference``) at 95% and 90% two-sided, with 15 equal-width and 5
+    equal-mass bins."""
+    from pytest_mlguard.calibration.inference import calibration_inference, debiased_error
+    from pytest_mlguard.calibration.metrics import expected_calibration_error
+
+    statistics = {
+        "plug-in ECE, 15 equal-width": lambda p, y: expected_calibration_error(p, y, 15),
+        "debiased ECE, 15 equal-width (the check's)": lambda p, y: debiased_error(p, y, "ece", 15),
+        "debiased ECE, 10 equal-mass": lambda p, y: debiased_error(p, y, "ece", 10, binning="equal-mass"),
+        "debiased ECE, 5 equal-mass": lambda p, y: debiased_error(p, y, "ece", 5, binning="equal-mass"),
+        "debiased squared ECE, 15 equal-width": lambda p, y: _squared_ece(p, y, 15, "equal-width"),
+        "debiased squared ECE, 5 equal-mass": lambda p, y: _squared_ece(p, y, 5, "equal-mass"),
+        "mean confidence - accuracy (1 bin; a lower bound of the ECE)": lambda p, y: float(p.max(1).mean() - (p.argmax(1) == y).mean()),
+    }
+    accuracies = (0.6, 0.7, 0.8, 0.85, 0.89)
+    print(f"\n9a. ECE ceiling 0.05, n=360: the most a test of each statistic fails true ECE 0.10 if it fails 2.5% / 5% of models exactly at 0.05 (oracle; {runs} runs each)")
+    print("| statistic | " + " | ".join(f"accuracy {a}" for a in accuracies) + " |")
+    print("|---|" + "---|" * len(accuracies))
+    columns = []
+    for accuracy in accuracies:
+        rng = np.random.default_rng(int(accuracy * 1000))
+        drawn = {ece: [calibration_model(rng, 360, accuracy=accuracy + 0.1 - ece, ece=ece) for _ in range(runs)] for ece in (0.05, 0.1)}
+        values = {ece: np.array([[f(p, y) for f in statistics.values()] for p, y in drawn[ece]]) for ece in drawn}
+        quantiles = np.quantile(values[0.05], [0.975, 0.95], axis=0)
+        columns.append([f"{(values[0.1][:, j] > quantiles[0, j]).mean():.3f} / {(values[0.1][:, j] > quantiles[1, j]).mean():.3f}" for j in range(len(statistics))])
+    for j, name in enumerate(statistics):
+        print(f"| {name} | " + " | ".join(column[j] for column in columns) + " |", flush=True)
+    print(f"\n9b. the check's test (calibration_inference, {resamples} resamples): runs failing the ceiling 0.05 at 95% / 90% two-sided ({test_runs} runs each)")
+    print("| accuracy | bins | model exactly at 0.05 fails | true ECE 0.10 fails |")
+    print("|---|---|---|---|")
+    for accuracy in (0.7, 0.85):
+        for bins, binning in ((15, "equal-width"), (5, "equal-mass")):
+            cells = []
+            for ece in (0.05, 0.1):
+                rng = np.random.default_rng(int(accuracy * 1000) + int(ece * 100) + bins)
+                fails = np.zeros(2)
+                for _ in range(test_runs):
+                    proba, labels = calibration_model(rng, 360, accuracy=accuracy + 0.1 - ece, ece=ece)
+                    for k, level in enumerate((0.95, 0.90)):
+                        found = calibration_inference(proba, labels, "ece", bins, binning=binning, confidence=level, resamples=resamples, rng=rng)
+                        fails[k] += found.low > 0.05
+                cells.append(f"{fails[0] / test_runs:.3f} / {fails[1] / test_runs:.3f}")
+            print(f"| {accuracy} | {bins} {binning} | {cells[0]} | {cells[1]} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer replicates")
-    parser.add_argument("--only", type=int, nargs="*", help="tables to print (1-7)")
+    parser.add_argument("--only", type=int, nargs="*", help="tables to print (1-9)")
     parser.add_argument("--runs", type=int, help="runs of tables 1-3 (default 1000, 200 with --quick)")
     parser.add_argument("--suites", type=int, nargs="*", default=[34, 123], help="checks per suite in table 3")
     parser.add_argument("--no-old", action="store_true", help="table 3 without the old defaults")
+    parser.add_argument("--old-only", action="store_true", help="table 3 under the old defaults only")
+    parser.add_argument("--metrics", nargs="*", default=[], help="table 8 for these calibration checks only (ece mce classwise_ece brier nll garbage)")
     parser.add_argument("--datasets", type=int, help="data sets of table 7 (default 100, 20 with --quick)")
     parser.add_argument("--seeds", type=int, default=10, help="seeds per data set of table 7")
     args = parser.parse_args()
@@ -217,11 +350,13 @@ def main() -> None:
     tables = {
         1: lambda: ece_table(runs, 1000),
         2: lambda: ece_coverage(runs, 1000),
-        3: lambda: suite_table(runs, tuple(args.suites), old=not args.no_old),
+        3: lambda: suite_table(runs, tuple(args.suites), old=not args.no_old, default=not args.old_only),
         4: lambda: (flake_table(int(200 * scale), 10), accuracy_flake_table(int(200 * scale), 10)),
         5: lambda: coverage_table(int(4000 * scale)),
-        6: lambda: (required_table(int(4000 * scale)), paired_required_table(int(4000 * scale))),
+        6: lambda: (required_table(int(4000 * scale)), paired_required_table(int(4000 * scale)), relative_required_table(int(4000 * scale))),
         7: lambda: corruption_flake_table(args.datasets or int(100 * scale), args.seeds),
+        8: lambda: calibration_metrics_table(runs, 1000, tuple(args.metrics)),
+        9: lambda: ece_power_table(max(runs, 2000), int(400 * scale), 500),
     }
     for number in args.only or sorted(tables):
         start = time.perf_counter()

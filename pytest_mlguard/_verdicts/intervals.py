@@ -202,3 +202,40 @@ def bootstrap_interval(
     alpha = 1 - confidence
     low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
     return float(low), float(high)
+
+
+def studentized_mean_interval(values: Any, confidence: float = 0.95, *, resamples: int = 1000, rng: np.random.Generator) -> tuple[float, float]:
+    """Bootstrap-t (studentized bootstrap) interval of the mean of ``values``.
+
+    Each resample's mean is studentized by its own standard error, and the quantiles of those t values
+    set the interval around the sample mean (Efron and Tibshirani 1993, "An Introduction to the
+    Bootstrap", ch. 12; Hall 1988): it follows the skew of the mean's distribution, where the percentile
+    bootstrap leans the wrong way (each resample's standard error is taken as at least half the
+    sample's, so that near-constant values do not make it explode). For a mean of values crowded near a bound (top-class probabilities
+    near 1 on 200 garbage inputs) the percentile interval lay wholly above the true mean in 3.9% to
+    4.1% of runs at 95%, this one in 2.7% (benchmarks/bench_verdicts.py table 8).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> low, high = studentized_mean_interval(rng.beta(9, 1, 200), rng=np.random.default_rng(1))
+        >>> bool(low < 0.9 < high)
+        True
+    """
+    x = np.asarray(values, dtype=np.float64).ravel()
+    n = len(x)
+    if n < 2:
+        raise ValueError(f"expected at least 2 values, got {n}")
+    mean, spread = float(x.mean()), float(x.std(ddof=1)) / math.sqrt(n)
+    if spread == 0:
+        return mean, mean
+    chunk = max(1, 2_000_000 // n)
+    t_values = []
+    for start in range(0, resamples, chunk):
+        drawn = x[rng.integers(0, n, size=(min(chunk, resamples - start), n))]
+        # a resample's standard error, at least half the sample's: values that are nearly all equal (a
+        # model that answers 1.0 on nearly every input) draw resamples of no spread, whose t would explode
+        errors = np.maximum(drawn.std(axis=1, ddof=1) / math.sqrt(n), spread / 2)
+        t_values.append((drawn.mean(axis=1) - mean) / errors)
+    alpha = 1 - confidence
+    low_t, high_t = np.quantile(np.concatenate(t_values), [alpha / 2, 1 - alpha / 2])
+    return mean - float(high_t) * spread, mean - float(low_t) * spread

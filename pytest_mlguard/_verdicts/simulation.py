@@ -293,3 +293,68 @@ def accuracy_flake_rate(
         used += sum(result.n for result in results)
     runs = datasets * seeds
     return {"flake": flakes / datasets, "failed": failed / runs, "inconclusive": inconclusive / runs, "samples": used / runs}
+
+
+#: the calibration checks whose error rates :func:`calibration_metric_rates` measures
+CALIBRATION_METRICS = ("ece", "mce", "classwise_ece", "brier", "nll", "garbage")
+
+
+def calibrated_truth(metric: str, accuracy: float, *, draws: int = 200_000, seed: int = 0) -> float:
+    """The true value of ``metric`` for the perfectly calibrated :func:`calibration_model` at
+    ``accuracy``: 0 for the binned errors; for the Brier score and the NLL the mean of each sample's
+    expected loss when its label follows its own prediction (``1 - sum p^2``, ``-sum p log p``) over
+    ``draws`` predictions; for ``garbage`` the mean top-class probability."""
+    from ..calibration.metrics import NLL_EPS
+
+    if metric in ("ece", "mce", "classwise_ece"):
+        return 0.0
+    proba, _ = calibration_model(np.random.default_rng(seed), draws, accuracy=accuracy)
+    if metric == "brier":
+        return float((1 - (proba**2).sum(axis=1)).mean())
+    if metric == "nll":
+        return float(-(proba * np.log(np.clip(proba, NLL_EPS, 1.0))).sum(axis=1).mean())
+    return float(proba.max(axis=1).mean())
+
+
+def calibration_metric_check(
+    proba: np.ndarray, labels: np.ndarray, metric: str, ceiling: float, rules: Any, *, resamples: int, rng: np.random.Generator
+) -> Any:
+    """The :class:`~pytest_mlguard.checks._base.CheckResult` of the calibration check of ``metric`` as
+    the family computes it: the binned errors through :func:`ece_check` (debiased, consistency
+    resampling); the Brier score and the NLL their plug-in value with the percentile bootstrap
+    interval ``Evaluation.bootstrap`` draws; ``garbage`` the mean top-class probability of ``proba``
+    (as if they were garbage inputs) with the bootstrap-t interval ``Evaluation.mean_interval`` draws."""
+    if metric in ("ece", "mce", "classwise_ece"):
+        return ece_check(proba, labels, ceiling, rules, resamples=resamples, rng=rng, metric=metric)
+    from ..calibration._run import METRICS
+    from ..checks._base import CheckResult, CheckSpec, Measurement
+    from ..config.parse import Threshold
+    from .intervals import bootstrap_interval, studentized_mean_interval
+
+    if metric == "garbage":  # as Evaluation.mean_interval draws it
+        top = proba.max(axis=1)
+        value, method = float(top.mean()), "bootstrap-t"
+        interval = studentized_mean_interval(top, rules.check_confidence, resamples=resamples, rng=rng)
+    else:  # as Evaluation.bootstrap draws it
+        compute = METRICS[metric][0]
+        value, method = compute(proba, labels, 15, "equal-width"), "bootstrap"
+        interval = bootstrap_interval(lambda i: compute(proba[i], labels[i], 15, "equal-width"), len(labels), rules.check_confidence, resamples=resamples, rng=rng)
+    spec = CheckSpec("calibration", metric, metric, Threshold(ceiling), kind="ceiling")
+    measurement = Measurement(value, len(labels), interval=interval, interval_method=method)
+    return CheckResult.from_measurement(spec, "simulated", measurement, seed=0, duration_s=0.0, rules=rules)
+
+
+def calibration_metric_rates(rng: np.random.Generator, runs: int, n: int, metric: str, *, accuracy: float, resamples: int = 1000) -> dict[str, float]:
+    """``runs`` draws of ``n`` samples of a perfectly calibrated model at ``accuracy``: how often the
+    check of ``metric`` fails a ceiling equal to the metric's true value (a wrong FAIL label; at most
+    2.5% for a 95% interval) and how often its interval covers that value (at least 95%)."""
+    from ..checks._base import VerdictRules
+
+    truth = calibrated_truth(metric, accuracy)
+    failed = covered = 0
+    for _ in range(runs):
+        proba, labels = calibration_model(rng, n, accuracy=accuracy)
+        result = calibration_metric_check(proba, labels, metric, truth, VerdictRules(checks=1), resamples=resamples, rng=rng)
+        failed += result.label == "failed"
+        covered += result.interval[0] <= truth <= result.interval[1]
+    return {"truth": truth, "wrong_fail": failed / runs, "coverage": covered / runs}

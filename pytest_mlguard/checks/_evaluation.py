@@ -212,6 +212,18 @@ class Evaluation:
         rng = np.random.default_rng(stable_seed(self.settings.seed, self.model_id, spec.id, "bootstrap"))
         return bootstrap_interval(statistic, n, self.rules.check_confidence, resamples=resamples, rng=rng, batched=batched)
 
+    def mean_interval(self, spec: CheckSpec, values: np.ndarray) -> tuple[float, float] | None:
+        """The ``verdict.bootstrap`` bootstrap-t interval of the mean of ``values`` at the check's
+        confidence, seeded by the check (:func:`~pytest_mlguard._verdicts.intervals.studentized_mean_interval`);
+        ``None`` when bootstrapping is off."""
+        from .._verdicts.intervals import studentized_mean_interval
+
+        resamples = self.settings.get("verdict.bootstrap")
+        if not resamples or len(values) < 2:
+            return None
+        rng = np.random.default_rng(stable_seed(self.settings.seed, self.model_id, spec.id, "bootstrap"))
+        return studentized_mean_interval(values, self.rules.check_confidence, resamples=resamples, rng=rng)
+
     def early_stop(self, spec: CheckSpec, total: int, clean: float | None = None) -> Any:
         """An :class:`~pytest_mlguard._verdicts.sequential.EarlyStop` for a proportion check of ``total``
         samples under ``verdict.early_stop`` (a relative threshold resolves against ``clean``); ``off``

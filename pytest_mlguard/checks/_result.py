@@ -118,6 +118,10 @@ class CheckResult:
         if verdict.label == "inconclusive" and interval is not None:
             if measurement.interval is not None and str(method).startswith("paired-"):
                 needed = measurement.required_n  # the family's own, for its paired statistic
+            elif str(method).startswith("paired-") and measurement.paired is not None:  # a relative floor
+                from .._verdicts.paired import relative_required_n
+
+                needed = relative_required_n(measurement.paired, factor=spec.threshold.value, confidence=rules.check_confidence, method=rules.interval)  # type: ignore[arg-type]
             elif method in ("wilson", "clopper-pearson", "confidence-sequence") and measurement.successes is not None:
                 fixed_n = method if method in ("wilson", "clopper-pearson") else rules.interval
                 needed = required_n(value, threshold, rules.check_confidence, fixed_n, kind=spec.kind)  # type: ignore[arg-type]

@@ -8,8 +8,6 @@ Before, an inconclusive ``gate[robustness]`` said "no sample size would decide" 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
@@ -30,20 +28,14 @@ def test_the_paired_bounds_of_many_tables_are_those_of_one():
 def brute_force(cells, tolerance, kind, method, confidence, most=40):
     """The smallest n whose every table of pairs, its interval drawn one by one, decides (as
     :func:`paired_regression` judges) with probability at least 0.8; ``None`` up to ``most``."""
-    p = np.asarray(cells) / sum(cells)
+    from pair_tables import pair_tables
+
     for n in range(1, most + 1):
         decided = 0.0
-        for a in range(n + 1):
-            for b in range(n + 1 - a):
-                for c in range(n + 1 - a - b):
-                    d = n - a - b - c
-                    chance = math.factorial(n) / (math.factorial(a) * math.factorial(b) * math.factorial(c) * math.factorial(d))
-                    chance *= math.prod(q**k for q, k in zip(p, (a, b, c, d)))
-                    if chance < 1e-12:
-                        continue
-                    low, high = paired_interval_counts(a, b, c, d, confidence=confidence, method=method)
-                    worst, best = (-low, -high) if kind == "floor" else (high, low)  # the regression's ends
-                    decided += chance * (best > tolerance or worst <= tolerance)
+        for a, b, c, d, chance in pair_tables(cells, n):
+            low, high = paired_interval_counts(a, b, c, d, confidence=confidence, method=method)
+            worst, best = (-low, -high) if kind == "floor" else (high, low)  # the regression's ends
+            decided += chance * (best > tolerance or worst <= tolerance)
         if decided >= 0.8:
             return n
     return None
@@ -88,7 +80,7 @@ def gate(check, candidate, baseline, y, checks=None, **cli):
 
         return CallableModel(predict, input_shape=(1,), n_classes=2, name=name)
 
-    s = settings(samples="none", gate__checks=checks or check, **cli)
+    s = settings(**{"samples": "none", "gate__checks": checks or check, **cli})
     data = EvalData(np.arange(len(y), dtype=float)[:, None], y)
     evaluation = Evaluation(model(candidate, "candidate"), data, s).with_extras({"baseline_model": model(baseline, "baseline")})
     return evaluation.run(family("gate"), family("gate").spec(check, s))
@@ -158,3 +150,37 @@ def test_the_rollback_follows_the_class_drop_interval_not_its_estimate(tmp_path)
         assert not rollback["verdict"].startswith("no rollback indicated")
         text = (rollback["reasons"] if indicated else rollback["undecided"])[0]
         assert text.startswith("class '0' accuracy fell from 1.000 to") and f"[{result.interval[0]:.3f}, {result.interval[1]:.3f}]" in text
+
+
+def test_the_rollback_of_an_agreement_that_drew_more_samples_follows_the_interval_it_decided_on(tmp_path):
+    """Agreement about 0.95 (then 0.86) against a floor of 0.9: 100 samples leave it undecided, and the
+    check draws more of the data until its confidence sequence decides. Before, the rollback kept the
+    binomial interval of the first 100 samples: 'no rollback decided' beside a passed check (and beside a
+    failed one). Now it names the interval of all the samples the check decided on."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    y = rng.integers(0, 2, n)
+    baseline = rng.random(n) < 0.95
+    for differ, label, indicated in ((0.05, "passed", False), (0.14, "failed", True)):
+        candidate = np.where(rng.random(n) < differ, ~baseline, baseline)
+        result = gate("agreement", candidate, baseline, y, "agreement,accuracy", samples="100", output=str(tmp_path), gate__agreement="0.9", gate__class_drop="1")
+        assert result.label == label and result.n > 100 and result.interval_method == "confidence-sequence"
+        rollback = result.details["rollback"]
+        assert (rollback["indicated"], rollback["undecided"]) == (indicated, [])
+        if indicated:
+            assert f"[{result.interval[0]:.1%}, {result.interval[1]:.1%}]" in rollback["reasons"][0]
+        assert rollback["verdict"] in result.message
+
+
+def test_the_rollback_of_an_agreement_that_stopped_early_names_the_interval_it_reports(tmp_path):
+    """Agreement about 0.5 against a floor of 0.9, the agreement gated alone: the check stops at its first
+    look with the confidence sequence as its interval. Before, the rollback named the binomial interval
+    of the same samples, which is not the interval the check reports."""
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 360)
+    baseline = np.ones(360, dtype=bool)
+    candidate = rng.random(360) < 0.5
+    result = gate("agreement", candidate, baseline, y, output=str(tmp_path), gate__agreement="0.9")
+    assert result.label == "failed" and result.interval_method == "confidence-sequence" and result.n < 360
+    reason = result.details["rollback"]["reasons"][0]
+    assert f"of {result.n} samples, interval [{result.interval[0]:.1%}, {result.interval[1]:.1%}]" in reason

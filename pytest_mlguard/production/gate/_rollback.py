@@ -17,11 +17,15 @@ def _number(value: float | None) -> str:
     return "NaN" if value is None else f"{value:.4f}"
 
 
-def _model_reasons(spec: CheckSpec, models: dict[str, Any], rules: VerdictRules) -> tuple[list[str], list[str]]:
+def _model_reasons(
+    spec: CheckSpec, models: dict[str, Any], rules: VerdictRules, agreement: tuple[float, float, float, int] | None = None
+) -> tuple[list[str], list[str]]:
     """Why ``gate[agreement]`` and ``gate[accuracy]`` (those gated) indicate a rollback: the regressions
-    their intervals decide (the agreement's binomial interval wholly below its floor, the largest class
+    their intervals decide (the agreement's interval wholly below its floor, the largest class
     drop's paired interval wholly above ``class_drop``), and those they leave undecided (the interval
-    straddles the threshold), as the checks' verdicts judge them."""
+    straddles the threshold), as the checks' verdicts judge them. ``agreement``: the estimate, interval
+    and n that ``gate[agreement]`` decided on, where it drew more samples or stopped early; otherwise the
+    binomial interval of the compared samples."""
     from ..._verdicts.intervals import binomial_interval
     from ._class_drop import class_drop_interval
 
@@ -31,11 +35,15 @@ def _model_reasons(spec: CheckSpec, models: dict[str, Any], rules: VerdictRules)
     n = sum(models["pairs"])
     if "agreement" in gated and n:
         floor = spec.param("agreement")
-        low, high = binomial_interval(n - len(models["disagreements"]), n, rules.check_confidence, rules.interval)  # type: ignore[arg-type]
+        if agreement is None:
+            low, high = binomial_interval(n - len(models["disagreements"]), n, rules.check_confidence, rules.interval)  # type: ignore[arg-type]
+            agreement = (models["agreement"], low, high, n)
+        estimate, low, high, seen = agreement
         if low < floor:
+            counts = f"{models['broken']} newly wrong, {models['fixed']} newly right" + (f" of the first {n}" if seen != n else "")
             text = (
-                f"the candidate agrees with the baseline on {models['agreement']:.1%} of samples, interval [{low:.1%}, {high:.1%}] "
-                f"(floor {floor:.1%}; {models['broken']} newly wrong, {models['fixed']} newly right)"
+                f"the candidate agrees with the baseline on {estimate:.1%} of {seen} samples, interval [{low:.1%}, {high:.1%}] "
+                f"(floor {floor:.1%}; {counts})"
             )
             (decided if high < floor else undecided).append(text)
     drops = class_drop_interval(models["per_class"], rules.check_confidence, rules.interval) if "accuracy" in gated else None
@@ -66,11 +74,15 @@ def _robustness_reasons(robustness: dict[str, Any]) -> tuple[list[str], list[str
     return decided, undecided
 
 
-def rollback(spec: CheckSpec, comparison: dict[str, Any], candidate: str, rules: VerdictRules) -> dict[str, Any]:
+def rollback(
+    spec: CheckSpec, comparison: dict[str, Any], candidate: str, rules: VerdictRules, agreement: tuple[float, float, float, int] | None = None
+) -> dict[str, Any]:
     """Whether rolling back is indicated: yes when a gate check's interval decides a regression (its
     verdict is ``failed``), the same intervals the verdicts report; a regression the samples leave
-    undecided (an ``inconclusive`` verdict) is listed as such, and indicates nothing."""
-    reasons, undecided = _model_reasons(spec, comparison["models"], rules)
+    undecided (an ``inconclusive`` verdict) is listed as such, and indicates nothing. ``agreement``:
+    the estimate, interval and n ``gate[agreement]`` decided on, where those are not the compared
+    samples' (it drew more, or stopped early)."""
+    reasons, undecided = _model_reasons(spec, comparison["models"], rules, agreement)
     if comparison["robustness"] is not None:
         more = _robustness_reasons(comparison["robustness"])
         reasons, undecided = reasons + more[0], undecided + more[1]

@@ -297,23 +297,28 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
             return Measurement(float(value), data.n, details=details, message=message, interval=interval, interval_method=f"paired-{rules.interval}", required_n=needed)
     else:
         return _robustness_measurement(evaluation, robustness, details, rollback)
-    message = f"{summary}\n{rollback['verdict']}"
     stopper = comparison.get("stopper")
     if stopper is not None:
-        return early_stop_measurement(stopper, details, message)
+        estimate, interval, _ = stopper.value_and_interval()
+        if interval is not None:  # a sequential stop: the rollback follows the confidence sequence the check reports
+            details["rollback"] = _rollback(spec, comparison, evaluation.model.name, evaluation.rules, (estimate, *interval, stopper.n))
+        return early_stop_measurement(stopper, details, f"{summary}\n{details['rollback']['verdict']}")
     if spec.name == "agreement":
-        return _agreement_measurement(spec, evaluation, models, details, message)
-    return Measurement(value=float(value), n=data.n, details=details, message=message)
+        return _agreement_measurement(spec, evaluation, comparison, details, summary)
+    return Measurement(value=float(value), n=data.n, details=details, message=f"{summary}\n{rollback['verdict']}")
 
 
-def _agreement_measurement(spec: CheckSpec, evaluation: Evaluation, models: dict[str, Any], details: dict[str, Any], message: str) -> Measurement:
+def _agreement_measurement(spec: CheckSpec, evaluation: Evaluation, comparison: dict[str, Any], details: dict[str, Any], summary: str) -> Measurement:
     """``gate[agreement]`` on every sample of the data: the agreement, a proportion of the samples with
     its binomial interval; where that straddles the floor, more of the data as ``verdict.more_samples``
-    says (the two models predict the samples drawn; the disagreements listed stay those of the data)."""
+    says (the two models predict the samples drawn; the disagreements listed stay those of the data),
+    and the rollback then follows the interval of all the samples drawn, the one the check decides on."""
     import dataclasses
 
     from ..._verdicts.sequential import drawn_more
+    from ._rollback import rollback as _rollback
 
+    models = comparison["models"]
     full, baseline = evaluation.full_data, _baseline_model(evaluation)[1]
     agree = np.ones(evaluation.data.n, dtype=bool)
     agree[[d["index"] for d in models["disagreements"]]] = False
@@ -325,8 +330,12 @@ def _agreement_measurement(spec: CheckSpec, evaluation: Evaluation, models: dict
 
     agree, drawn, test = evaluation.draw_more(spec, agree, more, threshold=spec.threshold.resolve())
     details = {**details, "more_samples": drawn}  # agreement, disagreements: those of the data's samples
-    measurement = Measurement(value=float(agree.mean()), n=len(agree), details=details, message=message, successes=int(agree.sum()))
     extra = drawn_more(agree, drawn, test, evaluation.data.n)
+    if extra:
+        decided_on = (float(agree.mean()), *extra["interval"], len(agree))
+        details["rollback"] = _rollback(spec, comparison, evaluation.model.name, evaluation.rules, decided_on)
+    message = f"{summary}\n{details['rollback']['verdict']}"
+    measurement = Measurement(value=float(agree.mean()), n=len(agree), details=details, message=message, successes=int(agree.sum()))
     if extra:
         extra["message"] = f"{message}\n{extra['message']}"
     return dataclasses.replace(measurement, **extra)
