@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import pytest_mlguard
-from pytest_mlguard.checks._registry import FAMILIES, all_keys, use_families
+from pytest_mlguard.checks._registry import FAMILIES, all_keys, families, use_families
 from pytest_mlguard.config._settings import resolve
 
 PACKAGE = Path(pytest_mlguard.__file__).parent
@@ -88,8 +88,10 @@ def slow_family(tmp_path, monkeypatch):
     from slow_family import FAMILY
 
     use_families([FAMILY])
+    families()  # registers the run's families, as the plugin's pytest_configure does
     yield FAMILY
     use_families(())
+    families()
     for name in ("slow_family", "slow_family.figures"):
         sys.modules.pop(name, None)
 
