@@ -5,10 +5,13 @@ image project plans no tabular check."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
-from conftest import FAST, TESTS
+from conftest import FAST, TESTS, run_pytest
+
+EXAMPLES = TESTS.parent / "examples"
 
 TABULAR = """
 [tool.mlguard.tabular]
@@ -81,3 +84,23 @@ def test_an_image_project_plans_no_tabular_check(project, pyproject):
     project.write(pipeline=None, pyproject=pyproject)
     result = project.run("--mlguard", "--collect-only", "-q")
     assert "tabular" not in result.stdout.str() and "accuracy" in result.stdout.str()
+
+
+@pytest.mark.slow
+def test_the_crashing_example_fails_the_missing_checks_only(pytester):
+    """examples/tabular/crashing: its per-request code reads magnesium with int(); tabular[missing] and, with
+    the absent checks planned, tabular[absent] fail on magnesium, and every other check of the example passes."""
+    output = pytester.path / "report"
+    checks = "tabular.checks=missing,absent,perturbation,shift"
+    result = run_pytest(pytester, "--mlguard", str(EXAMPLES / "tabular" / "crashing"), f"--mlguard-output={output}", "--mlguard-set", checks)
+    result.assert_outcomes(passed=27, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*tabular[[]missing[]] on model 'wine-crashing': accuracy 0.0000, floor 0.8000 (0.8*clean): fails, magnesium missing: model 'wine-crashing' raised TypeError at conftest.py:*: int() argument must be *, not 'NoneType'",
+            "*tabular[[]absent[]] on model 'wine-crashing': accuracy 0.0000*magnesium absent: model 'wine-crashing' raised KeyError*",
+        ]
+    )
+    report = {check["id"]: check for check in json.loads((output / "report.json").read_text())["checks"]}
+    assert {name for name, check in report.items() if not check["passed"]} == {"tabular[missing]", "tabular[absent]"}
+    assert {"accuracy", "calibration[ece]", "tabular[scale_up-3]", "tabular[covariate_shift-3]", "skew[predictions]"} <= set(report)
+    assert report["tabular[missing]"]["details"]["columns"][0]["column"] == "magnesium"
