@@ -132,6 +132,12 @@ class SliceScore:
                 "accuracy": round(self.accuracy, 6), "low": round(self.low, 6), "high": round(self.high, 6), "ece": round(self.ece, 6)}
 
 
+def simultaneous_confidence(confidence: float, slices: int) -> float:
+    """The level of each of ``slices`` intervals that hold all at once with probability ``confidence``
+    at least (Bonferroni)."""
+    return 1 - (1 - confidence) / max(1, slices)
+
+
 def measure_slices(
     slices: Sequence[Slice],
     proba: np.ndarray,
@@ -149,7 +155,7 @@ def measure_slices(
     correct = proba.argmax(axis=1) == labels
     counts = np.array([int(correct[s.mask].sum()) for s in slices])
     sizes = np.array([s.n for s in slices])
-    each = 1 - (1 - confidence) / len(slices)
+    each = simultaneous_confidence(confidence, len(slices))
     low, high = binomial_bounds(counts, sizes, each, method)  # type: ignore[arg-type]
     return [
         SliceScore(s.name, s.columns, int(n), int(k), float(lo), float(hi), expected_calibration_error(proba[s.mask], labels[s.mask], n_bins=10))

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..checks._base import CheckSpec, Measurement
 from ..errors import InvalidArgument, NotApplicable
-from .functional import SliceScore, define_slices, measure_slices, weakest
+from .functional import SliceScore, define_slices, measure_slices, simultaneous_confidence, weakest
 
 if TYPE_CHECKING:
     from ..checks._evaluation import Evaluation
@@ -88,6 +88,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         successes=worst.correct,
         interval=(worst.low, worst.high),
         interval_method=f"{method}, Bonferroni over {len(scores)} slices",
+        interval_confidence=simultaneous_confidence(evaluation.rules.check_confidence, len(scores)),  # the level of each slice's interval
         details=details,
         message=message,
     )

@@ -122,6 +122,9 @@ class CheckResult:
                 from .._verdicts.paired import relative_required_n
 
                 needed = relative_required_n(measurement.paired, factor=spec.threshold.value, confidence=rules.check_confidence, method=rules.interval)  # type: ignore[arg-type]
+            elif measurement.interval_confidence is not None:  # a binomial interval at the family's level: n at that level, or none
+                level = measurement.interval_confidence
+                needed = required_n(value, threshold, level, rules.interval, kind=spec.kind) if measurement.successes is not None else None  # type: ignore[arg-type]
             elif method in ("wilson", "clopper-pearson", "confidence-sequence") and measurement.successes is not None:
                 fixed_n = method if method in ("wilson", "clopper-pearson") else rules.interval
                 needed = required_n(value, threshold, rules.check_confidence, fixed_n, kind=spec.kind)  # type: ignore[arg-type]

@@ -67,6 +67,10 @@ class Measurement:
         required_n: for an ``interval`` of a paired comparison (``interval_method`` ``paired-*``),
             the sample size that would decide it, computed by the family for its own statistic
             (``None``: not known, and the reports then name none).
+        interval_confidence: for an ``interval`` of a proportion (``successes`` given) that the family drew
+            at another level than the check's, that level (the weakest slice's, Bonferroni over the
+            slices): the sample size that would decide it is computed at that level (``None``: at the
+            check's; see :meth:`~pytest_mlguard.checks._result.CheckResult.from_measurement`).
     """
 
     value: float
@@ -83,3 +87,4 @@ class Measurement:
     evaluations_saved: int | None = None
     failure: str | None = None
     required_n: int | None = None
+    interval_confidence: float | None = None

@@ -80,3 +80,18 @@ def test_a_plain_2d_array_slices_by_feature_index_and_images_do_not_apply(tmp_pa
         check_model(model, EvalData(x, (x[:, 0] > 0.5).astype(int)), "slices[accuracy]", {"output": str(tmp_path), "slices.min_samples": 500})
     with pytest.raises(InvalidArgument, match=r"Expected slices.columns to name columns of mlguard_data, among \['feature_0'\], but got \['age'\]"):
         check_model(model, EvalData(x, (x[:, 0] > 0.5).astype(int)), "slices[accuracy]", {"output": str(tmp_path), "slices.columns": ["age"]})
+
+
+def test_an_inconclusive_slice_names_the_n_that_decides_at_the_level_of_the_slice_intervals(tmp_path):
+    """The weakest slice's interval is drawn at 1 - (1 - c) / K (Bonferroni over K slices), not at the
+    check's c: the n that would decide it is the n at which a slice of the same accuracy (all right, here)
+    gets an exact interval at that level wholly above the floor, and no fewer."""
+    settings = {"output": str(tmp_path), "slices.bins": 2, "slices.min_samples": 20}
+    result = check_model(zoo.wine_record_model(), zoo.wine_table(), "slices[accuracy]", settings)[0]
+    assert result.label == "inconclusive" and result.value == 1.0 and result.details["slices"] > 1
+    each = 1 - (1 - result.confidence) / result.details["slices"]
+
+    def decided(n: int) -> bool:
+        return binomtest(n, n).proportion_ci(each, method="exact").low >= result.threshold
+
+    assert decided(result.required_n) and not decided(result.required_n - 1)
