@@ -654,6 +654,37 @@ def unit_dependent_model() -> object:
     return _wine_records(predict, "unit-dependent")
 
 
+def _wine_features(means: np.ndarray, stds: np.ndarray, frame: object) -> np.ndarray:
+    """The torch record model's preprocessing: the 13 measurements standardised, the colour one-hot."""
+    wine, _ = _tabular()
+    measurements = (frame[list(wine.FEATURES)].to_numpy(dtype=np.float64) - means) / stds  # type: ignore[index]
+    colour = np.stack([(frame["colour"] == c).to_numpy(dtype=np.float64) for c in wine.COLOURS], axis=1)  # type: ignore[index]
+    return np.concatenate([measurements, colour], axis=1).astype(np.float32)
+
+
+@cache
+def wine_torch_record_model() -> object:
+    """A torch MLP over the wine table's standardised measurements and one-hot colour (a RecordModel with
+    its preprocess), trained in a second: affine in every measurement, so tabular[pgd-<eps>] applies."""
+    from functools import partial
+
+    from pytest_mlguard import RecordModel
+
+    wine, _ = _tabular()
+    frame, y = wine.load_wine_table("train")
+    values = frame[list(wine.FEATURES)].to_numpy(dtype=np.float64)
+    preprocess = partial(_wine_features, values.mean(axis=0), values.std(axis=0))
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 3))
+    optimiser = torch.optim.Adam(net.parameters(), lr=0.01)
+    x, target = torch.as_tensor(preprocess(frame)), torch.as_tensor(y)
+    for _ in range(300):
+        optimiser.zero_grad()
+        nn.functional.cross_entropy(net(x), target).backward()
+        optimiser.step()
+    return RecordModel(net.eval(), preprocess=preprocess, n_classes=3, class_names=wine.CLASS_NAMES, output="logits", name="wine-torch")
+
+
 class FineEdges(nn.Module):
     """A linear classifier over the second Laplacian of the image: it reads only the finest detail."""
 

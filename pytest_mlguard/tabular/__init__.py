@@ -19,6 +19,9 @@ planned check of every model; ``["missing", "perturbation", "shift"]`` turns the
 * ``hopskipjump-<eps>`` (``checks`` holds ``"attack"``): ART's HopSkipJump on the numeric columns
   ``tabular.perturbable`` names, within their ranges, one row at a time: the accuracy of the rows it
   cannot move to another class within ``eps`` spreads (L-inf) of each column (:mod:`._attack`).
+* ``pgd-<eps>`` (``checks`` holds ``"pgd"``): projected gradient descent through a torch module on the
+  same columns and budgets, all rows at once, where ``preprocess`` maps them affinely onto the features
+  (:mod:`._gradient`).
 
 Floors: ``missing_floor`` (default ``0.8*clean``), ``perturbation_floor`` (``0.7*clean``), ``shift_floor``
 (``0.8*clean``), ``attack_floor`` (``0.5*clean``), and ``floors`` by ``<check>-<severity>``, ``<check>`` or ``severity-N``.
@@ -50,9 +53,10 @@ PERTURBATIONS: tuple[str, ...] = (
     "unseen_category",
 )
 #: the kinds of check ``tabular.checks`` chooses from
-CHECKS: tuple[str, ...] = ("missing", "absent", "perturbation", "shift", "attack")
+CHECKS: tuple[str, ...] = ("missing", "absent", "perturbation", "shift", "attack", "pgd")
 _SHIFT = "covariate_shift"
 _ATTACK = "hopskipjump"
+_PGD = "pgd"
 
 
 def _split(name: str) -> tuple[str, int | None]:
@@ -84,9 +88,9 @@ def _parse_perturbation(value: Any, key: str, where: str) -> str:
 
 def _parse_floor_name(name: str, key: str, where: str) -> str:
     base, severity = _split(name)
-    if base in (*PERTURBATIONS, _SHIFT, "missing", "absent", _ATTACK) or (base == "severity" and severity is not None):
+    if base in (*PERTURBATIONS, _SHIFT, "missing", "absent", _ATTACK, _PGD) or (base == "severity" and severity is not None):
         return name
-    if name.partition("-")[0] == _ATTACK and _eps(name.partition("-")[2]) is not None:
+    if name.partition("-")[0] in (_ATTACK, _PGD) and _eps(name.partition("-")[2]) is not None:
         return name
     raise invalid(name, key, where, f"'<check>-<severity>' or '<check>' (of {', '.join((*PERTURBATIONS, _SHIFT))}, missing, absent) or 'severity-N'")
 
@@ -127,12 +131,15 @@ def _make(check: str | None, settings: Settings) -> CheckSpec:
             queries=settings.get("tabular.attack_queries"),
         )
         return CheckSpec("tabular", name, "robust_accuracy", _floor(name, settings, "tabular.attack_floor"), params=params, keywords=("attack", _ATTACK))
+    if mode == _PGD and _eps(columns) is not None:
+        params = _params(settings, attack=_PGD, eps=_eps(columns), perturbable=settings.get("tabular.perturbable"), steps=settings.get("tabular.pgd_steps"))
+        return CheckSpec("tabular", name, "robust_accuracy", _floor(name, settings, "tabular.attack_floor"), params=params, keywords=("attack", _PGD))
     if base == _SHIFT and severity is not None:
         params = _params(settings, shift=True, severity=severity)
         return CheckSpec("tabular", name, "weighted_accuracy", _floor(name, settings, "tabular.shift_floor"), params=params, keywords=("shift",))
     raise KeyError(
         f"expected a check 'missing', 'missing-<column>', 'absent', 'absent-<column>', '<perturbation>-<severity>' "
-        f"(of {', '.join(PERTURBATIONS)}), '{_SHIFT}-<severity>', with a severity 1..5, or '{_ATTACK}-<eps>'; got {check!r}"
+        f"(of {', '.join(PERTURBATIONS)}), '{_SHIFT}-<severity>', with a severity 1..5, '{_ATTACK}-<eps>' or '{_PGD}-<eps>'; got {check!r}"
     )
 
 
@@ -150,6 +157,8 @@ def _plan(settings: Settings) -> list[CheckSpec]:
         names += [f"{_SHIFT}-{s}" for s in settings.get("tabular.shift_severities")]
     if "attack" in kinds:
         names += [f"{_ATTACK}-{eps:g}" for eps in settings.get("tabular.attack_eps")]
+    if "pgd" in kinds:
+        names += [f"{_PGD}-{eps:g}" for eps in settings.get("tabular.attack_eps")]
     return [_make(name, settings) for name in names]
 
 
@@ -162,10 +171,11 @@ FAMILY = Family(
         Key("tabular.severities", _parse_severities, (1, 3, 5), "severities (1..5, or all) to run each perturbation at"),
         Key("tabular.shift_severities", _parse_severities, (3,), "severities (1..5, or all) of the covariate shift"),
         Key("tabular.columns", parse_list(parse_str), (), "the columns the checks touch (empty: every column of mlguard_data)"),
-        Key("tabular.perturbable", parse_list(parse_str), (), "numeric columns tabular[hopskipjump-<eps>] may change (its attack: checks holds 'attack')"),
+        Key("tabular.perturbable", parse_list(parse_str), (), "numeric columns the attacks may change (tabular[hopskipjump-<eps>]: checks holds 'attack'; tabular[pgd-<eps>]: 'pgd')"),
         Key("tabular.attack_eps", parse_list(parse_number(0.0, 100.0, open_min=True)), (0.5,), "L-inf budgets of the attack, in spreads of each column"),
         Key("tabular.attack_samples", parse_int(1, 100000), 20, "evaluation rows the attack runs on (one at a time)"),
         Key("tabular.attack_queries", parse_int(50, 100000), 300, "model queries of HopSkipJump per row"),
+        Key("tabular.pgd_steps", parse_int(1, 10000), 20, "iterations of tabular[pgd-<eps>], each a step of 2.5*eps/steps spreads"),
         Key("tabular.attack_floor", parse_threshold, Threshold(0.5, "clean"), "floor of the accuracy under the attack"),
         Key("tabular.missing_floor", parse_threshold, Threshold(0.8, "clean"), "floor of accuracy with a column missing"),
         Key("tabular.perturbation_floor", parse_threshold, Threshold(0.7, "clean"), "floor of accuracy under each perturbation"),

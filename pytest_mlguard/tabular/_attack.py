@@ -24,7 +24,7 @@ from ..errors import ContractError
 from . import perturb
 
 
-def _perturbable(spec: CheckSpec, data: TableData) -> tuple[str, ...]:
+def perturbable(spec: CheckSpec, data: TableData) -> tuple[str, ...]:
     names = tuple(spec.param("perturbable") or ())
     wrong = [name for name in names if name not in data.names or data.schema.column(name).kind != "numeric"]
     if wrong or not names:
@@ -79,7 +79,7 @@ def run_attack(spec: CheckSpec, evaluation: Evaluation, model: RecordModel, data
     from ..attacks._build import hopskipjump_schedule, seeded
 
     import_art()
-    names, eps = _perturbable(spec, data), float(spec.param("eps"))
+    names, eps = perturbable(spec, data), float(spec.param("eps"))
     center = np.array([np.nanmean(data.columns[n]) for n in names])
     spread = np.array([perturb.spread(data.columns[n]) for n in names])
     bounds = [(data.schema.column(n).low, data.schema.column(n).high) for n in names]

@@ -159,6 +159,10 @@ def _with(measurement: Measurement, **details: Any) -> Measurement:
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     """Measure ``tabular[<check>]`` on ``evaluation``."""
     model, data = _tabular(evaluation)
+    if spec.param("attack") == "pgd":
+        from ._gradient import run_pgd
+
+        return run_pgd(spec, evaluation, model, data)
     if spec.param("attack"):
         from ._attack import run_attack
 
