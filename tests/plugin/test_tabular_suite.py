@@ -104,3 +104,15 @@ def test_the_crashing_example_fails_the_missing_checks_only(pytester):
     assert {name for name, check in report.items() if not check["passed"]} == {"tabular[missing]", "tabular[absent]"}
     assert {"accuracy", "calibration[ece]", "tabular[scale_up-3]", "tabular[covariate_shift-3]", "skew[predictions]"} <= set(report)
     assert report["tabular[missing]"]["details"]["columns"][0]["column"] == "magnesium"
+
+
+def test_pgd_runs_through_a_torch_record_model_in_a_project(project):
+    """tabular[pgd-<eps>] as a user plans it: the zoo's wine MLP holds 0.25 spreads and fails 3."""
+    project.pytester.makeconftest(textwrap.dedent(CONFTEST.format(tests=str(TESTS), model="wine_torch_record_model")))
+    pgd = '\n[tool.mlguard.tabular]\nchecks = ["pgd"]\nperturbable = ["proline", "color_intensity", "flavanoids", "alcohol"]\nattack_eps = [0.25, 3]\n'
+    project.pytester.makefile(".toml", pyproject="[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n" + FAST + pgd)
+    result = project.run("--mlguard", "-k", "tabular")
+    result.assert_outcomes(passed=1, failed=1, deselected=result.parseoutcomes().get("deselected", 0))
+    result.stdout.fnmatch_lines(["*tabular[[]pgd-3[]] on model 'wine-torch': robust_accuracy 0.0556 < floor 0.5000 (0.5*clean)*", "*PGD on proline, *: 51 of 54 rows*"])
+    checks = {check["id"]: check for check in project.report()["checks"] if check["family"] == "tabular"}
+    assert checks["tabular[pgd-0.25]"]["passed"] and checks["tabular[pgd-3]"]["details"]["broken"] == 51
