@@ -158,5 +158,5 @@ def run_pgd(spec: CheckSpec, evaluation: Evaluation, model: RecordModel, data: T
         f"{int(broken.sum())} of {int(clean_correct.sum())} rows right when clean turned to another class",
         successes=int(robust.sum()),
         paired=paired_counts(clean_correct, robust),
-        evaluations=data.n * (iterations + 1 + 2 * len(names)),
+        evaluations=data.n * (iterations + 1),  # a gradient a step, then the model on the perturbed rows (the probe calls preprocess only)
     )
