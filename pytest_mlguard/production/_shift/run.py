@@ -16,6 +16,7 @@ import numpy as np
 
 from ...checks._base import CheckSpec, Measurement
 from ...errors import ConfigError, ContractError, NotApplicable
+from .records import outside_summary
 from .sample import FIXTURE, ProductionSample, production_sample
 from .window import ProductionLog, Window, duration_text, log_length, select_window, timestamps_seconds
 from .statistics import (
@@ -29,6 +30,7 @@ from .statistics import (
     histogram,
     holm_tests,
     image_statistics,
+    missing_test,
     numeric_test,
 )
 
@@ -48,6 +50,8 @@ class Logged:
     reference_proba: np.ndarray
     reference_name: str
     window: Window | None = None
+    #: where the reference's values were outside the schema (a previous window of records), by column
+    reference_outside: Any = None
     #: what ``mlguard_production`` returned, kept alive while the memo holds it: its ``id`` keys the memo
     source: Any = None
 
@@ -88,19 +92,28 @@ def _logged(evaluation: Evaluation, spec: CheckSpec) -> Logged:
         sample = production_sample(value, model)
         if window is not None and window.previous is not None:
             previous = production_sample(window.previous, model)
-            return Logged(sample, model.predict_proba(sample.x), previous.x, model.predict_proba(previous.x), "the previous window", window, production)
-        return Logged(sample, model.predict_proba(sample.x), evaluation.data.x, evaluation.clean_proba, "the evaluation data", window, production)
+            proba = model.predict_proba(previous.x)
+            return Logged(sample, model.predict_proba(sample.x), previous.x, proba, "the previous window", window, previous.outside, source=production)
+        return Logged(sample, model.predict_proba(sample.x), evaluation.data.x, evaluation.clean_proba, "the evaluation data", window, source=production)
 
     return evaluation.memo(("shift", "sample", *_identity(evaluation, spec)), compute)
 
 
-def input_tests(reference: np.ndarray, production: np.ndarray, columns: tuple[str, ...] | None = None) -> list[TwoSample]:
+def input_tests(
+    reference: np.ndarray, production: np.ndarray, columns: tuple[str, ...] | None = None, outside: Any = None, reference_outside: Any = None
+) -> list[TwoSample]:
     """The ``inputs`` check's tests: per image statistic for images (C, H, W), per column otherwise
-    (named ``columns`` where given)."""
+    (named ``columns`` where given), and for records, the rate of each column's values outside the
+    schema (``outside``, and ``reference_outside``: where, by column; none in the evaluation data)."""
     if reference.ndim == 4:
         ref, prod = image_statistics(reference), image_statistics(production)
         return [numeric_test(name, ref[name], prod[name]) for name in ref]
-    return column_tests(reference.reshape(len(reference), -1), production.reshape(len(production), -1), names=columns)
+    tests = column_tests(reference.reshape(len(reference), -1), production.reshape(len(production), -1), names=columns)
+    for name, where in (outside or {}).items():
+        before = (reference_outside or {}).get(name, np.zeros(len(reference), dtype=bool))
+        if where.any() or before.any():
+            tests.append(missing_test(f"{name} (outside the schema)", before, where, kind="outside"))
+    return tests
 
 
 #: the most samples of each side shift[embedding] compares (its kernel matrix grows with their square)
@@ -133,7 +146,7 @@ def _tests(evaluation: Evaluation, tested: tuple[str, ...], spec: CheckSpec) -> 
         elif name == "confidence":
             by_check[name] = [numeric_test("confidence", reference.max(axis=1), proba.max(axis=1))]
         elif name == "inputs":
-            by_check[name] = input_tests(logged.reference_x, sample.x, sample.columns)
+            by_check[name] = input_tests(logged.reference_x, sample.x, sample.columns, sample.outside, logged.reference_outside)
     if "embedding" in tested:  # last: its permutations resolve p-values that survive Holm across every test
         count = sum(len(found) for found in by_check.values()) + 1
         permutations = max(spec.param("permutations"), math.ceil(2 * count / spec.param("alpha")))
@@ -213,10 +226,14 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     }
     if sample.files:
         details["files"] = dict(sample.files)
+    if sample.records is not None:
+        details["records"] = dict(sample.records)
     drawn = histograms(logged, str(spec.name))
     if drawn:
         details["histograms"] = drawn
     message = drift_message(str(spec.name), tests, spec.param("alpha"), spec.param("top"), sizes, logged.reference_name)
+    if spec.name == "inputs" and sample.records is not None and outside_summary(sample.records):
+        message += f"\nproduction: {outside_summary(sample.records)}"
     return Measurement(value=value, n=len(sample.x), details=_windowed(details, logged), message=_windowed_message(message, logged))
 
 

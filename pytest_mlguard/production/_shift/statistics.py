@@ -180,18 +180,24 @@ def null_summary(null: np.ndarray, observed: float, bins: int = 30) -> dict[str,
     }
 
 
-def missing_test(name: str, reference: np.ndarray, production: np.ndarray) -> TwoSample:
+#: what :func:`missing_test` tests: the line's label, the effect's name and the summaries' key, by kind
+RATES = {"missing": ("missing", "missing-rate change", "missing_rate"), "outside": ("outside the schema", "outside-rate change", "outside_rate")}
+
+
+def missing_test(name: str, reference: np.ndarray, production: np.ndarray, *, kind: str = "missing") -> TwoSample:
     """Fisher's exact test of the change of a missing rate (``reference`` and ``production``: booleans,
-    True where the value is missing); the effect is the change of the rate."""
+    True where the value is missing); the effect is the change of the rate. ``kind="outside"``: the
+    rate of values outside the schema, the same test."""
     from scipy.stats import fisher_exact
 
+    label, effect_name, key = RATES[kind]
     ref, prod = np.asarray(reference, dtype=bool), np.asarray(production, dtype=bool)
     table = [[int(ref.sum()), int((~ref).sum())], [int(prod.sum()), int((~prod).sum())]]
     rate_ref, rate_prod = ref.mean() if len(ref) else 0.0, prod.mean() if len(prod) else 0.0
     p_value = 1.0 if table[0][0] + table[1][0] == 0 else float(fisher_exact(table).pvalue)
-    what = f"missing {100 * rate_ref:.1f}% -> {100 * rate_prod:.1f}%"
-    summaries = ({"n": len(ref), "missing_rate": round(float(rate_ref), 6)}, {"n": len(prod), "missing_rate": round(float(rate_prod), 6)})
-    return TwoSample(name, "fisher", float(rate_prod - rate_ref), p_value, float(abs(rate_prod - rate_ref)), "missing-rate change", what, reference=summaries[0], production=summaries[1])
+    what = f"{label} {100 * rate_ref:.1f}% -> {100 * rate_prod:.1f}%"
+    summaries = ({"n": len(ref), key: round(float(rate_ref), 6)}, {"n": len(prod), key: round(float(rate_prod), 6)})
+    return TwoSample(name, "fisher", float(rate_prod - rate_ref), p_value, float(abs(rate_prod - rate_ref)), effect_name, what, reference=summaries[0], production=summaries[1])
 
 
 def column_tests(reference: np.ndarray, production: np.ndarray, names: Sequence[str] | None = None) -> list[TwoSample]:
