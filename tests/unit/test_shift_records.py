@@ -75,6 +75,7 @@ def test_values_outside_the_schema_are_counted_tested_and_named():
     assert not result.passed
     assert "city (outside the schema)" in result.message
     assert "values outside the schema: city" in result.message and "'Berlin'" in result.message
+    assert "city (missing)" not in result.message  # outside is not missing, though the model gets both as missing
 
 
 def test_a_json_lines_file_is_read_as_records(tmp_path):

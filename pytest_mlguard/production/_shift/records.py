@@ -44,9 +44,9 @@ def read_json_lines(path: Path) -> list[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = json.loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as exc:
-                raise ValueError(f"file {path}, line {number}: Expected one JSON object per line but it is not JSON ({exc})") from None
+                raise ValueError(f"file {path}, line {number}: Expected one JSON object per line but it is not JSON ({exc.msg} at column {exc.colno})") from None
             if not isinstance(record, dict):
                 raise ValueError(f"file {path}, line {number}: Expected one JSON object per line but it holds a {type(record).__name__}: {line.strip():.60}")
             records.append(record)

@@ -106,13 +106,17 @@ def input_tests(
     (named ``columns`` where given), and for records, the rate of each column's values outside the
     schema (``outside``, and ``reference_outside``: where, by column; none in the evaluation data)."""
     if reference.ndim == 4:
-        ref, prod = image_statistics(reference), image_statistics(production)
-        return [numeric_test(name, ref[name], prod[name]) for name in ref]
-    tests = column_tests(reference.reshape(len(reference), -1), production.reshape(len(production), -1), names=columns)
-    for name, where in (outside or {}).items():
-        before = (reference_outside or {}).get(name, np.zeros(len(reference), dtype=bool))
-        if where.any() or before.any():
-            tests.append(missing_test(f"{name} (outside the schema)", before, where, kind="outside"))
+        stats, prod_stats = image_statistics(reference), image_statistics(production)
+        return [numeric_test(name, stats[name], prod_stats[name]) for name in stats]
+    ref, prod = reference.reshape(len(reference), -1), production.reshape(len(production), -1)
+    names = list(columns) if columns is not None else [f"column {i}" for i in range(ref.shape[1])]
+    before = [np.asarray((reference_outside or {}).get(name, np.zeros(len(ref), dtype=bool))) for name in names]
+    after = [np.asarray((outside or {}).get(name, np.zeros(len(prod), dtype=bool))) for name in names]
+    ref_outside, prod_outside = np.stack(before, axis=1), np.stack(after, axis=1)
+    tests = column_tests(ref, prod, names, missing=(np.isnan(ref) & ~ref_outside, np.isnan(prod) & ~prod_outside))
+    for i, name in enumerate(names):
+        if ref_outside[:, i].any() or prod_outside[:, i].any():
+            tests.append(missing_test(f"{name} (outside the schema)", ref_outside[:, i], prod_outside[:, i], kind="outside"))
     return tests
 
 

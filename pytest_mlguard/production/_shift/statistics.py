@@ -200,19 +200,24 @@ def missing_test(name: str, reference: np.ndarray, production: np.ndarray, *, ki
     return TwoSample(name, "fisher", float(rate_prod - rate_ref), p_value, float(abs(rate_prod - rate_ref)), effect_name, what, reference=summaries[0], production=summaries[1])
 
 
-def column_tests(reference: np.ndarray, production: np.ndarray, names: Sequence[str] | None = None) -> list[TwoSample]:
+def column_tests(
+    reference: np.ndarray, production: np.ndarray, names: Sequence[str] | None = None, missing: tuple[np.ndarray, np.ndarray] | None = None
+) -> list[TwoSample]:
     """Per-column tests of two tables of numbers ``(n, columns)``: KS on each column's values and, where
-    a column has missing values (NaN) in either sample, Fisher's test of its missing rate."""
+    a column has missing values in either sample, Fisher's test of its missing rate. ``missing``: where
+    values are missing in each table (default: NaN; records' values outside the schema are NaN too,
+    and not missing)."""
     ref = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
     prod = np.asarray(production, dtype=np.float64).reshape(len(production), -1)
     if ref.shape[1] != prod.shape[1]:
         raise ValueError(f"expected tables of the same columns, got {ref.shape[1]} and {prod.shape[1]}")
     names = list(names) if names is not None else [f"column {i}" for i in range(ref.shape[1])]
+    ref_missing, prod_missing = missing if missing is not None else (np.isnan(ref), np.isnan(prod))
     tests = []
     for i, name in enumerate(names):
         tests.append(numeric_test(name, ref[:, i], prod[:, i]))
-        if np.isnan(ref[:, i]).any() or np.isnan(prod[:, i]).any():
-            tests.append(missing_test(f"{name} (missing)", np.isnan(ref[:, i]), np.isnan(prod[:, i])))
+        if ref_missing[:, i].any() or prod_missing[:, i].any():
+            tests.append(missing_test(f"{name} (missing)", ref_missing[:, i], prod_missing[:, i]))
     return tests
 
 
