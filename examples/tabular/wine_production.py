@@ -15,7 +15,7 @@ import numpy as np
 from wine_model import FEATURES, load_wine_split
 
 Kind = Literal["in-distribution", "shifted"]
-KINDS: tuple[str, ...] = ("in-distribution", "shifted")
+KINDS: tuple[Kind, ...] = ("in-distribution", "shifted")
 SEED = 2026
 
 
@@ -30,3 +30,34 @@ def logged_table(kind: Kind = "in-distribution", n: int = 200, seed: int = SEED)
     if kind == "shifted":
         columns["proline"] = columns["proline"] / 1000.0  # mg/l -> g/l
     return columns, y[index]
+
+
+def estimates(kind: Kind) -> dict[str, float]:
+    """What the shift checks cannot measure and the example can, knowing the labels: the true accuracy
+    of the wine classifier on the logged day, beside ATC's estimates (both scores) and BBSE's, each
+    calibrated on the held-out split as ``shift[accuracy]`` is (docs/drift.md)."""
+    from wine_model import train_model
+
+    from pytest_mlguard.production._shift.statistics import atc_estimate, atc_threshold, bbse, confidence_scores
+
+    model = train_model()
+    x, y = load_wine_split("test")
+    proba = model.predict_proba(x)
+    correct = proba.argmax(axis=1) == y
+    columns, labels = logged_table(kind)
+    logged = model.predict_proba(np.stack([columns[name] for name in FEATURES], axis=1))
+    wrong = logged.argmax(axis=1) != labels
+    out = {"evaluation accuracy": float(correct.mean()), "true accuracy": float(1 - wrong.mean())}
+    for score in ("max-probability", "negative-entropy"):
+        scores = confidence_scores(proba, score)
+        out[f"ATC ({score})"] = atc_estimate(scores, correct, confidence_scores(logged, score))
+        out[f"ATC threshold ({score})"] = atc_threshold(scores, correct)[0]
+    out["BBSE"] = bbse(proba.argmax(axis=1), y, logged.argmax(axis=1), proba.shape[1])[1]
+    out["lowest evaluation top probability"] = float(proba.max(axis=1).min())
+    out["median top probability of the mistakes"] = float(np.median(logged.max(axis=1)[wrong])) if wrong.any() else float("nan")
+    return out
+
+
+if __name__ == "__main__":  # python examples/tabular/wine_production.py: the figures of docs/drift.md
+    for day in KINDS:
+        print(day + ": " + ", ".join(f"{name} {value:.3f}" for name, value in estimates(day).items()))
