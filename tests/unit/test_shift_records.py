@@ -115,3 +115,12 @@ def test_a_folder_of_image_files_is_decoded(tmp_path):
     sample = production_sample(tmp_path, model)
     assert sample.x.shape == (12, 1, 4, 4) and sample.files["formats"] == {"PNG": 12}
     assert sample.x[3].mean() == pytest.approx(60 / 255)
+
+
+def test_a_categorical_column_is_tested_by_chi_squared_on_its_categories():
+    rng = np.random.default_rng(4)
+    records = [{"amount": float(a), "city": str(c)} for a, c in zip(rng.uniform(0, 100, 200), rng.choice(["Paris", "Lyon", "Nice"], 200, p=[0.3, 0.3, 0.4]))]
+    [result] = check_model(_model(), _table(), "shift[inputs]", settings={"shift.checks": ["inputs"]}, extras={"production": records})
+    tests = {test["name"]: test for test in result.details["tests"]}
+    assert tests["city"]["test"] == "chi-squared" and tests["amount"]["test"] == "ks"
+    assert not result.passed and tests["city"]["what"].startswith("'Nice': ") and "-> 4" in tests["city"]["what"]  # 10% -> 40%, drawn

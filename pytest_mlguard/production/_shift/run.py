@@ -100,11 +100,17 @@ def _logged(evaluation: Evaluation, spec: CheckSpec) -> Logged:
 
 
 def input_tests(
-    reference: np.ndarray, production: np.ndarray, columns: tuple[str, ...] | None = None, outside: Any = None, reference_outside: Any = None
+    reference: np.ndarray,
+    production: np.ndarray,
+    columns: tuple[str, ...] | None = None,
+    outside: Any = None,
+    reference_outside: Any = None,
+    schema: Any = None,
 ) -> list[TwoSample]:
     """The ``inputs`` check's tests: per image statistic for images (C, H, W), per column otherwise
-    (named ``columns`` where given), and for records, the rate of each column's values outside the
-    schema (``outside``, and ``reference_outside``: where, by column; none in the evaluation data)."""
+    (named ``columns`` where given; the categorical and boolean columns of a record model's ``schema``
+    by their categories), and for records, the rate of each column's values outside the schema
+    (``outside``, and ``reference_outside``: where, by column; none in the evaluation data)."""
     if reference.ndim == 4:
         stats, prod_stats = image_statistics(reference), image_statistics(production)
         return [numeric_test(name, stats[name], prod_stats[name]) for name in stats]
@@ -113,11 +119,18 @@ def input_tests(
     before = [np.asarray((reference_outside or {}).get(name, np.zeros(len(ref), dtype=bool))) for name in names]
     after = [np.asarray((outside or {}).get(name, np.zeros(len(prod), dtype=bool))) for name in names]
     ref_outside, prod_outside = np.stack(before, axis=1), np.stack(after, axis=1)
-    tests = column_tests(ref, prod, names, missing=(np.isnan(ref) & ~ref_outside, np.isnan(prod) & ~prod_outside))
+    categorical = {c.name: (False, True) if c.kind == "boolean" else c.categories for c in schema.columns if c.kind != "numeric"} if schema is not None else None
+    tests = column_tests(ref, prod, names, missing=(np.isnan(ref) & ~ref_outside, np.isnan(prod) & ~prod_outside), categorical=categorical)
     for i, name in enumerate(names):
         if ref_outside[:, i].any() or prod_outside[:, i].any():
             tests.append(missing_test(f"{name} (outside the schema)", ref_outside[:, i], prod_outside[:, i], kind="outside"))
     return tests
+
+
+def _schema(evaluation: Evaluation, sample: ProductionSample) -> Any:
+    """The record model's schema the sample was encoded through (``None``: none)."""
+    schema = getattr(evaluation.model, "schema", None)
+    return schema if sample.records is not None and schema is not None and tuple(schema.names) == sample.columns else None
 
 
 #: the most samples of each side shift[embedding] compares (its kernel matrix grows with their square)
@@ -150,7 +163,7 @@ def _tests(evaluation: Evaluation, tested: tuple[str, ...], spec: CheckSpec) -> 
         elif name == "confidence":
             by_check[name] = [numeric_test("confidence", reference.max(axis=1), proba.max(axis=1))]
         elif name == "inputs":
-            by_check[name] = input_tests(logged.reference_x, sample.x, sample.columns, sample.outside, logged.reference_outside)
+            by_check[name] = input_tests(logged.reference_x, sample.x, sample.columns, sample.outside, logged.reference_outside, _schema(evaluation, sample))
     if "embedding" in tested:  # last: its permutations resolve p-values that survive Holm across every test
         count = sum(len(found) for found in by_check.values()) + 1
         permutations = max(spec.param("permutations"), math.ceil(2 * count / spec.param("alpha")))

@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -201,12 +201,17 @@ def missing_test(name: str, reference: np.ndarray, production: np.ndarray, *, ki
 
 
 def column_tests(
-    reference: np.ndarray, production: np.ndarray, names: Sequence[str] | None = None, missing: tuple[np.ndarray, np.ndarray] | None = None
+    reference: np.ndarray,
+    production: np.ndarray,
+    names: Sequence[str] | None = None,
+    missing: tuple[np.ndarray, np.ndarray] | None = None,
+    categorical: Mapping[str, Sequence[Any]] | None = None,
 ) -> list[TwoSample]:
-    """Per-column tests of two tables of numbers ``(n, columns)``: KS on each column's values and, where
-    a column has missing values in either sample, Fisher's test of its missing rate. ``missing``: where
-    values are missing in each table (default: NaN; records' values outside the schema are NaN too,
-    and not missing)."""
+    """Per-column tests of two tables of numbers ``(n, columns)``: KS on each column's values (the
+    chi-squared test of its categories for a column ``categorical`` names: its values are the codes of
+    those categories) and, where a column has missing values in either sample, Fisher's test of its
+    missing rate. ``missing``: where values are missing in each table (default: NaN; records' values
+    outside the schema are NaN too, and not missing)."""
     ref = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
     prod = np.asarray(production, dtype=np.float64).reshape(len(production), -1)
     if ref.shape[1] != prod.shape[1]:
@@ -215,10 +220,18 @@ def column_tests(
     ref_missing, prod_missing = missing if missing is not None else (np.isnan(ref), np.isnan(prod))
     tests = []
     for i, name in enumerate(names):
-        tests.append(numeric_test(name, ref[:, i], prod[:, i]))
+        if categorical is not None and name in categorical:
+            tests.append(frequency_test(name, _categories(ref[:, i], categorical[name]), _categories(prod[:, i], categorical[name])))
+        else:
+            tests.append(numeric_test(name, ref[:, i], prod[:, i]))
         if ref_missing[:, i].any() or prod_missing[:, i].any():
             tests.append(missing_test(f"{name} (missing)", ref_missing[:, i], prod_missing[:, i]))
     return tests
+
+
+def _categories(codes: np.ndarray, categories: Sequence[Any]) -> list[str]:
+    """The categories that ``codes`` (NaN: none) stand for, as text."""
+    return [str(categories[int(code)]) for code in codes[np.isfinite(codes)]]
 
 
 def image_statistics(x: np.ndarray) -> dict[str, np.ndarray]:
