@@ -3,7 +3,8 @@
 ``logged_table("in-distribution")``: 200 requests drawn (with replacement, seeded) from the held-out
 split, as the columns of a table by feature name. ``logged_table("shifted")``: the same draw after an
 upstream change of unit: ``proline`` logged in g/l instead of mg/l. Unlabelled: the labels are
-returned apart.
+returned apart. ``logged_records(kind)``: the same requests as records (dicts) with their colour, as the
+record suite reads them; its shifted day also logs a new colour and leaves a field out.
 """
 
 from __future__ import annotations
@@ -30,6 +31,26 @@ def logged_table(kind: Kind = "in-distribution", n: int = 200, seed: int = SEED)
     if kind == "shifted":
         columns["proline"] = columns["proline"] / 1000.0  # mg/l -> g/l
     return columns, y[index]
+
+
+def logged_records(kind: Kind = "in-distribution") -> list[dict[str, object]]:
+    """The same requests as the record service logs them, for the record suite: one dict each, the 13
+    measurements and the cellar's ``colour``. The shifted day adds, to the unit change of ``proline``,
+    a colour the cellar's schema lacks (``"rosé"``, every tenth request) and a field left out upstream
+    (``magnesium`` missing from every tenth request, from the fifth)."""
+    from wine_model import colour_of
+
+    columns, _ = logged_table(kind)
+    colours = colour_of(columns["color_intensity"])
+    records: list[dict[str, object]] = [
+        {**{name: float(values[i]) for name, values in columns.items()}, "colour": str(colours[i])} for i in range(len(colours))
+    ]
+    if kind == "shifted":
+        for record in records[::10]:
+            record["colour"] = "rosé"
+        for record in records[5::10]:
+            del record["magnesium"]
+    return records
 
 
 def estimates(kind: Kind) -> dict[str, float]:
