@@ -205,3 +205,19 @@ def test_custom_tests_run_shift_checks_on_the_projects_sample_or_one_they_build(
     checks = [check for check in project.report()["checks"] if check["family"] == "shift"]
     assert sorted(check["id"] for check in checks) == ["shift[classes]", "shift[inputs]"]
     assert all(check["nodeid"].startswith("test_nightly_shift.py::") for check in checks)
+
+
+def test_shift_checks_carry_the_junit_properties_and_the_badge_of_the_other_families(project):
+    import xml.etree.ElementTree as ET
+
+    _write(project, 'logged_sample("shifted")[0]')
+    project.run("--mlguard", "-k", "shift[ or gaussian_noise", "--junitxml=junit.xml").assert_outcomes(failed=6, passed=1)
+    cases = {case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")} for case in ET.parse(project.pytester.path / "junit.xml").getroot().iter("testcase")}
+    corruption = set(cases.pop("corruption[gaussian_noise-3]"))
+    assert sorted(cases) == sorted(f"shift[{name}]" for name in ("classes", "confidence", "inputs", "embedding", "ood", "accuracy"))
+    for name, properties in cases.items():
+        kind = "ceiling" if name == "shift[ood]" else "floor"
+        assert set(properties) == {p.replace("mlguard_floor", f"mlguard_{kind}") for p in corruption}, name
+        assert properties["mlguard_verdict"] == "failed" and properties["mlguard_n"] == "300"
+    badge = project.pytester.path / "mlguard-report" / "badge-shift.svg"
+    assert badge.is_file() and ": shift<" in badge.read_text()  # "robustness (partial): shift", as badge-corruption.svg

@@ -5,7 +5,9 @@
   forest) that takes a pandas DataFrame;
 * ``mlguard_data``: the held-out split as a :class:`~pytest_mlguard.TableData`: the 13 measurements and
   the cellar's ``colour`` label derived from the colour intensity (pale, ruby, deep);
-* ``mlguard_production``: the logged requests of ``wine_production.py`` with the same derived colour.
+* ``mlguard_production``: the logged requests of ``wine_production.py`` as records with the same derived
+  colour, encoded through the model's schema (``WINE_PRODUCTION=shifted``: proline in g/l, a colour
+  the schema lacks, a field left out; docs/drift.md).
 
 ``pytest --mlguard examples/tabular`` runs this suite beside the service's (``../conftest.py``): the
 ``tabular`` checks (a column missing, perturbations at severities 1, 3 and 5, covariate shift, see
@@ -18,8 +20,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from wine_model import CLASS_NAMES, colour_of, load_wine_table, train_record_model
-from wine_production import logged_table
+from wine_model import CLASS_NAMES, load_wine_table, train_record_model
+from wine_production import logged_records
 
 from pytest_mlguard import RecordModel, TableData
 
@@ -37,6 +39,6 @@ def mlguard_model():
 
 @pytest.fixture(scope="session")
 def mlguard_production():
-    """The logged requests (``WINE_PRODUCTION=shifted``: the day proline came in g/l) with their colour."""
-    columns, _ = logged_table(os.environ.get("WINE_PRODUCTION", "in-distribution"))
-    return {**columns, "colour": colour_of(columns["color_intensity"])}
+    """The logged requests as records (``WINE_PRODUCTION=shifted``: the day proline came in g/l, some
+    wines logged as ``"rosé"`` and some without ``magnesium``)."""
+    return logged_records(os.environ.get("WINE_PRODUCTION", "in-distribution"))

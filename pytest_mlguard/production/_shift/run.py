@@ -16,6 +16,7 @@ import numpy as np
 
 from ...checks._base import CheckSpec, Measurement
 from ...errors import ConfigError, ContractError, NotApplicable
+from .records import outside_summary
 from .sample import FIXTURE, ProductionSample, production_sample
 from .window import ProductionLog, Window, duration_text, log_length, select_window, timestamps_seconds
 from .statistics import (
@@ -29,6 +30,7 @@ from .statistics import (
     histogram,
     holm_tests,
     image_statistics,
+    missing_test,
     numeric_test,
 )
 
@@ -48,6 +50,8 @@ class Logged:
     reference_proba: np.ndarray
     reference_name: str
     window: Window | None = None
+    #: where the reference's values were outside the schema (a previous window of records), by column
+    reference_outside: Any = None
     #: what ``mlguard_production`` returned, kept alive while the memo holds it: its ``id`` keys the memo
     source: Any = None
 
@@ -88,19 +92,45 @@ def _logged(evaluation: Evaluation, spec: CheckSpec) -> Logged:
         sample = production_sample(value, model)
         if window is not None and window.previous is not None:
             previous = production_sample(window.previous, model)
-            return Logged(sample, model.predict_proba(sample.x), previous.x, model.predict_proba(previous.x), "the previous window", window, production)
-        return Logged(sample, model.predict_proba(sample.x), evaluation.data.x, evaluation.clean_proba, "the evaluation data", window, production)
+            proba = model.predict_proba(previous.x)
+            return Logged(sample, model.predict_proba(sample.x), previous.x, proba, "the previous window", window, previous.outside, source=production)
+        return Logged(sample, model.predict_proba(sample.x), evaluation.data.x, evaluation.clean_proba, "the evaluation data", window, source=production)
 
     return evaluation.memo(("shift", "sample", *_identity(evaluation, spec)), compute)
 
 
-def input_tests(reference: np.ndarray, production: np.ndarray, columns: tuple[str, ...] | None = None) -> list[TwoSample]:
+def input_tests(
+    reference: np.ndarray,
+    production: np.ndarray,
+    columns: tuple[str, ...] | None = None,
+    outside: Any = None,
+    reference_outside: Any = None,
+    schema: Any = None,
+) -> list[TwoSample]:
     """The ``inputs`` check's tests: per image statistic for images (C, H, W), per column otherwise
-    (named ``columns`` where given)."""
+    (named ``columns`` where given; the categorical and boolean columns of a record model's ``schema``
+    by their categories), and for records, the rate of each column's values outside the schema
+    (``outside``, and ``reference_outside``: where, by column; none in the evaluation data)."""
     if reference.ndim == 4:
-        ref, prod = image_statistics(reference), image_statistics(production)
-        return [numeric_test(name, ref[name], prod[name]) for name in ref]
-    return column_tests(reference.reshape(len(reference), -1), production.reshape(len(production), -1), names=columns)
+        stats, prod_stats = image_statistics(reference), image_statistics(production)
+        return [numeric_test(name, stats[name], prod_stats[name]) for name in stats]
+    ref, prod = reference.reshape(len(reference), -1), production.reshape(len(production), -1)
+    names = list(columns) if columns is not None else [f"column {i}" for i in range(ref.shape[1])]
+    before = [np.asarray((reference_outside or {}).get(name, np.zeros(len(ref), dtype=bool))) for name in names]
+    after = [np.asarray((outside or {}).get(name, np.zeros(len(prod), dtype=bool))) for name in names]
+    ref_outside, prod_outside = np.stack(before, axis=1), np.stack(after, axis=1)
+    categorical = {c.name: (False, True) if c.kind == "boolean" else c.categories for c in schema.columns if c.kind != "numeric"} if schema is not None else None
+    tests = column_tests(ref, prod, names, missing=(np.isnan(ref) & ~ref_outside, np.isnan(prod) & ~prod_outside), categorical=categorical)
+    for i, name in enumerate(names):
+        if ref_outside[:, i].any() or prod_outside[:, i].any():
+            tests.append(missing_test(f"{name} (outside the schema)", ref_outside[:, i], prod_outside[:, i], kind="outside"))
+    return tests
+
+
+def _schema(evaluation: Evaluation, sample: ProductionSample) -> Any:
+    """The record model's schema the sample was encoded through (``None``: none)."""
+    schema = getattr(evaluation.model, "schema", None)
+    return schema if sample.records is not None and schema is not None and tuple(schema.names) == sample.columns else None
 
 
 #: the most samples of each side shift[embedding] compares (its kernel matrix grows with their square)
@@ -133,7 +163,7 @@ def _tests(evaluation: Evaluation, tested: tuple[str, ...], spec: CheckSpec) -> 
         elif name == "confidence":
             by_check[name] = [numeric_test("confidence", reference.max(axis=1), proba.max(axis=1))]
         elif name == "inputs":
-            by_check[name] = input_tests(logged.reference_x, sample.x, sample.columns)
+            by_check[name] = input_tests(logged.reference_x, sample.x, sample.columns, sample.outside, logged.reference_outside, _schema(evaluation, sample))
     if "embedding" in tested:  # last: its permutations resolve p-values that survive Holm across every test
         count = sum(len(found) for found in by_check.values()) + 1
         permutations = max(spec.param("permutations"), math.ceil(2 * count / spec.param("alpha")))
@@ -213,10 +243,14 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     }
     if sample.files:
         details["files"] = dict(sample.files)
+    if sample.records is not None:
+        details["records"] = dict(sample.records)
     drawn = histograms(logged, str(spec.name))
     if drawn:
         details["histograms"] = drawn
     message = drift_message(str(spec.name), tests, spec.param("alpha"), spec.param("top"), sizes, logged.reference_name)
+    if spec.name == "inputs" and sample.records is not None and outside_summary(sample.records):
+        message += f"\nproduction: {outside_summary(sample.records)}"
     return Measurement(value=value, n=len(sample.x), details=_windowed(details, logged), message=_windowed_message(message, logged))
 
 

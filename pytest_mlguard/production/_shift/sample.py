@@ -4,9 +4,12 @@
 * for a model of 1-D inputs (a table), its columns by name, in the model's input order: a dict of
   equal-length columns, or a data frame (anything with ``columns`` and ``to_numpy``); the messages
   then name the columns;
-* a list of image files (paths) or of their contents (bytes), decoded here as the model takes them:
-  grey or RGB after the EXIF orientation, resized to the input's height and width (bilinear), scaled
-  from 0..255 to the model's ``value_range``.
+* a list of image files (paths) or of their contents (bytes), or a folder of image files, decoded
+  here as the model takes them: grey or RGB after the EXIF orientation, resized to the input's height
+  and width (bilinear), scaled from 0..255 to the model's ``value_range``;
+* records: a list of dicts, or the path of a JSON-lines file of them; for a model of records (a
+  ``RecordModel``), encoded through its schema, with what the schema cannot hold counted
+  (:mod:`.records`); for another model of 1-D inputs, read as a table's columns.
 
 Anything else, too few samples, samples of another shape or values that are not finite are a
 :class:`~pytest_mlguard.errors.ContractError` naming the fixture, what was expected and what was given.
@@ -30,7 +33,8 @@ FIXTURE = "mlguard_production"
 #: the fewest production samples the two-sample tests are run on
 MIN_SAMPLES = 10
 _EXPECTED = (
-    "an array of model inputs (N, *input_shape), a table's columns by name, or a list of image file paths or of their bytes, with at least "
+    "an array of model inputs (N, *input_shape), a table's columns by name, records (dicts, or a JSON-lines file), "
+    "or image files (a list of paths or of their bytes, or a folder), with at least "
     f"{MIN_SAMPLES} samples (see docs/drift.md)"
 )
 
@@ -38,11 +42,15 @@ _EXPECTED = (
 @dataclass(frozen=True)
 class ProductionSample:
     """The logged inputs as model inputs, what the image files were like (``files``: counts of
-    formats, modes and sizes; empty for arrays), and the names of a table's columns (``None``: not given)."""
+    formats, modes and sizes; empty for arrays), the names of a table's columns (``None``: not given),
+    and for records encoded through a schema, the counts of :func:`.records.encode_records`
+    (``records``) and where each column's values were outside the schema (``outside``)."""
 
     x: np.ndarray
     files: Mapping[str, Any] = field(default_factory=dict)
     columns: tuple[str, ...] | None = None
+    records: Mapping[str, Any] | None = None
+    outside: Mapping[str, np.ndarray] | None = None
 
 
 def _described(value: Any) -> str:
@@ -70,11 +78,48 @@ def production_sample(value: Any, model: Model) -> ProductionSample:
         value = value.detach().cpu().numpy()
     if isinstance(value, (list, tuple)) and value and all(isinstance(item, (str, Path, bytes, bytearray)) for item in value):
         return _decoded(value, model)
+    if isinstance(value, (str, Path)):
+        return _path(Path(value), model)
     if isinstance(value, (list, tuple)) and value and all(isinstance(item, Mapping) for item in value):
-        raise _error(f"Expected {_EXPECTED} but got {_described(value)}: records (dicts) are not supported yet")
+        return _records(value, model)
     if isinstance(value, Mapping) or (hasattr(value, "columns") and hasattr(value, "to_numpy")):
         return _table(value, model)
     return _array(value, model)
+
+
+#: the suffixes of the image files a folder's sample is made of
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def _path(path: Path, model: Model) -> ProductionSample:
+    """A folder of image files, or a JSON-lines file of records."""
+    if path.is_dir():
+        return _decoded(sorted(item for item in path.iterdir() if item.suffix.lower() in IMAGE_SUFFIXES), model)
+    if not path.is_file():
+        raise _error(f"Expected {_EXPECTED} but got the path {str(path)!r}, which does not exist")
+    from .records import read_json_lines
+
+    try:
+        records = read_json_lines(path)
+    except ValueError as exc:
+        raise _error(str(exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _error(f"Expected a JSON-lines file of records but file {path} does not read: {exc}") from None
+    if not records:
+        raise _error(f"Expected {_EXPECTED} but file {path} holds no records")
+    return _records(records, model)
+
+
+def _records(records: Sequence[Mapping[str, Any]], model: Model) -> ProductionSample:
+    """Records as model inputs: through a record model's schema, else as a table's columns."""
+    schema = getattr(model, "schema", None)
+    if schema is None:
+        from ...contract._table import read_table
+
+        return _table(read_table(list(records))[0], model)
+    from .records import encode_records
+
+    return _through_schema(encode_records(records, schema), model, schema)
 
 
 def _table(value: Any, model: Model) -> ProductionSample:
@@ -82,17 +127,13 @@ def _table(value: Any, model: Model) -> ProductionSample:
     names = tuple(str(name) for name in (value.keys() if isinstance(value, Mapping) else value.columns))
     if len(model.input_shape) != 1:
         raise _error(f"Expected model inputs (N, *{tuple(model.input_shape)}) but got a table of columns {list(names)[:20]}: a table is for a model of 1-D inputs")
-    if len(names) != model.input_shape[0]:
+    schema = getattr(model, "schema", None)  # a RecordModel's: through its schema, as records
+    if schema is None and len(names) != model.input_shape[0]:
         raise _error(f"Expected the model's {model.input_shape[0]} input columns, in its input order, but got {len(names)} columns {list(names)[:20]}")
-    schema = getattr(model, "schema", None)  # a RecordModel's: categories become the codes of its TableData
+    if schema is not None:
+        return _schema_table(value, model, schema)
     try:
-        if schema is not None:
-            from ...contract._table import encode_column, read_table
-
-            read = read_table(value)[0]
-            columns = [encode_column(schema.column(name), read[name], where=FIXTURE) for name in names]
-        else:
-            columns = [np.asarray(value[name], dtype=np.float32).reshape(-1) for name in (value.keys() if isinstance(value, Mapping) else value.columns)]
+        columns = [np.asarray(value[name], dtype=np.float32).reshape(-1) for name in (value.keys() if isinstance(value, Mapping) else value.columns)]
     except (TypeError, ValueError) as exc:
         raise _error(f"Expected columns of numbers but got {exc}") from None
     lengths = {len(column) for column in columns}
@@ -102,8 +143,26 @@ def _table(value: Any, model: Model) -> ProductionSample:
     return ProductionSample(sample.x, columns=names)
 
 
-def _array(value: Any, model: Model) -> ProductionSample:
-    """An array of model inputs (N, *input_shape), checked."""
+def _schema_table(value: Any, model: Model, schema: Any) -> ProductionSample:
+    """A table's columns encoded through a record model's ``schema``, what it cannot hold counted."""
+    from ...contract._table import read_table
+    from .records import encode_columns
+
+    read = read_table(value)[0]
+    lengths = {len(column) for column in read.values()}
+    if len(lengths) != 1:
+        raise _error(f"Expected columns of one length but got lengths {sorted(lengths)}")
+    return _through_schema(encode_columns(read, lengths.pop(), schema), model, schema)
+
+
+def _through_schema(encoded: tuple[np.ndarray, dict[str, Any], dict[str, np.ndarray]], model: Model, schema: Any) -> ProductionSample:
+    x, counts, outside = encoded
+    return ProductionSample(_array(x, model, missing=True).x, columns=schema.names, records=counts, outside=outside)
+
+
+def _array(value: Any, model: Model, missing: bool = False) -> ProductionSample:
+    """An array of model inputs (N, *input_shape), checked (NaN allowed where ``missing``: a record
+    model's missing values)."""
     try:
         x = np.asarray(value, dtype=np.float32)
     except (TypeError, ValueError):
@@ -113,7 +172,8 @@ def _array(value: Any, model: Model) -> ProductionSample:
         raise _error(f"Expected {_EXPECTED}, samples of the model's input shape {shape}, but got {_described(value)}")
     if len(x) < MIN_SAMPLES:
         raise _error(f"Expected {_EXPECTED} but got {len(x)} samples")
-    bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
+    flat = x.reshape(len(x), -1)
+    bad = np.flatnonzero(np.isinf(flat).any(axis=1) if missing else ~np.isfinite(flat).all(axis=1))
     if len(bad):
         raise _error(f"Expected finite model inputs but {len(bad)} of {len(x)} samples hold NaN or inf, such as sample {int(bad[0])}")
     return ProductionSample(x)

@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -180,34 +180,58 @@ def null_summary(null: np.ndarray, observed: float, bins: int = 30) -> dict[str,
     }
 
 
-def missing_test(name: str, reference: np.ndarray, production: np.ndarray) -> TwoSample:
+#: what :func:`missing_test` tests: the line's label, the effect's name and the summaries' key, by kind
+RATES = {"missing": ("missing", "missing-rate change", "missing_rate"), "outside": ("outside the schema", "outside-rate change", "outside_rate")}
+
+
+def missing_test(name: str, reference: np.ndarray, production: np.ndarray, *, kind: str = "missing") -> TwoSample:
     """Fisher's exact test of the change of a missing rate (``reference`` and ``production``: booleans,
-    True where the value is missing); the effect is the change of the rate."""
+    True where the value is missing); the effect is the change of the rate. ``kind="outside"``: the
+    rate of values outside the schema, the same test."""
     from scipy.stats import fisher_exact
 
+    label, effect_name, key = RATES[kind]
     ref, prod = np.asarray(reference, dtype=bool), np.asarray(production, dtype=bool)
     table = [[int(ref.sum()), int((~ref).sum())], [int(prod.sum()), int((~prod).sum())]]
     rate_ref, rate_prod = ref.mean() if len(ref) else 0.0, prod.mean() if len(prod) else 0.0
     p_value = 1.0 if table[0][0] + table[1][0] == 0 else float(fisher_exact(table).pvalue)
-    what = f"missing {100 * rate_ref:.1f}% -> {100 * rate_prod:.1f}%"
-    summaries = ({"n": len(ref), "missing_rate": round(float(rate_ref), 6)}, {"n": len(prod), "missing_rate": round(float(rate_prod), 6)})
-    return TwoSample(name, "fisher", float(rate_prod - rate_ref), p_value, float(abs(rate_prod - rate_ref)), "missing-rate change", what, reference=summaries[0], production=summaries[1])
+    what = f"{label} {100 * rate_ref:.1f}% -> {100 * rate_prod:.1f}%"
+    summaries = ({"n": len(ref), key: round(float(rate_ref), 6)}, {"n": len(prod), key: round(float(rate_prod), 6)})
+    return TwoSample(name, "fisher", float(rate_prod - rate_ref), p_value, float(abs(rate_prod - rate_ref)), effect_name, what, reference=summaries[0], production=summaries[1])
 
 
-def column_tests(reference: np.ndarray, production: np.ndarray, names: Sequence[str] | None = None) -> list[TwoSample]:
-    """Per-column tests of two tables of numbers ``(n, columns)``: KS on each column's values and, where
-    a column has missing values (NaN) in either sample, Fisher's test of its missing rate."""
+def column_tests(
+    reference: np.ndarray,
+    production: np.ndarray,
+    names: Sequence[str] | None = None,
+    missing: tuple[np.ndarray, np.ndarray] | None = None,
+    categorical: Mapping[str, Sequence[Any]] | None = None,
+) -> list[TwoSample]:
+    """Per-column tests of two tables of numbers ``(n, columns)``: KS on each column's values (the
+    chi-squared test of its categories for a column ``categorical`` names: its values are the codes of
+    those categories) and, where a column has missing values in either sample, Fisher's test of its
+    missing rate. ``missing``: where values are missing in each table (default: NaN; records' values
+    outside the schema are NaN too, and not missing)."""
     ref = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
     prod = np.asarray(production, dtype=np.float64).reshape(len(production), -1)
     if ref.shape[1] != prod.shape[1]:
         raise ValueError(f"expected tables of the same columns, got {ref.shape[1]} and {prod.shape[1]}")
     names = list(names) if names is not None else [f"column {i}" for i in range(ref.shape[1])]
+    ref_missing, prod_missing = missing if missing is not None else (np.isnan(ref), np.isnan(prod))
     tests = []
     for i, name in enumerate(names):
-        tests.append(numeric_test(name, ref[:, i], prod[:, i]))
-        if np.isnan(ref[:, i]).any() or np.isnan(prod[:, i]).any():
-            tests.append(missing_test(f"{name} (missing)", np.isnan(ref[:, i]), np.isnan(prod[:, i])))
+        if categorical is not None and name in categorical:
+            tests.append(frequency_test(name, _categories(ref[:, i], categorical[name]), _categories(prod[:, i], categorical[name])))
+        else:
+            tests.append(numeric_test(name, ref[:, i], prod[:, i]))
+        if ref_missing[:, i].any() or prod_missing[:, i].any():
+            tests.append(missing_test(f"{name} (missing)", ref_missing[:, i], prod_missing[:, i]))
     return tests
+
+
+def _categories(codes: np.ndarray, categories: Sequence[Any]) -> list[str]:
+    """The categories that ``codes`` (NaN: none) stand for, as text."""
+    return [str(categories[int(code)]) for code in codes[np.isfinite(codes)]]
 
 
 def image_statistics(x: np.ndarray) -> dict[str, np.ndarray]:

@@ -90,6 +90,8 @@ def summary_text(summary: Mapping[str, Any] | None) -> str:
         parts.append(", ".join(f"{name!r} {100 * share:.1f}%" for name, share in summary["shares"].items()))
     if "missing_rate" in summary:
         parts.append(f"missing {100 * summary['missing_rate']:.1f}%")
+    if "outside_rate" in summary:
+        parts.append(f"outside the schema {100 * summary['outside_rate']:.1f}%")
     if "dimensions" in summary:
         parts.append(f"{summary['dimensions']} dimensions")
     return ", ".join([*parts, f"n={summary.get('n', '?')}"])
