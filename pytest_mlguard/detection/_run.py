@@ -92,12 +92,12 @@ def _attack(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     images, targets = _data(evaluation).images[:n], _data(evaluation).targets[:n]
     if len({image.shape for image in images}) > 1:
         raise NotApplicable("the images differ in size: the attack runs on a batch of images of one size")
-    eps, steps = float(spec.param("eps")), evaluation.settings.get("detection.attack_steps")
+    eps, steps, norm = float(spec.param("eps")), evaluation.settings.get("detection.attack_steps"), spec.param("norm", "linf")
     seed = stable_seed(evaluation.settings.seed, "detection", spec.name or "")
     with evaluation.model.running(evaluation.settings.device):
-        adversarial = art_pgd(module, np.stack(images), targets, eps=eps, eps_step=eps / 4, steps=steps, seed=seed)
+        adversarial = art_pgd(module, np.stack(images), targets, eps=eps, eps_step=eps / 4, steps=steps, seed=seed, norm=norm)
     clean = mean_average_precision(_clean(evaluation)[:n], targets)["map"]
-    measured = _scored(evaluation, _predict(evaluation, list(adversarial)), targets, "map", clean=clean, eps=eps, steps=steps)
+    measured = _scored(evaluation, _predict(evaluation, list(adversarial)), targets, "map", clean=clean, eps=eps, norm=norm, steps=steps)
     return Measurement(**{**measured.__dict__, "evaluations": n * (steps + 1)})
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from pytest_mlguard.checks._registry import all_keys
 from pytest_mlguard.config import resolve
-from pytest_mlguard.detection import FAMILY, attack_eps
+from pytest_mlguard.detection import FAMILY, attack_eps, attack_norm
 from pytest_mlguard.errors import ConfigError
 
 
@@ -28,21 +28,36 @@ def test_no_corruptions_plan_no_mpc_and_checks_are_made_by_name():
     assert (cell.param("corruption"), cell.param("severity"), cell.threshold.reference) == ("fog", 5, "clean")
     assert FAMILY.spec("ece", settings).kind == "ceiling"
     assert FAMILY.spec("pgd-linf-0.02", settings).param("eps") == 0.02
+    l2 = FAMILY.spec("pgd-l2-0.5", settings)
+    assert (l2.param("eps"), l2.param("norm"), l2.id) == (0.5, "l2", "detection[pgd-l2-0.5]")
     with pytest.raises(KeyError, match="expected a detection check"):
         FAMILY.spec("fog-6", settings)
 
 
 @pytest.mark.parametrize(
-    ("name", "eps"),
-    [("pgd-linf-1/255", 1 / 255), ("pgd-linf-0.03", 0.03), ("pgd-linf-0", None), ("pgd-linf-2", None), ("pgd-l2-0.5", None), ("pgd-linf-x", None), ("pgd-linf-1/0", None)],
+    ("name", "eps", "norm"),
+    [
+        ("pgd-linf-1/255", 1 / 255, "linf"),
+        ("pgd-linf-0.03", 0.03, "linf"),
+        ("pgd-linf-0", None, None),
+        ("pgd-linf-2", None, None),
+        ("pgd-l2-0.5", 0.5, "l2"),
+        ("pgd-l2-2", 2.0, "l2"),
+        ("pgd-l2-0", None, None),
+        ("pgd-l2-inf", None, None),
+        ("pgd-l1-0.5", None, None),
+        ("pgd-linf-x", None, None),
+        ("pgd-linf-1/0", None, None),
+    ],
 )
-def test_attack_eps(name, eps):
-    assert attack_eps(name) == eps
+def test_attack_eps_and_norm(name, eps, norm):
+    assert (attack_eps(name), attack_norm(name)) == (eps, norm)
 
 
 INVALID = [
     ({"detection.checks": ["mAP"]}, "'detection.checks[0]'", "one of 'map', 'map_50', 'ece'"),
-    ({"detection.attacks": ["pgd-l2-0.5"]}, "'detection.attacks[0]'", "an attack 'pgd-linf-<eps>'"),
+    ({"detection.attacks": ["pgd-l1-0.5"]}, "'detection.attacks[0]'", "an attack 'pgd-linf-<eps>'"),
+    ({"detection.attacks": ["pgd-l2-0"]}, "'detection.attacks[0]'", "'pgd-l2-<eps>' with eps > 0"),
     ({"detection.corruptions": ["blurr"]}, "'detection.corruptions[0]'", "a corruption name"),
     ({"detection.severities": [6]}, "'detection.severities[0]'", "[1, 5]"),
     ({"detection.ece_ceiling": 1.5}, "'detection.ece_ceiling'", "a number in [0, 1]"),
