@@ -10,7 +10,8 @@ Checks (``detection[<name>]``), settings in ``[tool.mlguard.detection]``:
   :mod:`pytest_mlguard.corruptions`; targets kept, as COCO-C keeps them): mAP against ``corruption_floor``
   (default ``0.5*clean``), and ``mpc``: their mean, mPC, against ``mpc_floor``, with rPC = mPC / clean mAP
   in its details (Michaelis et al. 2019);
-* ``ece``: the ECE of the scores against being a true positive at IoU 0.5, under ``ece_ceiling``;
+* ``ece``: the ECE of the scores against being a true positive at IoU 0.5, under ``ece_ceiling``, debiased,
+  with the calibration family's interval (:mod:`pytest_mlguard.calibration.inference`);
 * ``pgd-linf-<eps>`` and ``pgd-l2-<eps>`` (``attacks``): mAP under PGD L-inf or L2 against the detector's
   training loss through ART's ``PyTorchObjectDetector`` (``attack_steps`` steps of eps/4, on ``attack_samples``
   images), against ``attack_floor``.
@@ -155,7 +156,7 @@ FAMILY = Family(
         Key("detection.attack_floor", parse_threshold, Threshold(0.3, "clean"), "floor of mAP under each attack"),
         Key("detection.attack_steps", parse_int(1, 1000), 10, "PGD steps, each of eps/4"),
         Key("detection.attack_samples", parse_int(1, 100_000), 64, "images the attacks run on (the first of the evaluation data)"),
-        Key("detection.resamples", parse_int(10, 100_000), 200, "bootstrap resamples of the mAP and ECE intervals, at each check's confidence (fewer than verdict.bootstrap: a resample accumulates COCO's AP)"),
+        Key("detection.resamples", parse_int(10, 100_000), 200, "resamples of the mAP intervals (bootstrap) and the ECE's (consistency resampling), at each check's confidence (fewer than verdict.bootstrap: a resample accumulates COCO's AP)"),
     ),
     plan=_plan,
     make=_make,
