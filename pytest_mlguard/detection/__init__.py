@@ -164,6 +164,7 @@ FAMILY = Family(
     tasks=("detection",),
     rank=2,
     prior_seconds=5.0,
+    hooks="pytest_mlguard.detection._report",  # the mPC / rPC summary in the terminal
     plots=Plot("pytest_mlguard.detection._figures:curves", absent="No mAP-against-severity plot: no detection corruption check recorded a result.", order=1),
     doc="object detection: clean mAP, mAP under corruptions (mPC, rPC), detection ECE, robust mAP under PGD",
 )

@@ -84,3 +84,22 @@ def test_the_report_figure_draws_map_against_severity_with_mpc_and_rpc():
     (figure,) = curves("shapes", checks)
     assert figure["png"] and "mPC 0.450, rPC 0.600" in figure["caption"]
     assert curves("shapes", checks[:1]) == []
+
+
+def test_the_terminal_summary_prints_mpc_and_rpc_of_each_model_and_map_by_severity():
+    from pytest_mlguard.detection._report import summary_lines
+
+    cells = [{"corruption": name, "severity": s, "map": m} for name, s, m in [("fog", 1, 0.7), ("fog", 3, 0.6), ("jpeg_compression", 3, 0.5)]]
+    checks = [
+        {"id": "detection[mpc]", "model": "a", "family": "detection", "details": {"mPC": 0.6, "rPC": 0.75, "clean_map": 0.8, "cells": cells}},
+        {"id": "detection[map]", "model": "a", "family": "detection", "details": {"map": 0.8}},
+        {"id": "detection[mpc]", "model": "blind", "family": "detection", "details": {"mPC": 0.0, "rPC": None, "clean_map": 0.0, "cells": cells[:1]}},
+        {"id": "detection[mpc]", "model": "broken", "family": "detection", "details": {}},  # the check raised: no line
+    ]
+    assert list(summary_lines(checks)) == [
+        "a: mPC 0.6000 (mean mAP over 3 corruption cells), rPC 0.750 (of the clean mAP 0.8000)",
+        "  fog               severity 1: 0.700  3: 0.600",
+        "  jpeg_compression  severity 3: 0.500",
+        "blind: mPC 0.0000 (mean mAP over 1 corruption cell), rPC n/a (of the clean mAP 0.0000)",
+        "  fog  severity 1: 0.700",
+    ]
