@@ -14,7 +14,8 @@ Checks (``detection[<name>]``), settings in ``[tool.mlguard.detection]``:
   with the calibration family's interval (:mod:`pytest_mlguard.calibration.inference`);
 * ``pgd-linf-<eps>`` and ``pgd-l2-<eps>`` (``attacks``): mAP under PGD L-inf or L2 against the detector's
   training loss through ART's ``PyTorchObjectDetector`` (``attack_steps`` steps of eps/4, on ``attack_samples``
-  images), against ``attack_floor``.
+  images), against ``attack_floor``; ``patch-<side>``: mAP of those images under a universal square patch over
+  their top-left corner, from ART's ``RobustDPatch`` (``patch_steps`` iterations), against ``attack_floor``.
 
 Example:
     >>> from pytest_mlguard.config import resolve
@@ -52,6 +53,7 @@ __all__ = [
     "detection_ece",
     "map_interval",
     "mean_average_precision",
+    "patch_side",
     "performance_under_corruption",
     "true_positives",
 ]
@@ -96,10 +98,17 @@ def attack_eps(name: str) -> float | None:
     return eps if eps > 0 and (eps <= 1 or prefix == "pgd-l2-") else None
 
 
+def patch_side(name: str) -> int | None:
+    """The side in pixels of a patch attack check ``patch-<side>`` (1 to 4096), else ``None``."""
+    side = name.removeprefix("patch-")
+    return int(side) if name.startswith("patch-") and side.isdigit() and 1 <= int(side) <= 4096 else None
+
+
 def _parse_attack(value: Any, key: str, where: str) -> str:
-    if isinstance(value, str) and attack_eps(value) is not None:
+    if isinstance(value, str) and (attack_eps(value) is not None or patch_side(value) is not None):
         return value
-    raise invalid(value, key, where, "an attack 'pgd-linf-<eps>' with eps in (0, 1] or 'pgd-l2-<eps>' with eps > 0, a number or a fraction such as 'pgd-linf-1/255'")
+    expected = "an attack 'pgd-linf-<eps>' with eps in (0, 1] or 'pgd-l2-<eps>' with eps > 0, a number or a fraction such as 'pgd-linf-1/255', or 'patch-<side>' in pixels"
+    raise invalid(value, key, where, expected)
 
 
 def _split(name: str) -> tuple[str, int] | None:
@@ -124,7 +133,10 @@ def _make(name: str | None, settings: Settings) -> CheckSpec:
     if eps is not None:
         attack = (("eps", eps), ("norm", attack_norm(check)))
         return CheckSpec("detection", check, "map", get("detection.attack_floor"), params=attack, keywords=("attack", "pgd"))
-    raise KeyError(f"expected a detection check: map, map_50, ece, mpc, '<corruption>-<severity>', 'pgd-linf-<eps>' or 'pgd-l2-<eps>'; got {name!r}")
+    side = patch_side(check)
+    if side is not None:
+        return CheckSpec("detection", check, "map", get("detection.attack_floor"), params=(("side", side),), keywords=("attack", "patch"))
+    raise KeyError(f"expected a detection check: map, map_50, ece, mpc, '<corruption>-<severity>', 'pgd-linf-<eps>', 'pgd-l2-<eps>' or 'patch-<side>'; got {name!r}")
 
 
 def cells(settings: Settings) -> list[tuple[str, int]]:
@@ -152,9 +164,10 @@ FAMILY = Family(
         Key("detection.corruption_floor", parse_threshold, Threshold(0.5, "clean"), "floor of mAP under each corruption"),
         Key("detection.mpc_floor", parse_threshold, Threshold(0.5, "clean"), "floor of mPC, the mean mAP under the corruptions (rPC = mPC / clean mAP)"),
         Key("detection.ece_ceiling", parse_number(0.0, 1.0), 0.15, "ceiling of the detection ECE (scores against true positives at IoU 0.5)"),
-        Key("detection.attacks", parse_list(_parse_attack), ("pgd-linf-1/255",), "attacks: pgd-linf-<eps> and pgd-l2-<eps> (L2 norm over the whole image), eps in raw pixel units ([0, 1]), fractions allowed"),
+        Key("detection.attacks", parse_list(_parse_attack), ("pgd-linf-1/255",), "attacks: pgd-linf-<eps> and pgd-l2-<eps> (L2 norm over the whole image), eps in raw pixel units ([0, 1]), fractions allowed; patch-<side>: ART's RobustDPatch, a square of side pixels"),
         Key("detection.attack_floor", parse_threshold, Threshold(0.3, "clean"), "floor of mAP under each attack"),
         Key("detection.attack_steps", parse_int(1, 1000), 10, "PGD steps, each of eps/4"),
+        Key("detection.patch_steps", parse_int(1, 10_000), 10, "iterations of the patch attacks (RobustDPatch)"),
         Key("detection.attack_samples", parse_int(1, 100_000), 64, "images the attacks run on (the first of the evaluation data)"),
         Key("detection.resamples", parse_int(10, 100_000), 200, "resamples of the mAP intervals (bootstrap) and the ECE's (consistency resampling), at each check's confidence (fewer than verdict.bootstrap: a resample accumulates COCO's AP)"),
     ),

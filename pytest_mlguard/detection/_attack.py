@@ -1,5 +1,5 @@
-"""PGD (L-inf or L2) against a detector's training loss, through ART's ``PyTorchObjectDetector``, and an
-independent loop in plain torch that the tests compare it with.
+"""PGD (L-inf or L2) and a patch (RobustDPatch) against a detector's training loss, through ART's
+``PyTorchObjectDetector``, and an independent PGD loop in plain torch that the tests compare it with.
 
 The detector follows torchvision's convention: in eval mode ``model(images)`` returns one
 ``{"boxes", "labels", "scores"}`` per image; in train mode ``model(images, targets)`` returns its losses.
@@ -94,3 +94,36 @@ def _project(delta: Any, eps: float, norm: Norm) -> Any:
         return torch.clamp(delta, -eps, eps)
     length = delta.flatten(1).norm(dim=1).reshape(-1, *[1] * (delta.dim() - 1))
     return delta * torch.clamp(eps / length.clamp_min(1e-12), max=1.0)
+
+
+#: the step of the patch's pixels at each iteration of RobustDPatch (along the gradient's sign, in [0, 1] units)
+PATCH_LEARNING_RATE = 0.05
+
+
+def art_patch(model: Any, images: np.ndarray, *, side: int, steps: int, batch_size: int = 16, seed: int = 0) -> np.ndarray:
+    """A universal square patch ``(C, side, side)`` for the top-left corner of ``images`` (float (N, C, H, W) in
+    [0, 1]) by ART's untargeted ``RobustDPatch`` on ``PyTorchObjectDetector(model)``: ``steps`` iterations of
+    :data:`PATCH_LEARNING_RATE` that raise the detector's training losses against its own detections."""
+    import torch
+    from art.attacks.evasion import RobustDPatch
+    from art.estimators.object_detection import PyTorchObjectDetector
+
+    estimator = PyTorchObjectDetector(model, input_shape=images.shape[1:], clip_values=(0.0, 1.0), channels_first=True, attack_losses=FASTER_RCNN_LOSSES, device_type="cpu")
+    state = np.random.get_state()  # ART draws the initial patch from numpy's global generator
+    with torch.random.fork_rng(devices=[]):
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+        try:
+            attack = RobustDPatch(estimator, patch_shape=(images.shape[1], side, side), patch_location=(0, 0), max_iter=steps, learning_rate=PATCH_LEARNING_RATE, batch_size=batch_size, verbose=False)
+            patch = attack.generate(images.astype(np.float32))
+        finally:
+            np.random.set_state(state)
+            model.eval()
+    return np.asarray(patch, np.float32)
+
+
+def apply_patch(images: np.ndarray, patch: np.ndarray) -> np.ndarray:
+    """``images`` (N, C, H, W) with ``patch`` (C, h, w) pasted over their top-left corner."""
+    patched = np.array(images, np.float32, copy=True)
+    patched[:, :, : patch.shape[1], : patch.shape[2]] = patch
+    return patched

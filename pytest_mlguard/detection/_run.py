@@ -82,16 +82,41 @@ def _clean_scores(evaluation: Evaluation) -> dict[str, float]:
     return evaluation.memo(("detection", "clean_scores"), lambda: mean_average_precision(_clean(evaluation), _data(evaluation).targets))
 
 
-def _attack(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
-    from ._attack import art_pgd
-
+def _attacked(evaluation: Evaluation) -> tuple[Any, list[np.ndarray], list[Any]]:
+    """The torch module and the images and targets an attack runs on, else ``NotApplicable``."""
     module = getattr(evaluation.model, "module", None)
     if module is None:
-        raise NotApplicable(f"model {evaluation.model.name!r} is not a torch module: the PGD attack needs the detector's training losses")
+        raise NotApplicable(f"model {evaluation.model.name!r} is not a torch module: the attacks need the detector's training losses")
     n = evaluation.sample_limit(min(evaluation.data.n, evaluation.settings.get("detection.attack_samples")))
     images, targets = _data(evaluation).images[:n], _data(evaluation).targets[:n]
     if len({image.shape for image in images}) > 1:
         raise NotApplicable("the images differ in size: the attack runs on a batch of images of one size")
+    return module, images, targets
+
+
+def _patch(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    """mAP under ART's RobustDPatch over the images' top-left corner; a patch of uniform noise as the control."""
+    from ._attack import apply_patch, art_patch
+
+    module, images, targets = _attacked(evaluation)
+    side, steps = int(spec.param("side")), evaluation.settings.get("detection.patch_steps")
+    if side >= min(images[0].shape[1:]):
+        raise NotApplicable(f"a patch of {side} px does not fit in images of {images[0].shape[1]}x{images[0].shape[2]} px")
+    seed = stable_seed(evaluation.settings.seed, "detection", spec.name or "")
+    with evaluation.model.running(evaluation.settings.device):
+        patch = art_patch(module, np.stack(images), side=side, steps=steps, seed=seed)
+    noise = np.random.default_rng(seed).random(patch.shape, dtype=np.float32)
+    clean = mean_average_precision(_clean(evaluation)[: len(images)], targets)["map"]
+    control = mean_average_precision(_predict(evaluation, list(apply_patch(np.stack(images), noise))), targets)["map"]
+    measured = _scored(evaluation, _predict(evaluation, list(apply_patch(np.stack(images), patch))), targets, "map", clean=clean, side=side, steps=steps, random_patch_map=control)
+    return Measurement(**{**measured.__dict__, "evaluations": len(images) * (steps + 2)})
+
+
+def _attack(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    from ._attack import art_pgd
+
+    module, images, targets = _attacked(evaluation)
+    n = len(images)
     eps, steps, norm = float(spec.param("eps")), evaluation.settings.get("detection.attack_steps"), spec.param("norm", "linf")
     seed = stable_seed(evaluation.settings.seed, "detection", spec.name or "")
     with evaluation.model.running(evaluation.settings.device):
@@ -129,4 +154,4 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         predictions = _cell(evaluation, spec.param("corruption"), spec.param("severity"))
         cell = (spec.param("corruption"), spec.param("severity"))
         return _scored(evaluation, predictions, targets, "map", clean=_clean_map(evaluation), scores=_cell_map(evaluation, *cell), corruption=cell[0], severity=cell[1])
-    return _attack(spec, evaluation)
+    return _attack(spec, evaluation) if spec.param("side") is None else _patch(spec, evaluation)

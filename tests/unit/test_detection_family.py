@@ -7,7 +7,7 @@ import pytest
 
 from pytest_mlguard.checks._registry import all_keys
 from pytest_mlguard.config import resolve
-from pytest_mlguard.detection import FAMILY, attack_eps, attack_norm
+from pytest_mlguard.detection import FAMILY, attack_eps, attack_norm, patch_side
 from pytest_mlguard.errors import ConfigError
 
 
@@ -30,8 +30,15 @@ def test_no_corruptions_plan_no_mpc_and_checks_are_made_by_name():
     assert FAMILY.spec("pgd-linf-0.02", settings).param("eps") == 0.02
     l2 = FAMILY.spec("pgd-l2-0.5", settings)
     assert (l2.param("eps"), l2.param("norm"), l2.id) == (0.5, "l2", "detection[pgd-l2-0.5]")
+    patch = FAMILY.spec("patch-24", settings)
+    assert (patch.param("side"), patch.keywords, patch.threshold.reference) == (24, ("attack", "patch"), "clean")
     with pytest.raises(KeyError, match="expected a detection check"):
         FAMILY.spec("fog-6", settings)
+
+
+@pytest.mark.parametrize(("name", "side"), [("patch-24", 24), ("patch-1", 1), ("patch-0", None), ("patch-4097", None), ("patch-2.5", None), ("patch-", None), ("pgd-linf-1/255", None)])
+def test_patch_side(name, side):
+    assert patch_side(name) == side
 
 
 @pytest.mark.parametrize(
@@ -58,6 +65,8 @@ INVALID = [
     ({"detection.checks": ["mAP"]}, "'detection.checks[0]'", "one of 'map', 'map_50', 'ece'"),
     ({"detection.attacks": ["pgd-l1-0.5"]}, "'detection.attacks[0]'", "an attack 'pgd-linf-<eps>'"),
     ({"detection.attacks": ["pgd-l2-0"]}, "'detection.attacks[0]'", "'pgd-l2-<eps>' with eps > 0"),
+    ({"detection.attacks": ["patch-0"]}, "'detection.attacks[0]'", "'patch-<side>' in pixels"),
+    ({"detection.patch_steps": 0}, "'detection.patch_steps'", "[1, 10000]"),
     ({"detection.corruptions": ["blurr"]}, "'detection.corruptions[0]'", "a corruption name"),
     ({"detection.severities": [6]}, "'detection.severities[0]'", "[1, 5]"),
     ({"detection.ece_ceiling": 1.5}, "'detection.ece_ceiling'", "a number in [0, 1]"),
