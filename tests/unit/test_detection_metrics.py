@@ -183,3 +183,20 @@ def test_detection_ece_interval_reaches_zero_for_a_calibrated_detector_and_holds
     overconfident = _ece_result(*_scored_detector(100, lambda rng, size: (np.full(size, 0.9), np.full(size, 0.5)), seed=3))
     assert overconfident.interval is not None and overconfident.interval[0] > 0.2 and overconfident.interval[0] <= 0.4 <= overconfident.interval[1]
     assert not overconfident.passed
+
+
+def test_binary_calibration_inference_plugin_is_torchmetrics_and_bad_inputs_are_rejected():
+    import torch
+    from torchmetrics.functional.classification import binary_calibration_error
+
+    from pytest_mlguard.calibration.inference import binary_calibration_inference
+
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(0.0, 1.0, 300).astype(np.float32)
+    outcomes = rng.random(300) < scores**2  # overconfident
+    found = binary_calibration_inference(scores, outcomes, 10, resamples=50, rng=np.random.default_rng(1))
+    expected = float(binary_calibration_error(torch.from_numpy(scores), torch.from_numpy(outcomes.astype(np.int64)), n_bins=10, norm="l1"))
+    assert found.plugin == pytest.approx(expected, abs=1e-6) and found.low > 0
+    for bad_scores, bad_outcomes in [(scores, outcomes[:-1]), (scores + 1, outcomes), (scores, outcomes * 2), (scores[:0], outcomes[:0])]:
+        with pytest.raises(InvalidArgument, match="Expected scores in"):
+            binary_calibration_inference(bad_scores, bad_outcomes, 10, resamples=50, rng=np.random.default_rng(1))
