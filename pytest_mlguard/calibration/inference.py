@@ -40,9 +40,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..errors import InvalidArgument
 from .metrics import Binning, _bin_index, _check, _check_bins
 
-__all__ = ["BINNED_METRICS", "CalibrationInference", "calibration_inference", "debiased_error", "tail_quantile"]
+__all__ = ["BINNED_METRICS", "CalibrationInference", "binary_calibration_inference", "calibration_inference", "debiased_error", "tail_quantile"]
 
 BinnedMetric = Literal["ece", "mce", "classwise_ece"]
 BINNED_METRICS: tuple[str, ...] = ("ece", "mce", "classwise_ece")
@@ -250,11 +251,42 @@ def calibration_inference(
         raise ValueError(f"expected a confidence in (0, 1) and resamples >= 2, got {confidence} and {resamples}")
     columns, outcomes = _columns(proba, labels, metric)
     binned = _Binned(columns, n_bins, binning)
+    return _inference(binned, columns, outcomes, metric, _null_labels(proba, columns, binned, metric, rng), confidence=confidence, resamples=resamples, rng=rng)
+
+
+def binary_calibration_inference(
+    scores: Any, outcomes: Any, n_bins: int = 15, *, binning: Binning = "equal-width", confidence: float = 0.95, resamples: int = 1000, rng: np.random.Generator
+) -> CalibrationInference:
+    """:func:`calibration_inference` of the ECE of binary events: each ``scores`` value in [0, 1] the predicted
+    probability of its ``outcomes`` value being true, binned as it is (the plug-in value is torchmetrics'
+    ``binary_calibration_error``, L1). Outcomes are redrawn independently of each other.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> scores = rng.uniform(0.1, 1.0, 500)
+        >>> found = binary_calibration_inference(scores, rng.random(500) < scores, 10, rng=np.random.default_rng(1))
+        >>> found.low, found.estimate < found.plugin
+        (0.0, True)
+    """
+    columns, events = np.asarray(scores, np.float64).reshape(-1, 1), np.asarray(outcomes).reshape(-1, 1)
+    if len(columns) == 0 or events.shape != columns.shape or not ((columns >= 0) & (columns <= 1)).all() or not np.isin(events, (0, 1)).all():
+        raise InvalidArgument(f"Expected scores in [0, 1] and as many outcomes in {{0, 1}}, N >= 1, but got shapes {columns.shape} and {events.shape}")
+    _check_bins(n_bins, binning)
+    if not 0 < confidence < 1 or resamples < 2:
+        raise ValueError(f"expected a confidence in (0, 1) and resamples >= 2, got {confidence} and {resamples}")
+    binned = _Binned(columns, n_bins, binning)
+    return _inference(binned, columns, events.astype(bool), "ece", _null_labels(columns, columns, binned, "ece", rng), confidence=confidence, resamples=resamples, rng=rng)
+
+
+def _inference(
+    binned: _Binned, columns: np.ndarray, outcomes: np.ndarray, metric: str, null_draw: Callable[[int], np.ndarray], *, confidence: float, resamples: int, rng: np.random.Generator
+) -> CalibrationInference:
+    """The estimate, interval and test of :func:`calibration_inference` from the binned columns and outcomes."""
     observed = binned.sums(outcomes[None])
     plugin = float(binned.plugin(metric, observed)[0])
     estimate = float(binned.debiased(metric, observed)[0])
 
-    null_values = binned.plugin(metric, _draws(binned, resamples, _null_labels(proba, columns, binned, metric, rng)))
+    null_values = binned.plugin(metric, _draws(binned, resamples, null_draw))
     error = _estimate_error(binned, columns, observed, metric, resamples, rng)
 
     alpha = 1 - confidence

@@ -10,10 +10,12 @@ Checks (``detection[<name>]``), settings in ``[tool.mlguard.detection]``:
   :mod:`pytest_mlguard.corruptions`; targets kept, as COCO-C keeps them): mAP against ``corruption_floor``
   (default ``0.5*clean``), and ``mpc``: their mean, mPC, against ``mpc_floor``, with rPC = mPC / clean mAP
   in its details (Michaelis et al. 2019);
-* ``ece``: the ECE of the scores against being a true positive at IoU 0.5, under ``ece_ceiling``;
-* ``pgd-linf-<eps>`` (``attacks``): mAP under PGD L-inf against the detector's training loss through ART's
-  ``PyTorchObjectDetector`` (``attack_steps`` steps of eps/4, on ``attack_samples`` images), against
-  ``attack_floor``.
+* ``ece``: the ECE of the scores against being a true positive at IoU 0.5, under ``ece_ceiling``, debiased,
+  with the calibration family's interval (:mod:`pytest_mlguard.calibration.inference`);
+* ``pgd-linf-<eps>`` and ``pgd-l2-<eps>`` (``attacks``): mAP under PGD L-inf or L2 against the detector's
+  training loss through ART's ``PyTorchObjectDetector`` (``attack_steps`` steps of eps/4, on ``attack_samples``
+  images), against ``attack_floor``; ``patch-<side>``: mAP of those images under a universal square patch over
+  their top-left corner, from ART's ``RobustDPatch`` (``patch_steps`` iterations), against ``attack_floor``.
 
 Example:
     >>> from pytest_mlguard.config import resolve
@@ -25,7 +27,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._lazy import lazy_exports
 from ..checks._base import CheckSpec, Family, Plot
@@ -44,12 +46,14 @@ __all__ = [
     "FAMILY",
     "art_pgd",
     "attack_eps",
+    "attack_norm",
     "box_agreement",
     "cells",
     "corrupt_images",
     "detection_ece",
     "map_interval",
     "mean_average_precision",
+    "patch_side",
     "performance_under_corruption",
     "true_positives",
 ]
@@ -72,24 +76,39 @@ __getattr__, __dir__ = lazy_exports(
 _FIXED = ("map", "map_50", "ece")
 
 
+def attack_norm(name: str) -> Literal["linf", "l2"] | None:
+    """The norm of an attack check ``pgd-linf-<eps>`` or ``pgd-l2-<eps>`` whose eps is valid, else ``None``."""
+    if attack_eps(name) is None:
+        return None
+    return "linf" if name.startswith("pgd-linf-") else "l2"
+
+
 def attack_eps(name: str) -> float | None:
-    """The epsilon of a check ``pgd-linf-<eps>`` (a number or a fraction such as ``1/255``), else ``None``."""
+    """The epsilon of a check ``pgd-linf-<eps>`` (in (0, 1]) or ``pgd-l2-<eps>`` (positive, the L2 norm over the
+    whole image), a number or a fraction such as ``1/255``, else ``None``."""
     from fractions import Fraction
 
-    prefix = "pgd-linf-"
-    if not name.startswith(prefix):
+    prefix = next((prefix for prefix in ("pgd-linf-", "pgd-l2-") if name.startswith(prefix)), None)
+    if prefix is None:
         return None
     try:
         eps = float(Fraction(name[len(prefix) :]))
     except (ValueError, ZeroDivisionError):
         return None
-    return eps if 0 < eps <= 1 else None
+    return eps if eps > 0 and (eps <= 1 or prefix == "pgd-l2-") else None
+
+
+def patch_side(name: str) -> int | None:
+    """The side in pixels of a patch attack check ``patch-<side>`` (1 to 4096), else ``None``."""
+    side = name.removeprefix("patch-")
+    return int(side) if name.startswith("patch-") and side.isdigit() and 1 <= int(side) <= 4096 else None
 
 
 def _parse_attack(value: Any, key: str, where: str) -> str:
-    if isinstance(value, str) and attack_eps(value) is not None:
+    if isinstance(value, str) and (attack_eps(value) is not None or patch_side(value) is not None):
         return value
-    raise invalid(value, key, where, "an attack 'pgd-linf-<eps>' with eps in (0, 1], a number or a fraction such as 'pgd-linf-1/255'")
+    expected = "an attack 'pgd-linf-<eps>' with eps in (0, 1] or 'pgd-l2-<eps>' with eps > 0, a number or a fraction such as 'pgd-linf-1/255', or 'patch-<side>' in pixels"
+    raise invalid(value, key, where, expected)
 
 
 def _split(name: str) -> tuple[str, int] | None:
@@ -112,8 +131,12 @@ def _make(name: str | None, settings: Settings) -> CheckSpec:
         return CheckSpec("detection", check, "map", get("detection.corruption_floor"), params=params, keywords=("corruption", REGISTRY[cell[0]].group))
     eps = attack_eps(check)
     if eps is not None:
-        return CheckSpec("detection", check, "map", get("detection.attack_floor"), params=(("eps", eps),), keywords=("attack", "pgd"))
-    raise KeyError(f"expected a detection check: map, map_50, ece, mpc, '<corruption>-<severity>' or 'pgd-linf-<eps>'; got {name!r}")
+        attack = (("eps", eps), ("norm", attack_norm(check)))
+        return CheckSpec("detection", check, "map", get("detection.attack_floor"), params=attack, keywords=("attack", "pgd"))
+    side = patch_side(check)
+    if side is not None:
+        return CheckSpec("detection", check, "map", get("detection.attack_floor"), params=(("side", side),), keywords=("attack", "patch"))
+    raise KeyError(f"expected a detection check: map, map_50, ece, mpc, '<corruption>-<severity>', 'pgd-linf-<eps>', 'pgd-l2-<eps>' or 'patch-<side>'; got {name!r}")
 
 
 def cells(settings: Settings) -> list[tuple[str, int]]:
@@ -141,11 +164,12 @@ FAMILY = Family(
         Key("detection.corruption_floor", parse_threshold, Threshold(0.5, "clean"), "floor of mAP under each corruption"),
         Key("detection.mpc_floor", parse_threshold, Threshold(0.5, "clean"), "floor of mPC, the mean mAP under the corruptions (rPC = mPC / clean mAP)"),
         Key("detection.ece_ceiling", parse_number(0.0, 1.0), 0.15, "ceiling of the detection ECE (scores against true positives at IoU 0.5)"),
-        Key("detection.attacks", parse_list(_parse_attack), ("pgd-linf-1/255",), "attacks: pgd-linf-<eps>, eps in raw pixel units ([0, 1]), fractions allowed"),
+        Key("detection.attacks", parse_list(_parse_attack), ("pgd-linf-1/255",), "attacks: pgd-linf-<eps> and pgd-l2-<eps> (L2 norm over the whole image), eps in raw pixel units ([0, 1]), fractions allowed; patch-<side>: ART's RobustDPatch, a square of side pixels"),
         Key("detection.attack_floor", parse_threshold, Threshold(0.3, "clean"), "floor of mAP under each attack"),
         Key("detection.attack_steps", parse_int(1, 1000), 10, "PGD steps, each of eps/4"),
+        Key("detection.patch_steps", parse_int(1, 10_000), 10, "iterations of the patch attacks (RobustDPatch)"),
         Key("detection.attack_samples", parse_int(1, 100_000), 64, "images the attacks run on (the first of the evaluation data)"),
-        Key("detection.resamples", parse_int(10, 100_000), 200, "bootstrap resamples of the mAP and ECE intervals, at each check's confidence (fewer than verdict.bootstrap: a resample accumulates COCO's AP)"),
+        Key("detection.resamples", parse_int(10, 100_000), 200, "resamples of the mAP intervals (bootstrap) and the ECE's (consistency resampling), at each check's confidence (fewer than verdict.bootstrap: a resample accumulates COCO's AP)"),
     ),
     plan=_plan,
     make=_make,
@@ -153,6 +177,7 @@ FAMILY = Family(
     tasks=("detection",),
     rank=2,
     prior_seconds=5.0,
+    hooks="pytest_mlguard.detection._report",  # the mPC / rPC summary in the terminal
     plots=Plot("pytest_mlguard.detection._figures:curves", absent="No mAP-against-severity plot: no detection corruption check recorded a result.", order=1),
     doc="object detection: clean mAP, mAP under corruptions (mPC, rPC), detection ECE, robust mAP under PGD",
 )

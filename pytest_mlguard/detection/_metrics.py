@@ -1,5 +1,6 @@
 """Detection metrics from the ecosystem: COCO mAP through torchmetrics' ``MeanAveragePrecision``, the
-detection ECE through torchmetrics' binary calibration error, both with intervals by bootstrap over images.
+detection ECE through torchmetrics' binary calibration error, the mAP with intervals by bootstrap over images,
+the ECE debiased, with the calibration family's interval (:func:`ece_inference`).
 
 Data follow torchvision's detection convention, as numpy arrays: a prediction is
 ``{"boxes": (k, 4) x1y1x2y2, "labels": (k,), "scores": (k,)}`` per image, a target the same without scores.
@@ -17,11 +18,14 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import InvalidArgument, MissingDependency
+
+if TYPE_CHECKING:
+    from ..calibration.inference import CalibrationInference
 
 Detections = Mapping[str, np.ndarray]
 #: the COCO matching threshold of a true positive, for the detection ECE and box-level agreement
@@ -109,12 +113,19 @@ def bootstrap(statistic: Callable[[np.ndarray], float], n: int, *, resamples: in
     return round(low, 6), round(high, 6)
 
 
-def ece_interval(
+def ece_inference(
     predictions: Sequence[Detections], targets: Sequence[Detections], n_bins: int = 10, *, resamples: int = 200, seed: int = 0, confidence: float = 0.95
-) -> tuple[float, float]:
-    """A percentile bootstrap interval over images of :func:`detection_ece` (boxes matched once)."""
+) -> CalibrationInference | None:
+    """The debiased :func:`detection_ece`, its interval and the test of perfect calibration, by the calibration
+    family's consistency resampling (:func:`~pytest_mlguard.calibration.inference.binary_calibration_inference`,
+    each box's outcome redrawn from its score or its bin's accuracy); ``None`` with fewer than two boxes."""
+    from ..calibration.inference import binary_calibration_inference
+
     scores, hits = _scores_and_hits(predictions, targets)
-    return bootstrap(lambda rows: _calibration_error([scores[i] for i in rows], [hits[i] for i in rows], n_bins), len(targets), resamples=resamples, seed=seed, confidence=confidence)
+    flat_scores, flat_hits = np.concatenate([np.zeros(0, np.float32), *scores]), np.concatenate([np.zeros(0, bool), *hits])
+    if len(flat_scores) < 2:
+        return None
+    return binary_calibration_inference(flat_scores, flat_hits, n_bins, confidence=confidence, resamples=resamples, rng=np.random.default_rng(seed))
 
 
 def box_agreement(first: Sequence[Detections], second: Sequence[Detections], min_score: float = 0.5) -> float:

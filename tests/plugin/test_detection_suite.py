@@ -1,6 +1,6 @@
 """examples/detection: `pytest --mlguard examples/detection` plans the detection checks of a detector
 (task = "detection") and nothing that assumes a class vector, passes its floors, and its report carries mAP,
-mPC and rPC, the detection ECE, the robust mAP under PGD and the figure of mAP against severity."""
+mPC and rPC (and prints them in the terminal), the detection ECE, the robust mAP under PGD and the figure of mAP against severity."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ def test_the_example_passes_and_reports_map_mpc_rpc_ece_and_robust_map(pytester)
     output = pytester.path / "out"
     result = run_pytest(pytester, "--mlguard", str(EXAMPLE), "-p", "no:cacheprovider", f"--mlguard-output={output}", *SHORT)
     assert result.ret == 0, result.stdout.str()[-4000:]
+    result.stdout.fnmatch_lines(["*- mlguard detection summary -*", "shapes: mPC 0.* (mean mAP over 1 corruption cell), rPC 0.* (of the clean mAP 0.*)", "  jpeg_compression  severity 3: 0.*"])
     report = json.loads((output / "report.json").read_text())
     checks = {c["id"]: c for c in report["checks"]}
     planned = ["contract[eval-mode]", "detection[map]", "detection[map_50]", "detection[jpeg_compression-3]", "detection[mpc]", "detection[ece]", "detection[pgd-linf-1/255]"]

@@ -65,17 +65,41 @@ def test_the_detector_finds_the_shapes(model, scenes):
     assert found["map_50"] > 0.8 and found["map"] > 0.6
 
 
-def test_art_pgd_matches_an_independent_loop_within_half_a_point_of_map(model, scenes):
+def _size(delta: np.ndarray, norm: str) -> np.ndarray:
+    flat = delta.reshape(len(delta), -1)
+    return np.abs(flat).max(axis=1) if norm == "linf" else np.linalg.norm(flat, axis=1)
+
+
+@pytest.mark.parametrize(("norm", "eps"), [("linf", 0.01), ("l2", 1.0)])
+def test_art_pgd_matches_an_independent_loop_within_half_a_point_of_map(model, scenes, norm, eps):
     from pytest_mlguard.detection._attack import art_pgd, reference_pgd
     from pytest_mlguard.detection._metrics import mean_average_precision
 
     images, targets = scenes
     clean = mean_average_precision(_detect(model, images), targets)["map"]
-    through_art = art_pgd(model, images, targets, eps=0.01, eps_step=0.0025, steps=3, batch_size=8)
-    by_hand = reference_pgd(model, images, targets, eps=0.01, eps_step=0.0025, steps=3, batch_size=8)
-    assert np.abs(through_art - images).max() <= 0.01 + 1e-6 and through_art.min() >= 0 and through_art.max() <= 1
+    through_art = art_pgd(model, images, targets, eps=eps, eps_step=eps / 4, steps=3, batch_size=8, norm=norm)
+    by_hand = reference_pgd(model, images, targets, eps=eps, eps_step=eps / 4, steps=3, batch_size=8, norm=norm)
+    for adversarial in (through_art, by_hand):
+        assert _size(adversarial - images, norm).max() <= eps * (1 + 1e-5) and adversarial.min() >= 0 and adversarial.max() <= 1
     robust_art = mean_average_precision(_detect(model, through_art), targets)["map"]
     robust_hand = mean_average_precision(_detect(model, by_hand), targets)["map"]
     assert robust_art < clean - 0.1  # the attack works
     assert abs(robust_art - robust_hand) <= 0.005
     assert not model.training  # both leave the detector as they found it
+
+
+def test_arts_patch_lowers_map_more_than_a_patch_of_noise(detector, model):
+    """detection[patch-24] through check_model on 16 scenes: RobustDPatch's patch over the top-left corner
+    costs more mAP than uniform noise there (occlusion alone), which costs some of the clean mAP."""
+    from pytest_mlguard.checks.api import check_model
+    from pytest_mlguard.contract import DetectionData, TorchDetectionModel
+    from pytest_mlguard.detection._metrics import mean_average_precision
+
+    images, targets = detector.load_test_split()
+    images, targets = images[:16], targets[:16]
+    clean = mean_average_precision(_detect(model, images), targets)["map"]
+    wrapped = TorchDetectionModel(detector.load_detector(), class_names=detector.CLASS_NAMES, name="shapes")
+    settings = {"task": "detection", "detection.attacks": ["patch-24"], "detection.attack_samples": 16, "detection.patch_steps": 5, "detection.resamples": 20}
+    (result,) = check_model(wrapped, DetectionData(list(images), targets), ["detection[patch-24]"], settings=settings)
+    assert result.n == 16 and result.details["side"] == 24
+    assert result.value < result.details["random_patch_map"] - 0.05 and result.details["random_patch_map"] <= clean

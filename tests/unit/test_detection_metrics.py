@@ -144,3 +144,59 @@ def test_resampled_map_on_every_image_once_is_torchmetrics_map():
     found = Matches.of(predictions, targets).average_precision(np.arange(30))
     assert 0.1 < expected["map"] < 0.9
     assert found == pytest.approx(expected, abs=1e-6)
+
+
+def _scored_detector(n_images: int, score_of, seed: int):
+    """A callable detector and its data: two boxes an image, ``score_of(rng, (n_images, 2))`` giving each box's
+    score and its probability of being a true positive (on a target box of its label; else on empty ground)."""
+    from pytest_mlguard.contract import CallableDetectionModel, DetectionData
+
+    rng = np.random.default_rng(seed)
+    scores, truth = score_of(rng, (n_images, 2))
+    hits = rng.random((n_images, 2)) < truth
+    boxes = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float32)
+    targets = [_det(boxes[hit].tolist(), [1] * int(hit.sum())) for hit in hits]
+    empty_ground = boxes + np.array([40, 0, 40, 0], np.float32)
+    predictions = [
+        {"boxes": np.where(hit[:, None], boxes, empty_ground).astype(np.float32), "labels": np.ones(2, np.int64), "scores": score.astype(np.float32)}
+        for score, hit in zip(scores, hits)
+    ]
+    images = [np.full((3, 80, 80), i / 255, np.float32) for i in range(n_images)]  # the detector reads the image's index off it
+    model = CallableDetectionModel(lambda batch: [predictions[round(float(image[0, 0, 0]) * 255)] for image in batch], class_names=["background", "box"], name="scored")
+    return model, DetectionData(images, targets)
+
+
+def _ece_result(model, data):
+    from pytest_mlguard.checks.api import check_model
+
+    (result,) = check_model(model, data, ["detection[ece]"], settings={"task": "detection", "detection.resamples": 400})
+    return result
+
+
+def test_detection_ece_interval_reaches_zero_for_a_calibrated_detector_and_holds_a_miscalibrated_ones_truth():
+    """Scores drawn in [0.1, 1], each box a true positive with probability its score: the true ECE is 0, and the
+    plug-in ECE of 200 boxes is biased up by its bins' noise, as is a percentile bootstrap around it; the
+    debiased estimate's interval reaches 0. Scores of 0.9 with true positives half the time: ECE 0.4."""
+    calibrated = _ece_result(*_scored_detector(100, lambda rng, size: [rng.uniform(0.1, 1.0, size)] * 2, seed=3))
+    assert calibrated.interval is not None and calibrated.interval[0] == 0.0
+    assert calibrated.value < calibrated.details["plugin"] == pytest.approx(calibrated.details["inference"]["plugin"], abs=1e-6)  # torchmetrics' binning
+    overconfident = _ece_result(*_scored_detector(100, lambda rng, size: (np.full(size, 0.9), np.full(size, 0.5)), seed=3))
+    assert overconfident.interval is not None and overconfident.interval[0] > 0.2 and overconfident.interval[0] <= 0.4 <= overconfident.interval[1]
+    assert not overconfident.passed
+
+
+def test_binary_calibration_inference_plugin_is_torchmetrics_and_bad_inputs_are_rejected():
+    import torch
+    from torchmetrics.functional.classification import binary_calibration_error
+
+    from pytest_mlguard.calibration.inference import binary_calibration_inference
+
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(0.0, 1.0, 300).astype(np.float32)
+    outcomes = rng.random(300) < scores**2  # overconfident
+    found = binary_calibration_inference(scores, outcomes, 10, resamples=50, rng=np.random.default_rng(1))
+    expected = float(binary_calibration_error(torch.from_numpy(scores), torch.from_numpy(outcomes.astype(np.int64)), n_bins=10, norm="l1"))
+    assert found.plugin == pytest.approx(expected, abs=1e-6) and found.low > 0
+    for bad_scores, bad_outcomes in [(scores, outcomes[:-1]), (scores + 1, outcomes), (scores, outcomes * 2), (scores[:0], outcomes[:0])]:
+        with pytest.raises(InvalidArgument, match="Expected scores in"):
+            binary_calibration_inference(bad_scores, bad_outcomes, 10, resamples=50, rng=np.random.default_rng(1))
