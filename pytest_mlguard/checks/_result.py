@@ -103,7 +103,7 @@ class CheckResult:
         duration_s: float,
         rules: VerdictRules | None = None,
     ) -> CheckResult:
-        from .._verdicts.policy import decide, required_n, scaled_required_n
+        from .._verdicts.policy import decide
 
         rules = rules or VerdictRules()
         threshold = spec.threshold.resolve(measurement.clean, measurement.chance)
@@ -114,22 +114,7 @@ class CheckResult:
         if measurement.failure:  # fails whatever the value says
             verdict = dataclasses.replace(verdict, label="failed", passed=False)
             details["failure"] = measurement.failure
-        needed = None
-        if verdict.label == "inconclusive" and interval is not None:
-            if measurement.interval is not None and str(method).startswith("paired-"):
-                needed = measurement.required_n  # the family's own, for its paired statistic
-            elif str(method).startswith("paired-") and measurement.paired is not None:  # a relative floor
-                from .._verdicts.paired import relative_required_n
-
-                needed = relative_required_n(measurement.paired, factor=spec.threshold.value, confidence=rules.check_confidence, method=rules.interval)  # type: ignore[arg-type]
-            elif measurement.interval_confidence is not None:  # a binomial interval at the family's level: n at that level, or none
-                level = measurement.interval_confidence
-                needed = required_n(value, threshold, level, rules.interval, kind=spec.kind) if measurement.successes is not None else None  # type: ignore[arg-type]
-            elif method in ("wilson", "clopper-pearson", "confidence-sequence") and measurement.successes is not None:
-                fixed_n = method if method in ("wilson", "clopper-pearson") else rules.interval
-                needed = required_n(value, threshold, rules.check_confidence, fixed_n, kind=spec.kind)  # type: ignore[arg-type]
-            else:
-                needed = scaled_required_n(value, interval, threshold, measurement.n, rules.check_confidence)
+        needed = _needed(measurement, spec, rules, value, threshold, interval, method) if verdict.label == "inconclusive" else None
         return cls(
             id=spec.id,
             model=model,
@@ -277,3 +262,25 @@ def _interval(measurement: Measurement, rules: VerdictRules, threshold: float, s
 
     interval = binomial_interval(measurement.successes, measurement.n, rules.check_confidence, rules.interval)  # type: ignore[arg-type]
     return interval, rules.interval
+
+
+
+def _needed(measurement: Measurement, spec: CheckSpec, rules: VerdictRules, value: float, threshold: float, interval: Any, method: Any) -> int | None:
+    """The n an inconclusive check names as the one that would decide it (``None``: none computed)."""
+    from .._verdicts.policy import required_n, scaled_required_n
+
+    if interval is None:
+        return None
+    if measurement.interval is not None and str(method).startswith("paired-"):
+        return measurement.required_n  # the family's own, for its paired statistic
+    if str(method).startswith("paired-") and measurement.paired is not None:  # a relative floor
+        from .._verdicts.paired import relative_required_n
+
+        return relative_required_n(measurement.paired, factor=spec.threshold.value, confidence=rules.check_confidence, method=rules.interval)  # type: ignore[arg-type]
+    if measurement.interval_confidence is not None:  # a binomial interval at the family's level: n at that level, or none
+        level = measurement.interval_confidence
+        return required_n(value, threshold, level, rules.interval, kind=spec.kind) if measurement.successes is not None else None  # type: ignore[arg-type]
+    if method in ("wilson", "clopper-pearson", "confidence-sequence") and measurement.successes is not None:
+        fixed_n = method if method in ("wilson", "clopper-pearson") else rules.interval
+        return required_n(value, threshold, rules.check_confidence, fixed_n, kind=spec.kind)  # type: ignore[arg-type]
+    return scaled_required_n(value, interval, threshold, measurement.n, rules.check_confidence)

@@ -68,6 +68,8 @@ class RecordModel(Model):
     ) -> None:
         if input not in _FORMS:
             raise InvalidArgument.expected(f"one of {_FORMS}", "input", input)
+        if input == "dataframe":
+            _require_pandas(name)
         if preprocess is not None and not callable(preprocess):
             raise InvalidArgument.expected("a callable table -> features", "preprocess", preprocess)
         self.model, self.preprocess, self.input = model, preprocess, input
@@ -172,3 +174,15 @@ def pair_table(model: Model, data: Any) -> tuple[RecordModel, TableData]:
         return model.bind(data), data
     schema = model.schema.completed_by(data.schema)
     return model._over(schema), data.with_schema(schema)
+
+
+def _require_pandas(name: str | None) -> None:
+    """pandas, which ``input="dataframe"`` hands the table in, is an optional dependency: its absence is
+    named where the model is declared, not as an ImportError in the middle of a check."""
+    try:
+        import pandas as pd  # noqa: F401
+    except ImportError:
+        raise InvalidArgument(
+            f"RecordModel {name or 'model'!r} takes the table as a pandas DataFrame (input='dataframe', the default) but "
+            "pandas is not installed: pip install 'pytest-mlguard[tabular]' (or pandas), or declare input='records' or 'array'"
+        ) from None

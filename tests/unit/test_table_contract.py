@@ -217,3 +217,11 @@ def test_the_cache_fingerprints_a_record_model_over_an_estimator_but_not_a_black
     assert model_print(first) == model_print(again) != model_print(other)
     with pytest.raises(Uncacheable, match="black box"):
         model_print(check_declaration(RecordModel(lambda t: np.full((len(t), 2), 0.5), n_classes=2), data)[0])
+
+
+def test_a_dataframe_model_without_pandas_installed_is_named_where_it_is_declared(monkeypatch):
+    # a user who installed the examples extra before pandas was in it met a ModuleNotFoundError inside each check
+    monkeypatch.setitem(__import__("sys").modules, "pandas", None)  # `import pandas` now raises ImportError
+    with pytest.raises(InvalidArgument, match=r"RecordModel 'wine' takes the table as a pandas DataFrame .* pandas is not installed"):
+        RecordModel(lambda table: np.ones((len(table), 2)) / 2, n_classes=2, name="wine")
+    RecordModel(lambda records: np.ones((len(records), 2)) / 2, n_classes=2, input="records", name="wine")  # no pandas needed
