@@ -6,11 +6,12 @@ latest]``; the window before it, ``(latest - 2 window, latest - window]``, is th
 ``shift.reference = "previous-window"``. A timestamp is a ``datetime``, a numpy ``datetime64``, an ISO
 8601 string or POSIX seconds (a number); a naive datetime or string is read as UTC.
 
-Example:
-    >>> log = ProductionLog(np.zeros((4, 2)), ["2026-12-01T10:00", "2026-12-02T09:00", "2026-12-02T11:00", "2026-12-02T23:00"])
+Example (a window needs at least 10 inputs):
+    >>> times = ["2026-12-01T10:00", "2026-12-01T12:00"] + [f"2026-12-02T{hour:02d}:00" for hour in range(10, 20)]
+    >>> log = ProductionLog(np.zeros((12, 2)), times)
     >>> window = select_window(log, parse_window("1d", "shift.window", "test"), "evaluation")
     >>> len(window.current), window.describe()
-    (3, '1d of the log, 2026-12-01T23:00:00Z to 2026-12-02T23:00:00Z: 3 of its 4 inputs')
+    (10, '1d of the log, 2026-12-01T19:00:00Z to 2026-12-02T19:00:00Z: 10 of its 12 inputs')
 """
 
 from __future__ import annotations
