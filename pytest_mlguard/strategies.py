@@ -64,6 +64,8 @@ def resolutions(
     stride, ``None``: none), the largest square under ``max_pixels``. Shrinks toward the smallest.
 
     Example:
+        >>> from hypothesis import given
+        >>> from pytest_mlguard import strategies as mst
         >>> @given(mst.resolutions(max_side=1024, stride=32))
         ... def test_any_size(size): ...
     """
@@ -93,6 +95,8 @@ def image_arrays(
         non_finite: NaN and inf in some pixels of float arrays (``None``: sometimes).
 
     Example:
+        >>> from hypothesis import given
+        >>> from pytest_mlguard import strategies as mst
         >>> @given(mst.image_arrays(dtype="float32", value_range="unit", layout="CHW", channels=3))
         ... def test_preprocess(x): ...
     """
@@ -140,6 +144,8 @@ def image_files(
         max_frames: frames of GIF, PNG and WebP animations and TIFF pages.
 
     Example:
+        >>> from hypothesis import given
+        >>> from pytest_mlguard import strategies as mst
         >>> @given(mst.image_files(formats=["JPEG", "TIFF"], modes="CMYK"))
         ... def test_cmyk_uploads(data): ...
     """
@@ -163,6 +169,8 @@ def image_structures(
         resolution: ``(height, width)`` or a strategy (default: :func:`resolutions` up to 64).
 
     Example:
+        >>> from hypothesis import given
+        >>> from pytest_mlguard import strategies as mst
         >>> @given(mst.image_structures(structures=["tiff-lzw", "bigtiff", "tiff-tiled"]))
         ... def test_tiffs_predict(data): ...
     """
@@ -194,6 +202,8 @@ def corrupt_image_files(
         max_declared_side: the largest side a decompression bomb declares (at least 10000).
 
     Example:
+        >>> from hypothesis import given
+        >>> from pytest_mlguard import strategies as mst
         >>> @given(mst.corrupt_image_files(corruptions=["truncate", "bomb"]))
         ... def test_rejects_cleanly(data): ...
     """
@@ -224,6 +234,11 @@ def compressed_images(
         output: ``"array"`` (decoded pixels, same shape) or ``"bytes"`` (the file).
 
     Example:
+        >>> from hypothesis import given
+        >>> import numpy as np
+        >>> from hypothesis import strategies as st
+        >>> from pytest_mlguard import strategies as mst
+        >>> photo = np.random.default_rng(0).random((32, 32, 3))
         >>> @given(mst.compressed_images(images=st.just(photo), min_quality=30))
         ... def test_prediction_survives_jpeg(image): ...
     """
@@ -245,6 +260,8 @@ def records(schema: Any) -> SearchStrategy[dict[str, Any]]:
     pydantic model (``Field(ge=..., le=...)`` bounds are ranges).
 
     Example:
+        >>> from hypothesis import given
+        >>> from pytest_mlguard import strategies as mst
         >>> @given(mst.records({"age": (0, 120), "city": ["Paris", "Lyon"]}))
         ... def test_valid_records_predict(record): ...
     """
@@ -264,6 +281,8 @@ def malformed_records(
     or from a record drawn from ``schema`` (inferred from the examples if not given).
 
     Example:
+        >>> from hypothesis import given
+        >>> from pytest_mlguard import strategies as mst
         >>> @given(mst.malformed_records({"age": (0, 120)}, mutations=["missing-field", "null"]))
         ... def test_rejects_cleanly(record): ...
     """

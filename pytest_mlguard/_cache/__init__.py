@@ -19,6 +19,7 @@ with ``MLGUARD_CACHE_KEY`` set, an HMAC tag required; an entry that fails is a m
 all, so xdist workers share one cache.
 
 Example:
+    >>> import numpy as np
     >>> fingerprint_arrays(np.zeros(3), np.ones(2)) == fingerprint_arrays(np.zeros(3), np.ones(2))
     True
 """

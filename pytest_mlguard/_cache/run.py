@@ -2,7 +2,7 @@
 
 Example:
     >>> result = run_cached(cache, evaluation, family, spec)  # doctest: +SKIP
-    >>> result.details.get("cached")  # a hit: where it came from
+    >>> result.details.get("cached")  # doctest: +SKIP
     {'key': '5b0c...', 'stored_at': '...', 'duration_s': 0.33, 'artifacts': 'none'}
 """
 

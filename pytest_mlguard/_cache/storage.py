@@ -13,7 +13,7 @@ miss (:class:`Rejected` says why, in one line); the check is measured again and 
 
 Example:
     >>> cache = ResultCache(tmp_path)  # doctest: +SKIP
-    >>> cache.lookup(key, evaluation, spec) is None  # nothing stored yet: a miss
+    >>> cache.lookup(key, evaluation, spec) is None  # doctest: +SKIP
     True
 """
 

@@ -10,6 +10,7 @@ Every violation is a :class:`~pytest_mlguard.errors.ContractError` naming the fi
 :func:`range_warning` says when the data lie far outside the model's ``value_range``.
 
 Example:
+    >>> import numpy as np
     >>> from pytest_mlguard.contract import CallableModel, EvalData
     >>> data = EvalData(np.zeros((4, 3)), [0, 1, 0, 1])
     >>> model = CallableModel(lambda x: np.full((len(x), 2), 0.5), input_shape=(4,), n_classes=2, name="api")
@@ -163,7 +164,8 @@ def range_warning(model: Model, data: EvalData, tolerance: float = RANGE_TOLERAN
     (the data in other units than the model's declared range), else ``None``.
 
     Example:
-        >>> from pytest_mlguard.contract import CallableModel
+        >>> import numpy as np
+        >>> from pytest_mlguard.contract import CallableModel, EvalData
         >>> model = CallableModel(lambda x: x, input_shape=(1,), n_classes=2, name="api")
         >>> range_warning(model, EvalData(np.array([[0.0], [16.0]]), [0, 1])).split(":")[0]
         "mlguard_data 'data' holds values in [0, 16], outside the value_range (0, 1) of mlguard_model 'api'"

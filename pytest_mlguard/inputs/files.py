@@ -6,12 +6,13 @@ Plain, deterministic functions over numpy arrays and bytes. The strategies in
 PNG files that Pillow cannot.
 
 Example:
+    >>> import numpy as np
     >>> png = encode_image(np.zeros((1, 4, 4), np.float32), (0.0, 1.0))
     >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n", len(truncate(png, 0.5)) == len(png) // 2
     (True, True)
     >>> bomb = declare_size(encode_file(np.zeros((1, 1)), "PNG", "L"), 60000, 60000)
-    >>> image_size(bomb)
-    (60000, 60000)
+    >>> image_size(bomb) is None  # Pillow refuses to open it: beyond twice its MAX_IMAGE_PIXELS
+    True
 """
 
 from __future__ import annotations
@@ -368,7 +369,8 @@ def declare_size(data: bytes, width: int, height: int) -> bytes:
 
 
 def image_size(data: bytes) -> tuple[int, int] | None:
-    """The (width, height) the file's header declares, without decoding it (``None``: unreadable)."""
+    """The (width, height) the file's header declares, without decoding it (``None``: unreadable, or a
+    declared size beyond the decompression-bomb limit of Pillow's ``Image.MAX_IMAGE_PIXELS``)."""
     from PIL import Image
 
     try:

@@ -8,7 +8,7 @@ the predictions made are kept for the variant's other checks.
 Example:
     >>> import torch
     >>> from pytest_mlguard.contract import TorchModel
-    >>> model = TorchModel(torch.nn.Linear(4, 3), input_shape=(4,), n_classes=3)
+    >>> model = TorchModel(torch.nn.Sequential(torch.nn.Linear(4, 3)), input_shape=(4,), n_classes=3)
     >>> variant_proba(model, "int8", np.ones((2, 4), np.float32)).shape
     (2, 3)
 """
