@@ -6,7 +6,7 @@ summary. Workers only send their records (:mod:`pytest_mlguard._session`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ class RunReporter:
         baseline: the stored report ``baseline.compare`` names, if any.
         cache_cleared: how many stored results ``--mlguard-cache-clear`` removed, if given.
         started_at: when the run started (``time.time()``): artefacts saved since belong to it.
+        rerun: the node id of a check -> the command that reruns it alone (the GitHub job summary's).
     """
 
     def __init__(
@@ -42,6 +43,7 @@ class RunReporter:
         baseline: dict[str, Any] | None,
         cache_cleared: int | None,
         started_at: float,
+        rerun: Callable[[str], str] = str,
     ) -> None:
         self.config = config
         self.enabled = bool(config.getoption("mlguard"))
@@ -52,6 +54,10 @@ class RunReporter:
         self.baseline = baseline
         self.cache_cleared = cache_cleared
         self.started_at = started_at
+        self.rerun = rerun
+        #: GitHub Actions workflow commands (``::error ...``) printed after the summary (or why the job
+        #: summary could not be written: a CI page's extra, it does not fail the run)
+        self.annotations: list[str] = []
         #: the report of the run, once written (the family hooks' terminal sections read it)
         self.report: dict[str, Any] | None = None
         self.written: dict[str, Path] = {}
@@ -127,6 +133,20 @@ class RunReporter:
         self.config.hook.pytest_mlguard_report(config=self.config, report=report)
         self.report = report
         self._write(report)
+        self._github(report)
+
+    def _github(self, report: dict[str, Any]) -> None:
+        """On GitHub Actions (unless ``report.github`` is off): the job summary and the annotations."""
+        if not self.settings.get("report.github"):
+            return
+        import os
+
+        from .reporting._github import github_outputs
+
+        try:
+            self.annotations = github_outputs(report, os.environ, self.config.rootpath, self.rerun)
+        except OSError as exc:
+            self.annotations = [f"could not append the mlguard job summary to $GITHUB_STEP_SUMMARY: {type(exc).__name__}: {exc}"]
 
     def _write(self, report: dict[str, Any]) -> None:
         from .reporting._report import write_outputs
@@ -212,6 +232,8 @@ class RunReporter:
             from ._cache import cache_summary
 
             reporter.write_line(cache_summary(self.record.results, self.cache.directory, self.config.invocation_params.dir))
+        for line in self.annotations:  # GitHub Actions reads workflow commands from the job's output
+            reporter.write_line(line)
 
     def integrity_lines(self, report: Mapping[str, Any]) -> list[tuple[str, dict[str, bool]]]:
         """What the report is not: interrupted, partial, checks without a measurement."""

@@ -60,7 +60,7 @@ class MlguardSession:
             config, self.settings, self._settings.cli, self.record, budget=self.budget, cache=self.cache, progress=self.progress, workers=self.workers
         )
         self.reporter = RunReporter(
-            config, self.settings, self.record, budget=self.budget, cache=self.cache, baseline=baseline, cache_cleared=cache_cleared, started_at=started_at
+            config, self.settings, self.record, budget=self.budget, cache=self.cache, baseline=baseline, cache_cleared=cache_cleared, started_at=started_at, rerun=self.runner.rerun_command
         )
 
     def _add_families(self) -> tuple[Family, ...]:

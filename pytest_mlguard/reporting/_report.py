@@ -39,6 +39,13 @@ REPORT_KEYS: tuple[Key, ...] = (
         cli="--mlguard-durations",
         metavar="N",
     ),
+    Key(
+        "report.github",
+        parse_bool,
+        True,
+        "on GitHub Actions, append a job summary to $GITHUB_STEP_SUMMARY and print an ::error or ::warning annotation "
+        "per failed or inconclusive check (GITHUB_ACTIONS=true); false writes neither",
+    ),
 )
 
 SCHEMA = "pytest-mlguard/report/1"

@@ -1,0 +1,73 @@
+"""GitHub Actions: the job summary appended to ``$GITHUB_STEP_SUMMARY`` and one workflow command per
+check that did not pass, printed when ``GITHUB_ACTIONS=true`` (docs/ci.md); ``report.github = false``
+turns both off."""
+
+from __future__ import annotations
+
+import re
+
+from test_hooks import TWO_CHECKS
+
+#: accuracy fails (its floor above any interval of the digits model), calibration is inconclusive
+ONE_FAILED_ONE_INCONCLUSIVE = TWO_CHECKS + "[tool.mlguard.accuracy]\nfloor = 0.9999\n[tool.mlguard.calibration]\nece_ceiling = 0.031\n"
+
+
+def on_github(project, monkeypatch, tmp_path):
+    summary = tmp_path / "step-summary.md"
+    summary.write_text("## an earlier step's summary\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(project.pytester.path.parent))
+    project.write(pipeline=None, pyproject=ONE_FAILED_ONE_INCONCLUSIVE)
+    return summary
+
+
+def test_github_job_summary_and_annotations(project, monkeypatch, tmp_path):
+    summary = on_github(project, monkeypatch, tmp_path)
+    result = project.run("--mlguard")
+    assert result.ret == 1, result.stdout.str()
+    report = project.report()
+    accuracy, calibration = report["checks"]
+    assert (accuracy["verdict"], calibration["verdict"]) == ("failed", "inconclusive")
+
+    text = summary.read_text()
+    assert text.startswith("## an earlier step's summary\n## pytest-mlguard: robustness score ")  # appended, not replaced
+    assert f"robustness score {report['score']:.1f} / 100" in text
+    assert "1 of 2 checks passed, 1 failed (1 inconclusive)" in text
+    component = 100 * report["score_components"]["digits"]["components"]["accuracy"]
+    assert f"| digits | accuracy | {component:.1f} | 1 | 0 | 1 | 0 |" in text
+    failed = text.split("### Failed checks")[1].split("###")[0]
+    interval = f"97.5% {accuracy['interval']['method']} interval [{accuracy['interval']['low']:.4f}, {accuracy['interval']['high']:.4f}]"
+    assert f"| digits | accuracy | accuracy {accuracy['value']:.4f} | floor 0.9999 | {interval} | {accuracy['n']} |" in failed
+    assert "pytest --mlguard conftest.py::mlguard::accuracy --mlguard-seed 0\n" in failed
+    assert "http" not in text and "](" not in text  # link-free
+
+    commands = [line for line in result.stdout.lines if line.startswith("::")]
+    folder = project.pytester.path.name  # the file is relative to GITHUB_WORKSPACE, the project's parent
+    line = 1 + (project.pytester.path / "conftest.py").read_text().splitlines().index("def mlguard_model():")
+    assert commands == [
+        f"::error file={folder}/conftest.py,line={line},title=mlguard digits%3A%3Aaccuracy failed::"
+        f"accuracy {accuracy['value']:.4f}, floor 0.9999; {interval.replace('%', '%25')}; n={accuracy['n']}"
+        "%0Arerun alone: pytest --mlguard conftest.py::mlguard::accuracy --mlguard-seed 0",
+        f"::warning file={folder}/conftest.py,line={line},title=mlguard digits%3A%3Acalibration[ece] inconclusive::"
+        f"ece {calibration['value']:.4f}, ceiling 0.0310; 97.5%25 consistency-resampling interval "
+        f"[{calibration['interval']['low']:.4f}, {calibration['interval']['high']:.4f}]; n={calibration['n']}; inconclusive (passed by policy lenient)"
+        "%0Arerun alone: pytest --mlguard 'conftest.py::mlguard::calibration[ece]' --mlguard-seed 0",
+    ]
+
+
+def test_github_outputs_off_with_the_setting(project, monkeypatch, tmp_path):
+    summary = on_github(project, monkeypatch, tmp_path)
+    result = project.run("--mlguard", "--mlguard-set", "report.github=false")
+    assert result.ret == 1, result.stdout.str()
+    assert summary.read_text() == "## an earlier step's summary\n"
+    assert not [line for line in result.stdout.lines if re.match(r"::(error|warning) ", line)]
+
+
+def test_no_annotations_outside_github_actions(project, monkeypatch, tmp_path):
+    summary = on_github(project, monkeypatch, tmp_path)
+    monkeypatch.setenv("GITHUB_ACTIONS", "")
+    result = project.run("--mlguard")
+    assert result.ret == 1, result.stdout.str()
+    assert "### Failed checks" in summary.read_text()  # the summary file is asked for by its own variable
+    assert not [line for line in result.stdout.lines if line.startswith("::")]
