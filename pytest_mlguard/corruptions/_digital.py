@@ -43,16 +43,17 @@ def apply_elastic_transform(
     image: np.ndarray, *, source: np.ndarray, target: np.ndarray, dx: np.ndarray, dy: np.ndarray
 ) -> np.ndarray:
     import cv2
-    from albumentations.augmentations.geometric import functional as G
+
+    from ._albumentations import remap, warp_affine
 
     height, width = image.shape[:2]
     warped = image
     if not np.array_equal(source, target):
         matrix = np.vstack([cv2.getAffineTransform(source, target), [0.0, 0.0, 1.0]])
-        warped = G.warp_affine(image, matrix, cv2.INTER_LINEAR, 0, cv2.BORDER_REFLECT_101, (height, width))
+        warped = warp_affine(image, matrix, cv2.INTER_LINEAR, 0, cv2.BORDER_REFLECT_101, (height, width))
         warped = np.asarray(warped, np.float32).reshape(image.shape)
     columns, rows = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    return like(G.remap(warped, columns + dx, rows + dy, cv2.INTER_LINEAR, cv2.BORDER_REFLECT_101), image)
+    return like(remap(warped, columns + dx, rows + dy, cv2.INTER_LINEAR, cv2.BORDER_REFLECT_101), image)
 
 
 def sample_pixelate(rng: np.random.Generator, shape: tuple[int, ...], *, factor: float) -> dict[str, Any]:
