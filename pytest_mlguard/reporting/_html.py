@@ -81,9 +81,12 @@ def _verdict_note(check: Mapping[str, Any]) -> str:
         notes.append(f"{'passed' if check.get('passed') else 'failed'} by policy {check.get('policy', 'estimate')}")
         if check.get("required_n"):
             notes.append(f"n={check['required_n']} would decide")
-    cached = check.get("details", {}).get("cached") if isinstance(check.get("details"), Mapping) else None
+    details: Mapping[str, Any] = check["details"] if isinstance(check.get("details"), Mapping) else {}
+    cached = details.get("cached")
     if isinstance(cached, Mapping):
         notes.append(f"from the cache, measured {cached.get('stored_at')}")
+    if isinstance(details.get("components"), list):  # an attack made of several (AutoAttack through ART)
+        notes.append(f"ran {', '.join(map(str, details['components']))}: {details.get('components_note', '')}".rstrip(": "))
     return "; ".join(notes)
 
 
