@@ -58,6 +58,8 @@ class RunReporter:
         #: GitHub Actions workflow commands (``::error ...``) printed after the summary (or why the job
         #: summary could not be written: a CI page's extra, it does not fail the run)
         self.annotations: list[str] = []
+        #: lines about the run's other outputs (MLflow), with their markup
+        self.notes: list[tuple[str, dict[str, bool]]] = []
         #: the report of the run, once written (the family hooks' terminal sections read it)
         self.report: dict[str, Any] | None = None
         self.written: dict[str, Path] = {}
@@ -134,6 +136,7 @@ class RunReporter:
         self.report = report
         self._write(report)
         self._github(report)
+        self._mlflow(report)
 
     def _github(self, report: dict[str, Any]) -> None:
         """On GitHub Actions (unless ``report.github`` is off): the job summary and the annotations."""
@@ -147,6 +150,17 @@ class RunReporter:
             self.annotations = github_outputs(report, os.environ, self.config.rootpath, self.rerun)
         except OSError as exc:
             self.annotations = [f"could not append the mlguard job summary to $GITHUB_STEP_SUMMARY: {type(exc).__name__}: {exc}"]
+
+    def _mlflow(self, report: dict[str, Any]) -> None:
+        """With ``report.mlflow``: the checks as metrics and tags of the MLflow run, the reports as artifacts."""
+        if not self.settings.get("report.mlflow"):
+            return
+        from .reporting._mlflow import log_to_mlflow
+
+        try:
+            self.notes.append((f"mlguard: logged to MLflow run {log_to_mlflow(report, self.written)}", {}))
+        except Exception as exc:  # noqa: BLE001 - a tracking server's failure is said, and the report stays written
+            self.notes.append((f"mlguard: could not log to MLflow: {type(exc).__name__}: {exc}", {"yellow": True, "bold": True}))
 
     def _write(self, report: dict[str, Any]) -> None:
         from .reporting._report import write_outputs
@@ -232,6 +246,8 @@ class RunReporter:
             from ._cache import cache_summary
 
             reporter.write_line(cache_summary(self.record.results, self.cache.directory, self.config.invocation_params.dir))
+        for line, markup in self.notes:
+            reporter.write_line(line, **markup)
         for line in self.annotations:  # GitHub Actions reads workflow commands from the job's output
             reporter.write_line(line)
 

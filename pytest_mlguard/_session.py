@@ -44,6 +44,10 @@ class MlguardSession:
         started_at = time.time()  # artefacts saved since then belong to this run
         if self.enabled and not self.is_worker:
             self._check_output()
+            if self.settings.get("report.mlflow"):  # a missing MLflow stops the run now, not after the suite
+                from .reporting._mlflow import require_mlflow
+
+                require_mlflow(self.settings.source("report.mlflow"))
         self.record = RunRecord()
         self.stopped_by: str | None = None  # the signal that stopped the run (SIGTERM)
         self._previous_sigterm: Any = None

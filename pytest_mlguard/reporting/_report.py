@@ -46,6 +46,14 @@ REPORT_KEYS: tuple[Key, ...] = (
         "on GitHub Actions, append a job summary to $GITHUB_STEP_SUMMARY and print an ::error or ::warning annotation "
         "per failed or inconclusive check (GITHUB_ACTIONS=true); false writes neither",
     ),
+    Key(
+        "report.mlflow",
+        parse_bool,
+        False,
+        "log every check's value, interval and verdict as metrics and tags of the active MLflow run (a new one if none is), "
+        "and report.json and report.html as its artifacts; needs pip install 'pytest-mlguard[mlflow]'",
+        cli="--mlguard-mlflow",
+    ),
 )
 
 SCHEMA = "pytest-mlguard/report/1"

@@ -1,11 +1,14 @@
 """GitHub Actions: the job summary appended to ``$GITHUB_STEP_SUMMARY`` and one workflow command per
 check that did not pass, printed when ``GITHUB_ACTIONS=true`` (docs/ci.md); ``report.github = false``
-turns both off."""
+turns both off; MLflow (``--mlguard-mlflow``) against a local file store."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
+import pytest
 from test_hooks import TWO_CHECKS
 
 #: accuracy fails (its floor above any interval of the digits model), calibration is inconclusive
@@ -71,3 +74,31 @@ def test_no_annotations_outside_github_actions(project, monkeypatch, tmp_path):
     assert result.ret == 1, result.stdout.str()
     assert "### Failed checks" in summary.read_text()  # the summary file is asked for by its own variable
     assert not [line for line in result.stdout.lines if line.startswith("::")]
+
+
+def test_mlflow_logs_every_check_to_a_local_store(project, monkeypatch, tmp_path):
+    mlflow = pytest.importorskip("mlflow")
+    store = f"file://{tmp_path / 'mlruns'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 keeps its file store in maintenance mode
+    project.write(pipeline=None, pyproject=ONE_FAILED_ONE_INCONCLUSIVE)
+    result = project.run("--mlguard", "--mlguard-mlflow")
+    assert result.ret == 1, result.stdout.str()
+    report = project.report()
+
+    client = mlflow.MlflowClient(tracking_uri=store)
+    (run,) = client.search_runs(experiment_ids=["0"])
+    result.stdout.fnmatch_lines([f"mlguard: logged to MLflow run {run.info.run_id}"])
+    assert run.info.status == "FINISHED" and run.info.run_name == "pytest-mlguard"
+    metrics, tags = run.data.metrics, run.data.tags
+    assert metrics["mlguard/score"] == report["score"]
+    for check in report["checks"]:
+        name = f"mlguard/digits/{check['id'].replace('[', '.').replace(']', '')}"
+        assert metrics[name] == check["value"]
+        assert (metrics[f"{name}.low"], metrics[f"{name}.high"]) == (check["interval"]["low"], check["interval"]["high"])
+        assert tags[f"{name}.verdict"] == check["verdict"]
+    assert tags["mlguard/digits/accuracy.threshold"] == "floor 0.9999" and tags["mlguard/passed"] == "false"
+    artifacts = {entry.path for entry in client.list_artifacts(run.info.run_id, "mlguard")}
+    assert artifacts == {"mlguard/report.json", "mlguard/report.html"}
+    logged = json.loads(Path(client.download_artifacts(run.info.run_id, "mlguard/report.json", str(tmp_path))).read_text())
+    assert logged["checks"] == report["checks"]
