@@ -209,6 +209,8 @@ class CheckRunner:
         if item is not None:  # JUnit XML <property> elements, for CI dashboards
             for name in ("model", "metric", "value", result.kind, "threshold", "n", "passed", "verdict"):
                 item.user_properties.append((f"mlguard_{name}", data[name]))
+            if data["interval"] is not None:  # [low, high]: pytest-html's rows (reporting/_pytest_html.py)
+                item.user_properties.append(("mlguard_interval", [data["interval"]["low"], data["interval"]["high"]]))
         self.config.hook.pytest_mlguard_result(config=self.config, result=result)
 
     def rerun_command(self, nodeid: str) -> str:

@@ -94,6 +94,21 @@ class MlguardSession:
             if family.hooks and self.config.pluginmanager.get_plugin(name) is None:
                 self.config.pluginmanager.register(importlib.import_module(family.hooks), name)
 
+    def register_pytest_html(self) -> None:
+        """Where pytest-html is installed: the mlguard columns of its results table (:mod:`.reporting._pytest_html`)."""
+        manager = self.config.pluginmanager
+        if not self.enabled or not manager.hasplugin("html") or manager.get_plugin("mlguard-pytest-html") is not None:
+            return
+        import os
+
+        from .reporting._pytest_html import PytestHtmlColumns
+
+        target = self.config.getoption("htmlpath", None)
+        href = None
+        if target and self.settings.get("report.html"):  # pytest-html writes its page relative to the current directory
+            href = os.path.relpath(self.settings.output / "report.html", (Path.cwd() / Path(os.path.expandvars(target)).expanduser()).parent)
+        manager.register(PytestHtmlColumns(href), "mlguard-pytest-html")
+
     def _check_output(self) -> None:
         """Stop now, with a usage error, if the report cannot be written where the settings say."""
         from .reporting._atomic import probe_directory

@@ -70,6 +70,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(session, "mlguard-session")
     session.catch_signals()
     session.register_family_hooks()
+    session.register_pytest_html()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 from ._badge import score_color
 from ._examples import failing_examples
 from ._progress import check_label
+from ._pytest_html import check_anchor
 from ._order import custom_test, family_rank
 
 
@@ -109,6 +110,7 @@ def _check_row(check: Mapping[str, Any]) -> dict[str, Any]:
         "note": _verdict_note(check),
         "saved": check.get("evaluations_saved") or None,
         "test": custom_test(check),
+        "anchor": check_anchor(check["nodeid"]) if isinstance(check.get("nodeid"), str) else None,  # pytest-html's links
     }
 
 

@@ -4,6 +4,7 @@ turns both off; MLflow (``--mlguard-mlflow``) against a local file store."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -102,3 +103,28 @@ def test_mlflow_logs_every_check_to_a_local_store(project, monkeypatch, tmp_path
     assert artifacts == {"mlguard/report.json", "mlguard/report.html"}
     logged = json.loads(Path(client.download_artifacts(run.info.run_id, "mlguard/report.json", str(tmp_path))).read_text())
     assert logged["checks"] == report["checks"]
+
+
+def test_pytest_html_rows_carry_the_check_and_link_to_report_html(project):
+    pytest.importorskip("pytest_html")
+    project.write(pipeline=None, pyproject=ONE_FAILED_ONE_INCONCLUSIVE)
+    result = project.run("--mlguard", "--html=pages/tests.html")
+    assert result.ret == 1, result.stdout.str()
+    report = project.report()
+    page = (project.pytester.path / "pages" / "tests.html").read_text()
+    blob = json.loads(html.unescape(re.search(r'data-jsonblob="(.*?)"', page).group(1)))
+    rows = {test["testId"]: test["resultsTableRow"] for tests in blob["tests"].values() for test in tests}
+    header = re.findall(r'<th class="mlguard">(.*?)</th>', html.unescape(page))
+    assert header == ["mlguard value", "threshold", "interval", "mlguard report"]
+    own = (project.pytester.path / "mlguard-report" / "report.html").read_text()
+    for check in report["checks"]:
+        cells = [re.sub(r'^<td class="mlguard">|</td>$', "", cell) for cell in rows[check["nodeid"]][2:6]]
+        kind = "floor" if "floor" in check else "ceiling"
+        anchor = "check-" + re.sub(r"[^A-Za-z0-9_.:-]", "-", check["nodeid"])
+        assert cells == [
+            f"{check['metric']} {check['value']:.4f}",
+            html.escape(f"{'≥' if kind == 'floor' else '≤'} {check[kind]:.4f}"),
+            f"[{check['interval']['low']:.4f}, {check['interval']['high']:.4f}]",
+            f'<a href="../mlguard-report/report.html#{anchor}">report.html</a>',
+        ]
+        assert f'id="{anchor}"' in own  # the link's target: the check's row in report.html
