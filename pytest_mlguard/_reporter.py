@@ -135,21 +135,24 @@ class RunReporter:
         self.config.hook.pytest_mlguard_report(config=self.config, report=report)
         self.report = report
         self._write(report)
-        self._github(report)
+        self._ci(report)
         self._mlflow(report)
 
-    def _github(self, report: dict[str, Any]) -> None:
-        """On GitHub Actions (unless ``report.github`` is off): the job summary and the annotations."""
-        if not self.settings.get("report.github"):
-            return
+    def _ci(self, report: dict[str, Any]) -> None:
+        """On GitHub Actions (unless ``report.github`` is off): the job summary and the annotations; on
+        GitLab CI (unless ``report.gitlab`` is off): the Code Quality report."""
         import os
 
         from .reporting._github import github_outputs
+        from .reporting._gitlab import gitlab_outputs
 
         try:
-            self.annotations = github_outputs(report, os.environ, self.config.rootpath, self.rerun)
+            if self.settings.get("report.github"):
+                self.annotations = github_outputs(report, os.environ, self.config.rootpath, self.rerun)
+            if self.settings.get("report.gitlab") and "report" in self.written:
+                gitlab_outputs(report, os.environ, self.config.rootpath, self.settings.output)
         except OSError as exc:
-            self.annotations = [f"could not append the mlguard job summary to $GITHUB_STEP_SUMMARY: {type(exc).__name__}: {exc}"]
+            self.annotations = [f"could not write the mlguard CI summary: {type(exc).__name__}: {exc}"]
 
     def _mlflow(self, report: dict[str, Any]) -> None:
         """With ``report.mlflow``: the checks as metrics and tags of the MLflow run, the reports as artifacts."""

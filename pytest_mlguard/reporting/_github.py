@@ -42,7 +42,7 @@ def _interval(check: Mapping[str, Any]) -> str:
     interval = check.get("interval")
     if not interval:
         return ""
-    return f"{interval['confidence'] * 100:g}% {interval['method']} interval [{interval['low']:.4f}, {interval['high']:.4f}]"
+    return f"{interval['confidence'] * 100:.4g}% {interval['method']} interval [{interval['low']:.4f}, {interval['high']:.4f}]"
 
 
 def _threshold(check: Mapping[str, Any]) -> str:
@@ -99,7 +99,7 @@ def step_summary(report: Mapping[str, Any], rerun: Rerun) -> str:
     """The job summary of a run, in Markdown without links (it renders anywhere)."""
     summary = report["summary"]
     lines = [f"## pytest-mlguard: robustness score {report['score']:.1f} / 100", ""]
-    counts = f"{summary['passed']} of {summary['total']} checks passed, {summary['failed']} failed ({summary['inconclusive']} inconclusive)"
+    counts = f"{summary['passed']} of {summary['total']} checks passed, {summary['failed']} failed; {summary['inconclusive']} inconclusive (counted by the policy)"
     lines += [f"{counts}; {summary['errors']} errors, {summary['skipped']} skipped, {summary['cut']} cut by the budget.", ""]
     if report.get("interrupted"):
         lines += [f"**Interrupted** ({report.get('interrupted_by')}): the report holds the checks measured before the run stopped.", ""]

@@ -47,6 +47,13 @@ REPORT_KEYS: tuple[Key, ...] = (
         "per failed or inconclusive check (GITHUB_ACTIONS=true); false writes neither",
     ),
     Key(
+        "report.gitlab",
+        parse_bool,
+        True,
+        "on GitLab CI (GITLAB_CI=true), write gl-code-quality-report.json beside report.json: a Code Quality report with "
+        "an issue per failed, inconclusive or unmeasured check",
+    ),
+    Key(
         "report.mlflow",
         parse_bool,
         False,
@@ -182,7 +189,7 @@ def _write_in_place(directory: Path, files: Mapping[str, bytes]) -> None:
             entry.unlink()
 
 
-_OURS = re.compile(r"report\.(json|html)|badge(-.+)?\.(svg|json)")
+_OURS = re.compile(r"report\.(json|html)|badge(-.+)?\.(svg|json)|gl-code-quality-report\.json")
 
 
 def _carried(report: Mapping[str, Any], directory: Path, written: set[str], since: float | None) -> list[str]:

@@ -5,9 +5,11 @@ turns both off; MLflow (``--mlguard-mlflow``) against a local file store."""
 from __future__ import annotations
 
 import html
+import importlib.util
 import json
 import re
-from pathlib import Path
+import subprocess
+import sys
 
 import pytest
 from test_hooks import TWO_CHECKS
@@ -37,7 +39,7 @@ def test_github_job_summary_and_annotations(project, monkeypatch, tmp_path):
     text = summary.read_text()
     assert text.startswith("## an earlier step's summary\n## pytest-mlguard: robustness score ")  # appended, not replaced
     assert f"robustness score {report['score']:.1f} / 100" in text
-    assert "1 of 2 checks passed, 1 failed (1 inconclusive)" in text
+    assert "1 of 2 checks passed, 1 failed; 1 inconclusive (counted by the policy); 0 errors, 0 skipped, 0 cut by the budget." in text
     component = 100 * report["score_components"]["digits"]["components"]["accuracy"]
     assert f"| digits | accuracy | {component:.1f} | 1 | 0 | 1 | 0 |" in text
     failed = text.split("### Failed checks")[1].split("###")[0]
@@ -68,30 +70,58 @@ def test_github_outputs_off_with_the_setting(project, monkeypatch, tmp_path):
     assert not [line for line in result.stdout.lines if re.match(r"::(error|warning) ", line)]
 
 
-def test_no_annotations_outside_github_actions(project, monkeypatch, tmp_path):
+def test_gitlab_code_quality_and_no_annotations_outside_github_actions(project, monkeypatch, tmp_path):
     summary = on_github(project, monkeypatch, tmp_path)
     monkeypatch.setenv("GITHUB_ACTIONS", "")
+    monkeypatch.setenv("GITLAB_CI", "true")
+    monkeypatch.setenv("CI_PROJECT_DIR", str(project.pytester.path))
     result = project.run("--mlguard")
     assert result.ret == 1, result.stdout.str()
     assert "### Failed checks" in summary.read_text()  # the summary file is asked for by its own variable
     assert not [line for line in result.stdout.lines if line.startswith("::")]
+    report = project.report()
+    issues = json.loads((project.pytester.path / "mlguard-report" / "gl-code-quality-report.json").read_text())
+    line = 1 + (project.pytester.path / "conftest.py").read_text().splitlines().index("def mlguard_model():")
+    assert [(i["check_name"], i["severity"], i["location"]) for i in issues] == [
+        ("mlguard/accuracy", "major", {"path": "conftest.py", "lines": {"begin": line}}),
+        ("mlguard/calibration[ece]", "minor", {"path": "conftest.py", "lines": {"begin": line}}),
+    ]
+    assert issues[0]["description"].startswith(f"mlguard digits::accuracy failed: accuracy {report['checks'][0]['value']:.4f}, floor 0.9999; ")
+    assert len({i["fingerprint"] for i in issues}) == 2
+
+
+#: what the MLflow store holds, read by MLflow's client in a process of its own: MLflow imported in a
+#: pytester test's process (and forgotten by pytester's module snapshot at its end) left importlib.metadata
+#: finding no installed distribution, so that a later in-process run loaded no entry-point plugin
+READ_STORE = """
+import json, sys, mlflow
+client = mlflow.MlflowClient(tracking_uri=sys.argv[1])
+runs = client.search_runs(experiment_ids=["0"])
+print(json.dumps([{
+    "id": run.info.run_id, "name": run.info.run_name, "status": run.info.status,
+    "metrics": run.data.metrics, "tags": run.data.tags,
+    "artifacts": sorted(entry.path for entry in client.list_artifacts(run.info.run_id, "mlguard")),
+    "report": json.load(open(client.download_artifacts(run.info.run_id, "mlguard/report.json", sys.argv[2]))),
+} for run in runs]))
+"""
 
 
 def test_mlflow_logs_every_check_to_a_local_store(project, monkeypatch, tmp_path):
-    mlflow = pytest.importorskip("mlflow")
+    if importlib.util.find_spec("mlflow") is None:  # not imported here: see READ_STORE
+        pytest.skip("MLflow is not installed (pip install 'pytest-mlguard[mlflow]')")
     store = f"file://{tmp_path / 'mlruns'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 keeps its file store in maintenance mode
     project.write(pipeline=None, pyproject=ONE_FAILED_ONE_INCONCLUSIVE)
-    result = project.run("--mlguard", "--mlguard-mlflow")
+    result = project.run("--mlguard", "--mlguard-mlflow", isolated=True)  # MLflow, as above: not in this process
     assert result.ret == 1, result.stdout.str()
     report = project.report()
 
-    client = mlflow.MlflowClient(tracking_uri=store)
-    (run,) = client.search_runs(experiment_ids=["0"])
-    result.stdout.fnmatch_lines([f"mlguard: logged to MLflow run {run.info.run_id}"])
-    assert run.info.status == "FINISHED" and run.info.run_name == "pytest-mlguard"
-    metrics, tags = run.data.metrics, run.data.tags
+    read = subprocess.run([sys.executable, "-c", READ_STORE, store, str(tmp_path)], capture_output=True, text=True, check=True)
+    (run,) = json.loads(read.stdout.splitlines()[-1])
+    result.stdout.fnmatch_lines([f"mlguard: logged to MLflow run {run['id']}"])
+    assert run["status"] == "FINISHED" and run["name"] == "pytest-mlguard"
+    metrics, tags = run["metrics"], run["tags"]
     assert metrics["mlguard/score"] == report["score"]
     for check in report["checks"]:
         name = f"mlguard/digits/{check['id'].replace('[', '.').replace(']', '')}"
@@ -99,10 +129,8 @@ def test_mlflow_logs_every_check_to_a_local_store(project, monkeypatch, tmp_path
         assert (metrics[f"{name}.low"], metrics[f"{name}.high"]) == (check["interval"]["low"], check["interval"]["high"])
         assert tags[f"{name}.verdict"] == check["verdict"]
     assert tags["mlguard/digits/accuracy.threshold"] == "floor 0.9999" and tags["mlguard/passed"] == "false"
-    artifacts = {entry.path for entry in client.list_artifacts(run.info.run_id, "mlguard")}
-    assert artifacts == {"mlguard/report.json", "mlguard/report.html"}
-    logged = json.loads(Path(client.download_artifacts(run.info.run_id, "mlguard/report.json", str(tmp_path))).read_text())
-    assert logged["checks"] == report["checks"]
+    assert run["artifacts"] == ["mlguard/report.html", "mlguard/report.json"]
+    assert run["report"]["checks"] == report["checks"]
 
 
 def test_pytest_html_rows_carry_the_check_and_link_to_report_html(project):
