@@ -89,9 +89,10 @@ def _logged(evaluation: Evaluation, spec: CheckSpec) -> Logged:
             )
         if reference == "previous-window" and (window is None or window.previous is None):
             raise ConfigError("shift.reference = 'previous-window' compares two windows of the log: set shift.window (such as '1d')")
-        sample = production_sample(value, model)
+        pipeline = getattr(evaluation, "pipeline", None)  # image files are read through its decode, where it declares one
+        sample = production_sample(value, model, pipeline)
         if window is not None and window.previous is not None:
-            previous = production_sample(window.previous, model)
+            previous = production_sample(window.previous, model, pipeline)
             proba = model.predict_proba(previous.x)
             return Logged(sample, model.predict_proba(sample.x), previous.x, proba, "the previous window", window, previous.outside, source=production)
         return Logged(sample, model.predict_proba(sample.x), evaluation.data.x, evaluation.clean_proba, "the evaluation data", window, source=production)
@@ -251,6 +252,9 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     message = drift_message(str(spec.name), tests, spec.param("alpha"), spec.param("top"), sizes, logged.reference_name)
     if spec.name == "inputs" and sample.records is not None and outside_summary(sample.records):
         message += f"\nproduction: {outside_summary(sample.records)}"
+    if sample.files.get("rejected"):
+        files = sample.files
+        message += f"\nproduction: pipeline {files['decoded_by']!r} rejected {files['rejected']} of {files['rejected'] + len(sample.x)} files, which the model never saw, such as {files['rejected_examples'][0]}"
     return Measurement(value=value, n=len(sample.x), details=_windowed(details, logged), message=_windowed_message(message, logged))
 
 
