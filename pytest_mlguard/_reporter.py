@@ -14,10 +14,11 @@ import pytest
 
 from ._names import CONTRACT_ERROR
 from ._record import RunRecord
+from ._run_part import RunPart
 from .config._settings import Settings
 
 
-class RunReporter:
+class RunReporter(RunPart):
     """Writes the run's report when the session finishes, and its summary in the terminal.
 
     Args:
@@ -45,12 +46,7 @@ class RunReporter:
         started_at: float,
         rerun: Callable[[str], str] = str,
     ) -> None:
-        self.config = config
-        self.enabled = bool(config.getoption("mlguard"))
-        self.settings = settings
-        self.record = record
-        self.budget = budget
-        self.cache = cache
+        super().__init__(config, settings, record, budget, cache)
         self.baseline = baseline
         self.cache_cleared = cache_cleared
         self.started_at = started_at
@@ -214,6 +210,7 @@ class RunReporter:
 
     def _budget_summary(self) -> dict[str, Any]:
         """The budget's plan, merged over xdist workers: what was cut or shortened, and the time spent."""
+        assert self.budget is not None  # sessionfinish asks for it with a budget only
         summary: dict[str, Any] = self.budget.summary()
         for worker in self.record.budgets:
             summary["cut"] += worker["cut"]

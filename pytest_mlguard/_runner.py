@@ -25,6 +25,7 @@ import pytest
 
 from ._names import CONTRACT_ERROR
 from ._record import RunRecord
+from ._run_part import RunPart
 from ._settings import INI_KEYS
 from .checks._base import CheckResult, CheckSpec, Family
 from .config._settings import Settings
@@ -83,7 +84,7 @@ class _Attempt:
     kind: str = "skipped"
 
 
-class CheckRunner:
+class CheckRunner(RunPart):
     """Measures checks for one pytest process.
 
     Args:
@@ -109,13 +110,8 @@ class CheckRunner:
         progress: Any,
         workers: int,
     ) -> None:
-        self.config = config
-        self.enabled = bool(config.getoption("mlguard"))
-        self.settings = settings
+        super().__init__(config, settings, record, budget, cache)
         self.cli = cli
-        self.record = record
-        self.budget = budget
-        self.cache = cache
         self.progress = progress
         self.workers = workers
         self._evaluations: OrderedDict[Any, tuple[Evaluation, tuple[Any, ...]]] = OrderedDict()
