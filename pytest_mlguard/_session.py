@@ -35,12 +35,17 @@ class MlguardSession:
         from .checks._registry import all_keys
 
         self.config = config
+        #: the shard directories of --mlguard-merge (which implies --mlguard), if given
+        self.merging: list[str] = list(config.getoption("mlguard_merge", None) or [])
+        if self.merging:
+            config.option.mlguard = True
         self.enabled: bool = bool(config.getoption("mlguard"))
         self.is_worker: bool = hasattr(config, "workerinput")
         self.families = self._add_families()
         self.keys = all_keys()
         self._settings = RunSettings(config, self.keys)
         self.settings: Settings = self._settings.settings
+        self._check_sharding()
         started_at = time.time()  # artefacts saved since then belong to this run
         if self.enabled and not self.is_worker:
             self._check_output()
@@ -80,6 +85,23 @@ class MlguardSession:
         except InvalidArgument as exc:
             raise ConfigError(str(exc)) from None
         return families()
+
+    def _check_sharding(self) -> None:
+        """``--mlguard-shard`` with ``--mlguard-merge``, or under pytest-xdist, is a usage error."""
+        shard = self.settings.get("shard")
+        if shard is None:
+            return
+        where = self.settings.source("shard")
+        if self.merging:
+            raise ConfigError(f"--mlguard-merge merges shards; this run is shard {shard.describe()} (shard, from {where}): give one of them")
+        if self.is_worker or getattr(self.config.option, "numprocesses", None):
+            raise ConfigError(f"shard {shard.describe()} (shard, from {where}) runs without pytest-xdist: drop -n, or run more shards instead")
+
+    def merge_items(self, session: pytest.Session) -> list[pytest.Item]:
+        """The items of ``--mlguard-merge`` (:mod:`~pytest_mlguard._shard.items`)."""
+        from ._shard.items import merge_items
+
+        return merge_items(session, self.merging, self.settings, self.runner, self.record)
 
     def register_family_hooks(self) -> None:
         """Register each family's module of pytest hooks (``Family.hooks``: report and terminal sections)."""
@@ -251,6 +273,12 @@ class MlguardSession:
             self.config.workeroutput[WORKER_OUTPUT_KEY] = self.record.worker_payload(budget)  # type: ignore[attr-defined]
             return
         self.reporter.sessionfinish(exitstatus, shouldstop, self.stopped_by)
+        statistics = self.runner.statistics
+        if statistics is not None and self.enabled and self.reporter.write_error is None:
+            try:
+                self.reporter.written["shard"] = statistics.write(self.settings.output, self.record)
+            except OSError as exc:
+                self.reporter.write_error = f"could not write the shard's statistics to {self.settings.output}: {exc}"
 
     def terminal_summary(self, reporter: Any) -> None:
         if not self.is_worker:

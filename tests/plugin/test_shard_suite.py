@@ -1,0 +1,124 @@
+"""Sharded runs merged into one report (docs/scale.md): the merge equals the unsharded run, and shards
+that do not belong together are a usage error naming the shard."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+from conftest import Project
+
+SHARDED = """
+[tool.mlguard]
+samples = 120
+[tool.mlguard.verdict]
+early_stop = "off"
+more_samples = "off"
+[tool.mlguard.accuracy]
+floor = 0.85
+[tool.mlguard.corruption]
+floor = "0.7*clean"
+corruptions = ["gaussian_noise", "fog"]
+severities = [3]
+[tool.mlguard.attack]
+enabled = false
+[tool.mlguard.calibration]
+ece_ceiling = 0.08
+[tool.mlguard.inputs]
+enabled = false
+[tool.mlguard.contract]
+enabled = false
+"""
+#: what of a check the merge must reproduce exactly (resources such as durations aside)
+COMPARED = ("value", "n", "verdict", "passed", "interval", "required_n", "floor", "ceiling")
+
+
+def checks(report: dict) -> dict:
+    return {check["id"]: {key: check.get(key) for key in COMPARED} for check in report["checks"]}
+
+
+def run_shards(project: Project, count: int, *extra: str) -> list[str]:
+    directories = [f"shards/{index}" for index in range(count)]
+    for index, directory in enumerate(directories):
+        result = project.run("--mlguard", "--mlguard-shard", f"{index}/{count}", "--mlguard-output", directory, *extra)
+        assert result.ret == 0, result.stdout.str()
+    return directories
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7])
+def test_the_merge_equals_the_unsharded_run(project, count):
+    project.write(pipeline=None, pyproject=SHARDED)
+    whole = project.run("--mlguard", "--mlguard-output", "whole")
+    assert whole.ret == 0, whole.stdout.str()
+    run_shards(project, count)
+    merged = project.run("--mlguard-merge", "shards", "--mlguard-output", "merged", "--junitxml", "merged.xml")
+    assert merged.ret == 0, merged.stdout.str()
+    expected, got = project.report("whole"), project.report("merged")
+    assert checks(got) == checks(expected)
+    assert len(expected["checks"]) == 4 and got["score"] == expected["score"] and got["summary"] == expected["summary"]
+    details = {c["id"]: c["details"] for c in got["checks"]}
+    assert details["corruption[fog-3]"]["ece"] == {c["id"]: c["details"] for c in expected["checks"]}["corruption[fog-3]"]["ece"]
+    properties = {p.get("name"): p.get("value") for p in ET.parse(project.pytester.path / "merged.xml").iter("property")}
+    assert properties["mlguard_n"] == "120"  # JUnit XML properties of the merged checks
+
+
+def test_a_failing_check_fails_the_merge_not_the_shard(project):
+    project.write(pipeline=None, pyproject=SHARDED.replace("floor = 0.85", "floor = 0.99"))
+    run_shards(project, 2)  # a shard's verdicts are partial: it passes
+    merged = project.run("--mlguard-merge", "shards/0", "shards/1", "--mlguard-output", "merged")
+    assert merged.ret == 1
+    merged.stdout.fnmatch_lines(["*accuracy on model 'digits': accuracy 0.9750 < floor 0.9900*"])
+    assert project.report("merged")["summary"]["failed"] == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("missing", "shard 1/3 missing: given shard 0/3 (*shards/0/mlguard-shard.npz), shard 2/3 (*)"),
+        ("duplicated", "shard 0/3 is given twice: */shards/0/mlguard-shard.npz and */shards/0/mlguard-shard.npz"),
+        ("settings", "shard 2/3 (*) was run with other settings than this merge: samples=100 where 120 was expected*"),
+        ("seed", "shard 2/3 (*) was run with seed 5, shard 0/3 (*) with seed 0"),
+        ("model", "shard 2/3 (*) measured another model 'digits' than shard 0/3 (*): its fingerprint differs*"),
+        ("count", "shard 1/2 (*) is one of 2 shards, shard 0/3 (*) one of 3"),
+        ("nothing", "--mlguard-merge elsewhere: */elsewhere does not exist: expected the report directory of a --mlguard-shard run"),
+    ],
+)
+def test_shards_that_do_not_belong_together_are_a_usage_error_naming_the_shard(project, change, message):
+    project.write(pipeline=None, pyproject=SHARDED)
+    run_shards(project, 3)
+    directories = ["shards/0", "shards/1", "shards/2"]
+    if change == "missing":
+        directories = ["shards/0", "shards/2"]
+    elif change == "duplicated":
+        directories = ["shards/0", "shards/0", "shards/1", "shards/2"]
+    elif change == "nothing":
+        directories = ["elsewhere"]
+    elif change == "count":
+        directories.append("other")
+        assert project.run("--mlguard", "--mlguard-shard", "1/2", "--mlguard-output", "other").ret == 0
+    else:
+        options = {"settings": ("--mlguard-samples", "100"), "seed": ("--mlguard-seed", "5"), "model": ()}[change]
+        if change == "model":
+            project.write(model="overconfident_model", pipeline=None, pyproject=SHARDED)
+        assert project.run("--mlguard", "--mlguard-shard", "2/3", "--mlguard-output", "shards/2", *options).ret == 0
+        if change == "model":
+            project.write(pipeline=None, pyproject=SHARDED)
+    merged = project.run("--mlguard-merge", *directories, "--mlguard-output", "merged")
+    assert merged.ret == pytest.ExitCode.USAGE_ERROR
+    merged.stderr.fnmatch_lines([f"ERROR: {message}"])
+
+
+def test_the_shard_file_names_the_run(project):
+    project.write(pipeline=None, pyproject=SHARDED)
+    run_shards(project, 2)
+    import numpy as np
+
+    with np.load(project.pytester.path / "shards/1/mlguard-shard.npz", allow_pickle=False) as data:
+        header = json.loads(str(data["header"]))
+    assert header["shard"] == {"index": 1, "count": 2} and header["seed"] == 0 and header["plugin"]
+    assert header["settings"]["samples"] == "120" and "shard" not in header["settings"]
+    assert header["models"]["digits"]["fingerprint"] and header["models"]["digits"]["data"]["samples"] == 120
+    assert {check["id"]: check["kind"] for check in header["checks"]} == {
+        "accuracy": "clean", "corruption[gaussian_noise-3]": "outcomes", "corruption[fog-3]": "outcomes", "calibration[ece]": "clean",
+    }  # fmt: skip
