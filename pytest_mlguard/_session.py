@@ -215,7 +215,7 @@ class MlguardSession:
 
         marked = [item.nodeid for item in items if item.get_closest_marker("mlguard") is not None]
         self._suite_items = {nodeid: index for index, nodeid in enumerate(marked, 1)}
-        self.record.selected_items = {item.nodeid for item in items if item_spec(item) is not None}
+        self.record.selected_items = {item.nodeid for item in items if item_spec(item) is not None or self.merging}
         if self.budget is not None:
             for item in items:
                 spec = item_spec(item)

@@ -103,15 +103,16 @@ def check_shards(files: list[ShardFile], settings: dict[str, str]) -> None:
 
 
 def _check_models(shard: ShardFile, first: ShardFile) -> None:
-    for model, mine in shard.header["models"].items():
-        theirs = next((s["models"][model] for s in (first.header,) if model in s["models"]), None)
-        if theirs is None:
-            continue
+    """Raise :class:`MergeError` unless ``shard`` measured the models ``first`` did, the same ones."""
+    mine, theirs = shard.header["models"], first.header["models"]
+    if set(mine) != set(theirs):
+        raise MergeError(f"{shard.name} measured models {sorted(mine)}, {first.name} models {sorted(theirs)}")
+    for model, entry in mine.items():
         for what in ("fingerprint", "description", "data"):
-            if mine[what] != theirs[what]:
+            if entry[what] != theirs[model][what]:
                 raise MergeError(
                     f"{shard.name} measured another model {model!r} than {first.name}: its {what} differs "
-                    f"({json.dumps(mine[what], default=str)[:200]} where {json.dumps(theirs[what], default=str)[:200]} was expected)"
+                    f"({json.dumps(entry[what], default=str)[:200]} where {json.dumps(theirs[model][what], default=str)[:200]} was expected)"
                 )
 
 
