@@ -94,6 +94,11 @@ class MlguardSession:
         where = self.settings.source("shard")
         if self.merging:
             raise ConfigError(f"--mlguard-merge merges shards; this run is shard {shard.describe()} (shard, from {where}): give one of them")
+        if self.settings.get("verdict.early_stop") == "exact":
+            raise ConfigError(
+                f"shard {shard.describe()} (shard, from {where}) with verdict.early_stop = exact (from {self.settings.source('verdict.early_stop')}): "
+                "a shard cannot know when all the samples decide a verdict; use sequential (the merge combines the shards' tests) or off"
+            )
         if self.is_worker or getattr(self.config.option, "numprocesses", None):
             raise ConfigError(f"shard {shard.describe()} (shard, from {where}) runs without pytest-xdist: drop -n, or run more shards instead")
 

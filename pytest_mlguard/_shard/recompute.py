@@ -85,6 +85,10 @@ def merged_corruption(spec: CheckSpec, evaluation: Evaluation, shards: list[Shar
     stopper = evaluation.early_stop(spec, n, clean=clean)
     stopper.update(int(correct.sum()), n)
     accuracy, interval, method = stopper.value_and_interval()
+    stops = [entry["details"].get("early_stop") or {} for entry in entries]
+    early = merged_early_stop(shards, entries, stops, evaluation)
+    if early is not None:  # some shard stopped on its own share: the product of the shards' e-values decides
+        interval, method = early.pop("interval"), "confidence-sequence-product"
     bins = _bins(evaluation)
     as_proba = np.stack([merged["confidence"], np.zeros(n)], axis=1)  # the top confidence, right when the label is 0
     sizes = [len(shards[i].array(entry["arrays"]["positions"])) for i, entry in enumerate(entries)]
@@ -98,7 +102,7 @@ def merged_corruption(spec: CheckSpec, evaluation: Evaluation, shards: list[Shar
         clean_ece=expected_calibration_error(evaluation.clean_proba, evaluation.data.y, bins),
         flipped=int((clean_correct & ~correct).sum()),
         mean_abs_change=change,
-        early_stop=stopper.details(n),
+        early_stop=early or stopper.details(n),
         shards=len(shards),
     )
     message = (
@@ -108,8 +112,33 @@ def merged_corruption(spec: CheckSpec, evaluation: Evaluation, shards: list[Shar
     )
     return Measurement(
         value=accuracy, n=n, clean=clean, details=details, message=message, successes=int(correct.sum()),
-        paired=paired_counts(clean_correct, correct), interval=interval, interval_method=method, evaluations=n, evaluations_saved=0,
+        paired=paired_counts(clean_correct, correct), interval=interval, interval_method=method, evaluations=n,
+        evaluations_saved=(early or {}).get("evaluations_saved", 0),
     )
+
+
+def merged_early_stop(shards: list[ShardFile], entries: list[dict[str, Any]], stops: list[dict[str, Any]], evaluation: Evaluation) -> dict[str, Any] | None:
+    """``details["early_stop"]`` of a merged check some shard stopped early, with its ``interval``: the
+    confidence set of the product of the shards' mixture martingales at their stopping times
+    (:func:`~pytest_mlguard._verdicts.sequential.product_confidence_sequence`); ``None`` if none stopped."""
+    from .._verdicts.sequential import product_confidence_sequence
+
+    if not any(stop.get("stopped") for stop in stops):
+        return None
+    counts = []
+    for shard, entry in zip(shards, entries):
+        outcomes = shard.array(entry["arrays"]["outcomes"])
+        counts.append((int(outcomes.sum()), len(outcomes)))
+    n = sum(size for _, size in counts)
+    return {
+        "mode": "sequential",
+        "stopped": True,
+        "shards_stopped": sum(bool(stop.get("stopped")) for stop in stops),
+        "samples_used": n,
+        "samples_skipped": evaluation.unsharded_n - n,
+        "evaluations_saved": sum(int(stop.get("evaluations_saved") or 0) for stop in stops),
+        "interval": product_confidence_sequence(counts, evaluation.rules.check_confidence),
+    }
 
 
 def spec_of(result: dict[str, Any], settings: Any) -> CheckSpec:

@@ -17,7 +17,7 @@ Example:
     >>> shard, shard.describe()
     (Shard(index=1, count=3), '1/3')
     >>> shard_of(np.arange(6), seed=0, count=3).tolist()
-    [1, 2, 1, 0, 2, 0]
+    [0, 1, 1, 2, 2, 0]
 """
 
 from __future__ import annotations

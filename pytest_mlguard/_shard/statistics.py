@@ -87,7 +87,7 @@ class ShardStatistics:
             entry["arrays"]["outcomes"] = self._put(outcomes)
             for name, values in evaluation.memo(_EXTRAS_KEY, dict).get(spec.id, {}).items():
                 entry["arrays"][name] = self._put(values)
-        entry["details"] = {"mean_abs_change": result.details.get("mean_abs_change")}
+        entry["details"] = {key: result.details.get(key) for key in ("mean_abs_change", "early_stop")}
         self.checks = [c for c in self.checks if (c["model"], c["id"]) != (entry["model"], entry["id"])] + [entry]
 
     def header(self, record: Any) -> dict[str, Any]:

@@ -136,3 +136,22 @@ def test_the_shard_file_names_the_run(project):
     assert {check["id"]: check["kind"] for check in header["checks"]} == {
         "accuracy": "clean", "corruption[gaussian_noise-3]": "outcomes", "corruption[fog-3]": "outcomes", "calibration[ece]": "clean",
     }  # fmt: skip
+
+
+def test_with_early_stopping_each_shard_stops_on_its_share_and_the_merge_multiplies_their_e_values(project):
+    early = SHARDED.replace('early_stop = "off"', 'early_stop = "sequential"').replace("samples = 120", "samples = 360")
+    project.write(pipeline=None, pyproject=early)
+    run_shards(project, 2)
+    assert project.run("--mlguard-merge", "shards", "--mlguard-output", "merged").ret == 0
+    noise = {c["id"]: c for c in project.report("merged")["checks"]}["corruption[gaussian_noise-3]"]
+    stop = noise["details"]["early_stop"]
+    assert stop["shards_stopped"] >= 1 and stop["samples_used"] == noise["n"] < 360 and stop["evaluations_saved"] > 0
+    assert noise["interval"]["method"] == "confidence-sequence-product" and noise["verdict"] == "passed"
+    assert noise["interval"]["low"] > noise["floor"]
+
+
+def test_exact_early_stopping_is_no_shard_setting(project):
+    project.write(pipeline=None, pyproject=SHARDED)
+    result = project.run("--mlguard", "--mlguard-shard", "0/2", "--mlguard-set", "verdict.early_stop=exact")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*shard 0/2 (shard, from command line (--mlguard-shard)) with verdict.early_stop = exact*use sequential*or off"])
