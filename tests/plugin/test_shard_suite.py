@@ -155,3 +155,56 @@ def test_exact_early_stopping_is_no_shard_setting(project):
     result = project.run("--mlguard", "--mlguard-shard", "0/2", "--mlguard-set", "verdict.early_stop=exact")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*shard 0/2 (shard, from command line (--mlguard-shard)) with verdict.early_stop = exact*use sequential*or off"])
+
+
+def github_recipe() -> dict:
+    """The GitHub Actions workflow of docs/scale.md."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "scale.md").read_text()
+    block = re.search(r"### GitHub Actions.*?```yaml\n(.*?)```", text, re.S)
+    assert block is not None, "docs/scale.md has no GitHub Actions recipe"
+    return yaml.safe_load(block.group(1))
+
+
+def test_the_github_recipe_runs_its_matrix_and_merges(project):
+    """The matrix's shards with the variables the workflow sets, their artifacts downloaded as
+    download-artifact lays them out, and the merge step, as docs/scale.md writes them."""
+    import shlex
+    import shutil
+
+    workflow = github_recipe()
+    shard_job, merge_job = workflow["jobs"]["shard"], workflow["jobs"]["merge"]
+    assert merge_job["needs"] == "shard"
+
+    def pytest_args(step: dict, matrix: dict) -> list[str]:
+        command = step["run"]
+        for name, value in matrix.items():
+            command = command.replace("${{ matrix." + name + " }}", str(value))
+        words = shlex.split(command)
+        assert words[0] == "pytest" and "${{" not in command, command
+        return words[1:]
+
+    project.write(pipeline=None, pyproject=SHARDED)
+    root = project.pytester.path
+    for value in shard_job["strategy"]["matrix"]["shard"]:
+        steps = {step.get("uses", step.get("run", "")).partition("@")[0]: step for step in shard_job["steps"]}
+        run = next(step for key, step in steps.items() if key.startswith("pytest"))
+        assert project.run(*pytest_args(run, {"shard": value})).ret == 0
+        upload = steps["actions/upload-artifact"]["with"]
+        name, path = (upload[key].replace("${{ matrix.shard }}", str(value)) for key in ("name", "path"))
+        shutil.copytree(root / path, root / "artifacts" / name)  # what the upload keeps
+    shutil.rmtree(root / "shards")
+    download = next(step for step in merge_job["steps"] if step.get("uses", "").startswith("actions/download-artifact"))["with"]
+    assert download["pattern"] == "shard-*"
+    shutil.move(root / "artifacts", root / download["path"])  # download-artifact: <path>/<artifact name>/
+    merge = next(step for step in merge_job["steps"] if step.get("run", "").startswith("pytest"))
+    result = project.run(*pytest_args(merge, {}))
+    assert result.ret == 0, result.stdout.str()
+    report = project.report("mlguard-report")
+    assert {check["id"] for check in report["checks"]} == {"accuracy", "corruption[gaussian_noise-3]", "corruption[fog-3]", "calibration[ece]"}
+    assert all(check["n"] == 120 for check in report["checks"])
+    assert (root / "mlguard-report" / "junit.xml").is_file()
