@@ -224,7 +224,9 @@ def product_confidence_sequence(counts: list[tuple[int, int]], confidence: float
     end). The shards' samples are disjoint and their stopping times their own, so the product of their
     martingales at ``p`` is an e-value under ``p`` (its expectation is at most 1), and by Markov's
     inequality the set ``{p : prod_i M_i(p) < 1/alpha}`` holds the true proportion with probability
-    ``1 - alpha`` at least. One count gives :func:`confidence_sequence`.
+    ``1 - alpha`` at least. One count gives :func:`confidence_sequence`. The product is smallest at the
+    pooled estimate; where even there it reaches ``1/alpha`` (the shards disagree beyond chance, with
+    probability alpha at most) the set is empty, and the estimate alone is returned.
 
     Example:
         >>> low, high = product_confidence_sequence([(45, 50)])
@@ -233,6 +235,8 @@ def product_confidence_sequence(counts: list[tuple[int, int]], confidence: float
         >>> low, high = product_confidence_sequence([(45, 50), (44, 50), (47, 50)])
         >>> round(low, 3), round(high, 3)
         (0.773, 0.977)
+        >>> product_confidence_sequence([(50, 50), (0, 50)])  # no common proportion
+        (0.5, 0.5)
     """
     from scipy.optimize import brentq
 
@@ -246,6 +250,9 @@ def product_confidence_sequence(counts: list[tuple[int, int]], confidence: float
         return sum(log_mixture_martingale(s, n, p) for s, n in counts) - level
 
     tiny = 1e-12
-    low = 0.0 if excess(tiny) < 0 else brentq(excess, tiny, max(estimate, tiny), xtol=1e-9)
-    high = 1.0 if excess(1 - tiny) < 0 else brentq(excess, min(estimate, 1 - tiny), 1 - tiny, xtol=1e-9)
+    centre = min(max(estimate, tiny), 1 - tiny)
+    if excess(centre) >= 0:  # no common proportion fits every shard at this level (a chance of alpha at most): the estimate alone
+        return float(estimate), float(estimate)
+    low = 0.0 if excess(tiny) < 0 else brentq(excess, tiny, centre, xtol=1e-9)
+    high = 1.0 if excess(1 - tiny) < 0 else brentq(excess, centre, 1 - tiny, xtol=1e-9)
     return float(low), float(high)

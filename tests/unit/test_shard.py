@@ -100,3 +100,13 @@ def test_a_corrupted_sample_is_the_same_on_any_shard():
         part = Evaluation(zoo.good_model(), zoo.digits(), s, shard=Shard(index, 3))
         part.run(corruption, spec)
         np.testing.assert_array_equal(kept_outcomes(part, spec.id)[1], expected[part.positions])
+
+
+def test_the_product_confidence_sequence_of_disagreeing_shards_is_the_estimate():
+    """brentq raised 'f(a) and f(b) must have different signs' where no common proportion fit every
+    shard (the product of martingales exceeds 1/alpha even at the pooled estimate)."""
+    from pytest_mlguard._verdicts.sequential import product_confidence_sequence
+
+    assert product_confidence_sequence([(20, 20), (8, 20), (20, 20), (19, 20)], 0.95) == (67 / 80, 67 / 80)
+    low, high = product_confidence_sequence([(18, 20), (17, 20)], 0.95)
+    assert low < 35 / 40 < high
