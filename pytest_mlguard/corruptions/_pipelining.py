@@ -161,15 +161,14 @@ def corrupted_predictions(
     chunk: int | None = None,
     first: Future[Chunk] | None = None,
     keep: Callable[[int, int], bool] | None = None,
-    stop: Callable[[int, np.ndarray], bool] | None = None,
-    ids: np.ndarray | None = None,
+    stop: Callable[[int, np.ndarray], bool] | None = None, ids: np.ndarray | None = None,
 ) -> CorruptedPredictions:
     """Corrupt ``x`` (raw units, the model's input shape) in chunks while the model predicts.
 
     Args:
         model: the model adapter (inside ``model.running(...)`` where it has state).
         x: the clean samples.
-        name, severity, seed: the corruption, its severity and the seed of image generators.
+        name, severity, seed, ids: the corruption, its severity, the seed of image generators and the id seeding each sample's (default: its index in ``x``; see :func:`corrupt_images`).
         scale: multiplies spatial parameters; ``None``: the image's shorter side / 224.
         workers: background threads corrupting ahead of inference (0: none).
         chunk: images per chunk (default :func:`chunk_size`).
@@ -177,7 +176,6 @@ def corrupted_predictions(
         keep: ``keep(index, predicted_class)``: keep that sample's corrupted input? (at most ``MAX_SAVED``)
         stop: ``stop(done, proba_so_far)`` after each chunk: stop there? (early stopping; the result
             then holds the probabilities of the first ``done`` samples only)
-        ids: the id seeding each sample's generator (default: its index in ``x``; see :func:`corrupt_images`)
     """
     n = len(x)
     chunk = chunk or chunk_size(model, n)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._shard.statistics import keep_statistics
 from ..checks._base import CheckSpec, Measurement
 from ..errors import CheckError, NotApplicable
 from . import _functional as F
@@ -186,10 +187,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     if not stopper.stopped:
         outcomes, drawn, test = _draw_more(spec, evaluation, correct, clean)
     keep_outcomes(evaluation, spec.id, outcomes)  # for the gate's paired comparison with another model
-    if evaluation.shard is not None:  # for the merge of --mlguard-shard: the ECE of the corrupted predictions
-        from .._shard.statistics import keep_statistics
-
-        keep_statistics(evaluation, spec.id, confidence=result.proba.max(axis=1))
+    keep_statistics(evaluation, spec.id, confidence=result.proba.max(axis=1))  # for a merge of --mlguard-shard: the ECE
     accuracy, interval, method = stopper.value_and_interval()
     if test is not None:
         accuracy = float(outcomes.mean())
