@@ -75,13 +75,15 @@ def merge_work(directories: list[Path]) -> float:
     """Seconds to read the shards and recompute every check, in this process (the merge's own work)."""
     from pytest_mlguard._shard.items import merged_checks
     from pytest_mlguard._shard.merge import load_shards
-    from pytest_mlguard._shard.statistics import compared_settings
     from pytest_mlguard.checks._registry import all_keys
     from pytest_mlguard.config import resolve
 
+    from pytest_mlguard._shard.merge import ShardFile
+
     start = time.perf_counter()
     settings = resolve(cli=_cli(), files=_files(), environ={}, keys=all_keys())
-    shards = load_shards(directories, ROOT, compared_settings(settings))
+    # the shards' own settings to check them against each other: paths in this process resolve otherwise than in theirs
+    shards = load_shards(directories, ROOT, ShardFile.read(directories[0] / "mlguard-shard.npz").header["settings"])
     merged_checks(shards, settings)
     return time.perf_counter() - start
 

@@ -135,7 +135,7 @@ class MlguardSession:
         from ._baseline.store import load_baseline, resolve_baseline
 
         name = self.settings.get("baseline.compare")
-        if not self.enabled or self.is_worker or name is None:
+        if not self.enabled or self.is_worker or name is None or self.settings.get("shard") is not None:  # a shard's results are partial: the merge compares
             return None
         where = self.settings.source("baseline.compare")
         path = resolve_baseline(name, self.settings.get("baseline.dir"), where, self.config.invocation_params.dir, self.config.rootpath)

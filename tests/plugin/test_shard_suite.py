@@ -208,3 +208,17 @@ def test_the_github_recipe_runs_its_matrix_and_merges(project):
     assert {check["id"] for check in report["checks"]} == {"accuracy", "corruption[gaussian_noise-3]", "corruption[fog-3]", "calibration[ece]"}
     assert all(check["n"] == 120 for check in report["checks"])
     assert (root / "mlguard-report" / "junit.xml").is_file()
+
+
+def test_shards_leave_the_baseline_to_the_merge(project):
+    """A shard's results are partial: it neither saves a baseline nor compares with one; the merge does both."""
+    project.write(pipeline=None, pyproject=SHARDED)
+    run_shards(project, 2, "--mlguard-save-baseline", "main")
+    assert not (project.pytester.path / "mlguard-baselines").exists()
+    assert project.run("--mlguard-merge", "shards", "--mlguard-save-baseline", "main").ret == 0
+    assert (project.pytester.path / "mlguard-baselines").is_dir()
+    run_shards(project, 2, "--mlguard-compare", "main")
+    assert "comparison" not in project.report("shards/0")
+    assert project.run("--mlguard-merge", "shards", "--mlguard-compare", "main", "--mlguard-output", "merged").ret == 0
+    comparison = project.report("merged")["comparison"]
+    assert comparison["passed"]
