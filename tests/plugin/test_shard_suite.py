@@ -4,7 +4,9 @@ that do not belong together are a usage error naming the shard."""
 from __future__ import annotations
 
 import json
+import shutil
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from conftest import Project
@@ -85,6 +87,20 @@ def test_a_failing_check_fails_the_merge_not_the_shard(project):
     assert project.report("merged")["summary"]["failed"] == 1
 
 
+#: the three shards of SHARDED, run once for the tests that only merge them
+_THREE: list[Path] = []
+
+
+def three_shards(project: Project, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """``shards/0`` to ``shards/2`` of SHARDED in the project: run by the first test, copied for the others."""
+    if not _THREE:
+        run_shards(project, 3)
+        _THREE.append(tmp_path_factory.mktemp("three-shards") / "shards")
+        shutil.copytree(project.pytester.path / "shards", _THREE[0])
+    else:
+        shutil.copytree(_THREE[0], project.pytester.path / "shards")
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -98,9 +114,9 @@ def test_a_failing_check_fails_the_merge_not_the_shard(project):
         ("nothing", "--mlguard-merge elsewhere: */elsewhere does not exist: expected the report directory of a --mlguard-shard run"),
     ],
 )
-def test_shards_that_do_not_belong_together_are_a_usage_error_naming_the_shard(project, change, message):
+def test_shards_that_do_not_belong_together_are_a_usage_error_naming_the_shard(project, tmp_path_factory, change, message):
     project.write(pipeline=None, pyproject=SHARDED)
-    run_shards(project, 3)
+    three_shards(project, tmp_path_factory)
     directories = ["shards/0", "shards/1", "shards/2"]
     if change == "missing":
         directories = ["shards/0", "shards/2"]
@@ -160,7 +176,6 @@ def test_exact_early_stopping_is_no_shard_setting(project):
 def github_recipe() -> dict:
     """The GitHub Actions workflow of docs/scale.md."""
     import re
-    from pathlib import Path
 
     import yaml
 
@@ -174,7 +189,6 @@ def test_the_github_recipe_runs_its_matrix_and_merges(project):
     """The matrix's shards with the variables the workflow sets, their artifacts downloaded as
     download-artifact lays them out, and the merge step, as docs/scale.md writes them."""
     import shlex
-    import shutil
 
     workflow = github_recipe()
     shard_job, merge_job = workflow["jobs"]["shard"], workflow["jobs"]["merge"]
