@@ -2,8 +2,10 @@
 unsharded run, and the cost of ``--mlguard-merge`` as a share of the run, printed side by side.
 
 The digits example's suite, restricted to the checks each shard measures on its own samples
-(accuracy, calibration, the noise and blur corruptions at severities 1-5: 47 checks; attacks and the other families run whole
-on one shard and would only measure their imbalance), over all its test samples, early stopping off.
+(accuracy, calibration's ECE, the noise and blur corruptions at severities 1-5; with the example's two
+garbage-input calibration checks, which run whole, 49 checks; attacks and the production families
+run whole on one shard and would only measure their imbalance), over all its test samples, early
+stopping off.
 Each repeat runs, interleaved so that both see the same load: the unsharded run (torch on every
 core), then N shard processes at once (torch on cores / N threads each), then the merge. The merged
 report must equal the unsharded one (values and verdicts; the script stops if not). Printed: median
