@@ -173,7 +173,7 @@ class RunReporter(RunPart):
                 figures=self.cache.directory / "plots" if self.cache is not None else None,
                 since=self.started_at - 2.0,  # file systems with a coarse clock
             )
-            if self.settings.get("baseline.save"):
+            if self.settings.get("baseline.save") and self.settings.get("shard") is None:  # a shard's results are partial: the merge saves
                 from ._baseline.store import save_baseline
 
                 self.written["baseline"] = save_baseline(report, self.settings.get("baseline.save"), self.settings.get("baseline.dir"))
