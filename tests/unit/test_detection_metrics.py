@@ -169,7 +169,7 @@ def _scored_detector(n_images: int, score_of, seed: int):
 def _ece_result(model, data):
     from pytest_mlguard.checks.api import check_model
 
-    (result,) = check_model(model, data, ["detection[ece]"], settings={"task": "detection", "detection.resamples": 400})
+    (result,) = check_model(model, data, ["calibration[ece]"], settings={"task": "detection", "verdict.bootstrap": 400})
     return result
 
 
