@@ -1,6 +1,7 @@
 """Clean performance against a floor: the ``accuracy`` check, in the metric of the model's task: top-1
 accuracy for classification, mIoU for segmentation (:mod:`pytest_mlguard._segmentation`), COCO mAP
-(IoU 0.5:0.95) for detection (:mod:`pytest_mlguard.detection`), with ``accuracy[map_50]``, the mAP at IoU 0.5.
+(IoU 0.5:0.95) for detection (:mod:`pytest_mlguard.detection`): ``accuracy[map]``, with ``accuracy[map_50]``,
+the mAP at IoU 0.5.
 
 Settings (``[tool.mlguard.accuracy]``):
 
@@ -25,10 +26,9 @@ def _plan(settings: Settings) -> list[CheckSpec]:
 
     task = task_of(settings)
     metric = METRICS.get(task)
-    planned = [CheckSpec("accuracy", None, metric, settings.get("accuracy.floor"))] if metric else []
-    if task == "detection":  # the mAP at IoU 0.5 beside COCO's mAP (detection/_run.py)
-        planned.append(CheckSpec("accuracy", "map_50", "map_50", settings.get("accuracy.floor_50")))
-    return planned
+    if task == "detection":  # COCO's mAP and the mAP at IoU 0.5, two checks (detection/_run.py)
+        return [CheckSpec("accuracy", "map", "map", settings.get("accuracy.floor")), CheckSpec("accuracy", "map_50", "map_50", settings.get("accuracy.floor_50"))]
+    return [CheckSpec("accuracy", None, metric, settings.get("accuracy.floor"))] if metric else []
 
 
 FAMILY = Family(

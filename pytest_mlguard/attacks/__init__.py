@@ -246,7 +246,7 @@ FAMILY = Family(
             "attack.checks",
             parse_list(_parse_check),
             ("fgsm-linf-2/255", "pgd-linf-2/255"),
-            "attack checks: <attack>-<norm>-<eps>, <attack>-<norm>-sweep, or <attack>-<norm> for minimal attacks",
+            "attack checks: <attack>-<norm>-<eps>, <attack>-<norm>-sweep, or <attack>-<norm> for minimal attacks; patch-<side> for a detector",
         ),
         Key("attack.steps", parse_int(1, 100000), 10, "iterations of PGD"),
         Key(

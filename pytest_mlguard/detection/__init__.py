@@ -4,7 +4,7 @@ per image out; :class:`~pytest_mlguard.contract.TorchDetectionModel`), as :mod:`
 is for segmentation: a detector runs the same suite as a classifier, each family measuring it in
 the task's metric (docs/detection.md):
 
-* ``accuracy`` and ``accuracy[map_50]``: COCO mAP (IoU 0.5:0.95) and mAP at IoU 0.5 through torchmetrics'
+* ``accuracy[map]`` and ``accuracy[map_50]``: COCO mAP (IoU 0.5:0.95) and mAP at IoU 0.5 through torchmetrics'
   ``MeanAveragePrecision`` (:func:`mean_average_precision`), against ``accuracy.floor`` and
   ``accuracy.floor_50``, with a bootstrap interval over images (:class:`~._resample.Matches`);
 * ``corruption[<name>-<severity>]``: mAP under the 19 corruptions (:func:`corrupt_images`; targets kept,
@@ -22,7 +22,7 @@ Example:
     >>> from pytest_mlguard.checks._registry import all_keys, families
     >>> settings = resolve(cli={"task": "detection", "corruption.corruptions": "fog", "corruption.severities": "1,5", "attack.checks": "pgd-linf-1/255"}, environ={}, keys=all_keys())
     >>> [spec.id for family in families() if family.name in ("accuracy", "corruption", "attack", "calibration") for spec in family.planned(settings)]
-    ['accuracy', 'accuracy[map_50]', 'corruption[fog-1]', 'corruption[fog-5]', 'attack[pgd-linf-1/255]', 'calibration[ece]']
+    ['accuracy[map]', 'accuracy[map_50]', 'corruption[fog-1]', 'corruption[fog-5]', 'attack[pgd-linf-1/255]', 'calibration[ece]']
 """
 
 from __future__ import annotations

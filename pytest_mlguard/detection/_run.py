@@ -1,7 +1,7 @@
 """The detection task's measurements for the families' checks, as the families' ``_tasks.py`` call them
 (:func:`~pytest_mlguard.checks._family.run_for_task`), the way a segmentation model's are measured:
 
-* ``accuracy`` and ``accuracy[map_50]``: clean COCO mAP (IoU 0.5:0.95) and mAP at IoU 0.5 (torchmetrics);
+* ``accuracy[map]`` and ``accuracy[map_50]``: clean COCO mAP (IoU 0.5:0.95) and mAP at IoU 0.5 (torchmetrics);
 * ``corruption[<name>-<severity>]``: mAP under the corruption (targets kept, :mod:`._corrupt`), its
   ``clean_accuracy`` the clean mAP, so that the corruption summary gives mPC and rPC over mAP;
 * ``attack[pgd-<norm>-<eps>]``, ``attack[fgsm-linf-<eps>]``: robust mAP under PGD against the detector's
@@ -82,7 +82,7 @@ def map_measurement(
 
 
 def run_accuracy(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
-    """``accuracy`` (COCO mAP) or ``accuracy[map_50]`` of the clean detections."""
+    """``accuracy[map]`` (COCO mAP) or ``accuracy[map_50]`` of the clean detections."""
     key = "map_50" if spec.name == "map_50" else "map"
     scores = clean_scores(evaluation)
     measured = map_measurement(spec, evaluation, clean_predictions(evaluation), key=key, clean=None, details={"metric": key})

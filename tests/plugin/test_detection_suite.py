@@ -21,7 +21,7 @@ SHORT = (
     "--mlguard-set=attack.steps=2",
 )
 CELLS = [f"corruption[{name}-{s}]" for name in ("gaussian_noise", "motion_blur", "fog", "jpeg_compression") for s in (1, 3, 5)]
-FULL = ["contract[eval-mode]", "accuracy", "accuracy[map_50]", *CELLS, "attack[fgsm-linf-1/255]", "attack[pgd-linf-1/255]", "calibration[ece]"]
+FULL = ["contract[eval-mode]", "accuracy[map]", "accuracy[map_50]", *CELLS, "attack[fgsm-linf-1/255]", "attack[pgd-linf-1/255]", "calibration[ece]"]
 
 pytest.importorskip("pycocotools", reason="the detection metrics' COCO backend: pip install -e '.[test]'")
 
@@ -40,12 +40,12 @@ def test_the_example_passes_and_reports_map_mpc_rpc_ece_and_robust_map(pytester)
     result.stdout.fnmatch_lines(["*- mlguard corruption summary -*", "shapes: mPC 0.* (mean mAP over 1 corruption check), rPC 0.* (of the clean mAP 0.*)", "  digital  severity 3: 0.*"])
     report = json.loads((output / "report.json").read_text())
     checks = {c["id"]: c for c in report["checks"]}
-    planned = ["contract[eval-mode]", "accuracy", "accuracy[map_50]", "corruption[jpeg_compression-3]", "attack[pgd-linf-1/255]", "calibration[ece]"]
+    planned = ["contract[eval-mode]", "accuracy[map]", "accuracy[map_50]", "corruption[jpeg_compression-3]", "attack[pgd-linf-1/255]", "calibration[ece]"]
     assert sorted(checks) == sorted(planned) and all(c["passed"] for c in checks.values()) and not report["skipped"]
     summary = report["corruption"]["shapes"]
-    assert summary["metric"] == "map" and summary["clean_accuracy"] == checks["accuracy"]["value"]
-    assert summary["mPC"] == pytest.approx(checks["corruption[jpeg_compression-3]"]["value"]) and summary["rPC"] == pytest.approx(summary["mPC"] / checks["accuracy"]["value"], rel=1e-4)
-    assert checks["accuracy"]["interval"]["method"] == "bootstrap-images" and checks["accuracy"]["n"] == 60
+    assert summary["metric"] == "map" and summary["clean_accuracy"] == checks["accuracy[map]"]["value"]
+    assert summary["mPC"] == pytest.approx(checks["corruption[jpeg_compression-3]"]["value"]) and summary["rPC"] == pytest.approx(summary["mPC"] / checks["accuracy[map]"]["value"], rel=1e-4)
+    assert checks["accuracy[map]"]["interval"]["method"] == "bootstrap-images" and checks["accuracy[map]"]["n"] == 60
     assert checks["attack[pgd-linf-1/255]"]["n"] == 12 and checks["attack[pgd-linf-1/255]"]["value"] < checks["attack[pgd-linf-1/255]"]["details"]["clean_map"]
     assert checks["calibration[ece]"]["interval"]["method"] == "bootstrap-images"
     page = (output / "report.html").read_text()

@@ -24,7 +24,7 @@ def _planned(settings, names=("accuracy", "corruption", "attack", "calibration")
 def test_a_detector_plans_the_families_checks_in_its_metric():
     settings = _settings(**{"attack.checks": ["fgsm-linf-1/255", "pgd-linf-1/255", "pgd-linf-sweep", "deepfool-l2", "patch-24"], "calibration.checks": ["ece", "brier"]})
     assert _planned(settings) == [
-        "accuracy",
+        "accuracy[map]",
         "accuracy[map_50]",
         "corruption[gaussian_noise-3]",
         "attack[fgsm-linf-1/255]",
@@ -33,7 +33,7 @@ def test_a_detector_plans_the_families_checks_in_its_metric():
         "calibration[ece]",
     ]
     metrics = {spec.id: spec.metric for fam in families() for spec in fam.planned(settings)}
-    assert (metrics["accuracy"], metrics["accuracy[map_50]"], metrics["corruption[gaussian_noise-3]"], metrics["attack[pgd-linf-1/255]"], metrics["attack[patch-24]"]) == (
+    assert (metrics["accuracy[map]"], metrics["accuracy[map_50]"], metrics["corruption[gaussian_noise-3]"], metrics["attack[pgd-linf-1/255]"], metrics["attack[patch-24]"]) == (
         "map",
         "map_50",
         "map",
@@ -59,7 +59,7 @@ def test_patch_side(name, side):
 def test_the_detection_floors_are_the_families_and_map_50_has_its_own():
     settings = _settings(**{"accuracy.floor": 0.6, "accuracy.floor_50": 0.85, "corruption.floor": "0.4*clean", "attack.floor": "0.5*clean"})
     specs = {spec.id: spec for fam in families() for spec in fam.planned(settings)}
-    thresholds = [(specs[i].threshold.value, specs[i].threshold.reference) for i in ("accuracy", "accuracy[map_50]", "corruption[gaussian_noise-3]", "attack[pgd-linf-2/255]")]
+    thresholds = [(specs[i].threshold.value, specs[i].threshold.reference) for i in ("accuracy[map]", "accuracy[map_50]", "corruption[gaussian_noise-3]", "attack[pgd-linf-2/255]")]
     assert thresholds == [(0.6, None), (0.85, None), (0.4, "clean"), (0.5, "clean")]
     assert specs["calibration[ece]"].kind == "ceiling"
 

@@ -18,7 +18,7 @@ from pytest_mlguard.checks.api import check_model
 
 CHECKS = [
     "contract[eval-mode]",
-    "accuracy",
+    "accuracy[map]",
     "corruption[gaussian_noise-3]",
     "corruption[motion_blur-3]",
     "corruption[fog-3]",
