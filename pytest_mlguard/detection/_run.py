@@ -177,7 +177,8 @@ def run_attack(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
 
 def run_calibration(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     """``calibration[ece]``: the detection ECE of the clean detections, debiased, with an interval that
-    resamples images (:func:`._ece.clustered_ece_inference`)."""
+    resamples images (:func:`._ece.clustered_ece_inference`); the plug-in value alone where ``verdict.bootstrap``
+    is below 2 (intervals off)."""
     from ._ece import clustered_ece_inference
     from ._metrics import detection_ece
 
@@ -188,7 +189,7 @@ def run_calibration(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     plugin, boxes = detection_ece(predictions, targets, n_bins=bins)
     resamples = evaluation.settings.get("verdict.bootstrap")
     seed = stable_seed(evaluation.settings.seed, evaluation.model_id, spec.id, "bootstrap")
-    found = clustered_ece_inference(predictions, targets, bins, resamples=resamples, seed=seed, confidence=evaluation.rules.check_confidence)
+    found = clustered_ece_inference(predictions, targets, bins, resamples=resamples, seed=seed, confidence=evaluation.rules.check_confidence) if resamples >= 2 else None
     details: dict[str, Any] = {"metric": "detection_ece", "bins": bins, "boxes": boxes, "plugin": plugin}
     if found is None:
         return Measurement(value=plugin, n=len(targets), details=details, evaluations=0)

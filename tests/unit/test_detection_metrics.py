@@ -200,3 +200,11 @@ def test_binary_calibration_inference_plugin_is_torchmetrics_and_bad_inputs_are_
     for bad_scores, bad_outcomes in [(scores, outcomes[:-1]), (scores + 1, outcomes), (scores, outcomes * 2), (scores[:0], outcomes[:0])]:
         with pytest.raises(InvalidArgument, match="Expected scores in"):
             binary_calibration_inference(bad_scores, bad_outcomes, 10, resamples=50, rng=np.random.default_rng(1))
+
+
+def test_detection_ece_without_intervals_is_the_plugin_value():
+    from pytest_mlguard.checks.api import check_model
+
+    model, data = _scored_detector(40, lambda rng, size: [rng.uniform(0.1, 1.0, size)] * 2, seed=3)
+    (result,) = check_model(model, data, ["calibration[ece]"], settings={"task": "detection", "verdict.bootstrap": 0})
+    assert result.interval is None and result.value == result.details["plugin"] and result.details["boxes"] == 80
