@@ -95,6 +95,22 @@ def _reliability(summed: np.ndarray) -> dict[str, Any]:
     return {"binning": "equal-width", "edges": edges, "count": count.tolist(), "accuracy": (hit / safe).tolist(), "confidence": (score / safe).tolist()}
 
 
+def _gaps(binned: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The summed bins, each bin's gap, each image's part of it less the bin's mean, and its cluster-robust spread."""
+    total = binned.sum(axis=0)
+    safe = np.maximum(total[0], 1.0)
+    gap = (total[2] - total[1]) / safe
+    noise = binned[:, 2] - binned[:, 1] - binned[:, 0] * gap[None, :]  # each image's part of each bin's gap, less the bin's mean
+    return total, gap, noise, np.sqrt((noise**2).sum(axis=0)) / safe
+
+
+def debiased_ece(binned: np.ndarray) -> float:
+    """The debiased ECE of the images' binned boxes (:func:`image_bins`) alone, without resampling: each bin's
+    ``|gap|`` less the bias its cluster-robust noise adds (Kumar et al. 2019)."""
+    total, gap, _, spread = _gaps(binned)
+    return float(_debiased(gap, total[0], spread))
+
+
 def clustered_inference(binned: np.ndarray, *, confidence: float = 0.95, resamples: int = 1000, rng: np.random.Generator) -> ClusteredEce:
     """The estimate and interval of the ECE of the images' binned boxes ``binned`` (:func:`image_bins`),
     from ``resamples`` draws of image-level noise."""
@@ -103,11 +119,8 @@ def clustered_inference(binned: np.ndarray, *, confidence: float = 0.95, resampl
     n = len(binned)
     if n < 2 or resamples < 2 or not 0 < confidence < 1:
         raise ValueError(f"expected at least two images, resamples >= 2 and a confidence in (0, 1), got {n}, {resamples} and {confidence}")
-    total = binned.sum(axis=0)
+    total, gap, noise, spread = _gaps(binned)
     count, safe = total[0], np.maximum(total[0], 1.0)
-    gap = (total[2] - total[1]) / safe
-    noise = binned[:, 2] - binned[:, 1] - binned[:, 0] * gap[None, :]  # each image's part of each bin's gap, less the bin's mean
-    spread = np.sqrt((noise**2).sum(axis=0)) / safe  # the cluster-robust spread of each bin's gap
     draws = np.concatenate([rng.standard_normal((min(4096, resamples - start), n)) @ noise / safe for start in range(0, resamples, 4096)])
     plugin, estimate = float(_ece(gap, count)), float(_debiased(gap, count, spread))
     null = _ece(draws, count)  # perfect calibration: no gap, the images' noise

@@ -177,10 +177,10 @@ def run_attack(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
 
 def run_calibration(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     """``calibration[ece]``: the detection ECE of the clean detections, debiased, with an interval that
-    resamples images (:func:`._ece.clustered_ece_inference`); the plug-in value alone where ``verdict.bootstrap``
-    is below 2 (intervals off)."""
-    from ._ece import clustered_ece_inference
-    from ._metrics import detection_ece
+    resamples images (:func:`._ece.clustered_ece_inference`); the debiased estimate alone where ``verdict.bootstrap``
+    is below 2 (intervals off), the plug-in value with fewer than two boxes or images."""
+    from ._ece import clustered_ece_inference, debiased_ece, image_bins
+    from ._metrics import detection_ece, scores_and_hits
 
     if spec.name != "ece":
         raise NotApplicable(f"calibration[{spec.name}] does not apply to a detection model: its calibration check is the detection ece")
@@ -191,8 +191,9 @@ def run_calibration(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     seed = stable_seed(evaluation.settings.seed, evaluation.model_id, spec.id, "bootstrap")
     found = clustered_ece_inference(predictions, targets, bins, resamples=resamples, seed=seed, confidence=evaluation.rules.check_confidence) if resamples >= 2 else None
     details: dict[str, Any] = {"metric": "detection_ece", "bins": bins, "boxes": boxes, "plugin": plugin}
-    if found is None:
-        return Measurement(value=plugin, n=len(targets), details=details, evaluations=0)
+    if found is None:  # intervals off, or too few boxes or images to resample
+        value = round(debiased_ece(image_bins(*scores_and_hits(predictions, targets), bins)), 6) if boxes >= 2 and len(targets) >= 2 else plugin
+        return Measurement(value=value, n=len(targets), details=details, evaluations=0)
     details.update(inference=found.details(), reliability=found.reliability)
     message = f"detection ECE {found.estimate:.4f} debiased (plug-in {plugin:.4f}) over {boxes} boxes of {len(targets)} images; interval by resampling images"
     interval = (round(found.low, 6), round(found.high, 6))
