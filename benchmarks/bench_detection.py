@@ -1,12 +1,13 @@
-"""What the detection checks cost over pure inference on the detection example, printed side by side.
+"""What a detector's checks cost over pure inference on the detection example, printed side by side.
 
-The corruption checks of the example's pyproject.toml (four corruptions at severities 1, 3 and 5, and
-their mPC) run through ``check_model`` as the suite runs them, with the clean mAP; that is timed against
-its two unavoidable parts timed alone: plain batched inference on the same images (once clean, once per
-cell) and corrupting them (``corrupt_images``, once per cell). A ratio of 1.0 is a suite with no
-overhead; the rest is scoring (torchmetrics' mAP, the bootstrap intervals). The ECE check and the PGD
-check are timed against one clean inference pass and against the attack alone (``art_pgd``). The three
-take turns ``--rounds`` times, so that load from other processes falls on all of them alike.
+The corruption checks of the example's pyproject.toml (four corruptions at severities 1, 3 and 5) run
+through ``check_model`` as the suite runs them, with the clean mAP (``accuracy[map]``); that is timed
+against its two unavoidable parts timed alone: plain batched inference on the same images (once clean,
+once per cell) and corrupting them (``corrupt_images``, once per cell). A ratio of 1.0 is a suite with no
+overhead; the rest is scoring (torchmetrics' mAP, the bootstrap intervals over images, ``verdict.bootstrap``
+resamples: the same checks with ``verdict.bootstrap = 0`` show what the intervals cost). ``calibration[ece]``
+and ``attack[pgd-linf-1/255]`` are timed against one clean inference pass and against the attack alone
+(``art_pgd``). They take turns ``--rounds`` times, so that load from other processes falls on all alike.
 
     python benchmarks/bench_detection.py             # about 5 minutes on 2 shared cores
     python benchmarks/bench_detection.py --images 100 --rounds 1
@@ -36,7 +37,15 @@ from pytest_mlguard.detection._attack import art_pgd  # noqa: E402
 from pytest_mlguard.detection._corrupt import corrupt_images  # noqa: E402
 
 CELLS = [(name, severity) for name in ("gaussian_noise", "motion_blur", "fog", "jpeg_compression") for severity in (1, 3, 5)]
-SETTINGS = {"task": "detection", "detection.corruptions": sorted({name for name, _ in CELLS}), "detection.severities": [1, 3, 5], "detection.attack_steps": 5, "detection.attack_samples": 48}
+SETTINGS = {
+    "task": "detection",
+    "corruption.corruptions": sorted({name for name, _ in CELLS}),
+    "corruption.severities": [1, 3, 5],
+    "attack.steps": 5,
+    "attack.step_size": 0.25,
+    "attack.samples": 48,
+    "attack.batch_size": 16,
+}
 
 
 def timed(run: Callable[[], object]) -> float:
@@ -54,16 +63,17 @@ def main() -> None:
     images, targets = list(images[: args.images]), targets[: args.images]
     model = TorchDetectionModel(load_detector(), class_names=CLASS_NAMES, name="shapes", batch_size=50)
     data = DetectionData(images, targets, name="scenes-test")
-    corruption_checks = ["detection[map]", *(f"detection[{name}-{severity}]" for name, severity in CELLS), "detection[mpc]"]
-    rows: dict[str, list[float]] = {key: [] for key in ("inference", "corrupting", "suite", "ece", "attack", "attack_check")}
+    corruption_checks = ["accuracy[map]", *(f"corruption[{name}-{severity}]" for name, severity in CELLS)]
+    rows: dict[str, list[float]] = {key: [] for key in ("inference", "corrupting", "suite", "no_intervals", "ece", "attack", "attack_check")}
     stacked = np.stack(images[:48])
     for _ in range(args.rounds):
         rows["inference"].append(timed(lambda: model.predict(images)))
         rows["corrupting"].append(sum(timed(lambda c=cell: corrupt_images(images, *c, seed=0)) for cell in CELLS))
         rows["suite"].append(timed(lambda: check_model(model, data, corruption_checks, settings=SETTINGS)))
-        rows["ece"].append(timed(lambda: check_model(model, data, ["detection[ece]"], settings=SETTINGS)))
+        rows["no_intervals"].append(timed(lambda: check_model(model, data, corruption_checks, settings={**SETTINGS, "verdict.bootstrap": 0})))
+        rows["ece"].append(timed(lambda: check_model(model, data, ["calibration[ece]"], settings=SETTINGS)))
         rows["attack"].append(timed(lambda: art_pgd(model.module, stacked, targets[:48], eps=1 / 255, eps_step=1 / 1020, steps=5)))
-        rows["attack_check"].append(timed(lambda: check_model(model, data, ["detection[pgd-linf-1/255]"], settings=SETTINGS)))
+        rows["attack_check"].append(timed(lambda: check_model(model, data, ["attack[pgd-linf-1/255]"], settings=SETTINGS)))
     t = {key: statistics.median(values) for key, values in rows.items()}
     parts = t["inference"] * (1 + len(CELLS)) + t["corrupting"]
     print(f"{args.images} images, {len(CELLS)} corruption cells, median of {args.rounds} rounds, torch threads {torch.get_num_threads()}")
@@ -71,10 +81,11 @@ def main() -> None:
     print(f"{'inference, one pass':42s}{t['inference']:10.2f}")
     print(f"{'corrupting, every cell':42s}{t['corrupting']:10.2f}")
     print(f"{'inference x (1 + cells) + corrupting':42s}{parts:10.2f}{1.0:8.2f}")
-    print(f"{'corruption checks (map, cells, mpc)':42s}{t['suite']:10.2f}{t['suite'] / parts:8.2f}")
-    print(f"{'detection[ece] (inference included)':42s}{t['ece']:10.2f}{t['ece'] / t['inference']:8.2f}  over one inference pass")
+    print(f"{'accuracy[map] and corruption checks':42s}{t['suite']:10.2f}{t['suite'] / parts:8.2f}")
+    print(f"{'the same, verdict.bootstrap = 0':42s}{t['no_intervals']:10.2f}{t['no_intervals'] / parts:8.2f}")
+    print(f"{'calibration[ece] (inference included)':42s}{t['ece']:10.2f}{t['ece'] / t['inference']:8.2f}  over one inference pass")
     print(f"{'art_pgd alone (48 images, 5 steps)':42s}{t['attack']:10.2f}")
-    print(f"{'detection[pgd-linf-1/255]':42s}{t['attack_check']:10.2f}{t['attack_check'] / t['attack']:8.2f}  over the attack alone")
+    print(f"{'attack[pgd-linf-1/255]':42s}{t['attack_check']:10.2f}{t['attack_check'] / t['attack']:8.2f}  over the attack alone")
 
 
 if __name__ == "__main__":

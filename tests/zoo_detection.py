@@ -1,8 +1,8 @@
-"""The detection zoo: detectors built to fail one detection check each, beside the example's good one
+"""The detection zoo: detectors built to fail one check each, beside the example's good one
 (examples/detection, which passes them all).
 
 * :func:`jpeg_shifted_detector`: the example's detector, whose boxes move 10 px to the right on images that
-  carry JPEG's 8x8 block edges: fails ``detection[jpeg_compression-<severity>]`` only;
+  carry JPEG's 8x8 block edges: fails ``corruption[jpeg_compression-<severity>]`` only (its mAP);
 * :func:`train_mode_detector`: the example's detector with its backbone left in train mode (batch norm on
   the statistics of each request): fails ``contract[eval-mode]`` only (the other checks run it in eval mode).
 """

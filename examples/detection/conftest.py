@@ -1,8 +1,9 @@
 """The detection example's model contract: the shapes detector of detector.py on the frozen test scenes.
 
-``pytest --mlguard examples/detection`` runs the detection checks (``task = "detection"`` in
-pyproject.toml) with the floors there: clean mAP, mAP under corruptions with mPC / rPC, the detection ECE,
-mAP under PGD through ART, and the contract's eval-mode check.
+``pytest --mlguard examples/detection`` runs the families' checks of a detector (``task = "detection"`` in
+pyproject.toml) with the floors there: ``accuracy[map]`` (clean mAP) and ``accuracy[map_50]``, ``corruption[...]``
+(mAP under corruptions, mPC / rPC in the corruption summary), ``attack[...]`` (mAP under FGSM and PGD through
+ART), ``calibration[ece]`` (the detection ECE), and the contract's eval-mode check.
 """
 
 from __future__ import annotations

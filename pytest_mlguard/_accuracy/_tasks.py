@@ -1,6 +1,7 @@
 """The ``accuracy`` check of each task, the model's clean performance: top-1 accuracy for a classifier
 (:mod:`.functional`), mIoU for a segmentation model (torchmetrics' ``MulticlassJaccardIndex`` over every
-pixel not labelled ``ignore_index``, with per-class IoU and a bootstrap interval over images)."""
+pixel not labelled ``ignore_index``, with per-class IoU and a bootstrap interval over images), COCO mAP
+and mAP@0.5 for a detector (:func:`pytest_mlguard.detection._run.run_accuracy`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     """The check's measurement for the model's task."""
-    return run_for_task(spec, evaluation, {"classification": "pytest_mlguard._accuracy.functional:run_check", "segmentation": run_segmentation})
+    return run_for_task(spec, evaluation, {"classification": "pytest_mlguard._accuracy.functional:run_check", "segmentation": run_segmentation, "detection": "pytest_mlguard.detection._run:run_accuracy"})
 
 
 def run_segmentation(spec: CheckSpec, evaluation: Evaluation) -> Measurement:

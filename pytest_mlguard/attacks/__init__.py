@@ -22,6 +22,11 @@ Settings (``[tool.mlguard.attack]``):
   check (``pgd-linf-0.1``) or per attack (``pgd``); for a minimal attack the floor is a radius;
 * ``soundness``: ``"fail"`` (default) or ``"warn"``: what an unsound evaluation does;
 * ``tolerance``: the fraction of samples an unsound sign may concern before it is reported;
+* ``patch_steps`` (detection only): iterations of ``patch-<side>``, ART's RobustDPatch, a square patch of
+  ``side`` pixels over the images' top-left corner, whose robust mAP is checked against ``floor``.
+
+A segmentation model runs the fixed-epsilon PGD and FGSM (L-inf) checks, a detector those and the patches
+(:mod:`._tasks`); the others assume one class vector per input and are left out of their plans.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from ..config._settings import Key, Settings
 from ._registry import ATTACKS, AttackId, parse_attack_id, parse_attack_params, parse_eps
 from ._registry import applies_to_segmentation as _applies_to_segmentation
 
-__all__ = ["FAMILY", "AttackId", "UnsoundEvaluationWarning", "attack_forwards", "attack_params", "parse_attack_id", "parse_attack_params", "parse_eps"]
+__all__ = ["FAMILY", "AttackId", "UnsoundEvaluationWarning", "attack_forwards", "attack_params", "parse_attack_id", "parse_attack_params", "parse_eps", "patch_side"]
 
 
 class UnsoundEvaluationWarning(UserWarning):
@@ -56,7 +61,20 @@ class UnsoundEvaluationWarning(UserWarning):
     or ``attack.soundness = "fail"`` turns it into a failure."""
 
 
+def patch_side(name: str) -> int | None:
+    """The side in pixels of a detector's patch attack check ``patch-<side>`` (1 to 4096), else ``None``.
+
+    Example:
+        >>> patch_side("patch-24"), patch_side("patch-0")
+        (24, None)
+    """
+    side = name.removeprefix("patch-")
+    return int(side) if name.startswith("patch-") and side.isdigit() and 1 <= int(side) <= 4096 else None
+
+
 def _parse_check(value: Any, key: str, where: str) -> str:
+    if isinstance(value, str) and patch_side(value) is not None:
+        return value
     if not isinstance(value, str):
         raise invalid(value, key, where, "an attack check such as 'pgd-linf-0.1'")
     try:
@@ -150,8 +168,21 @@ def attack_params(attack: AttackId, settings: Settings) -> dict[str, Any]:
     return params
 
 
+def _patch(side: int, settings: Settings) -> CheckSpec:
+    """The spec of a detector's ``patch-<side>``: robust mAP under ART's RobustDPatch (detection/_run.py)."""
+    name, floors = f"patch-{side}", settings.get("attack.floors")
+    params = (("attack", "patch"), ("side", side), ("steps", settings.get("attack.patch_steps")), ("samples", settings.get("attack.samples")))
+    return CheckSpec("attack", name, "robust_map", floors.get(name, settings.get("attack.floor")), params=params, keywords=("patch", "gradients"))
+
+
 def _make(check: str | None, settings: Settings) -> CheckSpec:
-    """The spec of ``<attack>-<norm>-<eps>``, ``<attack>-<norm>-sweep`` or ``<attack>-<norm>`` under ``settings``."""
+    """The spec of ``<attack>-<norm>-<eps>``, ``<attack>-<norm>-sweep`` or ``<attack>-<norm>`` under ``settings``
+    (a detector's: also ``patch-<side>``)."""
+    from ..checks._family import task_of
+
+    side = patch_side(str(check))
+    if side is not None:
+        return _patch(side, settings)
     try:
         attack = parse_attack_id(str(check))
     except ValueError as exc:
@@ -163,10 +194,7 @@ def _make(check: str | None, settings: Settings) -> CheckSpec:
     else:
         threshold = floors.get(attack.name, floors.get(attack.attack, settings.get("attack.floor")))
         metric = "mean_robust_accuracy" if attack.sweep else "robust_accuracy"
-    from ..checks._family import task_of
-
-    if task_of(settings) == "segmentation":
-        metric = "robust_miou"
+    metric = {"segmentation": "robust_miou", "detection": "robust_map"}.get(task_of(settings), metric)
     sweep = settings.get("attack.sweep" if attack.norm == "linf" else "attack.sweep_l2")
     params: tuple[tuple[str, Any], ...] = (
         ("attack", attack.attack),
@@ -186,10 +214,11 @@ def _make(check: str | None, settings: Settings) -> CheckSpec:
 def _plan(settings: Settings) -> list[CheckSpec]:
     from ..checks._family import task_of
 
+    task = task_of(settings)
     checks = [_make(text, settings) for text in settings.get("attack.checks")]
-    if task_of(settings) == "segmentation":  # the gradient attacks at a fixed epsilon (attacks/_tasks.py)
-        checks = [spec for spec in checks if _applies_to_segmentation(spec)]
-    return checks
+    if task in ("segmentation", "detection"):  # the gradient attacks at a fixed epsilon (attacks/_tasks.py), and a detector's patches
+        return [spec for spec in checks if _applies_to_segmentation(spec) or (task == "detection" and spec.param("attack") == "patch")]
+    return [spec for spec in checks if spec.param("attack") != "patch"]  # a patch attacks a detector's boxes
 
 
 def attack_forwards(spec: CheckSpec) -> float:
@@ -198,6 +227,8 @@ def attack_forwards(spec: CheckSpec) -> float:
     name = spec.param("attack")
     if name == "fgsm":
         per_eps = 4.0
+    elif name == "patch":
+        per_eps = 3.0 * float(spec.param("steps") or 10) + 2
     elif name in ("square", "hopskipjump"):
         per_eps = float(params.get("queries") or 1000) / 4  # success ends most searches well before the budget
     elif name in ("deepfool", "cw"):
@@ -215,7 +246,7 @@ FAMILY = Family(
             "attack.checks",
             parse_list(_parse_check),
             ("fgsm-linf-2/255", "pgd-linf-2/255"),
-            "attack checks: <attack>-<norm>-<eps>, <attack>-<norm>-sweep, or <attack>-<norm> for minimal attacks",
+            "attack checks: <attack>-<norm>-<eps>, <attack>-<norm>-sweep, or <attack>-<norm> for minimal attacks; patch-<side> for a detector",
         ),
         Key("attack.steps", parse_int(1, 100000), 10, "iterations of PGD"),
         Key(
@@ -250,11 +281,12 @@ FAMILY = Family(
             0.02,
             "fraction of samples a sign of an unsound evaluation may concern before it is reported",
         ),
+        Key("attack.patch_steps", parse_int(1, 10_000), 10, "detection only: iterations of the patch-<side> checks (ART's RobustDPatch)"),
     ),
     plan=_plan,
     make=_make,
     run="pytest_mlguard.attacks._tasks:run_check",  # the classifier's in run.py, the segmenter's in _tasks
-    tasks=("classification", "segmentation"),
+    tasks=("classification", "segmentation", "detection"),
     plots=Plot("pytest_mlguard.attacks._figures:curves", absent="No robust-accuracy-against-epsilon plot: no attack check recorded a result.", order=2),
     rank=4,
     rank_of=lambda spec: 6 if spec.param("eps") is None else None,  # sweeps and minimal attacks: several attacks' worth each

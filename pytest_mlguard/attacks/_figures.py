@@ -8,13 +8,14 @@ from typing import Any
 
 
 def curves(model: str, checks: list[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """Robust accuracy against epsilon of ``model``'s attack checks."""
+    """The robust metric (accuracy, mIoU, mAP) against epsilon of ``model``'s attack checks."""
     from ..reporting import plots
 
     png = plots.attack_figure(model, checks)
+    metric = plots.metric_label(checks)
     caption = (
-        "Robust accuracy against epsilon, from the clean accuracy at 0; failing checks circled in red; sweeps draw their whole curve, "
+        f"Robust {metric} against epsilon, from the clean {metric} at 0; failing checks circled in red; sweeps draw their whole curve, "
         "minimal-perturbation attacks the share of samples they needed more than epsilon to flip."
     )
-    alt = f"robust accuracy against epsilon of {model}: {', '.join(plots.attack_series(checks))}"
+    alt = f"robust {metric} against epsilon of {model}: {', '.join(plots.attack_series(checks))}"
     return [{"png": png, "alt": alt, "caption": caption}] if png else []

@@ -5,6 +5,8 @@ no estimator with per-pixel outputs), measured as the robust mIoU against a floo
 For a segmentation model the suite plans the fixed-epsilon gradient checks of ``attack.checks``
 (``pgd-linf-<eps>``, ``pgd-l2-<eps>``, ``fgsm-linf-<eps>``); sweeps, minimal and black-box attacks
 assume one class vector per input and are left out (asked for by name, they are not applicable).
+A detector's are :func:`pytest_mlguard.detection._run.run_attack`: robust mAP under PGD and FGSM through
+ART's ``PyTorchObjectDetector``, and under ART's ``RobustDPatch`` (``patch-<side>``, detection only).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     """The check's measurement for the model's task."""
-    return run_for_task(spec, evaluation, {"classification": "pytest_mlguard.attacks.run:run_check", "segmentation": run_segmentation})
+    return run_for_task(spec, evaluation, {"classification": "pytest_mlguard.attacks.run:run_check", "segmentation": run_segmentation, "detection": "pytest_mlguard.detection._run:run_attack"})
 
 
 def run_segmentation(spec: CheckSpec, evaluation: Evaluation) -> Measurement:

@@ -103,7 +103,7 @@ def _plan(settings: Settings) -> list[CheckSpec]:
     from ..checks._family import task_of
 
     checks = settings.get("calibration.checks")
-    if task_of(settings) == "segmentation":  # pixel-level ECE (calibration/_tasks.py); the others assume a class vector per input
+    if task_of(settings) in ("segmentation", "detection"):  # pixel-level or detection ECE (calibration/_tasks.py); the others assume a class vector per input
         checks = [check for check in checks if check == "ece"]
     return [_make(check, settings) for check in checks]
 
@@ -152,7 +152,7 @@ FAMILY = Family(
     plan=_plan,
     make=_make,
     run="pytest_mlguard.calibration._tasks:run_check",  # the classifier's in _run, the segmenter's in _tasks
-    tasks=("classification", "segmentation"),
+    tasks=("classification", "segmentation", "detection"),
     rank=1,
     rank_of=lambda spec: 2 if spec.param("source") is not None else None,  # garbage inputs: one model pass per source
     prior_forwards=0.0,  # the clean predictions, made once for every check

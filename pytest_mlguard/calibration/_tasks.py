@@ -4,7 +4,8 @@ every pixel not labelled ``ignore_index`` (``calibration.bins`` equal-width bins
 bootstrap interval over images (pixels of one image are not independent), resampled from each image's
 bin sums (:func:`~pytest_mlguard._segmentation.metrics.pixel_bins`), and the reliability diagram of
 those bins. The other calibration
-checks assume one class vector per input and are not planned for it."""
+checks assume one class vector per input and are not planned for it. A detector's ``calibration[ece]``
+is the detection ECE (:func:`pytest_mlguard.detection._run.run_calibration`)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     """The check's measurement for the model's task."""
-    return run_for_task(spec, evaluation, {"classification": "pytest_mlguard.calibration._run:run_check", "segmentation": run_segmentation})
+    return run_for_task(spec, evaluation, {"classification": "pytest_mlguard.calibration._run:run_check", "segmentation": run_segmentation, "detection": "pytest_mlguard.detection._run:run_calibration"})
 
 
 def run_segmentation(spec: CheckSpec, evaluation: Evaluation) -> Measurement:

@@ -13,7 +13,6 @@ from ..attacks import FAMILY as ATTACK
 from ..calibration import FAMILY as CALIBRATION
 from ..contract._family import FAMILY as CONTRACT
 from ..corruptions import FAMILY as CORRUPTION
-from ..detection import FAMILY as DETECTION
 from ..inputs import FAMILY as INPUTS
 from ..production import FAMILIES as PRODUCTION
 from ..production._shift import FAMILY as SHIFT
@@ -23,7 +22,7 @@ from ..tabular import FAMILY as TABULAR
 from ._family import Family, registered_families
 
 #: the built-in families, in the suite's order
-FAMILIES: tuple[Family, ...] = (CONTRACT, ACCURACY, CORRUPTION, ATTACK, CALIBRATION, INPUTS, *PRODUCTION, SHIFT, TABULAR, SKEW, SLICES, DETECTION)
+FAMILIES: tuple[Family, ...] = (CONTRACT, ACCURACY, CORRUPTION, ATTACK, CALIBRATION, INPUTS, *PRODUCTION, SHIFT, TABULAR, SKEW, SLICES)
 
 
 def run_families() -> tuple[Family, ...]:

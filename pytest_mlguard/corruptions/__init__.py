@@ -151,7 +151,7 @@ def _make(check: str | None, settings: Settings) -> CheckSpec:
     return CheckSpec(
         "corruption",
         f"{name}-{severity}",
-        "miou" if task_of(settings) == "segmentation" else "accuracy",
+        {"segmentation": "miou", "detection": "map"}.get(task_of(settings), "accuracy"),
         floor_for(name, severity, settings),
         params=(("corruption", name), ("severity", severity)),
         keywords=(REGISTRY[name].group, name),
@@ -222,12 +222,12 @@ FAMILY = Family(
     plan=_plan,
     make=_make,
     run="pytest_mlguard.corruptions._tasks:run_check",  # the classifier's in _run, the segmenter's in _tasks
-    tasks=("classification", "segmentation"),
+    tasks=("classification", "segmentation", "detection"),
     rank=3,
     sampled=True,
     prior_forwards=8.0,
     rerun=True,
     hooks="pytest_mlguard.corruptions._report",  # the corruption summary in the report and the terminal
     plots=Plot("pytest_mlguard.corruptions._figures:curves", absent="No accuracy-against-severity plot: no corruption check recorded a result.", order=1),
-    doc="accuracy under common corruptions (ImageNet-C) at each severity against a floor",
+    doc="accuracy (mIoU, mAP) under common corruptions (ImageNet-C) at each severity against a floor",
 )

@@ -30,6 +30,11 @@ from ..errors import ConfigError
 from ._registry import GROUPS, REGISTRY
 
 
+#: the metrics of the tasks whose summary carries mPC and rPC (Michaelis et al. 2019): a segmentation model's
+#: mIoU and a detector's COCO mAP, in the ``accuracy`` fields of the summary as a classifier's accuracy is
+TASK_METRICS = {"miou": "mIoU", "map": "mAP"}
+
+
 def mean(values: Iterable[float]) -> float | None:
     """The mean, or ``None`` of nothing."""
     values = list(values)
@@ -144,9 +149,10 @@ def summarize(
             "groups": groups,
             "corruptions": corruptions,
         }
-        if any((check.get("details") or {}).get("metric") == "miou" for check in cells.values()):
-            # a segmentation model's: mPC and rPC of Michaelis et al. (2019) over the mIoU (corruptions/_tasks.py)
-            summary.update(metric="miou", mPC=summary["mean_corruption_accuracy"], rPC=summary["relative_robustness"])
+        metric = next((m for m in ((check.get("details") or {}).get("metric") for check in cells.values()) if m in TASK_METRICS), None)
+        if metric is not None:
+            # a segmentation model's or a detector's: mPC and rPC of Michaelis et al. (2019) over its mIoU or mAP
+            summary.update(metric=metric, mPC=summary["mean_corruption_accuracy"], rPC=summary["relative_robustness"])
         if baseline is not None:
             summary.update(_against_baseline(model, entry, base_table, corruptions))
         summaries[model] = summary

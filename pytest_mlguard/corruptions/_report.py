@@ -15,7 +15,7 @@ import pytest
 
 from ..errors import ConfigError
 from .._stash import session_of
-from ._metrics import load_baseline, summarize
+from ._metrics import TASK_METRICS, load_baseline, summarize
 
 
 def _baseline(config: pytest.Config) -> list[dict[str, Any]] | None:
@@ -53,10 +53,12 @@ def summary_lines(summaries: Mapping[str, Mapping[str, Any]]) -> Iterator[str]:
           noise    severity 1: 0.800  5: 0.640
     """
     for model, summary in summaries.items():
-        if summary.get("metric") == "miou":
+        if summary.get("metric") in TASK_METRICS:  # a segmentation model's mIoU, a detector's mAP
+            name = TASK_METRICS[summary["metric"]]
+            rpc = "n/a" if summary.get("rPC") is None else f"{summary['rPC']:.3f}"
             yield (
-                f"{model}: mPC {summary['mPC']:.4f} (mean mIoU over {summary['checks']} corruption check{'' if summary['checks'] == 1 else 's'}), "
-                f"rPC {summary['rPC']:.3f} (of the clean mIoU {summary['clean_accuracy']:.4f})"
+                f"{model}: mPC {summary['mPC']:.4f} (mean {name} over {summary['checks']} corruption check{'' if summary['checks'] == 1 else 's'}), "
+                f"rPC {rpc} (of the clean {name} {summary['clean_accuracy']:.4f})"
             )
             yield from _group_lines(summary)
             continue

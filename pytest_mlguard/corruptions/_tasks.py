@@ -8,7 +8,8 @@ an object's size: ``elastic_transform`` displaces pixels by a few (its scale fol
 ``corruption.scale``), ``glass_blur`` swaps neighbours, ``zoom_blur`` averages zoomed copies centred
 on the image; their cost at object borders is part of what they measure. The summary of the checks
 (:mod:`._report`) gives mPC, the mean mIoU over every corruption and severity measured, and rPC, mPC
-over the clean mIoU.
+over the clean mIoU. A detector's checks are :func:`pytest_mlguard.detection._run.run_corruption`:
+mAP against the original boxes, as COCO-C scores it, with mPC and rPC over mAP in the same summary.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     """The check's measurement for the model's task."""
-    return run_for_task(spec, evaluation, {"classification": "pytest_mlguard.corruptions._run:run_check", "segmentation": run_segmentation})
+    return run_for_task(spec, evaluation, {"classification": "pytest_mlguard.corruptions._run:run_check", "segmentation": run_segmentation, "detection": "pytest_mlguard.detection._run:run_corruption"})
 
 
 def run_segmentation(spec: CheckSpec, evaluation: Evaluation) -> Measurement:

@@ -1,6 +1,6 @@
 """Detection metrics from the ecosystem: COCO mAP through torchmetrics' ``MeanAveragePrecision``, the
 detection ECE through torchmetrics' binary calibration error, the mAP with intervals by bootstrap over images,
-the ECE debiased, with the calibration family's interval (:func:`ece_inference`).
+the ECE's estimate and interval by resampling images in :mod:`._ece`.
 
 Data follow torchvision's detection convention, as numpy arrays: a prediction is
 ``{"boxes": (k, 4) x1y1x2y2, "labels": (k,), "scores": (k,)}`` per image, a target the same without scores.
@@ -18,14 +18,11 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ..errors import InvalidArgument, MissingDependency
-
-if TYPE_CHECKING:
-    from ..calibration.inference import CalibrationInference
 
 Detections = Mapping[str, np.ndarray]
 #: the COCO matching threshold of a true positive, for the detection ECE and box-level agreement
@@ -92,7 +89,8 @@ def _calibration_error(scores: list[np.ndarray], hits: list[np.ndarray], n_bins:
     return round(float(ece), 6)
 
 
-def _scores_and_hits(predictions: Sequence[Detections], targets: Sequence[Detections]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def scores_and_hits(predictions: Sequence[Detections], targets: Sequence[Detections]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per image, the scores of its boxes and whether each is a true positive (:func:`true_positives`)."""
     return [np.asarray(p["scores"], np.float32).reshape(-1) for p in predictions], [true_positives(p, t) for p, t in zip(predictions, targets)]
 
 
@@ -100,7 +98,7 @@ def detection_ece(predictions: Sequence[Detections], targets: Sequence[Detection
     """Expected calibration error of the detection scores against being a true positive at IoU 0.5
     (:func:`true_positives`), over every predicted box, in ``n_bins`` equal-width bins (torchmetrics'
     ``binary_calibration_error``, L1); returns the ECE and the number of boxes (0.0 with none)."""
-    scores, hits = _scores_and_hits(predictions, targets)
+    scores, hits = scores_and_hits(predictions, targets)
     return _calibration_error(scores, hits, n_bins), int(sum(len(s) for s in scores))
 
 
@@ -111,21 +109,6 @@ def bootstrap(statistic: Callable[[np.ndarray], float], n: int, *, resamples: in
 
     low, high = bootstrap_interval(statistic, n, confidence, resamples=resamples, rng=np.random.default_rng(seed))
     return round(low, 6), round(high, 6)
-
-
-def ece_inference(
-    predictions: Sequence[Detections], targets: Sequence[Detections], n_bins: int = 10, *, resamples: int = 200, seed: int = 0, confidence: float = 0.95
-) -> CalibrationInference | None:
-    """The debiased :func:`detection_ece`, its interval and the test of perfect calibration, by the calibration
-    family's consistency resampling (:func:`~pytest_mlguard.calibration.inference.binary_calibration_inference`,
-    each box's outcome redrawn from its score or its bin's accuracy); ``None`` with fewer than two boxes."""
-    from ..calibration.inference import binary_calibration_inference
-
-    scores, hits = _scores_and_hits(predictions, targets)
-    flat_scores, flat_hits = np.concatenate([np.zeros(0, np.float32), *scores]), np.concatenate([np.zeros(0, bool), *hits])
-    if len(flat_scores) < 2:
-        return None
-    return binary_calibration_inference(flat_scores, flat_hits, n_bins, confidence=confidence, resamples=resamples, rng=np.random.default_rng(seed))
 
 
 def box_agreement(first: Sequence[Detections], second: Sequence[Detections], min_score: float = 0.5) -> float:

@@ -1,8 +1,22 @@
-"""The detection checks' measurements (``Family.run`` of :mod:`pytest_mlguard.detection`): predictions of
-the model on the evaluation data, clean, corrupted and attacked, each made once per evaluation."""
+"""The detection task's measurements for the families' checks, as the families' ``_tasks.py`` call them
+(:func:`~pytest_mlguard.checks._family.run_for_task`), the way a segmentation model's are measured:
+
+* ``accuracy[map]`` and ``accuracy[map_50]``: clean COCO mAP (IoU 0.5:0.95) and mAP at IoU 0.5 (torchmetrics);
+* ``corruption[<name>-<severity>]``: mAP under the corruption (targets kept, :mod:`._corrupt`), its
+  ``clean_accuracy`` the clean mAP, so that the corruption summary gives mPC and rPC over mAP;
+* ``attack[pgd-<norm>-<eps>]``, ``attack[fgsm-linf-<eps>]``: robust mAP under PGD against the detector's
+  training loss through ART's ``PyTorchObjectDetector`` (FGSM: one step of eps); ``attack[patch-<side>]``:
+  mAP under ART's ``RobustDPatch`` over the images' top-left corner;
+* ``calibration[ece]``: the detection ECE (:func:`._metrics.detection_ece`) with an interval that resamples
+  images (:func:`._ece.clustered_ece_inference`): the boxes of one image are not independent.
+
+Every mAP carries a percentile bootstrap interval over images (``verdict.bootstrap`` resamples).
+Predictions are made once per evaluation: clean, and per corruption cell.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -10,10 +24,9 @@ import numpy as np
 from ..checks._base import CheckSpec, Measurement
 from ..checks._evaluation import stable_seed
 from ..errors import NotApplicable
-from . import cells
-from ._corrupt import corrupt_images, performance_under_corruption
-from ._metrics import detection_ece, ece_inference, mean_average_precision
-from ._resample import map_interval
+from ._corrupt import corrupt_images
+from ._metrics import mean_average_precision
+from ._resample import Matches
 
 if TYPE_CHECKING:
     from ..checks._evaluation import Evaluation
@@ -25,7 +38,7 @@ Detections = list[dict[str, np.ndarray]]
 def _data(evaluation: Evaluation) -> DetectionData:
     """The evaluation's data, detection data (images and their boxes), else ``NotApplicable``."""
     if getattr(evaluation.data, "task", None) != "detection":
-        raise NotApplicable("the detection checks need detection data (DetectionData: images and their boxes)")
+        raise NotApplicable("a detection model's checks need detection data (DetectionData: images and their boxes)")
     return cast("DetectionData", evaluation.data)
 
 
@@ -35,123 +48,153 @@ def _predict(evaluation: Evaluation, images: list[np.ndarray]) -> Detections:
         return list(model.predict(images))
 
 
-def _clean(evaluation: Evaluation) -> Detections:
+def clean_predictions(evaluation: Evaluation) -> Detections:
+    """The detections of the evaluation's images, made once per evaluation."""
     return evaluation.memo(("detection", "clean"), lambda: _predict(evaluation, _data(evaluation).images))
 
 
-def _scored(
-    evaluation: Evaluation, predictions: Detections, targets: list[Any], key: str, clean: float | None = None, scores: dict[str, float] | None = None, **details: Any
+def clean_scores(evaluation: Evaluation) -> dict[str, float]:
+    """torchmetrics' ``map`` and ``map_50`` of the clean detections, computed once per evaluation."""
+    return evaluation.memo(("detection", "clean_scores"), lambda: mean_average_precision(clean_predictions(evaluation), _data(evaluation).targets))
+
+
+def map_measurement(
+    spec: CheckSpec, evaluation: Evaluation, predictions: Detections, *, key: str = "map", clean: float | None, details: dict[str, Any], message: str = "", evaluations: int | None = None
 ) -> Measurement:
-    """A mAP measurement (``key``: ``map`` or ``map_50``) with its bootstrap interval over images."""
-    found = mean_average_precision(predictions, targets) if scores is None else scores
-    resamples, seed = evaluation.settings.get("detection.resamples"), stable_seed(evaluation.settings.seed, "detection", key)
-    interval = map_interval(predictions, targets, key, resamples=resamples, seed=seed, confidence=evaluation.rules.check_confidence)
+    """The mAP (``key``: ``map`` or ``map_50``) of ``predictions`` of the first ``len(predictions)`` images,
+    torchmetrics' value, with a percentile bootstrap interval over images (COCO's accumulation of the
+    matches made once, :class:`~._resample.Matches`); chance is 0."""
+    targets = _data(evaluation).targets[: len(predictions)]
+    found = mean_average_precision(predictions, targets)
+    matches = Matches.of(predictions, targets)
+    interval = evaluation.bootstrap(spec, lambda rows: matches.average_precision(np.asarray(rows, int))[key], len(targets))
     return Measurement(
-        value=found[key], n=len(targets), clean=clean, details={**found, **details}, interval=interval, interval_method="bootstrap", evaluations=len(targets)
+        value=found[key],
+        n=len(targets),
+        clean=clean,
+        chance=0.0,
+        details={**found, **details, "images": len(targets)},
+        message=message,
+        interval=None if interval is None else (round(interval[0], 6), round(interval[1], 6)),
+        interval_method="bootstrap-images" if interval else None,
+        evaluations=len(targets) if evaluations is None else evaluations,
     )
 
 
-def _cell(evaluation: Evaluation, corruption: str, severity: int) -> Detections:
+def run_accuracy(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    """``accuracy[map]`` (COCO mAP) or ``accuracy[map_50]`` of the clean detections."""
+    key = "map_50" if spec.name == "map_50" else "map"
+    scores = clean_scores(evaluation)
+    measured = map_measurement(spec, evaluation, clean_predictions(evaluation), key=key, clean=None, details={"metric": key})
+    label = "mAP@0.5" if key == "map_50" else "mAP (IoU 0.5:0.95)"
+    message = f"clean {label} {scores[key]:.4f} over {measured.n} images (mAP {scores['map']:.4f}, mAP@0.5 {scores['map_50']:.4f})"
+    return dataclasses.replace(measured, message=message)
+
+
+def _cell(evaluation: Evaluation, corruption: str, severity: int, n: int) -> Detections:
     def compute() -> Detections:
         seed = stable_seed(evaluation.settings.seed, "detection", corruption, str(severity))
         reference = evaluation.settings.get("corruption.reference")
-        return _predict(evaluation, corrupt_images(_data(evaluation).images, corruption, severity, seed=seed, reference=reference))
+        scale = evaluation.settings.get("corruption.scale")
+        return _predict(evaluation, corrupt_images(_data(evaluation).images[:n], corruption, severity, seed=seed, scale=scale, reference=reference))
 
-    return evaluation.memo(("detection", corruption, severity), compute)
-
-
-def _cell_map(evaluation: Evaluation, corruption: str, severity: int) -> dict[str, float]:
-    """torchmetrics' mAP of one corruption cell, computed once for its check and the mPC."""
-    return evaluation.memo(("detection", "map", corruption, severity), lambda: mean_average_precision(_cell(evaluation, corruption, severity), _data(evaluation).targets))
+    return evaluation.memo(("detection", corruption, severity, n), compute)
 
 
-def _mpc(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
-    targets, clean = _data(evaluation).targets, _clean_map(evaluation)
-    table = {cell: _cell_map(evaluation, *cell) for cell in cells(evaluation.settings)}
-    summary = performance_under_corruption({cell: found["map"] for cell, found in table.items()}, clean)
-    rows = [{"corruption": name, "severity": severity, **found} for (name, severity), found in table.items()]
-    message = f"mPC {summary['mPC']:.4f} over {len(rows)} corruption cells, rPC {summary['rPC']} (clean mAP {clean:.4f})"
-    return Measurement(value=float(summary["mPC"] or 0.0), n=len(targets), clean=clean, details={**summary, "clean_map": clean, "cells": rows}, message=message, evaluations=0)
+def run_corruption(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    """mAP under the check's corruption (targets kept), relative to the clean mAP of the same images."""
+    from ..corruptions._registry import get
+
+    name, severity = spec.param("corruption"), spec.param("severity")
+    n = evaluation.sample_limit(_data(evaluation).n)
+    clean = clean_scores(evaluation)["map"] if n == _data(evaluation).n else mean_average_precision(clean_predictions(evaluation)[:n], _data(evaluation).targets[:n])["map"]
+    details = {"corruption": name, "group": get(name).group, "severity": severity, "metric": "map", "clean_accuracy": clean, "clean_map": clean}
+    measured = map_measurement(spec, evaluation, _cell(evaluation, name, severity, n), clean=clean, details=details)
+    value = measured.value
+    relative = value / clean if clean > 0 else None
+    message = f"under {name} at severity {severity}: mAP {value:.4f}, clean {clean:.4f} (relative {'n/a' if relative is None else f'{relative:.3f}'}) over {n} images"
+    return dataclasses.replace(measured, details={**measured.details, "relative_robustness": relative, "error": 1.0 - value}, message=message)
 
 
-def _clean_map(evaluation: Evaluation) -> float:
-    return _clean_scores(evaluation)["map"]
-
-
-def _clean_scores(evaluation: Evaluation) -> dict[str, float]:
-    return evaluation.memo(("detection", "clean_scores"), lambda: mean_average_precision(_clean(evaluation), _data(evaluation).targets))
-
-
-def _attacked(evaluation: Evaluation) -> tuple[Any, list[np.ndarray], list[Any]]:
+def _attacked(spec: CheckSpec, evaluation: Evaluation) -> tuple[Any, list[np.ndarray], list[Any]]:
     """The torch module and the images and targets an attack runs on, else ``NotApplicable``."""
     module = getattr(evaluation.model, "module", None)
     if module is None:
         raise NotApplicable(f"model {evaluation.model.name!r} is not a torch module: the attacks need the detector's training losses")
-    n = evaluation.sample_limit(min(evaluation.data.n, evaluation.settings.get("detection.attack_samples")))
-    images, targets = _data(evaluation).images[:n], _data(evaluation).targets[:n]
+    data = _data(evaluation)
+    n = evaluation.sample_limit(min(data.n, spec.param("samples") or data.n))
+    images, targets = data.images[:n], data.targets[:n]
     if len({image.shape for image in images}) > 1:
         raise NotApplicable("the images differ in size: the attack runs on a batch of images of one size")
     return module, images, targets
+
+
+def _robust(spec: CheckSpec, evaluation: Evaluation, images: list[np.ndarray], attacked: np.ndarray, forwards: int, **details: Any) -> Measurement:
+    clean = mean_average_precision(clean_predictions(evaluation)[: len(images)], _data(evaluation).targets[: len(images)])["map"]
+    details = {**details, "metric": "robust_map", "clean_accuracy": clean, "clean_map": clean}
+    return map_measurement(spec, evaluation, _predict(evaluation, list(attacked)), clean=clean, details=details, evaluations=forwards * len(images))
 
 
 def _patch(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     """mAP under ART's RobustDPatch over the images' top-left corner; a patch of uniform noise as the control."""
     from ._attack import apply_patch, art_patch
 
-    module, images, targets = _attacked(evaluation)
-    side, steps = int(spec.param("side")), evaluation.settings.get("detection.patch_steps")
+    module, images, targets = _attacked(spec, evaluation)
+    side, steps = int(spec.param("side")), int(spec.param("steps"))
     if side >= min(images[0].shape[1:]):
         raise NotApplicable(f"a patch of {side} px does not fit in images of {images[0].shape[1]}x{images[0].shape[2]} px")
-    seed = stable_seed(evaluation.settings.seed, "detection", spec.name or "")
+    seed = stable_seed(evaluation.settings.seed, evaluation.model_id, spec.id)
     with evaluation.model.running(evaluation.settings.device):
         patch = art_patch(module, np.stack(images), side=side, steps=steps, seed=seed)
     noise = np.random.default_rng(seed).random(patch.shape, dtype=np.float32)
-    clean = mean_average_precision(_clean(evaluation)[: len(images)], targets)["map"]
     control = mean_average_precision(_predict(evaluation, list(apply_patch(np.stack(images), noise))), targets)["map"]
-    measured = _scored(evaluation, _predict(evaluation, list(apply_patch(np.stack(images), patch))), targets, "map", clean=clean, side=side, steps=steps, random_patch_map=control)
-    return Measurement(**{**measured.__dict__, "evaluations": len(images) * (steps + 2)})
+    measured = _robust(spec, evaluation, images, apply_patch(np.stack(images), patch), steps + 2, attack="patch", side=side, steps=steps, random_patch_map=control)
+    message = f"RobustDPatch {side}x{side} px: robust mAP {measured.value:.4f}, clean {measured.clean:.4f}, a patch of noise {control:.4f} over {measured.n} images"
+    return dataclasses.replace(measured, message=message)
 
 
-def _attack(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+def run_attack(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    """Robust mAP under ART's PGD (FGSM: one step of eps from the clean image), or under a patch."""
     from ._attack import art_pgd
 
-    module, images, targets = _attacked(evaluation)
-    n = len(images)
-    eps, steps, norm = float(spec.param("eps")), evaluation.settings.get("detection.attack_steps"), spec.param("norm", "linf")
-    seed = stable_seed(evaluation.settings.seed, "detection", spec.name or "")
+    if spec.param("attack") == "patch":
+        return _patch(spec, evaluation)
+    if spec.param("attack") not in ("pgd", "fgsm") or spec.param("eps") is None:
+        raise NotApplicable(f"attack[{spec.name}] does not apply to a detection model: its attacks are pgd-linf-<eps>, pgd-l2-<eps>, fgsm-linf-<eps> and patch-<side>")
+    module, images, targets = _attacked(spec, evaluation)
+    params = dict(spec.param("params") or ())
+    fgsm = spec.param("attack") == "fgsm"
+    eps, norm = float(spec.param("eps")), spec.param("norm")
+    steps = 1 if fgsm else int(params.get("steps", 10))
+    step = 1.0 if fgsm else float(params.get("step_size") or 2.5 / steps)
+    seed = stable_seed(evaluation.settings.seed, evaluation.model_id, spec.id)
     with evaluation.model.running(evaluation.settings.device):
-        adversarial = art_pgd(module, np.stack(images), targets, eps=eps, eps_step=eps / 4, steps=steps, seed=seed, norm=norm)
-    clean = mean_average_precision(_clean(evaluation)[:n], targets)["map"]
-    measured = _scored(evaluation, _predict(evaluation, list(adversarial)), targets, "map", clean=clean, eps=eps, norm=norm, steps=steps)
-    return Measurement(**{**measured.__dict__, "evaluations": n * (steps + 1)})
+        adversarial = art_pgd(module, np.stack(images), targets, eps=eps, eps_step=step * eps, steps=steps, seed=seed, norm=norm, batch_size=int(spec.param("batch_size") or 16))
+    measured = _robust(spec, evaluation, images, adversarial, steps + 1, attack=spec.param("attack"), eps=eps, norm=norm, steps=steps, step_size=step)
+    message = f"{str(spec.param('attack')).upper()} {norm} eps={eps:g}: robust mAP {measured.value:.4f}, clean {measured.clean:.4f} over {measured.n} images"
+    return dataclasses.replace(measured, message=message)
 
 
-def _ece(evaluation: Evaluation) -> Measurement:
-    """The detection ECE, debiased, with the calibration family's interval (the plug-in value alone with fewer
-    than two boxes): the plug-in ECE of a few hundred boxes is biased up by its bins' noise."""
-    predictions, targets = _clean(evaluation), _data(evaluation).targets
-    plugin, boxes = detection_ece(predictions, targets)
-    seed = stable_seed(evaluation.settings.seed, "detection", "ece")
-    resamples, confidence = evaluation.settings.get("detection.resamples"), evaluation.rules.check_confidence
-    found = ece_inference(predictions, targets, resamples=resamples, seed=seed, confidence=confidence)
-    if found is None:
-        return Measurement(value=plugin, n=len(targets), details={"boxes": boxes, "plugin": plugin}, evaluations=0)
-    message = f"detection ECE {found.estimate:.4f} debiased (plug-in {plugin:.4f}, biased up by the noise of {boxes} boxes)"
-    details = {"boxes": boxes, "plugin": plugin, "inference": found.details()}
+def run_calibration(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    """``calibration[ece]``: the detection ECE of the clean detections, debiased, with an interval that
+    resamples images (:func:`._ece.clustered_ece_inference`); the debiased estimate alone where ``verdict.bootstrap``
+    is below 2 (intervals off), the plug-in value with fewer than two boxes or images."""
+    from ._ece import clustered_ece_inference, debiased_ece, image_bins
+    from ._metrics import detection_ece, scores_and_hits
+
+    if spec.name != "ece":
+        raise NotApplicable(f"calibration[{spec.name}] does not apply to a detection model: its calibration check is the detection ece")
+    predictions, targets = clean_predictions(evaluation), _data(evaluation).targets
+    bins = int(spec.param("bins", 15))
+    plugin, boxes = detection_ece(predictions, targets, n_bins=bins)
+    resamples = evaluation.settings.get("verdict.bootstrap")
+    seed = stable_seed(evaluation.settings.seed, evaluation.model_id, spec.id, "bootstrap")
+    found = clustered_ece_inference(predictions, targets, bins, resamples=resamples, seed=seed, confidence=evaluation.rules.check_confidence) if resamples >= 2 else None
+    details: dict[str, Any] = {"metric": "detection_ece", "bins": bins, "boxes": boxes, "plugin": plugin}
+    if found is None:  # intervals off, or too few boxes or images to resample
+        value = round(debiased_ece(image_bins(*scores_and_hits(predictions, targets), bins)), 6) if boxes >= 2 and len(targets) >= 2 else plugin
+        return Measurement(value=value, n=len(targets), details=details, evaluations=0)
+    details.update(inference=found.details(), reliability=found.reliability)
+    message = f"detection ECE {found.estimate:.4f} debiased (plug-in {plugin:.4f}) over {boxes} boxes of {len(targets)} images; interval by resampling images"
     interval = (round(found.low, 6), round(found.high, 6))
-    return Measurement(value=round(found.estimate, 6), n=len(targets), details=details, message=message, interval=interval, interval_method="consistency-resampling", evaluations=0)
-
-
-def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
-    targets = _data(evaluation).targets
-    if spec.name in ("map", "map_50"):
-        return _scored(evaluation, _clean(evaluation), targets, str(spec.name), scores=_clean_scores(evaluation))
-    if spec.name == "ece":
-        return _ece(evaluation)
-    if spec.name == "mpc":
-        return _mpc(spec, evaluation)
-    if spec.param("corruption") is not None:
-        predictions = _cell(evaluation, spec.param("corruption"), spec.param("severity"))
-        cell = (spec.param("corruption"), spec.param("severity"))
-        return _scored(evaluation, predictions, targets, "map", clean=_clean_map(evaluation), scores=_cell_map(evaluation, *cell), corruption=cell[0], severity=cell[1])
-    return _attack(spec, evaluation) if spec.param("side") is None else _patch(spec, evaluation)
+    return Measurement(value=round(found.estimate, 6), n=len(targets), details=details, message=message, interval=interval, interval_method="bootstrap-images", evaluations=0)

@@ -35,6 +35,7 @@ __all__ = [
     "attack_figure",
     "attack_series",
     "corruption_figure",
+    "metric_label",
     "png_base64",
     "reliability_diagram",
     "reliability_figures",
@@ -188,10 +189,25 @@ def _plot_series(axes: Any, series: Mapping[str, list[tuple[float, float, bool]]
     axes.legend(fontsize=8, loc="lower left")
 
 
+#: the axis label of each task's metric, by the checks' ``details["metric"]`` (a classifier's: accuracy)
+_METRIC_LABELS = {"miou": "mIoU", "robust_miou": "mIoU", "map": "mAP (IoU 0.5:0.95)", "robust_map": "mAP (IoU 0.5:0.95)"}
+
+
+def metric_label(checks: Iterable[Mapping[str, Any]]) -> str:
+    """What the checks measure, for the axes: ``accuracy``, or the task's metric where their details name it.
+
+    Example:
+        >>> metric_label([{"details": {"metric": "miou"}}]), metric_label([{"details": {}}])
+        ('mIoU', 'accuracy')
+    """
+    found = (_METRIC_LABELS.get(str((check.get("details") or {}).get("metric"))) for check in checks)
+    return next((label for label in found if label), "accuracy")
+
+
 def corruption_figure(model: str, checks: Sequence[Mapping[str, Any]]) -> str | None:
-    """Accuracy against severity, one line per corruption, from the clean accuracy at severity 0;
-    failing checks are circled in red."""
-    return severity_figure(model, checks, "corruption", "accuracy under corruption")
+    """The task's metric (accuracy, mIoU, mAP) against severity, one line per corruption, from the clean
+    value at severity 0; failing checks are circled in red."""
+    return severity_figure(model, checks, "corruption", f"{metric_label(checks)} under corruption")
 
 
 def severity_figure(model: str, checks: Sequence[Mapping[str, Any]], group: str, title: str) -> str | None:
@@ -200,7 +216,7 @@ def severity_figure(model: str, checks: Sequence[Mapping[str, Any]], group: str,
     series = _curves(checks, (group,), "severity")
     if not series:
         return None
-    figure, axes = _curve_axes(f"{_short(model)}: {title}", "severity (0 = clean)", "accuracy")
+    figure, axes = _curve_axes(f"{_short(model)}: {title}", "severity (0 = clean)", metric_label(checks))
     _plot_series(axes, series, _clean(checks), 0.0)
     axes.set_xticks(range(1 + int(max(p[0] for points in series.values() for p in points))))
     return png_base64(figure)
@@ -255,11 +271,11 @@ def attack_figure(model: str, checks: Sequence[Mapping[str, Any]]) -> str | None
         return None
     norms = sorted({_norm_of(name) for name in series}, key=lambda n: (n != "linf", n))
     figure = _figure(5.2 * len(norms), 3.6)
-    clean = _clean(checks)
+    clean, metric = _clean(checks), metric_label(checks)
     for axes, norm in zip(figure.subplots(1, len(norms), squeeze=False)[0], norms):
-        axes.set_title(f"{_short(model)}: robust accuracy under attack" + (f" ({norm})" if norm else ""), fontsize=10)
+        axes.set_title(f"{_short(model)}: robust {metric} under attack" + (f" ({norm})" if norm else ""), fontsize=10)
         axes.set_xlabel("epsilon (raw input units)")
-        axes.set_ylabel("robust accuracy")
+        axes.set_ylabel(f"robust {metric}")
         axes.grid(alpha=0.3)
         _plot_series(axes, {name: points for name, points in series.items() if _norm_of(name) == norm}, clean, 0.0)
     return png_base64(figure)

@@ -89,7 +89,7 @@ def test_art_pgd_matches_an_independent_loop_within_half_a_point_of_map(model, s
 
 
 def test_arts_patch_lowers_map_more_than_a_patch_of_noise(detector, model):
-    """detection[patch-24] through check_model on 16 scenes: RobustDPatch's patch over the top-left corner
+    """attack[patch-24] through check_model on 16 scenes: RobustDPatch's patch over the top-left corner
     costs more mAP than uniform noise there (occlusion alone), which costs some of the clean mAP."""
     from pytest_mlguard.checks.api import check_model
     from pytest_mlguard.contract import DetectionData, TorchDetectionModel
@@ -99,7 +99,7 @@ def test_arts_patch_lowers_map_more_than_a_patch_of_noise(detector, model):
     images, targets = images[:16], targets[:16]
     clean = mean_average_precision(_detect(model, images), targets)["map"]
     wrapped = TorchDetectionModel(detector.load_detector(), class_names=detector.CLASS_NAMES, name="shapes")
-    settings = {"task": "detection", "detection.attacks": ["patch-24"], "detection.attack_samples": 16, "detection.patch_steps": 5, "detection.resamples": 20}
-    (result,) = check_model(wrapped, DetectionData(list(images), targets), ["detection[patch-24]"], settings=settings)
+    settings = {"task": "detection", "attack.checks": ["patch-24"], "attack.samples": 16, "attack.patch_steps": 5, "verdict.bootstrap": 20}
+    (result,) = check_model(wrapped, DetectionData(list(images), targets), ["attack[patch-24]"], settings=settings)
     assert result.n == 16 and result.details["side"] == 24
     assert result.value < result.details["random_patch_map"] - 0.05 and result.details["random_patch_map"] <= clean

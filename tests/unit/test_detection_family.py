@@ -1,13 +1,15 @@
-"""The detection family's plan and settings: planned for the detection task only, checks made by name,
-invalid settings rejected with the key and what was expected."""
+"""A detector runs the families' checks, as a segmentation model does: accuracy (mAP, mAP@0.5), corruption
+(mAP under each cell, mPC and rPC in the corruption summary), attack (robust mAP under PGD, FGSM, a patch) and
+calibration (detection ECE); nothing that assumes one class vector per input is planned, and the report's
+summary and figures label the metric."""
 
 from __future__ import annotations
 
 import pytest
 
-from pytest_mlguard.checks._registry import all_keys
+from pytest_mlguard.attacks import patch_side
+from pytest_mlguard.checks._registry import all_keys, families, family
 from pytest_mlguard.config import resolve
-from pytest_mlguard.detection import FAMILY, attack_eps, attack_norm, patch_side
 from pytest_mlguard.errors import ConfigError
 
 
@@ -15,25 +17,38 @@ def _settings(**cli: object):
     return resolve(cli={"task": "detection", **cli}, environ={}, keys=all_keys())
 
 
-def test_planned_for_the_detection_task_only():
-    assert FAMILY.planned(resolve(cli={}, environ={}, keys=all_keys())) == []
-    ids = [spec.id for spec in FAMILY.planned(_settings())]
-    assert ids == ["detection[map]", "detection[map_50]", "detection[gaussian_noise-3]", "detection[mpc]", "detection[ece]", "detection[pgd-linf-1/255]"]
+def _planned(settings, names=("accuracy", "corruption", "attack", "calibration")) -> list[str]:
+    return [spec.id for fam in families() if fam.name in names for spec in fam.planned(settings)]
 
 
-def test_no_corruptions_plan_no_mpc_and_checks_are_made_by_name():
-    settings = _settings(**{"detection.corruptions": [], "detection.attacks": [], "detection.checks": ["ece"]})
-    assert [spec.id for spec in FAMILY.planned(settings)] == ["detection[ece]"]
-    cell = FAMILY.spec("fog-5", settings)
-    assert (cell.param("corruption"), cell.param("severity"), cell.threshold.reference) == ("fog", 5, "clean")
-    assert FAMILY.spec("ece", settings).kind == "ceiling"
-    assert FAMILY.spec("pgd-linf-0.02", settings).param("eps") == 0.02
-    l2 = FAMILY.spec("pgd-l2-0.5", settings)
-    assert (l2.param("eps"), l2.param("norm"), l2.id) == (0.5, "l2", "detection[pgd-l2-0.5]")
-    patch = FAMILY.spec("patch-24", settings)
-    assert (patch.param("side"), patch.keywords, patch.threshold.reference) == (24, ("attack", "patch"), "clean")
-    with pytest.raises(KeyError, match="expected a detection check"):
-        FAMILY.spec("fog-6", settings)
+def test_a_detector_plans_the_families_checks_in_its_metric():
+    settings = _settings(**{"attack.checks": ["fgsm-linf-1/255", "pgd-linf-1/255", "pgd-linf-sweep", "deepfool-l2", "patch-24"], "calibration.checks": ["ece", "brier"]})
+    assert _planned(settings) == [
+        "accuracy[map]",
+        "accuracy[map_50]",
+        "corruption[gaussian_noise-3]",
+        "attack[fgsm-linf-1/255]",
+        "attack[pgd-linf-1/255]",
+        "attack[patch-24]",
+        "calibration[ece]",
+    ]
+    metrics = {spec.id: spec.metric for fam in families() for spec in fam.planned(settings)}
+    assert (metrics["accuracy[map]"], metrics["accuracy[map_50]"], metrics["corruption[gaussian_noise-3]"], metrics["attack[pgd-linf-1/255]"], metrics["attack[patch-24]"]) == (
+        "map",
+        "map_50",
+        "map",
+        "robust_map",
+        "robust_map",
+    )
+    assert "detection" not in [fam.name for fam in families()]  # no family of its own: the task's measurements
+
+
+def test_a_patch_is_planned_for_a_detector_only_and_takes_its_steps_and_floor():
+    checks = {"attack.checks": ["pgd-linf-1/255", "patch-24"], "attack.patch_steps": 3, "attack.floors": {"patch-24": "0.2*clean"}}
+    patch = family("attack").spec("patch-24", _settings(**checks))
+    assert (patch.param("attack"), patch.param("side"), patch.param("steps"), (patch.threshold.value, patch.threshold.reference)) == ("patch", 24, 3, (0.2, "clean"))
+    for task in ("classification", "segmentation"):
+        assert [spec.id for spec in family("attack").planned(resolve(cli={"task": task, **checks}, environ={}, keys=all_keys()))] == ["attack[pgd-linf-1/255]"]
 
 
 @pytest.mark.parametrize(("name", "side"), [("patch-24", 24), ("patch-1", 1), ("patch-0", None), ("patch-4097", None), ("patch-2.5", None), ("patch-", None), ("pgd-linf-1/255", None)])
@@ -41,36 +56,18 @@ def test_patch_side(name, side):
     assert patch_side(name) == side
 
 
-@pytest.mark.parametrize(
-    ("name", "eps", "norm"),
-    [
-        ("pgd-linf-1/255", 1 / 255, "linf"),
-        ("pgd-linf-0.03", 0.03, "linf"),
-        ("pgd-linf-0", None, None),
-        ("pgd-linf-2", None, None),
-        ("pgd-l2-0.5", 0.5, "l2"),
-        ("pgd-l2-2", 2.0, "l2"),
-        ("pgd-l2-0", None, None),
-        ("pgd-l2-inf", None, None),
-        ("pgd-l1-0.5", None, None),
-        ("pgd-linf-x", None, None),
-        ("pgd-linf-1/0", None, None),
-    ],
-)
-def test_attack_eps_and_norm(name, eps, norm):
-    assert (attack_eps(name), attack_norm(name)) == (eps, norm)
+def test_the_detection_floors_are_the_families_and_map_50_has_its_own():
+    settings = _settings(**{"accuracy.floor": 0.6, "accuracy.floor_50": 0.85, "corruption.floor": "0.4*clean", "attack.floor": "0.5*clean"})
+    specs = {spec.id: spec for fam in families() for spec in fam.planned(settings)}
+    thresholds = [(specs[i].threshold.value, specs[i].threshold.reference) for i in ("accuracy[map]", "accuracy[map_50]", "corruption[gaussian_noise-3]", "attack[pgd-linf-2/255]")]
+    assert thresholds == [(0.6, None), (0.85, None), (0.4, "clean"), (0.5, "clean")]
+    assert specs["calibration[ece]"].kind == "ceiling"
 
 
 INVALID = [
-    ({"detection.checks": ["mAP"]}, "'detection.checks[0]'", "one of 'map', 'map_50', 'ece'"),
-    ({"detection.attacks": ["pgd-l1-0.5"]}, "'detection.attacks[0]'", "an attack 'pgd-linf-<eps>'"),
-    ({"detection.attacks": ["pgd-l2-0"]}, "'detection.attacks[0]'", "'pgd-l2-<eps>' with eps > 0"),
-    ({"detection.attacks": ["patch-0"]}, "'detection.attacks[0]'", "'patch-<side>' in pixels"),
-    ({"detection.patch_steps": 0}, "'detection.patch_steps'", "[1, 10000]"),
-    ({"detection.corruptions": ["blurr"]}, "'detection.corruptions[0]'", "a corruption name"),
-    ({"detection.severities": [6]}, "'detection.severities[0]'", "[1, 5]"),
-    ({"detection.ece_ceiling": 1.5}, "'detection.ece_ceiling'", "a number in [0, 1]"),
-    ({"detection.floor": "0.5*dirty"}, "'detection.floor'", "relative threshold"),
+    ({"attack.checks": ["patch-0"]}, "'attack.checks[0]'", "an attack name"),
+    ({"attack.patch_steps": 0}, "'attack.patch_steps'", "[1, 10000]"),
+    ({"accuracy.floor_50": "0.5*dirty"}, "'accuracy.floor_50'", "relative threshold"),
 ]
 
 
@@ -81,34 +78,29 @@ def test_invalid_settings_name_the_key_and_what_was_expected(cli, key, expected)
     assert key in str(info.value) and expected in str(info.value)
 
 
-def test_the_report_figure_draws_map_against_severity_with_mpc_and_rpc():
-    from pytest_mlguard.detection._figures import curves
-
-    checks = [
-        {"id": "detection[map]", "value": 0.75, "passed": True, "details": {}},
-        {"id": "detection[fog-1]", "value": 0.7, "passed": True, "details": {"corruption": "fog", "severity": 1}},
-        {"id": "detection[fog-5]", "value": 0.2, "passed": False, "details": {"corruption": "fog", "severity": 5}},
-        {"id": "detection[mpc]", "value": 0.45, "passed": True, "details": {"mPC": 0.45, "rPC": 0.6}},
-    ]
-    (figure,) = curves("shapes", checks)
-    assert figure["png"] and "mPC 0.450, rPC 0.600" in figure["caption"]
-    assert curves("shapes", checks[:1]) == []
+def _cell(name: str, severity: int, value: float, passed: bool = True) -> dict:
+    details = {"corruption": name, "severity": severity, "metric": "map", "clean_accuracy": 0.8, "clean_map": 0.8}
+    return {"id": f"corruption[{name}-{severity}]", "model": "shapes", "family": "corruption", "value": value, "passed": passed, "details": details}
 
 
-def test_the_terminal_summary_prints_mpc_and_rpc_of_each_model_and_map_by_severity():
-    from pytest_mlguard.detection._report import summary_lines
+CELLS = [_cell("fog", 1, 0.7), _cell("fog", 3, 0.6), _cell("jpeg_compression", 3, 0.5, passed=False)]
 
-    cells = [{"corruption": name, "severity": s, "map": m} for name, s, m in [("fog", 1, 0.7), ("fog", 3, 0.6), ("jpeg_compression", 3, 0.5)]]
-    checks = [
-        {"id": "detection[mpc]", "model": "a", "family": "detection", "details": {"mPC": 0.6, "rPC": 0.75, "clean_map": 0.8, "cells": cells}},
-        {"id": "detection[map]", "model": "a", "family": "detection", "details": {"map": 0.8}},
-        {"id": "detection[mpc]", "model": "blind", "family": "detection", "details": {"mPC": 0.0, "rPC": None, "clean_map": 0.0, "cells": cells[:1]}},
-        {"id": "detection[mpc]", "model": "broken", "family": "detection", "details": {}},  # the check raised: no line
-    ]
-    assert list(summary_lines(checks)) == [
-        "a: mPC 0.6000 (mean mAP over 3 corruption cells), rPC 0.750 (of the clean mAP 0.8000)",
-        "  fog               severity 1: 0.700  3: 0.600",
-        "  jpeg_compression  severity 3: 0.500",
-        "blind: mPC 0.0000 (mean mAP over 1 corruption cell), rPC n/a (of the clean mAP 0.0000)",
-        "  fog  severity 1: 0.700",
-    ]
+
+def test_the_corruption_summary_gives_a_detectors_mpc_and_rpc_over_map_and_the_terminal_prints_them():
+    from pytest_mlguard.corruptions._metrics import summarize
+    from pytest_mlguard.corruptions._report import summary_lines
+
+    summary = summarize(CELLS)["shapes"]
+    assert (summary["metric"], summary["mPC"], summary["rPC"], summary["clean_accuracy"]) == ("map", pytest.approx(0.6), pytest.approx(0.75), 0.8)
+    assert summary["corruptions"]["fog"]["mean_accuracy"] == pytest.approx(0.65)
+    assert next(iter(summary_lines({"shapes": summary}))) == "shapes: mPC 0.6000 (mean mAP over 3 corruption checks), rPC 0.750 (of the clean mAP 0.8000)"
+
+
+def test_the_figures_label_the_axes_by_the_tasks_metric():
+    from pytest_mlguard.corruptions._figures import curves
+    from pytest_mlguard.reporting.plots import metric_label
+
+    (figure,) = curves("shapes", CELLS)
+    assert figure["caption"].startswith("mAP (IoU 0.5:0.95) against corruption severity, from the clean mAP") and "mPC 0.600, rPC 0.750" in figure["caption"]
+    assert metric_label(CELLS) == "mAP (IoU 0.5:0.95)" and metric_label([{"details": {"metric": "robust_miou"}}]) == "mIoU"
+    assert metric_label([{"details": {"metric": "robust_accuracy"}}]) == "accuracy"

@@ -169,7 +169,7 @@ def _scored_detector(n_images: int, score_of, seed: int):
 def _ece_result(model, data):
     from pytest_mlguard.checks.api import check_model
 
-    (result,) = check_model(model, data, ["detection[ece]"], settings={"task": "detection", "detection.resamples": 400})
+    (result,) = check_model(model, data, ["calibration[ece]"], settings={"task": "detection", "verdict.bootstrap": 400})
     return result
 
 
@@ -200,3 +200,13 @@ def test_binary_calibration_inference_plugin_is_torchmetrics_and_bad_inputs_are_
     for bad_scores, bad_outcomes in [(scores, outcomes[:-1]), (scores + 1, outcomes), (scores, outcomes * 2), (scores[:0], outcomes[:0])]:
         with pytest.raises(InvalidArgument, match="Expected scores in"):
             binary_calibration_inference(bad_scores, bad_outcomes, 10, resamples=50, rng=np.random.default_rng(1))
+
+
+def test_detection_ece_without_intervals_is_the_debiased_estimate_alone():
+    from pytest_mlguard.checks.api import check_model
+
+    model, data = _scored_detector(40, lambda rng, size: [rng.uniform(0.1, 1.0, size)] * 2, seed=3)
+    (result,) = check_model(model, data, ["calibration[ece]"], settings={"task": "detection", "verdict.bootstrap": 0})
+    with_intervals = check_model(model, data, ["calibration[ece]"], settings={"task": "detection", "verdict.bootstrap": 100})[0]
+    assert result.interval is None and result.details["boxes"] == 80
+    assert result.value == pytest.approx(with_intervals.value, abs=1e-6) and result.value < result.details["plugin"]

@@ -18,22 +18,19 @@ from pytest_mlguard.checks.api import check_model
 
 CHECKS = [
     "contract[eval-mode]",
-    "detection[map]",
-    "detection[gaussian_noise-3]",
-    "detection[motion_blur-3]",
-    "detection[fog-3]",
-    "detection[jpeg_compression-3]",
-    "detection[mpc]",
-    "detection[ece]",
+    "accuracy[map]",
+    "corruption[gaussian_noise-3]",
+    "corruption[motion_blur-3]",
+    "corruption[fog-3]",
+    "corruption[jpeg_compression-3]",
+    "calibration[ece]",
 ]
 SETTINGS = {
     "task": "detection",
-    "detection.floor": 0.6,
-    "detection.corruptions": ["gaussian_noise", "motion_blur", "fog", "jpeg_compression"],
-    "detection.corruption_floor": "0.6*clean",
-    "detection.mpc_floor": "0.5*clean",
-    "detection.ece_ceiling": 0.2,
-    "detection.resamples": 50,
+    "accuracy.floor": 0.6,
+    "corruption.floor": "0.6*clean",
+    "calibration.ece_ceiling": 0.2,
+    "verdict.bootstrap": 50,
 }
 
 
@@ -48,7 +45,7 @@ def _failed(model) -> list[str]:
     ("make", "fails"),
     [
         (zoo.good_detector, []),
-        (zoo.jpeg_shifted_detector, ["detection[jpeg_compression-3]"]),
+        (zoo.jpeg_shifted_detector, ["corruption[jpeg_compression-3]"]),
         (zoo.train_mode_detector, ["contract[eval-mode]"]),
     ],
     ids=["good", "jpeg-shifted", "train-mode"],

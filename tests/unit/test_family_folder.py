@@ -145,6 +145,8 @@ NAMING_ALLOWED = {
     "pytest_mlguard/_verdicts/simulation.py": {"accuracy", "calibration", "corruption"},  # simulates named built-in checks, through the registry
     "pytest_mlguard/_names.py": {"contract"},  # report.json's error kind of a broken declaration, not the family
     "pytest_mlguard/config/_settings.py": {"detection"},  # the `task` setting's value, not the family
+    "pytest_mlguard/detection/_run.py": {"attack", "corruption"},  # a detector's runs of those families' checks: their params and details
+    "pytest_mlguard/detection/_ece.py": {"accuracy"},  # the reliability bins' key that the calibration figure reads
 }
 
 
