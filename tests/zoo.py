@@ -1064,3 +1064,55 @@ def noise_collapsing_segmenter():
     shapes = _segmenter_module()
     net = CollapsesUnderNoise(shapes.load_model()).eval()
     return TorchSegmentationModel(net, input_shape=(3, shapes.SIZE, shapes.SIZE), class_names=shapes.CLASS_NAMES, name="collapses-under-noise")
+
+
+# -- segmentation: the inputs and production checks (determinism, drift) --------------------------------
+class BatchStatisticsSegmenter(nn.Module):
+    """The segmentation example's network after ``BatchNorm2d(track_running_stats=False)`` rescaled to the
+    example's input range: the statistics of each batch, even in eval mode. A scene's mask depends on the
+    rest of its batch; repeated calls and concurrent requests of the same batches agree."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm2d(3, affine=False, track_running_stats=False)
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((self.norm(x) * 0.25 + 0.5).clamp(0.0, 1.0))
+
+
+def batch_dependent_segmenter():
+    """The segmentation example behind :class:`BatchStatisticsSegmenter`: fails determinism[batch] and no
+    other determinism or drift check."""
+    from pytest_mlguard.contract import TorchSegmentationModel
+
+    shapes = _segmenter_module()
+    net = BatchStatisticsSegmenter(shapes.load_model()).eval()
+    return TorchSegmentationModel(net, input_shape=(3, shapes.SIZE, shapes.SIZE), class_names=shapes.CLASS_NAMES, name="batch-dependent")
+
+
+class OffsetSegmenter(nn.Module):
+    """:class:`SensorOffset` for the segmentation example: inputs with an offset of 1000 counts, removed by
+    a 1x1 convolution. Exact in float32; in bfloat16 ``x + 1000`` keeps nothing of ``x`` in [0, 1]."""
+
+    def __init__(self, net: nn.Module, offset: float = 1000.0) -> None:
+        super().__init__()
+        self.offset = offset
+        self.remove = nn.Conv2d(3, 3, 1)
+        with torch.no_grad():
+            self.remove.weight.copy_(torch.eye(3).view(3, 3, 1, 1))
+            self.remove.bias.fill_(-offset)
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.remove(x + self.offset))
+
+
+def bfloat16_fragile_segmenter():
+    """The segmentation example behind :class:`OffsetSegmenter`: fails drift[bfloat16] and no other
+    determinism or drift check."""
+    from pytest_mlguard.contract import TorchSegmentationModel
+
+    shapes = _segmenter_module()
+    net = OffsetSegmenter(shapes.load_model()).eval()
+    return TorchSegmentationModel(net, input_shape=(3, shapes.SIZE, shapes.SIZE), class_names=shapes.CLASS_NAMES, name="bfloat16-fragile")
