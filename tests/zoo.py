@@ -1116,3 +1116,38 @@ def bfloat16_fragile_segmenter():
     shapes = _segmenter_module()
     net = OffsetSegmenter(shapes.load_model()).eval()
     return TorchSegmentationModel(net, input_shape=(3, shapes.SIZE, shapes.SIZE), class_names=shapes.CLASS_NAMES, name="bfloat16-fragile")
+
+
+def _segmentation_service():
+    """examples/segmentation/segmentation_service.py (after the segmenter, which it imports by name)."""
+    _segmenter_module()
+    if str(SEGMENTATION) not in sys.path:
+        sys.path.insert(0, str(SEGMENTATION))
+    import segmentation_service
+
+    return segmentation_service
+
+
+def segmentation_pipeline():
+    """The segmentation example's service, as its conftest.py declares it: passes the inputs checks."""
+    service = _segmentation_service()
+    return Pipeline(service.SegmentationService().predict, rejects=service.InvalidImage, input="image-bytes", name="segmentation-service")
+
+
+class IgnoresExifSegmentation:
+    """The segmentation example's service, reading the stored pixels and not the EXIF orientation: a phone
+    photo stored sideways gets the mask of the sideways picture. Fails inputs[same-content] (its EXIF
+    encodings) only: any file it reads still gets a mask of the right shape."""
+
+    def __init__(self) -> None:
+        self.service = _segmentation_service()
+        self.model = self.service.load_model()
+
+    def predict(self, data: bytes) -> np.ndarray:
+        x = torch.from_numpy(self.service.read_rgb(data, self.service.SIZE, orient=False))[None]
+        with torch.inference_mode():
+            return torch.softmax(self.model(x), dim=1)[0].numpy()
+
+
+def ignores_exif_segmentation_pipeline():
+    return Pipeline(IgnoresExifSegmentation().predict, rejects=_segmentation_service().InvalidImage, input="image-bytes", name="ignores-exif")

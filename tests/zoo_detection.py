@@ -104,3 +104,43 @@ class MovesInBatches(nn.Module):
 def batch_moving_detector() -> TorchDetectionModel:
     """The example's detector behind :class:`MovesInBatches`: fails determinism[batch] only."""
     return TorchDetectionModel(MovesInBatches(load_detector()).eval(), class_names=CLASS_NAMES, name="moves-in-batches", batch_size=50)
+
+
+def detection_pipeline():
+    """The detection example's service, as its conftest.py declares it: passes the inputs checks."""
+    from detection_service import DetectionService, InvalidImage
+
+    from pytest_mlguard import Pipeline
+
+    return Pipeline(DetectionService().predict, rejects=InvalidImage, input="image-bytes", name="detection-service")
+
+
+class CrashesOnTruncated:
+    """The detection example's service, reading truncated files as Pillow does when told to load them
+    anyway (``ImageFile.LOAD_TRUNCATED_IMAGES``), then indexing the rows it expected: a truncated upload
+    raises an undeclared IndexError. Fails inputs[corrupt-files] only: every whole file is read as before."""
+
+    def __init__(self) -> None:
+        from detection_service import DetectionService
+
+        self.service = DetectionService()
+
+    def predict(self, data: bytes) -> dict[str, np.ndarray]:
+        import io
+
+        from PIL import Image
+
+        try:
+            Image.open(io.BytesIO(data)).load()
+        except OSError as exc:
+            if "truncated" in str(exc):
+                raise IndexError(f"row {len(data) // 3} of the picture: {exc}") from None
+        return self.service.predict(data)
+
+
+def crashes_on_truncated_pipeline():
+    from detection_service import InvalidImage
+
+    from pytest_mlguard import Pipeline
+
+    return Pipeline(CrashesOnTruncated().predict, rejects=InvalidImage, input="image-bytes", name="crashes-on-truncated")
