@@ -1151,3 +1151,26 @@ class IgnoresExifSegmentation:
 
 def ignores_exif_segmentation_pipeline():
     return Pipeline(IgnoresExifSegmentation().predict, rejects=_segmentation_service().InvalidImage, input="image-bytes", name="ignores-exif")
+
+
+class NeverTriangles(nn.Module):
+    """The segmentation example's network with the triangle's score pushed down: a retrained candidate that
+    lost a class. Its triangles' pixels go to other classes; every other pixel keeps its class."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.net(x)
+        return torch.cat([logits[:, :3], logits[:, 3:] - 100.0], dim=1)
+
+
+def never_triangles_segmenter():
+    """A candidate that never predicts triangles: against the example's segmenter as the baseline, fails
+    gate[accuracy] (the triangle's IoU falls to 0) and, at its default floor, not gate[agreement]."""
+    from pytest_mlguard.contract import TorchSegmentationModel
+
+    shapes = _segmenter_module()
+    net = NeverTriangles(shapes.load_model()).eval()
+    return TorchSegmentationModel(net, input_shape=(3, shapes.SIZE, shapes.SIZE), class_names=shapes.CLASS_NAMES, name="never-triangles")

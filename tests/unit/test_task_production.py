@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import zoo
 
 from pytest_mlguard.checks.api import check_model
+from pytest_mlguard.errors import NotApplicable
 
 CHECKS = ["determinism[repeat]", "determinism[batch]", "determinism[threads]", "drift[bfloat16]", "drift[threads]"]
 
@@ -59,3 +60,32 @@ def test_each_zoo_detector_fails_exactly_its_production_check(make, checks, fail
 
     # bfloat16 moves a few confident boxes of the example's detector (box-level agreement 0.98 on 24 scenes)
     assert _failed(getattr(zoo_detection, make)(), zoo_detection.scenes(24), "detection", checks, **{"drift.floor": 0.95}) == fails
+
+
+GATE = ["gate[agreement]", "gate[accuracy]"]
+
+
+def test_segmentation_gate_compares_pixels_and_each_class_iou(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the disagreements are saved under the output directory
+    baseline, data = zoo.segmentation_example()
+    data = data.take(np.arange(24))
+    same = check_model(zoo.segmentation_example()[0], data, GATE, settings={"task": "segmentation"}, extras={"baseline_model": baseline})
+    assert [(r.passed, r.details["rollback"]["indicated"]) for r in same] == [(True, False), (True, False)]
+    lost = check_model(zoo.never_triangles_segmenter(), data, GATE, settings={"task": "segmentation"}, extras={"baseline_model": baseline})
+    assert [r.passed for r in lost] == [True, False]  # the triangles' pixels are few: the pixel-level agreement stays above 0.9
+    assert lost[1].details["per_class"]["triangle"]["candidate"] == 0.0 and lost[0].details["rollback"]["indicated"]
+    with pytest.raises(NotApplicable, match="not measured for a segmentation model"):
+        check_model(baseline, data, ["gate[robustness]"], settings={"task": "segmentation"}, extras={"baseline_model": baseline})
+
+
+@pytest.mark.slow  # about a minute on the shared 2-core machine
+def test_detection_gate_compares_boxes_and_each_class_ap(tmp_path, monkeypatch):
+    pytest.importorskip("pycocotools", reason="the detection metrics' COCO backend: pip install -e '.[test]'")
+    import zoo_detection
+
+    monkeypatch.chdir(tmp_path)
+    scenes, baseline = zoo_detection.scenes(24), zoo_detection.good_detector()
+    same = check_model(zoo_detection.good_detector(), scenes, GATE, settings={"task": "detection"}, extras={"baseline_model": baseline})
+    moved = check_model(zoo_detection.batch_moving_detector(), scenes, GATE, settings={"task": "detection"}, extras={"baseline_model": baseline})
+    assert [r.passed for r in same] == [True, True] and [r.passed for r in moved] == [False, False]
+    assert moved[0].details["agreement_of"] == "boxes" and moved[1].details["class_metric"] == "ap"

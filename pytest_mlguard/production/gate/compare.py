@@ -247,6 +247,10 @@ def _agreement_looks(spec: CheckSpec, evaluation: Evaluation, baseline: Model) -
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    if getattr(evaluation.model, "task", "classification") != "classification":  # pixel- and box-level agreement
+        from ._tasks import run_check as run_task_check
+
+        return run_task_check(spec, evaluation)
     comparison = _comparison(spec, evaluation)
     models, robustness = comparison["models"], comparison["robustness"]
     from ._rollback import rollback as _rollback
