@@ -74,12 +74,9 @@ def _comparison(evaluation: Evaluation) -> dict[str, Any]:
             reference = outputs.predict(index, model=baseline)
         agreement = outputs.agree(reference, candidate, index)
         ours, theirs = per_class_scores(outputs, candidate), per_class_scores(outputs, reference)
-        per_class = {
-            name: {"baseline": theirs[name], "candidate": ours[name], "change": round(ours[name] - theirs[name], 6)}  # type: ignore[operator]
-            for name in ours
-            if ours[name] is not None and theirs.get(name) is not None
-        }
-        drops = [-row["change"] for row in per_class.values()]
+        both = {name: (float(theirs[name]), float(mine)) for name, mine in ours.items() if mine is not None and theirs.get(name) is not None}  # type: ignore[arg-type]  # theirs[name]: not None, filtered
+        per_class = {name: {"baseline": was, "candidate": now, "change": round(now - was, 6)} for name, (was, now) in both.items()}
+        drops = [was - now for was, now in both.values()]
         return {"baseline": baseline.name, "unit": outputs.unit, "agreement": agreement, "per_class": per_class, "max_class_drop": max(drops, default=0.0) + 0.0}  # + 0.0: no -0.0
 
     return evaluation.memo(("gate", "task", id(baseline)), compute)
