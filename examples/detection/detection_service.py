@@ -2,18 +2,19 @@
 ``{"boxes", "labels", "scores"}`` in the file's pixels.
 
 It rejects what it cannot read, and pictures under 8 px a side, with its own exception,
-:class:`InvalidImage`; it reads the picture the file means (the EXIF orientation applied, 16-bit and float
+:class:`InvalidImage`; it reads the picture the file means (the EXIF orientation applied, an ICC profile's colours converted to sRGB, 16-bit and float
 samples scaled from their full range, an alpha channel composited onto black, any mode as RGB). The detector
 resizes the picture itself and gives its boxes back in the picture's pixels (torchvision's transform).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from detector import load_detector
 
@@ -24,7 +25,17 @@ class InvalidImage(ValueError):
 
 #: the smallest side the service reads: the detector's stride is 8 px
 MIN_SIDE = 8
+_TO_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 _SCALE = {"I;16": 65535.0, "I;16L": 65535.0, "I;16B": 65535.0, "I;16N": 65535.0, "I": 2.0**31 - 1, "F": 1.0}
+
+
+def _colours(picture: Image.Image) -> Image.Image:
+    """An RGB picture tagged with an ICC profile, its colours converted to sRGB (an unreadable profile: as stored)."""
+    icc = picture.info.get("icc_profile")
+    if icc and picture.mode == "RGB":
+        with contextlib.suppress(ImageCms.PyCMSError, OSError, ValueError):
+            return ImageCms.applyTransform(picture, ImageCms.buildTransform(ImageCms.ImageCmsProfile(io.BytesIO(icc)), _TO_SRGB, "RGB", "RGB"))
+    return picture
 
 
 def _as_rgb(picture: Image.Image) -> Image.Image:
@@ -33,7 +44,7 @@ def _as_rgb(picture: Image.Image) -> Image.Image:
         levels = np.clip(np.nan_to_num(np.asarray(picture, np.float64) / _SCALE[picture.mode]), 0.0, 1.0)
         return Image.fromarray(np.round(levels * 255).astype(np.uint8)).convert("RGB")
     if "A" not in picture.mode and not (picture.mode == "P" and "transparency" in picture.info):
-        return picture.convert("RGB")
+        return _colours(picture.convert("RGB"))
     over = picture.convert("RGBA")
     return Image.alpha_composite(Image.new("RGBA", over.size, (0, 0, 0, 255)), over).convert("RGB")
 

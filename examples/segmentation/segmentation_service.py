@@ -2,7 +2,7 @@
 per-pixel class probabilities ``(4, 48, 48)``.
 
 It rejects what it cannot read with its own exception, :class:`InvalidImage`, and reads the picture the
-file means: the EXIF orientation applied, 16-bit and float samples scaled from their full range, an alpha
+file means: the EXIF orientation applied, an ICC profile converted to sRGB, 16-bit and float samples scaled from their full range, an alpha
 channel composited onto black, any mode converted to RGB, then resized to the segmenter's 48x48.
 """
 
@@ -12,7 +12,7 @@ import io
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from segmenter import SIZE, load_model
 
@@ -23,6 +23,20 @@ class InvalidImage(ValueError):
 
 #: the largest value of each high-bit-depth mode (Pillow's I;16 variants, 32-bit signed, float)
 FULL_SCALE = {"I;16": 65535.0, "I;16L": 65535.0, "I;16B": 65535.0, "I;16N": 65535.0, "I": 2.0**31 - 1, "F": 1.0}
+
+
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def in_srgb(picture: Image.Image) -> Image.Image:
+    """The pixels converted from the file's ICC profile to sRGB (an unreadable profile is ignored)."""
+    profile = picture.info.get("icc_profile")
+    if not profile or picture.mode not in ("RGB", "CMYK"):
+        return picture
+    try:
+        return ImageCms.profileToProfile(picture, ImageCms.ImageCmsProfile(io.BytesIO(profile)), _SRGB, outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return picture
 
 
 def read_rgb(data: bytes, side: int | None = None, *, orient: bool = True) -> np.ndarray:
@@ -39,7 +53,7 @@ def read_rgb(data: bytes, side: int | None = None, *, orient: bool = True) -> np
             if "A" in picture.mode or (picture.mode == "P" and "transparency" in picture.info):
                 rgba = picture.convert("RGBA")
                 picture = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
-            rgb = picture.convert("RGB")
+            rgb = in_srgb(picture).convert("RGB")
             if side is not None:
                 rgb = rgb.resize((side, side), Image.Resampling.BILINEAR)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
