@@ -1,5 +1,5 @@
 """examples/detection: `pytest --mlguard examples/detection` plans the detection checks of a detector
-(task = "detection") and nothing that assumes a class vector, passes its floors, and its report carries mAP,
+(task = "detection"), the inputs and production checks with box-level agreement, and nothing that assumes a class vector, passes its floors, and its report carries mAP,
 mPC and rPC (and prints them in the terminal), the detection ECE, the robust mAP under PGD and the figure of mAP against severity."""
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ SHORT = (
     "--mlguard-set=detection.severities=3",
     "--mlguard-set=detection.attack_samples=12",
     "--mlguard-set=detection.attack_steps=2",
+    "--mlguard-set=inputs.max_examples=5",
 )
 CELLS = [f"detection[{name}-{s}]" for name in ("gaussian_noise", "motion_blur", "fog", "jpeg_compression") for s in (1, 3, 5)]
-FULL = ["contract[eval-mode]", "detection[map]", "detection[map_50]", *CELLS, "detection[mpc]", "detection[ece]", "detection[pgd-linf-1/255]"]
+#: the service's inputs checks, determinism and drift (box-level agreement), which every run plans
+PRODUCTION = ["inputs[corrupt-files]", "inputs[odd-modes]", "inputs[same-content]", "determinism[repeat]", "determinism[batch]", "drift[threads]", "drift[torchscript]"]
+FULL = ["contract[eval-mode]", *PRODUCTION, "detection[map]", "detection[map_50]", *CELLS, "detection[mpc]", "detection[ece]", "detection[pgd-linf-1/255]"]
 
 pytest.importorskip("pycocotools", reason="the detection metrics' COCO backend: pip install -e '.[test]'")
 
@@ -39,6 +42,7 @@ def test_the_example_passes_and_reports_map_mpc_rpc_ece_and_robust_map(pytester)
     report = json.loads((output / "report.json").read_text())
     checks = {c["id"]: c for c in report["checks"]}
     planned = ["contract[eval-mode]", "detection[map]", "detection[map_50]", "detection[jpeg_compression-3]", "detection[mpc]", "detection[ece]", "detection[pgd-linf-1/255]"]
+    planned += PRODUCTION
     assert sorted(checks) == sorted(planned) and all(c["passed"] for c in checks.values()) and not report["skipped"]
     mpc = checks["detection[mpc]"]["details"]
     assert mpc["rPC"] == pytest.approx(mpc["mPC"] / checks["detection[map]"]["value"], rel=1e-4)
