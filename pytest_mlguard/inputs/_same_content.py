@@ -86,7 +86,7 @@ def _agreement(reference: Any, outcome: Any, task: str) -> tuple[bool | float, s
     if task == "classification" or outcome.kind != "prediction":
         why = _differs(reference, outcome, rejection_agrees=False)
         return (why is None if task == "classification" else 0.0), why
-    from .._task_agreement import agreements, unit
+    from ..production._agreement import agreements, unit
 
     found = float(agreements(task, [reference.output], [outcome.output])[0])
     return found, None if found >= 1.0 else f"{unit(task)} agree on {found:.4f} with the canonical PNG's"

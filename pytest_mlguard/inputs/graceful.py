@@ -95,9 +95,10 @@ def outcome_of(
     except SystemExit as exc:
         return Outcome("failure", f"called sys.exit({exc.code!r})")
     if task != "classification":
-        from ._task_outputs import task_outcome
+        from ._task_outputs import task_output
 
-        return task_outcome(output, task, n_classes)
+        wrong, what, checked = task_output(output, task, n_classes)
+        return Outcome("failure", wrong) if wrong else Outcome("prediction", what, output=checked)
     problem = check_prediction(output, n_classes, class_names)
     if problem:
         return Outcome("failure", problem)

@@ -1,5 +1,5 @@
 """The outputs of a segmenter or a detector on the evaluation's images, for the determinism, drift and gate
-checks of those tasks, compared image by image with the task's agreement (:mod:`pytest_mlguard._task_agreement`):
+checks of those tasks, compared image by image with the task's agreement (:mod:`pytest_mlguard.production._agreement`):
 pixel-level for a segmenter (per-pixel probabilities ``(K, H, W)`` per image), box-level for a detector
 (one dict of ``boxes``, ``labels``, ``scores`` per image).
 
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .._task_agreement import agreements, unit
+from ._agreement import agreements, unit
 
 #: a segmenter's or a detector's outputs, one per image of the index given
 Predict = Callable[[np.ndarray], Any]

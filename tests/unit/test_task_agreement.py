@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pytest_mlguard._task_agreement import agreements, box_agreements, mask_of, pixel_agreement, pixel_agreements
+from pytest_mlguard.production._agreement import agreements, box_agreements, mask_of, pixel_agreement, pixel_agreements
 
 
 def _det(boxes, labels, scores):

@@ -2,7 +2,7 @@
 (``mlguard_baseline_model``, an adapter of the same task) on the same images.
 
 * ``agreement``: the mean image-by-image agreement of the two, pixel-level or box-level
-  (:mod:`pytest_mlguard._task_agreement`), against ``gate.agreement``; the images on which they differ are
+  (:mod:`pytest_mlguard.production._agreement`), against ``gate.agreement``; the images on which they differ are
   listed (and saved under the output directory);
 * ``accuracy``: the largest drop of a class's IoU (segmentation, torchmetrics' confusion matrices) or AP
   (detection, torchmetrics' ``MeanAveragePrecision(class_metrics=True)``) from the baseline to the

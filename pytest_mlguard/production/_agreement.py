@@ -66,7 +66,7 @@ def pixel_agreements(first: Any, second: Any, *, targets: Any = None, ignore_ind
 def box_agreements(first: Sequence[Mapping[str, Any]], second: Sequence[Mapping[str, Any]], *, min_score: float = MIN_SCORE) -> np.ndarray:
     """The box-level agreement of each image of two sequences of detections (one dict of ``boxes``,
     ``labels``, ``scores`` per image)."""
-    from .detection._metrics import box_agreement
+    from ..detection._metrics import box_agreement
 
     return np.array([box_agreement([a], [b], min_score=min_score) for a, b in zip(first, second)], dtype=np.float64)
 
