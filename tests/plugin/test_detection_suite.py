@@ -21,7 +21,7 @@ SHORT = (
 )
 CELLS = [f"detection[{name}-{s}]" for name in ("gaussian_noise", "motion_blur", "fog", "jpeg_compression") for s in (1, 3, 5)]
 #: the service's inputs checks, determinism and drift (box-level agreement), which every run plans
-PRODUCTION = ["inputs[corrupt-files]", "inputs[odd-modes]", "inputs[same-content]", "determinism[repeat]", "determinism[batch]", "drift[threads]", "drift[torchscript]"]
+PRODUCTION = ["inputs[corrupt-files]", "inputs[odd-modes]", "inputs[same-content]", "determinism[repeat]", "drift[threads]", "drift[torchscript]"]
 FULL = ["contract[eval-mode]", *PRODUCTION, "detection[map]", "detection[map_50]", *CELLS, "detection[mpc]", "detection[ece]", "detection[pgd-linf-1/255]"]
 
 pytest.importorskip("pycocotools", reason="the detection metrics' COCO backend: pip install -e '.[test]'")
