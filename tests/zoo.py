@@ -1064,3 +1064,113 @@ def noise_collapsing_segmenter():
     shapes = _segmenter_module()
     net = CollapsesUnderNoise(shapes.load_model()).eval()
     return TorchSegmentationModel(net, input_shape=(3, shapes.SIZE, shapes.SIZE), class_names=shapes.CLASS_NAMES, name="collapses-under-noise")
+
+
+# -- segmentation: the inputs and production checks (determinism, drift) --------------------------------
+class BatchStatisticsSegmenter(nn.Module):
+    """The segmentation example's network after ``BatchNorm2d(track_running_stats=False)`` rescaled to the
+    example's input range: the statistics of each batch, even in eval mode. A scene's mask depends on the
+    rest of its batch; repeated calls and concurrent requests of the same batches agree."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm2d(3, affine=False, track_running_stats=False)
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((self.norm(x) * 0.25 + 0.5).clamp(0.0, 1.0))
+
+
+def batch_dependent_segmenter():
+    """The segmentation example behind :class:`BatchStatisticsSegmenter`: fails determinism[batch] and no
+    other determinism or drift check."""
+    from pytest_mlguard.contract import TorchSegmentationModel
+
+    shapes = _segmenter_module()
+    net = BatchStatisticsSegmenter(shapes.load_model()).eval()
+    return TorchSegmentationModel(net, input_shape=(3, shapes.SIZE, shapes.SIZE), class_names=shapes.CLASS_NAMES, name="batch-dependent")
+
+
+class OffsetSegmenter(nn.Module):
+    """:class:`SensorOffset` for the segmentation example: inputs with an offset of 1000 counts, removed by
+    a 1x1 convolution. Exact in float32; in bfloat16 ``x + 1000`` keeps nothing of ``x`` in [0, 1]."""
+
+    def __init__(self, net: nn.Module, offset: float = 1000.0) -> None:
+        super().__init__()
+        self.offset = offset
+        self.remove = nn.Conv2d(3, 3, 1)
+        with torch.no_grad():
+            self.remove.weight.copy_(torch.eye(3).view(3, 3, 1, 1))
+            self.remove.bias.fill_(-offset)
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.remove(x + self.offset))
+
+
+def bfloat16_fragile_segmenter():
+    """The segmentation example behind :class:`OffsetSegmenter`: fails drift[bfloat16] and no other
+    determinism or drift check."""
+    from pytest_mlguard.contract import TorchSegmentationModel
+
+    shapes = _segmenter_module()
+    net = OffsetSegmenter(shapes.load_model()).eval()
+    return TorchSegmentationModel(net, input_shape=(3, shapes.SIZE, shapes.SIZE), class_names=shapes.CLASS_NAMES, name="bfloat16-fragile")
+
+
+def _segmentation_service():
+    """examples/segmentation/segmentation_service.py (after the segmenter, which it imports by name)."""
+    _segmenter_module()
+    if str(SEGMENTATION) not in sys.path:
+        sys.path.insert(0, str(SEGMENTATION))
+    import segmentation_service
+
+    return segmentation_service
+
+
+def segmentation_pipeline():
+    """The segmentation example's service, as its conftest.py declares it: passes the inputs checks."""
+    service = _segmentation_service()
+    return Pipeline(service.SegmentationService().predict, rejects=service.InvalidImage, input="image-bytes", name="segmentation-service")
+
+
+class IgnoresExifSegmentation:
+    """The segmentation example's service, reading the stored pixels and not the EXIF orientation: a phone
+    photo stored sideways gets the mask of the sideways picture. Fails inputs[same-content] (its EXIF
+    encodings) only: any file it reads still gets a mask of the right shape."""
+
+    def __init__(self) -> None:
+        self.service = _segmentation_service()
+        self.model = self.service.load_model()
+
+    def predict(self, data: bytes) -> np.ndarray:
+        x = torch.from_numpy(self.service.read_rgb(data, self.service.SIZE, orient=False))[None]
+        with torch.inference_mode():
+            return torch.softmax(self.model(x), dim=1)[0].numpy()
+
+
+def ignores_exif_segmentation_pipeline():
+    return Pipeline(IgnoresExifSegmentation().predict, rejects=_segmentation_service().InvalidImage, input="image-bytes", name="ignores-exif")
+
+
+class NeverTriangles(nn.Module):
+    """The segmentation example's network with the triangle's score pushed down: a retrained candidate that
+    lost a class. Its triangles' pixels go to other classes; every other pixel keeps its class."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.net(x)
+        return torch.cat([logits[:, :3], logits[:, 3:] - 100.0], dim=1)
+
+
+def never_triangles_segmenter():
+    """A candidate that never predicts triangles: against the example's segmenter as the baseline, fails
+    gate[accuracy] (the triangle's IoU falls to 0) and, at its default floor, not gate[agreement]."""
+    from pytest_mlguard.contract import TorchSegmentationModel
+
+    shapes = _segmenter_module()
+    net = NeverTriangles(shapes.load_model()).eval()
+    return TorchSegmentationModel(net, input_shape=(3, shapes.SIZE, shapes.SIZE), class_names=shapes.CLASS_NAMES, name="never-triangles")

@@ -81,3 +81,66 @@ def train_mode_detector() -> TorchDetectionModel:
     module = load_detector()
     module.backbone.train()  # fine-tuning code that forgot .eval(): batch norm on each request's statistics
     return TorchDetectionModel(module, class_names=CLASS_NAMES, name="train-mode", batch_size=50)
+
+
+# -- the inputs and production checks (determinism, drift) -------------------------------------------------
+class MovesInBatches(nn.Module):
+    """Detections of ``inner`` with every box moved :data:`SHIFT` px right whenever a request holds more than
+    one image (a batching server that pads or tiles its batch and maps boxes back wrongly): an image alone
+    gets the example's boxes, the same image in a batch others."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, images: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+        found = self.inner(images)
+        if len(images) < 2:
+            return found
+        shift = torch.tensor([SHIFT, 0.0, SHIFT, 0.0])
+        return [{**item, "boxes": item["boxes"] + shift} for item in found]
+
+
+def batch_moving_detector() -> TorchDetectionModel:
+    """The example's detector behind :class:`MovesInBatches`: fails determinism[batch] only."""
+    return TorchDetectionModel(MovesInBatches(load_detector()).eval(), class_names=CLASS_NAMES, name="moves-in-batches", batch_size=50)
+
+
+def detection_pipeline():
+    """The detection example's service, as its conftest.py declares it: passes the inputs checks."""
+    from detection_service import DetectionService, InvalidImage
+
+    from pytest_mlguard import Pipeline
+
+    return Pipeline(DetectionService().predict, rejects=InvalidImage, input="image-bytes", name="detection-service")
+
+
+class CrashesOnTruncated:
+    """The detection example's service, reading truncated files as Pillow does when told to load them
+    anyway (``ImageFile.LOAD_TRUNCATED_IMAGES``), then indexing the rows it expected: a truncated upload
+    raises an undeclared IndexError. Fails inputs[corrupt-files] only: every whole file is read as before."""
+
+    def __init__(self) -> None:
+        from detection_service import DetectionService
+
+        self.service = DetectionService()
+
+    def predict(self, data: bytes) -> dict[str, np.ndarray]:
+        import io
+
+        from PIL import Image
+
+        try:
+            Image.open(io.BytesIO(data)).load()
+        except OSError as exc:
+            if "truncated" in str(exc):
+                raise IndexError(f"row {len(data) // 3} of the picture: {exc}") from None
+        return self.service.predict(data)
+
+
+def crashes_on_truncated_pipeline():
+    from detection_service import InvalidImage
+
+    from pytest_mlguard import Pipeline
+
+    return Pipeline(CrashesOnTruncated().predict, rejects=InvalidImage, input="image-bytes", name="crashes-on-truncated")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_mlguard import Pipeline
 from pytest_mlguard.contract import DetectionData, TorchDetectionModel
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -29,3 +30,11 @@ def mlguard_model():
 def mlguard_data():
     images, targets = load_test_split()
     return DetectionData(list(images), targets, name="scenes-test")
+
+
+@pytest.fixture(scope="session")
+def mlguard_pipeline():
+    """The service as production runs it, image file bytes in (detection_service.py): the inputs checks."""
+    from detection_service import DetectionService, InvalidImage
+
+    return Pipeline(DetectionService().predict, rejects=InvalidImage, input="image-bytes", name="detection-service")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_mlguard import Pipeline
 from pytest_mlguard.contract import SegmentationData, TorchSegmentationModel
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -35,3 +36,11 @@ def mlguard_model():
 def mlguard_data():
     x, y = scenes(200, seed=1)  # the test split: scenes drawn from seed 1 (training: seed 0)
     return SegmentationData(x, y, ignore_index=VOID, name="shapes-test")
+
+
+@pytest.fixture(scope="session")
+def mlguard_pipeline():
+    """The service as production runs it, image file bytes in (segmentation_service.py): the inputs checks."""
+    from segmentation_service import InvalidImage, SegmentationService
+
+    return Pipeline(SegmentationService().predict, rejects=InvalidImage, input="image-bytes", name="segmentation-service")

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checks._base import CheckSpec, Family
+from ..checks._family import task_of
 from ..config.parse import (
     Threshold,
     invalid,
@@ -152,6 +153,8 @@ def _plan(settings: Settings) -> list[CheckSpec]:
     corpora = [_make(name, settings) for name in _corpus_names(settings.get("inputs.corpora"))]
     kind = settings.get("inputs.pipeline")
     names = settings.get("inputs.checks")
+    if task_of(settings) != "classification" and settings.source("inputs.checks") == "default":
+        names = [name for name in names if name != "compression"]  # a classifier's accuracy: corruption[jpeg_compression-*] measures the others'
     if kind != "auto" and settings.source("inputs.checks") == "default":  # a check asked for by name stays, and skips saying why
         names = [name for name in names if applies(name, kind)]
     return corpora + [_make(name, settings) for name in names]
@@ -202,4 +205,5 @@ FAMILY = Family(
     searches=_searches,
     search_seconds=lambda settings: float(settings.get("inputs.time_budget")),
     applies=_applies,
+    tasks=("classification", "segmentation", "detection"),  # a segmenter's or a detector's pipeline: masks or boxes, pixel- and box-level agreement
 )

@@ -48,15 +48,16 @@ class InProcessPipeline:
 
     restarts = 0
 
-    def __init__(self, pipeline: Pipeline, n_classes: int, class_names: tuple[str, ...]) -> None:
+    def __init__(self, pipeline: Pipeline, n_classes: int, class_names: tuple[str, ...], task: str = "classification") -> None:
         self.pipeline = pipeline
         self.n_classes = n_classes
         self.class_names = class_names
+        self.task = task
         self.calls = 0
 
     def __call__(self, raw: Any) -> Outcome:
         self.calls += 1
-        return outcome_of(self.pipeline.fn, raw, rejects=self.pipeline.rejects, n_classes=self.n_classes, class_names=self.class_names)
+        return outcome_of(self.pipeline.fn, raw, rejects=self.pipeline.rejects, n_classes=self.n_classes, class_names=self.class_names, task=self.task)
 
 
 def pipeline_runner(evaluation: Evaluation) -> tuple[Runner, str]:
@@ -78,11 +79,12 @@ def pipeline_runner(evaluation: Evaluation) -> tuple[Runner, str]:
                 class_names=model.class_names,
                 timeout=timeout,
                 memory_mb=memory,
+                task=getattr(model, "task", "classification"),
             ).start(),
         )
         cap = f", memory cap {memory} MiB" if memory else ""
         return runner, f"process (timeout {timeout:g} s{cap})"
-    runner = evaluation.memo(("inputs.in-process", id(pipeline)), lambda: InProcessPipeline(pipeline, model.n_classes, model.class_names))
+    runner = evaluation.memo(("inputs.in-process", id(pipeline)), lambda: InProcessPipeline(pipeline, model.n_classes, model.class_names, getattr(model, "task", "classification")))
     how = "none (inputs.isolation = none)" if isolation == "none" else "none (this platform has no os.fork)"
     return runner, how
 

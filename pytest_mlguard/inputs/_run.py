@@ -47,6 +47,9 @@ def _examples(evaluation: Evaluation, count: int) -> list[G.Case]:
             raws = [Path(raw).read_bytes() if isinstance(raw, (str, Path)) else bytes(raw) for raw in raws]
         suffix = ".json" if pipeline.input == "record" else ".png"
         return [G.Case(raw, f"example {i}", suffix, valid=True) for i, raw in enumerate(raws)]
+    if getattr(data, "task", None) == "detection":  # images of any size, (C, H, W)
+        images = data.images[:count]  # type: ignore[attr-defined]
+        return [G.Case(encode_image(image, model.value_range), f"evaluation image {i} as PNG", ".png", valid=True) for i, image in enumerate(images)]
     if len(model.input_shape) != 3 or model.input_shape[0] not in (1, 3, 4):
         raise NotApplicable(
             f"the model's input {model.input_shape} is not an image (C, H, W): give the pipeline examples=[...] of valid files"
@@ -140,6 +143,9 @@ def _compression(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     from .compression import compress_batch
 
     model, data = evaluation.model, evaluation.data
+    task = getattr(model, "task", "classification")
+    if task != "classification":
+        raise NotApplicable(f"inputs[compression] measures a classifier's accuracy; a {task} model's under JPEG is corruption[jpeg_compression-<severity>]")
     shape = model.input_shape
     if len(shape) != 3 or shape[0] not in (1, 3):
         raise NotApplicable(f"compression applies to image models with input (1 or 3, H, W); this model takes {shape}")

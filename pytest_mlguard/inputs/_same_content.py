@@ -27,10 +27,11 @@ class _Tally:
     def __init__(self) -> None:
         self.rows: dict[str, dict[str, Any]] = {}
 
-    def add(self, name: str, what: str, cause: str, agreed: bool, flip: dict[str, Any] | None) -> dict[str, Any] | None:
+    def add(self, name: str, what: str, cause: str, agreed: bool | float, flip: dict[str, Any] | None) -> dict[str, Any] | None:
+        """``agreed``: whether the sample kept its class, or (a segmenter, a detector) its pixel- or box-level agreement."""
         row = self.rows.setdefault(name, {"encoding": name, "what": what, "cause": cause, "n": 0, "agreed": 0, "flips": []})
         row["n"] += 1
-        row["agreed"] += int(agreed)
+        row["agreed"] += agreed if isinstance(agreed, float) else int(agreed)
         if flip is not None and len(row["flips"]) < SAVED_PER_ENCODING:
             row["flips"].append(flip)
             return row
@@ -46,11 +47,12 @@ class _Tally:
         below = sorted((r for r in rows if r["agreement"] < floor), key=lambda r: r["agreement"])
         lines = []
         if below:
-            lines.append(f"encodings that changed the class ({len(below)} of {len(rows)}), by likely cause:")
+            changed = "the class" if isinstance(worst["agreed"], int) else "the outputs (pixel- or box-level agreement below the floor)"
+            lines.append(f"encodings that changed {changed} ({len(below)} of {len(rows)}), by likely cause:")
             for cause in dict.fromkeys(r["cause"] for r in below):
                 group = [r for r in below if r["cause"] == cause]
                 lines.append(f"  {cause}")
-                lines.append("    " + ", ".join(f"{r['encoding']} {r['agreement']:.4f} ({r['agreed']} of {r['n']})" for r in group))
+                lines.append("    " + ", ".join(f"{r['encoding']} {r['agreement']:.4f} ({_count(r)})" for r in group))
                 flip = next((f for f in group[0]["flips"]), None)
                 if flip is not None:
                     lines.append(f"    e.g. {flip['input']} ({group[0]['what']}): {flip['detail']}")
@@ -60,7 +62,13 @@ class _Tally:
         if below:
             details["flipped"] = [r["encoding"] for r in below]
             details["causes"] = list(dict.fromkeys(r["cause"] for r in below))
-        return Measurement(value=worst["agreement"], n=worst["n"], successes=worst["agreed"], details=details, message="\n".join(lines))
+        successes = worst["agreed"] if isinstance(worst["agreed"], int) else None  # a mean agreement counts no successes
+        return Measurement(value=worst["agreement"], n=worst["n"], successes=successes, details=details, message="\n".join(lines))
+
+
+def _count(row: dict[str, Any]) -> str:
+    """``3 of 4`` samples that kept their class, or the number of samples a mean agreement is over."""
+    return f"{row['agreed']} of {row['n']}" if isinstance(row["agreed"], int) else f"mean of {row['n']} samples"
 
 
 def _differs(reference: Any, outcome: Any, rejection_agrees: bool) -> str | None:
@@ -72,6 +80,27 @@ def _differs(reference: Any, outcome: Any, rejection_agrees: bool) -> str | None
     return outcome.detail
 
 
+def _agreement(reference: Any, outcome: Any, task: str) -> tuple[bool | float, str | None]:
+    """Whether ``outcome`` kept the reference's class (a classifier), or its pixel- or box-level agreement
+    with the reference (a segmenter, a detector: 0 where it gave no prediction); and why it differs."""
+    if task == "classification" or outcome.kind != "prediction":
+        why = _differs(reference, outcome, rejection_agrees=False)
+        return (why is None if task == "classification" else 0.0), why
+    from ..production._agreement import agreements, unit
+
+    found = float(agreements(task, [reference.output], [outcome.output])[0])
+    return found, None if found >= 1.0 else f"{unit(task)} agree on {found:.4f} with the canonical PNG's"
+
+
+def _samples(evaluation: Evaluation) -> tuple[Any, tuple[int, ...]]:
+    """The evaluation's images (an array, or a detector's list) and the shape of one, ``(C, H, W)``."""
+    data = evaluation.data
+    if getattr(data, "task", None) == "detection":
+        images = data.images  # type: ignore[attr-defined]
+        return images, tuple(images[0].shape)
+    return data.x, tuple(evaluation.model.input_shape)
+
+
 def same_content_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     pipeline = pipeline_of(evaluation)
     if pipeline.input == "record":
@@ -79,7 +108,8 @@ def same_content_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     from .encodings import ENCODINGS, canonical_png, to_uint8
 
     model, data = evaluation.model, evaluation.data
-    shape = model.input_shape
+    task = getattr(model, "task", "classification")
+    images, shape = _samples(evaluation)
     if len(shape) != 3 or shape[0] not in (1, 3):
         raise NotApplicable(f"same-content writes evaluation samples as pictures: it applies to image models with input (1 or 3, H, W); this model takes {shape}")
     channels = shape[0]
@@ -97,7 +127,7 @@ def same_content_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
             if time.monotonic() > fuzzer.deadline:
                 fuzzer.out_of_time = True
                 break
-            pixels = to_uint8(data.x[index], model.value_range)
+            pixels = to_uint8(images[index], model.value_range)
             canonical = G.Case(canonical_png(pixels), f"evaluation sample {index} as 8-bit PNG", ".png")
             reference = fuzzer.run(canonical, f"sample{index}-canonical", record=False)
             if reference.kind != "prediction":
@@ -111,9 +141,9 @@ def same_content_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
                     continue
                 name = f"sample{index}-{encoding.name}"
                 outcome = fuzzer.run(G.Case(raw, f"evaluation sample {index} as {encoding.what}", encoding.suffix), name, record=False)
-                why = _differs(reference, outcome, rejection_agrees=False)
+                agreed, why = _agreement(reference, outcome, task)
                 flip = None if why is None else {"input": name, "sample": index, "detail": why}
-                row = tally.add(encoding.name, encoding.what, encoding.cause, why is None, flip)
+                row = tally.add(encoding.name, encoding.what, encoding.cause, agreed, flip)
                 if row is not None and flip is not None:
                     folder = directory / safe_name(encoding.name)
                     flip["saved"] = str(save_input(raw, folder, f"sample{index}", encoding.suffix))

@@ -48,7 +48,8 @@ def _serve(sock: socket.socket, target: tuple[Any, ...], memory_mb: int | None) 
     import faulthandler
 
     faulthandler.enable()
-    fn, rejects, n_classes, class_names = target
+    fn, rejects, n_classes, class_names, *rest = target
+    task = rest[0] if rest else "classification"
     if "torch" in sys.modules:
         # after a fork, the OpenMP pool of the parent is unusable: one thread avoids it (and
         # keeps the worker from competing with other processes for the cores)
@@ -61,10 +62,10 @@ def _serve(sock: socket.socket, target: tuple[Any, ...], memory_mb: int | None) 
             return
         start = time.perf_counter()
         try:
-            outcome = outcome_of(fn, raw, rejects=rejects, n_classes=n_classes, class_names=class_names)
+            outcome = outcome_of(fn, raw, rejects=rejects, n_classes=n_classes, class_names=class_names, task=task)
         except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt, GeneratorExit: still an outcome
             outcome = Outcome("failure", f"raised {type(exc).__name__}: {exc}")
-        send(sock, (outcome.kind, outcome.detail, outcome.label, time.perf_counter() - start))
+        send(sock, (outcome.kind, outcome.detail, outcome.label, time.perf_counter() - start, outcome.output))
 
 
 def zygote_main(fd: int) -> None:  # pragma: no cover - runs in the zygote process

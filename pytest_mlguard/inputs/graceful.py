@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -23,11 +23,13 @@ __all__ = ["Outcome", "check_prediction", "outcome_of", "top_class"]
 @dataclass(frozen=True)
 class Outcome:
     """What the pipeline did with one input: ``prediction``, ``rejection`` or ``failure``; for a
-    prediction, ``label`` is its top-1 class (an index, or a name not among the class names)."""
+    prediction, ``label`` is its top-1 class (an index, or a name not among the class names), and for
+    a segmenter's or a detector's, ``output`` its mask ``(H, W)`` or its detections (:mod:`._task_outputs`)."""
 
     kind: Literal["prediction", "rejection", "failure"]
     detail: str
     label: int | str | None = None
+    output: Any = field(default=None, repr=False, compare=False)
 
     @property
     def graceful(self) -> bool:
@@ -77,8 +79,9 @@ def outcome_of(
     rejects: tuple[type[BaseException], ...],
     n_classes: int,
     class_names: Sequence[str] = (),
+    task: str = "classification",
 ) -> Outcome:
-    """Call ``fn(raw)`` in this process and classify what happened."""
+    """Call ``fn(raw)`` in this process and classify what happened (a valid prediction: of ``task``'s shape)."""
     try:
         output = fn(raw)
     except rejects as exc:
@@ -91,6 +94,11 @@ def outcome_of(
         return Outcome("failure", f"raised undeclared {type(exc).__name__}: {exc}")
     except SystemExit as exc:
         return Outcome("failure", f"called sys.exit({exc.code!r})")
+    if task != "classification":
+        from ._task_outputs import task_output
+
+        wrong, what, checked = task_output(output, task, n_classes)
+        return Outcome("failure", wrong) if wrong else Outcome("prediction", what, output=checked)
     problem = check_prediction(output, n_classes, class_names)
     if problem:
         return Outcome("failure", problem)

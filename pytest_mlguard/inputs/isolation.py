@@ -94,6 +94,7 @@ class IsolatedPipeline:
         fn: the pipeline's callable (pickled with cloudpickle), or a :class:`PipelineFactory`.
         rejects: the exception types it declares as clean rejections.
         n_classes, class_names: what a valid prediction is.
+        task: the model's task: a segmenter's or a detector's pipeline returns masks or boxes.
         timeout: seconds an input may take before the worker counts as hung and is killed.
         memory_mb: how much memory an input may allocate on top of the loaded pipeline.
 
@@ -110,12 +111,13 @@ class IsolatedPipeline:
         class_names: Sequence[str] = (),
         timeout: float = 10.0,
         memory_mb: int | None = 1024,
+        task: str = "classification",
     ) -> None:
         self.timeout = float(timeout)
         self.memory_mb = memory_mb
         self.restarts = 0
         self.calls = 0
-        self._payload = pickle_pipeline((fn, tuple(rejects), int(n_classes), tuple(class_names)))
+        self._payload = pickle_pipeline((fn, tuple(rejects), int(n_classes), tuple(class_names), task))
         self._process: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
         self._worker: socket.socket | None = None
@@ -210,7 +212,7 @@ class IsolatedPipeline:
             send(self._worker, raw)
             self._wait(watch)
             self._worker.settimeout(None)
-            kind, detail, label, _ = recv(self._worker)
+            kind, detail, label, _, *output = recv(self._worker)
         except TimeoutError:
             self._reap()
             grown = watch.exhausted(self.memory_mb)
@@ -231,7 +233,7 @@ class IsolatedPipeline:
             return Outcome("failure", died)
         if kind == "failure" and detail.startswith("ran out of memory") and self.memory_mb:
             detail += f" (the memory cap inputs.memory_mb = {self.memory_mb} MiB)"
-        return Outcome(kind, detail, label)
+        return Outcome(kind, detail, label, output[0] if output else None)
 
     def _wait(self, watch: _MemoryWatch) -> None:
         """Wait for the worker's answer up to ``timeout`` seconds, sampling its memory meanwhile

@@ -12,10 +12,16 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import sys
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+
+#: how often the interpreter switches threads while clients send requests at once (on a busy server: often)
+_SWITCH_INTERVAL_S = 1e-5
 
 
 class PrefixPredictions:
@@ -118,3 +124,25 @@ def thread_count(threads: int | None) -> Iterator[None]:
             yield
     finally:
         torch.set_num_threads(previous)
+
+
+def at_once(client: Callable[[int], None], threads: int) -> None:
+    """``client(0)`` .. ``client(threads - 1)``, each in a thread of its own, started together at a barrier,
+    while the interpreter switches threads every few microseconds (``sys.setswitchinterval``) rather than
+    every 5 ms, so that requests interleave as they do on a busy server."""
+    barrier = threading.Barrier(threads)
+
+    def started(first: int) -> None:
+        try:
+            barrier.wait(timeout=60)
+        except threading.BrokenBarrierError:  # pragma: no cover - another client failed to start
+            pass
+        client(first)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, _SWITCH_INTERVAL_S))  # switch threads often, as on a busy server
+    try:
+        with ThreadPoolExecutor(threads, thread_name_prefix="mlguard-client") as pool:
+            list(pool.map(started, range(threads)))
+    finally:
+        sys.setswitchinterval(interval)

@@ -1,7 +1,8 @@
 """examples/detection: `pytest --mlguard examples/detection` plans the families' checks of a detector
-(task = "detection"), each in the task's metric, and nothing that assumes a class vector; it passes its floors,
-and its report carries mAP, the corruption summary's mPC and rPC over mAP (printed in the terminal), the
-detection ECE, the robust mAP under PGD and FGSM, and the figures labelled by mAP."""
+(task = "detection"), each in the task's metric, the inputs and production checks with box-level agreement,
+and nothing that assumes a class vector; it passes its floors, and its report carries mAP, the corruption
+summary's mPC and rPC over mAP (printed in the terminal), the detection ECE, the robust mAP under PGD and FGSM,
+and the figures labelled by mAP."""
 
 from __future__ import annotations
 
@@ -19,9 +20,12 @@ SHORT = (
     "--mlguard-set=attack.checks=pgd-linf-1/255",
     "--mlguard-set=attack.samples=12",
     "--mlguard-set=attack.steps=2",
+    "--mlguard-set=inputs.max_examples=5",
 )
 CELLS = [f"corruption[{name}-{s}]" for name in ("gaussian_noise", "motion_blur", "fog", "jpeg_compression") for s in (1, 3, 5)]
-FULL = ["contract[eval-mode]", "accuracy[map]", "accuracy[map_50]", *CELLS, "attack[fgsm-linf-1/255]", "attack[pgd-linf-1/255]", "calibration[ece]"]
+#: the service's inputs checks, determinism and drift (box-level agreement), which every run plans
+PRODUCTION = ["inputs[corrupt-files]", "inputs[odd-modes]", "inputs[same-content]", "determinism[repeat]", "drift[threads]", "drift[torchscript]"]
+FULL = ["contract[eval-mode]", "accuracy[map]", "accuracy[map_50]", *CELLS, "attack[fgsm-linf-1/255]", "attack[pgd-linf-1/255]", "calibration[ece]", *PRODUCTION]
 
 pytest.importorskip("pycocotools", reason="the detection metrics' COCO backend: pip install -e '.[test]'")
 
@@ -41,6 +45,7 @@ def test_the_example_passes_and_reports_map_mpc_rpc_ece_and_robust_map(pytester)
     report = json.loads((output / "report.json").read_text())
     checks = {c["id"]: c for c in report["checks"]}
     planned = ["contract[eval-mode]", "accuracy[map]", "accuracy[map_50]", "corruption[jpeg_compression-3]", "attack[pgd-linf-1/255]", "calibration[ece]"]
+    planned += PRODUCTION
     assert sorted(checks) == sorted(planned) and all(c["passed"] for c in checks.values()) and not report["skipped"]
     summary = report["corruption"]["shapes"]
     assert summary["metric"] == "map" and summary["clean_accuracy"] == checks["accuracy[map]"]["value"]

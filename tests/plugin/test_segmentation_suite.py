@@ -15,12 +15,16 @@ SHORT = (
     "--mlguard-samples=60",
     "--mlguard-set=corruption.severities=3",
     "--mlguard-set=attack.checks=pgd-linf-1/255",
+    "--mlguard-set=inputs.max_examples=5",
 )
 
 
+#: the service's inputs checks, determinism and drift (pixel-level agreement), which every run plans
+PRODUCTION = ("inputs[corrupt-files]", "inputs[odd-modes]", "inputs[same-content]", "determinism[repeat]", "determinism[batch]", "drift[bfloat16]", "drift[torchscript]")
 FULL = {  # the checks of the example's pyproject.toml, as the docs run it
     "contract[eval-mode]", "accuracy", "calibration[ece]", "attack[fgsm-linf-1/255]", "attack[pgd-linf-1/255]", "attack[pgd-l2-0.25]",
     *(f"corruption[{name}-{s}]" for name in ("gaussian_noise", "defocus_blur", "fog", "jpeg_compression") for s in (1, 3, 5)),
+    *PRODUCTION,
 }
 
 
@@ -50,4 +54,5 @@ def test_the_example_passes_and_reports_miou_mpc_rpc_and_robust_miou(pytester, a
 def test_families_that_assume_a_class_vector_are_not_collected_for_a_segmentation_model(pytester):
     result = run_pytest(pytester, "--mlguard", str(EXAMPLE), "-p", "no:cacheprovider", "--collect-only", "-q", "--mlguard-set=attack.checks=pgd-linf-1/255,deepfool-l2,square-linf-0.1")
     items = [line.split("::mlguard::")[1] for line in result.stdout.lines if "::mlguard::" in line]
-    assert "attack[pgd-linf-1/255]" in items and not any(item.startswith(("inputs", "determinism", "shift", "attack[deepfool", "attack[square")) for item in items), items
+    assert "attack[pgd-linf-1/255]" in items and not any(item.startswith(("shift", "attack[deepfool", "attack[square")) for item in items), items
+    assert set(PRODUCTION) <= set(items)  # the inputs and production families compare masks pixel by pixel

@@ -176,10 +176,12 @@ def test_families_that_assume_a_class_vector_are_not_planned_for_another_task():
     planned = {f.name: [s.id for s in f.planned(settings("segmentation"))] for f in families()}
     assert planned["accuracy"] == ["accuracy"] and planned["contract"] == ["contract[eval-mode]"]
     assert family("accuracy").planned(settings("segmentation"))[0].metric == "miou"
-    assert planned["inputs"] == [] and planned["determinism"] == [] and planned["shift"] == []
-    with pytest.raises(NotApplicable, match=r"inputs\[files\] is not applicable to task 'segmentation' \(task, from command line"):
-        family("inputs").spec("files", settings("segmentation"))
-    assert family("inputs").planned(settings("classification"))
+    assert planned["determinism"] == [] and planned["shift"] == []  # determinism: opt-in for every task
+    # the inputs checks apply to a segmenter's pipeline (masks, pixel-level agreement); compression is a classifier's accuracy
+    assert "inputs[same-content]" in planned["inputs"] and "inputs[compression]" not in planned["inputs"]
+    with pytest.raises(NotApplicable, match=r"shift\[files\] is not applicable to task 'segmentation' \(task, from command line"):
+        family("shift").spec("files", settings("segmentation"))
+    assert "inputs[compression]" in [s.id for s in family("inputs").planned(settings("classification"))]
 
 
 def test_an_unknown_task_is_a_configuration_error():

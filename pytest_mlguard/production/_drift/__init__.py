@@ -82,4 +82,5 @@ FAMILY = Family(
     prior_forwards=10.0,
     machine=True,  # bfloat16, int8 and thread counts give CPU-dependent results
     doc="top-1 agreement of bfloat16, other thread counts, exported and int8 models with the float32 eager model",
+    tasks=("classification", "segmentation", "detection"),  # segmenters and detectors: pixel- and box-level agreement
 )

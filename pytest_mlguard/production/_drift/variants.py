@@ -213,7 +213,12 @@ def _threads(spec: CheckSpec) -> int:
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
-    """The check on the model in each mode it may run in (:func:`~pytest_mlguard.production._modes.in_each_mode`)."""
+    """The check on the model in each mode it may run in (:func:`~pytest_mlguard.production._modes.in_each_mode`);
+    a segmenter's or a detector's with the task's agreement (:mod:`._tasks`)."""
+    if getattr(evaluation.model, "task", "classification") != "classification":
+        from ._tasks import measure
+
+        return in_each_mode(spec, evaluation, lambda: measure(spec, evaluation), unchanged="")
     return in_each_mode(spec, evaluation, lambda: _measure(spec, evaluation), unchanged="")
 
 

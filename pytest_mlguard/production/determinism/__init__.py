@@ -74,4 +74,5 @@ FAMILY = Family(
     prior_forwards=50.0,
     machine=True,  # measured on this machine: the cache key holds the machine's identity
     doc="same outputs for repeated calls, concurrent requests and any batch composition",
+    tasks=("classification", "segmentation", "detection"),  # segmenters and detectors: pixel- and box-level agreement
 )

@@ -16,16 +16,13 @@ Example:
 
 from __future__ import annotations
 
-import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from ...checks._base import CheckSpec, Measurement, early_stop_measurement
 from ...contract._data import EvalData
-from .._compare import per_sample_diff
+from .._compare import at_once, per_sample_diff
 from .._modes import in_each_mode
 
 if TYPE_CHECKING:
@@ -34,7 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ROUNDING_ULPS", "Differences", "batch_diff", "concurrent_diff", "matching", "repeat_diff", "rounding_tolerance", "run_check"]
 
-_SWITCH_INTERVAL_S = 1e-5
 #: units in the last place of a sample's largest logit that kernels chosen by batch shape or thread
 #: count may round its logits apart (summation order; 16 ulps is a few ulps of each partial sum)
 ROUNDING_ULPS = 16
@@ -129,16 +125,11 @@ def concurrent_diff(
     """
     requests = [slice(start, min(start + request_size, len(x))) for start in range(0, len(x), request_size)]
     serial = [model.predict_proba(x[r]) for r in requests]
-    barrier = threading.Barrier(threads)
     errors: list[tuple[int, str]] = []
     diff = np.full(len(x), np.inf)
     flipped = np.zeros(len(x), dtype=bool)
 
     def client(first: int) -> None:
-        try:
-            barrier.wait(timeout=60)
-        except threading.BrokenBarrierError:  # pragma: no cover - another client failed to start
-            pass
         for index in range(first, len(requests), threads):
             request = requests[index]
             try:
@@ -146,13 +137,7 @@ def concurrent_diff(
             except Exception as exc:  # noqa: BLE001 - a crash under concurrency is what this check finds
                 errors.append((index, f"request {index}: {type(exc).__name__}: {exc}"))
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, _SWITCH_INTERVAL_S))  # switch threads often, as on a busy server
-    try:
-        with ThreadPoolExecutor(threads, thread_name_prefix="mlguard-client") as pool:
-            list(pool.map(client, range(threads)))
-    finally:
-        sys.setswitchinterval(interval)
+    at_once(client, threads)
     return Differences(diff, flipped), [message for _, message in sorted(errors)]
 
 
@@ -170,7 +155,12 @@ def batch_diff(model: Model, x: np.ndarray, rng: np.random.Generator, batch_size
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
-    """The check on the model in each mode it may run in (:func:`~pytest_mlguard.production._modes.in_each_mode`)."""
+    """The check on the model in each mode it may run in (:func:`~pytest_mlguard.production._modes.in_each_mode`);
+    a segmenter's or a detector's with the task's agreement (:mod:`._tasks`)."""
+    if getattr(evaluation.model, "task", "classification") != "classification":
+        from ._tasks import measure
+
+        return in_each_mode(spec, evaluation, lambda: measure(spec, evaluation), unchanged="every image matched")
     return in_each_mode(spec, evaluation, lambda: _measure(spec, evaluation), unchanged="every sample matched")
 
 

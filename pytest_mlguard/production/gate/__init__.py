@@ -109,4 +109,5 @@ FAMILY = Family(
     shared=True,  # one comparison of the two models, read by every gate check
     reruns=_reruns,
     doc="a candidate model against the baseline in production: agreement, per-class accuracy, robustness",
+    tasks=("classification", "segmentation", "detection"),  # segmenters and detectors: pixel- and box-level agreement, per-class IoU or AP
 )

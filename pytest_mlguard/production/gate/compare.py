@@ -247,6 +247,15 @@ def _agreement_looks(spec: CheckSpec, evaluation: Evaluation, baseline: Model) -
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    """The gate check ``spec``: a classifier's here, a segmenter's or a detector's by pixel- and box-level agreement (:mod:`._tasks`)."""
+    if getattr(evaluation.model, "task", "classification") != "classification":
+        from ._tasks import run_check as run_task_check
+
+        return run_task_check(spec, evaluation)
+    return _classifier_check(spec, evaluation)
+
+
+def _classifier_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     comparison = _comparison(spec, evaluation)
     models, robustness = comparison["models"], comparison["robustness"]
     from ._rollback import rollback as _rollback

@@ -1,0 +1,91 @@
+"""The determinism and drift checks of a segmenter and a detector: pixel- and box-level agreement; each zoo
+model fails exactly its check where the examples' models pass them all (run through ``check_model``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import zoo
+
+from pytest_mlguard.checks.api import check_model
+from pytest_mlguard.errors import NotApplicable
+
+CHECKS = ["determinism[repeat]", "determinism[batch]", "determinism[threads]", "drift[bfloat16]", "drift[threads]"]
+
+
+def _failed(model, data, task: str, checks=CHECKS, **settings) -> list[str]:
+    results = check_model(model, data, checks, settings={"task": task, "determinism.threads": 4, **settings})
+    assert [result.id for result in results] == checks
+    return [result.id for result in results if not result.passed]
+
+
+@pytest.mark.parametrize(
+    ("make", "fails"),
+    [
+        (lambda: zoo.segmentation_example()[0], []),
+        (zoo.batch_dependent_segmenter, ["determinism[batch]"]),
+        (zoo.bfloat16_fragile_segmenter, ["drift[bfloat16]"]),
+    ],
+    ids=["good", "batch-dependent", "bfloat16-fragile"],
+)
+def test_each_zoo_segmenter_fails_exactly_its_production_check(make, fails):
+    data = zoo.segmentation_example()[1].take(np.arange(24))
+    assert _failed(make(), data, "segmentation") == fails
+
+
+def test_segmentation_drift_of_exported_variants_is_pixel_level():
+    model, data = zoo.segmentation_example()
+    results = check_model(model, data.take(np.arange(8)), ["drift[torchscript]", "drift[export]"], settings={"task": "segmentation"})
+    assert [(r.value, r.details["agreement_of"]) for r in results] == [(1.0, "pixels"), (1.0, "pixels")]
+
+
+@pytest.mark.slow  # about a minute a detector on the shared 2-core machine
+@pytest.mark.parametrize(
+    ("make", "checks", "fails"),
+    [
+        ("good_detector", [*CHECKS[:3], "drift[threads]", "drift[torchscript]", "drift[int8]"], []),
+        ("batch_moving_detector", [*CHECKS[:3], "drift[threads]", "drift[int8]"], ["determinism[batch]"]),
+    ],
+    ids=["good", "moves-in-batches"],
+)
+def test_each_zoo_detector_fails_exactly_its_production_check(make, checks, fails):
+    pytest.importorskip("pycocotools", reason="the detection metrics' COCO backend: pip install -e '.[test]'")
+    import zoo_detection
+
+    # bfloat16 moves a few confident boxes of the example's detector (box-level agreement 0.98 on 24 scenes)
+    assert _failed(getattr(zoo_detection, make)(), zoo_detection.scenes(24), "detection", checks, **{"drift.floor": 0.95}) == fails
+
+
+GATE = ["gate[agreement]", "gate[accuracy]"]
+
+
+def test_segmentation_gate_compares_pixels_and_each_class_iou(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the disagreements are saved under the output directory
+    baseline, data = zoo.segmentation_example()
+    data = data.take(np.arange(24))
+    same = check_model(zoo.segmentation_example()[0], data, GATE, settings={"task": "segmentation"}, extras={"baseline_model": baseline})
+    assert [(r.passed, r.details["rollback"]["indicated"]) for r in same] == [(True, False), (True, False)]
+    lost = check_model(zoo.never_triangles_segmenter(), data, GATE, settings={"task": "segmentation"}, extras={"baseline_model": baseline})
+    assert [r.passed for r in lost] == [True, False]  # the triangles' pixels are few: the pixel-level agreement stays above 0.9
+    assert lost[1].details["per_class"]["triangle"]["candidate"] == 0.0 and lost[0].details["rollback"]["indicated"]
+    with pytest.raises(NotApplicable, match="not measured for a segmentation model"):
+        check_model(baseline, data, ["gate[robustness]"], settings={"task": "segmentation"}, extras={"baseline_model": baseline})
+
+
+@pytest.mark.slow  # about a minute on the shared 2-core machine
+def test_detection_gate_compares_boxes_and_each_class_ap(tmp_path, monkeypatch):
+    pytest.importorskip("pycocotools", reason="the detection metrics' COCO backend: pip install -e '.[test]'")
+    import zoo_detection
+
+    monkeypatch.chdir(tmp_path)
+    scenes, baseline = zoo_detection.scenes(24), zoo_detection.good_detector()
+    same = check_model(zoo_detection.good_detector(), scenes, GATE, settings={"task": "detection"}, extras={"baseline_model": baseline})
+    moved = check_model(zoo_detection.batch_moving_detector(), scenes, GATE, settings={"task": "detection"}, extras={"baseline_model": baseline})
+    assert [r.passed for r in same] == [True, True] and [r.passed for r in moved] == [False, False]
+    assert moved[0].details["agreement_of"] == "boxes" and moved[1].details["class_metric"] == "ap"
