@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .checks.api import check_model
     from .checks._base import CheckResult
     from .contract import CallableModel, EvalData, Model, Pipeline, RecordModel, SklearnModel, TableData, TorchModel
+    from .contract import ExportedModel, OnnxModel, TorchScriptModel
     from .fixture import MlguardFixture
     from .production._shift.window import ProductionLog
 
@@ -39,6 +40,7 @@ __all__ = [
     "ContractError",
     "ContractWarning",
     "EvalData",
+    "ExportedModel",
     "InvalidArgument",
     "MissingDependency",
     "MlguardError",
@@ -46,12 +48,14 @@ __all__ = [
     "Model",
     "NonFiniteOutput",
     "NotApplicable",
+    "OnnxModel",
     "Pipeline",
     "ProductionLog",
     "RecordModel",
     "SklearnModel",
     "TableData",
     "TorchModel",
+    "TorchScriptModel",
     "__version__",
     "check_model",
 ]
@@ -60,6 +64,9 @@ _LAZY = {
     "CallableModel": "pytest_mlguard.contract",
     "CheckResult": "pytest_mlguard.checks._base",
     "EvalData": "pytest_mlguard.contract",
+    "ExportedModel": "pytest_mlguard.contract",
+    "OnnxModel": "pytest_mlguard.contract",
+    "TorchScriptModel": "pytest_mlguard.contract",
     "MlguardFixture": "pytest_mlguard.fixture",
     "Model": "pytest_mlguard.contract",
     "Pipeline": "pytest_mlguard.contract",

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from ._declaration import check_declaration, range_warning
     from ._detection import CallableDetectionModel, DetectionModel, TorchDetectionModel
     from ._model import CallableModel, Model, SklearnModel, TorchModel, as_model
+    from ._onnx import OnnxModel
     from ._pipeline import Pipeline
+    from ._programs import ExportedModel, TorchScriptModel
     from ._record_model import RecordModel
     from ._schema import Column, TableSchema
     from ._table import TableData, as_data
@@ -34,7 +36,9 @@ __all__ = [
     "DetectionData",
     "DetectionModel",
     "EvalData",
+    "ExportedModel",
     "Model",
+    "OnnxModel",
     "Pipeline",
     "RecordModel",
     "SegmentationData",
@@ -43,6 +47,7 @@ __all__ = [
     "TableSchema",
     "TorchDetectionModel",
     "TorchModel",
+    "TorchScriptModel",
     "TorchSegmentationModel",
     "as_data",
     "as_model",
@@ -64,6 +69,9 @@ _LAZY = {
     "CallableModel": "._model",
     "Column": "._schema",
     "EvalData": "._data",
+    "ExportedModel": "._programs",
+    "OnnxModel": "._onnx",
+    "TorchScriptModel": "._programs",
     "Model": "._model",
     "Pipeline": "._pipeline",
     "RecordModel": "._record_model",
