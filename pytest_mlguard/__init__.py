@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .checks.api import check_model
     from .checks._base import CheckResult
     from .contract import CallableModel, EvalData, Model, Pipeline, RecordModel, SklearnModel, TableData, TorchModel
-    from .contract import ExportedModel, OnnxModel, TorchScriptModel
+    from .contract import ExportedModel, HuggingFaceModel, OnnxModel, TimmModel, TorchScriptModel
     from .fixture import MlguardFixture
     from .production._shift.window import ProductionLog
 
@@ -41,6 +41,7 @@ __all__ = [
     "ContractWarning",
     "EvalData",
     "ExportedModel",
+    "HuggingFaceModel",
     "InvalidArgument",
     "MissingDependency",
     "MlguardError",
@@ -54,6 +55,7 @@ __all__ = [
     "RecordModel",
     "SklearnModel",
     "TableData",
+    "TimmModel",
     "TorchModel",
     "TorchScriptModel",
     "__version__",
@@ -65,7 +67,9 @@ _LAZY = {
     "CheckResult": "pytest_mlguard.checks._base",
     "EvalData": "pytest_mlguard.contract",
     "ExportedModel": "pytest_mlguard.contract",
+    "HuggingFaceModel": "pytest_mlguard.contract",
     "OnnxModel": "pytest_mlguard.contract",
+    "TimmModel": "pytest_mlguard.contract",
     "TorchScriptModel": "pytest_mlguard.contract",
     "MlguardFixture": "pytest_mlguard.fixture",
     "Model": "pytest_mlguard.contract",

@@ -12,12 +12,13 @@ import tempfile
 import warnings
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import torch
 import zoo  # noqa: F401 - puts examples/digits on sys.path
 from model import CLASS_NAMES, MEAN, STD, load_model
 
-from pytest_mlguard import ExportedModel, OnnxModel, TorchScriptModel
+from pytest_mlguard import ExportedModel, HuggingFaceModel, OnnxModel, TimmModel, TorchScriptModel
 
 SPEC = {"input_shape": (1, 8, 8), "mean": MEAN, "std": STD, "class_names": CLASS_NAMES}
 
@@ -79,3 +80,45 @@ def torchscript_model() -> TorchScriptModel:
 
 def exported_model() -> ExportedModel:
     return ExportedModel(export_path(), **SPEC, name="digits-export")
+
+
+def tiny_vit_config() -> Any:
+    """A transformers ViT for 8x8 digits (29k parameters), randomly initialised from a seed."""
+    from transformers import ViTConfig
+
+    labels = dict(enumerate(CLASS_NAMES))
+    return ViTConfig(image_size=8, patch_size=2, num_channels=1, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, num_labels=10, id2label=labels, label2id={v: k for k, v in labels.items()})
+
+
+@cache
+def huggingface_dir() -> Path:
+    """A directory as ``save_pretrained`` writes it: the tiny ViT and its image processor (digits in 0..255
+    pixels, rescaled to [0, 1], normalised with the digits' mean and std)."""
+    from transformers import ViTForImageClassification, ViTImageProcessor
+
+    torch.manual_seed(0)
+    path = _folder() / "hf-vit"
+    ViTForImageClassification(tiny_vit_config()).eval().save_pretrained(path)
+    ViTImageProcessor(size={"height": 8, "width": 8}, image_mean=[MEAN], image_std=[STD]).save_pretrained(path)
+    return path
+
+
+def huggingface_model() -> HuggingFaceModel:
+    return HuggingFaceModel(huggingface_dir(), name="digits-hf-vit")
+
+
+def timm_net() -> torch.nn.Module:
+    """A timm ViT for 8x8 digits (27k parameters), randomly initialised from a seed, whose data config
+    (pretrained_cfg) is the digits' size, mean and std."""
+    import timm
+
+    torch.manual_seed(0)
+    overlay = {"input_size": (1, 8, 8), "mean": (MEAN,), "std": (STD,), "interpolation": "bilinear"}
+    net = timm.create_model(
+        "vit_tiny_patch16_224", pretrained=False, pretrained_cfg_overlay=overlay, img_size=8, patch_size=2, in_chans=1, num_classes=10, embed_dim=32, depth=2, num_heads=2
+    )
+    return net.eval()
+
+
+def timm_model() -> TimmModel:
+    return TimmModel(timm_net(), class_names=CLASS_NAMES, name="digits-timm-vit")

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ._model import CallableModel, Model, SklearnModel, TorchModel, as_model
     from ._onnx import OnnxModel
     from ._pipeline import Pipeline
+    from ._pretrained import HuggingFaceModel, TimmModel
     from ._programs import ExportedModel, TorchScriptModel
     from ._record_model import RecordModel
     from ._schema import Column, TableSchema
@@ -37,6 +38,7 @@ __all__ = [
     "DetectionModel",
     "EvalData",
     "ExportedModel",
+    "HuggingFaceModel",
     "Model",
     "OnnxModel",
     "Pipeline",
@@ -45,6 +47,7 @@ __all__ = [
     "SklearnModel",
     "TableData",
     "TableSchema",
+    "TimmModel",
     "TorchDetectionModel",
     "TorchModel",
     "TorchScriptModel",
@@ -70,7 +73,9 @@ _LAZY = {
     "Column": "._schema",
     "EvalData": "._data",
     "ExportedModel": "._programs",
+    "HuggingFaceModel": "._pretrained",
     "OnnxModel": "._onnx",
+    "TimmModel": "._pretrained",
     "TorchScriptModel": "._programs",
     "Model": "._model",
     "Pipeline": "._pipeline",

@@ -65,10 +65,12 @@ class OnnxModel(Normalised, Model):
     are reported as not applicable, with the reason); black-box attacks and every other check do.
 
     Example:
-        >>> import io, torch
+        >>> import io, warnings, torch
         >>> buffer = io.BytesIO()
-        >>> torch.onnx.export(torch.nn.Linear(4, 3), (torch.zeros(1, 4),), buffer, dynamo=False)  # doctest: +SKIP
-        >>> OnnxModel(buffer.getvalue()).n_classes  # doctest: +SKIP
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")  # the TorchScript-based exporter is deprecated
+        ...     torch.onnx.export(torch.nn.Linear(4, 3), (torch.zeros(1, 4),), buffer, dynamo=False)
+        >>> OnnxModel(buffer.getvalue()).n_classes
         3
     """
 
