@@ -69,17 +69,17 @@ def export_path() -> Path:
     return path
 
 
-def onnx_model() -> OnnxModel:
+def onnx_model(name: str = "digits-onnx") -> OnnxModel:
     """The digits CNN as ONNX: the same predictions as ``zoo.good_model`` to float precision."""
-    return OnnxModel(onnx_path(), **SPEC, name="digits-onnx")
+    return OnnxModel(onnx_path(), **SPEC, name=name)
 
 
-def torchscript_model() -> TorchScriptModel:
-    return TorchScriptModel(torchscript_path(), **SPEC, name="digits-torchscript")
+def torchscript_model(name: str = "digits-torchscript") -> TorchScriptModel:
+    return TorchScriptModel(torchscript_path(), **SPEC, name=name)
 
 
-def exported_model() -> ExportedModel:
-    return ExportedModel(export_path(), **SPEC, name="digits-export")
+def exported_model(name: str = "digits-export") -> ExportedModel:
+    return ExportedModel(export_path(), **SPEC, name=name)
 
 
 def tiny_vit_config() -> Any:
