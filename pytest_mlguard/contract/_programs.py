@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import InvalidArgument
 from ._torch_model import TorchModel
@@ -57,6 +57,11 @@ class TorchScriptModel(TorchModel):
     """
 
     kind = "torchscript"
+    #: the ``drift`` variants that cannot be made of a TorchScript program, and why
+    not_deployable: ClassVar[dict[str, str]] = {
+        "export": "torch.export does not export a torch.jit.ScriptModule",
+        "int8": "dynamic int8 quantisation swaps torch.nn.Linear, LSTM and GRU modules, and a compiled program holds none",
+    }
 
     def __init__(self, program: str | os.PathLike[str] | bytes | torch.jit.ScriptModule, **spec: Any) -> None:
         import torch
@@ -122,6 +127,10 @@ class ExportedModel(TorchModel):
     """
 
     kind = "torch-export"
+    #: the ``drift`` variants that cannot be made of an exported program, and why
+    not_deployable: ClassVar[dict[str, str]] = {
+        "int8": "dynamic int8 quantisation swaps torch.nn.Linear, LSTM and GRU modules, and an exported graph holds none",
+    }
 
     def __init__(self, program: Any, **spec: Any) -> None:
         import torch

@@ -88,7 +88,8 @@ def test_digits_exported_to_onnx_and_torchscript_measure_what_the_torch_model_me
 @pytest.mark.slow
 def test_a_small_huggingface_and_timm_model_run_every_family(pytester):
     """Every check measured (none skipped or errored), gradient attacks included, and the accuracy the
-    suite reports is the one the library's own preprocessing gives on the same samples."""
+    suite reports is the models' own on the 360 samples (tests/unit/test_pretrained.py compares their
+    predictions with the library's own preprocessing)."""
     pytest.importorskip("transformers", reason="HuggingFaceModel needs transformers")
     pytest.importorskip("timm", reason="TimmModel needs timm")
     write_project(pytester, PRETRAINED, ["huggingface_model", "timm_model"])

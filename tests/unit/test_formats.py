@@ -153,3 +153,23 @@ def test_drift_export_compares_the_declared_onnx_export():
     wrong = TorchModel(zoo.load_model(), **zoo_formats.SPEC, name="digits", export=other)
     (result,) = check_model(wrong, digits, "drift[export]", settings=SETTINGS)
     assert not result.passed and result.value < 0.9, result.message
+
+
+@pytest.mark.parametrize(
+    ("make", "variant", "reason"),
+    [
+        (zoo_formats.torchscript_model, "export", "a torchscript program: torch.export does not export a torch.jit.ScriptModule"),
+        (zoo_formats.torchscript_model, "int8", "a torchscript program: dynamic int8 quantisation swaps torch.nn.Linear"),
+        (zoo_formats.exported_model, "int8", "a torch-export program: dynamic int8 quantisation swaps torch.nn.Linear"),
+    ],
+)
+def test_drift_variants_a_program_cannot_become_are_not_applicable_with_the_reason(make, variant, reason):
+    """Before, drift[export] of a TorchScript program failed as an error (torch.export's ValueError)."""
+    with pytest.raises(NotApplicable, match=f"drift\\[{variant}\\] does not apply to model '.*', {reason}"):
+        check_model(make(), zoo.digits(), f"drift[{variant}]", settings=SETTINGS)
+
+
+@pytest.mark.parametrize("make", [zoo_formats.torchscript_model, zoo_formats.exported_model], ids=["torchscript", "export"])
+def test_drift_variants_of_programs_run(make):
+    results = check_model(make(), zoo.digits(), ["drift[bfloat16]", "drift[torchscript]", "drift[threads]"], settings=SETTINGS)
+    assert [r.value for r in results] == [1.0, 1.0, 1.0], [r.message for r in results]

@@ -140,6 +140,9 @@ def variant_predictor(model: Model, variant: str, x: np.ndarray, *, threads: int
         raise NotApplicable(f"drift[{variant}] needs a TorchModel; model {model.name!r} is a {model.kind} model")
     if variant == "export" and model.export is not None:
         return _declared_export(model.export)
+    reason = getattr(model, "not_deployable", {}).get(variant)  # a compiled program (TorchScriptModel, ExportedModel)
+    if reason:
+        raise NotApplicable(f"drift[{variant}] does not apply to model {model.name!r}, a {model.kind} program: {reason}")
     if variant == "bfloat16":
         import torch
 
