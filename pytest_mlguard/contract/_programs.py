@@ -41,7 +41,28 @@ def _origin(program: Any) -> str | None:
     return os.fspath(program) if isinstance(program, (str, os.PathLike)) else None
 
 
-class TorchScriptModel(TorchModel):
+class _SavedProgram(TorchModel):
+    """A program that pickles as the bytes its library saves it to, and its declaration: the resources
+    checks send the model to a measuring process, and neither a TorchScript module nor an exported one
+    pickles as it is."""
+
+    _spec: dict[str, Any]
+    origin: str | None
+
+    def _saved(self) -> bytes | None:
+        """The program as its library saves it (``None``: it cannot be saved)."""
+        raise NotImplementedError
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        import functools
+
+        saved = self._saved()
+        if saved is None:
+            return super().__reduce_ex__(protocol)
+        return (functools.partial(type(self), **self._spec), (saved,), {"origin": self.origin})
+
+
+class TorchScriptModel(_SavedProgram):
     """A TorchScript program: the path (or bytes) of ``torch.jit.save``'s file, or a ``torch.jit.ScriptModule``.
 
     Takes :class:`~pytest_mlguard.contract.TorchModel`'s arguments (``input_shape``, ``n_classes``,
@@ -74,42 +95,46 @@ class TorchScriptModel(TorchModel):
                 raise InvalidArgument(f"Expected a TorchScript file (torch.jit.save) but torch.jit.load failed: {exc}".strip()) from None
         if not isinstance(source, torch.jit.ScriptModule):
             raise InvalidArgument.expected("a torch.jit.ScriptModule, or the path or bytes of torch.jit.save's file", "program", program)
-        self.origin = _origin(program)
+        self.origin, self._spec = _origin(program), dict(spec)
         super().__init__(source, **spec)
+
+    def _saved(self) -> bytes:
+        import torch
+
+        buffer = io.BytesIO()
+        torch.jit.save(self.module, buffer)
+        return buffer.getvalue()
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "program": "ScriptModule", "file": self.origin}
 
 
-class _Program:
-    """Builds the module that holds an exported program (a class only so that torch is imported lazily)."""
+def _holder(program: torch.nn.Module) -> torch.nn.Module:
+    """The module that holds an exported program's module."""
+    import torch
 
-    @staticmethod
-    def holder(program: torch.nn.Module) -> torch.nn.Module:
-        import torch
+    class ExportedProgramModule(torch.nn.Module):
+        """``program`` (``ExportedProgram.module()``), whose ``train()`` and ``eval()`` raise: its mode
+        was fixed when it was exported, so the holder's mode does not reach it."""
 
-        class ExportedProgramModule(torch.nn.Module):
-            """``program`` (``ExportedProgram.module()``), whose ``train()`` and ``eval()`` raise: its mode
-            was fixed when it was exported, so the holder's mode does not reach it."""
+        def __init__(self) -> None:
+            super().__init__()
+            self.program = program
+            self.training = False
+            for submodule in program.modules():
+                submodule.training = False  # the graph computes what it was exported in, whatever this says
 
-            def __init__(self) -> None:
-                super().__init__()
-                self.program = program
-                self.training = False
-                for submodule in program.modules():
-                    submodule.training = False  # the graph computes what it was exported in, whatever this says
+        def train(self, mode: bool = True) -> ExportedProgramModule:
+            self.training = mode
+            return self
 
-            def train(self, mode: bool = True) -> ExportedProgramModule:
-                self.training = mode
-                return self
+        def forward(self, x: torch.Tensor) -> Any:
+            return self.program(x)
 
-            def forward(self, x: torch.Tensor) -> Any:
-                return self.program(x)
-
-        return ExportedProgramModule()
+    return ExportedProgramModule()
 
 
-class ExportedModel(TorchModel):
+class ExportedModel(_SavedProgram):
     """A ``torch.export`` program: the path (or bytes) of ``torch.export.save``'s file, an
     ``ExportedProgram``, or its ``.module()``.
 
@@ -141,6 +166,9 @@ class ExportedModel(TorchModel):
                 source = torch.export.load(source)
             except (RuntimeError, ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:  # what a file that is no export archive raises
                 raise InvalidArgument(f"Expected a torch.export file (torch.export.save) but torch.export.load failed: {type(exc).__name__}: {exc}") from None
+        #: the program as loaded, which pickles through torch.export.save (its module does not)
+        self.program = source if isinstance(source, torch.export.ExportedProgram) else None
+        self._spec = dict(spec)
         if isinstance(source, torch.export.ExportedProgram):
             source = source.module()
         if not isinstance(source, torch.fx.GraphModule):
@@ -148,7 +176,18 @@ class ExportedModel(TorchModel):
         if spec.get("mode", "eval") != "eval":
             raise InvalidArgument.expected("'eval' (an exported program runs in the mode it was exported in)", "mode", spec["mode"])
         self.origin = _origin(program)
-        super().__init__(_Program.holder(source), **spec)
+        super().__init__(_holder(source), **spec)
+
+    def _saved(self) -> bytes | None:
+        """``torch.export.save``'s bytes; ``None`` for a model declared from a bare ``.module()``, which
+        pickles as any object (and fails where its module does)."""
+        if self.program is None:
+            return None
+        import torch
+
+        buffer = io.BytesIO()
+        torch.export.save(self.program, buffer)
+        return buffer.getvalue()
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "program": "ExportedProgram", "file": self.origin}

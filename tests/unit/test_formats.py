@@ -62,11 +62,14 @@ def test_onnx_reads_its_input_shape_classes_and_fixed_batch_from_the_graph():
     assert dynamic.describe()["sha256"] == dynamic.version and dynamic.describe()["input_name"] == "x"
 
 
-def test_onnx_model_survives_pickling_without_its_session(digits, eager):
-    """The resources checks send the model to a measuring process: an InferenceSession cannot be pickled."""
-    model = zoo_formats.onnx_model()
+@pytest.mark.parametrize("make", [zoo_formats.onnx_model, zoo_formats.torchscript_model, zoo_formats.exported_model], ids=["onnx", "torchscript", "export"])
+def test_each_format_survives_pickling(make, digits, eager):
+    """The resources checks send the model to a measuring process: an InferenceSession, a TorchScript module
+    and an exported module do not pickle as they are (before, TorchScript and export raised there)."""
+    model = make()
     model.predict_proba(digits.x[:2])
     copy = cloudpickle.loads(cloudpickle.dumps(model))
+    assert (copy.name, copy.describe()) == (model.name, model.describe())
     np.testing.assert_allclose(copy.predict_proba(digits.x), eager, atol=1e-5)
 
 
