@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .checks.api import check_model
     from .checks._base import CheckResult
     from .contract import CallableModel, EvalData, Model, Pipeline, RecordModel, SklearnModel, TableData, TorchModel
+    from .contract import ExportedModel, HuggingFaceModel, OnnxModel, TimmModel, TorchScriptModel
     from .fixture import MlguardFixture
     from .production._shift.window import ProductionLog
 
@@ -39,6 +40,8 @@ __all__ = [
     "ContractError",
     "ContractWarning",
     "EvalData",
+    "ExportedModel",
+    "HuggingFaceModel",
     "InvalidArgument",
     "MissingDependency",
     "MlguardError",
@@ -46,12 +49,15 @@ __all__ = [
     "Model",
     "NonFiniteOutput",
     "NotApplicable",
+    "OnnxModel",
     "Pipeline",
     "ProductionLog",
     "RecordModel",
     "SklearnModel",
     "TableData",
+    "TimmModel",
     "TorchModel",
+    "TorchScriptModel",
     "__version__",
     "check_model",
 ]
@@ -60,6 +66,11 @@ _LAZY = {
     "CallableModel": "pytest_mlguard.contract",
     "CheckResult": "pytest_mlguard.checks._base",
     "EvalData": "pytest_mlguard.contract",
+    "ExportedModel": "pytest_mlguard.contract",
+    "HuggingFaceModel": "pytest_mlguard.contract",
+    "OnnxModel": "pytest_mlguard.contract",
+    "TimmModel": "pytest_mlguard.contract",
+    "TorchScriptModel": "pytest_mlguard.contract",
     "MlguardFixture": "pytest_mlguard.fixture",
     "Model": "pytest_mlguard.contract",
     "Pipeline": "pytest_mlguard.contract",

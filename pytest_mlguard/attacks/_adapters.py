@@ -234,7 +234,7 @@ class Adapter:
             if self.gradients:
                 _watch_gradients(self.estimator, self.log)
             _cache_predictions(self.estimator, self.log)
-        elif isinstance(model, CallableModel):
+        elif isinstance(model, CallableModel) or getattr(model, "no_gradients", None):  # a black box, or an OnnxModel
             self.estimator = BlackBoxClassifierNeuralNetwork(
                 lambda x: self.log.predict(x, model.predict_proba),
                 input_shape=model.input_shape,

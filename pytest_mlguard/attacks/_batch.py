@@ -41,6 +41,12 @@ def check_applicable(definition: AttackDef, model: Model, adapter: Adapter | Non
             f"{definition.name} needs the model's gradients; model {model.name!r} is a {model.kind} black box "
             "(use a black-box attack: square or hopskipjump)"
         )
+    no_gradients = getattr(model, "no_gradients", None)  # an OnnxModel: the runtime computes none
+    if definition.gradients and no_gradients:
+        raise NotApplicable(
+            f"{definition.name} needs the model's gradients; model {model.name!r} is an {model.kind} model and {no_gradients} "
+            "(use a black-box attack: square or hopskipjump, or declare the torch model it was exported from)"
+        )
     if adapter is not None and definition.gradients and not adapter.gradients:
         raise NotApplicable(f"ART has no gradients for {type(model.estimator).__name__}; use square or hopskipjump")  # type: ignore[attr-defined]
     if definition.name == "square" and (len(model.input_shape) != 3 or model.kind == "sklearn"):

@@ -18,7 +18,10 @@ if TYPE_CHECKING:
     from ._declaration import check_declaration, range_warning
     from ._detection import CallableDetectionModel, DetectionModel, TorchDetectionModel
     from ._model import CallableModel, Model, SklearnModel, TorchModel, as_model
+    from ._onnx import OnnxModel
     from ._pipeline import Pipeline
+    from ._pretrained import HuggingFaceModel, TimmModel
+    from ._programs import ExportedModel, TorchScriptModel
     from ._record_model import RecordModel
     from ._schema import Column, TableSchema
     from ._table import TableData, as_data
@@ -34,15 +37,20 @@ __all__ = [
     "DetectionData",
     "DetectionModel",
     "EvalData",
+    "ExportedModel",
+    "HuggingFaceModel",
     "Model",
+    "OnnxModel",
     "Pipeline",
     "RecordModel",
     "SegmentationData",
     "SklearnModel",
     "TableData",
     "TableSchema",
+    "TimmModel",
     "TorchDetectionModel",
     "TorchModel",
+    "TorchScriptModel",
     "TorchSegmentationModel",
     "as_data",
     "as_model",
@@ -64,6 +72,11 @@ _LAZY = {
     "CallableModel": "._model",
     "Column": "._schema",
     "EvalData": "._data",
+    "ExportedModel": "._programs",
+    "HuggingFaceModel": "._pretrained",
+    "OnnxModel": "._onnx",
+    "TimmModel": "._pretrained",
+    "TorchScriptModel": "._programs",
     "Model": "._model",
     "Pipeline": "._pipeline",
     "RecordModel": "._record_model",

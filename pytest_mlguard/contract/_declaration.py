@@ -28,6 +28,7 @@ from typing import Any
 from ..errors import ContractError, InvalidArgument, MlguardError, NonFiniteOutput
 from ._data import EvalData
 from ._model import Model, TorchModel, as_model
+from ._normalisation import Normalised
 from ._pipeline import Pipeline
 from ._record_model import RecordModel, pair_table
 from ._table import TableData, as_data
@@ -85,8 +86,9 @@ def check_declaration(
             f"but mlguard_data holds label {int(eval_data.y.max())}",
             fixture=both,
         )
-    if isinstance(adapted, TorchModel):
+    if isinstance(adapted, Normalised):
         _named(adapted.check_normalisation, "mlguard_model")
+    if isinstance(adapted, TorchModel):
         _check_device(adapted.device or device, "mlguard_model (TorchModel device=...)" if adapted.device else device_source)
     if pipeline is not None and not isinstance(pipeline, Pipeline):
         raise ContractError(str(InvalidArgument.expected("a pytest_mlguard.Pipeline or None", "mlguard_pipeline", pipeline)), fixture="mlguard_pipeline")

@@ -16,9 +16,10 @@ if TYPE_CHECKING:
 
 
 from ._adapter import _MODES, Mode, Model, Output
+from ._normalisation import Normalised
 
 
-class TorchModel(Model):
+class TorchModel(Normalised, Model):
     """A ``torch.nn.Module`` with its input spec.
 
     Args:
@@ -41,6 +42,9 @@ class TorchModel(Model):
             here, on purpose (dropout at inference, batch statistics at inference); every check runs
             it so. Either way the determinism and drift checks run the module in both modes where
             they differ.
+        export: the model as exported for serving, such as an :class:`~pytest_mlguard.contract.OnnxModel`
+            of this network: ``drift[export]`` compares it with this one, in place of a ``torch.export``
+            program it would make itself. Same input shape and classes.
 
     The train/eval mode of every submodule is recorded here, at declaration: :attr:`train_mode`
     names the submodules in train mode, :attr:`train_mode_layers` those of torch's layers among them
@@ -69,6 +73,7 @@ class TorchModel(Model):
         name: str | None = None,
         batch_size: int = 256,
         mode: Mode = "eval",
+        export: Model | None = None,
     ) -> None:
         import torch
 
@@ -95,7 +100,21 @@ class TorchModel(Model):
                 raise InvalidArgument.expected(DEVICE_EXPECTED, "device", device)
         self.device = device
         self._active_device: str | None = None
+        self.export = self._check_export(export)
         self._record_modes(mode)
+
+    def _check_export(self, export: Model | None) -> Model | None:
+        """``export`` is a model of the same input shape and number of classes, or ``None``."""
+        if export is None:
+            return None
+        if not isinstance(export, Model):
+            raise InvalidArgument.expected("a model adapter (such as an OnnxModel) of the exported network", "export", export)
+        if export.input_shape != self.input_shape or export.n_classes != self.n_classes:
+            raise InvalidArgument(
+                f"Expected an export of input_shape {self.input_shape} and {self.n_classes} classes, as model {self.name!r}, "
+                f"but got export={export!r}"
+            )
+        return export
 
     def _record_modes(self, mode: Mode) -> None:
         """Record the train/eval mode of every submodule as given, and warn of layers in train mode."""
@@ -136,40 +155,6 @@ class TorchModel(Model):
     @property
     def active_mode(self) -> str | None:
         return self._active_mode
-
-    @staticmethod
-    def _check_norm(value: Any, name: str, *, positive: bool) -> tuple[float, ...] | None:
-        """Numbers, finite (and positive for ``std``); their count is checked against the channels of
-        ``input_shape`` by :meth:`check_normalisation`, after the input shape itself."""
-        if value is None:
-            return None
-        values = (value,) if np.isscalar(value) else tuple(value)
-        try:
-            floats = tuple(float(v) for v in values)
-        except (TypeError, ValueError):
-            raise InvalidArgument.expected("a number or one number per channel", name, value) from None
-        if not floats or not np.isfinite(floats).all() or (positive and min(floats) <= 0):
-            what = f"a {'positive ' if positive else ''}number or one {'positive ' if positive else ''}number per channel"
-            raise InvalidArgument.expected(what, name, value)
-        return floats
-
-    @property
-    def channels(self) -> int:
-        """Channels of one sample: the first dimension of an image's ``input_shape``, else 1."""
-        return self.input_shape[0] if len(self.input_shape) >= 3 else 1
-
-    def check_normalisation(self) -> None:
-        """``mean`` and ``std`` hold one number, or one per channel of ``input_shape``.
-
-        Checked when the model first normalises a batch, and by the suite after it has checked the
-        input shape against the data: a wrong ``input_shape`` is named as such, not as a wrong ``mean``.
-        """
-        for name, values in (("mean", self.mean), ("std", self.std)):
-            if values is not None and len(values) not in (1, self.channels):
-                raise InvalidArgument(
-                    f"Expected 1 or {self.channels} per-channel numbers (input_shape={self.input_shape} has "
-                    f"{self.channels} channel{'s' if self.channels != 1 else ''}) but got {name}={values!r}"
-                )
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """``(x - mean) / std`` with the model's normalisation (identity if none)."""
@@ -277,10 +262,10 @@ class TorchModel(Model):
     def describe(self) -> dict[str, Any]:
         return {
             **super().describe(),
-            "mean": list(self.mean) if self.mean else None,
-            "std": list(self.std) if self.std else None,
+            **self.normalisation(),
             "device": self.device,
             "parameters": int(sum(p.numel() for p in self.module.parameters())),
             "mode": self.mode,
             "train_mode": sorted(self.train_mode),
+            **({"export": self.export.describe()} if self.export is not None else {}),
         }

@@ -106,7 +106,7 @@ def test_loading_the_plugin_and_its_session_imports_nothing_heavy():
         "import sys, json\n"
         "import pytest_mlguard.plugin, pytest_mlguard._session, pytest_mlguard._suite\n"
         "from pytest_mlguard.checks._registry import all_keys; all_keys()\n"
-        "print(json.dumps([m for m in ('torch', 'art', 'albumentations', 'matplotlib', 'numpy', 'PIL') if m in sys.modules]))\n"
+        "print(json.dumps([m for m in ('torch', 'art', 'albumentations', 'matplotlib', 'numpy', 'PIL', 'onnxruntime', 'onnx', 'timm', 'transformers') if m in sys.modules]))\n"
     )
     assert json.loads(run_python(code)) == []
 

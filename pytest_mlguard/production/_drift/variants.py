@@ -141,6 +141,11 @@ def variant_predictor(model: Model, variant: str, x: np.ndarray, *, threads: int
 
     if not isinstance(model, TorchModel):
         raise NotApplicable(f"drift[{variant}] needs a TorchModel; model {model.name!r} is a {model.kind} model")
+    if variant == "export" and model.export is not None:
+        return _declared_export(model.export)
+    reason = getattr(model, "not_deployable", {}).get(variant)  # a compiled program (TorchScriptModel, ExportedModel)
+    if reason:
+        raise NotApplicable(f"drift[{variant}] does not apply to model {model.name!r}, a {model.kind} program: {reason}")
     if variant == "bfloat16":
         import torch
 
@@ -150,6 +155,16 @@ def variant_predictor(model: Model, variant: str, x: np.ndarray, *, threads: int
 
         return in_bfloat16
     return variant_model(model, variant, x).predict_proba
+
+
+def _declared_export(export: Model) -> Callable[[np.ndarray], np.ndarray]:
+    """The probabilities of the export a :class:`TorchModel` declares (``export=``), run as its own adapter runs."""
+
+    def exported(batch: np.ndarray) -> np.ndarray:
+        with export.running():
+            return export.predict_proba(batch)
+
+    return exported
 
 
 def variant_proba(model: Model, variant: str, x: np.ndarray, *, threads: int | None = None) -> np.ndarray:
@@ -199,6 +214,12 @@ def _other_mode(evaluation: Evaluation) -> tuple[str, ...]:
     return () if mode is None or mode == evaluation.model.modes()[0] else (mode,)
 
 
+def _deployed_as(model: Model, variant: str) -> str:
+    """``export``, or the export the model declares: ``onnx model 'digits-onnx' (export)``."""
+    export = getattr(model, "export", None)
+    return f"{export.kind} model {export.name!r} ({variant})" if variant == "export" and export is not None else variant
+
+
 def _one_thread(model: Model) -> Callable[[np.ndarray], np.ndarray]:
     def predict(batch: np.ndarray) -> np.ndarray:
         with thread_count(1):
@@ -238,7 +259,7 @@ def _measure(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     x = evaluation.data.x[:n]
     proba, reference_proba = deployed.upto(n), reference.upto(n)
     comparison = compare_predictions(reference_proba, proba)
-    against = f"1 thread against {threads}" if variant == "threads" else f"{variant} against float32 eager"
+    against = f"1 thread against {threads}" if variant == "threads" else f"{_deployed_as(evaluation.model, variant)} against float32 eager"
     details: dict[str, Any] = {"variant": variant, "compared": against, **comparison}
     if variant == "threads":
         details["threads"] = threads
