@@ -2,8 +2,10 @@
 
 ``logged_table("in-distribution")``: 200 requests drawn (with replacement, seeded) from the held-out
 split, as the columns of a table by feature name. ``logged_table("shifted")``: the same draw after an
-upstream change of unit: ``proline`` logged in g/l instead of mg/l. Unlabelled: the labels are
-returned apart. ``logged_records(kind)``: the same requests as records (dicts) with their colour, as the
+upstream change of unit: ``proline`` logged in g/l instead of mg/l. ``logged_table("sensor-fault")``:
+the same draw on a day the spectrophotometer was down and the lab's system filled its four readings
+(``SPECTROPHOTOMETER``) with the cellar's reference values, the training medians, logged as measured.
+Unlabelled: the labels are returned apart. ``logged_records(kind)``: the same requests as records (dicts) with their colour, as the
 record suite reads them; its shifted day also logs a new colour and leaves a field out.
 """
 
@@ -15,9 +17,11 @@ import numpy as np
 
 from wine_model import FEATURES, load_wine_split
 
-Kind = Literal["in-distribution", "shifted"]
-KINDS: tuple[Kind, ...] = ("in-distribution", "shifted")
+Kind = Literal["in-distribution", "shifted", "sensor-fault"]
+KINDS: tuple[Kind, ...] = ("in-distribution", "shifted", "sensor-fault")
 SEED = 2026
+#: the readings of the lab's spectrophotometer (absorbances), which the ``sensor-fault`` day lacks
+SPECTROPHOTOMETER: tuple[str, ...] = ("color_intensity", "total_phenols", "flavanoids", "od280/od315_of_diluted_wines")
 
 
 def logged_table(kind: Kind = "in-distribution", n: int = 200, seed: int = SEED) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -30,6 +34,10 @@ def logged_table(kind: Kind = "in-distribution", n: int = 200, seed: int = SEED)
     columns = {name: x[index, i].copy() for i, name in enumerate(FEATURES)}
     if kind == "shifted":
         columns["proline"] = columns["proline"] / 1000.0  # mg/l -> g/l
+    elif kind == "sensor-fault":
+        x_train, _ = load_wine_split("train")
+        for name in SPECTROPHOTOMETER:  # the same reference value in every request: no information left
+            columns[name] = np.full(n, np.median(x_train[:, FEATURES.index(name)]), dtype=x.dtype)
     return columns, y[index]
 
 
