@@ -1,14 +1,19 @@
 """The shift family as a user runs it: the digits example's logged production samples through
 ``mlguard_production``; the shifted one fails every check naming what drifted, the in-distribution one
-passes; without the fixture the checks do not apply; a malformed sample is a contract error."""
+passes; without the fixture the checks do not apply; a malformed sample is a contract error. The
+tabular example's logged days: its sensor-fault day fails the estimated accuracy, as its true accuracy
+does, and its unit-change day keeps the documented failure of ATC."""
 
 from __future__ import annotations
 
 from html.parser import HTMLParser
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
-from conftest import FAST
+from conftest import FAST, run_pytest
 
 USAGE_ERROR = 4
 SHIFT = """
@@ -266,3 +271,50 @@ def test_the_suite_reads_image_files_through_the_pipelines_decode(project):
     check = _checks(project)["shift[inputs]"]
     assert check["details"]["files"]["decoded_by"] == "scanner-service" and check["details"]["production_samples"] == 300
     assert check["value"] > 0.01, check["message"]
+
+
+TABULAR = Path(__file__).resolve().parents[2] / "examples" / "tabular"
+
+
+def _tabular_day(pytester, monkeypatch, day: str):
+    """``examples/tabular`` with ``WINE_PRODUCTION=day`` as docs/drift.md runs it, the service suite's
+    shift checks by id, and the day's true accuracy (its labels are known to wine_production.py)."""
+    monkeypatch.setenv("WINE_PRODUCTION", day)
+    output = pytester.path / "report"
+    result = run_pytest(pytester, "--mlguard", "--mlguard-profile", "production", str(TABULAR), "-k", "shift", f"--mlguard-output={output}")
+    checks = {c["id"]: c for c in json.loads((output / "report.json").read_text())["checks"] if c["model"] == "wine" and c["family"] == "shift"}
+    monkeypatch.syspath_prepend(str(TABULAR))
+    from wine_production import estimates
+
+    return result, checks, estimates(day)["true accuracy"]
+
+
+@pytest.mark.slow
+def test_the_tabular_sensor_fault_day_fails_the_estimated_accuracy_as_its_truth_does(pytester, monkeypatch):
+    result, checks, truth = _tabular_day(pytester, monkeypatch, "sensor-fault")
+    result.stdout.fnmatch_lines(
+        [
+            "*shift[[]inputs[]] on model 'wine': p_value 0.0000 < floor 0.0100",
+            "*production drifts from the evaluation data in 4 of 13 inputs tests*total_phenols (ks distance *); od280/od315_of_diluted_wines (*); flavanoids (*), and 1 more",
+            "*shift[[]accuracy[]] on model 'wine': estimated_accuracy 0.7900 < floor 0.9000 (0.9*clean)",
+        ]
+    )
+    accuracy = checks["shift[accuracy]"]
+    assert accuracy["verdict"] == "failed" and accuracy["interval"]["high"] < 0.9  # decided below the floor, not inconclusive
+    assert truth < 0.9 and accuracy["interval"]["low"] <= truth <= accuracy["interval"]["high"]
+    assert not any(check["passed"] for check in checks.values())
+
+
+@pytest.mark.slow
+def test_the_tabular_unit_change_day_is_the_documented_failure_of_atc(pytester, monkeypatch):
+    result, checks, truth = _tabular_day(pytester, monkeypatch, "shifted")
+    result.stdout.fnmatch_lines(["*production drifts from the evaluation data in 1 of 13 inputs tests*: proline (ks distance 1.000, median 670 -> 0.68*"])
+    assert {name for name, check in checks.items() if not check["passed"]} == {"shift[inputs]", "shift[classes]"}
+    assert checks["shift[accuracy]"]["value"] > 0.9 > truth  # confident mistakes: ATC cannot see them (docs/drift.md)
+
+
+@pytest.mark.slow
+def test_the_tabular_in_distribution_day_passes(pytester, monkeypatch):
+    result, checks, truth = _tabular_day(pytester, monkeypatch, "in-distribution")
+    result.assert_outcomes(passed=11, deselected=result.parseoutcomes()["deselected"])
+    assert truth == 1.0 and checks["shift[accuracy]"]["value"] == 1.0
