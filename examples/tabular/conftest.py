@@ -9,7 +9,8 @@
 
 * ``mlguard_production``: logged requests, unlabelled, as a table of columns by feature name, which
   the ``shift`` checks compare with the held-out split (``--mlguard-profile production``;
-  ``WINE_PRODUCTION=shifted`` picks the day ``proline`` came in g/l, see wine_production.py and docs/drift.md).
+  ``WINE_PRODUCTION=shifted`` picks the day ``proline`` came in g/l, ``WINE_PRODUCTION=sensor-fault`` the day four
+  spectrophotometer readings came in at one reference value; see wine_production.py and docs/drift.md).
 
 ``pytest --mlguard examples/tabular`` fuzzes the service with missing fields, ``None``, NaN, wrong
 types and out-of-range values, and runs the logged bad records of ``bad-records/``.
@@ -82,7 +83,7 @@ def mlguard_pipeline(wine_estimator, valid_records):
 @pytest.fixture(scope="session")
 def mlguard_production():
     """Yesterday's logged requests without labels: the in-distribution day, or the shifted one with
-    ``WINE_PRODUCTION=shifted``."""
+    ``WINE_PRODUCTION=shifted`` (a unit change) or ``WINE_PRODUCTION=sensor-fault`` (stuck readings)."""
     columns, _ = logged_table(os.environ.get("WINE_PRODUCTION", "in-distribution"))
     return columns
 

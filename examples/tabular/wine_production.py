@@ -2,11 +2,12 @@
 
 ``logged_table("in-distribution")``: 200 requests drawn (with replacement, seeded) from the held-out
 split, as the columns of a table by feature name. ``logged_table("shifted")``: the same draw after an
-upstream change of unit: ``proline`` logged in g/l instead of mg/l. ``logged_table("sensor-fault")``:
-the same draw on a day the spectrophotometer was down and the lab's system filled its four readings
-(``SPECTROPHOTOMETER``) with the cellar's reference values, the training medians, logged as measured.
-Unlabelled: the labels are returned apart. ``logged_records(kind)``: the same requests as records (dicts) with their colour, as the
-record suite reads them; its shifted day also logs a new colour and leaves a field out.
+upstream change of unit: ``proline`` logged in g/l instead of mg/l. ``logged_table("sensor-fault")``: the
+same draw on a day the spectrophotometer was down and the lab's system filled four of its readings
+(``SPECTROPHOTOMETER``) with reference values, the training medians, logged as measured. Unlabelled: the
+labels are returned apart. ``logged_records(kind)``: the same requests as records (dicts) with their
+colour, as the record suite reads them; its shifted day also logs a new colour and leaves a field out,
+and on its sensor-fault day every colour is the one of the stuck ``color_intensity``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from wine_model import FEATURES, load_wine_split
 Kind = Literal["in-distribution", "shifted", "sensor-fault"]
 KINDS: tuple[Kind, ...] = ("in-distribution", "shifted", "sensor-fault")
 SEED = 2026
-#: the readings of the lab's spectrophotometer (absorbances), which the ``sensor-fault`` day lacks
+#: four readings of the lab's spectrophotometer, which the ``sensor-fault`` day logs at one reference value each
 SPECTROPHOTOMETER: tuple[str, ...] = ("color_intensity", "total_phenols", "flavanoids", "od280/od315_of_diluted_wines")
 
 

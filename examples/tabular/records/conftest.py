@@ -7,7 +7,8 @@
   the cellar's ``colour`` label derived from the colour intensity (pale, ruby, deep);
 * ``mlguard_production``: the logged requests of ``wine_production.py`` as records with the same derived
   colour, encoded through the model's schema (``WINE_PRODUCTION=shifted``: proline in g/l, a colour
-  the schema lacks, a field left out; docs/drift.md).
+  the schema lacks, a field left out; ``WINE_PRODUCTION=sensor-fault``: four spectrophotometer readings at
+  one reference value; docs/drift.md).
 
 ``pytest --mlguard examples/tabular`` runs this suite beside the service's (``../conftest.py``): the
 ``tabular`` checks (a column missing, perturbations at severities 1, 3 and 5, covariate shift, see
@@ -40,5 +41,6 @@ def mlguard_model():
 @pytest.fixture(scope="session")
 def mlguard_production():
     """The logged requests as records (``WINE_PRODUCTION=shifted``: the day proline came in g/l, some
-    wines logged as ``"rosé"`` and some without ``magnesium``)."""
+    wines logged as ``"rosé"`` and some without ``magnesium``; ``WINE_PRODUCTION=sensor-fault``: the day
+    the spectrophotometer was down)."""
     return logged_records(os.environ.get("WINE_PRODUCTION", "in-distribution"))
