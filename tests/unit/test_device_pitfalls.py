@@ -63,3 +63,34 @@ def test_a_pass_on_cuda_records_the_settings_without_a_message(risky_torch, monk
 def test_on_a_gpu_the_settings_are_read_on_the_device():
     result = check_model(zoo.good_model(), zoo.digits(), CHECK, settings={"samples": 64, "device": "cuda"})
     assert set(result[0].details["device_settings"]) == {"cudnn.benchmark", "deterministic_algorithms", "cudnn.deterministic", "matmul.allow_tf32", "cudnn.allow_tf32"}
+
+
+# -- the device of ART's estimators ---------------------------------------------------------------------------
+def test_the_detection_attacks_build_arts_estimator_on_the_models_device(monkeypatch):
+    """The detection attacks used to build ART's PyTorchObjectDetector with device_type='cpu', which moves a
+    model on a GPU back to the CPU; it now follows the model (a parameter on a GPU, faked)."""
+    from art.estimators import object_detection
+
+    from pytest_mlguard.attacks import _art
+    from pytest_mlguard.detection import _attack
+
+    built, placed = {}, {}
+
+    class Detector:
+        def __init__(self, model, **options):
+            built.update(options)
+            self._device, self._model = torch.device("cpu"), model
+
+    monkeypatch.setattr(object_detection, "PyTorchObjectDetector", Detector)
+    monkeypatch.setattr(_art, "art_device", lambda module: ("gpu", torch.device("cuda", 1)))
+    monkeypatch.setattr(torch.nn.Module, "to", lambda module, device: placed.setdefault("device", device))
+    estimator = _attack.detector_estimator(torch.nn.Linear(2, 2), torch.zeros((1, 3, 8, 8)).numpy(), _attack.FASTER_RCNN_LOSSES)
+    assert built["device_type"] == "gpu" and estimator._device == torch.device("cuda", 1) and placed["device"] == torch.device("cuda", 1)
+
+
+@pytest.mark.parametrize(("device", "expected"), [("cpu", "cpu"), ("meta", "cpu")])
+def test_art_device_follows_the_modules_parameters(device, expected):
+    from pytest_mlguard.attacks._art import art_device
+
+    device_type, where = art_device(torch.nn.Linear(2, 2, device=device))
+    assert device_type == expected and where == torch.device(device)
