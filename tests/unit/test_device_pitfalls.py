@@ -41,14 +41,14 @@ def test_a_failure_on_cuda_names_the_pitfalls_and_the_fix(risky_torch, monkeypat
     monkeypatch.setattr(_device, "is_cuda", lambda device: True)  # as if the model ran on a GPU
     result = check_model(zoo.batch_dependent_model(), zoo.digits(), CHECK, settings={"samples": 64})
     assert not result[0].passed
-    assert "settings that make outputs vary: cuDNN benchmark mode (torch.backends.cudnn.benchmark = True); non-deterministic kernels" in result[0].message
+    assert "torch settings set here that can make outputs vary: cuDNN benchmark mode (torch.backends.cudnn.benchmark = True); non-deterministic kernels" in result[0].message
     assert "TF32 convolutions" in result[0].message and "torch.use_deterministic_algorithms(True)" in result[0].message
     assert result[0].details["device_settings"]["cudnn.benchmark"] is True
 
 
 def test_on_cpu_the_failure_stays_as_it_was(risky_torch):
     result = check_model(zoo.batch_dependent_model(), zoo.digits(), CHECK, settings={"samples": 64})
-    assert not result[0].passed and "settings that make outputs vary" not in result[0].message
+    assert not result[0].passed and "can make outputs vary" not in result[0].message
     assert "device_settings" not in result[0].details
 
 

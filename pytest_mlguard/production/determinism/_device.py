@@ -77,4 +77,4 @@ def name_pitfalls(message: str, details: dict[str, Any], device: str) -> str:
     found = pitfalls(settings)
     if not message or not found:
         return message
-    return f"{message}\non {device}, settings that make outputs vary: {'; '.join(found)}; {REMEDY}"
+    return f"{message}\non {device}, torch settings set here that can make outputs vary: {'; '.join(found)}; {REMEDY}"
