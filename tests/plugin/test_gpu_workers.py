@@ -33,6 +33,9 @@ def test_n_auto_starts_one_worker_per_gpu_each_pinned_before_its_conftest(pytest
 
 
 def test_a_worker_maps_onto_the_gpus_the_user_listed(pytester, monkeypatch):
+    from pytest_mlguard import _gpus
+
+    monkeypatch.setattr(_gpus, "cuda_initialised", lambda: False)  # on a GPU machine an earlier test of this process may have initialised it
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,6")
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")  # this process plays worker gw1
     pytester.makeconftest(textwrap.dedent(CONFTEST))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_mlguard import _gpus
 from pytest_mlguard._gpus import auto_workers, gpu_for_worker, pin_worker
 
 # (environment, visible GPU count, CUDA_VISIBLE_DEVICES the worker gets)
@@ -29,6 +30,7 @@ def test_each_worker_gets_its_gpu_from_its_number(environ, count, expected):
 def test_pinning_sets_cuda_visible_devices_from_torch_device_count(monkeypatch):
     torch = pytest.importorskip("torch")
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)  # on a GPU machine an earlier test may have initialised it
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw5")
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     assert pin_worker("cuda") == "gw5 pinned to GPU 1 (CUDA_VISIBLE_DEVICES=1)"
@@ -44,7 +46,8 @@ def test_a_device_with_an_index_or_no_gpu_pins_nothing(device):
     assert environ == {"PYTEST_XDIST_WORKER": "gw1"}
 
 
-def test_pinning_onto_the_users_list_names_it():
+def test_pinning_onto_the_users_list_names_it(monkeypatch):
+    monkeypatch.setattr(_gpus, "cuda_initialised", lambda: False)
     environ = {"PYTEST_XDIST_WORKER": "gw1", "CUDA_VISIBLE_DEVICES": "2,3"}
     assert pin_worker("cuda", environ, lambda: 2) == "gw1 pinned to GPU 3 (CUDA_VISIBLE_DEVICES=3, of 2,3)"
     assert environ["CUDA_VISIBLE_DEVICES"] == "3"
