@@ -27,7 +27,11 @@ for the ECE ceiling; ``Evaluation.looks`` (sequential early stopping), ``checks.
    interval coverage;
 9. ECE power against true ECE 0.10 at 2.5% and 5% one-sided at the ceiling: the oracle bound of several
    statistics (fewer and equal-mass bins, the debiased squared ECE, the mean gap), and the check's test
-   at 95% and 90% with 15 equal-width and 5 equal-mass bins.
+   at 95% and 90% with 15 equal-width and 5 equal-mass bins;
+10. sharded early stopping (``--mlguard-shard``, docs/scale.md): a floor check of 360 samples split
+   into N shards, each stopping on its own share, merged by the product of the shards' mixture
+   martingales (``product_confidence_sequence``; the fixed-n interval where no shard stopped): wrong
+   FAIL labels at the floor, wrong PASS labels 0.05 below it, passes 0.05 above it, and samples used.
 
     python benchmarks/bench_verdicts.py            # about 70 minutes on 2 shared cores
     python benchmarks/bench_verdicts.py --quick    # fewer replicates, a few minutes
@@ -39,6 +43,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -333,10 +338,55 @@ def ece_power_table(runs: int, test_runs: int, resamples: int) -> None:
             print(f"| {accuracy} | {bins} {binning} | {cells[0]} | {cells[1]} |", flush=True)
 
 
+def shard_stop(rng: np.random.Generator, rate: float, floor: float, share: int, confidence: float) -> tuple[int, int, bool]:
+    """One shard of a floor check stopping early on its share as ``Evaluation.looks`` does: (successes, samples, stopped)."""
+    from pytest_mlguard._verdicts.sequential import EarlyStop, look_size
+
+    outcomes = rng.random(share) < rate
+    stopper = EarlyStop("sequential", floor, share, confidence=confidence)
+    size = look_size(share)
+    for end in range(size, share + size, size):
+        end = min(end, share)
+        if stopper.update(int(outcomes[:end].sum()), end):
+            return int(outcomes[:end].sum()), end, True
+    return int(outcomes.sum()), share, False
+
+
+def sharded_stop_table(runs: int, n: int = 360, floor: float = 0.8, confidence: float = 0.95) -> None:
+    from pytest_mlguard._verdicts.intervals import binomial_interval
+    from pytest_mlguard._verdicts.policy import decide
+    from pytest_mlguard._verdicts.sequential import product_confidence_sequence
+
+    print(f"\n10. sharded early stopping: a floor check of {n} samples in N shards, floor {floor}, one check at {confidence:.0%} ({runs} runs each)")
+    print("| shards | true rate = floor: wrong FAIL | floor - 0.05: wrong PASS | floor + 0.05: PASS | mean samples used (floor + 0.05) | runs with a shard stopped (floor + 0.05) |")
+    print("|---|---|---|---|---|---|")
+    for shards in (1, 2, 4, 8):
+        rng = np.random.default_rng(1000 + shards)
+        cells: dict[float, list[Any]] = {}
+        for rate in (floor, floor - 0.05, floor + 0.05):
+            labels, used, stopped = [], 0, 0
+            for _ in range(runs):
+                counts = [shard_stop(rng, rate, floor, len(part), confidence) for part in np.array_split(np.arange(n), shards)]
+                successes, looked = sum(c[0] for c in counts), sum(c[1] for c in counts)
+                if any(c[2] for c in counts):
+                    interval = product_confidence_sequence([(s, m) for s, m, _ in counts], confidence)
+                    stopped += 1
+                else:
+                    interval = binomial_interval(successes, looked, confidence, "clopper-pearson")
+                labels.append(decide(successes / looked, interval, threshold=floor, kind="floor").label)
+                used += looked
+            cells[rate] = [labels, used / runs, stopped / runs]
+        at, below, above = (cells[rate] for rate in (floor, floor - 0.05, floor + 0.05))
+        wrong_fail = np.mean([label == "failed" for label in at[0]])
+        wrong_pass = np.mean([label == "passed" for label in below[0]])
+        passes = np.mean([label == "passed" for label in above[0]])
+        print(f"| {shards} | {wrong_fail:.3f} | {wrong_pass:.3f} | {passes:.3f} | {above[1]:.0f} | {above[2]:.2f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer replicates")
-    parser.add_argument("--only", type=int, nargs="*", help="tables to print (1-9)")
+    parser.add_argument("--only", type=int, nargs="*", help="tables to print (1-10)")
     parser.add_argument("--runs", type=int, help="runs of tables 1-3 (default 1000, 200 with --quick)")
     parser.add_argument("--suites", type=int, nargs="*", default=[34, 123], help="checks per suite in table 3")
     parser.add_argument("--no-old", action="store_true", help="table 3 without the old defaults")
@@ -357,6 +407,7 @@ def main() -> None:
         7: lambda: corruption_flake_table(args.datasets or int(100 * scale), args.seeds),
         8: lambda: calibration_metrics_table(runs, 1000, tuple(args.metrics)),
         9: lambda: ece_power_table(max(runs, 2000), int(400 * scale), 500),
+        10: lambda: sharded_stop_table(runs),
     }
     for number in args.only or sorted(tables):
         start = time.perf_counter()

@@ -6,7 +6,7 @@ summary. Workers only send their records (:mod:`pytest_mlguard._session`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +14,11 @@ import pytest
 
 from ._names import CONTRACT_ERROR
 from ._record import RunRecord
+from ._run_part import RunPart
 from .config._settings import Settings
 
 
-class RunReporter:
+class RunReporter(RunPart):
     """Writes the run's report when the session finishes, and its summary in the terminal.
 
     Args:
@@ -29,6 +30,7 @@ class RunReporter:
         baseline: the stored report ``baseline.compare`` names, if any.
         cache_cleared: how many stored results ``--mlguard-cache-clear`` removed, if given.
         started_at: when the run started (``time.time()``): artefacts saved since belong to it.
+        rerun: the node id of a check -> the command that reruns it alone (the GitHub job summary's).
     """
 
     def __init__(
@@ -42,16 +44,18 @@ class RunReporter:
         baseline: dict[str, Any] | None,
         cache_cleared: int | None,
         started_at: float,
+        rerun: Callable[[str], str] = str,
     ) -> None:
-        self.config = config
-        self.enabled = bool(config.getoption("mlguard"))
-        self.settings = settings
-        self.record = record
-        self.budget = budget
-        self.cache = cache
+        super().__init__(config, settings, record, budget, cache)
         self.baseline = baseline
         self.cache_cleared = cache_cleared
         self.started_at = started_at
+        self.rerun = rerun
+        #: GitHub Actions workflow commands (``::error ...``) printed after the summary (or why the job
+        #: summary could not be written: a CI page's extra, it does not fail the run)
+        self.annotations: list[str] = []
+        #: lines about the run's other outputs (MLflow), with their markup
+        self.notes: list[tuple[str, dict[str, bool]]] = []
         #: the report of the run, once written (the family hooks' terminal sections read it)
         self.report: dict[str, Any] | None = None
         self.written: dict[str, Path] = {}
@@ -127,6 +131,35 @@ class RunReporter:
         self.config.hook.pytest_mlguard_report(config=self.config, report=report)
         self.report = report
         self._write(report)
+        self._ci(report)
+        self._mlflow(report)
+
+    def _ci(self, report: dict[str, Any]) -> None:
+        """On GitHub Actions (unless ``report.github`` is off): the job summary and the annotations; on
+        GitLab CI (unless ``report.gitlab`` is off): the Code Quality report."""
+        import os
+
+        from .reporting._github import github_outputs
+        from .reporting._gitlab import gitlab_outputs
+
+        try:
+            if self.settings.get("report.github"):
+                self.annotations = github_outputs(report, os.environ, self.config.rootpath, self.rerun)
+            if self.settings.get("report.gitlab") and "report" in self.written:
+                gitlab_outputs(report, os.environ, self.config.rootpath, self.settings.output)
+        except OSError as exc:
+            self.annotations = [f"could not write the mlguard CI summary: {type(exc).__name__}: {exc}"]
+
+    def _mlflow(self, report: dict[str, Any]) -> None:
+        """With ``report.mlflow``: the checks as metrics and tags of the MLflow run, the reports as artifacts."""
+        if not self.settings.get("report.mlflow"):
+            return
+        from .reporting._mlflow import log_to_mlflow
+
+        try:
+            self.notes.append((f"mlguard: logged to MLflow run {log_to_mlflow(report, self.written)}", {}))
+        except Exception as exc:  # noqa: BLE001 - a tracking server's failure is said, and the report stays written
+            self.notes.append((f"mlguard: could not log to MLflow: {type(exc).__name__}: {exc}", {"yellow": True, "bold": True}))
 
     def _write(self, report: dict[str, Any]) -> None:
         from .reporting._report import write_outputs
@@ -140,7 +173,7 @@ class RunReporter:
                 figures=self.cache.directory / "plots" if self.cache is not None else None,
                 since=self.started_at - 2.0,  # file systems with a coarse clock
             )
-            if self.settings.get("baseline.save"):
+            if self.settings.get("baseline.save") and self.settings.get("shard") is None:  # a shard's results are partial: the merge saves
                 from ._baseline.store import save_baseline
 
                 self.written["baseline"] = save_baseline(report, self.settings.get("baseline.save"), self.settings.get("baseline.dir"))
@@ -177,6 +210,7 @@ class RunReporter:
 
     def _budget_summary(self) -> dict[str, Any]:
         """The budget's plan, merged over xdist workers: what was cut or shortened, and the time spent."""
+        assert self.budget is not None  # sessionfinish asks for it with a budget only
         summary: dict[str, Any] = self.budget.summary()
         for worker in self.record.budgets:
             summary["cut"] += worker["cut"]
@@ -212,6 +246,10 @@ class RunReporter:
             from ._cache import cache_summary
 
             reporter.write_line(cache_summary(self.record.results, self.cache.directory, self.config.invocation_params.dir))
+        for line, markup in self.notes:
+            reporter.write_line(line, **markup)
+        for line in self.annotations:  # GitHub Actions reads workflow commands from the job's output
+            reporter.write_line(line)
 
     def integrity_lines(self, report: Mapping[str, Any]) -> list[tuple[str, dict[str, bool]]]:
         """What the report is not: interrupted, partial, checks without a measurement."""

@@ -25,6 +25,7 @@ import pytest
 
 from ._names import CONTRACT_ERROR
 from ._record import RunRecord
+from ._run_part import RunPart
 from ._settings import INI_KEYS
 from .checks._base import CheckResult, CheckSpec, Family
 from .config._settings import Settings
@@ -83,7 +84,7 @@ class _Attempt:
     kind: str = "skipped"
 
 
-class CheckRunner:
+class CheckRunner(RunPart):
     """Measures checks for one pytest process.
 
     Args:
@@ -109,25 +110,28 @@ class CheckRunner:
         progress: Any,
         workers: int,
     ) -> None:
-        self.config = config
-        self.enabled = bool(config.getoption("mlguard"))
-        self.settings = settings
+        super().__init__(config, settings, record, budget, cache)
         self.cli = cli
-        self.record = record
-        self.budget = budget
-        self.cache = cache
         self.progress = progress
         self.workers = workers
         self._evaluations: OrderedDict[Any, tuple[Evaluation, tuple[Any, ...]]] = OrderedDict()
         self._warned: set[str] = set()
+        #: the shard of ``--mlguard-shard`` and the statistics it writes for the merge (``None``: unsharded)
+        self.shard = settings.get("shard")
+        self.statistics: Any = None
+        if self.shard is not None:
+            from ._shard.statistics import ShardStatistics
+
+            self.statistics = ShardStatistics(self.shard, settings)
 
     # -- evaluations ----------------------------------------------------------------------------------
-    def evaluation(self, model: Any, data: Any, pipeline: Any, settings: Settings) -> Evaluation:
-        """The evaluation of these fixture values under ``settings``, shared by every check that uses them."""
+    def evaluation(self, model: Any, data: Any, pipeline: Any, settings: Settings, shard: Any = None) -> Evaluation:
+        """The evaluation of these fixture values under ``settings``, shared by every check that uses them
+        (``shard``: of the samples of that shard only)."""
         from .checks._evaluation import Evaluation
         from .contract._declaration import check_declaration
 
-        key = (id(model), id(data), id(pipeline), repr(sorted(settings.as_dict().items(), key=lambda kv: kv[0])))
+        key = (id(model), id(data), id(pipeline), repr(sorted(settings.as_dict().items(), key=lambda kv: kv[0])), shard)
         if key in self._evaluations:
             self._evaluations.move_to_end(key)
             return self._evaluations[key][0]
@@ -135,7 +139,7 @@ class CheckRunner:
             model, data, pipeline, device=settings.device, device_source=settings.source("device"), probe=False,
             task=settings.get("task"), task_source=settings.source("task"),
         )
-        evaluation = Evaluation(adapted, eval_data, settings, pipeline=pipeline)
+        evaluation = Evaluation(adapted, eval_data, settings, pipeline=pipeline, shard=shard)
         evaluation.progress = self.progress
         self._warn_about(evaluation)
         if self.workers > 1 and not self._evaluations:
@@ -209,6 +213,8 @@ class CheckRunner:
         if item is not None:  # JUnit XML <property> elements, for CI dashboards
             for name in ("model", "metric", "value", result.kind, "threshold", "n", "passed", "verdict"):
                 item.user_properties.append((f"mlguard_{name}", data[name]))
+            if data["interval"] is not None:  # [low, high]: pytest-html's rows (reporting/_pytest_html.py)
+                item.user_properties.append(("mlguard_interval", [data["interval"]["low"], data["interval"]["high"]]))
         self.config.hook.pytest_mlguard_result(config=self.config, result=result)
 
     def rerun_command(self, nodeid: str) -> str:
@@ -332,12 +338,13 @@ class CheckRunner:
         result = attempt.result
         assert result is not None
         self.keep(result, request.node)
-        if not result.passed:
+        if not result.passed and self.shard is None:  # a shard's verdicts are partial: the merge's decide
             pytest.fail(self.failure_message(result, nodeid), pytrace=False)
 
     def _attempt(self, nodeid: str, family: Family, spec: CheckSpec, values: dict[str, Any]) -> _Attempt:
         """Measure the check within its limit (:class:`_Attempt`: the result, or why there is none)."""
         from ._deadline import Deadline, limit
+        from ._shard.split import OtherShard
 
         attempt = _Attempt(str(getattr(values["mlguard_model"], "name", "") or ""))
         seconds, reason = self.check_limit()
@@ -353,6 +360,8 @@ class CheckRunner:
                 attempt.failed, attempt.kind = f"{spec.id}: {self.timeout_message(stopped)}", "timeout"
         except ContractError as exc:
             attempt.broken = str(exc)
+        except OtherShard as exc:
+            attempt.skipped, attempt.kind = f"{spec.id}: {exc}", "other-shard"
         except NotApplicable as exc:
             attempt.skipped, attempt.kind = f"{spec.id}: {exc}", "not-applicable"
         except CheckError as exc:
@@ -368,10 +377,15 @@ class CheckRunner:
         ``(model id, result or None, the reason it was cut or None)``."""
         from ._cache import cached_result, run_cached
 
-        evaluation = self.evaluation(values["mlguard_model"], values["mlguard_data"], values.get("mlguard_pipeline"), self.settings)
+        kind = self._shard_kind(spec)
+        evaluation = self.evaluation(
+            values["mlguard_model"], values["mlguard_data"], values.get("mlguard_pipeline"), self.settings, self.shard if kind else None
+        )
         extras = {need: values[f"mlguard_{need}"] for need in family.needs if need not in ("model", "data", "pipeline")}
         evaluation = evaluation.with_extras(extras)
-        result = cached_result(self.cache, evaluation, family, spec)
+        self._on_this_shard(spec, evaluation, kind)
+        cache = None if self.shard is not None else self.cache  # a shard measures: its statistics are not cached
+        result = cached_result(cache, evaluation, family, spec)
         if result is not None:
             if self.budget is not None:
                 self.budget.pending.pop(nodeid, None)  # reused from the cache: nothing to plan
@@ -382,9 +396,28 @@ class CheckRunner:
             return evaluation.model_id, None, cut
         start = time.perf_counter()
         try:
-            result = run_cached(self.cache, evaluation.with_limits(limits), family, spec)
+            result = run_cached(cache, evaluation.with_limits(limits), family, spec)
+            if self.statistics is not None and kind is not None:
+                self.statistics.add(evaluation, spec, result, kind)
         finally:
             if self.budget is not None:
                 measured = None if result is not None and result.details.get("cached") else result
                 self.budget.done(nodeid, spec, measured, time.perf_counter() - start, limits, evaluation.data.n)
         return evaluation.model_id, result, None
+
+    # -- --mlguard-shard ------------------------------------------------------------------------------
+    def _shard_kind(self, spec: CheckSpec) -> str | None:
+        """How the merge recomputes ``spec`` if this run is a shard and measures it on its samples, else ``None``."""
+        from ._shard.split import sample_kind
+
+        return sample_kind(spec) if self.shard is not None else None
+
+    def _on_this_shard(self, spec: CheckSpec, evaluation: Evaluation, kind: str | None) -> None:
+        """Raise ``OtherShard`` if this shard leaves ``spec`` to another that runs it whole."""
+        from ._shard.split import OtherShard, owner
+
+        if self.shard is None or kind is not None:
+            return
+        holder = owner(spec.id, evaluation.model_id, self.settings.seed, self.shard.count)
+        if holder != self.shard.index:
+            raise OtherShard(f"runs whole on shard {holder}/{self.shard.count} (--mlguard-shard)")

@@ -35,15 +35,24 @@ class MlguardSession:
         from .checks._registry import all_keys
 
         self.config = config
+        #: the shard directories of --mlguard-merge (which implies --mlguard), if given
+        self.merging: list[str] = list(config.getoption("mlguard_merge", None) or [])
+        if self.merging:
+            config.option.mlguard = True
         self.enabled: bool = bool(config.getoption("mlguard"))
         self.is_worker: bool = hasattr(config, "workerinput")
         self.families = self._add_families()
         self.keys = all_keys()
         self._settings = RunSettings(config, self.keys)
         self.settings: Settings = self._settings.settings
+        self._check_sharding()
         started_at = time.time()  # artefacts saved since then belong to this run
         if self.enabled and not self.is_worker:
             self._check_output()
+            if self.settings.get("report.mlflow"):  # a missing MLflow stops the run now, not after the suite
+                from .reporting._mlflow import require_mlflow
+
+                require_mlflow(self.settings.source("report.mlflow"))
         self.record = RunRecord()
         self.stopped_by: str | None = None  # the signal that stopped the run (SIGTERM)
         self._previous_sigterm: Any = None
@@ -60,7 +69,7 @@ class MlguardSession:
             config, self.settings, self._settings.cli, self.record, budget=self.budget, cache=self.cache, progress=self.progress, workers=self.workers
         )
         self.reporter = RunReporter(
-            config, self.settings, self.record, budget=self.budget, cache=self.cache, baseline=baseline, cache_cleared=cache_cleared, started_at=started_at
+            config, self.settings, self.record, budget=self.budget, cache=self.cache, baseline=baseline, cache_cleared=cache_cleared, started_at=started_at, rerun=self.runner.rerun_command
         )
 
     def _add_families(self) -> tuple[Family, ...]:
@@ -81,6 +90,28 @@ class MlguardSession:
             raise ConfigError(str(exc)) from None
         return families()
 
+    def _check_sharding(self) -> None:
+        """``--mlguard-shard`` with ``--mlguard-merge``, or under pytest-xdist, is a usage error."""
+        shard = self.settings.get("shard")
+        if shard is None:
+            return
+        where = self.settings.source("shard")
+        if self.merging:
+            raise ConfigError(f"--mlguard-merge merges shards; this run is shard {shard.describe()} (shard, from {where}): give one of them")
+        if self.settings.get("verdict.early_stop") == "exact":
+            raise ConfigError(
+                f"shard {shard.describe()} (shard, from {where}) with verdict.early_stop = exact (from {self.settings.source('verdict.early_stop')}): "
+                "a shard cannot know when all the samples decide a verdict; use sequential (the merge combines the shards' tests) or off"
+            )
+        if self.is_worker or getattr(self.config.option, "numprocesses", None):
+            raise ConfigError(f"shard {shard.describe()} (shard, from {where}) runs without pytest-xdist: drop -n, or run more shards instead")
+
+    def merge_items(self, session: pytest.Session) -> list[pytest.Item]:
+        """The items of ``--mlguard-merge`` (:mod:`~pytest_mlguard._shard.items`)."""
+        from ._shard.items import merge_items
+
+        return merge_items(session, self.merging, self.settings, self.runner, self.record)
+
     def register_family_hooks(self) -> None:
         """Register each family's module of pytest hooks (``Family.hooks``: report and terminal sections)."""
         import importlib
@@ -89,6 +120,21 @@ class MlguardSession:
             name = f"mlguard-{family.name}-hooks"
             if family.hooks and self.config.pluginmanager.get_plugin(name) is None:
                 self.config.pluginmanager.register(importlib.import_module(family.hooks), name)
+
+    def register_pytest_html(self) -> None:
+        """Where pytest-html is installed: the mlguard columns of its results table (:mod:`.reporting._pytest_html`)."""
+        manager = self.config.pluginmanager
+        if not self.enabled or not manager.hasplugin("html") or manager.get_plugin("mlguard-pytest-html") is not None:
+            return
+        import os
+
+        from .reporting._pytest_html import PytestHtmlColumns
+
+        target = self.config.getoption("htmlpath", None)
+        href = None
+        if target and self.settings.get("report.html"):  # pytest-html writes its page relative to the current directory
+            href = os.path.relpath(self.settings.output / "report.html", (Path.cwd() / Path(os.path.expandvars(target)).expanduser()).parent)
+        manager.register(PytestHtmlColumns(href), "mlguard-pytest-html")
 
     def _check_output(self) -> None:
         """Stop now, with a usage error, if the report cannot be written where the settings say."""
@@ -108,7 +154,7 @@ class MlguardSession:
         from ._baseline.store import load_baseline, resolve_baseline
 
         name = self.settings.get("baseline.compare")
-        if not self.enabled or self.is_worker or name is None:
+        if not self.enabled or self.is_worker or name is None or self.settings.get("shard") is not None:  # a shard's results are partial: the merge compares
             return None
         where = self.settings.source("baseline.compare")
         path = resolve_baseline(name, self.settings.get("baseline.dir"), where, self.config.invocation_params.dir, self.config.rootpath)
@@ -193,7 +239,7 @@ class MlguardSession:
 
         marked = [item.nodeid for item in items if item.get_closest_marker("mlguard") is not None]
         self._suite_items = {nodeid: index for index, nodeid in enumerate(marked, 1)}
-        self.record.selected_items = {item.nodeid for item in items if item_spec(item) is not None}
+        self.record.selected_items = {item.nodeid for item in items if item_spec(item) is not None or self.merging}
         if self.budget is not None:
             for item in items:
                 spec = item_spec(item)
@@ -251,6 +297,12 @@ class MlguardSession:
             self.config.workeroutput[WORKER_OUTPUT_KEY] = self.record.worker_payload(budget)  # type: ignore[attr-defined]
             return
         self.reporter.sessionfinish(exitstatus, shouldstop, self.stopped_by)
+        statistics = self.runner.statistics
+        if statistics is not None and self.enabled and self.reporter.write_error is None:
+            try:
+                self.reporter.written["shard"] = statistics.write(self.settings.output, self.record)
+            except OSError as exc:
+                self.reporter.write_error = f"could not write the shard's statistics to {self.settings.output}: {exc}"
 
     def terminal_summary(self, reporter: Any) -> None:
         if not self.is_worker:

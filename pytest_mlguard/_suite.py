@@ -72,6 +72,7 @@ def _suite_class(session: Any, with_pipeline: bool, path: Path) -> type:
         if not checks:
             continue
         fixtures = tuple(f"mlguard_{need}" for need in family.needs)
+        fixtures += ("mlguard_pipeline",) if with_pipeline and "pipeline" in family.uses else ()
         single = checks[0] if len(checks) == 1 and checks[0].name is None else None
         attributes[family.name] = _check_function(family, fixtures, single)
         if single is None:

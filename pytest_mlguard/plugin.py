@@ -75,6 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(session, "mlguard-session")
     session.catch_signals()
     session.register_family_hooks()
+    session.register_pytest_html()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -103,7 +104,8 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
     """A conftest.py named on the command line that declares ``mlguard_model`` is the suite itself."""
     from ._suite import MlguardSuite, declares_model
 
-    if session_of(parent.config).enabled and declares_model(parent.config, module_path):
+    session = session_of(parent.config)
+    if session.enabled and not session.merging and declares_model(parent.config, module_path):
         return MlguardSuite.from_parent(parent, path=module_path)
     return None
 
@@ -111,7 +113,7 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     from ._suite import MlguardSuite, declares_model
 
-    if file_path.name != "conftest.py" or not session_of(parent.config).enabled:
+    if file_path.name != "conftest.py" or not session_of(parent.config).enabled or session_of(parent.config).merging:
         return None
     if parent.session.isinitpath(file_path):  # collected by pytest_pycollect_makemodule
         return None
@@ -128,24 +130,30 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     return None
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    session = session_of(config)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    mlguard = session_of(config)
+    if mlguard.merging:  # --mlguard-merge: the merged checks, nothing else
+        try:
+            items[:] = mlguard.merge_items(session)
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        return
     for item in items:
         marker = item.get_closest_marker("mlguard")
         if marker is None:
             continue
-        if not session.enabled:
+        if not mlguard.enabled:
             item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
             continue
         try:
-            session.settings_for_marker(marker, item.nodeid)
+            mlguard.settings_for_marker(marker, item.nodeid)
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
         spec = getattr(item, "callspec", None) and item.callspec.params.get("mlguard_check")  # type: ignore[attr-defined]
         if spec is not None:
             item.extra_keyword_matches.update(spec.keywords)
-    if session.enabled:
-        session.order_for_budget(items)
+    if mlguard.enabled:
+        mlguard.order_for_budget(items)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

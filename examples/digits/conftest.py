@@ -68,7 +68,7 @@ def mlguard_baseline_model():
 @pytest.fixture(scope="session")
 def mlguard_pipeline(digits_net):
     service = DigitsService(digits_net)
-    return Pipeline(service.predict, rejects=InvalidImage, input="image-bytes", name="digits-service")
+    return Pipeline(service.predict, rejects=InvalidImage, input="image-bytes", name="digits-service", decode=service.decode)
 
 
 @pytest.fixture(scope="session")

@@ -215,3 +215,44 @@ def drawn_more(outcomes: Any, details: dict[str, Any], test: SequentialFloorTest
         "interval_method": "confidence-sequence",
         "message": f"drew {details['drawn']} more samples than the {samples} of 'samples': the interval on those straddled the {what}",
     }
+
+
+def product_confidence_sequence(counts: list[tuple[int, int]], confidence: float = 0.95) -> tuple[float, float]:
+    """The proportions that the product of independent mixture martingales has not rejected.
+
+    Each ``(successes, n)`` is one shard's count when it stopped (early, on its own share, or at its
+    end). The shards' samples are disjoint and their stopping times their own, so the product of their
+    martingales at ``p`` is an e-value under ``p`` (its expectation is at most 1), and by Markov's
+    inequality the set ``{p : prod_i M_i(p) < 1/alpha}`` holds the true proportion with probability
+    ``1 - alpha`` at least. One count gives :func:`confidence_sequence`. The product is smallest at the
+    pooled estimate; where even there it reaches ``1/alpha`` (the shards disagree beyond chance, with
+    probability alpha at most) the set is empty, and the estimate alone is returned.
+
+    Example:
+        >>> low, high = product_confidence_sequence([(45, 50)])
+        >>> (round(low, 3), round(high, 3)) == tuple(round(v, 3) for v in confidence_sequence(45, 50))
+        True
+        >>> low, high = product_confidence_sequence([(45, 50), (44, 50), (47, 50)])
+        >>> round(low, 3), round(high, 3)
+        (0.773, 0.977)
+        >>> product_confidence_sequence([(50, 50), (0, 50)])  # no common proportion
+        (0.5, 0.5)
+    """
+    from scipy.optimize import brentq
+
+    counts = [(int(s), int(n)) for s, n in counts if n > 0]
+    if not counts:
+        raise ValueError("expected at least one count with n >= 1")
+    level = math.log(1.0 / (1.0 - confidence))
+    estimate = sum(s for s, _ in counts) / sum(n for _, n in counts)
+
+    def excess(p: float) -> float:
+        return sum(log_mixture_martingale(s, n, p) for s, n in counts) - level
+
+    tiny = 1e-12
+    centre = min(max(estimate, tiny), 1 - tiny)
+    if excess(centre) >= 0:  # no common proportion fits every shard at this level (a chance of alpha at most): the estimate alone
+        return float(estimate), float(estimate)
+    low = 0.0 if excess(tiny) < 0 else brentq(excess, tiny, centre, xtol=1e-9)
+    high = 1.0 if excess(1 - tiny) < 0 else brentq(excess, centre, 1 - tiny, xtol=1e-9)
+    return float(low), float(high)

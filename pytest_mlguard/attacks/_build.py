@@ -82,6 +82,26 @@ def _pgd(evasion: Any, estimator: Any, norm: str, eps: Any, params: Mapping[str,
     )
 
 
+#: how the ``autoattack`` preset departs from the reference AutoAttack and from ART's own default list
+#: (art/attacks/evasion/auto_attack.py, ART 1.20.1), in each check's details
+AUTOATTACK_NOTE = (
+    "ART's AutoAttack given pytest-mlguard's components, untargeted: not the reference AutoAttack (Croce and Hein, "
+    "2020, version 'standard': APGD-CE, APGD-T, FAB-T, Square with 5000 queries), whose targeted APGD-T and FAB-T do not "
+    "run, nor ART's default list (APGD-CE and APGD-DLR with 5 restarts each, DeepFool in place of FAB, Square with 5000 "
+    "queries and 5 restarts); each component attacks only the samples the ones before it left robust"
+)
+
+
+def autoattack_components(params: Mapping[str, Any]) -> list[str]:
+    """The component attacks of the ``autoattack`` preset, in the order they run (:func:`_autoattack` builds them)."""
+    restarts = f"{params['restarts']} random start{'s' if params['restarts'] != 1 else ''}"
+    return [
+        f"APGD-CE (cross-entropy loss, {params['steps']} steps, {restarts})",
+        f"APGD-DLR (difference-of-logits-ratio loss, {params['steps']} steps, {restarts})",
+        f"Square ({params['queries']} queries, 1 restart)",
+    ]
+
+
 def _autoattack(evasion: Any, estimator: Any, norm: str, eps: Any, params: Mapping[str, Any], batch_size: int) -> Any:
     step = 2 * eps / 10 if norm == "linf" else eps / 4
     apgd = [

@@ -110,7 +110,8 @@ ATTACKS: dict[str, AttackDef] = {
                 Param("restarts", parse_int(1, 1000), 1, "random starts of each APGD run (default 1)"),
                 _QUERIES,
             ),
-            "AutoAttack (Croce and Hein, 2020): APGD-CE, APGD-DLR, then Square on what survives",
+            "AutoAttack's components through ART (APGD-CE, APGD-DLR, then Square on what survives): not the reference AutoAttack, "
+            "whose targeted APGD-T and FAB-T do not run",
         ),
         AttackDef(
             "cw", "CarliniL2Method", ("l2",), "gradients", True,

@@ -27,7 +27,7 @@ from .._verdicts.intervals import paired_counts
 from .._verdicts.paired import keep_outcomes
 from . import UnsoundEvaluationWarning, _metrics as metrics, _soundness as soundness
 from ._batch import adversarial_examples, attack_batch, check_applicable, gradients_enabled, load_adversarial
-from ._build import seeded
+from ._build import AUTOATTACK_NOTE, autoattack_components, seeded
 from ._registry import ATTACKS, AttackDef
 
 if TYPE_CHECKING:
@@ -315,6 +315,8 @@ class _Run:
         }
         if definition.seed_note:
             details["seed_note"] = definition.seed_note
+        if definition.name == "autoattack":  # which attacks ran: not the reference AutoAttack's
+            details["components"], details["components_note"] = autoattack_components(self.params), AUTOATTACK_NOTE
         flipped = np.flatnonzero(out["flipped"])
         details["flipped"] = [
             {"index": int(i), "label": int(self.data.y[i]), "adversarial_class": int(adv_pred[i])} for i in flipped[:10000]

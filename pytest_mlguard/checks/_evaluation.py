@@ -65,6 +65,10 @@ class Evaluation:
         settings: the resolved settings.
         pipeline: the production pipeline, if the project declared one.
         model_id: the model's name in node ids and reports (default: ``model.name``).
+        shard: the shard of ``--mlguard-shard`` this evaluation measures (a
+            :class:`~pytest_mlguard._shard.split.Shard`; ``None``: all the samples): :attr:`data` keeps
+            the samples of the unsharded run's that hash to it, in the same order, and :attr:`positions`
+            says where each stands in the unsharded order.
 
     :attr:`extras` holds the values of the further fixtures a family needs (``Family.needs`` beyond
     model, data and pipeline, such as the gate's ``baseline_model``), by need; see :meth:`with_extras`.
@@ -78,6 +82,7 @@ class Evaluation:
         *,
         pipeline: Pipeline | None = None,
         model_id: str | None = None,
+        shard: Any = None,
     ) -> None:
         self.model = model
         self.full_data = data
@@ -86,8 +91,19 @@ class Evaluation:
         self.model_id = model_id or model.name
         index = data.subset_index(settings.samples, stable_seed(settings.seed, "samples"))
         order = np.random.default_rng(stable_seed(settings.seed, "order")).permutation(len(index))
+        index = index[order]
+        #: the position of each sample of :attr:`data` in the unsharded run's :attr:`data` (per-sample
+        #: randomness is seeded by it, so that a sample is treated alike on any shard)
+        self.positions = np.arange(len(index))
+        self.shard = shard
+        if shard is not None:
+            from .._shard.split import shard_of
+
+            self.positions = np.flatnonzero(shard_of(index, settings.seed, shard.count) == shard.index)
+        #: the number of samples of the unsharded run's :attr:`data`
+        self.unsharded_n = len(index)
         #: the index in ``full_data`` (the project's ``mlguard_data``) of each sample of :attr:`data`
-        self.data_index = index[order]
+        self.data_index = index[self.positions]
         self.data = data.take(self.data_index)
         self._memo: dict[Any, Any] = {}
         self.extras: dict[str, Any] = {}
@@ -262,6 +278,8 @@ class Evaluation:
     def more_index(self) -> np.ndarray:
         """The samples of ``full_data`` outside :attr:`data`, in a seeded random order: those a check that
         :attr:`data` cannot decide may draw next (:meth:`draw_more`), capped by the budget's samples."""
+        if self.shard is not None:  # a shard draws nothing more: the merge could not recompute the draws of one run
+            return np.zeros(0, dtype=np.int64)
         rest = np.setdiff1d(np.arange(self.full_data.n), self.data_index)
         rest = rest[np.random.default_rng(stable_seed(self.settings.seed, "more")).permutation(len(rest))]
         if self.limits is not None:  # under a budget: only up to the check's share of samples, if it has one

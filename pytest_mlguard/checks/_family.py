@@ -113,6 +113,8 @@ class Family:
         tasks: the tasks (the ``task`` setting: classification, segmentation, detection) its checks
             apply to; under another task it plans nothing, and asking for one of its checks raises
             ``NotApplicable`` (a family that assumes one class vector per input: classification only).
+        uses: what the checks read from the project where it declares it, and run without: ``pipeline``
+            (the ``shift`` checks read image files through a declared pipeline's ``decode``).
     """
 
     name: str
@@ -145,6 +147,7 @@ class Family:
     scored: bool = True
     clean_reference: bool = False
     tasks: tuple[str, ...] = ("classification",)
+    uses: tuple[str, ...] = ()
 
     @property
     def all_keys(self) -> tuple[Key, ...]:

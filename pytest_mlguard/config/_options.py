@@ -1,7 +1,7 @@
 """The plugin's command-line options and ini keys, built from the settings' :class:`~.settings.Key`
 declarations: a key with a ``cli`` flag is an option, one with ``ini`` also an ini key, and each help
 text is the key's own, ending in its default. Nothing here is restated by hand but the three options
-that are no setting (``--mlguard``, ``--mlguard-cache-clear``, ``--mlguard-set``).
+that are no setting (``--mlguard``, ``--mlguard-cache-clear``, ``--mlguard-set``, ``--mlguard-merge``).
 """
 
 from __future__ import annotations
@@ -94,6 +94,15 @@ def add_options(parser: pytest.Parser, keys: Sequence[Key]) -> None:
         action="append",
         metavar="KEY=VALUE",
         help="set any setting, such as accuracy.floor=0.9 or corruption.floors.gaussian_noise-3=0.7; repeatable (default: none)",
+    )
+    group.addoption(
+        "--mlguard-merge",
+        dest="mlguard_merge",
+        nargs="+",
+        action="extend",
+        metavar="DIR",
+        help="merge the report directories of the --mlguard-shard runs (or one directory holding them) into one report, "
+        "recomputed from their statistics, with the shards' settings; implies --mlguard (default: none)",
     )
     for key in keys:
         if key.ini:

@@ -34,6 +34,12 @@ from .parse import (
 )
 
 
+def _parse_shard(value: Any, key: str, where: str) -> Any:
+    from .._shard.split import parse_shard
+
+    return parse_shard(value, key, where)
+
+
 ENV_PREFIX = "MLGUARD_"
 #: the secret that signs result-cache entries: an environment variable of the prefix that is no
 #: setting (a secret never comes from a file, and its value is never shown)
@@ -128,6 +134,15 @@ CORE_KEYS: tuple[Key, ...] = (
         "reuse the results of checks whose model, data and settings are unchanged, from pytest's cache "
         "directory (.pytest_cache/d/mlguard); --mlguard-cache-clear empties it",
         cli="--mlguard-cache",
+    ),
+    Key(
+        "shard",
+        _parse_shard,
+        None,
+        "run the I-th (0-based) of N shards of the evaluation samples and write its statistics for --mlguard-merge: I/N, "
+        "or auto (auto/N) to read the index from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID (docs/scale.md)",
+        cli="--mlguard-shard",
+        metavar="I/N",
     ),
 )
 

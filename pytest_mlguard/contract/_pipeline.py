@@ -35,6 +35,10 @@ class Pipeline:
             file) or ``"record"`` (a dict).
         examples: valid raw inputs; for image pipelines the default encodes evaluation samples as PNG.
         name: a name for reports.
+        decode: for an image pipeline, the callable ``raw input -> model input`` of its own decoding
+            (an array of the model's input shape, or a batch of one, in the units of ``mlguard_data``):
+            the ``shift`` checks read the image files of ``mlguard_production`` through it, as the
+            service does (docs/drift.md); ``None``: the plugin's decode (grey or RGB, resized).
     """
 
     def __init__(
@@ -45,6 +49,7 @@ class Pipeline:
         input: InputKind = "image-bytes",  # noqa: A002 - the public keyword (Pipeline(fn, input="image-bytes"))
         examples: Sequence[Any] | None = None,
         name: str | None = None,
+        decode: Callable[[Any], Any] | None = None,
     ) -> None:
         if not callable(fn):
             raise InvalidArgument.expected("a callable raw input -> prediction", "fn", fn)
@@ -61,11 +66,16 @@ class Pipeline:
             raise InvalidArgument.expected(f"one of {INPUT_KINDS}", "input", input)
         if input == "record" and not examples:
             raise InvalidArgument("Expected examples=[...] with at least one valid record for a record pipeline")
+        if decode is not None and not callable(decode):
+            raise InvalidArgument.expected("a callable raw image -> model input", "decode", decode)
+        if decode is not None and input == "record":
+            raise InvalidArgument("Expected decode=None for a record pipeline: decode reads image files (input='image-bytes' or 'image-path')")
         self.fn = fn
         self.rejects: tuple[type[BaseException], ...] = declared
         self.input: InputKind = input
         self.examples = list(examples) if examples is not None else None
         self.name = name or getattr(fn, "__name__", "pipeline")
+        self.decode = decode
 
     def __call__(self, raw: Any) -> Any:
         return self.fn(raw)

@@ -54,14 +54,14 @@ _DFT_SIDE, _LARGE_IMAGE = 51, 128 * 128
 
 def convolve(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """``image`` (HWC) convolved with the square, odd-sided ``kernel``, reflected borders (OpenCV's
-    ``filter2D`` through albumentations). A kernel of 27 to 49 pixels on an image of at least 128 x 128
+    ``filter2D`` through :mod:`._albumentations`). A kernel of 27 to 49 pixels on an image of at least 128 x 128
     pixels is first zero-padded to 51 x 51: the same sums, on OpenCV's faster algorithm for it."""
-    from albumentations.augmentations.pixel import functional as AF
+    from . import _albumentations
 
     side = kernel.shape[0]
     if 25 < side < _DFT_SIDE and image.shape[0] * image.shape[1] >= _LARGE_IMAGE:
         kernel = np.pad(kernel, (_DFT_SIDE - side + 1) // 2)
-    return AF.convolve(image, kernel)
+    return _albumentations.convolve(image, kernel)
 
 
 def sample_glass_blur(
@@ -90,11 +90,11 @@ def sample_glass_blur(
 
 
 def apply_glass_blur(image: np.ndarray, *, sigma: float, max_delta: int, iterations: int, dxy: np.ndarray) -> np.ndarray:
-    from albumentations.augmentations.blur import functional as BF
+    from ._albumentations import glass_blur
 
     if dxy.shape[0] == 0:  # no interior pixel to swap: the two blurs only
         return like(gaussian(gaussian(image, sigma), sigma), image)
-    return like(BF.glass_blur(image, sigma, max_delta, iterations, dxy, "fast"), image)
+    return like(glass_blur(image, sigma, max_delta, iterations, dxy), image)
 
 
 def motion_kernel(radius: float, sigma: float, angle: float, whole_pixels: bool = False) -> np.ndarray:
@@ -174,8 +174,7 @@ def sample_gaussian_blur(rng: np.random.Generator, shape: tuple[int, ...], *, si
 def apply_gaussian_blur(image: np.ndarray, *, sigma: float) -> np.ndarray:
     """A Gaussian blur truncated at 4 sigma, as scikit-image's ``gaussian`` (ImageNet-C's), with at
     least one tap either side: a sigma of a fraction of a pixel still blurs, a little."""
-    from albumentations.augmentations.blur import functional as BF
-    from albumentations.augmentations.pixel import functional as AF
+    from ._albumentations import gaussian_kernel_1d, separable_convolve
 
     ksize = 2 * max(1, int(4 * sigma + 0.5)) + 1
-    return like(AF.separable_convolve(image, BF.create_gaussian_kernel_1d(max(sigma, 1e-3), ksize)), image)
+    return like(separable_convolve(image, gaussian_kernel_1d(max(sigma, 1e-3), ksize)), image)

@@ -43,16 +43,17 @@ def apply_elastic_transform(
     image: np.ndarray, *, source: np.ndarray, target: np.ndarray, dx: np.ndarray, dy: np.ndarray
 ) -> np.ndarray:
     import cv2
-    from albumentations.augmentations.geometric import functional as G
+
+    from ._albumentations import remap, warp_affine
 
     height, width = image.shape[:2]
     warped = image
     if not np.array_equal(source, target):
         matrix = np.vstack([cv2.getAffineTransform(source, target), [0.0, 0.0, 1.0]])
-        warped = G.warp_affine(image, matrix, cv2.INTER_LINEAR, 0, cv2.BORDER_REFLECT_101, (height, width))
+        warped = warp_affine(image, matrix, cv2.INTER_LINEAR, 0, cv2.BORDER_REFLECT_101, (height, width))
         warped = np.asarray(warped, np.float32).reshape(image.shape)
     columns, rows = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    return like(G.remap(warped, columns + dx, rows + dy, cv2.INTER_LINEAR, cv2.BORDER_REFLECT_101), image)
+    return like(remap(warped, columns + dx, rows + dy, cv2.INTER_LINEAR, cv2.BORDER_REFLECT_101), image)
 
 
 def sample_pixelate(rng: np.random.Generator, shape: tuple[int, ...], *, factor: float) -> dict[str, Any]:
@@ -74,9 +75,24 @@ def apply_pixelate(image: np.ndarray, *, factor: float) -> np.ndarray:
     pixels = np.ascontiguousarray(image if image.dtype == np.uint8 else to_bytes(image))
     small = (max(1, int(width * factor)), max(1, int(height * factor)))
     mode = "L" if channels == 1 else "RGB"
-    coarse = Image.frombuffer(mode, (width, height), pixels, "raw", mode, 0, 1).resize(small, Image.Resampling.BOX)
+    coarse = _box_down(Image.frombuffer(mode, (width, height), pixels, "raw", mode, 0, 1), small)
     coarse_pixels = np.frombuffer(coarse.tobytes(), np.uint8).reshape(small[1], small[0], channels)
     return _like_input(cv2.resize(coarse_pixels, (width, height), interpolation=cv2.INTER_NEAREST_EXACT), image)
+
+
+def _box_down(picture: Any, small: tuple[int, int]) -> Any:
+    """``picture`` shrunk to ``small`` by Pillow's box filter. Where each side shrinks by a power of two
+    (ImageNet-C's factors 0.5 and 0.25 at 224 px), by Pillow's ``reduce``, one axis at a time: the same
+    pixels (its rounding of the mean of 2**k pixels is the box filter's, and the box filter rounds to 8
+    bits between its two passes too) in about half the time of the box filter at 224 px."""
+    from PIL import Image
+
+    width, height = picture.size
+    steps = (width // small[0], height // small[1])
+    whole = width == small[0] * steps[0] and height == small[1] * steps[1]
+    if whole and all(step >= 2 and step & (step - 1) == 0 for step in steps):
+        return picture.reduce((steps[0], 1)).reduce((1, steps[1]))
+    return picture.resize(small, Image.Resampling.BOX)
 
 
 def _like_input(pixels: np.ndarray, image: np.ndarray) -> np.ndarray:

@@ -46,9 +46,10 @@ def corrupt_batch(
 
 
 def corrupt_images(
-    images: np.ndarray, name: str, severity: int, seed: int, *, start: int = 0, scale: float | None = None
+    images: np.ndarray, name: str, severity: int, seed: int, *, start: int = 0, scale: float | None = None, ids: np.ndarray | None = None
 ) -> np.ndarray:
-    """Corrupt HWC images in [0, 1]; image ``i`` with the generator seeded ``[seed, start + i]``.
+    """Corrupt HWC images in [0, 1]; image ``i`` with the generator seeded ``[seed, start + i]``, or
+    ``[seed, ids[i]]`` where ``ids`` are given (a shard's samples: their places in the unsharded data).
 
     So a chunk ``images[a:b]`` corrupted with ``start=a`` equals rows ``a:b`` of the whole batch.
 
@@ -61,7 +62,7 @@ def corrupt_images(
     corruption = get(name)
     out = np.empty_like(images, dtype=np.float32)
     for i, image in enumerate(images):
-        out[i] = corruption(image, severity, np.random.default_rng([seed, start + i]), scale)
+        out[i] = corruption(image, severity, np.random.default_rng([seed, int(ids[i]) if ids is not None else start + i]), scale)
     return out
 
 
@@ -138,10 +139,12 @@ def check_chunk(model: Model, n: int, early_stop: bool) -> int:
     return min(chunk, look_size(n)) if early_stop else chunk
 
 
-def corrupt_chunk(model: Model, x: np.ndarray, name: str, severity: int, seed: int, start: int, scale: float | None) -> Chunk:
-    """Samples ``x`` (raw units), the chunk of the data from index ``start``, corrupted."""
+def corrupt_chunk(
+    model: Model, x: np.ndarray, name: str, severity: int, seed: int, start: int, scale: float | None, ids: np.ndarray | None = None
+) -> Chunk:
+    """Samples ``x`` (raw units), the chunk of the data from index ``start``, corrupted (``ids``: see :func:`corrupt_images`)."""
     clean = F.to_unit_hwc(x, model.value_range)
-    corrupted = corrupt_images(clean, name, severity, seed, start=start, scale=scale)
+    corrupted = corrupt_images(clean, name, severity, seed, start=start, scale=scale, ids=ids)
     change = float(np.abs(corrupted - clean).sum(dtype=np.float64))
     return start, F.from_unit_hwc(corrupted, model.value_range, model.input_shape), change
 
@@ -158,14 +161,14 @@ def corrupted_predictions(
     chunk: int | None = None,
     first: Future[Chunk] | None = None,
     keep: Callable[[int, int], bool] | None = None,
-    stop: Callable[[int, np.ndarray], bool] | None = None,
+    stop: Callable[[int, np.ndarray], bool] | None = None, ids: np.ndarray | None = None,
 ) -> CorruptedPredictions:
     """Corrupt ``x`` (raw units, the model's input shape) in chunks while the model predicts.
 
     Args:
         model: the model adapter (inside ``model.running(...)`` where it has state).
         x: the clean samples.
-        name, severity, seed: the corruption, its severity and the seed of image generators.
+        name, severity, seed, ids: the corruption, its severity, the seed of image generators and the id seeding each sample's (default: its index in ``x``; see :func:`corrupt_images`).
         scale: multiplies spatial parameters; ``None``: the image's shorter side / 224.
         workers: background threads corrupting ahead of inference (0: none).
         chunk: images per chunk (default :func:`chunk_size`).
@@ -182,7 +185,7 @@ def corrupted_predictions(
     starts = range(len(prefetched[1]) if prefetched is not None else 0, n, chunk)
 
     def produce(start: int) -> Chunk:
-        return corrupt_chunk(model, x[start : start + chunk], name, severity, seed, start, scale)
+        return corrupt_chunk(model, x[start : start + chunk], name, severity, seed, start, scale, None if ids is None else ids[start : start + chunk])
 
     chunks: Iterator[Chunk] = pipelined(starts, produce, workers)
     if prefetched is not None:

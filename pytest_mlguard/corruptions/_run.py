@@ -4,8 +4,9 @@ The evaluation data is corrupted in chunks, by ``corruption.workers`` background
 model predicts the previous chunk where inference leaves the CPU free (a GPU, a remote model), so
 that corrupting and inference overlap; benchmarks/bench_corruptions.py measures threads against
 worker processes and against no overlap at all. Image ``i`` of the data is corrupted
-with its own generator, seeded from the run's seed, the check and ``i``: the result does not depend
-on the chunking, on the number of workers or on which other checks ran.
+with its own generator, seeded from the run's seed, the check and ``i`` (its place in the unsharded
+data, also on a shard of ``--mlguard-shard``): the result does not depend on the chunking, on the
+number of workers, on which other checks ran or on which other samples share its shard.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._shard.statistics import keep_statistics
 from ..checks._base import CheckSpec, Measurement
 from ..errors import CheckError, NotApplicable
 from . import _functional as F
@@ -82,6 +84,7 @@ class Prefetcher:
             check_seed(following, evaluation),
             0,
             image_scale(evaluation),
+            evaluation.positions[:chunk],
         )
 
 
@@ -184,6 +187,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     if not stopper.stopped:
         outcomes, drawn, test = _draw_more(spec, evaluation, correct, clean)
     keep_outcomes(evaluation, spec.id, outcomes)  # for the gate's paired comparison with another model
+    keep_statistics(evaluation, spec.id, confidence=result.proba.max(axis=1))  # for a merge of --mlguard-shard: the ECE
     accuracy, interval, method = stopper.value_and_interval()
     if test is not None:
         accuracy = float(outcomes.mean())
@@ -251,6 +255,7 @@ def _predict(spec: CheckSpec, evaluation: Evaluation, planned: int, stopper: Any
         chunk=check_chunk(model, planned, stops),
         keep=lambda i, predicted: bool(clean_correct[i]) and predicted != data.y[i],
         stop=stop if stops else None,
+        ids=evaluation.positions[:planned],
     )
     if auto is not None:
         auto.record(result, model)

@@ -26,6 +26,7 @@ from typing import Any
 from ._badge import score_color
 from ._examples import failing_examples
 from ._progress import check_label
+from ._pytest_html import check_anchor
 from ._order import custom_test, family_rank
 
 
@@ -81,9 +82,12 @@ def _verdict_note(check: Mapping[str, Any]) -> str:
         notes.append(f"{'passed' if check.get('passed') else 'failed'} by policy {check.get('policy', 'estimate')}")
         if check.get("required_n"):
             notes.append(f"n={check['required_n']} would decide")
-    cached = check.get("details", {}).get("cached") if isinstance(check.get("details"), Mapping) else None
+    details: Mapping[str, Any] = check["details"] if isinstance(check.get("details"), Mapping) else {}
+    cached = details.get("cached")
     if isinstance(cached, Mapping):
         notes.append(f"from the cache, measured {cached.get('stored_at')}")
+    if isinstance(details.get("components"), list):  # an attack made of several (AutoAttack through ART)
+        notes.append(f"ran {', '.join(map(str, details['components']))}: {details.get('components_note', '')}".rstrip(": "))
     return "; ".join(notes)
 
 
@@ -106,6 +110,7 @@ def _check_row(check: Mapping[str, Any]) -> dict[str, Any]:
         "note": _verdict_note(check),
         "saved": check.get("evaluations_saved") or None,
         "test": custom_test(check),
+        "anchor": check_anchor(check["nodeid"]) if isinstance(check.get("nodeid"), str) else None,  # pytest-html's links
     }
 
 

@@ -39,6 +39,28 @@ REPORT_KEYS: tuple[Key, ...] = (
         cli="--mlguard-durations",
         metavar="N",
     ),
+    Key(
+        "report.github",
+        parse_bool,
+        True,
+        "on GitHub Actions, append a job summary to $GITHUB_STEP_SUMMARY and print an ::error or ::warning annotation "
+        "per failed or inconclusive check (GITHUB_ACTIONS=true); false writes neither",
+    ),
+    Key(
+        "report.gitlab",
+        parse_bool,
+        True,
+        "on GitLab CI (GITLAB_CI=true), write gl-code-quality-report.json beside report.json: a Code Quality report with "
+        "an issue per failed, inconclusive or unmeasured check",
+    ),
+    Key(
+        "report.mlflow",
+        parse_bool,
+        False,
+        "log every check's value, interval and verdict as metrics and tags of the active MLflow run (a new one if none is), "
+        "and report.json and report.html as its artifacts; needs pip install 'pytest-mlguard[mlflow]'",
+        cli="--mlguard-mlflow",
+    ),
 )
 
 SCHEMA = "pytest-mlguard/report/1"
@@ -167,7 +189,7 @@ def _write_in_place(directory: Path, files: Mapping[str, bytes]) -> None:
             entry.unlink()
 
 
-_OURS = re.compile(r"report\.(json|html)|badge(-.+)?\.(svg|json)")
+_OURS = re.compile(r"report\.(json|html)|badge(-.+)?\.(svg|json)|gl-code-quality-report\.json")
 
 
 def _carried(report: Mapping[str, Any], directory: Path, written: set[str], since: float | None) -> list[str]:

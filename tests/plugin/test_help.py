@@ -50,7 +50,7 @@ def test_every_option_and_ini_key_is_its_keys_flag_and_help_ending_in_its_defaul
     options = entries(lines, GROUP, re.compile(r"^  (--mlguard[\w-]*)(?:=\S+)?(.*)$"))
     ini = {name: text for name, text in entries(lines, "[pytest] ", re.compile(r"^  (\S+) \(.*?\):(.*)$")).items() if name.startswith("mlguard_")}
     keys = [key for key in all_keys() if key.cli]
-    assert {key.cli for key in keys} | {"--mlguard", "--mlguard-cache-clear", "--mlguard-set"} == set(options), options
+    assert {key.cli for key in keys} | {"--mlguard", "--mlguard-cache-clear", "--mlguard-set", "--mlguard-merge"} == set(options), options
     for flag, text in options.items():
         assert DEFAULT.search(text), f"{flag}: {text!r} does not end with its default"
     for key in keys:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
+import numpy as np
 import pytest
 from conftest import FAST
 
@@ -221,3 +222,47 @@ def test_shift_checks_carry_the_junit_properties_and_the_badge_of_the_other_fami
         assert properties["mlguard_verdict"] == "failed" and properties["mlguard_n"] == "300"
     badge = project.pytester.path / "mlguard-report" / "badge-shift.svg"
     assert badge.is_file() and ": shift<" in badge.read_text()  # "robustness (partial): shift", as badge-corruption.svg
+
+
+SCANNED = '''
+import io
+
+import numpy as np
+from PIL import Image, ImageOps
+from pytest_mlguard import Pipeline
+
+
+class Unreadable(ValueError):
+    pass
+
+
+def decode(data):
+    """The service's decode: its scanner's uploads are 16x16 and dark on light; it inverts and halves them."""
+    with Image.open(io.BytesIO(data)) as image:
+        grey = ImageOps.invert(image.convert("L")).resize((8, 8), Image.Resampling.BOX)
+    return np.asarray(grey, dtype=np.float32)[None] / 255.0
+
+
+@pytest.fixture(scope="session")
+def mlguard_pipeline(mlguard_model):
+    return Pipeline(lambda data: mlguard_model.predict_proba(decode(data)[None])[0], rejects=Unreadable, decode=decode, name="scanner-service")
+'''
+
+
+def test_the_suite_reads_image_files_through_the_pipelines_decode(project):
+    from PIL import Image
+    from digits_production import logged_sample
+
+    uploads = project.pytester.path / "uploads"
+    uploads.mkdir()
+    for i, image in enumerate(logged_sample("in-distribution")[0][:, 0]):  # as the scanner stores them
+        inverted = np.round(255 - image * 255).astype(np.uint8).repeat(2, axis=0).repeat(2, axis=1)
+        Image.fromarray(inverted).save(uploads / f"{i:03d}.png")
+    _write(project, repr(str(uploads)))
+    conftest = project.pytester.path / "conftest.py"
+    conftest.write_text(conftest.read_text() + SCANNED)
+    result = project.run("--mlguard", "-k", "shift and inputs", "--mlguard-set", "shift.checks=inputs")
+    result.assert_outcomes(passed=1)
+    check = _checks(project)["shift[inputs]"]
+    assert check["details"]["files"]["decoded_by"] == "scanner-service" and check["details"]["production_samples"] == 300
+    assert check["value"] > 0.01, check["message"]

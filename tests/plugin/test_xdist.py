@@ -71,6 +71,7 @@ def test_two_workers_load_the_model_once_each_merge_results_and_write_junit_prop
             "mlguard_n": str(check["n"]),
             "mlguard_passed": "True",
             "mlguard_verdict": check["verdict"],
+            **({"mlguard_interval": str([check["interval"]["low"], check["interval"]["high"]])} if check["interval"] else {}),
         }
 
 

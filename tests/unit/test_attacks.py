@@ -505,3 +505,29 @@ def test_callable_black_box_model_with_square(tmp_path):
     box = CallableModel(net.predict_proba, input_shape=(1, 8, 8), n_classes=10, name="api")
     result = run(box, "square-linf-0.1", tmp_path, **{"attack.samples": 16, "attack.queries": 10})
     assert result.details["access"] == "scores" and result.details["gradient_evaluations"] == 0
+
+
+def test_autoattack_says_which_component_attacks_ran(tmp_path):
+    """ART's AutoAttack is not the reference AutoAttack (docs/attacks.md): the check's details and
+    report.html name the components that ran, and they are those ART was given."""
+    from pytest_mlguard.attacks._adapters import make_adapter
+    from pytest_mlguard.attacks._build import make_attack
+    from pytest_mlguard.reporting._html import _check_row
+
+    cli = {"attack.samples": 16, "attack.params.autoattack.steps": 3, "attack.params.autoattack.restarts": 2, "attack.queries": 5}
+    result = run(zoo.good_model(), "autoattack-linf-0.1", tmp_path, **cli)
+    assert result.details["components"] == [
+        "APGD-CE (cross-entropy loss, 3 steps, 2 random starts)",
+        "APGD-DLR (difference-of-logits-ratio loss, 3 steps, 2 random starts)",
+        "Square (5 queries, 1 restart)",
+    ]
+    assert "not the reference AutoAttack" in result.details["components_note"] and "DeepFool in place of FAB" in result.details["components_note"]
+    built = make_attack(make_adapter(zoo.good_model(), 16).estimator, "autoattack", "linf", 0.1, {"steps": 3, "restarts": 2, "queries": 5}, batch_size=16)
+    ran = [(type(a).__name__, getattr(a, "loss_type", None), a.max_iter, getattr(a, "nb_random_init", getattr(a, "nb_restarts", None))) for a in built.attacks]
+    assert ran == [
+        ("AutoProjectedGradientDescent", "cross_entropy", 3, 2),
+        ("AutoProjectedGradientDescent", "difference_logits_ratio", 3, 2),
+        ("SquareAttack", None, 5, 1),
+    ]
+    note = _check_row(result.to_dict())["note"]
+    assert "ran APGD-CE (cross-entropy loss, 3 steps, 2 random starts), APGD-DLR" in note and "not the reference AutoAttack" in note

@@ -89,6 +89,8 @@ def test_wrong_output_width_is_reported():
         (lambda: Pipeline(lambda b: 0, rejects="ValueError"), "Expected Exception subclasses"),
         (lambda: Pipeline(lambda b: 0, input="video"), "but got input='video'"),
         (lambda: Pipeline(lambda r: 0, input="record"), "at least one valid record"),
+        (lambda: Pipeline(lambda b: 0, decode="grey"), "Expected a callable raw image -> model input but got decode='grey'"),
+        (lambda: Pipeline(lambda r: 0, input="record", examples=[{}], decode=dict), "Expected decode=None for a record pipeline"),
         (lambda: as_model(42, EvalData(np.zeros((2, 2)), [0, 1])), "but got mlguard_model=42 (type=int)"),
         (lambda: as_data("data.csv"), "but got mlguard_data='data.csv'"),
         (  # int() truncated these to 0 before

@@ -431,3 +431,12 @@ def test_fidelity_against_the_published_formulas(name, side):
         ours = stats([corrupt(im, name, severity, seed=i) for i, im in enumerate(images)])
         published = stats([_reference(name, im, severity, side) for im in images])
         assert abs(ours[0] - published[0]) <= 1.0 and abs(ours[1] - published[1]) <= 0.03, (severity, ours, published)
+
+
+@pytest.mark.parametrize(("height", "width"), [(224, 224), (224, 112), (64, 48), (16, 8), (12, 12)])
+@pytest.mark.parametrize("factor", [0.5, 0.25, 0.125, 0.3])
+def test_pixelate_by_powers_of_two_gives_the_box_filters_pixels(height, width, factor):
+    """Sides shrunk by a power of two go through Pillow's reduce (faster), and give the box filter's pixels."""
+    image = np.ascontiguousarray(photo(224)[:height, :width])
+    assert np.array_equal(F.apply_pixelate(image, factor=factor), _pillow_pixelate(image, factor))
+    assert np.array_equal(F.apply_pixelate(image[..., :1], factor=factor)[..., 0], _pillow_pixelate(image[..., 0], factor))

@@ -341,6 +341,28 @@ def test_drift_leaves_the_model_as_it_was(good):
     module.eval()
 
 
+
+def test_int8_quantises_a_model_that_is_one_linear_layer():
+    """quantize_dynamic swaps the children of the module it is given, never the module itself: a bare
+    nn.Linear came back unquantised and drift[int8] said the model had no Linear layer."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from pytest_mlguard import EvalData, TorchModel
+
+    train, test = zoo.digits("train"), zoo.digits("test")
+    fitted = LogisticRegression(max_iter=500).fit(train.x.reshape(len(train.x), -1), train.y)
+    linear = torch.nn.Linear(64, 10)
+    with torch.no_grad():
+        linear.weight.copy_(torch.as_tensor(fitted.coef_, dtype=torch.float32))
+        linear.bias.copy_(torch.as_tensor(fitted.intercept_, dtype=torch.float32))
+    model = TorchModel(linear, input_shape=(64,), n_classes=10, name="linear")
+    data = EvalData(test.x.reshape(len(test.x), -1), test.y)
+    [result] = check_model(model, data, "drift[int8]", settings={"samples": 120})
+    assert result.passed and result.value >= 0.99 and result.details["variant"] == "int8", result.verdict()
+    assert 0 < result.details["max_proba_diff"] < 0.1  # quantised: the probabilities moved, a little
+    assert type(linear).__module__ == "torch.nn.modules.linear"  # the model itself left as it was
+
 # -- gate --------------------------------------------------------------------------------------------
 GATE = {"gate__checks": "agreement,accuracy,robustness", "attack__checks": "fgsm-linf-0.1", "attack__steps": "5"}
 

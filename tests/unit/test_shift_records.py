@@ -124,3 +124,25 @@ def test_a_categorical_column_is_tested_by_chi_squared_on_its_categories():
     tests = {test["name"]: test for test in result.details["tests"]}
     assert tests["city"]["test"] == "chi-squared" and tests["amount"]["test"] == "ks"
     assert not result.passed and tests["city"]["what"].startswith("'Nice': ") and "-> 4" in tests["city"]["what"]  # 10% -> 40%, drawn
+
+
+def test_a_categorical_column_is_drawn_as_bars_of_its_category_labels():
+    rng = np.random.default_rng(5)
+    cities = rng.choice(["Paris", "Lyon", "Nice"], 200, p=[0.3, 0.3, 0.4])
+    records = [{"amount": float(a), "city": str(c)} for a, c in zip(rng.uniform(0, 100, 200), cities)]
+    table = _table()
+    [result] = check_model(_model(), table, "shift[inputs]", settings={"shift.checks": ["inputs"]}, extras={"production": records})
+    drawn = result.details["histograms"]["city"]
+    production = [float(np.mean(cities == city)) for city in ("Paris", "Lyon", "Nice")]
+    reference = [float(np.mean(table.columns["city"] == city)) for city in ("Paris", "Lyon", "Nice")]
+    assert drawn["labels"] == ["Paris", "Lyon", "Nice"] and "edges" not in drawn
+    assert drawn["production"] == pytest.approx(production, abs=1e-6) and drawn["reference"] == pytest.approx(reference, abs=1e-6)
+    from pytest_mlguard.production._shift.figures import _panels, histogram_figure
+
+    figure = histogram_figure(_panels([result.to_dict()]))
+    axes = {ax.get_title().split(" (")[0]: ax for ax in figure.axes}
+    city = axes["city"]
+    assert [label.get_text() for label in city.get_xticklabels()] == ["Paris", "Lyon", "Nice"]
+    heights = [bar.get_height() for bar in city.patches]
+    assert heights == pytest.approx(reference + production, abs=1e-6)  # the evaluation data's bars, then production's
+    assert not axes["amount"].patches or all(type(patch).__name__ == "StepPatch" for patch in axes["amount"].patches)  # a number: steps

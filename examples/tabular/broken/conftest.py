@@ -10,13 +10,13 @@ from __future__ import annotations
 import pytest
 from wine_service import InvalidRecord, LenientWineService
 
-from pytest_mlguard import Pipeline, SklearnModel
+from pytest_mlguard import Pipeline, RecordModel
 from wine_model import CLASS_NAMES
 
 
 @pytest.fixture(scope="session")
 def mlguard_model(wine_estimator):
-    return SklearnModel(wine_estimator, class_names=CLASS_NAMES, name="wine-lenient")
+    return RecordModel(wine_estimator, class_names=CLASS_NAMES, name="wine-lenient", input="array")
 
 
 @pytest.fixture(scope="session")

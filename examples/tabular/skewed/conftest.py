@@ -12,14 +12,14 @@ from __future__ import annotations
 import pytest
 from wine_features import feature_paths, online_features_variance
 
-from pytest_mlguard import SklearnModel
+from pytest_mlguard import RecordModel
 from wine_model import CLASS_NAMES
 
 
 @pytest.fixture(scope="session")
 def mlguard_model(wine_estimator):
     # the suite is the conftest.py that declares mlguard_model: the same model, under its own name
-    return SklearnModel(wine_estimator, class_names=CLASS_NAMES, name="wine-skewed", value_range=(0.0, 2000.0))
+    return RecordModel(wine_estimator, class_names=CLASS_NAMES, name="wine-skewed", input="array")
 
 
 @pytest.fixture(scope="session")

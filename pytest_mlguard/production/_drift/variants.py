@@ -109,7 +109,10 @@ def variant_model(model: TorchModel, variant: str, x: np.ndarray) -> CallableMod
             from ...contract._modes import set_modes
 
             training = {name: m.training for name, m in model.module.named_modules()}  # the mode it runs in now
-            quantized = quantize_dynamic(copy.deepcopy(model.module).to("cpu"), dtype=torch.qint8)
+            # quantize_dynamic swaps the children of the module it is given, never that module itself: held
+            # in a container, a model that is one Linear (or LSTM, GRU) layer is quantised too
+            holder = torch.nn.Sequential(copy.deepcopy(model.module).to("cpu"))
+            quantized = quantize_dynamic(holder, dtype=torch.qint8)[0]
             set_modes(quantized, training)  # quantize_dynamic leaves the copy in eval mode
             if not any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in quantized.modules()):
                 raise NotApplicable(

@@ -156,6 +156,7 @@ FAMILY = Family(
     make=_make,
     run="pytest_mlguard.production._shift.run:run_check",
     needs=("model", "data", "production"),
+    uses=("pipeline",),  # image files of the production sample are read through its decode, where it declares one
     rank=5,
     prior_forwards=2.0,
     shared=True,  # one analysis of the production sample, read by every check

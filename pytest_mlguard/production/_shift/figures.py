@@ -22,34 +22,59 @@ def _panels(checks: list[Mapping[str, Any]]) -> list[tuple[str, Mapping[str, Any
     return sorted(found, key=lambda panel: 1.0 if panel[2] is None else panel[2])[:PANELS]
 
 
+#: the most categories a bar chart draws (the largest shares of either sample)
+CATEGORIES = 12
+#: the colours and legend labels of the two samples
+_SAMPLES = (("reference", "#1f77b4", "evaluation data"), ("production", "#d62728", "production"))
+
+
 def histograms(model: str, checks: list[Mapping[str, Any]]) -> list[dict[str, str]]:
     """The figure of ``model``'s shift checks: one panel per histogram (at most :data:`PANELS`)."""
     panels = _panels(checks)
     if not panels:
         return []
-    from matplotlib.figure import Figure
-
     from ...reporting.plots import png_base64
+
+    caption = (
+        "What the drift checks compare, the evaluation data (blue) against the production sample (red), as "
+        "fractions of each sample: the tests with the smallest Holm-adjusted p-values first; a categorical column "
+        "as the shares of its categories."
+    )
+    names = ", ".join(name for name, _, _ in panels)
+    return [{"png": png_base64(histogram_figure(panels)), "alt": f"histograms of {model}'s evaluation data and production sample: {names}", "caption": caption}]
+
+
+def histogram_figure(panels: list[tuple[str, Mapping[str, Any], float | None]]) -> Any:
+    """A matplotlib ``Figure`` of ``(name, histogram, adjusted p-value)`` panels: steps over a
+    histogram's ``edges``, bars by category for one with ``labels`` (:func:`.statistics.category_shares`)."""
+    from matplotlib.figure import Figure
 
     columns = min(3, len(panels))
     rows = (len(panels) + columns - 1) // columns
     figure = Figure(figsize=(3.2 * columns, 2.4 * rows), dpi=100, layout="constrained")
     for index, (name, drawn, adjusted) in enumerate(panels):
         axes = figure.add_subplot(rows, columns, index + 1)
-        edges = list(drawn["edges"])
-        for key, colour in (("reference", "#1f77b4"), ("production", "#d62728")):
-            values = list(drawn[key])
-            axes.stairs(values, edges, color=colour, label="evaluation data" if key == "reference" else "production")
+        if "labels" in drawn:
+            _bars(axes, drawn)
+        else:
+            for key, colour, label in _SAMPLES:
+                axes.stairs(list(drawn[key]), list(drawn["edges"]), color=colour, label=label)
         axes.set_title(name if adjusted is None else f"{name} (Holm p={adjusted:.2g})", fontsize=9)
         axes.tick_params(labelsize=7)
         if index == 0:
             axes.legend(fontsize=7)
-    caption = (
-        "What the drift checks compare, the evaluation data (blue) against the production sample (red), as "
-        "fractions of each sample: the tests with the smallest Holm-adjusted p-values first."
-    )
-    names = ", ".join(name for name, _, _ in panels)
-    return [{"png": png_base64(figure), "alt": f"histograms of {model}'s evaluation data and production sample: {names}", "caption": caption}]
+    return figure
+
+
+def _bars(axes: Any, drawn: Mapping[str, Any]) -> None:
+    """Side-by-side bars of each sample's share of each category, labelled by category: the
+    :data:`CATEGORIES` largest (by the larger of the two shares), in the schema's order."""
+    labels = list(drawn["labels"])
+    shown = sorted(sorted(range(len(labels)), key=lambda i: -max(drawn["reference"][i], drawn["production"][i]))[:CATEGORIES])
+    for offset, (key, colour, label) in zip((-0.2, 0.2), _SAMPLES):
+        axes.bar([position + offset for position in range(len(shown))], [drawn[key][i] for i in shown], width=0.4, color=colour, label=label)
+    axes.set_xticks(range(len(shown)), [labels[i] for i in shown], rotation=30 if len(shown) > 4 else 0, ha="right" if len(shown) > 4 else "center")
+    axes.set_ylabel("share", fontsize=7)
 
 
 def null_distribution(model: str, checks: list[Mapping[str, Any]]) -> list[dict[str, str]]:

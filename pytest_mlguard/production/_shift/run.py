@@ -24,6 +24,7 @@ from .statistics import (
     atc_estimate,
     atc_interval,
     bbse,
+    category_shares,
     column_tests,
     confidence_scores,
     frequency_test,
@@ -89,9 +90,10 @@ def _logged(evaluation: Evaluation, spec: CheckSpec) -> Logged:
             )
         if reference == "previous-window" and (window is None or window.previous is None):
             raise ConfigError("shift.reference = 'previous-window' compares two windows of the log: set shift.window (such as '1d')")
-        sample = production_sample(value, model)
+        pipeline = getattr(evaluation, "pipeline", None)  # image files are read through its decode, where it declares one
+        sample = production_sample(value, model, pipeline)
         if window is not None and window.previous is not None:
-            previous = production_sample(window.previous, model)
+            previous = production_sample(window.previous, model, pipeline)
             proba = model.predict_proba(previous.x)
             return Logged(sample, model.predict_proba(sample.x), previous.x, proba, "the previous window", window, previous.outside, source=production)
         return Logged(sample, model.predict_proba(sample.x), evaluation.data.x, evaluation.clean_proba, "the evaluation data", window, source=production)
@@ -119,12 +121,17 @@ def input_tests(
     before = [np.asarray((reference_outside or {}).get(name, np.zeros(len(ref), dtype=bool))) for name in names]
     after = [np.asarray((outside or {}).get(name, np.zeros(len(prod), dtype=bool))) for name in names]
     ref_outside, prod_outside = np.stack(before, axis=1), np.stack(after, axis=1)
-    categorical = {c.name: (False, True) if c.kind == "boolean" else c.categories for c in schema.columns if c.kind != "numeric"} if schema is not None else None
+    categorical = categorical_columns(schema) if schema is not None else None
     tests = column_tests(ref, prod, names, missing=(np.isnan(ref) & ~ref_outside, np.isnan(prod) & ~prod_outside), categorical=categorical)
     for i, name in enumerate(names):
         if ref_outside[:, i].any() or prod_outside[:, i].any():
             tests.append(missing_test(f"{name} (outside the schema)", ref_outside[:, i], prod_outside[:, i], kind="outside"))
     return tests
+
+
+def categorical_columns(schema: Any) -> dict[str, tuple[Any, ...]]:
+    """The categorical and boolean columns of a record model's ``schema``, each with the categories its codes stand for."""
+    return {c.name: (False, True) if c.kind == "boolean" else tuple(c.categories) for c in schema.columns if c.kind != "numeric"}
 
 
 def _schema(evaluation: Evaluation, sample: ProductionSample) -> Any:
@@ -175,9 +182,10 @@ def _tests(evaluation: Evaluation, tested: tuple[str, ...], spec: CheckSpec) -> 
     return {**{name: [next(adjusted) for _ in tests] for name, tests in by_check.items()}, **skipped}
 
 
-def histograms(logged: Logged, check: str) -> dict[str, Any]:
+def histograms(logged: Logged, check: str, schema: Any = None) -> dict[str, Any]:
     """Reference and production histograms of what ``check`` compares (the report's figure): the top
-    probability for ``confidence``, each image statistic or column for ``inputs``."""
+    probability for ``confidence``, each image statistic or column for ``inputs``; a categorical or
+    boolean column of a record model's ``schema``: the shares of its categories, by label."""
     x, columns = logged.sample.x, logged.sample.columns
     if check == "confidence":
         return {"confidence": histogram(logged.reference_proba.max(axis=1), logged.proba.max(axis=1))}
@@ -189,7 +197,11 @@ def histograms(logged: Logged, check: str) -> dict[str, Any]:
         return {name: histogram(ref[name], prod[name]) for name in ref}
     flat_ref, flat_prod = reference.reshape(len(reference), -1), x.reshape(len(x), -1)
     names = columns or tuple(f"column {i}" for i in range(flat_ref.shape[1]))
-    return {name: histogram(flat_ref[:, i], flat_prod[:, i]) for i, name in enumerate(names)}
+    categorical = categorical_columns(schema) if schema is not None else {}
+    return {
+        name: category_shares(flat_ref[:, i], flat_prod[:, i], categorical[name]) if name in categorical else histogram(flat_ref[:, i], flat_prod[:, i])
+        for i, name in enumerate(names)
+    }
 
 
 def _ranked(tests: list[TwoSample]) -> list[TwoSample]:
@@ -245,12 +257,15 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         details["files"] = dict(sample.files)
     if sample.records is not None:
         details["records"] = dict(sample.records)
-    drawn = histograms(logged, str(spec.name))
+    drawn = histograms(logged, str(spec.name), _schema(evaluation, sample))
     if drawn:
         details["histograms"] = drawn
     message = drift_message(str(spec.name), tests, spec.param("alpha"), spec.param("top"), sizes, logged.reference_name)
     if spec.name == "inputs" and sample.records is not None and outside_summary(sample.records):
         message += f"\nproduction: {outside_summary(sample.records)}"
+    if sample.files.get("rejected"):
+        files = sample.files
+        message += f"\nproduction: pipeline {files['decoded_by']!r} rejected {files['rejected']} of {files['rejected'] + len(sample.x)} files, which the model never saw, such as {files['rejected_examples'][0]}"
     return Measurement(value=value, n=len(sample.x), details=_windowed(details, logged), message=_windowed_message(message, logged))
 
 

@@ -5,8 +5,9 @@
   equal-length columns, or a data frame (anything with ``columns`` and ``to_numpy``); the messages
   then name the columns;
 * a list of image files (paths) or of their contents (bytes), or a folder of image files, decoded
-  here as the model takes them: grey or RGB after the EXIF orientation, resized to the input's height
-  and width (bilinear), scaled from 0..255 to the model's ``value_range``;
+  as the service decodes them where ``mlguard_pipeline`` declares a ``decode`` (what it rejects left
+  out, and counted), else here as the model takes them: grey or RGB after the EXIF orientation,
+  resized to the input's height and width (bilinear), scaled from 0..255 to the model's ``value_range``;
 * records: a list of dicts, or the path of a JSON-lines file of them; for a model of records (a
   ``RecordModel``), encoded through its schema, with what the schema cannot hold counted
   (:mod:`.records`); for another model of 1-D inputs, read as a table's columns.
@@ -67,8 +68,9 @@ def _error(message: str) -> ContractError:
     return ContractError(message, fixture=FIXTURE)
 
 
-def production_sample(value: Any, model: Model) -> ProductionSample:
-    """The model inputs of ``value``, what ``mlguard_production`` returned, for ``model``.
+def production_sample(value: Any, model: Model, pipeline: Any = None) -> ProductionSample:
+    """The model inputs of ``value``, what ``mlguard_production`` returned, for ``model``; image files
+    through the ``decode`` of ``pipeline`` (a :class:`~pytest_mlguard.Pipeline`) where it declares one.
 
     Raises:
         ContractError: ``value`` is none of the above, or holds too few samples, samples of another
@@ -77,9 +79,9 @@ def production_sample(value: Any, model: Model) -> ProductionSample:
     if hasattr(value, "detach"):  # a torch tensor
         value = value.detach().cpu().numpy()
     if isinstance(value, (list, tuple)) and value and all(isinstance(item, (str, Path, bytes, bytearray)) for item in value):
-        return _decoded(value, model)
+        return _decoded(value, model, pipeline)
     if isinstance(value, (str, Path)):
-        return _path(Path(value), model)
+        return _path(Path(value), model, pipeline)
     if isinstance(value, (list, tuple)) and value and all(isinstance(item, Mapping) for item in value):
         return _records(value, model)
     if isinstance(value, Mapping) or (hasattr(value, "columns") and hasattr(value, "to_numpy")):
@@ -91,10 +93,10 @@ def production_sample(value: Any, model: Model) -> ProductionSample:
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
-def _path(path: Path, model: Model) -> ProductionSample:
+def _path(path: Path, model: Model, pipeline: Any = None) -> ProductionSample:
     """A folder of image files, or a JSON-lines file of records."""
     if path.is_dir():
-        return _decoded(sorted(item for item in path.iterdir() if item.suffix.lower() in IMAGE_SUFFIXES), model)
+        return _decoded(sorted(item for item in path.iterdir() if item.suffix.lower() in IMAGE_SUFFIXES), model, pipeline)
     if not path.is_file():
         raise _error(f"Expected {_EXPECTED} but got the path {str(path)!r}, which does not exist")
     from .records import read_json_lines
@@ -179,32 +181,99 @@ def _array(value: Any, model: Model, missing: bool = False) -> ProductionSample:
     return ProductionSample(x)
 
 
-def _decoded(items: Sequence[Any], model: Model) -> ProductionSample:
-    """Image files or their bytes, decoded to ``model``'s input shape (C, H, W)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+def _decoded(items: Sequence[Any], model: Model, pipeline: Any = None) -> ProductionSample:
+    """Image files or their bytes, decoded to ``model``'s input shape (C, H, W): through ``pipeline``'s
+    ``decode`` where it declares one (the files it rejects left out, and counted), else by the plugin."""
+    from PIL import Image, UnidentifiedImageError
 
     shape = tuple(model.input_shape)
     if len(shape) != 3 or shape[0] not in (1, 3):
         raise _error(f"Expected model inputs (an array): model {model.name!r} takes {shape}, not images (1 or 3, H, W), but got image files")
     if len(items) < MIN_SAMPLES:
         raise _error(f"Expected {_EXPECTED} but got {len(items)} files")
-    channels, height, width = shape
-    low, high = model.value_range
-    images, formats, modes, sizes = [], Counter[str](), Counter[str](), Counter[str]()
+    declared = getattr(pipeline, "decode", None) is not None
+    images: list[np.ndarray] = []
+    rejected: list[str] = []
+    formats, modes, sizes = Counter[str](), Counter[str](), Counter[str]()
     for index, item in enumerate(items):
+        where = f"file {item!s}" if not isinstance(item, (bytes, bytearray)) else f"item {index} ({len(item)} bytes)"
+        pixels: np.ndarray | None = None
         try:
-            source = io.BytesIO(bytes(item)) if isinstance(item, (bytes, bytearray)) else Path(item)
-            with Image.open(source) as opened:
+            with Image.open(io.BytesIO(bytes(item)) if isinstance(item, (bytes, bytearray)) else Path(item)) as opened:
                 formats[str(opened.format)] += 1
                 modes[opened.mode] += 1
                 sizes[f"{opened.width}x{opened.height}"] += 1
-                image = ImageOps.exif_transpose(opened).convert("L" if channels == 1 else "RGB")
+                pixels = None if declared else _plugin_decode(opened, shape, model.value_range)
         except (OSError, UnidentifiedImageError) as exc:
-            where = f"file {item!s}" if not isinstance(item, (bytes, bytearray)) else f"item {index} ({len(item)} bytes)"
-            raise _error(f"Expected image files that open, but {where} does not: {exc}") from None
-        if image.size != (width, height):
-            image = image.resize((width, height), Image.Resampling.BILINEAR)
-        pixels = np.asarray(image, dtype=np.float32).reshape(height, width, channels).transpose(2, 0, 1)
-        images.append(low + pixels / 255.0 * (high - low))
-    files = {"formats": dict(formats), "modes": dict(modes), "sizes": dict(sizes.most_common(10))}
-    return ProductionSample(np.stack(images).astype(np.float32), files)
+            if not declared:
+                raise _error(f"Expected image files that open, but {where} does not: {exc}") from None
+            formats["unread by Pillow"] += 1
+        if declared:
+            pixels = through_pipeline(pipeline, item, where, shape)
+        if pixels is None:
+            rejected.append(where)
+        else:
+            images.append(pixels)
+    files: dict[str, Any] = {"formats": dict(formats), "modes": dict(modes), "sizes": dict(sizes.most_common(10))}
+    if declared:
+        files.update(decoded_by=str(pipeline.name), rejected=len(rejected), rejected_examples=rejected[:3])
+        if len(images) < MIN_SAMPLES:
+            raise _error(f"Expected at least {MIN_SAMPLES} files that pipeline {pipeline.name!r} decodes but it rejected {len(rejected)} of {len(items)}, such as {rejected[0]}")
+    return ProductionSample(_array(np.stack(images), model).x, files)
+
+
+def _plugin_decode(opened: Any, shape: tuple[int, ...], value_range: tuple[float, float]) -> np.ndarray:
+    """An opened image as the plugin decodes it: upright by its EXIF orientation, grey or RGB by
+    ``shape``'s channels, resized to its height and width (bilinear), scaled to ``value_range``."""
+    from PIL import Image, ImageOps
+
+    channels, height, width = shape
+    low, high = value_range
+    image = ImageOps.exif_transpose(opened).convert("L" if channels == 1 else "RGB")
+    if image.size != (width, height):
+        image = image.resize((width, height), Image.Resampling.BILINEAR)
+    pixels = np.asarray(image, dtype=np.float32).reshape(height, width, channels).transpose(2, 0, 1)
+    return np.asarray(low + pixels / 255.0 * (high - low), dtype=np.float32)
+
+
+def through_pipeline(pipeline: Any, item: Any, where: str, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``item`` (a path or bytes) as the model input ``pipeline.decode`` makes of it, given as the
+    pipeline takes its input (``image-bytes``: the file's contents; ``image-path``: a path, bytes written
+    to a temporary file first); ``None``: the pipeline rejects it with one of its ``rejects``.
+
+    Raises:
+        ContractError: ``decode`` raised anything else, or returned another shape than ``shape`` (or a batch of one).
+    """
+    import tempfile
+
+    temporary: str | None = None
+    if pipeline.input == "image-path" and isinstance(item, (bytes, bytearray)):
+        with tempfile.NamedTemporaryFile(suffix=".img", delete=False) as handle:
+            handle.write(item)
+        raw: Any = handle.name
+        temporary = handle.name
+    else:
+        raw = item if pipeline.input == "image-path" else bytes(item) if isinstance(item, (bytes, bytearray)) else Path(item).read_bytes()
+    try:
+        decoded = pipeline.decode(raw)
+    except pipeline.rejects:
+        return None
+    except Exception as exc:  # noqa: BLE001 - any other error of the project's decode is reported, naming the file
+        declared = ", ".join(kind.__name__ for kind in pipeline.rejects) or "none"
+        raise ContractError(
+            f"Expected decode to read each production file or reject it with one of its rejects ({declared}), but on {where} "
+            f"of {FIXTURE} it raised {type(exc).__name__}: {exc}",
+            fixture="mlguard_pipeline",
+        ) from None
+    finally:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
+    x = np.asarray(decoded.detach().cpu().numpy() if hasattr(decoded, "detach") else decoded, dtype=np.float32)
+    if x.shape == (1, *shape):
+        x = x[0]
+    if x.shape != shape:
+        raise ContractError(
+            f"Expected decode to return a model input of shape {shape} (or a batch of one) but it returned shape {x.shape} for {where} of {FIXTURE}",
+            fixture="mlguard_pipeline",
+        )
+    return x

@@ -316,6 +316,23 @@ def histogram(reference: np.ndarray, production: np.ndarray, bins: int = 20) -> 
     return {"edges": np.round(edges, 6).tolist(), "reference": np.round(counts[0], 6).tolist(), "production": np.round(counts[1], 6).tolist()}
 
 
+
+def category_shares(reference: np.ndarray, production: np.ndarray, categories: Sequence[Any]) -> dict[str, list[Any]]:
+    """JSON-safe shares of each category (``labels``, as text) in two samples of category codes
+    (NaN: missing, not counted), as fractions of each sample's coded values, for the report's bar chart
+    of a categorical column.
+
+    Example:
+        >>> category_shares(np.array([0.0, 0.0, 1.0, np.nan]), np.array([1.0, 1.0]), ["Paris", "Lyon"])
+        {'labels': ['Paris', 'Lyon'], 'reference': [0.666667, 0.333333], 'production': [0.0, 1.0]}
+    """
+    shares = []
+    for codes in (reference, production):
+        values = np.asarray(codes, dtype=np.float64).ravel()
+        counts = np.bincount(values[np.isfinite(values)].astype(int), minlength=len(categories))[: len(categories)]
+        shares.append(np.round(counts / max(int(counts.sum()), 1), 6).tolist())
+    return {"labels": [str(category) for category in categories], "reference": shares[0], "production": shares[1]}
+
 def bbse(reference_predicted: np.ndarray, reference_labels: np.ndarray, production_predicted: np.ndarray, n_classes: int) -> tuple[np.ndarray, float]:
     """Black-box shift estimation (Lipton et al. 2018): production's class distribution, from the joint
     confusion matrix of the labelled data and production's predicted class frequencies (least squares,

@@ -1,0 +1,149 @@
+"""The speed-up of N shards (``--mlguard-shard I/N``) run side by side on this machine over the
+unsharded run, and the cost of ``--mlguard-merge`` as a share of the run, printed side by side.
+
+The digits example's suite, restricted to the checks each shard measures on its own samples
+(accuracy, calibration's ECE, the noise and blur corruptions at severities 1-5; with the example's two
+garbage-input calibration checks, which run whole, 49 checks; attacks and the production families
+run whole on one shard and would only measure their imbalance), over all its test samples, early
+stopping off.
+Each repeat runs, interleaved so that both see the same load: the unsharded run (torch on every
+core), then N shard processes at once (torch on cores / N threads each), then the merge. The merged
+report must equal the unsharded one (values and verdicts; the script stops if not). Printed: median
+wall times, the speed-up and its ratio to perfect scaling (``N x sharded / unsharded``: 1.0 is perfect,
+the target is under 1.2 on N idle cores), the merge process's wall time and the merge's own work
+(reading the shards and recomputing every check, in this process) as shares of the unsharded run
+(target: under 2%), and the machine's load average before and after.
+
+    python benchmarks/bench_sharding.py                  # N = 2, 2 repeats
+    python benchmarks/bench_sharding.py --shards 2 4 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "digits"
+sys.path.insert(0, str(ROOT))  # this checkout's package
+SETTINGS = [
+    "--mlguard-set", "corruption.corruptions=noise,blur",
+    "--mlguard-set", "corruption.severities=1,2,3,4,5",
+    "--mlguard-set", "attack.enabled=false",
+    "--mlguard-set", "inputs.enabled=false",
+    "--mlguard-set", "contract.enabled=false",
+    *[arg for family in ("resources", "determinism", "drift", "gate", "shift", "slices") for arg in ("--mlguard-set", f"{family}.enabled=false")],
+    "--mlguard-set", "verdict.early_stop=off",
+    "--mlguard-set", "verdict.more_samples=off",
+    "--mlguard-samples", "100000",  # all of them
+]  # fmt: skip
+
+
+def command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pytest", str(EXAMPLE), "-q", "-p", "no:randomly", "-p", "no:cacheprovider", *SETTINGS, *args]
+
+
+def environment(threads: int | None) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for name in [name for name in env if name.startswith("MLGUARD_")]:
+        del env[name]
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    return env
+
+
+def finished(process: subprocess.Popen[str], what: str) -> None:
+    out, err = process.communicate()
+    if process.returncode not in (0, 1):
+        raise SystemExit(f"{what} failed ({process.returncode}):\n{out[-3000:]}\n{err[-3000:]}")
+
+
+def timed(commands: list[tuple[list[str], dict[str, str]]], what: str) -> float:
+    """Wall seconds until every command, started at once, has ended."""
+    start = time.perf_counter()
+    processes = [subprocess.Popen(args, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for args, env in commands]
+    for process in processes:
+        finished(process, what)
+    return time.perf_counter() - start
+
+
+def merge_work(directories: list[Path]) -> float:
+    """Seconds to read the shards and recompute every check, in this process (the merge's own work)."""
+    from pytest_mlguard._shard.items import merged_checks
+    from pytest_mlguard._shard.merge import load_shards
+    from pytest_mlguard.checks._registry import all_keys
+    from pytest_mlguard.config import resolve
+
+    from pytest_mlguard._shard.merge import ShardFile
+
+    start = time.perf_counter()
+    settings = resolve(cli=_cli(), files=_files(), environ={}, keys=all_keys())
+    # the shards' own settings to check them against each other: paths in this process resolve otherwise than in theirs
+    shards = load_shards(directories, ROOT, ShardFile.read(directories[0] / "mlguard-shard.npz").header["settings"])
+    merged_checks(shards, settings)
+    return time.perf_counter() - start
+
+
+def _cli() -> dict[str, str]:
+    values = dict(pair.split("=", 1) for flag, pair in zip(SETTINGS[::2], SETTINGS[1::2]) if flag == "--mlguard-set")
+    return {**values, "samples": "100000"}
+
+
+def _files() -> list[Any]:
+    """The example's ``[tool.mlguard]``, as its runs read it."""
+    from pytest_mlguard.checks._registry import all_keys
+    from pytest_mlguard.config._files import pyproject_source
+
+    source = pyproject_source(EXAMPLE / "pyproject.toml", all_keys())
+    return [] if source is None else [source]
+
+
+def compare(whole: Path, merged: Path) -> int:
+    """The number of checks, after checking that the merged report has the unsharded one's values and verdicts."""
+    a, b = (json.loads((path / "report.json").read_text()) for path in (whole, merged))
+    got = {c["id"]: (round(c["value"], 8), c["verdict"], c["n"]) for c in b["checks"] if c["family"] != "resources"}  # timings aside
+    expected = {c["id"]: (round(c["value"], 8), c["verdict"], c["n"]) for c in a["checks"] if c["family"] != "resources"}
+    if got != expected:
+        raise SystemExit(f"the merged report differs from the unsharded one: {sorted(set(got.items()) ^ set(expected.items()))[:6]}")
+    return len(got)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shards", type=int, nargs="*", default=[2])
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    print(f"machine: {cores} cores; load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print("| shards | checks | unsharded s | N shards side by side s | speed-up | N x sharded / unsharded (1.0 perfect) | merge process s (% of run) | merge work s (% of run) |")
+    print("|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        for count in args.shards:
+            whole_s, shard_s, merge_s, work_s = [], [], [], []
+            checks = 0
+            for repeat in range(args.repeats):
+                whole = base / f"whole-{count}-{repeat}"
+                whole_s.append(timed([(command("--mlguard", f"--mlguard-output={whole}"), environment(None))], "the unsharded run"))
+                directories = [base / f"shards-{count}-{repeat}" / str(i) for i in range(count)]
+                runs = [(command("--mlguard", "--mlguard-shard", f"{i}/{count}", f"--mlguard-output={d}"), environment(max(1, cores // count))) for i, d in enumerate(directories)]
+                shard_s.append(timed(runs, "a shard"))
+                merged = base / f"merged-{count}-{repeat}"
+                merge_s.append(timed([(command("--mlguard-merge", *map(str, directories), f"--mlguard-output={merged}"), environment(None))], "the merge"))
+                work_s.append(merge_work(directories))
+                checks = compare(whole, merged)
+            w, s, m, k = (statistics.median(v) for v in (whole_s, shard_s, merge_s, work_s))
+            print(f"| {count} | {checks} | {w:.1f} | {s:.1f} | {w / s:.2f} | {count * s / w:.2f} | {m:.1f} ({100 * m / w:.1f}%) | {k:.2f} ({100 * k / w:.2f}%) |", flush=True)
+    print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""``--mlguard-merge DIR [DIR ...]``: the statistics files of every shard, read back and checked.
+
+Each ``DIR`` is a shard's report directory (holding :data:`~.statistics.FILE`) or a directory whose
+subdirectories are. The shards must be all N of one split, each once, run by the same plugin version
+with the same settings (those of :data:`~.statistics.PER_SHARD` aside), seed and models; the merge
+itself must be run with those settings too (the shards' command line with ``--mlguard-merge`` in
+place of ``--mlguard-shard``). Anything else is a :class:`MergeError` naming the file and what differs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from .statistics import FILE, FORMAT
+
+
+class MergeError(ConfigError):
+    """Shards that cannot be merged (a usage error: the run exits with code 4)."""
+
+
+@dataclass
+class ShardFile:
+    """One shard's statistics file: its header and its arrays."""
+
+    path: Path
+    header: dict[str, Any]
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        shard = self.header["shard"]
+        return f"shard {shard['index']}/{shard['count']} ({self.path})"
+
+    def array(self, key: str) -> np.ndarray:
+        return self.arrays[key]
+
+    @classmethod
+    def read(cls, path: Path) -> ShardFile:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+            header = json.loads(str(arrays.pop("header")))
+        except (OSError, ValueError, KeyError) as exc:
+            raise MergeError(f"cannot read the shard statistics {path}: {type(exc).__name__}: {exc}") from None
+        if header.get("format") != FORMAT:
+            raise MergeError(f"{path} holds shard statistics of format {header.get('format')!r}, this plugin reads format {FORMAT}")
+        return cls(path, header, arrays)
+
+
+def shard_files(directories: Iterable[str | Path], base: Path) -> list[Path]:
+    """The statistics files in ``directories`` (each a shard's report directory, or one holding them)."""
+    found: list[Path] = []
+    for given in directories:
+        directory = base / Path(given)
+        if (directory / FILE).is_file():
+            found.append(directory / FILE)
+            continue
+        inside = sorted(directory.glob(f"*/{FILE}")) if directory.is_dir() else []
+        if not inside:
+            what = "does not exist" if not directory.exists() else f"holds no {FILE}, nor do its subdirectories"
+            raise MergeError(f"--mlguard-merge {given}: {directory} {what}: expected the report directory of a --mlguard-shard run")
+        found += inside
+    return found
+
+
+def _differences(first: dict[str, Any], other: dict[str, Any]) -> list[str]:
+    keys = sorted(set(first) | set(other))
+    return [f"{key}={other.get(key, '(unset)')} where {first.get(key, '(unset)')} was expected" for key in keys if first.get(key) != other.get(key)]
+
+
+def check_shards(files: list[ShardFile], settings: dict[str, str]) -> None:
+    """Raise :class:`MergeError` unless ``files`` are the N shards of one run, each once, run like the
+    merge (``settings``: the merge's :func:`~.statistics.compared_settings`)."""
+    first = files[0]
+    count = first.header["shard"]["count"]
+    seen: dict[int, ShardFile] = {}
+    for shard in files:
+        header = shard.header
+        if header["plugin"] != first.header["plugin"]:
+            raise MergeError(f"{shard.name} was run by pytest-mlguard {header['plugin']}, {first.name} by {first.header['plugin']}")
+        if header["shard"]["count"] != count:
+            raise MergeError(f"{shard.name} is one of {header['shard']['count']} shards, {first.name} one of {count}")
+        index = header["shard"]["index"]
+        if index in seen:
+            raise MergeError(f"shard {index}/{count} is given twice: {seen[index].path} and {shard.path}")
+        seen[index] = shard
+        if header["seed"] != first.header["seed"]:
+            raise MergeError(f"{shard.name} was run with seed {header['seed']}, {first.name} with seed {first.header['seed']}")
+        differ = _differences(settings, header["settings"])
+        if differ:
+            raise MergeError(f"{shard.name} was run with other settings than this merge: {'; '.join(differ[:5])}; run the merge with the shards' settings")
+        _check_models(shard, first)
+    missing = sorted(set(range(count)) - set(seen))
+    if missing:
+        raise MergeError(f"shard{'s' if len(missing) > 1 else ''} {', '.join(f'{i}/{count}' for i in missing)} missing: given {', '.join(s.name for s in files)}")
+
+
+def _check_models(shard: ShardFile, first: ShardFile) -> None:
+    """Raise :class:`MergeError` unless ``shard`` measured the models ``first`` did, the same ones."""
+    mine, theirs = shard.header["models"], first.header["models"]
+    if set(mine) != set(theirs):
+        raise MergeError(f"{shard.name} measured models {sorted(mine)}, {first.name} models {sorted(theirs)}")
+    for model, entry in mine.items():
+        for what in ("fingerprint", "description", "data"):
+            if entry[what] != theirs[model][what]:
+                raise MergeError(
+                    f"{shard.name} measured another model {model!r} than {first.name}: its {what} differs "
+                    f"({json.dumps(entry[what], default=str)[:200]} where {json.dumps(theirs[model][what], default=str)[:200]} was expected)"
+                )
+
+
+def load_shards(directories: Iterable[str | Path], base: Path, settings: dict[str, str]) -> list[ShardFile]:
+    """The shard files under ``directories``, checked (:func:`check_shards`), in shard order."""
+    files = [ShardFile.read(path) for path in shard_files(directories, base)]
+    if not files:
+        raise MergeError("--mlguard-merge found no shard statistics")
+    check_shards(files, settings)
+    return sorted(files, key=lambda shard: shard.header["shard"]["index"])
