@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from .config._files import pyproject_source
-from .config._settings import CORE_KEYS, Key, Settings, Source, resolve
+from .config._settings import CORE_KEYS, ENV_PREFIX, Key, Settings, Source, resolve
 from .errors import ConfigError
 
 INI_KEYS = tuple(key.name for key in CORE_KEYS if key.ini)
@@ -42,10 +42,11 @@ def cli_values(config: pytest.Config, options: Any = None) -> dict[str, Any]:
     return values
 
 
-def check_settings(config: pytest.Config, options: Any) -> None:
+def check_settings(config: pytest.Config, options: Any) -> Settings | None:
     """Resolve the settings from the command line (``options``), the environment and the ini files,
     before pytest imports the project's conftest.py files: those import torch, and an invalid
-    setting should not wait for it (``ConfigError`` if one is invalid)."""
+    setting should not wait for it (``ConfigError`` if one is invalid). The settings, or where a
+    conftest.py may yet declare a name, the core settings alone (``None`` if those cannot be told)."""
     from .checks._registry import all_keys
     from .config._profiles import BUILTIN_PROFILES
 
@@ -53,13 +54,21 @@ def check_settings(config: pytest.Config, options: Any) -> None:
     if misread is not None:
         raise ConfigError(misread)
     keys = all_keys()
+    cli, files = cli_values(config, options), file_sources(config, keys)
     try:
-        resolve(cli=cli_values(config, options), files=file_sources(config, keys), keys=keys, profiles=BUILTIN_PROFILES)
+        return resolve(cli=cli, files=files, keys=keys, profiles=BUILTIN_PROFILES)
     except ConfigError as exc:
         if exc.unknown is None:
             raise
         # a name not known yet may be a setting of a family a conftest.py adds (pytest_mlguard_families):
         # it is checked in pytest_configure, once the conftest files are loaded
+    core = {key.name for key in CORE_KEYS}
+    environ = {k: v for k, v in os.environ.items() if k.removeprefix(ENV_PREFIX).lower() in core}
+    try:
+        only = [Source({k: v for k, v in s.values.items() if k in core}, s.where, s.where_by_key, typed=s.typed) for s in files]
+        return resolve(cli={k: v for k, v in cli.items() if k in core}, environ=environ, files=only, keys=CORE_KEYS)
+    except ConfigError:
+        return None
 
 
 def output_read_as_path(args: Sequence[str], invocation_dir: Path) -> str | None:

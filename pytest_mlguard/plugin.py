@@ -52,9 +52,14 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     if getattr(options, "help", False) or getattr(options, "version", False):
         return
     try:
-        check_settings(early_config, options)
+        settings = check_settings(early_config, options)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if settings is not None and getattr(options, "mlguard", False):
+        from ._gpus import DEVICE_KEY, PINNED_KEY, pin_worker
+
+        early_config.stash[DEVICE_KEY] = settings.device
+        early_config.stash[PINNED_KEY] = pin_worker(settings.device)  # before a conftest.py can touch CUDA
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -87,7 +92,11 @@ def pytest_report_header(config: pytest.Config) -> str | None:
         return None
     settings = session.settings
     samples = "all" if settings.samples is None else settings.samples
-    return f"mlguard: seed={settings.seed}, samples={samples}, device={settings.device}, output={settings.output}"
+    from ._gpus import PINNED_KEY
+
+    pinned = config.stash.get(PINNED_KEY, None)
+    device = f"{settings.device} ({pinned})" if pinned else settings.device
+    return f"mlguard: seed={settings.seed}, samples={samples}, device={device}, output={settings.output}"
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -183,6 +192,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """pytest-xdist: merge a worker's results on the controller."""
     session_of(node.config).testnodedown(node)
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """pytest-xdist's ``-n auto`` (before ``pytest_configure``): one worker per visible GPU with
+    ``--mlguard-device cuda`` (``None``: xdist's choice)."""
+    from ._gpus import DEVICE_KEY, auto_workers
+
+    return auto_workers(config.stash[DEVICE_KEY]) if DEVICE_KEY in config.stash else None
 
 
 @pytest.hookimpl(optionalhook=True)

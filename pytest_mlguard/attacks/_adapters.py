@@ -29,7 +29,7 @@ import numpy as np
 from ..contract._model import CallableModel, Model, SklearnModel, TorchModel
 from ..contract._output import non_finite_rows
 from ..errors import NonFiniteOutput, NotApplicable
-from ._art import import_art
+from ._art import import_art, place_estimator
 
 
 import_art()
@@ -304,10 +304,7 @@ def _torch_estimator(model: TorchModel, log: QueryLog) -> MlguardPyTorchClassifi
         device_type="gpu" if device.type == "cuda" else "cpu",
         log=log,
     )
-    if estimator._device != device:  # ART picks the current CUDA device; honour cuda:1 and friends
-        estimator._device = device
-        estimator._model.to(device)
-    return estimator
+    return place_estimator(estimator, device)  # ART picks the current CUDA device; honour cuda:1 and friends
 
 
 def _log_of(module: Any, output: str) -> Any:

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 from types import ModuleType
+from typing import Any
 
 from ..errors import MissingDependency
 
@@ -56,3 +57,22 @@ def import_art() -> ModuleType:
         if not art_logger.handlers:
             art_logger.addHandler(logging.NullHandler())
         return sys.modules["art"]
+
+
+def art_device(module: Any) -> tuple[str, Any]:
+    """ART's ``device_type`` for the device of ``module``'s parameters (``"gpu"`` on CUDA), and that
+    ``torch.device`` (the CPU for a module without parameters)."""
+    import torch
+
+    parameter = next(iter(module.parameters()), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    return ("gpu" if device.type == "cuda" else "cpu"), device
+
+
+def place_estimator(estimator: Any, device: Any) -> Any:
+    """``estimator`` (an ART PyTorch estimator) on ``device``: ART picks the current CUDA device for
+    ``"gpu"``; this honours ``cuda:1`` and friends."""
+    if estimator._device != device:
+        estimator._device = device
+        estimator._model.to(device)
+    return estimator

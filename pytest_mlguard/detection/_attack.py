@@ -22,15 +22,26 @@ FASTER_RCNN_LOSSES = ("loss_classifier", "loss_box_reg", "loss_objectness", "los
 Norm = Literal["linf", "l2"]
 
 
+def detector_estimator(model: Any, images: np.ndarray, losses: tuple[str, ...]) -> Any:
+    """ART's ``PyTorchObjectDetector`` of ``model`` on the device its parameters are on (``--mlguard-device``:
+    the check runs inside ``model.running(device)``), not ART's default CPU."""
+    from art.estimators.object_detection import PyTorchObjectDetector
+
+    from ..attacks._art import art_device, place_estimator
+
+    device_type, device = art_device(model)
+    estimator = PyTorchObjectDetector(model, input_shape=images.shape[1:], clip_values=(0.0, 1.0), channels_first=True, attack_losses=losses, device_type=device_type)
+    return place_estimator(estimator, device)
+
+
 def art_pgd(model: Any, images: np.ndarray, targets: Sequence[Detections], *, eps: float, eps_step: float, steps: int, batch_size: int = 16, losses: tuple[str, ...] = FASTER_RCNN_LOSSES, seed: int = 0, norm: Norm = "linf") -> np.ndarray:
     """Adversarial ``images`` (float (N, C, H, W) in [0, 1]) by ART's ``ProjectedGradientDescent`` on
     ``PyTorchObjectDetector(model)``, in the ``norm`` ball (L-inf or L2 over each whole image) of radius
     ``eps``, ``steps`` steps of ``eps_step``."""
     import torch
     from art.attacks.evasion import ProjectedGradientDescent
-    from art.estimators.object_detection import PyTorchObjectDetector
 
-    estimator = PyTorchObjectDetector(model, input_shape=images.shape[1:], clip_values=(0.0, 1.0), channels_first=True, attack_losses=losses, device_type="cpu")
+    estimator = detector_estimator(model, images, losses)
     attack = ProjectedGradientDescent(estimator, norm=np.inf if norm == "linf" else 2, eps=eps, eps_step=eps_step, max_iter=steps, targeted=False, num_random_init=0, batch_size=batch_size, verbose=False)
     labels = [{"boxes": np.asarray(t["boxes"], np.float32), "labels": np.asarray(t["labels"], np.int64)} for t in targets]
     with torch.random.fork_rng(devices=[]):
@@ -106,9 +117,8 @@ def art_patch(model: Any, images: np.ndarray, *, side: int, steps: int, batch_si
     :data:`PATCH_LEARNING_RATE` that raise the detector's training losses against its own detections."""
     import torch
     from art.attacks.evasion import RobustDPatch
-    from art.estimators.object_detection import PyTorchObjectDetector
 
-    estimator = PyTorchObjectDetector(model, input_shape=images.shape[1:], clip_values=(0.0, 1.0), channels_first=True, attack_losses=FASTER_RCNN_LOSSES, device_type="cpu")
+    estimator = detector_estimator(model, images, FASTER_RCNN_LOSSES)
     state = np.random.get_state()  # ART draws the initial patch from numpy's global generator
     with torch.random.fork_rng(devices=[]):
         np.random.seed(seed % 2**32)

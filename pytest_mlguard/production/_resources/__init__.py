@@ -15,7 +15,9 @@ Settings (``[tool.mlguard.resources]``):
 * ``throughput``: floors in samples per second by batch size, such as ``{1 = 200, 32 = 2000}``: one
   ``resources[throughput-bs<size>]`` check each;
 * ``memory_mb``: ceilings of the process's peak resident memory in MB after loading (``load``) and
-  after serving (``inference``); ``inference`` defaults to ``server.memory_mb``;
+  after serving (``inference``); ``inference`` defaults to ``server.memory_mb``. On a CUDA device
+  (``--mlguard-device cuda``) the model is served there and the ceilings are of the GPU memory torch
+  allocated (``torch.cuda.max_memory_allocated``);
 * ``requests`` (200), ``warmup`` (10): single requests timed, and sent first untimed;
 * ``throughput_s``: seconds each batch size is run for (default 0.5);
 * ``factory``: ``"module:function"`` returning the model in the worker, where the model cannot be
@@ -151,7 +153,7 @@ FAMILY = Family(
             "resources.memory_mb",
             parse_table(_POSITIVE, name=_memory_phase),
             {},
-            "ceilings of peak resident memory in MB after loading and serving: {load = ..., inference = ...}",
+            "ceilings of peak resident memory in MB after loading and serving (on a cuda device, of GPU memory torch allocated): {load = ..., inference = ...}",
             table=True,
         ),
         Key("resources.requests", parse_int(1, 1_000_000), 200, "single-sample requests timed for the latency checks"),

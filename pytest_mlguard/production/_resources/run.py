@@ -67,11 +67,13 @@ def measure_resources(
     throughput_s: float = 0.5,
     factory: str | None = None,
     timeout_s: float = 300.0,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Load and serve ``model`` (or ``factory()``) in a fresh process limited to ``threads`` and ``memory_mb``.
 
     Returns the worker's measurements (``runtime``, ``after_load``, ``after_inference`` memory in MB,
-    ``latency_ms`` per request, ``throughput`` by batch size, ``error`` if it failed) and ``machine``.
+    with the GPU's on a CUDA ``device``; ``latency_ms`` per request, ``throughput`` by batch size,
+    ``error`` if it failed) and ``machine``. The model is served on ``device``.
 
     Raises:
         CheckError: the model cannot be sent, or the process died or ran out of time.
@@ -84,7 +86,7 @@ def measure_resources(
             _pickle_model(model, directory / "model.pkl")
         np.save(directory / "x.npy", np.ascontiguousarray(x, dtype=np.float32))
         job: dict[str, Any] = {"sys_path": [p for p in sys.path if p], "threads": threads, "memory_mb": memory_mb, "requests": requests, "warmup": warmup}
-        job.update({"batch_sizes": list(batch_sizes), "throughput_s": throughput_s, "factory": factory})
+        job.update({"batch_sizes": list(batch_sizes), "throughput_s": throughput_s, "factory": factory, "device": device})
         (directory / "job.json").write_text(json.dumps(job))
         # the worker imports this very pytest_mlguard (not another one the child's sys.path finds first)
         package_root = str(Path(__file__).resolve().parents[3])
@@ -114,7 +116,8 @@ def _shared_measurement(spec: CheckSpec, evaluation: Evaluation) -> dict[str, An
     params = {key: spec.param(key) for key in (
         "threads", "server_memory_mb", "requests", "warmup", "batch_sizes", "throughput_s", "factory", "timeout_s"
     )}
-    key = ("resources", tuple(sorted(params.items())))
+    device = evaluation.settings.device
+    key = ("resources", device, tuple(sorted(params.items())))
     return evaluation.memo(
         key,
         lambda: measure_resources(
@@ -128,6 +131,7 @@ def _shared_measurement(spec: CheckSpec, evaluation: Evaluation) -> dict[str, An
             throughput_s=params["throughput_s"],
             factory=params["factory"],
             timeout_s=params["timeout_s"],
+            device=device,
         ),
     )
 
@@ -137,7 +141,8 @@ def _where(result: dict[str, Any], spec: CheckSpec) -> str:
     if spec.param("server_memory_mb"):
         server += f", {spec.param('server_memory_mb'):g} MB"
     name = f" {spec.param('server_name')!r}" if spec.param("server_name") else ""
-    return f"as on server{name} ({server}), measured on {describe_machine(result['machine'])}"
+    device = f" on {result['device']}" if result.get("device", "cpu") != "cpu" else ""
+    return f"as on server{name} ({server}){device}, measured on {describe_machine(result['machine'])}"
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
@@ -200,16 +205,17 @@ def _memory(spec: CheckSpec, result: dict[str, Any], details: dict[str, Any], wh
     if failed_here:
         assert error is not None
         details["error"] = error
-        cap = result.get("address_space_cap_mb")
-        message = (
-            f"the model could not allocate memory during {error['phase']}{_under(spec)}"
-            f"{f' (address-space cap {cap:.0f} MB)' if cap else ''}: {error['type']}: {error['message'][:300]}\n{where}"
-        )
+        cap, gpu_cap = result.get("address_space_cap_mb"), result.get("gpu_cap_mb")
+        limit = f" (address-space cap {cap:.0f} MB)" if cap else f" (GPU memory cap {gpu_cap:.0f} MB)" if gpu_cap else ""
+        message = f"the model could not allocate memory during {error['phase']}{_under(spec)}{limit}: {error['type']}: {error['message'][:300]}\n{where}"
         return Measurement(value=float("nan"), n=1, details=details, message=message)
     runtime = details["runtime_mb"]
     peak = float(status["peak_mb"])
-    message = (
-        f"peak resident memory after {'loading' if phase == 'load' else 'serving'}: {peak:.0f} MB "
-        f"(Python and torch alone: {runtime:.0f} MB), {where}"
-    )
+    after = "loading" if phase == "load" else "serving"
+    if status.get("gpu_peak_mb") is not None:  # served on a GPU: its memory is the budget's
+        gpu = float(status["gpu_peak_mb"])
+        details.update(memory="gpu", peak_resident_mb=peak, gpu_cap_mb=result.get("gpu_cap_mb"))
+        message = f"peak GPU memory torch allocated after {after}: {gpu:.0f} MB (resident host memory {peak:.0f} MB), {where}"
+        return Measurement(value=gpu, n=1, details=details, message=message)
+    message = f"peak resident memory after {after}: {peak:.0f} MB (Python and torch alone: {runtime:.0f} MB), {where}"
     return Measurement(value=peak, n=1, details=details, message=message)

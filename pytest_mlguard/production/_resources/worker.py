@@ -10,6 +10,12 @@ such, with what was measured before.
 Peak memory is the kernel's high-water mark of resident memory (``VmHWM`` in ``/proc/self/status``),
 not ``getrusage``'s ``ru_maxrss``, which a process started from a large one inherits on Linux.
 
+On a CUDA device (``job["device"]``) the model is served there, and the memory that counts is the
+GPU's: the peak torch allocated on the device (``torch.cuda.max_memory_allocated``), after moving the
+model there (``load``) and after serving (``inference``); the server's ``memory_mb`` caps the memory
+torch may allocate on the device (``torch.cuda.set_per_process_memory_fraction``) instead of the
+address space, which CUDA reserves by the terabyte.
+
 Only the standard library is imported at module level: the thread limits are set in the
 environment before torch is imported.
 """
@@ -26,6 +32,19 @@ from typing import Any
 
 
 _OOM_MARKERS = ("can't allocate memory", "cannot allocate memory", "out of memory", "unable to allocate", "bad_alloc")
+
+
+def is_cuda(device: str) -> bool:
+    return str(device).split(":")[0] == "cuda"
+
+
+def gpu_memory_status(device: str) -> dict[str, float]:
+    """On a CUDA device, the memory torch holds there now and at most so far, in MB; else nothing."""
+    if not is_cuda(device):
+        return {}
+    import torch
+
+    return {"gpu_mb": torch.cuda.memory_allocated(device) / 2**20, "gpu_peak_mb": torch.cuda.max_memory_allocated(device) / 2**20}
 
 
 def memory_status() -> dict[str, float]:
@@ -45,8 +64,25 @@ def memory_status() -> dict[str, float]:
     return status
 
 
+def _gpu_memory_if_any(device: str) -> dict[str, float]:
+    """:func:`gpu_memory_status`, or nothing where CUDA itself failed."""
+    try:
+        return gpu_memory_status(device)
+    except Exception:  # noqa: BLE001 - the error being reported matters, not this one
+        return {}
+
+
 def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, MemoryError) or any(marker in str(exc).lower() for marker in _OOM_MARKERS)
+
+
+def _cap_gpu_memory(memory_mb: float, device: str) -> dict[str, Any]:
+    """Cap the memory torch may allocate on CUDA ``device`` at ``memory_mb``; returns what was set."""
+    import torch
+
+    total = torch.cuda.get_device_properties(device).total_memory / 2**20
+    torch.cuda.set_per_process_memory_fraction(min(1.0, memory_mb / total), device)
+    return {"address_space_cap_mb": None, "gpu_cap_mb": round(min(memory_mb, total), 1)}
 
 
 def _cap_memory(memory_mb: float) -> dict[str, Any]:
@@ -139,20 +175,21 @@ def main(job_dir: str) -> int:
         result["threads"] = torch.get_num_threads()
         result["torch"] = torch.__version__
         x = np.load(directory / "x.npy")
+        device = result["device"] = job.get("device", "cpu")
         result["runtime"] = memory_status()
         if job["memory_mb"]:
-            result.update(_cap_memory(job["memory_mb"]))
+            result.update(_cap_gpu_memory(job["memory_mb"], device) if is_cuda(device) else _cap_memory(job["memory_mb"]))
         phase = "load"
         start = time.perf_counter()
         model = _load(job, directory, x)
-        result["load_s"] = time.perf_counter() - start
-        result["after_load"] = memory_status()
-        phase = "inference"
-        with model.running("cpu"):
+        with model.running(device):  # on the device: part of loading
+            result["load_s"] = time.perf_counter() - start
+            result["after_load"] = {**memory_status(), **gpu_memory_status(device)}
+            phase = "inference"
             _serve(model, x, job, result)
-        result["after_inference"] = memory_status()
+            result["after_inference"] = {**memory_status(), **gpu_memory_status(device)}
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails the checks
-        result[f"after_{phase.replace('-', '_')}"] = memory_status()
+        result[f"after_{phase.replace('-', '_')}"] = {**memory_status(), **_gpu_memory_if_any(result.get("device", "cpu"))}
         result["error"] = {"phase": phase, "type": type(exc).__name__, "message": str(exc)[:2000], "oom": _is_oom(exc)}
     (directory / "result.json").write_text(json.dumps(result))
     return 0

@@ -24,6 +24,7 @@ from ...checks._base import CheckSpec, Measurement, early_stop_measurement
 from ...contract._data import EvalData
 from .._compare import at_once, per_sample_diff
 from .._modes import in_each_mode
+from ._device import name_pitfalls
 
 if TYPE_CHECKING:
     from ...checks._evaluation import Evaluation
@@ -183,6 +184,7 @@ def _measure(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     else:
         found, matched, stopper, what, per_sample = _looked(spec, evaluation, data, details)
     message = _mismatches(found, matched, details, what, tolerance, errors)
+    message = name_pitfalls(message, details, str(getattr(model, "active_device", "cpu")))  # TF32, cuDNN benchmark, ...
     if stopper is not None:
         return early_stop_measurement(stopper, details, message, per_sample=per_sample)
     n = len(found.diff)
