@@ -407,10 +407,12 @@ class CheckRunner(RunPart):
 
     # -- --mlguard-shard ------------------------------------------------------------------------------
     def _shard_kind(self, spec: CheckSpec) -> str | None:
-        """How the merge recomputes ``spec`` if this run is a shard and measures it on its samples, else ``None``."""
-        from ._shard.split import sample_kind
+        """How the merge recomputes ``spec`` if this run is a shard and measures it on its samples, as its
+        family declares (``Family.shard``), else ``None`` (not a shard, or the check runs whole on one)."""
+        from .checks._registry import family
 
-        return sample_kind(spec) if self.shard is not None else None
+        declared = family(spec.family).shard if self.shard is not None else None
+        return declared(spec) if declared is not None else None
 
     def _on_this_shard(self, spec: CheckSpec, evaluation: Evaluation, kind: str | None) -> None:
         """Raise ``OtherShard`` if this shard leaves ``spec`` to another that runs it whole."""

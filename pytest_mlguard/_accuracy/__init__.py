@@ -45,6 +45,7 @@ FAMILY = Family(
     plan=_plan,
     run="pytest_mlguard._accuracy._tasks:run_check",
     tasks=("classification", "segmentation", "detection"),
+    shard=lambda spec: "clean",
     rank=0,
     prior_forwards=0.0,  # the clean predictions, made once for every check
     rerun=True,

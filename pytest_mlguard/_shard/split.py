@@ -114,19 +114,5 @@ def owner(check_id: str, model_id: str, seed: int, count: int) -> int:
     return zlib.crc32(f"{model_id}\x1f{check_id}".encode(), seed) % count
 
 
-#: how the merge recomputes a check measured on each shard's samples, by family: ``clean`` checks
-#: are functions of the clean predictions (replayed on the merged ones), ``outcomes`` checks of
-#: per-sample outcomes; every other check runs whole on the shard :func:`owner` names
-SAMPLE_FAMILIES = {"accuracy": "clean", "calibration": "clean", "corruption": "outcomes"}
-
-
-def sample_kind(spec: Any) -> str | None:
-    """How the merge recomputes ``spec`` (a :class:`~pytest_mlguard.checks._spec.CheckSpec`), or
-    ``None`` if it runs whole on one shard (calibration's garbage inputs are no samples of the data)."""
-    if spec.family == "calibration" and spec.param("source") is not None:
-        return None
-    return SAMPLE_FAMILIES.get(spec.family)
-
-
 class OtherShard(Exception):
     """The check runs whole on another shard (:func:`owner`)."""

@@ -108,6 +108,11 @@ def _plan(settings: Settings) -> list[CheckSpec]:
     return [_make(check, settings) for check in checks]
 
 
+def _shard_kind(spec: CheckSpec) -> str | None:
+    """A metric of the clean predictions is replayed on the merged shards; garbage inputs are no samples of the data."""
+    return None if spec.param("source") is not None else "clean"
+
+
 FAMILY = Family(
     name="calibration",
     keys=(
@@ -153,6 +158,7 @@ FAMILY = Family(
     make=_make,
     run="pytest_mlguard.calibration._tasks:run_check",  # the classifier's in _run, the segmenter's in _tasks
     tasks=("classification", "segmentation", "detection"),
+    shard=_shard_kind,
     rank=1,
     rank_of=lambda spec: 2 if spec.param("source") is not None else None,  # garbage inputs: one model pass per source
     prior_forwards=0.0,  # the clean predictions, made once for every check

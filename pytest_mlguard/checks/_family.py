@@ -115,6 +115,13 @@ class Family:
             ``NotApplicable`` (a family that assumes one class vector per input: classification only).
         uses: what the checks read from the project where it declares it, and run without: ``pipeline``
             (the ``shift`` checks read image files through a declared pipeline's ``decode``).
+
+    What ``--mlguard-shard`` reads from it (:mod:`pytest_mlguard._shard`):
+
+    Attributes:
+        shard: a check -> how a merge recomputes it from the shards' samples: ``"clean"`` (a function of
+            the clean predictions, replayed on the merged ones), ``"outcomes"`` (a proportion of per-sample
+            outcomes), or ``None`` (the default: the check runs whole on one shard).
     """
 
     name: str
@@ -148,6 +155,7 @@ class Family:
     clean_reference: bool = False
     tasks: tuple[str, ...] = ("classification",)
     uses: tuple[str, ...] = ()
+    shard: Callable[[CheckSpec], str | None] | None = None
 
     @property
     def all_keys(self) -> tuple[Key, ...]:

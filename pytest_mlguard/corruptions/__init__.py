@@ -223,6 +223,7 @@ FAMILY = Family(
     make=_make,
     run="pytest_mlguard.corruptions._tasks:run_check",  # the classifier's in _run, the segmenter's in _tasks
     tasks=("classification", "segmentation", "detection"),
+    shard=lambda spec: "outcomes",
     rank=3,
     sampled=True,
     prior_forwards=8.0,

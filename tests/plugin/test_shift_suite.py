@@ -221,9 +221,15 @@ def test_shift_checks_carry_the_junit_properties_and_the_badge_of_the_other_fami
     cases = {case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")} for case in ET.parse(project.pytester.path / "junit.xml").getroot().iter("testcase")}
     corruption = set(cases.pop("corruption[gaussian_noise-3]"))
     assert sorted(cases) == sorted(f"shift[{name}]" for name in ("classes", "confidence", "inputs", "embedding", "ood", "accuracy"))
+    report = json.loads((project.pytester.path / "mlguard-report" / "report.json").read_text())
+    intervals = {check["id"]: check.get("interval") is not None for check in report["checks"]}
+    assert "mlguard_interval" in corruption and not intervals["shift[classes]"]  # a chi-squared test has no interval
     for name, properties in cases.items():
         kind = "ceiling" if name == "shift[ood]" else "floor"
-        assert set(properties) == {p.replace("mlguard_floor", f"mlguard_{kind}") for p in corruption}, name
+        expected = {p.replace("mlguard_floor", f"mlguard_{kind}") for p in corruption}
+        if not intervals[name]:
+            expected.discard("mlguard_interval")
+        assert set(properties) == expected, name
         assert properties["mlguard_verdict"] == "failed" and properties["mlguard_n"] == "300"
     badge = project.pytester.path / "mlguard-report" / "badge-shift.svg"
     assert badge.is_file() and ": shift<" in badge.read_text()  # "robustness (partial): shift", as badge-corruption.svg
