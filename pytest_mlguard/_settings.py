@@ -54,14 +54,19 @@ def check_settings(config: pytest.Config, options: Any) -> Settings | None:
     if misread is not None:
         raise ConfigError(misread)
     keys = all_keys()
-    cli, files = cli_values(config, options), file_sources(config, keys)
+    cli = cli_values(config, options)
     try:
+        files = file_sources(config, keys)  # raises on a table no family declares yet, as resolve on a name
         return resolve(cli=cli, files=files, keys=keys, profiles=BUILTIN_PROFILES)
     except ConfigError as exc:
         if exc.unknown is None:
             raise
         # a name not known yet may be a setting of a family a conftest.py adds (pytest_mlguard_families):
         # it is checked in pytest_configure, once the conftest files are loaded
+    try:
+        files = file_sources(config, keys)
+    except ConfigError:  # a table of a family a conftest.py adds: the core settings of the command line and environment
+        files = []
     core = {key.name for key in CORE_KEYS}
     environ = {k: v for k, v in os.environ.items() if k.removeprefix(ENV_PREFIX).lower() in core}
     try:

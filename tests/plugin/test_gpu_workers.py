@@ -25,6 +25,8 @@ def _seen(pytester):
 
 def test_n_auto_starts_one_worker_per_gpu_each_pinned_before_its_conftest(pytester, monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"):  # this test itself may run on an xdist worker
+        monkeypatch.delenv(name, raising=False)
     pytester.makeconftest(textwrap.dedent(CONFTEST))
     pytester.makepyfile(fakegpus=FAKE_GPUS, test_one="def test_one():\n    pass\n")
     result = pytester.runpytest_subprocess("-p", "fakegpus", "-p", "no:cacheprovider", "--mlguard", "--mlguard-device", "cuda", "-n", "auto")
