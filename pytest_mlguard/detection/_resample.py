@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -82,6 +83,16 @@ class Matches:
             len(targets),
         )
 
+    @cached_property
+    def _ranked(self) -> dict[int, np.ndarray]:
+        """Each label's detections by descending score (ties in their order): a resample repeats each in
+        place, which keeps the order a stable sort of the repeated detections gives."""
+        ranked = {}
+        for label in self.target_counts:
+            rows = np.flatnonzero(self.labels == label)
+            ranked[label] = rows[np.argsort(-self.scores[rows], kind="mergesort")]
+        return ranked
+
     def average_precision(self, images: np.ndarray) -> dict[str, float]:
         """``map`` and ``map_50`` over ``images``, indices of images, repeats counted as copies."""
         weights = np.bincount(images, minlength=self.n_images)
@@ -90,23 +101,27 @@ class Matches:
             positives = int((counts * weights).sum())
             if positives == 0:
                 continue
-            rows = np.flatnonzero(self.labels == label)
+            rows = self._ranked[label]
             rows = np.repeat(rows, weights[self.image[rows]])
-            rows = rows[np.argsort(-self.scores[rows], kind="mergesort")]
-            per_label.append([_interpolated_ap(self.hits[t, rows], positives) for t in range(len(IOU_THRESHOLDS))])
+            per_label.append(_interpolated_ap(self.hits[:, rows], positives))
         if not per_label:
             return {"map": -1.0, "map_50": -1.0}
         table = np.asarray(per_label)
         return {"map": round(float(table.mean()), 6), "map_50": round(float(table[:, 0].mean()), 6)}
 
 
-def _interpolated_ap(hits: np.ndarray, positives: int) -> float:
-    true, false = np.cumsum(hits), np.cumsum(~hits)
+def _interpolated_ap(hits: np.ndarray, positives: int) -> np.ndarray:
+    """COCO's 101-point interpolated precision of ranked detections, one per row of ``hits`` (thresholds x detections)."""
+    count = hits.shape[1]
+    if count == 0:
+        return np.zeros(len(hits))
+    true = np.cumsum(hits, axis=1)
     recall = true / positives
-    precision = true / np.maximum(true + false, np.finfo(np.float64).eps)
-    precision = np.maximum.accumulate(precision[::-1])[::-1] if len(precision) else precision
-    at = np.searchsorted(recall, RECALL_THRESHOLDS, side="left")
-    return float(np.where(at < len(precision), precision[np.minimum(at, len(precision) - 1)] if len(precision) else 0.0, 0.0).mean())
+    precision = true / np.maximum(true + np.cumsum(~hits, axis=1), np.finfo(np.float64).eps)
+    precision = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
+    at = np.stack([np.searchsorted(row, RECALL_THRESHOLDS, side="left") for row in recall])
+    found = np.take_along_axis(precision, np.minimum(at, count - 1), axis=1)
+    return np.where(at < count, found, 0.0).mean(axis=1)
 
 
 def map_interval(

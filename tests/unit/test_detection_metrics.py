@@ -127,10 +127,9 @@ def test_mpc_is_the_mean_over_cells_and_rpc_its_ratio_to_clean():
     assert performance_under_corruption(cells, clean=0.0)["rPC"] is None
 
 
-def test_resampled_map_on_every_image_once_is_torchmetrics_map():
-    rng = np.random.default_rng(5)
+def _random_scenes(rng: np.random.Generator, n: int) -> tuple[list[dict[str, np.ndarray]], list[dict[str, np.ndarray]]]:
     predictions, targets = [], []
-    for _ in range(30):
+    for _ in range(n):
         k = int(rng.integers(0, 4))
         corners = rng.uniform(0, 60, (k, 2))
         target = _det(np.hstack([corners, corners + rng.uniform(5, 30, (k, 2))]).tolist(), rng.integers(1, 4, k).tolist())
@@ -140,6 +139,23 @@ def test_resampled_map_on_every_image_once_is_torchmetrics_map():
         labels = np.concatenate([np.where(rng.random(k) < 0.8, target["labels"], 3), rng.integers(1, 5, 2)])
         predictions.append(_det(boxes.tolist(), labels.tolist(), rng.uniform(0.05, 1, len(labels)).tolist()))
         targets.append(target)
+    return predictions, targets
+
+
+def test_a_resample_scores_its_repeated_images_as_copies_matched_on_their_own():
+    # the bootstrap repeats each image's matches in place (Matches.average_precision) instead of matching
+    # the resampled list again: both must give the same mAP, repeats and ties of a copy with itself included
+    rng = np.random.default_rng(11)
+    predictions, targets = _random_scenes(rng, 30)
+    matches = Matches.of(predictions, targets)
+    for _ in range(6):
+        rows = rng.integers(0, 30, 30)  # some images twice or more, some left out
+        copies = Matches.of([predictions[i] for i in rows], [targets[i] for i in rows])
+        assert matches.average_precision(rows) == copies.average_precision(np.arange(30)), rows
+
+
+def test_resampled_map_on_every_image_once_is_torchmetrics_map():
+    predictions, targets = _random_scenes(np.random.default_rng(5), 30)
     expected = mean_average_precision(predictions, targets)
     found = Matches.of(predictions, targets).average_precision(np.arange(30))
     assert 0.1 < expected["map"] < 0.9
