@@ -14,8 +14,15 @@ the target is under 1.2 on N idle cores), the merge process's wall time and the 
 (reading the shards and recomputing every check, in this process) as shares of the unsharded run
 (target: under 2%), and the machine's load average before and after.
 
+With ``--resnet SAMPLES`` the project is a realistic-scale one instead (the issue's benchmark): a
+torchvision ResNet-18 with random weights (seeded, the cost does not depend on them) on ``SAMPLES``
+random 32x32 RGB images labelled with its own top-1 classes, the same checks less the garbage-input
+ones (written to a temporary project: weights and data saved once, so that every process loads the
+same model and none pays for labelling).
+
     python benchmarks/bench_sharding.py                  # N = 2, 2 repeats
     python benchmarks/bench_sharding.py --shards 2 4 --repeats 3
+    python benchmarks/bench_sharding.py --resnet 2000 --repeats 1
 """
 
 from __future__ import annotations
@@ -47,8 +54,53 @@ SETTINGS = [
 ]  # fmt: skip
 
 
-def command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "pytest", str(EXAMPLE), "-q", "-p", "no:randomly", "-p", "no:cacheprovider", *SETTINGS, *args]
+RESNET_CONFTEST = """
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from pytest_mlguard import EvalData, TorchModel
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope="session")
+def mlguard_model():
+    net = torchvision.models.resnet18(weights=None, num_classes=10).eval()
+    net.load_state_dict(torch.load(HERE / "weights.pt", weights_only=True))
+    return TorchModel(net, input_shape=(3, 32, 32), n_classes=10, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
+                      batch_size=256, name="resnet18-32")
+
+
+@pytest.fixture(scope="session")
+def mlguard_data():
+    data = np.load(HERE / "data.npz")
+    return EvalData(data["x"], data["y"], name="random-32")
+"""
+
+
+def resnet_project(directory: Path, samples: int) -> Path:
+    """A project declaring a random-weight ResNet-18 and ``samples`` 32x32 images labelled by it."""
+    import numpy as np
+    import torch
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_scale import build
+
+    model, data = build(32, samples, "cpu")
+    directory.mkdir(parents=True)
+    torch.save(model.module.state_dict(), directory / "weights.pt")
+    np.savez(directory / "data.npz", x=data.x, y=data.y)
+    (directory / "conftest.py").write_text(RESNET_CONFTEST)
+    (directory / "pyproject.toml").write_text('[tool.mlguard]\nseed = 0\n\n[tool.mlguard.calibration]\nchecks = ["ece"]\n')
+    return directory
+
+
+def command(project: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "pytest", str(project), "-q", "-p", "no:randomly", "-p", "no:cacheprovider", *SETTINGS, *args]
 
 
 def environment(threads: int | None) -> dict[str, str]:
@@ -75,8 +127,15 @@ def timed(commands: list[tuple[list[str], dict[str, str]]], what: str) -> float:
     return time.perf_counter() - start
 
 
-def merge_work(directories: list[Path]) -> float:
-    """Seconds to read the shards and recompute every check, in this process (the merge's own work)."""
+def merge_work(directories: list[Path], project: Path) -> float:
+    """Seconds to read the shards and recompute every check, in this process (the merge's own work): the
+    second of two merges, so that importing the modules the first one needs is not counted (the merge
+    process's column counts start-up)."""
+    _merge_once(directories, project)
+    return _merge_once(directories, project)
+
+
+def _merge_once(directories: list[Path], project: Path) -> float:
     from pytest_mlguard._shard.items import merged_checks
     from pytest_mlguard._shard.merge import load_shards
     from pytest_mlguard.checks._registry import all_keys
@@ -85,7 +144,7 @@ def merge_work(directories: list[Path]) -> float:
     from pytest_mlguard._shard.merge import ShardFile
 
     start = time.perf_counter()
-    settings = resolve(cli=_cli(), files=_files(), environ={}, keys=all_keys())
+    settings = resolve(cli=_cli(), files=_files(project), environ={}, keys=all_keys())
     # the shards' own settings to check them against each other: paths in this process resolve otherwise than in theirs
     shards = load_shards(directories, ROOT, ShardFile.read(directories[0] / "mlguard-shard.npz").header["settings"])
     merged_checks(shards, settings)
@@ -97,12 +156,12 @@ def _cli() -> dict[str, str]:
     return {**values, "samples": "100000"}
 
 
-def _files() -> list[Any]:
-    """The example's ``[tool.mlguard]``, as its runs read it."""
+def _files(project: Path) -> list[Any]:
+    """The project's ``[tool.mlguard]``, as its runs read it."""
     from pytest_mlguard.checks._registry import all_keys
     from pytest_mlguard.config._files import pyproject_source
 
-    source = pyproject_source(EXAMPLE / "pyproject.toml", all_keys())
+    source = pyproject_source(project / "pyproject.toml", all_keys())
     return [] if source is None else [source]
 
 
@@ -120,6 +179,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shards", type=int, nargs="*", default=[2])
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--resnet", type=int, metavar="SAMPLES", help="a random-weight ResNet-18 on SAMPLES 32x32 images instead of the digits")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     print(f"machine: {cores} cores; load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
@@ -127,18 +187,20 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
+        project = EXAMPLE if args.resnet is None else resnet_project(base / "resnet", args.resnet)
+        print(f"project: {'the digits example' if args.resnet is None else f'ResNet-18, {args.resnet} samples of 32x32'}")
         for count in args.shards:
             whole_s, shard_s, merge_s, work_s = [], [], [], []
             checks = 0
             for repeat in range(args.repeats):
                 whole = base / f"whole-{count}-{repeat}"
-                whole_s.append(timed([(command("--mlguard", f"--mlguard-output={whole}"), environment(None))], "the unsharded run"))
+                whole_s.append(timed([(command(project, "--mlguard", f"--mlguard-output={whole}"), environment(None))], "the unsharded run"))
                 directories = [base / f"shards-{count}-{repeat}" / str(i) for i in range(count)]
-                runs = [(command("--mlguard", "--mlguard-shard", f"{i}/{count}", f"--mlguard-output={d}"), environment(max(1, cores // count))) for i, d in enumerate(directories)]
+                runs = [(command(project, "--mlguard", "--mlguard-shard", f"{i}/{count}", f"--mlguard-output={d}"), environment(max(1, cores // count))) for i, d in enumerate(directories)]
                 shard_s.append(timed(runs, "a shard"))
                 merged = base / f"merged-{count}-{repeat}"
-                merge_s.append(timed([(command("--mlguard-merge", *map(str, directories), f"--mlguard-output={merged}"), environment(None))], "the merge"))
-                work_s.append(merge_work(directories))
+                merge_s.append(timed([(command(project, "--mlguard-merge", *map(str, directories), f"--mlguard-output={merged}"), environment(None))], "the merge"))
+                work_s.append(merge_work(directories, project))
                 checks = compare(whole, merged)
             w, s, m, k = (statistics.median(v) for v in (whole_s, shard_s, merge_s, work_s))
             print(f"| {count} | {checks} | {w:.1f} | {s:.1f} | {w / s:.2f} | {count * s / w:.2f} | {m:.1f} ({100 * m / w:.1f}%) | {k:.2f} ({100 * k / w:.2f}%) |", flush=True)
