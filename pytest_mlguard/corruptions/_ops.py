@@ -110,19 +110,29 @@ def plasma_fractal(rng: np.random.Generator, shape: tuple[int, int], decay: floa
     amplitude = 1.0
     while grid.shape[0] < side:
         n = grid.shape[0]
-        finer = np.zeros((2 * n, 2 * n), np.float64)
+        finer = np.empty((2 * n, 2 * n), np.float64)  # every entry is set below
         finer[::2, ::2] = grid
+        wibble = amplitude * rng.uniform(-1, 1, (3, n, n))  # the three draws of a level, in their order
         # square step: the centre of each square is the mean of its four corners
-        corners = grid + np.roll(grid, -1, 0)
-        corners = corners + np.roll(corners, -1, 1)
-        finer[1::2, 1::2] = corners / 4 + amplitude * rng.uniform(-1, 1, (n, n))
+        below = grid + _up(grid, 0)
         centres = finer[1::2, 1::2]
+        centres[...] = (below + _up(below, 1)) / 4 + wibble[0]
         # diamond step: each edge midpoint is the mean of its two corners and two centres
-        finer[::2, 1::2] = (grid + np.roll(grid, -1, 1) + centres + np.roll(centres, 1, 0)) / 4 + amplitude * rng.uniform(-1, 1, (n, n))
-        finer[1::2, ::2] = (grid + np.roll(grid, -1, 0) + centres + np.roll(centres, 1, 1)) / 4 + amplitude * rng.uniform(-1, 1, (n, n))
+        finer[::2, 1::2] = (grid + _up(grid, 1) + centres + _down(centres, 0)) / 4 + wibble[1]
+        finer[1::2, ::2] = (below + centres + _down(centres, 1)) / 4 + wibble[2]
         grid = finer
         amplitude /= decay**2
     grid = grid[: shape[0], : shape[1]]
     grid = grid - grid.min()
     top = grid.max()
     return (grid / top if top > 0 else grid).astype(np.float32)
+
+
+def _up(grid: np.ndarray, axis: int) -> np.ndarray:
+    """``np.roll(grid, -1, axis)`` for a 2-D array, without ``np.roll``'s Python overhead."""
+    return np.concatenate((grid[1:], grid[:1]) if axis == 0 else (grid[:, 1:], grid[:, :1]), axis=axis)
+
+
+def _down(grid: np.ndarray, axis: int) -> np.ndarray:
+    """``np.roll(grid, 1, axis)`` for a 2-D array."""
+    return np.concatenate((grid[-1:], grid[:-1]) if axis == 0 else (grid[:, -1:], grid[:, :-1]), axis=axis)
