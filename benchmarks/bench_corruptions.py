@@ -27,12 +27,14 @@ Glass blur is the known slow spot (46 s there; pull request #18 brought it to ab
 against the clean image of pytest-mlguard's corruption and of the reference's (imagecorruptions 1.1.2
 at 224, the published CIFAR-10-C and Tiny-ImageNet-C tables at 32 and 64: see
 ``benchmarks/corruption_reference.py``), their differences against the targets (1 dB, 0.03), and the
-mean over images of each side's best time per image. The two sides are timed on each image in turns,
-one call each per round, the side called first alternating from round to round, so that load from
-other processes falls on both alike; both get the same number of rounds: ``--repeats`` (default 2),
-or, where that is more, as many as take about ``--budget-ms`` (default 5) milliseconds per side at
-the slower side's first time (100 rounds for a 0.05 ms row, 10 for a 0.5 ms row), because the best of
-2 calls of a few tens of microseconds is mostly noise. Images: 224-pixel crops of scikit-image's bundled
+mean over images of each side's best time per call. The two sides are timed on each image in turns,
+the side called first alternating from round to round, so that load from other processes falls on
+both alike, and both get the same rounds: a round times one call of a side, or, for rows faster
+than a tenth of ``--budget-ms`` (default 5 ms), a batch of calls that takes about that tenth (as
+consecutive images are corrupted in a check); ``--repeats`` rounds (default 2), or, where that is
+more, as many as take about ``--budget-ms`` per side (10 rounds of 16 calls for a 0.03 ms row, 9
+single calls for a 0.6 ms one), each sized at the slower side's first call. Every timed call draws
+new random numbers on both sides. Images: 224-pixel crops of scikit-image's bundled
 photos, shrunk (area) to 64 and 32. The reference's glass blur (a Python loop, seconds an image) runs
 on the first ``--glass-images`` images only, and both sides are compared on those.
 
@@ -299,12 +301,12 @@ def quality(clean: np.ndarray, out: np.ndarray) -> tuple[float, float]:
 
 def fidelity_row(name: str, severity: int, images: list[np.ndarray], ref: Callable, repeats: int, budget: float = 5e-3) -> dict[str, float]:
     """Both sides on every image (after one warm-up call each): mean PSNR and SSIM, and the mean over
-    images of each side's best time of :func:`best_times`'s rounds."""
+    images of each side's best time per call (:func:`best_times`)."""
     F.corrupt(images[0], name, severity, seed=0)
     ref(images[0], severity)
     ours_q, ref_q, ours_t, ref_t = [], [], [], []
     for i, image in enumerate(images):
-        out, expected, best, ref_best = best_times(lambda: F.corrupt(image, name, severity, seed=i), lambda: ref(image, severity), i, repeats, budget)  # noqa: B023 - called at once
+        out, expected, best, ref_best = best_times(lambda seed: F.corrupt(image, name, severity, seed=seed), lambda: ref(image, severity), i, repeats, budget)  # noqa: B023 - called at once
         ours_t.append(best)
         ref_t.append(ref_best)
         ours_q.append(quality(image, out))
@@ -313,26 +315,34 @@ def fidelity_row(name: str, severity: int, images: list[np.ndarray], ref: Callab
     return {"psnr": psnr, "ref_psnr": ref_psnr, "ssim": ssim, "ref_ssim": ref_ssim, "ms": 1e3 * np.mean(ours_t), "ref_ms": 1e3 * np.mean(ref_t)}
 
 
-def best_times(ours: Callable[[], np.ndarray], ref: Callable[[], np.ndarray], seed: int, repeats: int, budget: float) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """The outputs of one call of each side (the reference's after ``np.random.seed(seed)``) and each
-    side's best time over rounds of one call each, the sides in turns, the one called first
-    alternating: ``repeats`` rounds, or as many as take about ``budget`` seconds per side at the
-    slower side's first time where that is more (fast rows: a best of 2 is mostly noise)."""
-    times = {"ours": [], "ref": []}
+def best_times(ours: Callable[[int], np.ndarray], ref: Callable[[], np.ndarray], seed: int, repeats: int, budget: float) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """The outputs of one call of each side, ours with ``seed`` and the reference's after
+    ``np.random.seed(seed)``, and each side's best time per call over rounds, the sides in turns, the
+    one called first alternating. A round times a batch of calls of one side: one call, or for fast
+    rows as many as take about a tenth of ``budget`` at the slower side's first time; ``repeats``
+    rounds, or as many as take about ``budget`` seconds per side where that is more (a best of 2
+    single calls of 50 us is mostly noise). Every timed call draws new random numbers on both sides
+    (ours a new seed, the reference numpy's global stream, not seeded again), as the images of a
+    check do: the same draws again and again run faster, the CPU having learnt their branches."""
+    times: dict[str, list[float]] = {"ours": [], "ref": []}
+    seeds = iter(range(seed, seed + (1 << 62), 7919))  # the first is ``seed``; any others, distinct
 
-    def call(side: str) -> np.ndarray:
-        if side == "ref":
-            np.random.seed(seed)
+    def batch(side: str, calls: int) -> np.ndarray:
         start = time.perf_counter()
-        result = ours() if side == "ours" else ref()
-        times[side].append(time.perf_counter() - start)
+        for _ in range(calls):
+            result = ours(next(seeds)) if side == "ours" else ref()
+        times[side].append((time.perf_counter() - start) / calls)
         return result
 
-    out, expected = call("ours"), call("ref")
-    rounds = max(repeats, min(1000, int(np.ceil(budget / max(times["ours"][0], times["ref"][0], 1e-9)))))
+    out = batch("ours", 1)
+    np.random.seed(seed)
+    expected = batch("ref", 1)
+    slower = max(times["ours"][0], times["ref"][0], 1e-9)
+    calls = max(1, int(budget / 10 / slower))
+    rounds = max(repeats, min(100, int(np.ceil(budget / (calls * slower)))))
     for r in range(1, rounds):
         for side in ("ref", "ours") if r % 2 else ("ours", "ref"):
-            call(side)
+            batch(side, calls)
     return out, expected, min(times["ours"]), min(times["ref"])
 
 
