@@ -37,7 +37,10 @@ def sample_shot_noise(rng: np.random.Generator, shape: tuple[int, ...], *, photo
 
 def apply_shot_noise(image: np.ndarray, *, photons: float, seed: int) -> np.ndarray:
     counts = np.random.default_rng(seed).poisson(image.astype(np.float64) * photons)
-    return like(counts / photons, image)
+    # like(counts / photons, image) in one pass: the float64 quotients rounded to float32 as they are
+    # written, then clipped to 1 (counts are never negative); a few microseconds less at 32 px
+    out = np.divide(counts, photons, out=np.empty(image.shape, np.float32))
+    return np.minimum(out, np.float32(1.0), out=out)
 
 
 def sample_impulse_noise(rng: np.random.Generator, shape: tuple[int, ...], *, amount: float) -> dict[str, Any]:
