@@ -36,7 +36,7 @@ def sample_shot_noise(rng: np.random.Generator, shape: tuple[int, ...], *, photo
 
 
 def apply_shot_noise(image: np.ndarray, *, photons: float, seed: int) -> np.ndarray:
-    counts = np.random.default_rng(seed).poisson(image.astype(np.float64) * photons)
+    counts = np.random.default_rng(seed).poisson(np.multiply(image, photons, dtype=np.float64))
     # like(counts / photons, image) in one pass: the float64 quotients rounded to float32 as they are
     # written, then clipped to 1 (counts are never negative); a few microseconds less at 32 px
     out = np.divide(counts, photons, out=np.empty(image.shape, np.float32))
