@@ -32,7 +32,7 @@ the side called first alternating from round to round, so that load from other p
 both alike, and both get the same rounds: a round times one call of a side, or, for rows faster
 than a tenth of ``--budget-ms`` (default 5 ms), a batch of calls that takes about that tenth (as
 consecutive images are corrupted in a check); ``--repeats`` rounds (default 2), or, where that is
-more, as many as take about ``--budget-ms`` per side (10 rounds of 16 calls for a 0.03 ms row, 9
+more, as many as take about ``--budget-ms`` per side (11 rounds of 16 calls for a 0.03 ms row, 9
 single calls for a 0.6 ms one), each sized at the slower side's first call. Every timed call draws
 new random numbers on both sides. ``--clock cpu`` times the process's CPU time instead of wall time,
 for a machine that other processes load. Images: 224-pixel crops of scikit-image's bundled
