@@ -321,8 +321,9 @@ def calibration_metric_check(
 ) -> Any:
     """The :class:`~pytest_mlguard.checks._base.CheckResult` of the calibration check of ``metric`` as
     the family computes it: the binned errors through :func:`ece_check` (debiased, consistency
-    resampling); the Brier score and the NLL their plug-in value with the percentile bootstrap
-    interval ``Evaluation.bootstrap`` draws; ``garbage`` the mean top-class probability of ``proba``
+    resampling); the Brier score its plug-in value with the percentile bootstrap interval
+    ``Evaluation.bootstrap`` draws; the NLL its plug-in value with the betting interval of its bounded
+    losses (``calibration._run.nll_interval``); ``garbage`` the mean top-class probability of ``proba``
     (as if they were garbage inputs) with the bootstrap-t interval ``Evaluation.mean_interval`` draws."""
     if metric in ("ece", "mce", "classwise_ece"):
         return ece_check(proba, labels, ceiling, rules, resamples=resamples, rng=rng, metric=metric)
@@ -335,6 +336,11 @@ def calibration_metric_check(
         top = proba.max(axis=1)
         value, method = float(top.mean()), "bootstrap-t"
         interval = studentized_mean_interval(top, rules.check_confidence, resamples=resamples, rng=rng)
+    elif metric == "nll":  # as the family draws it: the betting interval of the bounded losses
+        from ..calibration._run import nll_interval
+
+        value, method = METRICS[metric][0](proba, labels, 15, "equal-width"), "betting"
+        interval = nll_interval(proba, labels, rules.check_confidence, rng=rng)
     else:  # as Evaluation.bootstrap draws it
         compute = METRICS[metric][0]
         value, method = compute(proba, labels, 15, "equal-width"), "bootstrap"
@@ -358,3 +364,58 @@ def calibration_metric_rates(rng: np.random.Generator, runs: int, n: int, metric
         failed += result.label == "failed"
         covered += result.interval[0] <= truth <= result.interval[1]
     return {"truth": truth, "wrong_fail": failed / runs, "coverage": covered / runs}
+
+
+#: the log-loss of :func:`heavy_tailed_model`'s rare confidently wrong answers (a probability of 1.4e-11)
+HEAVY_LOSS = 25.0
+
+
+def heavy_tailed_model(rng: np.random.Generator, n: int, *, accuracy: float, share: float, loss: float = HEAVY_LOSS) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`calibration_model`'s calibrated predictions, except on a ``share`` of the samples (drawn at
+    random), where the model is sure of a wrong class and gives the label ``exp(-loss)``: those samples'
+    log-loss is exactly ``loss``. The true NLL is ``(1 - share) * calibrated_truth("nll", accuracy) + share * loss``;
+    at a share of 0.005, a run of 360 samples sees none of those losses in 16% of runs."""
+    proba, labels = calibration_model(rng, n, accuracy=accuracy)
+    rare = np.flatnonzero(rng.random(n) < share)
+    classes = proba.shape[1]
+    proba[rare] = 0.0
+    proba[rare, labels[rare]] = np.exp(-loss)
+    proba[rare, (labels[rare] + 1) % classes] = 1 - np.exp(-loss)
+    return proba, labels
+
+
+def _bootstrap_mean(values: np.ndarray, confidence: float, rng: np.random.Generator) -> tuple[float, float, float]:
+    """The mean of ``values`` and its percentile bootstrap interval (1000 resamples), as the NLL check drew it before."""
+    from .intervals import bootstrap_interval
+
+    low, high = bootstrap_interval(lambda i: values[i].mean(axis=1), len(values), confidence, rng=rng, batched=True)
+    return float(values.mean()), low, high
+
+
+def nll_interval_rates(
+    rng: np.random.Generator, runs: int, n: int, *, accuracy: float, share: float = 0.0, confidence: float = 0.95, baseline: bool = True
+) -> dict[str, dict[str, float]]:
+    """``runs`` draws of :func:`heavy_tailed_model` (``share`` 0: the calibrated model): per interval, the
+    check's (:func:`calibration_metric_check`) and, with ``baseline``, the percentile bootstrap of the mean
+    loss that served before it: ``coverage`` of the true NLL, ``below`` (the interval wholly below the truth:
+    the side of a wrong PASS), ``above`` (a wrong FAIL at a ceiling equal to the truth), the mean ``width``
+    and the mean ``upper`` (high end less the estimate, how far below a ceiling a model must be to pass)."""
+    from ..calibration.metrics import NLL_EPS
+    from ..checks._base import VerdictRules
+
+    truth = (1 - share) * calibrated_truth("nll", accuracy) + share * HEAVY_LOSS
+    rules = VerdictRules(checks=1, confidence=confidence)
+    found: dict[str, list[tuple[float, float, float]]] = {"check": [], "bootstrap": []}
+    for _ in range(runs):
+        proba, labels = heavy_tailed_model(rng, n, accuracy=accuracy, share=share)
+        result = calibration_metric_check(proba, labels, "nll", truth, rules, resamples=1000, rng=rng)
+        found["check"].append((result.value, *result.interval))
+        if baseline:
+            found["bootstrap"].append(_bootstrap_mean(-np.log(np.clip(proba[np.arange(n), labels], NLL_EPS, 1.0)), confidence, rng))
+    rates = {}
+    for name, rows in found.items():
+        if rows:
+            value, low, high = np.array(rows).T
+            below, above = float((high < truth).mean()), float((low > truth).mean())
+            rates[name] = {"coverage": 1 - below - above, "below": below, "above": above, "width": float((high - low).mean()), "upper": float((high - value).mean())}
+    return {"truth": {"nll": truth}, **rates}
