@@ -384,38 +384,56 @@ def heavy_tailed_model(rng: np.random.Generator, n: int, *, accuracy: float, sha
     return proba, labels
 
 
-def _bootstrap_mean(values: np.ndarray, confidence: float, rng: np.random.Generator) -> tuple[float, float, float]:
-    """The mean of ``values`` and its percentile bootstrap interval (1000 resamples), as the NLL check drew it before."""
+def per_sample_values(proba: np.ndarray, labels: np.ndarray, metric: str) -> tuple[np.ndarray, tuple[float, float]]:
+    """The per-sample values whose mean ``metric`` is (``nll``, ``brier``, or ``garbage``: the top-class
+    probability), and the bounds no value can leave."""
+    from ..calibration.metrics import NLL_EPS
+
+    if metric == "nll":
+        return -np.log(np.clip(proba[np.arange(len(labels)), labels], NLL_EPS, 1.0)), (0.0, -float(np.log(NLL_EPS)))
+    if metric == "brier":
+        return ((proba - np.eye(proba.shape[1])[labels]) ** 2).sum(axis=1), (0.0, 2.0)
+    return proba.max(axis=1), (0.0, 1.0)
+
+
+def _other_interval(values: np.ndarray, bounds: tuple[float, float], method: str, confidence: float, rng: np.random.Generator) -> tuple[float, float, float]:
+    """The mean of ``values`` and the interval the check does not draw: the betting one beside a
+    bootstrap, the percentile bootstrap (1000 resamples, as the NLL check drew it before) beside betting."""
+    from .betting import betting_mean_interval
     from .intervals import bootstrap_interval
 
+    if method != "betting":
+        return (float(values.mean()), *betting_mean_interval(values, confidence, bounds=bounds))
     low, high = bootstrap_interval(lambda i: values[i].mean(axis=1), len(values), confidence, rng=rng, batched=True)
     return float(values.mean()), low, high
 
 
-def nll_interval_rates(
-    rng: np.random.Generator, runs: int, n: int, *, accuracy: float, share: float = 0.0, confidence: float = 0.95, baseline: bool = True
+def mean_interval_rates(
+    rng: np.random.Generator, runs: int, n: int, metric: str = "nll", *, accuracy: float, share: float = 0.0, confidence: float = 0.95, compare: bool = True
 ) -> dict[str, dict[str, float]]:
-    """``runs`` draws of :func:`heavy_tailed_model` (``share`` 0: the calibrated model): per interval, the
-    check's (:func:`calibration_metric_check`) and, with ``baseline``, the percentile bootstrap of the mean
-    loss that served before it: ``coverage`` of the true NLL, ``below`` (the interval wholly below the truth:
-    the side of a wrong PASS), ``above`` (a wrong FAIL at a ceiling equal to the truth), the mean ``width``
-    and the mean ``upper`` (high end less the estimate, how far below a ceiling a model must be to pass)."""
-    from ..calibration.metrics import NLL_EPS
+    """``runs`` draws of :func:`heavy_tailed_model` (``share`` 0: the calibrated model), the check of
+    ``metric`` (``nll``, ``brier`` or ``garbage``) as :func:`calibration_metric_check` draws it and, with
+    ``compare``, the other interval (betting beside a bootstrap; the NLL's percentile bootstrap of before
+    beside its betting interval). Per interval method: ``coverage`` of the true value, ``below`` (the
+    interval wholly below it: the side of a wrong PASS), ``above`` (a wrong FAIL at a ceiling equal to it),
+    the mean ``width`` and ``upper`` (the high end less the estimate: how far below a ceiling a model must
+    lie to pass). ``check`` names the check's method."""
     from ..checks._base import VerdictRules
 
-    truth = (1 - share) * calibrated_truth("nll", accuracy) + share * HEAVY_LOSS
+    rare = {"nll": HEAVY_LOSS, "brier": (1 - np.exp(-HEAVY_LOSS)) ** 2 + np.exp(-2 * HEAVY_LOSS), "garbage": 1 - np.exp(-HEAVY_LOSS)}[metric]
+    truth = (1 - share) * calibrated_truth(metric, accuracy) + share * rare
     rules = VerdictRules(checks=1, confidence=confidence)
-    found: dict[str, list[tuple[float, float, float]]] = {"check": [], "bootstrap": []}
+    found: dict[str, list[tuple[float, float, float]]] = {}
     for _ in range(runs):
         proba, labels = heavy_tailed_model(rng, n, accuracy=accuracy, share=share)
-        result = calibration_metric_check(proba, labels, "nll", truth, rules, resamples=1000, rng=rng)
-        found["check"].append((result.value, *result.interval))
-        if baseline:
-            found["bootstrap"].append(_bootstrap_mean(-np.log(np.clip(proba[np.arange(n), labels], NLL_EPS, 1.0)), confidence, rng))
-    rates = {}
+        result = calibration_metric_check(proba, labels, metric, truth, rules, resamples=1000, rng=rng)
+        found.setdefault(result.interval_method, []).append((result.value, *result.interval))
+        if compare:
+            other = _other_interval(*per_sample_values(proba, labels, metric), result.interval_method, confidence, rng)
+            found.setdefault("bootstrap" if result.interval_method == "betting" else "betting", []).append(other)
+    rates: dict[str, dict[str, float]] = {"truth": {metric: truth}, "check": {result.interval_method: 1.0}}
     for name, rows in found.items():
-        if rows:
-            value, low, high = np.array(rows).T
-            below, above = float((high < truth).mean()), float((low > truth).mean())
-            rates[name] = {"coverage": 1 - below - above, "below": below, "above": above, "width": float((high - low).mean()), "upper": float((high - value).mean())}
-    return {"truth": {"nll": truth}, **rates}
+        value, low, high = np.array(rows).T
+        below, above = float((high < truth).mean()), float((low > truth).mean())
+        rates[name] = {"coverage": 1 - below - above, "below": below, "above": above, "width": float((high - low).mean()), "upper": float((high - value).mean())}
+    return rates
