@@ -270,18 +270,27 @@ def test_flakes_at_the_floor_are_rare_under_the_default():
     assert flake_rate(np.random.default_rng(0), 40, 5, 0.8, 0.8, rules, pool=3600) <= 0.03  # before: about 0.5
 
 
-def test_the_report_says_which_procedure_and_what_it_guarantees():
+def test_the_report_says_which_procedure_and_what_it_guarantees(tmp_path):
     rules = VerdictRules(checks=4)
     spec = CheckSpec("accuracy", None, "accuracy", Threshold(0.8))
     checks = [
         CheckResult.from_measurement(spec, "m", Measurement(value, 360, successes=round(value * 360)), seed=0, duration_s=0.0, rules=rules).to_dict()
         for value in (0.9, 0.6)
     ]
-    control = build_report(checks, seed=0, samples=None, models={})["error_control"]
+    report = build_report(checks, seed=0, samples=None, models={})
+    control = report["error_control"]
     entry = control["models"]["m"]
     assert control["procedure"] == "bonferroni" and entry["checks"] == 4 and entry["measured"] == 2
     assert entry["check_confidence"] == pytest.approx(1 - 0.05 / 4) and entry["labels"] == {"passed": 1, "failed": 1, "inconclusive": 0}
     assert entry["wrong_fail_bound"] == pytest.approx(2 * 0.05 / 8) and entry["wrong_verdict_bound"] == pytest.approx(2 * 0.05 / 4)
+    # and report.html says it above the checks, with the levels the run achieved
+    from pytest_mlguard.reporting._html import render_html
+
+    page = render_html(report, tmp_path)
+    assert (
+        "m: bonferroni error control over 4 checks, each interval at 98.75%: a wrong failed label in at most 1.2% of runs, "
+        "any wrong decided label in at most 2.5%; 0 inconclusive." in page
+    )
 
 
 # -- an undecided check draws more samples ---------------------------------------------------------------------
