@@ -63,7 +63,7 @@ OLD = {"interval": "wilson", "policy": "estimate", "error_control": "none"}
 
 def ece_table(runs: int, resamples: int) -> None:
     print(f"\n1. ECE ceiling 0.05, n=360, one check at 95% ({runs} runs each, {resamples} resamples)")
-    print("| accuracy | calibrated model fails | ECE 0.05 (at the ceiling) fails | true ECE 0.10 fails (power) | best power at 2.5% at the ceiling: debiased / plug-in |")
+    print("| accuracy | calibrated model fails | ECE 0.05 (at the ceiling) fails | true ECE 0.10 fails (power) | best power at 2.5% at the ceiling: debiased / plug-in / any test (likelihood ratio) |")
     print("|---|---|---|---|---|")
     rules = VerdictRules(checks=1)
     for accuracy in (0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99):
@@ -80,7 +80,7 @@ def ece_table(runs: int, resamples: int) -> None:
             rates.append(f"{failed / runs:.3f}")
         if accuracy + 0.1 < 1:
             bound = ece_power_bound(np.random.default_rng(int(accuracy * 1000)), max(runs, 2000), 360, accuracy=accuracy, ece=0.1, ceiling=0.05)
-            rates.append(f"{bound['debiased']:.3f} / {bound['plugin']:.3f}")
+            rates.append(f"{bound['debiased']:.3f} / {bound['plugin']:.3f} / {bound['likelihood_ratio']:.3f}")
         else:
             rates.append("–")
         print(f"| {accuracy} | " + " | ".join(rates) + " |", flush=True)
@@ -301,6 +301,7 @@ def ece_power_table(runs: int, test_runs: int, resamples: int) -> None:
     equal-mass bins."""
     from pytest_mlguard.calibration.inference import calibration_inference, debiased_error
     from pytest_mlguard.calibration.metrics import expected_calibration_error
+    from pytest_mlguard._verdicts.simulation import likelihood_ratio
 
     statistics = {
         "plug-in ECE, 15 equal-width": lambda p, y: expected_calibration_error(p, y, 15),
@@ -310,6 +311,7 @@ def ece_power_table(runs: int, test_runs: int, resamples: int) -> None:
         "debiased squared ECE, 15 equal-width": lambda p, y: _squared_ece(p, y, 15, "equal-width"),
         "debiased squared ECE, 5 equal-mass": lambda p, y: _squared_ece(p, y, 5, "equal-mass"),
         "mean confidence - accuracy (1 bin; a lower bound of the ECE)": lambda p, y: float(p.max(1).mean() - (p.argmax(1) == y).mean()),
+        "likelihood ratio of ECE 0.10 to 0.05 (Neyman-Pearson: no test does better)": lambda p, y: likelihood_ratio(p, y, ece=0.1, ceiling=0.05),
     }
     accuracies = (0.6, 0.7, 0.8, 0.85, 0.89)
     print(f"\n9a. ECE ceiling 0.05, n=360: the most a test of each statistic fails true ECE 0.10 if it fails 2.5% / 5% of models exactly at 0.05 (oracle; {runs} runs each)")
