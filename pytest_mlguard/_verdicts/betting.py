@@ -17,11 +17,11 @@ the bounds and every n: no normal approximation, no bootstrap. It is computed on
 means (a coarse pass over the bounds, then a fine one around what it kept), vectorised with numpy.
 
 Its price is the bound: to rule out a mean as high as ``m`` it must bet that no value near the upper
-bound comes, and a value there would cost the bet ``c``; so the upper side stays at least about
-``bound * log(2/alpha) / (c n)`` above the sample mean whatever the sample, the least any interval that
-covers every distribution on the bounds can do (a rare value at the bound, unseen in n draws with
-probability ``alpha``, moves the mean by that much). The NLL, bounded by ``-log(eps)``, pays it
-(docs/calibration.md).
+bound comes, and a value there would cost the bet ``c``; so the upper side stays about
+``bound * log(2/alpha) / (c n)`` above the sample mean (0.47 for the NLL's 34.5 at 95% and n = 360).
+No interval that covers every distribution on the bounds can do much better: a value at the bound with
+probability ``log(2/alpha) / n`` goes unseen in n draws in ``alpha/2`` of runs, and moves the mean by
+about ``bound * log(2/alpha) / n``. The NLL, bounded by ``-log(eps)``, pays it (docs/calibration.md).
 
 Example:
     >>> rng = np.random.default_rng(0)
