@@ -354,7 +354,7 @@ def calibration_metric_check(
         from ..calibration._run import nll_interval
 
         value, method = METRICS[metric][0](proba, labels, 15, "equal-width"), "betting"
-        interval = nll_interval(proba, labels, rules.check_confidence, rng=rng)
+        interval = nll_interval(proba, labels, rules.check_confidence, rng=rng) or (float("nan"), float("nan"))
     else:  # as Evaluation.bootstrap draws it
         compute = METRICS[metric][0]
         value, method = compute(proba, labels, 15, "equal-width"), "bootstrap"

@@ -102,15 +102,18 @@ def run_metric(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     )
 
 
-def nll_interval(proba: np.ndarray, labels: np.ndarray, confidence: float, *, rng: np.random.Generator) -> tuple[float, float]:
+def nll_interval(proba: np.ndarray, labels: np.ndarray, confidence: float, *, rng: np.random.Generator) -> tuple[float, float] | None:
     """The NLL's interval: the per-sample losses ``-log p(label)`` lie in ``[0, -log(NLL_EPS)]`` (34.5),
     so the hedged betting interval of their mean covers the true NLL at ``confidence`` or more whatever
     their distribution (:func:`~pytest_mlguard._verdicts.betting.betting_mean_interval`). The losses are
     sorted, then put in an order drawn from ``rng``: exchangeable, and the same whatever order the
-    samples came in (a merge of shards gives the interval of the unsharded run)."""
+    samples came in (a merge of shards gives the interval of the unsharded run). ``None`` where a
+    probability is NaN."""
     from .._verdicts.betting import betting_mean_interval
 
     losses = -np.log(np.clip(proba[np.arange(len(labels)), labels].astype(np.float64), NLL_EPS, 1.0))  # float32's 1e-15 lies below it
+    if not np.isfinite(losses).all():  # a NaN probability: the NaN value fails the check, without an interval
+        return None
     ordered = np.sort(losses)[rng.permutation(len(losses))]
     return betting_mean_interval(ordered, confidence, bounds=(0.0, -math.log(NLL_EPS)))
 

@@ -83,3 +83,10 @@ def test_the_nll_interval_does_not_depend_on_the_order_of_the_samples():
     first = nll_interval(proba, labels, 0.95, rng=np.random.default_rng(2))
     assert nll_interval(proba[order], labels[order], 0.95, rng=np.random.default_rng(2)) == first
 
+
+
+def test_the_nll_interval_is_none_where_a_probability_is_nan():
+    from pytest_mlguard.calibration._run import nll_interval
+
+    proba = np.array([[0.9, 0.1], [np.nan, np.nan], [0.2, 0.8]])
+    assert nll_interval(proba, np.array([0, 1, 1]), 0.95, rng=np.random.default_rng(0)) is None
