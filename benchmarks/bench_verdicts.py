@@ -393,7 +393,7 @@ def mean_interval_table(runs: int) -> None:
     """11: the per-sample-mean checks' intervals: the NLL's betting interval beside the percentile bootstrap
     it replaced, on the calibrated model and one confidently wrong on 0.5% of samples (log-loss 25), at one
     check's 95% and at its share of a 34-check run; the betting interval beside the Brier and garbage ones."""
-    from pytest_mlguard._verdicts.simulation import mean_interval_rates
+    from pytest_mlguard._verdicts.mean_simulation import mean_interval_rates
 
     print(f"\n11. intervals of per-sample means, calibrated model (heavy: 0.5% of samples confidently wrong), n=360 (garbage: 200) ({runs} runs each)")
     print("| check | accuracy | heavy | level | interval | coverage | wholly below the truth (wrong PASS side) | wholly above (wrong FAIL) | mean width | mean high - estimate |")

@@ -75,7 +75,7 @@ def test_invalid_arguments_say_what_was_expected(values, kwargs, message):
 def test_the_nll_interval_does_not_depend_on_the_order_of_the_samples():
     """Sorted, then put in an order drawn from the check's seed: a merge of shards, whose samples come in
     another order, gets the interval of the unsharded run."""
-    from pytest_mlguard._verdicts.simulation import heavy_tailed_model
+    from pytest_mlguard._verdicts.mean_simulation import heavy_tailed_model
     from pytest_mlguard.calibration._run import nll_interval
 
     proba, labels = heavy_tailed_model(np.random.default_rng(0), 300, accuracy=0.8, share=0.01)

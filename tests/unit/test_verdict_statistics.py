@@ -235,7 +235,7 @@ def test_the_nll_interval_covers_the_true_nll_where_rare_losses_are_large():
     before covered 0.92 of these 300 runs, 0.06 wholly below the truth; the betting interval of the bounded
     losses (calibration._run.nll_interval) covers at least 95% by construction, whatever the tail (here all
     300, at a mean width of 0.76 against the bootstrap's 0.42)."""
-    from pytest_mlguard._verdicts.simulation import mean_interval_rates
+    from pytest_mlguard._verdicts.mean_simulation import mean_interval_rates
 
     found = mean_interval_rates(np.random.default_rng(14), 300, 360, "nll", accuracy=0.9, share=0.005, compare=False)
     (rates,) = (found[method] for method in found["check"])
