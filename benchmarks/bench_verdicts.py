@@ -26,7 +26,8 @@ for the ECE ceiling; ``Evaluation.looks`` (sequential early stopping), ``checks.
    perfectly calibrated model at n = 360: wrong FAIL labels against a ceiling at the true value, and
    interval coverage;
 9. ECE power against true ECE 0.10 at 2.5% and 5% one-sided at the ceiling: the oracle bound of several
-   statistics (fewer and equal-mass bins, the debiased squared ECE, the mean gap), and the check's test
+   statistics (fewer and equal-mass bins, the debiased squared ECE, the mean gap, the likelihood ratio:
+   no test does better), and the check's test
    at 95% and 90% with 15 equal-width and 5 equal-mass bins;
 10. sharded early stopping (``--mlguard-shard``, docs/scale.md): a floor check of 360 samples split
    into N shards, each stopping on its own share, merged by the product of the shards' mixture
