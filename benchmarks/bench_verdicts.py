@@ -26,12 +26,17 @@ for the ECE ceiling; ``Evaluation.looks`` (sequential early stopping), ``checks.
    perfectly calibrated model at n = 360: wrong FAIL labels against a ceiling at the true value, and
    interval coverage;
 9. ECE power against true ECE 0.10 at 2.5% and 5% one-sided at the ceiling: the oracle bound of several
-   statistics (fewer and equal-mass bins, the debiased squared ECE, the mean gap), and the check's test
+   statistics (fewer and equal-mass bins, the debiased squared ECE, the mean gap, the likelihood ratio:
+   no test does better), and the check's test
    at 95% and 90% with 15 equal-width and 5 equal-mass bins;
 10. sharded early stopping (``--mlguard-shard``, docs/scale.md): a floor check of 360 samples split
    into N shards, each stopping on its own share, merged by the product of the shards' mixture
    martingales (``product_confidence_sequence``; the fixed-n interval where no shard stopped): wrong
-   FAIL labels at the floor, wrong PASS labels 0.05 below it, passes 0.05 above it, and samples used.
+   FAIL labels at the floor, wrong PASS labels 0.05 below it, passes 0.05 above it, and samples used;
+11. the intervals of per-sample means: the NLL's betting interval (a bounded mean, Waudby-Smith and
+   Ramdas 2024) beside the percentile bootstrap it replaced, on a calibrated model and on one with rare
+   confidently wrong answers, at 95% and at a check's share of 34; the betting interval beside the Brier
+   score's and the garbage mean's: coverage, misses on each side, width.
 
     python benchmarks/bench_verdicts.py            # about 70 minutes on 2 shared cores
     python benchmarks/bench_verdicts.py --quick    # fewer replicates, a few minutes
@@ -59,7 +64,7 @@ OLD = {"interval": "wilson", "policy": "estimate", "error_control": "none"}
 
 def ece_table(runs: int, resamples: int) -> None:
     print(f"\n1. ECE ceiling 0.05, n=360, one check at 95% ({runs} runs each, {resamples} resamples)")
-    print("| accuracy | calibrated model fails | ECE 0.05 (at the ceiling) fails | true ECE 0.10 fails (power) | best power at 2.5% at the ceiling: debiased / plug-in |")
+    print("| accuracy | calibrated model fails | ECE 0.05 (at the ceiling) fails | true ECE 0.10 fails (power) | best power at 2.5% at the ceiling: debiased / plug-in / any test (likelihood ratio) |")
     print("|---|---|---|---|---|")
     rules = VerdictRules(checks=1)
     for accuracy in (0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99):
@@ -76,7 +81,7 @@ def ece_table(runs: int, resamples: int) -> None:
             rates.append(f"{failed / runs:.3f}")
         if accuracy + 0.1 < 1:
             bound = ece_power_bound(np.random.default_rng(int(accuracy * 1000)), max(runs, 2000), 360, accuracy=accuracy, ece=0.1, ceiling=0.05)
-            rates.append(f"{bound['debiased']:.3f} / {bound['plugin']:.3f}")
+            rates.append(f"{bound['debiased']:.3f} / {bound['plugin']:.3f} / {bound['likelihood_ratio']:.3f}")
         else:
             rates.append("–")
         print(f"| {accuracy} | " + " | ".join(rates) + " |", flush=True)
@@ -297,6 +302,7 @@ def ece_power_table(runs: int, test_runs: int, resamples: int) -> None:
     equal-mass bins."""
     from pytest_mlguard.calibration.inference import calibration_inference, debiased_error
     from pytest_mlguard.calibration.metrics import expected_calibration_error
+    from pytest_mlguard._verdicts.simulation import likelihood_ratio
 
     statistics = {
         "plug-in ECE, 15 equal-width": lambda p, y: expected_calibration_error(p, y, 15),
@@ -306,6 +312,7 @@ def ece_power_table(runs: int, test_runs: int, resamples: int) -> None:
         "debiased squared ECE, 15 equal-width": lambda p, y: _squared_ece(p, y, 15, "equal-width"),
         "debiased squared ECE, 5 equal-mass": lambda p, y: _squared_ece(p, y, 5, "equal-mass"),
         "mean confidence - accuracy (1 bin; a lower bound of the ECE)": lambda p, y: float(p.max(1).mean() - (p.argmax(1) == y).mean()),
+        "likelihood ratio of ECE 0.10 to 0.05 (Neyman-Pearson: no test does better)": lambda p, y: likelihood_ratio(p, y, ece=0.1, ceiling=0.05),
     }
     accuracies = (0.6, 0.7, 0.8, 0.85, 0.89)
     print(f"\n9a. ECE ceiling 0.05, n=360: the most a test of each statistic fails true ECE 0.10 if it fails 2.5% / 5% of models exactly at 0.05 (oracle; {runs} runs each)")
@@ -383,10 +390,30 @@ def sharded_stop_table(runs: int, n: int = 360, floor: float = 0.8, confidence: 
         print(f"| {shards} | {wrong_fail:.3f} | {wrong_pass:.3f} | {passes:.3f} | {above[1]:.0f} | {above[2]:.2f} |", flush=True)
 
 
+def mean_interval_table(runs: int) -> None:
+    """11: the per-sample-mean checks' intervals: the NLL's betting interval beside the percentile bootstrap
+    it replaced, on the calibrated model and one confidently wrong on 0.5% of samples (log-loss 25), at one
+    check's 95% and at its share of a 34-check run; the betting interval beside the Brier and garbage ones."""
+    from pytest_mlguard._verdicts.mean_simulation import mean_interval_rates
+
+    print(f"\n11. intervals of per-sample means, calibrated model (heavy: 0.5% of samples confidently wrong), n=360 (garbage: 200) ({runs} runs each)")
+    print("| check | accuracy | heavy | level | interval | coverage | wholly below the truth (wrong PASS side) | wholly above (wrong FAIL) | mean width | mean high - estimate |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    cases = [("nll", 0.7, 0.0), ("nll", 0.9, 0.0), ("nll", 0.7, 0.005), ("nll", 0.9, 0.005), ("brier", 0.7, 0.0), ("brier", 0.9, 0.0), ("garbage", 0.7, 0.0), ("garbage", 0.9, 0.0)]
+    for metric, accuracy, share in cases:
+        for level in (0.95, 1 - 0.05 / 34) if metric == "nll" else (0.95,):
+            rng = np.random.default_rng(int(accuracy * 100) + int(share * 1000) + len(metric))
+            rates = mean_interval_rates(rng, runs, 200 if metric == "garbage" else 360, metric, accuracy=accuracy, share=share, confidence=level)
+            for method in sorted(set(rates) - {"truth", "check"}):
+                r, name = rates[method], f"{method} (the check's)" if method in rates["check"] else method
+                cells = f"{r['coverage']:.3f} | {r['below']:.3f} | {r['above']:.3f} | {r['width']:.3f} | {r['upper']:.3f}"
+                print(f"| {metric} | {accuracy} | {'yes' if share else 'no'} | {level:.4f} | {name} | {cells} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer replicates")
-    parser.add_argument("--only", type=int, nargs="*", help="tables to print (1-10)")
+    parser.add_argument("--only", type=int, nargs="*", help="tables to print (1-11)")
     parser.add_argument("--runs", type=int, help="runs of tables 1-3 (default 1000, 200 with --quick)")
     parser.add_argument("--suites", type=int, nargs="*", default=[34, 123], help="checks per suite in table 3")
     parser.add_argument("--no-old", action="store_true", help="table 3 without the old defaults")
@@ -408,6 +435,7 @@ def main() -> None:
         8: lambda: calibration_metrics_table(runs, 1000, tuple(args.metrics)),
         9: lambda: ece_power_table(max(runs, 2000), int(400 * scale), 500),
         10: lambda: sharded_stop_table(runs),
+        11: lambda: mean_interval_table(runs),
     }
     for number in args.only or sorted(tables):
         start = time.perf_counter()

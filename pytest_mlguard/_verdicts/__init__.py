@@ -49,7 +49,7 @@ VERDICT_KEYS: tuple[Key, ...] = (
         "lenient",
         "outcome of an inconclusive check: strict fails it, estimate follows the point estimate, lenient passes it",
     ),
-    Key("verdict.bootstrap", parse_int(0, 100_000), 1000, "bootstrap resamples of the intervals of ECE and other metrics (0: none)"),
+    Key("verdict.bootstrap", parse_int(0, 100_000), 1000, "bootstrap resamples of the intervals of ECE and other metrics (0: none; the NLL's betting interval draws none)"),
     Key(
         "verdict.early_stop",
         parse_choice(*EARLY_STOP_MODES),

@@ -58,31 +58,45 @@ def calibration_model(
     return proba, np.where(right, argmax, wrong)
 
 
+def likelihood_ratio(proba: np.ndarray, labels: np.ndarray, *, ece: float, ceiling: float) -> float:
+    """The log-likelihood ratio of :func:`calibration_model`'s model of top-label ``ece`` against the one
+    whose ECE is ``ceiling`` with the same confidences. The two differ only in how often the top class is
+    right at confidence c (``c - ece`` against ``c - ceiling``; the confidences, the other classes and the
+    wrong labels are drawn alike), so by the Neyman-Pearson lemma the test that fails where this ratio is
+    large is the most powerful of all tests that fail the second model at a given rate."""
+    confidence, right = proba.max(axis=1), proba.argmax(axis=1) == labels
+    alternative, null = (np.clip(confidence - gap, 1e-12, 1 - 1e-12) for gap in (ece, ceiling))
+    return float(np.where(right, np.log(alternative / null), np.log((1 - alternative) / (1 - null))).sum())
+
+
 def ece_power_bound(
     rng: np.random.Generator, runs: int, n: int, *, accuracy: float, ece: float, ceiling: float, confidence: float = 0.95
 ) -> dict[str, float]:
     """The most an ECE ceiling test can fail a model of top-label ``ece`` (above ``ceiling``) at ``n``
     samples if it keeps a wrong FAIL at a model exactly at the ceiling to ``(1 - confidence) / 2``.
 
-    An oracle that knows the estimate's distribution at the ceiling: ``runs`` draws of a model at
+    An oracle that knows a statistic's distribution at the ceiling: ``runs`` draws of a model at
     ``accuracy`` with ``ece`` and of one with the same confidences whose ECE is ``ceiling``
     (:func:`calibration_model` at ``accuracy + ece - ceiling``) give that distribution's upper
-    quantile, and the share of the first model's estimates above it is the power of the test that
-    fails exactly there. Per statistic: ``debiased`` (Kumar et al. 2019) and ``plugin``. No test of
-    these statistics with that wrong-FAIL rate does better on these models; a real one must estimate
-    the quantile from one sample.
+    quantile, and the share of the first model's statistics above it is the power of the test that
+    fails exactly there. Per statistic: ``debiased`` (Kumar et al. 2019) and ``plugin`` ECE (no test of
+    these statistics does better on these models), and the ``likelihood_ratio`` (:func:`likelihood_ratio`:
+    by the Neyman-Pearson lemma no test of any statistic does better, up to the draws' noise). A real
+    test must estimate the quantile from one sample.
     """
     from ..calibration.inference import debiased_error
     from ..calibration.metrics import expected_calibration_error
 
-    def estimates(accuracy_: float, ece_: float) -> np.ndarray:
+    def statistics(accuracy_: float, ece_: float) -> np.ndarray:
         drawn = (calibration_model(rng, n, accuracy=accuracy_, ece=ece_) for _ in range(runs))
-        return np.array([(debiased_error(proba, labels), expected_calibration_error(proba, labels)) for proba, labels in drawn])
+        return np.array(
+            [(debiased_error(p, y), expected_calibration_error(p, y), likelihood_ratio(p, y, ece=ece, ceiling=ceiling)) for p, y in drawn]
+        )
 
-    at_ceiling = estimates(accuracy + ece - ceiling, ceiling)
-    above = estimates(accuracy, ece)
+    at_ceiling = statistics(accuracy + ece - ceiling, ceiling)
+    above = statistics(accuracy, ece)
     power = (above > np.quantile(at_ceiling, 1 - (1 - confidence) / 2, axis=0)[None, :]).mean(axis=0)
-    return {"debiased": float(power[0]), "plugin": float(power[1])}
+    return {"debiased": float(power[0]), "plugin": float(power[1]), "likelihood_ratio": float(power[2])}
 
 
 def proportion_outcomes(rng: np.random.Generator, runs: int, n: int, rate: float | np.ndarray) -> np.ndarray:
@@ -321,8 +335,9 @@ def calibration_metric_check(
 ) -> Any:
     """The :class:`~pytest_mlguard.checks._base.CheckResult` of the calibration check of ``metric`` as
     the family computes it: the binned errors through :func:`ece_check` (debiased, consistency
-    resampling); the Brier score and the NLL their plug-in value with the percentile bootstrap
-    interval ``Evaluation.bootstrap`` draws; ``garbage`` the mean top-class probability of ``proba``
+    resampling); the Brier score its plug-in value with the percentile bootstrap interval
+    ``Evaluation.bootstrap`` draws; the NLL its plug-in value with the betting interval of its bounded
+    losses (``calibration._run.nll_interval``); ``garbage`` the mean top-class probability of ``proba``
     (as if they were garbage inputs) with the bootstrap-t interval ``Evaluation.mean_interval`` draws."""
     if metric in ("ece", "mce", "classwise_ece"):
         return ece_check(proba, labels, ceiling, rules, resamples=resamples, rng=rng, metric=metric)
@@ -335,6 +350,11 @@ def calibration_metric_check(
         top = proba.max(axis=1)
         value, method = float(top.mean()), "bootstrap-t"
         interval = studentized_mean_interval(top, rules.check_confidence, resamples=resamples, rng=rng)
+    elif metric == "nll":  # as the family draws it: the betting interval of the bounded losses
+        from ..calibration._run import nll_interval
+
+        value, method = METRICS[metric][0](proba, labels, 15, "equal-width"), "betting"
+        interval = nll_interval(proba, labels, rules.check_confidence, rng=rng) or (float("nan"), float("nan"))
     else:  # as Evaluation.bootstrap draws it
         compute = METRICS[metric][0]
         value, method = compute(proba, labels, 15, "equal-width"), "bootstrap"
@@ -358,3 +378,4 @@ def calibration_metric_rates(rng: np.random.Generator, runs: int, n: int, metric
         failed += result.label == "failed"
         covered += result.interval[0] <= truth <= result.interval[1]
     return {"truth": truth, "wrong_fail": failed / runs, "coverage": covered / runs}
+

@@ -8,6 +8,7 @@ and the temperature-scaling advice, which their failure message repeats. The gar
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -18,6 +19,7 @@ from ..checks._evaluation import stable_seed
 from . import _garbage as garbage
 from .inference import BINNED_METRICS, BinnedMetric, calibration_inference, debiased_error
 from .metrics import (
+    NLL_EPS,
     brier_score,
     classwise_calibration_error,
     expected_calibration_error,
@@ -62,8 +64,9 @@ def advice_message(advice: dict[str, Any], metric: str = "ece") -> str:
 def run_metric(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     """A metric of the clean predictions. The binned ones (ECE, MCE, class-wise ECE) report their
     debiased estimate, with an interval from consistency resampling (:mod:`.inference`); the Brier
-    score and the NLL, means of per-sample losses that their plug-in value estimates without bias,
-    a percentile bootstrap interval."""
+    score and the NLL, means of per-sample losses that their plug-in value estimates without bias:
+    the Brier score a percentile bootstrap interval, the NLL, whose losses have a heavy right tail, the
+    betting interval of a bounded mean (:func:`nll_interval`)."""
     metric, bins, binning = spec.metric, int(spec.param("bins", 15)), spec.param("binning", "equal-width")
     proba, labels = evaluation.clean_proba, evaluation.data.y
     advice = evaluation.memo(
@@ -80,6 +83,10 @@ def run_metric(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     if metric in BINNED_METRICS:
         value, interval, method = _binned_metric(spec, evaluation, details)
         message += f"\n{METRICS[metric][1]} {value:.4f} debiased (plug-in {details['plugin']:.4f}, biased up by the noise of {len(labels)} samples)"
+    elif metric == "nll":
+        value, method = compute(proba, labels, bins, binning), "betting"
+        rng = np.random.default_rng(stable_seed(evaluation.settings.seed, evaluation.model_id, spec.id, "betting"))
+        interval = nll_interval(proba, labels, evaluation.rules.check_confidence, rng=rng)
     else:
         value = compute(proba, labels, bins, binning)
         interval = evaluation.bootstrap(spec, lambda i: compute(proba[i], labels[i], bins, binning), len(labels))
@@ -93,6 +100,22 @@ def run_metric(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         interval_method=method if interval else None,
         evaluations=0,  # the shared clean predictions
     )
+
+
+def nll_interval(proba: np.ndarray, labels: np.ndarray, confidence: float, *, rng: np.random.Generator) -> tuple[float, float] | None:
+    """The NLL's interval: the per-sample losses ``-log p(label)`` lie in ``[0, -log(NLL_EPS)]`` (34.5),
+    so the hedged betting interval of their mean covers the true NLL at ``confidence`` or more whatever
+    their distribution (:func:`~pytest_mlguard._verdicts.betting.betting_mean_interval`). The losses are
+    sorted, then put in an order drawn from ``rng``: exchangeable, and the same whatever order the
+    samples came in (a merge of shards gives the interval of the unsharded run). ``None`` where a
+    probability is NaN."""
+    from .._verdicts.betting import betting_mean_interval
+
+    losses = -np.log(np.clip(proba[np.arange(len(labels)), labels].astype(np.float64), NLL_EPS, 1.0))  # float32's 1e-15 lies below it
+    if not np.isfinite(losses).all():  # a NaN probability: the NaN value fails the check, without an interval
+        return None
+    ordered = np.sort(losses)[rng.permutation(len(losses))]
+    return betting_mean_interval(ordered, confidence, bounds=(0.0, -math.log(NLL_EPS)))
 
 
 def _binned_metric(spec: CheckSpec, evaluation: Evaluation, details: dict[str, Any]) -> tuple[float, tuple[float, float] | None, str]:

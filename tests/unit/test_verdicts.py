@@ -245,3 +245,10 @@ def test_calibration_gets_a_consistency_resampling_interval_and_none_when_turned
     off = resolve(cli={"samples": "200", "verdict.bootstrap": "0"}, environ={}, keys=all_keys())
     unresampled = Evaluation(zoo.good_model(), zoo.digits(), off).run(calibration, calibration.spec("ece", off))
     assert unresampled.interval is None and unresampled.value == pytest.approx(result.value)
+
+
+def test_the_nll_check_gets_the_betting_interval_of_its_bounded_losses():
+    settings = resolve(cli={"samples": "200"}, environ={}, keys=all_keys())
+    calibration = family("calibration")
+    result = Evaluation(zoo.good_model(), zoo.digits(), settings).run(calibration, calibration.spec("nll", settings))
+    assert result.interval_method == "betting" and result.interval[0] <= result.value <= result.interval[1]
