@@ -62,6 +62,27 @@ def test_each_zoo_detector_fails_exactly_its_production_check(make, checks, fail
     assert _failed(getattr(zoo_detection, make)(), zoo_detection.scenes(24), "detection", checks, **{"drift.floor": 0.95}) == fails
 
 
+def test_detection_drift_in_bfloat16_reads_a_detector_whose_boxes_come_out_in_bfloat16():
+    import torch
+
+    from pytest_mlguard.contract import DetectionData, TorchDetectionModel
+
+    class Linear(torch.nn.Module):  # under autocast, its boxes and scores are bfloat16 tensors
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = torch.nn.Linear(3, 4)
+            torch.nn.init.constant_(self.head.weight, 1.0)
+
+        def forward(self, images):
+            boxes = [torch.cumsum(self.head(image.mean(dim=(1, 2))[None]).abs(), dim=1) for image in images]
+            return [{"boxes": box, "labels": torch.ones(1, dtype=torch.int64), "scores": torch.sigmoid(box[:, 0])} for box in boxes]
+
+    targets = [{"boxes": np.array([[0.0, 0.0, 2.0, 2.0]]), "labels": np.array([1])}] * 4
+    data = DetectionData([np.full((3, 4, 4), v, np.float32) for v in (0.1, 0.2, 0.3, 0.4)], targets)
+    result = check_model(TorchDetectionModel(Linear(), n_classes=2), data, ["drift[bfloat16]"], settings={"task": "detection"})[0]
+    assert result.details["agreement_of"] == "boxes" and result.value == 1.0 and result.n == 4
+
+
 GATE = ["gate[agreement]", "gate[accuracy]"]
 
 
