@@ -55,7 +55,7 @@ def robustness_comparison(spec: CheckSpec, evaluation: Evaluation, baseline: Eva
     from ...checks._evaluation import stable_seed
 
     results = _robustness_results(evaluation, baseline, spec.param("compare", ()))
-    rng = np.random.default_rng(stable_seed(evaluation.settings.seed, evaluation.model_id, "gate[robustness]", "paired-bootstrap"))  # whichever gate check compares first
+    rng = np.random.default_rng(stable_seed(evaluation.settings.seed, evaluation.model_id, "gate[robustness]", "paired-bootstrap"))  # one seed, whichever gate check compares first
     robustness = compare_results(
         results[0],
         results[1],
