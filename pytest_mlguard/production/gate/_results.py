@@ -52,22 +52,15 @@ def compare_results(
     (:func:`~pytest_mlguard._verdicts.paired.paired_regression`), each at ``1 - (1 - confidence) / M``
     (M such metrics) so that all hold at once, and a ``decision``: ``regressed`` (decided), ``within``
     or ``inconclusive``. A metric without them (ECE, a sweep's mean) and the score are decided by
-    their point estimates, as before. ``resampled`` holds, by check id, the metric of a whole set of images
-    (mIoU, mAP) of the candidate and the baseline as functions of the images' indices
-    (:func:`~pytest_mlguard._verdicts.resampled.kept_statistic`): where there are no per-sample outcomes, such
-    a metric's change gets the paired bootstrap interval of ``resamples`` resamples of the images both saw
-    (:func:`~pytest_mlguard._verdicts.resampled.paired_bootstrap_regression`, drawn from ``rng``), at the same
-    share of ``confidence``. ``regressions`` lists the metrics whose estimate regressed,
+    their point estimates, as before. ``resampled`` holds, by check id, a metric of a whole set of images
+    (mIoU, mAP) of both as functions of the images' indices: without per-sample outcomes, its change gets the
+    paired bootstrap interval of ``resamples`` resamples drawn from ``rng``, at the same share of ``confidence``
+    (:mod:`pytest_mlguard._verdicts.resampled`). ``regressions`` lists the metrics whose estimate regressed,
     ``decided`` those whose regression is decided, ``inconclusive`` those whose interval straddles
     the tolerance.
     """
-    from ...reporting._score import robustness_score
-
-    tolerances = dict(tolerances or {})
-    outcomes = dict(outcomes or {})
-    by_id = {result.id: result for result in baseline}
-    metrics = []
-    candidate = list(candidate)
+    tolerances, outcomes = dict(tolerances or {}), dict(outcomes or {})
+    by_id, metrics, candidate = {result.id: result for result in baseline}, [], list(candidate)
     resampled = {key: pair for key, pair in (resampled or {}).items() if resamples and pair[0].n == pair[1].n >= 2}
     paired = [r.id for r in candidate if r.id in by_id and (r.id in outcomes or r.id in resampled) and not (math.isnan(r.value) or math.isnan(by_id[r.id].value))]
     share = 1 - (1 - confidence) / max(1, len(paired))
@@ -81,23 +74,25 @@ def compare_results(
         else:
             pair = outcomes.get(result.id) if result.id in paired else None
             metrics.append(_metric_row(result, base, allowed, pair, share, method))
-    scores = {
-        name: robustness_score([r.to_dict() for r in results], weights)["score"]
-        for name, results in (("baseline", list(by_id.values())), ("candidate", candidate))
-    }
-    score_change = round(scores["candidate"] - scores["baseline"], 1)
-    score = {**scores, "change": score_change, "tolerance": score_drop, "regressed": -score_change > score_drop + 1e-9}
-    regressions = [m["id"] for m in metrics if m["regressed"]] + (["score"] if score["regressed"] else [])
-    decided = [m["id"] for m in metrics if m["decision"] == "regressed"] + (["score"] if score["regressed"] else [])
-    inconclusive = [m["id"] for m in metrics if m["decision"] == "inconclusive"]
+    score = _score_change(list(by_id.values()), candidate, weights, score_drop)
+    also = ["score"] if score["regressed"] else []
     return {
         "metrics": metrics,
         "score": score,
-        "regressions": regressions,
-        "decided": decided,
-        "inconclusive": inconclusive,
+        "regressions": [m["id"] for m in metrics if m["regressed"]] + also,
+        "decided": [m["id"] for m in metrics if m["decision"] == "regressed"] + also,
+        "inconclusive": [m["id"] for m in metrics if m["decision"] == "inconclusive"],
         "confidence": round(share, 10) if paired else None,
     }
+
+
+def _score_change(baseline: list[CheckResult], candidate: list[CheckResult], weights: Mapping[str, float] | None, score_drop: float) -> dict[str, Any]:
+    """The robustness score of both, its change, and whether it fell by more than ``score_drop`` points."""
+    from ...reporting._score import robustness_score
+
+    scores = {name: robustness_score([r.to_dict() for r in results], weights)["score"] for name, results in (("baseline", baseline), ("candidate", candidate))}
+    change = round(scores["candidate"] - scores["baseline"], 1)
+    return {**scores, "change": change, "tolerance": score_drop, "regressed": -change > score_drop + 1e-9}
 
 
 def _metric_row(
