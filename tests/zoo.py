@@ -1059,6 +1059,8 @@ class CollapsesUnderNoise(nn.Module):
 
 
 def noise_collapsing_segmenter():
+    """:class:`CollapsesUnderNoise`; as a candidate against the example's segmenter, fails gate[robustness] only
+    (the same clean masks: gate[agreement] 1.0, no class drop; its mIoU under noise regresses)."""
     from pytest_mlguard.contract import TorchSegmentationModel
 
     shapes = _segmenter_module()

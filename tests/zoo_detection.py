@@ -74,6 +74,7 @@ class JpegShifted(nn.Module):
 
 
 def jpeg_shifted_detector() -> TorchDetectionModel:
+    """:class:`JpegShifted`; as a candidate against the example's detector, fails gate[robustness] only."""
     return TorchDetectionModel(JpegShifted(load_detector()).eval(), class_names=CLASS_NAMES, name="jpeg-shifted", batch_size=50)
 
 

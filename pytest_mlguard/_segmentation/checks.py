@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._verdicts.resampled import keep_statistic
 from ..checks._spec import CheckSpec, Measurement
 from .metrics import confusion_matrices, mean_iou, miou_of_images, per_class_iou
 
@@ -60,7 +61,9 @@ def miou_measurement(
         "pixel_accuracy": float(np.trace(total) / max(1, total.sum())),
         "images": len(pred),
     }
-    interval = evaluation.bootstrap(spec, miou_of_images(matrices), len(pred), batched=True)
+    statistic = miou_of_images(matrices)
+    interval = evaluation.bootstrap(spec, statistic, len(pred), batched=True)
+    keep_statistic(evaluation, spec.id, statistic, len(pred), batched=True)  # gate[robustness] pairs it with the baseline's
     return Measurement(
         value=value,
         n=len(pred),

@@ -17,5 +17,7 @@ def curves(model: str, checks: list[Mapping[str, Any]]) -> list[dict[str, str]]:
         f"Robust {metric} against epsilon, from the clean {metric} at 0; failing checks circled in red; sweeps draw their whole curve, "
         "minimal-perturbation attacks the share of samples they needed more than epsilon to flip."
     )
+    if "patch" in plots.attack_panels(checks):
+        caption += " A patch attack has no epsilon: its panel draws its point at the patch's side in pixels."
     alt = f"robust {metric} against epsilon of {model}: {', '.join(plots.attack_series(checks))}"
     return [{"png": png, "alt": alt, "caption": caption}] if png else []

@@ -13,11 +13,11 @@ def reliability(model: str, checks: list[Mapping[str, Any]]) -> list[dict[str, s
     from ..reporting import plots
 
     caption = (
-        "Reliability diagram ({id}): accuracy of each confidence bin; hatched, the gap to the "
-        "bin's mean confidence (red: confidence above accuracy, blue: below it); grey, the share of samples per bin."
+        "Reliability diagram ({id}): {held} of each confidence bin; hatched, the gap to the "
+        "bin's mean confidence (red: confidence above {held}, blue: below it); grey, the share of samples per bin."
     )
     return [
-        {"png": png, "alt": f"reliability diagram of {model}, {check['id']}", "caption": caption.format(id=check["id"])}
+        {"png": png, "alt": f"reliability diagram of {model}, {check['id']}", "caption": caption.format(id=check["id"], held=plots.reliability_label(check))}
         for check in checks
         for png in plots.reliability_figures(check)
     ]

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import ContractError, InvalidArgument
 from ._adapter import _check_range
-from ._output import describe_output
+from ._output import _to_numpy, describe_output
 from ._tasks import check_target
 
 
@@ -40,6 +40,8 @@ def check_detections(raw: Any, *, model: str, n: int) -> list[dict[str, np.ndarr
     expected = f"a list of {n} dicts {{'boxes': (M, 4), 'labels': (M,), 'scores': (M,)}}, one per image"
     if not isinstance(raw, (list, tuple)) or len(raw) != n:
         raise ContractError(f"{who} {describe_output(raw)} for {n} images: expected {expected}")
+    # tensors to numpy, a floating one (bfloat16, float16) as float32 first: numpy has no bfloat16
+    raw = [{key: _to_numpy(value) for key, value in item.items()} if isinstance(item, dict) else item for item in raw]
     try:
         return [check_target(item, index, scores=True) for index, item in enumerate(raw)]
     except InvalidArgument as exc:
@@ -171,5 +173,4 @@ class TorchDetectionModel(DetectionModel):
 
         with self.running(), torch.inference_mode():
             device = self._active_device or "cpu"
-            out = self.module([torch.from_numpy(image).to(device) for image in images])
-        return [{key: value.detach().cpu().numpy() for key, value in item.items()} if isinstance(item, dict) else item for item in out]
+            return self.module([torch.from_numpy(image).to(device) for image in images])  # check_detections converts the tensors

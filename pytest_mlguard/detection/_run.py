@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from .._verdicts.resampled import keep_statistic
 from ..checks._base import CheckSpec, Measurement
 from ..checks._evaluation import stable_seed
 from ..errors import NotApplicable
@@ -67,7 +68,12 @@ def map_measurement(
     targets = _data(evaluation).targets[: len(predictions)]
     found = mean_average_precision(predictions, targets)
     matches = Matches.of(predictions, targets)
-    interval = evaluation.bootstrap(spec, lambda rows: matches.average_precision(np.asarray(rows, int))[key], len(targets))
+
+    def statistic(rows: np.ndarray) -> float:
+        return float(matches.average_precision(np.asarray(rows, int))[key])
+
+    interval = evaluation.bootstrap(spec, statistic, len(targets))
+    keep_statistic(evaluation, spec.id, statistic, len(targets))  # gate[robustness] pairs it with the baseline's
     return Measurement(
         value=found[key],
         n=len(targets),

@@ -33,12 +33,14 @@ from ._figure_cache import FigureCache
 __all__ = [
     "FigureCache",
     "attack_figure",
+    "attack_panels",
     "attack_series",
     "corruption_figure",
     "metric_label",
     "png_base64",
     "reliability_diagram",
     "reliability_figures",
+    "reliability_label",
     "score_figure",
     "severity_figure",
     "shift_calibration_figure",
@@ -105,6 +107,7 @@ def reliability_diagram(check: Mapping[str, Any], bins: Mapping[str, Any], name:
     accuracy = [float(a) for a in bins["accuracy"]]
     confidence = [float(c) for c in bins["confidence"]]
     count = [float(c) for c in bins["count"]]
+    held = reliability_label(check)
     n_bins = len(accuracy)
     if not n_bins or len(confidence) != n_bins or len(count) != n_bins:
         return None
@@ -123,13 +126,13 @@ def reliability_diagram(check: Mapping[str, Any], bins: Mapping[str, Any], name:
     for (left, right), a, c, n in zip(itertools.pairwise(edges), accuracy, confidence, count):
         if n <= 0:
             continue
-        bar(left, right - left, 0.0, min(a, c), "accuracy", _ACCURACY)
-        bar(left, right - left, c, a, "accuracy above confidence", _UNDER)  # underconfident: within the accuracy bar
-        bar(left, right - left, a, c, "confidence above accuracy", _OVER)  # overconfident: above it
+        bar(left, right - left, 0.0, min(a, c), held, _ACCURACY)
+        bar(left, right - left, c, a, f"{held} above confidence", _UNDER)  # underconfident: within the accuracy bar
+        bar(left, right - left, a, c, f"confidence above {held}", _OVER)  # overconfident: above it
     top.plot([0, 1], [0, 1], linestyle="--", color=_GREY, label="perfect calibration")
     top.set_xlim(0, 1)
     top.set_ylim(0, 1)
-    top.set_ylabel("accuracy")
+    top.set_ylabel(held)
     value = _number(check.get("value"))
     label = f"{_short(check['model'], 24)}: {check['id']}" + (f" ({name})" if name else "")
     top.set_title(label + (f", {check['metric']} {value:.4f}" if value is not None else ""), fontsize=10)
@@ -139,6 +142,16 @@ def reliability_diagram(check: Mapping[str, Any], bins: Mapping[str, Any], name:
     bottom.set_xlabel("confidence")
     bottom.set_ylabel("share")
     return figure
+
+
+#: what a reliability diagram's bins hold, by the calibration check's ``details["metric"]`` (a classifier's: accuracy)
+_RELIABILITY_LABELS = {"pixel_ece": "pixel accuracy", "detection_ece": "share of true positives (IoU 0.5)"}
+
+
+def reliability_label(check: Mapping[str, Any]) -> str:
+    """What the bins of a calibration check's reliability diagram hold: ``accuracy``, ``pixel accuracy`` (a
+    segmenter's pixel-level ECE), or the share of a detector's boxes that are true positives at IoU 0.5."""
+    return _RELIABILITY_LABELS.get(str((check.get("details") or {}).get("metric")), "accuracy")
 
 
 def reliability_figures(check: Mapping[str, Any]) -> list[str]:
@@ -252,7 +265,27 @@ def attack_series(checks: Sequence[Mapping[str, Any]]) -> dict[str, list[tuple[f
         >>> list(attack_series([deepfool]))
         ['deepfool-l2 (minimal perturbation)']
     """
-    return {**_curves(checks, ("attack", "norm"), "eps"), **_sweep_curves(checks)}
+    unbounded = [check for check in checks if (check.get("details") or {}).get("eps") is None]  # a patch: by its side in px
+    patches = {f"{name}{_PATCH}": points for name, points in _curves(unbounded, ("attack",), "side").items()}
+    return {**_curves(checks, ("attack", "norm"), "eps"), **_sweep_curves(checks), **patches}
+
+
+_PATCH = " (side in px)"  # ends the name of a patch attack's series (a detector's attack[patch-<side>]: no epsilon)
+
+
+def attack_panels(checks: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, list[tuple[float, float, bool]]]]:
+    """The panels of :func:`attack_figure`: one per norm (their epsilons are in different units), then ``patch``
+    (the patch attacks, by their side in pixels), each holding its lines of :func:`attack_series`.
+
+    Example:
+        >>> patch = {"id": "attack[patch-24]", "value": 0.3, "passed": False, "details": {"attack": "patch", "side": 24}}
+        >>> attack_panels([patch])
+        {'patch': {'patch (side in px)': [(24.0, 0.3, False)]}}
+    """
+    series = attack_series(checks)
+    panel = {name: "patch" if name.endswith(_PATCH) else _norm_of(name) for name in series}
+    order = sorted(set(panel.values()), key=lambda p: (p == "patch", p != "linf", p))
+    return {p: {name: points for name, points in series.items() if panel[name] == p} for p in order}
 
 
 def _norm_of(name: str) -> str:
@@ -265,19 +298,19 @@ def _norm_of(name: str) -> str:
 def attack_figure(model: str, checks: Sequence[Mapping[str, Any]]) -> str | None:
     """Robust accuracy against epsilon, one line per attack and norm (one panel per norm: their
     epsilons are in different units), from the clean accuracy at epsilon 0; failing checks are
-    circled in red; sweeps draw their whole curve."""
-    series = attack_series(checks)
-    if not series:
+    circled in red; sweeps draw their whole curve; a patch attack its point at its side in pixels, in a
+    panel of its own (:func:`attack_panels`)."""
+    panels = attack_panels(checks)
+    if not panels:
         return None
-    norms = sorted({_norm_of(name) for name in series}, key=lambda n: (n != "linf", n))
-    figure = _figure(5.2 * len(norms), 3.6)
+    figure = _figure(5.2 * len(panels), 3.6)
     clean, metric = _clean(checks), metric_label(checks)
-    for axes, norm in zip(figure.subplots(1, len(norms), squeeze=False)[0], norms):
-        axes.set_title(f"{_short(model)}: robust {metric} under attack" + (f" ({norm})" if norm else ""), fontsize=10)
-        axes.set_xlabel("epsilon (raw input units)")
+    for axes, (panel, series) in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels.items()):
+        axes.set_title(f"{_short(model)}: robust {metric} under attack" + (f" ({panel})" if panel else ""), fontsize=10)
+        axes.set_xlabel("patch side (px; 0 = clean)" if panel == "patch" else "epsilon (raw input units)")
         axes.set_ylabel(f"robust {metric}")
         axes.grid(alpha=0.3)
-        _plot_series(axes, {name: points for name, points in series.items() if _norm_of(name) == norm}, clean, 0.0)
+        _plot_series(axes, series, clean, 0.0)
     return png_base64(figure)
 
 

@@ -104,3 +104,31 @@ def test_the_figures_label_the_axes_by_the_tasks_metric():
     assert figure["caption"].startswith("mAP (IoU 0.5:0.95) against corruption severity, from the clean mAP") and "mPC 0.600, rPC 0.750" in figure["caption"]
     assert metric_label(CELLS) == "mAP (IoU 0.5:0.95)" and metric_label([{"details": {"metric": "robust_miou"}}]) == "mIoU"
     assert metric_label([{"details": {"metric": "robust_accuracy"}}]) == "accuracy"
+
+
+def test_the_reliability_diagram_says_what_its_bins_hold_for_each_task():
+    from pytest_mlguard.calibration._figures import reliability
+    from pytest_mlguard.reporting.plots import reliability_diagram
+
+    bins = {"accuracy": [0.5, 1.0], "confidence": [0.7, 0.6], "count": [4, 1]}
+    held = {"detection_ece": "share of true positives (IoU 0.5)", "pixel_ece": "pixel accuracy", "ece": "accuracy"}
+    for metric, label in held.items():
+        check = {"model": "m", "id": "calibration[ece]", "metric": "ece", "value": 0.1, "details": {"metric": metric, "reliability": bins}}
+        top = reliability_diagram(check, bins).axes[0]
+        assert top.get_ylabel() == label and sorted(top.get_legend_handles_labels()[1]) == sorted([label, f"{label} above confidence", f"confidence above {label}", "perfect calibration"])
+        (figure,) = reliability("m", [check])
+        assert figure["caption"].startswith(f"Reliability diagram (calibration[ece]): {label} of each confidence bin")
+
+
+def test_the_patch_attack_has_its_point_on_the_attack_figure_at_its_side():
+    from pytest_mlguard.attacks._figures import curves
+
+    details = {"metric": "robust_map", "clean_accuracy": 0.8}
+    pgd = {"id": "attack[pgd-linf-1/255]", "value": 0.6, "passed": True, "details": {**details, "attack": "pgd", "norm": "linf", "eps": 1 / 255}}
+    patch = {"id": "attack[patch-24]", "value": 0.3, "passed": False, "details": {**details, "attack": "patch", "side": 24, "steps": 10}}
+    (figure,) = curves("shapes", [patch])  # a patch alone: before, no figure (no epsilon)
+    assert figure["alt"] == "robust mAP (IoU 0.5:0.95) against epsilon of shapes: patch (side in px)"
+    assert "its point at the patch's side in pixels" in figure["caption"] and "patch" not in curves("shapes", [pgd])[0]["caption"]
+    from pytest_mlguard.reporting.plots import attack_panels
+
+    assert attack_panels([pgd, patch]) == {"linf": {"pgd-linf": [(1 / 255, 0.6, True)]}, "patch": {"patch (side in px)": [(24.0, 0.3, False)]}}

@@ -172,6 +172,23 @@ def test_a_torch_detector_runs_in_eval_mode_and_is_restored():
     assert net.training
 
 
+def bfloat16_boxes(images):
+    box = torch.tensor([[0.5, 1.0, 2.25, 3.0]], dtype=torch.bfloat16)
+    return [{"boxes": box, "labels": torch.ones(1, dtype=torch.int64), "scores": torch.full((1,), 0.75, dtype=torch.bfloat16)} for _ in images]
+
+
+@pytest.mark.parametrize("adapter", ["torch", "callable"])
+def test_a_detector_with_bfloat16_outputs_gives_its_boxes_and_scores(adapter):
+    class Half(nn.Module):
+        def forward(self, images):
+            return bfloat16_boxes(images)
+
+    model = TorchDetectionModel(Half(), n_classes=3) if adapter == "torch" else CallableDetectionModel(bfloat16_boxes, n_classes=3)
+    found = model.predict([np.zeros((3, 4, 4)), np.ones((3, 4, 4))])
+    assert [f["boxes"].tolist() for f in found] == [[[0.5, 1.0, 2.25, 3.0]]] * 2
+    assert [f["scores"].tolist() for f in found] == [[0.75]] * 2 and found[0]["labels"].tolist() == [1]
+
+
 def test_families_that_assume_a_class_vector_are_not_planned_for_another_task():
     planned = {f.name: [s.id for s in f.planned(settings("segmentation"))] for f in families()}
     assert planned["accuracy"] == ["accuracy"] and planned["contract"] == ["contract[eval-mode]"]

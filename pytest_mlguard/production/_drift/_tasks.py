@@ -96,7 +96,7 @@ def _detections_of(scripted: Any) -> Any:
 
 
 def _in_bfloat16(model: Any, device_type: str) -> Any:
-    """The torch detector under bfloat16 autocast, its boxes and scores given back in float32."""
+    """The torch detector under bfloat16 autocast (its adapter reads bfloat16 boxes and scores as float32)."""
     import torch
 
     from ...contract._detection import TorchDetectionModel
@@ -108,8 +108,7 @@ def _in_bfloat16(model: Any, device_type: str) -> Any:
 
         def forward(self, images: list[torch.Tensor]) -> Any:
             with torch.autocast(device_type=device_type, dtype=torch.bfloat16):
-                out = self.inner(images)
-            return [{k: v.float() if v.is_floating_point() else v for k, v in item.items()} for item in out]
+                return self.inner(images)
 
     return TorchDetectionModel(Autocast(), device=model.device, class_names=model.class_names, value_range=model.value_range, name=model.name, batch_size=model.batch_size)
 

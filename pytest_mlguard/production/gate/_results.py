@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ...checks._base import CheckResult
     from ..._verdicts.intervals import IntervalMethod
     from ..._verdicts.paired import Outcomes
+    from ..._verdicts.resampled import Resampled
 
 
 def _tolerance(result: CheckResult, tolerances: Mapping[str, float], default: float) -> float:
@@ -33,6 +36,9 @@ def compare_results(
     outcomes: Mapping[str, tuple[Outcomes, Outcomes]] | None = None,
     confidence: float = 0.95,
     method: IntervalMethod = "clopper-pearson",
+    resampled: Mapping[str, tuple[Resampled, Resampled]] | None = None,
+    resamples: int = 1000,
+    rng: np.random.Generator | None = None,
 ) -> dict[str, Any]:
     """Every metric measured on both models, its change and whether it regressed beyond its tolerance.
 
@@ -46,41 +52,47 @@ def compare_results(
     (:func:`~pytest_mlguard._verdicts.paired.paired_regression`), each at ``1 - (1 - confidence) / M``
     (M such metrics) so that all hold at once, and a ``decision``: ``regressed`` (decided), ``within``
     or ``inconclusive``. A metric without them (ECE, a sweep's mean) and the score are decided by
-    their point estimates, as before. ``regressions`` lists the metrics whose estimate regressed,
+    their point estimates, as before. ``resampled`` holds, by check id, a metric of a whole set of images
+    (mIoU, mAP) of both as functions of the images' indices: without per-sample outcomes, its change gets the
+    paired bootstrap interval of ``resamples`` resamples drawn from ``rng``, at the same share of ``confidence``
+    (:mod:`pytest_mlguard._verdicts.resampled`). ``regressions`` lists the metrics whose estimate regressed,
     ``decided`` those whose regression is decided, ``inconclusive`` those whose interval straddles
     the tolerance.
     """
-    from ...reporting._score import robustness_score
-
-    tolerances = dict(tolerances or {})
-    outcomes = dict(outcomes or {})
-    by_id = {result.id: result for result in baseline}
-    metrics = []
-    candidate = list(candidate)
-    paired = [r.id for r in candidate if r.id in by_id and r.id in outcomes and not (math.isnan(r.value) or math.isnan(by_id[r.id].value))]
+    tolerances, outcomes = dict(tolerances or {}), dict(outcomes or {})
+    by_id, metrics, candidate = {result.id: result for result in baseline}, [], list(candidate)
+    resampled = {key: pair for key, pair in (resampled or {}).items() if resamples and pair[0].n == pair[1].n >= 2}
+    paired = [r.id for r in candidate if r.id in by_id and (r.id in outcomes or r.id in resampled) and not (math.isnan(r.value) or math.isnan(by_id[r.id].value))]
     share = 1 - (1 - confidence) / max(1, len(paired))
     for result in candidate:
         base = by_id.get(result.id)
-        if base is not None:
+        if base is None:
+            continue
+        allowed = _tolerance(result, tolerances, tolerance)
+        if result.id in paired and result.id not in outcomes:
+            metrics.append(_resampled_row(result, base, allowed, resampled[result.id], share, resamples, rng))
+        else:
             pair = outcomes.get(result.id) if result.id in paired else None
-            metrics.append(_metric_row(result, base, _tolerance(result, tolerances, tolerance), pair, share, method))
-    scores = {
-        name: robustness_score([r.to_dict() for r in results], weights)["score"]
-        for name, results in (("baseline", list(by_id.values())), ("candidate", candidate))
-    }
-    score_change = round(scores["candidate"] - scores["baseline"], 1)
-    score = {**scores, "change": score_change, "tolerance": score_drop, "regressed": -score_change > score_drop + 1e-9}
-    regressions = [m["id"] for m in metrics if m["regressed"]] + (["score"] if score["regressed"] else [])
-    decided = [m["id"] for m in metrics if m["decision"] == "regressed"] + (["score"] if score["regressed"] else [])
-    inconclusive = [m["id"] for m in metrics if m["decision"] == "inconclusive"]
+            metrics.append(_metric_row(result, base, allowed, pair, share, method))
+    score = _score_change(list(by_id.values()), candidate, weights, score_drop)
+    also = ["score"] if score["regressed"] else []
     return {
         "metrics": metrics,
         "score": score,
-        "regressions": regressions,
-        "decided": decided,
-        "inconclusive": inconclusive,
+        "regressions": [m["id"] for m in metrics if m["regressed"]] + also,
+        "decided": [m["id"] for m in metrics if m["decision"] == "regressed"] + also,
+        "inconclusive": [m["id"] for m in metrics if m["decision"] == "inconclusive"],
         "confidence": round(share, 10) if paired else None,
     }
+
+
+def _score_change(baseline: list[CheckResult], candidate: list[CheckResult], weights: Mapping[str, float] | None, score_drop: float) -> dict[str, Any]:
+    """The robustness score of both, its change, and whether it fell by more than ``score_drop`` points."""
+    from ...reporting._score import robustness_score
+
+    scores = {name: robustness_score([r.to_dict() for r in results], weights)["score"] for name, results in (("baseline", baseline), ("candidate", candidate))}
+    change = round(scores["candidate"] - scores["baseline"], 1)
+    return {**scores, "change": change, "tolerance": score_drop, "regressed": -change > score_drop + 1e-9}
 
 
 def _metric_row(
@@ -107,6 +119,21 @@ def _metric_row(
         "regressed": regressed,
         **_paired_row(outcomes, result.kind, allowed, confidence, method, regressed),
     }
+
+
+def _resampled_row(
+    result: CheckResult, base: CheckResult, allowed: float, statistics: tuple[Resampled, Resampled], confidence: float, resamples: int, rng: np.random.Generator | None
+) -> dict[str, Any]:
+    """A metric row (:func:`_metric_row`) whose change gets the paired bootstrap interval of the images both saw."""
+    import numpy as np
+
+    from ..._verdicts.resampled import paired_bootstrap_regression
+
+    row = _metric_row(result, base, allowed, None, confidence, "clopper-pearson")
+    kind: Literal["floor", "ceiling"] = "floor" if result.kind == "floor" else "ceiling"
+    rng = np.random.default_rng(0) if rng is None else rng
+    out = paired_bootstrap_regression(statistics[1], statistics[0], tolerance=allowed, kind=kind, confidence=confidence, resamples=resamples, rng=rng)
+    return {**row, "interval": [round(v, 6) for v in out["interval"]], "paired_n": out["n"], "interval_method": "paired-bootstrap-images", "decision": out["decision"]}
 
 
 def _paired_row(

@@ -7,9 +7,13 @@
 * ``accuracy``: the largest drop of a class's IoU (segmentation, torchmetrics' confusion matrices) or AP
   (detection, torchmetrics' ``MeanAveragePrecision(class_metrics=True)``) from the baseline to the
   candidate, against ``gate.class_drop``; every class's change is in the details;
-* ``robustness`` reruns the other families' checks of a classifier on both: not measured for these tasks.
+* ``robustness`` reruns the task's checks of the other families (mIoU or mAP clean, under the corruptions and
+  attacks, the task's ECE) on both, as for a classifier (:func:`._robustness.robustness_comparison`): a metric
+  regresses when it falls (a ceiling metric: rises) by more than its tolerance, and an mIoU's or mAP's change
+  gets the paired bootstrap interval of the images both saw (:mod:`pytest_mlguard._verdicts.resampled`).
 
-Rolling back is indicated (``details.rollback``) when a gated check's estimate passes its threshold.
+Rolling back is indicated (``details.rollback``) when a gated check's estimate passes its threshold, or a
+robustness regression is decided.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...checks._base import CheckSpec, Measurement
-from ...errors import ContractError, NotApplicable
+from ...errors import ContractError
 from .._task_outputs import TaskOutputs, worst_images
 
 if TYPE_CHECKING:
@@ -62,8 +66,9 @@ def per_class_scores(outputs: TaskOutputs, predictions: Any) -> dict[str, float 
     return {name: (None if scores.get(k, -1.0) < 0 else round(float(scores[k]), 6)) for k, name in enumerate(model.class_names) if k in scores}
 
 
-def _comparison(evaluation: Evaluation) -> dict[str, Any]:
+def _comparison(spec: CheckSpec, evaluation: Evaluation) -> dict[str, Any]:
     baseline = _baseline(evaluation)
+    rerun = "robustness" in spec.param("gated") or spec.name == "robustness"
 
     def compute() -> dict[str, Any]:
         outputs = TaskOutputs(evaluation.model, evaluation.data)
@@ -77,9 +82,14 @@ def _comparison(evaluation: Evaluation) -> dict[str, Any]:
         both = {name: (float(theirs[name]), float(mine)) for name, mine in ours.items() if mine is not None and theirs.get(name) is not None}  # type: ignore[arg-type]  # theirs[name]: not None, filtered
         per_class = {name: {"baseline": was, "candidate": now, "change": round(now - was, 6)} for name, (was, now) in both.items()}
         drops = [was - now for was, now in both.values()]
-        return {"baseline": baseline.name, "unit": outputs.unit, "agreement": agreement, "per_class": per_class, "max_class_drop": max(drops, default=0.0) + 0.0}  # + 0.0: no -0.0
+        found = {"baseline": baseline.name, "unit": outputs.unit, "agreement": agreement, "per_class": per_class, "max_class_drop": max(drops, default=0.0) + 0.0}  # + 0.0: no -0.0
+        if rerun:  # gated: the reruns' regressions indicate a rollback from every gate check
+            from ._robustness import baseline_evaluation, robustness_comparison
 
-    return evaluation.memo(("gate", "task", id(baseline)), compute)
+            found["robustness"] = robustness_comparison(spec, evaluation, baseline_evaluation(evaluation, baseline))
+        return found
+
+    return evaluation.memo(("gate", "task", id(baseline), spec.params, rerun), compute)
 
 
 def _rollback(spec: CheckSpec, comparison: dict[str, Any], candidate: str) -> dict[str, Any]:
@@ -89,21 +99,31 @@ def _rollback(spec: CheckSpec, comparison: dict[str, Any], candidate: str) -> di
         reasons.append(f"the candidate agrees with the baseline on {comparison['agreement'].mean():.1%} of the {comparison['unit']} (floor {spec.param('agreement'):.1%})")
     if "accuracy" in gated and comparison["max_class_drop"] > spec.param("class_drop"):
         reasons.append(f"a class's score fell by {comparison['max_class_drop']:.3f} (tolerated drop {spec.param('class_drop'):g})")
+    undecided: list[str] = []
+    if comparison.get("robustness") is not None:
+        from ._rollback import _robustness_reasons
+
+        decided, undecided = _robustness_reasons(comparison["robustness"])
+        reasons += decided
     baseline = comparison["baseline"]
     if reasons:
         verdict = f"ROLLBACK INDICATED: keep the baseline {baseline!r} in production; the candidate {candidate!r} regresses: " + "; ".join(reasons)
+    elif undecided:
+        verdict = f"no rollback decided: the images cannot tell whether the candidate {candidate!r} regresses from the baseline {baseline!r} beyond tolerance: " + "; ".join(undecided)
     else:
         verdict = f"no rollback indicated: the candidate {candidate!r} is within every tolerance of the baseline {baseline!r}"
-    return {"indicated": bool(reasons), "reasons": reasons, "undecided": [], "verdict": verdict}
+    return {"indicated": bool(reasons), "reasons": reasons, "undecided": undecided, "verdict": verdict}
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
-    """``gate[agreement]`` or ``gate[accuracy]`` of a segmenter or a detector."""
-    if spec.name == "robustness":
-        raise NotApplicable(f"gate[robustness] reruns a classifier's checks on both models; it is not measured for a {evaluation.model.task} model")
-    comparison = _comparison(evaluation)
+    """The gate check ``spec`` of a segmenter or a detector."""
+    comparison = _comparison(spec, evaluation)
     rollback = _rollback(spec, comparison, evaluation.model.name)
     details: dict[str, Any] = {"baseline": comparison["baseline"], "rollback": rollback}
+    if spec.name == "robustness":
+        from ._robustness import robustness_measurement
+
+        return robustness_measurement(evaluation, comparison["robustness"], details, rollback)
     found = comparison["agreement"]
     if spec.name == "agreement":
         changed = worst_images(found, len(found))

@@ -20,15 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...checks._base import CheckResult, CheckSpec, Measurement, early_stop_measurement
-from ...errors import CheckError, MlguardError, NotApplicable
+from ...checks._base import CheckSpec, Measurement, early_stop_measurement
+from ...errors import CheckError
 from ._class_drop import class_drop_interval as class_drop_interval
 from ._results import compare_results
+from ._robustness import baseline_evaluation, robustness_comparison, robustness_measurement
 
 if TYPE_CHECKING:
     from ...checks._evaluation import Evaluation
-    from ...config._settings import Settings
-    from ..._verdicts.paired import Outcomes
     from ...contract._data import EvalData
     from ...contract._model import Model
 
@@ -133,60 +132,7 @@ def _baseline_model(evaluation: Evaluation) -> tuple[Any, Model]:
     return baseline, model
 
 
-def _robustness_results(
-    evaluation: Evaluation, baseline: Evaluation, compare: tuple[str, ...] = ()
-) -> tuple[list[CheckResult], list[CheckResult], list[str], dict[str, tuple[Outcomes, Outcomes]]]:
-    """The candidate's planned checks of the other model-and-data families (those of ``compare``, if
-    given: family names or check ids), run on both models, and the per-sample outcomes (candidate,
-    baseline) of those that kept them (:func:`~pytest_mlguard._verdicts.paired.keep_outcomes`)."""
-    from ...checks._registry import families
-    from ..._verdicts.paired import kept_outcomes
-
-    from ...checks._evaluation import Evaluation
-
-    candidate = evaluation.memo(("gate-candidate",), lambda: Evaluation(evaluation.model, evaluation.full_data, baseline.settings, model_id=evaluation.model_id))
-    candidate.limits = evaluation.limits
-    candidate_results, baseline_results, skipped = [], [], []
-    outcomes: dict[str, tuple[Outcomes, Outcomes]] = {}
-    matched: set[str] = set()
-    for family in families():
-        if not family.rerun or not set(family.needs) <= {"model", "data"}:  # Family.rerun: a measure to compare
-            continue
-        for spec in family.planned(evaluation.settings):
-            if compare and spec.family not in compare and spec.id not in compare:
-                continue
-            matched.update((spec.family, spec.id))
-            try:
-                ours, our_outcomes = evaluation.memo(
-                    ("gate-rerun", spec.id), lambda family=family, spec=spec: (candidate.run(family, spec), kept_outcomes(candidate, spec.id))
-                )
-                theirs = baseline.run(family, spec)
-            except NotApplicable as exc:
-                skipped.append(f"{spec.id}: {exc}")
-                continue
-            except MlguardError as exc:
-                raise CheckError(f"{spec.id} could not run for the comparison: {exc}") from exc
-            candidate_results.append(ours)
-            baseline_results.append(theirs)
-            their_outcomes = kept_outcomes(baseline, spec.id)
-            if our_outcomes is not None and their_outcomes is not None:
-                outcomes[spec.id] = (our_outcomes, their_outcomes)
-    skipped += [f"gate.compare names {name!r}, which is no planned check or family" for name in compare if name not in matched]
-    return candidate_results, baseline_results, skipped, outcomes
-
-
-def _fixed_n(settings: Settings) -> Settings:
-    """``settings`` for the gate's reruns: no early stopping and no drawing more samples, so that the
-    candidate and the baseline are measured on the same samples (a paired comparison needs them all)."""
-    from ...config._settings import Settings
-
-    values = {**settings.as_dict(), "verdict.early_stop": "off", "verdict.more_samples": "off"}
-    return Settings(values, {key: settings.source(key) for key in values})
-
-
 def _comparison(spec: CheckSpec, evaluation: Evaluation) -> dict[str, Any]:
-    from ...checks._evaluation import Evaluation
-
     raw, baseline_model = _baseline_model(evaluation)
     rerun = "robustness" in spec.param("gated") or spec.name == "robustness"
     key = ("gate", id(raw), spec.params, rerun)
@@ -194,8 +140,7 @@ def _comparison(spec: CheckSpec, evaluation: Evaluation) -> dict[str, Any]:
     def compute() -> dict[str, Any]:
         # the same samples, and the same random draws (keyed by model id), for both models; the reruns
         # neither stop early nor draw more, so that both measure every one of those samples
-        baseline = Evaluation(baseline_model, evaluation.full_data, _fixed_n(evaluation.settings), model_id=evaluation.model_id)
-        baseline.limits = evaluation.limits
+        baseline = baseline_evaluation(evaluation, baseline_model)
         stopper, data, baseline_proba = None, evaluation.data, None
         with baseline_model.running(evaluation.settings.device):
             if tuple(spec.param("gated")) == ("agreement",):  # agreement alone: it may stop once its verdict is decided
@@ -211,20 +156,7 @@ def _comparison(spec: CheckSpec, evaluation: Evaluation) -> dict[str, Any]:
             return {"baseline": baseline_model.name, "models": models, "robustness": None, "stopper": stopper, "n": data.n}
         if not rerun:  # agreement and accuracy alone need no rerun of the other checks
             return {"baseline": baseline_model.name, "models": models, "robustness": None}
-        results = _robustness_results(evaluation, baseline, spec.param("compare", ()))
-        robustness = compare_results(
-            results[0],
-            results[1],
-            tolerance=spec.param("tolerance"),
-            tolerances=dict(spec.param("tolerances")),
-            score_drop=spec.param("score_drop"),
-            weights=evaluation.settings.get("score.weights"),
-            outcomes=results[3],
-            confidence=evaluation.rules.check_confidence,
-            method=evaluation.rules.interval,  # type: ignore[arg-type]
-        )
-        robustness["skipped"] = results[2]
-        return {"baseline": baseline_model.name, "models": models, "robustness": robustness}
+        return {"baseline": baseline_model.name, "models": models, "robustness": robustness_comparison(spec, evaluation, baseline)}
 
     return evaluation.memo(key, compute)
 
@@ -305,7 +237,7 @@ def _classifier_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
             message = f"{summary}\n{rollback['verdict']}"
             return Measurement(float(value), data.n, details=details, message=message, interval=interval, interval_method=f"paired-{rules.interval}", required_n=needed)
     else:
-        return _robustness_measurement(evaluation, robustness, details, rollback)
+        return robustness_measurement(evaluation, robustness, details, rollback)
     stopper = comparison.get("stopper")
     if stopper is not None:
         estimate, interval, _ = stopper.value_and_interval()
@@ -348,29 +280,3 @@ def _agreement_measurement(spec: CheckSpec, evaluation: Evaluation, comparison: 
     if extra:
         extra["message"] = f"{message}\n{extra['message']}"
     return dataclasses.replace(measurement, **extra)
-
-
-def _robustness_measurement(evaluation: Evaluation, robustness: dict[str, Any], details: dict[str, Any], rollback: dict[str, Any]) -> Measurement:
-    """``gate[robustness]``: the metrics whose estimate regressed beyond tolerance, counted, with the
-    interval from those whose paired interval decides a regression to those whose interval reaches
-    beyond the tolerance (:func:`compare_results`): the check fails when one regression is decided."""
-    keys = ("metrics", "score", "skipped", "regressions", "decided", "inconclusive", "confidence")
-    details.update({key: robustness[key] for key in keys})
-    value = len(robustness["regressions"])
-    decided, possible = len(robustness["decided"]), len(robustness["decided"]) + len(robustness["inconclusive"])
-    score = robustness["score"]
-    undecided = f": {', '.join(robustness['inconclusive'])}" if robustness["inconclusive"] else ""
-    summary = (
-        f"{len(robustness['metrics'])} metrics and the robustness score compared, {value} regressed beyond tolerance "
-        f"({decided} decided by a paired interval of the same samples or a point estimate, {len(robustness['inconclusive'])} "
-        f"inconclusive{undecided}); score {score['baseline']:.1f} (baseline) -> {score['candidate']:.1f} (candidate)"
-    )
-    if robustness["confidence"] is None:  # no metric with per-sample outcomes: point estimates, as before
-        return Measurement(value=float(value), n=evaluation.data.n, details=details, message=f"{summary}\n{rollback['verdict']}")
-    from ._sizes import robustness_required_n
-
-    interval = (float(min(decided, value)), float(max(possible, value)))
-    method = f"paired-{evaluation.rules.interval}"
-    needed = robustness_required_n(robustness, evaluation.rules.interval) if interval[0] <= 0 < interval[1] else None  # type: ignore[arg-type]
-    message = f"{summary}\n{rollback['verdict']}"
-    return Measurement(float(value), evaluation.data.n, details=details, message=message, interval=interval, interval_method=method, required_n=needed)
