@@ -66,8 +66,8 @@ def map_measurement(
     matches made once, :class:`~._resample.Matches`); chance is 0."""
     targets = _data(evaluation).targets[: len(predictions)]
     found = mean_average_precision(predictions, targets)
-    matches = Matches.of(predictions, targets)
-    interval = evaluation.bootstrap(spec, lambda rows: matches.average_precision(np.asarray(rows, int))[key], len(targets))
+    # every resample at once (matched only where there are intervals)
+    interval = evaluation.bootstrap(spec, lambda rows: Matches.of(predictions, targets).average_precisions(rows)[key], len(targets), batched=True)
     return Measurement(
         value=found[key],
         n=len(targets),

@@ -10,7 +10,8 @@ import pytest
 
 from pytest_mlguard.detection._corrupt import corrupt_images, performance_under_corruption
 from pytest_mlguard.detection._metrics import box_agreement, detection_ece, mean_average_precision, true_positives
-from pytest_mlguard.detection._resample import Matches, map_interval
+from pytest_mlguard.detection import _resample as resample
+from pytest_mlguard.detection._resample import RECALL_THRESHOLDS, Matches, map_interval
 from pytest_mlguard.errors import InvalidArgument
 
 pytest.importorskip("pycocotools")
@@ -160,6 +161,50 @@ def test_resampled_map_on_every_image_once_is_torchmetrics_map():
     found = Matches.of(predictions, targets).average_precision(np.arange(30))
     assert 0.1 < expected["map"] < 0.9
     assert found == pytest.approx(expected, abs=1e-6)
+
+
+def _repeated_in_place(matches: Matches, images: np.ndarray) -> tuple[float, float]:
+    """One resample's unrounded mAP and mAP@0.5 as 0ec6f7b accumulated it: each label's ranked detections
+    repeated in place as often as their image was drawn, one precision/recall curve a resample."""
+    weights = np.bincount(images, minlength=matches.n_images)
+    per_label = []
+    for label, counts in matches.target_counts.items():
+        positives = int((counts * weights).sum())
+        if positives == 0:
+            continue
+        rows = np.repeat(matches._ranked[label], weights[matches.image[matches._ranked[label]]])
+        hits = matches.hits[:, rows]
+        if not len(rows):
+            per_label.append(np.zeros(len(hits)))
+            continue
+        true = np.cumsum(hits, axis=1)
+        precision = np.maximum.accumulate((true / np.maximum(true + np.cumsum(~hits, axis=1), np.finfo(np.float64).eps))[:, ::-1], axis=1)[:, ::-1]
+        at = np.stack([np.searchsorted(row, RECALL_THRESHOLDS, side="left") for row in true / positives])
+        found = np.take_along_axis(precision, np.minimum(at, len(rows) - 1), axis=1)
+        per_label.append(np.where(at < len(rows), found, 0.0).mean(axis=1))
+    table = np.asarray(per_label)
+    return (float(table.mean()), float(table[:, 0].mean())) if per_label else (-1.0, -1.0)
+
+
+@pytest.mark.parametrize("chunk", [1 << 21, 7])
+def test_all_resamples_accumulated_at_once_equal_each_repeated_in_place(monkeypatch, chunk):
+    # a resample's curves as one weighted cumulative sum over the ranked detections, every resample at once
+    # (in chunks of resamples: 7 values a chunk makes one resample a chunk), against one repeated curve each:
+    # images drawn twice or more or not at all, scores tied across images (rounded to tenths), images
+    # without targets or without detections, a label detected that has no targets (4)
+    monkeypatch.setattr(resample, "CHUNK", chunk)
+    rng = np.random.default_rng(23)
+    predictions, targets = _random_scenes(rng, 40)
+    predictions = [{**p, "scores": np.round(p["scores"], 1)} if i % 7 else _det([], [], []) for i, p in enumerate(predictions)]
+    matches = Matches.of(predictions, targets)
+    empty = next(i for i, target in enumerate(targets) if not len(target["labels"]))
+    draws = np.vstack([rng.integers(0, 40, (60, 40)), np.repeat(np.arange(0, 40, 7), 7)[:40][None], np.full((1, 40), empty)])
+    found = matches._unrounded(draws)
+    expected = np.array([_repeated_in_place(matches, row) for row in draws])
+    assert (expected[:, 0] > 0).sum() > 50 and (expected == -1.0).any()  # mostly scored, the last draw has no targets
+    assert np.abs(found["map"] - expected[:, 0]).max() < 1e-12 and np.abs(found["map_50"] - expected[:, 1]).max() < 1e-12
+    rounded = matches.average_precisions(draws)
+    assert rounded["map"].tolist() == [round(value, 6) for value in expected[:, 0]]
 
 
 def _scored_detector(n_images: int, score_of, seed: int):
