@@ -19,16 +19,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 
 import numpy as np
 
 from ._metrics import Detections, bootstrap
 
-#: COCO's IoU thresholds, 0.5:0.05:0.95, and its 101 recall thresholds
-IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
-RECALL_THRESHOLDS = np.linspace(0.0, 1.0, 101)
 MAX_DETECTIONS = 100
+
+
+@cache
+def thresholds() -> tuple[np.ndarray, np.ndarray]:
+    """torchmetrics' IoU thresholds (COCO's 0.5:0.05:0.95) and its 101 recall thresholds, as it hands them
+    to pycocotools: float32 numbers (``torch.linspace``), 96 of the recall thresholds off pycocotools' own
+    float64 grid, which moves a recall that lands on one (``k / positives = j / 100``) to its other side."""
+    from torchmetrics.detection import MeanAveragePrecision
+
+    metric = MeanAveragePrecision(iou_type="bbox", backend="pycocotools")
+    return np.asarray(metric.iou_thresholds, np.float64), np.asarray(metric.rec_thresholds, np.float64)
 
 
 def _match(prediction: Detections, target: Detections) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -44,11 +52,12 @@ def _match(prediction: Detections, target: Detections) -> tuple[np.ndarray, np.n
         of_label = np.flatnonzero(labels == label)
         kept += of_label[np.argsort(-scores[of_label], kind="mergesort")][:MAX_DETECTIONS].tolist()
     kept_index = np.asarray(kept, int)
-    hits = np.zeros((len(IOU_THRESHOLDS), len(kept_index)), bool)
+    iou_thresholds = thresholds()[0]
+    hits = np.zeros((len(iou_thresholds), len(kept_index)), bool)
     if len(kept_index) and len(target_boxes):
         overlaps = box_iou(torch.from_numpy(boxes[kept_index]), torch.from_numpy(target_boxes)).double().numpy()
         overlaps[labels[kept_index][:, None] != target_labels[None, :]] = -1.0
-        for t, threshold in enumerate(IOU_THRESHOLDS):
+        for t, threshold in enumerate(iou_thresholds):
             free = np.ones(len(target_boxes), bool)
             for row in range(len(kept_index)):  # within a label, ``kept`` is in descending score
                 candidates = np.where(free, overlaps[row], -1.0)
@@ -80,7 +89,7 @@ class Matches:
             image,
             np.concatenate([f[0] for f in found] or [np.zeros(0)]),
             np.concatenate([f[1] for f in found] or [np.zeros(0, int)]).astype(int),
-            np.concatenate([f[2] for f in found], axis=1) if found else np.zeros((len(IOU_THRESHOLDS), 0), bool),
+            np.concatenate([f[2] for f in found], axis=1) if found else np.zeros((len(thresholds()[0]), 0), bool),
             counts,
             len(targets),
         )
@@ -112,7 +121,7 @@ class Matches:
         count = len(resamples)
         offsets = self.n_images * np.arange(count)[:, None]
         weights = np.bincount((resamples + offsets).ravel(), minlength=count * self.n_images).reshape(count, self.n_images)
-        total, labels = np.zeros((count, len(IOU_THRESHOLDS))), np.zeros(count)
+        total, labels = np.zeros((count, len(self.hits))), np.zeros(count)
         for label, counts in self.target_counts.items():
             positives = weights @ counts
             rows = self._ranked[label]
@@ -123,7 +132,7 @@ class Matches:
         none = labels == 0
         divisor = np.where(none, 1.0, labels)
         return {
-            "map": np.where(none, -1.0, total.sum(axis=1) / (divisor * len(IOU_THRESHOLDS))),
+            "map": np.where(none, -1.0, total.sum(axis=1) / (divisor * len(self.hits))),
             "map_50": np.where(none, -1.0, total[:, 0] / divisor),
         }
 
@@ -145,7 +154,7 @@ def _weighted_ap(weights: np.ndarray, hits: np.ndarray, positives: np.ndarray) -
     of the weights over the true positives gives, the other detections counted into each point's total.
     The precisions are the same numbers, so the values equal a curve of repeated detections to rounding.
     """
-    step = max(1, CHUNK // (len(hits) * max(hits.shape[1], int(positives.max()) + 1, len(RECALL_THRESHOLDS))))
+    step = max(1, CHUNK // (len(hits) * max(hits.shape[1], int(positives.max()) + 1, len(thresholds()[1]))))
     return np.concatenate([_weighted_ap_chunk(weights[i : i + step], hits, positives[i : i + step]) for i in range(0, len(weights), step)])
 
 
@@ -184,11 +193,12 @@ def _running(values: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
 def _true_positives_needed(positives: np.ndarray) -> np.ndarray:
     """For each resample's ``positives`` and each recall threshold, the fewest true positives ``k`` whose
     recall ``k / positives`` (in floating point, as COCO computes it) reaches the threshold."""
+    recall = thresholds()[1]
     total = positives.astype(np.float64)[:, None]
-    needed = np.clip(np.ceil(RECALL_THRESHOLDS * total), 0, total)
-    while (lower := (needed > 0) & ((needed - 1) / total >= RECALL_THRESHOLDS)).any():
+    needed = np.clip(np.ceil(recall * total), 0, total)
+    while (lower := (needed > 0) & ((needed - 1) / total >= recall)).any():
         needed -= lower
-    while (higher := needed / total < RECALL_THRESHOLDS).any():
+    while (higher := needed / total < recall).any():
         needed += higher
     return needed.astype(np.int64)
 

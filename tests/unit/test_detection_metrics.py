@@ -11,7 +11,7 @@ import pytest
 from pytest_mlguard.detection._corrupt import corrupt_images, performance_under_corruption
 from pytest_mlguard.detection._metrics import box_agreement, detection_ece, mean_average_precision, true_positives
 from pytest_mlguard.detection import _resample as resample
-from pytest_mlguard.detection._resample import RECALL_THRESHOLDS, Matches, map_interval
+from pytest_mlguard.detection._resample import Matches, map_interval
 from pytest_mlguard.errors import InvalidArgument
 
 pytest.importorskip("pycocotools")
@@ -163,6 +163,29 @@ def test_resampled_map_on_every_image_once_is_torchmetrics_map():
     assert found == pytest.approx(expected, abs=1e-6)
 
 
+def test_a_resample_scores_as_torchmetrics_scores_its_images_listed_with_the_copies():
+    # torchmetrics numbers the images it is given, so a resampled list is a dataset whose copies are distinct
+    # images; its recall and IoU thresholds are COCO's as float32 numbers (torch.linspace), which move a
+    # recall that lands on a threshold, k / positives = j / 100, to one side of it (here up to 0.0008 of mAP)
+    rng = np.random.default_rng(11)
+    predictions, targets = _random_scenes(rng, 30)
+    matches = Matches.of(predictions, targets)
+    draws = rng.integers(0, 30, (4, 30))
+    found = matches.average_precisions(draws)
+    for i, rows in enumerate(draws):
+        expected = mean_average_precision([predictions[j] for j in rows], [targets[j] for j in rows])
+        assert (found["map"][i], found["map_50"][i]) == pytest.approx((expected["map"], expected["map_50"]), abs=2e-6), rows
+
+
+def test_the_resamples_use_torchmetrics_thresholds():
+    from torchmetrics.detection import MeanAveragePrecision
+
+    metric = MeanAveragePrecision(iou_type="bbox", backend="pycocotools")
+    iou, recall = resample.thresholds()
+    assert iou.tolist() == metric.iou_thresholds and recall.tolist() == metric.rec_thresholds
+    assert recall.tolist() != np.linspace(0, 1, 101).tolist()  # not pycocotools' own float64 grid
+
+
 def _repeated_in_place(matches: Matches, images: np.ndarray) -> tuple[float, float]:
     """One resample's unrounded mAP and mAP@0.5 as 0ec6f7b accumulated it: each label's ranked detections
     repeated in place as often as their image was drawn, one precision/recall curve a resample."""
@@ -179,7 +202,7 @@ def _repeated_in_place(matches: Matches, images: np.ndarray) -> tuple[float, flo
             continue
         true = np.cumsum(hits, axis=1)
         precision = np.maximum.accumulate((true / np.maximum(true + np.cumsum(~hits, axis=1), np.finfo(np.float64).eps))[:, ::-1], axis=1)[:, ::-1]
-        at = np.stack([np.searchsorted(row, RECALL_THRESHOLDS, side="left") for row in true / positives])
+        at = np.stack([np.searchsorted(row, resample.thresholds()[1], side="left") for row in true / positives])
         found = np.take_along_axis(precision, np.minimum(at, len(rows) - 1), axis=1)
         per_label.append(np.where(at < len(rows), found, 0.0).mean(axis=1))
     table = np.asarray(per_label)
