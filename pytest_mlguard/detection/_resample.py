@@ -57,13 +57,14 @@ def _match(prediction: Detections, target: Detections) -> tuple[np.ndarray, np.n
     if len(kept_index) and len(target_boxes):
         overlaps = box_iou(torch.from_numpy(boxes[kept_index]), torch.from_numpy(target_boxes)).double().numpy()
         overlaps[labels[kept_index][:, None] != target_labels[None, :]] = -1.0
-        for t, threshold in enumerate(iou_thresholds):
-            free = np.ones(len(target_boxes), bool)
-            for row in range(len(kept_index)):  # within a label, ``kept`` is in descending score
-                candidates = np.where(free, overlaps[row], -1.0)
-                best = int(np.argmax(candidates))
-                if candidates[best] >= min(threshold, 1 - 1e-10):
-                    hits[t, row], free[best] = True, False
+        # every threshold at once; a detection under the lowest threshold with every target matches none
+        limits, every = np.minimum(iou_thresholds, 1 - 1e-10), np.arange(len(iou_thresholds))
+        free = np.ones((len(iou_thresholds), len(target_boxes)), bool)
+        for row in np.flatnonzero(overlaps.max(axis=1) >= limits.min()):  # within a label, ``kept`` is in descending score
+            candidates = np.where(free, overlaps[row], -1.0)
+            best = candidates.argmax(axis=1)
+            hits[:, row] = candidates[every, best] >= limits
+            free[every[hits[:, row]], best[hits[:, row]]] = False
     return scores[kept_index], labels[kept_index], hits
 
 
