@@ -209,13 +209,14 @@ def _repeated_in_place(matches: Matches, images: np.ndarray) -> tuple[float, flo
     return (float(table.mean()), float(table[:, 0].mean())) if per_label else (-1.0, -1.0)
 
 
-@pytest.mark.parametrize("chunk", [1 << 21, 7])
-def test_all_resamples_accumulated_at_once_equal_each_repeated_in_place(monkeypatch, chunk):
+@pytest.mark.parametrize(("chunk", "slice_"), [(1 << 21, 0), (7, 1 << 30)], ids=["one-chunk-sliced", "chunk-a-resample"])
+def test_all_resamples_accumulated_at_once_equal_each_repeated_in_place(monkeypatch, chunk, slice_):
     # a resample's curves as one weighted cumulative sum over the ranked detections, every resample at once
-    # (in chunks of resamples: 7 values a chunk makes one resample a chunk), against one repeated curve each:
-    # images drawn twice or more or not at all, scores tied across images (rounded to tenths), images
-    # without targets or without detections, a label detected that has no targets (4)
+    # (in chunks of resamples: 7 values a chunk makes one resample a chunk; running sums slice by slice or
+    # numpy's), against one repeated curve each: images drawn twice or more or not at all, scores tied across
+    # images (rounded to tenths), images without targets or without detections, a label without targets (4)
     monkeypatch.setattr(resample, "CHUNK", chunk)
+    monkeypatch.setattr(resample, "SLICE", slice_)
     rng = np.random.default_rng(23)
     predictions, targets = _random_scenes(rng, 40)
     predictions = [{**p, "scores": np.round(p["scores"], 1)} if i % 7 else _det([], [], []) for i, p in enumerate(predictions)]
