@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import MissingDependency
 from ._metrics import Detections, bootstrap
 
+#: the detections pycocotools keeps per image and label (torchmetrics' largest ``max_detection_thresholds``)
 MAX_DETECTIONS = 100
 
 
