@@ -8,6 +8,8 @@ overhead; the rest is scoring (torchmetrics' mAP, the bootstrap intervals over i
 resamples: the same checks with ``verdict.bootstrap = 0`` show what the intervals cost). ``calibration[ece]``
 and ``attack[pgd-linf-1/255]`` are timed against one clean inference pass and against the attack alone
 (``art_pgd``). They take turns ``--rounds`` times, so that load from other processes falls on all alike.
+Last, what scoring one check costs on the clean detections: torchmetrics' mAP, matching each image once
+(``Matches.of``) and accumulating the ``verdict.bootstrap`` resamples (``Matches.average_precisions``).
 
     python benchmarks/bench_detection.py             # about 5 minutes on 2 shared cores
     python benchmarks/bench_detection.py --images 100 --rounds 1
@@ -35,6 +37,8 @@ from pytest_mlguard.checks.api import check_model  # noqa: E402
 from pytest_mlguard.contract import DetectionData, TorchDetectionModel  # noqa: E402
 from pytest_mlguard.detection._attack import art_pgd  # noqa: E402
 from pytest_mlguard.detection._corrupt import corrupt_images  # noqa: E402
+from pytest_mlguard.detection._metrics import mean_average_precision  # noqa: E402
+from pytest_mlguard.detection._resample import Matches  # noqa: E402
 
 CELLS = [(name, severity) for name in ("gaussian_noise", "motion_blur", "fog", "jpeg_compression") for severity in (1, 3, 5)]
 SETTINGS = {
@@ -64,8 +68,12 @@ def main() -> None:
     model = TorchDetectionModel(load_detector(), class_names=CLASS_NAMES, name="shapes", batch_size=50)
     data = DetectionData(images, targets, name="scenes-test")
     corruption_checks = ["accuracy[map]", *(f"corruption[{name}-{severity}]" for name, severity in CELLS)]
-    rows: dict[str, list[float]] = {key: [] for key in ("inference", "corrupting", "suite", "no_intervals", "ece", "attack", "attack_check")}
+    rows: dict[str, list[float]] = {key: [] for key in ("inference", "corrupting", "suite", "no_intervals", "ece", "attack", "attack_check", "map", "match", "accumulate")}
     stacked = np.stack(images[:48])
+    predictions = model.predict(images)
+    rng = np.random.default_rng(0)
+    resamples = np.stack([rng.integers(0, len(images), len(images)) for _ in range(1000)])
+    matches = Matches.of(predictions, targets)
     for _ in range(args.rounds):
         rows["inference"].append(timed(lambda: model.predict(images)))
         rows["corrupting"].append(sum(timed(lambda c=cell: corrupt_images(images, *c, seed=0)) for cell in CELLS))
@@ -74,6 +82,9 @@ def main() -> None:
         rows["ece"].append(timed(lambda: check_model(model, data, ["calibration[ece]"], settings=SETTINGS)))
         rows["attack"].append(timed(lambda: art_pgd(model.module, stacked, targets[:48], eps=1 / 255, eps_step=1 / 1020, steps=5)))
         rows["attack_check"].append(timed(lambda: check_model(model, data, ["attack[pgd-linf-1/255]"], settings=SETTINGS)))
+        rows["map"].append(timed(lambda: mean_average_precision(predictions, targets)))
+        rows["match"].append(timed(lambda: Matches.of(predictions, targets)))
+        rows["accumulate"].append(timed(lambda: matches.average_precisions(resamples)))
     t = {key: statistics.median(values) for key, values in rows.items()}
     parts = t["inference"] * (1 + len(CELLS)) + t["corrupting"]
     print(f"{args.images} images, {len(CELLS)} corruption cells, median of {args.rounds} rounds, torch threads {torch.get_num_threads()}")
@@ -86,6 +97,10 @@ def main() -> None:
     print(f"{'calibration[ece] (inference included)':42s}{t['ece']:10.2f}{t['ece'] / t['inference']:8.2f}  over one inference pass")
     print(f"{'art_pgd alone (48 images, 5 steps)':42s}{t['attack']:10.2f}")
     print(f"{'attack[pgd-linf-1/255]':42s}{t['attack_check']:10.2f}{t['attack_check'] / t['attack']:8.2f}  over the attack alone")
+    print("scoring one check, clean detections:")
+    print(f"{'  torchmetrics mAP':42s}{t['map']:10.3f}")
+    print(f"{'  matching each image once':42s}{t['match']:10.3f}")
+    print(f"{'  accumulating 1000 resamples':42s}{t['accumulate']:10.3f}  {t['accumulate']:.3f} ms a resample")
 
 
 if __name__ == "__main__":

@@ -102,12 +102,15 @@ def detection_ece(predictions: Sequence[Detections], targets: Sequence[Detection
     return _calibration_error(scores, hits, n_bins), int(sum(len(s) for s in scores))
 
 
-def bootstrap(statistic: Callable[[np.ndarray], float], n: int, *, resamples: int = 200, seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:
+def bootstrap(
+    statistic: Callable[[np.ndarray], Any], n: int, *, resamples: int = 200, seed: int = 0, confidence: float = 0.95, batched: bool = False
+) -> tuple[float, float]:
     """Percentile interval of ``statistic`` (a function of the images' indices) over ``resamples`` draws of
-    ``n`` images with replacement (:func:`pytest_mlguard._verdicts.intervals.bootstrap_interval`)."""
+    ``n`` images with replacement (:func:`pytest_mlguard._verdicts.intervals.bootstrap_interval`; ``batched``:
+    ``statistic`` takes every resample's indices at once and returns their values)."""
     from .._verdicts.intervals import bootstrap_interval
 
-    low, high = bootstrap_interval(statistic, n, confidence, resamples=resamples, rng=np.random.default_rng(seed))
+    low, high = bootstrap_interval(statistic, n, confidence, resamples=resamples, rng=np.random.default_rng(seed), batched=batched)
     return round(low, 6), round(high, 6)
 
 

@@ -4,7 +4,9 @@ descending score, each to the unmatched target box of highest IoU; at most 100 d
 label); a resample of images then only repeats those matches and accumulates them as ``accumulate`` does
 (101-point interpolated precision, labels without targets left out). The value a check reports is
 torchmetrics' (:func:`~pytest_mlguard.detection._metrics.mean_average_precision`); the tests check that
-this accumulation gives the same on the whole set.
+this accumulation gives the same on the whole set. All the resamples are accumulated together: a resample
+counts each image some number of times, and each label's precision/recall curves are cumulative sums of
+those counts over the ranked detections (:func:`_weighted_ap`).
 
 Example:
     >>> boxes = np.array([[0.0, 0.0, 10.0, 10.0]], np.float32)
@@ -17,16 +19,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 
 import numpy as np
 
+from ..errors import MissingDependency
 from ._metrics import Detections, bootstrap
 
-#: COCO's IoU thresholds, 0.5:0.05:0.95, and its 101 recall thresholds
-IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
-RECALL_THRESHOLDS = np.linspace(0.0, 1.0, 101)
+#: the detections pycocotools keeps per image and label (torchmetrics' largest ``max_detection_thresholds``)
 MAX_DETECTIONS = 100
+
+
+@cache
+def thresholds() -> tuple[np.ndarray, np.ndarray]:
+    """torchmetrics' IoU thresholds (COCO's 0.5:0.05:0.95) and its 101 recall thresholds, as it hands them
+    to pycocotools: float32 numbers (``torch.linspace``), 96 of the recall thresholds off pycocotools' own
+    float64 grid, which moves a recall that lands on one (``k / positives = j / 100``) to its other side."""
+    try:
+        from torchmetrics.detection import MeanAveragePrecision
+
+        metric = MeanAveragePrecision(iou_type="bbox", backend="pycocotools")
+    except ImportError:  # pragma: no cover - torchmetrics and pycocotools are test and detection dependencies
+        raise MissingDependency("pycocotools", "the detection checks' mAP intervals") from None
+    return np.asarray(metric.iou_thresholds, np.float64), np.asarray(metric.rec_thresholds, np.float64)
 
 
 def _match(prediction: Detections, target: Detections) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -42,17 +57,19 @@ def _match(prediction: Detections, target: Detections) -> tuple[np.ndarray, np.n
         of_label = np.flatnonzero(labels == label)
         kept += of_label[np.argsort(-scores[of_label], kind="mergesort")][:MAX_DETECTIONS].tolist()
     kept_index = np.asarray(kept, int)
-    hits = np.zeros((len(IOU_THRESHOLDS), len(kept_index)), bool)
+    iou_thresholds = thresholds()[0]
+    hits = np.zeros((len(iou_thresholds), len(kept_index)), bool)
     if len(kept_index) and len(target_boxes):
         overlaps = box_iou(torch.from_numpy(boxes[kept_index]), torch.from_numpy(target_boxes)).double().numpy()
         overlaps[labels[kept_index][:, None] != target_labels[None, :]] = -1.0
-        for t, threshold in enumerate(IOU_THRESHOLDS):
-            free = np.ones(len(target_boxes), bool)
-            for row in range(len(kept_index)):  # within a label, ``kept`` is in descending score
-                candidates = np.where(free, overlaps[row], -1.0)
-                best = int(np.argmax(candidates))
-                if candidates[best] >= min(threshold, 1 - 1e-10):
-                    hits[t, row], free[best] = True, False
+        # every threshold at once; a detection under the lowest threshold with every target matches none
+        limits, every = np.minimum(iou_thresholds, 1 - 1e-10), np.arange(len(iou_thresholds))
+        free = np.ones((len(iou_thresholds), len(target_boxes)), bool)
+        for row in np.flatnonzero(overlaps.max(axis=1) >= limits.min()):  # within a label, ``kept`` is in descending score
+            candidates = np.where(free, overlaps[row], -1.0)
+            best = candidates.argmax(axis=1)
+            hits[:, row] = candidates[every, best] >= limits
+            free[every[hits[:, row]], best[hits[:, row]]] = False
     return scores[kept_index], labels[kept_index], hits
 
 
@@ -78,7 +95,7 @@ class Matches:
             image,
             np.concatenate([f[0] for f in found] or [np.zeros(0)]),
             np.concatenate([f[1] for f in found] or [np.zeros(0, int)]).astype(int),
-            np.concatenate([f[2] for f in found], axis=1) if found else np.zeros((len(IOU_THRESHOLDS), 0), bool),
+            np.concatenate([f[2] for f in found], axis=1) if found else np.zeros((len(thresholds()[0]), 0), bool),
             counts,
             len(targets),
         )
@@ -95,33 +112,106 @@ class Matches:
 
     def average_precision(self, images: np.ndarray) -> dict[str, float]:
         """``map`` and ``map_50`` over ``images``, indices of images, repeats counted as copies."""
-        weights = np.bincount(images, minlength=self.n_images)
-        per_label = []
+        return {key: float(values[0]) for key, values in self.average_precisions(np.asarray(images, int)[None]).items()}
+
+    def average_precisions(self, resamples: np.ndarray) -> dict[str, np.ndarray]:
+        """``map`` and ``map_50`` of each row of ``resamples`` (resamples x images, indices of images, repeats
+        counted as copies), rounded as torchmetrics' value is (:func:`~._metrics.mean_average_precision`)."""
+        found = self._unrounded(np.atleast_2d(np.asarray(resamples, int)))
+        return {key: np.array([round(float(value), 6) for value in values]) for key, values in found.items()}
+
+    def _unrounded(self, resamples: np.ndarray) -> dict[str, np.ndarray]:
+        """A resample is a count of each image (its weights): a label's precision/recall curve over its ranked
+        detections counts each detection as often as its image, every resample's curve a weighted cumulative
+        sum (:func:`_weighted_ap`); labels without targets in a resample are left out of its mean."""
+        count = len(resamples)
+        offsets = self.n_images * np.arange(count)[:, None]
+        weights = np.bincount((resamples + offsets).ravel(), minlength=count * self.n_images).reshape(count, self.n_images)
+        total, labels = np.zeros((count, len(self.hits))), np.zeros(count)
         for label, counts in self.target_counts.items():
-            positives = int((counts * weights).sum())
-            if positives == 0:
-                continue
+            positives = weights @ counts
             rows = self._ranked[label]
-            rows = np.repeat(rows, weights[self.image[rows]])
-            per_label.append(_interpolated_ap(self.hits[:, rows], positives))
-        if not per_label:
-            return {"map": -1.0, "map_50": -1.0}
-        table = np.asarray(per_label)
-        return {"map": round(float(table.mean()), 6), "map_50": round(float(table[:, 0].mean()), 6)}
+            scored = positives > 0
+            if scored.any():
+                total[scored] += _weighted_ap(weights[scored][:, self.image[rows]], self.hits[:, rows], positives[scored])
+            labels += scored
+        none = labels == 0
+        divisor = np.where(none, 1.0, labels)
+        return {
+            "map": np.where(none, -1.0, total.sum(axis=1) / (divisor * len(self.hits))),
+            "map_50": np.where(none, -1.0, total[:, 0] / divisor),
+        }
 
 
-def _interpolated_ap(hits: np.ndarray, positives: int) -> np.ndarray:
-    """COCO's 101-point interpolated precision of ranked detections, one per row of ``hits`` (thresholds x detections)."""
-    count = hits.shape[1]
-    if count == 0:
-        return np.zeros(len(hits))
-    true = np.cumsum(hits, axis=1)
-    recall = true / positives
-    precision = true / np.maximum(true + np.cumsum(~hits, axis=1), np.finfo(np.float64).eps)
-    precision = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
-    at = np.stack([np.searchsorted(row, RECALL_THRESHOLDS, side="left") for row in recall])
-    found = np.take_along_axis(precision, np.minimum(at, count - 1), axis=1)
-    return np.where(at < count, found, 0.0).mean(axis=1)
+#: how many values (8 bytes each) one step of the accumulation holds at most: resamples x IoU thresholds x
+#: the most of a label's detections, its targets in a resample and the recall thresholds
+CHUNK = 1 << 21
+#: the fewest values of a slice that the running sums take one slice at a time (:func:`_running`)
+SLICE = 2048
+
+
+def _weighted_ap(weights: np.ndarray, hits: np.ndarray, positives: np.ndarray) -> np.ndarray:
+    """COCO's 101-point interpolated precision (resamples x IoU thresholds) of one label's ranked detections
+    (``hits``: thresholds x detections) counted ``weights`` times each (resamples x detections), against
+    ``positives`` (> 0) targets in each resample; in chunks of resamples that hold :data:`CHUNK` values.
+
+    The interpolated precision at a recall threshold is the highest precision of the curve's points at that
+    recall or above. A resample's curve repeats each detection in place; the highest precisions are at its
+    true positives (a false positive only lowers the precision of the point before it), and of a run of
+    copies of a true positive at the last copy (precision rises along the run): the points a cumulative sum
+    of the weights over the true positives gives, the other detections counted into each point's total.
+    The precisions are the same numbers, so the values equal a curve of repeated detections to rounding.
+    """
+    step = max(1, CHUNK // (len(hits) * max(hits.shape[1], int(positives.max()) + 1, len(thresholds()[1]))))
+    return np.concatenate([_weighted_ap_chunk(weights[i : i + step], hits, positives[i : i + step]) for i in range(0, len(weights), step)])
+
+
+def _weighted_ap_chunk(weights: np.ndarray, hits: np.ndarray, positives: np.ndarray) -> np.ndarray:
+    # each threshold's true positives in rank order, padded to the longest with ones of no weight; laid out
+    # true positives x thresholds x resamples, so that the running sums go slice by slice
+    count = hits.sum(axis=1)
+    longest = int(count.max())
+    if longest == 0:
+        return np.zeros((len(weights), len(hits)))
+    order = np.argsort(~hits, axis=1, kind="stable")[:, :longest].T
+    by_detection = np.array(weights.T, np.int32, order="C")  # a copy: summed in place below
+    drawn = np.where((np.arange(longest)[:, None] < count)[:, :, None], by_detection[order], 0)
+    true = _running(drawn.copy(), np.add)
+    # a curve's highest precision at each count of true positives, where the count reaches it (later points
+    # with that count have seen more detections); then the highest at that count or above, for every count
+    curve = np.arange(true[0].size).reshape(true[0].shape)  # threshold x resample
+    width = int(positives.max()) + 1
+    slot = true * np.int64(curve.size) + curve
+    slot[drawn == 0] = width * curve.size  # a point that repeats the count before it, to a slot left out
+    best = np.zeros(width * curve.size + 1)
+    best[slot] = true / np.maximum(_running(by_detection, np.add)[order], 1)
+    best = _running(best[:-1].reshape(width, -1)[::-1], np.maximum)[::-1].reshape(-1)
+    # COCO's interpolated precision at each recall threshold: the highest at the true positives it needs or more
+    found = best[_true_positives_needed(positives)[None] * curve.size + curve[..., None]]  # thresholds x resamples x recall
+    return found.mean(axis=2).T
+
+
+def _running(values: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
+    """``ufunc.accumulate`` along the first axis, in place a slice at a time where the slices are large
+    (numpy's goes element by element along a first axis: ten times slower on the detection example)."""
+    if values[0].size < SLICE:
+        return ufunc.accumulate(values, axis=0)
+    for i in range(1, len(values)):
+        ufunc(values[i - 1], values[i], out=values[i])
+    return values
+
+
+def _true_positives_needed(positives: np.ndarray) -> np.ndarray:
+    """For each resample's ``positives`` and each recall threshold, the fewest true positives ``k`` whose
+    recall ``k / positives`` (in floating point, as COCO computes it) reaches the threshold."""
+    recall = thresholds()[1]
+    total = positives.astype(np.float64)[:, None]
+    needed = np.clip(np.ceil(recall * total), 0, total)
+    while (lower := (needed > 0) & ((needed - 1) / total >= recall)).any():
+        needed -= lower
+    while (higher := needed / total < recall).any():
+        needed += higher
+    return needed.astype(np.int64)
 
 
 def map_interval(
@@ -129,4 +219,4 @@ def map_interval(
 ) -> tuple[float, float]:
     """A percentile bootstrap interval over images of ``key`` (``map`` or ``map_50``), from the matches made once."""
     matches = Matches.of(predictions, targets)
-    return bootstrap(lambda rows: matches.average_precision(np.asarray(rows, int))[key], len(targets), resamples=resamples, seed=seed, confidence=confidence)
+    return bootstrap(lambda rows: matches.average_precisions(rows)[key], len(targets), resamples=resamples, seed=seed, confidence=confidence, batched=True)

@@ -59,21 +59,21 @@ def clean_scores(evaluation: Evaluation) -> dict[str, float]:
     return evaluation.memo(("detection", "clean_scores"), lambda: mean_average_precision(clean_predictions(evaluation), _data(evaluation).targets))
 
 
-def map_measurement(
-    spec: CheckSpec, evaluation: Evaluation, predictions: Detections, *, key: str = "map", clean: float | None, details: dict[str, Any], message: str = "", evaluations: int | None = None
-) -> Measurement:
+def map_measurement(spec: CheckSpec, evaluation: Evaluation, predictions: Detections, *, key: str = "map", clean: float | None, details: dict[str, Any], message: str = "", evaluations: int | None = None) -> Measurement:
     """The mAP (``key``: ``map`` or ``map_50``) of ``predictions`` of the first ``len(predictions)`` images,
     torchmetrics' value, with a percentile bootstrap interval over images (COCO's accumulation of the
     matches made once, :class:`~._resample.Matches`); chance is 0."""
     targets = _data(evaluation).targets[: len(predictions)]
     found = mean_average_precision(predictions, targets)
-    matches = Matches.of(predictions, targets)
+    matched: list[Matches] = []  # matched once, and only where there are intervals or a gate
 
-    def statistic(rows: np.ndarray) -> float:
-        return float(matches.average_precision(np.asarray(rows, int))[key])
+    def statistic(rows: np.ndarray) -> np.ndarray:  # every resample at once, (resamples, n) -> (resamples,)
+        if not matched:
+            matched.append(Matches.of(predictions, targets))
+        return matched[0].average_precisions(rows)[key]
 
-    interval = evaluation.bootstrap(spec, statistic, len(targets))
-    keep_statistic(evaluation, spec.id, statistic, len(targets))  # gate[robustness] pairs it with the baseline's
+    interval = evaluation.bootstrap(spec, statistic, len(targets), batched=True)
+    keep_statistic(evaluation, spec.id, statistic, len(targets), batched=True)  # gate[robustness] pairs it with the baseline's
     return Measurement(
         value=found[key],
         n=len(targets),

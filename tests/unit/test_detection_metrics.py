@@ -10,6 +10,7 @@ import pytest
 
 from pytest_mlguard.detection._corrupt import corrupt_images, performance_under_corruption
 from pytest_mlguard.detection._metrics import box_agreement, detection_ece, mean_average_precision, true_positives
+from pytest_mlguard.detection import _resample as resample
 from pytest_mlguard.detection._resample import Matches, map_interval
 from pytest_mlguard.errors import InvalidArgument
 
@@ -160,6 +161,74 @@ def test_resampled_map_on_every_image_once_is_torchmetrics_map():
     found = Matches.of(predictions, targets).average_precision(np.arange(30))
     assert 0.1 < expected["map"] < 0.9
     assert found == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_resample_scores_as_torchmetrics_scores_its_images_listed_with_the_copies():
+    # torchmetrics numbers the images it is given, so a resampled list is a dataset whose copies are distinct
+    # images; its recall and IoU thresholds are COCO's as float32 numbers (torch.linspace), which move a
+    # recall that lands on a threshold, k / positives = j / 100, to one side of it (here up to 0.0008 of mAP)
+    rng = np.random.default_rng(11)
+    predictions, targets = _random_scenes(rng, 30)
+    matches = Matches.of(predictions, targets)
+    draws = rng.integers(0, 30, (4, 30))
+    found = matches.average_precisions(draws)
+    for i, rows in enumerate(draws):
+        expected = mean_average_precision([predictions[j] for j in rows], [targets[j] for j in rows])
+        assert (found["map"][i], found["map_50"][i]) == pytest.approx((expected["map"], expected["map_50"]), abs=2e-6), rows
+
+
+def test_the_resamples_use_torchmetrics_thresholds():
+    from torchmetrics.detection import MeanAveragePrecision
+
+    metric = MeanAveragePrecision(iou_type="bbox", backend="pycocotools")
+    iou, recall = resample.thresholds()
+    assert iou.tolist() == metric.iou_thresholds and recall.tolist() == metric.rec_thresholds
+    assert recall.tolist() != np.linspace(0, 1, 101).tolist()  # not pycocotools' own float64 grid
+
+
+def _repeated_in_place(matches: Matches, images: np.ndarray) -> tuple[float, float]:
+    """One resample's unrounded mAP and mAP@0.5 as 0ec6f7b accumulated it: each label's ranked detections
+    repeated in place as often as their image was drawn, one precision/recall curve a resample."""
+    weights = np.bincount(images, minlength=matches.n_images)
+    per_label = []
+    for label, counts in matches.target_counts.items():
+        positives = int((counts * weights).sum())
+        if positives == 0:
+            continue
+        rows = np.repeat(matches._ranked[label], weights[matches.image[matches._ranked[label]]])
+        hits = matches.hits[:, rows]
+        if not len(rows):
+            per_label.append(np.zeros(len(hits)))
+            continue
+        true = np.cumsum(hits, axis=1)
+        precision = np.maximum.accumulate((true / np.maximum(true + np.cumsum(~hits, axis=1), np.finfo(np.float64).eps))[:, ::-1], axis=1)[:, ::-1]
+        at = np.stack([np.searchsorted(row, resample.thresholds()[1], side="left") for row in true / positives])
+        found = np.take_along_axis(precision, np.minimum(at, len(rows) - 1), axis=1)
+        per_label.append(np.where(at < len(rows), found, 0.0).mean(axis=1))
+    table = np.asarray(per_label)
+    return (float(table.mean()), float(table[:, 0].mean())) if per_label else (-1.0, -1.0)
+
+
+@pytest.mark.parametrize(("chunk", "slice_"), [(1 << 21, 0), (7, 1 << 30)], ids=["one-chunk-sliced", "chunk-a-resample"])
+def test_all_resamples_accumulated_at_once_equal_each_repeated_in_place(monkeypatch, chunk, slice_):
+    # a resample's curves as one weighted cumulative sum over the ranked detections, every resample at once
+    # (in chunks of resamples: 7 values a chunk makes one resample a chunk; running sums slice by slice or
+    # numpy's), against one repeated curve each: images drawn twice or more or not at all, scores tied across
+    # images (rounded to tenths), images without targets or without detections, a label without targets (4)
+    monkeypatch.setattr(resample, "CHUNK", chunk)
+    monkeypatch.setattr(resample, "SLICE", slice_)
+    rng = np.random.default_rng(23)
+    predictions, targets = _random_scenes(rng, 40)
+    predictions = [{**p, "scores": np.round(p["scores"], 1)} if i % 7 else _det([], [], []) for i, p in enumerate(predictions)]
+    matches = Matches.of(predictions, targets)
+    empty = next(i for i, target in enumerate(targets) if not len(target["labels"]))
+    draws = np.vstack([rng.integers(0, 40, (60, 40)), np.repeat(np.arange(0, 40, 7), 7)[:40][None], np.full((1, 40), empty)])
+    found = matches._unrounded(draws)
+    expected = np.array([_repeated_in_place(matches, row) for row in draws])
+    assert (expected[:, 0] > 0).sum() > 50 and (expected == -1.0).any()  # mostly scored, the last draw has no targets
+    assert np.abs(found["map"] - expected[:, 0]).max() < 1e-12 and np.abs(found["map_50"] - expected[:, 1]).max() < 1e-12
+    rounded = matches.average_precisions(draws)
+    assert rounded["map"].tolist() == [round(value, 6) for value in expected[:, 0]]
 
 
 def _scored_detector(n_images: int, score_of, seed: int):
