@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import collections
 import json
+import shutil
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import Project
 from test_shard_suite import SHARDED, checks, run_shards
 
-#: a conftest.py line that logs each write of the shard's statistics file, naming the process
+#: conftest.py lines that log each write of the shard's statistics file, naming the process (restored at the end of the run)
 LOG_WRITES = """
 import os
 import pytest_mlguard.reporting._atomic as _atomic
@@ -23,37 +26,55 @@ def _logged(files, *args, **kwargs):
             log.write(f"{os.environ.get('PYTEST_XDIST_WORKER', 'controller')} {os.path.basename(path)}\\n")
     return _write_files(files, *args, **kwargs)
 _atomic.write_files = _logged
+def pytest_unconfigure(config):
+    _atomic.write_files = _write_files
 """
+#: the two shards of SHARDED run with -n 2 (and their log of writes), run once for the tests of this module
+_SHARDS: list[Path] = []
+
+
+def xdist_shards(project: Project, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """``shards/0`` and ``shards/1`` of SHARDED, each run on two xdist workers, and ``writes.txt``:
+    run by the first test, copied for the others."""
+    root = project.pytester.path
+    if _SHARDS:
+        shutil.copytree(_SHARDS[0] / "shards", root / "shards")
+        shutil.copy(_SHARDS[0] / "writes.txt", root / "writes.txt")
+        return
+    conftest = root / "conftest.py"
+    conftest.write_text(conftest.read_text() + textwrap.dedent(LOG_WRITES))
+    run_shards(project, 2, "-n", "2")
+    project.write(pipeline=None, pyproject=SHARDED)
+    _SHARDS.append(tmp_path_factory.mktemp("xdist-shards"))
+    shutil.copytree(root / "shards", _SHARDS[0] / "shards")
+    shutil.copy(root / "writes.txt", _SHARDS[0] / "writes.txt")
 
 
 @pytest.fixture
-def serial(monkeypatch):
-    """This test may itself run on a worker of the project's own ``-n 2`` run: its projects' controllers are not workers."""
+def sharded(project, monkeypatch, tmp_path_factory) -> Project:
+    """The project with the two shards run under xdist. This test may itself run on a worker of the
+    project's own ``-n 2`` run: the projects' controllers are not workers."""
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"):
         monkeypatch.delenv(name, raising=False)
-
-
-def test_shards_run_on_two_workers_each_merge_into_the_unsharded_run(project, serial):
     project.write(pipeline=None, pyproject=SHARDED)
-    whole = project.run("--mlguard", "--mlguard-output", "whole")
+    xdist_shards(project, tmp_path_factory)
+    return project
+
+
+def test_shards_run_on_two_workers_each_merge_into_the_unsharded_run(sharded):
+    whole = sharded.run("--mlguard", "--mlguard-output", "whole")
     assert whole.ret == 0, whole.stdout.str()
-    run_shards(project, 2, "-n", "2")
-    merged = project.run("--mlguard-merge", "shards", "--mlguard-output", "merged")
+    merged = sharded.run("--mlguard-merge", "shards", "--mlguard-output", "merged")
     assert merged.ret == 0, merged.stdout.str()
-    expected, got = project.report("whole"), project.report("merged")
+    expected, got = sharded.report("whole"), sharded.report("merged")
     assert checks(got) == checks(expected)
     assert len(got["checks"]) == 4 and got["score"] == expected["score"] and got["summary"] == expected["summary"]
 
 
-def test_under_xdist_the_controller_writes_the_whole_shard_file_once(project, serial):
-    project.write(pipeline=None, pyproject=SHARDED)
-    conftest = project.pytester.path / "conftest.py"
-    conftest.write_text(conftest.read_text() + textwrap.dedent(LOG_WRITES))
-    result = project.run("--mlguard", "--mlguard-shard", "1/2", "--mlguard-output", "shards/1", "-n", "2", isolated=True)
-    assert result.ret == 0, result.stdout.str() + result.stderr.str()
-    writes = collections.Counter((project.pytester.path / "writes.txt").read_text().splitlines())
-    assert writes["controller mlguard-shard.npz"] == 1 and not [line for line in writes if line.startswith("gw")], writes
-    with np.load(project.pytester.path / "shards/1/mlguard-shard.npz", allow_pickle=False) as data:
+def test_under_xdist_the_controller_writes_the_whole_shard_file_once(sharded):
+    writes = collections.Counter((sharded.pytester.path / "writes.txt").read_text().splitlines())
+    assert writes["controller mlguard-shard.npz"] == 2 and not [line for line in writes if line.startswith("gw")], writes  # once a shard
+    with np.load(sharded.pytester.path / "shards/1/mlguard-shard.npz", allow_pickle=False) as data:
         header = json.loads(str(data["header"]))
         arrays = {name: data[name] for name in data.files}
     assert {check["id"] for check in header["checks"]} == {"accuracy", "corruption[gaussian_noise-3]", "corruption[fog-3]", "calibration[ece]"}
@@ -67,14 +88,12 @@ def test_under_xdist_the_controller_writes_the_whole_shard_file_once(project, se
     assert {result["id"] for result in header["results"]} == {check["id"] for check in header["checks"]}
 
 
-def test_a_merge_under_xdist_runs_on_the_controller_alone(project, serial):
-    project.write(pipeline=None, pyproject=SHARDED)
-    run_shards(project, 2)
-    serial_merge = project.run("--mlguard-merge", "shards", "--mlguard-output", "merged")
+def test_a_merge_under_xdist_runs_on_the_controller_alone(sharded):
+    serial_merge = sharded.run("--mlguard-merge", "shards", "--mlguard-output", "merged")
     assert serial_merge.ret == 0, serial_merge.stdout.str()
-    merged = project.run("--mlguard-merge", "shards", "--mlguard-output", "merged-n", "-n", "2")
+    merged = sharded.run("--mlguard-merge", "shards", "--mlguard-output", "merged-n", "-n", "2")
     assert merged.ret == 0, merged.stdout.str()
     assert "created:" not in merged.stdout.str()  # xdist started no workers ("created: 2/2 workers")
     merged.stdout.fnmatch_lines(["mlguard: the merge runs in this process: -n 2 starts no pytest-xdist workers (a merge calls no model)"])
     merged.assert_outcomes(passed=4)
-    assert checks(project.report("merged-n")) == checks(project.report("merged"))
+    assert checks(sharded.report("merged-n")) == checks(sharded.report("merged"))
