@@ -41,6 +41,8 @@ class MlguardSession:
             config.option.mlguard = True
         self.enabled: bool = bool(config.getoption("mlguard"))
         self.is_worker: bool = hasattr(config, "workerinput")
+        #: the workers ``-n`` asked for where a merge runs without them (it calls no model), else ``None``
+        self.workers_unused = self._merge_without_workers()
         self.families = self._add_families()
         self.keys = all_keys()
         self._settings = RunSettings(config, self.keys)
@@ -91,7 +93,8 @@ class MlguardSession:
         return families()
 
     def _check_sharding(self) -> None:
-        """``--mlguard-shard`` with ``--mlguard-merge``, or under pytest-xdist, is a usage error."""
+        """``--mlguard-shard`` with ``--mlguard-merge`` is a usage error, and so is ``verdict.early_stop = exact``
+        on a shard. Under pytest-xdist the workers share the shard's checks (:mod:`~pytest_mlguard._shard.workers`)."""
         shard = self.settings.get("shard")
         if shard is None:
             return
@@ -103,8 +106,17 @@ class MlguardSession:
                 f"shard {shard.describe()} (shard, from {where}) with verdict.early_stop = exact (from {self.settings.source('verdict.early_stop')}): "
                 "a shard cannot know when all the samples decide a verdict; use sequential (the merge combines the shards' tests) or off"
             )
-        if self.is_worker or getattr(self.config.option, "numprocesses", None):
-            raise ConfigError(f"shard {shard.describe()} (shard, from {where}) runs without pytest-xdist: drop -n, or run more shards instead")
+
+    def _merge_without_workers(self) -> Any:
+        """Under ``--mlguard-merge``, switch pytest-xdist's ``-n`` off (as its own ``-n 0``) before its
+        ``pytest_configure`` starts workers: the merge reads files and calls no model, so workers would
+        only each recompute it. Returns what ``-n`` asked for (``None``: not a merge, or no ``-n``)."""
+        option = self.config.option
+        if not self.merging or self.is_worker or not getattr(option, "tx", None):
+            return None
+        asked = getattr(option, "numprocesses", None) or len(option.tx)
+        option.numprocesses, option.dist, option.tx = 0, "no", []
+        return asked
 
     def merge_items(self, session: pytest.Session) -> list[pytest.Item]:
         """The items of ``--mlguard-merge`` (:mod:`~pytest_mlguard._shard.items`)."""
@@ -282,6 +294,12 @@ class MlguardSession:
         payload = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
         if payload:
             self.record.merge(payload)
+        if self.runner.statistics is not None:  # a shard's statistics: the controller writes them once, whole
+            from ._shard.workers import SHARD_OUTPUT_KEY, gather
+
+            statistics = getattr(node, "workeroutput", {}).get(SHARD_OUTPUT_KEY)
+            if statistics is not None:
+                gather(self.runner.statistics, statistics)
 
     # -- end of run -----------------------------------------------------------------------------------
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -295,6 +313,10 @@ class MlguardSession:
         if self.is_worker:
             budget = self.budget.summary() if self.budget else None
             self.config.workeroutput[WORKER_OUTPUT_KEY] = self.record.worker_payload(budget)  # type: ignore[attr-defined]
+            if self.runner.statistics is not None:
+                from ._shard.workers import SHARD_OUTPUT_KEY, worker_payload
+
+                self.config.workeroutput[SHARD_OUTPUT_KEY] = worker_payload(self.runner.statistics)  # type: ignore[attr-defined]
             return
         self.reporter.sessionfinish(exitstatus, shouldstop, self.stopped_by)
         statistics = self.runner.statistics

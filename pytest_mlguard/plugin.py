@@ -86,7 +86,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     use_families(())  # a conftest's families belong to its run
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
+def pytest_report_header(config: pytest.Config) -> str | list[str] | None:
     session = session_of(config)
     if not session.enabled:
         return None
@@ -96,7 +96,10 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
     pinned = config.stash.get(PINNED_KEY, None)
     device = f"{settings.device} ({pinned})" if pinned else settings.device
-    return f"mlguard: seed={settings.seed}, samples={samples}, device={device}, output={settings.output}"
+    line = f"mlguard: seed={settings.seed}, samples={samples}, device={device}, output={settings.output}"
+    if session.workers_unused is not None:
+        return [line, f"mlguard: the merge runs in this process: -n {session.workers_unused} starts no pytest-xdist workers (a merge calls no model)"]
+    return line
 
 
 @pytest.hookimpl(tryfirst=True)
