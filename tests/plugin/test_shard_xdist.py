@@ -66,17 +66,8 @@ def sharded(controller, tmp_path_factory) -> Project:
     return controller
 
 
-def test_shards_run_on_two_workers_each_merge_into_the_unsharded_run(sharded):
-    whole = sharded.run("--mlguard", "--mlguard-output", "whole")
-    assert whole.ret == 0, whole.stdout.str()
-    merged = sharded.run("--mlguard-merge", "shards", "--mlguard-output", "merged")
-    assert merged.ret == 0, merged.stdout.str()
-    expected, got = sharded.report("whole"), sharded.report("merged")
-    assert checks(got) == checks(expected)
-    assert len(got["checks"]) == 4 and got["score"] == expected["score"] and got["summary"] == expected["summary"]
-
-
-def test_under_xdist_the_controller_writes_the_whole_shard_file_once(sharded):
+def controller_writes_the_whole_shard_file_once(sharded: Project) -> None:
+    """Under xdist the controller, no worker, wrote each shard's statistics file, once, with every worker's arrays."""
     writes = collections.Counter((sharded.pytester.path / "writes.txt").read_text().splitlines())
     assert writes["controller mlguard-shard.npz"] == 2 and not [line for line in writes if line.startswith("gw")], writes  # once a shard
     with np.load(sharded.pytester.path / "shards/1/mlguard-shard.npz", allow_pickle=False) as data:
@@ -91,6 +82,18 @@ def test_under_xdist_the_controller_writes_the_whole_shard_file_once(sharded):
             assert np.array_equal(arrays[check["arrays"]["positions"]], mine), check["id"]
             assert len(arrays[check["arrays"]["outcomes"]]) == len(mine), check["id"]
     assert {result["id"] for result in header["results"]} == {check["id"] for check in header["checks"]}
+
+
+def test_shards_run_on_two_workers_write_their_file_once_and_merge_into_the_unsharded_run(sharded):
+    # one test, so that the project's own -n 2 run cannot send the two halves (and the -n 2 shard runs) to both of its workers
+    controller_writes_the_whole_shard_file_once(sharded)
+    whole = sharded.run("--mlguard", "--mlguard-output", "whole")
+    assert whole.ret == 0, whole.stdout.str()
+    merged = sharded.run("--mlguard-merge", "shards", "--mlguard-output", "merged")
+    assert merged.ret == 0, merged.stdout.str()
+    expected, got = sharded.report("whole"), sharded.report("merged")
+    assert checks(got) == checks(expected)
+    assert len(got["checks"]) == 4 and got["score"] == expected["score"] and got["summary"] == expected["summary"]
 
 
 def test_a_merge_under_xdist_runs_on_the_controller_alone(controller, tmp_path_factory):
