@@ -239,6 +239,21 @@ def attack_forwards(spec: CheckSpec) -> float:
     return per_eps * (len(sweep) if sweep else 1)
 
 
+def _shard_kind(spec: CheckSpec) -> str | None:
+    """``"outcomes"`` for a fixed-epsilon check of a classifier whose attack draws no randomness (FGSM,
+    PGD without random starts); ``None`` (the check runs whole on one shard) for every other.
+
+    Example:
+        >>> from pytest_mlguard.config import resolve
+        >>> [_shard_kind(_make(name, resolve())) for name in ("pgd-linf-0.1", "square-linf-0.1", "pgd-linf-sweep")]
+        ['outcomes', None, None]
+    """
+    if spec.metric != "robust_accuracy":  # sweeps, minimal attacks, segmentation's mIoU, detection's mAP
+        return None
+    restarts = dict(spec.param("params") or ()).get("restarts", 0)
+    return "outcomes" if spec.param("attack") == "fgsm" or (spec.param("attack") == "pgd" and not restarts) else None
+
+
 FAMILY = Family(
     name="attack",
     keys=(
@@ -295,6 +310,8 @@ FAMILY = Family(
     work=attack_forwards,
     samples=lambda spec, n: min(n, int(spec.param("samples"))) if spec.param("samples") else n,
     rerun=True,
+    shard=_shard_kind,
+    merge="pytest_mlguard.attacks._merge:merged_attack",
     together=True,  # a black-box attack beating a gradient one at the same epsilon is found in the process that runs both
     doc="robust accuracy under ART attacks (FGSM, PGD, AutoAttack, Square; DeepFool, CW, HopSkipJump) against a floor",
 )

@@ -24,7 +24,9 @@ floor = "0.7*clean"
 corruptions = ["gaussian_noise", "fog"]
 severities = [3]
 [tool.mlguard.attack]
-enabled = false
+checks = ["fgsm-linf-0.1", "pgd-linf-0.1"]
+steps = 5
+floor = 0.4
 [tool.mlguard.calibration]
 ece_ceiling = 0.08
 [tool.mlguard.inputs]
@@ -68,7 +70,7 @@ def test_the_merge_equals_the_unsharded_run(project, count):
     assert merged.ret == 0, merged.stdout.str()
     expected, got = project.report("whole"), project.report("merged")
     assert checks(got) == checks(expected)
-    assert len(expected["checks"]) == 4 and got["score"] == expected["score"] and got["summary"] == expected["summary"]
+    assert len(expected["checks"]) == 6 and got["score"] == expected["score"] and got["summary"] == expected["summary"]
     accuracy = {c["id"]: c for c in got["checks"]}["accuracy"]
     assert accuracy["value"] == {c["id"]: c for c in expected["checks"]}["accuracy"]["value"]  # exact
     details = {c["id"]: c["details"] for c in got["checks"]}
@@ -151,6 +153,7 @@ def test_the_shard_file_names_the_run(project):
     assert header["models"]["digits"]["fingerprint"] and header["models"]["digits"]["data"]["samples"] == 120
     assert {check["id"]: check["kind"] for check in header["checks"]} == {
         "accuracy": "clean", "corruption[gaussian_noise-3]": "outcomes", "corruption[fog-3]": "outcomes", "calibration[ece]": "clean",
+        "attack[fgsm-linf-0.1]": "outcomes", "attack[pgd-linf-0.1]": "outcomes",
     }  # fmt: skip
 
 
@@ -219,7 +222,9 @@ def test_the_github_recipe_runs_its_matrix_and_merges(project):
     result = project.run(*pytest_args(merge, {}))
     assert result.ret == 0, result.stdout.str()
     report = project.report("mlguard-report")
-    assert {check["id"] for check in report["checks"]} == {"accuracy", "corruption[gaussian_noise-3]", "corruption[fog-3]", "calibration[ece]"}
+    assert {check["id"] for check in report["checks"]} == {
+        "accuracy", "corruption[gaussian_noise-3]", "corruption[fog-3]", "calibration[ece]", "attack[fgsm-linf-0.1]", "attack[pgd-linf-0.1]",
+    }  # fmt: skip
     assert all(check["n"] == 120 for check in report["checks"])
     assert (root / "mlguard-report" / "junit.xml").is_file()
 
