@@ -44,6 +44,17 @@ def keep_sample_statistics(
     )  # fmt: skip
 
 
+def empty_share(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
+    """The measurement of a check on a shard that holds none of its samples (``attack.samples`` fewer than
+    the shards): no value, and no outcomes for the merge, which reads the other shards'."""
+    from .._shard.statistics import keep_statistics
+    from .._verdicts.paired import keep_outcomes
+
+    keep_outcomes(evaluation, spec.id, np.zeros(0, bool), np.zeros(0, np.int64))
+    keep_statistics(evaluation, spec.id, **{name: np.zeros(0, bool if name == "clean_ok" else np.int64 if name == "adversarial_class" else np.float64) for name in ARRAYS})
+    return Measurement(value=float("nan"), n=0, details={"samples": 0}, message="none of the check's samples is on this shard")
+
+
 def _top_ece(confidence: np.ndarray, correct: np.ndarray) -> float:
     """The ECE of top-1 confidences and whether each top-1 class was right (as of the probabilities)."""
     from ..calibration.metrics import expected_calibration_error
@@ -64,7 +75,7 @@ def _problems(results: list[dict[str, Any]], tolerance: float) -> list[dict[str,
     problems = gradient_problems({**stats, "nonfinite_gradient_rows": total("nonfinite_gradient_evaluations")}, tolerance)
     codes = {problem["code"] for problem in problems} | {"zero-gradients", "nonfinite-gradients"}
     for result in results:
-        for problem in result["details"]["soundness"]["problems"]:
+        for problem in result["details"].get("soundness", {}).get("problems", ()):
             if problem["code"] not in codes:
                 problems.append(problem)
                 codes.add(problem["code"])
@@ -85,7 +96,8 @@ def _details(spec: CheckSpec, evaluation: Evaluation, merged: dict[str, np.ndarr
     def total(key: str) -> int:
         return sum(int(r["details"].get(key) or 0) for r in results)
 
-    details = {key: value for key, value in results[0]["details"].items() if key != "artifacts"}  # the shards' files stay theirs
+    measured = next(r for r in results if "soundness" in r["details"])  # a shard that attacked samples (some hold none of attack.samples)
+    details = {key: value for key, value in measured["details"].items() if key != "artifacts"}  # the shards' files stay theirs
     norms = merged[spec.param("norm")]
     details.update(
         clean_accuracy=out["clean_accuracy"], robust_accuracy=out["robust_accuracy"], success_rate=out["success_rate"],

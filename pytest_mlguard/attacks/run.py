@@ -27,7 +27,7 @@ from .._verdicts.paired import keep_outcomes
 from . import _metrics as metrics, _soundness as soundness
 from ._batch import adversarial_examples, attack_batch, check_applicable, gradients_enabled, load_adversarial
 from ._build import AUTOATTACK_NOTE, autoattack_components, seeded
-from ._merge import keep_sample_statistics
+from ._merge import empty_share, keep_sample_statistics
 from ._registry import ATTACKS, AttackDef
 
 if TYPE_CHECKING:
@@ -46,6 +46,8 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     settings = evaluation.settings
     index = evaluation.subset_index(spec.param("samples"), stable_seed(settings.seed, "attack-samples"))  # on a shard: its part of the run's
     index = index[: evaluation.sample_limit(len(index))]  # fewer under --mlguard-budget: the data are in random order
+    if not len(index) and evaluation.shard is not None:
+        return empty_share(spec, evaluation)
     data = evaluation.data if len(index) == evaluation.data.n else evaluation.data.take(index)
     batch_size = spec.param("batch_size")
     adapter: Adapter = evaluation.memo(("attack", "adapter", batch_size), lambda: make_adapter(model, batch_size))

@@ -79,8 +79,49 @@ def test_the_merge_equals_the_unsharded_run(project, count):
     assert properties["mlguard_n"] == "120"  # JUnit XML properties of the merged checks
 
 
+#: what of a check may differ between a merge and the run it reproduces: where, how long and in how many processes it ran
+RESOURCES = ("duration_s", "details.artifacts", "details.shards", "details.workers")
+
+
+def every_value(report: dict) -> dict:
+    """Every field of each check, and the score and summary, resources (:data:`RESOURCES`) aside."""
+    checks = {}
+    for check in report["checks"]:
+        check = {**check, "details": dict(check["details"])}
+        for path in RESOURCES:
+            head, _, tail = path.partition(".")
+            (check[head] if tail else check).pop(tail or head, None)
+        checks[check["id"]] = check
+    return {"checks": checks, "score": report["score"], "summary": report["summary"]}
+
+
+def differences(got, expected, path: str = "") -> list[str]:
+    """Where ``got`` differs from ``expected``: each path, with both values."""
+    if isinstance(got, dict) and isinstance(expected, dict):
+        return [line for key in sorted(set(got) | set(expected), key=str) for line in differences(got.get(key), expected.get(key), f"{path}.{key}")]
+    return [] if got == expected else [f"{path}: {got!r} where {expected!r}"]
+
+
+def test_a_model_that_predicts_one_sample_at_a_time_is_merged_to_the_last_bit(project):
+    """With outputs that do not depend on the batch (a batch of one, in the model and in the attacks), a
+    merge of N shards reproduces every value of the unsharded run, continuous ones too, unrounded."""
+    exact = SHARDED.replace("samples = 120", "samples = 60").replace("steps = 5", "steps = 3\nbatch_size = 1\nsamples = 20")
+    project.write(model="per_sample_model", pipeline=None, pyproject=exact)
+    quiet = ("--mlguard-set", "report.html=false")
+    assert project.run("--mlguard", "--mlguard-output", "whole", *quiet).ret == 0
+    expected = every_value(project.report("whole"))
+    assert [check["n"] for check in expected["checks"].values()] == [60, 60, 60, 20, 20, 60]
+    for count in (1, 2, 3, 7):
+        shutil.rmtree(project.pytester.path / "shards", ignore_errors=True)
+        run_shards(project, count, *quiet)
+        merged = project.run("--mlguard-merge", "shards", "--mlguard-output", f"merged-{count}", *quiet)
+        assert merged.ret == 0, merged.stdout.str()
+        got = every_value(project.report(f"merged-{count}"))
+        assert got == expected, (count, differences(got, expected))
+
+
 def test_a_failing_check_fails_the_merge_not_the_shard(project):
-    project.write(pipeline=None, pyproject=SHARDED.replace("floor = 0.85", "floor = 0.99"))
+    project.write(pipeline=None, pyproject=SHARDED.replace("floor = 0.85", "floor = 0.99").replace("floor = 0.4", "floor = 0.2"))
     strict = ("--mlguard-set", "verdict.policy=strict")
     run_shards(project, 2, *strict)  # a shard's verdicts are partial: it passes
     merged = project.run("--mlguard-merge", "shards/0", "shards/1", "--mlguard-output", "merged", *strict)
