@@ -120,6 +120,47 @@ def test_a_model_that_predicts_one_sample_at_a_time_is_merged_to_the_last_bit(pr
         assert got == expected, (count, differences(got, expected))
 
 
+MASKED = """
+[tool.mlguard]
+samples = 48
+[tool.mlguard.verdict]
+early_stop = "off"
+more_samples = "off"
+[tool.mlguard.attack]
+checks = ["pgd-linf-0.1", "pgd-linf-sweep", "square-linf-0.1"]
+sweep = [0.1]
+steps = 3
+queries = 30
+floor = 0.4
+[tool.mlguard.corruption]
+enabled = false
+[tool.mlguard.calibration]
+enabled = false
+[tool.mlguard.inputs]
+enabled = false
+[tool.mlguard.contract]
+enabled = false
+"""
+
+
+def test_attacks_that_the_run_compares_run_whole_on_one_shard(project):
+    """A black-box attack that beats gradient ones at their epsilon is found by comparing them on the same
+    samples in one process: the gradient checks it is compared with ran on each shard's samples (the
+    fixed-epsilon one) or whole on another shard than it (the sweep), and the merge lost the comparison."""
+    project.write(model="rounding_model", pipeline=None, pyproject=MASKED)
+    assert project.run("--mlguard", "--mlguard-output", "whole").ret == 1
+    run_shards(project, 2)  # a shard's verdicts are partial: it passes
+    assert project.run("--mlguard-merge", "shards", "--mlguard-output", "merged").ret == 1
+    expected, got = project.report("whole"), project.report("merged")
+    assert checks(got) == checks(expected)
+
+    def problems(report: dict) -> dict:
+        return {c["id"]: [(p["code"], p.get("white")) for p in c["details"]["soundness"]["problems"]] for c in report["checks"] if c["family"] == "attack"}
+
+    assert problems(got) == problems(expected)
+    assert ("black-box-beats-white-box", "attack[pgd-linf-0.1]") in problems(expected)["attack[square-linf-0.1]"]
+
+
 def test_a_failing_check_fails_the_merge_not_the_shard(project):
     project.write(pipeline=None, pyproject=SHARDED.replace("floor = 0.85", "floor = 0.99").replace("floor = 0.4", "floor = 0.2"))
     strict = ("--mlguard-set", "verdict.policy=strict")
