@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Project
+from test_attacks_suite import MASKED as ATTACKS_MASKED
 
 SHARDED = """
 [tool.mlguard]
@@ -120,27 +121,12 @@ def test_a_model_that_predicts_one_sample_at_a_time_is_merged_to_the_last_bit(pr
         assert got == expected, (count, differences(got, expected))
 
 
-MASKED = """
-[tool.mlguard]
-samples = 48
-[tool.mlguard.verdict]
-early_stop = "off"
-more_samples = "off"
-[tool.mlguard.attack]
-checks = ["pgd-linf-0.1", "pgd-linf-sweep", "square-linf-0.1"]
-sweep = [0.1]
-steps = 3
-queries = 30
-floor = 0.4
-[tool.mlguard.corruption]
-enabled = false
-[tool.mlguard.calibration]
-enabled = false
-[tool.mlguard.inputs]
-enabled = false
-[tool.mlguard.contract]
-enabled = false
-"""
+#: test_attacks_suite's gradient-masked model, with a sweep at the fixed check's epsilon, the attacks only
+MASKED = ATTACKS_MASKED.replace('"square-linf-0.1"]', '"pgd-linf-sweep", "square-linf-0.1"]\nsweep = [0.1]\nsteps = 3').replace(
+    'early_stop = "off"', 'early_stop = "off"\nmore_samples = "off"'
+) + "".join(
+    f"[tool.mlguard.{name}]\nenabled = false\n" for name in ("corruption", "calibration", "inputs")
+)
 
 
 def test_attacks_that_the_run_compares_run_whole_on_one_shard(project):
