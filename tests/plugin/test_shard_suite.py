@@ -122,9 +122,7 @@ def test_a_model_that_predicts_one_sample_at_a_time_is_merged_to_the_last_bit(pr
 
 
 #: test_attacks_suite's gradient-masked model, with a sweep at the fixed check's epsilon, the attacks only
-MASKED = ATTACKS_MASKED.replace('"square-linf-0.1"]', '"pgd-linf-sweep", "square-linf-0.1"]\nsweep = [0.1]\nsteps = 3').replace(
-    'early_stop = "off"', 'early_stop = "off"\nmore_samples = "off"'
-) + "".join(
+MASKED = ATTACKS_MASKED.replace('"square-linf-0.1"]', '"pgd-linf-sweep", "square-linf-0.1"]\nsweep = [0.1]\nsteps = 3').replace('early_stop = "off"', 'early_stop = "off"\nmore_samples = "off"') + "".join(
     f"[tool.mlguard.{name}]\nenabled = false\n" for name in ("corruption", "calibration", "inputs")
 )
 
