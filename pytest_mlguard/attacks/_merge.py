@@ -82,16 +82,48 @@ def _problems(results: list[dict[str, Any]], tolerance: float) -> list[dict[str,
     return problems
 
 
+def _places(spec: CheckSpec, evaluation: Evaluation, positions: np.ndarray) -> np.ndarray:
+    """Each sample's place in the attack's samples (``attack.samples`` of them), as the unsharded run numbers them."""
+    from ..checks._evaluation import stable_seed
+
+    subset = evaluation.subset_index(spec.param("samples"), stable_seed(evaluation.settings.seed, "attack-samples"))
+    return np.searchsorted(subset, positions)
+
+
+def _examples(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardFile], entries: list[dict[str, Any]]) -> str | None:
+    """The flipped samples the shards saved (``adversarial.npz`` in each shard's artefacts), put together
+    in the merge's artefact directory in the unsharded order, where report.html shows the ones the
+    unsharded run shows; the directory, or ``None`` where a shard's file is missing (not copied)."""
+    from ..reporting._examples import artifact_dir_name
+
+    parts: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []
+    for shard, entry in zip(shards, entries):
+        if not len(shard.array(entry["arrays"]["positions"])):
+            continue  # none of the check's samples on it (empty_share)
+        path = shard.path.parent / "artifacts" / artifact_dir_name(evaluation.model_id, spec.id) / "adversarial.npz"
+        if not path.is_file():
+            return None
+        with np.load(path, allow_pickle=False) as saved:  # its index: the place among the samples the shard kept
+            parts.append((shard.array(entry["arrays"]["positions"])[saved["index"]], {name: saved[name] for name in ("x", "x_adv", "y", "adversarial_class")}))
+    if not parts:
+        return None
+    positions = np.concatenate([part[0] for part in parts])
+    order = np.argsort(positions, kind="stable")
+    arrays = {name: np.concatenate([part[1][name] for part in parts])[order] for name in parts[0][1]}
+    directory = evaluation.artifact_dir(spec)
+    index = _places(spec, evaluation, positions[order])
+    np.savez(directory / "adversarial.npz", index=index, x=arrays["x"], x_adv=arrays["x_adv"], y=arrays["y"], adversarial_class=arrays["adversarial_class"])
+    return str(directory)
+
+
 def _details(spec: CheckSpec, evaluation: Evaluation, merged: dict[str, np.ndarray], results: list[dict[str, Any]]) -> dict[str, Any]:
     """The unsharded run's details of the check, from the merged samples."""
-    from ..checks._evaluation import stable_seed
     from ._metrics import outcome
 
     positions, y = merged["positions"], evaluation.data.y[merged["positions"]]
     clean_pred = np.where(merged["clean_ok"].astype(bool), y, -1)  # right or not is all the outcome reads of it
     out = outcome(y, clean_pred, merged["adversarial_class"])
-    subset = evaluation.subset_index(spec.param("samples"), stable_seed(evaluation.settings.seed, "attack-samples"))
-    index = np.searchsorted(subset, positions)  # each sample's place in the attack's samples, as the unsharded run numbers them
+    index = _places(spec, evaluation, positions)
 
     def total(key: str) -> int:
         return sum(int(r["details"].get(key) or 0) for r in results)
@@ -127,6 +159,9 @@ def merged_attack(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardFil
     merged = merged_arrays(shards, entries, ("outcomes", *ARRAYS))
     robust, clean_ok = merged["outcomes"].astype(bool), merged["clean_ok"].astype(bool)
     details = _details(spec, evaluation, merged, results)
+    artifacts = _examples(spec, evaluation, shards, entries)
+    if artifacts is not None:
+        details["artifacts"] = artifacts
     n, successes, clean = len(robust), int(robust.sum()), details["clean_accuracy"]
     stopper = evaluation.early_stop(spec, n, clean=clean)
     stopper.update(successes, n)

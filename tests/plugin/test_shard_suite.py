@@ -145,6 +145,25 @@ def test_attacks_that_the_run_compares_run_whole_on_one_shard(project):
     assert ("black-box-beats-white-box", "attack[pgd-linf-0.1]") in problems(expected)["attack[square-linf-0.1]"]
 
 
+def test_the_merge_shows_the_failing_inputs_the_unsharded_run_shows(project):
+    """report.html's thumbnails of a failing attack check are the shards' flipped samples, put together in
+    the unsharded order (the merge showed none: the shards' files stayed in their directories)."""
+    from pytest_mlguard.reporting._examples import failing_examples
+
+    project.write(pipeline=None, pyproject=SHARDED.replace("floor = 0.4", "floor = 0.9"))
+    assert project.run("--mlguard", "-k", "attack", "--mlguard-output", "whole").ret == 1
+    run_shards(project, 3, "-k", "attack")
+    assert project.run("--mlguard-merge", "shards", "--mlguard-output", "merged").ret == 1
+
+    def shown(output: str) -> list:
+        groups = failing_examples(project.report(output), project.pytester.path / output)
+        return [(group["check"], [(example.get("label"), example["png"]) for example in group["examples"]]) for group in groups]
+
+    expected = shown("whole")
+    assert [check for check, examples in expected if len(examples) == 6] == ["attack[fgsm-linf-0.1]", "attack[pgd-linf-0.1]"]
+    assert shown("merged") == expected
+
+
 def test_a_failing_check_fails_the_merge_not_the_shard(project):
     project.write(pipeline=None, pyproject=SHARDED.replace("floor = 0.85", "floor = 0.99").replace("floor = 0.4", "floor = 0.2"))
     strict = ("--mlguard-set", "verdict.policy=strict")
