@@ -417,9 +417,11 @@ class CheckRunner(RunPart):
     def _on_this_shard(self, spec: CheckSpec, evaluation: Evaluation, kind: str | None) -> None:
         """Raise ``OtherShard`` if this shard leaves ``spec`` to another that runs it whole."""
         from ._shard.split import OtherShard, owner
+        from .checks._registry import family
 
         if self.shard is None or kind is not None:
             return
-        holder = owner(spec.id, evaluation.model_id, self.settings.seed, self.shard.count)
+        name = spec.family if family(spec.family).together else spec.id  # checks that compare with each other run on one shard
+        holder = owner(name, evaluation.model_id, self.settings.seed, self.shard.count)
         if holder != self.shard.index:
             raise OtherShard(f"runs whole on shard {holder}/{self.shard.count} (--mlguard-shard)")

@@ -37,6 +37,12 @@ def good_model() -> TorchModel:
     return TorchModel(load_model(), input_shape=(1, 8, 8), mean=MEAN, std=STD, class_names=CLASS_NAMES, name="digits")
 
 
+def per_sample_model() -> TorchModel:
+    """The digits CNN predicting one sample at a time: a sample's outputs do not depend on the batch it is
+    predicted in (a batch of one takes one BLAS kernel), so a sharded run reproduces every float of one run."""
+    return TorchModel(load_model(), input_shape=(1, 8, 8), mean=MEAN, std=STD, class_names=CLASS_NAMES, name="digits", batch_size=1)
+
+
 class IgnoresInput(nn.Module):
     """Predicts class 3 for every image: fails the accuracy check."""
 

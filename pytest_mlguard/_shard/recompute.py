@@ -4,8 +4,10 @@
   family's own ``run`` is replayed on an evaluation whose clean predictions are the shards' merged
   into the unsharded order (:func:`replay_evaluation`), so value, interval and details are the
   unsharded run's.
-- ``outcomes`` checks (corruptions) are proportions of per-sample outcomes: the merged outcomes give
-  the value, the counts paired with the clean outcomes and the interval (:func:`pytest_mlguard.corruptions._merge.merged_corruption`).
+- ``outcomes`` checks (corruptions, fixed-epsilon attacks) are proportions of per-sample outcomes: the
+  merged outcomes give the value, the counts paired with the clean outcomes and the interval, in the
+  family's own ``Family.merge`` (:func:`pytest_mlguard.corruptions._merge.merged_corruption`,
+  :func:`pytest_mlguard.attacks._merge.merged_attack`).
 - every other check ran whole on one shard: its result is that shard's.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -88,10 +91,9 @@ def recompute(shards: list[ShardFile], model_id: str, check_id: str, settings: A
     duration = sum(float(r["duration_s"]) for r in results)
     if entries[0]["kind"] == "clean":
         measurement, _ = evaluation.measure(_family(spec), spec)
-    else:
-        from ..corruptions._merge import merged_corruption
-
-        measurement = merged_corruption(spec, evaluation, shards, entries, results[0])
+    else:  # its family's own merge
+        module, _, function = str(_family(spec).merge).partition(":")
+        measurement = getattr(importlib.import_module(module), function)(spec, evaluation, shards, entries, results)
     result = evaluation.result(spec, measurement, duration)
     return dataclasses.replace(result, details={**result.details, "shards": len(shards)})
 

@@ -207,8 +207,16 @@ def _make(check: str | None, settings: Settings) -> CheckSpec:
         ("soundness", settings.get("attack.soundness")),
         ("tolerance", settings.get("attack.tolerance")),
     )
+    if ATTACKS[attack.attack].gradients and not attack.minimal and _beside_black_box(attack.norm, settings):
+        params += (("beside_black_box", True),)  # the run compares it with a black-box check: on a shard, both run whole
     keywords = (attack.attack, ATTACKS[attack.attack].access, *(("sweep",) if attack.sweep else ()))
     return CheckSpec("attack", attack.name, metric, threshold, params=params, keywords=keywords)
+
+
+def _beside_black_box(norm: str, settings: Settings) -> bool:
+    """Whether ``attack.checks`` holds a black-box check at some epsilon of ``norm`` (a minimal one compares with none)."""
+    others = [parse_attack_id(text) for text in settings.get("attack.checks") if patch_side(text) is None]
+    return any(not ATTACKS[other.attack].gradients and not other.minimal and other.norm == norm for other in others)
 
 
 def _plan(settings: Settings) -> list[CheckSpec]:
@@ -237,6 +245,24 @@ def attack_forwards(spec: CheckSpec) -> float:
         per_eps = 3.0 * float(params.get("steps") or 10) + 2
     sweep = spec.param("sweep") if spec.param("eps") is None and name not in ("deepfool", "cw") else None
     return per_eps * (len(sweep) if sweep else 1)
+
+
+def _shard_kind(spec: CheckSpec) -> str | None:
+    """``"outcomes"`` for a fixed-epsilon check of a classifier whose attack draws no randomness (FGSM,
+    PGD without random starts); ``None`` (the check runs whole on one shard) for every other, and for
+    one the run compares with a black-box check (:func:`_beside_black_box`: the comparison needs both
+    on all the samples, in one process).
+
+    Example:
+        >>> from pytest_mlguard.config import resolve
+        >>> settings = resolve(keys=FAMILY.all_keys)
+        >>> [_shard_kind(_make(name, settings)) for name in ("pgd-linf-0.1", "square-linf-0.1", "pgd-linf-sweep")]
+        ['outcomes', None, None]
+    """
+    if spec.metric != "robust_accuracy" or spec.param("beside_black_box"):  # sweeps, minimal attacks, segmentation's mIoU, detection's mAP
+        return None
+    restarts = dict(spec.param("params") or ()).get("restarts", 0)
+    return "outcomes" if spec.param("attack") == "fgsm" or (spec.param("attack") == "pgd" and not restarts) else None
 
 
 FAMILY = Family(
@@ -295,6 +321,8 @@ FAMILY = Family(
     work=attack_forwards,
     samples=lambda spec, n: min(n, int(spec.param("samples"))) if spec.param("samples") else n,
     rerun=True,
+    shard=_shard_kind,
+    merge="pytest_mlguard.attacks._merge:merged_attack",
     together=True,  # a black-box attack beating a gradient one at the same epsilon is found in the process that runs both
     doc="robust accuracy under ART attacks (FGSM, PGD, AutoAttack, Square; DeepFool, CW, HopSkipJump) against a floor",
 )

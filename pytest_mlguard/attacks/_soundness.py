@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -126,3 +127,21 @@ def clean_mismatch(art_labels: np.ndarray, model_labels: np.ndarray, y: np.ndarr
         "or a model whose outputs change between calls",
         differ=differ,
     )
+
+
+def verdict(problems: list[Problem], mode: str, metric: str, value: float, where: str) -> tuple[str, str | None]:
+    """``(message, failure)`` of a measurement with ``problems`` under ``attack.soundness = mode``:
+    ``"fail"``: a failure naming the problems, and a message saying the ``metric`` measured is no
+    evidence; ``"warn"``: each problem an :class:`~pytest_mlguard.attacks.UnsoundEvaluationWarning`
+    (of the check ``where`` names), a message listing them, no failure. The message's lines after its
+    first list the problems."""
+    from . import UnsoundEvaluationWarning
+
+    lines = "\n".join(f"- {p['code']}: {p['message']}" for p in problems)
+    if mode == "fail":
+        failure = f"unsound evaluation ({', '.join(p['code'] for p in problems)})"
+        message = f"unsound evaluation: the measured {metric} {value:.4f} is not evidence of robustness\n{lines}\n"
+        return message + '(attack.soundness = "warn" reports these as warnings instead)', failure
+    for problem in problems:
+        warnings.warn(UnsoundEvaluationWarning(f"{where}: {problem['message']}"), stacklevel=3)
+    return f'signs of an unsound evaluation (attack.soundness = "warn"):\n{lines}', None

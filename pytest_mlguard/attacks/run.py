@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,9 +24,10 @@ from ..checks._evaluation import stable_seed
 from ..contract._data import EvalData
 from .._verdicts.intervals import paired_counts
 from .._verdicts.paired import keep_outcomes
-from . import UnsoundEvaluationWarning, _metrics as metrics, _soundness as soundness
+from . import _metrics as metrics, _soundness as soundness
 from ._batch import adversarial_examples, attack_batch, check_applicable, gradients_enabled, load_adversarial
 from ._build import AUTOATTACK_NOTE, autoattack_components, seeded
+from ._merge import empty_share, keep_sample_statistics
 from ._registry import ATTACKS, AttackDef
 
 if TYPE_CHECKING:
@@ -44,16 +44,17 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     model = evaluation.model
     check_applicable(definition, model)
     settings = evaluation.settings
-    data = evaluation.data.subset(spec.param("samples"), stable_seed(settings.seed, "attack-samples"))
-    limit = evaluation.sample_limit(data.n)  # fewer under --mlguard-budget: the data are in random order
-    if limit < data.n:
-        data = EvalData(data.x[:limit], data.y[:limit], name=data.name)
+    index = evaluation.subset_index(spec.param("samples"), stable_seed(settings.seed, "attack-samples"))  # on a shard: its part of the run's
+    index = index[: evaluation.sample_limit(len(index))]  # fewer under --mlguard-budget: the data are in random order
+    if not len(index) and evaluation.shard is not None:
+        return empty_share(spec, evaluation)
+    data = evaluation.data if len(index) == evaluation.data.n else evaluation.data.take(index)
     batch_size = spec.param("batch_size")
     adapter: Adapter = evaluation.memo(("attack", "adapter", batch_size), lambda: make_adapter(model, batch_size))
     adapter.log.forget()  # the check's counts are its own, whatever ran before it in this process
     check_applicable(definition, model, adapter)
     seed = stable_seed(settings.seed, evaluation.model_id, spec.id)
-    run = _Run(spec, evaluation, definition, adapter, data, seed)
+    run = _Run(spec, evaluation, definition, adapter, data, seed, index)
     with seeded(seed), gradients_enabled():
         adapter.freeze()
         return run.measure()
@@ -62,8 +63,9 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
 class _Run:
     """The work of one check (kept together so that the phases share their arrays)."""
 
-    def __init__(self, spec: CheckSpec, evaluation: Evaluation, definition: AttackDef, adapter: Adapter, data: EvalData, seed: int) -> None:
+    def __init__(self, spec: CheckSpec, evaluation: Evaluation, definition: AttackDef, adapter: Adapter, data: EvalData, seed: int, index: np.ndarray) -> None:
         self.spec = spec
+        self.index = index  # of each sample of data in evaluation.data
         self.evaluation = evaluation
         self.definition = definition
         self.adapter = adapter
@@ -113,13 +115,17 @@ class _Run:
         if self.stopper is not None:  # saved: what the attacks cost per sample looked at, times the samples skipped
             details["early_stop"] = self.stopper.details(self.attack_evaluations)
         details["gradient_evaluations"] = spent["gradient_rows"]
+        details["zero_gradient_evaluations"], details["nonfinite_gradient_evaluations"] = spent["zero_gradient_rows"], spent["nonfinite_gradient_rows"]
         details["queries_per_sample"] = round(spent["evaluations"] / max(1, len(y)), 2)
         details["cached_predictions"] = spent["requested"] - spent["evaluations"]
         adv_proba = self.adapter.proba(x_adv)
         from ..calibration.metrics import expected_calibration_error
 
         details["ece_adversarial"] = expected_calibration_error(adv_proba, y)
-        details["clean_ece"] = expected_calibration_error(self.adapter.proba(x), y)
+        clean_proba = self.adapter.proba(x)
+        details["clean_ece"] = expected_calibration_error(clean_proba, y)
+        if self.evaluation.shard is not None:  # a check measured on a shard's samples: what the merge recomputes it from
+            keep_sample_statistics(self.evaluation, self.spec, x, x_adv, y, clean_pred, adv_pred, adv_proba, clean_proba)
         details["artifacts"] = self._save(x, y, clean_pred, x_adv, adv_pred, details)
         return self._verdict(value, details)
 
@@ -177,7 +183,9 @@ class _Run:
         value, self.interval, self.interval_method = stopper.value_and_interval()
         self.successes = None if stopper.stopped and stopper.mode == "exact" else int(out["robust"].sum())
         robust = out["robust"] if stopper.stopped else self._draw_more(eps, out["robust"], float(clean_ok.mean()))
-        keep_outcomes(self.evaluation, self.spec.id, robust, self.looked)  # for the gate's paired comparison
+        kept = self.index if self.looked is None else self.index[self.looked]  # places in evaluation.data, then those drawn beyond
+        kept = np.concatenate([kept, self.evaluation.data.n + np.arange(len(robust) - len(kept))])
+        keep_outcomes(self.evaluation, self.spec.id, robust, kept)  # for the gate's paired comparison, and a shard's statistics
         if self.drawn is not None:
             value, self.successes = float(robust.mean()), int(robust.sum())
         self.paired = paired_counts(out["clean_ok"], out["robust"])  # robust accuracy against a relative floor
@@ -391,31 +399,18 @@ class _Run:
         if self.drawn is not None:
             n = self.drawn["n"]
         if self.problems:
-            lines = "\n".join(f"- {p['code']}: {p['message']}" for p in self.problems)
-            if mode == "fail":
-                failure = f"unsound evaluation ({', '.join(p['code'] for p in self.problems)})"
+            message, failure = soundness.verdict(self.problems, mode, self.spec.metric, value, f"{self.spec.id} on model {self.evaluation.model_id!r}")
+            if failure is not None:
                 details["untrusted_value"] = value
                 if self.sound is not None and self.spec.metric == "robust_accuracy":
                     successes, n, black, paired = self.sound
-                    value, interval, method = successes / max(1, n), None, None
+                    value, interval, method, lines = successes / max(1, n), None, None, message.partition("\n")[2]
                     message = (
                         f"unsound evaluation: the value is the robust accuracy {black} leaves on the {n} samples both attacks "
-                        "looked at, an upper bound (every adversarial example it found is real), not evidence of robustness\n"
-                        f'{lines}\n(attack.soundness = "warn" reports these as warnings instead)'
+                        f"looked at, an upper bound (every adversarial example it found is real), not evidence of robustness\n{lines}"
                     )
                 else:
-                    message = (
-                        f"unsound evaluation: the measured {self.spec.metric} {value:.4f} is not evidence of robustness\n"
-                        f'{lines}\n(attack.soundness = "warn" reports these as warnings instead)'
-                    )
                     value, successes, interval, method, paired = math.nan, None, None, None, None
-            else:
-                for problem in self.problems:
-                    warnings.warn(
-                        UnsoundEvaluationWarning(f"{self.spec.id} on model {self.evaluation.model_id!r}: {problem['message']}"),
-                        stacklevel=2,
-                    )
-                message = f'signs of an unsound evaluation (attack.soundness = "warn"):\n{lines}'
         early = details.get("early_stop") or {}
         if self.drawn is not None and failure is None:
             message = "\n".join(filter(None, [message, self.drawn["message"]]))

@@ -157,6 +157,15 @@ class Evaluation:
         cap = getattr(self.limits, "samples", None)
         return n if cap is None else max(1, min(n, int(cap)))
 
+    def subset_index(self, n: int | None, seed: int) -> np.ndarray:
+        """The indices in :attr:`data` of a seeded subset of ``n`` samples of the unsharded run's data
+        (all of them if ``n`` is ``None`` or too large), in data order: on a shard, those of the
+        unsharded run's subset that are on it, so that a sample is in a check's subset on any shard."""
+        if n is None or n >= self.unsharded_n:
+            return np.arange(self.data.n)
+        chosen = np.sort(np.random.default_rng(seed).choice(self.unsharded_n, size=n, replace=False))  # EvalData.subset_index's
+        return np.flatnonzero(np.isin(self.positions, chosen))
+
     def clean_correct(self) -> np.ndarray:
         return self.clean_proba.argmax(axis=1) == self.data.y
 

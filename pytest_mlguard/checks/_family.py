@@ -122,6 +122,8 @@ class Family:
         shard: a check -> how a merge recomputes it from the shards' samples: ``"clean"`` (a function of
             the clean predictions, replayed on the merged ones), ``"outcomes"`` (a proportion of per-sample
             outcomes), or ``None`` (the default: the check runs whole on one shard).
+        merge: ``"module:function"`` of ``(spec, evaluation, shards, entries, results) -> Measurement``, the
+            measurement of an ``"outcomes"`` check from the shards' statistics (:mod:`pytest_mlguard._shard.recompute`).
     """
 
     name: str
@@ -156,6 +158,7 @@ class Family:
     tasks: tuple[str, ...] = ("classification",)
     uses: tuple[str, ...] = ()
     shard: Callable[[CheckSpec], str | None] | None = None
+    merge: str | None = None
 
     @property
     def all_keys(self) -> tuple[Key, ...]:

@@ -224,6 +224,7 @@ FAMILY = Family(
     run="pytest_mlguard.corruptions._tasks:run_check",  # the classifier's in _run, the segmenter's in _tasks
     tasks=("classification", "segmentation", "detection"),
     shard=lambda spec: "outcomes",
+    merge="pytest_mlguard.corruptions._merge:merged_corruption",
     rank=3,
     sampled=True,
     prior_forwards=8.0,

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ..checks._evaluation import Evaluation
 
 
-def merged_corruption(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardFile], entries: list[dict[str, Any]], first: dict[str, Any]) -> Measurement:
+def merged_corruption(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardFile], entries: list[dict[str, Any]], results: list[dict[str, Any]]) -> Measurement:
     """A corruption check's measurement from the shards' per-sample outcomes (early stopping off)."""
     from .._shard.outcomes import merged_arrays, merged_early_stop
     from .._verdicts.intervals import paired_counts
@@ -37,7 +37,7 @@ def merged_corruption(spec: CheckSpec, evaluation: Evaluation, shards: list[Shar
     as_proba = np.stack([merged["confidence"], np.zeros(n)], axis=1)  # the top confidence, right when the label is 0
     sizes = [len(shards[i].array(entry["arrays"]["positions"])) for i, entry in enumerate(entries)]
     change = sum(size * (entry["details"]["mean_abs_change"] or 0.0) for size, entry in zip(sizes, entries)) / max(1, n)
-    details = {key: value for key, value in first["details"].items() if key not in ("examples", "budget")}
+    details = {key: value for key, value in results[0]["details"].items() if key not in ("examples", "budget")}
     details.update(
         clean_accuracy=clean,
         relative_robustness=accuracy / clean if clean > 0 else None,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Project
+from test_attacks_suite import MASKED as ATTACKS_MASKED
 
 SHARDED = """
 [tool.mlguard]
@@ -24,7 +25,9 @@ floor = "0.7*clean"
 corruptions = ["gaussian_noise", "fog"]
 severities = [3]
 [tool.mlguard.attack]
-enabled = false
+checks = ["fgsm-linf-0.1", "pgd-linf-0.1"]
+steps = 5
+floor = 0.4
 [tool.mlguard.calibration]
 ece_ceiling = 0.08
 [tool.mlguard.inputs]
@@ -68,7 +71,7 @@ def test_the_merge_equals_the_unsharded_run(project, count):
     assert merged.ret == 0, merged.stdout.str()
     expected, got = project.report("whole"), project.report("merged")
     assert checks(got) == checks(expected)
-    assert len(expected["checks"]) == 4 and got["score"] == expected["score"] and got["summary"] == expected["summary"]
+    assert len(expected["checks"]) == 6 and got["score"] == expected["score"] and got["summary"] == expected["summary"]
     accuracy = {c["id"]: c for c in got["checks"]}["accuracy"]
     assert accuracy["value"] == {c["id"]: c for c in expected["checks"]}["accuracy"]["value"]  # exact
     details = {c["id"]: c["details"] for c in got["checks"]}
@@ -77,8 +80,92 @@ def test_the_merge_equals_the_unsharded_run(project, count):
     assert properties["mlguard_n"] == "120"  # JUnit XML properties of the merged checks
 
 
+#: what of a check may differ between a merge and the run it reproduces: where, how long and in how many processes it ran
+RESOURCES = ("duration_s", "details.artifacts", "details.shards", "details.workers")
+
+
+def every_value(report: dict) -> dict:
+    """Every field of each check, and the score and summary, resources (:data:`RESOURCES`) aside."""
+    checks = {}
+    for check in report["checks"]:
+        check = {**check, "details": dict(check["details"])}
+        for path in RESOURCES:
+            head, _, tail = path.partition(".")
+            (check[head] if tail else check).pop(tail or head, None)
+        checks[check["id"]] = check
+    return {"checks": checks, "score": report["score"], "summary": report["summary"]}
+
+
+def differences(got, expected, path: str = "") -> list[str]:
+    """Where ``got`` differs from ``expected``: each path, with both values."""
+    if isinstance(got, dict) and isinstance(expected, dict):
+        return [line for key in sorted(set(got) | set(expected), key=str) for line in differences(got.get(key), expected.get(key), f"{path}.{key}")]
+    return [] if got == expected else [f"{path}: {got!r} where {expected!r}"]
+
+
+def test_a_model_that_predicts_one_sample_at_a_time_is_merged_to_the_last_bit(project):
+    """With outputs that do not depend on the batch (a batch of one, in the model and in the attacks), a
+    merge of N shards reproduces every value of the unsharded run, continuous ones too, unrounded."""
+    exact = SHARDED.replace("samples = 120", "samples = 60").replace("steps = 5", "steps = 3\nbatch_size = 1\nsamples = 20")
+    project.write(model="per_sample_model", pipeline=None, pyproject=exact)
+    quiet = ("--mlguard-set", "report.html=false")
+    assert project.run("--mlguard", "--mlguard-output", "whole", *quiet).ret == 0
+    expected = every_value(project.report("whole"))
+    assert [check["n"] for check in expected["checks"].values()] == [60, 60, 60, 20, 20, 60]
+    for count in (1, 2, 3, 7):
+        shutil.rmtree(project.pytester.path / "shards", ignore_errors=True)
+        run_shards(project, count, *quiet)
+        merged = project.run("--mlguard-merge", "shards", "--mlguard-output", f"merged-{count}", *quiet)
+        assert merged.ret == 0, merged.stdout.str()
+        got = every_value(project.report(f"merged-{count}"))
+        assert got == expected, (count, differences(got, expected))
+
+
+#: test_attacks_suite's gradient-masked model, with a sweep at the fixed check's epsilon, the attacks only
+MASKED = ATTACKS_MASKED.replace('"square-linf-0.1"]', '"pgd-linf-sweep", "square-linf-0.1"]\nsweep = [0.1]\nsteps = 3').replace('early_stop = "off"', 'early_stop = "off"\nmore_samples = "off"') + "".join(
+    f"[tool.mlguard.{name}]\nenabled = false\n" for name in ("corruption", "calibration", "inputs")
+)
+
+
+def test_attacks_that_the_run_compares_run_whole_on_one_shard(project):
+    """A black-box attack that beats gradient ones at their epsilon is found by comparing them on the same
+    samples in one process: the gradient checks it is compared with ran on each shard's samples (the
+    fixed-epsilon one) or whole on another shard than it (the sweep), and the merge lost the comparison."""
+    project.write(model="rounding_model", pipeline=None, pyproject=MASKED)
+    assert project.run("--mlguard", "--mlguard-output", "whole").ret == 1
+    run_shards(project, 2)  # a shard's verdicts are partial: it passes
+    assert project.run("--mlguard-merge", "shards", "--mlguard-output", "merged").ret == 1
+    expected, got = project.report("whole"), project.report("merged")
+    assert checks(got) == checks(expected)
+
+    def problems(report: dict) -> dict:
+        return {c["id"]: [(p["code"], p.get("white")) for p in c["details"]["soundness"]["problems"]] for c in report["checks"] if c["family"] == "attack"}
+
+    assert problems(got) == problems(expected)
+    assert ("black-box-beats-white-box", "attack[pgd-linf-0.1]") in problems(expected)["attack[square-linf-0.1]"]
+
+
+def test_the_merge_shows_the_failing_inputs_the_unsharded_run_shows(project):
+    """report.html's thumbnails of a failing attack check are the shards' flipped samples, put together in
+    the unsharded order (the merge showed none: the shards' files stayed in their directories)."""
+    from pytest_mlguard.reporting._examples import failing_examples
+
+    project.write(pipeline=None, pyproject=SHARDED.replace("floor = 0.4", "floor = 0.9"))
+    assert project.run("--mlguard", "-k", "attack", "--mlguard-output", "whole").ret == 1
+    run_shards(project, 3, "-k", "attack")
+    assert project.run("--mlguard-merge", "shards", "--mlguard-output", "merged").ret == 1
+
+    def shown(output: str) -> list:
+        groups = failing_examples(project.report(output), project.pytester.path / output)
+        return [(group["check"], [(example.get("label"), example["png"]) for example in group["examples"]]) for group in groups]
+
+    expected = shown("whole")
+    assert [check for check, examples in expected if len(examples) == 6] == ["attack[fgsm-linf-0.1]", "attack[pgd-linf-0.1]"]
+    assert shown("merged") == expected
+
+
 def test_a_failing_check_fails_the_merge_not_the_shard(project):
-    project.write(pipeline=None, pyproject=SHARDED.replace("floor = 0.85", "floor = 0.99"))
+    project.write(pipeline=None, pyproject=SHARDED.replace("floor = 0.85", "floor = 0.99").replace("floor = 0.4", "floor = 0.2"))
     strict = ("--mlguard-set", "verdict.policy=strict")
     run_shards(project, 2, *strict)  # a shard's verdicts are partial: it passes
     merged = project.run("--mlguard-merge", "shards/0", "shards/1", "--mlguard-output", "merged", *strict)
@@ -151,19 +238,23 @@ def test_the_shard_file_names_the_run(project):
     assert header["models"]["digits"]["fingerprint"] and header["models"]["digits"]["data"]["samples"] == 120
     assert {check["id"]: check["kind"] for check in header["checks"]} == {
         "accuracy": "clean", "corruption[gaussian_noise-3]": "outcomes", "corruption[fog-3]": "outcomes", "calibration[ece]": "clean",
+        "attack[fgsm-linf-0.1]": "outcomes", "attack[pgd-linf-0.1]": "outcomes",
     }  # fmt: skip
 
 
 def test_with_early_stopping_each_shard_stops_on_its_share_and_the_merge_multiplies_their_e_values(project):
     early = SHARDED.replace('early_stop = "off"', 'early_stop = "sequential"').replace("samples = 120", "samples = 360")
-    project.write(pipeline=None, pyproject=early)
+    project.write(pipeline=None, pyproject=early.replace("floor = 0.4", "floor = 0.2"))
     run_shards(project, 2)
     assert project.run("--mlguard-merge", "shards", "--mlguard-output", "merged").ret == 0
-    noise = {c["id"]: c for c in project.report("merged")["checks"]}["corruption[gaussian_noise-3]"]
-    stop = noise["details"]["early_stop"]
-    assert stop["shards_stopped"] >= 1 and stop["samples_used"] == noise["n"] < 360 and stop["evaluations_saved"] > 0
-    assert noise["interval"]["method"] == "confidence-sequence-product" and noise["verdict"] == "passed"
-    assert noise["interval"]["low"] > noise["floor"]
+    merged = {c["id"]: c for c in project.report("merged")["checks"]}
+    for check in ("corruption[gaussian_noise-3]", "attack[fgsm-linf-0.1]"):
+        stopped = merged[check]
+        stop = stopped["details"]["early_stop"]
+        assert stop["shards_stopped"] >= 1 and stop["samples_used"] == stopped["n"] < 360 and stop["evaluations_saved"] > 0, check
+        assert stop["samples_used"] + stop["samples_skipped"] == 360
+        assert stopped["interval"]["method"] == "confidence-sequence-product" and stopped["verdict"] == "passed"
+        assert stopped["interval"]["low"] > stopped["floor"]
 
 
 def test_exact_early_stopping_is_no_shard_setting(project):
@@ -219,7 +310,9 @@ def test_the_github_recipe_runs_its_matrix_and_merges(project):
     result = project.run(*pytest_args(merge, {}))
     assert result.ret == 0, result.stdout.str()
     report = project.report("mlguard-report")
-    assert {check["id"] for check in report["checks"]} == {"accuracy", "corruption[gaussian_noise-3]", "corruption[fog-3]", "calibration[ece]"}
+    assert {check["id"] for check in report["checks"]} == {
+        "accuracy", "corruption[gaussian_noise-3]", "corruption[fog-3]", "calibration[ece]", "attack[fgsm-linf-0.1]", "attack[pgd-linf-0.1]",
+    }  # fmt: skip
     assert all(check["n"] == 120 for check in report["checks"])
     assert (root / "mlguard-report" / "junit.xml").is_file()
 

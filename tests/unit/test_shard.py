@@ -110,3 +110,26 @@ def test_the_product_confidence_sequence_of_disagreeing_shards_is_the_estimate()
     assert product_confidence_sequence([(20, 20), (8, 20), (20, 20), (19, 20)], 0.95) == (67 / 80, 67 / 80)
     low, high = product_confidence_sequence([(18, 20), (17, 20)], 0.95)
     assert low < 35 / 40 < high
+
+
+@pytest.mark.parametrize("check", ["fgsm-linf-0.1", "pgd-linf-0.1"])
+def test_an_attack_on_a_shard_attacks_the_unsharded_run_s_samples_alike(check):
+    """``attack.samples`` was drawn from the shard's samples (a subset of each shard's share, not the
+    shards' share of the run's subset), and the outcomes were kept at their places in that subset."""
+    from pytest_mlguard._verdicts.paired import kept_outcomes
+
+    attack = family("attack")
+    options = {"verdict.early_stop": "off", "verdict.more_samples": "off", "attack.samples": "40", "attack.steps": "3"}
+    s = make_settings(samples="150", **options)
+    spec = attack.spec(check, s)
+    whole = Evaluation(zoo.good_model(), zoo.digits(), s)
+    whole.run(attack, spec)
+    places, expected = kept_outcomes(whole, spec.id)
+    assert len(places) == 40 and 0.2 < expected.mean() < 0.95  # an attack that breaks some samples, not all
+    found: dict[int, bool] = {}
+    for index in range(3):
+        part = Evaluation(zoo.good_model(), zoo.digits(), s, shard=Shard(index, 3))
+        part.run(attack, spec)
+        local, outcomes = kept_outcomes(part, spec.id)
+        found.update(zip(part.positions[local].tolist(), outcomes.tolist()))
+    assert found == dict(zip(places.tolist(), expected.tolist()))
