@@ -73,7 +73,14 @@ def controller_writes_the_whole_shard_file_once(sharded: Project) -> None:
     with np.load(sharded.pytester.path / "shards/1/mlguard-shard.npz", allow_pickle=False) as data:
         header = json.loads(str(data["header"]))
         arrays = {name: data[name] for name in data.files}
-    assert {check["id"] for check in header["checks"]} == {"accuracy", "corruption[gaussian_noise-3]", "corruption[fog-3]", "calibration[ece]"}
+    assert {check["id"] for check in header["checks"]} == {
+        "accuracy",
+        "corruption[gaussian_noise-3]",
+        "corruption[fog-3]",
+        "calibration[ece]",
+        "attack[fgsm-linf-0.1]",  # sharded per sample, as the corruptions
+        "attack[pgd-linf-0.1]",
+    }
     model = {name: arrays[key] for name, key in header["models"]["digits"]["arrays"].items()}
     mine = model["positions"]  # the shard's places in the unsharded order, once each
     assert 0 < len(mine) < 120 and np.array_equal(mine, np.unique(mine)) and len(model["labels"]) == len(model["clean_proba"]) == len(mine)
@@ -93,7 +100,7 @@ def test_shards_run_on_two_workers_write_their_file_once_and_merge_into_the_unsh
     assert merged.ret == 0, merged.stdout.str()
     expected, got = sharded.report("whole"), sharded.report("merged")
     assert checks(got) == checks(expected)
-    assert len(got["checks"]) == 4 and got["score"] == expected["score"] and got["summary"] == expected["summary"]
+    assert len(got["checks"]) == 6 and got["score"] == expected["score"] and got["summary"] == expected["summary"]
 
 
 def test_a_merge_under_xdist_runs_on_the_controller_alone(controller, tmp_path_factory):
@@ -107,5 +114,5 @@ def test_a_merge_under_xdist_runs_on_the_controller_alone(controller, tmp_path_f
     assert merged.ret == 0, merged.stdout.str()
     assert "created:" not in merged.stdout.str()  # xdist started no workers ("created: 2/2 workers")
     merged.stdout.fnmatch_lines(["mlguard: the merge runs in this process: -n 2 starts no pytest-xdist workers (a merge calls no model)"])
-    merged.assert_outcomes(passed=4)
+    merged.assert_outcomes(passed=6)
     assert checks(controller.report("merged-n")) == checks(controller.report("merged"))
