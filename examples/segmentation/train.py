@@ -2,6 +2,9 @@
 
     python examples/segmentation/train.py      # 222 s on one core of a busy two-core machine (2026-12-03)
 
+Re-run on 2026-12-03 with one torch thread beside another session's tests: 62 s, test mIoU 0.6693, and
+the weights.pt it wrote equal the committed one byte for byte.
+
 Half of the training images get Gaussian noise of a random strength (sigma up to 0.15 in [0, 1] pixel
 units), so that the model keeps most of its mIoU under the corruption checks of pyproject.toml.
 """
