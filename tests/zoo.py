@@ -606,11 +606,8 @@ def positional_record_pipeline() -> Pipeline:
 @cache
 def wine_table() -> object:
     """The tabular example's held-out split as a TableData: 13 measurements and the derived colour."""
-    from pytest_mlguard import TableData
-
     wine, _ = _tabular()
-    frame, y = wine.load_wine_table("test")
-    return TableData(frame, y, name="wine-test-table")
+    return wine.held_out_table()
 
 
 @cache

@@ -75,6 +75,15 @@ def load_wine_table(split: str):
     return frame, y
 
 
+def held_out_table():
+    """The record suites' ``mlguard_data``: the held-out split's :func:`load_wine_table` as a
+    :class:`~pytest_mlguard.TableData` (the 13 measurements and the colour label, by column name)."""
+    from pytest_mlguard import TableData
+
+    frame, y = load_wine_table("test")
+    return TableData(frame, y, name="wine-test-table")
+
+
 def train_record_model():
     """The record model: a random forest behind a ColumnTransformer over the DataFrame; missing
     measurements are imputed with the training median, the colour is one-hot encoded after imputing

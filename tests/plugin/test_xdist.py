@@ -10,18 +10,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
-PYPROJECT = """
-[tool.pytest.ini_options]
-addopts = "-p no:cacheprovider"
-[tool.mlguard]
-samples = 120
-[tool.mlguard.attack]
-checks = ["pgd-linf-0.1"]
-steps = 5
-floor = 0.4
-[tool.mlguard.contract]
-enabled = false  # the contract checks: tests/plugin/test_deployed_suite.py
-"""
 CONFTEST = f"""
 import os, sys
 sys.path.insert(0, {str(TESTS)!r})
@@ -38,41 +26,6 @@ def mlguard_model():
 def mlguard_data():
     return zoo.digits()
 """
-
-
-def test_two_workers_load_the_model_once_each_merge_results_and_write_junit_properties(pytester):
-    pytester.makeconftest(textwrap.dedent(CONFTEST))
-    pytester.makefile(".toml", pyproject=PYPROJECT)
-    result = pytester.runpytest_subprocess(
-        "--mlguard", "-n", "2", "-k", "accuracy or corruption or pgd or ece", "--junitxml=junit.xml",
-        "--mlguard-set", "progress.after=0",
-    )
-    result.assert_outcomes(passed=4)
-    loads = collections.Counter((pytester.path / "loads.txt").read_text().split())
-    assert set(loads) <= {"gw0", "gw1"} and set(loads.values()) == {1}, loads  # once per worker, never on the controller
-    report = json.loads((pytester.path / "mlguard-report" / "report.json").read_text())
-    assert [c["id"] for c in report["checks"]] == ["accuracy", "corruption[gaussian_noise-3]", "attack[pgd-linf-0.1]", "calibration[ece]"]
-    assert (pytester.path / "mlguard-report" / "report.html").is_file()
-    assert "mlguard [" not in result.stdout.str()  # workers show no progress lines: the controller shows each item
-
-    cases = {case.get("name"): case for case in ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")}
-    assert set(cases) == {"accuracy", "corruption[gaussian_noise-3]", "attack[pgd-linf-0.1]", "calibration[ece]"}
-    by_id = {c["id"]: c for c in report["checks"]}
-    for name, case in cases.items():
-        properties = {p.get("name"): p.get("value") for p in case.iter("property")}
-        check = by_id[name]
-        kind = "floor" if "floor" in check else "ceiling"
-        assert properties == {
-            "mlguard_model": "digits",
-            "mlguard_metric": check["metric"],
-            "mlguard_value": str(check["value"]),
-            f"mlguard_{kind}": str(check[kind]),
-            "mlguard_threshold": check["threshold"],
-            "mlguard_n": str(check["n"]),
-            "mlguard_passed": "True",
-            "mlguard_verdict": check["verdict"],
-            **({"mlguard_interval": str([check["interval"]["low"], check["interval"]["high"]])} if check["interval"] else {}),
-        }
 
 
 def test_each_worker_gets_its_share_of_the_cores_unless_the_user_chose(monkeypatch):
@@ -128,24 +81,59 @@ def _comparable(report: dict) -> dict:
     return strip(report)
 
 
-def test_every_number_of_the_report_is_the_same_serial_and_on_two_workers(pytester, monkeypatch):
+def test_two_workers_load_the_model_once_each_and_give_the_serial_report_with_junit_properties(pytester, monkeypatch):
     """The same seed gives the same report.json whatever the xdist layout (resources aside): a check's
     evaluation counts do not depend on which checks ran before it in the same process. One torch
     thread in both runs: without it each worker gets its share of the cores, and a model's float
-    reductions (so Square's random search) may differ in the last bits between thread counts."""
+    reductions (so Square's random search) may differ in the last bits between thread counts.
+    The run on two workers also loads the model once per worker (never on the controller), merges the
+    results on the controller, which alone shows progress, and writes each item's JUnit properties."""
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     pytester.makeconftest(textwrap.dedent(CONFTEST))
     pytester.makefile(".toml", pyproject=LAYOUT_PYPROJECT)
-    args = ("--mlguard", "-p", "no:randomly", "-k", "accuracy or corruption or attack", "--mlguard-set", "progress.after=0")
-    reports = []
-    for layout in ((), ("-n", "2")):
-        pytester.runpytest_subprocess(*args, *layout).assert_outcomes(passed=6)
+    args = ("--mlguard", "-p", "no:randomly", "-k", "accuracy or corruption or attack or ece", "--mlguard-set", "progress.after=0")
+    reports, loads = [], collections.Counter()
+    for layout in ((), ("-n", "2", "--junitxml=junit.xml")):
+        (pytester.path / "loads.txt").unlink(missing_ok=True)
+        result = pytester.runpytest_subprocess(*args, *layout)
+        result.assert_outcomes(passed=7)
+        loads = collections.Counter((pytester.path / "loads.txt").read_text().split())
         reports.append(json.loads((pytester.path / "mlguard-report" / "report.json").read_text()))
+    assert set(loads) <= {"gw0", "gw1"} and set(loads.values()) == {1}, loads  # once per worker, never on the controller
+    assert (pytester.path / "mlguard-report" / "report.html").is_file()
+    assert "mlguard [" not in result.stdout.str()  # workers show no progress lines: the controller shows each item
+    ids = ["accuracy", "corruption[defocus_blur-3]", "corruption[gaussian_noise-3]", "attack[fgsm-linf-0.1]", "attack[pgd-linf-0.1]", "attack[square-linf-0.1]", "calibration[ece]"]
+    assert [c["id"] for c in reports[1]["checks"]] == ids
+    assert_junit_properties(pytester.path / "junit.xml", reports[1])
     serial, parallel = (_comparable(r) for r in reports)
     assert [c["id"] for c in serial["checks"]] == [c["id"] for c in parallel["checks"]]
     for ours, theirs in zip(serial["checks"], parallel["checks"]):
         assert ours == theirs, ours["id"]
     assert serial == parallel
+
+
+def assert_junit_properties(junit: Path, report: dict) -> None:
+    """Each suite item's testcase carries its check's model, metric, value, floor or ceiling, threshold, n,
+    verdict and interval as JUnit properties."""
+    cases = {case.get("name"): case for case in ET.parse(junit).getroot().iter("testcase")}
+    by_id = {c["id"]: c for c in report["checks"]}
+    assert set(cases) == set(by_id)
+    assert {"floor", "ceiling"} <= {"floor" if "floor" in check else "ceiling" for check in by_id.values()}  # both kinds met
+    for name, case in cases.items():
+        properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+        check = by_id[name]
+        kind = "floor" if "floor" in check else "ceiling"
+        assert properties == {
+            "mlguard_model": "digits",
+            "mlguard_metric": check["metric"],
+            "mlguard_value": str(check["value"]),
+            f"mlguard_{kind}": str(check[kind]),
+            "mlguard_threshold": check["threshold"],
+            "mlguard_n": str(check["n"]),
+            "mlguard_passed": "True",
+            "mlguard_verdict": check["verdict"],
+            **({"mlguard_interval": str([check["interval"]["low"], check["interval"]["high"]])} if check["interval"] else {}),
+        }, name
 
 
 MASKED_CONFTEST = CONFTEST.replace("zoo.good_model()", "zoo.rounding_model()")

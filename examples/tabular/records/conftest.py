@@ -21,16 +21,15 @@ from __future__ import annotations
 import os
 
 import pytest
-from wine_model import CLASS_NAMES, load_wine_table, train_record_model
+from wine_model import CLASS_NAMES, held_out_table, train_record_model
 from wine_production import logged_records
 
-from pytest_mlguard import RecordModel, TableData
+from pytest_mlguard import RecordModel
 
 
 @pytest.fixture(scope="session")
 def mlguard_data():
-    frame, y = load_wine_table("test")
-    return TableData(frame, y, name="wine-test-table")
+    return held_out_table()
 
 
 @pytest.fixture(scope="session")
