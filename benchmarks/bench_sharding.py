@@ -14,6 +14,12 @@ the target is under 1.2 on N idle cores), the merge process's wall time and the 
 (reading the shards and recomputing every check, in this process) as shares of the unsharded run
 (target: under 2%), and the machine's load average before and after.
 
+With ``--pinned`` each process runs on cores of its own, as on N machines: the unsharded run on one
+core with one thread, and shard ``i`` on core ``i`` with one thread (``os.sched_setaffinity``), so that
+``N x sharded / unsharded`` measures the scale-out itself (the issue's target: under 1.2 on N idle
+cores). Without it the unsharded run has every core, and the ratio also measures how well torch's own
+threads use them (on 2 cores a ResNet's intra-op threads are nearly as good as two shards).
+
 With ``--resnet SAMPLES`` the project is a realistic-scale one instead (the issue's benchmark): a
 torchvision ResNet-18 with random weights (seeded, the cost does not depend on them) on ``SAMPLES``
 random 32x32 RGB images labelled with its own top-1 classes, the same checks less the garbage-input
@@ -23,6 +29,7 @@ same model and none pays for labelling).
     python benchmarks/bench_sharding.py                  # N = 2, 2 repeats
     python benchmarks/bench_sharding.py --shards 2 4 --repeats 3
     python benchmarks/bench_sharding.py --resnet 2000 --repeats 1
+    python benchmarks/bench_sharding.py --resnet 1000 --repeats 1 --pinned
 """
 
 from __future__ import annotations
@@ -118,13 +125,21 @@ def finished(process: subprocess.Popen[str], what: str) -> None:
         raise SystemExit(f"{what} failed ({process.returncode}):\n{out[-3000:]}\n{err[-3000:]}")
 
 
-def timed(commands: list[tuple[list[str], dict[str, str]]], what: str) -> float:
-    """Wall seconds until every command, started at once, has ended."""
+def timed(commands: list[tuple[list[str], dict[str, str]]], what: str, cores: list[int] | None = None) -> float:
+    """Wall seconds until every command, started at once, has ended; command ``i`` on core ``cores[i]`` if given."""
     start = time.perf_counter()
-    processes = [subprocess.Popen(args, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for args, env in commands]
+    processes = [
+        subprocess.Popen(args, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=None if cores is None else _pin(cores[i]))
+        for i, (args, env) in enumerate(commands)
+    ]
     for process in processes:
         finished(process, what)
     return time.perf_counter() - start
+
+
+def _pin(core: int) -> Any:
+    """A ``preexec_fn`` that keeps the child process on ``core``."""
+    return lambda: os.sched_setaffinity(0, {core})
 
 
 def merge_work(directories: list[Path], project: Path) -> float:
@@ -180,9 +195,12 @@ def main() -> None:
     parser.add_argument("--shards", type=int, nargs="*", default=[2])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--resnet", type=int, metavar="SAMPLES", help="a random-weight ResNet-18 on SAMPLES 32x32 images instead of the digits")
+    parser.add_argument("--pinned", action="store_true", help="one core and one thread per process: the unsharded run on core 0, shard i on core i")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
-    print(f"machine: {cores} cores; load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    if args.pinned and max(args.shards) > cores:
+        raise SystemExit(f"--pinned needs a core per shard: {max(args.shards)} shards, {cores} cores")
+    print(f"machine: {cores} cores; load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}{'; pinned: one core and one thread per process' if args.pinned else ''}")
     print("| shards | checks | unsharded s | N shards side by side s | speed-up | N x sharded / unsharded (1.0 perfect) | merge process s (% of run) | merge work s (% of run) |")
     print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
@@ -194,10 +212,11 @@ def main() -> None:
             checks = 0
             for repeat in range(args.repeats):
                 whole = base / f"whole-{count}-{repeat}"
-                whole_s.append(timed([(command(project, "--mlguard", f"--mlguard-output={whole}"), environment(None))], "the unsharded run"))
+                whole_run = [(command(project, "--mlguard", f"--mlguard-output={whole}"), environment(1 if args.pinned else None))]
+                whole_s.append(timed(whole_run, "the unsharded run", [0] if args.pinned else None))
                 directories = [base / f"shards-{count}-{repeat}" / str(i) for i in range(count)]
-                runs = [(command(project, "--mlguard", "--mlguard-shard", f"{i}/{count}", f"--mlguard-output={d}"), environment(max(1, cores // count))) for i, d in enumerate(directories)]
-                shard_s.append(timed(runs, "a shard"))
+                runs = [(command(project, "--mlguard", "--mlguard-shard", f"{i}/{count}", f"--mlguard-output={d}"), environment(1 if args.pinned else max(1, cores // count))) for i, d in enumerate(directories)]
+                shard_s.append(timed(runs, "a shard", list(range(count)) if args.pinned else None))
                 merged = base / f"merged-{count}-{repeat}"
                 merge_s.append(timed([(command(project, "--mlguard-merge", *map(str, directories), f"--mlguard-output={merged}"), environment(None))], "the merge"))
                 work_s.append(merge_work(directories, project))
