@@ -2,7 +2,8 @@
 
 Each corruption is split, in the manner of albumentations' ``get_params`` then ``apply``, into
 ``sample_params(rng, shape, **severity)`` (all randomness) and a deterministic
-``apply(image, **params)``, so every corrupted image is reproducible from one seed. Importing this
+``apply(image, **params)``, so every corrupted image is reproducible from one seed (shot noise, whose
+Poisson numbers depend on the image, hands ``apply`` the image's own generator to draw them). Importing this
 module imports nothing heavy; numpy, OpenCV and albumentations are imported when a corruption runs.
 
 The severity parameters below are those of Hendrycks and Dietterich's ImageNet-C
