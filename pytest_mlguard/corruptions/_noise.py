@@ -37,7 +37,12 @@ def sample_shot_noise(rng: np.random.Generator, shape: tuple[int, ...], *, photo
 
 
 def apply_shot_noise(image: np.ndarray, *, photons: float, rng: np.random.Generator) -> np.ndarray:
-    """Poisson(image * photons) / photons, drawn from ``rng``, clipped to 1, as float32."""
+    """Poisson(image * photons) / photons, drawn from ``rng``, clipped to 1, as float32; a uint8 image
+    gives those values as uint8, drawn through per-level tables (:mod:`._poisson`)."""
+    if image.dtype == np.uint8:
+        from ._poisson import shot_noise_bytes
+
+        return shot_noise_bytes(image, photons, rng)
     counts = rng.poisson(np.multiply(image, photons, dtype=np.float64))
     # like(counts / photons, image) in one pass: the float64 quotients rounded to float32 as they are
     # written, then clipped to 1 (counts are never negative); a few microseconds less at 32 px

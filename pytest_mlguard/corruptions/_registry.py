@@ -63,7 +63,8 @@ class Corruption:
         colour_only: changes colour only, so it leaves gray images unchanged.
         deterministic: draws no random number, so :func:`~.functional.corrupt` makes no generator.
         takes_bytes: ``apply`` also takes a uint8 image (and then returns one): the 8-bit
-            corruptions (pixelate, JPEG) skip the float round trip for uint8 input.
+            corruptions (pixelate, JPEG) skip the float round trip for uint8 input, and shot noise
+            draws a uint8 image's values from per-level tables.
         doc: one line for the docs.
     """
 
@@ -137,6 +138,7 @@ _CORRUPTIONS = (
         per_severity(photons=(60, 25, 12, 5, 3)),
         "sample_shot_noise",
         "apply_shot_noise",
+        takes_bytes=True,
         doc="Poisson (photon) noise: each value becomes Poisson(value * photons) / photons",
     ),
     Corruption(

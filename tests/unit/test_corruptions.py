@@ -100,25 +100,62 @@ def test_gaussian_speckle_and_shot_noise_statistics():
     assert shot.mean() == pytest.approx(0.5, abs=0.005) and shot.var() == pytest.approx(0.5 / photons, rel=0.05)
 
 
-@pytest.mark.parametrize("reference", ["cifar-10-c", "imagenet-c"])
-def test_shot_noise_is_poisson_at_the_published_photon_counts(reference):
-    """Per value, min(Poisson(x * photons) / photons, 1): its mean and variance against the clipped
-    Poisson's, computed from scipy's pmf, at every severity of CIFAR-10-C's and ImageNet-C's photon
-    counts and three intensities, within 5 standard errors of 12,288 draws."""
+def _shot_noise_values(mean: float, photons: float, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """The values min(Poisson(mean) / photons, 1) takes (as bytes for uint8, rounded half to even from
+    float32, as the float path's conversion) and their probabilities, from scipy's pmf."""
     from scipy.stats import poisson
 
+    k = np.arange(int(mean + 40 * np.sqrt(mean) + 40))
+    values = np.minimum((k / photons).astype(np.float32), np.float32(1.0))
+    if dtype == np.uint8:
+        values = np.round(values * np.float32(255.0))
+    return values.astype(np.float64), poisson.pmf(k, mean)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8])
+@pytest.mark.parametrize("reference", ["cifar-10-c", "imagenet-c"])
+def test_shot_noise_is_poisson_at_the_published_photon_counts(reference, dtype):
+    """Per value, min(Poisson(x * photons) / photons, 1) (as a byte for a uint8 image): its mean and
+    variance against the clipped Poisson's, computed from scipy's pmf, at every severity of CIFAR-10-C's
+    and ImageNet-C's photon counts and three intensities, within 5 standard errors of 12,288 draws."""
+    levels = (32, 128, 224) if dtype == np.uint8 else (0.125, 0.5, 0.875)  # x = level / 255; exact in float32
     for severity in range(1, 6):
         photons = REGISTRY["shot_noise"].params_for(severity, reference=reference)["photons"]
-        for x in (0.125, 0.5, 0.875):  # exact in float32
-            out = corrupt(np.full((64, 64, 3), x, np.float32), "shot_noise", severity, seed=severity, reference=reference)
-            k = np.arange(int(x * photons + 40 * np.sqrt(x * photons) + 40))
-            pmf, values = poisson.pmf(k, x * photons), np.minimum(k / photons, 1.0)
+        for level in levels:
+            x = float(np.float32(level) / np.float32(255)) if dtype == np.uint8 else level
+            out = corrupt(np.full((64, 64, 3), level, dtype), "shot_noise", severity, seed=severity, reference=reference)
+            values, pmf = _shot_noise_values(x * photons, photons, dtype)
             mean = float(pmf @ values)
             var = float(pmf @ (values - mean) ** 2)
             fourth = float(pmf @ (values - mean) ** 4)
-            n = out.size
-            assert abs(out.mean() - mean) <= 5 * np.sqrt(var / n), (reference, severity, x, out.mean(), mean)
-            assert abs(out.var() - var) <= 5 * np.sqrt((fourth - var**2) / n), (reference, severity, x, out.var(), var)
+            got = out.astype(np.float64)
+            assert out.dtype == dtype
+            assert abs(got.mean() - mean) <= 5 * np.sqrt(var / out.size), (reference, severity, level, got.mean(), mean)
+            assert abs(got.var() - var) <= 5 * np.sqrt((fourth - var**2) / out.size), (reference, severity, level, got.var(), var)
+
+
+@pytest.mark.parametrize("photons", [500, 60, 12.5, 3])
+def test_shot_noise_byte_tables_hold_the_poisson_distribution_of_every_level(photons):
+    """A uint8 image's shot noise is drawn through alias tables, one per input level: the byte
+    distribution they encode is the clipped Poisson's, computed from scipy's pmf and upper tail, to 1e-12."""
+    from scipy.stats import poisson
+
+    from pytest_mlguard.corruptions._poisson import alias_tables
+
+    threshold, alias = alias_tables(photons)
+    keep = (threshold - np.tile(np.arange(256), 256)).reshape(256, 256)  # probability of keeping the column
+    encoded = keep / 256
+    for level in range(256):
+        np.add.at(encoded[level], alias.reshape(256, 256)[level], (1 - keep[level]) / 256)
+    k = np.arange(int(photons) + 2)
+    values = np.round(np.minimum((k / photons).astype(np.float32), np.float32(1.0)) * np.float32(255.0)).astype(int)
+    below = values < 255
+    expected = np.zeros((256, 256))
+    for level in range(256):
+        mean = float(np.float32(level) / np.float32(255)) * photons
+        expected[level] = np.bincount(values[below], weights=poisson.pmf(k[below], mean), minlength=256)
+        expected[level, 255] = poisson.sf(k[below].max(), mean)
+    assert np.abs(encoded - expected).max() <= 1e-12
 
 
 def test_shot_noise_draws_its_poisson_numbers_from_the_images_own_generator():
@@ -132,6 +169,10 @@ def test_shot_noise_draws_its_poisson_numbers_from_the_images_own_generator():
     assert np.array_equal(out, np.minimum((counts / 100).astype(np.float32), np.float32(1)))
     assert given.bit_generator.state == expected.bit_generator.state, "the image's generator drew exactly those numbers"
     assert np.array_equal(corrupt(image, "shot_noise", 3, seed=7), corrupt(image, "shot_noise", 3, seed=np.random.default_rng(7)))
+    given, expected = np.random.default_rng(5), np.random.default_rng(5)
+    corrupt(photo(32), "shot_noise", 3, seed=given)  # uint8: one uniform per value, through the byte tables
+    expected.random(photo(32).size)
+    assert given.bit_generator.state == expected.bit_generator.state
 
 
 def test_impulse_noise_replaces_the_published_fraction_of_values_by_0_or_1():
