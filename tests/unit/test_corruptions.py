@@ -508,10 +508,33 @@ def test_fidelity_against_the_published_formulas(name, side):
         assert abs(ours[0] - published[0]) <= 1.0 and abs(ours[1] - published[1]) <= 0.03, (severity, ours, published)
 
 
-@pytest.mark.parametrize(("height", "width"), [(224, 224), (224, 112), (64, 48), (16, 8), (12, 12)])
-@pytest.mark.parametrize("factor", [0.5, 0.25, 0.125, 0.3])
-def test_pixelate_by_powers_of_two_gives_the_box_filters_pixels(height, width, factor):
-    """Sides shrunk by a power of two go through Pillow's reduce (faster), and give the box filter's pixels."""
-    image = np.ascontiguousarray(photo(224)[:height, :width])
+@pytest.mark.parametrize(("height", "width"), [(224, 224), (224, 112), (64, 48), (16, 8), (12, 12), (224, 64), (96, 34), (200, 52), (9, 300)])
+@pytest.mark.parametrize("factor", [0.5, 0.25, 0.125, 0.3, 0.47, 0.9])
+def test_pixelate_gives_pillows_pixels_at_any_shape_and_factor(height, width, factor):
+    """pixelate shrinks in numpy (pytest_mlguard/corruptions/_box.py), Pillow's box filter byte for byte,
+    whichever order its passes take: Pillow 13 goes down first where the height sheds more than twice as
+    many pixels as the width (224 x 64 at 0.5). Before, powers of two went through Pillow's reduce, across
+    then down, which gave other bytes for such tall images."""
+    image = np.ascontiguousarray(photo(300)[:height, :width])
     assert np.array_equal(F.apply_pixelate(image, factor=factor), _pillow_pixelate(image, factor))
     assert np.array_equal(F.apply_pixelate(image[..., :1], factor=factor)[..., 0], _pillow_pixelate(image[..., 0], factor))
+
+
+def test_the_box_filter_runs_in_numpy_at_the_published_sizes_and_in_pillows_pass_order():
+    """The numpy box filter is used (not Pillow, its fallback) at every published size and factor, and
+    follows the installed Pillow's order of passes, on random images of random shapes."""
+    from PIL import Image
+
+    from pytest_mlguard.corruptions._box import _plan, shrink
+
+    for side, reference in ((32, "cifar-10-c"), (64, "tiny-imagenet-c"), (224, "imagenet-c")):
+        for severity in range(1, 6):
+            factor = REGISTRY["pixelate"].params_for(severity, reference=reference)["factor"]
+            assert _plan(side, side, (int(side * factor), int(side * factor))) is not None, (side, severity)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        height, width = (int(n) for n in rng.integers(1, 160, 2))
+        small = (int(rng.integers(1, width + 1)), int(rng.integers(1, height + 1)))
+        pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        expected = np.asarray(Image.fromarray(pixels).resize(small, Image.Resampling.BOX))
+        assert np.array_equal(shrink(pixels, small), expected), (height, width, small)
