@@ -34,7 +34,8 @@ class Axis(NamedTuple):
     first: np.ndarray
     last: np.ndarray
     taps: np.ndarray | None  # (widest box, outputs): input indices, past a box's end the axis length (a zero row); None if no box is wider than 2
-    weights: np.ndarray | None  # (outputs,): Pillow's fixed-point weight of each box's pixels, uint32
+    weights: np.ndarray | None  # (outputs,): Pillow's fixed-point weight of each box's pixels, uint32; None if all boxes are 2**shift long
+    shift: int = 0  # boxes all 2**shift pixels long (shift >= 2): Pillow's weight is 2**(22 - shift), its rounding (sum + 2**(shift - 1)) >> shift
 
 
 def shrink(pixels: np.ndarray, small: tuple[int, int]) -> np.ndarray:
@@ -73,6 +74,8 @@ def _plan(height: int, width: int, small: tuple[int, int]) -> Plan | None:
     None (Pillow itself shrinks) where they do not give its bytes."""
     across = _axis(width, small[0]) if small[0] != width else None
     down = _axis(height, small[1]) if small[1] != height else None
+    if (across is None and small[0] != width) or (down is None and small[1] != height):
+        return None
     plan = Plan(across, down, _down_first(height, width, small))
     probe = np.random.default_rng(0).integers(0, 256, (height, width), dtype=np.uint8)
     return plan if np.array_equal(_passes(probe, *plan), _pillow(probe, small)) else None
@@ -91,7 +94,7 @@ def _pillow_rule() -> bool:
     """Whether the installed Pillow goes down first where the height sheds more than twice the
     width's pixels: a 96 x 24 image shrunk to 70 x 20, on which the two orders differ (in 9 values)."""
     small = (20, 70)
-    plan = Plan(_axis(24, small[0]), _axis(96, small[1]), True)
+    plan = Plan(_axis(24, small[0]), _axis(96, small[1]), True)  # boxes of one and two pixels: no gaps
     probe = np.random.default_rng(0).integers(0, 256, (96, 24), dtype=np.uint8)
     return bool(np.array_equal(_passes(probe, *plan), _pillow(probe, small)))
 
@@ -107,9 +110,16 @@ def _pillow(pixels: np.ndarray, small: tuple[int, int]) -> np.ndarray:
 
 def _pass(rows: np.ndarray, axis: Axis) -> np.ndarray:
     """One pass of the box filter down the rows of ``rows`` (uint8), rounded to 8 bits."""
-    if axis.taps is None or axis.weights is None:
+    if axis.taps is None:
         a, b = np.take(rows, axis.first, axis=0), np.take(rows, axis.last, axis=0)
         return (a | b) - ((a ^ b) >> 1)  # (a + b + 1) >> 1: Pillow's (2**21 + (a + b) * 2**21) >> 22, and a for a box of one
+    if axis.weights is None:  # every box 2**shift long: sums in 16 bits
+        total = np.add(np.take(rows, axis.taps[0], axis=0), np.take(rows, axis.taps[1], axis=0), dtype=np.uint16)
+        for taps in axis.taps[2:]:
+            total += np.take(rows, taps, axis=0)
+        total += 1 << (axis.shift - 1)
+        total >>= axis.shift
+        return total.astype(np.uint8)
     padded = np.concatenate((rows, np.zeros((1, *rows.shape[1:]), np.uint8)))
     total = np.add(np.take(padded, axis.taps[0], axis=0), np.take(padded, axis.taps[1], axis=0), dtype=np.uint32)
     for taps in axis.taps[2:]:
@@ -121,11 +131,11 @@ def _pass(rows: np.ndarray, axis: Axis) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=256)
-def _axis(size: int, small: int) -> Axis:
+def _axis(size: int, small: int) -> Axis | None:
     """Pillow's boxes shrinking ``size`` pixels to ``small``, read from Pillow: a float image whose
     row ``r`` is 1 at the pixels ``x = r (mod p)`` (``p`` longer than any box), and a last row ``x``,
     resized across by the box filter, gives each output's box length (its rows with a weight) and
-    centre (the mean of ``x``)."""
+    centre (the mean of ``x``); None where a box has a gap (not Pillow's box filter as known here)."""
     from PIL import Image
 
     period = math.ceil(size / small) + 2
@@ -138,11 +148,13 @@ def _axis(size: int, small: int) -> Axis:
     lengths = covered.sum(axis=0)
     first = np.rint(weighed[period] - (lengths - 1) / 2).astype(np.intp)
     if not np.array_equal(covered, (np.arange(period)[:, None] - first) % period < lengths):
-        raise AssertionError(f"Pillow's box filter from {size} to {small} pixels has a box with a gap")
+        return None
     widest = int(lengths.max())
     if widest <= 2:
         return Axis(first, first + lengths - 1, None, None)
     offsets = np.arange(widest)[:, None]
+    if lengths.min() == widest and widest & (widest - 1) == 0:
+        return Axis(first, first + widest - 1, first + offsets, None, widest.bit_length() - 1)
     taps = np.where(offsets < lengths, first + offsets, size)
     weights = (0.5 + (1.0 / lengths) * (1 << PRECISION_BITS)).astype(np.uint32)  # Resample.c's normalize_coeffs_8bpc
     return Axis(first, first + lengths - 1, taps, weights)

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -97,7 +98,21 @@ def apply_pixelate(image: np.ndarray, *, factor: float) -> np.ndarray:
     pixels = image if image.dtype == np.uint8 else to_bytes(image)
     small = (max(1, int(width * factor)), max(1, int(height * factor)))
     coarse = shrink(np.ascontiguousarray(pixels if channels == 3 else pixels[..., 0]), small)
-    return _like_input(cv2.resize(coarse, (width, height), interpolation=cv2.INTER_NEAREST_EXACT), image)
+    if height * width < 64 * 64:
+        return _like_input(cv2.resize(coarse, (width, height), interpolation=cv2.INTER_NEAREST_EXACT), image)
+    # larger: OpenCV widens the small rows, numpy repeats whole rows (15-30 microseconds less at 224 px)
+    wide = cv2.resize(coarse, (width, small[1]), interpolation=cv2.INTER_NEAREST_EXACT)
+    return _like_input(np.take(wide, _nearest_rows(small[1], height), axis=0), image)
+
+
+@functools.lru_cache(maxsize=256)
+def _nearest_rows(rows: int, height: int) -> np.ndarray:
+    """The row of ``rows`` that OpenCV's exact nearest takes for each of ``height`` rows (read from it,
+    enlarging a column of row numbers)."""
+    import cv2
+
+    column = np.arange(rows, dtype=np.float32).reshape(rows, 1)  # exact to 2**24 rows
+    return cv2.resize(column, (1, height), interpolation=cv2.INTER_NEAREST_EXACT).reshape(height).astype(np.intp)
 
 
 def _like_input(pixels: np.ndarray, image: np.ndarray) -> np.ndarray:
