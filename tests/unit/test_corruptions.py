@@ -538,3 +538,16 @@ def test_the_box_filter_runs_in_numpy_at_the_published_sizes_and_in_pillows_pass
         pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
         expected = np.asarray(Image.fromarray(pixels).resize(small, Image.Resampling.BOX))
         assert np.array_equal(shrink(pixels, small), expected), (height, width, small)
+
+
+def test_the_box_filter_falls_back_to_pillow_where_its_plan_would_differ(monkeypatch):
+    from PIL import Image
+
+    from pytest_mlguard.corruptions import _box
+
+    pixels = np.ascontiguousarray(photo(64)[:40, :64])
+    expected = np.asarray(Image.fromarray(pixels).resize((27, 13), Image.Resampling.BOX))
+    monkeypatch.setattr(_box, "_plan", lambda height, width, small: None)
+    assert np.array_equal(_box.shrink(pixels, (27, 13)), expected)
+    gray = np.ascontiguousarray(pixels[..., 0])
+    assert np.array_equal(_box.shrink(gray, (27, 13)), np.asarray(Image.fromarray(gray).resize((27, 13), Image.Resampling.BOX)))
