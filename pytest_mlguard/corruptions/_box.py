@@ -1,15 +1,16 @@
 """Pillow's box filter on 8-bit images, byte for byte, in numpy: pixelate's shrinking step.
 
 Pillow shrinks an image in two passes, across and down (down first, from Pillow 13, where the height
-sheds more than twice as many pixels as the width), each output value the mean of the input pixels
-whose centres its box covers, in 22-bit fixed point (each of ``n`` weights ``int(0.5 + 2**22 / n)``),
-rounded to 8 bits after each pass. Here each pass gathers whole rows (the across pass on the
-transposed image) and adds them: where no box covers more than two pixels (every shrinking factor
-above 1/2: CIFAR-10-C's and Tiny-ImageNet-C's pixelate but the latter's severity 5, ImageNet-C's
-severity 1) the rounded mean of two bytes is ``(a | b) - ((a ^ b) >> 1)``, in 8 bits; wider boxes sum
-in 32 bits. The boxes are Pillow's own, read from Pillow resizing a float image of a few rows, and
-each size's plan is checked against Pillow on a random image (:func:`_plan`; Pillow itself shrinks
-where it would differ), so that a platform's or a version's rounding of box edges holds.
+sheds more than twice as many pixels as the width), each output value the mean of the input pixels whose
+centres its box covers, in 22-bit fixed point (each of ``n`` weights ``int(0.5 + 2**22 / n)``), rounded
+to 8 bits after each pass. Here each pass gathers whole rows (the across pass on the transposed image)
+and adds them: where no box covers more than two pixels (every shrinking factor above 1/2, and 1/2 of an
+even side: CIFAR-10-C's and Tiny-ImageNet-C's pixelate, ImageNet-C's severities 1 and 2) the rounded
+mean of two bytes is ``(a | b) - ((a ^ b) >> 1)``, in 8 bits; boxes all 2**k pixels long sum in 16 bits
+and round by a shift, other wider boxes sum in 32 bits with Pillow's weights. The boxes are Pillow's
+own, read from Pillow resizing a float image of a few rows, and each size's plan is checked against
+Pillow on a random image (:func:`_plan`; Pillow itself shrinks where it would differ), so that a
+platform's or a version's rounding of box edges holds.
 
 Example:
     >>> shrink(np.arange(12, dtype=np.uint8).reshape(2, 6), (3, 1)).tolist()

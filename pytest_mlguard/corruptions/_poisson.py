@@ -1,14 +1,14 @@
 """Shot noise on 8-bit images in constant time per value: Walker's alias method over the 256 output bytes.
 
 An 8-bit image has 256 levels, so Poisson(x * photons) / photons, clipped to 1 and written as a byte,
-has 256 distributions at a given photon count: the byte distribution of each level is computed once
-from the Poisson probabilities (the same means as the float path, each count turned into its byte by
-that path's own conversion; byte 255 takes the whole upper tail) and kept as an alias table. A value
-then costs one uniform draw and two table look-ups, where numpy's Poisson sampler takes a
-square root, logarithms and a rejection loop per value: about 4x less time at 224 px and 3x at 32.
-The distribution is the float path's to float64 rounding (the tables' probabilities) at the
-resolution of a 53-bit uniform; the draws differ from the float path's (a uint8 image and the same
-image as float give other noise for one seed, identically distributed).
+has 256 distributions at a given photon count: the byte distribution of each level is computed once from
+the Poisson probabilities (the same means as the float path, each count turned into its byte by that
+path's own conversion; byte 255 takes the whole upper tail) and kept as an alias table. A value then
+costs one uniform draw and two table look-ups, where numpy's Poisson sampler takes a square root,
+logarithms and a rejection loop per value: 4-5x less time at 224 px, 3x at 32 (docs/corruptions.md). The
+distribution is the float path's to float64 rounding (the tables' probabilities) at the resolution of a
+53-bit uniform; the draws differ from the float path's (a uint8 image and the same image as float give
+other noise for one seed, identically distributed).
 
 Example:
     >>> image = np.full((2, 2, 1), 128, np.uint8)
