@@ -39,11 +39,6 @@ def colour(layer: np.ndarray, channels: int) -> np.ndarray:
     return layer if channels == 3 else (layer @ LUMA)[..., None]
 
 
-def child_seed(rng: np.random.Generator) -> int:
-    """A seed drawn from ``rng``, for a generator that ``apply`` needs (Poisson noise)."""
-    return int(rng.integers(0, 2**63 - 1))
-
-
 def gaussian(image: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur (kernel truncated at 4 sigma, reflected borders), any sigma >= 0."""
     import cv2

@@ -2,7 +2,8 @@
 
 Each corruption is split, in the manner of albumentations' ``get_params`` then ``apply``, into
 ``sample_params(rng, shape, **severity)`` (all randomness) and a deterministic
-``apply(image, **params)``, so every corrupted image is reproducible from one seed. Importing this
+``apply(image, **params)``, so every corrupted image is reproducible from one seed (shot noise, whose
+Poisson numbers depend on the image, hands ``apply`` the image's own generator to draw them). Importing this
 module imports nothing heavy; numpy, OpenCV and albumentations are imported when a corruption runs.
 
 The severity parameters below are those of Hendrycks and Dietterich's ImageNet-C
@@ -62,7 +63,8 @@ class Corruption:
         colour_only: changes colour only, so it leaves gray images unchanged.
         deterministic: draws no random number, so :func:`~.functional.corrupt` makes no generator.
         takes_bytes: ``apply`` also takes a uint8 image (and then returns one): the 8-bit
-            corruptions (pixelate, JPEG) skip the float round trip for uint8 input.
+            corruptions (pixelate, JPEG) skip the float round trip for uint8 input, and shot noise
+            draws a uint8 image's values from per-level tables.
         doc: one line for the docs.
     """
 
@@ -136,6 +138,7 @@ _CORRUPTIONS = (
         per_severity(photons=(60, 25, 12, 5, 3)),
         "sample_shot_noise",
         "apply_shot_noise",
+        takes_bytes=True,
         doc="Poisson (photon) noise: each value becomes Poisson(value * photons) / photons",
     ),
     Corruption(

@@ -100,6 +100,81 @@ def test_gaussian_speckle_and_shot_noise_statistics():
     assert shot.mean() == pytest.approx(0.5, abs=0.005) and shot.var() == pytest.approx(0.5 / photons, rel=0.05)
 
 
+def _shot_noise_values(mean: float, photons: float, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """The values min(Poisson(mean) / photons, 1) takes (as bytes for uint8, rounded half to even from
+    float32, as the float path's conversion) and their probabilities, from scipy's pmf."""
+    from scipy.stats import poisson
+
+    k = np.arange(int(mean + 40 * np.sqrt(mean) + 40))
+    values = np.minimum((k / photons).astype(np.float32), np.float32(1.0))
+    if dtype == np.uint8:
+        values = np.round(values * np.float32(255.0))
+    return values.astype(np.float64), poisson.pmf(k, mean)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8])
+@pytest.mark.parametrize("reference", ["cifar-10-c", "imagenet-c"])
+def test_shot_noise_is_poisson_at_the_published_photon_counts(reference, dtype):
+    """Per value, min(Poisson(x * photons) / photons, 1) (as a byte for a uint8 image): its mean and
+    variance against the clipped Poisson's, computed from scipy's pmf, at every severity of CIFAR-10-C's
+    and ImageNet-C's photon counts and three intensities, within 5 standard errors of 12,288 draws."""
+    levels = (32, 128, 224) if dtype == np.uint8 else (0.125, 0.5, 0.875)  # x = level / 255; exact in float32
+    for severity in range(1, 6):
+        photons = REGISTRY["shot_noise"].params_for(severity, reference=reference)["photons"]
+        for level in levels:
+            x = float(np.float32(level) / np.float32(255)) if dtype == np.uint8 else level
+            out = corrupt(np.full((64, 64, 3), level, dtype), "shot_noise", severity, seed=severity, reference=reference)
+            values, pmf = _shot_noise_values(x * photons, photons, dtype)
+            mean = float(pmf @ values)
+            var = float(pmf @ (values - mean) ** 2)
+            fourth = float(pmf @ (values - mean) ** 4)
+            got = out.astype(np.float64)
+            assert out.dtype == dtype
+            assert abs(got.mean() - mean) <= 5 * np.sqrt(var / out.size), (reference, severity, level, got.mean(), mean)
+            assert abs(got.var() - var) <= 5 * np.sqrt((fourth - var**2) / out.size), (reference, severity, level, got.var(), var)
+
+
+@pytest.mark.parametrize("photons", [500, 60, 12.5, 3])
+def test_shot_noise_byte_tables_hold_the_poisson_distribution_of_every_level(photons):
+    """A uint8 image's shot noise is drawn through alias tables, one per input level: the byte
+    distribution they encode is the clipped Poisson's, computed from scipy's pmf and upper tail, to 1e-12."""
+    from scipy.stats import poisson
+
+    from pytest_mlguard.corruptions._poisson import alias_tables
+
+    threshold, alias = alias_tables(photons)
+    keep = (threshold - np.tile(np.arange(256), 256)).reshape(256, 256)  # probability of keeping the column
+    encoded = keep / 256
+    for level in range(256):
+        np.add.at(encoded[level], alias.reshape(256, 256)[level], (1 - keep[level]) / 256)
+    k = np.arange(int(photons) + 2)
+    values = np.round(np.minimum((k / photons).astype(np.float32), np.float32(1.0)) * np.float32(255.0)).astype(int)
+    below = values < 255
+    expected = np.zeros((256, 256))
+    for level in range(256):
+        mean = float(np.float32(level) / np.float32(255)) * photons
+        expected[level] = np.bincount(values[below], weights=poisson.pmf(k[below], mean), minlength=256)
+        expected[level, 255] = poisson.sf(k[below].max(), mean)
+    assert np.abs(encoded - expected).max() <= 1e-12
+
+
+def test_shot_noise_draws_its_poisson_numbers_from_the_images_own_generator():
+    """One generator per image: the Poisson numbers come from the generator ``corrupt`` is given (or
+    seeds), not from a second one seeded from it (about 8 microseconds, a twentieth of the call at 32 px)."""
+    image = photo(32).astype(np.float32) / np.float32(255)
+    given = np.random.default_rng(5)
+    out = corrupt(image, "shot_noise", 3, seed=given)  # CIFAR-10-C's severity 3 at 32 px: 100 photons
+    expected = np.random.default_rng(5)
+    counts = expected.poisson(image.astype(np.float64) * 100)
+    assert np.array_equal(out, np.minimum((counts / 100).astype(np.float32), np.float32(1)))
+    assert given.bit_generator.state == expected.bit_generator.state, "the image's generator drew exactly those numbers"
+    assert np.array_equal(corrupt(image, "shot_noise", 3, seed=7), corrupt(image, "shot_noise", 3, seed=np.random.default_rng(7)))
+    given, expected = np.random.default_rng(5), np.random.default_rng(5)
+    corrupt(photo(32), "shot_noise", 3, seed=given)  # uint8: one uniform per value, through the byte tables
+    expected.random(photo(32).size)
+    assert given.bit_generator.state == expected.bit_generator.state
+
+
 def test_impulse_noise_replaces_the_published_fraction_of_values_by_0_or_1():
     flat = np.full((128, 128, 3), 0.5)
     out = corrupt(flat, "impulse_noise", 4, seed=0)  # amount 0.17, per value as skimage's random_noise
@@ -433,10 +508,46 @@ def test_fidelity_against_the_published_formulas(name, side):
         assert abs(ours[0] - published[0]) <= 1.0 and abs(ours[1] - published[1]) <= 0.03, (severity, ours, published)
 
 
-@pytest.mark.parametrize(("height", "width"), [(224, 224), (224, 112), (64, 48), (16, 8), (12, 12)])
-@pytest.mark.parametrize("factor", [0.5, 0.25, 0.125, 0.3])
-def test_pixelate_by_powers_of_two_gives_the_box_filters_pixels(height, width, factor):
-    """Sides shrunk by a power of two go through Pillow's reduce (faster), and give the box filter's pixels."""
-    image = np.ascontiguousarray(photo(224)[:height, :width])
+@pytest.mark.parametrize(("height", "width"), [(224, 224), (224, 112), (64, 48), (16, 8), (12, 12), (224, 64), (96, 34), (200, 52), (9, 300)])
+@pytest.mark.parametrize("factor", [0.5, 0.25, 0.125, 0.3, 0.47, 0.9])
+def test_pixelate_gives_pillows_pixels_at_any_shape_and_factor(height, width, factor):
+    """pixelate shrinks in numpy (pytest_mlguard/corruptions/_box.py), Pillow's box filter byte for byte,
+    whichever order its passes take: Pillow 13 goes down first where the height sheds more than twice as
+    many pixels as the width (224 x 64 at 0.5). Before, powers of two went through Pillow's reduce, across
+    then down, which gave other bytes for such tall images."""
+    image = np.ascontiguousarray(photo(300)[:height, :width])
     assert np.array_equal(F.apply_pixelate(image, factor=factor), _pillow_pixelate(image, factor))
     assert np.array_equal(F.apply_pixelate(image[..., :1], factor=factor)[..., 0], _pillow_pixelate(image[..., 0], factor))
+
+
+def test_the_box_filter_runs_in_numpy_at_the_published_sizes_and_in_pillows_pass_order():
+    """The numpy box filter is used (not Pillow, its fallback) at every published size and factor, and
+    follows the installed Pillow's order of passes, on random images of random shapes."""
+    from PIL import Image
+
+    from pytest_mlguard.corruptions._box import _plan, shrink
+
+    for side, reference in ((32, "cifar-10-c"), (64, "tiny-imagenet-c"), (224, "imagenet-c")):
+        for severity in range(1, 6):
+            factor = REGISTRY["pixelate"].params_for(severity, reference=reference)["factor"]
+            assert _plan(side, side, (int(side * factor), int(side * factor))) is not None, (side, severity)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        height, width = (int(n) for n in rng.integers(1, 160, 2))
+        small = (int(rng.integers(1, width + 1)), int(rng.integers(1, height + 1)))
+        pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        expected = np.asarray(Image.fromarray(pixels).resize(small, Image.Resampling.BOX))
+        assert np.array_equal(shrink(pixels, small), expected), (height, width, small)
+
+
+def test_the_box_filter_falls_back_to_pillow_where_its_plan_would_differ(monkeypatch):
+    from PIL import Image
+
+    from pytest_mlguard.corruptions import _box
+
+    pixels = np.ascontiguousarray(photo(64)[:40, :64])
+    expected = np.asarray(Image.fromarray(pixels).resize((27, 13), Image.Resampling.BOX))
+    monkeypatch.setattr(_box, "_plan", lambda height, width, small: None)
+    assert np.array_equal(_box.shrink(pixels, (27, 13)), expected)
+    gray = np.ascontiguousarray(pixels[..., 0])
+    assert np.array_equal(_box.shrink(gray, (27, 13)), np.asarray(Image.fromarray(gray).resize((27, 13), Image.Resampling.BOX)))
