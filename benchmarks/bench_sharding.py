@@ -181,7 +181,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--resnet", type=int, metavar="SAMPLES", help="a random-weight ResNet-18 on SAMPLES 32x32 images instead of the digits")
     args = parser.parse_args()
-    cores = os.cpu_count() or 1
+    from pytest_mlguard._cores import usable_cores
+
+    cores = usable_cores()  # within a container's CPU limit too
     print(f"machine: {cores} cores; load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print("| shards | checks | unsharded s | N shards side by side s | speed-up | N x sharded / unsharded (1.0 perfect) | merge process s (% of run) | merge work s (% of run) |")
     print("|---|---|---|---|---|---|---|---|")
