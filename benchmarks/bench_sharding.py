@@ -136,17 +136,20 @@ def merge_work(directories: list[Path], project: Path) -> float:
 
 
 def _merge_once(directories: list[Path], project: Path) -> float:
+    import numpy as np
+
     from pytest_mlguard._shard.items import merged_checks
     from pytest_mlguard._shard.merge import load_shards
     from pytest_mlguard.checks._registry import all_keys
     from pytest_mlguard.config import resolve
 
-    from pytest_mlguard._shard.merge import ShardFile
-
     start = time.perf_counter()
     settings = resolve(cli=_cli(), files=_files(project), environ={}, keys=all_keys())
-    # the shards' own settings to check them against each other: paths in this process resolve otherwise than in theirs
-    shards = load_shards(directories, ROOT, ShardFile.read(directories[0] / "mlguard-shard.npz").header["settings"])
+    # the shards' own settings to check them against each other: paths in this process resolve otherwise than in
+    # theirs (the header alone: the merge itself reads each shard once, and so does this)
+    with np.load(directories[0] / "mlguard-shard.npz", allow_pickle=False) as data:
+        shard_settings = json.loads(str(data["header"]))["settings"]
+    shards = load_shards(directories, ROOT, shard_settings)
     merged_checks(shards, settings)
     return time.perf_counter() - start
 

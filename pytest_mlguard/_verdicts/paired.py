@@ -308,13 +308,40 @@ def _decided(a: Any, b: Any, c: Any, d: Any, n: int, factor: float, confidence: 
 def _drawn_decided(cells: np.ndarray, n: int, factor: float, confidence: float, method: IntervalMethod) -> float:
     """The share of :data:`DRAWN_TABLES` tables of n pairs, drawn with the seed n, whose verdict is decided.
 
-    Drawn tables repeat (where n is small, or a cell is empty): each distinct table is judged once, and
-    the share summed as over every drawn table (the same value to the last bit: one ``1 / DRAWN_TABLES``
-    for each table decided)."""
-    a, b, c, d = np.random.default_rng(n).multinomial(n, cells / cells.sum(), DRAWN_TABLES).T
-    keys, first, inverse = np.unique((a * (n + 1) + b) * (n + 1) + c, return_index=True, return_inverse=True)
-    decided = _decided(a[first], b[first], c[first], d[first], n, factor, confidence, method)[inverse] if len(keys) < DRAWN_TABLES // 2 else _decided(a, b, c, d, n, factor, confidence, method)
+    Drawn tables repeat (where n is small, or a cell is empty): each distinct table is judged once
+    (:func:`_distinct`), and the share summed as over every drawn table (the same value to the last bit:
+    one ``1 / DRAWN_TABLES`` for each table decided)."""
+    tables = np.random.default_rng(n).multinomial(n, cells / cells.sum(), DRAWN_TABLES).T
+    found = _distinct(tables, n)
+    distinct, inverse = found if found is not None else (tables, None)
+    decided = _decided(distinct[0], distinct[1], distinct[2], distinct[3], n, factor, confidence, method)
+    if inverse is not None:
+        decided = decided[inverse]
     return float(np.full(DRAWN_TABLES, 1.0 / DRAWN_TABLES)[decided].sum())
+
+
+def _distinct(tables: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The distinct tables among ``tables`` (4 rows of counts of n pairs) and the place of each table
+    among them, counted on the grid of the three cells with the narrowest ranges (the fourth is n less
+    their sum); ``None`` where that grid is over 8 times as large as the tables (they seldom repeat)."""
+    low = tables.min(axis=1)
+    width = tables.max(axis=1) - low + 1
+    dropped = int(np.argmax(width))
+    kept = [cell for cell in range(4) if cell != dropped]
+    size = math.prod(int(width[cell]) for cell in kept)
+    if size > 8 * tables.shape[1]:
+        return None
+    key = np.zeros(tables.shape[1], dtype=np.int64)
+    for cell in kept:
+        key = key * width[cell] + (tables[cell] - low[cell])
+    present = np.bincount(key, minlength=size)
+    keys = np.flatnonzero(present)
+    distinct = np.empty((4, len(keys)), dtype=tables.dtype)
+    rest = keys
+    for cell in reversed(kept):
+        distinct[cell], rest = rest % width[cell] + low[cell], rest // width[cell]
+    distinct[dropped] = n - distinct[kept].sum(axis=0)
+    return distinct, (np.cumsum(present > 0) - 1)[key]
 
 
 def relative_required_n(

@@ -47,3 +47,19 @@ def test_drawn_tables_judged_once_each_give_the_share_of_every_table_judged(cell
     every = np.random.default_rng(n).multinomial(n, weights / weights.sum(), paired.DRAWN_TABLES).T
     expected = paired._relative_decided((*every, np.full(paired.DRAWN_TABLES, 1.0 / paired.DRAWN_TABLES)), n, 0.5, 0.99, "clopper-pearson")
     assert paired._drawn_decided(weights, n, 0.5, 0.99, "clopper-pearson") == expected
+
+
+@pytest.mark.parametrize("confidence", [0.95, 0.9989361702127659])
+@pytest.mark.parametrize("n", [1, 9, 300, 42496])
+def test_the_clopper_pearson_ends_computed_in_one_call_are_those_of_each_end(confidence, n):
+    from scipy.stats import beta
+
+    from pytest_mlguard._verdicts.intervals import binomial_bounds
+
+    k = np.unique(np.linspace(0, n, 50).round())
+    alpha = 1 - confidence
+    expected_low = np.where(k == 0, 0.0, beta.ppf(alpha / 2, np.maximum(k, 1), n - k + 1))
+    expected_high = np.where(k == n, 1.0, beta.ppf(1 - alpha / 2, k + 1, np.maximum(n - k, 1)))
+    low, high = binomial_bounds(k, n, confidence)
+    assert np.array_equal(low, expected_low) and np.array_equal(high, expected_high)
+    assert [float(x) for x in binomial_bounds(k[1], n, confidence)] == [expected_low[1], expected_high[1]]  # a single count
