@@ -311,7 +311,8 @@ def _drawn_decided(cells: np.ndarray, n: int, factor: float, confidence: float, 
     Drawn tables repeat (where n is small, or a cell is empty): each distinct table is judged once
     (:func:`_distinct`), and the share summed as over every drawn table (the same value to the last bit:
     one ``1 / DRAWN_TABLES`` for each table decided)."""
-    tables = np.random.default_rng(n).multinomial(n, cells / cells.sum(), DRAWN_TABLES).T
+    drawn = np.random.default_rng(n).multinomial(n, cells / cells.sum(), DRAWN_TABLES)
+    tables = np.ascontiguousarray(drawn.T)  # each cell's counts in a row of their own (the drawn rows are tables)
     found = _distinct(tables, n)
     distinct, inverse = found if found is not None else (tables, None)
     decided = _decided(distinct[0], distinct[1], distinct[2], distinct[3], n, factor, confidence, method)
