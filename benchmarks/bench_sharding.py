@@ -131,7 +131,10 @@ def merge_work(directories: list[Path], project: Path) -> float:
     """Seconds to read the shards and recompute every check, in this process (the merge's own work): the
     second of two merges, so that importing the modules the first one needs is not counted (the merge
     process's column counts start-up)."""
+    from pytest_mlguard._verdicts import paired
+
     _merge_once(directories, project)
+    paired._BOUNDS.clear()  # the binomial bounds the first merge kept: a merge process starts without them
     return _merge_once(directories, project)
 
 

@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -177,6 +178,12 @@ def _term(function: Any, counts: np.ndarray, at: np.ndarray, *args: float) -> np
     return values[at - counts[0]]
 
 
+#: the binomial bounds computed for each (n, confidence, method) of n up to ``_BOUNDS_MOST_N``, the latest
+#: ``_BOUNDS_KEPT`` (NaN: not computed): at most 5 MB
+_BOUNDS: OrderedDict[tuple[int, float, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+_BOUNDS_MOST_N, _BOUNDS_KEPT = 5000, 64
+
+
 def paired_bounds(
     a: Any, b: Any, c: Any, d: Any, confidence: float = 0.95, method: IntervalMethod = "clopper-pearson", weight: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -188,8 +195,15 @@ def paired_bounds(
     n = int(a[0] + b[0] + c[0] + d[0])
     first, second = (a + b).astype(np.int64), (a + c).astype(np.int64)
     counts = np.flatnonzero(np.bincount(np.concatenate([first, second]), minlength=n + 1))  # the bounds of the counts that occur, not of all n + 1
-    lows, highs = np.zeros(n + 1), np.ones(n + 1)
-    lows[counts], highs[counts] = binomial_bounds(counts, n, confidence, method)
+    lows, highs = _BOUNDS.get((n, confidence, method)) or (np.full(n + 1, np.nan), np.full(n + 1, np.nan))
+    missing = counts[np.isnan(lows[counts])]
+    if len(missing):
+        lows[missing], highs[missing] = binomial_bounds(missing, n, confidence, method)
+    if n <= _BOUNDS_MOST_N:  # the searches for n of several checks go through the same n: their bounds are kept
+        _BOUNDS[(n, confidence, method)] = lows, highs
+        _BOUNDS.move_to_end((n, confidence, method))
+        while len(_BOUNDS) > _BOUNDS_KEPT:
+            _BOUNDS.popitem(last=False)
     p1, p2 = first / n, second / n
     cross = a * d - b * c
     cross = np.where(cross > 0, np.maximum(cross - n / 2, 0.0), cross)

@@ -63,3 +63,17 @@ def test_the_clopper_pearson_ends_computed_in_one_call_are_those_of_each_end(con
     low, high = binomial_bounds(k, n, confidence)
     assert np.array_equal(low, expected_low) and np.array_equal(high, expected_high)
     assert [float(x) for x in binomial_bounds(k[1], n, confidence)] == [expected_low[1], expected_high[1]]  # a single count
+
+
+def test_the_bounds_kept_from_other_tables_of_the_same_n_give_the_same_intervals():
+    """A search for n of one check keeps the binomial bounds of the counts it met; another check's tables
+    of the same n use them and compute the others."""
+    first, second = paired._tables((153, 147, 0, 0), 200), paired._tables((250, 40, 5, 5), 200)
+    paired._BOUNDS.clear()
+    alone = paired.paired_bounds(*second[:4], confidence=0.99, weight=0.7)
+    paired._BOUNDS.clear()
+    paired.paired_bounds(*first[:4], confidence=0.99, weight=0.7)  # keeps some of the counts the second meets
+    after = paired.paired_bounds(*second[:4], confidence=0.99, weight=0.7)
+    assert all(np.array_equal(x, y) for x, y in zip(alone, after))
+    lows, _ = paired._BOUNDS[(200, 0.99, "clopper-pearson")]
+    assert 0 < np.count_nonzero(~np.isnan(lows)) < 201  # only the counts met
