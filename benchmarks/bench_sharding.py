@@ -146,22 +146,28 @@ def merge_work(directories: list[Path], project: Path) -> float:
     """Seconds to read the shards and recompute every check, in this process (the merge's own work): the
     second of two merges, so that importing the modules the first one needs is not counted (the merge
     process's column counts start-up)."""
+    from pytest_mlguard._verdicts import paired
+
     _merge_once(directories, project)
+    paired._BOUNDS.clear()  # the binomial bounds the first merge kept: a merge process starts without them
     return _merge_once(directories, project)
 
 
 def _merge_once(directories: list[Path], project: Path) -> float:
+    import numpy as np
+
     from pytest_mlguard._shard.items import merged_checks
     from pytest_mlguard._shard.merge import load_shards
     from pytest_mlguard.checks._registry import all_keys
     from pytest_mlguard.config import resolve
 
-    from pytest_mlguard._shard.merge import ShardFile
-
     start = time.perf_counter()
     settings = resolve(cli=_cli(), files=_files(project), environ={}, keys=all_keys())
-    # the shards' own settings to check them against each other: paths in this process resolve otherwise than in theirs
-    shards = load_shards(directories, ROOT, ShardFile.read(directories[0] / "mlguard-shard.npz").header["settings"])
+    # the shards' own settings to check them against each other: paths in this process resolve otherwise than in
+    # theirs (the header alone: the merge itself reads each shard once, and so does this)
+    with np.load(directories[0] / "mlguard-shard.npz", allow_pickle=False) as data:
+        shard_settings = json.loads(str(data["header"]))["settings"]
+    shards = load_shards(directories, ROOT, shard_settings)
     merged_checks(shards, settings)
     return time.perf_counter() - start
 
@@ -197,7 +203,9 @@ def main() -> None:
     parser.add_argument("--resnet", type=int, metavar="SAMPLES", help="a random-weight ResNet-18 on SAMPLES 32x32 images instead of the digits")
     parser.add_argument("--pinned", action="store_true", help="one core and one thread per process: the unsharded run on core 0, shard i on core i")
     args = parser.parse_args()
-    cores = os.cpu_count() or 1
+    from pytest_mlguard._cores import usable_cores
+
+    cores = usable_cores()  # within a container's CPU limit too
     if args.pinned and max(args.shards) > cores:
         raise SystemExit(f"--pinned needs a core per shard: {max(args.shards)} shards, {cores} cores")
     print(f"machine: {cores} cores; load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}{'; pinned: one core and one thread per process' if args.pinned else ''}")

@@ -358,12 +358,16 @@ class Budget:
         }
 
 
-def run_failure(summary: Mapping[str, int], *, max_cut: float, where: str, budget: float | None, passed_tests: bool) -> str | None:
+def run_failure(
+    summary: Mapping[str, int], *, max_cut: float, where: str, budget: float | None, passed_tests: bool, elsewhere: int = 0
+) -> str | None:
     """Why a run fails although none of its checks failed, or ``None``.
 
     A cut check counts as not passed: the run fails when the budget cut more than ``max_cut`` (the
     ``budget_max_cut`` setting, from ``where``) of the checks that ran or were cut, and when it measured
-    nothing at all (``summary``: the report's; ``passed_tests``: whether a custom mlguard test passed).
+    nothing at all (``summary``: the report's; ``passed_tests``: whether a custom mlguard test passed),
+    unless it is a shard that left checks to the shards that run them whole (``elsewhere``: how many;
+    the merge measures them).
 
     Example:
         >>> run_failure({"total": 9, "cut": 1, "errors": 0}, max_cut=0.1, where="default", budget=60.0, passed_tests=False) is None
@@ -378,7 +382,7 @@ def run_failure(summary: Mapping[str, int], *, max_cut: float, where: str, budge
             f"budget_max_cut = {max_cut:g} allows (from {where}): the run fails; "
             "give it more time (--mlguard-budget), fewer checks, or allow cuts (--mlguard-set budget_max_cut=0.2)"
         )
-    if not summary["total"] and not passed_tests:
+    if not summary["total"] and not passed_tests and not elsewhere:
         return "no check was measured: the run fails (every check was skipped, cut, not applicable or errored)"
     return None
 

@@ -190,7 +190,21 @@ class RunReporter(RunPart):
             where=self.settings.source("budget_max_cut"),
             budget=self.settings.get("budget"),
             passed_tests="passed" in self.record.outcomes.values(),
+            elsewhere=len(self._left_to_other_shards(report)),
         )
+
+    def _left_to_other_shards(self, report: Mapping[str, Any]) -> list[str]:
+        """A shard that measured nothing: the checks it left to the shards that run them whole (``[]`` for
+        any other run), which a note names (the merge takes them from those shards)."""
+        elsewhere = [entry["reason"] for entry in self.record.skipped if entry.get("kind") == "other-shard"]
+        if report["summary"]["total"] or not elsewhere:
+            return []
+        shard = self.settings.get("shard")
+        what = "; ".join(elsewhere[:3]) + (f"; and {len(elsewhere) - 3} more" if len(elsewhere) > 3 else "")
+        note = f"mlguard: shard {shard.describe()} measured no check: {what}; its statistics file holds none, and the merge takes them from those shards"
+        if (note, {}) not in self.notes:
+            self.notes.append((note, {}))
+        return elsewhere
 
     def selection(self) -> dict[str, Any] | None:
         """What a partial run selected (``None`` if it ran every check of the suites it collected)."""

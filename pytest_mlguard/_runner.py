@@ -54,18 +54,22 @@ def _fixture_frame(error: BaseException, base: Path) -> str | None:
     return place
 
 
-def share_cores(workers: int) -> int | None:
+def share_cores(workers: int, *, root: Path | str = "/") -> int | None:
     """Give this xdist worker its share of the cores for torch's threads (of ``workers`` workers).
 
     Workers that each run torch with a thread per core oversubscribe the CPU: their threads spin
-    waiting for each other and the run gets slower, not faster. Nothing changes where the user set
+    waiting for each other and the run gets slower, not faster. The cores are those this process may
+    use (:func:`~pytest_mlguard._cores.usable_cores`: a pod's CPU limit, a Slurm task's CPUs; ``root``
+    where ``/proc`` and ``/sys`` are), not the node's. Nothing changes where the user set
     ``OMP_NUM_THREADS`` (or MKL's), or where torch is not in use. Returns the threads per worker, or
     ``None`` if left alone.
     """
     torch = sys.modules.get("torch")
     if workers <= 1 or torch is None or any(os.environ.get(name) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")):
         return None
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    from ._cores import usable_cores
+
+    threads = max(1, usable_cores(root) // workers)
     torch.set_num_threads(threads)
     return threads
 

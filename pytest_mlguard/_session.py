@@ -295,11 +295,15 @@ class MlguardSession:
         if payload:
             self.record.merge(payload)
         if self.runner.statistics is not None:  # a shard's statistics: the controller writes them once, whole
-            from ._shard.workers import SHARD_OUTPUT_KEY, gather
+            from ._shard.workers import SHARD_OUTPUT_KEY, WorkerMismatch, gather
 
             statistics = getattr(node, "workeroutput", {}).get(SHARD_OUTPUT_KEY)
-            if statistics is not None:
-                gather(self.runner.statistics, statistics)
+            try:
+                if statistics is not None and self.reporter.write_error is None:
+                    gather(self.runner.statistics, statistics, worker=getattr(node, "workerinput", {}).get("workerid", "a worker"))
+            except WorkerMismatch as exc:  # the shard's file is not written, the run says why and exits with code 4
+                self.reporter.write_error = f"mlguard: {exc}"
+                self.record.usage_error = self.record.usage_error or str(exc)
 
     # -- end of run -----------------------------------------------------------------------------------
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

@@ -4,6 +4,7 @@ baseline comparison and the exit code come from pytest and the reporter as in an
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,26 @@ def _unmeasured(shards: list[ShardFile], sample: set[tuple[str, str]]) -> dict[t
     return out
 
 
+def _lost(shards: list[ShardFile], found: set[tuple[str, str]]) -> dict[tuple[str, str], Merged]:
+    """The checks a shard left to the shard that runs them whole (``other-shard``) and that no shard
+    measured, skipped or errored on: that shard ran without them (another ``-k``, ``-m`` or node ids).
+    Each fails the merge's check, naming both shards."""
+    out: dict[tuple[str, str], Merged] = {}
+    for shard in shards:
+        for entry in shard.header["skipped"]:
+            key = (entry["model"], entry["id"])
+            if entry["kind"] != "other-shard" or key in found or key in out:
+                continue
+            holder = re.search(r"runs whole on (shard \d+/\d+)", entry["reason"])
+            message = (
+                f"{entry['id']} on model {entry['model']!r}: no shard measured it: {shard.name} left it to "
+                f"{holder.group(1) if holder else 'the shard that runs it whole'}, which did not run it "
+                "(run every shard with the same selection: -k, -m, node ids)"
+            )
+            out[key] = Merged(entry["nodeid"], entry["model"], entry["id"], failed=message, kind="error")
+    return out
+
+
 def merged_checks(shards: list[ShardFile], settings: Any) -> list[Merged]:
     """Every check of the shards, merged (:mod:`.recompute`), in the order the first shard ran them."""
     sample: set[tuple[str, str]] = set()
@@ -68,7 +89,7 @@ def merged_checks(shards: list[ShardFile], settings: Any) -> list[Merged]:
             else:
                 result = CheckResult.from_dict(data)
             merged[key] = Merged(data.get("nodeid", data["id"]), data["model"], data["id"], result=result)
-    return [*merged.values(), *unmeasured.values()]
+    return [*merged.values(), *unmeasured.values(), *_lost(shards, set(merged) | set(unmeasured)).values()]
 
 
 class MergedCheck(pytest.Item):

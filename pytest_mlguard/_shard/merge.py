@@ -108,12 +108,19 @@ def _check_models(shard: ShardFile, first: ShardFile) -> None:
     if set(mine) != set(theirs):
         raise MergeError(f"{shard.name} measured models {sorted(mine)}, {first.name} models {sorted(theirs)}")
     for model, entry in mine.items():
-        for what in ("fingerprint", "description", "data"):
-            if entry[what] != theirs[model][what]:
-                raise MergeError(
-                    f"{shard.name} measured another model {model!r} than {first.name}: its {what} differs "
-                    f"({json.dumps(entry[what], default=str)[:200]} where {json.dumps(theirs[model][what], default=str)[:200]} was expected)"
-                )
+        difference = model_difference(entry, theirs[model])
+        if difference is not None:
+            raise MergeError(f"{shard.name} measured another model {model!r} than {first.name}: {difference}")
+
+
+def model_difference(entry: dict[str, Any], expected: dict[str, Any]) -> str | None:
+    """What differs between two statistics of a model (a shard's, an xdist worker's), as ``its fingerprint
+    differs (... where ... was expected)``: its fingerprint, description or data; ``None`` if none does."""
+    for what in ("fingerprint", "description", "data"):
+        if entry.get(what) != expected.get(what):
+            given, wanted = (json.dumps(value.get(what), default=str)[:200] for value in (entry, expected))
+            return f"its {what} differs ({given} where {wanted} was expected)"
+    return None
 
 
 def load_shards(directories: Iterable[str | Path], base: Path, settings: dict[str, str]) -> list[ShardFile]:

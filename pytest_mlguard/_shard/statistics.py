@@ -51,6 +51,8 @@ class ShardStatistics:
         self.arrays: dict[str, np.ndarray] = {}
         self.models: dict[str, dict[str, Any]] = {}
         self.checks: list[dict[str, Any]] = []
+        #: on an xdist controller, the worker whose clean statistics of each model were kept (``_shard/workers.py``)
+        self.workers: dict[str, str] = {}
 
     def _put(self, value: Any) -> str:
         name = f"a{len(self.arrays)}"

@@ -55,10 +55,11 @@ def binomial_bounds(successes: Any, n: Any, confidence: float = 0.95, method: In
 
         alpha = 1 - confidence
         k = np.round(k)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            low = np.where(k == 0, 0.0, beta.ppf(alpha / 2, np.maximum(k, 1), size - k + 1))
-            high = np.where(k == size, 1.0, beta.ppf(1 - alpha / 2, k + 1, np.maximum(size - k, 1)))
-        return low, high
+        k, size = np.broadcast_arrays(k, size)
+        q = np.array([alpha / 2, 1 - alpha / 2]).reshape((2,) + (1,) * k.ndim)
+        with np.errstate(invalid="ignore", divide="ignore"):  # both ends in one call (scipy's per-call work outweighs small arrays)
+            ends = beta.ppf(q, np.stack([np.maximum(k, 1), k + 1]), np.stack([size - k + 1, np.maximum(size - k, 1)]))
+        return np.where(k == 0, 0.0, ends[0]), np.where(k == size, 1.0, ends[1])
     if method == "wilson":
         z = z_value(confidence)
         p = k / size

@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -131,26 +132,56 @@ def _tables(cells: Any, n: int, tail: float = _TAIL, budget: TableBudget | None 
     probabilities ``cells``, and their probabilities: every table, or (``tail`` > 0) those whose first
     three cells lie within their binomials' ``tail`` quantiles (they miss less than 6 * ``tail``) and
     whose probability is above 1e-15. ``None`` when there are more than :data:`_MOST_TABLES`, or
-    more than ``budget`` has left."""
+    more than ``budget`` has left (counted over every combination of the three ranges)."""
     from scipy.special import gammaln, xlogy
     from scipy.stats import binom
 
     p = np.asarray(cells, dtype=np.float64)
     p = p / p.sum()
-    ranges = []
-    for q in p[:3]:
-        low, high = (0, n) if tail <= 0 else (int(binom.ppf(tail, n, q)), int(binom.isf(tail, n, q)) + 1)
-        ranges.append(np.arange(max(low, 0), min(max(high, 0), n) + 1))
+    # the three cells' tail quantiles in one call each (scipy's per-call work outweighs three values)
+    lows, highs = ([0] * 3, [n] * 3) if tail <= 0 else (binom.ppf(tail, n, p[:3]).astype(int), binom.isf(tail, n, p[:3]).astype(int) + 1)
+    ranges = [np.arange(max(low, 0), min(max(high, 0), n) + 1) for low, high in zip(lows, highs)]
     size = int(np.prod([len(r) for r in ranges], dtype=np.float64))
     if size > _MOST_TABLES or (budget is not None and not budget.take(size)):
         return None
-    a, b, c = np.meshgrid(*ranges, indexing="ij", sparse=True)
-    d = n - a - b - c
-    log = (gammaln(n + 1) - gammaln(a + 1.0) - gammaln(b + 1.0) - gammaln(c + 1.0)) + (xlogy(a, p[0]) + xlogy(b, p[1]) + xlogy(c, p[2]))
-    with np.errstate(invalid="ignore"):
-        log = log - gammaln(np.maximum(d, 0) + 1.0) + xlogy(d, p[3])
-    keep = (d >= 0) & (log > (-np.inf if tail <= 0 else math.log(1e-15)))
-    return (*(np.broadcast_to(x, keep.shape)[keep] for x in (a, b, c, d)), np.exp(log[keep]))
+    a, b, c, d = _within(ranges, n, zero_fourth=p[3] == 0)
+    # each term from a table of its cell's counts (the same values, not computed for every table), summed in
+    # the order of the full formula (gammaln(n + 1) - gammaln(a + 1) - ... + xlogy(d, p[3])): the same bits
+    log = (gammaln(n + 1) - _term(gammaln, ranges[0], a) - _term(gammaln, ranges[1], b) - _term(gammaln, ranges[2], c)) + (
+        _term(xlogy, ranges[0], a, p[0]) + _term(xlogy, ranges[1], b, p[1]) + _term(xlogy, ranges[2], c, p[2])
+    )
+    counts = np.arange(n + 1)
+    log = log - _term(gammaln, counts, d) + _term(xlogy, counts, d, p[3])
+    keep = log > (-np.inf if tail <= 0 else math.log(1e-15))
+    return a[keep], b[keep], c[keep], d[keep], np.exp(log[keep])
+
+
+def _within(ranges: list[np.ndarray], n: int, *, zero_fourth: bool) -> tuple[np.ndarray, ...]:
+    """The tables ``(a, b, c, d = n - a - b - c)`` of the three ``ranges`` (consecutive counts) with
+    ``d >= 0`` (``d == 0`` where the fourth cell's probability is 0: any other d has probability 0), in
+    the order of their grid (``a``, then ``b``, then ``c``, ascending)."""
+    a, b = (x.ravel() for x in np.meshgrid(ranges[0], ranges[1], indexing="ij"))
+    first, last = int(ranges[2][0]), int(ranges[2][-1])
+    high = np.minimum(last, n - a - b)  # d >= 0
+    low = np.maximum(first, high) if zero_fourth else np.full_like(high, first)
+    lengths = np.maximum(high - low + 1, 0)
+    starts = np.cumsum(lengths) - lengths
+    c = np.repeat(low, lengths) + (np.arange(int(lengths.sum())) - np.repeat(starts, lengths))
+    a, b = np.repeat(a, lengths), np.repeat(b, lengths)
+    return a, b, c, n - a - b - c
+
+
+def _term(function: Any, counts: np.ndarray, at: np.ndarray, *args: float) -> np.ndarray:
+    """``function(count + 1.0)`` (gammaln) or ``function(count, p)`` (xlogy) of each count in ``at``, computed
+    once for each of ``counts`` (consecutive, from ``counts[0]``)."""
+    values = function(counts + 1.0) if not args else function(counts.astype(np.float64), *args)
+    return values[at - counts[0]]
+
+
+#: the binomial bounds computed for each (n, confidence, method) of n up to ``_BOUNDS_MOST_N``, the latest
+#: ``_BOUNDS_KEPT`` (NaN: not computed): at most 5 MB
+_BOUNDS: OrderedDict[tuple[int, float, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+_BOUNDS_MOST_N, _BOUNDS_KEPT = 5000, 64
 
 
 def paired_bounds(
@@ -163,9 +194,16 @@ def paired_bounds(
     a, b, c, d = (np.asarray(x, dtype=np.float64) for x in (a, b, c, d))
     n = int(a[0] + b[0] + c[0] + d[0])
     first, second = (a + b).astype(np.int64), (a + c).astype(np.int64)
-    counts = np.unique(np.concatenate([first, second]))  # the bounds of the counts that occur, not of all n + 1
-    lows, highs = np.zeros(n + 1), np.ones(n + 1)
-    lows[counts], highs[counts] = binomial_bounds(counts, n, confidence, method)
+    counts = np.flatnonzero(np.bincount(np.concatenate([first, second]), minlength=n + 1))  # the bounds of the counts that occur, not of all n + 1
+    lows, highs = _BOUNDS.get((n, confidence, method)) or (np.full(n + 1, np.nan), np.full(n + 1, np.nan))
+    missing = counts[np.isnan(lows[counts])]
+    if len(missing):
+        lows[missing], highs[missing] = binomial_bounds(missing, n, confidence, method)
+    if n <= _BOUNDS_MOST_N:  # the searches for n of several checks go through the same n: their bounds are kept
+        _BOUNDS[(n, confidence, method)] = lows, highs
+        _BOUNDS.move_to_end((n, confidence, method))
+        while len(_BOUNDS) > _BOUNDS_KEPT:
+            _BOUNDS.popitem(last=False)
     p1, p2 = first / n, second / n
     cross = a * d - b * c
     cross = np.where(cross > 0, np.maximum(cross - n / 2, 0.0), cross)
@@ -271,10 +309,54 @@ DRAWN_TABLES = 20_000
 def _relative_decided(tables: tuple[np.ndarray, ...], n: int, factor: float, confidence: float, method: IntervalMethod) -> float:
     """The probability of the tables ``(a, b, c, d, chance)`` of n pairs whose relative-floor verdict is decided."""
     a, b, c, d, chance = tables
+    return float(chance[_decided(a, b, c, d, n, factor, confidence, method)].sum())
+
+
+def _decided(a: Any, b: Any, c: Any, d: Any, n: int, factor: float, confidence: float, method: IntervalMethod) -> np.ndarray:
+    """Whether the relative-floor verdict of each table of n pairs is decided (a function of each table alone)."""
     low, high = paired_bounds(a, b, c, d, confidence=confidence, method=method, weight=factor)
     threshold = np.round(factor * (a + b) / n, 12)
-    decided = (np.maximum(0.0, threshold + low) >= threshold) | (np.minimum(1.0, threshold + high) < threshold)
-    return float(chance[decided].sum())
+    return (np.maximum(0.0, threshold + low) >= threshold) | (np.minimum(1.0, threshold + high) < threshold)
+
+
+def _drawn_decided(cells: np.ndarray, n: int, factor: float, confidence: float, method: IntervalMethod) -> float:
+    """The share of :data:`DRAWN_TABLES` tables of n pairs, drawn with the seed n, whose verdict is decided.
+
+    Drawn tables repeat (where n is small, or a cell is empty): each distinct table is judged once
+    (:func:`_distinct`), and the share summed as over every drawn table (the same value to the last bit:
+    one ``1 / DRAWN_TABLES`` for each table decided)."""
+    drawn = np.random.default_rng(n).multinomial(n, cells / cells.sum(), DRAWN_TABLES)
+    tables = np.ascontiguousarray(drawn.T)  # each cell's counts in a row of their own (the drawn rows are tables)
+    found = _distinct(tables, n)
+    distinct, inverse = found if found is not None else (tables, None)
+    decided = _decided(distinct[0], distinct[1], distinct[2], distinct[3], n, factor, confidence, method)
+    if inverse is not None:
+        decided = decided[inverse]
+    return float(np.full(DRAWN_TABLES, 1.0 / DRAWN_TABLES)[decided].sum())
+
+
+def _distinct(tables: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The distinct tables among ``tables`` (4 rows of counts of n pairs) and the place of each table
+    among them, counted on the grid of the three cells with the narrowest ranges (the fourth is n less
+    their sum); ``None`` where that grid is over 8 times as large as the tables (they seldom repeat)."""
+    low = tables.min(axis=1)
+    width = tables.max(axis=1) - low + 1
+    dropped = int(np.argmax(width))
+    kept = [cell for cell in range(4) if cell != dropped]
+    size = math.prod(int(width[cell]) for cell in kept)
+    if size > 8 * tables.shape[1]:
+        return None
+    key = np.zeros(tables.shape[1], dtype=np.int64)
+    for cell in kept:
+        key = key * width[cell] + (tables[cell] - low[cell])
+    present = np.bincount(key, minlength=size)
+    keys = np.flatnonzero(present)
+    distinct = np.empty((4, len(keys)), dtype=tables.dtype)
+    rest = keys
+    for cell in reversed(kept):
+        distinct[cell], rest = rest % width[cell] + low[cell], rest // width[cell]
+    distinct[dropped] = n - distinct[kept].sum(axis=0)
+    return distinct, (np.cumsum(present > 0) - 1)[key]
 
 
 def relative_required_n(
@@ -315,8 +397,7 @@ def relative_required_n(
         return found
 
     def drawn(n: int) -> float:  # the same tables for every call at this n
-        tables = np.random.default_rng(n).multinomial(n, cells / cells.sum(), DRAWN_TABLES).T
-        return _relative_decided((*tables, np.full(DRAWN_TABLES, 1.0 / DRAWN_TABLES)), n, factor, confidence, method)
+        return _drawn_decided(cells, n, factor, confidence, method)
 
     low, high = 1, 64
     while drawn(min(high, limit)) < probability:

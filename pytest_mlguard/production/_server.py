@@ -90,7 +90,9 @@ def _memory_total_mb() -> float | None:
 
 def machine() -> dict[str, Any]:
     """The machine these checks run on, JSON-safe: CPU model, cores, memory, OS, Python."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    from .._cores import usable_cores
+
+    usable = usable_cores()  # a pod's CPU limit and a Slurm task's CPUs, not the node's
     return {
         "cpu": _cpu_model(),
         "cpus": os.cpu_count(),

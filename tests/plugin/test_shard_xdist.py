@@ -116,3 +116,16 @@ def test_a_merge_under_xdist_runs_on_the_controller_alone(controller, tmp_path_f
     merged.stdout.fnmatch_lines(["mlguard: the merge runs in this process: -n 2 starts no pytest-xdist workers (a merge calls no model)"])
     merged.assert_outcomes(passed=6)
     assert checks(controller.report("merged-n")) == checks(controller.report("merged"))
+
+
+def test_workers_of_a_shard_that_load_other_models_are_an_error_naming_both(controller):
+    """A conftest.py that loads another checkpoint on one worker: the controller compares each worker's
+    statistics of the model with the first one's, and writes no file that mixes them."""
+    conftest = controller.pytester.path / "conftest.py"
+    worker_model = 'return zoo.degraded_model() if os.environ.get("PYTEST_XDIST_WORKER") == "gw1" else zoo.good_model()'
+    conftest.write_text("import os\n" + conftest.read_text().replace("return zoo.good_model()", worker_model))
+    result = controller.run("--mlguard", "--mlguard-shard", "0/2", "--mlguard-output", "shards/0", "-n", "2", "-k", "accuracy or ece")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+    result.stdout.fnmatch_lines(["mlguard: shard 0/2: pytest-xdist worker gw? measured another model 'digits' than worker gw?: its fingerprint differs (*"])
+    assert "gw0" in result.stdout.str() and "gw1" in result.stdout.str()
+    assert not (controller.pytester.path / "shards/0/mlguard-shard.npz").exists()

@@ -28,7 +28,7 @@ def mlguard_data():
 """
 
 
-def test_each_worker_gets_its_share_of_the_cores_unless_the_user_chose(monkeypatch):
+def test_each_worker_gets_its_share_of_the_cores_unless_the_user_chose(monkeypatch, tmp_path):
     import os
     import sys
     import types
@@ -40,14 +40,16 @@ def test_each_worker_gets_its_share_of_the_cores_unless_the_user_chose(monkeypat
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 16)
-    assert share_cores(4) == 4 and calls == [4]
-    assert share_cores(32) == 1  # never below one thread
-    assert share_cores(1) is None  # a serial run keeps torch's default
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    root = tmp_path  # no cgroup quota (tests/unit/test_cores.py fakes them)
+    assert share_cores(4, root=root) == 4 and calls == [4]
+    assert share_cores(32, root=root) == 1  # never below one thread
+    assert share_cores(1, root=root) is None  # a serial run keeps torch's default
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert share_cores(4) is None and calls == [4, 1]
+    assert share_cores(4, root=root) is None and calls == [4, 1]
     monkeypatch.delitem(sys.modules, "torch")
     monkeypatch.delenv("OMP_NUM_THREADS")
-    assert share_cores(4) is None  # no torch in use: nothing to share
+    assert share_cores(4, root=root) is None  # no torch in use: nothing to share
 
 
 LAYOUT_PYPROJECT = """

@@ -18,13 +18,13 @@ Which variants apply:
 from __future__ import annotations
 
 import copy
-import os
 import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ...checks._base import CheckSpec, Measurement
+from ..._cores import usable_cores
 from ...errors import CheckError, NotApplicable
 from .._compare import thread_count
 from .._task_outputs import TaskOutputs, worst_images
@@ -160,7 +160,7 @@ def measure(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     outputs = TaskOutputs(evaluation.model, evaluation.data)
     if spec.metric == "max_proba_diff" and outputs.task == "detection":
         raise NotApplicable(f"drift[{spec.name}] does not apply to a detector: its scores are not a probability vector per pixel or image")
-    threads = spec.param("threads") if spec.param("threads") and spec.param("threads") > 1 else max(2, os.cpu_count() or 2)
+    threads = spec.param("threads") if spec.param("threads") and spec.param("threads") > 1 else max(2, usable_cores())
     index = np.arange(evaluation.sample_limit(outputs.n))
     samples = outputs.samples(index)
     if variant == "threads":

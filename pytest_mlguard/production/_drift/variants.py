@@ -16,13 +16,13 @@ Example:
 from __future__ import annotations
 
 import copy
-import os
 import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ...checks._base import CheckSpec, Measurement, early_stop_measurement
+from ..._cores import usable_cores
 from ...errors import CheckError, NotApplicable
 from .._compare import PrefixPredictions, compare_predictions, thread_count
 from .._modes import in_each_mode, in_mode
@@ -130,7 +130,7 @@ def variant_predictor(model: Model, variant: str, x: np.ndarray, *, threads: int
     current one.
     """
     if variant == "threads":
-        count = threads or max(2, os.cpu_count() or 2)
+        count = threads or max(2, usable_cores())
 
         def on_threads(batch: np.ndarray) -> np.ndarray:
             with thread_count(count):
@@ -230,7 +230,7 @@ def _one_thread(model: Model) -> Callable[[np.ndarray], np.ndarray]:
 
 def _threads(spec: CheckSpec) -> int:
     threads = spec.param("threads")
-    return threads if threads and threads > 1 else max(2, os.cpu_count() or 2)
+    return threads if threads and threads > 1 else max(2, usable_cores())
 
 
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
