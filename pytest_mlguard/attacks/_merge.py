@@ -31,16 +31,18 @@ ARRAYS = ("clean_ok", "adversarial_class", "linf", "l2", "adversarial_confidence
 
 def keep_sample_statistics(
     evaluation: Evaluation, spec: CheckSpec, x: np.ndarray, x_adv: np.ndarray, y: np.ndarray,
-    clean_pred: np.ndarray, adv_pred: np.ndarray, adv_proba: np.ndarray, clean_proba: np.ndarray,
+    clean_pred: np.ndarray, adv_pred: np.ndarray, adv_proba: np.ndarray, clean_proba: np.ndarray, positions: np.ndarray | None = None,
 ) -> None:  # fmt: skip
     """Keep, for the shard's statistics, what the merge needs of each attacked sample (:data:`ARRAYS`),
-    one value per robust outcome the check kept."""
+    one value per robust outcome the check kept; ``positions``: their places in the unsharded run's data
+    where they are not the shard's own samples (a chunked check's, :mod:`._chunks`)."""
     from .._shard.statistics import keep_statistics
 
+    where = {} if positions is None else {"positions": positions}
     keep_statistics(
         evaluation, spec.id, clean_ok=clean_pred == y, adversarial_class=adv_pred,
         linf=perturbation_norms(x, x_adv, "linf"), l2=perturbation_norms(x, x_adv, "l2"),
-        adversarial_confidence=adv_proba.max(axis=1), clean_confidence=clean_proba.max(axis=1),
+        adversarial_confidence=adv_proba.max(axis=1), clean_confidence=clean_proba.max(axis=1), **where,
     )  # fmt: skip
 
 
