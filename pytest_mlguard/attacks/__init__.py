@@ -251,24 +251,25 @@ def attack_forwards(spec: CheckSpec) -> float:
 
 
 def _shard_kind(spec: CheckSpec) -> str | None:
-    """How a shard measures a fixed-epsilon check of a classifier: ``"outcomes"`` where its attack draws no
-    randomness (FGSM, PGD without random starts: on the shard's samples), ``"chunks"`` where it draws some
-    for a whole batch (PGD with random starts, AutoAttack, Square: the shard's fixed seeded chunks of the
-    run's attack samples, :mod:`._chunks`); ``None`` (the check runs whole on one shard) for every other,
-    and for one the run compares with a check of the other access (:func:`_compared`: the comparison
-    needs both on all the samples, in one process).
+    """How a shard measures an attack check of a classifier: ``"outcomes"`` at a fixed epsilon where the
+    attack draws no randomness (FGSM, PGD without random starts: on the shard's samples); ``"chunks"``
+    where it draws some for a whole batch (PGD with random starts, AutoAttack, Square), for a sweep and
+    for a minimal attack (the shard's fixed seeded chunks of the run's attack samples, :mod:`._chunks`);
+    ``None`` (the check runs whole on one shard) for a segmenter's or a detector's, and for one the run
+    compares with a check of the other access (:func:`_compared`: the comparison needs both on all the
+    samples, in one process).
 
     Example:
         >>> from pytest_mlguard.config import resolve
         >>> settings = resolve(keys=FAMILY.all_keys)
-        >>> [_shard_kind(_make(name, settings)) for name in ("pgd-linf-0.1", "autoattack-linf-0.1", "square-l2-0.5", "pgd-linf-sweep")]
-        ['outcomes', 'chunks', 'chunks', None]
+        >>> [_shard_kind(_make(name, settings)) for name in ("pgd-linf-0.1", "autoattack-linf-0.1", "square-l2-0.5", "pgd-linf-sweep", "deepfool-l2")]
+        ['outcomes', 'chunks', 'chunks', 'chunks', 'chunks']
     """
-    from ._registry import draws_randomness
+    from ._registry import chunked
 
-    if spec.metric != "robust_accuracy" or spec.param("compared"):  # sweeps, minimal attacks, segmentation's mIoU, detection's mAP
+    if spec.metric not in ("robust_accuracy", "mean_robust_accuracy", "median_perturbation") or spec.param("compared"):  # segmentation's mIoU, detection's mAP
         return None
-    return "chunks" if draws_randomness(spec) else "outcomes"
+    return "chunks" if chunked(spec) else "outcomes"
 
 
 FAMILY = Family(
@@ -328,7 +329,7 @@ FAMILY = Family(
     samples=lambda spec, n: min(n, int(spec.param("samples"))) if spec.param("samples") else n,
     rerun=True,
     shard=_shard_kind,
-    merge="pytest_mlguard.attacks._merge:merged_attack",
+    merge="pytest_mlguard.attacks._merge_curves:merged",  # a fixed-epsilon check in _merge.py
     together=True,  # a black-box attack beating a gradient one at the same epsilon is found in the process that runs both
     doc="robust accuracy under ART attacks (FGSM, PGD, AutoAttack, Square; DeepFool, CW, HopSkipJump) against a floor",
 )

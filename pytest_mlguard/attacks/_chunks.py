@@ -53,11 +53,12 @@ def chunk_seed(seed: int, number: int) -> int:
 
 def chunk_size(spec: CheckSpec, settings: Any, n: int) -> int:
     """Samples per chunk: ``attack.batch_size``, or the look size of early stopping where it is fewer
-    and the check may stop early (a floor, ``verdict.early_stop`` on), as the unchunked checks look."""
+    and the check may stop early (a floor at a fixed epsilon, ``verdict.early_stop`` on), as the
+    unchunked checks look."""
     from .._verdicts.sequential import look_size
 
     size = int(spec.param("batch_size"))
-    if spec.kind == "floor" and settings.get("verdict.early_stop") != "off":
+    if spec.kind == "floor" and spec.param("eps") is not None and settings.get("verdict.early_stop") != "off":
         size = min(size, look_size(n))
     return max(1, size)
 
@@ -114,24 +115,37 @@ def clean_probabilities(run: Any) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, run.evaluation.model.n_classes))
 
 
-def attack_chunks(run: Any, stopper: Any, clean_ok: np.ndarray, x_adv: np.ndarray, adv_pred: np.ndarray, eps: float) -> np.ndarray | None:
-    """Attack ``run``'s chunks in order (a ``run._Run``), each seeded by its number, filling ``x_adv``,
-    ``adv_pred`` and ``run.adv_proba``; where the check may stop early, only the samples it gets right
-    clean are attacked and ``stopper`` looks at each chunk's end. Returns the samples looked at when it
-    stopped (``None``: all of them)."""
+def _chunk(run: Any, number: int, rows: np.ndarray, epsilons: list[float | None], x_adv: np.ndarray) -> list[np.ndarray]:
+    """Attack ``rows`` of chunk ``number`` at each of ``epsilons`` in turn, seeded by the chunk (a minimal
+    attack's starting points from its own generator), its predictions in its own cache; ``x_adv`` keeps
+    the last epsilon's adversarial examples and ``run.adv_proba`` their probabilities. Returns the
+    adversarial classes of the chunk's samples at each epsilon (a sample not in ``rows`` keeps its input)."""
+    start, stop = run.chunks.bounds[run.chunks.numbers.index(number)]
     x, y = run.data.x, run.data.y
+    classes = []
+    with run.adapter.log.scoped(run.caches.pop(number, {})), seeded(chunk_seed(run.seed, number)):
+        run.rng = np.random.default_rng(chunk_seed(run.seed, number))
+        for eps in epsilons:
+            if len(rows):
+                x_adv[rows] = run._attack(eps, x[rows], y[rows])
+            run.adv_proba[start:stop] = run.adapter.proba(x_adv[start:stop])
+            classes.append(run.adv_proba[start:stop].argmax(axis=1))
+    return classes
+
+
+def attack_chunks(run: Any, stopper: Any, clean_ok: np.ndarray, x_adv: np.ndarray, adv_pred: np.ndarray, eps: float) -> np.ndarray | None:
+    """Attack ``run``'s chunks at ``eps`` in order (a ``run._Run``), filling ``x_adv``, ``adv_pred`` and
+    ``run.adv_proba``; where the check may stop early, only the samples it gets right clean are attacked
+    and ``stopper`` looks at each chunk's end. Returns the samples looked at when it stopped (``None``:
+    all of them)."""
+    y = run.data.y
     looking = run.spec.kind == "floor" and stopper.mode != "off"
     robust = 0
     before = run.adapter.log.snapshot()
     for number, (start, stop) in zip(run.chunks.numbers, run.chunks.bounds):
         rows = np.arange(start, stop)
         rows = rows[clean_ok[rows]] if looking else rows
-        with run.adapter.log.scoped(run.caches.pop(number, {})):
-            if len(rows):
-                with seeded(chunk_seed(run.seed, number)):
-                    x_adv[rows] = run._attack(eps, x[rows], y[rows])
-            run.adv_proba[start:stop] = run.adapter.proba(x_adv[start:stop])
-        adv_pred[start:stop] = run.adv_proba[start:stop].argmax(axis=1)
+        (adv_pred[start:stop],) = _chunk(run, number, rows, [eps], x_adv)
         robust += int((adv_pred[rows] == y[rows]).sum())
         known = int((~clean_ok[stop:]).sum()) if stopper.mode == "exact" else 0  # misclassified: cannot be robust
         if looking and stopper.update(robust, stop, known_failures=known):
@@ -139,3 +153,14 @@ def attack_chunks(run: Any, stopper: Any, clean_ok: np.ndarray, x_adv: np.ndarra
             run.attack_evaluations = spent["evaluations"] + spent["gradient_rows"]
             return np.arange(stop)
     return None
+
+
+def sweep_chunks(run: Any, epsilons: list[float | None]) -> tuple[np.ndarray, np.ndarray]:
+    """A sweep's (or, with ``[None]``, a minimal attack's) attacks of ``run``'s chunks: each chunk at every
+    epsilon in turn. Returns the adversarial examples of the last epsilon and the adversarial classes at
+    each, ``(epsilons, samples)``."""
+    x_adv = run.data.x.copy()
+    classes = np.zeros((len(epsilons), len(x_adv)), np.int64)
+    for number, (start, stop) in zip(run.chunks.numbers, run.chunks.bounds):
+        classes[:, start:stop] = _chunk(run, number, np.arange(start, stop), epsilons, x_adv)
+    return x_adv, classes

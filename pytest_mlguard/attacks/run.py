@@ -27,9 +27,9 @@ from .._verdicts.paired import keep_outcomes
 from . import _metrics as metrics, _soundness as soundness
 from ._batch import adversarial_examples, attack_batch, check_applicable, gradients_enabled, load_adversarial
 from ._build import AUTOATTACK_NOTE, autoattack_components, seeded
-from ._chunks import Chunks, attack_chunks, chunk_data, clean_probabilities, plan as plan_chunks
+from ._chunks import Chunks, attack_chunks, chunk_data, clean_probabilities, plan as plan_chunks, sweep_chunks
 from ._merge import empty_share, keep_sample_statistics
-from ._registry import ATTACKS, AttackDef, draws_randomness
+from ._registry import ATTACKS, AttackDef, chunked
 
 if TYPE_CHECKING:
     from ..checks._evaluation import Evaluation
@@ -47,7 +47,7 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     settings = evaluation.settings
     index = evaluation.subset_index(spec.param("samples"), stable_seed(settings.seed, "attack-samples"))  # on a shard: its part of the run's
     index = index[: evaluation.sample_limit(len(index))]  # fewer under --mlguard-budget: the data are in random order
-    chunks = plan_chunks(spec, evaluation) if draws_randomness(spec) and spec.param("eps") is not None else None
+    chunks = plan_chunks(spec, evaluation) if chunked(spec) else None
     if chunks is not None:  # fixed seeded chunks of the run's samples (on a shard: its chunks), each an ART call
         index = chunks.positions
     if not len(index) and evaluation.shard is not None:
@@ -136,7 +136,7 @@ class _Run:
         details["clean_ece"] = expected_calibration_error(clean_proba, y)
         if self.evaluation.shard is not None:  # a check measured on a shard's samples: what the merge recomputes it from
             positions = None if self.chunks is None else self.index if self.looked is None else self.index[self.looked]
-            keep_sample_statistics(self.evaluation, self.spec, x, x_adv, y, clean_pred, adv_pred, adv_proba, clean_proba, positions=positions)
+            keep_sample_statistics(self.evaluation, self.spec, x, x_adv, y, clean_pred, adv_pred, adv_proba, clean_proba, positions=positions, per_eps=self._per_eps, norms=self._norms)
         details["artifacts"] = self._save(x, y, clean_pred, x_adv, adv_pred, details)
         return self._verdict(value, details)
 
@@ -272,13 +272,11 @@ class _Run:
         return None
 
     def _sweep(self, clean_pred: np.ndarray) -> tuple[float, dict[str, Any], np.ndarray, np.ndarray]:
-        x, y = self.data.x, self.data.y
+        y = self.data.y
         epsilons = list(self.spec.param("sweep"))
         masks, adv_preds = [], []
-        x_adv = x
-        for eps in epsilons:
-            x_adv = self._attack(eps, x, y)
-            adv_pred = self.adapter.labels(x_adv)
+        x_adv, classes = sweep_chunks(self, epsilons)  # a classifier's sweep is always chunked (attacks/_chunks.py)
+        for adv_pred, eps in zip(classes, epsilons):
             out = metrics.outcome(y, clean_pred, adv_pred)
             masks.append(out["robust"])
             adv_preds.append(adv_pred)
@@ -300,8 +298,7 @@ class _Run:
 
     def _minimal(self, clean_pred: np.ndarray) -> tuple[float, dict[str, Any], np.ndarray, np.ndarray]:
         x, y = self.data.x, self.data.y
-        x_adv = self._attack(None, x, y)
-        adv_pred = self.adapter.labels(x_adv)
+        x_adv, (adv_pred,) = sweep_chunks(self, [None])  # always chunked, as a sweep
         out = metrics.outcome(y, clean_pred, adv_pred)
         norms = metrics.minimal_norms(x, x_adv, y, clean_pred, adv_pred, self.norm, self.evaluation.model.value_range)
         self._norms = norms

@@ -11,7 +11,8 @@ import numpy as np
 from test_shard_suite import differences, every_value, run_shards
 
 #: PGD with a random start and AutoAttack at an L-inf epsilon, Square at an L2 one (no gradient check of its
-#: norm to compare with), on 20 of 60 samples in chunks of 8 (8, 8, 4), the attacks only
+#: norm to compare with), a sweep and a minimal attack, on 20 of 60 samples in chunks of 8 (8, 8, 4), the
+#: attacks only
 CHUNKED = """
 [tool.mlguard]
 samples = 60
@@ -19,7 +20,8 @@ samples = 60
 early_stop = "off"
 more_samples = "off"
 [tool.mlguard.attack]
-checks = ["pgd-linf-0.1", "autoattack-linf-0.1", "square-l2-1.0"]
+checks = ["pgd-linf-0.1", "autoattack-linf-0.1", "square-l2-1.0", "pgd-linf-sweep", "deepfool-l2"]
+sweep = [0.05, 0.1]
 steps = 3
 queries = 12
 samples = 20
@@ -29,8 +31,10 @@ floor = 0.2
 restarts = 1
 [tool.mlguard.attack.params.autoattack]
 steps = 3
+[tool.mlguard.attack.params.deepfool]
+steps = 3
 """
-RANDOMISED = ("attack[pgd-linf-0.1]", "attack[autoattack-linf-0.1]", "attack[square-l2-1.0]")
+RANDOMISED = ("attack[pgd-linf-0.1]", "attack[autoattack-linf-0.1]", "attack[square-l2-1.0]", "attack[pgd-linf-sweep]", "attack[deepfool-l2]")
 ONLY_ATTACKS = ("-k", "attack", "--mlguard-set", "report.html=false")
 
 
