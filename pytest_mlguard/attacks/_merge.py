@@ -3,13 +3,18 @@ on each shard's samples, what a shard keeps of each sample, and the merge that r
 from them as the unsharded run measures it.
 
 A fixed-epsilon check of a classifier is a proportion of per-sample outcomes (a sample is robust when
-the model gets it right clean and under the attack). It runs on each shard's samples where the attack
-on one image does not depend on the others: FGSM and PGD without random starts draw no randomness. The
-attacks that do (PGD's random starts, Square, AutoAttack's APGD starts and Square, HopSkipJump's
-starting points) draw it for a whole batch from numpy's global generator (ART's ``random_sphere``;
-Square picks one window for every image of an iteration), so an image's attack depends on the rest of
-its batch: those checks, the sweeps and the minimal attacks (a median and a bootstrap over all the
-samples) run whole on one shard.
+the model gets it right clean and under the attack). Where the attack on one image does not depend on
+the others (FGSM and PGD without random starts draw no randomness), it runs on each shard's samples.
+The attacks that do draw randomness (PGD's random starts, Square, AutoAttack's APGD starts and Square,
+HopSkipJump's starting points) draw it for a whole batch from numpy's global generator (ART's
+``random_sphere``; Square picks one window for every image of an iteration), so an image's attack
+depends on the rest of its batch: those checks, the sweeps and the minimal attacks run by fixed seeded
+chunks of the run's attack samples (:mod:`._chunks`), each shard its chunks, each chunk computed as in
+the unsharded run. Either way a shard keeps the per-sample statistics of :data:`ARRAYS` (a sweep also
+each sample's adversarial class at every epsilon, a minimal attack the norm that flipped it), and
+:func:`merged_attack` (:func:`._merge_curves.merged_curve` for sweeps and minimal attacks) recomputes
+value, interval, paired counts, details and verdict from them. Checks the run compares with each other
+(a gradient and a black-box check of one norm) and a segmenter's or a detector's run whole on one shard.
 """
 
 from __future__ import annotations
