@@ -16,7 +16,7 @@ from test_shard_suite import SHARDED, differences, every_value, run_shards
 CHUNKED = SHARDED.replace("samples = 120", "samples = 60").replace("floor = 0.4", "floor = 0.2").replace(
     'checks = ["fgsm-linf-0.1", "pgd-linf-0.1"]\nsteps = 5',
     'checks = ["pgd-linf-0.1", "autoattack-linf-0.1", "square-l2-1.0", "pgd-linf-sweep", "deepfool-l2"]\nsweep = [0.05, 0.1]\nsteps = 2\nqueries = 8\nsamples = 20\nbatch_size = 8',
-) + "".join(f"[tool.mlguard.attack.params.{attack}]\n{value}\n" for attack, value in (("pgd", "restarts = 1"), ("autoattack", "steps = 2"), ("deepfool", "steps = 3")))
+) + "".join(f"[tool.mlguard.attack.params.{attack}]\n{value}\n" for attack, value in (("pgd", "restarts = 1"), ("autoattack", "steps = 2"), ("deepfool", "steps = 2\ncandidates = 3")))
 CHUNKED_CHECKS = ("attack[pgd-linf-0.1]", "attack[autoattack-linf-0.1]", "attack[square-l2-1.0]", "attack[pgd-linf-sweep]", "attack[deepfool-l2]")
 ONLY_ATTACKS = ("-k", "attack", "--mlguard-set", "report.html=false")
 
