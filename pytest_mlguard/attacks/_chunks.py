@@ -2,7 +2,9 @@
 
 ART draws the random starts of PGD and APGD (``random_sphere`` over the batch) and Square's windows for
 a whole batch from numpy's global generator, so an image's attack depends on the rest of its batch
-(:func:`~pytest_mlguard.attacks._registry.draws_randomness`). Such a check cuts the run's attack samples
+(:func:`~pytest_mlguard.attacks._registry.draws_randomness`); a sweep's curve and a minimal attack's
+median need every sample. Such a check of a classifier (:func:`~pytest_mlguard.attacks._registry.chunked`)
+cuts the run's attack samples
 (``attack.samples`` of the unsharded run's data, the same list on every shard) into chunks in a fixed
 order: consecutive runs of ``attack.batch_size`` samples (of the look size where the check may stop
 early, :func:`chunk_size`). Chunk ``k`` is one ART call, seeded by the check's seed and ``k``
@@ -12,8 +14,11 @@ of ``N`` attacks the chunks with ``k mod N = I``. Every chunk's computation is t
 runs, whatever ``N``, batched models included (the batch is the chunk), and the merge of the shards'
 per-sample statistics (:mod:`._merge`) equals the unsharded run to the last bit.
 
-Early stopping looks at chunk boundaries, on the shard's own chunks (the merge multiplies the shards'
-e-values, as for the other per-sample checks).
+Early stopping (a fixed-epsilon floor check) looks at chunk boundaries, in the unsharded run and on a
+shard's own chunks alike (the merge multiplies the shards' e-values, as for the other per-sample
+checks); a chunk then attacks only the samples the model gets right clean, as the unchunked looks do.
+A sweep attacks each chunk at every epsilon in turn, a minimal attack each chunk once (HopSkipJump's
+starting points from the chunk's samples and its own generator).
 
 Example:
     >>> chunk_bounds(20, 8)
