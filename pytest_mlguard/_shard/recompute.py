@@ -7,7 +7,8 @@
 - ``outcomes`` checks (corruptions, fixed-epsilon attacks) are proportions of per-sample outcomes: the
   merged outcomes give the value, the counts paired with the clean outcomes and the interval, in the
   family's own ``Family.merge`` (:func:`pytest_mlguard.corruptions._merge.merged_corruption`,
-  :func:`pytest_mlguard.attacks._merge.merged_attack`).
+  :func:`pytest_mlguard.attacks._merge_curves.merged`); ``chunks`` checks (attacks that draw
+  randomness, sweeps, minimal attacks) from the per-sample statistics of each shard's chunks, likewise.
 - every other check ran whole on one shard: its result is that shard's.
 """
 

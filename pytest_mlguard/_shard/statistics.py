@@ -85,9 +85,11 @@ class ShardStatistics:
         kept = kept_outcomes(evaluation, spec.id)
         if kept is not None:
             local, outcomes = kept
-            entry["arrays"]["positions"] = self._put(evaluation.positions[local])
+            extras = dict(evaluation.memo(_EXTRAS_KEY, dict).get(spec.id, {}))
+            places = extras.pop("positions", None)  # samples that are not the shard's own (an attack's chunks)
+            entry["arrays"]["positions"] = self._put(evaluation.positions[local] if places is None else places)
             entry["arrays"]["outcomes"] = self._put(outcomes)
-            for name, values in evaluation.memo(_EXTRAS_KEY, dict).get(spec.id, {}).items():
+            for name, values in extras.items():
                 entry["arrays"][name] = self._put(values)
         entry["details"] = {key: result.details.get(key) for key in ("mean_abs_change", "early_stop")}
         self.checks = [c for c in self.checks if (c["model"], c["id"]) != (entry["model"], entry["id"])] + [entry]

@@ -207,16 +207,19 @@ def _make(check: str | None, settings: Settings) -> CheckSpec:
         ("soundness", settings.get("attack.soundness")),
         ("tolerance", settings.get("attack.tolerance")),
     )
-    if ATTACKS[attack.attack].gradients and not attack.minimal and _beside_black_box(attack.norm, settings):
-        params += (("beside_black_box", True),)  # the run compares it with a black-box check: on a shard, both run whole
+    if not attack.minimal and _compared(attack, settings):
+        params += (("compared", True),)  # the run compares it with a check of the other access: on a shard, both run whole
     keywords = (attack.attack, ATTACKS[attack.attack].access, *(("sweep",) if attack.sweep else ()))
     return CheckSpec("attack", attack.name, metric, threshold, params=params, keywords=keywords)
 
 
-def _beside_black_box(norm: str, settings: Settings) -> bool:
-    """Whether ``attack.checks`` holds a black-box check at some epsilon of ``norm`` (a minimal one compares with none)."""
+def _compared(attack: AttackId, settings: Settings) -> bool:
+    """Whether ``attack.checks`` holds a check of ``attack``'s norm of the other access (a black-box check
+    beside a gradient one, or the reverse), which the run compares it with at their common epsilons (a
+    minimal one compares with none)."""
+    gradients = ATTACKS[attack.attack].gradients
     others = [parse_attack_id(text) for text in settings.get("attack.checks") if patch_side(text) is None]
-    return any(not ATTACKS[other.attack].gradients and not other.minimal and other.norm == norm for other in others)
+    return any(ATTACKS[other.attack].gradients != gradients and not other.minimal and other.norm == attack.norm for other in others)
 
 
 def _plan(settings: Settings) -> list[CheckSpec]:
@@ -248,21 +251,25 @@ def attack_forwards(spec: CheckSpec) -> float:
 
 
 def _shard_kind(spec: CheckSpec) -> str | None:
-    """``"outcomes"`` for a fixed-epsilon check of a classifier whose attack draws no randomness (FGSM,
-    PGD without random starts); ``None`` (the check runs whole on one shard) for every other, and for
-    one the run compares with a black-box check (:func:`_beside_black_box`: the comparison needs both
-    on all the samples, in one process).
+    """How a shard measures an attack check of a classifier: ``"outcomes"`` at a fixed epsilon where the
+    attack draws no randomness (FGSM, PGD without random starts: on the shard's samples); ``"chunks"``
+    where it draws some for a whole batch (PGD with random starts, AutoAttack, Square), for a sweep and
+    for a minimal attack (the shard's fixed seeded chunks of the run's attack samples, :mod:`._chunks`);
+    ``None`` (the check runs whole on one shard) for a segmenter's or a detector's, and for one the run
+    compares with a check of the other access (:func:`_compared`: the comparison needs both on all the
+    samples, in one process).
 
     Example:
         >>> from pytest_mlguard.config import resolve
         >>> settings = resolve(keys=FAMILY.all_keys)
-        >>> [_shard_kind(_make(name, settings)) for name in ("pgd-linf-0.1", "square-linf-0.1", "pgd-linf-sweep")]
-        ['outcomes', None, None]
+        >>> [_shard_kind(_make(name, settings)) for name in ("pgd-linf-0.1", "autoattack-linf-0.1", "square-l2-0.5", "pgd-linf-sweep", "deepfool-l2")]
+        ['outcomes', 'chunks', 'chunks', 'chunks', 'chunks']
     """
-    if spec.metric != "robust_accuracy" or spec.param("beside_black_box"):  # sweeps, minimal attacks, segmentation's mIoU, detection's mAP
+    from ._registry import chunked
+
+    if spec.metric not in ("robust_accuracy", "mean_robust_accuracy", "median_perturbation") or spec.param("compared"):  # segmentation's mIoU, detection's mAP
         return None
-    restarts = dict(spec.param("params") or ()).get("restarts", 0)
-    return "outcomes" if spec.param("attack") == "fgsm" or (spec.param("attack") == "pgd" and not restarts) else None
+    return "chunks" if chunked(spec) else "outcomes"
 
 
 FAMILY = Family(
@@ -322,7 +329,7 @@ FAMILY = Family(
     samples=lambda spec, n: min(n, int(spec.param("samples"))) if spec.param("samples") else n,
     rerun=True,
     shard=_shard_kind,
-    merge="pytest_mlguard.attacks._merge:merged_attack",
+    merge="pytest_mlguard.attacks._merge_curves:merged",  # a fixed-epsilon check in _merge.py
     together=True,  # a black-box attack beating a gradient one at the same epsilon is found in the process that runs both
     doc="robust accuracy under ART attacks (FGSM, PGD, AutoAttack, Square; DeepFool, CW, HopSkipJump) against a floor",
 )

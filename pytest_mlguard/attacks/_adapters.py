@@ -20,8 +20,9 @@ are the real model evaluations.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -127,6 +128,16 @@ class QueryLog:
         that the evaluations it reports do not depend on which checks ran before it in the same
         process (serially, or on an xdist worker)."""
         self._cache.clear()
+
+    @contextlib.contextmanager
+    def scoped(self, cache: dict[bytes, np.ndarray]) -> Iterator[None]:
+        """Remember outputs in ``cache`` meanwhile, and find only its outputs there: a chunk of an attack
+        (:mod:`._chunks`) computes the same whatever other chunks ran before it in this process."""
+        kept, self._cache = self._cache, cache
+        try:
+            yield
+        finally:
+            self._cache = kept
 
     def gradients(self, grads: Any) -> None:
         """Record a batch of input gradients (a tensor or an array) for the per-row statistics.

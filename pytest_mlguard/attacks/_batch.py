@@ -90,29 +90,30 @@ def attack_batch(
 
 def adversarial_examples(model: Model, spec: CheckSpec, x: np.ndarray, y: np.ndarray, settings: Settings) -> np.ndarray:
     """Adversarial examples of a fixed-epsilon or minimal attack check for ``(x, y)``, seeded as the
-    check is, leaving the model as it was; for the ``mlguard.attack(...)`` helper."""
+    check is (an attack that the check runs by chunks, :mod:`._chunks`, in chunks of ``attack.batch_size``
+    seeded by their number), leaving the model as it was; for the ``mlguard.attack(...)`` helper."""
     from ._adapters import make_adapter
+    from ._chunks import chunk_bounds, chunk_seed
+    from ._registry import chunked
 
     definition = ATTACKS[spec.param("attack")]
     if not definition.minimal and spec.param("eps") is None:
         raise InvalidArgument(f"Expected an attack with an epsilon or a minimal attack but got {spec.name!r}: a sweep has no single set of adversarial examples")
     check_applicable(definition, model)
-    seed = stable_seed(settings.seed, model.name, spec.id)
+    seed, size = stable_seed(settings.seed, model.name, spec.id), spec.param("batch_size")
+    x, y = np.asarray(x, dtype=np.float32), np.asarray(y)
+    chunks = list(enumerate(chunk_bounds(len(x), size))) if chunked(spec) else [(None, (0, len(x)))]
+    parts = []
     with model.running(settings.device), seeded(seed), gradients_enabled():
-        adapter = make_adapter(model, spec.param("batch_size"))
+        adapter = make_adapter(model, size)
         check_applicable(definition, model, adapter)
         adapter.freeze()
-        return attack_batch(
-            adapter,
-            definition,
-            spec.param("norm"),
-            spec.param("eps"),
-            dict(spec.param("params")),
-            np.asarray(x, dtype=np.float32),
-            np.asarray(y),
-            batch_size=spec.param("batch_size"),
-            rng=np.random.default_rng(seed),
-        )
+        for number, (start, stop) in chunks:
+            part_seed = seed if number is None else chunk_seed(seed, number)
+            with seeded(part_seed):
+                rng = np.random.default_rng(part_seed)
+                parts.append(attack_batch(adapter, definition, spec.param("norm"), spec.param("eps"), dict(spec.param("params")), x[start:stop], y[start:stop], batch_size=size, rng=rng))
+    return np.concatenate(parts) if parts else x.copy()
 
 
 def load_adversarial(directory: str | Path) -> dict[str, np.ndarray]:

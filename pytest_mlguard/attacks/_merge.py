@@ -3,17 +3,23 @@ on each shard's samples, what a shard keeps of each sample, and the merge that r
 from them as the unsharded run measures it.
 
 A fixed-epsilon check of a classifier is a proportion of per-sample outcomes (a sample is robust when
-the model gets it right clean and under the attack). It runs on each shard's samples where the attack
-on one image does not depend on the others: FGSM and PGD without random starts draw no randomness. The
-attacks that do (PGD's random starts, Square, AutoAttack's APGD starts and Square, HopSkipJump's
-starting points) draw it for a whole batch from numpy's global generator (ART's ``random_sphere``;
-Square picks one window for every image of an iteration), so an image's attack depends on the rest of
-its batch: those checks, the sweeps and the minimal attacks (a median and a bootstrap over all the
-samples) run whole on one shard.
+the model gets it right clean and under the attack). Where the attack on one image does not depend on
+the others (FGSM and PGD without random starts draw no randomness), it runs on each shard's samples.
+The attacks that do draw randomness (PGD's random starts, Square, AutoAttack's APGD starts and Square,
+HopSkipJump's starting points) draw it for a whole batch from numpy's global generator (ART's
+``random_sphere``; Square picks one window for every image of an iteration), so an image's attack
+depends on the rest of its batch: those checks, the sweeps and the minimal attacks run by fixed seeded
+chunks of the run's attack samples (:mod:`._chunks`), each shard its chunks, each chunk computed as in
+the unsharded run. Either way a shard keeps the per-sample statistics of :data:`ARRAYS` (a sweep also
+each sample's adversarial class at every epsilon, a minimal attack the norm that flipped it), and
+:func:`merged_attack` (:func:`._merge_curves.merged_curve` for sweeps and minimal attacks) recomputes
+value, interval, paired counts, details and verdict from them. Checks the run compares with each other
+(a gradient and a black-box check of one norm) and a segmenter's or a detector's run whole on one shard.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,16 +37,25 @@ ARRAYS = ("clean_ok", "adversarial_class", "linf", "l2", "adversarial_confidence
 
 def keep_sample_statistics(
     evaluation: Evaluation, spec: CheckSpec, x: np.ndarray, x_adv: np.ndarray, y: np.ndarray,
-    clean_pred: np.ndarray, adv_pred: np.ndarray, adv_proba: np.ndarray, clean_proba: np.ndarray,
+    clean_pred: np.ndarray, adv_pred: np.ndarray, adv_proba: np.ndarray, clean_proba: np.ndarray, positions: np.ndarray | None = None,
+    per_eps: np.ndarray | None = None, norms: np.ndarray | None = None,
 ) -> None:  # fmt: skip
     """Keep, for the shard's statistics, what the merge needs of each attacked sample (:data:`ARRAYS`),
-    one value per robust outcome the check kept."""
+    one value per robust outcome the check kept; ``positions``: their places in the unsharded run's data
+    where they are not the shard's own samples (a chunked check's, :mod:`._chunks`). A sweep keeps the
+    adversarial class at each epsilon (``per_eps``, epsilons first), a minimal attack each sample's norm
+    (``norms``), and both their robust outcomes at the last epsilon (a fixed-epsilon check kept its own)."""
     from .._shard.statistics import keep_statistics
+    from .._verdicts.paired import keep_outcomes
 
+    where: dict[str, np.ndarray] = {} if positions is None else {"positions": positions}
+    if per_eps is not None or norms is not None:
+        keep_outcomes(evaluation, spec.id, (clean_pred == y) & (adv_pred == y))
+        where.update({"adversarial_class_at_eps": per_eps.T} if per_eps is not None else {"minimal_norm": np.asarray(norms)})
     keep_statistics(
         evaluation, spec.id, clean_ok=clean_pred == y, adversarial_class=adv_pred,
         linf=perturbation_norms(x, x_adv, "linf"), l2=perturbation_norms(x, x_adv, "l2"),
-        adversarial_confidence=adv_proba.max(axis=1), clean_confidence=clean_proba.max(axis=1),
+        adversarial_confidence=adv_proba.max(axis=1), clean_confidence=clean_proba.max(axis=1), **where,
     )  # fmt: skip
 
 
@@ -51,7 +66,10 @@ def empty_share(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     from .._verdicts.paired import keep_outcomes
 
     keep_outcomes(evaluation, spec.id, np.zeros(0, bool), np.zeros(0, np.int64))
-    keep_statistics(evaluation, spec.id, **{name: np.zeros(0, bool if name == "clean_ok" else np.int64 if name == "adversarial_class" else np.float64) for name in ARRAYS})
+    arrays = {name: np.zeros(0, bool if name == "clean_ok" else np.int64 if name == "adversarial_class" else np.float64) for name in ARRAYS}
+    if spec.param("eps") is None:  # a sweep's classes at each epsilon, or a minimal attack's norms
+        arrays.update({"minimal_norm": np.zeros(0)} if spec.metric == "median_perturbation" else {"adversarial_class_at_eps": np.zeros((0, len(spec.param("sweep"))), np.int64)})
+    keep_statistics(evaluation, spec.id, **arrays)
     return Measurement(value=float("nan"), n=0, details={"samples": 0}, message="none of the check's samples is on this shard")
 
 
@@ -63,23 +81,24 @@ def _top_ece(confidence: np.ndarray, correct: np.ndarray) -> float:
     return expected_calibration_error(as_proba, (~correct).astype(np.int64))
 
 
-def _problems(results: list[dict[str, Any]], tolerance: float) -> list[dict[str, Any]]:
-    """The soundness problems of the merged check: the gradient ones from the shards' summed counts, the
-    others as the first shard that found each reported it."""
+def merged_problems(results: list[dict[str, Any]], tolerance: float, recomputed: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """The soundness problems of the merged check in the unsharded run's order: those of the model as the
+    first shard that found each reported it, the ``recomputed`` ones (a sweep's curve rising, from the
+    merged curve; the shards' own are left out), then the gradient ones from the shards' summed counts."""
     from ._soundness import gradient_problems
 
     def total(key: str) -> int:
         return sum(int(r["details"].get(key) or 0) for r in results)
 
     stats = {"gradient_rows": total("gradient_evaluations"), "zero_gradient_rows": total("zero_gradient_evaluations")}
-    problems = gradient_problems({**stats, "nonfinite_gradient_rows": total("nonfinite_gradient_evaluations")}, tolerance)
-    codes = {problem["code"] for problem in problems} | {"zero-gradients", "nonfinite-gradients"}
+    problems: list[dict[str, Any]] = []
+    codes = {"zero-gradients", "nonfinite-gradients", "rising-with-epsilon"}
     for result in results:
         for problem in result["details"].get("soundness", {}).get("problems", ()):
             if problem["code"] not in codes:
                 problems.append(problem)
                 codes.add(problem["code"])
-    return problems
+    return problems + list(recomputed) + gradient_problems({**stats, "nonfinite_gradient_rows": total("nonfinite_gradient_evaluations")}, tolerance)
 
 
 def _places(spec: CheckSpec, evaluation: Evaluation, positions: np.ndarray) -> np.ndarray:
@@ -90,7 +109,7 @@ def _places(spec: CheckSpec, evaluation: Evaluation, positions: np.ndarray) -> n
     return np.searchsorted(subset, positions)
 
 
-def _examples(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardFile], entries: list[dict[str, Any]]) -> str | None:
+def merged_examples(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardFile], entries: list[dict[str, Any]]) -> str | None:
     """The flipped samples the shards saved (``adversarial.npz`` in each shard's artefacts), put together
     in the merge's artefact directory in the unsharded order, where report.html shows the ones the
     unsharded run shows; the directory, or ``None`` where a shard's file is missing (not copied)."""
@@ -116,9 +135,11 @@ def _examples(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardFile], 
     return str(directory)
 
 
-def _details(spec: CheckSpec, evaluation: Evaluation, merged: dict[str, np.ndarray], results: list[dict[str, Any]]) -> dict[str, Any]:
-    """The unsharded run's details of the check, from the merged samples."""
+def merged_details(spec: CheckSpec, evaluation: Evaluation, merged: dict[str, np.ndarray], results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The unsharded run's details of the check, from the merged samples (a sweep's curve and a minimal
+    attack's perturbations aside: :mod:`._merge_curves`)."""
     from ._metrics import outcome
+    from ._registry import ATTACKS
 
     positions, y = merged["positions"], evaluation.data.y[merged["positions"]]
     clean_pred = np.where(merged["clean_ok"].astype(bool), y, -1)  # right or not is all the outcome reads of it
@@ -129,12 +150,14 @@ def _details(spec: CheckSpec, evaluation: Evaluation, merged: dict[str, np.ndarr
         return sum(int(r["details"].get(key) or 0) for r in results)
 
     measured = next(r for r in results if "soundness" in r["details"])  # a shard that attacked samples (some hold none of attack.samples)
-    details = {key: value for key, value in measured["details"].items() if key != "artifacts"}  # the shards' files stay theirs
+    details = {key: value for key, value in measured["details"].items() if key not in ("artifacts", "untrusted_value")}  # the shards' files stay theirs
     norms = merged[spec.param("norm")]
+    if spec.param("eps") is not None:
+        details["perturbation"] = {"linf_max": float(merged["linf"].max()) if len(y) else 0.0, "l2_median": float(np.median(merged["l2"])) if len(y) else 0.0, "flipped": norm_summary(norms[out["flipped"]])}
+    details["clean" if ATTACKS[spec.param("attack")].minimal else "clean_accuracy"] = out["clean_accuracy"]
     details.update(
-        clean_accuracy=out["clean_accuracy"], robust_accuracy=out["robust_accuracy"], success_rate=out["success_rate"],
+        robust_accuracy=out["robust_accuracy"], success_rate=out["success_rate"],
         flipped=[{"index": int(index[i]), "label": int(y[i]), "adversarial_class": int(merged["adversarial_class"][i])} for i in np.flatnonzero(out["flipped"])[:10000]],
-        perturbation={"linf_max": float(merged["linf"].max()) if len(y) else 0.0, "l2_median": float(np.median(merged["l2"])) if len(y) else 0.0, "flipped": norm_summary(norms[out["flipped"]])},
         model_evaluations=total("model_evaluations"), gradient_evaluations=total("gradient_evaluations"),
         zero_gradient_evaluations=total("zero_gradient_evaluations"), nonfinite_gradient_evaluations=total("nonfinite_gradient_evaluations"),
         queries_per_sample=round((total("model_evaluations") - total("gradient_evaluations")) / max(1, len(y)), 2),
@@ -158,8 +181,8 @@ def merged_attack(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardFil
 
     merged = merged_arrays(shards, entries, ("outcomes", *ARRAYS))
     robust, clean_ok = merged["outcomes"].astype(bool), merged["clean_ok"].astype(bool)
-    details = _details(spec, evaluation, merged, results)
-    artifacts = _examples(spec, evaluation, shards, entries)
+    details = merged_details(spec, evaluation, merged, results)
+    artifacts = merged_examples(spec, evaluation, shards, entries)
     if artifacts is not None:
         details["artifacts"] = artifacts
     n, successes, clean = len(robust), int(robust.sum()), details["clean_accuracy"]
@@ -172,7 +195,7 @@ def merged_attack(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardFil
         interval, method = early.pop("interval"), "confidence-sequence-product"
         early["samples_skipped"] = sum(int(stop.get("samples_used", 0)) + int(stop.get("samples_skipped", 0)) for stop in stops) - n
     details["early_stop"] = early or stopper.details(details["model_evaluations"])
-    problems = _problems(results, spec.param("tolerance"))
+    problems = merged_problems(results, spec.param("tolerance"))
     details["soundness"] = {"mode": spec.param("soundness"), "problems": problems}
     paired: tuple[int, int, int, int] | None = paired_counts(clean_ok, robust)
     message, failure = verdict(problems, spec.param("soundness"), spec.metric, value, f"{spec.id} on model {evaluation.model_id!r}") if problems else ("", None)

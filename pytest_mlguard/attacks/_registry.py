@@ -246,6 +246,21 @@ def parse_attack_params(value: Any, key: str, where: str) -> dict[str, Any]:
     return parsed
 
 
+def draws_randomness(spec: Any) -> bool:
+    """Whether an attack check (a ``CheckSpec``) draws randomness for a whole batch at once (PGD with random
+    starts, AutoAttack, Square), so that an image's attack depends on the rest of its batch: it attacks
+    fixed seeded chunks of its samples (attacks/_chunks.py)."""
+    attack = spec.param("attack")
+    return attack in ("autoattack", "square") or (attack == "pgd" and bool(dict(spec.param("params") or ()).get("restarts")))
+
+
+def chunked(spec: Any) -> bool:
+    """Whether a classifier's attack check attacks fixed seeded chunks of its samples (attacks/_chunks.py):
+    one that draws randomness for a whole batch (:func:`draws_randomness`), a sweep and a minimal attack
+    (whose value, a curve or a median, the merge recomputes from per-sample statistics)."""
+    return spec.param("attack") in ATTACKS and (spec.param("eps") is None or draws_randomness(spec))
+
+
 def applies_to_segmentation(spec: Any) -> bool:
     """Whether an attack check (a ``CheckSpec``) applies to a segmentation model: PGD (L-inf, L2) or
     FGSM (L-inf) at a fixed epsilon (attacks/_tasks.py)."""

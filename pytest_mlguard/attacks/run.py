@@ -27,8 +27,9 @@ from .._verdicts.paired import keep_outcomes
 from . import _metrics as metrics, _soundness as soundness
 from ._batch import adversarial_examples, attack_batch, check_applicable, gradients_enabled, load_adversarial
 from ._build import AUTOATTACK_NOTE, autoattack_components, seeded
+from ._chunks import Chunks, attack_chunks, chunk_data, clean_probabilities, plan as plan_chunks, sweep_chunks
 from ._merge import empty_share, keep_sample_statistics
-from ._registry import ATTACKS, AttackDef
+from ._registry import ATTACKS, AttackDef, chunked
 
 if TYPE_CHECKING:
     from ..checks._evaluation import Evaluation
@@ -46,15 +47,18 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     settings = evaluation.settings
     index = evaluation.subset_index(spec.param("samples"), stable_seed(settings.seed, "attack-samples"))  # on a shard: its part of the run's
     index = index[: evaluation.sample_limit(len(index))]  # fewer under --mlguard-budget: the data are in random order
+    chunks = plan_chunks(spec, evaluation) if chunked(spec) else None
+    if chunks is not None:  # fixed seeded chunks of the run's samples (on a shard: its chunks), each an ART call
+        index = chunks.positions
     if not len(index) and evaluation.shard is not None:
         return empty_share(spec, evaluation)
-    data = evaluation.data if len(index) == evaluation.data.n else evaluation.data.take(index)
+    data = chunk_data(evaluation, chunks) if chunks is not None else evaluation.data if len(index) == evaluation.data.n else evaluation.data.take(index)
     batch_size = spec.param("batch_size")
     adapter: Adapter = evaluation.memo(("attack", "adapter", batch_size), lambda: make_adapter(model, batch_size))
     adapter.log.forget()  # the check's counts are its own, whatever ran before it in this process
     check_applicable(definition, model, adapter)
     seed = stable_seed(settings.seed, evaluation.model_id, spec.id)
-    run = _Run(spec, evaluation, definition, adapter, data, seed, index)
+    run = _Run(spec, evaluation, definition, adapter, data, seed, index, chunks)
     with seeded(seed), gradients_enabled():
         adapter.freeze()
         return run.measure()
@@ -63,9 +67,12 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
 class _Run:
     """The work of one check (kept together so that the phases share their arrays)."""
 
-    def __init__(self, spec: CheckSpec, evaluation: Evaluation, definition: AttackDef, adapter: Adapter, data: EvalData, seed: int, index: np.ndarray) -> None:
+    def __init__(self, spec: CheckSpec, evaluation: Evaluation, definition: AttackDef, adapter: Adapter, data: EvalData, seed: int, index: np.ndarray, chunks: Chunks | None) -> None:
         self.spec = spec
-        self.index = index  # of each sample of data in evaluation.data
+        self.index = index  # of each sample of data in evaluation.data (chunked: its place in the unsharded run's)
+        self.chunks = chunks  # the chunks attacked, each a seeded ART call (attacks/_chunks.py), or None: one call
+        self.caches: dict[int, dict[bytes, np.ndarray]] = {}  # each chunk's predictions
+        self.adv_proba = np.zeros((len(index), evaluation.model.n_classes))  # filled chunk by chunk
         self.evaluation = evaluation
         self.definition = definition
         self.adapter = adapter
@@ -94,7 +101,8 @@ class _Run:
     def measure(self) -> Measurement:
         before = self.adapter.log.snapshot()
         x, y = self.data.x, self.data.y
-        clean_pred = self.adapter.labels(x)
+        clean_proba = clean_probabilities(self) if self.chunks is not None else None
+        clean_pred = self.adapter.labels(x) if clean_proba is None else clean_proba.argmax(axis=1)
         self._probe_model(clean_pred)
         if self.definition.minimal:
             value, details, x_adv, adv_pred = self._minimal(clean_pred)
@@ -118,14 +126,17 @@ class _Run:
         details["zero_gradient_evaluations"], details["nonfinite_gradient_evaluations"] = spent["zero_gradient_rows"], spent["nonfinite_gradient_rows"]
         details["queries_per_sample"] = round(spent["evaluations"] / max(1, len(y)), 2)
         details["cached_predictions"] = spent["requested"] - spent["evaluations"]
-        adv_proba = self.adapter.proba(x_adv)
+        if clean_proba is None:
+            adv_proba, clean_proba = self.adapter.proba(x_adv), self.adapter.proba(x)
+        else:  # computed chunk by chunk
+            adv_proba, clean_proba = (self.adv_proba, clean_proba) if self.looked is None else (self.adv_proba[self.looked], clean_proba[self.looked])
         from ..calibration.metrics import expected_calibration_error
 
         details["ece_adversarial"] = expected_calibration_error(adv_proba, y)
-        clean_proba = self.adapter.proba(x)
         details["clean_ece"] = expected_calibration_error(clean_proba, y)
         if self.evaluation.shard is not None:  # a check measured on a shard's samples: what the merge recomputes it from
-            keep_sample_statistics(self.evaluation, self.spec, x, x_adv, y, clean_pred, adv_pred, adv_proba, clean_proba)
+            positions = None if self.chunks is None else self.index if self.looked is None else self.index[self.looked]
+            keep_sample_statistics(self.evaluation, self.spec, x, x_adv, y, clean_pred, adv_pred, adv_proba, clean_proba, positions=positions, per_eps=self._per_eps, norms=self._norms)
         details["artifacts"] = self._save(x, y, clean_pred, x_adv, adv_pred, details)
         return self._verdict(value, details)
 
@@ -150,8 +161,11 @@ class _Run:
             self.problems.append(problem)
 
     def _probe_gradients(self) -> None:
-        """One loss gradient at the clean samples, for the attacks whose gradients ART hides from the log."""
-        size = self.spec.param("batch_size")
+        """One loss gradient at the clean samples, for the attacks whose gradients ART hides from the log (of
+        chunk 0 where the samples are chunked: on a shard, the shard that holds it probes)."""
+        size = self.spec.param("batch_size") if self.chunks is None else self.chunks.bounds[0][1] if self.chunks.holds_first else 0
+        if not size:
+            return
         x = self.adapter.to_estimator(self.data.x[:size])
         one_hot = np.eye(self.evaluation.model.n_classes, dtype=np.float32)[self.data.y[:size]]
         try:
@@ -170,7 +184,9 @@ class _Run:
         clean_ok = clean_pred == y
         x_adv, adv_pred = x.copy(), clean_pred.copy()
         stopper = self.evaluation.early_stop(self.spec, len(y), clean=float(clean_ok.mean()))
-        if self.spec.kind == "floor" and stopper.mode != "off":
+        if self.chunks is not None:
+            self.looked = attack_chunks(self, stopper, clean_ok, x_adv, adv_pred, eps)
+        elif self.spec.kind == "floor" and stopper.mode != "off":
             self.looked = self._early_stop(stopper, clean_ok, x_adv, adv_pred, eps)
         else:
             x_adv[:] = self._attack(eps, x, y)
@@ -256,13 +272,11 @@ class _Run:
         return None
 
     def _sweep(self, clean_pred: np.ndarray) -> tuple[float, dict[str, Any], np.ndarray, np.ndarray]:
-        x, y = self.data.x, self.data.y
+        y = self.data.y
         epsilons = list(self.spec.param("sweep"))
         masks, adv_preds = [], []
-        x_adv = x
-        for eps in epsilons:
-            x_adv = self._attack(eps, x, y)
-            adv_pred = self.adapter.labels(x_adv)
+        x_adv, classes = sweep_chunks(self, epsilons)  # a classifier's sweep is always chunked (attacks/_chunks.py)
+        for adv_pred, eps in zip(classes, epsilons):
             out = metrics.outcome(y, clean_pred, adv_pred)
             masks.append(out["robust"])
             adv_preds.append(adv_pred)
@@ -284,8 +298,7 @@ class _Run:
 
     def _minimal(self, clean_pred: np.ndarray) -> tuple[float, dict[str, Any], np.ndarray, np.ndarray]:
         x, y = self.data.x, self.data.y
-        x_adv = self._attack(None, x, y)
-        adv_pred = self.adapter.labels(x_adv)
+        x_adv, (adv_pred,) = sweep_chunks(self, [None])  # always chunked, as a sweep
         out = metrics.outcome(y, clean_pred, adv_pred)
         norms = metrics.minimal_norms(x, x_adv, y, clean_pred, adv_pred, self.norm, self.evaluation.model.value_range)
         self._norms = norms

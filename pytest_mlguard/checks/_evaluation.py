@@ -102,6 +102,8 @@ class Evaluation:
             self.positions = np.flatnonzero(shard_of(index, settings.seed, shard.count) == shard.index)
         #: the number of samples of the unsharded run's :attr:`data`
         self.unsharded_n = len(index)
+        #: the index in ``full_data`` of each sample of the unsharded run's :attr:`data` (a shard attacks chunks of it)
+        self.unsharded_index = index
         #: the index in ``full_data`` (the project's ``mlguard_data``) of each sample of :attr:`data`
         self.data_index = index[self.positions]
         self.data = data.take(self.data_index)
@@ -163,8 +165,14 @@ class Evaluation:
         unsharded run's subset that are on it, so that a sample is in a check's subset on any shard."""
         if n is None or n >= self.unsharded_n:
             return np.arange(self.data.n)
-        chosen = np.sort(np.random.default_rng(seed).choice(self.unsharded_n, size=n, replace=False))  # EvalData.subset_index's
-        return np.flatnonzero(np.isin(self.positions, chosen))
+        return np.flatnonzero(np.isin(self.positions, self.unsharded_subset(n, seed)))
+
+    def unsharded_subset(self, n: int | None, seed: int) -> np.ndarray:
+        """The positions in the unsharded run's :attr:`data` of its seeded subset of ``n`` samples (all of
+        them if ``n`` is ``None`` or too large), in data order: the same on every shard."""
+        if n is None or n >= self.unsharded_n:
+            return np.arange(self.unsharded_n)
+        return np.sort(np.random.default_rng(seed).choice(self.unsharded_n, size=n, replace=False))  # EvalData.subset_index's
 
     def clean_correct(self) -> np.ndarray:
         return self.clean_proba.argmax(axis=1) == self.data.y

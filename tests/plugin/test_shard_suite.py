@@ -244,11 +244,12 @@ def test_the_shard_file_names_the_run(project):
 
 def test_with_early_stopping_each_shard_stops_on_its_share_and_the_merge_multiplies_their_e_values(project):
     early = SHARDED.replace('early_stop = "off"', 'early_stop = "sequential"').replace("samples = 120", "samples = 360")
-    project.write(pipeline=None, pyproject=early.replace("floor = 0.4", "floor = 0.2"))
+    chunked = "[tool.mlguard.attack.params.pgd]\nrestarts = 1\n"  # PGD with a random start: by chunks, each shard looking at its own
+    project.write(pipeline=None, pyproject=early.replace("floor = 0.4", "floor = 0.2") + chunked)
     run_shards(project, 2)
     assert project.run("--mlguard-merge", "shards", "--mlguard-output", "merged").ret == 0
     merged = {c["id"]: c for c in project.report("merged")["checks"]}
-    for check in ("corruption[gaussian_noise-3]", "attack[fgsm-linf-0.1]"):
+    for check in ("corruption[gaussian_noise-3]", "attack[fgsm-linf-0.1]", "attack[pgd-linf-0.1]"):
         stopped = merged[check]
         stop = stopped["details"]["early_stop"]
         assert stop["shards_stopped"] >= 1 and stop["samples_used"] == stopped["n"] < 360 and stop["evaluations_saved"] > 0, check
