@@ -59,6 +59,7 @@ class RunReporter(RunPart):
         #: the report of the run, once written (the family hooks' terminal sections read it)
         self.report: dict[str, Any] | None = None
         self.written: dict[str, Path] = {}
+        #: why the run fails for its outputs: the report could not be written, or not logged to MLflow
         self.write_error: str | None = None
         #: why the run fails although no check did (cut checks, nothing measured)
         self.run_failure: str | None = None
@@ -158,8 +159,9 @@ class RunReporter(RunPart):
 
         try:
             self.notes.append((f"mlguard: logged to MLflow run {log_to_mlflow(report, self.written)}", {}))
-        except Exception as exc:  # noqa: BLE001 - a tracking server's failure is said, and the report stays written
-            self.notes.append((f"mlguard: could not log to MLflow: {type(exc).__name__}: {exc}", {"yellow": True, "bold": True}))
+        except Exception as exc:  # noqa: BLE001 - a tracking server's failure is said, the report stays written, and the run fails
+            self.notes.append((f"mlguard: could not log to MLflow: {type(exc).__name__}: {exc}", {"red": True, "bold": True}))
+            self.write_error = self.write_error or "the run's results were not logged to MLflow (report.mlflow): see below"
 
     def _write(self, report: dict[str, Any]) -> None:
         from .reporting._report import write_outputs

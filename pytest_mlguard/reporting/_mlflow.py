@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,11 +34,19 @@ def metric_name(model: str, check: str) -> str:
 
 
 def require_mlflow(where: str) -> None:
-    """A usage error, before any check runs, where MLflow is asked for (``where``) but not installed."""
+    """A usage error, before any check runs, where MLflow is asked for (``where``) but not installed, or
+    where no ``MLFLOW_TRACKING_URI`` is set and MLflow's default store (sqlite) needs what is not installed."""
     if importlib.util.find_spec("mlflow") is None:
         raise ConfigError(
             f"logging to MLflow (report.mlflow, from {where}) needs MLflow, which is not installed: "
             "expected pip install 'pytest-mlguard[mlflow]' (mlflow-skinny), or leave report.mlflow off"
+        )
+    if not os.environ.get("MLFLOW_TRACKING_URI") and importlib.util.find_spec("sqlalchemy") is None:
+        raise ConfigError(
+            f"logging to MLflow (report.mlflow, from {where}) needs a tracking store: MLFLOW_TRACKING_URI is not set, "
+            f"so MLflow would use its default sqlite:///{Path.cwd() / 'mlflow.db'}, which needs SQLAlchemy (not in mlflow-skinny): "
+            "expected MLFLOW_TRACKING_URI set to a store MLflow can open, e.g. file:///path/to/mlruns with "
+            "MLFLOW_ALLOW_FILE_STORE=true, or an http(s):// tracking server"
         )
 
 

@@ -156,3 +156,15 @@ def test_pytest_html_rows_carry_the_check_and_link_to_report_html(project):
             f'<a href="../mlguard-report/report.html#{anchor}">report.html</a>',
         ]
         assert f'id="{anchor}"' in own  # the link's target: the check's row in report.html
+
+
+def test_mlflow_that_cannot_log_fails_the_run(project, monkeypatch, tmp_path):
+    if importlib.util.find_spec("mlflow") is None:  # not imported here: see READ_STORE
+        pytest.skip("MLflow is not installed (pip install 'pytest-mlguard[mlflow]')")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"file://{tmp_path / 'mlruns'}")
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)  # MLflow 3 refuses its file store without it
+    project.write(pipeline=None, pyproject=TWO_CHECKS)
+    result = project.run("--mlguard", "--mlguard-mlflow", isolated=True)
+    assert result.ret == 1, result.stdout.str()
+    assert all(check["passed"] for check in project.report()["checks"])  # the checks passed: MLflow failed the run
+    result.stdout.fnmatch_lines(["mlguard: could not log to MLflow: MlflowException: *MLFLOW_ALLOW_FILE_STORE*"])

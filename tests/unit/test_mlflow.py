@@ -46,3 +46,15 @@ def test_missing_mlflow_is_a_usage_error(monkeypatch):
     monkeypatch.setattr(_mlflow.importlib.util, "find_spec", lambda name, *args: None if name == "mlflow" else find_spec(name, *args))
     with pytest.raises(ConfigError, match=r"report.mlflow, from command line \(--mlguard-mlflow\)\) needs MLflow.*pytest-mlguard\[mlflow\]"):
         require_mlflow("command line (--mlguard-mlflow)")
+
+
+def test_default_store_that_mlflow_skinny_cannot_open_is_a_usage_error(monkeypatch):
+    """No MLFLOW_TRACKING_URI: MLflow 3 falls back to sqlite:///mlflow.db, which needs SQLAlchemy
+    (not in mlflow-skinny); the run stops at its start instead of logging nothing and passing."""
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(_mlflow.importlib.util, "find_spec", lambda name, *args: object() if name == "mlflow" else None if name == "sqlalchemy" else find_spec(name, *args))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(ConfigError, match=r"MLFLOW_TRACKING_URI is not set.*sqlite.*SQLAlchemy.*file:///.*MLFLOW_ALLOW_FILE_STORE=true.*http"):
+        require_mlflow("command line (--mlguard-mlflow)")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    require_mlflow("command line (--mlguard-mlflow)")  # a store of the user's choosing: left to MLflow
