@@ -38,6 +38,7 @@ from .._shard.split import Shard
 from ..checks._base import CheckSpec
 from ..checks._evaluation import Evaluation, stable_seed
 from ..contract._data import EvalData
+from ..errors import NonFiniteOutput
 from ._build import seeded
 
 
@@ -112,11 +113,17 @@ def chunk_data(evaluation: Evaluation, chunks: Chunks) -> EvalData:
 
 def clean_probabilities(run: Any) -> np.ndarray:
     """The clean probabilities of ``run``'s samples (a ``run._Run``), chunk by chunk, each chunk's kept in
-    its own prediction cache (``run.caches``) for its attack."""
-    parts = []
+    its own prediction cache (``run.caches``) for its attack. ``NonFiniteOutput`` names rows of ``run.data``
+    (every chunk's)."""
+    parts, bad = [], []
     for number, (start, stop) in zip(run.chunks.numbers, run.chunks.bounds):
         with run.adapter.log.scoped(run.caches.setdefault(number, {})):
-            parts.append(run.adapter.proba(run.data.x[start:stop]))
+            try:
+                parts.append(run.adapter.proba(run.data.x[start:stop]))
+            except NonFiniteOutput as exc:  # rows of the chunk: as rows of all the run's samples
+                bad += [start + row for row in exc.rows]
+    if bad:
+        raise NonFiniteOutput(run.evaluation.model.name, bad, len(run.data.x))
     return np.concatenate(parts) if parts else np.zeros((0, run.evaluation.model.n_classes))
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from ..checks._base import CheckSpec, Measurement
 from ..checks._evaluation import stable_seed
 from ..contract._data import EvalData
+from ..errors import NonFiniteOutput
 from .._verdicts.intervals import paired_counts
 from .._verdicts.paired import keep_outcomes
 from . import _metrics as metrics, _soundness as soundness
@@ -101,8 +102,12 @@ class _Run:
     def measure(self) -> Measurement:
         before = self.adapter.log.snapshot()
         x, y = self.data.x, self.data.y
-        clean_proba = clean_probabilities(self) if self.chunks is not None else None
-        clean_pred = self.adapter.labels(x) if clean_proba is None else clean_proba.argmax(axis=1)
+        try:
+            clean_proba = clean_probabilities(self) if self.chunks is not None else None
+            clean_pred = self.adapter.labels(x) if clean_proba is None else clean_proba.argmax(axis=1)
+        except NonFiniteOutput as exc:  # rows of the check's samples: named as samples of mlguard_data, as the clean predictions do
+            full_index = self.evaluation.data_index if self.chunks is None else self.evaluation.unsharded_index
+            raise exc.located(sorted(full_index[self.index[exc.rows]].tolist())) from None
         self._probe_model(clean_pred)
         if self.definition.minimal:
             value, details, x_adv, adv_pred = self._minimal(clean_pred)

@@ -12,6 +12,7 @@ from pytest_mlguard import (
     EvalData,
     InvalidArgument,
     MlguardError,
+    NonFiniteOutput,
     Pipeline,
     SklearnModel,
     TorchModel,
@@ -306,3 +307,25 @@ def test_range_warning_beyond_one_percent_of_the_range():
     assert range_warning(model, EvalData(np.array([[0.0], [1.005]]), [0, 1])) is None
     text = range_warning(model, EvalData(np.array([[-2.1], [2.6]]), [0, 1], name="normalised"))
     assert text.startswith("mlguard_data 'normalised' holds values in [-2.1, 2.6], outside the value_range (0, 1) of mlguard_model 'api': attacks clip")
+
+
+@pytest.mark.parametrize("check", ["attack[fgsm-linf-0.1]", "attack[pgd-linf-sweep]"])  # one attack call, and chunks (a sweep)
+def test_an_attack_names_the_nan_samples_of_mlguard_data(check):
+    """It named ``rows 22, 29, ...``, places in its shuffled subset, with ``samples: null`` in the report."""
+    import zoo
+
+    from pytest_mlguard.checks._evaluation import Evaluation
+    from pytest_mlguard.checks._registry import all_keys, family
+    from pytest_mlguard.config import resolve
+
+    settings = resolve(keys=all_keys(), environ={}, cli={"samples": "120", "attack.steps": "3", "attack.samples": "40"})
+    evaluation = Evaluation(zoo.nan_model(), zoo.digits(), settings)
+    name, _, rest = check.partition("[")
+    result = evaluation.run(family(name), family(name).spec(rest.rstrip("]"), settings))
+    found = result.details["non_finite"]
+    model, x = zoo.nan_model(), zoo.digits().x
+    assert found["samples"] and len(found["samples"]) == found["count"], found
+    with pytest.raises(NonFiniteOutput) as info:  # what the clean predictions name for those samples
+        model.predict_proba(x[found["samples"]])
+    assert len(info.value.rows) == len(found["samples"]), found
+    assert f"mlguard_data samples {', '.join(map(str, found['samples'][:10]))}" in result.message, result.message
