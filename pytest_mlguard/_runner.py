@@ -124,9 +124,10 @@ class CheckRunner(RunPart):
         self.shard = settings.get("shard")
         self.statistics: Any = None
         if self.shard is not None:
+            from ._settings import config_files
             from ._shard.statistics import ShardStatistics
 
-            self.statistics = ShardStatistics(self.shard, settings)
+            self.statistics = ShardStatistics(self.shard, settings, config_files(config))
 
     # -- evaluations ----------------------------------------------------------------------------------
     def evaluation(self, model: Any, data: Any, pipeline: Any, settings: Settings, shard: Any = None) -> Evaluation:

@@ -124,15 +124,27 @@ def file_sources(config: pytest.Config, keys: Any) -> list[Source]:
             where_by_key[name] = f"{ini_name} (mlguard_{name})"
     if ini_values:
         sources.append(Source(ini_values, ini_name, where_by_key))
-    pyproject = config.inipath if config.inipath and config.inipath.name == "pyproject.toml" else None
-    if pyproject is None and (config.rootpath / "pyproject.toml").is_file():
-        pyproject = config.rootpath / "pyproject.toml"
+    pyproject = _pyproject(config)
     if pyproject is not None:
         display = os.path.relpath(pyproject, config.invocation_params.dir)
         source = pyproject_source(pyproject, keys, display=display)
         if source is not None:
             sources.append(source)
     return sources
+
+
+def _pyproject(config: pytest.Config) -> Path | None:
+    """The pyproject.toml whose ``[tool.mlguard]`` the run reads: pytest's configuration file, else the rootdir's."""
+    pyproject = config.inipath if config.inipath and config.inipath.name == "pyproject.toml" else None
+    if pyproject is None and (config.rootpath / "pyproject.toml").is_file():
+        pyproject = config.rootpath / "pyproject.toml"
+    return pyproject
+
+
+def config_files(config: pytest.Config) -> list[str]:
+    """The configuration files the run reads (pytest's, and the pyproject.toml of ``[tool.mlguard]``), absolute."""
+    files = [path for path in (config.inipath, _pyproject(config)) if path is not None]
+    return list(dict.fromkeys(str(Path(path).resolve()) for path in files))
 
 
 class RunSettings:

@@ -121,9 +121,10 @@ class MergedCheck(pytest.Item):
 
 def merge_items(session: pytest.Session, directories: list[str], settings: Any, runner: Any, record: Any) -> list[pytest.Item]:
     """The items of ``--mlguard-merge directories``; the shards' model descriptions go to ``record``."""
+    from .._settings import config_files
     from .statistics import compared_settings
 
-    shards = load_shards(directories, session.config.invocation_params.dir, compared_settings(settings))
+    shards = load_shards(directories, session.config.invocation_params.dir, compared_settings(settings), config_files(session.config))
     for shard in shards:
         record.models.update(shard.header["descriptions"])
     items: list[pytest.Item] = [

@@ -72,12 +72,31 @@ def shard_files(directories: Iterable[str | Path], base: Path) -> list[Path]:
 
 def _differences(first: dict[str, Any], other: dict[str, Any]) -> list[str]:
     keys = sorted(set(first) | set(other))
-    return [f"{key}={other.get(key, '(unset)')} where {first.get(key, '(unset)')} was expected" for key in keys if first.get(key) != other.get(key)]
+    return [f"{key}={_as_written(other.get(key))} where {_as_written(first.get(key))} was expected" for key in keys if first.get(key) != other.get(key)]
 
 
-def check_shards(files: list[ShardFile], settings: dict[str, str]) -> None:
+def _as_written(text: str | None) -> str:
+    """A compared setting (JSON text) as a configuration spells it: ``0.5*above_chance``, not ``"0.5*above_chance"``."""
+    if text is None:
+        return "(unset)"
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, str) else text
+
+
+def _files(files: list[str] | None, whose: str) -> str:
+    """The configuration files a run read, for an error (``None``: a shard file that does not record them)."""
+    if files is None:
+        return f"{whose}'s are not recorded"
+    return f"{whose} read {', '.join(files) if files else 'no configuration file'}"
+
+
+def check_shards(files: list[ShardFile], settings: dict[str, str], config_files: list[str] | None = None) -> None:
     """Raise :class:`MergeError` unless ``files`` are the N shards of one run, each once, run like the
-    merge (``settings``: the merge's :func:`~.statistics.compared_settings`)."""
+    merge (``settings``: the merge's :func:`~.statistics.compared_settings`; ``config_files``: the
+    configuration files the merge read, named where the settings differ)."""
     first = files[0]
     count = first.header["shard"]["count"]
     seen: dict[int, ShardFile] = {}
@@ -95,7 +114,8 @@ def check_shards(files: list[ShardFile], settings: dict[str, str]) -> None:
             raise MergeError(f"{shard.name} was run with seed {header['seed']}, {first.name} with seed {first.header['seed']}")
         differ = _differences(settings, header["settings"])
         if differ:
-            raise MergeError(f"{shard.name} was run with other settings than this merge: {'; '.join(differ[:5])}; run the merge with the shards' settings")
+            read = f"{_files(config_files or [], 'this merge')}, {_files(header.get('config_files'), 'the shard')}"
+            raise MergeError(f"{shard.name} was run with other settings than this merge: {'; '.join(differ[:5])}; {read}; run the merge with the shards' settings")
         _check_models(shard, first)
     missing = sorted(set(range(count)) - set(seen))
     if missing:
@@ -123,10 +143,10 @@ def model_difference(entry: dict[str, Any], expected: dict[str, Any]) -> str | N
     return None
 
 
-def load_shards(directories: Iterable[str | Path], base: Path, settings: dict[str, str]) -> list[ShardFile]:
+def load_shards(directories: Iterable[str | Path], base: Path, settings: dict[str, str], config_files: list[str] | None = None) -> list[ShardFile]:
     """The shard files under ``directories``, checked (:func:`check_shards`), in shard order."""
     files = [ShardFile.read(path) for path in shard_files(directories, base)]
     if not files:
         raise MergeError("--mlguard-merge found no shard statistics")
-    check_shards(files, settings)
+    check_shards(files, settings, config_files)
     return sorted(files, key=lambda shard: shard.header["shard"]["index"])

@@ -36,18 +36,26 @@ def compared_settings(settings: Any) -> dict[str, str]:
     """The settings every shard and the merge must share, as text (``PER_SHARD`` aside)."""
     values = settings.as_dict()
     return {
-        key: json.dumps(values[key], sort_keys=True, default=str)
+        key: json.dumps(values[key], sort_keys=True, default=_as_written)
         for key in sorted(values)
         if not any(key == name or (name.endswith(".") and key.startswith(name)) for name in PER_SHARD)
     }
 
 
+def _as_written(value: Any) -> str:
+    """A setting that is not JSON as a configuration spells it: a threshold as ``0.5*above_chance``."""
+    describe = getattr(value, "describe", None)  # config.parse.Threshold
+    return str(describe()) if callable(describe) else str(value)
+
+
 class ShardStatistics:
     """Collects a shard's statistics while it runs (:class:`~pytest_mlguard._runner.CheckRunner`)."""
 
-    def __init__(self, shard: Any, settings: Any) -> None:
+    def __init__(self, shard: Any, settings: Any, config_files: list[str] | None = None) -> None:
         self.shard = shard
         self.settings = settings
+        #: the configuration files the shard's run read (a merge run with other settings names them)
+        self.config_files = list(config_files or [])
         self.arrays: dict[str, np.ndarray] = {}
         self.models: dict[str, dict[str, Any]] = {}
         self.checks: list[dict[str, Any]] = []
@@ -103,6 +111,7 @@ class ShardStatistics:
             "shard": {"index": self.shard.index, "count": self.shard.count},
             "seed": self.settings.seed,
             "settings": compared_settings(self.settings),
+            "config_files": self.config_files,
             "models": self.models,
             "checks": self.checks,
             "results": record.results,

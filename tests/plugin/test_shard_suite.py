@@ -193,7 +193,7 @@ def three_shards(project: Project, tmp_path_factory: pytest.TempPathFactory) -> 
     [
         ("missing", "shard 1/3 missing: given shard 0/3 (*shards/0/mlguard-shard.npz), shard 2/3 (*)"),
         ("duplicated", "shard 0/3 is given twice: */shards/0/mlguard-shard.npz and */shards/0/mlguard-shard.npz"),
-        ("settings", "shard 2/3 (*) was run with other settings than this merge: samples=100 where 120 was expected*"),
+        ("settings", "shard 2/3 (*) was run with other settings than this merge: samples=100 where 120 was expected; this merge read */pyproject.toml, the shard read */pyproject.toml;*"),
         ("seed", "shard 2/3 (*) was run with seed 5, shard 0/3 (*) with seed 0"),
         ("model", "shard 2/3 (*) measured another model 'digits' than shard 0/3 (*): its fingerprint differs*"),
         ("model-name", "shard 2/3 (*) measured models ?'overconfident'?, shard 0/3 (*) models ?'digits'?"),
@@ -234,6 +234,7 @@ def test_the_shard_file_names_the_run(project):
     with np.load(project.pytester.path / "shards/1/mlguard-shard.npz", allow_pickle=False) as data:
         header = json.loads(str(data["header"]))
     assert header["shard"] == {"index": 1, "count": 2} and header["seed"] == 0 and header["plugin"]
+    assert header["config_files"] == [str(project.pytester.path / "pyproject.toml")]  # named by a merge run with other settings
     assert header["settings"]["samples"] == "120" and "shard" not in header["settings"]
     assert header["models"]["digits"]["fingerprint"] and header["models"]["digits"]["data"]["samples"] == 120
     assert {check["id"]: check["kind"] for check in header["checks"]} == {

@@ -133,3 +133,24 @@ def test_an_attack_on_a_shard_attacks_the_unsharded_run_s_samples_alike(check):
         local, outcomes = kept_outcomes(part, spec.id)
         found.update(zip(part.positions[local].tolist(), outcomes.tolist()))
     assert found == dict(zip(places.tolist(), expected.tolist()))
+
+
+def test_a_merge_with_other_settings_names_the_configuration_files_and_shows_values_as_written(tmp_path):
+    """It named no file, and showed ``accuracy.floor="Threshold('0.95')" where "Threshold('0.5*above_chance')"``."""
+    from pytest_mlguard._shard.merge import MergeError, ShardFile, check_shards
+    from pytest_mlguard._shard.statistics import compared_settings
+    from pytest_mlguard.checks._registry import all_keys
+    from pytest_mlguard.config import resolve
+
+    def settings(floor: str) -> dict[str, str]:
+        return compared_settings(resolve(keys=all_keys(), environ={}, cli={"accuracy.floor": floor}))
+
+    header = {"plugin": "1", "shard": {"index": 0, "count": 1}, "seed": 0, "settings": settings("0.95"), "models": {}, "config_files": ["/shards/pyproject.toml"]}
+    with pytest.raises(MergeError) as info:
+        check_shards([ShardFile(tmp_path / "mlguard-shard.npz", header)], settings("0.5*above_chance"), ["/merge/pyproject.toml"])
+    message = str(info.value)
+    assert "other settings than this merge: accuracy.floor=0.95 where 0.5*above_chance was expected; " in message, message
+    assert "this merge read /merge/pyproject.toml, the shard read /shards/pyproject.toml;" in message, message
+    del header["config_files"]  # a shard file of an earlier version
+    with pytest.raises(MergeError, match=r"this merge read no configuration file, the shard's are not recorded;"):
+        check_shards([ShardFile(tmp_path / "mlguard-shard.npz", header)], settings("0.5*above_chance"), [])
