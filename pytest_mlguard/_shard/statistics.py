@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,11 @@ def compared_settings(settings: Any) -> dict[str, str]:
     }
 
 
-def _as_written(value: Any) -> str:
-    """A setting that is not JSON as a configuration spells it: a threshold as ``0.5*above_chance``."""
+def _as_written(value: Any) -> Any:
+    """A setting that is not JSON as a configuration spells it: a threshold as ``0.5*above_chance``, a
+    table (``attack.floors``) as a JSON object of those."""
+    if isinstance(value, Mapping):
+        return dict(value)
     describe = getattr(value, "describe", None)  # config.parse.Threshold
     return str(describe()) if callable(describe) else str(value)
 

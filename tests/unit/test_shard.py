@@ -143,13 +143,14 @@ def test_a_merge_with_other_settings_names_the_configuration_files_and_shows_val
     from pytest_mlguard.config import resolve
 
     def settings(floor: str) -> dict[str, str]:
-        return compared_settings(resolve(keys=all_keys(), environ={}, cli={"accuracy.floor": floor}))
+        return compared_settings(resolve(keys=all_keys(), environ={}, cli={"accuracy.floor": floor, "attack.floors": {"pgd-linf-sweep": floor}}))
 
     header = {"plugin": "1", "shard": {"index": 0, "count": 1}, "seed": 0, "settings": settings("0.95"), "models": {}, "config_files": ["/shards/pyproject.toml"]}
     with pytest.raises(MergeError) as info:
         check_shards([ShardFile(tmp_path / "mlguard-shard.npz", header)], settings("0.5*above_chance"), ["/merge/pyproject.toml"])
     message = str(info.value)
     assert "other settings than this merge: accuracy.floor=0.95 where 0.5*above_chance was expected; " in message, message
+    assert 'attack.floors={"pgd-linf-sweep": "0.95"} where {"pgd-linf-sweep": "0.5*above_chance"} was expected; ' in message, message
     assert "this merge read /merge/pyproject.toml, the shard read /shards/pyproject.toml;" in message, message
     del header["config_files"]  # a shard file of an earlier version
     with pytest.raises(MergeError, match=r"this merge read no configuration file, the shard's are not recorded;"):
