@@ -81,9 +81,9 @@ def output_read_as_path(args: Sequence[str], invocation_dir: Path) -> str | None
 
     pytest chooses the rootdir, and so the ini file and pyproject.toml, before plugins add their options:
     it then takes a separate ``DIR`` that exists for a test path. Where ``DIR`` lies outside the other paths
-    (or the invocation directory when there are none), the rootdir moves up to hold it and the project's
-    configuration can be missed without a word, so that is a usage error; ``--mlguard-output=DIR`` is not
-    misread.
+    (or the invocation directory when there are none), the rootdir moves up to hold it and, where pytest would
+    then find another configuration file than without it, the project's configuration is missed without a
+    word, so that is a usage error; ``--mlguard-output=DIR`` is not misread.
 
     Example:
         >>> output_read_as_path(["--mlguard", "--mlguard-output=/tmp"], Path("/work"))  # with "=": read as meant
@@ -100,8 +100,8 @@ def output_read_as_path(args: Sequence[str], invocation_dir: Path) -> str | None
         paths = [(invocation_dir / a.split("::")[0]).resolve() for i, a in enumerate(args) if i != index + 1 and not a.startswith("-")]
         paths = [path if path.is_dir() else path.parent for path in paths if path.exists()]
         base = Path(os.path.commonpath(paths)) if paths else invocation_dir.resolve()
-        if output == base or base in output.parents:
-            return None
+        if output == base or base in output.parents or _config_dir(base) == _config_dir(Path(os.path.commonpath([output, base]))):
+            return None  # pytest finds the same configuration with the output taken for a path as without it
         return (
             f"--mlguard-output {given} (two arguments) names an existing directory outside {base}: pytest reads its "
             f"configuration before it knows pytest-mlguard's options, took {given} for a test path and looked for the "
@@ -131,6 +131,15 @@ def file_sources(config: pytest.Config, keys: Any) -> list[Source]:
         if source is not None:
             sources.append(source)
     return sources
+
+
+#: the files pytest looks for, from the common ancestor of its paths upwards, to choose the rootdir
+_CONFIG_NAMES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+
+
+def _config_dir(start: Path) -> Path | None:
+    """The nearest folder from ``start`` upwards that holds a file pytest may read its configuration from."""
+    return next((folder for folder in (start, *start.parents) if any((folder / name).is_file() for name in _CONFIG_NAMES)), None)
 
 
 def _pyproject(config: pytest.Config) -> Path | None:

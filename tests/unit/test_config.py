@@ -181,3 +181,19 @@ def test_a_toml_string_is_not_a_list(tmp_path):
 def test_every_torch_device_string_is_accepted_without_torch():
     for device in ("cpu", "cuda", "cuda:1", "mps", "xpu:0", "meta"):
         assert settings(cli={"device": device}).device == device
+
+
+def test_an_output_directory_given_apart_inside_the_project_s_configuration_is_not_misread(tmp_path):
+    """It stopped ``pytest --mlguard-merge shards --mlguard-output mlguard-report --junitxml mlguard-report/junit.xml``
+    in examples/digits: ``shards`` (a value of an option pytest does not know yet) made the base, and
+    mlguard-report lay outside it, although pytest finds the project's pyproject.toml from either."""
+    from pytest_mlguard._settings import output_read_as_path
+
+    project = tmp_path / "project"
+    for folder in ("shards/0", "mlguard-report"):
+        (project / folder).mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
+    args = ["--mlguard-merge", "shards", "--mlguard-output", "mlguard-report", "--junitxml", "mlguard-report/junit.xml"]
+    assert output_read_as_path(args, project) is None
+    (tmp_path / "elsewhere").mkdir()  # outside the project: pytest would look for its configuration from tmp_path
+    assert "--mlguard-output ../elsewhere (two arguments) names an existing directory outside" in str(output_read_as_path(["--mlguard-merge", "shards", "--mlguard-output", "../elsewhere"], project))
