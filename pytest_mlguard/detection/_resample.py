@@ -23,8 +23,7 @@ from functools import cache, cached_property
 
 import numpy as np
 
-from ..errors import MissingDependency
-from ._metrics import Detections, bootstrap
+from ._metrics import Detections, bootstrap, coco_metric
 
 #: the detections pycocotools keeps per image and label (torchmetrics' largest ``max_detection_thresholds``)
 MAX_DETECTIONS = 100
@@ -33,14 +32,9 @@ MAX_DETECTIONS = 100
 @cache
 def thresholds() -> tuple[np.ndarray, np.ndarray]:
     """torchmetrics' IoU thresholds (COCO's 0.5:0.05:0.95) and its 101 recall thresholds, as it hands them
-    to pycocotools: float32 numbers (``torch.linspace``), 96 of the recall thresholds off pycocotools' own
+    to its COCO backend: float32 numbers (``torch.linspace``), 96 of the recall thresholds off pycocotools' own
     float64 grid, which moves a recall that lands on one (``k / positives = j / 100``) to its other side."""
-    try:
-        from torchmetrics.detection import MeanAveragePrecision
-
-        metric = MeanAveragePrecision(iou_type="bbox", backend="pycocotools")
-    except ImportError:  # pragma: no cover - torchmetrics and pycocotools are test and detection dependencies
-        raise MissingDependency("pycocotools", "the detection checks' mAP intervals") from None
+    metric = coco_metric()
     return np.asarray(metric.iou_thresholds, np.float64), np.asarray(metric.rec_thresholds, np.float64)
 
 
