@@ -2,7 +2,9 @@
 targets once, at the ten IoU thresholds, as pycocotools' ``evaluateImg`` matches them (per label, by
 descending score, each to the unmatched target box of highest IoU; at most 100 detections per image and
 label); a resample of images then only repeats those matches and accumulates them as ``accumulate`` does
-(101-point interpolated precision, labels without targets left out). The value a check reports is
+(101-point interpolated precision, labels without targets left out). Every image is matched at once
+(:func:`_match`: the first detection of each image, then the second, ...), as an image at a time would
+match it to the bit (a test holds it). The value a check reports is
 torchmetrics' (:func:`~pytest_mlguard.detection._metrics.mean_average_precision`); the tests check that
 this accumulation gives the same on the whole set. All the resamples are accumulated together: a resample
 counts each image some number of times, and each label's precision/recall curves are cumulative sums of
@@ -17,14 +19,14 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
 
 import numpy as np
 
-from ..errors import MissingDependency
-from ._metrics import Detections, bootstrap
+from ._metrics import Detections, bootstrap, coco_metric
 
 #: the detections pycocotools keeps per image and label (torchmetrics' largest ``max_detection_thresholds``)
 MAX_DETECTIONS = 100
@@ -33,44 +35,80 @@ MAX_DETECTIONS = 100
 @cache
 def thresholds() -> tuple[np.ndarray, np.ndarray]:
     """torchmetrics' IoU thresholds (COCO's 0.5:0.05:0.95) and its 101 recall thresholds, as it hands them
-    to pycocotools: float32 numbers (``torch.linspace``), 96 of the recall thresholds off pycocotools' own
+    to its COCO backend: float32 numbers (``torch.linspace``), 96 of the recall thresholds off pycocotools' own
     float64 grid, which moves a recall that lands on one (``k / positives = j / 100``) to its other side."""
-    try:
-        from torchmetrics.detection import MeanAveragePrecision
-
-        metric = MeanAveragePrecision(iou_type="bbox", backend="pycocotools")
-    except ImportError:  # pragma: no cover - torchmetrics and pycocotools are test and detection dependencies
-        raise MissingDependency("pycocotools", "the detection checks' mAP intervals") from None
+    metric = coco_metric()
     return np.asarray(metric.iou_thresholds, np.float64), np.asarray(metric.rec_thresholds, np.float64)
 
 
-def _match(prediction: Detections, target: Detections) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Scores, labels and true-positive flags (thresholds x detections) of one image's kept detections."""
-    from torchvision.ops import box_iou
-    import torch
+def _flat(items: Sequence[Detections], key: str, dtype: type, shape: tuple[int, ...] = ()) -> np.ndarray:
+    """``items``' ``key`` arrays (each reshaped to ``(-1, *shape)``) one after the other, as ``dtype``."""
+    return np.concatenate([np.zeros((0, *shape), dtype), *(np.asarray(item[key], dtype).reshape(-1, *shape) for item in items)])
 
-    scores, labels = np.asarray(prediction["scores"], np.float64).reshape(-1), np.asarray(prediction["labels"]).reshape(-1)
-    boxes = np.asarray(prediction["boxes"], np.float32).reshape(-1, 4)
-    target_boxes, target_labels = np.asarray(target["boxes"], np.float32).reshape(-1, 4), np.asarray(target["labels"]).reshape(-1)
-    kept: list[int] = []
-    for label in np.unique(labels):
-        of_label = np.flatnonzero(labels == label)
-        kept += of_label[np.argsort(-scores[of_label], kind="mergesort")][:MAX_DETECTIONS].tolist()
-    kept_index = np.asarray(kept, int)
-    iou_thresholds = thresholds()[0]
-    hits = np.zeros((len(iou_thresholds), len(kept_index)), bool)
-    if len(kept_index) and len(target_boxes):
-        overlaps = box_iou(torch.from_numpy(boxes[kept_index]), torch.from_numpy(target_boxes)).double().numpy()
-        overlaps[labels[kept_index][:, None] != target_labels[None, :]] = -1.0
-        # every threshold at once; a detection under the lowest threshold with every target matches none
-        limits, every = np.minimum(iou_thresholds, 1 - 1e-10), np.arange(len(iou_thresholds))
-        free = np.ones((len(iou_thresholds), len(target_boxes)), bool)
-        for row in np.flatnonzero(overlaps.max(axis=1) >= limits.min()):  # within a label, ``kept`` is in descending score
-            candidates = np.where(free, overlaps[row], -1.0)
-            best = candidates.argmax(axis=1)
-            hits[:, row] = candidates[every, best] >= limits
-            free[every[hits[:, row]], best[hits[:, row]]] = False
-    return scores[kept_index], labels[kept_index], hits
+
+def _kept(predictions: Sequence[Detections]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The detections pycocotools keeps, in its order: by image, label and descending score (ties in their
+    order), at most :data:`MAX_DETECTIONS` of a label in an image; their image, position among the kept ones
+    of their image, score, label and box."""
+    image = np.repeat(np.arange(len(predictions)), [np.asarray(p["scores"]).size for p in predictions])
+    scores, labels, boxes = _flat(predictions, "scores", np.float64), _flat(predictions, "labels", np.int64), _flat(predictions, "boxes", np.float32, (4,))
+    order = np.lexsort((-scores, labels, image))  # stable: ties keep their order, as a mergesort of each label's
+    kept = order[_rank(image[order], labels[order]) < MAX_DETECTIONS]
+    return image[kept], _rank(image[kept]), scores[kept], labels[kept], boxes[kept]
+
+
+def _rank(*keys: np.ndarray) -> np.ndarray:
+    """Each element's position in its run of equal ``keys`` (consecutive elements)."""
+    starts = np.zeros(len(keys[0]), bool)
+    starts[:1] = True
+    for key in keys:
+        starts[1:] |= key[1:] != key[:-1]
+    index = np.arange(len(starts))
+    return index - np.maximum.accumulate(np.where(starts, index, 0))
+
+
+def _iou(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """The IoU of each box (n, 4) with each of its row of ``others`` (n, m, 4), x1y1x2y2: torchvision's
+    ``box_iou`` to the bit (the same float32 operations in the same order), then as float64."""
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    other_area = (others[..., 2] - others[..., 0]) * (others[..., 3] - others[..., 1])
+    wh = np.maximum(np.minimum(boxes[:, None, 2:], others[..., 2:]) - np.maximum(boxes[:, None, :2], others[..., :2]), np.float32(0))
+    inter = wh[..., 0] * wh[..., 1]
+    with np.errstate(divide="ignore", invalid="ignore"):  # empty boxes: NaN, as torch gives
+        return (inter / (area[:, None] + other_area - inter)).astype(np.float64)
+
+
+def _match(predictions: Sequence[Detections], targets: Sequence[Detections]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The image, score, label and true-positive flags (thresholds x detections) of the images' kept
+    detections: per image and label, by descending score, each to the free target box of its label with the
+    highest IoU (the first of equals) at each threshold, as pycocotools' ``evaluateImg``; every image at
+    once, a detection's position among its image's kept ones at a time."""
+    image, position, scores, labels, boxes = _kept(predictions)
+    counts = [np.asarray(t["labels"]).size for t in targets]
+    width, iou_thresholds = max(counts, default=0), thresholds()[0]
+    hits = np.zeros((len(iou_thresholds), len(image)), bool)
+    if not width or not len(image):
+        return image, scores, labels, hits
+    owner = np.repeat(np.arange(len(targets)), counts)
+    slot = _rank(owner)
+    target_boxes, target_labels = np.zeros((len(targets), width, 4), np.float32), np.full((len(targets), width), -1, np.int64)
+    target_boxes[owner, slot], target_labels[owner, slot] = _flat(targets, "boxes", np.float32, (4,)), _flat(targets, "labels", np.int64)
+    valid = np.zeros((len(targets), width), bool)
+    valid[owner, slot] = True
+    overlaps = np.where(valid[image] & (labels[:, None] == target_labels[image]), _iou(boxes, target_boxes[image]), -1.0)
+    limits = np.minimum(iou_thresholds, 1 - 1e-10)
+    free = np.ones((len(targets), len(limits), width), bool)
+    matching = np.flatnonzero(overlaps.max(axis=1) >= limits.min())  # the others match nothing at any threshold
+    matching = matching[np.argsort(position[matching], kind="stable")]
+    # each image's detections in their order: the first of every image at once, then the second, ...
+    for rows in np.split(matching, np.flatnonzero(np.diff(position[matching])) + 1):
+        candidates = np.where(free[image[rows]], overlaps[rows][:, None, :], -1.0)  # rows x thresholds x targets
+        best = candidates.argmax(axis=2)
+        hit = np.take_along_axis(candidates, best[..., None], axis=2)[..., 0] >= limits
+        hits[:, rows] = hit.T
+        row, threshold = np.nonzero(hit)
+        free[image[rows][row], threshold, best[row, threshold]] = False
+    return image, scores, labels, hits
 
 
 @dataclass(frozen=True)
@@ -86,16 +124,18 @@ class Matches:
 
     @classmethod
     def of(cls, predictions: Sequence[Detections], targets: Sequence[Detections]) -> Matches:
-        found = [_match(p, t) for p, t in zip(predictions, targets)]
-        image = np.concatenate([np.full(len(f[0]), i) for i, f in enumerate(found)] or [np.zeros(0, int)]).astype(int)
-        target_labels = [np.asarray(t["labels"]).reshape(-1) for t in targets]
-        every = np.unique(np.concatenate([*target_labels, np.zeros(0, int)])).astype(int)
-        counts = {int(label): np.array([int((labels == label).sum()) for labels in target_labels]) for label in every}
+        sizes = np.array([np.asarray(t["labels"]).size for t in targets], int)
+        owner, target_labels = np.repeat(np.arange(len(targets)), sizes), _flat(targets, "labels", np.int64)
+        counts = {int(label): np.bincount(owner[target_labels == label], minlength=len(targets)) for label in np.unique(target_labels)}
+        # images in chunks of about CHUNK detection-target pairs, each matched at once
+        pairs = np.cumsum([np.asarray(p["scores"]).size * max(int(sizes.max(initial=0)), 1) for p in predictions])
+        bounds = [0, *(np.flatnonzero(np.diff(pairs // CHUNK)) + 1).tolist(), len(targets)]
+        found = [(start, _match(predictions[start:stop], targets[start:stop])) for start, stop in itertools.pairwise(bounds)]
         return cls(
-            image,
-            np.concatenate([f[0] for f in found] or [np.zeros(0)]),
-            np.concatenate([f[1] for f in found] or [np.zeros(0, int)]).astype(int),
-            np.concatenate([f[2] for f in found], axis=1) if found else np.zeros((len(thresholds()[0]), 0), bool),
+            np.concatenate([np.zeros(0, np.int64), *(part[0] + start for start, part in found)]),
+            np.concatenate([np.zeros(0), *(part[1] for _, part in found)]),
+            np.concatenate([np.zeros(0, np.int64), *(part[2] for _, part in found)]),
+            np.concatenate([np.zeros((len(thresholds()[0]), 0), bool), *(part[3] for _, part in found)], axis=1),
             counts,
             len(targets),
         )
@@ -144,7 +184,8 @@ class Matches:
 
 
 #: how many values (8 bytes each) one step of the accumulation holds at most: resamples x IoU thresholds x
-#: the most of a label's detections, its targets in a resample and the recall thresholds
+#: the most of a label's detections, its targets in a resample and the recall thresholds; and about how many
+#: detection-target pairs the matching takes at once (:meth:`Matches.of`: images in chunks)
 CHUNK = 1 << 21
 #: the fewest values of a slice that the running sums take one slice at a time (:func:`_running`)
 SLICE = 2048

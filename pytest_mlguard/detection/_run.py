@@ -54,17 +54,32 @@ def clean_predictions(evaluation: Evaluation) -> Detections:
     return evaluation.memo(("detection", "clean"), lambda: _predict(evaluation, _data(evaluation).images))
 
 
-def clean_scores(evaluation: Evaluation) -> dict[str, float]:
-    """torchmetrics' ``map`` and ``map_50`` of the clean detections, computed once per evaluation."""
-    return evaluation.memo(("detection", "clean_scores"), lambda: mean_average_precision(clean_predictions(evaluation), _data(evaluation).targets))
+def clean_scores(evaluation: Evaluation, n: int | None = None) -> dict[str, float]:
+    """torchmetrics' ``map`` and ``map_50`` of the clean detections of the first ``n`` images (all of them:
+    ``None``), computed once per evaluation and ``n``: the accuracy checks report it, and the corruption and
+    attack checks compare with it."""
+    data = _data(evaluation)
+    n = data.n if n is None else min(n, data.n)
+    return evaluation.memo(("detection", "clean_scores", n), lambda: mean_average_precision(clean_predictions(evaluation)[:n], data.targets[:n]))
 
 
-def map_measurement(spec: CheckSpec, evaluation: Evaluation, predictions: Detections, *, key: str = "map", clean: float | None, details: dict[str, Any], message: str = "", evaluations: int | None = None) -> Measurement:
+def map_measurement(
+    spec: CheckSpec,
+    evaluation: Evaluation,
+    predictions: Detections,
+    *,
+    key: str = "map",
+    clean: float | None,
+    details: dict[str, Any],
+    message: str = "",
+    evaluations: int | None = None,
+    scores: dict[str, float] | None = None,
+) -> Measurement:
     """The mAP (``key``: ``map`` or ``map_50``) of ``predictions`` of the first ``len(predictions)`` images,
-    torchmetrics' value, with a percentile bootstrap interval over images (COCO's accumulation of the
-    matches made once, :class:`~._resample.Matches`); chance is 0."""
+    torchmetrics' value (``scores``, where it was computed already), with a percentile bootstrap interval over
+    images (COCO's accumulation of the matches made once, :class:`~._resample.Matches`); chance is 0."""
     targets = _data(evaluation).targets[: len(predictions)]
-    found = mean_average_precision(predictions, targets)
+    found = mean_average_precision(predictions, targets) if scores is None else scores
     matched: list[Matches] = []  # matched once, and only where there are intervals or a gate
 
     def statistic(rows: np.ndarray) -> np.ndarray:  # every resample at once, (resamples, n) -> (resamples,)
@@ -91,7 +106,7 @@ def run_accuracy(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     """``accuracy[map]`` (COCO mAP) or ``accuracy[map_50]`` of the clean detections."""
     key = "map_50" if spec.name == "map_50" else "map"
     scores = clean_scores(evaluation)
-    measured = map_measurement(spec, evaluation, clean_predictions(evaluation), key=key, clean=None, details={"metric": key})
+    measured = map_measurement(spec, evaluation, clean_predictions(evaluation), key=key, clean=None, details={"metric": key}, scores=scores)
     label = "mAP@0.5" if key == "map_50" else "mAP (IoU 0.5:0.95)"
     message = f"clean {label} {scores[key]:.4f} over {measured.n} images (mAP {scores['map']:.4f}, mAP@0.5 {scores['map_50']:.4f})"
     return dataclasses.replace(measured, message=message)
@@ -113,7 +128,7 @@ def run_corruption(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
 
     name, severity = spec.param("corruption"), spec.param("severity")
     n = evaluation.sample_limit(_data(evaluation).n)
-    clean = clean_scores(evaluation)["map"] if n == _data(evaluation).n else mean_average_precision(clean_predictions(evaluation)[:n], _data(evaluation).targets[:n])["map"]
+    clean = clean_scores(evaluation, n)["map"]
     details = {"corruption": name, "group": get(name).group, "severity": severity, "metric": "map", "clean_accuracy": clean, "clean_map": clean}
     measured = map_measurement(spec, evaluation, _cell(evaluation, name, severity, n), clean=clean, details=details)
     value = measured.value
@@ -136,7 +151,7 @@ def _attacked(spec: CheckSpec, evaluation: Evaluation) -> tuple[Any, list[np.nda
 
 
 def _robust(spec: CheckSpec, evaluation: Evaluation, images: list[np.ndarray], attacked: np.ndarray, forwards: int, **details: Any) -> Measurement:
-    clean = mean_average_precision(clean_predictions(evaluation)[: len(images)], _data(evaluation).targets[: len(images)])["map"]
+    clean = clean_scores(evaluation, len(images))["map"]
     details = {**details, "metric": "robust_map", "clean_accuracy": clean, "clean_map": clean}
     return map_measurement(spec, evaluation, _predict(evaluation, list(attacked)), clean=clean, details=details, evaluations=forwards * len(images))
 

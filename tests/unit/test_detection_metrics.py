@@ -186,6 +186,59 @@ def test_the_resamples_use_torchmetrics_thresholds():
     assert recall.tolist() != np.linspace(0, 1, 101).tolist()  # not pycocotools' own float64 grid
 
 
+def _matched_on_its_own(prediction, target) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One image's kept scores, labels and hits (thresholds x detections) as 945ef23 matched them, an image at
+    a time: each label's detections by a stable sort of their scores, the IoUs from torchvision's box_iou."""
+    import torch
+    from torchvision.ops import box_iou
+
+    scores, labels = np.asarray(prediction["scores"], np.float64).reshape(-1), np.asarray(prediction["labels"]).reshape(-1)
+    target_labels = np.asarray(target["labels"]).reshape(-1)
+    kept = np.array([i for label in np.unique(labels) for i in np.flatnonzero(labels == label)[np.argsort(-scores[labels == label], kind="mergesort")][: resample.MAX_DETECTIONS]], int)
+    limits = np.minimum(resample.thresholds()[0], 1 - 1e-10)
+    hits = np.zeros((len(limits), len(kept)), bool)
+    if len(kept) and len(target_labels):
+        boxes, target_boxes = torch.from_numpy(np.asarray(prediction["boxes"], np.float32).reshape(-1, 4)[kept]), torch.from_numpy(np.asarray(target["boxes"], np.float32).reshape(-1, 4))
+        overlaps = box_iou(boxes, target_boxes).double().numpy()
+        overlaps[labels[kept][:, None] != target_labels[None, :]] = -1.0
+        for threshold, limit in enumerate(limits):
+            free = np.ones(len(target_labels), bool)
+            for row in range(len(kept)):
+                candidates = np.where(free, overlaps[row], -1.0)
+                if not np.isnan(overlaps[row]).any() and candidates.max() >= limit:
+                    hits[threshold, row], free[candidates.argmax()] = True, False
+    return scores[kept], labels[kept], hits
+
+
+@pytest.mark.parametrize("chunk", [1 << 21, 40], ids=["one-chunk", "chunks-of-images"])
+def test_every_image_matched_at_once_equals_each_matched_on_its_own(monkeypatch, chunk):
+    # ties of scores (rounded to tenths) and of IoUs (the last image), more than 100 detections of a label
+    # in an image (pycocotools keeps its best 100), images without targets or without detections, labels
+    # without targets, an empty box (NaN IoU: matches nothing); in one step or in chunks of images
+    monkeypatch.setattr(resample, "CHUNK", chunk)
+    rng = np.random.default_rng(31)
+    predictions, targets = _random_scenes(rng, 40)
+    predictions = [{**p, "scores": np.round(p["scores"], 1)} if i % 7 else _det([], [], []) for i, p in enumerate(predictions)]
+    crowded = _det(np.tile(targets[3]["boxes"][:1], (130, 1)).tolist(), [int(targets[3]["labels"][0])] * 130, np.round(rng.uniform(0, 1, 130), 1).tolist())
+    predictions[3] = {key: np.concatenate([predictions[3][key], crowded[key]]) for key in crowded}
+    # a detection as close to two targets (IoU 2/3 each) takes the first, and the next one, on the first, misses
+    predictions.append(_det([[2, 0, 12, 10], [0, 0, 10, 10]], [1, 1], [0.9, 0.8]))
+    targets.append(_det([[0, 0, 10, 10], [4, 0, 14, 10]], [1, 1]))
+    predictions[9] = {**predictions[9], "boxes": np.vstack([predictions[9]["boxes"][:-1], [[5, 5, 5, 5]]]).astype(np.float32)}
+    matches = Matches.of(predictions, targets)
+    reference = [_matched_on_its_own(p, t) for p, t in zip(predictions, targets)]
+    assert matches.image.tolist() == [i for i, (scores, _, _) in enumerate(reference) for _ in scores]
+    assert matches.scores.tolist() == [score for scores, _, _ in reference for score in scores.tolist()]
+    assert matches.labels.tolist() == [label for _, labels, _ in reference for label in labels.tolist()]
+    assert np.array_equal(matches.hits, np.concatenate([hits for _, _, hits in reference], axis=1))
+    assert matches.hits[:, matches.image == 40][0].tolist() == [True, False]
+    crowded_label = crowded["labels"][0]
+    assert 0.1 < matches.hits[0].mean() < 0.9 and (matches.image == 3).sum() == 100 + (predictions[3]["labels"] != crowded_label).sum()
+    assert {label: counts.tolist() for label, counts in matches.target_counts.items()} == {
+        label: [int((t["labels"] == label).sum()) for t in targets] for label in np.unique(np.concatenate([t["labels"] for t in targets])).tolist()
+    }
+
+
 def _repeated_in_place(matches: Matches, images: np.ndarray) -> tuple[float, float]:
     """One resample's unrounded mAP and mAP@0.5 as 0ec6f7b accumulated it: each label's ranked detections
     repeated in place as often as their image was drawn, one precision/recall curve a resample."""

@@ -55,11 +55,9 @@ def per_class_scores(outputs: TaskOutputs, predictions: Any) -> dict[str, float 
 
         masks = np.asarray(predictions).argmax(axis=1)
         return per_class_iou(confusion_matrices(masks, data.y, model.n_classes, data.ignore_index).sum(axis=0), model.class_names)
-    from torchmetrics.detection import MeanAveragePrecision
+    from ...detection._metrics import _tensors, coco_metric
 
-    from ...detection._metrics import _tensors
-
-    metric = MeanAveragePrecision(iou_type="bbox", backend="pycocotools", class_metrics=True)
+    metric = coco_metric(class_metrics=True)
     metric.update(_tensors(predictions), _tensors(data.targets))
     found = metric.compute()
     scores = dict(zip(np.atleast_1d(found["classes"].numpy()).tolist(), np.atleast_1d(found["map_per_class"].numpy()).tolist()))
