@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 
+from .._messages import without_addresses
 from ..errors import ContractError, InvalidArgument, MlguardError, NonFiniteOutput
 from ._data import EvalData
 from ._model import Model, TorchModel, as_model
@@ -143,7 +144,7 @@ def probe_model(model: Model, data: EvalData, device: str = "cpu", *, fixture: s
         raise
     except Exception as exc:  # noqa: BLE001 - the model's own error, named with where it was raised
         raise ContractError(
-            f"model {model.name!r} raised {type(exc).__name__}{_where(exc)} on a batch of shape {batch.shape}: {exc}",
+            f"model {model.name!r} raised {type(exc).__name__}{_where(exc)} on a batch of shape {batch.shape}: {without_addresses(str(exc))}",
             fixture=fixture,
         ) from None
 

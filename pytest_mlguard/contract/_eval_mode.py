@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._messages import exception_text
 from ..checks._base import CheckSpec, Measurement
 from ..errors import NotApplicable
 from ..production._compare import per_sample_diff, top1_agreement
@@ -62,7 +63,7 @@ def compare_modes(evaluation: Evaluation) -> dict[str, Any]:
         try:
             in_eval, given = outputs_in_both_modes(model, evaluation.data.x[:n], evaluation.settings.device, evaluation.settings.seed)
         except Exception as exc:  # noqa: BLE001 - batch norm over one value per channel raises in train mode
-            return {"compared": n, "agreement": 0.0, "max_proba_diff": None, "error": f"{type(exc).__name__}: {exc}", "changes": True}
+            return {"compared": n, "agreement": 0.0, "max_proba_diff": None, "error": exception_text(exc), "changes": True}
         largest = float(per_sample_diff(in_eval, given).max())
         return {
             "compared": n,

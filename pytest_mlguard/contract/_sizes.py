@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._messages import exception_text
 from ..checks._base import CheckSpec, Measurement
 from ..errors import NotApplicable
 
@@ -83,7 +84,7 @@ def _probe(model: Model, x: np.ndarray) -> None:
     except Exception as exc:  # noqa: BLE001 - any failure here means the model takes one size only
         raise NotApplicable(
             f"model {model.name!r} takes only its declared size {_label(declared)}: a {_label(probe)} input raised "
-            f"{type(exc).__name__}: {exc}"
+            f"{exception_text(exc)}"
         ) from None
 
 
@@ -104,7 +105,7 @@ def sizes_outcomes(model: Model, x: np.ndarray, sizes: dict[str, tuple[int, int]
                 scores = _valid_scores(model, resize(x[rows], size))
             except Exception as exc:  # noqa: BLE001 - a model that raises at a size is what the check finds
                 raised[rows] = True
-                error = error or f"{type(exc).__name__}: {exc}"
+                error = error or exception_text(exc)
                 continue
             finite = np.isfinite(scores).all(axis=1)
             non_finite[rows] = ~finite

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._messages import exception_text
 from ..checks._base import CheckSpec, Measurement
 from ..contract._modes import computes_otherwise_in_train_mode, defined_outside_torch, kept_buffers, name_modules, set_modes
 from ..errors import NotApplicable
@@ -44,7 +45,7 @@ def detections_in_both_modes(module: Any, images: list[np.ndarray], train_mode: 
             try:
                 given: list[dict[str, np.ndarray]] | str = run()
             except Exception as exc:  # noqa: BLE001 - a torchvision detector in train mode asserts it has targets
-                given = f"{type(exc).__name__}: {exc}"
+                given = exception_text(exc)
         return in_eval, given
     finally:
         for m, training in modes:

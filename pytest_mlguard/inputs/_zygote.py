@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .._messages import exception_text
 from .graceful import Outcome, outcome_of
 from ._transport import HEADER, PipelineFactory, recv, restore_code_files, send
 
@@ -64,7 +65,7 @@ def _serve(sock: socket.socket, target: tuple[Any, ...], memory_mb: int | None) 
         try:
             outcome = outcome_of(fn, raw, rejects=rejects, n_classes=n_classes, class_names=class_names, task=task)
         except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt, GeneratorExit: still an outcome
-            outcome = Outcome("failure", f"raised {type(exc).__name__}: {exc}")
+            outcome = Outcome("failure", f"raised {exception_text(exc)}")
         send(sock, (outcome.kind, outcome.detail, outcome.label, time.perf_counter() - start, outcome.output))
 
 

@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._messages import exception_text
+
 __all__ = ["Outcome", "check_prediction", "outcome_of", "top_class"]
 
 
@@ -87,11 +89,11 @@ def outcome_of(
     except rejects as exc:
         if not str(exc).strip():
             return Outcome("failure", f"raised declared {type(exc).__name__} with an empty message")
-        return Outcome("rejection", f"{type(exc).__name__}: {exc}")
+        return Outcome("rejection", exception_text(exc))
     except MemoryError as exc:
-        return Outcome("failure", f"ran out of memory: MemoryError{': ' + str(exc) if str(exc) else ''}")
+        return Outcome("failure", f"ran out of memory: {exception_text(exc) if str(exc) else 'MemoryError'}")
     except Exception as exc:  # noqa: BLE001 - classifying every stray exception is the point
-        return Outcome("failure", f"raised undeclared {type(exc).__name__}: {exc}")
+        return Outcome("failure", f"raised undeclared {exception_text(exc)}")
     except SystemExit as exc:
         return Outcome("failure", f"called sys.exit({exc.code!r})")
     if task != "classification":

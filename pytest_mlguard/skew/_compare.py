@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .._messages import without_addresses
+
 #: the name of a column that one path gives and the other does not
 ABSENT = "<absent>"
 
@@ -47,7 +49,7 @@ def plain(value: Any) -> Any:
         return item()
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
-    return repr(value)
+    return without_addresses(repr(value))  # an object's default repr: its type, not its address
 
 
 def _is_number(value: Any) -> bool:

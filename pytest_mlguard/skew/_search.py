@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._messages import exception_text, without_addresses
 from ..errors import InvalidArgument
 from ._compare import Difference, differences, offline_table, online_row, plain
 from ._paths import FeaturePaths
@@ -120,7 +121,7 @@ def _call(function: Callable[..., Any], argument: Any) -> tuple[Any, str | None]
     try:
         return function(argument), None
     except Exception as exc:  # noqa: BLE001 - a path that raises is part of what is compared
-        return None, f"{type(exc).__name__}: {exc}"[:300]
+        return None, exception_text(exc)[:300]
 
 
 def model_classes(model: Any, columns: tuple[str, ...], rows: list[list[Any]]) -> list[int]:
@@ -190,13 +191,13 @@ class _Runner:
             first = model_classes(self.model, columns, [offline])[0]
         except Exception as exc:
             raise InvalidArgument(
-                f"Expected a model that predicts from the offline path's features but it raised {type(exc).__name__}: {exc}: "
+                f"Expected a model that predicts from the offline path's features but it raised {exception_text(exc)}: "
                 "pass FeaturePaths(model=...) where mlguard_model does not take the features"
             ) from exc
         try:
             return first, model_classes(self.model, columns, [online])[0]
         except Exception as exc:  # noqa: BLE001 - the online features the model cannot read: a disagreement
-            outcome.online_error = f"{type(exc).__name__} from the model on the online features: {exc}"[:300]
+            outcome.online_error = f"{type(exc).__name__} from the model on the online features: {without_addresses(str(exc))}"[:300]
             return None
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .._messages import without_addresses
 from .._verdicts.intervals import paired_counts
 from ..checks._base import CheckSpec, Measurement
 from ..checks._evaluation import Evaluation
@@ -55,7 +56,7 @@ def outcome(model: RecordModel, columns: Columns, y: np.ndarray) -> tuple[np.nda
     except ContractError:
         raise
     except Exception as exc:  # noqa: BLE001 - the model's own error is the finding
-        return np.zeros(len(y), dtype=bool), f"raised {type(exc).__name__}{_where(exc)}: {str(exc)[:200]}"
+        return np.zeros(len(y), dtype=bool), f"raised {type(exc).__name__}{_where(exc)}: {without_addresses(str(exc))[:200]}"
     return proba.argmax(axis=1) == y, None
 
 

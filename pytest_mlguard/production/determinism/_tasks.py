@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..._messages import exception_text
 from ...checks._base import CheckSpec, Measurement
 from .._compare import at_once
 from .._task_outputs import TaskOutputs, worst_images
@@ -54,7 +55,7 @@ def concurrent_agreement(outputs: TaskOutputs, index: np.ndarray, threads: int, 
             try:
                 found[rows] = outputs.agree(serial[number], outputs.predict(request), request, tolerance=tolerance)
             except Exception as exc:  # noqa: BLE001 - a crash under concurrency is what this check finds
-                errors.append((number, f"request {number}: {type(exc).__name__}: {exc}"))
+                errors.append((number, f"request {number}: {exception_text(exc)}"))
 
     at_once(client, threads)
     return found, [message for _, message in sorted(errors)]

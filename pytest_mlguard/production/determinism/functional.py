@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from ..._messages import exception_text
 from ...checks._base import CheckSpec, Measurement, early_stop_measurement
 from ...contract._data import EvalData
 from .._compare import at_once, per_sample_diff
@@ -136,7 +137,7 @@ def concurrent_diff(
             try:
                 diff[request], flipped[request] = Differences.none(request.stop - request.start).worst(serial[index], model.predict_proba(x[request]))
             except Exception as exc:  # noqa: BLE001 - a crash under concurrency is what this check finds
-                errors.append((index, f"request {index}: {type(exc).__name__}: {exc}"))
+                errors.append((index, f"request {index}: {exception_text(exc)}"))
 
     at_once(client, threads)
     return Differences(diff, flipped), [message for _, message in sorted(errors)]
