@@ -61,6 +61,21 @@ def test_each_zoo_detector_fails_exactly_its_production_check(make, checks, fail
     assert _failed(getattr(zoo_detection, make)(), zoo_detection.scenes(24), "detection", checks, **{"drift.floor": 0.95}) == fails
 
 
+def test_detection_drift_torchscript_runs_the_scripted_torchvision_detector_without_its_scripting_warning():
+    """torchvision warns that a scripted RCNN returns (losses, detections), which the check reads as it expects:
+    no warning reaches the run (a few seconds: 2 scenes)."""
+    pytest.importorskip("pycocotools", reason="the detection metrics' COCO backend: pip install -e '.[test]'")
+    import warnings
+
+    import zoo_detection
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        (result,) = check_model(zoo_detection.good_detector(), zoo_detection.scenes(2), ["drift[torchscript]"], settings={"task": "detection"})
+    assert [str(w.message) for w in caught if "script" in str(w.message).lower()] == []
+    assert result.passed and result.details["agreement_of"] == "boxes"
+
+
 def test_detection_drift_in_bfloat16_reads_a_detector_whose_boxes_come_out_in_bfloat16():
     import torch
 

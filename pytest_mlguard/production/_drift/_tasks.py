@@ -89,7 +89,11 @@ def _detections_of(scripted: Any) -> Any:
             self.scripted = scripted
 
         def forward(self, images: list[torch.Tensor]) -> Any:
-            out = self.scripted(images)
+            # a scripted torchvision RCNN warns, on its first call, that it returns (losses, detections): expected
+            # here, the detections are read from the tuple; only that warning, only around this call
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=r"RCNN always returns a \(Losses, Detections\) tuple in scripting", category=UserWarning)
+                out = self.scripted(images)
             return out[1] if isinstance(out, tuple) else out
 
     return Detections()
