@@ -59,7 +59,7 @@ def check_settings(config: pytest.Config, options: Any) -> Settings | None:
         files = file_sources(config, keys)  # raises on a table no family declares yet, as resolve on a name
         return resolve(cli=cli, files=files, keys=keys, profiles=BUILTIN_PROFILES)
     except ConfigError as exc:
-        if exc.unknown is None:
+        if exc.unknown is None or not may_be_declared_later(exc.unknown, keys):
             raise
         # a name not known yet may be a setting of a family a conftest.py adds (pytest_mlguard_families):
         # it is checked in pytest_configure, once the conftest files are loaded
@@ -74,6 +74,54 @@ def check_settings(config: pytest.Config, options: Any) -> Settings | None:
         return resolve(cli={k: v for k, v in cli.items() if k in core}, environ=environ, files=only, keys=CORE_KEYS)
     except ConfigError:
         return None
+
+
+def may_be_declared_later(name: str, keys: Sequence[Key]) -> bool:
+    """Whether the unknown setting ``name`` may be a key of a family a conftest.py adds (the
+    ``pytest_mlguard_families`` hook), checked once the conftest files are loaded. A family's keys sit under
+    its name (``text_length.floor``, ``[tool.mlguard.text_length]``, ``MLGUARD_TEXT_LENGTH__FLOOR``): a
+    top-level name (``sead``), or one under a known family's or setting's name (``accuracy.flor``), is
+    unknown now, before the conftest files import torch.
+
+    Example:
+        >>> from pytest_mlguard.config._settings import CORE_KEYS
+        >>> [may_be_declared_later(name, CORE_KEYS) for name in ("text_length.floor", "MLGUARD_TEXT_LENGTH__FLOOR", "sead", "seed.x")]
+        [True, True, False, False]
+    """
+    if name.startswith(ENV_PREFIX):
+        name = name.removeprefix(ENV_PREFIX).lower().replace("__", ".")
+    namespace, dot, _ = name.partition(".")
+    return bool(dot) and not any(key.name == namespace or key.name.startswith(namespace + ".") for key in keys)
+
+
+def check_merge(config: pytest.Config, options: Any) -> None:
+    """``ConfigError`` (a ``MergeError``) unless each directory of ``--mlguard-merge`` holds shard statistics,
+    checked before pytest imports the project's conftest.py files: the option takes every argument after it,
+    and a project path there left the run to collect the rootdir before the merge said so."""
+    directories = getattr(options, "mlguard_merge", None)
+    if not directories:
+        return
+    from ._shard.merge import MergeError, shard_files
+
+    base = config.invocation_params.dir
+    try:
+        shard_files(directories, base)
+    except MergeError as exc:
+        given = next((d for d in directories if _looks_like_a_project(base / d)), None)
+        if given is None:
+            raise
+        raise MergeError(
+            f"{exc}; {given} looks like a project path: --mlguard-merge takes every argument after it for a shard "
+            f"directory, so give the paths to test before it (pytest {given} --mlguard-merge DIR ...)"
+        ) from None
+
+
+def _looks_like_a_project(path: Path) -> bool:
+    """A test file, or a directory of a project to test (a conftest.py, a configuration file, test files)."""
+    if path.is_file():
+        return path.suffix == ".py"
+    names = ("conftest.py", *_CONFIG_NAMES)
+    return path.is_dir() and (any((path / name).is_file() for name in names) or any(path.glob("test_*.py")))
 
 
 def output_read_as_path(args: Sequence[str], invocation_dir: Path) -> str | None:

@@ -46,13 +46,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
     """Check the settings before pytest imports the project's conftest.py files, which import torch
     (seconds, on a busy machine tens of seconds, before a one-line configuration error)."""
-    from ._settings import check_settings
+    from ._settings import check_merge, check_settings
 
     options = early_config.known_args_namespace
     if getattr(options, "help", False) or getattr(options, "version", False):
         return
     try:
         settings = check_settings(early_config, options)
+        check_merge(early_config, options)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     if settings is not None and getattr(options, "mlguard", False):

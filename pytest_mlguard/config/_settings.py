@@ -222,7 +222,10 @@ def flatten(table: Mapping[str, Any], keys: Mapping[str, Key], where: str, prefi
         elif isinstance(value, Mapping) and any(key.startswith(dotted + ".") for key in keys):
             flat.update(flatten(value, keys, where, prefix=dotted + "."))
         else:
-            raise _unknown(dotted, keys, where)
+            error = _unknown(dotted, keys, where)
+            if isinstance(value, Mapping) and value:  # a table: its first setting is unknown (a conftest's family may declare it)
+                error.unknown = f"{dotted}.{next(iter(value))}"
+            raise error
     return flat
 
 

@@ -146,6 +146,44 @@ def test_settings_are_checked_before_conftest_imports_anything(pytester):
     assert "imported before the settings" not in result.stdout.str() + result.stderr.str()
 
 
+SHARD_DIRS = ("shards/0", "shards/1")
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "args", "error"),
+    [
+        ("[tool.mlguard]\nsead = 1\n", ["--mlguard"], "ERROR: unknown mlguard setting 'sead' in pyproject.toml [[]tool.mlguard[]]; did you mean 'seed'?"),
+        (
+            "[tool.mlguard.accuracy]\nflor = 0.9\n",
+            ["--mlguard"],
+            "ERROR: unknown mlguard setting 'accuracy.flor' in pyproject.toml [[]tool.mlguard[]]; did you mean 'accuracy.floor'?",
+        ),
+        (
+            "",
+            ["--mlguard-merge", *SHARD_DIRS, "project"],
+            "ERROR: --mlguard-merge project: */project holds no mlguard-shard.npz, nor do its subdirectories: expected the report directory of a "
+            "--mlguard-shard run; project looks like a project path: --mlguard-merge takes every argument after it for a shard directory, "
+            "so give the paths to test before it (pytest project --mlguard-merge DIR ...)",
+        ),
+    ],
+    ids=["unknown-key", "unknown-family-key", "project-after-merge"],
+)
+def test_usage_errors_are_raised_before_conftest_imports_anything(pytester, pyproject, args, error):
+    """An unknown key of [tool.mlguard] took 8 s, a project path after --mlguard-merge's directories 28 s, to
+    print one line: the project's conftest.py files imported torch first (and the merge collected the rootdir)."""
+    pytester.makepyprojecttoml(pyproject)
+    pytester.makeconftest("raise RuntimeError('conftest.py imported before the usage error')\n")
+    for directory in SHARD_DIRS:
+        (pytester.path / directory).mkdir(parents=True)
+        (pytester.path / directory / "mlguard-shard.npz").write_bytes(b"")  # found by name; read once the run collects
+    (pytester.path / "project").mkdir()
+    (pytester.path / "project" / "conftest.py").write_text("raise RuntimeError('project/conftest.py imported before the usage error')\n")
+    result = run_pytest(pytester, *args)
+    assert result.ret == USAGE_ERROR, result.stdout.str() + result.stderr.str()
+    result.stderr.fnmatch_lines([error])
+    assert "imported before the usage error" not in result.stdout.str() + result.stderr.str()
+
+
 def test_a_contract_error_on_xdist_workers_is_a_usage_error(project):
     result = project.write(model="list_model", pipeline=None).run("--mlguard", "-p", "no:randomly", "-n", "2")
     assert result.ret == USAGE_ERROR, result.stdout.str()
