@@ -54,7 +54,9 @@ class MlguardSession:
             if self.settings.get("report.mlflow"):  # a missing MLflow stops the run now, not after the suite
                 from .reporting._mlflow import require_mlflow
 
-                require_mlflow(self.settings.source("report.mlflow"))
+                # its store too under xdist (the workers' conftest.py files set no URI for this controller, which
+                # logs), else once collected (collected())
+                require_mlflow(self.settings.source("report.mlflow"), store=bool(getattr(config.option, "tx", None)))
         self.record = RunRecord()
         self.stopped_by: str | None = None  # the signal that stopped the run (SIGTERM)
         self._previous_sigterm: Any = None
@@ -246,8 +248,14 @@ class MlguardSession:
 
     # -- collection, items, xdist -----------------------------------------------------------------------
     def collected(self, items: list[pytest.Item]) -> None:
-        """Number the mlguard items, for the ``[3/6]`` of progress lines; the budget's plan."""
+        """Number the mlguard items, for the ``[3/6]`` of progress lines; the budget's plan. MLflow's store is
+        checked here, every conftest.py imported: one imported as its folder was collected may set its URI."""
         from ._items import item_spec
+
+        if self.enabled and not self.is_worker and self.settings.get("report.mlflow"):
+            from .reporting._mlflow import require_mlflow
+
+            require_mlflow(self.settings.source("report.mlflow"))
 
         marked = [item.nodeid for item in items if item.get_closest_marker("mlguard") is not None]
         self._suite_items = {nodeid: index for index, nodeid in enumerate(marked, 1)}

@@ -161,7 +161,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    session_of(session.config).collected(session.items)
+    try:
+        session_of(session.config).collected(session.items)
+    except ConfigError as exc:  # MLflow's store (report.mlflow), once every conftest.py is imported
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

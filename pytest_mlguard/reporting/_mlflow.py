@@ -33,15 +33,16 @@ def metric_name(model: str, check: str) -> str:
     return _INVALID.sub("_", f"mlguard/{model}/{check.replace('[', '.').replace(']', '')}")
 
 
-def require_mlflow(where: str) -> None:
+def require_mlflow(where: str, *, store: bool = True) -> None:
     """A usage error, before any check runs, where MLflow is asked for (``where``) but not installed, or
-    where no ``MLFLOW_TRACKING_URI`` is set and MLflow's default store (sqlite) needs what is not installed."""
+    (with ``store``) where no ``MLFLOW_TRACKING_URI`` is set and MLflow's default store (sqlite) needs what
+    is not installed (``mlflow.set_tracking_uri`` in a conftest.py sets that variable too)."""
     if importlib.util.find_spec("mlflow") is None:
         raise ConfigError(
             f"logging to MLflow (report.mlflow, from {where}) needs MLflow, which is not installed: "
             "expected pip install 'pytest-mlguard[mlflow]' (mlflow-skinny), or leave report.mlflow off"
         )
-    if not os.environ.get("MLFLOW_TRACKING_URI") and importlib.util.find_spec("sqlalchemy") is None:
+    if store and not os.environ.get("MLFLOW_TRACKING_URI") and importlib.util.find_spec("sqlalchemy") is None:
         raise ConfigError(
             f"logging to MLflow (report.mlflow, from {where}) needs a tracking store: MLFLOW_TRACKING_URI is not set, "
             f"so MLflow would use its default sqlite:///{Path.cwd() / 'mlflow.db'}, which needs SQLAlchemy (not in mlflow-skinny): "

@@ -133,6 +133,27 @@ def test_mlflow_logs_every_check_to_a_local_store(project, monkeypatch, tmp_path
     assert run["report"]["checks"] == report["checks"]
 
 
+def test_mlflow_logs_to_the_store_a_conftest_collected_later_sets(project, monkeypatch, tmp_path):
+    """A conftest.py below the rootdir, imported as the run collects its folder, that calls mlflow.set_tracking_uri,
+    with no MLFLOW_TRACKING_URI in the environment: the run was stopped at its start for MLflow's default store
+    (sqlite, which mlflow-skinny cannot open); the store is checked once every conftest.py is imported.
+    (A conftest.py the run imports before it starts, or its pytest_configure, sets MLFLOW_TRACKING_URI in time:
+    mlflow.set_tracking_uri exports it.)"""
+    if importlib.util.find_spec("mlflow") is None:  # not imported here: see READ_STORE
+        pytest.skip("MLflow is not installed (pip install 'pytest-mlguard[mlflow]')")
+    store = f"file://{tmp_path / 'mlruns'}"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 keeps its file store in maintenance mode
+    project.write(pipeline=None, pyproject=TWO_CHECKS)
+    (project.pytester.path / "tracking").mkdir()
+    (project.pytester.path / "tracking" / "conftest.py").write_text(f"import mlflow\n\nmlflow.set_tracking_uri({store!r})\n")
+    result = project.run("--mlguard", "--mlguard-mlflow", isolated=True)  # MLflow, as above: not in this process
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    read = subprocess.run([sys.executable, "-c", READ_STORE, store, str(tmp_path)], capture_output=True, text=True, check=True)
+    (run,) = json.loads(read.stdout.splitlines()[-1])
+    result.stdout.fnmatch_lines([f"mlguard: logged to MLflow run {run['id']}"])
+
+
 def test_pytest_html_rows_carry_the_check_and_link_to_report_html(project):
     pytest.importorskip("pytest_html")
     project.write(pipeline=None, pyproject=ONE_FAILED_ONE_INCONCLUSIVE)
