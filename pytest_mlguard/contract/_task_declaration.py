@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np  # noqa: F401 - the example uses it
 
+from .._messages import exception_text
 from ..errors import ContractError, InvalidArgument, MlguardError, NonFiniteOutput
 from ._tasks import as_task_data
 
@@ -93,4 +94,4 @@ def probe_task_model(model: Any, data: Any, device: str = "cpu", *, fixture: str
     except MlguardError:
         raise
     except Exception as exc:  # noqa: BLE001 - the model's own error, named
-        raise ContractError(f"{model.task} model {model.name!r} raised {type(exc).__name__}: {exc}", fixture=fixture) from None
+        raise ContractError(f"{model.task} model {model.name!r} raised {exception_text(exc)}", fixture=fixture) from None

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..._messages import exception_text
 from ...checks._base import CheckSpec, Measurement, early_stop_measurement
 from ..._cores import usable_cores
 from ...errors import CheckError, NotApplicable
@@ -97,7 +98,7 @@ def variant_model(model: TorchModel, variant: str, x: np.ndarray) -> CallableMod
                 exported = torch.export.export(model.module, (example,), dynamic_shapes=dynamic)
                 return _deployed(model, exported.module(), model.active_device)
         except Exception as exc:  # any failure: the reason the model cannot be deployed that way
-            raise CheckError(f"the model cannot be deployed with {variant}: {type(exc).__name__}: {exc}") from exc
+            raise CheckError(f"the model cannot be deployed with {variant}: {exception_text(exc)}") from exc
         if variant == "int8":
             try:
                 from torch.ao.quantization import quantize_dynamic

@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..._messages import without_addresses  # the standard library only
+
 
 _OOM_MARKERS = ("can't allocate memory", "cannot allocate memory", "out of memory", "unable to allocate", "bad_alloc")
 
@@ -190,7 +192,7 @@ def main(job_dir: str) -> int:
             result["after_inference"] = {**memory_status(), **gpu_memory_status(device)}
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails the checks
         result[f"after_{phase.replace('-', '_')}"] = {**memory_status(), **_gpu_memory_if_any(result.get("device", "cpu"))}
-        result["error"] = {"phase": phase, "type": type(exc).__name__, "message": str(exc)[:2000], "oom": _is_oom(exc)}
+        result["error"] = {"phase": phase, "type": type(exc).__name__, "message": without_addresses(str(exc))[:2000], "oom": _is_oom(exc)}
     (directory / "result.json").write_text(json.dumps(result))
     return 0
 
