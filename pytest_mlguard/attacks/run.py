@@ -29,6 +29,7 @@ from . import _metrics as metrics, _soundness as soundness
 from ._batch import adversarial_examples, attack_batch, check_applicable, gradients_enabled, load_adversarial
 from ._build import AUTOATTACK_NOTE, autoattack_components, seeded
 from ._chunks import Chunks, attack_chunks, chunk_data, clean_probabilities, plan as plan_chunks, sweep_chunks
+from ._looks import draw_more, early_stop
 from ._merge import empty_share, keep_sample_statistics
 from ._registry import ATTACKS, AttackDef, chunked
 
@@ -192,7 +193,7 @@ class _Run:
         if self.chunks is not None:
             self.looked = attack_chunks(self, stopper, clean_ok, x_adv, adv_pred, eps)
         elif self.spec.kind == "floor" and stopper.mode != "off":
-            self.looked = self._early_stop(stopper, clean_ok, x_adv, adv_pred, eps)
+            self.looked = early_stop(self, stopper, clean_ok, x_adv, adv_pred, eps)
         else:
             x_adv[:] = self._attack(eps, x, y)
             adv_pred[:] = self.adapter.labels(x_adv)
@@ -203,7 +204,7 @@ class _Run:
         stopper.update(int(out["robust"].sum()), len(y), known_failures=stopper.known_failures)
         value, self.interval, self.interval_method = stopper.value_and_interval()
         self.successes = None if stopper.stopped and stopper.mode == "exact" else int(out["robust"].sum())
-        robust = out["robust"] if stopper.stopped else self._draw_more(eps, out["robust"], float(clean_ok.mean()))
+        robust = out["robust"] if stopper.stopped else draw_more(self, eps, out["robust"], float(clean_ok.mean()))
         kept = self.index if self.looked is None else self.index[self.looked]  # places in evaluation.data, then those drawn beyond
         kept = np.concatenate([kept, self.evaluation.data.n + np.arange(len(robust) - len(kept))])
         keep_outcomes(self.evaluation, self.spec.id, robust, kept)  # for the gate's paired comparison, and a shard's statistics
@@ -220,61 +221,6 @@ class _Run:
         }
         self.stopper = stopper
         return value, details, x_adv, adv_pred
-
-    def _draw_more(self, eps: float, robust: np.ndarray, clean: float) -> np.ndarray:
-        """The robust outcomes of the samples, and of more of the data where they leave the floor
-        undecided (:meth:`~pytest_mlguard.checks._evaluation.Evaluation.draw_more`): a drawn sample the
-        model gets right is attacked, one it gets wrong counts as broken. Sets :attr:`drawn` then."""
-        from .._verdicts.sequential import drawn_more
-
-        full = self.evaluation.full_data
-
-        def more(index: np.ndarray) -> np.ndarray:
-            x, y = full.x[index], full.y[index]
-            ok = self.adapter.labels(x) == y
-            out = np.zeros(len(index), dtype=bool)
-            if ok.any():
-                out[ok] = self.adapter.labels(self._attack(eps, x[ok], y[ok])) == y[ok]
-            return out
-
-        outcomes, details, test = self.evaluation.draw_more(self.spec, robust, more, threshold=self.spec.threshold.resolve(clean=clean))
-        self.more_samples = details  # in the report even when nothing was drawn: the error control counts the look
-        if test is not None:
-            self.drawn = {**drawn_more(outcomes, details, test, len(robust)), "n": len(outcomes)}
-            self.interval, self.interval_method = self.drawn["interval"], self.drawn["interval_method"]
-        return outcomes
-
-    def _early_stop(self, stopper: Any, clean_ok: np.ndarray, x_adv: np.ndarray, adv_pred: np.ndarray, eps: float) -> np.ndarray | None:
-        """Attack the samples look by look until ``stopper`` says the verdict is decided; return the
-        indices looked at (``None``: all of them).
-
-        ``sequential`` looks at the samples in the evaluation's random order (its error guarantee
-        needs that), counting misclassified samples as broken without an attack; ``exact`` attacks
-        the correctly classified samples first, since the misclassified ones are known to fail.
-        """
-        from .._verdicts.sequential import look_size
-
-        x, y = self.data.x, self.data.y
-        n = len(y)
-        exact = stopper.mode == "exact"
-        order = np.concatenate([np.flatnonzero(clean_ok), np.flatnonzero(~clean_ok)]) if exact else np.arange(n)
-        size = min(self.spec.param("batch_size"), look_size(n))
-        robust, misclassified = 0, int((~clean_ok).sum())
-        before = self.adapter.log.snapshot()
-        for start in range(0, n, size):
-            looked = order[: start + size]
-            index = order[start : start + size]
-            index = index[clean_ok[index]]
-            if len(index):
-                x_adv[index] = self._attack(eps, x[index], y[index])
-                adv_pred[index] = self.adapter.labels(x_adv[index])
-                robust += int((adv_pred[index] == y[index]).sum())
-            known = misclassified - int((~clean_ok[looked]).sum()) if exact else 0
-            if stopper.update(robust, len(looked), known_failures=known):
-                spent = self.adapter.log.since(before)
-                self.attack_evaluations = spent["evaluations"] + spent["gradient_rows"]  # the attacks alone
-                return np.sort(looked)
-        return None
 
     def _sweep(self, clean_pred: np.ndarray) -> tuple[float, dict[str, Any], np.ndarray, np.ndarray]:
         y = self.data.y
