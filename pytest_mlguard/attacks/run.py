@@ -29,6 +29,7 @@ from . import _metrics as metrics, _soundness as soundness
 from ._batch import adversarial_examples, attack_batch, check_applicable, gradients_enabled, load_adversarial
 from ._build import AUTOATTACK_NOTE, autoattack_components, seeded
 from ._chunks import Chunks, attack_chunks, chunk_data, clean_probabilities, plan as plan_chunks, sweep_chunks
+from ._compare import registered
 from ._looks import draw_more, early_stop
 from ._merge import empty_share, keep_sample_statistics
 from ._registry import ATTACKS, AttackDef, chunked
@@ -197,7 +198,7 @@ class _Run:
         else:
             x_adv[:] = self._attack(eps, x, y)
             adv_pred[:] = self.adapter.labels(x_adv)
-        self._compare_access(eps, adv_pred == y, clean_ok, self.looked)
+        registered(self, eps, adv_pred == y, clean_ok, self.looked)  # compared with the other kind of attack at eps
         if self.looked is not None:
             x, y, x_adv, adv_pred, clean_pred = x[self.looked], y[self.looked], x_adv[self.looked], adv_pred[self.looked], clean_pred[self.looked]
         out = metrics.outcome(y, clean_pred, adv_pred)
@@ -231,7 +232,7 @@ class _Run:
             out = metrics.outcome(y, clean_pred, adv_pred)
             masks.append(out["robust"])
             adv_preds.append(adv_pred)
-            self._compare_access(eps, out["robust"], out["clean_ok"])
+            registered(self, eps, out["robust"], out["clean_ok"], None)
         raw, sound, inconsistent = metrics.curve_from_masks(masks)
         survived = np.logical_and.accumulate(np.stack(masks), axis=0).mean(axis=0)  # per sample: share of the sound curve
         self.interval = self.evaluation.bootstrap(self.spec, lambda i: float(survived[i].mean()), len(survived))
@@ -295,32 +296,6 @@ class _Run:
         ]
         return details
 
-    def _compare_access(self, eps: float, robust: np.ndarray, clean_ok: np.ndarray, looked: np.ndarray | None = None) -> None:
-        """Record the robust samples at ``eps``; compare with the other kind of attack at the same
-        epsilon, on the samples both looked at (a check that stopped early looked at some only)."""
-        registry: dict[Any, list[tuple[str, str, np.ndarray, np.ndarray]]] = self.evaluation.memo(("attack", "by-eps"), dict)
-        key = (self.spec.param("samples"), self.norm, round(float(eps), 12))
-        seen = np.ones(len(robust), bool)
-        if looked is not None:
-            seen[:] = False
-            seen[looked] = True
-        for other_id, access, other, other_seen in registry.get(key, []):
-            size = min(len(seen), len(other_seen))  # under --mlguard-budget a check may run on a prefix of the samples
-            common = np.zeros(len(seen), bool)
-            common[:size] = seen[:size] & other_seen[:size]
-            other = np.resize(other, len(seen))
-            if (access == "gradients") == (self.definition.access == "gradients") or not common.any():
-                continue
-            theirs, ours = (other_id, float(other[common].mean())), (self.spec.id, float(robust[common].mean()))
-            white, black = (theirs, ours) if access == "gradients" else (ours, theirs)
-            problem = soundness.black_box_beats_white_box(white, black, eps, self.tolerance)
-            if problem:
-                self.problems.append(problem)
-                robust_black = other if access != "gradients" else robust
-                kept = robust_black[common] & clean_ok[common]
-                self.sound = (int(kept.sum()), int(common.sum()), black[0], paired_counts(clean_ok[common], kept))
-        registry.setdefault(key, []).append((self.spec.id, self.definition.access, robust, seen))
-
     def _save(
         self, x: np.ndarray, y: np.ndarray, clean_pred: np.ndarray, x_adv: np.ndarray, adv_pred: np.ndarray, details: dict[str, Any]
     ) -> str:
@@ -368,11 +343,7 @@ class _Run:
                 details["untrusted_value"] = value
                 if self.sound is not None and self.spec.metric == "robust_accuracy":
                     successes, n, black, paired = self.sound
-                    value, interval, method, lines = successes / max(1, n), None, None, message.partition("\n")[2]
-                    message = (
-                        f"unsound evaluation: the value is the robust accuracy {black} leaves on the {n} samples both attacks "
-                        f"looked at, an upper bound (every adversarial example it found is real), not evidence of robustness\n{lines}"
-                    )
+                    value, interval, method, message = successes / max(1, n), None, None, soundness.sound_message(message, black, n)
                 else:
                     value, successes, interval, method, paired = math.nan, None, None, None, None
         early = details.get("early_stop") or {}
