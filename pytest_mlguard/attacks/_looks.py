@@ -18,11 +18,11 @@ def draw_more(run: Any, eps: float, robust: np.ndarray, clean: float) -> np.ndar
     full = run.evaluation.full_data
 
     def more(index: np.ndarray) -> np.ndarray:
-        x, y = full.x[index], full.y[index]
-        ok = run.adapter.labels(x) == y
+        x, y = full.x[index], full.y[index]  # index: samples of mlguard_data
+        ok = run.adapter.proba_of(x, np.arange(len(x)), index, what="probabilities").argmax(axis=1) == y
         out = np.zeros(len(index), dtype=bool)
         if ok.any():
-            out[ok] = run.adapter.labels(run._attack(eps, x[ok], y[ok])) == y[ok]
+            out[ok] = run.adapter.proba_of(run._attack(eps, x[ok], y[ok]), np.flatnonzero(ok), index[ok]).argmax(axis=1) == y[ok]
         return out
 
     outcomes, details, test = run.evaluation.draw_more(run.spec, robust, more, threshold=run.spec.threshold.resolve(clean=clean))
@@ -56,7 +56,7 @@ def early_stop(run: Any, stopper: Any, clean_ok: np.ndarray, x_adv: np.ndarray, 
         index = index[clean_ok[index]]
         if len(index):
             x_adv[index] = run._attack(eps, x[index], y[index])
-            adv_pred[index] = run.adapter.labels(x_adv[index])
+            adv_pred[index] = run.adapter.proba_of(x_adv[index], index).argmax(axis=1)
             robust += int((adv_pred[index] == y[index]).sum())
         known = misclassified - int((~clean_ok[looked]).sum()) if exact else 0
         if stopper.update(robust, len(looked), known_failures=known):

@@ -107,16 +107,12 @@ class _Run:
         try:
             clean_proba = clean_probabilities(self) if self.chunks is not None else None
             clean_pred = self.adapter.labels(x) if clean_proba is None else clean_proba.argmax(axis=1)
-        except NonFiniteOutput as exc:  # rows of the check's samples: named as samples of mlguard_data, as the clean predictions do
+            self._probe_model(clean_pred)
+            measured = self._minimal if self.definition.minimal else self._sweep if self.spec.param("eps") is None else self._fixed
+            value, details, x_adv, adv_pred = measured(clean_pred)
+        except NonFiniteOutput as exc:  # rows of the check's samples (clean or adversarial): named as samples of mlguard_data
             full_index = self.evaluation.data_index if self.chunks is None else self.evaluation.unsharded_index
-            raise exc.located(sorted(full_index[self.index[exc.rows]].tolist())) from None
-        self._probe_model(clean_pred)
-        if self.definition.minimal:
-            value, details, x_adv, adv_pred = self._minimal(clean_pred)
-        elif self.spec.param("eps") is None:
-            value, details, x_adv, adv_pred = self._sweep(clean_pred)
-        else:
-            value, details, x_adv, adv_pred = self._fixed(clean_pred)
+            raise (exc if exc.samples is not None else exc.located(sorted(full_index[self.index[exc.rows]].tolist()))) from None
         if self.looked is not None:  # stopped early: the rest of the report covers the samples looked at
             x, y, clean_pred = x[self.looked], y[self.looked], clean_pred[self.looked]
             self.data = EvalData(x, y, name=self.data.name)
@@ -197,7 +193,7 @@ class _Run:
             self.looked = early_stop(self, stopper, clean_ok, x_adv, adv_pred, eps)
         else:
             x_adv[:] = self._attack(eps, x, y)
-            adv_pred[:] = self.adapter.labels(x_adv)
+            adv_pred[:] = self.adapter.proba_of(x_adv, np.arange(len(x))).argmax(axis=1)
         registered(self, eps, adv_pred == y, clean_ok, self.looked)  # compared with the other kind of attack at eps
         if self.looked is not None:
             x, y, x_adv, adv_pred, clean_pred = x[self.looked], y[self.looked], x_adv[self.looked], adv_pred[self.looked], clean_pred[self.looked]
