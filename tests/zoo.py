@@ -789,6 +789,26 @@ def nan_model() -> TorchModel:
     return TorchModel(net, input_shape=(1, 8, 8), mean=MEAN, std=STD, class_names=CLASS_NAMES, name="nan-on-bright")
 
 
+class NanOffTheGrid(NanOnBright):
+    """Returns NaN logits for an input off the digits' own 1/16 pixel grid whose nearest image on the grid
+    is one of :class:`NanOnBright`'s brightest: finite on every digit, NaN on the adversarial examples of
+    the bright ones (an attack under 1/32 moves them off the grid, and rounding brings them back)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.net(x)
+        grid = torch.round((x * STD + MEAN) * 16)
+        off = ((x * STD + MEAN) * 16 - grid).abs().flatten(1).amax(dim=1) > 0.01
+        bright = ((grid / 16 - MEAN) / STD).flatten(1).sum(dim=1) > self.threshold
+        return torch.where((off & bright)[:, None], torch.full_like(logits, float("nan")), logits)
+
+
+def nan_adversarial_model() -> TorchModel:
+    """The digits CNN behind :class:`NanOffTheGrid`: finite clean probabilities, NaN adversarial ones for
+    the samples :func:`nan_model` returns NaN for (an attack check fails, naming them)."""
+    net = NanOffTheGrid(load_model()).eval()
+    return TorchModel(net, input_shape=(1, 8, 8), mean=MEAN, std=STD, class_names=CLASS_NAMES, name="nan-adversarial")
+
+
 class ReturnsList(nn.Module):
     """Returns ``[logits, features]``, as a network with an auxiliary head does."""
 

@@ -207,19 +207,8 @@ def _make(check: str | None, settings: Settings) -> CheckSpec:
         ("soundness", settings.get("attack.soundness")),
         ("tolerance", settings.get("attack.tolerance")),
     )
-    if not attack.minimal and _compared(attack, settings):
-        params += (("compared", True),)  # the run compares it with a check of the other access: on a shard, both run whole
     keywords = (attack.attack, ATTACKS[attack.attack].access, *(("sweep",) if attack.sweep else ()))
     return CheckSpec("attack", attack.name, metric, threshold, params=params, keywords=keywords)
-
-
-def _compared(attack: AttackId, settings: Settings) -> bool:
-    """Whether ``attack.checks`` holds a check of ``attack``'s norm of the other access (a black-box check
-    beside a gradient one, or the reverse), which the run compares it with at their common epsilons (a
-    minimal one compares with none)."""
-    gradients = ATTACKS[attack.attack].gradients
-    others = [parse_attack_id(text) for text in settings.get("attack.checks") if patch_side(text) is None]
-    return any(ATTACKS[other.attack].gradients != gradients and not other.minimal and other.norm == attack.norm for other in others)
 
 
 def _plan(settings: Settings) -> list[CheckSpec]:
@@ -255,9 +244,9 @@ def _shard_kind(spec: CheckSpec) -> str | None:
     attack draws no randomness (FGSM, PGD without random starts: on the shard's samples); ``"chunks"``
     where it draws some for a whole batch (PGD with random starts, AutoAttack, Square), for a sweep and
     for a minimal attack (the shard's fixed seeded chunks of the run's attack samples, :mod:`._chunks`);
-    ``None`` (the check runs whole on one shard) for a segmenter's or a detector's, and for one the run
-    compares with a check of the other access (:func:`_compared`: the comparison needs both on all the
-    samples, in one process).
+    ``None`` (the check runs whole on one shard) for a segmenter's or a detector's. A check the run compares
+    with one of the other access (a black-box one beside a gradient one of its norm) is measured so too: the
+    merge recomputes the comparison from both checks' merged outcomes (:mod:`._compare`).
 
     Example:
         >>> from pytest_mlguard.config import resolve
@@ -267,7 +256,7 @@ def _shard_kind(spec: CheckSpec) -> str | None:
     """
     from ._registry import chunked
 
-    if spec.metric not in ("robust_accuracy", "mean_robust_accuracy", "median_perturbation") or spec.param("compared"):  # segmentation's mIoU, detection's mAP
+    if spec.metric not in ("robust_accuracy", "mean_robust_accuracy", "median_perturbation"):  # segmentation's mIoU, detection's mAP
         return None
     return "chunks" if chunked(spec) else "outcomes"
 

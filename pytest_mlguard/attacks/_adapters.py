@@ -292,6 +292,16 @@ class Adapter:
         """Top-1 classes of ``x`` through the estimator (``NonFiniteOutput`` as :meth:`proba`)."""
         return self.proba(x).argmax(axis=1)
 
+    def proba_of(self, x: np.ndarray, rows: np.ndarray, samples: np.ndarray | None = None, what: str = "probabilities of adversarial examples") -> np.ndarray:
+        """:meth:`proba` of ``x``, rows ``rows`` of a check's samples (adversarial examples, by default):
+        ``NonFiniteOutput`` names those rows, or the samples of ``mlguard_data`` they are where ``samples``
+        gives them (the attack check names rows as samples: ``run._Run.measure``)."""
+        try:
+            return self.proba(x)
+        except NonFiniteOutput as exc:
+            error = NonFiniteOutput(exc.model, [int(rows[row]) for row in exc.rows], exc.total, what=what)
+            raise (error if samples is None else error.located(sorted(int(samples[row]) for row in exc.rows))) from None
+
 
 def make_adapter(model: Model, batch_size: int = 128) -> Adapter:
     """The :class:`Adapter` of ``model`` (call it inside ``model.running(device)`` for a torch model)."""

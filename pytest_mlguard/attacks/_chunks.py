@@ -90,13 +90,21 @@ class Chunks:
 
 def plan(spec: CheckSpec, evaluation: Evaluation) -> Chunks:
     """The chunks of ``spec`` this run attacks: the run's attack samples (its ``attack.samples`` of the
-    unsharded data, fewer under ``--mlguard-budget``) cut in order, those of ``evaluation.shard``."""
+    unsharded data) cut in order, those of ``evaluation.shard``. Under ``--mlguard-budget`` the unsharded
+    run cuts the first of them that its limit allows; a shard, whose limit comes from its own timing, cuts
+    all of them as every shard does and attacks the first of its chunks, whole, that fit its limit (one at
+    least), so that every shard attacks chunks of the one plan, computed as in the unsharded run."""
     run = evaluation.unsharded_subset(spec.param("samples"), stable_seed(evaluation.settings.seed, "attack-samples"))
-    run = run[: evaluation.sample_limit(len(run))]
-    numbers, bounds, parts = [], [], []
+    limit = evaluation.sample_limit(len(run))
+    if evaluation.shard is None:
+        run = run[:limit]
+    numbers: list[int] = []
+    bounds, parts = [], []
     done = 0
     for number, (start, stop) in enumerate(chunk_bounds(len(run), chunk_size(spec, evaluation.settings, len(run)))):
         if held(number, evaluation.shard):
+            if numbers and done + stop - start > limit:
+                break  # a shard's limit under --mlguard-budget: its first chunks only
             numbers.append(number)
             bounds.append((done, done + stop - start))
             parts.append(run[start:stop])
@@ -140,7 +148,7 @@ def _chunk(run: Any, number: int, rows: np.ndarray, epsilons: list[float | None]
         for eps in epsilons:
             if len(rows):
                 x_adv[rows] = run._attack(eps, x[rows], y[rows])
-            run.adv_proba[start:stop] = run.adapter.proba(x_adv[start:stop])
+            run.adv_proba[start:stop] = run.adapter.proba_of(x_adv[start:stop], np.arange(start, stop))  # NaN: rows of run.data
             classes.append(run.adv_proba[start:stop].argmax(axis=1))
     return classes
 

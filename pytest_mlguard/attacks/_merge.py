@@ -13,8 +13,9 @@ chunks of the run's attack samples (:mod:`._chunks`), each shard its chunks, eac
 the unsharded run. Either way a shard keeps the per-sample statistics of :data:`ARRAYS` (a sweep also
 each sample's adversarial class at every epsilon, a minimal attack the norm that flipped it), and
 :func:`merged_attack` (:func:`._merge_curves.merged_curve` for sweeps and minimal attacks) recomputes
-value, interval, paired counts, details and verdict from them. Checks the run compares with each other
-(a gradient and a black-box check of one norm) and a segmenter's or a detector's run whole on one shard.
+value, interval, paired counts, details and verdict from them, and the comparison of a black-box check
+with the gradient checks of its norm from both checks' merged outcomes (:func:`._compare.merged_comparison`).
+A segmenter's and a detector's attack checks run whole on one shard.
 """
 
 from __future__ import annotations
@@ -83,8 +84,9 @@ def _top_ece(confidence: np.ndarray, correct: np.ndarray) -> float:
 
 def merged_problems(results: list[dict[str, Any]], tolerance: float, recomputed: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
     """The soundness problems of the merged check in the unsharded run's order: those of the model as the
-    first shard that found each reported it, the ``recomputed`` ones (a sweep's curve rising, from the
-    merged curve; the shards' own are left out), then the gradient ones from the shards' summed counts."""
+    first shard that found each reported it, the ``recomputed`` ones (a black-box attack beating a gradient
+    one, from both checks' merged outcomes; a sweep's curve rising, from the merged curve; the shards' own
+    are left out), then the gradient ones from the shards' summed counts."""
     from ._soundness import gradient_problems
 
     def total(key: str) -> int:
@@ -92,7 +94,7 @@ def merged_problems(results: list[dict[str, Any]], tolerance: float, recomputed:
 
     stats = {"gradient_rows": total("gradient_evaluations"), "zero_gradient_rows": total("zero_gradient_evaluations")}
     problems: list[dict[str, Any]] = []
-    codes = {"zero-gradients", "nonfinite-gradients", "rising-with-epsilon"}
+    codes = {"zero-gradients", "nonfinite-gradients", "rising-with-epsilon", "black-box-beats-white-box"}  # recomputed
     for result in results:
         for problem in result["details"].get("soundness", {}).get("problems", ()):
             if problem["code"] not in codes:
@@ -177,7 +179,8 @@ def merged_attack(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardFil
 
     from .._shard.outcomes import merged_arrays, merged_early_stop
     from .._verdicts.intervals import paired_counts
-    from ._soundness import verdict
+    from ._compare import merged_comparison
+    from ._soundness import sound_message, verdict
 
     merged = merged_arrays(shards, entries, ("outcomes", *ARRAYS))
     robust, clean_ok = merged["outcomes"].astype(bool), merged["clean_ok"].astype(bool)
@@ -195,15 +198,21 @@ def merged_attack(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardFil
         interval, method = early.pop("interval"), "confidence-sequence-product"
         early["samples_skipped"] = sum(int(stop.get("samples_used", 0)) + int(stop.get("samples_skipped", 0)) for stop in stops) - n
     details["early_stop"] = early or stopper.details(details["model_evaluations"])
-    problems = merged_problems(results, spec.param("tolerance"))
+    compared, sound = merged_comparison(spec, evaluation, shards, merged)
+    problems = merged_problems(results, spec.param("tolerance"), compared)
     details["soundness"] = {"mode": spec.param("soundness"), "problems": problems}
     paired: tuple[int, int, int, int] | None = paired_counts(clean_ok, robust)
     message, failure = verdict(problems, spec.param("soundness"), spec.metric, value, f"{spec.id} on model {evaluation.model_id!r}") if problems else ("", None)
+    counted: int | None = successes
     if failure is not None:
         details["untrusted_value"] = value
-        value, interval, method, paired = math.nan, None, None, None
+        if sound is not None and spec.metric == "robust_accuracy":  # the black box's robust accuracy, as the run quotes it
+            counted, n, black, paired = sound
+            value, interval, method, message = counted / max(1, n), None, None, sound_message(message, black, n)
+        else:
+            value, interval, method, paired, counted = math.nan, None, None, None, None
     return Measurement(
-        value=value, n=n, clean=clean, details=details, message=message, successes=None if failure else successes, paired=paired,
+        value=value, n=n, clean=clean, details=details, message=message, successes=counted, paired=paired,
         interval=interval, interval_method=method, evaluations=details["model_evaluations"],
         evaluations_saved=details["early_stop"].get("evaluations_saved"), failure=failure,
     )  # fmt: skip

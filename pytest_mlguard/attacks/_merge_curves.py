@@ -4,9 +4,10 @@ family's merge (``Family.merge``), which sends a fixed-epsilon check to :func:`.
 A sweep's shard keeps each sample's adversarial class at every epsilon; the merge rebuilds the robust
 masks, the raw and sound curves, the inconsistent samples, the bootstrap interval of the mean of the
 sound curve (seeded by the check, over the merged samples in the unsharded order) and the rising-curve
-sign. A minimal attack's shard keeps the norm each sample needed; the merge takes the median over the
-samples the model gets right and its bootstrap interval, the perturbation summaries and the robust
-accuracy at each epsilon. Every chunk is computed as in the unsharded run, so are these.
+sign, and its comparison with the black-box checks of its norm (:mod:`._compare`). A minimal attack's
+shard keeps the norm each sample needed; the merge takes the median over the samples the model gets
+right and its bootstrap interval, the perturbation summaries and the robust accuracy at each epsilon.
+Every chunk is computed as in the unsharded run, so are these.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def merged_curve(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardFile
     """A sweep's or a minimal attack's measurement from the shards' chunks: value, bootstrap interval,
     curve, perturbations, soundness and the details of the unsharded run."""
     from .._shard.outcomes import merged_arrays
+    from ._compare import merged_comparison
     from ._soundness import verdict
 
     minimal = spec.metric == "median_perturbation"
@@ -85,7 +87,8 @@ def merged_curve(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardFile
         flipped = clean_ok & (arrays["adversarial_class"] != y)
         value, interval = _minimal(spec, evaluation, clean_ok, flipped, arrays["minimal_norm"], details)
     else:
-        value, interval, recomputed = _sweep(spec, evaluation, y, clean_ok, arrays["adversarial_class_at_eps"], details)
+        value, interval, rising = _sweep(spec, evaluation, y, clean_ok, arrays["adversarial_class_at_eps"], details)
+        recomputed = merged_comparison(spec, evaluation, shards, arrays)[0] + rising  # in the order the run finds them
     problems = merged_problems(results, spec.param("tolerance"), recomputed)
     details["soundness"] = {"mode": spec.param("soundness"), "problems": problems}
     method = "bootstrap" if interval else None

@@ -98,6 +98,16 @@ def black_box_beats_white_box(
     )
 
 
+def sound_message(message: str, black: str, n: int) -> str:
+    """The message of a check that fails as unsound and quotes the robust accuracy the black-box check
+    ``black`` leaves on the ``n`` samples both attacks looked at (``message``: :func:`verdict`'s)."""
+    lines = message.partition("\n")[2]
+    return (
+        f"unsound evaluation: the value is the robust accuracy {black} leaves on the {n} samples both attacks "
+        f"looked at, an upper bound (every adversarial example it found is real), not evidence of robustness\n{lines}"
+    )
+
+
 def nondeterministic(first: np.ndarray, second: np.ndarray, atol: float = 1e-3) -> Problem | None:
     """Two sets of probabilities of the same inputs that disagree (labels, or more than ``atol``)."""
     flips = int((first.argmax(axis=1) != second.argmax(axis=1)).sum())

@@ -29,6 +29,8 @@ from . import _metrics as metrics, _soundness as soundness
 from ._batch import adversarial_examples, attack_batch, check_applicable, gradients_enabled, load_adversarial
 from ._build import AUTOATTACK_NOTE, autoattack_components, seeded
 from ._chunks import Chunks, attack_chunks, chunk_data, clean_probabilities, plan as plan_chunks, sweep_chunks
+from ._compare import registered
+from ._looks import draw_more, early_stop
 from ._merge import empty_share, keep_sample_statistics
 from ._registry import ATTACKS, AttackDef, chunked
 
@@ -105,16 +107,12 @@ class _Run:
         try:
             clean_proba = clean_probabilities(self) if self.chunks is not None else None
             clean_pred = self.adapter.labels(x) if clean_proba is None else clean_proba.argmax(axis=1)
-        except NonFiniteOutput as exc:  # rows of the check's samples: named as samples of mlguard_data, as the clean predictions do
+            self._probe_model(clean_pred)
+            measured = self._minimal if self.definition.minimal else self._sweep if self.spec.param("eps") is None else self._fixed
+            value, details, x_adv, adv_pred = measured(clean_pred)
+        except NonFiniteOutput as exc:  # rows of the check's samples (clean or adversarial): named as samples of mlguard_data
             full_index = self.evaluation.data_index if self.chunks is None else self.evaluation.unsharded_index
-            raise exc.located(sorted(full_index[self.index[exc.rows]].tolist())) from None
-        self._probe_model(clean_pred)
-        if self.definition.minimal:
-            value, details, x_adv, adv_pred = self._minimal(clean_pred)
-        elif self.spec.param("eps") is None:
-            value, details, x_adv, adv_pred = self._sweep(clean_pred)
-        else:
-            value, details, x_adv, adv_pred = self._fixed(clean_pred)
+            raise (exc if exc.samples is not None else exc.located(sorted(full_index[self.index[exc.rows]].tolist()))) from None
         if self.looked is not None:  # stopped early: the rest of the report covers the samples looked at
             x, y, clean_pred = x[self.looked], y[self.looked], clean_pred[self.looked]
             self.data = EvalData(x, y, name=self.data.name)
@@ -192,18 +190,18 @@ class _Run:
         if self.chunks is not None:
             self.looked = attack_chunks(self, stopper, clean_ok, x_adv, adv_pred, eps)
         elif self.spec.kind == "floor" and stopper.mode != "off":
-            self.looked = self._early_stop(stopper, clean_ok, x_adv, adv_pred, eps)
+            self.looked = early_stop(self, stopper, clean_ok, x_adv, adv_pred, eps)
         else:
             x_adv[:] = self._attack(eps, x, y)
-            adv_pred[:] = self.adapter.labels(x_adv)
-        self._compare_access(eps, adv_pred == y, clean_ok, self.looked)
+            adv_pred[:] = self.adapter.proba_of(x_adv, np.arange(len(x))).argmax(axis=1)
+        registered(self, eps, adv_pred == y, clean_ok, self.looked)  # compared with the other kind of attack at eps
         if self.looked is not None:
             x, y, x_adv, adv_pred, clean_pred = x[self.looked], y[self.looked], x_adv[self.looked], adv_pred[self.looked], clean_pred[self.looked]
         out = metrics.outcome(y, clean_pred, adv_pred)
         stopper.update(int(out["robust"].sum()), len(y), known_failures=stopper.known_failures)
         value, self.interval, self.interval_method = stopper.value_and_interval()
         self.successes = None if stopper.stopped and stopper.mode == "exact" else int(out["robust"].sum())
-        robust = out["robust"] if stopper.stopped else self._draw_more(eps, out["robust"], float(clean_ok.mean()))
+        robust = out["robust"] if stopper.stopped else draw_more(self, eps, out["robust"], float(clean_ok.mean()))
         kept = self.index if self.looked is None else self.index[self.looked]  # places in evaluation.data, then those drawn beyond
         kept = np.concatenate([kept, self.evaluation.data.n + np.arange(len(robust) - len(kept))])
         keep_outcomes(self.evaluation, self.spec.id, robust, kept)  # for the gate's paired comparison, and a shard's statistics
@@ -221,61 +219,6 @@ class _Run:
         self.stopper = stopper
         return value, details, x_adv, adv_pred
 
-    def _draw_more(self, eps: float, robust: np.ndarray, clean: float) -> np.ndarray:
-        """The robust outcomes of the samples, and of more of the data where they leave the floor
-        undecided (:meth:`~pytest_mlguard.checks._evaluation.Evaluation.draw_more`): a drawn sample the
-        model gets right is attacked, one it gets wrong counts as broken. Sets :attr:`drawn` then."""
-        from .._verdicts.sequential import drawn_more
-
-        full = self.evaluation.full_data
-
-        def more(index: np.ndarray) -> np.ndarray:
-            x, y = full.x[index], full.y[index]
-            ok = self.adapter.labels(x) == y
-            out = np.zeros(len(index), dtype=bool)
-            if ok.any():
-                out[ok] = self.adapter.labels(self._attack(eps, x[ok], y[ok])) == y[ok]
-            return out
-
-        outcomes, details, test = self.evaluation.draw_more(self.spec, robust, more, threshold=self.spec.threshold.resolve(clean=clean))
-        self.more_samples = details  # in the report even when nothing was drawn: the error control counts the look
-        if test is not None:
-            self.drawn = {**drawn_more(outcomes, details, test, len(robust)), "n": len(outcomes)}
-            self.interval, self.interval_method = self.drawn["interval"], self.drawn["interval_method"]
-        return outcomes
-
-    def _early_stop(self, stopper: Any, clean_ok: np.ndarray, x_adv: np.ndarray, adv_pred: np.ndarray, eps: float) -> np.ndarray | None:
-        """Attack the samples look by look until ``stopper`` says the verdict is decided; return the
-        indices looked at (``None``: all of them).
-
-        ``sequential`` looks at the samples in the evaluation's random order (its error guarantee
-        needs that), counting misclassified samples as broken without an attack; ``exact`` attacks
-        the correctly classified samples first, since the misclassified ones are known to fail.
-        """
-        from .._verdicts.sequential import look_size
-
-        x, y = self.data.x, self.data.y
-        n = len(y)
-        exact = stopper.mode == "exact"
-        order = np.concatenate([np.flatnonzero(clean_ok), np.flatnonzero(~clean_ok)]) if exact else np.arange(n)
-        size = min(self.spec.param("batch_size"), look_size(n))
-        robust, misclassified = 0, int((~clean_ok).sum())
-        before = self.adapter.log.snapshot()
-        for start in range(0, n, size):
-            looked = order[: start + size]
-            index = order[start : start + size]
-            index = index[clean_ok[index]]
-            if len(index):
-                x_adv[index] = self._attack(eps, x[index], y[index])
-                adv_pred[index] = self.adapter.labels(x_adv[index])
-                robust += int((adv_pred[index] == y[index]).sum())
-            known = misclassified - int((~clean_ok[looked]).sum()) if exact else 0
-            if stopper.update(robust, len(looked), known_failures=known):
-                spent = self.adapter.log.since(before)
-                self.attack_evaluations = spent["evaluations"] + spent["gradient_rows"]  # the attacks alone
-                return np.sort(looked)
-        return None
-
     def _sweep(self, clean_pred: np.ndarray) -> tuple[float, dict[str, Any], np.ndarray, np.ndarray]:
         y = self.data.y
         epsilons = list(self.spec.param("sweep"))
@@ -285,7 +228,7 @@ class _Run:
             out = metrics.outcome(y, clean_pred, adv_pred)
             masks.append(out["robust"])
             adv_preds.append(adv_pred)
-            self._compare_access(eps, out["robust"], out["clean_ok"])
+            registered(self, eps, out["robust"], out["clean_ok"], None)
         raw, sound, inconsistent = metrics.curve_from_masks(masks)
         survived = np.logical_and.accumulate(np.stack(masks), axis=0).mean(axis=0)  # per sample: share of the sound curve
         self.interval = self.evaluation.bootstrap(self.spec, lambda i: float(survived[i].mean()), len(survived))
@@ -349,32 +292,6 @@ class _Run:
         ]
         return details
 
-    def _compare_access(self, eps: float, robust: np.ndarray, clean_ok: np.ndarray, looked: np.ndarray | None = None) -> None:
-        """Record the robust samples at ``eps``; compare with the other kind of attack at the same
-        epsilon, on the samples both looked at (a check that stopped early looked at some only)."""
-        registry: dict[Any, list[tuple[str, str, np.ndarray, np.ndarray]]] = self.evaluation.memo(("attack", "by-eps"), dict)
-        key = (self.spec.param("samples"), self.norm, round(float(eps), 12))
-        seen = np.ones(len(robust), bool)
-        if looked is not None:
-            seen[:] = False
-            seen[looked] = True
-        for other_id, access, other, other_seen in registry.get(key, []):
-            size = min(len(seen), len(other_seen))  # under --mlguard-budget a check may run on a prefix of the samples
-            common = np.zeros(len(seen), bool)
-            common[:size] = seen[:size] & other_seen[:size]
-            other = np.resize(other, len(seen))
-            if (access == "gradients") == (self.definition.access == "gradients") or not common.any():
-                continue
-            theirs, ours = (other_id, float(other[common].mean())), (self.spec.id, float(robust[common].mean()))
-            white, black = (theirs, ours) if access == "gradients" else (ours, theirs)
-            problem = soundness.black_box_beats_white_box(white, black, eps, self.tolerance)
-            if problem:
-                self.problems.append(problem)
-                robust_black = other if access != "gradients" else robust
-                kept = robust_black[common] & clean_ok[common]
-                self.sound = (int(kept.sum()), int(common.sum()), black[0], paired_counts(clean_ok[common], kept))
-        registry.setdefault(key, []).append((self.spec.id, self.definition.access, robust, seen))
-
     def _save(
         self, x: np.ndarray, y: np.ndarray, clean_pred: np.ndarray, x_adv: np.ndarray, adv_pred: np.ndarray, details: dict[str, Any]
     ) -> str:
@@ -422,11 +339,7 @@ class _Run:
                 details["untrusted_value"] = value
                 if self.sound is not None and self.spec.metric == "robust_accuracy":
                     successes, n, black, paired = self.sound
-                    value, interval, method, lines = successes / max(1, n), None, None, message.partition("\n")[2]
-                    message = (
-                        f"unsound evaluation: the value is the robust accuracy {black} leaves on the {n} samples both attacks "
-                        f"looked at, an upper bound (every adversarial example it found is real), not evidence of robustness\n{lines}"
-                    )
+                    value, interval, method, message = successes / max(1, n), None, None, soundness.sound_message(message, black, n)
                 else:
                     value, successes, interval, method, paired = math.nan, None, None, None, None
         early = details.get("early_stop") or {}

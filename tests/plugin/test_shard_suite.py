@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from conftest import Project
-from test_attacks_suite import MASKED as ATTACKS_MASKED
 
 SHARDED = """
 [tool.mlguard]
@@ -122,29 +121,6 @@ def test_a_model_that_predicts_one_sample_at_a_time_is_merged_to_the_last_bit(pr
 
 
 #: test_attacks_suite's gradient-masked model, with a sweep at the fixed check's epsilon, the attacks only
-MASKED = ATTACKS_MASKED.replace('"square-linf-0.1"]', '"pgd-linf-sweep", "square-linf-0.1"]\nsweep = [0.1]\nsteps = 3').replace('early_stop = "off"', 'early_stop = "off"\nmore_samples = "off"') + "".join(
-    f"[tool.mlguard.{name}]\nenabled = false\n" for name in ("corruption", "calibration", "inputs")
-)
-
-
-def test_attacks_that_the_run_compares_run_whole_on_one_shard(project):
-    """A black-box attack that beats gradient ones at their epsilon is found by comparing them on the same
-    samples in one process: the gradient checks it is compared with ran on each shard's samples (the
-    fixed-epsilon one) or whole on another shard than it (the sweep), and the merge lost the comparison."""
-    project.write(model="rounding_model", pipeline=None, pyproject=MASKED)
-    assert project.run("--mlguard", "--mlguard-output", "whole").ret == 1
-    run_shards(project, 2)  # a shard's verdicts are partial: it passes
-    assert project.run("--mlguard-merge", "shards", "--mlguard-output", "merged").ret == 1
-    expected, got = project.report("whole"), project.report("merged")
-    assert checks(got) == checks(expected)
-
-    def problems(report: dict) -> dict:
-        return {c["id"]: [(p["code"], p.get("white")) for p in c["details"]["soundness"]["problems"]] for c in report["checks"] if c["family"] == "attack"}
-
-    assert problems(got) == problems(expected)
-    assert ("black-box-beats-white-box", "attack[pgd-linf-0.1]") in problems(expected)["attack[square-linf-0.1]"]
-
-
 def test_the_merge_shows_the_failing_inputs_the_unsharded_run_shows(project):
     """report.html's thumbnails of a failing attack check are the shards' flipped samples, put together in
     the unsharded order (the merge showed none: the shards' files stayed in their directories)."""

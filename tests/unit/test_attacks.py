@@ -460,7 +460,7 @@ def test_nan_on_adversarial_inputs_fails_the_attack(tmp_path):
 
     model = zoo.TorchModel(NanOffGrid(zoo.load_model()).eval(), input_shape=(1, 8, 8), n_classes=10, name="nan-off-grid")
     result = run(model, "fgsm-linf-0.1", tmp_path, **{"attack.samples": 40})
-    assert not result.passed and "model 'nan-off-grid' returned NaN or inf probabilities for" in result.message
+    assert not result.passed and "model 'nan-off-grid' returned NaN or inf probabilities of adversarial examples for" in result.message
 
 
 # -- other adapters ------------------------------------------------------------------------------------
