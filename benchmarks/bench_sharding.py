@@ -26,10 +26,21 @@ random 32x32 RGB images labelled with its own top-1 classes, the same checks les
 ones (written to a temporary project: weights and data saved once, so that every process loads the
 same model and none pays for labelling).
 
+Each process's CPU seconds (user + sys, from ``os.wait4``) are printed in a second table beside the
+wall times: they measure the work each process does whatever else the machine runs, and the balance
+of the shards (``N x slowest shard / unsharded`` and ``all shards / unsharded``, both 1.0 when
+sharding divides everything). The processes keep their compiled modules in a bytecode cache that they
+share (``PYTHONPYCACHEPREFIX``, with ``PYTHONDONTWRITEBYTECODE`` dropped), warmed by one small untimed
+shard and merge, as an installed package has them: without it (``--no-bytecode-cache``, on a machine
+that sets ``PYTHONDONTWRITEBYTECODE``) each process compiles pytest-mlguard's and Hypothesis' modules
+again, with pytest's assertion rewriting (pytest rewrites every module of a plugin's distribution),
+about 1.5 CPU seconds of every shard that sharding does not divide.
+
     python benchmarks/bench_sharding.py                  # N = 2, 2 repeats
     python benchmarks/bench_sharding.py --shards 2 4 --repeats 3
     python benchmarks/bench_sharding.py --resnet 2000 --repeats 1
     python benchmarks/bench_sharding.py --resnet 1000 --repeats 1 --pinned
+    python benchmarks/bench_sharding.py --resnet 1000 --repeats 1 --pinned --no-bytecode-cache
 """
 
 from __future__ import annotations

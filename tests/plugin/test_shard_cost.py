@@ -5,7 +5,7 @@ divide the run's work rather than repeat it."""
 from __future__ import annotations
 
 import pytest
-from test_shard_suite import SHARDED, checks
+from test_shard_suite import SHARDED, checks, run_shards
 
 from pytest_mlguard.checks import _result
 
@@ -45,3 +45,29 @@ def test_a_shard_draws_report_html_only_where_it_is_set(project, setting, drawn)
     directory = project.pytester.path / "shard"
     assert (directory / "report.json").is_file() and (directory / "mlguard-shard.npz").is_file()
     assert (directory / "report.html").is_file() is drawn
+
+
+BROKEN = """
+import pytest
+
+
+@pytest.fixture(scope="session")
+def mlguard_model():
+    raise AssertionError("the merge built the model")
+
+
+@pytest.fixture(scope="session")
+def mlguard_data():
+    raise AssertionError("the merge loaded the data")
+"""
+
+
+def test_the_merge_builds_no_model_and_loads_no_data(project):
+    """The merge recomputes from the shards' statistics: a conftest.py whose model and data fixtures fail
+    merges as well (so a merge pays for importing the conftest's modules, never for the model itself)."""
+    project.write(pipeline=None, pyproject=SHARDED)
+    run_shards(project, 2, *SELECTION)
+    project.pytester.makeconftest(BROKEN)
+    merged = project.run("--mlguard-merge", "shards", "--mlguard-output", "merged")
+    assert merged.ret == 0, merged.stdout.str()
+    assert sorted(checks(project.report("merged"))) == ["accuracy", "corruption[gaussian_noise-3]"]
