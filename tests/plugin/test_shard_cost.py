@@ -64,10 +64,13 @@ def mlguard_data():
 
 def test_the_merge_builds_no_model_and_loads_no_data(project):
     """The merge recomputes from the shards' statistics: a conftest.py whose model and data fixtures fail
-    merges as well (so a merge pays for importing the conftest's modules, never for the model itself)."""
+    merges as well, and so does a merge that reads no conftest.py (``--noconftest``, docs/scale.md)."""
     project.write(pipeline=None, pyproject=SHARDED)
     run_shards(project, 2, *SELECTION)
     project.pytester.makeconftest(BROKEN)
     merged = project.run("--mlguard-merge", "shards", "--mlguard-output", "merged")
     assert merged.ret == 0, merged.stdout.str()
     assert sorted(checks(project.report("merged"))) == ["accuracy", "corruption[gaussian_noise-3]"]
+    spared = project.run("--mlguard-merge", "shards", "--mlguard-output", "spared", "--noconftest")  # nor the conftest's imports
+    assert spared.ret == 0, spared.stdout.str()
+    assert checks(project.report("spared")) == checks(project.report("merged"))
