@@ -26,10 +26,21 @@ random 32x32 RGB images labelled with its own top-1 classes, the same checks les
 ones (written to a temporary project: weights and data saved once, so that every process loads the
 same model and none pays for labelling).
 
+Each process's CPU seconds (user + sys, from ``os.wait4``) are printed in a second table beside the
+wall times: they measure the work each process does whatever else the machine runs, and the balance
+of the shards (``N x slowest shard / unsharded`` and ``all shards / unsharded``, both 1.0 when
+sharding divides everything). The processes keep their compiled modules in a bytecode cache that they
+share (``PYTHONPYCACHEPREFIX``, with ``PYTHONDONTWRITEBYTECODE`` dropped), warmed by one small untimed
+shard and merge, as an installed package has them: without it (``--no-bytecode-cache``, on a machine
+that sets ``PYTHONDONTWRITEBYTECODE``) each process compiles pytest-mlguard's and Hypothesis' modules
+again, with pytest's assertion rewriting (pytest rewrites every module of a plugin's distribution),
+about 1.5 CPU seconds of every shard that sharding does not divide.
+
     python benchmarks/bench_sharding.py                  # N = 2, 2 repeats
     python benchmarks/bench_sharding.py --shards 2 4 --repeats 3
     python benchmarks/bench_sharding.py --resnet 2000 --repeats 1
     python benchmarks/bench_sharding.py --resnet 1000 --repeats 1 --pinned
+    python benchmarks/bench_sharding.py --resnet 1000 --repeats 1 --pinned --no-bytecode-cache
 """
 
 from __future__ import annotations
@@ -110,31 +121,51 @@ def command(project: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "pytest", str(project), "-q", "-p", "no:randomly", "-p", "no:cacheprovider", *SETTINGS, *args]
 
 
+#: where the child processes keep their bytecode (empty: as this process's environment says)
+PYCACHE: list[Path] = []
+
+
 def environment(threads: int | None) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for name in [name for name in env if name.startswith("MLGUARD_")]:
         del env[name]
     if threads is not None:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    if PYCACHE:  # compiled (and assertion-rewritten) modules kept between processes, as an installed package has them
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE[0])
     return env
 
 
-def finished(process: subprocess.Popen[str], what: str) -> None:
-    out, err = process.communicate()
-    if process.returncode not in (0, 1):
-        raise SystemExit(f"{what} failed ({process.returncode}):\n{out[-3000:]}\n{err[-3000:]}")
+def warm_up(project: Path, base: Path) -> None:
+    """One small shard and its merge, untimed: every module a run imports is compiled (and pytest's
+    assertion rewriting of the plugins' modules done) once, before the runs that are timed."""
+    directory = base / "warm-up"
+    small = ("--mlguard-samples", "16")
+    timed([(command(project, "--mlguard", "--mlguard-shard", "0/1", f"--mlguard-output={directory}", *small), environment(1))], "the warm-up shard")
+    timed([(command(project, "--mlguard-merge", str(directory), f"--mlguard-output={base / 'warm-up-merged'}", *small), environment(1))], "the warm-up merge")
 
 
-def timed(commands: list[tuple[list[str], dict[str, str]]], what: str, cores: list[int] | None = None) -> float:
-    """Wall seconds until every command, started at once, has ended; command ``i`` on core ``cores[i]`` if given."""
+def timed(commands: list[tuple[list[str], dict[str, str]]], what: str, cores: list[int] | None = None) -> tuple[float, list[float]]:
+    """Wall seconds until every command, started at once, has ended, and each one's CPU seconds (user +
+    sys, from ``os.wait4``: what the machine's other load does not inflate); command ``i`` on core
+    ``cores[i]`` if given."""
     start = time.perf_counter()
-    processes = [
-        subprocess.Popen(args, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=None if cores is None else _pin(cores[i]))
-        for i, (args, env) in enumerate(commands)
-    ]
-    for process in processes:
-        finished(process, what)
-    return time.perf_counter() - start
+    with tempfile.TemporaryFile("w+") as log:
+        processes = [
+            subprocess.Popen(args, cwd=ROOT, env=env, text=True, stdout=log, stderr=subprocess.STDOUT, preexec_fn=None if cores is None else _pin(cores[i]))
+            for i, (args, env) in enumerate(commands)
+        ]
+        cpu = []
+        for process in processes:
+            _, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+            cpu.append(usage.ru_utime + usage.ru_stime)
+        wall = time.perf_counter() - start
+        if any(process.returncode not in (0, 1) for process in processes):
+            log.seek(0)
+            raise SystemExit(f"{what} failed ({[process.returncode for process in processes]}):\n{log.read()[-6000:]}")
+    return wall, cpu
 
 
 def _pin(core: int) -> Any:
@@ -202,6 +233,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--resnet", type=int, metavar="SAMPLES", help="a random-weight ResNet-18 on SAMPLES 32x32 images instead of the digits")
     parser.add_argument("--pinned", action="store_true", help="one core and one thread per process: the unsharded run on core 0, shard i on core i")
+    parser.add_argument("--no-bytecode-cache", action="store_true", help="keep this environment's bytecode settings (PYTHONDONTWRITEBYTECODE: every process compiles)")
     args = parser.parse_args()
     from pytest_mlguard._cores import usable_cores
 
@@ -209,29 +241,59 @@ def main() -> None:
     if args.pinned and max(args.shards) > cores:
         raise SystemExit(f"--pinned needs a core per shard: {max(args.shards)} shards, {cores} cores")
     print(f"machine: {cores} cores; load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}{'; pinned: one core and one thread per process' if args.pinned else ''}")
-    print("| shards | checks | unsharded s | N shards side by side s | speed-up | N x sharded / unsharded (1.0 perfect) | merge process s (% of run) | merge work s (% of run) |")
-    print("|---|---|---|---|---|---|---|---|")
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         project = EXAMPLE if args.resnet is None else resnet_project(base / "resnet", args.resnet)
         print(f"project: {'the digits example' if args.resnet is None else f'ResNet-18, {args.resnet} samples of 32x32'}")
+        if not args.no_bytecode_cache:
+            PYCACHE.append(base / "pycache")
+            warm_up(project, base)
+        print(f"bytecode: {'as this environment says' if args.no_bytecode_cache else 'cached between processes (PYTHONPYCACHEPREFIX), warmed by one small untimed run'}")
         for count in args.shards:
-            whole_s, shard_s, merge_s, work_s = [], [], [], []
-            checks = 0
-            for repeat in range(args.repeats):
-                whole = base / f"whole-{count}-{repeat}"
-                whole_run = [(command(project, "--mlguard", f"--mlguard-output={whole}"), environment(1 if args.pinned else None))]
-                whole_s.append(timed(whole_run, "the unsharded run", [0] if args.pinned else None))
-                directories = [base / f"shards-{count}-{repeat}" / str(i) for i in range(count)]
-                runs = [(command(project, "--mlguard", "--mlguard-shard", f"{i}/{count}", f"--mlguard-output={d}"), environment(1 if args.pinned else max(1, cores // count))) for i, d in enumerate(directories)]
-                shard_s.append(timed(runs, "a shard", list(range(count)) if args.pinned else None))
-                merged = base / f"merged-{count}-{repeat}"
-                merge_s.append(timed([(command(project, "--mlguard-merge", *map(str, directories), f"--mlguard-output={merged}"), environment(None))], "the merge"))
-                work_s.append(merge_work(directories, project))
-                checks = compare(whole, merged)
-            w, s, m, k = (statistics.median(v) for v in (whole_s, shard_s, merge_s, work_s))
-            print(f"| {count} | {checks} | {w:.1f} | {s:.1f} | {w / s:.2f} | {count * s / w:.2f} | {m:.1f} ({100 * m / w:.1f}%) | {k:.2f} ({100 * k / w:.2f}%) |", flush=True)
+            rows.append(measure(project, base, count, args.repeats, args.pinned, cores))
+            print_tables(rows)
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+
+def measure(project: Path, base: Path, count: int, repeats: int, pinned: bool, cores: int) -> dict[str, Any]:
+    """Medians over ``repeats`` of: the unsharded run, ``count`` shards side by side and their merge, each in
+    wall and CPU seconds (the CPU seconds of each shard), and the merge's own work; after checking the merge."""
+    runs: dict[str, list[Any]] = {"whole": [], "shards": [], "merge": [], "work": []}
+    checks = 0
+    for repeat in range(repeats):
+        whole = base / f"whole-{count}-{repeat}"
+        whole_run = [(command(project, "--mlguard", f"--mlguard-output={whole}"), environment(1 if pinned else None))]
+        runs["whole"].append(timed(whole_run, "the unsharded run", [0] if pinned else None))
+        directories = [base / f"shards-{count}-{repeat}" / str(i) for i in range(count)]
+        shards = [(command(project, "--mlguard", "--mlguard-shard", f"{i}/{count}", f"--mlguard-output={d}"), environment(1 if pinned else max(1, cores // count))) for i, d in enumerate(directories)]
+        runs["shards"].append(timed(shards, "a shard", list(range(count)) if pinned else None))
+        merged = base / f"merged-{count}-{repeat}"
+        runs["merge"].append(timed([(command(project, "--mlguard-merge", *map(str, directories), f"--mlguard-output={merged}"), environment(None))], "the merge"))
+        runs["work"].append(merge_work(directories, project))
+        checks = compare(whole, merged)
+    median = statistics.median
+    return {
+        "count": count, "checks": checks,
+        "whole": median(w for w, _ in runs["whole"]), "whole_cpu": median(c[0] for _, c in runs["whole"]),
+        "shards": median(w for w, _ in runs["shards"]), "shard_cpu": [median(c[i] for _, c in runs["shards"]) for i in range(count)],
+        "merge": median(w for w, _ in runs["merge"]), "merge_cpu": median(c[0] for _, c in runs["merge"]), "work": median(runs["work"]),
+    }  # fmt: skip
+
+
+def print_tables(rows: list[dict[str, Any]]) -> None:
+    """The wall-clock table, and the same runs in CPU seconds (what the machine's other load does not inflate)."""
+    print("| shards | checks | unsharded s | N shards side by side s | speed-up | N x sharded / unsharded (1.0 perfect) | merge process s (% of run) | merge work s (% of run) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        w, s, m, k, n = r["whole"], r["shards"], r["merge"], r["work"], r["count"]
+        print(f"| {n} | {r['checks']} | {w:.1f} | {s:.1f} | {w / s:.2f} | {n * s / w:.2f} | {m:.1f} ({100 * m / w:.1f}%) | {k:.2f} ({100 * k / w:.2f}%) |")
+    print("\nCPU seconds (user + sys) of each process:\n")
+    print("| shards | unsharded CPU s | each shard's CPU s | N x slowest shard / unsharded (1.0 perfect) | all shards / unsharded | merge process CPU s (% of run) |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        w, shards, n, m = r["whole_cpu"], r["shard_cpu"], r["count"], r["merge_cpu"]
+        print(f"| {n} | {w:.1f} | {' / '.join(f'{c:.1f}' for c in shards)} | {n * max(shards) / w:.2f} | {sum(shards) / w:.2f} | {m:.1f} ({100 * m / w:.1f}%) |", flush=True)
 
 
 if __name__ == "__main__":

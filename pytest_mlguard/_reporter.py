@@ -170,7 +170,7 @@ class RunReporter(RunPart):
             self.written = write_outputs(
                 report,
                 self.settings.output,
-                html=self.settings.get("report.html"),
+                html=self.draws_html(),
                 examples_per_check=self.settings.get("report.examples"),
                 figures=self.cache.directory / "plots" if self.cache is not None else None,
                 since=self.started_at - 2.0,  # file systems with a coarse clock
@@ -181,6 +181,13 @@ class RunReporter(RunPart):
                 self.written["baseline"] = save_baseline(report, self.settings.get("baseline.save"), self.settings.get("baseline.dir"))
         except Exception as exc:  # noqa: BLE001 - said in the summary, and the run fails: never a lost run without a word
             self.write_error = f"could not write the mlguard report to {self.settings.output}: {type(exc).__name__}: {exc}"
+
+    def draws_html(self) -> bool:
+        """Whether report.html is drawn: as ``report.html`` says, but on a shard only where it is set: a
+        shard's verdicts are partial, and the merge draws the run's page (its plots cost a shard a second)."""
+        if self.settings.get("shard") is not None and self.settings.source("report.html") == "default":
+            return False
+        return bool(self.settings.get("report.html"))
 
     def _run_failure(self, report: Mapping[str, Any]) -> str | None:
         """Why the run fails although no check failed (:func:`~pytest_mlguard._budget.run_failure`)."""

@@ -146,7 +146,7 @@ class MlguardSession:
 
         target = self.config.getoption("htmlpath", None)
         href = None
-        if target and self.settings.get("report.html"):  # pytest-html writes its page relative to the current directory
+        if target and self.reporter.draws_html():  # pytest-html writes its page relative to the current directory
             href = os.path.relpath(self.settings.output / "report.html", (Path.cwd() / Path(os.path.expandvars(target)).expanduser()).parent)
         manager.register(PytestHtmlColumns(href), "mlguard-pytest-html")
 

@@ -231,6 +231,7 @@ class Evaluation:
             seed=self.settings.seed,
             duration_s=duration_s,
             rules=self.rules,
+            partial=self.shard is not None,  # a shard's share: the merge computes the interval
         )
 
     def bootstrap(self, spec: CheckSpec, statistic: Callable[[np.ndarray], Any], n: int, *, batched: bool = False) -> tuple[float, float] | None:

@@ -102,19 +102,24 @@ class CheckResult:
         seed: int,
         duration_s: float,
         rules: VerdictRules | None = None,
+        partial: bool = False,
     ) -> CheckResult:
+        """The result of ``measurement`` with its verdict; ``partial``: a shard's share of a check that the
+        merge recomputes from every shard's statistics, so no interval and no required n are computed
+        here (the merge computes them; the verdict is by the value, and only the measurement's own
+        interval, if it brings one, is kept)."""
         from .._verdicts.policy import decide
 
         rules = rules or VerdictRules()
         threshold = spec.threshold.resolve(measurement.clean, measurement.chance)
         value = float(measurement.value)
-        interval, method = _interval(measurement, rules, threshold, spec)
+        interval, method = _interval(measurement, rules, threshold, spec) if not partial or measurement.interval is not None else (None, None)
         verdict = decide(value, interval, threshold=threshold, kind=spec.kind, policy=rules.policy)  # type: ignore[arg-type]
         details = dict(measurement.details)
         if measurement.failure:  # fails whatever the value says
             verdict = dataclasses.replace(verdict, label="failed", passed=False)
             details["failure"] = measurement.failure
-        needed = _needed(measurement, spec, rules, value, threshold, interval, method) if verdict.label == "inconclusive" else None
+        needed = _needed(measurement, spec, rules, value, threshold, interval, method) if verdict.label == "inconclusive" and not partial else None
         return cls(
             id=spec.id,
             model=model,
