@@ -186,9 +186,9 @@ class Matches:
 #: how many values (8 bytes each) one step of the accumulation holds at most: resamples x IoU thresholds x
 #: the most of a label's detections, its targets in a resample and the recall thresholds; and about how many
 #: detection-target pairs the matching takes at once (:meth:`Matches.of`: images in chunks)
-CHUNK = 1 << 21
+CHUNK = 1 << 19
 #: the fewest values of a slice that the running sums take one slice at a time (:func:`_running`)
-SLICE = 2048
+SLICE = 256
 
 
 def _weighted_ap(weights: np.ndarray, hits: np.ndarray, positives: np.ndarray) -> np.ndarray:
@@ -215,21 +215,23 @@ def _weighted_ap_chunk(weights: np.ndarray, hits: np.ndarray, positives: np.ndar
     if longest == 0:
         return np.zeros((len(weights), len(hits)))
     order = np.argsort(~hits, axis=1, kind="stable")[:, :longest].T
+    padding = np.arange(longest)[:, None] >= count
     by_detection = np.array(weights.T, np.int32, order="C")  # a copy: summed in place below
-    drawn = np.where((np.arange(longest)[:, None] < count)[:, :, None], by_detection[order], 0)
-    true = _running(drawn.copy(), np.add)
-    # a curve's highest precision at each count of true positives, where the count reaches it (later points
-    # with that count have seen more detections); then the highest at that count or above, for every count
-    curve = np.arange(true[0].size).reshape(true[0].shape)  # threshold x resample
-    width = int(positives.max()) + 1
-    slot = true * np.int64(curve.size) + curve
-    slot[drawn == 0] = width * curve.size  # a point that repeats the count before it, to a slot left out
-    best = np.zeros(width * curve.size + 1)
-    best[slot] = true / np.maximum(_running(by_detection, np.add)[order], 1)
-    best = _running(best[:-1].reshape(width, -1)[::-1], np.maximum)[::-1].reshape(-1)
-    # COCO's interpolated precision at each recall threshold: the highest at the true positives it needs or more
-    found = best[_true_positives_needed(positives)[None] * curve.size + curve[..., None]]  # thresholds x resamples x recall
-    return found.mean(axis=2).T
+    drawn = by_detection[order]
+    drawn[padding] = 0
+    true = _running(drawn, np.add)  # the true positives counted at each, in place
+    seen = _running(by_detection, np.add)  # the detections counted at each, in place
+    precision = true / np.maximum(seen, 1, out=seen)[order]
+    precision[padding] = 0.0  # below every precision: left out of the highest ones below
+    # COCO's interpolated precision at a recall threshold is the highest of the points at that recall or above:
+    # the highest from the first true positive whose count reaches it on (a point that repeats the count before
+    # it, of no weight, is never higher than that one); each point the recall thresholds its count reaches
+    # that the count before it did not
+    highest = _running(precision[::-1], np.maximum)[::-1]
+    reached = _recall_thresholds_reached(positives)
+    true += np.arange(0, reached.size, reached.shape[1], dtype=np.int32)  # each resample's row of ``reached``
+    gained = np.diff(reached.reshape(-1)[true], axis=0, prepend=np.uint8(0))
+    return np.einsum("ktr,ktr->rt", highest, gained) / len(thresholds()[1])
 
 
 def _running(values: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
@@ -253,6 +255,15 @@ def _true_positives_needed(positives: np.ndarray) -> np.ndarray:
     while (higher := needed / total < recall).any():
         needed += higher
     return needed.astype(np.int64)
+
+
+def _recall_thresholds_reached(positives: np.ndarray) -> np.ndarray:
+    """For each resample's ``positives`` (> 0), how many recall thresholds ``k`` true positives reach, for
+    ``k`` from 0 to the most positives: (resamples, most positives + 1); worked out once for each count."""
+    counts, index = np.unique(positives, return_inverse=True)
+    width = int(counts[-1]) + 1
+    needed = _true_positives_needed(counts) + width * np.arange(len(counts))[:, None]
+    return np.cumsum(np.bincount(needed.reshape(-1), minlength=width * len(counts)).reshape(-1, width), axis=1, dtype=np.uint8)[index.reshape(-1)]
 
 
 def map_interval(
