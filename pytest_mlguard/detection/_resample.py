@@ -211,11 +211,12 @@ def _weighted_ap(weights: np.ndarray, hits: np.ndarray, positives: np.ndarray) -
     it did not (:func:`_recall_thresholds_reached`). The values equal a curve of repeated detections to
     rounding (1e-15: the sum goes in another order).
     """
-    step = max(1, CHUNK // (len(hits) * max(hits.shape[1], int(positives.max()) + 1, len(thresholds()[1]))))
-    return np.concatenate([_weighted_ap_chunk(weights[:, i : i + step], hits, positives[i : i + step]) for i in range(0, weights.shape[1], step)])
+    reached = _recall_thresholds_reached(positives)
+    step = max(1, CHUNK // max(len(hits) * max(int(hits.sum(axis=1).max()), reached.shape[1], len(thresholds()[1])), len(weights)))
+    return np.concatenate([_weighted_ap_chunk(weights[:, i : i + step], hits, reached[i : i + step]) for i in range(0, weights.shape[1], step)])
 
 
-def _weighted_ap_chunk(weights: np.ndarray, hits: np.ndarray, positives: np.ndarray) -> np.ndarray:
+def _weighted_ap_chunk(weights: np.ndarray, hits: np.ndarray, reached: np.ndarray) -> np.ndarray:
     # each threshold's true positives in rank order, padded to the longest with ones of no weight; laid out
     # true positives x thresholds x resamples, so that the running sums go slice by slice
     count = hits.sum(axis=1)
@@ -236,7 +237,6 @@ def _weighted_ap_chunk(weights: np.ndarray, hits: np.ndarray, positives: np.ndar
     # it, of no weight, is never higher than that one); each point the recall thresholds its count reaches
     # that the count before it did not
     highest = _running(precision[::-1], np.maximum)[::-1]
-    reached = _recall_thresholds_reached(positives)
     true += np.arange(0, reached.size, reached.shape[1], dtype=np.int32)  # each resample's row of ``reached``
     gained = np.diff(reached.reshape(-1)[true], axis=0, prepend=reached.dtype.type(0))
     return np.einsum("ktr,ktr->rt", highest, gained) / len(thresholds()[1])
