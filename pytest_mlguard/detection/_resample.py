@@ -158,7 +158,7 @@ class Matches:
         """``map`` and ``map_50`` of each row of ``resamples`` (resamples x images, indices of images, repeats
         counted as copies), rounded as torchmetrics' value is (:func:`~._metrics.mean_average_precision`)."""
         found = self._unrounded(np.atleast_2d(np.asarray(resamples, int)))
-        return {key: np.array([round(float(value), 6) for value in values]) for key, values in found.items()}
+        return {key: np.array([round(value, 6) for value in values.tolist()]) for key, values in found.items()}
 
     def _unrounded(self, resamples: np.ndarray) -> dict[str, np.ndarray]:
         """A resample is a count of each image (its weights): a label's precision/recall curve over its ranked
@@ -167,13 +167,16 @@ class Matches:
         count = len(resamples)
         offsets = self.n_images * np.arange(count)[:, None]
         weights = np.bincount((resamples + offsets).ravel(), minlength=count * self.n_images).reshape(count, self.n_images)
+        by_image = np.array(weights.T, np.int32, order="C")  # images x resamples: a detection's row is its image's
         total, labels = np.zeros((count, len(self.hits))), np.zeros(count)
         for label, counts in self.target_counts.items():
             positives = weights @ counts
             rows = self._ranked[label]
             scored = positives > 0
-            if scored.any():
-                total[scored] += _weighted_ap(weights[scored][:, self.image[rows]], self.hits[:, rows], positives[scored])
+            if scored.all():
+                total += _weighted_ap(by_image[self.image[rows]], self.hits[:, rows], positives)
+            elif scored.any():
+                total[scored] += _weighted_ap(by_image[self.image[rows]][:, scored], self.hits[:, rows], positives[scored])
             labels += scored
         none = labels == 0
         divisor = np.where(none, 1.0, labels)
@@ -183,17 +186,18 @@ class Matches:
         }
 
 
-#: how many values (8 bytes each) one step of the accumulation holds at most: resamples x IoU thresholds x
-#: the most of a label's detections, its targets in a resample and the recall thresholds; and about how many
+#: how many values one step of the accumulation holds at most: resamples x the larger of a label's detections
+#: and IoU thresholds x the most of its true positives, its targets in a resample and the recall thresholds
+#: (1 << 19: 0.3 CPU s for the detection example's 13 checks, 1 << 21: 0.5, docs/detection.md); and about how many
 #: detection-target pairs the matching takes at once (:meth:`Matches.of`: images in chunks)
-CHUNK = 1 << 21
+CHUNK = 1 << 19
 #: the fewest values of a slice that the running sums take one slice at a time (:func:`_running`)
-SLICE = 2048
+SLICE = 256
 
 
 def _weighted_ap(weights: np.ndarray, hits: np.ndarray, positives: np.ndarray) -> np.ndarray:
     """COCO's 101-point interpolated precision (resamples x IoU thresholds) of one label's ranked detections
-    (``hits``: thresholds x detections) counted ``weights`` times each (resamples x detections), against
+    (``hits``: thresholds x detections) counted ``weights`` times each (detections x resamples), against
     ``positives`` (> 0) targets in each resample; in chunks of resamples that hold :data:`CHUNK` values.
 
     The interpolated precision at a recall threshold is the highest precision of the curve's points at that
@@ -201,40 +205,46 @@ def _weighted_ap(weights: np.ndarray, hits: np.ndarray, positives: np.ndarray) -
     true positives (a false positive only lowers the precision of the point before it), and of a run of
     copies of a true positive at the last copy (precision rises along the run): the points a cumulative sum
     of the weights over the true positives gives, the other detections counted into each point's total.
-    The precisions are the same numbers, so the values equal a curve of repeated detections to rounding.
+    The precisions are the same numbers. A recall threshold's precision is then the highest from the first
+    of those points whose count of true positives reaches it on, so the 101 thresholds' mean is a sum over the
+    points: the highest precision from each on, times the thresholds its count reaches that the count before
+    it did not (:func:`_recall_thresholds_reached`). The values equal a curve of repeated detections to
+    rounding (1e-15: the sum goes in another order).
     """
-    step = max(1, CHUNK // (len(hits) * max(hits.shape[1], int(positives.max()) + 1, len(thresholds()[1]))))
-    return np.concatenate([_weighted_ap_chunk(weights[i : i + step], hits, positives[i : i + step]) for i in range(0, len(weights), step)])
+    reached = _recall_thresholds_reached(positives)
+    step = max(1, CHUNK // max(len(hits) * max(int(hits.sum(axis=1).max()), reached.shape[1], len(thresholds()[1])), len(weights)))
+    return np.concatenate([_weighted_ap_chunk(weights[:, i : i + step], hits, reached[i : i + step]) for i in range(0, weights.shape[1], step)])
 
 
-def _weighted_ap_chunk(weights: np.ndarray, hits: np.ndarray, positives: np.ndarray) -> np.ndarray:
+def _weighted_ap_chunk(weights: np.ndarray, hits: np.ndarray, reached: np.ndarray) -> np.ndarray:
     # each threshold's true positives in rank order, padded to the longest with ones of no weight; laid out
     # true positives x thresholds x resamples, so that the running sums go slice by slice
     count = hits.sum(axis=1)
     longest = int(count.max())
     if longest == 0:
-        return np.zeros((len(weights), len(hits)))
+        return np.zeros((weights.shape[1], len(hits)))
     order = np.argsort(~hits, axis=1, kind="stable")[:, :longest].T
-    by_detection = np.array(weights.T, np.int32, order="C")  # a copy: summed in place below
-    drawn = np.where((np.arange(longest)[:, None] < count)[:, :, None], by_detection[order], 0)
-    true = _running(drawn.copy(), np.add)
-    # a curve's highest precision at each count of true positives, where the count reaches it (later points
-    # with that count have seen more detections); then the highest at that count or above, for every count
-    curve = np.arange(true[0].size).reshape(true[0].shape)  # threshold x resample
-    width = int(positives.max()) + 1
-    slot = true * np.int64(curve.size) + curve
-    slot[drawn == 0] = width * curve.size  # a point that repeats the count before it, to a slot left out
-    best = np.zeros(width * curve.size + 1)
-    best[slot] = true / np.maximum(_running(by_detection, np.add)[order], 1)
-    best = _running(best[:-1].reshape(width, -1)[::-1], np.maximum)[::-1].reshape(-1)
-    # COCO's interpolated precision at each recall threshold: the highest at the true positives it needs or more
-    found = best[_true_positives_needed(positives)[None] * curve.size + curve[..., None]]  # thresholds x resamples x recall
-    return found.mean(axis=2).T
+    padding = np.arange(longest)[:, None] >= count
+    by_detection = np.array(weights, np.int32, order="C")  # a copy: summed in place below
+    drawn = by_detection[order]
+    drawn[padding] = 0
+    true = _running(drawn, np.add)  # the true positives counted at each, in place
+    seen = _running(by_detection, np.add)  # the detections counted at each, in place
+    precision = true / np.maximum(seen, 1, out=seen)[order]
+    precision[padding] = 0.0  # below every precision: left out of the highest ones below
+    # COCO's interpolated precision at a recall threshold is the highest of the points at that recall or above:
+    # the highest from the first true positive whose count reaches it on (a point that repeats the count before
+    # it, of no weight, is never higher than that one); each point the recall thresholds its count reaches
+    # that the count before it did not
+    highest = _running(precision[::-1], np.maximum)[::-1]
+    true += np.arange(0, reached.size, reached.shape[1], dtype=np.int32)  # each resample's row of ``reached``
+    gained = np.diff(reached.reshape(-1)[true], axis=0, prepend=reached.dtype.type(0))
+    return np.einsum("ktr,ktr->rt", highest, gained) / len(thresholds()[1])
 
 
 def _running(values: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
     """``ufunc.accumulate`` along the first axis, in place a slice at a time where the slices are large
-    (numpy's goes element by element along a first axis: ten times slower on the detection example)."""
+    (numpy's goes element by element: ten times slower on the detection example, along the last axis too)."""
     if values[0].size < SLICE:
         return ufunc.accumulate(values, axis=0)
     for i in range(1, len(values)):
@@ -253,6 +263,15 @@ def _true_positives_needed(positives: np.ndarray) -> np.ndarray:
     while (higher := needed / total < recall).any():
         needed += higher
     return needed.astype(np.int64)
+
+
+def _recall_thresholds_reached(positives: np.ndarray) -> np.ndarray:
+    """For each resample's ``positives`` (> 0), how many recall thresholds ``k`` true positives reach, for
+    ``k`` from 0 to the most positives: (resamples, most positives + 1); worked out once for each count."""
+    counts, index = np.unique(positives, return_inverse=True)
+    width = int(counts[-1]) + 1
+    needed = _true_positives_needed(counts) + width * np.arange(len(counts))[:, None]
+    return np.cumsum(np.bincount(needed.reshape(-1), minlength=width * len(counts)).reshape(-1, width), axis=1, dtype=np.min_scalar_type(needed.shape[1]))[index.reshape(-1)]
 
 
 def map_interval(

@@ -284,6 +284,18 @@ def test_all_resamples_accumulated_at_once_equal_each_repeated_in_place(monkeypa
     assert rounded["map"].tolist() == [round(value, 6) for value in expected[:, 0]]
 
 
+def test_each_count_of_true_positives_reaches_cocos_recall_thresholds_of_its_resamples_positives():
+    # the accumulation credits each true positive with the recall thresholds its count k newly reaches: those
+    # with k / positives >= threshold (pycocotools' searchsorted of its recall on torchmetrics' thresholds),
+    # worked out once for each count of positives (3 and 7 twice) and read by each resample's row
+    positives = np.array([3, 1, 7, 3, 101, 250, 7, 100])
+    reached = resample._recall_thresholds_reached(positives)
+    recall_thresholds = resample.thresholds()[1]
+    expected = [[np.searchsorted(recall_thresholds, k / total, side="right") for k in range(251)] for total in positives.tolist()]
+    assert reached.shape == (8, 251) and reached.tolist() == expected
+    assert reached[:, 0].tolist() == [1] * 8 and reached[1, 1] == reached[4, 101] == len(recall_thresholds)
+
+
 def _scored_detector(n_images: int, score_of, seed: int):
     """A callable detector and its data: two boxes an image, ``score_of(rng, (n_images, 2))`` giving each box's
     score and its probability of being a true positive (on a target box of its label; else on empty ground)."""
