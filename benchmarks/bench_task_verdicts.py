@@ -45,6 +45,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -124,9 +125,7 @@ def detection_sample(n: int, seed: int) -> tuple[Callable[[np.ndarray], np.ndarr
     return (lambda rows: first.average_precisions(rows)["map"]), (lambda rows: second.average_precisions(rows)["map"])
 
 
-def segmentation_population(
-    n: int, seed: int, error: float = 0.3, extra: float = 0.15, classes: int = 5, pixels: int = 1024, *, nested: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
+def segmentation_population(n: int, seed: int, error: float = 0.3, extra: float = 0.15, classes: int = 5, pixels: int = 1024, *, nested: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Per-image confusion matrices ``(n, K, K)`` (rows: the true class) of the clean maps and their corrupted
     twins: the twin's right pixels some of the clean map's (``nested``), else drawn afresh with the same
     probability and a fresh class difficulty (only the masks and the image's difficulty shared)."""
@@ -167,9 +166,20 @@ def segmentation_sample(n: int, seed: int, nested: bool = True) -> tuple[Callabl
     return miou_of_images(clean), miou_of_images(corrupted)
 
 
-def intervals(statistic: Callable[[np.ndarray], np.ndarray], n: int, seed: int) -> tuple[float, tuple[float, float], tuple[float, float]]:
+def bias_corrected(values: np.ndarray, estimate: float, confidence: float) -> tuple[float, float]:
+    """Efron's bias-corrected percentile interval (BC, 1981) of the bootstrap ``values`` around ``estimate``:
+    the percentiles moved by twice z0, the normal quantile of the share of values below the estimate."""
+    normal = NormalDist()
+    below = np.clip(np.mean(values < estimate) + np.mean(values == estimate) / 2, 0.5 / len(values), 1 - 0.5 / len(values))
+    z0, z = normal.inv_cdf(float(below)), normal.inv_cdf(1 - (1 - confidence) / 2)
+    low, high = np.quantile(values, [normal.cdf(2 * z0 - z), normal.cdf(2 * z0 + z)])
+    return float(low), float(high)
+
+
+def intervals(statistic: Callable[[np.ndarray], np.ndarray], n: int, seed: int) -> tuple[float, tuple[float, float], tuple[float, float], list[tuple[float, float]]]:
     """The estimate and the percentile intervals at 95% and at :data:`SHARE` of one bootstrap (the plugin's
-    ``bootstrap_interval`` at the share; the 95% one from the same resampled values)."""
+    ``bootstrap_interval`` at the share; the 95% one from the same resampled values), and the bias-corrected
+    ones (:func:`bias_corrected`) at both, from the same values."""
     drawn: list[np.ndarray] = []
 
     def keep(rows: np.ndarray) -> np.ndarray:
@@ -178,7 +188,8 @@ def intervals(statistic: Callable[[np.ndarray], np.ndarray], n: int, seed: int) 
 
     share = bootstrap_interval(keep, n, SHARE, resamples=RESAMPLES, rng=np.random.default_rng(seed), batched=True)
     low, high = np.quantile(drawn[0], [0.025, 0.975])
-    return float(statistic(np.arange(n)[None])[0]), (float(low), float(high)), share
+    estimate = float(statistic(np.arange(n)[None])[0])
+    return estimate, (float(low), float(high)), share, [bias_corrected(drawn[0], estimate, level) for level in (0.95, SHARE)]
 
 
 def coverage(truth: float, found: list[tuple[float, float]]) -> dict[str, float]:
@@ -195,14 +206,14 @@ def wrong_fails(values: list[float], found: list[tuple[float, float]], threshold
 
 def replicate(sample: Callable[[int, int], tuple[Any, Any]], n: int, reps: int, seed: int, paired: bool) -> dict[str, list[Any]]:
     """``reps`` fresh samples of ``n`` images: clean (and with ``paired``, corrupted) estimates and intervals."""
-    out: dict[str, list[Any]] = {key: [] for key in ("clean", "clean95", "cleanshare", "corrupt", "corrupt95", "corruptshare")}
+    out: dict[str, list[Any]] = {key: [] for key in ("clean", "clean95", "cleanshare", "cleanbc95", "cleanbcshare", "corrupt", "corrupt95", "corruptshare", "corruptbc95", "corruptbcshare")}
     for rep in range(reps):
         clean, corrupted = sample(n, seed + 1 + rep)
         for name, statistic in (("clean", clean), ("corrupt", corrupted))[: 2 if paired else 1]:
-            value, at95, share = intervals(statistic, n, seed + 100_000 + rep)
+            value, at95, share, corrected = intervals(statistic, n, seed + 100_000 + rep)
             out[name].append(value)
-            out[name + "95"].append(at95)
-            out[name + "share"].append(share)
+            for key, found in zip(("95", "share", "bc95", "bcshare"), (at95, share, *corrected)):
+                out[name + key].append(found)
     return out
 
 
@@ -216,12 +227,13 @@ def report(name: str, truth: np.ndarray, runs: dict[int, dict[str, list[Any]]], 
     error = truth[:, 0].std(ddof=1) / math.sqrt(len(truth))
     print(f"\n{name}: true clean {clean_true:.4f}, corrupted {corrupt_true:.4f} (ratio {corrupt_true / clean_true:.4f}), the mean over {len(truth)} samples of {CHUNK} images; Monte Carlo error of the truth {error:.4f}")
     print(f"1. coverage of the clean interval, {reps} samples each (standard error of a share p: sqrt(p(1-p)/{reps}))")
-    print("   n     mean est. - truth   95%: cover (below / above)        99.72%: cover (below / above)")
+    print("   n     mean est. - truth   interval      95%: cover (below / above)        99.72%: cover (below / above)")
     for n, run in runs.items():
         bias = float(np.mean(run["clean"])) - clean_true
-        rows = [coverage(clean_true, run[key]) for key in ("clean95", "cleanshare")]
-        cells = [f"{r['cover']:.3f} +- {_se(r['cover'], reps):.3f} ({r['below']:.3f} / {r['above']:.3f})" for r in rows]
-        print(f"   {n:<5} {bias:+.4f}             {cells[0]:<32} {cells[1]}")
+        for method, prefix in (("percentile", "clean"), ("BC", "cleanbc")):
+            rows = [coverage(clean_true, run[prefix + level]) for level in ("95", "share")]
+            cells = [f"{r['cover']:.3f} +- {_se(r['cover'], reps):.3f} ({r['below']:.3f} / {r['above']:.3f})" for r in rows]
+            print(f"   {n:<5} {bias:+.4f}             {method:<13} {cells[0]:<32} {cells[1]}")
     if verdict_n not in runs:
         return
     run = runs[verdict_n]

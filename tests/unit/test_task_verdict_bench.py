@@ -67,7 +67,14 @@ def test_the_intervals_are_the_plugins_bootstrap_at_the_share_and_95_from_the_sa
     def statistic(rows):
         return values[rows].mean(axis=1)
 
-    estimate, at95, share = bench.intervals(statistic, 80, seed=5)
+    estimate, at95, share, corrected = bench.intervals(statistic, 80, seed=5)
     assert estimate == pytest.approx(values.mean())
     assert share == bootstrap_interval(statistic, 80, bench.SHARE, resamples=bench.RESAMPLES, rng=np.random.default_rng(5), batched=True)
     assert share[0] < at95[0] < estimate < at95[1] < share[1]
+
+
+def test_the_bias_corrected_interval_is_the_percentile_one_without_bias_and_moves_against_it(bench):
+    values = np.random.default_rng(1).normal(size=4001)
+    assert bench.bias_corrected(values, float(np.median(values)), 0.9) == pytest.approx(tuple(np.quantile(values, [0.05, 0.95])))
+    low, high = bench.bias_corrected(values + 0.5, float(np.median(values)), 0.9)  # resamples biased up by 0.5
+    assert (low + high) / 2 == pytest.approx(float(np.median(values)) - 0.5, abs=0.05)
