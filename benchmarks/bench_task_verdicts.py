@@ -32,7 +32,7 @@ verdicts at the check's share: a model exactly at the floor (wrong FAIL labels) 
 the absolute floor (``accuracy.floor``) and for a relative one (``corruption.floor``, ``f*clean``: the floor
 factor equal to the population's ratio corrupted / clean, the clean value the same sample's).
 
-    python benchmarks/bench_task_verdicts.py            # about 10 minutes of one core
+    python benchmarks/bench_task_verdicts.py            # about 12 minutes of CPU (detection at n = 1000: 8 of them)
     python benchmarks/bench_task_verdicts.py --quick    # 100 repetitions, n = 50 and 200: about a minute
 """
 
