@@ -71,6 +71,7 @@ def test_the_intervals_are_the_plugins_bootstrap_at_the_share_and_95_from_the_sa
     assert estimate == pytest.approx(values.mean())
     assert share == bootstrap_interval(statistic, 80, bench.SHARE, resamples=bench.RESAMPLES, rng=np.random.default_rng(5), batched=True)
     assert share[0] < at95[0] < estimate < at95[1] < share[1]
+    assert corrected[1][0] < corrected[0][0] < estimate < corrected[0][1] < corrected[1][1]  # BC at 95% and at the share
 
 
 def test_the_bias_corrected_interval_is_the_percentile_one_without_bias_and_moves_against_it(bench):
