@@ -18,7 +18,11 @@ With ``--pinned`` each process runs on cores of its own, as on N machines: the u
 core with one thread, and shard ``i`` on core ``i`` with one thread (``os.sched_setaffinity``), so that
 ``N x sharded / unsharded`` measures the scale-out itself (the issue's target: under 1.2 on N idle
 cores). Without it the unsharded run has every core, and the ratio also measures how well torch's own
-threads use them (on 2 cores a ResNet's intra-op threads are nearly as good as two shards).
+threads use them (on 2 cores a ResNet's intra-op threads are nearly as good as two shards). Pinned, each
+repeat also runs a control: a fixed pure-Python loop alone on core 0, then N copies side by side on
+cores 0..N-1, which share nothing; its ``side by side / alone`` is the machine's own scale-out (1.0
+on N idle cores; a virtual machine whose cores share the host's is above it), printed beside the shards'
+ratio and the shards' ratio over it.
 
 With ``--resnet SAMPLES`` the project is a realistic-scale one instead (the issue's benchmark): a
 torchvision ResNet-18 with random weights (seeded, the cost does not depend on them) on ``SAMPLES``
@@ -120,6 +124,9 @@ def resnet_project(directory: Path, samples: int) -> Path:
 def command(project: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "pytest", str(project), "-q", "-p", "no:randomly", "-p", "no:cacheprovider", *SETTINGS, *args]
 
+
+#: the control of ``--pinned``: about 6 s of pure Python on one core, no file, no import, nothing shared between copies
+CONTROL = [sys.executable, "-c", "x = 0\nfor i in range(80_000_000):\n    x += i"]
 
 #: where the child processes keep their bytecode (empty: as this process's environment says)
 PYCACHE: list[Path] = []
@@ -259,7 +266,7 @@ def main() -> None:
 def measure(project: Path, base: Path, count: int, repeats: int, pinned: bool, cores: int) -> dict[str, Any]:
     """Medians over ``repeats`` of: the unsharded run, ``count`` shards side by side and their merge, each in
     wall and CPU seconds (the CPU seconds of each shard), and the merge's own work; after checking the merge."""
-    runs: dict[str, list[Any]] = {"whole": [], "shards": [], "merge": [], "work": []}
+    runs: dict[str, list[Any]] = {"whole": [], "shards": [], "merge": [], "work": [], "control": []}
     checks = 0
     for repeat in range(repeats):
         whole = base / f"whole-{count}-{repeat}"
@@ -268,6 +275,8 @@ def measure(project: Path, base: Path, count: int, repeats: int, pinned: bool, c
         directories = [base / f"shards-{count}-{repeat}" / str(i) for i in range(count)]
         shards = [(command(project, "--mlguard", "--mlguard-shard", f"{i}/{count}", f"--mlguard-output={d}"), environment(1 if pinned else max(1, cores // count))) for i, d in enumerate(directories)]
         runs["shards"].append(timed(shards, "a shard", list(range(count)) if pinned else None))
+        if pinned:  # the machine's own scale-out: the same fixed work alone, then N copies side by side, as pinned
+            runs["control"].append((timed([(CONTROL, environment(1))], "the control", [0])[0], timed([(CONTROL, environment(1))] * count, "the control", list(range(count)))[0]))
         merged = base / f"merged-{count}-{repeat}"
         runs["merge"].append(timed([(command(project, "--mlguard-merge", *map(str, directories), f"--mlguard-output={merged}"), environment(None))], "the merge"))
         runs["work"].append(merge_work(directories, project))
@@ -278,6 +287,7 @@ def measure(project: Path, base: Path, count: int, repeats: int, pinned: bool, c
         "whole": median(w for w, _ in runs["whole"]), "whole_cpu": median(c[0] for _, c in runs["whole"]),
         "shards": median(w for w, _ in runs["shards"]), "shard_cpu": [median(c[i] for _, c in runs["shards"]) for i in range(count)],
         "merge": median(w for w, _ in runs["merge"]), "merge_cpu": median(c[0] for _, c in runs["merge"]), "work": median(runs["work"]),
+        "control": median(side / alone for alone, side in runs["control"]) if runs["control"] else None,
     }  # fmt: skip
 
 
@@ -294,6 +304,15 @@ def print_tables(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         w, shards, n, m = r["whole_cpu"], r["shard_cpu"], r["count"], r["merge_cpu"]
         print(f"| {n} | {w:.1f} | {' / '.join(f'{c:.1f}' for c in shards)} | {n * max(shards) / w:.2f} | {sum(shards) / w:.2f} | {m:.1f} ({100 * m / w:.1f}%) |", flush=True)
+    controls = [r for r in rows if r["control"] is not None]
+    if controls:
+        print("\nThe machine's own scale-out (pinned): a fixed CPU-bound loop that shares nothing, alone on core 0, then N copies")
+        print("side by side on cores 0..N-1 (each copy the whole loop); side by side / alone is 1.0 on N idle cores:\n")
+        print("| shards | the machine: side by side / alone | the shards: N x sharded / unsharded | the shards over the machine |")
+        print("|---|---|---|---|")
+        for r in controls:
+            shards = r["count"] * r["shards"] / r["whole"]
+            print(f"| {r['count']} | {r['control']:.2f} | {shards:.2f} | {shards / r['control']:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
