@@ -6,6 +6,7 @@ matplotlib are imported when a check needs them.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +86,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     from .checks._registry import use_families
 
     use_families(())  # a conftest's families belong to its run
+    isolation = sys.modules.get("pytest_mlguard.inputs.isolation")
+    if isolation is not None:  # no isolated worker process outlives its session
+        isolation.close_all()
 
 
 def pytest_report_header(config: pytest.Config) -> str | list[str] | None:

@@ -1,6 +1,14 @@
 """The isolated worker processes of :mod:`.isolation`, on their side: the *zygote* loads the pipeline
 once and forks a *worker* per crash; a worker caps its memory and answers inputs until its parent
-closes the socket. Runs in the child processes only (``python -c "...zygote_main(fd)"``).
+closes the socket. Runs in the child processes only (``python -c "...zygote_main(fd, parent)"``).
+
+Neither outlives the test process, even one killed by ``SIGKILL`` (no ``atexit`` then): the zygote
+waits for commands with a timeout and exits once its parent is gone (its ``getppid()`` changes):
+an end of file on its socket is not enough, since a process forked from the test process (a
+DataLoader's or multiprocessing's worker) holds a copy of the parent's end. ``PR_SET_PDEATHSIG``
+would not do for the zygote: it fires when the parent's *thread* that started it ends, not the
+parent. A worker, forked from the single-threaded zygote, asks for it (Linux) and gets ``SIGKILL``
+when the zygote ends; on exit the zygote kills and waits for its workers (no zombies).
 """
 
 from __future__ import annotations
@@ -8,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import select
 import signal
 import socket
 import sys
@@ -18,6 +27,11 @@ from typing import Any
 from .._messages import exception_text
 from .graceful import Outcome, outcome_of
 from ._transport import HEADER, PipelineFactory, recv, restore_code_files, send
+
+#: seconds between the zygote's checks that its parent is still alive
+PARENT_POLL = 0.5
+#: ``prctl``'s option that sends a signal to the caller when its parent ends (linux/prctl.h)
+_PR_SET_PDEATHSIG = 1
 
 
 def _vm_size() -> int | None:
@@ -69,10 +83,35 @@ def _serve(sock: socket.socket, target: tuple[Any, ...], memory_mb: int | None) 
         send(sock, (outcome.kind, outcome.detail, outcome.label, time.perf_counter() - start, outcome.output))
 
 
-def zygote_main(fd: int) -> None:  # pragma: no cover - runs in the zygote process
-    """The zygote: load the pipeline, then fork a worker whenever the parent asks for one."""
+def _next(control: socket.socket, parent: int | None) -> Any:
+    """The parent's next message; ``None`` once it closed the socket or ended."""
+    while parent is not None and not select.select([control], [], [], PARENT_POLL)[0]:
+        if os.getppid() != parent:
+            return None
+    try:
+        return recv(control)
+    except (EOFError, OSError):
+        return None
+
+
+def _die_with_zygote(zygote: int) -> None:
+    """In a worker: be killed when the zygote ends (``PR_SET_PDEATHSIG``, Linux), or end now if it has."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != zygote:
+        os._exit(0)
+
+
+def zygote_main(fd: int, parent: int | None = None) -> None:  # pragma: no cover - runs in the zygote process
+    """The zygote: load the pipeline, then fork a worker whenever the parent (pid ``parent``) asks for one."""
+    os.set_inheritable(fd, False)  # a subprocess the pipeline starts must not hold the socket open
     control = socket.socket(fileno=fd)
-    setup = recv(control)
+    setup = _next(control, parent)
+    if setup is None:
+        return
     sys.path[:] = setup["sys_path"]
     try:
         target, files = pickle.loads(setup["payload"])
@@ -89,15 +128,14 @@ def zygote_main(fd: int) -> None:  # pragma: no cover - runs in the zygote proce
         return
     send(control, ("ready", os.getpid()))
     children: set[int] = set()
-    while True:
-        try:
-            command, argument = recv(control)
-        except (EOFError, OSError):
-            break
+    while (message := _next(control, parent)) is not None:
+        command, argument = message
         if command == "fork":
             parent_end, child_end = socket.socketpair()
+            zygote = os.getpid()
             pid = os.fork()
             if pid == 0:
+                _die_with_zygote(zygote)
                 control.close()
                 parent_end.close()
                 try:

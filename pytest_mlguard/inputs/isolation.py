@@ -49,14 +49,43 @@ from typing import Any
 from .graceful import Outcome
 from ._transport import HEADER, PipelineFactory, pickle_pipeline, recv, send
 
-__all__ = ["IsolatedPipeline", "PipelineFactory", "isolation_available"]
+__all__ = ["MAX_ZYGOTES", "IsolatedPipeline", "PipelineFactory", "close_all", "isolation_available"]
 
 _STARTUP_TIMEOUT = 300.0
+
+#: zygotes a process keeps alive at once: starting one more shuts down the least recently used idle one
+MAX_ZYGOTES = 2
+
+#: the started pipelines of this process, least recently used first
+_live: list[weakref.ref[IsolatedPipeline]] = []
 
 
 def isolation_available() -> bool:
     """Whether this platform can isolate a pipeline (it needs ``os.fork`` and Unix sockets)."""
     return hasattr(os, "fork") and hasattr(socket, "AF_UNIX") and hasattr(socket, "send_fds")
+
+
+def close_all() -> None:
+    """Shut down every zygote (and its worker) this process started; a pipeline used again starts a new
+    one. The plugin calls it when its pytest session ends (``pytest_unconfigure``)."""
+    for ref in list(_live):
+        pipeline = ref()
+        if pipeline is not None:
+            pipeline.close()
+    _live.clear()
+
+
+def _used(pipeline: IsolatedPipeline, *, starting: bool = False) -> None:
+    """Note ``pipeline`` as the most recently used; when it is ``starting`` a zygote, shut down the
+    least recently used idle zygotes over :data:`MAX_ZYGOTES`."""
+    pipelines = [other for ref in _live if (other := ref()) is not None and other is not pipeline and other.running]
+    pipelines.append(pipeline)
+    if starting:
+        idle = [other for other in pipelines[:-1] if not other.busy]
+        for other in idle[: max(0, len(pipelines) - MAX_ZYGOTES)]:
+            other.close()
+            pipelines.remove(other)
+    _live[:] = [weakref.ref(other) for other in pipelines]
 
 
 def _describe_status(status: int | None) -> str:
@@ -122,6 +151,7 @@ class IsolatedPipeline:
         self._control: socket.socket | None = None
         self._worker: socket.socket | None = None
         self._pid: int | None = None
+        self.busy = False  # an input in flight: never shut down by another pipeline's start
         self._log = tempfile.TemporaryFile(prefix="mlguard-worker-")  # noqa: SIM115 - the workers write to it for as long as this object lives
         self._finalizer: Any = None
 
@@ -133,7 +163,8 @@ class IsolatedPipeline:
         if self._process is not None:
             return self
         parent, child = socket.socketpair()
-        command = [sys.executable, "-c", f"from pytest_mlguard.inputs._zygote import zygote_main; zygote_main({child.fileno()})"]
+        _used(self, starting=True)
+        command = [sys.executable, "-c", f"from pytest_mlguard.inputs._zygote import zygote_main; zygote_main({child.fileno()}, {os.getpid()})"]
         package_root = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
         self._process = subprocess.Popen(
@@ -168,6 +199,11 @@ class IsolatedPipeline:
             self._finalizer()
         self._process = None
 
+    @property
+    def running(self) -> bool:
+        """Whether its zygote is started (and not closed)."""
+        return self._process is not None
+
     def __enter__(self) -> IsolatedPipeline:  # noqa: PYI034 - typing.Self needs Python 3.11; the package supports 3.10
         return self.start()
 
@@ -180,6 +216,7 @@ class IsolatedPipeline:
         send(self._control, ("fork", self.memory_mb))
         message, fds, _, _ = socket.recv_fds(self._control, HEADER, 1)
         self._pid = int.from_bytes(message, "big")
+        os.set_inheritable(fds[0], False)  # received fds are inheritable: a subprocess must not keep the worker's socket open
         self._worker = socket.socket(fileno=fds[0])
 
     def _reap(self) -> int | None:
@@ -197,6 +234,15 @@ class IsolatedPipeline:
         """The outcome of the pipeline on ``raw`` (a crash or a hang is a failure outcome)."""
         if self._process is None:
             self.start()
+        else:
+            _used(self)
+        self.busy = True
+        try:
+            return self._outcome(raw)
+        finally:
+            self.busy = False
+
+    def _outcome(self, raw: Any) -> Outcome:
         if self._worker is None:
             try:
                 self._fork()
