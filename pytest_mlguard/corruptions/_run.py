@@ -41,11 +41,12 @@ class Prefetcher:
 
     It prefetches only while the checks run in plan order (a plain ``pytest --mlguard`` run): after
     a check that was not the previous one's successor (``-k``, an xdist worker's share), it waits for
-    the next in-order check before prefetching again, so little work is ever thrown away.
+    the next in-order check before prefetching again, so little work is ever thrown away. Each
+    prefetch runs in a thread of its own that ends with it: no idle thread waits for the rest of the
+    session (an evaluation, and so its prefetcher, lives as long as the session).
     """
 
     def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlguard-prefetch")
         self._pending: dict[str, Future[Chunk]] = {}
         self._last: str | None = None
 
@@ -75,7 +76,8 @@ class Prefetcher:
         except (CheckError, NotApplicable):
             return
         chunk = check_chunk(model, data.n, _stops_early(following, evaluation))
-        self._pending[following.id] = self._pool.submit(
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlguard-prefetch")
+        self._pending[following.id] = pool.submit(
             corrupt_chunk,
             model,
             data.x[:chunk],
@@ -86,6 +88,7 @@ class Prefetcher:
             image_scale(evaluation),
             evaluation.positions[:chunk],
         )
+        pool.shutdown(wait=False)  # its thread ends once the chunk is corrupted
 
 
 #: inference that keeps less than this share of one core busy is waiting on something else

@@ -266,6 +266,25 @@ def test_prefetcher_only_prefetches_in_plan_order(good):
     assert prefetcher.take(plan[2].id) is None
 
 
+def test_no_corrupting_thread_before_the_checks_or_after_them(good):
+    """Building the family's objects starts no thread; the threads that corrupt ahead of inference
+    (``corruption.workers``) and prefetch the next check's first chunk end with their work."""
+
+    def corrupting() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith(("mlguard-prefetch", "mlguard-corrupt"))]
+
+    before = corrupting()
+    Prefetcher(), AutoWorkers()
+    assert corrupting() == before
+    s = make_settings(samples="60", **{"corruption.corruptions": "gaussian_noise", "corruption.severities": "1,2,3", "corruption.workers": "1", "verdict.early_stop": "off"})
+    evaluation = Evaluation(good, zoo.digits(), s)
+    assert [evaluation.run(CORRUPTION, spec).details["workers"] for spec in CORRUPTION.plan(s)] == [1, 1, 1]
+    evaluation.memo(("corruption-prefetcher",), Prefetcher).drain()
+    for thread in set(corrupting()) - set(before):
+        thread.join(timeout=2)
+    assert [t.name for t in corrupting() if t not in before] == []
+
+
 def test_corrupt_images_rows_do_not_depend_on_the_batch():
     x = np.random.default_rng(1).random((6, 9, 9, 3)).astype(np.float32)
     whole = corrupt_images(x, "elastic_transform", 5, seed=3)
