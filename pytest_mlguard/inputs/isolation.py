@@ -16,6 +16,13 @@ worker process:
   the worker (a hang), on an end of file it asks the zygote how the worker died (a crash, with
   the signal's name and the end of its stderr). Either way the next input gets a fresh worker.
 
+How long they live: the zygote starts with the first input (or :meth:`IsolatedPipeline.start`) and
+ends with :meth:`IsolatedPipeline.close`, the object's garbage collection, :func:`close_all` (which
+the plugin calls when its session ends) or the process's exit; a process keeps at most
+:data:`MAX_ZYGOTES` of them alive, shutting down the least recently used idle one (it starts again
+on its next input). A zygote whose parent died, even by ``SIGKILL``, exits and kills its workers
+(:mod:`._zygote`).
+
 What the pipeline needs: it is pickled with cloudpickle, so a closure or a lambda works, and
 classes and functions of importable modules are sent by reference (the worker gets the parent's
 ``sys.path``). A pipeline that holds something unpicklable (an open socket, a session of a native
