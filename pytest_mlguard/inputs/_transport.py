@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pickle
+import select
 import socket
 import sys
 import types
@@ -68,6 +69,14 @@ def send(sock: socket.socket, obj: Any) -> None:
     """Send ``obj`` pickled, after its length."""
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     sock.sendall(len(data).to_bytes(HEADER, "big") + data)
+
+
+def readable(sock: socket.socket, timeout: float) -> bool:
+    """Whether ``sock`` has something to read (or was closed) within ``timeout`` seconds: ``poll``,
+    not ``select``, which fails for a descriptor numbered 1024 or more (a long session's)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(max(0.0, timeout) * 1000))
 
 
 def recv_exact(sock: socket.socket, size: int) -> bytes:

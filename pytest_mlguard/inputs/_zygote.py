@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import select
 import signal
 import socket
 import sys
@@ -26,7 +25,7 @@ from typing import Any
 
 from .._messages import exception_text
 from .graceful import Outcome, outcome_of
-from ._transport import HEADER, PipelineFactory, recv, restore_code_files, send
+from ._transport import HEADER, PipelineFactory, readable, recv, restore_code_files, send
 
 #: seconds between the zygote's checks that its parent is still alive
 PARENT_POLL = 0.5
@@ -85,7 +84,7 @@ def _serve(sock: socket.socket, target: tuple[Any, ...], memory_mb: int | None) 
 
 def _next(control: socket.socket, parent: int | None) -> Any:
     """The parent's next message; ``None`` once it closed the socket or ended."""
-    while parent is not None and not select.select([control], [], [], PARENT_POLL)[0]:
+    while parent is not None and not readable(control, PARENT_POLL):
         if os.getppid() != parent:
             return None
     try:

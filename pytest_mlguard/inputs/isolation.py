@@ -41,7 +41,6 @@ Example:
 from __future__ import annotations
 
 import os
-import select
 import signal
 import socket
 import subprocess
@@ -54,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from .graceful import Outcome
-from ._transport import HEADER, PipelineFactory, pickle_pipeline, recv, send
+from ._transport import HEADER, PipelineFactory, pickle_pipeline, readable, recv, send
 
 __all__ = ["MAX_ZYGOTES", "IsolatedPipeline", "PipelineFactory", "close_all", "isolation_available"]
 
@@ -298,8 +297,7 @@ class IsolatedPipeline:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
-            readable, _, _ = select.select([self._worker], [], [], min(pause, left))
-            if readable:
+            if readable(self._worker, min(pause, left)):
                 return
             watch.sample()
             pause = min(pause * 2, 0.1)

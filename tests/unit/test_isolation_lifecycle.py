@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -120,3 +121,19 @@ def test_crashed_workers_are_reaped_and_close_all_ends_every_zygote():
     assert first(b"x").kind == "prediction"  # a closed pipeline starts again when used
     first.close()
     assert zygotes() == before
+
+
+def test_sockets_numbered_past_select_s_limit_work():
+    # a long session holds many files: select() cannot watch a descriptor numbered 1024 or more
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < 1100:
+        pytest.skip("needs more than 1100 open files")
+    held = [os.open(os.devnull, os.O_RDONLY)]
+    try:
+        while held[-1] < 1030:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        with IsolatedPipeline(answer, rejects=(), n_classes=2, timeout=5) as isolated:
+            assert isolated(b"x").kind == "prediction"
+            assert isolated._worker is not None and isolated._worker.fileno() > 1024
+    finally:
+        for fd in held:
+            os.close(fd)
