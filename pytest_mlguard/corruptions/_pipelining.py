@@ -13,7 +13,7 @@ import itertools
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
@@ -66,7 +66,7 @@ def corrupt_images(
     return out
 
 
-def pipelined(tasks: Iterable[T], produce: Callable[[T], R], workers: int) -> Iterator[R]:
+def pipelined(tasks: Iterable[T], produce: Callable[[T], R], workers: int) -> Generator[R, None, None]:
     """``produce(task)`` for each task, in order, computed by ``workers`` threads ahead of the consumer.
 
     At most ``workers + 1`` results are in flight, so memory stays bounded; ``workers=0`` produces
@@ -187,9 +187,19 @@ def corrupted_predictions(
     def produce(start: int) -> Chunk:
         return corrupt_chunk(model, x[start : start + chunk], name, severity, seed, start, scale, None if ids is None else ids[start : start + chunk])
 
-    chunks: Iterator[Chunk] = pipelined(starts, produce, workers)
-    if prefetched is not None:
-        chunks = itertools.chain([prefetched], chunks)
+    produced = pipelined(starts, produce, workers)
+    chunks: Iterator[Chunk] = itertools.chain([prefetched], produced) if prefetched is not None else produced
+    try:
+        return _predict_chunks(model, chunks, n, x[:1].size, keep, stop)
+    finally:
+        produced.close()  # its threads end now, also when inference raised (a kept traceback holds this frame)
+
+
+def _predict_chunks(
+    model: Model, chunks: Iterator[Chunk], n: int, sample_size: int,
+    keep: Callable[[int, int], bool] | None, stop: Callable[[int, np.ndarray], bool] | None,
+) -> CorruptedPredictions:
+    """The model's predictions on the corrupted ``chunks``, for :func:`corrupted_predictions`."""
     proba = np.empty((n, model.n_classes, *(model.input_shape[1:] if model.task == "segmentation" else ())), np.float32)  # segmentation: (N, C, H, W)
     kept: dict[int, np.ndarray] = {}
     total_change = wall = cpu = 0.0
@@ -207,5 +217,5 @@ def corrupted_predictions(
                     kept[start + offset] = corrupted[offset].copy()
         if stop is not None and done < n and stop(done, proba[:done]):
             break
-    size = max(1, x[:1].size) * max(1, done)
+    size = max(1, sample_size) * max(1, done)
     return CorruptedPredictions(proba[:done], total_change / size, kept, (wall, cpu))

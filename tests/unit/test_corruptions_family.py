@@ -285,6 +285,23 @@ def test_no_corrupting_thread_before_the_checks_or_after_them(good):
     assert [t.name for t in corrupting() if t not in before] == []
 
 
+def test_corrupting_threads_end_when_inference_raises():
+    # the failed check's exception is kept (pytest reports it): its traceback must not keep the threads waiting
+    calls = []
+
+    def fails(batch: np.ndarray) -> np.ndarray:
+        calls.append(len(batch))
+        if len(calls) == 2:  # on the second chunk, while a thread corrupts the third
+            raise RuntimeError("the model server went away")
+        return np.full((len(batch), 2), 0.5, np.float32)
+
+    model = CallableModel(fails, input_shape=(1, 8, 8), n_classes=2, batch_size=4)
+    with pytest.raises(RuntimeError, match="went away") as raised:
+        corrupted_predictions(model, np.zeros((16, 1, 8, 8), np.float32), "gaussian_noise", 1, 0, workers=1, chunk=4)
+    assert raised.value.__traceback__ is not None
+    assert [t.name for t in threading.enumerate() if t.name.startswith("mlguard-corrupt")] == []
+
+
 def test_corrupt_images_rows_do_not_depend_on_the_batch():
     x = np.random.default_rng(1).random((6, 9, 9, 3)).astype(np.float32)
     whole = corrupt_images(x, "elastic_transform", 5, seed=3)
