@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._verdicts.intervals import paired_counts
-from ._soundness import Problem, black_box_beats_white_box
+from ._soundness import Problem, Sound, black_box_beats_white_box
 
 if TYPE_CHECKING:
     from .._shard.merge import ShardFile
@@ -35,9 +35,6 @@ if TYPE_CHECKING:
 #: a check's outcomes at one epsilon: its id, whether it follows gradients, each sample's outcome (right
 #: under the attack) and each sample's place in the unsharded run's data
 Seen = tuple[str, bool, np.ndarray, np.ndarray]
-#: the sound measurement where a black-box attack beat a gradient one: its robust samples among those both
-#: looked at, their number, the black-box check, and the counts paired with the clean outcomes
-Sound = tuple[int, int, str, tuple[int, int, int, int]]
 
 
 def compare(

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -95,8 +94,7 @@ class _Run:
         self.paired: tuple[int, int, int, int] | None = None
         self.interval: tuple[float, float] | None = None
         self.interval_method: str | None = None
-        # (robust, samples, attack, paired counts against clean): a black-box attack's count, when it beat a gradient one
-        self.sound: tuple[int, int, str, tuple[int, int, int, int]] | None = None
+        self.sound: soundness.Sound | None = None  # a black-box attack's count, when it beat a gradient one
         self.drawn: dict[str, Any] | None = None  # a fixed-epsilon check that drew more samples: n, interval, message
         self.more_samples: dict[str, Any] | None = None  # what verdict.more_samples did (details["more_samples"])
 
@@ -337,11 +335,8 @@ class _Run:
             message, failure = soundness.verdict(self.problems, mode, self.spec.metric, value, f"{self.spec.id} on model {self.evaluation.model_id!r}")
             if failure is not None:
                 details["untrusted_value"] = value
-                if self.sound is not None and self.spec.metric == "robust_accuracy":
-                    successes, n, black, paired = self.sound
-                    value, interval, method, message = successes / max(1, n), None, None, soundness.sound_message(message, black, n)
-                else:
-                    value, successes, interval, method, paired = math.nan, None, None, None, None
+                value, n, successes, paired, message = soundness.unsound_quote(message, self.spec.metric, n, self.sound)
+                interval, method = None, None
         early = details.get("early_stop") or {}
         if self.drawn is not None and failure is None:
             message = "\n".join(filter(None, [message, self.drawn["message"]]))
