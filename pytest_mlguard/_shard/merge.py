@@ -41,6 +41,14 @@ class ShardFile:
     def array(self, key: str) -> np.ndarray:
         return self.arrays[key]
 
+    def entry(self, model_id: str, check_id: str) -> dict[str, Any] | None:
+        """The statistics entry of check ``check_id`` of model ``model_id`` (``None``: the shard kept none)."""
+        return next((c for c in self.header["checks"] if c["model"] == model_id and c["id"] == check_id), None)
+
+    def result(self, model_id: str, check_id: str) -> dict[str, Any] | None:
+        """The result of check ``check_id`` of model ``model_id`` (``None``: the shard has none)."""
+        return next((r for r in self.header["results"] if r["model"] == model_id and r["id"] == check_id), None)
+
     @classmethod
     def read(cls, path: Path) -> ShardFile:
         try:
