@@ -29,7 +29,7 @@ from ._batch import adversarial_examples, attack_batch, check_applicable, gradie
 from ._build import AUTOATTACK_NOTE, autoattack_components, seeded
 from ._chunks import Chunks, attack_chunks, chunk_data, clean_probabilities, plan as plan_chunks, sweep_chunks
 from ._compare import registered
-from ._looks import draw_more, early_stop
+from ._looks import attack_looks, draw_more
 from ._merge import empty_share, keep_sample_statistics
 from ._registry import ATTACKS, AttackDef, chunked
 
@@ -188,7 +188,7 @@ class _Run:
         if self.chunks is not None:
             self.looked = attack_chunks(self, stopper, clean_ok, x_adv, adv_pred, eps)
         elif self.spec.kind == "floor" and stopper.mode != "off":
-            self.looked = early_stop(self, stopper, clean_ok, x_adv, adv_pred, eps)
+            self.looked = attack_looks(self, stopper, clean_ok, x_adv, adv_pred, eps)
         else:
             x_adv[:] = self._attack(eps, x, y)
             adv_pred[:] = self.adapter.proba_of(x_adv, np.arange(len(x))).argmax(axis=1)
