@@ -13,8 +13,9 @@ chunks of the run's attack samples (:mod:`._chunks`), each shard its chunks, eac
 the unsharded run. Either way a shard keeps the per-sample statistics of :data:`ARRAYS` (a sweep also
 each sample's adversarial class at every epsilon, a minimal attack the norm that flipped it), and
 :func:`merged_attack` (:func:`._merge_curves.merged_curve` for sweeps and minimal attacks) recomputes
-value, interval, paired counts, details and verdict from them, and the comparison of a black-box check
-with the gradient checks of its norm from both checks' merged outcomes (:func:`._compare.merged_comparison`).
+value, interval, paired counts, details and verdict from them, and the comparison with the checks of its
+norm of the other access (a black-box attack beside gradient ones) from both checks' merged outcomes
+(:func:`._compare.merged_comparison`).
 A segmenter's and a detector's attack checks run whole on one shard.
 """
 

@@ -4,7 +4,7 @@ family's merge (``Family.merge``), which sends a fixed-epsilon check to :func:`.
 A sweep's shard keeps each sample's adversarial class at every epsilon; the merge rebuilds the robust
 masks, the raw and sound curves, the inconsistent samples, the bootstrap interval of the mean of the
 sound curve (seeded by the check, over the merged samples in the unsharded order) and the rising-curve
-sign, and its comparison with the black-box checks of its norm (:mod:`._compare`). A minimal attack's
+sign, and its comparison with the checks of its norm of the other access (:mod:`._compare`). A minimal attack's
 shard keeps the norm each sample needed; the merge takes the median over the samples the model gets
 right and its bootstrap interval, the perturbation summaries and the robust accuracy at each epsilon.
 Every chunk is computed as in the unsharded run, so are these.
