@@ -31,6 +31,7 @@ from ._chunks import Chunks, attack_chunks, chunk_data, clean_probabilities, pla
 from ._compare import registered
 from ._looks import attack_looks, draw_more
 from ._merge import empty_share, keep_sample_statistics
+from ._merge_curves import minimal_curve, sweep_curve
 from ._registry import ATTACKS, AttackDef, chunked
 
 if TYPE_CHECKING:
@@ -227,20 +228,12 @@ class _Run:
             masks.append(out["robust"])
             adv_preds.append(adv_pred)
             registered(self, eps, out["robust"], out["clean_ok"], None)
-        raw, sound, inconsistent = metrics.curve_from_masks(masks)
-        survived = np.logical_and.accumulate(np.stack(masks), axis=0).mean(axis=0)  # per sample: share of the sound curve
-        self.interval = self.evaluation.bootstrap(self.spec, lambda i: float(survived[i].mean()), len(survived))
+        details = self._common(metrics.outcome(y, clean_pred, adv_preds[-1]), adv_preds[-1])
+        value, self.interval, rising = sweep_curve(self.spec, self.evaluation, masks, details)  # as the merge computes it
         self.interval_method = "bootstrap" if self.interval else None
-        problem = soundness.rising(raw, epsilons, self.tolerance)
-        if problem:
-            problem["inconsistent_samples"] = inconsistent
-            self.problems.append(problem)
-        out = metrics.outcome(y, clean_pred, adv_preds[-1])
-        details = self._common(out, adv_preds[-1])
-        details["curve"] = {"eps": epsilons, "robust_accuracy": sound, "raw_robust_accuracy": raw}
-        details["inconsistent_samples"] = inconsistent
+        self.problems += rising
         self._per_eps = np.stack(adv_preds)
-        return float(np.mean(sound)), details, x_adv, adv_preds[-1]
+        return value, details, x_adv, adv_preds[-1]
 
     def _minimal(self, clean_pred: np.ndarray) -> tuple[float, dict[str, Any], np.ndarray, np.ndarray]:
         x, y = self.data.x, self.data.y
@@ -248,21 +241,10 @@ class _Run:
         out = metrics.outcome(y, clean_pred, adv_pred)
         norms = metrics.minimal_norms(x, x_adv, y, clean_pred, adv_pred, self.norm, self.evaluation.model.value_range)
         self._norms = norms
-        correct = norms[out["clean_ok"]]
-        value = float(np.median(correct)) if len(correct) else 0.0
-        if len(correct):
-            self.interval = self.evaluation.bootstrap(self.spec, lambda i: float(np.median(correct[i])), len(correct))
-            self.interval_method = "bootstrap" if self.interval else None
         details = self._common(out, adv_pred, clean_key="clean")
-        epsilons = list(self.spec.param("sweep"))
-        details["perturbation"] = {
-            "norm": self.norm,
-            "flipped": metrics.norm_summary(norms[out["flipped"]]),
-            "correctly_classified": metrics.norm_summary(correct),
-            "failed": int((out["clean_ok"] & ~out["flipped"]).sum()),
-            "box_diameter": metrics.box_diameter(x.shape[1:], self.evaluation.model.value_range, self.norm),
-        }
-        details["curve"] = {"eps": epsilons, "robust_accuracy": metrics.robust_curve(norms, epsilons)}
+        value, self.interval = minimal_curve(self.spec, self.evaluation, out["clean_ok"], out["flipped"], norms, details)  # as the merge computes it
+        self.interval_method = "bootstrap" if self.interval else None
+        details["perturbation"]["box_diameter"] = metrics.box_diameter(x.shape[1:], self.evaluation.model.value_range, self.norm)
         return value, details, x_adv, adv_pred
 
     # -- shared pieces --------------------------------------------------------------------------
