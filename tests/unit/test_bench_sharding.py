@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import runpy
 from pathlib import Path
 
 import pytest
@@ -11,15 +11,7 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_sharding.py"
 
 
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_sharding", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_merged_report_is_compared_with_a_check_whose_value_is_nan(bench, tmp_path):
+def test_the_merged_report_is_compared_with_a_check_whose_value_is_nan(tmp_path):
     """report.json writes a NaN value (an unsound attack check, a model's NaN outputs) as null: the comparison
     raised TypeError on round(None, 8) instead of counting the check, or naming a difference."""
     checks = [{"id": "accuracy", "family": "accuracy", "value": 0.9, "verdict": "passed", "n": 60}, {"id": "attack[pgd-linf-0.1]", "family": "attack", "value": None, "verdict": "failed", "n": 48}]
@@ -27,6 +19,7 @@ def test_the_merged_report_is_compared_with_a_check_whose_value_is_nan(bench, tm
         (tmp_path / name).mkdir()
         report = {"checks": [*checks[:1], {**checks[1], "value": value}]}
         (tmp_path / name / "report.json").write_text(json.dumps(report))
-    assert bench.compare(tmp_path / "whole", tmp_path / "merged") == 2
+    compare = runpy.run_path(str(BENCH), run_name="bench_sharding")["compare"]  # the module, not its main()
+    assert compare(tmp_path / "whole", tmp_path / "merged") == 2
     with pytest.raises(SystemExit, match="the merged report differs from the unsharded one"):
-        bench.compare(tmp_path / "whole", tmp_path / "other")
+        compare(tmp_path / "whole", tmp_path / "other")
