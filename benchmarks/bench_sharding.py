@@ -128,19 +128,12 @@ def command(project: Path, *args: str) -> list[str]:
 #: the control of ``--pinned``: about 6 s of pure Python on one core, no file, no import, nothing shared between copies
 CONTROL = [sys.executable, "-c", "x = 0\nfor i in range(80_000_000):\n    x += i"]
 
-#: where the child processes keep their bytecode (empty: as this process's environment says)
-PYCACHE: list[Path] = []
-
-
 def environment(threads: int | None) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for name in [name for name in env if name.startswith("MLGUARD_")]:
         del env[name]
     if threads is not None:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
-    if PYCACHE:  # compiled (and assertion-rewritten) modules kept between processes, as an installed package has them
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE[0])
     return env
 
 
@@ -226,11 +219,14 @@ def _files(project: Path) -> list[Any]:
 
 def compare(whole: Path, merged: Path) -> int:
     """The number of checks, after checking that the merged report has the unsharded one's values and verdicts."""
-    a, b = (json.loads((path / "report.json").read_text()) for path in (whole, merged))
-    got = {c["id"]: (round(c["value"], 8), c["verdict"], c["n"]) for c in b["checks"] if c["family"] != "resources"}  # timings aside
-    expected = {c["id"]: (round(c["value"], 8), c["verdict"], c["n"]) for c in a["checks"] if c["family"] != "resources"}
+
+    def checks(path: Path) -> dict[str, tuple[Any, ...]]:  # timings aside; a NaN value is written null
+        report = json.loads((path / "report.json").read_text())
+        return {c["id"]: (None if c["value"] is None else round(c["value"], 8), c["verdict"], c["n"]) for c in report["checks"] if c["family"] != "resources"}
+
+    got, expected = checks(merged), checks(whole)
     if got != expected:
-        raise SystemExit(f"the merged report differs from the unsharded one: {sorted(set(got.items()) ^ set(expected.items()))[:6]}")
+        raise SystemExit(f"the merged report differs from the unsharded one: {sorted(set(got.items()) ^ set(expected.items()), key=str)[:6]}")
     return len(got)
 
 
@@ -253,8 +249,9 @@ def main() -> None:
         base = Path(tmp)
         project = EXAMPLE if args.resnet is None else resnet_project(base / "resnet", args.resnet)
         print(f"project: {'the digits example' if args.resnet is None else f'ResNet-18, {args.resnet} samples of 32x32'}")
-        if not args.no_bytecode_cache:
-            PYCACHE.append(base / "pycache")
+        if not args.no_bytecode_cache:  # every child's compiled (and assertion-rewritten) modules kept between processes, as installed
+            os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # read at start-up: this process's own stay as they are
+            os.environ["PYTHONPYCACHEPREFIX"] = str(base / "pycache")
             warm_up(project, base)
         print(f"bytecode: {'as this environment says' if args.no_bytecode_cache else 'cached between processes (PYTHONPYCACHEPREFIX), warmed by one small untimed run'}")
         for count in args.shards:

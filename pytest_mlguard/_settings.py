@@ -121,7 +121,8 @@ def _looks_like_a_project(path: Path) -> bool:
     if path.is_file():
         return path.suffix == ".py"
     names = ("conftest.py", *_CONFIG_NAMES)
-    return path.is_dir() and (any((path / name).is_file() for name in names) or any(path.glob("test_*.py")))
+    tests = ("test_*.py", "*_test.py")  # pytest's default python_files
+    return path.is_dir() and (any((path / name).is_file() for name in names) or any(any(path.glob(pattern)) for pattern in tests))
 
 
 def output_read_as_path(args: Sequence[str], invocation_dir: Path) -> str | None:

@@ -41,6 +41,14 @@ class ShardFile:
     def array(self, key: str) -> np.ndarray:
         return self.arrays[key]
 
+    def entry(self, model_id: str, check_id: str) -> dict[str, Any] | None:
+        """The statistics entry of check ``check_id`` of model ``model_id`` (``None``: the shard kept none)."""
+        return next((c for c in self.header["checks"] if c["model"] == model_id and c["id"] == check_id), None)
+
+    def result(self, model_id: str, check_id: str) -> dict[str, Any] | None:
+        """The result of check ``check_id`` of model ``model_id`` (``None``: the shard has none)."""
+        return next((r for r in self.header["results"] if r["model"] == model_id and r["id"] == check_id), None)
+
     @classmethod
     def read(cls, path: Path) -> ShardFile:
         try:
@@ -72,11 +80,11 @@ def shard_files(directories: Iterable[str | Path], base: Path) -> list[Path]:
 
 def _differences(first: dict[str, Any], other: dict[str, Any]) -> list[str]:
     keys = sorted(set(first) | set(other))
-    return [f"{key}={_as_written(other.get(key))} where {_as_written(first.get(key))} was expected" for key in keys if first.get(key) != other.get(key)]
+    return [f"{key}={_shown(other.get(key))} where {_shown(first.get(key))} was expected" for key in keys if first.get(key) != other.get(key)]
 
 
-def _as_written(text: str | None) -> str:
-    """A compared setting (JSON text) as a configuration spells it: ``0.5*above_chance``, not ``"0.5*above_chance"``."""
+def _shown(text: str | None) -> str:
+    """A compared setting (JSON text, :func:`.statistics.compared_settings`) as a configuration spells it: ``0.5*above_chance``, not ``"0.5*above_chance"``."""
     if text is None:
         return "(unset)"
     try:

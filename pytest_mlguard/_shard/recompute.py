@@ -82,12 +82,11 @@ def recompute(shards: list[ShardFile], model_id: str, check_id: str, settings: A
     """The merged result of a check measured on every shard's samples."""
     entries, results = [], []
     for shard in shards:
-        entry = next((c for c in shard.header["checks"] if c["model"] == model_id and c["id"] == check_id), None)
-        result = next((r for r in shard.header["results"] if r["model"] == model_id and r["id"] == check_id), None)
-        if entry is None or result is None:
+        entry, found = shard.entry(model_id, check_id), shard.result(model_id, check_id)
+        if entry is None or found is None:
             raise MergeError(f"{shard.name} holds no statistics of {check_id} on model {model_id!r}: it did not measure it")
         entries.append(entry)
-        results.append(result)
+        results.append(found)
     spec = spec_of(results[0], settings)
     duration = sum(float(r["duration_s"]) for r in results)
     if entries[0]["kind"] == "clean":

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._verdicts.intervals import paired_counts
-from ._soundness import Problem, black_box_beats_white_box
+from ._soundness import Problem, Sound, black_box_beats_white_box
 
 if TYPE_CHECKING:
     from .._shard.merge import ShardFile
@@ -35,9 +35,6 @@ if TYPE_CHECKING:
 #: a check's outcomes at one epsilon: its id, whether it follows gradients, each sample's outcome (right
 #: under the attack) and each sample's place in the unsharded run's data
 Seen = tuple[str, bool, np.ndarray, np.ndarray]
-#: the sound measurement where a black-box attack beat a gradient one: its robust samples among those both
-#: looked at, their number, the black-box check, and the counts paired with the clean outcomes
-Sound = tuple[int, int, str, tuple[int, int, int, int]]
 
 
 def compare(
@@ -48,8 +45,10 @@ def compare(
     problems: list[Problem] = []
     sound: Sound | None = None
     for other_id, other_gradients, other, other_places in earlier:
+        if other_gradients == gradients:
+            continue
         _, mine, theirs = np.intersect1d(places, other_places, assume_unique=True, return_indices=True)
-        if other_gradients == gradients or not len(mine):
+        if not len(mine):
             continue
         ours, others = (check_id, float(outcomes[mine].mean())), (other_id, float(other[theirs].mean()))
         white, black = (others, ours) if other_gradients else (ours, others)
@@ -73,6 +72,11 @@ def at_each_eps(spec: CheckSpec, y: np.ndarray, arrays: dict[str, np.ndarray]) -
     return [(float(eps), clean_ok & (classes == y)) for eps, classes in zip(spec.param("sweep"), arrays["adversarial_class_at_eps"].T)]
 
 
+def _key(spec: CheckSpec, eps: float) -> tuple[Any, str, float]:
+    """What checks compared at an epsilon share: their attack samples, their norm and the epsilon (to 12 digits)."""
+    return (spec.param("samples"), spec.param("norm"), round(float(eps), 12))
+
+
 def _earlier(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardFile]) -> list[tuple[CheckSpec, dict[str, np.ndarray]]]:
     """The attack checks of the model measured on the shards' samples before ``spec``, in the order the
     shards ran them (one process runs a suite's attack checks, in order), with their merged statistics."""
@@ -81,8 +85,8 @@ def _earlier(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardFile]) -
 
     order = [entry["id"] for entry in shards[0].header["checks"] if entry["model"] == evaluation.model_id and entry["family"] == spec.family]
     out = []
-    for check_id in order[: order.index(spec.id)] if spec.id in order else ():
-        found = [next((c for c in shard.header["checks"] if c["model"] == evaluation.model_id and c["id"] == check_id), None) for shard in shards]
+    for check_id in order[: order.index(spec.id)]:  # the merged check is on every shard (recompute)
+        found = [shard.entry(evaluation.model_id, check_id) for shard in shards]
         entries = [entry for entry in found if entry is not None and "outcomes" in entry["arrays"]]
         if len(entries) < len(shards):
             continue  # not measured on some shard: the merge fails it, and the run compared nothing with it
@@ -104,12 +108,11 @@ def merged_comparison(
     problems: list[Problem] = []
     sound: Sound | None = None
     for eps, outcomes in at_each_eps(spec, y, arrays):
-        key = (spec.param("samples"), spec.param("norm"), round(eps, 12))
         seen = [
             (other.id, ATTACKS[other.param("attack")].gradients, theirs, places)
             for other, outcomes_of, places in earlier
             for other_eps, theirs in outcomes_of
-            if (other.param("samples"), other.param("norm"), round(other_eps, 12)) == key
+            if _key(other, other_eps) == _key(spec, eps)
         ]
         found, best = compare(spec.id, ATTACKS[spec.param("attack")].gradients, eps, spec.param("tolerance"), outcomes, arrays["clean_ok"].astype(bool), arrays["positions"], seen)
         problems += found
@@ -122,7 +125,7 @@ def registered(run: Any, eps: float, outcomes: np.ndarray, clean_ok: np.ndarray,
     samples both looked at (``looked``: those of a check that stopped early), and record its outcomes for
     those after it; its problems go to ``run.problems``, the sound measurement to ``run.sound``."""
     registry: dict[Any, list[Seen]] = run.evaluation.memo(("attack", "by-eps"), dict)
-    key = (run.spec.param("samples"), run.norm, round(float(eps), 12))
+    key = _key(run.spec, eps)
     seen = np.arange(len(outcomes)) if looked is None else np.asarray(looked)
     places = (run.index if run.chunks is not None else run.evaluation.positions[run.index])[seen]  # in the unsharded run's data
     gradients = run.definition.gradients

@@ -33,9 +33,9 @@ def draw_more(run: Any, eps: float, robust: np.ndarray, clean: float) -> np.ndar
     return outcomes
 
 
-def early_stop(run: Any, stopper: Any, clean_ok: np.ndarray, x_adv: np.ndarray, adv_pred: np.ndarray, eps: float) -> np.ndarray | None:
+def attack_looks(run: Any, stopper: Any, clean_ok: np.ndarray, x_adv: np.ndarray, adv_pred: np.ndarray, eps: float) -> np.ndarray | None:
     """Attack the samples look by look until ``stopper`` says the verdict is decided; return the
-    indices looked at (``None``: all of them).
+    indices looked at (``None``: all of them). The unchunked counterpart of :func:`._chunks.attack_chunks`.
 
     ``sequential`` looks at the samples in the evaluation's random order (its error guarantee
     needs that), counting misclassified samples as broken without an attack; ``exact`` attacks

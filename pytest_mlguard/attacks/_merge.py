@@ -13,8 +13,9 @@ chunks of the run's attack samples (:mod:`._chunks`), each shard its chunks, eac
 the unsharded run. Either way a shard keeps the per-sample statistics of :data:`ARRAYS` (a sweep also
 each sample's adversarial class at every epsilon, a minimal attack the norm that flipped it), and
 :func:`merged_attack` (:func:`._merge_curves.merged_curve` for sweeps and minimal attacks) recomputes
-value, interval, paired counts, details and verdict from them, and the comparison of a black-box check
-with the gradient checks of its norm from both checks' merged outcomes (:func:`._compare.merged_comparison`).
+value, interval, paired counts, details and verdict from them, and the comparison with the checks of its
+norm of the other access (a black-box attack beside gradient ones) from both checks' merged outcomes
+(:func:`._compare.merged_comparison`).
 A segmenter's and a detector's attack checks run whole on one shard.
 """
 
@@ -175,12 +176,10 @@ def merged_attack(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardFil
     """A fixed-epsilon attack check's measurement from the shards' per-sample outcomes: value, counts paired
     with the clean outcomes, interval (the product of the shards' e-values where some stopped early),
     verdict on soundness, and the details of the unsharded run."""
-    import math
-
     from .._shard.outcomes import merged_arrays, merged_early_stop
     from .._verdicts.intervals import paired_counts
     from ._compare import merged_comparison
-    from ._soundness import sound_message, verdict
+    from ._soundness import unsound_quote, verdict
 
     merged = merged_arrays(shards, entries, ("outcomes", *ARRAYS))
     robust, clean_ok = merged["outcomes"].astype(bool), merged["clean_ok"].astype(bool)
@@ -206,11 +205,8 @@ def merged_attack(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardFil
     counted: int | None = successes
     if failure is not None:
         details["untrusted_value"] = value
-        if sound is not None and spec.metric == "robust_accuracy":  # the black box's robust accuracy, as the run quotes it
-            counted, n, black, paired = sound
-            value, interval, method, message = counted / max(1, n), None, None, sound_message(message, black, n)
-        else:
-            value, interval, method, paired, counted = math.nan, None, None, None, None
+        value, n, counted, paired, message = unsound_quote(message, spec.metric, n, sound)  # as the run quotes it
+        interval, method = None, None
     return Measurement(
         value=value, n=n, clean=clean, details=details, message=message, successes=counted, paired=paired,
         interval=interval, interval_method=method, evaluations=details["model_evaluations"],

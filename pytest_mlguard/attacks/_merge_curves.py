@@ -4,7 +4,7 @@ family's merge (``Family.merge``), which sends a fixed-epsilon check to :func:`.
 A sweep's shard keeps each sample's adversarial class at every epsilon; the merge rebuilds the robust
 masks, the raw and sound curves, the inconsistent samples, the bootstrap interval of the mean of the
 sound curve (seeded by the check, over the merged samples in the unsharded order) and the rising-curve
-sign, and its comparison with the black-box checks of its norm (:mod:`._compare`). A minimal attack's
+sign, and its comparison with the checks of its norm of the other access (:mod:`._compare`). A minimal attack's
 shard keeps the norm each sample needed; the merge takes the median over the samples the model gets
 right and its bootstrap interval, the perturbation summaries and the robust accuracy at each epsilon.
 Every chunk is computed as in the unsharded run, so are these.
@@ -33,14 +33,15 @@ def merged(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardFile], ent
     return merged_curve(spec, evaluation, shards, entries, results)
 
 
-def _sweep(spec: CheckSpec, evaluation: Evaluation, y: np.ndarray, clean_ok: np.ndarray, per_eps: np.ndarray, details: dict[str, Any]) -> tuple[float, Any, list[dict[str, Any]]]:
-    """A sweep's value, bootstrap interval and rising-curve problems, as :meth:`run._Run._sweep` computes them."""
+def sweep_curve(spec: CheckSpec, evaluation: Evaluation, masks: list[np.ndarray], details: dict[str, Any]) -> tuple[float, Any, list[dict[str, Any]]]:
+    """A sweep's value (the mean of its sound curve), bootstrap interval and rising-curve problems from each
+    epsilon's robust samples (``masks``), its curve into ``details``: in the run (:meth:`run._Run._sweep`) and
+    in the merge alike."""
     from ._soundness import rising
 
     epsilons = list(spec.param("sweep"))
-    masks = [clean_ok & (classes == y) for classes in per_eps.T]
     raw, sound, inconsistent = metrics.curve_from_masks(masks)
-    survived = np.logical_and.accumulate(np.stack(masks), axis=0).mean(axis=0)
+    survived = np.logical_and.accumulate(np.stack(masks), axis=0).mean(axis=0)  # per sample: share of the sound curve
     interval = evaluation.bootstrap(spec, lambda i: float(survived[i].mean()), len(survived))
     problem = rising(raw, epsilons, spec.param("tolerance"))
     if problem:
@@ -50,16 +51,16 @@ def _sweep(spec: CheckSpec, evaluation: Evaluation, y: np.ndarray, clean_ok: np.
     return float(np.mean(sound)), interval, [problem] if problem else []
 
 
-def _minimal(spec: CheckSpec, evaluation: Evaluation, clean_ok: np.ndarray, flipped: np.ndarray, norms: np.ndarray, details: dict[str, Any]) -> tuple[float, Any]:
-    """A minimal attack's value (the median norm over the samples right clean) and bootstrap interval, as
-    :meth:`run._Run._minimal` computes them; its perturbation summaries and curve into ``details``."""
+def minimal_curve(spec: CheckSpec, evaluation: Evaluation, clean_ok: np.ndarray, flipped: np.ndarray, norms: np.ndarray, details: dict[str, Any]) -> tuple[float, Any]:
+    """A minimal attack's value (the median norm over the samples right clean) and bootstrap interval, its
+    perturbation summaries and curve into ``details``: in the run (:meth:`run._Run._minimal`) and in the merge alike."""
     correct = norms[clean_ok]
     value, interval = float(np.median(correct)) if len(correct) else 0.0, None
     if len(correct):
         interval = evaluation.bootstrap(spec, lambda i: float(np.median(correct[i])), len(correct))
     epsilons = list(spec.param("sweep"))
     details["perturbation"] = {
-        **details.get("perturbation", {}),  # the box diameter, as a shard measured it (the merge has no model)
+        **details.get("perturbation", {}),  # in the merge, the box diameter as a shard measured it (it has no model)
         "norm": spec.param("norm"), "flipped": metrics.norm_summary(norms[flipped]), "correctly_classified": metrics.norm_summary(correct),
         "failed": int((clean_ok & ~flipped).sum()),
     }  # fmt: skip
@@ -85,9 +86,10 @@ def merged_curve(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardFile
     recomputed: list[dict[str, Any]] = []
     if minimal:
         flipped = clean_ok & (arrays["adversarial_class"] != y)
-        value, interval = _minimal(spec, evaluation, clean_ok, flipped, arrays["minimal_norm"], details)
+        value, interval = minimal_curve(spec, evaluation, clean_ok, flipped, arrays["minimal_norm"], details)
     else:
-        value, interval, rising = _sweep(spec, evaluation, y, clean_ok, arrays["adversarial_class_at_eps"], details)
+        masks = [clean_ok & (classes == y) for classes in arrays["adversarial_class_at_eps"].T]
+        value, interval, rising = sweep_curve(spec, evaluation, masks, details)
         recomputed = merged_comparison(spec, evaluation, shards, arrays)[0] + rising  # in the order the run finds them
     problems = merged_problems(results, spec.param("tolerance"), recomputed)
     details["soundness"] = {"mode": spec.param("soundness"), "problems": problems}

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -28,6 +29,9 @@ import numpy as np
 
 
 Problem = dict[str, Any]
+#: the sound measurement where a black-box attack beat a gradient one: its robust samples among those both
+#: looked at, their number, the black-box check, and the counts paired with the clean outcomes
+Sound = tuple[int, int, str, tuple[int, int, int, int]]
 
 
 def _problem(code: str, message: str, **data: Any) -> Problem:
@@ -98,14 +102,23 @@ def black_box_beats_white_box(
     )
 
 
-def sound_message(message: str, black: str, n: int) -> str:
-    """The message of a check that fails as unsound and quotes the robust accuracy the black-box check
-    ``black`` leaves on the ``n`` samples both attacks looked at (``message``: :func:`verdict`'s)."""
+def unsound_quote(
+    message: str, metric: str, n: int, sound: Sound | None
+) -> tuple[float, int, int | None, tuple[int, int, int, int] | None, str]:
+    """What a check that fails as unsound quotes, ``(value, n, successes, paired, message)``, in the run and
+    in the merge alike: the robust accuracy the black-box check leaves on the samples both attacks looked
+    at where one beat a gradient attack (``sound``) and the check measures robust accuracy (an upper bound:
+    every adversarial example it found is real), else ``nan`` over its ``n`` samples, nothing counted
+    (``message``: :func:`verdict`'s)."""
+    if sound is None or metric != "robust_accuracy":
+        return math.nan, n, None, None, message
+    successes, looked, black, paired = sound
     lines = message.partition("\n")[2]
-    return (
-        f"unsound evaluation: the value is the robust accuracy {black} leaves on the {n} samples both attacks "
+    message = (
+        f"unsound evaluation: the value is the robust accuracy {black} leaves on the {looked} samples both attacks "
         f"looked at, an upper bound (every adversarial example it found is real), not evidence of robustness\n{lines}"
     )
+    return successes / max(1, looked), looked, successes, paired, message
 
 
 def nondeterministic(first: np.ndarray, second: np.ndarray, atol: float = 1e-3) -> Problem | None:

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,8 +29,9 @@ from ._batch import adversarial_examples, attack_batch, check_applicable, gradie
 from ._build import AUTOATTACK_NOTE, autoattack_components, seeded
 from ._chunks import Chunks, attack_chunks, chunk_data, clean_probabilities, plan as plan_chunks, sweep_chunks
 from ._compare import registered
-from ._looks import draw_more, early_stop
+from ._looks import attack_looks, draw_more
 from ._merge import empty_share, keep_sample_statistics
+from ._merge_curves import minimal_curve, sweep_curve
 from ._registry import ATTACKS, AttackDef, chunked
 
 if TYPE_CHECKING:
@@ -95,8 +95,7 @@ class _Run:
         self.paired: tuple[int, int, int, int] | None = None
         self.interval: tuple[float, float] | None = None
         self.interval_method: str | None = None
-        # (robust, samples, attack, paired counts against clean): a black-box attack's count, when it beat a gradient one
-        self.sound: tuple[int, int, str, tuple[int, int, int, int]] | None = None
+        self.sound: soundness.Sound | None = None  # a black-box attack's count, when it beat a gradient one
         self.drawn: dict[str, Any] | None = None  # a fixed-epsilon check that drew more samples: n, interval, message
         self.more_samples: dict[str, Any] | None = None  # what verdict.more_samples did (details["more_samples"])
 
@@ -190,7 +189,7 @@ class _Run:
         if self.chunks is not None:
             self.looked = attack_chunks(self, stopper, clean_ok, x_adv, adv_pred, eps)
         elif self.spec.kind == "floor" and stopper.mode != "off":
-            self.looked = early_stop(self, stopper, clean_ok, x_adv, adv_pred, eps)
+            self.looked = attack_looks(self, stopper, clean_ok, x_adv, adv_pred, eps)
         else:
             x_adv[:] = self._attack(eps, x, y)
             adv_pred[:] = self.adapter.proba_of(x_adv, np.arange(len(x))).argmax(axis=1)
@@ -229,20 +228,12 @@ class _Run:
             masks.append(out["robust"])
             adv_preds.append(adv_pred)
             registered(self, eps, out["robust"], out["clean_ok"], None)
-        raw, sound, inconsistent = metrics.curve_from_masks(masks)
-        survived = np.logical_and.accumulate(np.stack(masks), axis=0).mean(axis=0)  # per sample: share of the sound curve
-        self.interval = self.evaluation.bootstrap(self.spec, lambda i: float(survived[i].mean()), len(survived))
+        details = self._common(metrics.outcome(y, clean_pred, adv_preds[-1]), adv_preds[-1])
+        value, self.interval, rising = sweep_curve(self.spec, self.evaluation, masks, details)  # as the merge computes it
         self.interval_method = "bootstrap" if self.interval else None
-        problem = soundness.rising(raw, epsilons, self.tolerance)
-        if problem:
-            problem["inconsistent_samples"] = inconsistent
-            self.problems.append(problem)
-        out = metrics.outcome(y, clean_pred, adv_preds[-1])
-        details = self._common(out, adv_preds[-1])
-        details["curve"] = {"eps": epsilons, "robust_accuracy": sound, "raw_robust_accuracy": raw}
-        details["inconsistent_samples"] = inconsistent
+        self.problems += rising
         self._per_eps = np.stack(adv_preds)
-        return float(np.mean(sound)), details, x_adv, adv_preds[-1]
+        return value, details, x_adv, adv_preds[-1]
 
     def _minimal(self, clean_pred: np.ndarray) -> tuple[float, dict[str, Any], np.ndarray, np.ndarray]:
         x, y = self.data.x, self.data.y
@@ -250,21 +241,10 @@ class _Run:
         out = metrics.outcome(y, clean_pred, adv_pred)
         norms = metrics.minimal_norms(x, x_adv, y, clean_pred, adv_pred, self.norm, self.evaluation.model.value_range)
         self._norms = norms
-        correct = norms[out["clean_ok"]]
-        value = float(np.median(correct)) if len(correct) else 0.0
-        if len(correct):
-            self.interval = self.evaluation.bootstrap(self.spec, lambda i: float(np.median(correct[i])), len(correct))
-            self.interval_method = "bootstrap" if self.interval else None
         details = self._common(out, adv_pred, clean_key="clean")
-        epsilons = list(self.spec.param("sweep"))
-        details["perturbation"] = {
-            "norm": self.norm,
-            "flipped": metrics.norm_summary(norms[out["flipped"]]),
-            "correctly_classified": metrics.norm_summary(correct),
-            "failed": int((out["clean_ok"] & ~out["flipped"]).sum()),
-            "box_diameter": metrics.box_diameter(x.shape[1:], self.evaluation.model.value_range, self.norm),
-        }
-        details["curve"] = {"eps": epsilons, "robust_accuracy": metrics.robust_curve(norms, epsilons)}
+        value, self.interval = minimal_curve(self.spec, self.evaluation, out["clean_ok"], out["flipped"], norms, details)  # as the merge computes it
+        self.interval_method = "bootstrap" if self.interval else None
+        details["perturbation"]["box_diameter"] = metrics.box_diameter(x.shape[1:], self.evaluation.model.value_range, self.norm)
         return value, details, x_adv, adv_pred
 
     # -- shared pieces --------------------------------------------------------------------------
@@ -337,11 +317,8 @@ class _Run:
             message, failure = soundness.verdict(self.problems, mode, self.spec.metric, value, f"{self.spec.id} on model {self.evaluation.model_id!r}")
             if failure is not None:
                 details["untrusted_value"] = value
-                if self.sound is not None and self.spec.metric == "robust_accuracy":
-                    successes, n, black, paired = self.sound
-                    value, interval, method, message = successes / max(1, n), None, None, soundness.sound_message(message, black, n)
-                else:
-                    value, successes, interval, method, paired = math.nan, None, None, None, None
+                value, n, successes, paired, message = soundness.unsound_quote(message, self.spec.metric, n, self.sound)
+                interval, method = None, None
         early = details.get("early_stop") or {}
         if self.drawn is not None and failure is None:
             message = "\n".join(filter(None, [message, self.drawn["message"]]))

@@ -223,8 +223,8 @@ def flatten(table: Mapping[str, Any], keys: Mapping[str, Key], where: str, prefi
             flat.update(flatten(value, keys, where, prefix=dotted + "."))
         else:
             error = _unknown(dotted, keys, where)
-            if isinstance(value, Mapping) and value:  # a table: its first setting is unknown (a conftest's family may declare it)
-                error.unknown = f"{dotted}.{next(iter(value))}"
+            if isinstance(value, Mapping):  # a table, empty or not: a setting under its name is unknown (a conftest's family may declare it)
+                error.unknown = f"{dotted}.{next(iter(value), '*')}"
             raise error
     return flat
 

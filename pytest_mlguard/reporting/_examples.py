@@ -140,7 +140,7 @@ def thumbnail(path: Path, *, limit: int = 1, class_names: Sequence[str] = ()) ->
                 opened.load()
                 images = [opened.convert("RGB") if opened.mode not in ("L", "RGB") else opened.copy()]
     except Exception as exc:  # noqa: BLE001 - whatever the file is, the report shows it as a card
-        return [{"file": name, "bytes": len(raw), "head": raw[:16].hex(" "), "error": f"{exception_text(exc)}"}]
+        return [{"file": name, "bytes": len(raw), "head": raw[:16].hex(" "), "error": exception_text(exc)}]
     count = len(images)
     shown = []
     for index, image in enumerate(images[:limit]):

@@ -65,6 +65,15 @@ def test_a_conftest_family_is_planned_run_and_in_the_report_score_and_badges(pyt
     assert "flip[horizontal]" in (pytester.path / "mlguard-report" / "report.html").read_text()
 
 
+def test_an_empty_table_of_a_conftest_family_is_not_an_unknown_setting(pytester):
+    """``[tool.mlguard.flip]`` with no setting in it (each commented out): the check made before the conftest
+    files are imported stopped the run with "unknown mlguard setting 'flip'", a family the conftest declares."""
+    write(pytester, pyproject=ONLY_ACCURACY + "[tool.mlguard.flip]\n# floor = 0.9\n")
+    result = run_pytest(pytester, "--mlguard", "-k", "flip")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=1, deselected=1)
+
+
 def test_the_family_is_selected_with_k_and_its_settings_are_checked(pytester):
     write(pytester, pyproject=ONLY_ACCURACY + "[tool.mlguard.flip]\nfloor = 1.5\n")
     result = run_pytest(pytester, "--mlguard")

@@ -197,3 +197,14 @@ def test_an_output_directory_given_apart_inside_the_project_s_configuration_is_n
     assert output_read_as_path(args, project) is None
     (tmp_path / "elsewhere").mkdir()  # outside the project: pytest would look for its configuration from tmp_path
     assert "--mlguard-output ../elsewhere (two arguments) names an existing directory outside" in str(output_read_as_path(["--mlguard-merge", "shards", "--mlguard-output", "../elsewhere"], project))
+
+
+def test_a_folder_of_test_files_after_mlguard_merge_is_named_a_project_path_with_either_default_pattern(tmp_path):
+    """pytest collects ``test_*.py`` and ``*_test.py`` by default: a folder of ``*_test.py`` files only, given after
+    --mlguard-merge's directories, got the merge error without the hint that it is a project path."""
+    from pytest_mlguard._settings import _looks_like_a_project
+
+    for folder, name in (("prefixed", "test_model.py"), ("suffixed", "model_test.py"), ("neither", "model.py")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / name).write_text("")
+    assert [_looks_like_a_project(tmp_path / folder) for folder in ("prefixed", "suffixed", "neither")] == [True, True, False]
