@@ -237,14 +237,17 @@ class Evaluation:
     def bootstrap(self, spec: CheckSpec, statistic: Callable[[np.ndarray], Any], n: int, *, batched: bool = False) -> tuple[float, float] | None:
         """The ``verdict.bootstrap`` percentile interval of ``statistic(indices)`` over ``n`` samples
         at the check's confidence (:attr:`rules`), seeded by the check; ``None`` when bootstrapping is off
-        (``batched``: ``statistic`` takes all the resamples' indices at once, ``(resamples, n)``)."""
-        from .._verdicts.intervals import bootstrap_interval
+        (``batched``: ``statistic`` takes all the resamples' indices at once, ``(resamples, n)``: the metrics
+        of a whole set of images, mAP and mIoU, whose interval is the bias-corrected normal one of the same
+        resamples, :func:`~pytest_mlguard._verdicts.intervals.debiased_bootstrap_interval`)."""
+        from .._verdicts.intervals import bootstrap_interval, debiased_bootstrap_interval
 
         resamples = self.settings.get("verdict.bootstrap")
         if not resamples or n < 2:
             return None
         rng = np.random.default_rng(stable_seed(self.settings.seed, self.model_id, spec.id, "bootstrap"))
-        return bootstrap_interval(statistic, n, self.rules.check_confidence, resamples=resamples, rng=rng, batched=batched)
+        compute = debiased_bootstrap_interval if batched else bootstrap_interval
+        return compute(statistic, n, self.rules.check_confidence, resamples=resamples, rng=rng, batched=batched)
 
     def mean_interval(self, spec: CheckSpec, values: np.ndarray) -> tuple[float, float] | None:
         """The ``verdict.bootstrap`` bootstrap-t interval of the mean of ``values`` at the check's
