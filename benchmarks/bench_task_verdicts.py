@@ -2,7 +2,8 @@
 
 Synthetic populations whose true metric is known (the value on a very large sample) go through the functions a
 run uses: the bootstrap over images of :func:`pytest_mlguard._verdicts.intervals.bootstrap_interval` (1000
-resamples, ``verdict.bootstrap``'s default), detection's COCO accumulation of resampled matches
+resamples, ``verdict.bootstrap``'s default) and the checks' interval from its resamples
+(:func:`pytest_mlguard._verdicts.intervals.debiased_normal_interval`), detection's COCO accumulation of resampled matches
 (:class:`pytest_mlguard.detection._resample.Matches`, equal to torchmetrics' mAP on the whole set), segmentation's
 resampled mIoU (:func:`pytest_mlguard._segmentation.metrics.miou_of_images`, torchmetrics' Jaccard reduction) and
 the verdict (:func:`pytest_mlguard._verdicts.policy.decide`, policy ``lenient``, as ``CheckResult.from_measurement``).
@@ -26,13 +27,13 @@ detection, 400,000 for segmentation), its Monte Carlo error (their standard devi
   the masks and the image's difficulty shared). Only the confusion matrices enter the mIoU, so they are simulated
   directly.
 
-Tables (per task): 1. coverage of the interval at 95% and at a check's share of the examples' 18 checks
-(Bonferroni: 99.72%) at n = 50, 200, 1000, with the misses on each side and the mean estimate's bias; 2. the
-verdicts at the check's share: a model exactly at the floor (wrong FAIL labels) and 0.05 below it (power), for
+Tables (per task): 1. coverage of each interval rule of :data:`RULES` (the same resamples) at 95% and at a
+check's share of the examples' 18 checks (Bonferroni: 99.72%) at n = 50, 200, 1000, with the misses on each side
+and the mean estimate's bias; 2. the verdicts of each rule at 95% and at the check's share: a model exactly at the floor (wrong FAIL labels) and 0.05 below it (power), for
 the absolute floor (``accuracy.floor``) and for a relative one (``corruption.floor``, ``f*clean``: the floor
 factor equal to the population's ratio corrupted / clean, the clean value the same sample's).
 
-    python benchmarks/bench_task_verdicts.py            # about 12 minutes of CPU (detection at n = 1000: 8 of them)
+    python benchmarks/bench_task_verdicts.py            # detection at n = 1000 the most of it (docs/detection.md: the times measured)
     python benchmarks/bench_task_verdicts.py --quick    # 100 repetitions, n = 50 and 200: about a minute
 """
 
@@ -289,10 +290,10 @@ def report(name: str, truth: np.ndarray, runs: dict[int, dict[str, list[Any]]], 
             print(f"      {rule:<15} {rates[0]:.4f} +- {_se(rates[0], reps):.4f} | {rates[1]:.4f} +- {_se(rates[1], reps):.4f}")
 
 
-def run_task(name: str, truth: Callable[[int, int], tuple[float, float]], sample: Callable[[int, int], Any], sizes: list[int], reps: int, chunks: int, verdict_n: int) -> None:
+def run_task(name: str, truth: Callable[[int, int], tuple[float, float]], sample: Callable[[int, int], Any], sizes: list[int], reps: int, chunks: int, verdict_n: int, seed: int = 0) -> None:
     start = time.process_time()
     found = np.array([truth(CHUNK, seed) for seed in range(chunks)])
-    runs = {n: replicate(sample, n, reps, 10_000 * n, paired=n == verdict_n) for n in sizes}
+    runs = {n: replicate(sample, n, reps, 10_000 * n + 100_000_000 * seed, paired=n == verdict_n) for n in sizes}  # --seed 0: the docs' samples
     report(name, found, runs, reps, verdict_n)
     print(f"   ({time.process_time() - start:.0f} s of CPU)")
 
@@ -304,15 +305,16 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[50, 200, 1000], help="the n of the coverage table (200: the verdicts too)")
     parser.add_argument("--chunks", type=int, default=0, help=f"samples of {CHUNK} images the truth is the mean of (default: 5 for detection, 20 for segmentation)")
     parser.add_argument("--twin", choices=("nested", "fresh"), default="nested", help="segmentation's corrupted twin: nested (right pixels some of the clean's) or fresh (the same marginal mIoU, drawn afresh)")
+    parser.add_argument("--seed", type=int, default=0, help="another set of samples (and resamples) for the same tables (0: the docs')")
     parser.add_argument("--task", choices=("detection", "segmentation", "both"), default="both")
     args = parser.parse_args()
     reps, sizes = (100, [50, 200]) if args.quick else (args.reps, args.sizes)
     if args.task in ("detection", "both"):
-        run_task("detection mAP (IoU 0.5:0.95)", detection_truth, detection_sample, sizes, reps, args.chunks or 5, 200)
+        run_task("detection mAP (IoU 0.5:0.95)", detection_truth, detection_sample, sizes, reps, args.chunks or 5, 200, args.seed)
     if args.task in ("segmentation", "both"):
         nested = args.twin == "nested"
         sample = functools.partial(segmentation_sample, nested=nested)
-        run_task(f"segmentation mIoU ({args.twin} twin)", segmentation_truth, sample, sizes, reps, args.chunks or 20, 200)
+        run_task(f"segmentation mIoU ({args.twin} twin)", segmentation_truth, sample, sizes, reps, args.chunks or 20, 200, args.seed)
 
 
 if __name__ == "__main__":
