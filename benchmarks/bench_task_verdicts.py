@@ -54,7 +54,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not the one a shared venv has installed (editable) from another
 
 from pytest_mlguard._segmentation.metrics import miou_of_images
-from pytest_mlguard._verdicts.intervals import bootstrap_interval, debiased_normal_interval
+from pytest_mlguard._verdicts.intervals import bootstrap_interval, debiased_bootstrap_interval, debiased_normal_interval
 from pytest_mlguard._verdicts.policy import decide
 from pytest_mlguard.checks._result import VerdictRules
 from pytest_mlguard.detection._resample import Matches
@@ -298,6 +298,21 @@ def run_task(name: str, truth: Callable[[int, int], tuple[float, float]], sample
     print(f"   ({time.process_time() - start:.0f} s of CPU)")
 
 
+def interval_cost(sizes: list[int], repeats: int = 7) -> None:
+    """CPU seconds of the percentile interval and the checks' (:func:`debiased_bootstrap_interval`) at a check's
+    share, 1000 resamples of one simulated detection sample of each size, alternating, the median of ``repeats``."""
+    for n in sizes:
+        statistic = detection_sample(n, 123)[0]
+        times: dict[str, list[float]] = {"percentile": [], "debiased": []}
+        for rep in range(repeats):
+            for name, compute in (("percentile", bootstrap_interval), ("debiased", debiased_bootstrap_interval)):
+                start = time.process_time()
+                compute(statistic, n, SHARE, resamples=RESAMPLES, rng=np.random.default_rng(rep), batched=True)
+                times[name].append(time.process_time() - start)
+        old, new = float(np.median(times["percentile"])), float(np.median(times["debiased"]))
+        print(f"n={n}: percentile {old:.4f} s, the checks' (normal, debiased) {new:.4f} s of CPU, ratio {new / old:.3f} (median of {repeats})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="100 repetitions at n = 50 and 200")
@@ -305,10 +320,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[50, 200, 1000], help="the n of the coverage table (200: the verdicts too)")
     parser.add_argument("--chunks", type=int, default=0, help=f"samples of {CHUNK} images the truth is the mean of (default: 5 for detection, 20 for segmentation)")
     parser.add_argument("--twin", choices=("nested", "fresh"), default="nested", help="segmentation's corrupted twin: nested (right pixels some of the clean's) or fresh (the same marginal mIoU, drawn afresh)")
+    parser.add_argument("--cost", action="store_true", help="only the CPU time of the percentile and the checks' interval at --sizes (detection)")
     parser.add_argument("--seed", type=int, default=0, help="another set of samples (and resamples) for the same tables (0: the docs')")
     parser.add_argument("--task", choices=("detection", "segmentation", "both"), default="both")
     args = parser.parse_args()
     reps, sizes = (100, [50, 200]) if args.quick else (args.reps, args.sizes)
+    if args.cost:
+        return interval_cost(sizes)
     if args.task in ("detection", "both"):
         run_task("detection mAP (IoU 0.5:0.95)", detection_truth, detection_sample, sizes, reps, args.chunks or 5, 200, args.seed)
     if args.task in ("segmentation", "both"):

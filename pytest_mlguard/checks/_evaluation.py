@@ -235,7 +235,7 @@ class Evaluation:
         )
 
     def bootstrap(self, spec: CheckSpec, statistic: Callable[[np.ndarray], Any], n: int, *, batched: bool = False) -> tuple[float, float] | None:
-        """The ``verdict.bootstrap`` percentile interval of ``statistic(indices)`` over ``n`` samples
+        """The ``verdict.bootstrap`` interval of ``statistic(indices)`` over ``n`` samples (percentile)
         at the check's confidence (:attr:`rules`), seeded by the check; ``None`` when bootstrapping is off
         (``batched``: ``statistic`` takes all the resamples' indices at once, ``(resamples, n)``: the metrics
         of a whole set of images, mAP and mIoU, whose interval is the bias-corrected normal one of the same
