@@ -206,10 +206,11 @@ def bootstrap_interval(
     return float(low), float(high)
 
 
-def debiased_normal_interval(values: Any, estimate: float, confidence: float = 0.95) -> tuple[float, float]:
+def debiased_normal_interval(values: Any, estimate: float, confidence: float = 0.95, bounds: tuple[float, float] | None = None) -> tuple[float, float]:
     """A normal interval from bootstrap ``values``: centred on ``estimate`` less the bootstrap's estimate of
     its bias (the values' mean less the estimate), its half-width the normal quantile of ``confidence`` times
-    their standard deviation.
+    their standard deviation; clipped to ``bounds``, the metric's range, where given (a normal interval of an
+    mAP of 0.98 may reach past 1; no floor or ceiling in the range lies beyond it, so no verdict changes).
 
     For a metric of a whole set of images (mAP, mIoU: ratios of sums, biased at small n) the percentile
     interval is centred on the resamples, which carry the estimate's bias once more; and at a check's share
@@ -226,14 +227,18 @@ def debiased_normal_interval(values: Any, estimate: float, confidence: float = 0
     if len(drawn) < 2:
         raise ValueError(f"expected at least 2 bootstrap values, got {len(drawn)}")
     centre, half = 2 * estimate - float(drawn.mean()), z_value(confidence) * float(drawn.std(ddof=1))
-    return centre - half, centre + half
+    if bounds is None:
+        return centre - half, centre + half
+    return min(max(centre - half, bounds[0]), bounds[1]), max(min(centre + half, bounds[1]), bounds[0])
 
 
 def debiased_bootstrap_interval(
-    statistic: Callable[[np.ndarray], Any], n: int, confidence: float = 0.95, *, resamples: int = 1000, rng: np.random.Generator, batched: bool = False
+    statistic: Callable[[np.ndarray], Any], n: int, confidence: float = 0.95, *, resamples: int = 1000, rng: np.random.Generator,
+    batched: bool = False, bounds: tuple[float, float] | None = None,
 ) -> tuple[float, float]:
     """:func:`debiased_normal_interval` of the resampled values :func:`bootstrap_interval` draws (the same
-    draws, ``statistic`` and ``batched`` as there), around ``statistic`` of the ``n`` samples themselves."""
+    draws, ``statistic`` and ``batched`` as there), around ``statistic`` of the ``n`` samples themselves,
+    clipped to ``bounds``."""
     drawn: list[np.ndarray] = []
 
     def keep(rows: np.ndarray) -> Any:  # bootstrap_interval draws the resamples; their values are kept here
@@ -244,7 +249,7 @@ def debiased_bootstrap_interval(
     bootstrap_interval(keep, n, confidence, resamples=resamples, rng=rng, batched=batched)
     everything = np.arange(n)
     estimate = float(np.asarray(statistic(everything[None]))[0]) if batched else float(statistic(everything))
-    return debiased_normal_interval(np.concatenate(drawn), estimate, confidence)
+    return debiased_normal_interval(np.concatenate(drawn), estimate, confidence, bounds)
 
 
 def studentized_mean_interval(values: Any, confidence: float = 0.95, *, resamples: int = 1000, rng: np.random.Generator) -> tuple[float, float]:

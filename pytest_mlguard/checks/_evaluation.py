@@ -246,8 +246,9 @@ class Evaluation:
         if not resamples or n < 2:
             return None
         rng = np.random.default_rng(stable_seed(self.settings.seed, self.model_id, spec.id, "bootstrap"))
-        compute = debiased_bootstrap_interval if batched else bootstrap_interval
-        return compute(statistic, n, self.rules.check_confidence, resamples=resamples, rng=rng, batched=batched)
+        if batched:  # mAP and mIoU: in [0, 1]
+            return debiased_bootstrap_interval(statistic, n, self.rules.check_confidence, resamples=resamples, rng=rng, batched=True, bounds=(0.0, 1.0))
+        return bootstrap_interval(statistic, n, self.rules.check_confidence, resamples=resamples, rng=rng)
 
     def mean_interval(self, spec: CheckSpec, values: np.ndarray) -> tuple[float, float] | None:
         """The ``verdict.bootstrap`` bootstrap-t interval of the mean of ``values`` at the check's

@@ -19,7 +19,7 @@ def biased_statistic(seen: list[np.ndarray]):
     """A batched statistic whose resamples lie above the estimate: the mean of ``x`` plus 0.1 x the share of
     repeated images in the resample (0 for the images themselves, about 0.037 for a resample); every value
     it returns for a batch of more than one row is kept in ``seen``."""
-    x = np.random.default_rng(3).normal(size=60)
+    x = np.random.default_rng(3).normal(0.5, 0.1, size=60)
 
     def statistic(rows: np.ndarray) -> np.ndarray:
         rows = np.atleast_2d(rows)
@@ -42,6 +42,8 @@ def test_the_debiased_interval_is_normal_around_the_estimate_less_the_resamples_
     low, high = debiased_normal_interval(values, 0.58, 0.9972)
     assert (low + high) / 2 == pytest.approx(2 * 0.58 - values.mean())  # 0.02 of bias taken off the estimate
     assert (high - low) / 2 == pytest.approx(2.99 * values.std(ddof=1), rel=1e-3)  # the normal quantile at 99.72%
+    assert debiased_normal_interval(values + 0.38, 0.97, 0.9972, bounds=(0.0, 1.0))[1] == 1.0  # an mAP stays at most 1
+    assert debiased_normal_interval(values - 0.58, 0.01, 0.9972, bounds=(0.0, 1.0))[0] == 0.0
     with pytest.raises(ValueError, match="at least 2 bootstrap values"):
         debiased_normal_interval([0.5], 0.5)
 
@@ -76,7 +78,7 @@ def test_a_whole_set_metrics_interval_in_a_check_is_moved_against_the_resamples_
 def test_other_metrics_keep_the_percentile_interval():
     """A per-sample statistic (a sweep's mean robust accuracy, ...): the percentile interval, unchanged."""
     seen: list[float] = []
-    x = np.random.default_rng(4).normal(size=60)
+    x = np.random.default_rng(4).normal(0.5, 0.1, size=60)
 
     def statistic(rows: np.ndarray) -> float:
         seen.append(float(x[rows].mean()))
