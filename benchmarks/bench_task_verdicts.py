@@ -2,7 +2,8 @@
 
 Synthetic populations whose true metric is known (the value on a very large sample) go through the functions a
 run uses: the bootstrap over images of :func:`pytest_mlguard._verdicts.intervals.bootstrap_interval` (1000
-resamples, ``verdict.bootstrap``'s default), detection's COCO accumulation of resampled matches
+resamples, ``verdict.bootstrap``'s default) and the checks' interval from its resamples
+(:func:`pytest_mlguard._verdicts.intervals.debiased_normal_interval`), detection's COCO accumulation of resampled matches
 (:class:`pytest_mlguard.detection._resample.Matches`, equal to torchmetrics' mAP on the whole set), segmentation's
 resampled mIoU (:func:`pytest_mlguard._segmentation.metrics.miou_of_images`, torchmetrics' Jaccard reduction) and
 the verdict (:func:`pytest_mlguard._verdicts.policy.decide`, policy ``lenient``, as ``CheckResult.from_measurement``).
@@ -26,13 +27,13 @@ detection, 400,000 for segmentation), its Monte Carlo error (their standard devi
   the masks and the image's difficulty shared). Only the confusion matrices enter the mIoU, so they are simulated
   directly.
 
-Tables (per task): 1. coverage of the interval at 95% and at a check's share of the examples' 18 checks
-(Bonferroni: 99.72%) at n = 50, 200, 1000, with the misses on each side and the mean estimate's bias; 2. the
-verdicts at the check's share: a model exactly at the floor (wrong FAIL labels) and 0.05 below it (power), for
+Tables (per task): 1. coverage of each interval rule of :data:`RULES` (the same resamples) at 95% and at a
+check's share of the examples' 18 checks (Bonferroni: 99.72%) at n = 50, 200, 1000, with the misses on each side
+and the mean estimate's bias; 2. the verdicts of each rule at 95% and at the check's share: a model exactly at the floor (wrong FAIL labels) and 0.05 below it (power), for
 the absolute floor (``accuracy.floor``) and for a relative one (``corruption.floor``, ``f*clean``: the floor
 factor equal to the population's ratio corrupted / clean, the clean value the same sample's).
 
-    python benchmarks/bench_task_verdicts.py            # about 12 minutes of CPU (detection at n = 1000: 8 of them)
+    python benchmarks/bench_task_verdicts.py            # detection at n = 1000 the most of it (docs/detection.md: the times measured)
     python benchmarks/bench_task_verdicts.py --quick    # 100 repetitions, n = 50 and 200: about a minute
 """
 
@@ -53,7 +54,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not the one a shared venv has installed (editable) from another
 
 from pytest_mlguard._segmentation.metrics import miou_of_images
-from pytest_mlguard._verdicts.intervals import bootstrap_interval
+from pytest_mlguard._verdicts.intervals import bootstrap_interval, debiased_bootstrap_interval, debiased_normal_interval
 from pytest_mlguard._verdicts.policy import decide
 from pytest_mlguard.checks._result import VerdictRules
 from pytest_mlguard.detection._resample import Matches
@@ -166,20 +167,49 @@ def segmentation_sample(n: int, seed: int, nested: bool = True) -> tuple[Callabl
     return miou_of_images(clean), miou_of_images(corrupted)
 
 
-def bias_corrected(values: np.ndarray, estimate: float, confidence: float) -> tuple[float, float]:
+def bias_corrected(values: np.ndarray, estimate: float, confidence: float, acceleration: float = 0.0) -> tuple[float, float]:
     """Efron's bias-corrected percentile interval (BC, 1981) of the bootstrap ``values`` around ``estimate``:
-    the percentiles moved by twice z0, the normal quantile of the share of values below the estimate."""
+    the percentiles moved by twice z0, the normal quantile of the share of values below the estimate; with an
+    ``acceleration`` (from a jackknife, :func:`acceleration`), BCa (Efron 1987)."""
     normal = NormalDist()
     below = np.clip(np.mean(values < estimate) + np.mean(values == estimate) / 2, 0.5 / len(values), 1 - 0.5 / len(values))
     z0, z = normal.inv_cdf(float(below)), normal.inv_cdf(1 - (1 - confidence) / 2)
-    low, high = np.quantile(values, [normal.cdf(2 * z0 - z), normal.cdf(2 * z0 + z)])
+    levels = [normal.cdf(z0 + (z0 + q) / (1 - acceleration * (z0 + q))) for q in (-z, z)]
+    low, high = np.quantile(values, levels)
     return float(low), float(high)
 
 
-def intervals(statistic: Callable[[np.ndarray], np.ndarray], n: int, seed: int) -> tuple[float, tuple[float, float], tuple[float, float], list[tuple[float, float]]]:
-    """The estimate and the percentile intervals at 95% and at :data:`SHARE` of one bootstrap (the plugin's
-    ``bootstrap_interval`` at the share; the 95% one from the same resampled values), and the bias-corrected
-    ones (:func:`bias_corrected`) at both, from the same values."""
+def acceleration(jackknife: np.ndarray) -> float:
+    """BCa's acceleration from the leave-one-out values: the skewness of their influence over 6."""
+    spread = jackknife.mean() - jackknife
+    total = float((spread**2).sum())
+    return 0.0 if total == 0 else float((spread**3).sum()) / (6 * total**1.5)
+
+
+def basic(values: np.ndarray, estimate: float, confidence: float) -> tuple[float, float]:
+    """The basic (pivotal) bootstrap interval: the percentiles reflected about the estimate, so centred on the
+    estimate less the bootstrap's bias (the mean of the values less the estimate)."""
+    low, high = np.quantile(values, [(1 - confidence) / 2, 1 - (1 - confidence) / 2])
+    return 2 * estimate - float(high), 2 * estimate - float(low)
+
+
+def percentile_debiased(values: np.ndarray, estimate: float, confidence: float) -> tuple[float, float]:
+    """The percentile interval moved down by twice the bootstrap's bias: centred, as the basic one, on the
+    estimate less its bias, with the percentiles' own shape (not reflected)."""
+    low, high = np.quantile(values, [(1 - confidence) / 2, 1 - (1 - confidence) / 2])
+    shift = 2 * (float(values.mean()) - estimate)
+    return float(low) - shift, float(high) - shift
+
+
+#: the interval rules measured side by side from the same resampled values: the percentile one the checks'
+#: before issue 19, the normal-debiased one theirs since (:func:`debiased_normal_interval`)
+RULES = ("percentile", "BC", "BCa", "basic", "percentile-debiased", "normal-debiased")
+
+
+def intervals(statistic: Callable[[np.ndarray], np.ndarray], n: int, seed: int) -> tuple[float, dict[str, tuple[tuple[float, float], tuple[float, float]]]]:
+    """The estimate and, for each of :data:`RULES`, its intervals at 95% and at :data:`SHARE` from one bootstrap's
+    values (the percentile one at the share the plugin's ``bootstrap_interval``; BCa's acceleration from a
+    jackknife of the ``n`` images)."""
     drawn: list[np.ndarray] = []
 
     def keep(rows: np.ndarray) -> np.ndarray:
@@ -187,9 +217,15 @@ def intervals(statistic: Callable[[np.ndarray], np.ndarray], n: int, seed: int) 
         return drawn[-1]
 
     share = bootstrap_interval(keep, n, SHARE, resamples=RESAMPLES, rng=np.random.default_rng(seed), batched=True)
-    low, high = np.quantile(drawn[0], [0.025, 0.975])
+    values = np.concatenate(drawn)
+    low, high = np.quantile(values, [0.025, 0.975])
     estimate = float(statistic(np.arange(n)[None])[0])
-    return estimate, (float(low), float(high)), share, [bias_corrected(drawn[0], estimate, level) for level in (0.95, SHARE)]
+    leave_one_out = np.arange(1, n)[None, :] - (np.arange(1, n)[None, :] <= np.arange(n)[:, None])  # row i: every image but i
+    skew = acceleration(np.asarray(statistic(leave_one_out)))
+    out = {"percentile": ((float(low), float(high)), share)}
+    for rule, compute in (("BC", bias_corrected), ("BCa", functools.partial(bias_corrected, acceleration=skew)), ("basic", basic), ("percentile-debiased", percentile_debiased), ("normal-debiased", debiased_normal_interval)):
+        out[rule] = (compute(values, estimate, 0.95), compute(values, estimate, SHARE))
+    return estimate, out
 
 
 def coverage(truth: float, found: list[tuple[float, float]]) -> dict[str, float]:
@@ -205,15 +241,17 @@ def wrong_fails(values: list[float], found: list[tuple[float, float]], threshold
 
 
 def replicate(sample: Callable[[int, int], tuple[Any, Any]], n: int, reps: int, seed: int, paired: bool) -> dict[str, list[Any]]:
-    """``reps`` fresh samples of ``n`` images: clean (and with ``paired``, corrupted) estimates and intervals."""
-    out: dict[str, list[Any]] = {key: [] for key in ("clean", "clean95", "cleanshare", "cleanbc95", "cleanbcshare", "corrupt", "corrupt95", "corruptshare", "corruptbc95", "corruptbcshare")}
+    """``reps`` fresh samples of ``n`` images: clean (and with ``paired``, corrupted) estimates, and the intervals
+    of each rule at each level (keys ``clean``, ``clean/percentile/95``, ``corrupt/BC/share``, ...)."""
+    out: dict[str, list[Any]] = {}
     for rep in range(reps):
         clean, corrupted = sample(n, seed + 1 + rep)
         for name, statistic in (("clean", clean), ("corrupt", corrupted))[: 2 if paired else 1]:
-            value, at95, share, corrected = intervals(statistic, n, seed + 100_000 + rep)
-            out[name].append(value)
-            for key, found in zip(("95", "share", "bc95", "bcshare"), (at95, share, *corrected)):
-                out[name + key].append(found)
+            value, found = intervals(statistic, n, seed + 100_000 + rep)
+            out.setdefault(name, []).append(value)
+            for rule, pair in found.items():
+                for level, interval in zip(("95", "share"), pair):
+                    out.setdefault(f"{name}/{rule}/{level}", []).append(interval)
     return out
 
 
@@ -230,10 +268,10 @@ def report(name: str, truth: np.ndarray, runs: dict[int, dict[str, list[Any]]], 
     print("   n     mean est. - truth   interval      95%: cover (below / above)        99.72%: cover (below / above)")
     for n, run in runs.items():
         bias = float(np.mean(run["clean"])) - clean_true
-        for method, prefix in (("percentile", "clean"), ("BC", "cleanbc")):
-            rows = [coverage(clean_true, run[prefix + level]) for level in ("95", "share")]
+        for rule in RULES:
+            rows = [coverage(clean_true, run[f"clean/{rule}/{level}"]) for level in ("95", "share")]
             cells = [f"{r['cover']:.3f} +- {_se(r['cover'], reps):.3f} ({r['below']:.3f} / {r['above']:.3f})" for r in rows]
-            print(f"   {n:<5} {bias:+.4f}             {method:<13} {cells[0]:<32} {cells[1]}")
+            print(f"   {n:<5} {bias:+.4f}             {rule:<15} {cells[0]:<32} {cells[1]}")
     if verdict_n not in runs:
         return
     run = runs[verdict_n]
@@ -246,16 +284,33 @@ def report(name: str, truth: np.ndarray, runs: dict[int, dict[str, list[Any]]], 
         f"relative floor 0.05 above the corrupted value, {(corrupt_true + 0.05) / clean_true:.4f}*clean (power)": ("corrupt", [(corrupt_true + 0.05) / clean_true * c for c in run["clean"]]),
     }
     for label, (key, thresholds) in floors.items():
-        rates = [wrong_fails(run[key], run[key + level], thresholds) for level in ("95", "share")]
-        print(f"   {label:<72} {rates[0]:.4f} +- {_se(rates[0], reps):.4f} | {rates[1]:.4f} +- {_se(rates[1], reps):.4f}")
+        print(f"   {label}")
+        for rule in RULES:
+            rates = [wrong_fails(run[key], run[f"{key}/{rule}/{level}"], thresholds) for level in ("95", "share")]
+            print(f"      {rule:<15} {rates[0]:.4f} +- {_se(rates[0], reps):.4f} | {rates[1]:.4f} +- {_se(rates[1], reps):.4f}")
 
 
-def run_task(name: str, truth: Callable[[int, int], tuple[float, float]], sample: Callable[[int, int], Any], sizes: list[int], reps: int, chunks: int, verdict_n: int) -> None:
+def run_task(name: str, truth: Callable[[int, int], tuple[float, float]], sample: Callable[[int, int], Any], sizes: list[int], reps: int, chunks: int, verdict_n: int, seed: int = 0) -> None:
     start = time.process_time()
     found = np.array([truth(CHUNK, seed) for seed in range(chunks)])
-    runs = {n: replicate(sample, n, reps, 10_000 * n, paired=n == verdict_n) for n in sizes}
+    runs = {n: replicate(sample, n, reps, 10_000 * n + 100_000_000 * seed, paired=n == verdict_n) for n in sizes}  # --seed 0: the docs' samples
     report(name, found, runs, reps, verdict_n)
     print(f"   ({time.process_time() - start:.0f} s of CPU)")
+
+
+def interval_cost(sizes: list[int], repeats: int = 7) -> None:
+    """CPU seconds of the percentile interval and the checks' (:func:`debiased_bootstrap_interval`) at a check's
+    share, 1000 resamples of one simulated detection sample of each size, alternating, the median of ``repeats``."""
+    for n in sizes:
+        statistic = detection_sample(n, 123)[0]
+        times: dict[str, list[float]] = {"percentile": [], "debiased": []}
+        for rep in range(repeats):
+            for name, compute in (("percentile", bootstrap_interval), ("debiased", debiased_bootstrap_interval)):
+                start = time.process_time()
+                compute(statistic, n, SHARE, resamples=RESAMPLES, rng=np.random.default_rng(rep), batched=True)
+                times[name].append(time.process_time() - start)
+        old, new = float(np.median(times["percentile"])), float(np.median(times["debiased"]))
+        print(f"n={n}: percentile {old:.4f} s, the checks' (normal, debiased) {new:.4f} s of CPU, ratio {new / old:.3f} (median of {repeats})")
 
 
 def main() -> None:
@@ -265,15 +320,19 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[50, 200, 1000], help="the n of the coverage table (200: the verdicts too)")
     parser.add_argument("--chunks", type=int, default=0, help=f"samples of {CHUNK} images the truth is the mean of (default: 5 for detection, 20 for segmentation)")
     parser.add_argument("--twin", choices=("nested", "fresh"), default="nested", help="segmentation's corrupted twin: nested (right pixels some of the clean's) or fresh (the same marginal mIoU, drawn afresh)")
+    parser.add_argument("--cost", action="store_true", help="only the CPU time of the percentile and the checks' interval at --sizes (detection)")
+    parser.add_argument("--seed", type=int, default=0, help="another set of samples (and resamples) for the same tables (0: the docs')")
     parser.add_argument("--task", choices=("detection", "segmentation", "both"), default="both")
     args = parser.parse_args()
     reps, sizes = (100, [50, 200]) if args.quick else (args.reps, args.sizes)
+    if args.cost:
+        return interval_cost(sizes)
     if args.task in ("detection", "both"):
-        run_task("detection mAP (IoU 0.5:0.95)", detection_truth, detection_sample, sizes, reps, args.chunks or 5, 200)
+        run_task("detection mAP (IoU 0.5:0.95)", detection_truth, detection_sample, sizes, reps, args.chunks or 5, 200, args.seed)
     if args.task in ("segmentation", "both"):
         nested = args.twin == "nested"
         sample = functools.partial(segmentation_sample, nested=nested)
-        run_task(f"segmentation mIoU ({args.twin} twin)", segmentation_truth, sample, sizes, reps, args.chunks or 20, 200)
+        run_task(f"segmentation mIoU ({args.twin} twin)", segmentation_truth, sample, sizes, reps, args.chunks or 20, 200, args.seed)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,8 @@ def miou_measurement(
     spec: CheckSpec, evaluation: Evaluation, pred: np.ndarray, *, clean: float | None, details: dict[str, Any], message: str = "", evaluations: int | None = None
 ) -> Measurement:
     """The mIoU of the predicted masks ``pred`` of the first ``len(pred)`` images of the evaluation's
-    data, with per-class IoU in ``details`` and a percentile bootstrap interval over images."""
+    data, with per-class IoU in ``details`` and a bootstrap interval over images (normal, debiased:
+    :meth:`~pytest_mlguard.checks._evaluation.Evaluation.bootstrap`)."""
     data = evaluation.data
     target = data.y[: len(pred)]
     matrices = confusions(evaluation, pred, target)

@@ -235,16 +235,20 @@ class Evaluation:
         )
 
     def bootstrap(self, spec: CheckSpec, statistic: Callable[[np.ndarray], Any], n: int, *, batched: bool = False) -> tuple[float, float] | None:
-        """The ``verdict.bootstrap`` percentile interval of ``statistic(indices)`` over ``n`` samples
+        """The ``verdict.bootstrap`` interval of ``statistic(indices)`` over ``n`` samples (percentile)
         at the check's confidence (:attr:`rules`), seeded by the check; ``None`` when bootstrapping is off
-        (``batched``: ``statistic`` takes all the resamples' indices at once, ``(resamples, n)``)."""
-        from .._verdicts.intervals import bootstrap_interval
+        (``batched``: ``statistic`` takes all the resamples' indices at once, ``(resamples, n)``: the metrics
+        of a whole set of images, mAP and mIoU, whose interval is the bias-corrected normal one of the same
+        resamples, :func:`~pytest_mlguard._verdicts.intervals.debiased_bootstrap_interval`)."""
+        from .._verdicts.intervals import bootstrap_interval, debiased_bootstrap_interval
 
         resamples = self.settings.get("verdict.bootstrap")
         if not resamples or n < 2:
             return None
         rng = np.random.default_rng(stable_seed(self.settings.seed, self.model_id, spec.id, "bootstrap"))
-        return bootstrap_interval(statistic, n, self.rules.check_confidence, resamples=resamples, rng=rng, batched=batched)
+        if batched:  # mAP and mIoU: in [0, 1]
+            return debiased_bootstrap_interval(statistic, n, self.rules.check_confidence, resamples=resamples, rng=rng, batched=True, bounds=(0.0, 1.0))
+        return bootstrap_interval(statistic, n, self.rules.check_confidence, resamples=resamples, rng=rng)
 
     def mean_interval(self, spec: CheckSpec, values: np.ndarray) -> tuple[float, float] | None:
         """The ``verdict.bootstrap`` bootstrap-t interval of the mean of ``values`` at the check's

@@ -124,12 +124,13 @@ def detection_ece(predictions: Sequence[Detections], targets: Sequence[Detection
 def bootstrap(
     statistic: Callable[[np.ndarray], Any], n: int, *, resamples: int = 200, seed: int = 0, confidence: float = 0.95, batched: bool = False
 ) -> tuple[float, float]:
-    """Percentile interval of ``statistic`` (a function of the images' indices) over ``resamples`` draws of
-    ``n`` images with replacement (:func:`pytest_mlguard._verdicts.intervals.bootstrap_interval`; ``batched``:
-    ``statistic`` takes every resample's indices at once and returns their values)."""
-    from .._verdicts.intervals import bootstrap_interval
+    """Interval of ``statistic`` (a function of the images' indices, the mAP) over ``resamples`` draws of ``n``
+    images with replacement: normal, around the estimate less the resamples' bias, within [0, 1]
+    (:func:`pytest_mlguard._verdicts.intervals.debiased_bootstrap_interval`, as the checks' intervals of mAP;
+    ``batched``: ``statistic`` takes every resample's indices at once and returns their values)."""
+    from .._verdicts.intervals import debiased_bootstrap_interval
 
-    low, high = bootstrap_interval(statistic, n, confidence, resamples=resamples, rng=np.random.default_rng(seed), batched=batched)
+    low, high = debiased_bootstrap_interval(statistic, n, confidence, resamples=resamples, rng=np.random.default_rng(seed), batched=batched, bounds=(0.0, 1.0))
     return round(low, 6), round(high, 6)
 
 

@@ -60,18 +60,21 @@ def test_coverage_and_wrong_fails_count_trivial_cases(bench):
 
 
 def test_the_intervals_are_the_plugins_bootstrap_at_the_share_and_95_from_the_same_draws(bench):
-    from pytest_mlguard._verdicts.intervals import bootstrap_interval
+    from pytest_mlguard._verdicts.intervals import bootstrap_interval, debiased_bootstrap_interval
 
     values = np.random.default_rng(0).normal(size=80)
 
     def statistic(rows):
         return values[rows].mean(axis=1)
 
-    estimate, at95, share, corrected = bench.intervals(statistic, 80, seed=5)
-    assert estimate == pytest.approx(values.mean())
+    estimate, found = bench.intervals(statistic, 80, seed=5)
+    assert estimate == pytest.approx(values.mean()) and set(found) == set(bench.RULES)
+    share = found["percentile"][1]
     assert share == bootstrap_interval(statistic, 80, bench.SHARE, resamples=bench.RESAMPLES, rng=np.random.default_rng(5), batched=True)
-    assert share[0] < at95[0] < estimate < at95[1] < share[1]
-    assert corrected[1][0] < corrected[0][0] < estimate < corrected[0][1] < corrected[1][1]  # BC at 95% and at the share
+    assert found["normal-debiased"][1] == debiased_bootstrap_interval(statistic, 80, bench.SHARE, resamples=bench.RESAMPLES, rng=np.random.default_rng(5), batched=True)
+    for rule in bench.RULES:  # every rule's interval at the share holds its interval at 95%, which holds the mean
+        (low, high), (low_share, high_share) = found[rule]
+        assert low_share < low < estimate < high < high_share, rule
 
 
 def test_the_bias_corrected_interval_is_the_percentile_one_without_bias_and_moves_against_it(bench):
@@ -79,3 +82,15 @@ def test_the_bias_corrected_interval_is_the_percentile_one_without_bias_and_move
     assert bench.bias_corrected(values, float(np.median(values)), 0.9) == pytest.approx(tuple(np.quantile(values, [0.05, 0.95])))
     low, high = bench.bias_corrected(values + 0.5, float(np.median(values)), 0.9)  # resamples biased up by 0.5
     assert (low + high) / 2 == pytest.approx(float(np.median(values)) - 0.5, abs=0.05)
+
+
+def test_the_basic_and_debiased_intervals_move_against_the_resamples_bias(bench):
+    values = np.random.default_rng(2).normal(size=4001) + 0.5  # resamples biased up by 0.5 around an estimate of 0
+    for rule in (bench.basic, bench.percentile_debiased):
+        low, high = rule(values, 0.0, 0.9)
+        assert (low + high) / 2 == pytest.approx(-0.5, abs=0.05), rule
+
+
+def test_bcas_acceleration_is_0_for_symmetric_jackknife_values_and_signed_by_their_skew(bench):
+    assert bench.acceleration(np.array([1.0, 2.0, 3.0])) == 0.0
+    assert bench.acceleration(np.array([0.0, 0.0, 0.0, 1.0])) < 0 < bench.acceleration(np.array([1.0, 1.0, 1.0, 0.0]))
