@@ -212,9 +212,13 @@ def _weighted_ap(weights: np.ndarray, hits: np.ndarray, positives: np.ndarray) -
     rounding (1e-15: the sum goes in another order).
     """
     reached = _recall_thresholds_reached(positives)
+    keys = [row.tobytes() for row in hits]  # thresholds that match alike (often the lowest few): once
+    distinct = list(dict.fromkeys(keys))
+    hits, each = hits[[keys.index(key) for key in distinct]], np.array([distinct.index(key) for key in keys])
     step = max(1, CHUNK // max(len(hits) * max(int(hits.sum(axis=1).max()), reached.shape[1], len(thresholds()[1])), len(weights)))
     seen = _running(np.array(weights, np.int32), np.add)  # the detections counted at each, once for every resample
-    return np.concatenate([_weighted_ap_chunk(weights[:, i : i + step], seen[:, i : i + step], hits, reached[i : i + step]) for i in range(0, weights.shape[1], step)])
+    chunks = [_weighted_ap_chunk(weights[:, i : i + step], seen[:, i : i + step], hits, reached[i : i + step]) for i in range(0, weights.shape[1], step)]
+    return np.concatenate(chunks)[:, each]
 
 
 def _weighted_ap_chunk(weights: np.ndarray, seen: np.ndarray, hits: np.ndarray, reached: np.ndarray) -> np.ndarray:
@@ -238,7 +242,7 @@ def _weighted_ap_chunk(weights: np.ndarray, seen: np.ndarray, hits: np.ndarray, 
     # that the count before it did not
     highest = _running(precision[::-1], np.maximum)[::-1]
     true += np.arange(0, reached.size, reached.shape[1], dtype=np.int32)  # each resample's row of ``reached``
-    gained = np.diff(reached.reshape(-1)[true], axis=0, prepend=reached.dtype.type(0))
+    gained = np.diff(np.take(reached.reshape(-1), true), axis=0, prepend=reached.dtype.type(0))  # take: int32 indices as they are
     return np.einsum("ktr,ktr->rt", highest, gained) / len(thresholds()[1])
 
 
