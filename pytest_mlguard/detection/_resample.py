@@ -188,7 +188,8 @@ class Matches:
 
 #: how many values one step of the accumulation holds at most: resamples x the larger of a label's detections
 #: and IoU thresholds x the most of its true positives, its targets in a resample and the recall thresholds
-#: (1 << 19: 0.3 CPU s for the detection example's 13 checks, 1 << 21: 0.5, docs/detection.md); and about how many
+#: (1 << 18: float64 steps of 2 MiB; at 1 << 19, 4 MiB, a process whose allocator returns such blocks to the system
+#: maps each afresh: 8,400 page faults a check of the detection example against 1,900; docs/detection.md); and about how many
 #: detection-target pairs the matching takes at once (:meth:`Matches.of`: images in chunks)
 CHUNK = 1 << 18
 #: the fewest values of a slice that the running sums take one slice at a time (:func:`_running`)
