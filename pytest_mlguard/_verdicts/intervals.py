@@ -198,7 +198,7 @@ def bootstrap_interval(
     if n < 1:
         raise ValueError(f"expected n >= 1 samples, got n={n}")
     if batched:
-        values = np.asarray(statistic(np.stack([rng.integers(0, n, size=n) for _ in range(resamples)])))
+        values = np.asarray(statistic(rng.integers(0, n, size=(resamples, n))))  # the rows one draw at a time would give
     else:
         values = np.array([statistic(rng.integers(0, n, size=n)) for _ in range(resamples)])
     alpha = 1 - confidence

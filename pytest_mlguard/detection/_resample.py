@@ -188,9 +188,10 @@ class Matches:
 
 #: how many values one step of the accumulation holds at most: resamples x the larger of a label's detections
 #: and IoU thresholds x the most of its true positives, its targets in a resample and the recall thresholds
-#: (1 << 19: 0.3 CPU s for the detection example's 13 checks, 1 << 21: 0.5, docs/detection.md); and about how many
+#: (1 << 18: float64 steps of 2 MiB; at 1 << 19, 4 MiB, a process whose allocator returns such blocks to the system
+#: maps each afresh: 8,400 page faults a check of the detection example against 1,900; docs/detection.md); and about how many
 #: detection-target pairs the matching takes at once (:meth:`Matches.of`: images in chunks)
-CHUNK = 1 << 19
+CHUNK = 1 << 18
 #: the fewest values of a slice that the running sums take one slice at a time (:func:`_running`)
 SLICE = 256
 
@@ -212,11 +213,16 @@ def _weighted_ap(weights: np.ndarray, hits: np.ndarray, positives: np.ndarray) -
     rounding (1e-15: the sum goes in another order).
     """
     reached = _recall_thresholds_reached(positives)
+    keys = [row.tobytes() for row in hits]  # thresholds that match alike (often the lowest few): once
+    distinct = list(dict.fromkeys(keys))
+    hits, each = hits[[keys.index(key) for key in distinct]], np.array([distinct.index(key) for key in keys])
     step = max(1, CHUNK // max(len(hits) * max(int(hits.sum(axis=1).max()), reached.shape[1], len(thresholds()[1])), len(weights)))
-    return np.concatenate([_weighted_ap_chunk(weights[:, i : i + step], hits, reached[i : i + step]) for i in range(0, weights.shape[1], step)])
+    seen = _running(np.array(weights, np.int32), np.add)  # the detections counted at each, once for every resample
+    chunks = [_weighted_ap_chunk(weights[:, i : i + step], seen[:, i : i + step], hits, reached[i : i + step]) for i in range(0, weights.shape[1], step)]
+    return np.concatenate(chunks)[:, each]
 
 
-def _weighted_ap_chunk(weights: np.ndarray, hits: np.ndarray, reached: np.ndarray) -> np.ndarray:
+def _weighted_ap_chunk(weights: np.ndarray, seen: np.ndarray, hits: np.ndarray, reached: np.ndarray) -> np.ndarray:
     # each threshold's true positives in rank order, padded to the longest with ones of no weight; laid out
     # true positives x thresholds x resamples, so that the running sums go slice by slice
     count = hits.sum(axis=1)
@@ -225,12 +231,11 @@ def _weighted_ap_chunk(weights: np.ndarray, hits: np.ndarray, reached: np.ndarra
         return np.zeros((weights.shape[1], len(hits)))
     order = np.argsort(~hits, axis=1, kind="stable")[:, :longest].T
     padding = np.arange(longest)[:, None] >= count
-    by_detection = np.array(weights, np.int32, order="C")  # a copy: summed in place below
-    drawn = by_detection[order]
+    drawn = weights[order]
     drawn[padding] = 0
     true = _running(drawn, np.add)  # the true positives counted at each, in place
-    seen = _running(by_detection, np.add)  # the detections counted at each, in place
-    precision = true / np.maximum(seen, 1, out=seen)[order]
+    precision = np.maximum(seen, 1).astype(np.float64)[order]  # floats: the quotients of the counts, in place
+    np.divide(true, precision, out=precision)
     precision[padding] = 0.0  # below every precision: left out of the highest ones below
     # COCO's interpolated precision at a recall threshold is the highest of the points at that recall or above:
     # the highest from the first true positive whose count reaches it on (a point that repeats the count before
@@ -238,7 +243,7 @@ def _weighted_ap_chunk(weights: np.ndarray, hits: np.ndarray, reached: np.ndarra
     # that the count before it did not
     highest = _running(precision[::-1], np.maximum)[::-1]
     true += np.arange(0, reached.size, reached.shape[1], dtype=np.int32)  # each resample's row of ``reached``
-    gained = np.diff(reached.reshape(-1)[true], axis=0, prepend=reached.dtype.type(0))
+    gained = np.diff(np.take(reached.reshape(-1), true), axis=0, prepend=reached.dtype.type(0))  # take: int32 indices as they are
     return np.einsum("ktr,ktr->rt", highest, gained) / len(thresholds()[1])
 
 

@@ -32,6 +32,19 @@ def test_bootstrap_interval_covers_the_mean():
     assert low < values.mean() < high and high - low == pytest.approx(2 * 1.96 * 0.1 / 20, rel=0.2)
 
 
+@pytest.mark.parametrize("n", [2, 7, 200, 1001])
+def test_batched_bootstrap_draws_the_rows_that_one_draw_a_resample_draws(n):
+    # all the resamples' indices in one call of Generator.integers are the rows of one call a resample (numpy
+    # keeps the unused half of a 64-bit draw in the bit generator between calls), so a batched interval is the
+    # unbatched one to the bit
+    values = np.random.default_rng(0).random(n)
+    seen: list[np.ndarray] = []
+    one_at_a_time = bootstrap_interval(lambda idx: seen.append(idx) or float(values[idx].mean()), n, resamples=300, rng=np.random.default_rng(4))
+    batched: list[np.ndarray] = []
+    together = bootstrap_interval(lambda rows: batched.append(rows) or values[rows].mean(axis=1), n, resamples=300, rng=np.random.default_rng(4), batched=True)
+    assert np.array_equal(batched[0], np.stack(seen)) and together == one_at_a_time
+
+
 @pytest.mark.parametrize(
     "value, interval, policy, label, passed",
     [
