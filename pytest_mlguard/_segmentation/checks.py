@@ -63,7 +63,7 @@ def miou_measurement(
         "images": len(pred),
     }
     statistic = miou_of_images(matrices)
-    interval = evaluation.bootstrap(spec, statistic, len(pred), batched=True)
+    interval = evaluation.bootstrap(spec, statistic, len(pred), batched=True, whole_set=True)
     keep_statistic(evaluation, spec.id, statistic, len(pred), batched=True)  # gate[robustness] pairs it with the baseline's
     return Measurement(
         value=value,

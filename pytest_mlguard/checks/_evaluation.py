@@ -234,21 +234,24 @@ class Evaluation:
             partial=self.shard is not None,  # a shard's share: the merge computes the interval
         )
 
-    def bootstrap(self, spec: CheckSpec, statistic: Callable[[np.ndarray], Any], n: int, *, batched: bool = False) -> tuple[float, float] | None:
-        """The ``verdict.bootstrap`` interval of ``statistic(indices)`` over ``n`` samples (percentile)
-        at the check's confidence (:attr:`rules`), seeded by the check; ``None`` when bootstrapping is off
-        (``batched``: ``statistic`` takes all the resamples' indices at once, ``(resamples, n)``: the metrics
-        of a whole set of images, mAP and mIoU, whose interval is the bias-corrected normal one of the same
-        resamples, :func:`~pytest_mlguard._verdicts.intervals.debiased_bootstrap_interval`)."""
+    def bootstrap(
+        self, spec: CheckSpec, statistic: Callable[[np.ndarray], Any], n: int, *, batched: bool = False, whole_set: bool = False
+    ) -> tuple[float, float] | None:
+        """The ``verdict.bootstrap`` interval of ``statistic(indices)`` over ``n`` samples at the check's
+        confidence (:attr:`rules`), seeded by the check; ``None`` when bootstrapping is off. ``batched``:
+        ``statistic`` takes all the resamples' indices at once, ``(resamples, n)``. The interval is the
+        percentile one, or with ``whole_set`` (a metric of the whole set in [0, 1], not a mean of per-sample
+        values: mAP, mIoU, biased at small n) the bias-corrected normal one of the same resamples
+        (:func:`~pytest_mlguard._verdicts.intervals.debiased_bootstrap_interval`)."""
         from .._verdicts.intervals import bootstrap_interval, debiased_bootstrap_interval
 
         resamples = self.settings.get("verdict.bootstrap")
         if not resamples or n < 2:
             return None
         rng = np.random.default_rng(stable_seed(self.settings.seed, self.model_id, spec.id, "bootstrap"))
-        if batched:  # mAP and mIoU: in [0, 1]
-            return debiased_bootstrap_interval(statistic, n, self.rules.check_confidence, resamples=resamples, rng=rng, batched=True, bounds=(0.0, 1.0))
-        return bootstrap_interval(statistic, n, self.rules.check_confidence, resamples=resamples, rng=rng)
+        if whole_set:
+            return debiased_bootstrap_interval(statistic, n, self.rules.check_confidence, resamples=resamples, rng=rng, batched=batched, bounds=(0.0, 1.0))
+        return bootstrap_interval(statistic, n, self.rules.check_confidence, resamples=resamples, rng=rng, batched=batched)
 
     def mean_interval(self, spec: CheckSpec, values: np.ndarray) -> tuple[float, float] | None:
         """The ``verdict.bootstrap`` bootstrap-t interval of the mean of ``values`` at the check's

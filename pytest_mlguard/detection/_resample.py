@@ -282,6 +282,6 @@ def _recall_thresholds_reached(positives: np.ndarray) -> np.ndarray:
 def map_interval(
     predictions: Sequence[Detections], targets: Sequence[Detections], key: str = "map", *, resamples: int = 200, seed: int = 0, confidence: float = 0.95
 ) -> tuple[float, float]:
-    """A percentile bootstrap interval over images of ``key`` (``map`` or ``map_50``), from the matches made once."""
+    """A bootstrap interval over images (normal, bias-corrected: :func:`._metrics.bootstrap`) of ``key`` (``map`` or ``map_50``), from the matches made once."""
     matches = Matches.of(predictions, targets)
     return bootstrap(lambda rows: matches.average_precisions(rows)[key], len(targets), resamples=resamples, seed=seed, confidence=confidence, batched=True)

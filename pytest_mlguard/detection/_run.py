@@ -10,7 +10,7 @@
 * ``calibration[ece]``: the detection ECE (:func:`._metrics.detection_ece`) with an interval that resamples
   images (:func:`._ece.clustered_ece_inference`): the boxes of one image are not independent.
 
-Every mAP carries a percentile bootstrap interval over images (``verdict.bootstrap`` resamples).
+Every mAP carries a bootstrap interval over images (``verdict.bootstrap`` resamples; normal around the estimate less the resamples' bias, as a metric of the whole set needs).
 Predictions are made once per evaluation: clean, and per corruption cell.
 """
 
@@ -76,7 +76,7 @@ def map_measurement(
     scores: dict[str, float] | None = None,
 ) -> Measurement:
     """The mAP (``key``: ``map`` or ``map_50``) of ``predictions`` of the first ``len(predictions)`` images,
-    torchmetrics' value (``scores``, where it was computed already), with a percentile bootstrap interval over
+    torchmetrics' value (``scores``, where it was computed already), with a bias-corrected bootstrap interval over
     images (COCO's accumulation of the matches made once, :class:`~._resample.Matches`); chance is 0."""
     targets = _data(evaluation).targets[: len(predictions)]
     found = mean_average_precision(predictions, targets) if scores is None else scores
@@ -87,7 +87,7 @@ def map_measurement(
             matched.append(Matches.of(predictions, targets))
         return matched[0].average_precisions(rows)[key]
 
-    interval = evaluation.bootstrap(spec, statistic, len(targets), batched=True)
+    interval = evaluation.bootstrap(spec, statistic, len(targets), batched=True, whole_set=True)
     keep_statistic(evaluation, spec.id, statistic, len(targets), batched=True)  # gate[robustness] pairs it with the baseline's
     return Measurement(
         value=found[key],

@@ -68,7 +68,7 @@ def test_a_whole_set_metrics_interval_in_a_check_is_moved_against_the_resamples_
     statistic, estimate = biased_statistic(seen)
     evaluation, spec = _evaluation()
     confidence = evaluation.rules.check_confidence
-    low, high = evaluation.bootstrap(spec, statistic, 60, batched=True)
+    low, high = evaluation.bootstrap(spec, statistic, 60, batched=True, whole_set=True)
     values = np.concatenate(seen)
     assert len(values) == 500 and values.mean() > estimate + 0.03  # the resamples carry the bias
     assert (low, high) == pytest.approx(expected(values, estimate, confidence))
