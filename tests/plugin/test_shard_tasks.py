@@ -5,14 +5,16 @@ model's merge ended in an INTERNALERROR (labels of shape (N, H, W) replayed as a
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from conftest import TESTS, run_pytest
 
 import pytest_mlguard._session
 
 EXAMPLES = {"detection": TESTS.parent / "examples" / "detection", "segmentation": TESTS.parent / "examples" / "segmentation"}
-#: a short shard: the clean checks of 20 images
-SHORT = ("-p", "no:cacheprovider", "-k", "accuracy", "--mlguard-samples=20")
+#: a short shard: the clean checks of 8 images
+SHORT = ("-p", "no:cacheprovider", "-k", "accuracy", "--mlguard-samples=8")
 
 
 def usage_error(task: str, run: str) -> list[str]:
@@ -41,7 +43,9 @@ def test_a_merge_of_a_task_models_shards_stops_before_any_check_is_recomputed(py
         pytest.importorskip("pycocotools", reason="the detection metrics' COCO backend: pip install -e '.[test]'")
     shards = pytester.path / "shards"
     with monkeypatch.context() as patch:  # shards written without the guard, as before it
-        patch.setattr(pytest_mlguard._session, "check_task", lambda settings, merging: None, raising=False)
+        for module in (sys.modules.get("pytest_mlguard._shard._tasks"), pytest_mlguard._session):  # the first: absent before
+            if module is not None:  # its check_task, called before the conftest.py, and the name the session calls it by
+                patch.setattr(module, "check_task", lambda settings, merging: None, raising=False)
         run_pytest(pytester, "--mlguard", str(EXAMPLES[task]), "--mlguard-shard", "0/1", f"--mlguard-output={shards / '0'}", *SHORT)
     assert (shards / "0" / "mlguard-shard.npz").is_file()
     output = pytester.path / "merged"
@@ -49,3 +53,15 @@ def test_a_merge_of_a_task_models_shards_stops_before_any_check_is_recomputed(py
     assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-3000:]
     result.stderr.fnmatch_lines(usage_error(task, "--mlguard-merge"))
     assert not output.exists()
+
+
+@pytest.mark.parametrize("option", [("--mlguard", "--mlguard-shard", "1/2"), ("--mlguard-merge", "shards/0")], ids=["shard", "merge"])
+def test_the_task_is_checked_before_the_projects_conftest_imports_torch(pytester, option):
+    pytester.makepyprojecttoml('[tool.mlguard]\ntask = "segmentation"\n')
+    pytester.makeconftest('raise RuntimeError("conftest.py imported: torch and the model would load here")')
+    (pytester.path / "shards" / "0").mkdir(parents=True)
+    (pytester.path / "shards" / "0" / "mlguard-shard.npz").write_bytes(b"")  # the merge's directory holds a shard file
+    result = run_pytest(pytester, "-p", "no:cacheprovider", *option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-3000:]
+    result.stderr.fnmatch_lines(["ERROR: --mlguard-* supports classification models only *a segmentation model (task = segmentation, from *"])
+    assert "conftest.py imported" not in result.stdout.str() + result.stderr.str()
