@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from ._record import WORKER_OUTPUT_KEY, RunRecord
+from ._shard._tasks import check_task
 from ._settings import RunSettings, check_settings as check_settings, cli_values as cli_values
 from .checks._base import CheckSpec, Family
 from .config._settings import Settings
@@ -48,6 +49,7 @@ class MlguardSession:
         self._settings = RunSettings(config, self.keys)
         self.settings: Settings = self._settings.settings
         self._check_sharding()
+        check_task(self.settings, self.merging)  # a detector's or segmenter's whole-set metric does not shard
         started_at = time.time()  # artefacts saved since then belong to this run
         if self.enabled and not self.is_worker:
             self._check_output()

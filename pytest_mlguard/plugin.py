@@ -48,6 +48,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     """Check the settings before pytest imports the project's conftest.py files, which import torch
     (seconds, on a busy machine tens of seconds, before a one-line configuration error)."""
     from ._settings import check_merge, check_settings
+    from ._shard._tasks import check_task
 
     options = early_config.known_args_namespace
     if getattr(options, "help", False) or getattr(options, "version", False):
@@ -55,6 +56,8 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     try:
         settings = check_settings(early_config, options)
         check_merge(early_config, options)
+        if settings is not None:  # a detector's or segmenter's shard or merge stops before its conftest.py imports torch
+            check_task(settings, getattr(options, "mlguard_merge", None) or [])
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     if settings is not None and getattr(options, "mlguard", False):
