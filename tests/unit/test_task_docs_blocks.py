@@ -39,7 +39,7 @@ def test_the_detection_block_without_pytest_runs(example_on_path):
 
     images, targets = load_test_split()
     names = {"net": load_detector(), "names": CLASS_NAMES, "images": list(images[:6]), "targets": targets[:6]}
-    exec(compile(python_block("detection.md", "## Without pytest"), "docs/detection.md", "exec"), names)  # noqa: S102 - the page's own code
+    exec(compile(python_block("detection.md", "## Without pytest"), "docs/detection.md", "exec"), names)
     assert [result.id for result in names["results"]] == ["accuracy[map]", "corruption[fog-3]", "calibration[ece]"]
     assert set(names["mean_average_precision"](names["predictions"], names["data"].targets)) >= {"map", "map_50"}
 
@@ -52,7 +52,7 @@ def test_the_segmentation_declaration_block_declares_the_example(example_on_path
 
     images, masks = scenes(4, seed=0)
     names = {"pytest": pytest, "net": load_model(), "images": images, "masks": masks}
-    exec(compile(python_block("segmentation.md", "task = \"segmentation\"   #"), "docs/segmentation.md", "exec"), names)  # noqa: S102 - the page's own code
+    exec(compile(python_block("segmentation.md", 'task = "segmentation"   #'), "docs/segmentation.md", "exec"), names)
     model = names["mlguard_model"].__wrapped__()
     data = names["mlguard_data"].__wrapped__()
     adapted, checked = check_declaration(model, data, task="segmentation")
