@@ -53,3 +53,20 @@ def test_the_shift_caption_promises_only_the_references_drawn(tmp_path):
     assert caption is not None, page[-3000:]
     assert "under attack" not in caption.group(1) and "beside the ECE of the same samples without the shift" not in caption.group(1)
     assert caption.group(1).startswith("ECE under corruption")
+
+
+def test_a_segmenters_corruption_check_carries_the_clean_ece_the_shift_figure_draws_beside_it():
+    """Before: no ``clean_ece`` in a segmenter's corruption details, so the figure had no clean reference."""
+    import torch
+
+    from pytest_mlguard import check_model
+    from pytest_mlguard._segmentation.metrics import pixel_ece
+    from pytest_mlguard.contract import SegmentationData, TorchSegmentationModel
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = TorchSegmentationModel(torch.nn.Conv2d(3, 3, 1), input_shape=(3, 16, 16), n_classes=3, name="seg")
+    data = SegmentationData(rng.random((6, 3, 16, 16), dtype=np.float32), rng.integers(0, 3, (6, 16, 16)))
+    (result,) = check_model(model, data, ["corruption[gaussian_noise-3]"], settings={"task": "segmentation"})
+    assert result.details["clean_ece"] == pytest.approx(pixel_ece(model.predict_proba(data.x), data.y, 255))
+    assert result.details["clean_ece"] != pytest.approx(result.details["ece"])
