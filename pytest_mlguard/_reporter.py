@@ -17,6 +17,9 @@ from ._record import RunRecord
 from ._run_part import RunPart
 from .config._settings import Settings
 
+#: how report.json's ``interrupted_by`` begins when a contract error stopped the run
+STOPPED_BY_CONTRACT = "contract error: "
+
 
 class RunReporter(RunPart):
     """Writes the run's report when the session finishes, and its summary in the terminal.
@@ -106,11 +109,7 @@ class RunReporter(RunPart):
             return
         from .reporting._report import build_report
 
-        interrupted = None
-        if exitstatus == pytest.ExitCode.INTERRUPTED:
-            interrupted = stopped_by or "KeyboardInterrupt (Ctrl-C)"
-        elif shouldstop:
-            interrupted = str(shouldstop) if isinstance(shouldstop, str) else "stopped early"
+        interrupted = _stopped_by(exitstatus, shouldstop, stopped_by, record.usage_error)
         report = build_report(
             record.results,
             seed=self.settings.seed,
@@ -280,7 +279,8 @@ class RunReporter(RunPart):
         summary = report["summary"]
         if report.get("interrupted"):
             checks = f"{summary['total']} check{'' if summary['total'] == 1 else 's'}"
-            text = f"INTERRUPTED ({report['interrupted_by']}): the report holds the {checks} measured before the run stopped"
+            word = "STOPPED" if report["interrupted_by"].startswith(STOPPED_BY_CONTRACT) else "INTERRUPTED"
+            text = f"{word} ({report['interrupted_by']}): the report holds the {checks} measured before the run stopped"
             lines.append((text, {"red": True, "bold": True}))
         selection = report.get("selection")
         if report.get("partial") and selection:
@@ -292,6 +292,19 @@ class RunReporter(RunPart):
                 reason = "the declaration breaks the model contract (the error above); the run stopped"
             lines.append((f"{entry['model'] + '::' if entry['model'] else ''}{entry['id']} ERROR ({entry['kind']}): {reason}", {"red": True}))
         return lines
+
+
+def _stopped_by(exitstatus: int, shouldstop: str | bool, signal: str | None, usage_error: str | None) -> str | None:
+    """What stopped the run before its end (``None``: it ran to the end). pytest's exit status is
+    INTERRUPTED for a ``session.shouldstop`` too, such as the one a contract error sets: only without
+    one is it a Ctrl-C."""
+    if signal is not None:
+        return signal
+    if shouldstop and usage_error is not None:
+        return STOPPED_BY_CONTRACT + usage_error.splitlines()[0]
+    if shouldstop:
+        return str(shouldstop) if isinstance(shouldstop, str) else "stopped early"
+    return "KeyboardInterrupt (Ctrl-C)" if exitstatus == pytest.ExitCode.INTERRUPTED else None
 
 
 def _partial_line(selection: Mapping[str, Any]) -> str:

@@ -2,7 +2,9 @@
 (examples/detection, which passes them all).
 
 * :func:`jpeg_shifted_detector`: the example's detector, whose boxes move 10 px to the right on images that
-  carry JPEG's 8x8 block edges: fails ``corruption[jpeg_compression-<severity>]`` only (its mAP);
+  carry JPEG's 8x8 block edges: fails ``corruption[jpeg_compression-<severity>]`` only (its mAP) of the checks
+  of the model's accuracy; its Python-side ``blockiness`` cannot be scripted, so it fails ``drift[torchscript]``
+  too, with torch.jit.script's reason (tests/unit/test_drift_not_deployable.py);
 * :func:`train_mode_detector`: the example's detector with its backbone left in train mode (batch norm on
   the statistics of each request): fails ``contract[eval-mode]`` only (the other checks run it in eval mode).
 """

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +26,25 @@ def _to_numpy(value: Any) -> np.ndarray:
     if hasattr(value, "detach"):  # torch tensor
         value = value.detach().cpu().numpy()
     return np.asarray(value)
+
+
+#: how to turn PIL images into what the contract reads, as torchvision's ``ToTensor`` does
+TO_TENSOR = (
+    "convert them as ToTensor does, to float tensors (C, H, W) in 0..1: give the Dataset the transform "
+    "torchvision.transforms.v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]), "
+    "or apply torchvision.transforms.functional.to_tensor(image)"
+)
+
+
+def _image_array(value: Any, what: str) -> np.ndarray:
+    """``value``, an image (or a batch) as an array; a PIL image is an error naming the conversion:
+    ``np.asarray`` would read it as ``(H, W, C)`` in 0..255, not the ``(C, H, W)`` the contract takes."""
+    pil = sys.modules.get("PIL.Image")  # not imported: then no value is a PIL image
+    if pil is not None and isinstance(value, pil.Image):
+        raise InvalidArgument(
+            f"Expected {what} as an array or tensor (C, H, W) but got a PIL image (mode {value.mode}, size {value.size}): {TO_TENSOR}"
+        )
+    return _to_numpy(value)
 
 
 class EvalData:
@@ -134,7 +154,7 @@ def _read_loader(loader: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
     for batch in _read_loader_batches(loader):
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:
             raise InvalidArgument.expected("batches of (x, y)", "a DataLoader batch", batch)
-        xs.append(_to_numpy(batch[0]))
+        xs.append(_image_array(batch[0], "the images of a DataLoader batch"))
         ys.append(_to_numpy(batch[1]).reshape(-1))
     return xs, ys
 
@@ -176,7 +196,12 @@ def _read_loader_batches(loader: Any) -> list[Any]:
                 collate_fn=loader.collate_fn,
                 worker_init_fn=loader.worker_init_fn,
             )
-    return list(loader)
+    try:
+        return list(loader)
+    except TypeError as exc:  # default_collate cannot stack PIL images
+        if "PIL" not in str(exc):
+            raise
+        raise InvalidArgument(f"Expected the DataLoader of mlguard_data to yield tensors but its Dataset gives PIL images ({exc}): {TO_TENSOR}") from None
 
 
 def as_data(obj: Any) -> EvalData:
@@ -195,5 +220,5 @@ def as_data(obj: Any) -> EvalData:
         items: Sequence[Any] = [obj[i] for i in range(len(obj))]
         if not items or not all(isinstance(item, (tuple, list)) and len(item) >= 2 for item in items):
             raise InvalidArgument.expected(expected, "mlguard_data", obj)
-        return EvalData(np.stack([_to_numpy(item[0]) for item in items]), np.array([_to_numpy(item[1]) for item in items]))
+        return EvalData(np.stack([_image_array(item[0], f"sample {i}") for i, item in enumerate(items)]), np.array([_to_numpy(item[1]) for item in items]))
     raise InvalidArgument.expected(expected, "mlguard_data", obj)

@@ -19,7 +19,7 @@ import numpy as np  # noqa: F401 - the example uses it
 
 from .._messages import exception_text
 from ..errors import ContractError, InvalidArgument, MlguardError, NonFiniteOutput
-from ._tasks import as_task_data
+from ._tasks import as_task_data, ignore_index_hint
 
 #: the adapters of each task, for the error that names them
 ADAPTERS = {
@@ -66,7 +66,7 @@ def check_task_declaration(model: Any, data: Any, task: str, task_source: str = 
         if eval_data.max_label() >= model.n_classes:
             raise ContractError(
                 f"Expected mask labels in 0..{model.n_classes - 1} (or ignore_index={eval_data.ignore_index}) for model {model.name!r} "
-                f"but mlguard_data holds label {eval_data.max_label()}: declare the label of void pixels as ignore_index",
+                f"but mlguard_data holds label {eval_data.max_label()}: " + ignore_index_hint(eval_data.max_label()),
                 fixture=both,
             )
         if hasattr(model, "check_normalisation"):

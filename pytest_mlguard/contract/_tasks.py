@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import InvalidArgument
-from ._data import EvalData, _to_numpy, as_data
+from ._data import EvalData, _image_array, _to_numpy, as_data
 
 Task = Literal["classification", "segmentation", "detection"]
 TASKS: tuple[str, ...] = ("classification", "segmentation", "detection")
@@ -45,6 +45,15 @@ def _check_images(x: np.ndarray, what: str = "x") -> np.ndarray:
         bad = int(np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))[0])
         raise InvalidArgument(f"Expected finite values in {what} but image {bad} holds NaN or inf")
     return x
+
+
+def ignore_index_hint(label: int) -> str:
+    """How to declare ``label`` as the label of void pixels, for arrays and for a Dataset or DataLoader."""
+    return (
+        f"if pixels labelled {label} are void (unlabelled, borders), declare it as ignore_index: return "
+        f"SegmentationData(x, y, ignore_index={label}) from mlguard_data, or for a Dataset or DataLoader "
+        f"pytest_mlguard.contract.as_task_data(dataset_or_loader, 'segmentation', ignore_index={label})"
+    )
 
 
 class SegmentationData(EvalData):
@@ -79,7 +88,12 @@ class SegmentationData(EvalData):
         y = y.astype(np.int64)
         counted = y[y != ignore_index]
         if counted.size and counted.min() < 0:
-            raise InvalidArgument(f"Expected class indices 0..K-1 (or ignore_index={ignore_index}) in the masks but got {int(counted.min())}")
+            labels = counted[counted >= 0]
+            expected = f"0..{int(labels.max())}" if labels.size else "non-negative"
+            raise InvalidArgument(
+                f"Expected class indices {expected} (or ignore_index={ignore_index}) in the masks but got {int(counted.min())}: "
+                + ignore_index_hint(int(counted.min()))
+            )
         self.x = x
         self.y = y
         self.ignore_index = int(ignore_index)
@@ -161,7 +175,7 @@ class DetectionData:
             raise InvalidArgument("Expected at least one image in the detection data but got none")
         checked = []
         for index, image in enumerate(images):
-            array = _to_numpy(image)
+            array = _image_array(image, f"image {index}")
             if array.ndim != 3:
                 raise InvalidArgument(f"Expected image {index} of shape (C, H, W) but got an array of shape {array.shape}")
             checked.append(_check_images(array[None], f"image {index}")[0])
@@ -243,5 +257,5 @@ def as_task_data(obj: Any, task: str = "classification", *, ignore_index: int = 
     if not pairs:
         raise InvalidArgument("Expected at least one (image, target) pair in mlguard_data but it holds none")
     if kind is SegmentationData:
-        return SegmentationData(np.stack([_to_numpy(p[0]) for p in pairs]), np.stack([_to_numpy(p[1]) for p in pairs]), ignore_index=ignore_index)
+        return SegmentationData(np.stack([_image_array(p[0], f"image {i}") for i, p in enumerate(pairs)]), np.stack([_to_numpy(p[1]) for p in pairs]), ignore_index=ignore_index)
     return DetectionData([p[0] for p in pairs], [p[1] for p in pairs])

@@ -46,6 +46,8 @@ def run_segmentation(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     clean = clean_miou(evaluation)
     pred = result.proba.argmax(axis=1)
     ece = pixel_ece(result.proba, data.y[:n], data.ignore_index)  # type: ignore[attr-defined]
+    # the same images without the corruption: report.html's calibration-under-shift figure draws it beside the ECE
+    clean_ece = evaluation.memo(("clean_pixel_ece", n), lambda: pixel_ece(evaluation.clean_proba[:n], data.y[:n], data.ignore_index))  # type: ignore[attr-defined]
     details = {
         "corruption": name,
         "group": get(name).group,
@@ -55,6 +57,7 @@ def run_segmentation(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         "clean_miou": clean,
         "mean_abs_change": result.mean_abs_change,
         "ece": ece,
+        "clean_ece": clean_ece,
         "scale": float(scale),
         "reference": getattr(scale, "reference", "imagenet-c"),
     }

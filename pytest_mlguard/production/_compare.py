@@ -20,8 +20,15 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import CheckError
+
 #: how often the interpreter switches threads while clients send requests at once (on a busy server: often)
 _SWITCH_INTERVAL_S = 1e-5
+
+
+class NotDeployable(CheckError):
+    """The model cannot be deployed as a drift variant (torch.jit could not trace or script it, torch.export
+    could not export it): the check fails with the exporter's reason (docs/production.md), it is not an error."""
 
 
 class PrefixPredictions:

@@ -162,15 +162,17 @@ def _selection(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _model_plots(model: str, checks: Sequence[Mapping[str, Any]], figures_cache: Any) -> dict[str, Any]:
+def _model_plots(model: str, checks: Sequence[Mapping[str, Any]], figures_cache: Any, task: str = "classification") -> dict[str, Any]:
     """The figures of ``model``: those its families declare (``Family.plots``), by their order and then the
-    registry's, each with the line it leaves where it draws nothing."""
+    registry's, each with the line it leaves where it draws nothing (none for a family that does not apply
+    to the model's ``task``)."""
     from ..checks._builtin import run_families
 
     by_family: dict[str, list[Mapping[str, Any]]] = {}
     for check in checks:
         by_family.setdefault(check["family"], []).append(check)
     declared = [(plot.order, index, family.name, number, plot) for index, family in enumerate(run_families()) for number, plot in enumerate(family.figures())]
+    applies = {family.name for family in run_families() if task in family.tasks}
     figures: list[dict[str, str]] = []
     missing: list[str] = []
     for _, _, name, number, plot in sorted(declared, key=lambda entry: entry[:2]):
@@ -178,7 +180,7 @@ def _model_plots(model: str, checks: Sequence[Mapping[str, Any]], figures_cache:
         found = figures_cache.draw(_family_plot, name, number, _code_digest(plot), model, drawn) if drawn else None
         if found:
             figures += [{"kind": plot.kind or name, **figure} for figure in found]
-        elif plot.absent:
+        elif plot.absent and name in applies:
             missing.append(plot.absent)
     return {"name": model, "figures": figures, "missing": missing}
 
@@ -282,7 +284,10 @@ def render_html(report: Mapping[str, Any], output: Path, *, examples_per_check: 
         "partial": bool(report.get("partial")),
         "selection": _selection(report.get("selection")),
         "sections": _family_sections(report),
-        "plots": [_model_plots(model, model_checks, figures_cache) for model, model_checks in by_model.items()],
+        "plots": [
+            _model_plots(model, model_checks, figures_cache, str(report.get("models", {}).get(model, {}).get("task") or "classification"))
+            for model, model_checks in by_model.items()
+        ],
         "examples": failing_examples(report, output, per_check=examples_per_check),
         "models": _model_rows(report.get("models", {})),
         "fmt": _fmt,

@@ -114,7 +114,7 @@ def reliability_diagram(check: Mapping[str, Any], bins: Mapping[str, Any], name:
     edges = [float(e) for e in bins.get("edges", [])]
     if len(edges) != n_bins + 1:
         edges = [i / n_bins for i in range(n_bins + 1)]
-    figure = _figure(5.2, 4.4)
+    figure = _figure(7.4, 4.4)  # the legend to the right of the bars
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1))
     labels: set[str] = set()
 
@@ -136,7 +136,7 @@ def reliability_diagram(check: Mapping[str, Any], bins: Mapping[str, Any], name:
     value = _number(check.get("value"))
     label = f"{_short(check['model'], 24)}: {check['id']}" + (f" ({name})" if name else "")
     top.set_title(label + (f", {check['metric']} {value:.4f}" if value is not None else ""), fontsize=10)
-    top.legend(loc="upper left", fontsize=8)
+    top.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8)  # beside the bars: inside, it covered some
     total = sum(count) or 1.0
     bottom.bar(edges[:-1], [c / total for c in count], width=[b - a for a, b in itertools.pairwise(edges)], align="edge", color=_GREY)
     bottom.set_xlabel("confidence")

@@ -236,3 +236,15 @@ def test_a_malformed_output_of_the_model_as_deployed_names_the_fixture_and_the_v
         ["*mlguard_model (deployed with torchscript): model 'traced-tuple' returned a tuple of 2 items (Tensor (*, 10), Tensor (*, 64)) for a batch of * samples*"]
     )
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_contract_error_is_reported_as_what_stopped_the_run_not_as_a_ctrl_c(project):
+    """Before: pytest's exit status for session.shouldstop is INTERRUPTED, which the report took for a
+    Ctrl-C: 'INTERRUPTED (KeyboardInterrupt (Ctrl-C))' in the terminal and in report.json."""
+    result = project.write(model="wrong_batch_model", pipeline=None).run("--mlguard", "-p", "no:randomly")
+    assert result.ret == USAGE_ERROR, result.stdout.str()
+    report = project.report()
+    assert report["interrupted"] is True
+    assert report["interrupted_by"].startswith("contract error: mlguard_model: model 'fixed-batch' returned outputs of shape (16, 10)")
+    assert "Ctrl-C" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["STOPPED (contract error: mlguard_model: model 'fixed-batch' returned *): the report holds the 0 checks measured before*"])

@@ -83,7 +83,7 @@ def test_malformed_segmentation_outputs_are_contract_errors(output, message):
         (lambda: SegmentationData(np.zeros((2, 3, 4, 4)), np.zeros((2, 3, 4, 4))), r"one-hot masks\? pass y.argmax\(axis=1\)"),
         (lambda: SegmentationData(np.zeros((2, 4, 4)), np.zeros((2, 4, 4))), r"Expected x of shape \(N, C, H, W\)"),
         (lambda: SegmentationData(np.zeros((1, 3, 2, 2)), np.full((1, 2, 2), 0.5)), r"Expected integer class indices"),
-        (lambda: SegmentationData(np.zeros((1, 3, 2, 2)), np.full((1, 2, 2), -1)), r"Expected class indices 0..K-1 \(or ignore_index=255\)"),
+        (lambda: SegmentationData(np.zeros((1, 3, 2, 2)), np.full((1, 2, 2), -1)), r"Expected class indices non-negative \(or ignore_index=255\) in the masks but got -1"),
         (lambda: DetectionData([np.zeros((3, 4, 4))], [{"boxes": np.zeros((1, 4))}]), r"its dict lacks \['labels'\]"),
         (lambda: DetectionData([np.zeros((3, 4, 4))], [{"boxes": [[2, 2, 1, 3]], "labels": [1]}]), r"box 0 is \[2.0, 2.0, 1.0, 3.0\]"),
         (lambda: DetectionData([np.zeros((3, 4, 4))], []), r"one target per image \(1\) but got 0"),

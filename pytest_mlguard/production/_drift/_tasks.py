@@ -26,8 +26,8 @@ import numpy as np
 from ..._messages import exception_text
 from ...checks._base import CheckSpec, Measurement
 from ..._cores import usable_cores
-from ...errors import CheckError, NotApplicable
-from .._compare import thread_count
+from ...errors import NotApplicable
+from .._compare import NotDeployable, thread_count
 from .._task_outputs import TaskOutputs, worst_images
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def _segmenter(model: Any, variant: str, x: np.ndarray) -> Any:
                     else:
                         raw = torch.export.export(raw.eval(), (example,), dynamic_shapes=({0: torch.export.Dim("batch")},)).module()
             except Exception as exc:  # any failure: the reason the model cannot be deployed that way
-                raise CheckError(f"the model cannot be deployed with {variant}: {exception_text(exc)}") from exc
+                raise NotDeployable(f"the model cannot be deployed with {variant}: {exception_text(exc)}") from exc
 
     def scores(batch: np.ndarray) -> Any:
         with torch.inference_mode():
@@ -135,7 +135,7 @@ def _detector(model: Any, variant: str) -> Any:
             try:
                 deployed = _detections_of(torch.jit.script(copy.deepcopy(module).eval()))
             except Exception as exc:  # any failure: the reason the model cannot be deployed that way
-                raise CheckError(f"the detector cannot be deployed with torchscript (torch.jit.script): {exception_text(exc)}") from exc
+                raise NotDeployable(f"the detector cannot be deployed with torchscript (torch.jit.script): {exception_text(exc)}") from exc
     return TorchDetectionModel(deployed, class_names=model.class_names, value_range=model.value_range, name=model.name, batch_size=model.batch_size)
 
 

@@ -24,8 +24,8 @@ import numpy as np
 from ..._messages import exception_text
 from ...checks._base import CheckSpec, Measurement, early_stop_measurement
 from ..._cores import usable_cores
-from ...errors import CheckError, NotApplicable
-from .._compare import PrefixPredictions, compare_predictions, thread_count
+from ...errors import NotApplicable
+from .._compare import NotDeployable, PrefixPredictions, compare_predictions, thread_count
 from .._modes import in_each_mode, in_mode
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def variant_model(model: TorchModel, variant: str, x: np.ndarray) -> CallableMod
     example input for tracing. The user's module is not modified.
 
     Raises:
-        CheckError: the model cannot be exported that way (the message says why).
+        NotDeployable: the model cannot be exported that way (the message says why).
         NotApplicable: int8 dynamic quantisation finds no layer to quantise.
     """
     import torch
@@ -98,7 +98,7 @@ def variant_model(model: TorchModel, variant: str, x: np.ndarray) -> CallableMod
                 exported = torch.export.export(model.module, (example,), dynamic_shapes=dynamic)
                 return _deployed(model, exported.module(), model.active_device)
         except Exception as exc:  # any failure: the reason the model cannot be deployed that way
-            raise CheckError(f"the model cannot be deployed with {variant}: {exception_text(exc)}") from exc
+            raise NotDeployable(f"the model cannot be deployed with {variant}: {exception_text(exc)}") from exc
         if variant == "int8":
             try:
                 from torch.ao.quantization import quantize_dynamic
@@ -237,11 +237,15 @@ def _threads(spec: CheckSpec) -> int:
 def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     """The check on the model in each mode it may run in (:func:`~pytest_mlguard.production._modes.in_each_mode`);
     a segmenter's or a detector's with the task's agreement (:mod:`._tasks`)."""
-    if getattr(evaluation.model, "task", "classification") != "classification":
-        from ._tasks import measure
+    try:
+        if getattr(evaluation.model, "task", "classification") != "classification":
+            from ._tasks import measure
 
-        return in_each_mode(spec, evaluation, lambda: measure(spec, evaluation), unchanged="")
-    return in_each_mode(spec, evaluation, lambda: _measure(spec, evaluation), unchanged="")
+            return in_each_mode(spec, evaluation, lambda: measure(spec, evaluation), unchanged="")
+        return in_each_mode(spec, evaluation, lambda: _measure(spec, evaluation), unchanged="")
+    except NotDeployable as exc:  # a failure with the exporter's reason, not an error
+        variant = str(spec.param("variant"))
+        return Measurement(value=0.0, n=int(evaluation.data.n), details={"variant": variant, "deployable": False}, message=str(exc), failure=str(exc))
 
 
 def _measure(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
