@@ -25,3 +25,13 @@ def test_a_shard_reports_its_share_of_a_failing_check_as_pending_not_failed(proj
     assert set(checks) == {"accuracy", "calibration[ece]"}
     assert [(c["verdict"], c["interval"], c["required_n"]) for c in checks.values()] == [("pending", None, None)] * 2
     assert "0 failed" in summary.read_text() and "2 checks measured on its samples are pending" in summary.read_text()
+
+
+def test_a_shard_from_auto_names_the_shard_and_the_variables_it_came_from(project, monkeypatch):
+    """A Slurm task 11 of an array 10-13 is shard 1/4; its log said so nowhere."""
+    project.write(pipeline=None, pyproject=SHARDED)
+    for name, value in {"SLURM_ARRAY_TASK_ID": "11", "SLURM_ARRAY_TASK_MIN": "10", "SLURM_ARRAY_TASK_COUNT": "4"}.items():
+        monkeypatch.setenv(name, value)
+    shard = project.run("--mlguard", "--mlguard-shard", "auto", "-k", "accuracy", "--mlguard-output", "shards/1")
+    assert shard.ret == 0, shard.stdout.str()
+    shard.stdout.fnmatch_lines(["mlguard: seed=0, *, shard 1/4 (from SLURM_ARRAY_TASK_ID=11, SLURM_ARRAY_TASK_MIN=10, SLURM_ARRAY_TASK_COUNT=4), output=*"])
