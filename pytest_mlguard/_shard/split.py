@@ -45,7 +45,7 @@ class Shard:
     index: int
     count: int
     #: the engine's variables ``auto`` read it from (``""``: given as ``I/N``); not part of the shard's identity
-    origin: str = field(default="", compare=False)
+    origin: str = field(default="", compare=False, repr=False)
 
     def describe(self) -> str:
         return f"{self.index}/{self.count}"
