@@ -5,6 +5,8 @@ against another run's places (``IndexError`` in ``merged_examples``, the digits 
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 from test_shard_suite import SHARDED
 
@@ -42,3 +44,10 @@ def test_the_gate_reruns_keep_the_attack_checks_artefacts_and_shards_merge(proje
     got = {c["id"]: c for c in project.report("merged")["checks"]}
     assert got[FGSM]["value"] == attack["value"] and got[FGSM]["n"] == attack["n"]
     assert flipped_saved(project, "merged") == flipped_saved(project, "whole")
+    # a shard directory written before the fix (the rerun's file over the shard's): no thumbnails rather than a crash
+    folder = "artifacts/digits-attack_fgsm-linf-0.1_/adversarial.npz"
+    shutil.copyfile(project.pytester.path / "whole" / folder, project.pytester.path / "shards/0" / folder)
+    stale = project.run("--mlguard-merge", "shards/0", "shards/1", "--mlguard-output", "stale")
+    assert stale.ret == 0, stale.stdout.str()
+    stale_attack = {c["id"]: c for c in project.report("stale")["checks"]}[FGSM]
+    assert stale_attack["value"] == attack["value"] and "artifacts" not in stale_attack["details"]
