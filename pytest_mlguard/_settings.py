@@ -50,7 +50,7 @@ def check_settings(config: pytest.Config, options: Any) -> Settings | None:
     from .checks._registry import all_keys
     from .config._profiles import BUILTIN_PROFILES
 
-    misread = output_read_as_path(config.invocation_params.args, config.invocation_params.dir)
+    misread = output_read_as_path(config.invocation_params.args, config.invocation_params.dir) or merge_read_as_path(config.invocation_params.args, config.invocation_params.dir)
     if misread is not None:
         raise ConfigError(misread)
     keys = all_keys()
@@ -146,9 +146,7 @@ def output_read_as_path(args: Sequence[str], invocation_dir: Path) -> str | None
         output = (invocation_dir / given).resolve()
         if not output.is_dir():  # pytest passes over a path that does not exist
             return None
-        paths = [(invocation_dir / a.split("::")[0]).resolve() for i, a in enumerate(args) if i != index + 1 and not a.startswith("-")]
-        paths = [path if path.is_dir() else path.parent for path in paths if path.exists()]
-        base = Path(os.path.commonpath(paths)) if paths else invocation_dir.resolve()
+        base, _ = _base(args, {index + 1}, invocation_dir)
         if output == base or base in output.parents or _config_dir(base) == _config_dir(Path(os.path.commonpath([output, base]))):
             return None  # pytest finds the same configuration with the output taken for a path as without it
         return (
@@ -158,6 +156,49 @@ def output_read_as_path(args: Sequence[str], invocation_dir: Path) -> str | None
             f"pyproject.toml may be missed; expected --mlguard-output={given} (with '=')"
         )
     return None
+
+
+def _base(args: Sequence[str], values: set[int], invocation_dir: Path) -> tuple[Path, list[Path]]:
+    """The folder that holds the test paths of ``args`` (the option values at ``values`` aside), or the
+    invocation directory where there are none, and those paths."""
+    paths = [(invocation_dir / a.split("::")[0]).resolve() for i, a in enumerate(args) if i not in values and not a.startswith("-")]
+    paths = [path if path.is_dir() else path.parent for path in paths if path.exists()]
+    return (Path(os.path.commonpath(paths)) if paths else invocation_dir.resolve()), paths
+
+
+def merge_read_as_path(args: Sequence[str], invocation_dir: Path) -> str | None:
+    """Why the directories of ``--mlguard-merge DIR ...``, written as separate arguments, misled pytest, or ``None``.
+
+    As for ``--mlguard-output`` (:func:`output_read_as_path`): pytest takes each existing ``DIR`` for a test
+    path before it knows the option, and where they lie outside the other paths (or the invocation
+    directory), looks for the rootdir and the configuration from the folder that holds them: the Kubernetes
+    recipe's ``pytest --mlguard-merge /results`` run in the project read no pyproject.toml and stopped on
+    "other settings". ``--mlguard-merge=DIR`` (repeatable) is not misread.
+
+    Example:
+        >>> merge_read_as_path(["--mlguard-merge=/tmp"], Path("/work"))  # with "=": read as meant
+    """
+    if any(arg == "-c" or arg.startswith(("--rootdir", "--config-file", "--inifile", "-c")) for arg in args):
+        return None  # the rootdir or the ini file is given: nothing is looked for
+    start = next((index + 1 for index, arg in enumerate(args) if arg == "--mlguard-merge"), None)
+    if start is None:
+        return None
+    end = next((index for index in range(start, len(args)) if args[index].startswith("-")), len(args))
+    given = [a for a in args[start:end] if (invocation_dir / a).resolve().is_dir()]  # pytest passes over the others
+    base, paths = _base(args, {i for i in range(1, len(args)) if start <= i < end or args[i - 1] == "--mlguard-output"}, invocation_dir)
+    directories = [(invocation_dir / a).resolve() for a in given]
+    if not directories or all(d == base or base in d.parents for d in directories):
+        return None
+    found = _config_dir(Path(os.path.commonpath(directories if not paths else [*directories, base])))
+    if found == _config_dir(base):
+        return None  # pytest finds the same configuration with the directories taken for paths as without them
+    fix = " ".join(f"--mlguard-merge={a}" for a in given)
+    return (
+        f"--mlguard-merge {' '.join(given)} (separate arguments) names directories outside {base}: pytest reads its configuration "
+        f"before it knows pytest-mlguard's options, took them for test paths and looked for the rootdir and ini file from "
+        f"there ({found or 'no configuration file found'}) instead of {_config_dir(base) or base}, so the project's settings "
+        f"would be missed; expected {fix} (with '=')"
+    )
 
 
 def file_sources(config: pytest.Config, keys: Any) -> list[Source]:

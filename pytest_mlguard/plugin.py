@@ -104,7 +104,8 @@ def pytest_report_header(config: pytest.Config) -> str | list[str] | None:
 
     pinned = config.stash.get(PINNED_KEY, None)
     device = f"{settings.device} ({pinned})" if pinned else settings.device
-    line = f"mlguard: seed={settings.seed}, samples={samples}, device={device}, output={settings.output}"
+    shard = settings.get("shard")  # which shard this run is, and for auto the variables it came from
+    line = f"mlguard: seed={settings.seed}, samples={samples}, device={device}, {shard.header() + ', ' if shard is not None else ''}output={settings.output}"
     if session.workers_unused is not None:
         return [line, f"mlguard: the merge runs in this process: -n {session.workers_unused} starts no pytest-xdist workers (a merge calls no model)"]
     return line

@@ -234,7 +234,7 @@ def _artifact_path(evaluation: Evaluation, spec: CheckSpec) -> Path:
     """Where :meth:`Evaluation.artifact_dir` puts the check's artefacts, without creating it."""
     from ..reporting._examples import artifact_dir_name
 
-    return Path(evaluation.settings.output) / "artifacts" / artifact_dir_name(evaluation.model_id, spec.id)
+    return Path(evaluation.settings.output) / evaluation.artifacts / artifact_dir_name(evaluation.model_id, spec.id)
 
 
 def measurement_dict(measurement: Measurement) -> dict[str, Any]:

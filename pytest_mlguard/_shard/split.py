@@ -26,7 +26,7 @@ import os
 import re
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,9 +44,25 @@ class Shard:
 
     index: int
     count: int
+    #: the engine's variables ``auto`` read it from (``""``: given as ``I/N``); not part of the shard's identity
+    origin: str = field(default="", compare=False, repr=False)
 
     def describe(self) -> str:
         return f"{self.index}/{self.count}"
+
+    def header(self) -> str:
+        """``shard 1/4 (from SLURM_ARRAY_TASK_ID=11, SLURM_ARRAY_TASK_MIN=10, SLURM_ARRAY_TASK_COUNT=4)``: the
+        shard, and for ``auto`` where it came from, so that a log says which shard a task resolved to."""
+        return f"shard {self.describe()}" + (f" (from {self.origin})" if self.origin else "")
+
+
+def _origin(environ: Mapping[str, str], given: int | None) -> str:
+    """The variables :func:`from_environment` read (it found them), and ``auto/N`` where the count was given."""
+    kubernetes = _integer(environ, "JOB_COMPLETION_INDEX") is not None
+    names = ["JOB_COMPLETION_INDEX"] if kubernetes else ["SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN"]
+    names += [] if given is not None else [COUNT_VARIABLE if kubernetes else "SLURM_ARRAY_TASK_COUNT"]
+    read = [f"{name}={environ[name].strip()}" for name in names if name in environ]
+    return ", ".join(read + ([f"auto/{given}"] if given is not None else []))
 
 
 def _integer(environ: Mapping[str, str], name: str) -> int | None:
@@ -91,7 +107,10 @@ def parse_shard(value: Any, key: str, where: str, environ: Mapping[str, str] | N
         found = from_environment(count, os.environ if environ is None else environ)
         if isinstance(found, str):
             raise invalid(value, key, where, f"{EXPECTED}; {found}")
+        origin = _origin(os.environ if environ is None else environ, count)
         index, count = found
+        if 0 <= index < count:
+            return Shard(index, count, origin)
     else:
         index = int(match.group(1))
     if count is None or count < 1 or not 0 <= index < count:

@@ -115,7 +115,8 @@ def _places(spec: CheckSpec, evaluation: Evaluation, positions: np.ndarray) -> n
 def merged_examples(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardFile], entries: list[dict[str, Any]]) -> str | None:
     """The flipped samples the shards saved (``adversarial.npz`` in each shard's artefacts), put together
     in the merge's artefact directory in the unsharded order, where report.html shows the ones the
-    unsharded run shows; the directory, or ``None`` where a shard's file is missing (not copied)."""
+    unsharded run shows; the directory, or ``None`` where a shard's file is missing (not copied) or is not
+    of the shard's samples (its places or adversarial classes are not those the shard kept)."""
     from ..reporting._examples import artifact_dir_name
 
     parts: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []
@@ -125,8 +126,12 @@ def merged_examples(spec: CheckSpec, evaluation: Evaluation, shards: list[ShardF
         path = shard.path.parent / "artifacts" / artifact_dir_name(evaluation.model_id, spec.id) / "adversarial.npz"
         if not path.is_file():
             return None
+        kept = shard.array(entry["arrays"]["adversarial_class"])
         with np.load(path, allow_pickle=False) as saved:  # its index: the place among the samples the shard kept
-            parts.append((shard.array(entry["arrays"]["positions"])[saved["index"]], {name: saved[name] for name in ("x", "x_adv", "y", "adversarial_class")}))
+            index = saved["index"]
+            if len(index) and (index.max() >= len(kept) or not np.array_equal(kept[index], saved["adversarial_class"])):
+                return None  # not this shard's samples (a file another run wrote there): no thumbnails, rather than wrong ones
+            parts.append((shard.array(entry["arrays"]["positions"])[index], {name: saved[name] for name in ("x", "x_adv", "y", "adversarial_class")}))
     if not parts:
         return None
     positions = np.concatenate([part[0] for part in parts])

@@ -191,11 +191,15 @@ class Evaluation:
         """The check's random generator, derived from the run's seed and the check id."""
         return np.random.default_rng(stable_seed(self.settings.seed, self.model_id, spec.id))
 
+    #: the folder of the report directory where the checks save their artefacts; the gate's reruns of
+    #: another check on both models keep theirs apart (``artifacts/gate-candidate``, ``artifacts/gate-baseline``)
+    artifacts = "artifacts"
+
     def artifact_dir(self, spec: CheckSpec) -> Path:
         """Where a check saves its artefacts (failing inputs, per-sample outcomes), created on demand."""
         from ..reporting._examples import artifact_dir_name
 
-        path = self.settings.output / "artifacts" / artifact_dir_name(self.model_id, spec.id)
+        path = self.settings.output / self.artifacts / artifact_dir_name(self.model_id, spec.id)
         path.mkdir(parents=True, exist_ok=True)
         return path
 

@@ -64,8 +64,9 @@ class VerdictRules:
 class CheckResult:
     """The JSON-safe outcome of one check on one model (see docs/report-schema.md).
 
-    ``label`` is ``passed``, ``failed`` or ``inconclusive`` (the interval straddles the threshold);
-    ``passed`` is the test outcome, which for an inconclusive check follows ``policy``.
+    ``label`` is ``passed``, ``failed`` or ``inconclusive`` (the interval straddles the threshold), or
+    ``pending`` for a shard's share of a check that the merge decides; ``passed`` is the test outcome, which
+    for an inconclusive check follows ``policy`` (a pending one passes).
     """
 
     id: str
@@ -105,21 +106,21 @@ class CheckResult:
         partial: bool = False,
     ) -> CheckResult:
         """The result of ``measurement`` with its verdict; ``partial``: a shard's share of a check that the
-        merge recomputes from every shard's statistics, so no interval and no required n are computed
-        here (the merge computes them; the verdict is by the value, and only the measurement's own
-        interval, if it brings one, is kept)."""
+        merge recomputes from every shard's statistics: no interval and no required n (not even the
+        measurement's own interval), and the label ``pending``, passed: the merge decides."""
         from .._verdicts.policy import decide
 
         rules = rules or VerdictRules()
         threshold = spec.threshold.resolve(measurement.clean, measurement.chance)
         value = float(measurement.value)
-        interval, method = _interval(measurement, rules, threshold, spec) if not partial or measurement.interval is not None else (None, None)
+        interval, method = _interval(measurement, rules, threshold, spec) if not partial else (None, None)
         verdict = decide(value, interval, threshold=threshold, kind=spec.kind, policy=rules.policy)  # type: ignore[arg-type]
         details = dict(measurement.details)
         if measurement.failure:  # fails whatever the value says
             verdict = dataclasses.replace(verdict, label="failed", passed=False)
             details["failure"] = measurement.failure
         needed = _needed(measurement, spec, rules, value, threshold, interval, method) if verdict.label == "inconclusive" and not partial else None
+        label: str = "pending" if partial else verdict.label  # a shard's share: neither passed nor failed, the merge decides
         return cls(
             id=spec.id,
             model=model,
@@ -130,12 +131,12 @@ class CheckResult:
             threshold_spec=spec.threshold.describe(),
             kind=spec.kind,
             n=int(measurement.n),
-            passed=verdict.passed,
+            passed=verdict.passed or partial,
             seed=seed,
             duration_s=round(duration_s, 4),
             details=details,
             message=measurement.message,
-            label=verdict.label,
+            label=label,
             interval=interval,
             interval_method=method,
             confidence=rules.check_confidence if interval is not None else None,

@@ -70,7 +70,7 @@ def annotation_lines(report: Mapping[str, Any], locate: Locate, rerun: Rerun) ->
     failed check (or one that ended without a measurement), ``::warning`` for an inconclusive one."""
     for check in report.get("checks", []):
         label = _label(check)
-        if label == "passed":
+        if label in ("passed", "pending"):  # pending: a shard's share, which the merge decides and annotates
             continue
         level = "warning" if label == "inconclusive" else "error"
         message = f"{check_text(check)}\nrerun alone: {rerun(str(check.get('nodeid', '')))}"
@@ -105,6 +105,9 @@ def step_summary(report: Mapping[str, Any], rerun: Rerun) -> str:
         lines += [f"**Interrupted** ({report.get('interrupted_by')}): the report holds the checks measured before the run stopped.", ""]
     if report.get("partial"):
         lines += ["**Partial run**: the score covers only the selected checks.", ""]
+    pending = sum(_label(c) == "pending" for c in report.get("checks", []))
+    if pending:  # a shard's: counted as passed above, as its items pass
+        lines += [f"**A shard**: {pending} checks measured on its samples are pending (counted as passed): the merge decides them.", ""]
     lines += _family_table(report)
     failed = [c for c in report.get("checks", []) if not c["passed"]]
     undecided = [c for c in report.get("checks", []) if c["passed"] and _label(c) == "inconclusive"]

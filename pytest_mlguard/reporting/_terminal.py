@@ -70,6 +70,8 @@ def _check_line(check: Mapping[str, Any], width: int) -> tuple[str, dict[str, bo
     shown = f"[{interval['low']:.3f}, {interval['high']:.3f}] " if interval else ""
     label = check.get("verdict") or ("passed" if check["passed"] else "failed")
     verdict = "PASSED" if check["passed"] else "FAILED"
+    if label == "pending":  # a shard's share of the check: the merge decides
+        verdict = "PENDING (the merge decides)"
     if label == "inconclusive":
         verdict = f"INCONCLUSIVE ({verdict.lower()} by policy {check.get('policy', 'estimate')}"
         verdict += f"; n={check['required_n']} would decide)" if check.get("required_n") else ")"
@@ -83,7 +85,7 @@ def _check_line(check: Mapping[str, Any], width: int) -> tuple[str, dict[str, bo
     name = f"{check['model']}::{check['id']}"
     return (
         f"{name:<{width}} {check['metric']} {value} {op} {kind} {check[kind]:.4f}  {n:<6} {shown}{verdict}",
-        {"green": check["passed"] and label != "inconclusive", "yellow": label == "inconclusive", "red": not check["passed"]},
+        {"green": check["passed"] and label not in ("inconclusive", "pending"), "yellow": label == "inconclusive", "red": not check["passed"]},
     )
 
 

@@ -267,18 +267,22 @@ def test_the_nll_check_gets_the_betting_interval_of_its_bounded_losses():
     assert result.interval_method == "betting" and result.interval[0] <= result.value <= result.interval[1]
 
 
-def test_a_shards_share_keeps_its_own_interval_and_computes_no_binomial_one_nor_required_n():
+def test_a_shards_share_is_pending_with_no_interval_nor_required_n():
     """``partial``: a shard's share of a check that the merge recomputes (tests/plugin/test_shard_cost.py counts
-    the calls there): no binomial interval and no required n, which the merge computes; the measurement's own
-    interval (an attack that stopped early, a bootstrap) is kept. Whole, the same measurements get both."""
+    the calls there): no interval, not even the measurement's own (an attack that stopped early, a bootstrap:
+    docs/scale.md promises none on a shard), no required n, and the label ``pending``, passed: the merge
+    decides. Whole, the same measurements get both."""
     spec = family("accuracy").spec(None, resolve(cli={"accuracy.floor": "0.9"}, environ={}, keys=all_keys()))
     counted = Measurement(0.91, 100, successes=91)
     own = Measurement(0.91, 100, successes=91, interval=(0.86, 0.96), interval_method="bootstrap")
+    below = Measurement(0.5, 100, successes=50)
 
     def result(measurement: Measurement, partial: bool) -> CheckResult:
         return CheckResult.from_measurement(spec, "m", measurement, seed=0, duration_s=0.0, partial=partial)
 
     assert result(counted, False).interval is not None and result(counted, True).interval is None
     whole, share = result(own, False), result(own, True)
-    assert whole.label == share.label == "inconclusive" and share.interval == whole.interval == (0.86, 0.96)
+    assert whole.label == "inconclusive" and whole.interval == (0.86, 0.96) and share.interval is None
+    assert (share.label, share.passed) == ("pending", True) and share.to_dict()["verdict"] == "pending"
+    assert not result(below, False).passed and (result(below, True).label, result(below, True).passed) == ("pending", True)
     assert whole.required_n is not None and share.required_n is None

@@ -46,6 +46,7 @@ def baseline_evaluation(evaluation: Evaluation, baseline: Any) -> Evaluation:
 
     found = Evaluation(baseline, evaluation.full_data, _fixed_n(evaluation.settings), model_id=evaluation.model_id)
     found.limits = evaluation.limits
+    found.artifacts = "artifacts/gate-baseline"  # not over the candidate's checks' own (same model id)
     return found
 
 
@@ -87,6 +88,7 @@ def _robustness_results(evaluation: Evaluation, baseline: Evaluation, compare: t
 
     candidate = evaluation.memo(("gate-candidate",), lambda: Evaluation(evaluation.model, evaluation.full_data, baseline.settings, model_id=evaluation.model_id))
     candidate.limits = evaluation.limits
+    candidate.artifacts = "artifacts/gate-candidate"  # not over the check's own artefacts, which a shard's merge reads
     candidate_results, baseline_results, skipped = [], [], []
     outcomes: dict[str, tuple[Outcomes, Outcomes]] = {}
     resampled: dict[str, tuple[Resampled, Resampled]] = {}
