@@ -102,7 +102,9 @@ def add_options(parser: pytest.Parser, keys: Sequence[Key]) -> None:
         action="extend",
         metavar="DIR",
         help="merge the report directories of the --mlguard-shard runs (or one directory holding them) into one report, "
-        "recomputed from their statistics, with the shards' settings; implies --mlguard (default: none)",
+        "recomputed from their statistics, with the shards' settings; implies --mlguard. Write --mlguard-merge=DIR "
+        "(repeated for several) where the directories lie outside the project, so that pytest does not take them "
+        "for its root (default: none)",
     )
     for key in keys:
         if key.ini:
