@@ -49,7 +49,7 @@ def test_a_merge_of_a_task_models_shards_stops_before_any_check_is_recomputed(py
         run_pytest(pytester, "--mlguard", str(EXAMPLES[task]), "--mlguard-shard", "0/1", f"--mlguard-output={shards / '0'}", *SHORT)
     assert (shards / "0" / "mlguard-shard.npz").is_file()
     output = pytester.path / "merged"
-    result = run_pytest(pytester, str(EXAMPLES[task]), f"--mlguard-output={output}", *SHORT, "--mlguard-merge", str(shards / "0"))
+    result = run_pytest(pytester, str(EXAMPLES[task]), f"--mlguard-output={output}", *SHORT, f"--mlguard-merge={shards / '0'}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-3000:]
     result.stderr.fnmatch_lines(usage_error(task, "--mlguard-merge"))
     assert not output.exists()
