@@ -279,8 +279,10 @@ class RunReporter(RunPart):
         summary = report["summary"]
         if report.get("interrupted"):
             checks = f"{summary['total']} check{'' if summary['total'] == 1 else 's'}"
-            word = "STOPPED" if report["interrupted_by"].startswith(STOPPED_BY_CONTRACT) else "INTERRUPTED"
-            text = f"{word} ({report['interrupted_by']}): the report holds the {checks} measured before the run stopped"
+            if report["interrupted_by"].startswith(STOPPED_BY_CONTRACT):  # printed whole above: named, not repeated
+                text = f"STOPPED by the contract error above: the report holds the {checks} measured before the run stopped"
+            else:
+                text = f"INTERRUPTED ({report['interrupted_by']}): the report holds the {checks} measured before the run stopped"
             lines.append((text, {"red": True, "bold": True}))
         selection = report.get("selection")
         if report.get("partial") and selection:
