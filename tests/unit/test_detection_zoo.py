@@ -24,6 +24,7 @@ CHECKS = [
     "corruption[fog-3]",
     "corruption[jpeg_compression-3]",
     "calibration[ece]",
+    "drift[torchscript]",  # the example's suite deploys the detector with torch.jit.script: the JPEG zoo one scripts too
 ]
 SETTINGS = {
     "task": "detection",
