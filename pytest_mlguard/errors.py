@@ -99,25 +99,27 @@ class NonFiniteOutput(CheckError):
         rows: the rows of the batch given to the model whose outputs are not finite.
         total: the size of that batch.
         samples: where known, the same rows as indices into the project's ``mlguard_data``.
+        within: where the batch was one of several of a check (a look, a chunk), the check's sample count.
     """
 
-    def __init__(self, model: str, rows: list[int], total: int, *, samples: list[int] | None = None, what: str = "probabilities") -> None:
-        self.model, self.rows, self.total, self.samples, self.what = model, list(rows), total, samples, what
+    def __init__(self, model: str, rows: list[int], total: int, *, samples: list[int] | None = None, what: str = "probabilities", within: int | None = None) -> None:
+        self.model, self.rows, self.total, self.samples, self.what, self.within = model, list(rows), total, samples, what, within
         shown = samples if samples is not None else rows
         where = "mlguard_data samples" if samples is not None else "rows"
         listed = ", ".join(map(str, shown[:10])) + (f" and {len(shown) - 10} more" if len(shown) > 10 else "")
+        part = f" (a batch of the check's {within} samples, where it stopped)" if within is not None and within != total else ""
         super().__init__(
-            f"model {model!r} returned NaN or inf {what} for {len(rows)} of {total} samples: {where} {listed}; "
+            f"model {model!r} returned NaN or inf {what} for {len(rows)} of {total} samples{part}: {where} {listed}; "
             "a prediction that is not a number is wrong, so the check fails"
         )
 
     def located(self, samples: list[int]) -> NonFiniteOutput:
         """The same error, with its rows as indices ``samples`` of ``mlguard_data``."""
-        return NonFiniteOutput(self.model, self.rows, self.total, samples=samples, what=self.what)
+        return NonFiniteOutput(self.model, self.rows, self.total, samples=samples, what=self.what, within=self.within)
 
     def details(self) -> dict[str, object]:
         """JSON-safe, for the check's details in the report."""
-        return {"count": len(self.rows), "of": self.total, "rows": self.rows[:100], "samples": None if self.samples is None else self.samples[:100]}
+        return {"count": len(self.rows), "of": self.total, "within": self.within, "rows": self.rows[:100], "samples": None if self.samples is None else self.samples[:100]}
 
 
 class NotApplicable(MlguardError):

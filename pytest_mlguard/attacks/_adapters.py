@@ -292,14 +292,15 @@ class Adapter:
         """Top-1 classes of ``x`` through the estimator (``NonFiniteOutput`` as :meth:`proba`)."""
         return self.proba(x).argmax(axis=1)
 
-    def proba_of(self, x: np.ndarray, rows: np.ndarray, samples: np.ndarray | None = None, what: str = "probabilities of adversarial examples") -> np.ndarray:
+    def proba_of(self, x: np.ndarray, rows: np.ndarray, samples: np.ndarray | None = None, what: str = "probabilities of adversarial examples", within: int | None = None) -> np.ndarray:
         """:meth:`proba` of ``x``, rows ``rows`` of a check's samples (adversarial examples, by default):
         ``NonFiniteOutput`` names those rows, or the samples of ``mlguard_data`` they are where ``samples``
-        gives them (the attack check names rows as samples: ``run._Run.measure``)."""
+        gives them (the attack check names rows as samples: ``run._Run.measure``), and says the batch was one
+        of the check's ``within`` samples where it was a look or a chunk of them."""
         try:
             return self.proba(x)
         except NonFiniteOutput as exc:
-            error = NonFiniteOutput(exc.model, [int(rows[row]) for row in exc.rows], exc.total, what=what)
+            error = NonFiniteOutput(exc.model, [int(rows[row]) for row in exc.rows], exc.total, what=what, within=within)
             raise (error if samples is None else error.located(sorted(int(samples[row]) for row in exc.rows))) from None
 
 

@@ -148,7 +148,7 @@ def _chunk(run: Any, number: int, rows: np.ndarray, epsilons: list[float | None]
         for eps in epsilons:
             if len(rows):
                 x_adv[rows] = run._attack(eps, x[rows], y[rows])
-            run.adv_proba[start:stop] = run.adapter.proba_of(x_adv[start:stop], np.arange(start, stop))  # NaN: rows of run.data
+            run.adv_proba[start:stop] = run.adapter.proba_of(x_adv[start:stop], np.arange(start, stop), within=len(x))  # NaN: rows of run.data
             classes.append(run.adv_proba[start:stop].argmax(axis=1))
     return classes
 

@@ -56,7 +56,7 @@ def attack_looks(run: Any, stopper: Any, clean_ok: np.ndarray, x_adv: np.ndarray
         index = index[clean_ok[index]]
         if len(index):
             x_adv[index] = run._attack(eps, x[index], y[index])
-            adv_pred[index] = run.adapter.proba_of(x_adv[index], index).argmax(axis=1)
+            adv_pred[index] = run.adapter.proba_of(x_adv[index], index, within=n).argmax(axis=1)
             robust += int((adv_pred[index] == y[index]).sum())
         known = misclassified - int((~clean_ok[looked]).sum()) if exact else 0
         if stopper.update(robust, len(looked), known_failures=known):

@@ -26,6 +26,10 @@ def test_an_attack_names_the_mlguard_data_samples_whose_adversarial_outputs_are_
     assert found["samples"] and len(found["samples"]) == found["count"], found
     assert f"mlguard_data samples {', '.join(map(str, found['samples'][:10]))}" in result.message, result.message
     assert "probabilities of adversarial examples" in result.message, result.message
+    # a look's or a chunk's batch says it is one of the check's 80 samples (it said "for 1 of 16 samples" alone)
+    of = f"for {found['count']} of {found['of']} samples"
+    assert (found["of"], found["within"]) == ((80, None) if early_stop == "off" and check.startswith("fgsm") else (16, 80)), found
+    assert (of + " (a batch of the check's 80 samples, where it stopped)" if found["within"] else of + ":") in result.message, result.message
     x = zoo.digits().x
     with pytest.raises(NonFiniteOutput) as info:  # the samples NaN on bright images names, clean
         zoo.nan_model().predict_proba(x[found["samples"]])
