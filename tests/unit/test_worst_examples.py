@@ -106,3 +106,23 @@ def test_a_detection_thumbnail_draws_the_target_and_predicted_boxes_where_they_a
     assert tuple(pixels[12 * factor, 20 * factor]) == colour["target"]  # the target box's right edge
     assert tuple(pixels[32 * factor, 40 * factor]) == colour["predicted"]  # the detection at a score of 0.8
     assert tuple(pixels[12 * factor, 4 * factor]) == colour["target"]  # the one at 0.3, on the target box, is not drawn over it
+
+
+def test_an_attack_run_batch_by_batch_keeps_the_worst_images_of_all_its_batches(tmp_path):
+    """FGSM is deterministic: in batches of 8 or in one batch of 24, the same images are the worst, and
+    the adversarial inputs saved for them are the same."""
+    from zoo import noise_collapsing_segmenter, segmentation_data
+
+    from pytest_mlguard.checks.api import check_model
+
+    saved = []
+    for size in (8, 24):
+        settings = {"task": "segmentation", "attack.floor": 0.99, "attack.samples": 24, "attack.batch_size": size, "output": str(tmp_path / str(size))}
+        (result,) = check_model(noise_collapsing_segmenter(), segmentation_data(), ["attack[fgsm-linf-1/255]"], settings=settings)
+        assert not result.passed and result.details["examples"][0]["file"] == str(tmp_path / str(size) / "artifacts" / "collapses-under-noise-attack_fgsm-linf-1_255_" / "worst.npz")
+        with np.load(result.details["examples"][0]["file"]) as found:
+            saved.append({key: found[key] for key in found.files})
+    (batches, whole) = saved
+    assert batches["index"].tolist() == whole["index"].tolist() and len(whole["index"]) == 3
+    assert all(np.array_equal(batches[key], whole[key]) for key in ("x", "score", "pred_mask", "target_mask"))
+    assert whole["score"].tolist() == sorted(whole["score"].tolist())
