@@ -1049,6 +1049,11 @@ def _segmenter_module():
     return module
 
 
+def segmentation_data():
+    """The segmentation example's test data."""
+    return segmentation_example()[1]
+
+
 @cache
 def segmentation_example():
     """The segmentation example's model and test data, as its conftest.py declares them."""

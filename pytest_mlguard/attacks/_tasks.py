@@ -30,10 +30,12 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
 
 def run_segmentation(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     """Robust mIoU under PGD or FGSM: the images of the evaluation (``attack.samples`` of them, in
-    batches of ``attack.batch_size``) attacked, predicted, and scored against their masks."""
+    batches of ``attack.batch_size``) attacked, predicted, and scored against their masks; below its floor,
+    the worst images saved with their masks (:mod:`pytest_mlguard._segmentation.worst`)."""
     from .._segmentation.attack import pgd
     from .._segmentation.checks import miou_measurement
     from .._segmentation.metrics import mean_iou
+    from .._segmentation.worst import WorstSoFar, keep_worst
 
     model, data = evaluation.model, evaluation.data
     if not applies_to_segmentation(spec):
@@ -55,10 +57,11 @@ def run_segmentation(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     }
     n = evaluation.sample_limit(min(data.n, spec.param("samples") or data.n))
     net, size = model.raw_module(), int(spec.param("batch_size") or 32)
-    preds = []
+    preds, worst = [], WorstSoFar(evaluation)
     for start in range(0, n, size):
         adv = pgd(net, data.x[start : start + size], data.y[start : start + size], **options)
         preds.append(model.predict_proba(adv).argmax(axis=1))
+        worst.offer(start, adv, preds[-1])
         evaluation.report_progress(min(start + size, n), n)
     import numpy as np
 
@@ -68,4 +71,4 @@ def run_segmentation(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     details = {"attack": spec.param("attack"), "norm": spec.param("norm"), "eps": options["eps"], "metric": "robust_miou", "clean_accuracy": clean, "clean_miou": clean, **{k: options[k] for k in ("steps", "step_size", "restarts")}}
     measurement = miou_measurement(spec, evaluation, pred, clean=clean, details=details, evaluations=forwards * n)
     message = f"{spec.param('attack').upper()} {spec.param('norm')} eps={options['eps']:g}: robust mIoU {measurement.value:.4f}, clean {clean:.4f} over {n} images"
-    return dataclasses.replace(measurement, message=message)
+    return keep_worst(evaluation, spec, dataclasses.replace(measurement, message=message), worst, pred)

@@ -30,10 +30,14 @@ def run_check(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
 
 def run_segmentation(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     """mIoU under the check's corruption (torchmetrics), a bootstrap interval over images, pixel-level
-    ECE, and the relative robustness (this check's share of rPC) against the clean mIoU."""
+    ECE, and the relative robustness (this check's share of rPC) against the clean mIoU; below its floor,
+    the worst images saved with their masks (:mod:`pytest_mlguard._segmentation.worst`)."""
+    import numpy as np
+
     from .._segmentation.checks import clean_miou, miou_measurement
     from .._segmentation.metrics import pixel_ece
-    from ._pipelining import check_chunk, corrupted_predictions
+    from .._segmentation.worst import keep_worst
+    from ._pipelining import check_chunk, corrupt_chunk, corrupted_predictions
     from ._registry import get
     from ._run import check_applies, check_seed, image_scale
 
@@ -71,4 +75,6 @@ def run_segmentation(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         f"under {name} at severity {severity}: mIoU {value:.4f}, clean {clean:.4f} (relative {value / clean if clean else float('nan'):.3f}); "
         f"pixel ECE {ece:.4f}" + (f"; lowest class IoU {worst[0]} {worst[1]:.4f}" if worst else "")
     )
-    return dataclasses.replace(measurement, message=message)
+    measurement = dataclasses.replace(measurement, message=message)
+    seed = check_seed(spec, evaluation)
+    return keep_worst(evaluation, spec, measurement, lambda ids: corrupt_chunk(model, data.x[ids], name, severity, seed, 0, scale, ids=np.array(ids))[1], pred)

@@ -25,12 +25,15 @@ import numpy as np
 from ..corruptions._functional import corrupt
 
 
-def corrupt_images(images: Sequence[np.ndarray], corruption: str, severity: int, *, seed: int = 0, scale: float | None = None, reference: str = "auto") -> list[np.ndarray]:
+def corrupt_images(
+    images: Sequence[np.ndarray], corruption: str, severity: int, *, seed: int = 0, scale: float | None = None, reference: str = "auto", ids: Sequence[int] | None = None
+) -> list[np.ndarray]:
     """``images`` (float (C, H, W) in [0, 1], torchvision's layout, sizes may differ) under ``corruption``
-    at ``severity``; image ``i`` is corrupted from the seed ``(seed, i)``, so a subset is corrupted as in the whole."""
+    at ``severity``; image ``i`` is corrupted from the seed ``(seed, i)``, or ``(seed, ids[i])`` where ``ids``
+    name the images' places in the data, so a subset is corrupted as in the whole."""
     out = []
     for i, image in enumerate(images):
-        rng = np.random.default_rng([seed, i])
+        rng = np.random.default_rng([seed, i if ids is None else int(ids[i])])
         hwc = np.ascontiguousarray(np.asarray(image, np.float32).transpose(1, 2, 0))
         out.append(np.ascontiguousarray(corrupt(hwc, corruption, severity, seed=rng, scale=scale, reference=reference).transpose(2, 0, 1)))
     return out

@@ -7,6 +7,7 @@
 * ``attack[pgd-<norm>-<eps>]``, ``attack[fgsm-linf-<eps>]``: robust mAP under PGD against the detector's
   training loss through ART's ``PyTorchObjectDetector`` (FGSM: one step of eps); ``attack[patch-<side>]``:
   mAP under ART's ``RobustDPatch`` over the images' top-left corner;
+* a corruption or attack check below its floor saves its worst images, with their boxes (:mod:`._worst`);
 * ``calibration[ece]``: the detection ECE (:func:`._metrics.detection_ece`) with an interval that resamples
   images (:func:`._ece.clustered_ece_inference`): the boxes of one image are not independent.
 
@@ -17,6 +18,7 @@ Predictions are made once per evaluation: clean, and per corruption cell.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -28,6 +30,7 @@ from ..errors import NotApplicable
 from ._corrupt import corrupt_images
 from ._metrics import mean_average_precision
 from ._resample import Matches
+from ._worst import keep_worst
 
 if TYPE_CHECKING:
     from ..checks._evaluation import Evaluation
@@ -112,14 +115,16 @@ def run_accuracy(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     return dataclasses.replace(measured, message=message)
 
 
-def _cell(evaluation: Evaluation, corruption: str, severity: int, n: int) -> Detections:
-    def compute() -> Detections:
-        seed = stable_seed(evaluation.settings.seed, "detection", corruption, str(severity))
-        reference = evaluation.settings.get("corruption.reference")
-        scale = evaluation.settings.get("corruption.scale")
-        return _predict(evaluation, corrupt_images(_data(evaluation).images[:n], corruption, severity, seed=seed, scale=scale, reference=reference))
+def _corrupted(evaluation: Evaluation, corruption: str, severity: int, ids: list[int]) -> list[np.ndarray]:
+    """The images ``ids`` of the data under the corruption, each as it is in the whole corrupted set."""
+    seed = stable_seed(evaluation.settings.seed, "detection", corruption, str(severity))
+    reference, scale = evaluation.settings.get("corruption.reference"), evaluation.settings.get("corruption.scale")
+    images = _data(evaluation).images
+    return corrupt_images([images[i] for i in ids], corruption, severity, seed=seed, scale=scale, reference=reference, ids=ids)
 
-    return evaluation.memo(("detection", corruption, severity, n), compute)
+
+def _cell(evaluation: Evaluation, corruption: str, severity: int, n: int) -> Detections:
+    return evaluation.memo(("detection", corruption, severity, n), lambda: _predict(evaluation, _corrupted(evaluation, corruption, severity, list(range(n)))))
 
 
 def run_corruption(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
@@ -134,7 +139,9 @@ def run_corruption(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     value = measured.value
     relative = value / clean if clean > 0 else None
     message = f"under {name} at severity {severity}: mAP {value:.4f}, clean {clean:.4f} (relative {'n/a' if relative is None else f'{relative:.3f}'}) over {n} images"
-    return dataclasses.replace(measured, details={**measured.details, "relative_robustness": relative, "error": 1.0 - value}, message=message)
+    measured = dataclasses.replace(measured, details={**measured.details, "relative_robustness": relative, "error": 1.0 - value}, message=message)
+    targets, predictions = _data(evaluation).targets[:n], _cell(evaluation, name, severity, n)
+    return keep_worst(evaluation, spec, measured, lambda ids: _corrupted(evaluation, name, severity, ids), predictions, clean_predictions(evaluation)[:n], targets)
 
 
 def _attacked(spec: CheckSpec, evaluation: Evaluation) -> tuple[Any, list[np.ndarray], list[Any]]:
@@ -150,10 +157,15 @@ def _attacked(spec: CheckSpec, evaluation: Evaluation) -> tuple[Any, list[np.nda
     return module, images, targets
 
 
-def _robust(spec: CheckSpec, evaluation: Evaluation, images: list[np.ndarray], attacked: np.ndarray, forwards: int, **details: Any) -> Measurement:
+def _robust(spec: CheckSpec, evaluation: Evaluation, images: list[np.ndarray], attacked: np.ndarray, forwards: int, message: Callable[[Measurement], str], **details: Any) -> Measurement:
+    """The robust mAP of the ``attacked`` images, its ``message``, and where it falls below the floor, the worst images saved."""
     clean = clean_scores(evaluation, len(images))["map"]
     details = {**details, "metric": "robust_map", "clean_accuracy": clean, "clean_map": clean}
-    return map_measurement(spec, evaluation, _predict(evaluation, list(attacked)), clean=clean, details=details, evaluations=forwards * len(images))
+    predictions = _predict(evaluation, list(attacked))
+    measured = map_measurement(spec, evaluation, predictions, clean=clean, details=details, evaluations=forwards * len(images))
+    measured = dataclasses.replace(measured, message=message(measured))
+    n = len(images)
+    return keep_worst(evaluation, spec, measured, lambda ids: [attacked[i] for i in ids], predictions, clean_predictions(evaluation)[:n], _data(evaluation).targets[:n])
 
 
 def _patch(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
@@ -169,9 +181,11 @@ def _patch(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
         patch = art_patch(module, np.stack(images), side=side, steps=steps, seed=seed)
     noise = np.random.default_rng(seed).random(patch.shape, dtype=np.float32)
     control = mean_average_precision(_predict(evaluation, list(apply_patch(np.stack(images), noise))), targets)["map"]
-    measured = _robust(spec, evaluation, images, apply_patch(np.stack(images), patch), steps + 2, attack="patch", side=side, steps=steps, random_patch_map=control)
-    message = f"RobustDPatch {side}x{side} px: robust mAP {measured.value:.4f}, clean {measured.clean:.4f}, a patch of noise {control:.4f} over {measured.n} images"
-    return dataclasses.replace(measured, message=message)
+
+    def message(measured: Measurement) -> str:
+        return f"RobustDPatch {side}x{side} px: robust mAP {measured.value:.4f}, clean {measured.clean:.4f}, a patch of noise {control:.4f} over {measured.n} images"
+
+    return _robust(spec, evaluation, images, apply_patch(np.stack(images), patch), steps + 2, message, attack="patch", side=side, steps=steps, random_patch_map=control)
 
 
 def run_attack(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
@@ -191,9 +205,11 @@ def run_attack(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     seed = stable_seed(evaluation.settings.seed, evaluation.model_id, spec.id)
     with evaluation.model.running(evaluation.settings.device):
         adversarial = art_pgd(module, np.stack(images), targets, eps=eps, eps_step=step * eps, steps=steps, seed=seed, norm=norm, batch_size=int(spec.param("batch_size") or 16))
-    measured = _robust(spec, evaluation, images, adversarial, steps + 1, attack=spec.param("attack"), eps=eps, norm=norm, steps=steps, step_size=step)
-    message = f"{str(spec.param('attack')).upper()} {norm} eps={eps:g}: robust mAP {measured.value:.4f}, clean {measured.clean:.4f} over {measured.n} images"
-    return dataclasses.replace(measured, message=message)
+
+    def message(measured: Measurement) -> str:
+        return f"{str(spec.param('attack')).upper()} {norm} eps={eps:g}: robust mAP {measured.value:.4f}, clean {measured.clean:.4f} over {measured.n} images"
+
+    return _robust(spec, evaluation, images, adversarial, steps + 1, message, attack=spec.param("attack"), eps=eps, norm=norm, steps=steps, step_size=step)
 
 
 def run_calibration(spec: CheckSpec, evaluation: Evaluation) -> Measurement:

@@ -7,7 +7,8 @@ path, or a directory to look in) and in its artefact directory ``<output>/artifa
 Paths may be absolute or relative to the output directory. Images (``.png``, ``.jpg``, ...) and
 numpy arrays become thumbnails: ``.npy`` (a batch ``(N, C, H, W)``, ``(N, H, W)`` or one image) and
 ``.npz`` (its ``x_adv``, ``adversarial``, ``corrupted`` or ``x`` array, captioned ``label →
-predicted class`` when it holds ``y`` and ``adversarial_class``). Other files (``.bin``, a truncated
+predicted class`` when it holds ``y`` and ``adversarial_class``; a detector's or segmenter's ``worst.npz``
+drawn with its boxes or masks). Other files (``.bin``, a truncated
 upload, say) become a card with their size, first bytes and why they do not decode.
 
 Pillow and numpy are imported when a report is written, never when the plugin loads.
@@ -89,7 +90,12 @@ def _array_images(array: Any) -> list[Any]:
 
 
 def _npz_images(archive: Any, class_names: Sequence[str]) -> tuple[list[Any], list[str]]:
-    """Images of an ``.npz`` and their captions: ``label -> adversarial class`` where it says them."""
+    """Images of an ``.npz`` and their captions: ``label -> adversarial class`` where it says them; the worst
+    images of a detector or segmenter with their boxes or masks drawn (:mod:`._task_thumbnails`)."""
+    if "x" in archive.files and ("pred_boxes" in archive.files or "pred_mask" in archive.files):
+        from ._task_thumbnails import task_images
+
+        return task_images(archive, _array_images(archive["x"]), class_names)
     name = next((n for n in _NPZ_IMAGES if n in archive.files), None)
     if name is None:
         raise ValueError(f"no image array in {sorted(archive.files)} (expected one of {list(_NPZ_IMAGES)})")

@@ -18,7 +18,7 @@ from typing import Any
 
 
 #: the built-in plots' code: a change to it draws every kept plot again
-_PLOTS = Path(__file__).with_name("plots.py")
+_PLOTS = tuple(Path(__file__).with_name(name) for name in ("plots.py", "_robustness_plots.py", "_drawing.py"))
 
 
 #: fields of a check that differ between a measured and a cached run of it and that no plot shows
@@ -60,7 +60,7 @@ def _family_figure(figure: Any) -> bool:
 class FigureCache:
     """Plots already drawn, as files in ``directory`` named by a hash of the plotting function, its
     arguments (less the fields that only say how long a check took or that it came from the cache),
-    the source of :mod:`~.plots` and matplotlib's version. ``directory=None`` draws every time.
+    the source of :mod:`~.plots` (and of the modules it draws with) and matplotlib's version. ``directory=None`` draws every time.
 
     The directory is the result cache's, as untrusted as its entries: a kept file that is not a
     picture (base64 text, or ``None``, or a list of them) is drawn again, and with ``secret`` (by
@@ -84,7 +84,8 @@ class FigureCache:
         from importlib import metadata
 
         digest = hashlib.sha256(function.__qualname__.encode())
-        digest.update(_PLOTS.read_bytes())
+        for source in _PLOTS:
+            digest.update(source.read_bytes())
         try:
             digest.update(metadata.version("matplotlib").encode())
         except metadata.PackageNotFoundError:

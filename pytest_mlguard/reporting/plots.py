@@ -14,6 +14,9 @@ nothing to draw, so a report without, say, attack checks simply has no attack pl
 * calibration under shift: ``details["ece"]`` of corruption checks and ``details["ece"]`` or
   ``details["ece_adversarial"]`` of attack checks, where present.
 
+The corruption and attack curves are drawn in :mod:`._robustness_plots` and exported here; what the
+plots share (the figure, its PNG, the colours) is in :mod:`._drawing`.
+
 matplotlib is imported when a plot is drawn, never when the plugin loads. With the result cache on,
 :class:`~.figure_cache.FigureCache` keeps drawn plots by a hash of what they draw, so a re-run whose results all came
 from the cache draws nothing (and imports no matplotlib).
@@ -21,14 +24,13 @@ from the cache draws nothing (and imports no matplotlib).
 
 from __future__ import annotations
 
-import base64
-import io
 import itertools
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._drawing import _BLUE, _GREY, _ORANGE, _PURPLE, _RED, _figure, _number, _short, png_base64
 from ._figure_cache import FigureCache
+from ._robustness_plots import _norm_of, attack_figure, attack_panels, attack_series, corruption_figure, metric_label, severity_figure
 
 __all__ = [
     "FigureCache",
@@ -48,32 +50,6 @@ __all__ = [
     "shift_layout",
     "shift_points",
 ]
-
-_BLUE, _RED, _GREY, _ORANGE, _PURPLE = "#1f77b4", "#d62728", "#7f7f7f", "#ff7f0e", "#9467bd"
-
-
-def _figure(width: float = 5.2, height: float = 3.6) -> Any:
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
-
-
-def png_base64(figure: Any) -> str:
-    """The figure as a base64 PNG (for ``<img src="data:image/png;base64,...">``)."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _short(text: str, width: int = 40) -> str:
-    """Labels from user strings, cut to fit a plot."""
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def _bins_of(reliability: Any) -> list[tuple[str, Mapping[str, Any]]]:
@@ -158,160 +134,6 @@ def reliability_figures(check: Mapping[str, Any]) -> list[str]:
     """Reliability diagrams of a calibration check (:func:`reliability_diagram`), one per set of bins."""
     figures = (reliability_diagram(check, bins, name) for name, bins in _bins_of(check.get("details", {}).get("reliability")))
     return [png_base64(figure) for figure in figures if figure is not None]
-
-
-def _curve_axes(title: str, xlabel: str, ylabel: str) -> tuple[Any, Any]:
-    figure = _figure()
-    axes = figure.subplots()
-    axes.set_title(title, fontsize=10)
-    axes.set_xlabel(xlabel)
-    axes.set_ylabel(ylabel)
-    axes.grid(alpha=0.3)
-    return figure, axes
-
-
-def _curves(checks: Iterable[Mapping[str, Any]], group: Sequence[str], x: str, y: str = "value") -> dict[str, list[tuple[float, float, bool]]]:
-    """Series name -> sorted ``(x, y, passed)`` points from the checks' details."""
-    series: dict[str, list[tuple[float, float, bool]]] = {}
-    for check in checks:
-        details = check.get("details", {})
-        xv = _number(details.get(x))
-        yv = _number(check.get("value") if y == "value" else details.get(y))
-        if xv is None or yv is None or not all(isinstance(details.get(g), str) for g in group):
-            continue
-        name = "-".join(details[g] for g in group)
-        series.setdefault(name, []).append((xv, yv, bool(check.get("passed", True))))
-    return {name: sorted(points) for name, points in sorted(series.items())}
-
-
-def _clean(checks: Iterable[Mapping[str, Any]]) -> float | None:
-    values = [_number(c.get("details", {}).get("clean_accuracy")) for c in checks]
-    values = [v for v in values if v is not None]
-    return values[0] if values else None
-
-
-def _plot_series(axes: Any, series: Mapping[str, list[tuple[float, float, bool]]], clean: float | None, origin: float) -> None:
-    for name, points in series.items():
-        xs = [origin, *(p[0] for p in points)] if clean is not None else [p[0] for p in points]
-        ys = [clean, *(p[1] for p in points)] if clean is not None else [p[1] for p in points]
-        (_line,) = axes.plot(xs, ys, marker="o", label=name)
-        failed = [p for p in points if not p[2]]
-        if failed:
-            axes.scatter([p[0] for p in failed], [p[1] for p in failed], s=90, facecolors="none", edgecolors=_RED, linewidths=2, zorder=3)
-    axes.set_ylim(0, 1.05)
-    axes.legend(fontsize=8, loc="lower left")
-
-
-#: the axis label of each task's metric, by the checks' ``details["metric"]`` (a classifier's: accuracy)
-_METRIC_LABELS = {"miou": "mIoU", "robust_miou": "mIoU", "map": "mAP (IoU 0.5:0.95)", "robust_map": "mAP (IoU 0.5:0.95)"}
-
-
-def metric_label(checks: Iterable[Mapping[str, Any]]) -> str:
-    """What the checks measure, for the axes: ``accuracy``, or the task's metric where their details name it.
-
-    Example:
-        >>> metric_label([{"details": {"metric": "miou"}}]), metric_label([{"details": {}}])
-        ('mIoU', 'accuracy')
-    """
-    found = (_METRIC_LABELS.get(str((check.get("details") or {}).get("metric"))) for check in checks)
-    return next((label for label in found if label), "accuracy")
-
-
-def corruption_figure(model: str, checks: Sequence[Mapping[str, Any]]) -> str | None:
-    """The task's metric (accuracy, mIoU, mAP) against severity, one line per corruption, from the clean
-    value at severity 0; failing checks are circled in red."""
-    return severity_figure(model, checks, "corruption", f"{metric_label(checks)} under corruption")
-
-
-def severity_figure(model: str, checks: Sequence[Mapping[str, Any]], group: str, title: str) -> str | None:
-    """Accuracy against severity, one line per value of the checks' ``details[group]`` (a corruption, a
-    tabular perturbation), from the clean accuracy at severity 0; failing checks are circled in red."""
-    series = _curves(checks, (group,), "severity")
-    if not series:
-        return None
-    figure, axes = _curve_axes(f"{_short(model)}: {title}", "severity (0 = clean)", metric_label(checks))
-    _plot_series(axes, series, _clean(checks), 0.0)
-    axes.set_xticks(range(1 + int(max(p[0] for points in series.values() for p in points))))
-    return png_base64(figure)
-
-
-def _sweep_curves(checks: Iterable[Mapping[str, Any]]) -> dict[str, list[tuple[float, float, bool]]]:
-    """Series from sweeps and minimal attacks, whose details hold a whole ``curve`` (eps,
-    robust_accuracy): ``pgd-linf (sweep)``, or ``deepfool-l2 (minimal perturbation)``, whose curve is
-    the share of samples that the attack needed a larger perturbation than epsilon to flip."""
-    series: dict[str, list[tuple[float, float, bool]]] = {}
-    for check in checks:
-        details = check.get("details", {})
-        curve = details.get("curve")
-        if not isinstance(curve, Mapping):
-            continue
-        xs, ys = curve.get("eps"), curve.get("robust_accuracy")
-        if not isinstance(xs, Sequence) or not isinstance(ys, Sequence) or len(xs) != len(ys):
-            continue
-        points = [(float(x), float(y), True) for x, y in zip(xs, ys) if _number(x) is not None and _number(y) is not None]
-        if points:
-            name = "-".join(str(details[k]) for k in ("attack", "norm") if isinstance(details.get(k), str)) or check["id"]
-            kind = "sweep" if str(check["id"]).endswith("-sweep]") else "minimal perturbation" if "perturbation" in details else "curve"
-            series[f"{name} ({kind})"] = sorted(points)
-    return series
-
-
-def attack_series(checks: Sequence[Mapping[str, Any]]) -> dict[str, list[tuple[float, float, bool]]]:
-    """The lines of :func:`attack_figure` by name: ``(epsilon, robust accuracy, passed)`` points.
-
-    Example:
-        >>> deepfool = {"id": "attack[deepfool-l2]", "details": {"attack": "deepfool", "norm": "l2", "perturbation": {},
-        ...             "curve": {"eps": [0.5, 1.0], "robust_accuracy": [0.6, 0.1]}}}
-        >>> list(attack_series([deepfool]))
-        ['deepfool-l2 (minimal perturbation)']
-    """
-    unbounded = [check for check in checks if (check.get("details") or {}).get("eps") is None]  # a patch: by its side in px
-    patches = {f"{name}{_PATCH}": points for name, points in _curves(unbounded, ("attack",), "side").items()}
-    return {**_curves(checks, ("attack", "norm"), "eps"), **_sweep_curves(checks), **patches}
-
-
-_PATCH = " (side in px)"  # ends the name of a patch attack's series (a detector's attack[patch-<side>]: no epsilon)
-
-
-def attack_panels(checks: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, list[tuple[float, float, bool]]]]:
-    """The panels of :func:`attack_figure`: one per norm (their epsilons are in different units), then ``patch``
-    (the patch attacks, by their side in pixels), each holding its lines of :func:`attack_series`.
-
-    Example:
-        >>> patch = {"id": "attack[patch-24]", "value": 0.3, "passed": False, "details": {"attack": "patch", "side": 24}}
-        >>> attack_panels([patch])
-        {'patch': {'patch (side in px)': [(24.0, 0.3, False)]}}
-    """
-    series = attack_series(checks)
-    panel = {name: "patch" if name.endswith(_PATCH) else _norm_of(name) for name in series}
-    order = sorted(set(panel.values()), key=lambda p: (p == "patch", p != "linf", p))
-    return {p: {name: points for name, points in series.items() if panel[name] == p} for p in order}
-
-
-def _norm_of(name: str) -> str:
-    for norm in ("linf", "l2", "l1", "l0"):
-        if f"-{norm}" in name or name.startswith(norm):
-            return norm
-    return ""
-
-
-def attack_figure(model: str, checks: Sequence[Mapping[str, Any]]) -> str | None:
-    """Robust accuracy against epsilon, one line per attack and norm (one panel per norm: their
-    epsilons are in different units), from the clean accuracy at epsilon 0; failing checks are
-    circled in red; sweeps draw their whole curve; a patch attack its point at its side in pixels, in a
-    panel of its own (:func:`attack_panels`)."""
-    panels = attack_panels(checks)
-    if not panels:
-        return None
-    figure = _figure(5.2 * len(panels), 3.6)
-    clean, metric = _clean(checks), metric_label(checks)
-    for axes, (panel, series) in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels.items()):
-        axes.set_title(f"{_short(model)}: robust {metric} under attack" + (f" ({panel})" if panel else ""), fontsize=10)
-        axes.set_xlabel("patch side (px; 0 = clean)" if panel == "patch" else "epsilon (raw input units)")
-        axes.set_ylabel(f"robust {metric}")
-        axes.grid(alpha=0.3)
-        _plot_series(axes, series, clean, 0.0)
-    return png_base64(figure)
 
 
 def _check_name(check: Mapping[str, Any]) -> str:

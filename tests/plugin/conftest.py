@@ -137,16 +137,16 @@ def project(pytester: pytest.Pytester) -> Project:
     return Project(pytester)
 
 
-def zoo_project(pytester: pytest.Pytester, model: str, data: str, settings: str = "") -> pytest.Pytester:
-    """A project whose conftest.py declares the zoo's ``model()`` and ``data()``, with ``settings``
-    appended to its pyproject.toml (``[tool.mlguard...]`` tables)."""
+def zoo_project(pytester: pytest.Pytester, model: str, data: str, settings: str = "", module: str = "zoo") -> pytest.Pytester:
+    """A project whose conftest.py declares the zoo's ``model()`` and ``data()`` (of ``module``: ``zoo``, or
+    ``zoo_detection``), with ``settings`` appended to its pyproject.toml (``[tool.mlguard...]`` tables)."""
     pytester.makeconftest(
         textwrap.dedent(
             f"""
             import sys
             sys.path.insert(0, {str(TESTS)!r})
             import pytest
-            import zoo
+            import {module} as zoo
 
             @pytest.fixture(scope="session")
             def mlguard_model():

@@ -142,6 +142,7 @@ def test_a_family_in_its_own_folder_is_drawn_in_report_html_by_what_it_declares(
 NAMING_ALLOWED = {
     "pytest_mlguard/fixture.py": {"attack"},  # the public `mlguard.attack(...)` of the fixture (importing from the family lazily)
     "pytest_mlguard/reporting/plots.py": {"accuracy", "attack", "corruption"},  # the public figures of those families' checks, which read their details
+    "pytest_mlguard/reporting/_robustness_plots.py": {"accuracy", "attack", "corruption"},  # plots.py's corruption and attack figures, split from it
     "pytest_mlguard/_verdicts/simulation.py": {"accuracy", "calibration", "corruption"},  # simulates named built-in checks, through the registry
     "pytest_mlguard/_names.py": {"contract"},  # report.json's error kind of a broken declaration, not the family
     "pytest_mlguard/config/_settings.py": {"detection"},  # the `task` setting's value, not the family

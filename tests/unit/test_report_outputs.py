@@ -538,3 +538,29 @@ def test_a_check_that_runs_other_checks_is_reported_as_itself():
         wait_for(lambda: len(log.lines) >= 3)
     assert all("gate[robustness] on digits" in line for line in log.lines)
     assert "done in" in log.lines[-1] and sum("done in" in line for line in log.lines) == 1
+
+
+def test_linf_epsilons_are_fractions_of_255_and_their_tick_labels_never_overlap():
+    from pytest_mlguard.reporting import _robustness_plots as robustness
+
+    epsilons = [1, 2, 3, 4, 8, 16]  # in 255ths: 1/255 and 2/255 sit 1.5 px apart at this width
+    linf = [check(f"attack[pgd-linf-{e}/255]", 0.9 - e / 40, passed=e < 8, details={"attack": "pgd", "norm": "linf", "eps": e / 255, "clean_accuracy": 0.97}) for e in epsilons]
+    sweep = check("attack[fgsm-linf-sweep]", 0.5, details={"attack": "fgsm", "norm": "linf", "curve": {"eps": [e / 255 for e in range(1, 13)], "robust_accuracy": [0.9 - e / 20 for e in range(12)]}})
+    l2 = [check(f"attack[pgd-l2-{e}]", 0.7, details={"attack": "pgd", "norm": "l2", "eps": e, "clean_accuracy": 0.97}) for e in (0.25, 0.5, 1.0)]
+    figure = robustness.attack_plot("digits", [*linf, sweep, *l2])
+    figure.draw_without_rendering()
+    axes_linf, axes_l2 = figure.axes
+    def labels(axes):  # (text, shown) of the ticks in view, hidden ones too
+        low, high = sorted(axes.get_xlim())
+        return [(t.label1, t.label1.get_visible()) for x, t in zip(axes.get_xticks(), axes.xaxis.get_major_ticks()) if low <= x <= high]
+
+    texts = [label.get_text() for label, _ in labels(axes_linf)]
+    assert texts == ["0", *(f"{e}/255" for e in range(1, 13)), "16/255"]  # every epsilon, none as 0.0039
+    shown = [label.get_text() for label, visible in labels(axes_linf) if visible]
+    assert {"1/255", "3/255", "8/255", "16/255"} <= set(shown), shown  # the single checks' epsilons before 0 and the sweep's
+    for axes in (axes_linf, axes_l2):
+        boxes = sorted((label.get_window_extent() for label, visible in labels(axes) if visible), key=lambda box: box.x0)
+        assert len(boxes) >= 3 and all(a.x1 <= b.x0 for a, b in itertools.pairwise(boxes)), [(b.x0, b.x1) for b in boxes]
+    assert all("/" not in label.get_text() for label, _ in labels(axes_l2))  # L2 epsilons stay decimals
+    assert robustness.epsilon_label(0.5 / 255, "linf") == "0.5/255" and robustness.epsilon_label(0.3, "linf") == "0.3"  # not a whole 255th
+    assert robustness.epsilon_label(8.0, "linf") == "8" and robustness.epsilon_label(0.5, "l2") == "0.5"  # inputs in 0..255: raw units
