@@ -113,10 +113,11 @@ def scores_and_hits(predictions: Sequence[Detections], targets: Sequence[Detecti
     return [np.asarray(p["scores"], np.float32).reshape(-1) for p in predictions], [true_positives(p, t) for p, t in zip(predictions, targets)]
 
 
-def detection_ece(predictions: Sequence[Detections], targets: Sequence[Detections], n_bins: int = 10) -> tuple[float, int]:
+def detection_ece(predictions: Sequence[Detections], targets: Sequence[Detections], n_bins: int = 15) -> tuple[float, int]:
     """Expected calibration error of the detection scores against being a true positive at IoU 0.5
     (:func:`true_positives`), over every predicted box, in ``n_bins`` equal-width bins (torchmetrics'
-    ``binary_calibration_error``, L1); returns the ECE and the number of boxes (0.0 with none)."""
+    ``binary_calibration_error``, L1; 15 by default, as ``calibration.bins``, so that it is the plug-in value of
+    ``calibration[ece]``); returns the ECE and the number of boxes (0.0 with none)."""
     scores, hits = scores_and_hits(predictions, targets)
     return _calibration_error(scores, hits, n_bins), int(sum(len(s) for s in scores))
 

@@ -360,3 +360,15 @@ def test_detection_ece_without_intervals_is_the_debiased_estimate_alone():
     with_intervals = check_model(model, data, ["calibration[ece]"], settings={"task": "detection", "verdict.bootstrap": 100})[0]
     assert result.interval is None and result.details["boxes"] == 80
     assert result.value == pytest.approx(with_intervals.value, abs=1e-6) and result.value < result.details["plugin"]
+
+
+def test_detection_ece_defaults_to_the_checks_bins():
+    """It binned in 10 where calibration[ece] bins in calibration.bins (15): docs/detection.md's "Without pytest"
+    block gave 0.1106 where the check reported the plug-in 0.1143 on the same boxes."""
+    import inspect
+
+    from pytest_mlguard.checks._registry import all_keys
+    from pytest_mlguard.config import resolve
+
+    default = resolve(keys=all_keys(), environ={}, cli={}).get("calibration.bins")
+    assert inspect.signature(detection_ece).parameters["n_bins"].default == default == 15

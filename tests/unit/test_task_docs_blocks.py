@@ -42,6 +42,8 @@ def test_the_detection_block_without_pytest_runs(example_on_path):
     exec(compile(python_block("detection.md", "## Without pytest"), "docs/detection.md", "exec"), names)
     assert [result.id for result in names["results"]] == ["accuracy[map]", "corruption[fog-3]", "calibration[ece]"]
     assert set(names["mean_average_precision"](names["predictions"], names["data"].targets)) >= {"map", "map_50"}
+    ece = names["results"][2].details  # the block's detection_ece is the check's plug-in value, as the page says
+    assert names["detection_ece"](names["predictions"], names["data"].targets) == (pytest.approx(ece["plugin"], abs=1e-6), ece["boxes"])
 
 
 def test_the_segmentation_declaration_block_declares_the_example(example_on_path):
