@@ -163,10 +163,13 @@ def epsilon_label(eps: float, norm: str) -> str:
 
 def _epsilon_ticks(axes: Any, series: Mapping[str, list[tuple[float, float, bool]]], clean: float | None) -> list[float]:
     """Tick an L-inf panel at its measured epsilons (and at 0 where the lines start from the clean value),
-    labelled by :func:`epsilon_label`; returns the epsilons of single checks (not of a sweep's curve), whose
+    labelled by :func:`epsilon_label` where every one is a fraction of 255, else all as decimals; returns the epsilons of single checks (not of a sweep's curve), whose
     labels :func:`_thin_tick_labels` keeps first."""
     xs = sorted({p[0] for points in series.values() for p in points} | ({0.0} if clean is not None else set()))
-    axes.set_xticks(xs, [epsilon_label(x, "linf") for x in xs])
+    labels = [epsilon_label(x, "linf") for x in xs]
+    if any(x != 0 and "/" not in label for x, label in zip(xs, labels)):  # one unit on an axis: 0.1 beside 51/255 misleads
+        labels = [epsilon_label(x, "l2") for x in xs]
+    axes.set_xticks(xs, labels)
     return [p[0] for name, points in series.items() if not name.endswith(")") for p in points]
 
 

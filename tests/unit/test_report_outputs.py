@@ -564,3 +564,12 @@ def test_linf_epsilons_are_fractions_of_255_and_their_tick_labels_never_overlap(
     assert all("/" not in label.get_text() for label, _ in labels(axes_l2))  # L2 epsilons stay decimals
     assert robustness.epsilon_label(0.5 / 255, "linf") == "0.5/255" and robustness.epsilon_label(0.3, "linf") == "0.3"  # not a whole 255th
     assert robustness.epsilon_label(8.0, "linf") == "8" and robustness.epsilon_label(0.5, "l2") == "0.5"  # inputs in 0..255: raw units
+
+
+def test_an_linf_panel_labels_its_epsilons_in_one_unit():
+    """The digits example's panel read 0, 0.025, 0.05, 0.1 and 51/255 (0.2 is a whole 255th, 0.1 is not)."""
+    from pytest_mlguard.reporting import _robustness_plots as robustness
+
+    linf = [check(f"attack[pgd-linf-{e}]", 0.9 - e, details={"attack": "pgd", "norm": "linf", "eps": e, "clean_accuracy": 0.97}) for e in (0.025, 0.05, 0.1, 0.2)]
+    (axes,) = robustness.attack_plot("digits", linf).axes
+    assert [label.get_text() for label in axes.get_xticklabels()] == ["0", "0.025", "0.05", "0.1", "0.2"]
