@@ -233,6 +233,13 @@ def debiased_normal_interval(values: Any, estimate: float, confidence: float = 0
     return min(max(centre - half, bounds[0]), bounds[1]), max(min(centre + half, bounds[1]), bounds[0])
 
 
+#: the fewest resamples a sample for the studentized interval of :func:`debiased_bootstrap_interval`: its
+#: influence values, estimated from the resamples, carry noise of order n / resamples of their variance;
+#: measured sound at 20 and 5 resamples an image (n = 50 and 200 of 1000), while at 1 (n = 1000) segmentation's
+#: mIoU interval missed 5 of 400 at 99.72% where the normal one missed none (docs/detection.md, "Verdict error rates")
+STUDENTIZED_RESAMPLES_PER_SAMPLE = 5
+
+
 def debiased_bootstrap_interval(
     statistic: Callable[[np.ndarray], Any], n: int, confidence: float = 0.95, *, resamples: int = 1000, rng: np.random.Generator,
     batched: bool = False, bounds: tuple[float, float] | None = None,
@@ -240,7 +247,8 @@ def debiased_bootstrap_interval(
     """The interval of a metric of a whole set (mAP, mIoU) from the resamples :func:`bootstrap_interval` draws
     (the same draws, ``statistic`` and ``batched`` as there), around ``statistic`` of the ``n`` samples
     themselves, clipped to ``bounds``: :func:`studentized_influence_interval` of the resamples' values and
-    counts (bias-corrected as :func:`debiased_normal_interval`, with the resamples' own errors)."""
+    counts where there are at least :data:`STUDENTIZED_RESAMPLES_PER_SAMPLE` resamples a sample, else
+    :func:`debiased_normal_interval` of their values."""
     drawn: list[np.ndarray] = []
     counts: list[np.ndarray] = []
 
@@ -253,6 +261,8 @@ def debiased_bootstrap_interval(
     bootstrap_interval(keep, n, confidence, resamples=resamples, rng=rng, batched=batched)
     everything = np.arange(n)
     estimate = float(np.asarray(statistic(everything[None]))[0]) if batched else float(statistic(everything))
+    if resamples < STUDENTIZED_RESAMPLES_PER_SAMPLE * n:
+        return debiased_normal_interval(np.concatenate(drawn), estimate, confidence, bounds)
     return studentized_influence_interval(np.concatenate(drawn), np.concatenate(counts), estimate, confidence, bounds)
 
 

@@ -169,3 +169,22 @@ def test_the_detection_bootstrap_of_map_interval_is_the_debiased_one():
     assert len(values) == 300
     found = studentized_influence_interval(values, resample_counts(np.concatenate(rows), 60), estimate, 0.95, (0.0, 1.0))
     assert (low, high) == pytest.approx(found, abs=1e-6)  # rounded to 6 places
+
+
+def test_with_fewer_than_five_resamples_an_image_the_interval_is_the_normal_one():
+    """The influence values come from the resamples: at one resample an image (n = 1000 of 1000) segmentation's
+    studentized mIoU interval missed 5 of 400 at 99.72%, the normal one none."""
+    from pytest_mlguard._verdicts.intervals import STUDENTIZED_RESAMPLES_PER_SAMPLE, debiased_bootstrap_interval
+
+    seen: list[np.ndarray] = []
+    rows: list[np.ndarray] = []
+    statistic, estimate = biased_statistic(seen, rows)
+    for resamples in (STUDENTIZED_RESAMPLES_PER_SAMPLE * 60 - 1, STUDENTIZED_RESAMPLES_PER_SAMPLE * 60):
+        seen.clear()
+        rows.clear()
+        found = debiased_bootstrap_interval(statistic, 60, 0.95, resamples=resamples, rng=np.random.default_rng(2), batched=True)
+        values = np.concatenate(seen)
+        normal = debiased_normal_interval(values, estimate, 0.95)
+        studentized = studentized_influence_interval(values, resample_counts(np.concatenate(rows), 60), estimate, 0.95)
+        assert normal != pytest.approx(studentized)
+        assert found == (normal if resamples < 300 else studentized)
