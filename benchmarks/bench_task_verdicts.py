@@ -54,7 +54,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not the one a shared venv has installed (editable) from another
 
 from pytest_mlguard._segmentation.metrics import miou_of_images
-from pytest_mlguard._verdicts.intervals import bootstrap_interval, debiased_bootstrap_interval, debiased_normal_interval
+from pytest_mlguard._verdicts.intervals import bootstrap_interval, debiased_bootstrap_interval, debiased_normal_interval, resample_counts, studentized_influence_interval
 from pytest_mlguard._verdicts.policy import decide
 from pytest_mlguard.checks._result import VerdictRules
 from pytest_mlguard.detection._resample import Matches
@@ -202,8 +202,9 @@ def percentile_debiased(values: np.ndarray, estimate: float, confidence: float) 
 
 
 #: the interval rules measured side by side from the same resampled values: the percentile one the checks'
-#: before issue 19, the normal-debiased one theirs since (:func:`debiased_normal_interval`)
-RULES = ("percentile", "BC", "BCa", "basic", "percentile-debiased", "normal-debiased")
+#: before issue 19, the normal-debiased one theirs until its small-sample follow-up (:func:`debiased_normal_interval`),
+#: the studentized one (bootstrap-t from the resamples' influence values) theirs since (:func:`studentized_influence_interval`)
+RULES = ("percentile", "BC", "BCa", "basic", "percentile-debiased", "normal-debiased", "studentized")
 
 
 def intervals(statistic: Callable[[np.ndarray], np.ndarray], n: int, seed: int) -> tuple[float, dict[str, tuple[tuple[float, float], tuple[float, float]]]]:
@@ -211,9 +212,11 @@ def intervals(statistic: Callable[[np.ndarray], np.ndarray], n: int, seed: int) 
     values (the percentile one at the share the plugin's ``bootstrap_interval``; BCa's acceleration from a
     jackknife of the ``n`` images)."""
     drawn: list[np.ndarray] = []
+    counts: list[np.ndarray] = []
 
     def keep(rows: np.ndarray) -> np.ndarray:
         drawn.append(np.asarray(statistic(rows)))
+        counts.append(resample_counts(rows, n))
         return drawn[-1]
 
     share = bootstrap_interval(keep, n, SHARE, resamples=RESAMPLES, rng=np.random.default_rng(seed), batched=True)
@@ -223,7 +226,12 @@ def intervals(statistic: Callable[[np.ndarray], np.ndarray], n: int, seed: int) 
     leave_one_out = np.arange(1, n)[None, :] - (np.arange(1, n)[None, :] <= np.arange(n)[:, None])  # row i: every image but i
     skew = acceleration(np.asarray(statistic(leave_one_out)))
     out = {"percentile": ((float(low), float(high)), share)}
-    for rule, compute in (("BC", bias_corrected), ("BCa", functools.partial(bias_corrected, acceleration=skew)), ("basic", basic), ("percentile-debiased", percentile_debiased), ("normal-debiased", debiased_normal_interval)):
+    every = np.concatenate(counts)
+
+    def studentized(values: np.ndarray, estimate: float, confidence: float) -> tuple[float, float]:
+        return studentized_influence_interval(values, every, estimate, confidence)
+
+    for rule, compute in (("BC", bias_corrected), ("BCa", functools.partial(bias_corrected, acceleration=skew)), ("basic", basic), ("percentile-debiased", percentile_debiased), ("normal-debiased", debiased_normal_interval), ("studentized", studentized)):
         out[rule] = (compute(values, estimate, 0.95), compute(values, estimate, SHARE))
     return estimate, out
 
@@ -298,19 +306,33 @@ def run_task(name: str, truth: Callable[[int, int], tuple[float, float]], sample
     print(f"   ({time.process_time() - start:.0f} s of CPU)")
 
 
+def normal_debiased_interval(statistic: Callable[[np.ndarray], np.ndarray], n: int, confidence: float, *, resamples: int, rng: np.random.Generator, batched: bool) -> tuple[float, float]:
+    """The checks' interval before the studentized one: :func:`debiased_normal_interval` of the same resamples."""
+    drawn: list[np.ndarray] = []
+
+    def keep(rows: np.ndarray) -> np.ndarray:
+        drawn.append(np.asarray(statistic(rows)))
+        return drawn[-1]
+
+    bootstrap_interval(keep, n, confidence, resamples=resamples, rng=rng, batched=batched)
+    return debiased_normal_interval(np.concatenate(drawn), float(statistic(np.arange(n)[None])[0]), confidence, (0.0, 1.0))
+
+
 def interval_cost(sizes: list[int], repeats: int = 7) -> None:
-    """CPU seconds of the percentile interval and the checks' (:func:`debiased_bootstrap_interval`) at a check's
-    share, 1000 resamples of one simulated detection sample of each size, alternating, the median of ``repeats``."""
+    """CPU seconds of the percentile interval, the normal-debiased one (the checks' before the studentized one)
+    and the checks' (:func:`debiased_bootstrap_interval`) at a check's share, 1000 resamples of one simulated
+    detection sample of each size, alternating, the median of ``repeats``."""
+    rules: dict[str, Callable[..., tuple[float, float]]] = {"percentile": bootstrap_interval, "normal": normal_debiased_interval, "checks": debiased_bootstrap_interval}
     for n in sizes:
         statistic = detection_sample(n, 123)[0]
-        times: dict[str, list[float]] = {"percentile": [], "debiased": []}
+        times: dict[str, list[float]] = {name: [] for name in rules}
         for rep in range(repeats):
-            for name, compute in (("percentile", bootstrap_interval), ("debiased", debiased_bootstrap_interval)):
+            for name, compute in rules.items():
                 start = time.process_time()
                 compute(statistic, n, SHARE, resamples=RESAMPLES, rng=np.random.default_rng(rep), batched=True)
                 times[name].append(time.process_time() - start)
-        old, new = float(np.median(times["percentile"])), float(np.median(times["debiased"]))
-        print(f"n={n}: percentile {old:.4f} s, the checks' (normal, debiased) {new:.4f} s of CPU, ratio {new / old:.3f} (median of {repeats})")
+        old, normal, new = (float(np.median(times[name])) for name in rules)
+        print(f"n={n}: percentile {old:.4f} s, normal debiased {normal:.4f} s, the checks' (studentized) {new:.4f} s of CPU, ratios {new / old:.3f} and {new / normal:.3f} (median of {repeats})")
 
 
 def main() -> None:

@@ -6,8 +6,9 @@ and every n, :func:`binomial_coverage`) or Wilson's score interval (shorter, but
 0 and 1 and at small n). Two proportions measured on the same samples (a corrupted accuracy against
 ``0.7*clean``, a candidate against the model in production) get a paired interval,
 :func:`paired_interval`. Other metrics (the mean robust accuracy of a sweep, ...) a percentile
-bootstrap interval; metrics of a whole set of images (mAP, mIoU) a bias-corrected normal one from the same
-resamples, :func:`debiased_bootstrap_interval`.
+bootstrap interval; metrics of a whole set of images (mAP, mIoU) a studentized (bootstrap-t) one from the
+same resamples, each studentized by influence values estimated from the resamples themselves,
+:func:`debiased_bootstrap_interval`.
 
 Example:
     >>> low, high = clopper_pearson(45, 50, 0.95)
@@ -232,24 +233,87 @@ def debiased_normal_interval(values: Any, estimate: float, confidence: float = 0
     return min(max(centre - half, bounds[0]), bounds[1]), max(min(centre + half, bounds[1]), bounds[0])
 
 
+#: the fewest resamples a sample for the studentized interval of :func:`debiased_bootstrap_interval`: its
+#: influence values, estimated from the resamples, carry noise of order n / resamples of their variance;
+#: measured sound at 20 and 5 resamples an image (n = 50 and 200 of 1000), while at 1 (n = 1000) segmentation's
+#: mIoU interval missed 5 of 400 at 99.72% where the normal one missed none (docs/detection.md, "Verdict error rates")
+STUDENTIZED_RESAMPLES_PER_SAMPLE = 5
+
+
 def debiased_bootstrap_interval(
     statistic: Callable[[np.ndarray], Any], n: int, confidence: float = 0.95, *, resamples: int = 1000, rng: np.random.Generator,
     batched: bool = False, bounds: tuple[float, float] | None = None,
 ) -> tuple[float, float]:
-    """:func:`debiased_normal_interval` of the resampled values :func:`bootstrap_interval` draws (the same
-    draws, ``statistic`` and ``batched`` as there), around ``statistic`` of the ``n`` samples themselves,
-    clipped to ``bounds``."""
+    """The interval of a metric of a whole set (mAP, mIoU) from the resamples :func:`bootstrap_interval` draws
+    (the same draws, ``statistic`` and ``batched`` as there), around ``statistic`` of the ``n`` samples
+    themselves, clipped to ``bounds``: :func:`studentized_influence_interval` of the resamples' values and
+    counts where there are at least :data:`STUDENTIZED_RESAMPLES_PER_SAMPLE` resamples a sample, else
+    :func:`debiased_normal_interval` of their values."""
     drawn: list[np.ndarray] = []
+    counts: list[np.ndarray] = []
 
-    def keep(rows: np.ndarray) -> Any:  # bootstrap_interval draws the resamples; their values are kept here
+    def keep(rows: np.ndarray) -> Any:  # bootstrap_interval draws the resamples; their values and rows are kept here
         value = statistic(rows)
         drawn.append(np.atleast_1d(np.asarray(value, dtype=np.float64)))
+        counts.append(resample_counts(np.atleast_2d(rows), n))
         return value
 
     bootstrap_interval(keep, n, confidence, resamples=resamples, rng=rng, batched=batched)
     everything = np.arange(n)
     estimate = float(np.asarray(statistic(everything[None]))[0]) if batched else float(statistic(everything))
-    return debiased_normal_interval(np.concatenate(drawn), estimate, confidence, bounds)
+    if resamples < STUDENTIZED_RESAMPLES_PER_SAMPLE * n:
+        return debiased_normal_interval(np.concatenate(drawn), estimate, confidence, bounds)
+    return studentized_influence_interval(np.concatenate(drawn), np.concatenate(counts), estimate, confidence, bounds)
+
+
+def resample_counts(rows: np.ndarray, n: int) -> np.ndarray:
+    """How often each of the ``n`` samples is in each resample of ``rows`` (resamples x n indices)."""
+    offsets = n * np.arange(len(rows))[:, None]
+    return np.bincount((rows + offsets).ravel(), minlength=len(rows) * n).reshape(len(rows), n)
+
+
+def studentized_influence_interval(
+    values: Any, counts: Any, estimate: float, confidence: float = 0.95, bounds: tuple[float, float] | None = None
+) -> tuple[float, float]:
+    """Bootstrap-t interval of a whole set's metric from its resamples' ``values`` and ``counts`` (resamples x
+    n: how often each sample is in each), with no second level of resampling.
+
+    Each sample's empirical influence is estimated from the resamples themselves, n times the covariance of its
+    count with the values (Davison and Hinkley 1997, "Bootstrap Methods and their Application", sections 2.7.4
+    and 5.2: the regression estimate, with the counts' known covariance in place of the drawn one); the standard
+    error of the estimate and of each resample is the delta method's from those influences and its counts, and
+    the quantiles of the resamples' t values set the interval around the estimate. The t values carry the
+    resamples' bias, and that a sample whose metric lies high has a smaller error: at 50 images the mAP's
+    estimate is left-skewed and its bootstrap standard deviation falls as it rises (correlation -0.18), so a
+    normal interval (:func:`debiased_normal_interval`) lay wholly above the true mAP in 4.9% of samples at 95%,
+    this one in 3.75% (docs/detection.md, "Verdict error rates"). A resample's error is taken as at least half
+    the estimate's, as in :func:`studentized_mean_interval`.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.beta(2, 5, 40)
+        >>> rows = rng.integers(0, 40, (1000, 40))
+        >>> low, high = studentized_influence_interval(x[rows].mean(axis=1), resample_counts(rows, 40), float(x.mean()))
+        >>> bool(low < 2 / 7 < high)
+        True
+    """
+    drawn = np.asarray(values, dtype=np.float64).ravel()
+    weights = np.asarray(counts, dtype=np.float64)
+    if weights.ndim != 2 or len(weights) != len(drawn) or len(drawn) < 2:
+        raise ValueError(f"expected at least 2 bootstrap values and their counts (values x samples), got {len(drawn)} values and counts of shape {weights.shape}")
+    n = weights.shape[1]
+    influence = n * ((weights - weights.mean(axis=0)).T @ (drawn - drawn.mean())) / len(drawn)
+    error = math.sqrt(float(influence @ influence)) / n
+    if error == 0:
+        return debiased_normal_interval(drawn, estimate, confidence, bounds)
+    shares = weights @ influence / n
+    errors = np.maximum(np.sqrt(np.einsum("rn,rn->r", weights, (influence[None, :] - shares[:, None]) ** 2)) / n, error / 2)
+    alpha = 1 - confidence
+    low_t, high_t = np.quantile((drawn - estimate) / errors, [alpha / 2, 1 - alpha / 2])
+    low, high = estimate - float(high_t) * error, estimate - float(low_t) * error
+    if bounds is None:
+        return low, high
+    return min(max(low, bounds[0]), bounds[1]), max(min(high, bounds[1]), bounds[0])
 
 
 def studentized_mean_interval(values: Any, confidence: float = 0.95, *, resamples: int = 1000, rng: np.random.Generator) -> tuple[float, float]:

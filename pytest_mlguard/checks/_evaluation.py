@@ -245,8 +245,8 @@ class Evaluation:
         confidence (:attr:`rules`), seeded by the check; ``None`` when bootstrapping is off. ``batched``:
         ``statistic`` takes all the resamples' indices at once, ``(resamples, n)``. The interval is the
         percentile one, or with ``whole_set`` (a metric of the whole set in [0, 1], not a mean of per-sample
-        values: mAP, mIoU, biased at small n) the bias-corrected normal one of the same resamples
-        (:func:`~pytest_mlguard._verdicts.intervals.debiased_bootstrap_interval`)."""
+        values: mAP, mIoU, biased at small n) the studentized (bootstrap-t) one of the same resamples, which
+        corrects for their bias (:func:`~pytest_mlguard._verdicts.intervals.debiased_bootstrap_interval`)."""
         from .._verdicts.intervals import bootstrap_interval, debiased_bootstrap_interval
 
         resamples = self.settings.get("verdict.bootstrap")

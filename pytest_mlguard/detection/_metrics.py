@@ -126,7 +126,7 @@ def bootstrap(
     statistic: Callable[[np.ndarray], Any], n: int, *, resamples: int = 200, seed: int = 0, confidence: float = 0.95, batched: bool = False
 ) -> tuple[float, float]:
     """Interval of ``statistic`` (a function of the images' indices, the mAP) over ``resamples`` draws of ``n``
-    images with replacement: normal, around the estimate less the resamples' bias, within [0, 1]
+    images with replacement: studentized (bootstrap-t) from the resamples' influence values, within [0, 1]
     (:func:`pytest_mlguard._verdicts.intervals.debiased_bootstrap_interval`, as the checks' intervals of mAP;
     ``batched``: ``statistic`` takes every resample's indices at once and returns their values)."""
     from .._verdicts.intervals import debiased_bootstrap_interval
