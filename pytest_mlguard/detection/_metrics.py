@@ -17,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any, Literal
@@ -42,6 +44,11 @@ def _tensors(items: Sequence[Detections]) -> list[dict[str, Any]]:
     return out
 
 
+def _flat(items: Sequence[Detections], key: str, dtype: type, shape: tuple[int, ...] = ()) -> np.ndarray:
+    """``items``' ``key`` arrays (each reshaped to ``(-1, *shape)``) one after the other, as ``dtype``."""
+    return np.concatenate([np.zeros((0, *shape), dtype), *(np.asarray(item[key], dtype).reshape(-1, *shape) for item in items)])
+
+
 @cache
 def coco_backend() -> Literal["faster_coco_eval", "pycocotools"]:
     """The COCO evaluation torchmetrics' mAP runs on: faster-coco-eval where it is installed (the detection
@@ -64,15 +71,117 @@ def coco_metric(**options: Any) -> Any:
         raise MissingDependency("torchmetrics", "the detection checks' mAP, with pycocotools or faster-coco-eval (pip install pytest-mlguard[detection])") from None
 
 
-def mean_average_precision(predictions: Sequence[Detections], targets: Sequence[Detections]) -> dict[str, float]:
-    """COCO-style ``map`` (IoU 0.5:0.95) and ``map_50`` of ``predictions`` against ``targets``, one of each
-    per image: torchmetrics' ``MeanAveragePrecision(iou_type="bbox")`` (:func:`coco_metric`)."""
-    if len(predictions) != len(targets):
-        raise InvalidArgument.expected(f"one prediction per target ({len(targets)})", "len(predictions)", len(predictions))
+@cache
+def coco_parameters() -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """The IoU thresholds, recall thresholds and numbers of detections kept per image that torchmetrics'
+    ``MeanAveragePrecision`` hands its COCO backend (float64 arrays of its float32 ``torch.linspace``), read
+    off the metric; read-only."""
     metric = coco_metric()
-    metric.update(_tensors(predictions), _tensors(targets))
-    result = metric.compute()
-    return {"map": round(float(result["map"]), 6), "map_50": round(float(result["map_50"]), 6)}
+    iou, recall = np.array(metric.iou_thresholds, np.float64), np.array(metric.rec_thresholds, np.float64)
+    iou.flags.writeable = recall.flags.writeable = False
+    return iou, recall, tuple(metric.max_detection_thresholds)
+
+
+def _coco_classes(backend: str) -> tuple[Any, Any]:
+    """The COCO dataset and evaluation classes torchmetrics' ``MeanAveragePrecision`` runs on ``backend``."""
+    try:
+        if backend == "faster_coco_eval":
+            from faster_coco_eval import COCO, COCOeval_faster
+
+            return COCO, COCOeval_faster
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval
+
+        return COCO, COCOeval
+    except ImportError:  # pragma: no cover - a COCO backend is a test and detection dependency
+        raise MissingDependency(backend.replace("_", "-"), "the detection checks' mAP, torchmetrics' COCO backend") from None
+
+
+def _coco_annotations(items: Sequence[Detections], what: str, *, scored: bool) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """``items`` (``what``: predictions or targets) as the COCO annotations torchmetrics' ``MeanAveragePrecision``
+    makes of them (its ``update``, then ``_get_coco_format``): image by image, ids from 1, the box as float32
+    x, y, w, h (torchvision's ``box_convert`` of the float32 x1, y1, x2, y2), its area w * h, not crowd, the label
+    and, ``scored``, the float32 score; with the items' labels, one after the other."""
+    keys = ("boxes", "labels", "scores") if scored else ("boxes", "labels")
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping) or any(key not in item for key in keys):
+            raise InvalidArgument.expected(f"a dict with {', '.join(map(repr, keys))}", f"{what}[{index}]", item)
+    counts = np.array([[np.asarray(item[key]).size for key in keys] for item in items], int).reshape(-1, len(keys))
+    wrong = np.flatnonzero((counts[:, 0] != 4 * counts[:, 1]) | (counts[:, -1] != counts[:, 1]))
+    if len(wrong):
+        index = int(wrong[0])
+        given = ", ".join(f"{key} of {count} values" for key, count in zip(keys, counts[index].tolist()))
+        raise InvalidArgument(f"Expected {what}[{index}] with one label{' and score' if scored else ''} per box (4 values each) but got {given}")
+    boxes = _flat(items, "boxes", np.float32, (4,))
+    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1).tolist()
+    labels = _flat(items, "labels", np.int64)
+    images = np.repeat(np.arange(len(items)), counts[:, 1]).tolist()
+    found = zip(images, xywh, labels.tolist())
+    annotations = [{"id": k, "image_id": image, "area": box[2] * box[3], "category_id": label, "iscrowd": 0, "bbox": box} for k, (image, box, label) in enumerate(found, 1)]
+    if scored:
+        for annotation, score in zip(annotations, _flat(items, "scores", np.float32).tolist()):
+            annotation["score"] = score
+    return annotations, labels
+
+
+class CocoTargets:
+    """Targets in COCO's format (:func:`_coco_annotations`), converted once: what :func:`mean_average_precision`
+    scores each set of detections of the same images against. The detection checks keep one per evaluation
+    (its data) and number of images."""
+
+    def __init__(self, targets: Sequence[Detections]) -> None:
+        self.annotations, self.labels = _coco_annotations(targets, "targets", scored=False)
+        self.n = len(targets)
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def _coco_stats(truth: CocoTargets, detections: list[dict[str, Any]], labels: np.ndarray) -> tuple[float, float]:
+    """``map`` and ``map_50`` of ``detections`` (annotations of ``labels``) against ``truth``, unrounded, as
+    torchmetrics' ``_calculate_map_with_coco`` finds them: both datasets of every image and of the labels of
+    either, its parameters (:func:`coco_parameters`), ``evaluate`` and ``accumulate`` on :func:`coco_backend`, and
+    ``summarize``'s mean of the precisions above -1 (at every IoU threshold, and at 0.5). Only the area range and
+    the detection limit those two are read from are evaluated ("all", the largest limit): COCO evaluates and
+    accumulates each range and limit on its own, and the other nine of the metric's numbers are not reported
+    (the same numbers to the bit, a fifth less time)."""
+    coco, cocoeval = _coco_classes(coco_backend())
+    categories = [{"id": label, "name": str(label)} for label in np.unique(np.concatenate([labels, truth.labels])).tolist()]
+    ground_truth, detected = coco(), coco()
+    # copies: COCO's evaluation writes flags into the annotations of the ground truth ("ignore")
+    ground_truth.dataset = {"images": [{"id": i} for i in range(truth.n)], "annotations": [dict(a) for a in truth.annotations], "categories": categories}
+    detected.dataset = {"images": [{"id": i} for i in range(truth.n)], "annotations": detections, "categories": categories}
+    iou, recall, most = coco_parameters()
+    with contextlib.redirect_stdout(io.StringIO()):
+        ground_truth.createIndex()
+        detected.createIndex()
+        evaluation = cocoeval(ground_truth, detected, iouType="bbox")
+        params = evaluation.params
+        params.iouThrs, params.recThrs, params.maxDets = iou.copy(), recall.copy(), [most[-1]]
+        params.areaRng, params.areaRngLbl = params.areaRng[:1], params.areaRngLbl[:1]  # "all"
+        evaluation.evaluate()
+        evaluation.accumulate()
+    precision = evaluation.eval["precision"][..., 0, 0]  # IoU thresholds x recall thresholds x labels
+
+    def summarized(values: np.ndarray) -> float:
+        return float(np.mean(values[values > -1])) if (values > -1).any() else -1.0
+
+    return summarized(precision), summarized(precision[iou == 0.5])
+
+
+def mean_average_precision(predictions: Sequence[Detections], targets: Sequence[Detections] | CocoTargets) -> dict[str, float]:
+    """COCO-style ``map`` (IoU 0.5:0.95) and ``map_50`` of ``predictions`` against ``targets``, one of each
+    per image: torchmetrics' ``MeanAveragePrecision(iou_type="bbox")`` values (float32, rounded to 6 places),
+    computed as the metric computes them (:func:`_coco_stats`) with the targets' conversion made once where they
+    are :class:`CocoTargets` (tests/unit/test_detection_scoring.py holds every value equal to the metric's)."""
+    truth = targets if isinstance(targets, CocoTargets) else CocoTargets(targets)
+    if len(predictions) != len(truth):
+        raise InvalidArgument.expected(f"one prediction per target ({len(truth)})", "len(predictions)", len(predictions))
+    detections, labels = _coco_annotations(predictions, "predictions", scored=True)
+    if not len(truth):  # torchmetrics' value without images
+        return {"map": -1.0, "map_50": -1.0}
+    found = _coco_stats(truth, detections, labels)
+    return {"map": round(float(np.float32(found[0])), 6), "map_50": round(float(np.float32(found[1])), 6)}
 
 
 def true_positives(prediction: Detections, target: Detections, iou: float = IOU_MATCH) -> np.ndarray:

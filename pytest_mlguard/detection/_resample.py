@@ -26,7 +26,7 @@ from functools import cache, cached_property
 
 import numpy as np
 
-from ._metrics import Detections, bootstrap, coco_metric
+from ._metrics import Detections, _flat, bootstrap, coco_parameters
 
 #: the detections pycocotools keeps per image and label (torchmetrics' largest ``max_detection_thresholds``)
 MAX_DETECTIONS = 100
@@ -37,13 +37,8 @@ def thresholds() -> tuple[np.ndarray, np.ndarray]:
     """torchmetrics' IoU thresholds (COCO's 0.5:0.05:0.95) and its 101 recall thresholds, as it hands them
     to its COCO backend: float32 numbers (``torch.linspace``), 96 of the recall thresholds off pycocotools' own
     float64 grid, which moves a recall that lands on one (``k / positives = j / 100``) to its other side."""
-    metric = coco_metric()
-    return np.asarray(metric.iou_thresholds, np.float64), np.asarray(metric.rec_thresholds, np.float64)
-
-
-def _flat(items: Sequence[Detections], key: str, dtype: type, shape: tuple[int, ...] = ()) -> np.ndarray:
-    """``items``' ``key`` arrays (each reshaped to ``(-1, *shape)``) one after the other, as ``dtype``."""
-    return np.concatenate([np.zeros((0, *shape), dtype), *(np.asarray(item[key], dtype).reshape(-1, *shape) for item in items)])
+    iou, recall, _ = coco_parameters()
+    return iou, recall
 
 
 def _kept(predictions: Sequence[Detections]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -28,7 +28,7 @@ from ..checks._base import CheckSpec, Measurement
 from ..checks._evaluation import stable_seed
 from ..errors import NotApplicable
 from ._corrupt import corrupt_images
-from ._metrics import mean_average_precision
+from ._metrics import CocoTargets, mean_average_precision
 from ._resample import Matches
 from ._worst import keep_worst
 
@@ -57,13 +57,19 @@ def clean_predictions(evaluation: Evaluation) -> Detections:
     return evaluation.memo(("detection", "clean"), lambda: _predict(evaluation, _data(evaluation).images))
 
 
+def coco_targets(evaluation: Evaluation, n: int) -> CocoTargets:
+    """The first ``n`` targets of the evaluation's data in COCO's format, converted once per evaluation and ``n``:
+    every mAP of the evaluation's checks on those images is scored against them."""
+    return evaluation.memo(("detection", "coco_targets", n), lambda: CocoTargets(_data(evaluation).targets[:n]))
+
+
 def clean_scores(evaluation: Evaluation, n: int | None = None) -> dict[str, float]:
     """torchmetrics' ``map`` and ``map_50`` of the clean detections of the first ``n`` images (all of them:
     ``None``), computed once per evaluation and ``n``: the accuracy checks report it, and the corruption and
     attack checks compare with it."""
     data = _data(evaluation)
     n = data.n if n is None else min(n, data.n)
-    return evaluation.memo(("detection", "clean_scores", n), lambda: mean_average_precision(clean_predictions(evaluation)[:n], data.targets[:n]))
+    return evaluation.memo(("detection", "clean_scores", n), lambda: mean_average_precision(clean_predictions(evaluation)[:n], coco_targets(evaluation, n)))
 
 
 def map_measurement(
@@ -82,7 +88,7 @@ def map_measurement(
     torchmetrics' value (``scores``, where it was computed already), with a bias-corrected bootstrap interval over
     images (COCO's accumulation of the matches made once, :class:`~._resample.Matches`); chance is 0."""
     targets = _data(evaluation).targets[: len(predictions)]
-    found = mean_average_precision(predictions, targets) if scores is None else scores
+    found = mean_average_precision(predictions, coco_targets(evaluation, len(targets))) if scores is None else scores
     matched: list[Matches] = []  # matched once, and only where there are intervals or a gate
 
     def statistic(rows: np.ndarray) -> np.ndarray:  # every resample at once, (resamples, n) -> (resamples,)
@@ -180,7 +186,7 @@ def _patch(spec: CheckSpec, evaluation: Evaluation) -> Measurement:
     with evaluation.model.running(evaluation.settings.device):
         patch = art_patch(module, np.stack(images), side=side, steps=steps, seed=seed)
     noise = np.random.default_rng(seed).random(patch.shape, dtype=np.float32)
-    control = mean_average_precision(_predict(evaluation, list(apply_patch(np.stack(images), noise))), targets)["map"]
+    control = mean_average_precision(_predict(evaluation, list(apply_patch(np.stack(images), noise))), coco_targets(evaluation, len(targets)))["map"]
 
     def message(measured: Measurement) -> str:
         return f"RobustDPatch {side}x{side} px: robust mAP {measured.value:.4f}, clean {measured.clean:.4f}, a patch of noise {control:.4f} over {measured.n} images"

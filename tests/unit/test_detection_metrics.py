@@ -51,9 +51,21 @@ def test_map_is_one_for_perfect_boxes_and_falls_with_a_shifted_box():
     assert found["map"] < 1.0  # but not at the stricter thresholds
 
 
-def test_map_rejects_predictions_that_do_not_pair_with_targets():
-    with pytest.raises(InvalidArgument, match="one prediction per target"):
-        mean_average_precision([], [TARGET])
+MALFORMED = [
+    # (predictions, targets, what the message says)
+    ([], [TARGET], "one prediction per target"),
+    ([{**TARGET, "scores": np.array([0.9], np.float32)}], [TARGET], r"Expected predictions\[0\] with one label and score per box .* scores of 1 values"),
+    ([{**TARGET, "scores": np.array([0.9, 0.8])}], [{**TARGET, "labels": np.array([1])}], r"Expected targets\[0\] with one label per box .* labels of 1 values"),
+    ([{**TARGET, "scores": np.array([0.9, 0.8])}], [{"boxes": np.zeros((1, 3)), "labels": np.array([1])}], r"targets\[0\] .* boxes of 3 values"),
+    ([dict(TARGET)], [TARGET], r"Expected a dict with 'boxes', 'labels', 'scores' but got predictions\[0\]="),
+    ([{**TARGET, "scores": np.array([0.9, 0.8])}], [np.zeros(4)], r"Expected a dict with 'boxes', 'labels' but got targets\[0\]="),
+]
+
+
+@pytest.mark.parametrize(("predictions", "targets", "message"), MALFORMED)
+def test_map_rejects_predictions_and_targets_it_cannot_pair_naming_the_image(predictions, targets, message):
+    with pytest.raises(InvalidArgument, match=message):
+        mean_average_precision(predictions, targets)
 
 
 def _ece_by_hand(scores: np.ndarray, hits: np.ndarray, n_bins: int) -> float:
