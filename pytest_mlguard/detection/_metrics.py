@@ -184,6 +184,16 @@ def mean_average_precision(predictions: Sequence[Detections], targets: Sequence[
     return {"map": round(float(np.float32(found[0])), 6), "map_50": round(float(np.float32(found[1])), 6)}
 
 
+def average_precision_per_class(predictions: Sequence[Detections], targets: Sequence[Detections], class_names: Sequence[str]) -> dict[str, float | None]:
+    """Each class's AP at IoU 0.5:0.95 over every image: torchmetrics' ``MeanAveragePrecision(class_metrics=True)``
+    (``None`` for a class no image holds; classes neither predicted nor in the targets are left out)."""
+    metric = coco_metric(class_metrics=True)
+    metric.update(_tensors(predictions), _tensors(targets))
+    found = metric.compute()
+    scores = dict(zip(np.atleast_1d(found["classes"].numpy()).tolist(), np.atleast_1d(found["map_per_class"].numpy()).tolist()))
+    return {name: (None if scores.get(k, -1.0) < 0 else round(float(scores[k]), 6)) for k, name in enumerate(class_names) if k in scores}
+
+
 def true_positives(prediction: Detections, target: Detections, iou: float = IOU_MATCH) -> np.ndarray:
     """Whether each predicted box is a true positive: COCO's greedy matching, boxes by descending score,
     each to the unmatched target box of its label with the highest IoU, at least ``iou``."""

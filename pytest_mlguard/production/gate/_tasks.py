@@ -55,13 +55,9 @@ def per_class_scores(outputs: TaskOutputs, predictions: Any) -> dict[str, float 
 
         masks = np.asarray(predictions).argmax(axis=1)
         return per_class_iou(confusion_matrices(masks, data.y, model.n_classes, data.ignore_index).sum(axis=0), model.class_names)
-    from ...detection._metrics import _tensors, coco_metric
+    from ...detection._metrics import average_precision_per_class
 
-    metric = coco_metric(class_metrics=True)
-    metric.update(_tensors(predictions), _tensors(data.targets))
-    found = metric.compute()
-    scores = dict(zip(np.atleast_1d(found["classes"].numpy()).tolist(), np.atleast_1d(found["map_per_class"].numpy()).tolist()))
-    return {name: (None if scores.get(k, -1.0) < 0 else round(float(scores[k]), 6)) for k, name in enumerate(model.class_names) if k in scores}
+    return average_precision_per_class(predictions, data.targets, model.class_names)
 
 
 def _comparison(spec: CheckSpec, evaluation: Evaluation) -> dict[str, Any]:
