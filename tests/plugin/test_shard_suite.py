@@ -219,6 +219,23 @@ def test_the_shard_file_names_the_run(project):
     }  # fmt: skip
 
 
+def test_a_shards_report_and_badges_say_it_is_a_shard(project):
+    """A shard's score is of its share of the samples, its verdicts pending: report.json says partial and
+    why, the badges name the shard (before: "robustness" 92.3 and ``partial: false``, a number to publish)."""
+    project.write(pipeline=None, pyproject=SHARDED)
+    result = project.run("--mlguard", "--mlguard-shard", "1/2", "--mlguard-output", "shard", "-k", "accuracy")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["shard 1/2: a partial report, its verdicts pending; its score and badges (labelled 'shard 1/2') are not the model's*"])
+    report = project.report("shard")
+    assert report["partial"] is True and report["shard"]["index"] == 1 and report["shard"]["count"] == 2
+    assert "shard 1/2 of --mlguard-shard" in report["shard"]["reason"] and "--mlguard-merge" in report["shard"]["reason"]
+    badges = {path.name: path.read_text() for path in (project.pytester.path / "shard").glob("badge*.json")}
+    assert json.loads(badges["badge.json"])["label"] == "robustness (shard 1/2, partial)"  # -k left out checks too
+    assert json.loads(badges["badge-accuracy.json"])["label"] == "robustness (shard 1/2, partial): accuracy"
+    assert project.run("--mlguard", "--mlguard-shard", "1/2", "--mlguard-output", "whole-shard").ret == 0
+    assert json.loads((project.pytester.path / "whole-shard" / "badge.json").read_text())["label"] == "robustness (shard 1/2)"
+
+
 def test_with_early_stopping_each_shard_stops_on_its_share_and_the_merge_multiplies_their_e_values(project):
     early = SHARDED.replace('early_stop = "off"', 'early_stop = "sequential"').replace("samples = 120", "samples = 360")
     chunked = "[tool.mlguard.attack.params.pgd]\nrestarts = 1\n"  # PGD with a random start: by chunks, each shard looking at its own
