@@ -169,12 +169,14 @@ def three_shards(project: Project, tmp_path_factory: pytest.TempPathFactory) -> 
     [
         ("missing", "shard 1/3 missing: given shard 0/3 (*shards/0/mlguard-shard.npz), shard 2/3 (*)"),
         ("duplicated", "shard 0/3 is given twice: */shards/0/mlguard-shard.npz and */shards/0/mlguard-shard.npz"),
-        ("settings", "shard 2/3 (*) was run with other settings than this merge: samples=100 where 120 was expected; this merge read */pyproject.toml, the shard read */pyproject.toml;*"),
-        ("seed", "shard 2/3 (*) was run with seed 5, shard 0/3 (*) with seed 0"),
-        ("model", "shard 2/3 (*) measured another model 'digits' than shard 0/3 (*): its fingerprint differs*"),
+        ("settings", "shard 2/3 (*) was run with other settings than this merge: samples=100 where 120 was expected; this merge read */pyproject.toml, the shard read */pyproject.toml (the same: *a profile);*"),
+        ("profile", "shard 2/3 (*) was run with other settings than this merge: profile 'smoke' where this merge has profile (none); *(the same: *a profile)*"),
+        ("seed", "shard 2/3 (*) was run with seed 5, shard 0/3 (*) with seed 0: every shard of a run needs one seed; rerun shard 2/3 with --mlguard-seed 0*"),
+        ("model", "shard 2/3 (*) measured another model 'digits' than shard 0/3 (*): its fingerprint differs*; the model's weights, code or data differ between the shards: rerun every shard on one model"),
         ("model-name", "shard 2/3 (*) measured models ?'overconfident'?, shard 0/3 (*) models ?'digits'?"),
         ("count", "shard 1/2 (*) is one of 2 shards, shard 0/3 (*) one of 3"),
         ("nothing", "--mlguard-merge elsewhere: */elsewhere does not exist: expected the report directory of a --mlguard-shard run"),
+        ("deeper", "--mlguard-merge .: * holds no mlguard-shard.npz, nor do its direct subdirectories (deeper ones hold shard statistics: under shards; give those directories to --mlguard-merge)*"),
     ],
 )
 def test_shards_that_do_not_belong_together_are_a_usage_error_naming_the_shard(project, tmp_path_factory, change, message):
@@ -187,11 +189,13 @@ def test_shards_that_do_not_belong_together_are_a_usage_error_naming_the_shard(p
         directories = ["shards/0", "shards/0", "shards/1", "shards/2"]
     elif change == "nothing":
         directories = ["elsewhere"]
+    elif change == "deeper":  # the shards' directories are two levels down
+        directories = ["."]
     elif change == "count":
         directories.append("other")
         assert project.run("--mlguard", "--mlguard-shard", "1/2", "--mlguard-output", "other").ret == 0
     else:
-        options = {"settings": ("--mlguard-samples", "100"), "seed": ("--mlguard-seed", "5")}.get(change, ())
+        options = {"settings": ("--mlguard-samples", "100"), "seed": ("--mlguard-seed", "5"), "profile": ("--mlguard-profile", "smoke")}.get(change, ())
         if change.startswith("model"):  # another model, under the same name (retrained) or another
             project.write(model="degraded_model" if change == "model" else "overconfident_model", pipeline=None, pyproject=SHARDED)
         assert project.run("--mlguard", "--mlguard-shard", "2/3", "--mlguard-output", "shards/2", *options).ret == 0
