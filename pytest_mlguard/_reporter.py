@@ -120,6 +120,7 @@ class RunReporter(RunPart):
             errors=record.errors,
             interrupted=interrupted,
             selection=self.selection(),
+            shard=None if self.settings.get("shard") is None else (self.settings.get("shard").index, self.settings.get("shard").count),
         )
         if self.baseline is not None:
             from ._baseline.compare import compare_runs
@@ -287,6 +288,10 @@ class RunReporter(RunPart):
         selection = report.get("selection")
         if report.get("partial") and selection:
             lines.append((_partial_line(selection), {"yellow": True, "bold": True}))
+        if report.get("shard"):
+            shard = report["shard"]
+            text = f"{shard['label']}: a partial report, its verdicts pending; its score and badges (labelled '{shard['label']}') are not the model's: merge the shards (--mlguard-merge)"
+            lines.append((text, {"yellow": True, "bold": True}))
         for entry in report.get("errors", []):
             reason = entry["reason"].splitlines()[0] if entry["reason"] else ""
             reason = reason if len(reason) <= 120 else reason[:117] + "..."

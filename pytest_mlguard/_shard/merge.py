@@ -72,10 +72,20 @@ def shard_files(directories: Iterable[str | Path], base: Path) -> list[Path]:
             continue
         inside = sorted(directory.glob(f"*/{FILE}")) if directory.is_dir() else []
         if not inside:
-            what = "does not exist" if not directory.exists() else f"holds no {FILE}, nor do its subdirectories"
+            what = "does not exist" if not directory.exists() else f"holds no {FILE}, nor do its direct subdirectories{_deeper(directory)}"
             raise MergeError(f"--mlguard-merge {given}: {directory} {what}: expected the report directory of a --mlguard-shard run")
         found += inside
     return found
+
+
+def _deeper(directory: Path, levels: int = 4, shown: int = 3) -> str:
+    """A hint naming the directories below ``directory``'s children (down to ``levels`` below it, the
+    first ``shown`` of them) that hold a shard's statistics: ``""`` where none does."""
+    deeper = sorted({path.parent.parent for depth in range(2, levels + 1) for path in directory.glob("/".join(["*"] * depth) + f"/{FILE}")})
+    if not deeper:
+        return ""
+    names = ", ".join(str(path.relative_to(directory)) for path in deeper[:shown]) + (f" and {len(deeper) - shown} more" if len(deeper) > shown else "")
+    return f" (deeper ones hold shard statistics: under {names}; give those directories to --mlguard-merge)"
 
 
 def _differences(first: dict[str, Any], other: dict[str, Any]) -> list[str]:
@@ -101,6 +111,28 @@ def _files(files: list[str] | None, whose: str) -> str:
     return f"{whose} read {', '.join(files) if files else 'no configuration file'}"
 
 
+def _settings_error(shard: ShardFile, settings: dict[str, str], differ: list[str], config_files: list[str] | None) -> str:
+    """Why ``shard`` was run with other settings than the merge: the profiles first where they differ, the
+    differing keys, the files each read, and, where those are the same, that a command-line option, an
+    environment variable or a profile made the difference."""
+    theirs = shard.header["settings"]
+    said = []
+    if settings.get("profile") != theirs.get("profile"):
+        said.append(f"profile {_profile(theirs.get('profile'))} where this merge has profile {_profile(settings.get('profile'))}")
+    said.append("; ".join(differ[:5]) + (f"; and {len(differ) - 5} more" if len(differ) > 5 else ""))
+    mine, its = config_files or [], shard.header.get("config_files")
+    read = f"{_files(mine, 'this merge')}, {_files(its, 'the shard')}"
+    if its is not None and sorted(mine) == sorted(its):
+        read += " (the same: the settings differ by a command-line option, an environment variable or a profile)"
+    return f"{shard.name} was run with other settings than this merge: {'; '.join(said)}; {read}; run the merge with the shards' settings and profile"
+
+
+def _profile(text: str | None) -> str:
+    """A compared ``profile`` setting as an error names it: ``'smoke'``, or ``(none)``."""
+    name = None if text is None else _shown(text)
+    return "(none)" if name in (None, "null", "") else repr(name)
+
+
 def check_shards(files: list[ShardFile], settings: dict[str, str], config_files: list[str] | None = None) -> None:
     """Raise :class:`MergeError` unless ``files`` are the N shards of one run, each once, run like the
     merge (``settings``: the merge's :func:`~.statistics.compared_settings`; ``config_files``: the
@@ -119,11 +151,13 @@ def check_shards(files: list[ShardFile], settings: dict[str, str], config_files:
             raise MergeError(f"shard {index}/{count} is given twice: {seen[index].path} and {shard.path}")
         seen[index] = shard
         if header["seed"] != first.header["seed"]:
-            raise MergeError(f"{shard.name} was run with seed {header['seed']}, {first.name} with seed {first.header['seed']}")
+            raise MergeError(
+                f"{shard.name} was run with seed {header['seed']}, {first.name} with seed {first.header['seed']}: every shard of a run "
+                f"needs one seed; rerun shard {index}/{count} with --mlguard-seed {first.header['seed']} (or every shard with one seed)"
+            )
         differ = _differences(settings, header["settings"])
         if differ:
-            read = f"{_files(config_files or [], 'this merge')}, {_files(header.get('config_files'), 'the shard')}"
-            raise MergeError(f"{shard.name} was run with other settings than this merge: {'; '.join(differ[:5])}; {read}; run the merge with the shards' settings")
+            raise MergeError(_settings_error(shard, settings, differ, config_files))
         _check_models(shard, first)
     missing = sorted(set(range(count)) - set(seen))
     if missing:
@@ -138,7 +172,10 @@ def _check_models(shard: ShardFile, first: ShardFile) -> None:
     for model, entry in mine.items():
         difference = model_difference(entry, theirs[model])
         if difference is not None:
-            raise MergeError(f"{shard.name} measured another model {model!r} than {first.name}: {difference}")
+            raise MergeError(
+                f"{shard.name} measured another model {model!r} than {first.name}: {difference}; the model's weights, code or data "
+                "differ between the shards: rerun every shard on one model"
+            )
 
 
 def model_difference(entry: dict[str, Any], expected: dict[str, Any]) -> str | None:

@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+
 import contextlib
 import copy
 import math
@@ -227,7 +229,11 @@ class Evaluation:
         return measurement, time.perf_counter() - start
 
     def result(self, spec: CheckSpec, measurement: Measurement, duration_s: float) -> CheckResult:
-        """The result of ``measurement``, its verdict decided under this evaluation's verdict settings."""
+        """The result of ``measurement``, its verdict decided under this evaluation's verdict settings. A shard
+        that holds none of the check's samples (or chunks) measured nothing: its details say so
+        (``shard_measured_nothing``: the shard), and the merge decides from the other shards."""
+        if self.shard is not None and measurement.n == 0:
+            measurement = dataclasses.replace(measurement, details={**measurement.details, "shard_measured_nothing": self.shard.describe()})
         return CheckResult.from_measurement(
             spec,
             self.model_id,

@@ -111,7 +111,10 @@ class CheckResult:
         from .._verdicts.policy import decide
 
         rules = rules or VerdictRules()
-        threshold = spec.threshold.resolve(measurement.clean, measurement.chance)
+        if partial and measurement.n == 0 and spec.threshold.relative and measurement.clean is None:
+            threshold = math.nan  # a shard that holds none of the check's samples: no clean value, the merge resolves it
+        else:
+            threshold = spec.threshold.resolve(measurement.clean, measurement.chance)
         value = float(measurement.value)
         interval, method = _interval(measurement, rules, threshold, spec) if not partial else (None, None)
         verdict = decide(value, interval, threshold=threshold, kind=spec.kind, policy=rules.policy)  # type: ignore[arg-type]
@@ -186,7 +189,7 @@ class CheckResult:
             "family": self.family,
             "metric": self.metric,
             "value": None if math.isnan(self.value) else self.value,
-            self.kind: self.threshold,
+            self.kind: None if math.isnan(self.threshold) else self.threshold,
             "threshold": self.threshold_spec,
             "n": self.n,
             "passed": self.passed,

@@ -68,9 +68,13 @@ def badge_files(report: Mapping[str, Any]) -> dict[str, str]:
     """File name -> content: ``badge.svg`` and ``badge.json`` for the score, and a pair per family.
 
     The badges of a partial run (``report["partial"]``: checks left out by ``-k`` and the like) say
-    so in their label, ``robustness (partial)``: the score of a few checks is not the model's.
+    so in their label, ``robustness (partial)``, and a shard's name the shard, ``robustness (shard 3/4)``:
+    the score of a few checks, or of a shard's share of the samples, is not the model's.
     """
-    partial = " (partial)" if report.get("partial") else ""
+    shard = report.get("shard")
+    said = [shard["label"]] if shard else []
+    said += ["partial"] if report.get("partial") and (not shard or report.get("selection")) else []
+    partial = f" ({', '.join(said)})" if said else ""
     label = f"robustness{partial}"
     files = {"badge.svg": badge_svg(float(report["score"]), label), "badge.json": endpoint_json(float(report["score"]), label)}
     for family, score in family_scores(report).items():

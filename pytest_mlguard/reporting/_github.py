@@ -103,7 +103,9 @@ def step_summary(report: Mapping[str, Any], rerun: Rerun) -> str:
     lines += [f"{counts}; {summary['errors']} errors, {summary['skipped']} skipped, {summary['cut']} cut by the budget.", ""]
     if report.get("interrupted"):
         lines += [f"**Interrupted** ({report.get('interrupted_by')}): the report holds the checks measured before the run stopped.", ""]
-    if report.get("partial"):
+    if report.get("shard"):
+        lines += [f"**Partial run**: {report['shard']['reason']}.", ""]
+    elif report.get("partial"):
         lines += ["**Partial run**: the score covers only the selected checks.", ""]
     pending = sum(_label(c) == "pending" for c in report.get("checks", []))
     if pending:  # a shard's: counted as passed above, as its items pass

@@ -77,6 +77,7 @@ def build_report(
     errors: Iterable[Mapping[str, Any]] = (),
     interrupted: str | None = None,
     selection: Mapping[str, Any] | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """The report of a run (docs/report-schema.md).
 
@@ -89,6 +90,8 @@ def build_report(
         interrupted: why the run stopped before its end (``"SIGTERM"``, ...), ``None`` if it did not.
         selection: for a run that left out checks of its suites (``-k``, ``-m``, ``--deselect``,
             node ids): what it selected; ``None`` for a whole run.
+        shard: ``(index, count)`` for a shard of ``--mlguard-shard``: the report is partial (its
+            ``shard`` says why), its verdicts pending; ``None`` for any other run.
     """
     ordered = sorted((dict(c) for c in checks), key=sort_key)
     score = robustness_score(ordered, weights)
@@ -101,8 +104,9 @@ def build_report(
         "version": __version__,
         "interrupted": interrupted is not None,
         **({"interrupted_by": interrupted} if interrupted is not None else {}),
-        "partial": selection is not None,
+        "partial": selection is not None or shard is not None,
         **({"selection": dict(selection)} if selection is not None else {}),
+        **({"shard": shard_entry(*shard)} if shard is not None else {}),
         "seed": seed,
         "samples": samples,
         "score": score["score"],
@@ -122,6 +126,22 @@ def build_report(
         },
         "error_control": error_control(ordered),
         "environment": {"python": sys.version.split()[0], "platform": platform.platform()},
+    }
+
+
+def shard_entry(index: int, count: int) -> dict[str, Any]:
+    """The report's ``shard`` of shard ``index`` of ``count``: which, and why its report is partial.
+
+    Example:
+        >>> shard_entry(3, 4)["label"]
+        'shard 3/4'
+    """
+    return {
+        "index": index,
+        "count": count,
+        "label": f"shard {index}/{count}",
+        "reason": f"shard {index}/{count} of --mlguard-shard: its checks are measured on its share of the samples and pending, "
+        "its score is not the model's; the merge of every shard (--mlguard-merge) makes the run's report",
     }
 
 

@@ -61,6 +61,10 @@ def _needed(check: Mapping[str, Any]) -> str:
 def _check_line(check: Mapping[str, Any], width: int) -> tuple[str, dict[str, bool]]:
     """``digits::accuracy  accuracy 0.9778 >= floor 0.5500  n=360  [0.951, 0.991] PASSED``, and its colours."""
     kind = "floor" if "floor" in check else "ceiling"
+    nothing = check.get("details", {}).get("shard_measured_nothing") if isinstance(check.get("details"), Mapping) else None
+    if nothing:  # a shard that holds none of the check's samples or chunks
+        name = f"{check['model']}::{check['id']}"
+        return f"{name:<{width}} {check['metric']}: none of its samples or chunks on shard {nothing}, measured nothing  n=0    PENDING (the merge decides from the other shards)", {}
     value = "nan" if check["value"] is None else f"{check['value']:.4f}"
     if check["value"] is None:
         op = "<" if kind == "floor" else ">"

@@ -50,3 +50,30 @@ def test_chunked_attacks_run_on_every_shard_and_merge_into_the_unsharded_run_to_
         got = every_value(project.report(f"merged-{count}"))
         assert got == expected, (count, differences(got, expected))
         assert all(check["details"]["shards"] == count for check in project.report(f"merged-{count}")["checks"])
+
+
+#: a sweep with a floor relative to its clean accuracy and DeepFool, on 20 samples in chunks of 8: 3 chunks
+ZERO_CHUNKS = CHUNKED.replace("samples = 20\n", 'samples = 20\nfloors = { "pgd-linf-sweep" = "0.5*clean", "deepfool-l2" = 0.01 }\n')
+
+
+def test_a_shard_that_holds_none_of_the_chunks_measures_nothing_and_the_merge_uses_the_others(project):
+    """4 shards of 3 chunks (docs/scale.md): shard 3/4 holds none. It measured nothing for the checks, said
+    so (no ``nan < floor`` line), passed; the merge of the 4 equals the unsharded run (before, the sweep's
+    relative floor raised "needs the clean value" on shard 3 and the merge refused its statistics)."""
+    only = ("-k", "sweep or deepfool", "--mlguard-set", "report.html=false")
+    project.write(pipeline=None, pyproject=ZERO_CHUNKS)
+    assert project.run("--mlguard", "--mlguard-output", "whole", *only).ret == 0
+    expected = every_value(project.report("whole"))
+    assert sorted(expected["checks"]) == ["attack[deepfool-l2]", "attack[pgd-linf-sweep]"]
+    for index in range(4):
+        result = project.run("--mlguard", "--mlguard-shard", f"{index}/4", "--mlguard-output", f"shards/{index}", *only)
+        assert result.ret == 0, result.stdout.str()
+    for check in ("attack[pgd-linf-sweep]", "attack[deepfool-l2]"):
+        result.stdout.fnmatch_lines([f"digits::{check.replace('[', '[[]')} *: none of its samples or chunks on shard 3/4, measured nothing*n=0*PENDING*"])
+    result.stdout.no_fnmatch_line("*nan <*")
+    assert {check: kind for check, (kind, places) in kept(project, "shards/3").items() if not places} == {
+        "attack[pgd-linf-sweep]": "chunks", "attack[deepfool-l2]": "chunks"}  # fmt: skip
+    merged = project.run("--mlguard-merge", "shards", "--mlguard-output", "merged", *only)
+    assert merged.ret == 0, merged.stdout.str()
+    got = every_value(project.report("merged"))
+    assert got == expected, differences(got, expected)

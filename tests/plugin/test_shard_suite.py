@@ -169,12 +169,14 @@ def three_shards(project: Project, tmp_path_factory: pytest.TempPathFactory) -> 
     [
         ("missing", "shard 1/3 missing: given shard 0/3 (*shards/0/mlguard-shard.npz), shard 2/3 (*)"),
         ("duplicated", "shard 0/3 is given twice: */shards/0/mlguard-shard.npz and */shards/0/mlguard-shard.npz"),
-        ("settings", "shard 2/3 (*) was run with other settings than this merge: samples=100 where 120 was expected; this merge read */pyproject.toml, the shard read */pyproject.toml;*"),
-        ("seed", "shard 2/3 (*) was run with seed 5, shard 0/3 (*) with seed 0"),
-        ("model", "shard 2/3 (*) measured another model 'digits' than shard 0/3 (*): its fingerprint differs*"),
+        ("settings", "shard 2/3 (*) was run with other settings than this merge: samples=100 where 120 was expected; this merge read */pyproject.toml, the shard read */pyproject.toml (the same: *a profile);*"),
+        ("profile", "shard 2/3 (*) was run with other settings than this merge: profile 'smoke' where this merge has profile (none); *(the same: *a profile)*"),
+        ("seed", "shard 2/3 (*) was run with seed 5, shard 0/3 (*) with seed 0: every shard of a run needs one seed; rerun shard 2/3 with --mlguard-seed 0*"),
+        ("model", "shard 2/3 (*) measured another model 'digits' than shard 0/3 (*): its fingerprint differs*; the model's weights, code or data differ between the shards: rerun every shard on one model"),
         ("model-name", "shard 2/3 (*) measured models ?'overconfident'?, shard 0/3 (*) models ?'digits'?"),
         ("count", "shard 1/2 (*) is one of 2 shards, shard 0/3 (*) one of 3"),
         ("nothing", "--mlguard-merge elsewhere: */elsewhere does not exist: expected the report directory of a --mlguard-shard run"),
+        ("deeper", "--mlguard-merge .: * holds no mlguard-shard.npz, nor do its direct subdirectories (deeper ones hold shard statistics: under shards; give those directories to --mlguard-merge)*"),
     ],
 )
 def test_shards_that_do_not_belong_together_are_a_usage_error_naming_the_shard(project, tmp_path_factory, change, message):
@@ -187,11 +189,13 @@ def test_shards_that_do_not_belong_together_are_a_usage_error_naming_the_shard(p
         directories = ["shards/0", "shards/0", "shards/1", "shards/2"]
     elif change == "nothing":
         directories = ["elsewhere"]
+    elif change == "deeper":  # the shards' directories are two levels down
+        directories = ["."]
     elif change == "count":
         directories.append("other")
         assert project.run("--mlguard", "--mlguard-shard", "1/2", "--mlguard-output", "other").ret == 0
     else:
-        options = {"settings": ("--mlguard-samples", "100"), "seed": ("--mlguard-seed", "5")}.get(change, ())
+        options = {"settings": ("--mlguard-samples", "100"), "seed": ("--mlguard-seed", "5"), "profile": ("--mlguard-profile", "smoke")}.get(change, ())
         if change.startswith("model"):  # another model, under the same name (retrained) or another
             project.write(model="degraded_model" if change == "model" else "overconfident_model", pipeline=None, pyproject=SHARDED)
         assert project.run("--mlguard", "--mlguard-shard", "2/3", "--mlguard-output", "shards/2", *options).ret == 0
@@ -217,6 +221,23 @@ def test_the_shard_file_names_the_run(project):
         "accuracy": "clean", "corruption[gaussian_noise-3]": "outcomes", "corruption[fog-3]": "outcomes", "calibration[ece]": "clean",
         "attack[fgsm-linf-0.1]": "outcomes", "attack[pgd-linf-0.1]": "outcomes",
     }  # fmt: skip
+
+
+def test_a_shards_report_and_badges_say_it_is_a_shard(project):
+    """A shard's score is of its share of the samples, its verdicts pending: report.json says partial and
+    why, the badges name the shard (before: "robustness" 92.3 and ``partial: false``, a number to publish)."""
+    project.write(pipeline=None, pyproject=SHARDED)
+    result = project.run("--mlguard", "--mlguard-shard", "1/2", "--mlguard-output", "shard", "-k", "accuracy")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["shard 1/2: a partial report, its verdicts pending; its score and badges (labelled 'shard 1/2') are not the model's*"])
+    report = project.report("shard")
+    assert report["partial"] is True and report["shard"]["index"] == 1 and report["shard"]["count"] == 2
+    assert "shard 1/2 of --mlguard-shard" in report["shard"]["reason"] and "--mlguard-merge" in report["shard"]["reason"]
+    badges = {path.name: path.read_text() for path in (project.pytester.path / "shard").glob("badge*.json")}
+    assert json.loads(badges["badge.json"])["label"] == "robustness (shard 1/2, partial)"  # -k left out checks too
+    assert json.loads(badges["badge-accuracy.json"])["label"] == "robustness (shard 1/2, partial): accuracy"
+    assert project.run("--mlguard", "--mlguard-shard", "1/2", "--mlguard-output", "whole-shard").ret == 0
+    assert json.loads((project.pytester.path / "whole-shard" / "badge.json").read_text())["label"] == "robustness (shard 1/2)"
 
 
 def test_with_early_stopping_each_shard_stops_on_its_share_and_the_merge_multiplies_their_e_values(project):
