@@ -33,7 +33,7 @@ from ..config._settings import Settings
 from ..contract._data import EvalData
 from ..contract._model import Model
 from ..contract._pipeline import Pipeline
-from ..errors import NonFiniteOutput
+from ..errors import InvalidArgument, NonFiniteOutput
 from ._base import CheckResult, CheckSpec, Family, Measurement, VerdictRules
 
 if TYPE_CHECKING:
@@ -102,6 +102,11 @@ class Evaluation:
             from .._shard.split import shard_of
 
             self.positions = np.flatnonzero(shard_of(index, settings.seed, shard.count) == shard.index)
+            if not len(self.positions):
+                raise InvalidArgument(
+                    f"shard {shard.index}/{shard.count} holds none of the run's {len(index)} evaluation samples of model {self.model_id!r}: "
+                    f"run fewer shards than samples, or more samples (--mlguard-samples, now {settings.samples})"
+                )
         #: the number of samples of the unsharded run's :attr:`data`
         self.unsharded_n = len(index)
         #: the index in ``full_data`` of each sample of the unsharded run's :attr:`data` (a shard attacks chunks of it)

@@ -328,3 +328,22 @@ def test_shards_leave_the_baseline_to_the_merge(project):
     assert project.run("--mlguard-merge", "shards", "--mlguard-compare", "main", "--mlguard-output", "merged").ret == 0
     comparison = project.report("merged")["comparison"]
     assert comparison["passed"]
+
+
+def test_a_shard_that_holds_none_of_the_runs_samples_says_so(project):
+    """With more shards than samples, an empty shard stopped every check with the data check's 'Expected x of shape
+    (N, ...) with N >= 1 samples but got an array of shape (0, 1, 8, 8)', which named no shard. Of 5 shards of 3
+    samples, 2 at least hold none."""
+    project.write(pyproject=SHARDED.replace("samples = 120", "samples = 3"))
+    empty = []
+    for shard in range(5):
+        result = project.run("--mlguard", "--mlguard-shard", f"{shard}/5", "--mlguard-output", f"shards/{shard}", "-k", "accuracy")
+        text = result.stdout.str()
+        assert "N >= 1 samples" not in text, text
+        if "holds none of" in text:
+            assert result.ret != 0, text
+            result.stdout.fnmatch_lines([f"*shard {shard}/5 holds none of the run's 3 evaluation samples of model '*': run fewer shards than samples*"])
+            empty.append(shard)
+        else:
+            assert result.ret == 0, text
+    assert len(empty) >= 2, empty
