@@ -88,8 +88,7 @@ def build_report(
         errors: the checks that ended without a measurement (a crash, no answer in time): ``id``,
             ``model``, ``nodeid`` and ``reason``.
         interrupted: why the run stopped before its end (``"SIGTERM"``, ...), ``None`` if it did not.
-        selection: for a run that left out checks of its suites (``-k``, ``-m``, ``--deselect``,
-            node ids): what it selected; ``None`` for a whole run.
+        selection: what a run that left out checks of its suites (``-k``, ``-m``, node ids) selected; else ``None``.
         shard: ``(index, count)`` for a shard of ``--mlguard-shard``: the report is partial (its
             ``shard`` says why), its verdicts pending; ``None`` for any other run.
     """

@@ -162,7 +162,7 @@ SHARD_DIRS = ("shards/0", "shards/1")
         (
             "",
             ["--mlguard-merge", *SHARD_DIRS, "project"],
-            "ERROR: --mlguard-merge project: */project holds no mlguard-shard.npz, nor do its subdirectories: expected the report directory of a "
+            "ERROR: --mlguard-merge project: */project holds no mlguard-shard.npz, nor do its direct subdirectories: expected the report directory of a "
             "--mlguard-shard run; project looks like a project path: --mlguard-merge takes every argument after it for a shard directory, "
             "so give the paths to test before it (pytest project --mlguard-merge DIR ...)",
         ),
