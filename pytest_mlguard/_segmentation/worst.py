@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..checks._worst import WORST, below_floor, save_worst, with_worst, worst_order
+from ..checks._worst import WORST, below_floor, per_image, save_worst, with_worst, worst_order
 from .checks import clean_confusions, confusions
 from .metrics import miou_of_images
 
@@ -26,8 +26,7 @@ def image_mious(matrices: np.ndarray, chunk: int = 256) -> np.ndarray:
         >>> image_mious(np.array([[[3, 0], [0, 1]], [[0, 2], [2, 0]], [[0, 0], [0, 0]]])).tolist()
         [1.0, 0.0, nan]
     """
-    statistic, images = miou_of_images(matrices), np.arange(len(matrices))[:, None]
-    found = np.concatenate([np.zeros(0), *(statistic(images[start : start + chunk]) for start in range(0, len(images), chunk))])
+    found = per_image(miou_of_images(matrices), len(matrices), chunk)
     return np.where(matrices.reshape(len(matrices), -1).sum(axis=1) > 0, found, np.nan)
 
 

@@ -16,10 +16,9 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
-
 import contextlib
 import copy
+import dataclasses
 import math
 import time
 import zlib

@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,6 +40,13 @@ def worst_order(scores: np.ndarray, clean_scores: np.ndarray, k: int = WORST) ->
     missing = ~np.isfinite(scores)
     order = np.lexsort((np.arange(len(scores)), -np.nan_to_num(clean_scores, nan=-np.inf), np.where(missing, np.inf, scores), missing))
     return order[:k]
+
+
+def per_image(statistic: Callable[[np.ndarray], np.ndarray], n: int, chunk: int = 256) -> np.ndarray:
+    """``statistic`` (of resamples' image indices, ``(resamples, k)``, as the intervals' statistics take them) of
+    each of ``n`` images alone, ``chunk`` images at a time."""
+    images = np.arange(n)[:, None]
+    return np.concatenate([np.zeros(0), *(np.asarray(statistic(images[start : start + chunk]), np.float64) for start in range(0, n, chunk))])
 
 
 def below_floor(spec: CheckSpec, measurement: Measurement) -> bool:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..checks._worst import below_floor, save_worst, with_worst, worst_order
+from ..checks._worst import below_floor, per_image, save_worst, with_worst, worst_order
 from ._resample import Matches
 
 if TYPE_CHECKING:
@@ -31,12 +31,11 @@ def image_maps(predictions: Detections, targets: Detections, chunk: int = 256) -
         [1.0, 0.0]
     """
     matches = Matches.of(predictions, targets)
-    images = np.arange(len(targets))[:, None]
-    found = np.concatenate([np.zeros(0), *(matches.average_precisions(images[start : start + chunk])["map"] for start in range(0, len(images), chunk))])
+    found = per_image(lambda images: matches.average_precisions(images)["map"], len(targets), chunk)
     return np.where(found < 0, np.nan, found)
 
 
-def _flat(items: Sequence[dict[str, np.ndarray]], prefix: str, scored: bool) -> dict[str, np.ndarray]:
+def _flat_boxes(items: Sequence[dict[str, np.ndarray]], prefix: str, scored: bool) -> dict[str, np.ndarray]:
     boxes, labels, scores, counts = [], [], [], []
     for item in items:
         box, label = np.asarray(item["boxes"], np.float32).reshape(-1, 4), np.asarray(item["labels"], np.int64).reshape(-1)
@@ -75,11 +74,13 @@ def keep_worst(
     worst images saved (``images(indices)``: the shifted images the model saw) and named in its details."""
     if not below_floor(spec, measurement):
         return measurement
-    scores, clean_scores = image_maps(predictions, targets), image_maps(clean, targets)
+    # the clean scores are the same for every failing check of these images: computed once
+    clean_scores = evaluation.memo(("detection", "clean-image-maps", len(targets)), lambda: image_maps(clean, targets))
+    scores = image_maps(predictions, targets)
     worst = [int(i) for i in worst_order(scores, clean_scores)]
     if not worst:
         return measurement
     arrays: dict[str, Any] = {"index": np.array(worst), "score": scores[worst], "clean_score": clean_scores[worst], **_stacked(images(worst))}
-    arrays.update(_flat([targets[i] for i in worst], "target", scored=False))
-    arrays.update(_flat([predictions[i] for i in worst], "pred", scored=True))
+    arrays.update(_flat_boxes([targets[i] for i in worst], "target", scored=False))
+    arrays.update(_flat_boxes([predictions[i] for i in worst], "pred", scored=True))
     return with_worst(measurement, save_worst(evaluation, spec, arrays, "mAP"))
