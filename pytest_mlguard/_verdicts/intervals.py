@@ -251,17 +251,19 @@ def debiased_bootstrap_interval(
     :func:`debiased_normal_interval` of their values."""
     drawn: list[np.ndarray] = []
     counts: list[np.ndarray] = []
+    studentized = resamples >= STUDENTIZED_RESAMPLES_PER_SAMPLE * n  # else the counts (resamples x n) are not needed
 
     def keep(rows: np.ndarray) -> Any:  # bootstrap_interval draws the resamples; their values and rows are kept here
         value = statistic(rows)
         drawn.append(np.atleast_1d(np.asarray(value, dtype=np.float64)))
-        counts.append(resample_counts(np.atleast_2d(rows), n))
+        if studentized:
+            counts.append(resample_counts(np.atleast_2d(rows), n))
         return value
 
     bootstrap_interval(keep, n, confidence, resamples=resamples, rng=rng, batched=batched)
     everything = np.arange(n)
     estimate = float(np.asarray(statistic(everything[None]))[0]) if batched else float(statistic(everything))
-    if resamples < STUDENTIZED_RESAMPLES_PER_SAMPLE * n:
+    if not studentized:
         return debiased_normal_interval(np.concatenate(drawn), estimate, confidence, bounds)
     return studentized_influence_interval(np.concatenate(drawn), np.concatenate(counts), estimate, confidence, bounds)
 
